@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+import { readFileSync } from "node:fs";
+import { Command } from "commander";
+
+const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
+
+/** Builds the `tributary` command tree. Exported for tests. */
+export function buildProgram(): Command {
+  const program = new Command("tributary")
+    .description(
+      "Livepeer Bring-Your-Own-Compute in TypeScript: trickle, orchestrator, gateway, container SDK, payments",
+    )
+    .version(pkg.version, "-V, --version", "print the version and exit")
+    .showHelpAfterError("(run with --help for usage)");
+  return program;
+}
+
+if (import.meta.main) {
+  await buildProgram().parseAsync(process.argv);
+}
