@@ -33,3 +33,74 @@ export interface SignedTicket extends Ticket {
   /** The recipient's secret random number (known to the recipient only). */
   recipientRand?: bigint;
 }
+
+/** Round and block hash a ticket is created in (go-livepeer `pm.TicketExpirationParams`). */
+export interface TicketExpirationParams {
+  /** Round number (int64 on the wire). */
+  creationRound: bigint;
+  /** 32-byte block hash of that round. */
+  creationRoundBlockHash: Hex;
+}
+
+/**
+ * Ticket parameters quoted by an orchestrator (go-livepeer `pm.TicketParams`, wire `net.TicketParams`).
+ * The price the params were quoted for travels separately (`PriceInfo`): it is bound into
+ * recipientRand by the HMAC but not carried inside the wire message.
+ */
+export interface TicketParams {
+  recipient: Address;
+  faceValue: bigint;
+  winProb: bigint;
+  recipientRandHash: Hex;
+  /** Random number the recipient re-derives recipientRand from; echoed by the sender. */
+  seed: bigint;
+  /** L1 block at which these params expire. */
+  expirationBlock: bigint;
+  /** Present when quoted by the recipient; a `Payment` carries them at top level instead. */
+  expirationParams?: TicketExpirationParams;
+}
+
+/** One ticket's sender-side fields inside a batch (wire `net.TicketSenderParams`). */
+export interface TicketSenderParams {
+  /** uint32. */
+  senderNonce: number;
+  /** 65-byte signature as sent (not validated by decoding). */
+  sig: Hex;
+}
+
+/** A price in wei per unit: `pricePerUnit / pixelsPerUnit` (wire `net.PriceInfo`). */
+export interface PriceInfo {
+  /** int64. */
+  pricePerUnit: bigint;
+  /** int64. */
+  pixelsPerUnit: bigint;
+  /** Capability id (only in `capabilities_prices`); 0 when unset. */
+  capability: number;
+  /** Model id or BYOC capability name; "" when unset. */
+  constraint: string;
+}
+
+/** A decoded `Livepeer-Payment`: one batch of tickets sharing params (wire `net.Payment`). */
+export interface Payment {
+  /** Absent when the sender sends no tickets (credit already sufficient). */
+  ticketParams?: TicketParams;
+  /** Sender address (zero address when the wire field is empty). */
+  sender: Address;
+  /** Top-level expiration params (the ones that are hashed); absent = zero round and hash. */
+  expirationParams?: TicketExpirationParams;
+  /** Per ticket nonce and signature. */
+  senderParams: TicketSenderParams[];
+  /** The orchestrator's price the params were quoted for, echoed verbatim. */
+  expectedPrice?: PriceInfo;
+}
+
+/** On-chain facts about a sender (TicketBroker `getSenderInfo`). */
+export interface SenderInfo {
+  deposit: bigint;
+  /** 0 when no unlock is in progress. */
+  withdrawRound: bigint;
+  reserve: {
+    fundsRemaining: bigint;
+    claimedInCurrentRound: bigint;
+  };
+}

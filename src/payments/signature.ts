@@ -1,0 +1,73 @@
+/**
+ * EIP-191 personal-sign signatures as go-livepeer makes and checks them (shared/spec/payments.md §5;
+ * go-livepeer eth/accountmanager.go `Sign`, crypto/verify.go `VerifySig`).
+ *
+ * Signing: `personal_sign(msg)` = secp256k1 over keccak256("\x19Ethereum Signed Message:\n" ‖
+ * len(msg) ‖ msg), output r ‖ s ‖ v with v ∈ {27, 28} and low s (viem/noble always produce low s).
+ * Verification, in go-livepeer's order: length 65, s ≤ n/2, v ∈ {27, 28}, then recovery and an
+ * address comparison.
+ */
+import { type Address, type Hex, hashMessage, isAddressEqual, recoverAddress, size } from "viem";
+import type { LocalAccount } from "viem/accounts";
+import { SECP256K1_HALF_N } from "./constants.ts";
+
+/** Why a signature failed verification; the texts are go-livepeer's. */
+export type SigFailure =
+  | "invalid signature length"
+  | "signature s value too high"
+  | "signature v value must be 27 or 28"
+  | "signature recovery failed"
+  | "signer mismatch";
+
+/** Result of {@link checkSig}. */
+export type SigCheck =
+  | { valid: true; signer: Address }
+  | { valid: false; reason: SigFailure; signer?: Address };
+
+/** Anything that can personal-sign raw bytes: a viem LocalAccount, or a remote signer adapter. */
+export interface MessageSigner {
+  readonly address: Address;
+  signMessage(args: { message: { raw: Hex | Uint8Array } }): Promise<Hex>;
+}
+
+/**
+ * Personal-signs `msg` (e.g. a 32-byte ticket hash) and returns the 65-byte r ‖ s ‖ v signature with
+ * v = 27/28. Throws if the signer returns anything else (e.g. a 64-byte EIP-2098 signature), since a
+ * go-livepeer recipient would reject it.
+ */
+export async function signPersonal(
+  signer: MessageSigner | LocalAccount,
+  msg: Hex | Uint8Array,
+): Promise<Hex> {
+  const sig = await signer.signMessage({ message: { raw: msg } });
+  if (size(sig) !== 65)
+    throw new Error(`signer returned a ${size(sig)}-byte signature; 65 bytes are required`);
+  const v = Number.parseInt(sig.slice(-2), 16);
+  if (v !== 27 && v !== 28) throw new Error(`signer returned v=${v}; 27 or 28 is required`);
+  return sig;
+}
+
+/**
+ * Checks a personal-sign signature over `msg` against `expected`, in go-livepeer's order, and says
+ * why it failed. Never throws.
+ */
+export async function checkSig(expected: Address, msg: Hex | Uint8Array, sig: Hex): Promise<SigCheck> {
+  if (!/^0x[0-9a-fA-F]{130}$/.test(sig)) return { valid: false, reason: "invalid signature length" };
+  const s = BigInt(`0x${sig.slice(66, 130)}`);
+  if (s > SECP256K1_HALF_N) return { valid: false, reason: "signature s value too high" };
+  const v = Number.parseInt(sig.slice(130, 132), 16);
+  if (v !== 27 && v !== 28) return { valid: false, reason: "signature v value must be 27 or 28" };
+  let signer: Address;
+  try {
+    signer = await recoverAddress({ hash: hashMessage({ raw: msg }), signature: sig });
+  } catch {
+    return { valid: false, reason: "signature recovery failed" };
+  }
+  if (!isAddressEqual(signer, expected)) return { valid: false, reason: "signer mismatch", signer };
+  return { valid: true, signer };
+}
+
+/** Boolean form of {@link checkSig} (go-livepeer `VerifySig`). */
+export async function verifySig(expected: Address, msg: Hex | Uint8Array, sig: Hex): Promise<boolean> {
+  return (await checkSig(expected, msg, sig)).valid;
+}

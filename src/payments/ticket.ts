@@ -1,0 +1,132 @@
+/**
+ * Ticket hashing, auxData, EV, recipientRandHash and the winning rule
+ * (shared/spec/payments.md §3, §4, §6; go-livepeer pm/ticket.go, pm/validator.go).
+ * Pure functions; byte-compatible with go-livepeer and TicketBroker.getTicketHash.
+ */
+import { type Address, concat, type Hex, hexToBytes, keccak256, toHex } from "viem";
+import { uintToFixedBytes } from "../protocol/bigint-bytes.ts";
+import { MAX_WIN_PROB } from "./constants.ts";
+import { Rat } from "./rational.ts";
+import type {
+  Payment,
+  PriceInfo,
+  Ticket,
+  TicketExpirationParams,
+  TicketParams,
+  TicketSenderParams,
+} from "./types.ts";
+
+const ZERO_HASH: Hex = `0x${"00".repeat(32)}`;
+
+/** True for `0x` followed by 64 zero hex digits (any case). */
+export function isZeroHash(h: Hex): boolean {
+  return /^0x0{64}$/i.test(h);
+}
+
+/**
+ * Ticket auxData: `uint256(creationRound) ‖ creationRoundBlockHash` (64 bytes), or empty bytes when
+ * the round is 0 and the hash is all-zero (a Go-only corner case; such a ticket cannot be redeemed
+ * on-chain). A negative round is encoded by its magnitude, as Go's `big.Int.Bytes()` does.
+ */
+export function auxData(params: TicketExpirationParams): Uint8Array {
+  const hash = params.creationRoundBlockHash;
+  if (params.creationRound === 0n && isZeroHash(hash)) return new Uint8Array(0);
+  const out = new Uint8Array(64);
+  const round = params.creationRound < 0n ? -params.creationRound : params.creationRound;
+  out.set(uintToFixedBytes(round % (1n << 256n)), 0);
+  out.set(hexToBytes(hash, { size: 32 }), 32);
+  return out;
+}
+
+function addressBytes(a: Address): Uint8Array {
+  return hexToBytes(a, { size: 20 });
+}
+
+/**
+ * The bytes a ticket hash is taken over: recipient(20) ‖ sender(20) ‖ faceValue(32) ‖ winProb(32) ‖
+ * senderNonce(32) ‖ recipientRandHash(32) ‖ auxData(0|64) — `abi.encodePacked` of the Solidity tuple.
+ */
+export function ticketHashPreimage(ticket: Ticket): Uint8Array {
+  const aux = auxData(ticket);
+  const buf = new Uint8Array(168 + aux.length);
+  buf.set(addressBytes(ticket.recipient), 0);
+  buf.set(addressBytes(ticket.sender), 20);
+  buf.set(uintToFixedBytes(ticket.faceValue), 40);
+  buf.set(uintToFixedBytes(ticket.winProb), 72);
+  buf.set(uintToFixedBytes(BigInt(ticket.senderNonce)), 104);
+  buf.set(hexToBytes(ticket.recipientRandHash, { size: 32 }), 136);
+  buf.set(aux, 168);
+  return buf;
+}
+
+/** keccak256 of {@link ticketHashPreimage}: the hash the sender signs and the broker marks used. */
+export function ticketHash(ticket: Ticket): Hex {
+  return keccak256(ticketHashPreimage(ticket));
+}
+
+/** winProb / (2^256 − 1) as an exact rational. */
+export function winProbRat(winProb: bigint): Rat {
+  return Rat.of(winProb, MAX_WIN_PROB);
+}
+
+/** Expected value of a ticket, faceValue × winProb / (2^256 − 1), exact (go-livepeer `ticketEV`). */
+export function ticketEV(faceValue: bigint, winProb: bigint): Rat {
+  return Rat.of(faceValue * winProb, MAX_WIN_PROB);
+}
+
+/** keccak256(leftpad32(recipientRand)). */
+export function recipientRandHash(recipientRand: bigint): Hex {
+  return keccak256(uintToFixedBytes(recipientRand));
+}
+
+/**
+ * The winning rule: `uint256(keccak256(sig ‖ leftpad32(recipientRand))) < winProb` (strict), over
+ * the raw signature bytes as sent.
+ */
+export function isWinningTicket(sig: Hex, recipientRand: bigint, winProb: bigint): boolean {
+  return BigInt(keccak256(concat([sig, toHex(uintToFixedBytes(recipientRand))]))) < winProb;
+}
+
+/** Builds one ticket from a batch's params (go-livepeer `pm.NewTicket`). */
+export function newTicket(
+  params: TicketParams,
+  expirationParams: TicketExpirationParams | undefined,
+  sender: Address,
+  senderNonce: number,
+): Ticket {
+  return {
+    recipient: params.recipient,
+    sender,
+    faceValue: params.faceValue,
+    winProb: params.winProb,
+    senderNonce,
+    recipientRandHash: params.recipientRandHash,
+    creationRound: expirationParams?.creationRound ?? 0n,
+    creationRoundBlockHash: expirationParams?.creationRoundBlockHash ?? ZERO_HASH,
+    paramsExpirationBlock: params.expirationBlock,
+  };
+}
+
+/**
+ * Expands a payment into its signed tickets, using the payment's top-level expiration params (the
+ * ones go-livepeer's recipient hashes). Empty when the payment carries no ticket params.
+ */
+export function ticketsOfPayment(payment: Payment): Array<Ticket & { sig: Hex }> {
+  const params = payment.ticketParams;
+  if (!params) return [];
+  return payment.senderParams.map((sp: TicketSenderParams) => ({
+    ...newTicket(params, payment.expirationParams, payment.sender, sp.senderNonce),
+    sig: sp.sig,
+  }));
+}
+
+/**
+ * `pricePerUnit / pixelsPerUnit` as a normalised rational (go-livepeer `common.RatPriceInfo`);
+ * undefined when `pixelsPerUnit` is 0 ("pixels per unit is 0").
+ */
+export function priceRat(price: Pick<PriceInfo, "pricePerUnit" | "pixelsPerUnit">): Rat | undefined {
+  if (price.pixelsPerUnit === 0n) return undefined;
+  return Rat.of(price.pricePerUnit, price.pixelsPerUnit);
+}
+
+export { ZERO_HASH };
