@@ -1,0 +1,27 @@
+/**
+ * Tributary's container SDK (`tributary/runner`): define a batch or live pipeline and serve it with
+ * the container contract go-livepeer's BYOC orchestrator and pytrickle clients expect.
+ *
+ * ```ts
+ * import { defineBatchPipeline, startRunner } from "tributary/runner";
+ * const pipeline = defineBatchPipeline({ name: "shout", run: (i: { text: string }) => ({ text: i.text.toUpperCase() }) });
+ * const runner = await startRunner(pipeline, { port: 8000 });
+ * ```
+ *
+ * Not implemented yet: the live media path (video/audio decode and encode). See `pipeline.ts`.
+ */
+export { BadRequestError, TributaryError } from "../node/errors.ts";
+export * from "./channels.ts";
+export { type HealthStatus, type PipelineStatePayload, RunnerHealth } from "./health.ts";
+export { PayloadTooLargeError } from "./http.ts";
+export { MemoryChannel, MemoryChannels } from "./memory-channels.ts";
+export { InvalidStreamRequestError, type StreamParams, type StreamStartRequest } from "./params.ts";
+export * from "./pipeline.ts";
+export { type RunnerOptions, type RunningRunner, startRunner } from "./server.ts";
+export {
+  type FpsStats,
+  ParamsUpdateFailedError,
+  type SessionStats,
+  StreamSession,
+  StreamStartFailedError,
+} from "./session.ts";

@@ -1,0 +1,211 @@
+/**
+ * The processor API: what a container author writes. A pipeline is a plain object built by
+ * {@link defineBatchPipeline} (request → response, optionally streamed as Server-Sent Events) or
+ * {@link defineLivePipeline} (a real-time stream session with control, events and data channels).
+ *
+ * Not implemented yet: the live media path. The frame types below are declared so that pipelines
+ * can be written against them, but this version of the runner does not decode or encode video or
+ * audio: a stream start that carries `subscribe_url` or `publish_url` for a pipeline with a `video`
+ * or `audio` handler is answered 501. Data-only live pipelines (no `video`/`audio` handler) run fully.
+ */
+
+/** Rational time base, e.g. `{ num: 1, den: 90000 }`. */
+export interface TimeBase {
+  num: number;
+  den: number;
+}
+
+/**
+ * One decoded video frame: packed RGB24 (`width * height * 3` bytes, row-major, no padding).
+ * pytrickle hands Python code float32 `[1, H, W, 3]` tensors in [0, 1]; we keep bytes and leave
+ * conversion to the pipeline. (Declared for the media path, which is not implemented yet.)
+ */
+export interface VideoFrame {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  /** Presentation timestamp in `timeBase` units. */
+  pts: number;
+  timeBase: TimeBase;
+}
+
+/**
+ * One chunk of decoded audio: interleaved signed 16-bit PCM (`samples * channels` values).
+ * (Declared for the media path, which is not implemented yet.)
+ */
+export interface AudioFrame {
+  data: Int16Array;
+  sampleRate: number;
+  channels: number;
+  /** Samples per channel. */
+  samples: number;
+  pts: number;
+  timeBase: TimeBase;
+}
+
+/** What the runner gives `load`. */
+export interface LoadContext {
+  /** Aborted when the runner shuts down while loading. */
+  signal: AbortSignal;
+}
+
+/** What a batch `run` receives besides its input. */
+export interface BatchContext {
+  /** The request path, e.g. `/text-reverse`. */
+  path: string;
+  /** Request headers, lower-case names. */
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The request's Content-Type (may be empty). */
+  contentType: string;
+  /** Aborted when the client goes away or the runner shuts down. */
+  signal: AbortSignal;
+}
+
+/** One uploaded file of a multipart request. */
+export interface UploadedFile {
+  filename: string;
+  contentType: string;
+  data: Uint8Array;
+}
+
+/**
+ * The decoded request body a batch `run` receives:
+ * - `application/json` (or `+json`): the parsed value;
+ * - `multipart/form-data`: an object of fields (string or {@link UploadedFile}; a repeated field
+ *   becomes an array);
+ * - `text/*`: the text;
+ * - anything else, or no content type: the raw bytes.
+ */
+export type BatchInput = unknown;
+
+/**
+ * What a batch `run` may return:
+ * - a JSON-serialisable value → `200 application/json` (`undefined` → `204`);
+ * - a `Uint8Array`/`ArrayBuffer` → `200 application/octet-stream`;
+ * - a web `Response` → sent as is (status, headers, body);
+ * - an async iterable (e.g. an async generator) → Server-Sent Events, one `data: <json>` per item,
+ *   ending with `data: [DONE]`.
+ */
+export type BatchOutput = unknown;
+
+/** A batch (request/response) pipeline. */
+export interface BatchPipeline<I = BatchInput> {
+  readonly kind: "batch";
+  /** Route name: the pipeline answers `POST /<name>` (and `POST /run`, `POST /`). */
+  readonly name: string;
+  readonly load?: (ctx: LoadContext) => void | Promise<void>;
+  readonly run: (input: I, ctx: BatchContext) => BatchOutput | Promise<BatchOutput>;
+}
+
+/** Definition accepted by {@link defineBatchPipeline}. */
+export interface BatchPipelineDefinition<I = BatchInput> {
+  /** Route name; letters, digits, `-`, `_`, `.`; not `health`, `version`, `stream`, … */
+  name: string;
+  /** Loads models; drives `/health` LOADING → IDLE (ERROR if it throws). */
+  load?: (ctx: LoadContext) => void | Promise<void>;
+  /** Handles one request. Throw a `BadRequestError` (or any `TributaryError`) to answer 4xx. */
+  run: (input: I, ctx: BatchContext) => BatchOutput | Promise<BatchOutput>;
+}
+
+/** Paths the runner serves itself; a pipeline may not take them as its name. */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set([
+  "health",
+  "version",
+  "app-version",
+  "hardware",
+  "stream",
+  "api",
+  "run",
+  "live-video-to-video",
+  "metrics",
+]);
+
+function checkName(name: unknown): string {
+  if (typeof name !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name))
+    throw new TypeError(`pipeline name must match [A-Za-z0-9][A-Za-z0-9._-]*, got ${JSON.stringify(name)}`);
+  if (RESERVED_NAMES.has(name)) throw new TypeError(`pipeline name "${name}" is reserved by the runner`);
+  return name;
+}
+
+/** Declares a batch pipeline. Validates the definition eagerly (throws `TypeError`). */
+export function defineBatchPipeline<I = BatchInput>(def: BatchPipelineDefinition<I>): BatchPipeline<I> {
+  if (typeof def?.run !== "function") throw new TypeError("a batch pipeline needs a run function");
+  if (def.load !== undefined && typeof def.load !== "function")
+    throw new TypeError("load must be a function");
+  return Object.freeze({ kind: "batch" as const, name: checkName(def.name), load: def.load, run: def.run });
+}
+
+/** What live handlers receive: the running stream's identity and its outgoing channels. */
+export interface StreamContext {
+  /** `gateway_request_id` of the start request (the stream id). */
+  readonly streamId: string;
+  /** The params currently in force (start params, then merged updates). */
+  readonly params: Readonly<Record<string, unknown>>;
+  /** Aborted when the stream stops. */
+  readonly signal: AbortSignal;
+  /**
+   * Queues one item for the data channel (JSON lines, batched every 333 ms). Returns false when the
+   * stream has no data channel or is stopping. Strings are sent as is; other values JSON-encoded.
+   */
+  sendData(item: unknown): boolean;
+  /**
+   * Publishes a custom event on the events channel, wrapped as
+   * `{"event": event, "queue_event_type": type}` (default `custom_monitoring_event`).
+   */
+  sendEvent(event: Record<string, unknown>, type?: string): Promise<boolean>;
+}
+
+/** A live (real-time) pipeline. */
+export interface LivePipeline {
+  readonly kind: "live";
+  /** Pipeline name reported by `/version` (pytrickle's `pipeline`); defaults to `byoc`. */
+  readonly name: string;
+  readonly load?: (ctx: LoadContext) => void | Promise<void>;
+  /** Video handler (not called yet: the media path is not implemented). Undefined result = pass through. */
+  readonly video?: (
+    frame: VideoFrame,
+    ctx: StreamContext,
+  ) => VideoFrame | undefined | Promise<VideoFrame | undefined>;
+  /** Audio handler (not called yet: the media path is not implemented). */
+  readonly audio?: (
+    frame: AudioFrame,
+    ctx: StreamContext,
+  ) => AudioFrame | AudioFrame[] | undefined | Promise<AudioFrame | AudioFrame[] | undefined>;
+  /** Applies a parameter update (HTTP `/stream/params` or the control channel). Throw to reject it. */
+  readonly params?: (params: Record<string, unknown>, ctx: StreamContext) => void | Promise<void>;
+  /** Called once when a stream starts, with the start params. Throwing rejects the start (400). */
+  readonly start?: (params: Record<string, unknown>, ctx: StreamContext) => void | Promise<void>;
+  /** Called once when the stream stops (by request, by error or at shutdown). */
+  readonly stop?: (ctx: StreamContext) => void | Promise<void>;
+  /** True when the pipeline processes media (has a `video` or `audio` handler). */
+  readonly handlesMedia: boolean;
+}
+
+/** Definition accepted by {@link defineLivePipeline}. */
+export type LivePipelineDefinition = Omit<LivePipeline, "kind" | "handlesMedia" | "name"> & { name?: string };
+
+/** Declares a live pipeline. Validates the definition eagerly (throws `TypeError`). */
+export function defineLivePipeline(def: LivePipelineDefinition): LivePipeline {
+  if (typeof def !== "object" || def === null) throw new TypeError("defineLivePipeline needs an object");
+  for (const key of ["load", "video", "audio", "params", "start", "stop"] as const) {
+    if (def[key] !== undefined && typeof def[key] !== "function")
+      throw new TypeError(`${key} must be a function`);
+  }
+  const name = def.name === undefined ? "byoc" : checkName(def.name);
+  return Object.freeze({
+    ...def,
+    kind: "live" as const,
+    name,
+    handlesMedia: def.video !== undefined || def.audio !== undefined,
+  });
+}
+
+/** Either kind of pipeline. */
+export type Pipeline = BatchPipeline<never> | LivePipeline;
+
+/** True for objects made by {@link defineBatchPipeline} or {@link defineLivePipeline}. */
+export function isPipeline(value: unknown): value is Pipeline {
+  if (typeof value !== "object" || value === null) return false;
+  const kind = (value as { kind?: unknown }).kind;
+  return kind === "batch" || kind === "live";
+}

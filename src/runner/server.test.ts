@@ -1,0 +1,203 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { BadRequestError } from "../node/errors.ts";
+import { MemoryChannels } from "./memory-channels.ts";
+import { defineBatchPipeline, defineLivePipeline } from "./pipeline.ts";
+import { startRunner } from "./server.ts";
+
+// biome-ignore lint/suspicious/noExplicitAny: test helper reading loosely shaped JSON answers
+type Loose = any;
+const read = (r: Response): Promise<Loose> => r.json();
+
+const json = (body: unknown) => ({
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify(body),
+});
+
+test("a batch pipeline answers JSON, bytes, 204, a web Response, and 4xx from BadRequestError", async (t) => {
+  const runner = await startRunner(
+    defineBatchPipeline({
+      name: "echo",
+      run: (input: unknown) => {
+        const i = input as { mode?: string };
+        if (i instanceof Uint8Array) return i.slice().reverse();
+        if (typeof i === "string") return { text: i };
+        if (i.mode === "none") return undefined;
+        if (i.mode === "response") return new Response("hi", { status: 202, headers: { "x-metadata": "m" } });
+        if (i.mode === "bad") throw new BadRequestError("mode bad is not allowed");
+        if (i.mode === "crash") throw new Error("secret internals");
+        return { got: i };
+      },
+    }),
+    { port: 0 },
+  );
+  t.after(() => runner.close());
+  await runner.loaded;
+  let r = await fetch(`${runner.url}/echo`, json({ a: 1 }));
+  assert.equal(r.status, 200);
+  assert.deepEqual(await r.json(), { got: { a: 1 } });
+  r = await fetch(`${runner.url}/run`, { method: "POST", body: new Uint8Array([1, 2, 3]) });
+  assert.equal(r.headers.get("content-type"), "application/octet-stream");
+  assert.deepEqual([...new Uint8Array(await r.arrayBuffer())], [3, 2, 1]);
+  r = await fetch(`${runner.url}/echo`, {
+    method: "POST",
+    headers: { "content-type": "text/plain" },
+    body: "yo",
+  });
+  assert.deepEqual(await r.json(), { text: "yo" });
+  r = await fetch(`${runner.url}/echo`, json({ mode: "none" }));
+  assert.equal(r.status, 204);
+  r = await fetch(`${runner.url}/echo`, json({ mode: "response" }));
+  assert.equal(r.status, 202);
+  assert.equal(r.headers.get("x-metadata"), "m");
+  assert.equal(await r.text(), "hi");
+  r = await fetch(`${runner.url}/echo`, json({ mode: "bad" }));
+  assert.equal(r.status, 400);
+  assert.deepEqual(await r.json(), { error: { code: "BAD_REQUEST", message: "mode bad is not allowed" } });
+  r = await fetch(`${runner.url}/echo`, json({ mode: "crash" }));
+  assert.equal(r.status, 500);
+  const body = await r.text();
+  assert.doesNotMatch(body, /secret internals/);
+  r = await fetch(`${runner.url}/echo`, { method: "GET" });
+  assert.equal(r.status, 405);
+  assert.equal(r.headers.get("allow"), "POST");
+  r = await fetch(`${runner.url}/stream/start`, json({ gateway_request_id: "x" }));
+  assert.equal(r.status, 404);
+  assert.equal(runner.health.status, "IDLE");
+});
+
+test("a multipart upload reaches run as fields and files", async (t) => {
+  const runner = await startRunner(
+    defineBatchPipeline({
+      name: "upload",
+      run: (input: unknown) => {
+        const i = input as { prompt: string; image: { filename: string; data: Uint8Array } };
+        return { prompt: i.prompt, filename: i.image.filename, size: i.image.data.length };
+      },
+    }),
+    { port: 0 },
+  );
+  t.after(() => runner.close());
+  await runner.loaded;
+  const form = new FormData();
+  form.append("prompt", "cat");
+  form.append("image", new Blob([new Uint8Array(10)]), "a.png");
+  const r = await fetch(`${runner.url}/upload`, { method: "POST", body: form });
+  assert.deepEqual(await r.json(), { prompt: "cat", filename: "a.png", size: 10 });
+});
+
+test("an async generator streams SSE ending with [DONE]; an error mid-stream ends with an error event", async (t) => {
+  const runner = await startRunner(
+    defineBatchPipeline({
+      name: "gen",
+      run: async function* (input: unknown) {
+        yield { n: 1 };
+        yield "two";
+        if ((input as { fail?: boolean }).fail) throw new BadRequestError("stopped early");
+        yield [3];
+      },
+    }),
+    { port: 0 },
+  );
+  t.after(() => runner.close());
+  await runner.loaded;
+  let r = await fetch(`${runner.url}/gen`, json({}));
+  assert.equal(r.headers.get("content-type"), "text/event-stream");
+  assert.equal(await r.text(), 'data: {"n":1}\n\ndata: "two"\n\ndata: [3]\n\ndata: [DONE]\n\n');
+  r = await fetch(`${runner.url}/gen`, json({ fail: true }));
+  const text = await r.text();
+  assert.match(text, /event: error\ndata: \{"error":\{"code":"BAD_REQUEST","message":"stopped early"\}\}/);
+  assert.doesNotMatch(text, /\[DONE\]/);
+});
+
+test("a body over the limit answers 413 and bad JSON 400 without hurting the runner", async (t) => {
+  const runner = await startRunner(defineBatchPipeline({ name: "x", run: () => ({ ok: true }) }), {
+    port: 0,
+    maxBodyBytes: 100,
+  });
+  t.after(() => runner.close());
+  await runner.loaded;
+  let r = await fetch(`${runner.url}/x`, json({ big: "a".repeat(500) }));
+  assert.equal(r.status, 413);
+  assert.equal((await read(r)).error.code, "PAYLOAD_TOO_LARGE");
+  r = await fetch(`${runner.url}/x`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: "{nope",
+  });
+  assert.equal(r.status, 400);
+  assert.match((await read(r)).error.message, /not valid JSON/);
+  r = await fetch(`${runner.url}/x`, json({}));
+  assert.equal(r.status, 200);
+});
+
+test("a failing load puts /health into ERROR and batch requests get 503", async (t) => {
+  const runner = await startRunner(
+    defineBatchPipeline({
+      name: "x",
+      load: () => {
+        throw new Error("weights missing");
+      },
+      run: () => 1,
+    }),
+    { port: 0 },
+  );
+  t.after(() => runner.close());
+  await runner.loaded;
+  assert.deepEqual(await (await fetch(`${runner.url}/health`)).json(), { status: "ERROR" });
+  const r = await fetch(`${runner.url}/x`, json({}));
+  assert.equal(r.status, 503);
+  assert.match((await read(r)).error.message, /weights missing/);
+});
+
+test("a live start with media URLs answers 501 for a media pipeline and runs data-only for others", async (t) => {
+  const media = await startRunner(defineLivePipeline({ video: (f) => f }), { port: 0 });
+  t.after(() => media.close());
+  await media.loaded;
+  const start = { gateway_request_id: "m1", subscribe_url: "http://x/in", publish_url: "http://x/out" };
+  let r = await fetch(`${media.url}/stream/start`, json(start));
+  assert.equal(r.status, 501);
+  assert.match((await read(r)).message, /not implemented/);
+  assert.equal(media.health.status, "IDLE");
+
+  const channels = new MemoryChannels();
+  const dataOnly = await startRunner(defineLivePipeline({}), { port: 0, channels });
+  t.after(() => dataOnly.close());
+  await dataOnly.loaded;
+  r = await fetch(`${dataOnly.url}/api/stream/start`, json({ ...start, events_url: "mem://e" }));
+  assert.equal(r.status, 200);
+  await channels.channel("mem://e").waitForSegments(1);
+  r = await fetch(`${dataOnly.url}/api/stream/status`);
+  const status = await read(r);
+  assert.equal(status.client_active, true);
+  assert.equal(status.current_params.subscribe_url, "http://x/in");
+  r = await fetch(`${dataOnly.url}/live-video-to-video`, json({ gateway_request_id: "m2" }));
+  assert.equal(r.status, 409);
+  r = await fetch(`${dataOnly.url}/stream/stop`, { method: "POST", body: "user stop" });
+  assert.equal(r.status, 200);
+  assert.equal(dataOnly.health.status, "IDLE");
+});
+
+test("close stops a running stream and ends the server; an aborted signal closes it too", async () => {
+  const ac = new AbortController();
+  let stopped = false;
+  const runner = await startRunner(
+    defineLivePipeline({
+      stop: () => {
+        stopped = true;
+      },
+    }),
+    {
+      port: 0,
+      signal: ac.signal,
+    },
+  );
+  await runner.loaded;
+  const r = await fetch(`${runner.url}/stream/start`, json({ gateway_request_id: "c1" }));
+  assert.equal(r.status, 200);
+  ac.abort();
+  await runner.close();
+  assert.equal(stopped, true);
+  await assert.rejects(fetch(`${runner.url}/health`));
+});

@@ -1,0 +1,550 @@
+/**
+ * The runner's HTTP server (node:http, no framework): the container contract a BYOC orchestrator,
+ * go-livepeer's AI worker or a pytrickle client expects (spec: container-contract.md §3–§8).
+ *
+ * Routes (system routes are never prefixed; stream routes are served under both `/` and `/api`):
+ *
+ * | Route | Pipelines |
+ * |---|---|
+ * | `GET /health` → `{"status":"LOADING"\|"IDLE"\|"OK"\|"ERROR"}` | all |
+ * | `GET /version`, `/app-version`, `/hardware/info`, `/hardware/stats` (pytrickle shapes) | all |
+ * | `POST /<name>`, `POST /run`, `POST /` → `run` (JSON / bytes / SSE) | batch |
+ * | `POST [/api]/stream/start` (alias `POST /live-video-to-video`), `/stream/params` (alias `/stream/update`), `/stream/stop`; `GET [/api]/stream/status` | live |
+ *
+ * Stream routes answer in pytrickle's `{"status":"error","message":…}` shape with pytrickle's codes,
+ * improved where pytrickle is wrong (§20): a start while a stream runs answers **409** (pytrickle: 503)
+ * and changes nothing; invalid params answer **400** (pytrickle: 500) and a failed update never sets
+ * ERROR; a start while loading answers 503 at once (pytrickle first waits for the load to finish).
+ * Other routes answer errors as `{"error":{"code","message"}}`.
+ *
+ * Not implemented yet: video/audio. A start with `subscribe_url` or `publish_url` answers **501** for a
+ * pipeline with a `video` or `audio` handler; for a pipeline without media handlers those URLs are
+ * ignored (logged) and the stream runs its control, events and data channels.
+ */
+import { once } from "node:events";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Readable } from "node:stream";
+import { errorBody, httpStatusOf, TributaryError } from "../node/errors.ts";
+import { type Logger, silentLogger } from "../node/logger.ts";
+import type { ChannelFactory } from "./channels.ts";
+import { RunnerHealth } from "./health.ts";
+import {
+  acceptsEventStream,
+  bearerAuthorized,
+  DEFAULT_MAX_BODY_BYTES,
+  decodeBatchBody,
+  isJsonType,
+  mediaType,
+  parseJson,
+  readBody,
+  SSE_DONE,
+  sendJson,
+  sseData,
+  sseError,
+} from "./http.ts";
+import { validateStreamParams, validateStreamStart } from "./params.ts";
+import type { BatchPipeline, LivePipeline, Pipeline } from "./pipeline.ts";
+import { StreamSession } from "./session.ts";
+import { version as sdkVersion } from "./version.ts";
+
+/** Options of {@link startRunner}. */
+export interface RunnerOptions {
+  /** TCP port; default 8000; 0 picks a free port. */
+  port?: number;
+  /** Interface to bind; default 127.0.0.1 (use 0.0.0.0 in a container). */
+  host?: string;
+  /** When set, every route requires `Authorization: Bearer <token>` (401 otherwise). */
+  token?: string;
+  /** Aborting it closes the runner. */
+  signal?: AbortSignal;
+  logger?: Logger;
+  /** Trickle channel factory for live streams; without it streams run with no channels. */
+  channels?: ChannelFactory;
+  /** Largest accepted request body in bytes (413 above); default 10 MiB. */
+  maxBodyBytes?: number;
+  /** `pipeline` of `/version` and `/hardware/*`; default env `PIPELINE`, then the pipeline's name. */
+  pipelineName?: string;
+  /** `model_id` of `/version` and `/hardware/*`; default env `CAPABILITY_NAME`, then `MODEL_ID`, then "". */
+  modelId?: string;
+  /** `/app-version` answer; default "0.0.1" (pytrickle's default). */
+  appVersion?: string;
+  /** Session timers, for tests. */
+  session?: { heartbeatIntervalMs?: number; dataIntervalMs?: number; dataKeepaliveMs?: number };
+}
+
+/** A running runner. */
+export interface RunningRunner extends AsyncDisposable {
+  /** Base URL, e.g. `http://127.0.0.1:8000`. */
+  readonly url: string;
+  /** The health state (read it; tests may also drive it). */
+  readonly health: RunnerHealth;
+  /** Resolves when `load` has finished (successfully or not). */
+  readonly loaded: Promise<void>;
+  /** The running stream, if any. */
+  readonly session: StreamSession | undefined;
+  /** Stops the stream, closes the server and every connection. Idempotent. */
+  close(): Promise<void>;
+}
+
+type Family = "system" | "stream" | "batch";
+
+/** The pytrickle-shaped error body of stream routes. */
+function streamError(message: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { status: "error", message, ...extra };
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
+  return (
+    typeof v === "object" &&
+    v !== null &&
+    typeof (v as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function"
+  );
+}
+
+const STREAM_PREFIXES = ["", "/api"];
+
+/**
+ * Serves `pipeline` over HTTP and starts its `load` in the background (`/health` LOADING → IDLE, or
+ * ERROR if `load` throws). Resolves once the port is listening.
+ */
+export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {}): Promise<RunningRunner> {
+  const log = (options.logger ?? silentLogger()).child({ pipeline: pipeline.name });
+  const health = new RunnerHealth();
+  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const pipelineName = options.pipelineName ?? process.env.PIPELINE ?? pipeline.name;
+  const modelId = options.modelId ?? process.env.CAPABILITY_NAME ?? process.env.MODEL_ID ?? "";
+  const closing = new AbortController();
+  let session: StreamSession | undefined;
+  let starting = false;
+
+  const loaded = (async () => {
+    try {
+      await pipeline.load?.({ signal: closing.signal });
+      health.setStartupComplete();
+      log.info("pipeline loaded");
+    } catch (err) {
+      health.setError(`Model loading failed: ${messageOf(err)}`);
+      log.error({ err: messageOf(err) }, "pipeline load failed");
+    }
+  })();
+
+  const live = pipeline.kind === "live" ? pipeline : undefined;
+  const batch = pipeline.kind === "batch" ? pipeline : undefined;
+
+  const routes = new Map<
+    string,
+    {
+      family: Family;
+      methods: Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void> | void>;
+    }
+  >();
+  const add = (
+    path: string,
+    family: Family,
+    method: string,
+    h: (req: IncomingMessage, res: ServerResponse) => Promise<void> | void,
+  ) => {
+    const r = routes.get(path) ?? { family, methods: {} };
+    r.methods[method] = h;
+    routes.set(path, r);
+  };
+
+  // System routes.
+  add("/health", "system", "GET", (_req, res) => sendJson(res, 200, { status: health.status }));
+  add("/version", "system", "GET", (_req, res) =>
+    sendJson(res, 200, { pipeline: pipelineName, model_id: modelId, version: sdkVersion }),
+  );
+  add("/app-version", "system", "GET", (_req, res) =>
+    sendJson(res, 200, { version: options.appVersion ?? "0.0.1" }),
+  );
+  // CPU-only: no NVML here, so the GPU maps are empty, as pytrickle answers without a GPU.
+  add("/hardware/info", "system", "GET", (_req, res) =>
+    sendJson(res, 200, { pipeline: pipelineName, model_id: modelId, gpu_info: {} }),
+  );
+  add("/hardware/stats", "system", "GET", (_req, res) =>
+    sendJson(res, 200, { pipeline: pipelineName, model_id: modelId, gpu_stats: {} }),
+  );
+
+  // Stream routes.
+  const noStreams = (_req: IncomingMessage, res: ServerResponse) =>
+    sendJson(
+      res,
+      404,
+      streamError(
+        `This runner serves the batch pipeline "${pipeline.name}"; it has no real-time stream routes`,
+      ),
+    );
+  const handleStart = live
+    ? (req: IncomingMessage, res: ServerResponse) => startStream(live, req, res)
+    : noStreams;
+  for (const p of STREAM_PREFIXES) {
+    add(`${p}/stream/start`, "stream", "POST", handleStart);
+    add(`${p}/stream/params`, "stream", "POST", live ? updateParams : noStreams);
+    add(`${p}/stream/update`, "stream", "POST", live ? updateParams : noStreams);
+    add(`${p}/stream/stop`, "stream", "POST", live ? stopStream : noStreams);
+    add(`${p}/stream/status`, "stream", "GET", live ? streamStatus : noStreams);
+  }
+  add("/live-video-to-video", "stream", "POST", handleStart);
+  add("/live-video-to-video/", "stream", "POST", handleStart);
+
+  // Batch routes.
+  if (batch) {
+    for (const path of [`/${batch.name}`, "/run", "/"])
+      add(path, "batch", "POST", (req, res) => runBatch(batch, req, res));
+  }
+
+  async function readJsonStreamBody(req: IncomingMessage): Promise<unknown> {
+    const ct = req.headers["content-type"];
+    if (!isJsonType(ct)) {
+      // drain, so the connection stays usable
+      await readBody(req, maxBody);
+      throw new TributaryError(
+        "UNSUPPORTED_CONTENT_TYPE",
+        `Unknown content type: ${mediaType(ct) || "(none)"}`,
+        {
+          status: 400,
+        },
+      );
+    }
+    return parseJson(await readBody(req, maxBody));
+  }
+
+  async function startStream(pl: LivePipeline, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const state = () => health.pipelineState();
+    if (!health.ready) {
+      await readBody(req, maxBody).catch(() => {});
+      const message =
+        health.status === "ERROR"
+          ? `Pipeline is in ERROR state: ${health.errorMessage}`
+          : "Pipeline is still initializing. Please wait for IDLE status.";
+      sendJson(res, 503, streamError(message, { current_state: state() }));
+      return;
+    }
+    let request: ReturnType<typeof validateStreamStart>;
+    try {
+      request = validateStreamStart(await readJsonStreamBody(req));
+    } catch (err) {
+      const status = httpStatusOf(err) === 413 ? 413 : 400;
+      sendJson(
+        res,
+        status,
+        streamError(`Error starting stream: ${messageOf(err)}`, { current_state: state() }),
+      );
+      return;
+    }
+    if (session || starting) {
+      sendJson(res, 409, streamError("Pipeline is still in use", { current_state: state() }));
+      return;
+    }
+    const media = request.subscribe_url !== undefined || request.publish_url !== undefined;
+    if (media && pl.handlesMedia) {
+      sendJson(
+        res,
+        501,
+        streamError(
+          "Error starting stream: video/audio streaming (subscribe_url/publish_url) is not implemented in this " +
+            "version of the Tributary runner; start without media URLs for a data-only stream",
+          { current_state: state() },
+        ),
+      );
+      return;
+    }
+    if (media)
+      log.warn("pipeline has no video/audio handler: subscribe_url/publish_url ignored (data-only stream)");
+    starting = true;
+    try {
+      const s = await StreamSession.start({
+        pipeline: pl,
+        request,
+        channels: options.channels,
+        logger: log,
+        ...options.session,
+        onStopped: (stopped) => {
+          if (session === stopped) {
+            session = undefined;
+            health.setActiveStreams(0);
+          }
+        },
+      });
+      session = s;
+      health.setActiveStreams(1);
+    } catch (err) {
+      sendJson(
+        res,
+        httpStatusOf(err) === 500 ? 500 : 400,
+        streamError(`Error starting stream: ${messageOf(err)}`, { current_state: state() }),
+      );
+      return;
+    } finally {
+      starting = false;
+    }
+    log.info({ stream_id: request.gateway_request_id }, "stream started");
+    sendJson(res, 200, {
+      status: "success",
+      message: "Stream started successfully",
+      request_id: request.gateway_request_id,
+      current_state: state(),
+    });
+  }
+
+  async function updateParams(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let params: Record<string, unknown>;
+    try {
+      params = validateStreamParams(await readJsonStreamBody(req));
+    } catch (err) {
+      const status = httpStatusOf(err) === 413 ? 413 : 400;
+      sendJson(res, status, streamError(`Parameter update failed: ${messageOf(err)}`));
+      return;
+    }
+    const s = session;
+    if (!s) {
+      sendJson(res, 400, streamError("No active stream to update"));
+      return;
+    }
+    try {
+      await s.updateParams(params, "http");
+    } catch (err) {
+      sendJson(res, 400, streamError(`Parameter update failed: ${messageOf(err)}`));
+      return;
+    }
+    sendJson(res, 200, { status: "success", message: "Parameters updated successfully" });
+  }
+
+  async function stopStream(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // The body is free text (a reason) or empty; read it (bounded) and ignore it.
+    await readBody(req, maxBody).catch(() => {});
+    const s = session;
+    if (!s) {
+      sendJson(res, 400, streamError("No active stream to stop"));
+      return;
+    }
+    await s.stop();
+    sendJson(res, 200, { status: "success", message: "Stream stopped successfully" });
+  }
+
+  function streamStatus(_req: IncomingMessage, res: ServerResponse): void {
+    const s = session;
+    const body: Record<string, unknown> = { ...health.pipelineState(), client_active: s !== undefined };
+    if (s) {
+      body.client_running = s.running;
+      body.fps = s.fps();
+      body.current_params = {
+        subscribe_url: s.request.subscribe_url ?? null,
+        publish_url: s.request.publish_url ?? null,
+        gateway_request_id: s.streamId,
+      };
+      body.additional_info = { stats: { ...s.stats }, params: s.params };
+    }
+    sendJson(res, 200, body);
+  }
+
+  async function runBatch(
+    pl: BatchPipeline<never>,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
+    if (!health.ready) {
+      await readBody(req, maxBody).catch(() => {});
+      const loading = health.status !== "ERROR";
+      sendJson(res, 503, {
+        error: {
+          code: loading ? "PIPELINE_LOADING" : "PIPELINE_ERROR",
+          message: loading
+            ? "the pipeline is still loading; retry when GET /health answers IDLE"
+            : `the pipeline failed: ${health.errorMessage}`,
+        },
+      });
+      return;
+    }
+    const input = await decodeBatchBody(req.headers["content-type"], await readBody(req, maxBody));
+    const done = health.enterRequest();
+    const abort = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) abort.abort();
+    };
+    res.on("close", onClose);
+    const onClosing = () => abort.abort();
+    closing.signal.addEventListener("abort", onClosing, { once: true });
+    try {
+      const out = await pl.run(input as never, {
+        path: (req.url ?? "/").split("?", 1)[0]!,
+        headers: req.headers,
+        contentType: req.headers["content-type"] ?? "",
+        signal: abort.signal,
+      });
+      const wantsSse = acceptsEventStream(req.headers.accept);
+      if (out instanceof Response) await sendResponse(res, out);
+      else if (isAsyncIterable(out) && !(out instanceof Uint8Array)) await sendSse(res, out, abort.signal);
+      else if (wantsSse) await sendSse(res, single(out), abort.signal);
+      else if (out instanceof Uint8Array || out instanceof ArrayBuffer) {
+        const bytes = out instanceof ArrayBuffer ? new Uint8Array(out) : out;
+        res.writeHead(200, {
+          "content-type": "application/octet-stream",
+          "content-length": bytes.byteLength,
+        });
+        res.end(bytes);
+      } else if (out === undefined) {
+        res.writeHead(204).end();
+      } else {
+        sendJson(res, 200, out);
+      }
+    } catch (err) {
+      if (!(err instanceof TributaryError)) log.warn({ err: messageOf(err) }, "batch run failed");
+      sendJson(res, httpStatusOf(err), errorBody(err));
+    } finally {
+      done();
+      res.off("close", onClose);
+      closing.signal.removeEventListener("abort", onClosing);
+    }
+  }
+
+  async function* single(value: unknown): AsyncGenerator<unknown> {
+    yield value;
+  }
+
+  async function sendResponse(res: ServerResponse, out: Response): Promise<void> {
+    const headers: Record<string, string> = {};
+    out.headers.forEach((v, k) => {
+      headers[k] = v;
+    });
+    res.writeHead(out.status, headers);
+    if (!out.body) {
+      res.end();
+      return;
+    }
+    const body = Readable.fromWeb(out.body as import("node:stream/web").ReadableStream<Uint8Array>);
+    body.on("error", () => res.destroy());
+    body.pipe(res);
+    await once(res, "close");
+  }
+
+  async function sendSse(
+    res: ServerResponse,
+    items: AsyncIterable<unknown>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    res.writeHead(200, {
+      "content-type": "text/event-stream",
+      "cache-control": "no-cache",
+      connection: "keep-alive",
+      "x-accel-buffering": "no",
+    });
+    res.flushHeaders();
+    const it = items[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        if (signal.aborted) break;
+        const { value, done } = await it.next();
+        if (done) break;
+        if (value === undefined) continue;
+        if (!res.write(sseData(value))) await Promise.race([once(res, "drain"), once(res, "close")]);
+      }
+      if (!signal.aborted) res.write(SSE_DONE);
+    } catch (err) {
+      log.warn({ err: messageOf(err) }, "batch stream failed");
+      if (!res.destroyed) res.write(sseError(errorBody(err)));
+    } finally {
+      if (signal.aborted) await it.return?.().catch(() => {});
+      res.end();
+    }
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? "/").split("?", 1)[0]!;
+    const route = routes.get(path);
+    const family: Family = route?.family ?? "system";
+    if (!bearerAuthorized(req.headers.authorization, options.token)) {
+      req.resume();
+      const message = "missing or wrong bearer token; send Authorization: Bearer <token>";
+      sendJson(
+        res,
+        401,
+        family === "stream" ? streamError(message) : { error: { code: "UNAUTHORIZED", message } },
+        {
+          "www-authenticate": "Bearer",
+        },
+      );
+      return;
+    }
+    if (!route) {
+      req.resume();
+      sendJson(res, 404, { error: { code: "NOT_FOUND", message: `no route ${req.method} ${path}` } });
+      return;
+    }
+    const method = req.method === "HEAD" && route.methods.GET ? "GET" : (req.method ?? "GET");
+    const h = route.methods[method];
+    if (!h) {
+      req.resume();
+      const allow = Object.keys(route.methods).join(", ");
+      const message = `method ${req.method} not allowed on ${path}; use ${allow}`;
+      sendJson(
+        res,
+        405,
+        family === "stream" ? streamError(message) : { error: { code: "METHOD_NOT_ALLOWED", message } },
+        {
+          allow,
+        },
+      );
+      return;
+    }
+    try {
+      await h(req, res);
+    } catch (err) {
+      const status = httpStatusOf(err);
+      if (status >= 500) log.error({ err: messageOf(err), path }, "request failed");
+      sendJson(res, status, family === "stream" ? streamError(messageOf(err)) : errorBody(err));
+    }
+  }
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err) => {
+      log.error({ err: messageOf(err) }, "unhandled request error");
+      if (!res.headersSent) sendJson(res, 500, errorBody(err));
+      else res.destroy();
+    });
+  });
+  server.on("clientError", (_err, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
+    else socket.destroy();
+  });
+  server.listen(options.port ?? 8000, options.host ?? "127.0.0.1");
+  await once(server, "listening");
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  const url = `http://${host}:${addr.port}`;
+  log.info({ port: addr.port }, "runner listening");
+
+  let closed: Promise<void> | undefined;
+  const close = () => {
+    closed ??= (async () => {
+      closing.abort();
+      options.signal?.removeEventListener("abort", onAbort);
+      await session?.stop();
+      const done = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      setTimeout(() => server.closeAllConnections(), 1000).unref();
+      await done;
+      await loaded;
+    })();
+    return closed;
+  };
+  const onAbort = () => void close();
+  if (options.signal?.aborted) await close();
+  else options.signal?.addEventListener("abort", onAbort, { once: true });
+
+  return {
+    url,
+    health,
+    loaded,
+    get session() {
+      return session;
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

@@ -1,0 +1,407 @@
+/**
+ * One real-time stream: the runner side of a BYOC live job (spec: container-contract.md §5, §13–§15).
+ *
+ * A session owns the stream's channels, through the {@link ChannelFactory} interface:
+ * - control (subscribe): params updates from the gateway; the `{"keep":"alive"}` keepalive is
+ *   ignored; updates are applied without validation, as pytrickle does;
+ * - events (publish): a `heartbeat` (topic `stream_heartbeat`) at once and every 10 s with fps figures,
+ *   `params_updated`, `stream_stopped`, `error` events for failures in user code, and custom events,
+ *   all in pytrickle's envelope, one per segment, written in order;
+ * - data (publish): items queued by `sendData()` go out every 333 ms as one JSON-array line; an `[]`
+ *   keepalive goes out after about 25 s of silence.
+ *
+ * Not implemented yet: the media path (subscribe/publish video, decode/encode, frame loops). The fps
+ * figures are therefore always 0 and the `video`/`audio` handlers are never called; the server
+ * refuses media starts (501) for pipelines that declare such handlers.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { TributaryError } from "../node/errors.ts";
+import { type Logger, silentLogger } from "../node/logger.ts";
+import {
+  type ChannelFactory,
+  DATA_CONTENT_TYPE,
+  decodeControl,
+  EVENTS_CONTENT_TYPE,
+  encodeDataBatch,
+  encodeEvent,
+  QUEUE_AI_STREAM_EVENTS,
+  QUEUE_CUSTOM_MONITORING,
+  QUEUE_STREAM_HEARTBEAT,
+  type SegmentSink,
+  type SegmentSource,
+} from "./channels.ts";
+import type { StreamStartRequest } from "./params.ts";
+import type { LivePipeline, StreamContext } from "./pipeline.ts";
+
+/** Heartbeat event period (pytrickle `heartbeat_interval`). */
+export const HEARTBEAT_INTERVAL_MS = 10_000;
+/** Data batching period (pytrickle `send_data_interval`). */
+export const DATA_INTERVAL_MS = 333;
+/** Silence after which an `[]` keepalive goes out on the data channel (pytrickle `_send_data_loop`). */
+export const DATA_KEEPALIVE_MS = 25_000;
+/** Items kept in the data queue; older ones are dropped (pytrickle `data_queue` deque maxlen). */
+export const DATA_QUEUE_LIMIT = 1000;
+/** Default frame size reported in heartbeats (pytrickle `DEFAULT_WIDTH/HEIGHT`). */
+export const DEFAULT_SIZE = 512;
+
+/** The four fps figures of heartbeats and `/stream/status` (pytrickle `FPSMeter.get_fps_stats`). */
+export interface FpsStats {
+  ingress_video_fps: number;
+  ingress_audio_fps: number;
+  egress_video_fps: number;
+  egress_audio_fps: number;
+}
+
+/** Counters of one session. */
+export interface SessionStats {
+  /** Exceptions thrown by user code (start excluded: it rejects the start). */
+  userErrors: number;
+  /** Control-channel messages applied (keepalives excluded). */
+  controlMessages: number;
+  /** Events written successfully. */
+  eventsSent: number;
+  /** Event writes that failed. */
+  eventErrors: number;
+  /** Data items published. */
+  dataItemsSent: number;
+  /** Data items dropped because the queue was full. */
+  dataItemsDropped: number;
+}
+
+/** A user `start` handler threw: the start is rejected (400, health unchanged). */
+export class StreamStartFailedError extends TributaryError {
+  constructor(cause: unknown) {
+    super("STREAM_START_FAILED", `the pipeline's start handler failed: ${messageOf(cause)}`, {
+      cause,
+      status: 400,
+    });
+  }
+}
+
+/** A user `params` handler threw: the update is rejected (400); the stream keeps running. */
+export class ParamsUpdateFailedError extends TributaryError {
+  constructor(cause: unknown) {
+    super("PARAMS_UPDATE_FAILED", messageOf(cause), { cause, status: 400 });
+  }
+}
+
+/** Options of {@link StreamSession.start}. */
+export interface StreamSessionOptions {
+  pipeline: LivePipeline;
+  request: StreamStartRequest;
+  /** Opens the trickle channels; without it, the session runs with no channels (events dropped). */
+  channels?: ChannelFactory;
+  logger?: Logger;
+  heartbeatIntervalMs?: number;
+  dataIntervalMs?: number;
+  dataKeepaliveMs?: number;
+  /** Called once when the session has stopped, whatever stopped it. */
+  onStopped?: (session: StreamSession) => void;
+}
+
+function messageOf(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/** A running stream. Create with {@link StreamSession.start}; end with {@link StreamSession.stop}. */
+export class StreamSession implements AsyncDisposable {
+  /** `gateway_request_id` of the start request. */
+  readonly streamId: string;
+  /** The validated start request. */
+  readonly request: StreamStartRequest;
+  /** Counters; read-only for callers. */
+  readonly stats: SessionStats = {
+    userErrors: 0,
+    controlMessages: 0,
+    eventsSent: 0,
+    eventErrors: 0,
+    dataItemsSent: 0,
+    dataItemsDropped: 0,
+  };
+
+  readonly #pipeline: LivePipeline;
+  readonly #log: Logger;
+  readonly #abort = new AbortController();
+  readonly #events: SegmentSink | undefined;
+  readonly #data: SegmentSink | undefined;
+  readonly #control: SegmentSource | undefined;
+  readonly #opts: StreamSessionOptions;
+  readonly #ctx: StreamContext;
+  #params: Record<string, unknown>;
+  #eventChain: Promise<unknown> = Promise.resolve();
+  #paramChain: Promise<unknown> = Promise.resolve();
+  #dataQueue: string[] = [];
+  #loops: Promise<void>[] = [];
+  #stopping: Promise<void> | undefined;
+
+  private constructor(opts: StreamSessionOptions) {
+    this.#opts = opts;
+    this.#pipeline = opts.pipeline;
+    this.request = opts.request;
+    this.streamId = opts.request.gateway_request_id;
+    this.#params = { ...opts.request.params };
+    this.#log = (opts.logger ?? silentLogger()).child({ stream_id: this.streamId });
+    const ch = opts.channels;
+    if (ch) {
+      if (opts.request.events_url) this.#events = ch.publish(opts.request.events_url, EVENTS_CONTENT_TYPE);
+      if (opts.request.data_url) this.#data = ch.publish(opts.request.data_url, DATA_CONTENT_TYPE);
+      if (opts.request.control_url) this.#control = ch.subscribe(opts.request.control_url);
+    }
+    const self = this;
+    this.#ctx = {
+      streamId: this.streamId,
+      get params() {
+        return self.#params;
+      },
+      signal: this.#abort.signal,
+      sendData: (item) => self.sendData(item),
+      sendEvent: (event, type) => self.sendEvent(event, type),
+    };
+  }
+
+  /**
+   * Opens the channels, starts the heartbeat, calls the pipeline's `start` with the start params,
+   * then starts the control and data loops.
+   * @throws StreamStartFailedError when `start` throws; every channel is closed again.
+   */
+  static async start(opts: StreamSessionOptions): Promise<StreamSession> {
+    const s = new StreamSession(opts);
+    s.#loops.push(s.#heartbeatLoop());
+    try {
+      await s.#pipeline.start?.({ ...s.#params }, s.#ctx);
+    } catch (err) {
+      s.#log.warn({ err: messageOf(err) }, "pipeline start handler failed; stream not started");
+      await s.#shutdown(false);
+      throw new StreamStartFailedError(err);
+    }
+    if (s.#control) s.#loops.push(s.#controlLoop(s.#control));
+    if (s.#data) s.#loops.push(s.#dataLoop(s.#data));
+    return s;
+  }
+
+  /** True until {@link stop} begins. */
+  get running(): boolean {
+    return this.#stopping === undefined;
+  }
+
+  /** The params in force: start params merged with every applied update. */
+  get params(): Readonly<Record<string, unknown>> {
+    return this.#params;
+  }
+
+  /** The frame size from the params (512×512 by default), as heartbeats report it. */
+  get dimensions(): { width: number; height: number } {
+    const w = this.#params.width;
+    const h = this.#params.height;
+    return {
+      width: typeof w === "number" ? w : DEFAULT_SIZE,
+      height: typeof h === "number" ? h : DEFAULT_SIZE,
+    };
+  }
+
+  /** Current fps figures. Always 0 until the media path exists. */
+  fps(): FpsStats {
+    return { ingress_video_fps: 0, ingress_audio_fps: 0, egress_video_fps: 0, egress_audio_fps: 0 };
+  }
+
+  /**
+   * Applies a params update through the pipeline's `params` handler, one at a time, then merges it
+   * into {@link params} and emits one `params_updated` event.
+   * @throws ParamsUpdateFailedError when the handler throws (counted and reported as an `error` event;
+   *   the stream and the runner's health are unaffected).
+   */
+  updateParams(params: Record<string, unknown>, source: "http" | "control" = "http"): Promise<void> {
+    const run = async () => {
+      try {
+        await this.#pipeline.params?.({ ...params }, this.#ctx);
+      } catch (err) {
+        this.#userError("params", err);
+        throw new ParamsUpdateFailedError(err);
+      }
+      this.#params = { ...this.#params, ...params };
+      this.#log.info({ source }, "params updated");
+      void this.sendEvent({ type: "params_updated", timestamp: Date.now(), params }, QUEUE_AI_STREAM_EVENTS);
+    };
+    const p = this.#paramChain.then(run, run);
+    this.#paramChain = p.catch(() => {});
+    return p;
+  }
+
+  /**
+   * Queues an item for the data channel. Strings go as is, other values JSON-encoded. Returns false
+   * when there is no data channel, the stream is stopping, or the value cannot be encoded.
+   */
+  sendData(item: unknown): boolean {
+    if (!this.#data || !this.running) return false;
+    let text: string;
+    try {
+      text = typeof item === "string" ? item : JSON.stringify(item);
+    } catch {
+      return false;
+    }
+    if (typeof text !== "string") return false;
+    this.#dataQueue.push(text);
+    if (this.#dataQueue.length > DATA_QUEUE_LIMIT) {
+      this.#dataQueue.shift();
+      this.stats.dataItemsDropped++;
+    }
+    return true;
+  }
+
+  /**
+   * Writes one event (as one segment) on the events channel, after any earlier event. Returns false
+   * when there is no events channel or the write failed (logged and counted, never thrown).
+   */
+  sendEvent(event: Record<string, unknown>, type: string = QUEUE_CUSTOM_MONITORING): Promise<boolean> {
+    const sink = this.#events;
+    if (!sink) return Promise.resolve(false);
+    let body: Uint8Array;
+    try {
+      body = encodeEvent(event, type);
+    } catch (err) {
+      this.#log.warn({ err: messageOf(err) }, "event is not JSON-serialisable; dropped");
+      return Promise.resolve(false);
+    }
+    const p = this.#eventChain.then(async () => {
+      try {
+        await sink.write(body);
+        this.stats.eventsSent++;
+        return true;
+      } catch (err) {
+        this.stats.eventErrors++;
+        this.#log.warn({ err: messageOf(err) }, "events channel write failed");
+        return false;
+      }
+    });
+    this.#eventChain = p;
+    return p;
+  }
+
+  /**
+   * Stops the stream: emits `stream_stopped`, flushes queued data, aborts the loops, calls the
+   * pipeline's `stop`, closes the channels. Idempotent; concurrent calls share one stop.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#shutdown(true);
+    return this.#stopping;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  async #shutdown(started: boolean): Promise<void> {
+    this.#stopping ??= Promise.resolve(); // mark not running (start-failure path)
+    if (started) {
+      await this.sendEvent({ type: "stream_stopped", timestamp: Date.now() }, QUEUE_AI_STREAM_EVENTS);
+    }
+    this.#abort.abort();
+    await Promise.allSettled(this.#loops);
+    if (started && this.#data && this.#dataQueue.length > 0) await this.#flushData(this.#data);
+    if (started) {
+      try {
+        await this.#pipeline.stop?.(this.#ctx);
+      } catch (err) {
+        this.#userError("stop", err);
+      }
+    }
+    await this.#eventChain;
+    await Promise.allSettled([this.#events?.close(), this.#data?.close(), this.#control?.close()]);
+    this.#opts.onStopped?.(this);
+  }
+
+  #userError(source: string, err: unknown): void {
+    this.stats.userErrors++;
+    this.#log.warn({ source, err: messageOf(err) }, "pipeline handler failed");
+    void this.sendEvent(
+      { type: "error", source, message: messageOf(err), timestamp: Date.now() },
+      QUEUE_AI_STREAM_EVENTS,
+    );
+  }
+
+  async #wait(ms: number): Promise<boolean> {
+    try {
+      await sleep(ms, undefined, { signal: this.#abort.signal });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async #heartbeatLoop(): Promise<void> {
+    if (!this.#events) return;
+    const r = this.request;
+    const every = this.#opts.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
+    do {
+      await this.sendEvent(
+        {
+          type: "heartbeat",
+          timestamp: Date.now(),
+          urls: {
+            subscribe: r.subscribe_url ?? null,
+            publish: r.publish_url ?? null,
+            control: r.control_url ?? "",
+            events: r.events_url ?? "",
+            data: r.data_url ?? "",
+          },
+          dimensions: this.dimensions,
+          fps: this.fps(),
+        },
+        QUEUE_STREAM_HEARTBEAT,
+      );
+    } while (await this.#wait(every));
+  }
+
+  async #controlLoop(source: SegmentSource): Promise<void> {
+    const onAbort = () => void source.close();
+    this.#abort.signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      for await (const body of source) {
+        if (this.#abort.signal.aborted) break;
+        const msg = decodeControl(body);
+        if (msg.kind === "keepalive") continue;
+        if (msg.kind === "invalid") {
+          this.#log.warn({ reason: msg.reason }, "control message ignored");
+          continue;
+        }
+        this.stats.controlMessages++;
+        await this.updateParams(msg.params, "control").catch(() => {});
+      }
+    } catch (err) {
+      if (!this.#abort.signal.aborted)
+        this.#log.warn({ err: messageOf(err) }, "control channel ended with an error");
+    } finally {
+      this.#abort.signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  async #flushData(sink: SegmentSink): Promise<boolean> {
+    const items = this.#dataQueue;
+    this.#dataQueue = [];
+    try {
+      await sink.write(encodeDataBatch(items));
+      this.stats.dataItemsSent += items.length;
+      return true;
+    } catch (err) {
+      this.#log.warn(
+        { err: messageOf(err), items: items.length },
+        "data channel write failed; items dropped",
+      );
+      return false;
+    }
+  }
+
+  async #dataLoop(sink: SegmentSink): Promise<void> {
+    const every = this.#opts.dataIntervalMs ?? DATA_INTERVAL_MS;
+    const keepalive = this.#opts.dataKeepaliveMs ?? DATA_KEEPALIVE_MS;
+    let lastSend = Date.now();
+    while (await this.#wait(every)) {
+      const now = Date.now();
+      if (this.#dataQueue.length > 0 || now - lastSend + every > keepalive) {
+        await this.#flushData(sink);
+        lastSend = Date.now();
+      }
+    }
+  }
+}
