@@ -25,3 +25,4 @@ export {
   StreamSession,
   StreamStartFailedError,
 } from "./session.ts";
+export { TrickleChannels, type TrickleChannelsOptions } from "./trickle-channels.ts";

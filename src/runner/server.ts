@@ -46,6 +46,7 @@ import {
 import { validateStreamParams, validateStreamStart } from "./params.ts";
 import type { BatchPipeline, LivePipeline, Pipeline } from "./pipeline.ts";
 import { StreamSession } from "./session.ts";
+import { TrickleChannels } from "./trickle-channels.ts";
 import { version as sdkVersion } from "./version.ts";
 
 /** Options of {@link startRunner}. */
@@ -59,7 +60,7 @@ export interface RunnerOptions {
   /** Aborting it closes the runner. */
   signal?: AbortSignal;
   logger?: Logger;
-  /** Trickle channel factory for live streams; without it streams run with no channels. */
+  /** Opens a live stream's channels; default {@link TrickleChannels} (real trickle, self-signed TLS accepted). */
   channels?: ChannelFactory;
   /** Largest accepted request body in bytes (413 above); default 10 MiB. */
   maxBodyBytes?: number;
@@ -121,6 +122,7 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
   const closing = new AbortController();
   let session: StreamSession | undefined;
   let starting = false;
+  const channels = options.channels ?? new TrickleChannels({ logger: log });
 
   const loaded = (async () => {
     try {
@@ -261,7 +263,7 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
       const s = await StreamSession.start({
         pipeline: pl,
         request,
-        channels: options.channels,
+        channels,
         logger: log,
         ...options.session,
         onStopped: (stopped) => {
