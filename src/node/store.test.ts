@@ -1,0 +1,174 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { after, test } from "node:test";
+import type { Address, Hash, Hex } from "viem";
+import { Rat } from "../payments/rational.ts";
+import { openStore, STORE_FILE_NAME, STORE_SCHEMA_VERSION } from "./store.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "tributary-store-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const SENDER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8" as Address;
+const RECIPIENT = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC" as Address;
+const h = (n: number) => `0x${n.toString(16).padStart(64, "0")}` as Hash;
+
+function ticket(nonce: number) {
+  return {
+    recipient: RECIPIENT,
+    sender: SENDER,
+    faceValue: 10n ** 18n + BigInt(nonce),
+    winProb: (1n << 256n) - 1n,
+    senderNonce: nonce,
+    recipientRandHash: h(0xabc),
+    creationRound: 7n,
+    creationRoundBlockHash: h(0xdef),
+    paramsExpirationBlock: 123456789012345678901234567890n,
+    sig: `0x${"11".repeat(65)}` as Hex,
+    recipientRand: (1n << 255n) + 5n,
+  };
+}
+
+test("creates one WAL-mode file in the data dir at the current schema version", () => {
+  const dataDir = join(dir, "wal");
+  using store = openStore({ dataDir });
+  assert.equal(store.path, join(dataDir, STORE_FILE_NAME));
+  assert.equal(
+    (store.db.prepare("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode,
+    "wal",
+  );
+  assert.equal(
+    (store.db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version,
+    STORE_SCHEMA_VERSION,
+  );
+});
+
+test("refuses a store written by a newer schema version", () => {
+  const path = join(dir, "newer.sqlite");
+  const db = new DatabaseSync(path);
+  db.exec(`PRAGMA user_version = ${STORE_SCHEMA_VERSION + 1}`);
+  db.close();
+  assert.throws(() => openStore({ path }), /newer than this Tributary supports/);
+});
+
+test("winning tickets round-trip exactly, insert is idempotent on the ticket hash", () => {
+  let now = 1000;
+  using store = openStore({ path: join(dir, "tickets.sqlite"), now: () => now });
+  const a = store.addWinningTicket(h(1), ticket(1));
+  assert.equal(a.inserted, true);
+  assert.deepEqual(a.ticket.ticket, ticket(1));
+  assert.equal(a.ticket.status, "pending");
+  assert.equal(a.ticket.attempts, 0);
+  const again = store.addWinningTicket(h(1), ticket(1));
+  assert.equal(again.inserted, false);
+  assert.equal(again.ticket.id, a.ticket.id);
+  const b = store.addWinningTicket(h(2), ticket(2)).ticket;
+  assert.deepEqual(
+    store.listWinningTickets({ status: ["pending"] }).map((t) => t.ticket.senderNonce),
+    [1, 2],
+  );
+
+  now = 2000;
+  store.markSubmitted(a.ticket.id, h(0xf00));
+  let t = store.getWinningTicket(a.ticket.id)!;
+  assert.equal(t.status, "submitted");
+  assert.equal(t.txHash, h(0xf00));
+  assert.equal(t.attempts, 1);
+  assert.equal(t.updatedAt, 2000);
+
+  store.markRetry(a.ticket.id, "RPC down", 5000);
+  t = store.getWinningTicket(a.ticket.id)!;
+  assert.equal(t.status, "pending");
+  assert.equal(t.lastError, "RPC down");
+  assert.equal(t.attempts, 2);
+  assert.deepEqual(
+    store.listWinningTickets({ status: ["pending"], dueAt: 4999 }).map((x) => x.id),
+    [b.id],
+  );
+
+  store.markRedeemed(a.ticket.id, undefined);
+  t = store.getWinningTicket(a.ticket.id)!;
+  assert.equal(t.status, "redeemed");
+  assert.equal(t.txHash, h(0xf00), "keeps the known tx hash");
+  assert.equal(t.lastError, undefined);
+
+  store.markFailed(b.id, "ticket is used");
+  assert.deepEqual(store.countWinningTickets(), { pending: 0, submitted: 0, redeemed: 1, failed: 1 });
+  assert.equal(store.getWinningTicket(b.id)!.lastError, "ticket is used");
+});
+
+test("a committed winning ticket survives the writer being SIGKILLed", () => {
+  const path = join(dir, "crash.sqlite");
+  const script = `
+    import { openStore } from ${JSON.stringify(new URL("./store.ts", import.meta.url).href)};
+    const store = openStore({ path: ${JSON.stringify(path)} });
+    store.addWinningTicket("0x${"0".repeat(63)}9", {
+      recipient: "${RECIPIENT}", sender: "${SENDER}", faceValue: 5n, winProb: 1n, senderNonce: 9,
+      recipientRandHash: "0x${"0".repeat(64)}", creationRound: 1n, creationRoundBlockHash: "0x${"0".repeat(64)}",
+      paramsExpirationBlock: 1n, sig: "0x${"22".repeat(65)}", recipientRand: 3n });
+    process.kill(process.pid, "SIGKILL");
+  `;
+  const res = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
+  assert.equal(res.signal, "SIGKILL", res.stderr);
+  using store = openStore({ path });
+  const [t] = store.listWinningTickets();
+  assert.equal(t?.ticket.senderNonce, 9);
+  assert.equal(t?.status, "pending");
+});
+
+test("nonces: duplicates are seen, the cap is enforced per (sender, recipientRandHash), expiry purges", () => {
+  using store = openStore({ path: ":memory:" });
+  assert.equal(store.recordNonce(SENDER, h(1), 1, 100n, 2), "added");
+  assert.equal(store.recordNonce(SENDER, h(1), 1, 100n, 2), "seen");
+  assert.equal(
+    store.recordNonce(SENDER.toLowerCase() as Address, h(1), 1, 100n, 2),
+    "seen",
+    "address case does not matter",
+  );
+  assert.equal(store.recordNonce(SENDER, h(1), 5, 100n, 2), "added", "out-of-order nonces are allowed");
+  assert.equal(store.recordNonce(SENDER, h(1), 6, 100n, 2), "full");
+  assert.equal(
+    store.recordNonce(SENDER, h(2), 6, 200n, 2),
+    "added",
+    "another recipientRandHash has its own cap",
+  );
+  assert.equal(store.recordNonce(RECIPIENT, h(1), 1, 100n, 2), "added", "another sender has its own set");
+  assert.equal(store.purgeExpiredNonces(99n), 0);
+  assert.equal(store.purgeExpiredNonces(100n), 3);
+  assert.equal(store.recordNonce(SENDER, h(1), 1, 100n, 2), "added", "purged entries are forgotten");
+  assert.equal(
+    store.recordNonce(SENDER, h(3), 1, 1n << 100n, 2),
+    "added",
+    "a huge expiration block is clamped, not an error",
+  );
+  assert.equal(store.purgeExpiredNonces(1n << 70n), 3);
+});
+
+test("balances are exact rationals and survive reopening", () => {
+  const path = join(dir, "balances.sqlite");
+  let now = 10;
+  {
+    using store = openStore({ path, now: () => now });
+    assert.equal(store.getBalance(SENDER, "27_model"), undefined);
+    const third = Rat.of(1n, 3n);
+    store.addBalance(SENDER, "27_model", third);
+    store.addBalance(SENDER, "27_model", third);
+    const big = Rat.of((1n << 200n) + 1n, (1n << 256n) - 1n);
+    assert.equal(store.addBalance(SENDER, "27_model", big).toString(), Rat.of(2n, 3n).add(big).toString());
+    store.setFixedPrice(SENDER, "27_model", Rat.of(3n, 4n));
+    store.setFixedPrice(SENDER, "fresh", Rat.of(1n, 2n));
+    now = 20;
+    store.addBalance(RECIPIENT, "other", Rat.of(-5n));
+  }
+  using store = openStore({ path });
+  const expected = Rat.of(2n, 3n).add(Rat.of((1n << 200n) + 1n, (1n << 256n) - 1n));
+  assert.equal(store.getBalance(SENDER, "27_model")?.toString(), expected.toString());
+  assert.equal(store.getFixedPrice(SENDER, "27_model")?.toString(), "3/4");
+  assert.equal(store.getBalance(SENDER, "fresh")?.toString(), "0");
+  assert.equal(store.getBalance(RECIPIENT, "other")?.toString(), "-5");
+  assert.equal(store.purgeIdleBalances(15), 2);
+  assert.equal(store.getBalance(RECIPIENT, "other")?.toString(), "-5");
+});
