@@ -25,4 +25,5 @@ export {
   StreamSession,
   StreamStartFailedError,
 } from "./session.ts";
+export * from "./registration.ts";
 export { TrickleChannels, type TrickleChannelsOptions } from "./trickle-channels.ts";
