@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, test } from "node:test";
 import type { Address, Hash, Hex } from "viem";
+import { Balances } from "../payments/balances.ts";
 import { Rat } from "../payments/rational.ts";
 import { openStore, STORE_FILE_NAME, STORE_SCHEMA_VERSION } from "./store.ts";
 
@@ -147,28 +148,47 @@ test("nonces: duplicates are seen, the cap is enforced per (sender, recipientRan
   assert.equal(store.purgeExpiredNonces(1n << 70n), 3);
 });
 
-test("balances are exact rationals and survive reopening", () => {
+test("balances are exact rationals through the payment modules' Balances, and survive reopening", () => {
   const path = join(dir, "balances.sqlite");
-  let now = 10;
+  const big = Rat.of((1n << 200n) + 1n, (1n << 256n) - 1n);
   {
-    using store = openStore({ path, now: () => now });
-    assert.equal(store.getBalance(SENDER, "27_model"), undefined);
+    using store = openStore({ path });
+    const balances = store.balanceStore();
+    assert.equal(balances.get(SENDER, "27_model"), undefined);
     const third = Rat.of(1n, 3n);
-    store.addBalance(SENDER, "27_model", third);
-    store.addBalance(SENDER, "27_model", third);
-    const big = Rat.of((1n << 200n) + 1n, (1n << 256n) - 1n);
-    assert.equal(store.addBalance(SENDER, "27_model", big).toString(), Rat.of(2n, 3n).add(big).toString());
-    store.setFixedPrice(SENDER, "27_model", Rat.of(3n, 4n));
-    store.setFixedPrice(SENDER, "fresh", Rat.of(1n, 2n));
-    now = 20;
-    store.addBalance(RECIPIENT, "other", Rat.of(-5n));
+    const add = (a: Address, m: string, x: Rat, at: number) =>
+      balances.update(a, m, (e) => ({ ...e, amount: e.amount.add(x), lastUpdate: at }));
+    add(SENDER, "27_model", third, 10);
+    add(SENDER, "27_model", third, 10);
+    assert.equal(add(SENDER, "27_model", big, 10).amount.toString(), Rat.of(2n, 3n).add(big).toString());
+    balances.update(SENDER, "27_model", (e) => ({ ...e, fixedPrice: Rat.of(3n, 4n) }));
+    add(RECIPIENT, "other", Rat.of(-5n), 20);
+    // The payment modules' Balances class runs over the same adapter.
+    const b = new Balances(balances, () => 30);
+    b.credit(SENDER, "byoc", Rat.of(7n, 2n));
   }
   using store = openStore({ path });
-  const expected = Rat.of(2n, 3n).add(Rat.of((1n << 200n) + 1n, (1n << 256n) - 1n));
-  assert.equal(store.getBalance(SENDER, "27_model")?.toString(), expected.toString());
-  assert.equal(store.getFixedPrice(SENDER, "27_model")?.toString(), "3/4");
-  assert.equal(store.getBalance(SENDER, "fresh")?.toString(), "0");
-  assert.equal(store.getBalance(RECIPIENT, "other")?.toString(), "-5");
-  assert.equal(store.purgeIdleBalances(15), 2);
-  assert.equal(store.getBalance(RECIPIENT, "other")?.toString(), "-5");
+  const entry = store.getBalanceEntry(SENDER, "27_model")!;
+  assert.equal(entry.amount.toString(), Rat.of(2n, 3n).add(big).toString());
+  assert.equal(entry.fixedPrice?.toString(), "3/4");
+  assert.equal(entry.lastUpdate, 10);
+  assert.equal(store.getBalanceEntry(SENDER, "byoc")?.amount.toString(), "7/2");
+  assert.equal(store.getBalanceEntry(RECIPIENT, "other")?.amount.toString(), "-5");
+  assert.equal(store.balanceStore().purgeIdle(15), 1);
+  assert.equal(store.getBalanceEntry(SENDER, "27_model"), undefined);
+  assert.equal(store.getBalanceEntry(RECIPIENT, "other")?.amount.toString(), "-5");
+});
+
+test("the recipient's NonceStore adapter persists seen nonces across reopening", () => {
+  const path = join(dir, "nonces.sqlite");
+  {
+    using store = openStore({ path });
+    assert.equal(store.nonceStore().add(h(7), 1, 50n, 600), "added");
+  }
+  using store = openStore({ path });
+  const nonces = store.nonceStore();
+  assert.equal(nonces.add(h(7), 1, 50n, 600), "seen");
+  assert.equal(nonces.add(h(7), 2, 50n, 2), "added");
+  assert.equal(nonces.add(h(7), 3, 50n, 2), "full");
+  assert.equal(nonces.purgeExpired(50n), 2);
 });

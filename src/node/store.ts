@@ -13,14 +13,17 @@
  * Every write is a synchronous SQLite transaction: when a method returns, the row is on disk, so a
  * caller may acknowledge a payment right after {@link PaymentStore.addWinningTicket} returns.
  *
- * The nonce and balance interfaces ({@link NonceStore}, {@link BalanceStore}) are defined here because
- * the recipient and balance modules did not define storage interfaces yet when this was written; they
- * are small so an adapter is trivial if those modules choose other names.
+ * {@link PaymentStore.nonceStore} and {@link PaymentStore.balanceStore} adapt the store to the payment
+ * modules' storage interfaces (`NonceStore` of src/payments/nonce-store.ts, `BalanceStore` of
+ * src/payments/balances.ts), so `new Recipient({ nonces: store.nonceStore(), … })` and
+ * `new Balances(store.balanceStore())` persist their state here.
  */
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import type { Address, Hash, Hex } from "viem";
+import type { BalanceEntry, BalanceStore } from "../payments/balances.ts";
+import type { NonceAddResult, NonceStore } from "../payments/nonce-store.ts";
 import { Rat } from "../payments/rational.ts";
 import type { SignedTicket } from "../payments/types.ts";
 
@@ -47,44 +50,6 @@ export interface StoredWinningTicket {
   nextAttemptAt: number;
   createdAt: number;
   updatedAt: number;
-}
-
-/** Result of {@link NonceStore.recordNonce}. */
-export type NonceResult = "added" | "seen" | "full";
-
-/** Durable seen-nonce bookkeeping (spec §9 step 5). */
-export interface NonceStore {
-  /**
-   * Records `nonce` for (sender, recipientRandHash). Returns `"seen"` if it was recorded before,
-   * `"full"` if `maxNonces` nonces are already recorded for that pair (nothing is written then),
-   * else `"added"`. `expirationBlock` is the ticket params expiration block; entries are purged by
-   * {@link NonceStore.purgeExpiredNonces}.
-   */
-  recordNonce(
-    sender: Address,
-    recipientRandHash: Hex,
-    nonce: number,
-    expirationBlock: bigint,
-    maxNonces: number,
-  ): NonceResult;
-  /** Deletes entries whose expiration block is ≤ `latestBlock`; returns how many. */
-  purgeExpiredNonces(latestBlock: bigint): number;
-}
-
-/** Durable per (sender, manifest id) balances, exact rationals (spec §15.1). */
-export interface BalanceStore {
-  /** The balance, or undefined if none is stored. */
-  getBalance(sender: Address, manifestId: string): Rat | undefined;
-  /** Adds `amount` (may be negative) atomically and returns the new balance. */
-  addBalance(sender: Address, manifestId: string, amount: Rat): Rat;
-  /** Overwrites the balance. */
-  setBalance(sender: Address, manifestId: string, amount: Rat): void;
-  /** The fixed per-session price, if set. */
-  getFixedPrice(sender: Address, manifestId: string): Rat | undefined;
-  /** Sets the fixed per-session price. */
-  setFixedPrice(sender: Address, manifestId: string, price: Rat): void;
-  /** Deletes balances not updated since `olderThanMs` (epoch ms); returns how many. */
-  purgeIdleBalances(olderThanMs: number): number;
 }
 
 /** Options of {@link openStore}. */
@@ -195,12 +160,20 @@ function rowToTicket(r: TicketRow): StoredWinningTicket {
   };
 }
 
+interface BalanceRow {
+  num: string;
+  den: string;
+  fixed_price_num: string | null;
+  fixed_price_den: string | null;
+  updated_at: number;
+}
+
 const lower = (a: string) => a.toLowerCase();
 // Block numbers beyond SQLite's INTEGER range (only a hostile sender sends those) are clamped.
 const MAX_SQLITE_INT = (1n << 63n) - 1n;
 
 /** The store. Open with {@link openStore}; close with `close()` or `using`. */
-export class PaymentStore implements NonceStore, BalanceStore, Disposable {
+export class PaymentStore implements Disposable {
   /** The underlying database, for diagnostics and tests. */
   readonly db: DatabaseSync;
   readonly path: string;
@@ -358,13 +331,18 @@ export class PaymentStore implements NonceStore, BalanceStore, Disposable {
 
   // ------------------------------------------------------------------ nonces
 
+  /**
+   * Records `nonce` for (sender, recipientRandHash): `"seen"` if recorded before, `"full"` if
+   * `maxNonces` are already recorded for the pair (nothing is written then), else `"added"`.
+   * `expirationBlock` (the params expiration block) drives {@link PaymentStore.purgeExpiredNonces}.
+   */
   recordNonce(
-    sender: Address,
+    sender: Address | "",
     recipientRandHash: Hex,
     nonce: number,
     expirationBlock: bigint,
     maxNonces: number,
-  ): NonceResult {
+  ): NonceAddResult {
     const s = lower(sender);
     const h = lower(recipientRandHash);
     return this.transaction(() => {
@@ -385,6 +363,7 @@ export class PaymentStore implements NonceStore, BalanceStore, Disposable {
     });
   }
 
+  /** Deletes nonces whose params expiration block is ≤ `latestBlock`; returns how many. */
   purgeExpiredNonces(latestBlock: bigint): number {
     const block = latestBlock > MAX_SQLITE_INT ? MAX_SQLITE_INT : latestBlock;
     return Number(this.db.prepare("DELETE FROM seen_nonces WHERE expiration_block <= ?").run(block).changes);
@@ -392,53 +371,79 @@ export class PaymentStore implements NonceStore, BalanceStore, Disposable {
 
   // ------------------------------------------------------------------ balances
 
-  getBalance(sender: Address, manifestId: string): Rat | undefined {
+  /** The balance entry of (address, manifest id), if any. */
+  getBalanceEntry(address: Address, manifestId: string): BalanceEntry | undefined {
     const r = this.db
-      .prepare("SELECT num, den FROM balances WHERE sender = ? AND manifest_id = ?")
-      .get(lower(sender), manifestId) as { num: string; den: string } | undefined;
-    return r ? Rat.of(BigInt(r.num), BigInt(r.den)) : undefined;
+      .prepare(
+        `SELECT num, den, fixed_price_num, fixed_price_den, updated_at FROM balances
+         WHERE sender = ? AND manifest_id = ?`,
+      )
+      .get(lower(address), manifestId) as BalanceRow | undefined;
+    if (!r) return undefined;
+    const entry: BalanceEntry = { amount: Rat.of(BigInt(r.num), BigInt(r.den)), lastUpdate: r.updated_at };
+    if (r.fixed_price_num !== null && r.fixed_price_den !== null) {
+      entry.fixedPrice = Rat.of(BigInt(r.fixed_price_num), BigInt(r.fixed_price_den));
+    }
+    return entry;
   }
 
-  addBalance(sender: Address, manifestId: string, amount: Rat): Rat {
+  /**
+   * Atomically applies `fn` to the entry (amount 0 if absent) and stores the result, exactly:
+   * numerator and denominator as decimal strings.
+   */
+  updateBalanceEntry(
+    address: Address,
+    manifestId: string,
+    fn: (e: BalanceEntry) => BalanceEntry,
+  ): BalanceEntry {
     return this.transaction(() => {
-      const next = (this.getBalance(sender, manifestId) ?? Rat.ZERO).add(amount);
-      this.setBalance(sender, manifestId, next);
+      const next = fn(this.getBalanceEntry(address, manifestId) ?? { amount: Rat.ZERO, lastUpdate: 0 });
+      this.db
+        .prepare(
+          `INSERT INTO balances (sender, manifest_id, num, den, fixed_price_num, fixed_price_den, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (sender, manifest_id) DO UPDATE SET num = excluded.num, den = excluded.den,
+             fixed_price_num = excluded.fixed_price_num, fixed_price_den = excluded.fixed_price_den,
+             updated_at = excluded.updated_at`,
+        )
+        .run(
+          lower(address),
+          manifestId,
+          next.amount.num.toString(),
+          next.amount.den.toString(),
+          next.fixedPrice?.num.toString() ?? null,
+          next.fixedPrice?.den.toString() ?? null,
+          next.lastUpdate,
+        );
       return next;
     });
   }
 
-  setBalance(sender: Address, manifestId: string, amount: Rat): void {
-    this.db
-      .prepare(
-        `INSERT INTO balances (sender, manifest_id, num, den, updated_at) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (sender, manifest_id) DO UPDATE SET num = excluded.num, den = excluded.den,
-           updated_at = excluded.updated_at`,
-      )
-      .run(lower(sender), manifestId, amount.num.toString(), amount.den.toString(), this.#now());
+  /** Deletes balances last updated before `before` (epoch ms); returns how many. */
+  purgeIdleBalances(before: number): number {
+    return Number(this.db.prepare("DELETE FROM balances WHERE updated_at < ?").run(before).changes);
   }
 
-  getFixedPrice(sender: Address, manifestId: string): Rat | undefined {
-    const r = this.db
-      .prepare(
-        "SELECT fixed_price_num AS num, fixed_price_den AS den FROM balances WHERE sender = ? AND manifest_id = ?",
-      )
-      .get(lower(sender), manifestId) as { num: string | null; den: string | null } | undefined;
-    return r?.num != null && r.den != null ? Rat.of(BigInt(r.num), BigInt(r.den)) : undefined;
+  /** This store as the payment modules' `BalanceStore` (src/payments/balances.ts). */
+  balanceStore(): BalanceStore {
+    return {
+      get: (address, manifestId) => this.getBalanceEntry(address, manifestId),
+      update: (address, manifestId, fn) => this.updateBalanceEntry(address, manifestId, fn),
+      purgeIdle: (before) => this.purgeIdleBalances(before),
+    };
   }
 
-  setFixedPrice(sender: Address, manifestId: string, price: Rat): void {
-    this.db
-      .prepare(
-        `INSERT INTO balances (sender, manifest_id, num, den, fixed_price_num, fixed_price_den, updated_at)
-         VALUES (?, ?, '0', '1', ?, ?, ?)
-         ON CONFLICT (sender, manifest_id) DO UPDATE SET fixed_price_num = excluded.fixed_price_num,
-           fixed_price_den = excluded.fixed_price_den, updated_at = excluded.updated_at`,
-      )
-      .run(lower(sender), manifestId, price.num.toString(), price.den.toString(), this.#now());
-  }
-
-  purgeIdleBalances(olderThanMs: number): number {
-    return Number(this.db.prepare("DELETE FROM balances WHERE updated_at < ?").run(olderThanMs).changes);
+  /**
+   * This store as the recipient's `NonceStore` (src/payments/nonce-store.ts), which keys nonces by
+   * recipientRandHash alone (the hash already binds the sender through the HMAC); rows are stored
+   * with an empty sender.
+   */
+  nonceStore(): NonceStore {
+    return {
+      add: (recipientRandHash, nonce, expirationBlock, max) =>
+        this.recordNonce("", recipientRandHash, nonce, expirationBlock, max),
+      purgeExpired: (latestL1Block) => this.purgeExpiredNonces(latestL1Block),
+    };
   }
 
   // ------------------------------------------------------------------ lifecycle
