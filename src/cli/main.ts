@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
+import { serveCommand } from "./serve.ts";
+import { trickleCommand } from "./trickle.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
   version: string;
@@ -14,6 +16,8 @@ export function buildProgram(): Command {
     )
     .version(pkg.version, "-V, --version", "print the version and exit")
     .showHelpAfterError("(run with --help for usage)");
+  program.addCommand(trickleCommand());
+  program.addCommand(serveCommand());
   return program;
 }
 

@@ -1,0 +1,126 @@
+/**
+ * `tributary trickle`: a standalone trickle server (like j0sh/http-trickle: port 2939, channels
+ * auto-created on first publish).
+ */
+import { readFileSync } from "node:fs";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { createLogger } from "../node/logger.ts";
+import { DEFAULT_TRICKLE_PORT, startTrickleServer } from "../trickle/index.ts";
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError("expected a port number 0-65535");
+  return n;
+}
+
+function parseDuration(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value);
+  if (!m) throw new InvalidArgumentError("expected a duration such as 500ms, 10s or 5m");
+  const n = Number(m[1]);
+  const unit = m[2] ?? "s";
+  const ms = unit === "ms" ? n : unit === "s" ? n * 1000 : n * 60_000;
+  if (!(ms > 0)) throw new InvalidArgumentError("expected a positive duration");
+  return ms;
+}
+
+/** Options as commander parses them. */
+interface TrickleCliOptions {
+  port: number;
+  host: string;
+  basePath: string;
+  autocreate: boolean;
+  changefeed: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  idleTimeout: number;
+  logLevel?: string;
+}
+
+/** Builds the `trickle` subcommand. */
+export function trickleCommand(): Command {
+  return new Command("trickle")
+    .description(
+      "Run a standalone trickle server: channels of numbered segments, published with POST and read with GET " +
+        "while they are being written (Livepeer's streaming transport, wire-compatible with go-livepeer).",
+    )
+    .addOption(
+      new Option("-p, --port <port>", "port to listen on; 0 picks a free port")
+        .env("TRIBUTARY_PORT")
+        .default(DEFAULT_TRICKLE_PORT)
+        .argParser(parsePort),
+    )
+    .addOption(new Option("--host <host>", "interface to bind").env("TRIBUTARY_HOST").default("127.0.0.1"))
+    .addOption(
+      new Option("--base-path <path>", "URL path the channels live under")
+        .env("TRIBUTARY_BASE_PATH")
+        .default("/"),
+    )
+    .option("--no-autocreate", "only serve channels created in-process (as an orchestrator does)")
+    .addOption(
+      new Option("--changefeed", "announce channel creation and removal on the _changes channel").env(
+        "TRIBUTARY_CHANGEFEED",
+      ),
+    )
+    .addOption(
+      new Option("--tls-cert <file>", "PEM certificate: serve HTTP/2 and HTTP/1.1 over TLS").env(
+        "TRIBUTARY_TLS_CERT",
+      ),
+    )
+    .addOption(new Option("--tls-key <file>", "PEM private key for --tls-cert").env("TRIBUTARY_TLS_KEY"))
+    .addOption(
+      new Option("--idle-timeout <duration>", "remove channels with no new segment for this long")
+        .env("TRIBUTARY_IDLE_TIMEOUT")
+        .default(5 * 60_000, "5m")
+        .argParser(parseDuration),
+    )
+    .addOption(new Option("--log-level <level>", "pino log level").env("TRIBUTARY_LOG_LEVEL"))
+    .addHelpText(
+      "after",
+      `
+Routes (under --base-path):
+  POST   /{channel}          create a channel (Expect-Content: <mime>)
+  POST   /{channel}/{seq}    publish segment seq (-1 = next)
+  GET    /{channel}/{seq}    read segment seq (-1 = next, -2 = current from byte 0)
+  GET    /{channel}/next     the next seq to be written
+  DELETE /{channel}/{seq}    close one segment
+  DELETE /{channel}          close and remove the channel
+
+Examples:
+  tributary trickle --port 2939
+  curl -X POST --data-binary @seg0.ts http://127.0.0.1:2939/mychannel/0
+  curl http://127.0.0.1:2939/mychannel/-2 > current.ts`,
+    )
+    .action(async (opts: TrickleCliOptions, cmd: Command) => {
+      if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) {
+        cmd.error("error: --tls-cert and --tls-key go together", { exitCode: 2 });
+      }
+      const logger = createLogger({ name: "trickle", level: opts.logLevel });
+      const tls =
+        opts.tlsCert !== undefined && opts.tlsKey !== undefined
+          ? { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) }
+          : undefined;
+      const running = await startTrickleServer({
+        host: opts.host,
+        port: opts.port,
+        basePath: opts.basePath,
+        autocreate: opts.autocreate,
+        changefeed: opts.changefeed === true,
+        idleTimeoutMs: opts.idleTimeout,
+        tls,
+        logger,
+      });
+      process.stdout.write(`trickle server listening on ${running.url}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off("SIGINT", stop);
+          process.off("SIGTERM", stop);
+          resolve();
+        };
+        process.on("SIGINT", stop);
+        process.on("SIGTERM", stop);
+      });
+      await running.close();
+      logger.info("trickle server stopped");
+      logger.flush();
+    });
+}

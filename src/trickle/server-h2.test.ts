@@ -1,0 +1,160 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import {
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  connect,
+  type IncomingHttpHeaders,
+} from "node:http2";
+import { request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { type RunningTrickleServer, startTrickleServer } from "./server.ts";
+
+/** A self-signed certificate for 127.0.0.1, generated at test time (no key file is committed). */
+function selfSigned(): { cert: string; key: string } {
+  const dir = mkdtempSync(join(tmpdir(), "trickle-tls-"));
+  try {
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+      ],
+      { stdio: "ignore" },
+    );
+    return {
+      cert: readFileSync(join(dir, "cert.pem"), "utf8"),
+      key: readFileSync(join(dir, "key.pem"), "utf8"),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+let tls: { cert: string; key: string };
+let s: RunningTrickleServer;
+let session: ClientHttp2Session;
+
+before(async () => {
+  tls = selfSigned();
+  s = await startTrickleServer({ port: 0, tls, autocreate: true, continueIntervalMs: 30 });
+  session = connect(s.url, { ca: tls.cert });
+  await new Promise<void>((resolve, reject) => {
+    session.once("connect", () => resolve());
+    session.once("error", reject);
+  });
+});
+
+after(async () => {
+  session.close();
+  await s.close();
+});
+
+interface H2Response {
+  headers: IncomingHttpHeaders;
+  body: string;
+  informational: number[];
+}
+
+function h2(
+  method: string,
+  path: string,
+  body?: string,
+): { stream: ClientHttp2Stream; done: Promise<H2Response>; informational: number[] } {
+  const stream = session.request({ ":method": method, ":path": path }, { endStream: body === undefined });
+  const informational: number[] = [];
+  stream.on("headers", (h) => informational.push(Number(h[":status"])));
+  const done = new Promise<H2Response>((resolve, reject) => {
+    let headers: IncomingHttpHeaders = {};
+    const parts: Buffer[] = [];
+    stream.on("response", (h) => {
+      headers = h;
+    });
+    stream.on("data", (c: Buffer) => parts.push(c));
+    stream.on("end", () => resolve({ headers, body: Buffer.concat(parts).toString(), informational }));
+    stream.on("error", reject);
+  });
+  done.catch(() => {});
+  if (body !== undefined && body !== "") stream.write(body);
+  return { stream, done, informational };
+}
+
+test("HTTP/2 over TLS: publish and subscribe with the trickle headers", async () => {
+  const pub = h2("POST", "/h2chan/0", "");
+  pub.stream.end("over h2");
+  const posted = await pub.done;
+  assert.equal(posted.headers[":status"], 200);
+  assert.equal(posted.headers["lp-trickle-seq"], "0");
+  const got = await h2("GET", "/h2chan/0").done;
+  assert.equal(got.headers[":status"], 200);
+  assert.equal(got.body, "over h2");
+  assert.equal(got.headers["lp-trickle-latest"], "1");
+  const missing = await h2("GET", "/h2chan/9").done;
+  assert.equal(missing.headers[":status"], 470);
+});
+
+test("HTTP/2: a waiting POST gets repeated 100 Continue; a subscriber reads it live", async () => {
+  await h2("POST", "/live2", undefined).done;
+  const sub = h2("GET", "/live2/0");
+  const pub = h2("POST", "/live2/0", "");
+  const deadline = Date.now() + 5000;
+  while (pub.informational.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(pub.informational.length >= 2, `got ${pub.informational.length} interim responses`);
+  assert.ok(pub.informational.every((c) => c === 100));
+  pub.stream.write("part1-");
+  pub.stream.end("part2");
+  assert.equal((await pub.done).headers[":status"], 200);
+  assert.equal((await sub.done).body, "part1-part2");
+});
+
+test("HTTP/2: a preconnected POST released by channel delete gets 200 + Closed and its stream ends", async () => {
+  await h2("POST", "/rel2", undefined).done;
+  const pre = h2("POST", "/rel2/0", "");
+  await new Promise((r) => setTimeout(r, 50));
+  const del = await h2("DELETE", "/rel2").done;
+  assert.equal(del.headers[":status"], 200);
+  const released = await pre.done;
+  assert.equal(released.headers[":status"], 200);
+  assert.equal(released.headers["lp-trickle-closed"], "terminated");
+  assert.equal(released.headers.connection, undefined, "no connection header on h2");
+});
+
+test("HTTP/1.1 still works on the TLS port (allowHTTP1)", async () => {
+  const body = await new Promise<string>((resolve, reject) => {
+    const req = httpsRequest(`${s.url}h1tls/0`, { method: "POST", ca: tls.cert, agent: false }, (res) => {
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.headers["lp-trickle-seq"], "0");
+      res.resume();
+      res.on("end", () => {
+        const get = httpsRequest(`${s.url}h1tls/0`, { ca: tls.cert, agent: false }, (r2) => {
+          const parts: Buffer[] = [];
+          r2.on("data", (c: Buffer) => parts.push(c));
+          r2.on("end", () => resolve(Buffer.concat(parts).toString()));
+        });
+        get.on("error", reject);
+        get.end();
+      });
+    });
+    req.on("error", reject);
+    req.end("over h1 tls");
+  });
+  assert.equal(body, "over h1 tls");
+});
