@@ -1,0 +1,216 @@
+/**
+ * `tributary serve <file-or-folder>`: loads a module whose default export is a pipeline
+ * (`defineBatchPipeline` / `defineLivePipeline`) and serves it with the container contract; registers
+ * with an orchestrator when `ORCH_URL` and `ORCH_SECRET` are set.
+ */
+import { existsSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { TributaryError } from "../node/errors.ts";
+import { createLogger, type Logger } from "../node/logger.ts";
+import { isPipeline, type Pipeline } from "../runner/pipeline.ts";
+import { type RegistrationLoop, registrationFromEnv, startRegistration } from "../runner/registration.ts";
+import { type RunningRunner, startRunner } from "../runner/server.ts";
+
+/** Files tried, in order, when `serve` is given a folder. */
+export const ENTRY_FILES = [
+  "pipeline.ts",
+  "index.ts",
+  "main.ts",
+  "pipeline.js",
+  "index.js",
+  "main.js",
+  "index.mjs",
+];
+
+/** The module cannot be used as a pipeline. */
+export class PipelineModuleError extends TributaryError {
+  constructor(message: string, cause?: unknown) {
+    super("INVALID_PIPELINE_MODULE", message, { cause, status: 400 });
+  }
+}
+
+/** Resolves a file or folder argument to the module file to import. @throws PipelineModuleError */
+export function resolveEntry(target: string): string {
+  const path = resolve(target);
+  if (!existsSync(path)) throw new PipelineModuleError(`${target} does not exist`);
+  if (!statSync(path).isDirectory()) return path;
+  for (const name of ENTRY_FILES) {
+    const file = resolve(path, name);
+    if (existsSync(file)) return file;
+  }
+  throw new PipelineModuleError(
+    `${target} has none of ${ENTRY_FILES.join(", ")}; pass the module file itself`,
+  );
+}
+
+/** Imports a pipeline module and returns its default export. @throws PipelineModuleError */
+export async function loadPipeline(target: string): Promise<Pipeline> {
+  const file = resolveEntry(target);
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
+  } catch (err) {
+    throw new PipelineModuleError(`cannot import ${file}: ${(err as Error).message}`, err);
+  }
+  if (!isPipeline(mod.default))
+    throw new PipelineModuleError(
+      `${file} must "export default" a pipeline made with defineBatchPipeline() or defineLivePipeline()`,
+    );
+  return mod.default;
+}
+
+/** Options of {@link serve}. */
+export interface ServeOptions {
+  port: number;
+  host: string;
+  token?: string;
+  maxBodyBytes?: number;
+  /** Register with ORCH_URL/ORCH_SECRET when set; default true. */
+  register?: boolean;
+  env?: Record<string, string | undefined>;
+  logger?: Logger;
+  signal?: AbortSignal;
+}
+
+/** A served pipeline and its registration loop. */
+export interface Served extends AsyncDisposable {
+  runner: RunningRunner;
+  pipeline: Pipeline;
+  registration: RegistrationLoop | undefined;
+  close(): Promise<void>;
+}
+
+/** Loads and serves a pipeline module (what the command does, without process handling). */
+export async function serve(target: string, options: ServeOptions): Promise<Served> {
+  const pipeline = await loadPipeline(target);
+  const env = options.env ?? process.env;
+  const registrationConfig =
+    options.register === false
+      ? undefined
+      : registrationFromEnv(env, { name: pipeline.name, ...(options.token ? { token: options.token } : {}) });
+  const runner = await startRunner(pipeline, {
+    port: options.port,
+    host: options.host,
+    ...(options.token ? { token: options.token } : {}),
+    ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const registration = registrationConfig
+    ? startRegistration(registrationConfig, {
+        ...(options.logger ? { logger: options.logger } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+        isIdle: () => runner.health.activeStreams === 0 && runner.health.activeRequests === 0,
+      })
+    : undefined;
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      await registration?.stop();
+      await runner.close();
+    })();
+    return closing;
+  };
+  return { runner, pipeline, registration, close, [Symbol.asyncDispose]: close };
+}
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError("expected a port number 0-65535");
+  return n;
+}
+
+function parseBytes(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new InvalidArgumentError("expected a positive number of bytes");
+  return n;
+}
+
+/** The `serve` command. */
+export function serveCommand(): Command {
+  return new Command("serve")
+    .summary("serve a container pipeline (batch or live) over the BYOC container contract")
+    .description(
+      "Load a module whose default export is a pipeline (defineBatchPipeline / defineLivePipeline) and serve\n" +
+        "it: GET /health, /version, /app-version, /hardware/*; POST /<name> for batch pipelines (JSON, bytes or\n" +
+        "Server-Sent Events); /stream/start|params|stop|status (also under /api) for live pipelines.\n" +
+        "Live video/audio is not implemented yet: live pipelines run control, events and data channels only.\n\n" +
+        "Registers with an orchestrator (POST /capability/register) when ORCH_URL and ORCH_SECRET are set;\n" +
+        "also reads CAPABILITY_NAME (default: the pipeline name), CAPABILITY_URL, CAPABILITY_DESCRIPTION,\n" +
+        "CAPABILITY_CAPACITY, CAPABILITY_PRICE_PER_UNIT, CAPABILITY_PRICE_SCALING, CAPABILITY_CURRENCY and\n" +
+        "CAPABILITY_TOKEN (default: --token).",
+    )
+    .argument(
+      "<file-or-folder>",
+      `pipeline module, or a folder containing one of ${ENTRY_FILES.slice(0, 3).join(", ")}, …`,
+    )
+    .addOption(
+      new Option("--port <port>", "TCP port").env("TRIBUTARY_PORT").default(8000).argParser(parsePort),
+    )
+    .addOption(
+      new Option("--host <host>", "interface to bind (0.0.0.0 inside a container)")
+        .env("TRIBUTARY_HOST")
+        .default("127.0.0.1"),
+    )
+    .addOption(
+      new Option("--token <token>", "require Authorization: Bearer <token> on every route").env(
+        "TRIBUTARY_TOKEN",
+      ),
+    )
+    .addOption(
+      new Option("--max-body-bytes <n>", "largest accepted request body (413 above)")
+        .env("TRIBUTARY_MAX_BODY_BYTES")
+        .argParser(parseBytes),
+    )
+    .option("--no-register", "do not register with ORCH_URL even when it is set")
+    .addHelpText(
+      "after",
+      "\nExamples:\n" +
+        "  tributary serve examples/text-reverse\n" +
+        "  tributary serve ./my-pipeline.ts --host 0.0.0.0 --port 8000 --token s3cret\n" +
+        "  ORCH_URL=https://orch:9995 ORCH_SECRET=… CAPABILITY_URL=http://me:8000 tributary serve ./pipeline.ts",
+    )
+    .action(
+      async (
+        target: string,
+        opts: { port: number; host: string; token?: string; maxBodyBytes?: number; register: boolean },
+      ) => {
+        const logger = createLogger({ name: "runner" });
+        const ac = new AbortController();
+        let served: Served;
+        try {
+          served = await serve(target, {
+            port: opts.port,
+            host: opts.host,
+            register: opts.register,
+            logger,
+            signal: ac.signal,
+            ...(opts.token ? { token: opts.token } : {}),
+            ...(opts.maxBodyBytes ? { maxBodyBytes: opts.maxBodyBytes } : {}),
+          });
+        } catch (err) {
+          console.error(`tributary serve: ${(err as Error).message}`);
+          process.exitCode = 1;
+          return;
+        }
+        console.error(
+          `serving ${served.pipeline.kind} pipeline "${served.pipeline.name}" at ${served.runner.url}` +
+            (served.registration ? " (registering with the orchestrator)" : ""),
+        );
+        await new Promise<void>((done) => {
+          const stop = () => {
+            process.off("SIGINT", stop);
+            process.off("SIGTERM", stop);
+            ac.abort();
+            void served.close().then(done);
+          };
+          process.once("SIGINT", stop);
+          process.once("SIGTERM", stop);
+        });
+      },
+    );
+}
