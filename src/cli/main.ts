@@ -2,7 +2,6 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { serveCommand } from "./serve.ts";
-import { serveCommand } from "./serve.ts";
 import { trickleCommand } from "./trickle.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
