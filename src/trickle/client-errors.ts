@@ -113,7 +113,7 @@ export class TrickleStallError extends TributaryError {
  * Channel names are the only credential of a trickle channel (spec §2): errors name the server only,
  * never the channel path.
  */
-export function redactChannel(url: string): string {
+function redactChannel(url: string): string {
   try {
     const u = new URL(url);
     return `${u.protocol}//${u.host}/…`;

@@ -51,6 +51,8 @@ export interface TrickleRequestInit {
   headers?: Record<string, string>;
   /** `"stream"`: send headers now and stream chunks with {@link TrickleRequest.write}; bytes: a fixed body. */
   body?: TrickleRequestBody;
+  /** Called for each interim 1xx response (e.g. the server's 100 Continue keepalives). */
+  onInterim?: (status: number) => void;
 }
 
 /** One in-flight request. */
@@ -138,6 +140,10 @@ export class TrickleHttpClient {
         if (!res.complete) res.destroy();
       });
     });
+    if (init.onInterim) {
+      const onInterim = init.onInterim;
+      req.on("information", (info) => onInterim(info.statusCode));
+    }
     req.on("error", (err) => state.fail(err));
     req.on("close", () => {
       if (!state.responded) state.fail(new Error("connection closed before the response"));
@@ -195,6 +201,10 @@ export class TrickleHttpClient {
         stream.resume();
       });
     });
+    if (init.onInterim) {
+      const onInterim = init.onInterim;
+      stream.on("headers", (h) => onInterim(Number(h[":status"])));
+    }
     stream.on("error", (err) => state.fail(err));
     stream.on("close", () => {
       if (!state.responded) state.fail(new Error("stream closed before the response"));
