@@ -1,0 +1,413 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, test } from "node:test";
+import fc from "fast-check";
+import type { Address, Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { Balances } from "./balances.ts";
+import type { SenderMonitor, TimeSource } from "./chain-facts.ts";
+import { MAX_SENDER_NONCES, MAX_WIN_PROB } from "./constants.ts";
+import { PaymentError } from "./errors.ts";
+import { MemoryNonceStore } from "./nonce-store.ts";
+import { Rat } from "./rational.ts";
+import { Recipient } from "./recipient.ts";
+import { Sender } from "./sender.ts";
+import { isWinningTicket, recipientRandHash, ticketEV } from "./ticket.ts";
+import type { Payment, PriceInfo, SenderInfo } from "./types.ts";
+
+const vectors = JSON.parse(readFileSync(new URL("./testdata/pm-vectors.json", import.meta.url), "utf8")) as {
+  ticket_params: {
+    config: Record<string, string>;
+    cases: Array<{
+      name: string;
+      inputs: { gasPrice: string | null; maxFloat: string | null };
+      expected: { faceValue?: string; winProb?: string; error?: string };
+    }>;
+  };
+};
+
+const BLOCK_HASH: Hex = "0x41b1a0649752af1b28b3dc29a1556eee781e4a4c3a1f7f53f90fa834de098c4d";
+const ZERO_HASH: Hex = `0x${"00".repeat(32)}`;
+const ORCH: Address = "0x73AEd7b5dEb30222fa896f399d46cC99c7BEe57F";
+const gw = privateKeyToAccount(`0x${"42".repeat(32)}`);
+
+class FakeTime implements TimeSource {
+  block = 1000n;
+  round = 10n;
+  hash: Hex = BLOCK_HASH;
+  preHash: Hex = `0x${"99".repeat(32)}`;
+  lastSeenL1Block() {
+    return this.block;
+  }
+  lastInitializedRound() {
+    return this.round;
+  }
+  lastInitializedL1BlockHash() {
+    return this.hash;
+  }
+  preLastInitializedL1BlockHash() {
+    return this.preHash;
+  }
+}
+
+class FakeSenders implements SenderMonitor {
+  info: SenderInfo = {
+    deposit: 10n ** 18n,
+    withdrawRound: 0n,
+    reserve: { fundsRemaining: 10n ** 18n, claimedInCurrentRound: 0n },
+  };
+  float = 10n ** 30n;
+  senderInfo() {
+    return this.info;
+  }
+  maxFloat() {
+    return this.float;
+  }
+}
+
+const PRICE: PriceInfo = { pricePerUnit: 10n, pixelsPerUnit: 3n, capability: 0, constraint: "" };
+
+function setup(opts: { ticketEV?: bigint; gasPrice?: bigint } = {}) {
+  const time = new FakeTime();
+  const senders = new FakeSenders();
+  const nonces = new MemoryNonceStore();
+  let gas: bigint | undefined = opts.gasPrice ?? 1n;
+  const recipient = new Recipient({
+    address: ORCH,
+    secret: new Uint8Array(32).fill(9),
+    ticketEV: opts.ticketEV ?? 1000n,
+    redeemGas: 10_000n,
+    time,
+    gasPrice: { gasPrice: () => gas },
+    senders,
+    nonces,
+  });
+  const sender = new Sender({ signer: gw, time, senders });
+  const balances = new Balances();
+  return { time, senders, nonces, recipient, sender, balances, setGas: (g: bigint | undefined) => (gas = g) };
+}
+
+async function quote(s: ReturnType<typeof setup>, price: PriceInfo = PRICE) {
+  return s.recipient.ticketParams(gw.address, Rat.of(price.pricePerUnit, price.pixelsPerUnit));
+}
+
+describe("ticket parameter vectors (go-livepeer pm/recipient_test.go)", () => {
+  const cfg = vectors.ticket_params.config;
+  for (const c of vectors.ticket_params.cases) {
+    test(`ticket params: ${c.name}`, async () => {
+      const senders = new FakeSenders();
+      if (c.inputs.maxFloat !== null) senders.float = BigInt(c.inputs.maxFloat);
+      const r = new Recipient({
+        address: ORCH,
+        ticketEV: BigInt(cfg.EV!),
+        redeemGas: BigInt(cfg.RedeemGas!),
+        txCostMultiplier: BigInt(cfg.TxCostMultiplier!),
+        time: new FakeTime(),
+        gasPrice: { gasPrice: () => (c.inputs.gasPrice === null ? 1n : BigInt(c.inputs.gasPrice)) },
+        senders,
+      });
+      if (c.expected.error) {
+        await assert.rejects(
+          r.ticketParams(gw.address, Rat.of(1n)),
+          (e: unknown) =>
+            e instanceof PaymentError &&
+            e.upstream === c.expected.error &&
+            e.code === "INSUFFICIENT_SENDER_RESERVE",
+        );
+        return;
+      }
+      const p = await r.ticketParams(gw.address, Rat.of(1n));
+      assert.equal(p.faceValue.toString(), c.expected.faceValue);
+      assert.equal(p.winProb.toString(), c.expected.winProb);
+      assert.equal(r.winProb(BigInt(c.expected.faceValue!)).toString(), c.expected.winProb);
+    });
+  }
+
+  test("winProb is max when faceValue equals EV and 0 for a zero face value", () => {
+    const s = setup({ ticketEV: 5n });
+    assert.equal(s.recipient.winProb(5n), MAX_WIN_PROB);
+    assert.equal(s.recipient.winProb(0n), 0n);
+  });
+
+  test("a face value below both txCost and txCost at 3 gwei is refused even above EV", async () => {
+    const s = setup({ ticketEV: 5n, gasPrice: 10n ** 12n });
+    s.senders.float = 10_000n; // ≥ EV but < redeemGas × 3 gwei and < txCost
+    await assert.rejects(
+      quote(s),
+      (e: unknown) => e instanceof PaymentError && /fund at least/.test(e.message),
+    );
+  });
+});
+
+describe("recipient ticket params", () => {
+  test("expire 40 L1 blocks ahead, carry the last round and its hash, and a fresh seed each time", async () => {
+    const s = setup();
+    const a = await quote(s);
+    const b = await quote(s);
+    assert.equal(a.expirationBlock, 1040n);
+    assert.deepEqual(a.expirationParams, { creationRound: 10n, creationRoundBlockHash: BLOCK_HASH });
+    assert.notEqual(a.seed, b.seed);
+    assert.notEqual(a.recipientRandHash, b.recipientRandHash);
+  });
+
+  test("a zero block hash for the last round falls back to the previous round and its hash", async () => {
+    const s = setup();
+    s.time.hash = ZERO_HASH;
+    const p = await quote(s);
+    assert.deepEqual(p.expirationParams, { creationRound: 9n, creationRoundBlockHash: s.time.preHash });
+  });
+
+  test("a free price gives face value 0 and win probability 0 without asking for the max float", async () => {
+    const s = setup();
+    s.senders.float = 0n;
+    const p = await quote(s, { ...PRICE, pricePerUnit: 0n });
+    assert.equal(p.faceValue, 0n);
+    assert.equal(p.winProb, 0n);
+  });
+
+  test("recipientRandHash commits to the HMAC of the params, and the price is used in lowest terms", async () => {
+    const s = setup();
+    const p = await quote(s);
+    const rand = s.recipient.recipientRand(
+      p.seed,
+      gw.address,
+      p.faceValue,
+      p.winProb,
+      p.expirationBlock,
+      Rat.of(20n, 6n),
+      p.expirationParams!,
+    );
+    assert.equal(recipientRandHash(rand), p.recipientRandHash);
+  });
+});
+
+async function pay(s: ReturnType<typeof setup>, n: number, price: PriceInfo = PRICE): Promise<Payment> {
+  const params = await quote(s, price);
+  const id = s.sender.startSession(params);
+  return s.sender.createPayment(id, n, price);
+}
+
+describe("recipient validation and accounting", () => {
+  test("a valid batch is credited exactly n × EV and nonces start at 1", async () => {
+    const s = setup();
+    const payment = await pay(s, 3);
+    assert.deepEqual(
+      payment.senderParams.map((p) => p.senderNonce),
+      [1, 2, 3],
+    );
+    const res = await s.recipient.processPayment(payment, "mid", s.balances);
+    const ev = ticketEV(payment.ticketParams!.faceValue, payment.ticketParams!.winProb);
+    assert.equal(res.error, undefined);
+    assert.equal(res.creditedTickets, 3);
+    assert.equal(res.credited.cmp(ev.mul(3n)), 0);
+    assert.equal(s.balances.balance(gw.address, "mid")!.cmp(ev.mul(3n)), 0);
+    assert.equal(s.balances.fixedPrice(gw.address, "mid")!.toString(), "10/3");
+  });
+
+  test("any change to an echoed field makes recipientRand mismatch: a fatal INVALID_RECIPIENT_RAND", async () => {
+    const s = setup();
+    const payment = await pay(s, 1);
+    const tp = payment.ticketParams!;
+    const mutations: Array<(p: Payment) => Payment> = [
+      (p) => ({ ...p, ticketParams: { ...tp, seed: tp.seed + 1n } }),
+      (p) => ({ ...p, ticketParams: { ...tp, expirationBlock: tp.expirationBlock + 1n } }),
+      (p) => ({ ...p, expectedPrice: { ...PRICE, pricePerUnit: 11n } }),
+      (p) => ({ ...p, expirationParams: { creationRound: 11n, creationRoundBlockHash: BLOCK_HASH } }),
+    ];
+    for (const m of mutations) {
+      await assert.rejects(
+        s.recipient.processPayment(m(payment), "mid", s.balances),
+        (e: unknown) => e instanceof PaymentError && e.code === "INVALID_RECIPIENT_RAND" && e.fatal,
+      );
+    }
+    // a price with the same ratio is accepted (20/6 = 10/3)
+    const same = await s.recipient.processPayment(
+      { ...payment, expectedPrice: { ...PRICE, pricePerUnit: 20n, pixelsPerUnit: 6n } },
+      "m2",
+      s.balances,
+    );
+    assert.equal(same.error, undefined);
+  });
+
+  test("a wrong recipient and an unlocking sender abort the payment", async () => {
+    const s = setup();
+    const payment = await pay(s, 1);
+    await assert.rejects(
+      s.recipient.processPayment(
+        { ...payment, ticketParams: { ...payment.ticketParams!, recipient: gw.address } },
+        "mid",
+        s.balances,
+      ),
+      (e: unknown) =>
+        e instanceof PaymentError &&
+        e.code === "INVALID_TICKET_RECIPIENT" &&
+        e.upstream === "invalid ticket recipient",
+    );
+    s.senders.info = { ...s.senders.info, withdrawRound: 11n };
+    await assert.rejects(
+      s.recipient.processPayment(payment, "mid", s.balances),
+      (e: unknown) => e instanceof PaymentError && e.code === "SENDER_UNLOCKING" && e.fatal,
+    );
+  });
+
+  test("a bad signature is non-fatal: later tickets are checked but not credited", async () => {
+    const s = setup();
+    const payment = await pay(s, 3);
+    const sp = payment.senderParams;
+    const badSig = `${sp[1]!.sig.slice(0, 130)}${sp[1]!.sig.endsWith("1b") ? "1c" : "1b"}` as Hex;
+    const res = await s.recipient.processPayment(
+      { ...payment, senderParams: [sp[0]!, { ...sp[1]!, sig: badSig }, sp[2]!] },
+      "mid",
+      s.balances,
+    );
+    assert.equal(res.creditedTickets, 1);
+    assert.equal(res.error?.code, "INVALID_SIGNATURE");
+    assert.equal(res.error?.upstream, "invalid ticket signature");
+  });
+
+  test("a reused nonce is NONCE_REUSED; out-of-order nonces are fine", async () => {
+    const s = setup();
+    const payment = await pay(s, 3);
+    const [a, b, c] = payment.senderParams;
+    const r1 = await s.recipient.processPayment({ ...payment, senderParams: [c!, a!] }, "mid", s.balances);
+    assert.equal(r1.error, undefined);
+    const r2 = await s.recipient.processPayment({ ...payment, senderParams: [b!, a!] }, "mid", s.balances);
+    assert.equal(r2.creditedTickets, 1);
+    assert.equal(r2.error?.code, "NONCE_REUSED");
+    assert.match(r2.error!.upstream, /^invalid ticket senderNonce: already seen sender=0x.* nonce=1$/);
+  });
+
+  test("at most 600 nonces per recipientRand; purging on expiry forgets them", async () => {
+    const s = setup();
+    const params = await quote(s);
+    const id = s.sender.startSession(params);
+    const batch = await s.sender.createTicketBatch(id, MAX_SENDER_NONCES);
+    const payment: Payment = {
+      ticketParams: params,
+      sender: gw.address,
+      expirationParams: batch.expirationParams,
+      senderParams: [...batch.senderParams, { senderNonce: 601, sig: batch.senderParams[0]!.sig }],
+      expectedPrice: PRICE,
+    };
+    const res = await s.recipient.processPayment(payment, "mid", s.balances);
+    assert.equal(res.creditedTickets, MAX_SENDER_NONCES);
+    assert.ok(res.error?.code === "TOO_MANY_NONCES" || res.error?.code === "INVALID_SIGNATURE");
+    await assert.rejects(
+      s.sender.createTicketBatch(id, 1),
+      (e: unknown) => e instanceof PaymentError && e.code === "TOO_MANY_NONCES",
+    );
+    assert.equal(s.recipient.purgeExpiredNonces(params.expirationBlock - 1n), 0);
+    assert.equal(s.recipient.purgeExpiredNonces(params.expirationBlock), 1);
+    assert.equal(s.nonces.size, 0);
+  });
+
+  test("expired params are TICKET_EXPIRED after winning detection: a winner is still reported", async () => {
+    const s = setup({ ticketEV: 1000n, gasPrice: 0n });
+    // cap the face value just above EV so each ticket wins with probability 1000/1001
+    s.senders.float = 1001n;
+    const payment = await pay(s, 3);
+    s.time.block = payment.ticketParams!.expirationBlock;
+    const res = await s.recipient.processPayment(payment, "mid", s.balances);
+    assert.equal(res.error?.code, "TICKET_EXPIRED");
+    assert.equal(res.error?.upstream, "TicketParams expired");
+    assert.equal(res.creditedTickets, 0);
+    const expected = payment.senderParams.filter((sp) =>
+      isWinningTicket(sp.sig, res.winners[0]?.recipientRand ?? 0n, payment.ticketParams!.winProb),
+    ).length;
+    assert.ok(res.winners.length >= 1, "with p = 1000/1001 per ticket, at least one of 3 wins");
+    assert.equal(res.winners.length, expected);
+    assert.equal(recipientRandHash(res.winners[0]!.recipientRand!), payment.ticketParams!.recipientRandHash);
+  });
+
+  test("no ticket params fixes a zero price; no sender or a bad price is refused", async () => {
+    const s = setup();
+    const r = await s.recipient.processPayment(
+      { sender: gw.address, senderParams: [], expectedPrice: PRICE },
+      "x",
+      s.balances,
+    );
+    assert.equal(r.creditedTickets, 0);
+    assert.equal(s.balances.fixedPrice(gw.address, "x")!.toString(), "0");
+    const payment = await pay(s, 1);
+    await assert.rejects(
+      s.recipient.processPayment(
+        { ...payment, sender: "0x0000000000000000000000000000000000000000" },
+        "m",
+        s.balances,
+      ),
+      (e: unknown) => e instanceof PaymentError && e.code === "MISSING_SENDER",
+    );
+    await assert.rejects(
+      s.recipient.processPayment(
+        { ...payment, expectedPrice: { ...PRICE, pixelsPerUnit: 0n } },
+        "m",
+        s.balances,
+      ),
+      (e: unknown) =>
+        e instanceof PaymentError && e.code === "INVALID_PRICE" && /pixels per unit is 0/.test(e.upstream),
+    );
+    const { expectedPrice: _drop, ...noPrice } = payment;
+    await assert.rejects(
+      s.recipient.processPayment(noPrice, "m", s.balances),
+      (e: unknown) => e instanceof PaymentError && /expected price is nil/.test(e.upstream),
+    );
+  });
+});
+
+describe("balances", () => {
+  test("credit EV and debit price × units stay exact for any sequence", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.record({
+              kind: fc.constant("credit" as const),
+              fv: fc.bigInt({ min: 0n, max: 10n ** 20n }),
+              wp: fc.bigInt({ min: 0n, max: MAX_WIN_PROB }),
+            }),
+            fc.record({
+              kind: fc.constant("debit" as const),
+              ppu: fc.bigInt({ min: 0n, max: 10n ** 6n }),
+              ppx: fc.bigInt({ min: 1n, max: 10n ** 3n }),
+              units: fc.bigInt({ min: 0n, max: 10n ** 9n }),
+            }),
+          ),
+          { maxLength: 20 },
+        ),
+        (ops) => {
+          const b = new Balances();
+          // exact reference: numerator over the common denominator MAX_WIN_PROB × lcm-free product
+          let refNum = 0n;
+          let refDen = 1n;
+          for (const op of ops) {
+            if (op.kind === "credit") {
+              b.credit(gw.address, "m", ticketEV(op.fv, op.wp));
+              refNum = refNum * MAX_WIN_PROB + op.fv * op.wp * refDen;
+              refDen *= MAX_WIN_PROB;
+            } else {
+              b.debitFees(gw.address, "m", Rat.of(op.ppu, op.ppx), op.units);
+              refNum = refNum * op.ppx - op.ppu * op.units * refDen;
+              refDen *= op.ppx;
+            }
+          }
+          const got = b.balance(gw.address, "m") ?? Rat.ZERO;
+          assert.equal(got.cmp(Rat.of(refNum, refDen)), 0);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  test("requireSufficient says how much is missing", () => {
+    const b = new Balances();
+    b.credit(gw.address, "m", Rat.of(5n));
+    assert.throws(
+      () => b.requireSufficient(gw.address, "m", Rat.of(8n)),
+      (e: unknown) =>
+        e instanceof PaymentError &&
+        e.code === "INSUFFICIENT_BALANCE" &&
+        /have 5 wei, need at least 8 wei/.test(e.message),
+    );
+    b.requireSufficient(gw.address, "m", Rat.of(5n));
+  });
+});
