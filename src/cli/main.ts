@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
+import { paymentCommand } from "./payment.ts";
 import { serveCommand } from "./serve.ts";
 import { trickleCommand } from "./trickle.ts";
 
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)");
   program.addCommand(trickleCommand());
   program.addCommand(serveCommand());
+  program.addCommand(paymentCommand());
   return program;
 }
 
