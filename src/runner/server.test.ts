@@ -201,3 +201,72 @@ test("close stops a running stream and ends the server; an aborted signal closes
   assert.equal(stopped, true);
   await assert.rejects(fetch(`${runner.url}/health`));
 });
+
+test("arbitrary bodies on every route never produce a 5xx or a dropped connection", async (t) => {
+  const fc = await import("fast-check");
+  const runner = await startRunner(
+    defineLivePipeline({
+      params: (p) => {
+        if (p.boom) throw new Error("boom");
+      },
+    }),
+    { port: 0, channels: new MemoryChannels(), maxBodyBytes: 4096 },
+  );
+  t.after(() => runner.close());
+  await runner.loaded;
+  const routes = [
+    "/stream/start",
+    "/api/stream/params",
+    "/stream/update",
+    "/stream/stop",
+    "/live-video-to-video",
+    "/x",
+  ];
+  const types = [
+    "application/json",
+    "text/plain",
+    "application/octet-stream",
+    "multipart/form-data; boundary=b",
+    "",
+  ];
+  const startLike = fc.record(
+    {
+      gateway_request_id: fc.oneof(fc.string(), fc.integer(), fc.constant(null)),
+      params: fc.oneof(
+        fc.jsonValue(),
+        fc.dictionary(
+          fc.constantFrom("width", "height", "max_framerate", "boom", "detect_out_resolution"),
+          fc.jsonValue(),
+        ),
+      ),
+      control_url: fc.oneof(fc.string(), fc.jsonValue()),
+    },
+    { requiredKeys: [] },
+  );
+  const bodies = fc.oneof(
+    fc.jsonValue().map((v) => JSON.stringify(v)),
+    startLike.map((v) => JSON.stringify(v)),
+    fc.string(),
+    fc.uint8Array({ maxLength: 5000 }),
+  );
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom(...routes),
+      fc.constantFrom(...types),
+      bodies,
+      async (route, type, body) => {
+        const r = await fetch(`${runner.url}${route}`, {
+          method: "POST",
+          headers: type ? { "content-type": type } : {},
+          body,
+        });
+        await r.arrayBuffer();
+        return r.status < 500 || r.status === 501 || r.status === 503;
+      },
+    ),
+    { numRuns: 150 },
+  );
+  const h = await fetch(`${runner.url}/health`);
+  assert.equal(h.status, 200);
+  assert.notEqual((await read(h)).status, "ERROR");
+});

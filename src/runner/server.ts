@@ -84,6 +84,8 @@ export interface RunningRunner extends AsyncDisposable {
   readonly loaded: Promise<void>;
   /** The running stream, if any. */
   readonly session: StreamSession | undefined;
+  /** Batch counters: requests handled and requests whose `run` threw (or whose stream failed). */
+  readonly stats: { batchRequests: number; batchErrors: number };
   /** Stops the stream, closes the server and every connection. Idempotent. */
   close(): Promise<void>;
 }
@@ -122,6 +124,7 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
   const closing = new AbortController();
   let session: StreamSession | undefined;
   let starting = false;
+  const stats = { batchRequests: 0, batchErrors: 0 };
   const channels = options.channels ?? new TrickleChannels({ logger: log });
 
   const loaded = (async () => {
@@ -365,6 +368,7 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
     }
     const input = await decodeBatchBody(req.headers["content-type"], await readBody(req, maxBody));
     const done = health.enterRequest();
+    stats.batchRequests++;
     const abort = new AbortController();
     const onClose = () => {
       if (!res.writableFinished) abort.abort();
@@ -396,6 +400,7 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
         sendJson(res, 200, out);
       }
     } catch (err) {
+      stats.batchErrors++;
       if (!(err instanceof TributaryError)) log.warn({ err: messageOf(err) }, "batch run failed");
       sendJson(res, httpStatusOf(err), errorBody(err));
     } finally {
@@ -448,6 +453,7 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
       }
       if (!signal.aborted) res.write(SSE_DONE);
     } catch (err) {
+      stats.batchErrors++;
       log.warn({ err: messageOf(err) }, "batch stream failed");
       if (!res.destroyed) res.write(sseError(errorBody(err)));
     } finally {
@@ -543,6 +549,7 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
     url,
     health,
     loaded,
+    stats,
     get session() {
       return session;
     },
