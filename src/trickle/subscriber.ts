@@ -182,6 +182,7 @@ export class TrickleSubscriber implements AsyncIterable<TrickleSegment> {
    */
   async next(): Promise<TrickleSegment | null> {
     let failures = 0;
+    let jumps = 0;
     let lastErr: unknown;
     while (!this.ended) {
       const seq = this.#seq;
@@ -220,6 +221,8 @@ export class TrickleSubscriber implements AsyncIterable<TrickleSegment> {
           this.stats.jumps++;
           this.#log.debug({ seq, latest }, "trickle segment gone; jumping to latest");
           this.#seq = latest ?? -1;
+          // A server that keeps answering 470 for where it points us must not make us spin.
+          if (++jumps > 2) await this.#sleep(this.#aheadPollMs);
         }
         continue;
       }

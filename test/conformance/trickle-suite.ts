@@ -625,6 +625,21 @@ export function trickleConformance(target: TrickleTarget): void {
       assert.equal((await raw.publish(other, 0, "ok")).status, 200);
     });
 
+    test("a client whose connection drops mid-POST and mid-GET leaves the server healthy", async () => {
+      const ch = uniqueChannel();
+      const dropper = new Raw(inst);
+      const p = dropper.post(`${ch}/0`);
+      await p.write(enc("half"), 5000);
+      const res = await dropper.open("GET", `${ch}/0`).response;
+      assert.equal(await nextChunk(res.body[Symbol.asyncIterator]()), "half");
+      dropper.close(); // every connection of this client is destroyed, the POST body still open
+      await sleep(SETTLE_MS);
+      assert.equal((await raw.req("DELETE", `${ch}/0`)).status, 200);
+      assert.equal((await raw.req("GET", `${ch}/0`)).text, "half");
+      assert.equal((await raw.publish(ch, 1, "whole")).status, 200);
+      assert.equal((await raw.req("GET", `${ch}/1`)).text, "whole");
+    });
+
     test("large segments round-trip intact across buffer pages, read whole and while growing", async () => {
       const ch = uniqueChannel();
       const total = 3 * 1024 * 1024 + 12345;

@@ -6,7 +6,6 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, test } from "node:test";
 import { startTrickleServer, TrickleRequestError } from "../../src/trickle/server.ts";
 import { type TrickleTarget, type TrickleTargetConfig, trickleConformance } from "./trickle-suite.ts";
 
@@ -86,5 +85,6 @@ function selfSignedCert(): { cert: string; key: string } | undefined {
 
 trickleConformance(ourTarget("tributary server, HTTP/1.1"));
 
-// HTTP/2 over TLS: see the report; enabled once the server survives client stream resets.
+// The HTTP/2 + TLS run is registered once the server survives HTTP/2 connection drops mid-POST
+// (see the helper report): until then it would crash this test process.
 void selfSignedCert;
