@@ -46,6 +46,7 @@ async def publish(args) -> int:
             segments_completed=stats.segments_completed,
             segments_failed=stats.segments_failed,
             post_404=stats.post_404,
+            terminal_error=stats.terminal_error,
         )
     finally:
         if not args.no_close:
