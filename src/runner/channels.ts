@@ -15,7 +15,11 @@ export interface SegmentSink {
   close(): Promise<void>;
 }
 
-/** A subscribed channel: yields each segment's full body, in order, until closed or ended. */
+/**
+ * A subscribed channel: yields each segment's full body, in order. Iteration ends normally when the
+ * channel ends (closed by its publisher, deleted, or never existed) or on `close()`; it throws only on
+ * transport failures.
+ */
 export interface SegmentSource extends AsyncIterable<Uint8Array> {
   /** Stops reading (idempotent); an iteration in progress ends. */
   close(): Promise<void>;

@@ -209,3 +209,23 @@ test("the stop handler and the abort signal run once on stop, and user stop erro
   assert.equal(signal?.aborted, true);
   assert.equal(s.stats.userErrors, 1);
 });
+
+test("the end of the control channel stops the stream", async () => {
+  const ch = new MemoryChannels();
+  let stopped: (s: StreamSession) => void = () => {};
+  const stoppedBy = new Promise<StreamSession>((resolve) => {
+    stopped = resolve;
+  });
+  const s = await StreamSession.start({
+    pipeline: defineLivePipeline({}),
+    request: { gateway_request_id: "s9", params: {}, ...URLS },
+    channels: ch,
+    onStopped: (x) => stopped(x),
+  });
+  ch.channel(URLS.control_url).push('{"prompt":"last"}');
+  ch.channel(URLS.control_url).end();
+  assert.equal(await stoppedBy, s);
+  assert.equal(s.running, false);
+  assert.deepEqual(s.params, { prompt: "last" });
+  assert.equal(events(ch).at(-1)?.event.type, "stream_stopped");
+});

@@ -3,7 +3,8 @@
  *
  * A session owns the stream's channels, through the {@link ChannelFactory} interface:
  * - control (subscribe): params updates from the gateway; the `{"keep":"alive"}` keepalive is
- *   ignored; updates are applied without validation, as pytrickle does;
+ *   ignored; updates are applied without validation, as pytrickle does; when the channel ends (closed
+ *   or deleted by the orchestrator) the stream stops;
  * - events (publish): a `heartbeat` (topic `stream_heartbeat`) at once and every 10 s with fps figures,
  *   `params_updated`, `stream_stopped`, `error` events for failures in user code, and custom events,
  *   all in pytrickle's envelope, one per segment, written in order;
@@ -279,8 +280,9 @@ export class StreamSession implements AsyncDisposable {
   }
 
   /**
-   * Stops the stream: emits `stream_stopped`, flushes queued data, aborts the loops, calls the
-   * pipeline's `stop`, closes the channels. Idempotent; concurrent calls share one stop.
+   * Stops the stream: ends the heartbeat, control and data loops, lets a params update in progress
+   * finish, emits `stream_stopped`, flushes queued data, calls the pipeline's `stop`, closes the
+   * channels. Idempotent; concurrent calls share one stop.
    */
   stop(): Promise<void> {
     this.#stopping ??= this.#shutdown(true);
@@ -293,11 +295,12 @@ export class StreamSession implements AsyncDisposable {
 
   async #shutdown(started: boolean): Promise<void> {
     this.#stopping ??= Promise.resolve(); // mark not running (start-failure path)
+    this.#abort.abort();
+    await Promise.allSettled(this.#loops);
+    await this.#paramChain;
     if (started) {
       await this.sendEvent({ type: "stream_stopped", timestamp: Date.now() }, QUEUE_AI_STREAM_EVENTS);
     }
-    this.#abort.abort();
-    await Promise.allSettled(this.#loops);
     if (started && this.#data && this.#dataQueue.length > 0) await this.#flushData(this.#data);
     if (started) {
       try {
@@ -367,6 +370,12 @@ export class StreamSession implements AsyncDisposable {
         }
         this.stats.controlMessages++;
         await this.updateParams(msg.params, "control").catch(() => {});
+      }
+      if (!this.#abort.signal.aborted) {
+        // The orchestrator closes a stream's channels when the job ends; without media, the control
+        // channel is the only sign of that, so its end stops the stream (frees /health and capacity).
+        this.#log.info("control channel ended; stopping the stream");
+        void this.stop();
       }
     } catch (err) {
       if (!this.#abort.signal.aborted)

@@ -5,6 +5,7 @@
  * checks are off by default (as pytrickle does), and can be turned on.
  */
 import type { Logger } from "../node/logger.ts";
+import { TrickleStreamNotFoundError } from "../trickle/client-errors.ts";
 import { TricklePublisher } from "../trickle/publisher.ts";
 import { TrickleSubscriber } from "../trickle/subscriber.ts";
 import type { ChannelFactory, SegmentSink, SegmentSource } from "./channels.ts";
@@ -48,7 +49,12 @@ export class TrickleChannels implements ChannelFactory {
     return {
       close: async () => sub.close(),
       [Symbol.asyncIterator]: async function* () {
-        for await (const segment of sub) yield await segment.bytes();
+        try {
+          for await (const segment of sub) yield await segment.bytes();
+        } catch (err) {
+          if (err instanceof TrickleStreamNotFoundError) return; // the channel is gone: the end
+          throw err;
+        }
       },
     };
   }
