@@ -62,6 +62,8 @@ export interface TrickleTargetFeatures {
   channelCreate?: boolean;
   /** Odd channel names (percent-encoded slash, NUL, over-long) get a 4xx. go-livepeer accepts them. */
   strictChannelNames?: boolean;
+  /** `DELETE {ch}/{negative idx}` answers 400. go-livepeer panics and drops the connection (§18.11). */
+  safeNegativeDelete?: boolean;
 }
 
 /** A running target server. */
@@ -581,7 +583,17 @@ export function trickleConformance(target: TrickleTarget): void {
         assert.equal((await raw.publish(ch, bad, "x")).status, 400, `POST ${bad}`);
         assert.equal((await raw.req("DELETE", `${ch}/${bad}`)).status, 400, `DELETE ${bad}`);
       }
-      assert.equal((await raw.req("DELETE", `${ch}/-1`)).status, 400, "negative DELETE idx (Go panics)");
+      assert.equal((await raw.req("GET", `${ch}/0`)).text, "a", "the server is still healthy");
+    });
+
+    test("DELETE {ch}/{negative seq} answers 400", async (t) => {
+      if (inst.features?.safeNegativeDelete === false) {
+        return t.skip("the target panics on a negative DELETE idx (go-livepeer, spec §18.11)");
+      }
+      const ch = uniqueChannel();
+      await raw.publish(ch, 0, "a");
+      assert.equal((await raw.req("DELETE", `${ch}/-1`)).status, 400);
+      assert.equal((await raw.req("DELETE", `${ch}/-2`)).status, 400);
       assert.equal((await raw.req("GET", `${ch}/0`)).text, "a", "the server is still healthy");
     });
 
