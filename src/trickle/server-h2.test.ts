@@ -5,6 +5,7 @@ import {
   type ClientHttp2Session,
   type ClientHttp2Stream,
   connect,
+  constants,
   type IncomingHttpHeaders,
 } from "node:http2";
 import { request as httpsRequest } from "node:https";
@@ -157,4 +158,40 @@ test("HTTP/1.1 still works on the TLS port (allowHTTP1)", async () => {
     req.end("over h1 tls");
   });
   assert.equal(body, "over h1 tls");
+});
+
+test("HTTP/2: streams reset by the client mid-segment leave the server healthy", async () => {
+  await h2("POST", "/reset2", undefined).done;
+  const pub = h2("POST", "/reset2/0", "");
+  pub.stream.write("partial");
+  const sub = h2("GET", "/reset2/0");
+  await new Promise<void>((resolve) => sub.stream.once("data", () => resolve()));
+  sub.stream.close(constants.NGHTTP2_CANCEL);
+  pub.stream.close(constants.NGHTTP2_CANCEL);
+  await new Promise((r) => setTimeout(r, 50));
+  const seg = s.trickle.getChannel("reset2")!.segmentAt(0)!;
+  assert.equal(seg.buffer.length, 7);
+  assert.equal((await h2("DELETE", "/reset2/0").done).headers[":status"], 200);
+  const next = h2("POST", "/reset2/1", "");
+  next.stream.end("after");
+  assert.equal((await next.done).headers[":status"], 200);
+  assert.equal((await h2("GET", "/reset2/1").done).body, "after");
+});
+
+test("HTTP/2: a whole connection dropping mid-POST and mid-GET leaves the server healthy", async () => {
+  for (let i = 0; i < 3; i++) {
+    const other = connect(s.url, { ca: tls.cert });
+    other.on("error", () => {});
+    const post = other.request({ ":method": "POST", ":path": `/drop2-${i}/0` }, { endStream: false });
+    post.on("error", () => {});
+    post.write("half");
+    await new Promise((r) => setTimeout(r, 30));
+    const get = other.request({ ":method": "GET", ":path": `/drop2-${i}/0` });
+    get.on("error", () => {});
+    await new Promise((resolve) => get.once("data", resolve));
+    other.destroy();
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal((await h2("DELETE", `/drop2-${i}/0`).done).headers[":status"], 200);
+    assert.equal((await h2("GET", `/drop2-${i}/0`).done).body, "half");
+  }
 });

@@ -128,7 +128,8 @@ interface Res {
   statusCode: number;
   readonly headersSent: boolean;
   readonly writableEnded: boolean;
-  readonly destroyed: boolean;
+  /** Absent on Http2ServerResponse: use {@link gone}. */
+  readonly destroyed?: boolean;
   setHeader(name: string, value: string | number): unknown;
   writeHead(status: number): unknown;
   write(chunk: Uint8Array | string): boolean;
@@ -137,7 +138,17 @@ interface Res {
   on(event: string, listener: (...args: unknown[]) => void): unknown;
   once(event: string, listener: (...args: unknown[]) => void): unknown;
   off(event: string, listener: (...args: unknown[]) => void): unknown;
-  stream?: { close(code?: number): void; destroyed: boolean };
+  stream?: { close(code?: number): void; destroyed: boolean; closed: boolean };
+}
+
+/** True when nothing more can be sent on this response (ended, or its socket/stream is gone). */
+function gone(res: Res): boolean {
+  return (
+    res.writableEnded ||
+    res.destroyed === true ||
+    res.stream?.destroyed === true ||
+    res.stream?.closed === true
+  );
 }
 
 function isH2(req: TrickleHttpRequest): boolean {
@@ -151,12 +162,27 @@ function header(req: TrickleHttpRequest, name: string): string {
 
 /** A plain-text error the way Go's `http.Error` writes it. */
 function httpError(res: Res, status: number, message: string, extra: Record<string, string> = {}): void {
-  if (res.headersSent || res.writableEnded || res.destroyed) return;
-  res.setHeader("content-type", "text/plain; charset=utf-8");
-  res.setHeader("x-content-type-options", "nosniff");
-  for (const [k, v] of Object.entries(extra)) res.setHeader(k, v);
-  res.statusCode = status;
-  res.end(`${message}\n`);
+  if (res.headersSent || gone(res)) return;
+  safely(() => {
+    res.setHeader("content-type", "text/plain; charset=utf-8");
+    res.setHeader("x-content-type-options", "nosniff");
+    for (const [k, v] of Object.entries(extra)) res.setHeader(k, v);
+    res.statusCode = status;
+    res.end(`${message}\n`);
+  });
+}
+
+/**
+ * Runs a response operation that may race a vanished client: node's HTTP/2 compat layer throws
+ * synchronously (ERR_HTTP2_INVALID_STREAM) when the stream died a moment ago. Nothing is left to tell
+ * that client, so the error is dropped.
+ */
+function safely(op: () => void): void {
+  try {
+    op();
+  } catch {
+    // the peer is gone
+  }
 }
 
 /** Ends the response and stops accepting the rest of the request body. */
@@ -327,6 +353,9 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
   /**
    * Handles a request if its path is under the base path: answers it and returns true. Returns false
    * (without touching the response) for any other path. Never throws.
+   *
+   * A host node:http server must disable `requestTimeout` (`createServer({ requestTimeout: 0 })`):
+   * its 300 s default would cut preconnected POSTs waiting for their first byte and long segments.
    */
   handle(req: TrickleHttpRequest, response: TrickleHttpResponse): boolean {
     const url = req.url ?? "/";
@@ -337,8 +366,7 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
     try {
       this.#route(req, res, path.slice(this.basePath.length));
     } catch (err) {
-      this.#log.error({ err }, "trickle handler failed");
-      httpError(res, 500, "Server error");
+      this.#failed(res, err);
     }
     return true;
   }
@@ -370,8 +398,8 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
     }
     const method = req.method ?? "GET";
     if (parts.length === 1) {
-      if (method === "POST") void this.#handleCreate(req, res, name);
-      else if (method === "DELETE") void this.#handleDelete(req, res, name);
+      if (method === "POST") this.#handleCreate(req, res, name).catch((err) => this.#failed(res, err));
+      else if (method === "DELETE") this.#handleDelete(req, res, name).catch((err) => this.#failed(res, err));
       else httpError(res, 405, "Method Not Allowed", { allow: "DELETE, POST" });
       return;
     }
@@ -381,6 +409,11 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
     else if (method === "POST") this.#handlePost(req, res, name, seqText);
     else if (method === "DELETE") this.#handleCloseSeq(res, name, seqText);
     else httpError(res, 405, "Method Not Allowed", { allow: "DELETE, GET, POST" });
+  }
+
+  #failed(res: Res, err: unknown): void {
+    this.#log.error({ err }, "trickle handler failed");
+    httpError(res, 500, "Server error");
   }
 
   async #runHook(hook: TrickleHook | undefined, name: string, req: TrickleHttpRequest, res: Res) {
@@ -408,8 +441,10 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
       httpError(res, 404, "Stream not found");
       return;
     }
-    res.statusCode = 200;
-    res.end();
+    safely(() => {
+      res.statusCode = 200;
+      res.end();
+    });
   }
 
   async #handleDelete(req: TrickleHttpRequest, res: Res, name: string): Promise<void> {
@@ -419,8 +454,10 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
       httpError(res, 400, "Invalid stream");
       return;
     }
-    res.statusCode = 200;
-    res.end();
+    safely(() => {
+      res.statusCode = 200;
+      res.end();
+    });
   }
 
   #handleNext(res: Res, name: string): void {
@@ -486,20 +523,20 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
     this.#serveSegment(req, res, channel, lookup).catch((err: unknown) => {
       this.#log.warn({ err, seq: lookup.idx }, "error sending a segment");
       if (!res.headersSent) httpError(res, 500, "Server error");
-      else if (!res.writableEnded) res.end();
+      else if (!gone(res)) res.end();
     });
   }
 
   async #serveSegment(_req: TrickleHttpRequest, res: Res, channel: Channel, lookup: ReadLookup) {
     const segment = lookup.segment!;
     const reader = segment.buffer.reader();
-    const gone = new AbortController();
-    const onClose = (): void => gone.abort();
+    const clientGone = new AbortController();
+    const onClose = (): void => clientGone.abort();
     res.on("close", onClose);
     try {
       let sent = 0;
       for (;;) {
-        if (gone.signal.aborted) return;
+        if (clientGone.signal.aborted) return;
         let chunk = reader.next();
         if (chunk !== undefined) {
           if (sent === 0) {
@@ -511,15 +548,15 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
           while (chunk !== undefined) {
             sent += chunk.length;
             if (!res.write(chunk)) {
-              await this.#drained(res, gone.signal);
-              if (gone.signal.aborted) return;
+              await this.#drained(res, clientGone.signal);
+              if (clientGone.signal.aborted) return;
             }
             chunk = reader.next();
           }
           continue;
         }
         if (reader.done) break;
-        await reader.wait(gone.signal);
+        await reader.wait(clientGone.signal);
       }
       if (sent === 0) {
         res.setHeader(HEADER_SEQ, String(segment.idx));
@@ -527,7 +564,7 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
         if (channel.closed) res.setHeader(HEADER_CLOSED, CLOSED_VALUE);
         res.statusCode = 200;
       }
-      res.end();
+      if (!gone(res)) res.end();
     } finally {
       res.off("close", onClose);
     }
@@ -591,13 +628,15 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
     /** 0 bytes: an empty segment, or a preconnect released by a close (spec §7 step 5). */
     const answerEmpty = (): void => {
       ch.markWritten(idx);
-      res.setHeader(HEADER_SEQ, String(idx));
-      if (ch.closed) res.setHeader(HEADER_CLOSED, CLOSED_VALUE);
-      if (!h2) res.setHeader("connection", "close");
       segment.close();
-      if (res.destroyed || res.writableEnded) return;
-      res.statusCode = 200;
-      endAbandoningBody(req, res, h2);
+      if (gone(res)) return;
+      safely(() => {
+        res.setHeader(HEADER_SEQ, String(idx));
+        if (ch.closed) res.setHeader(HEADER_CLOSED, CLOSED_VALUE);
+        if (!h2) res.setHeader("connection", "close");
+        res.statusCode = 200;
+        endAbandoningBody(req, res, h2);
+      });
     };
     function onSegmentClosed(): void {
       if (finished || total > 0) return;
@@ -625,11 +664,13 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
         finish();
         segment.close();
         log.info({ seq: idx, bytes: total, max }, "segment too large; cut");
-        if (!res.headersSent && !res.destroyed) {
-          res.setHeader("content-type", "text/plain; charset=utf-8");
-          if (!h2) res.setHeader("connection", "close");
-          res.statusCode = 413;
-          endAbandoningBody(req, res, h2, `Segment larger than ${max} bytes\n`);
+        if (!res.headersSent && !gone(res)) {
+          safely(() => {
+            res.setHeader("content-type", "text/plain; charset=utf-8");
+            if (!h2) res.setHeader("connection", "close");
+            res.statusCode = 413;
+            endAbandoningBody(req, res, h2, `Segment larger than ${max} bytes\n`);
+          });
         }
         return;
       }
@@ -643,10 +684,13 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
         answerEmpty();
         return;
       }
-      res.setHeader(HEADER_SEQ, String(idx));
       segment.close();
-      res.statusCode = 200;
-      res.end();
+      if (gone(res)) return;
+      safely(() => {
+        res.setHeader(HEADER_SEQ, String(idx));
+        res.statusCode = 200;
+        res.end();
+      });
     });
     req.on("error", onBodyFailed);
     req.on("aborted", () => onBodyFailed(new Error("request aborted")));
@@ -658,7 +702,7 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
     }
     buffer.closedSignal.addEventListener("abort", onSegmentClosed, { once: true });
     keepalive = setInterval(() => {
-      if (finished || res.headersSent || res.destroyed) return;
+      if (finished || res.headersSent || gone(res)) return;
       log.debug({ seq: idx }, "sending 100 Continue keepalive");
       try {
         res.writeContinue();
@@ -708,7 +752,8 @@ export async function startTrickleServer(
   const listener = trickle.listener();
   const server: Server | Http2SecureServer = tls
     ? createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true }, listener)
-    : createServer(listener);
+    : // No requestTimeout: a preconnected POST may wait for its first byte for a long time.
+      createServer({ requestTimeout: 0 }, listener);
   const sockets = new Set<Socket>();
   server.on(tls ? "secureConnection" : "connection", (socket: Socket) => {
     sockets.add(socket);
