@@ -9,7 +9,8 @@
  * - Go: `test/interop/go-trickle` (our program around go-livepeer's `trickle` package) built to
  *   `bin/go-trickle`, with GOMODCACHE and GOCACHE under the cache. The module comes from the Go module
  *   proxy; when the proxy refuses it, a local go-livepeer source named by `TRIBUTARY_GO_LIVEPEER_SRC`
- *   (a git repository or a source tree) is used instead through a `replace` in a temporary go.mod.
+ *   (a git repository or a source tree) is used instead through a `replace` in a temporary go.mod; the
+ *   extracted `go.mod`, `go.sum` and `trickle/` stay in the cache (`src/`) for later rebuilds.
  *
  * Idempotent: each part writes a stamp keyed by its versions and is skipped while the stamp matches.
  * A part that cannot be installed is reported (exact reason, what to do) and recorded in
@@ -281,7 +282,18 @@ function setupGo(): PartStatus {
     const viaProxy = build("", "module proxy");
     if ("ok" in viaProxy) return viaProxy;
     const src = process.env.TRIBUTARY_GO_LIVEPEER_SRC;
-    if (!src) {
+    const cached = join(cache, "src", `go-livepeer@${PEER_VERSIONS.goLivepeer}`);
+    let dir: string;
+    if (src) {
+      log(`go peer: module proxy refused the module; building from TRIBUTARY_GO_LIVEPEER_SRC=${src}`);
+      const extracted = extractLocalGoLivepeer(src, logFile);
+      if (!extracted.dir)
+        return { ok: false, detail: `cannot use TRIBUTARY_GO_LIVEPEER_SRC: ${extracted.error}` };
+      dir = extracted.dir;
+    } else if (existsSync(join(cached, "trickle", "trickle_server.go"))) {
+      log(`go peer: module proxy refused the module; building from the source kept in ${cached}`);
+      dir = cached;
+    } else {
       return {
         ok: false,
         detail:
@@ -290,12 +302,8 @@ function setupGo(): PartStatus {
           `(with tag ${wanted.goLivepeer}) or source tree and run this script again.`,
       };
     }
-    log(`go peer: module proxy refused the module; building from TRIBUTARY_GO_LIVEPEER_SRC=${src}`);
-    const extracted = extractLocalGoLivepeer(src, logFile);
-    if (!extracted.dir)
-      return { ok: false, detail: `cannot use TRIBUTARY_GO_LIVEPEER_SRC: ${extracted.error}` };
     const viaLocal = build(
-      `\nreplace github.com/livepeer/go-livepeer => ${extracted.dir}\n`,
+      `\nreplace github.com/livepeer/go-livepeer => ${dir}\n`,
       `local source ${wanted.goLivepeer}`,
     );
     if ("ok" in viaLocal) return viaLocal;

@@ -274,6 +274,8 @@ export interface GoTrickleServerOptions {
   idleTimeoutMs?: number;
   /** go-livepeer's SweepInterval (0 or absent = its default, 1 min). */
   sweepIntervalMs?: number;
+  /** Create/delete hooks that refuse channels named `deny<status>-…` (4xx: RequestError; else 500). */
+  denyHooks?: boolean;
   signal?: AbortSignal;
 }
 
@@ -295,6 +297,7 @@ export async function startGoTrickleServer(options: GoTrickleServerOptions = {})
   args.push(`-autocreate=${options.autocreate ?? true}`, `-changefeed=${options.changefeed ?? false}`);
   if (options.idleTimeoutMs) args.push("-idle-timeout", `${options.idleTimeoutMs}ms`);
   if (options.sweepIntervalMs) args.push("-sweep-interval", `${options.sweepIntervalMs}ms`);
+  if (options.denyHooks) args.push("-deny-hooks");
   // The server runs until stopped; its own timeout only guards against a leaked process.
   const peer = spawnGoTrickle(args, { timeoutMs: 30 * 60_000, signal: options.signal });
   let listening: PeerLine;

@@ -71,17 +71,23 @@ func runServer(args []string) {
 	changefeed := fs.Bool("changefeed", false, "enable the _changes channel")
 	idle := fs.Duration("idle-timeout", 0, "idle timeout (0 = go-livepeer default)")
 	sweep := fs.Duration("sweep-interval", 0, "sweep interval (0 = go-livepeer default)")
+	hooks := fs.Bool("deny-hooks", false, "create/delete hooks refuse channels named deny<status>-...")
 	_ = fs.Parse(args)
 
 	mux := http.NewServeMux()
-	srv := trickle.ConfigureServer(trickle.TrickleServerConfig{
+	config := trickle.TrickleServerConfig{
 		BasePath:      *base,
 		Mux:           mux,
 		Autocreate:    *autocreate,
 		Changefeed:    *changefeed,
 		IdleTimeout:   *idle,
 		SweepInterval: *sweep,
-	})
+	}
+	if *hooks {
+		config.BeforeCreate = denyHook
+		config.BeforeDelete = denyHook
+	}
+	srv := trickle.ConfigureServer(config)
 	stop := srv.Start()
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -127,6 +133,19 @@ func runServer(args []string) {
 	_ = httpSrv.Shutdown(ctx)
 	_ = httpSrv.Close()
 	stop()
+}
+
+// denyHook refuses channels named deny<status>-...: a 4xx status as a
+// trickle.RequestError, anything else as a generic error (answered 500).
+func denyHook(_ *http.Request, name string) error {
+	var status int
+	if _, err := fmt.Sscanf(name, "deny%3d-", &status); err != nil || !strings.HasPrefix(name, fmt.Sprintf("deny%03d-", status)) {
+		return nil
+	}
+	if status >= 400 && status < 500 {
+		return &trickle.RequestError{StatusCode: status, Message: fmt.Sprintf("channel refused by hook (%d)", status)}
+	}
+	return errors.New("hook failed")
 }
 
 func errString(err error) any {
