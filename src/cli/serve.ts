@@ -135,14 +135,8 @@ export function serveCommand(): Command {
   return new Command("serve")
     .summary("serve a container pipeline (batch or live) over the BYOC container contract")
     .description(
-      "Load a module whose default export is a pipeline (defineBatchPipeline / defineLivePipeline) and serve\n" +
-        "it: GET /health, /version, /app-version, /hardware/*; POST /<name> for batch pipelines (JSON, bytes or\n" +
-        "Server-Sent Events); /stream/start|params|stop|status (also under /api) for live pipelines.\n" +
-        "Live video/audio is not implemented yet: live pipelines run control, events and data channels only.\n\n" +
-        "Registers with an orchestrator (POST /capability/register) when ORCH_URL and ORCH_SECRET are set;\n" +
-        "also reads CAPABILITY_NAME (default: the pipeline name), CAPABILITY_URL, CAPABILITY_DESCRIPTION,\n" +
-        "CAPABILITY_CAPACITY, CAPABILITY_PRICE_PER_UNIT, CAPABILITY_PRICE_SCALING, CAPABILITY_CURRENCY and\n" +
-        "CAPABILITY_TOKEN (default: --token).",
+      "Load a module whose default export is a pipeline (defineBatchPipeline or defineLivePipeline) and " +
+        "serve it over the BYOC container contract.",
     )
     .argument(
       "<file-or-folder>",
@@ -169,10 +163,28 @@ export function serveCommand(): Command {
     .option("--no-register", "do not register with ORCH_URL even when it is set")
     .addHelpText(
       "after",
-      "\nExamples:\n" +
-        "  tributary serve examples/text-reverse\n" +
-        "  tributary serve ./my-pipeline.ts --host 0.0.0.0 --port 8000 --token s3cret\n" +
-        "  ORCH_URL=https://orch:9995 ORCH_SECRET=… CAPABILITY_URL=http://me:8000 tributary serve ./pipeline.ts",
+      `
+Routes:
+  GET  /health, /version, /app-version, /hardware/info, /hardware/stats
+  POST /<name>, /run, /              batch pipelines: JSON, bytes or multipart in; JSON, bytes or
+                                     Server-Sent Events out (async generators, or Accept: text/event-stream)
+  POST /stream/start|params|stop     live pipelines (also under /api; /live-video-to-video = start)
+  GET  /stream/status
+  Live video/audio is not implemented yet: live pipelines run their control, events and data channels
+  only, and a start with subscribe_url/publish_url answers 501 when the pipeline has a video/audio handler.
+
+Registration with an orchestrator (POST {ORCH_URL}/capability/register), when ORCH_URL and ORCH_SECRET
+are set; retried with backoff and refreshed every 5 minutes while idle:
+  ORCH_URL, ORCH_SECRET              orchestrator URL (self-signed TLS accepted) and its -orchSecret
+  CAPABILITY_NAME                    default: the pipeline name
+  CAPABILITY_URL                     where the orchestrator reaches this runner (default http://localhost:8000)
+  CAPABILITY_DESCRIPTION, CAPABILITY_CAPACITY (1), CAPABILITY_PRICE_PER_UNIT (0),
+  CAPABILITY_PRICE_SCALING (1), CAPABILITY_CURRENCY (""), CAPABILITY_TOKEN (default: --token)
+
+Examples:
+  tributary serve examples/text-reverse
+  tributary serve ./my-pipeline.ts --host 0.0.0.0 --port 8000 --token s3cret
+  ORCH_URL=https://orch:9995 ORCH_SECRET=... CAPABILITY_URL=http://me:8000 tributary serve ./pipeline.ts`,
     )
     .action(
       async (
