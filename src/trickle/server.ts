@@ -523,7 +523,7 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
     this.#serveSegment(req, res, channel, lookup).catch((err: unknown) => {
       this.#log.warn({ err, seq: lookup.idx }, "error sending a segment");
       if (!res.headersSent) httpError(res, 500, "Server error");
-      else if (!gone(res)) res.end();
+      else if (!gone(res)) safely(() => res.end());
     });
   }
 
@@ -558,13 +558,14 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
         if (reader.done) break;
         await reader.wait(clientGone.signal);
       }
+      if (clientGone.signal.aborted || gone(res)) return;
       if (sent === 0) {
         res.setHeader(HEADER_SEQ, String(segment.idx));
         res.setHeader(HEADER_LATEST, String(channel.nextWrite));
         if (channel.closed) res.setHeader(HEADER_CLOSED, CLOSED_VALUE);
         res.statusCode = 200;
       }
-      if (!gone(res)) res.end();
+      res.end();
     } finally {
       res.off("close", onClose);
     }
