@@ -59,6 +59,10 @@ test("a batch pipeline answers JSON, bytes, 204, a web Response, and 4xx from Ba
   assert.equal(r.status, 500);
   const body = await r.text();
   assert.doesNotMatch(body, /secret internals/);
+  r = await fetch(`${runner.url}/echo/v2/sub?x=1`, json({ a: 2 }));
+  assert.deepEqual(await read(r), { got: { a: 2 } });
+  r = await fetch(`${runner.url}/echoes`, json({}));
+  assert.equal(r.status, 404);
   r = await fetch(`${runner.url}/echo`, { method: "GET" });
   assert.equal(r.status, 405);
   assert.equal(r.headers.get("allow"), "POST");

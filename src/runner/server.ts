@@ -8,7 +8,7 @@
  * |---|---|
  * | `GET /health` → `{"status":"LOADING"\|"IDLE"\|"OK"\|"ERROR"}` | all |
  * | `GET /version`, `/app-version`, `/hardware/info`, `/hardware/stats` (pytrickle shapes) | all |
- * | `POST /<name>`, `POST /run`, `POST /` → `run` (JSON / bytes / SSE) | batch |
+ * | `POST /<name>` (and `/<name>/…`), `POST /run`, `POST /` → `run` (JSON / bytes / SSE) | batch |
  * | `POST [/api]/stream/start` (alias `POST /live-video-to-video`), `/stream/params` (alias `/stream/update`), `/stream/stop`; `GET [/api]/stream/status` | live |
  *
  * Stream routes answer in pytrickle's `{"status":"error","message":…}` shape with pytrickle's codes,
@@ -464,7 +464,10 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? "/").split("?", 1)[0]!;
-    const route = routes.get(path);
+    // BYOC forwards /process/request/<route> as POST {url}/<route>; sub-paths of the name reach `run` too.
+    const route =
+      routes.get(path) ??
+      (batch && path.startsWith(`/${batch.name}/`) ? routes.get(`/${batch.name}`) : undefined);
     const family: Family = route?.family ?? "system";
     if (!bearerAuthorized(req.headers.authorization, options.token)) {
       req.resume();
