@@ -37,6 +37,10 @@ export interface TrickleTargetConfig {
   /** Idle timeout and sweep interval of the channel sweeper. */
   idleTimeoutMs?: number;
   sweepIntervalMs?: number;
+  /** Base path of the routes (default "/"); the instance's baseUrl must end with it. */
+  basePath?: string;
+  /** Publish channel additions and removals on the `_changes` channel. */
+  changefeed?: boolean;
   /**
    * Install create/delete hooks that refuse channels named `deny<status>-…`: a 4xx status is a request
    * error answered with that status; a 5xx status is a generic hook failure (answered 500).
@@ -50,6 +54,8 @@ export interface TrickleTargetConfigurable {
   continueInterval?: boolean;
   idleSweep?: boolean;
   hooks?: boolean;
+  basePath?: boolean;
+  changefeed?: boolean;
 }
 
 /** Optional server features; absent means supported. */
@@ -246,6 +252,9 @@ export function trickleConformance(target: TrickleTarget): void {
       assert.equal(got.text, "hello");
       assert.equal(got.headers.get("content-type"), "video/MP2T");
       assert.equal(got.headers.get("lp-trickle-seq"), "0");
+      // Later POSTs do not change the channel's MIME type.
+      await raw.publish(ch, 1, "again", { "content-type": "text/plain" });
+      assert.equal((await raw.req("GET", `${ch}/1`)).headers.get("content-type"), "video/MP2T");
     });
 
     test("with autocreate off, POST {ch} and POST {ch}/0 answer 404 and create nothing", async (t) => {
@@ -486,12 +495,16 @@ export function trickleConformance(target: TrickleTarget): void {
       const res = await raw.open("GET", `${ch}/0`).response;
       const it = res.body[Symbol.asyncIterator]();
       assert.equal(await nextChunk(it), "Hello");
+      // A subscriber already waiting at the reset's target seq (nextWrite) is not released by it.
+      const waitingAtTarget = raw.open("GET", `${ch}/1`);
+      await sleep(SETTLE_MS);
       const reset = await raw.publish(ch, -1, "after-reset", { "lp-trickle-reset": "true" });
       assert.equal(reset.status, 200);
       assert.equal(reset.headers.get("lp-trickle-seq"), "1");
       assert.equal(await restText(it), "", "the blocked reader of segment 0 is released");
       assert.equal((await raw.req("GET", `${ch}/0`)).text, "Hello");
       assert.equal((await raw.req("GET", `${ch}/1`)).text, "after-reset");
+      assert.equal(await readText((await waitingAtTarget.response).body), "after-reset");
       p0.abort();
     });
 
@@ -702,10 +715,47 @@ export function trickleConformance(target: TrickleTarget): void {
       if (!can("idleSweep")) return t.skip(why("the idle sweep"));
       const r = await startWith({ autocreate: true, idleTimeoutMs: 1, sweepIntervalMs: 10 });
       const ch = uniqueChannel();
+      const exempt = uniqueChannel("_exempt");
+      assert.equal((await r.publish(exempt, 0, "kept")).status, 200);
       assert.equal((await r.publish(ch, 0, "x")).status, 200);
       await eventually(async () => (await r.req("GET", `${ch}/0`)).status === 404);
+      await sleep(SETTLE_MS);
+      assert.equal((await r.req("GET", `${exempt}/0`)).text, "kept", "`_` names are never swept");
       await using sub = new TrickleSubscriber(r.url(ch), { ...r.clientOptions, start: 0 });
       await assert.rejects(sub.next(), TrickleStreamNotFoundError);
+    });
+
+    test("routes live under the configured base path only", async (t) => {
+      if (!can("basePath")) return t.skip(why("the base path"));
+      const r = await startWith({ autocreate: true, basePath: "/ai/trickle/" });
+      assert.ok(r.base.endsWith("/ai/trickle/"), r.base);
+      const ch = uniqueChannel();
+      assert.equal((await r.publish(ch, 0, "based")).status, 200);
+      assert.equal((await r.req("GET", `${ch}/0`)).text, "based");
+      const origin = new URL(r.base).origin;
+      const outside = await r.client.request(`${origin}/${ch}/0`, { method: "GET" }).response;
+      outside.discard();
+      assert.equal(outside.status, 404);
+      await using sub = new TrickleSubscriber(r.url(ch), { ...r.clientOptions, start: 0 });
+      assert.equal(await (await sub.next())?.text(), "based");
+    });
+
+    test("the _changes feed announces added and removed channels", async (t) => {
+      if (!can("changefeed")) return t.skip(why("the changefeed"));
+      const r = await startWith({ autocreate: true, changefeed: true });
+      await using feed = new TrickleSubscriber(r.url("_changes"), { ...r.clientOptions, start: 0 });
+      const ch = uniqueChannel();
+      assert.equal((await r.publish(ch, 0, "x")).status, 200);
+      assert.equal((await r.req("DELETE", ch)).status, 200);
+      const seen: unknown[] = [];
+      while (seen.length < 2) {
+        const seg = await feed.next();
+        assert.ok(seg, "feed ended early");
+        assert.match(seg.mimeType ?? "", /application\/json/);
+        const msg = JSON.parse(await seg.text()) as { added?: string[]; removed?: string[] };
+        if (msg.added?.includes(ch) || msg.removed?.includes(ch)) seen.push(msg);
+      }
+      assert.deepEqual(seen, [{ added: [ch] }, { removed: [ch] }]);
     });
 
     // ---- through our clients (§12–§14, §19) ------------------------------------------------------------
