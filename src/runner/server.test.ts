@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { BadRequestError } from "../node/errors.ts";
 import { MemoryChannels } from "./memory-channels.ts";
@@ -273,4 +274,41 @@ test("arbitrary bodies on every route never produce a 5xx or a dropped connectio
   const h = await fetch(`${runner.url}/health`);
   assert.equal(h.status, 200);
   assert.notEqual((await read(h)).status, "ERROR");
+});
+
+test("/hardware/info and /hardware/stats report the probed GPUs in pytrickle's shapes", async (t) => {
+  const runner = await startRunner(defineLivePipeline({}), {
+    port: 0,
+    pipelineName: "byoc",
+    modelId: "my-cap",
+    gpuProbe: async () => [
+      {
+        index: "0",
+        id: "GPU-1",
+        name: "Fake GPU",
+        memoryTotal: 10,
+        memoryFree: 4,
+        major: 8,
+        minor: 6,
+        utilizationCompute: 50,
+        utilizationMemory: 20,
+      },
+    ],
+  });
+  t.after(() => runner.close());
+  const info = await read(await fetch(`${runner.url}/hardware/info`));
+  assert.deepEqual(info, {
+    pipeline: "byoc",
+    model_id: "my-cap",
+    gpu_info: {
+      "0": { id: "GPU-1", name: "Fake GPU", memory_total: 10, memory_free: 4, major: 8, minor: 6 },
+    },
+  });
+  const stats = await read(await fetch(`${runner.url}/hardware/stats`));
+  assert.equal(stats.gpu_stats["0"].utilization_compute, 50);
+  assert.deepEqual(await read(await fetch(`${runner.url}/version`)), {
+    pipeline: "byoc",
+    model_id: "my-cap",
+    version: JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version,
+  });
 });

@@ -28,6 +28,7 @@ import { Readable } from "node:stream";
 import { errorBody, httpStatusOf, TributaryError } from "../node/errors.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
 import type { ChannelFactory } from "./channels.ts";
+import { type GpuProbe, gpuInfo, gpuStats, nvidiaSmiProbe } from "./hardware.ts";
 import { RunnerHealth } from "./health.ts";
 import {
   acceptsEventStream,
@@ -70,6 +71,8 @@ export interface RunnerOptions {
   modelId?: string;
   /** `/app-version` answer; default "0.0.1" (pytrickle's default). */
   appVersion?: string;
+  /** Reads the GPUs for `/hardware/*`; default `nvidia-smi` (empty maps on CPU-only machines). */
+  gpuProbe?: GpuProbe;
   /** Session timers, for tests. */
   session?: { heartbeatIntervalMs?: number; dataIntervalMs?: number; dataKeepaliveMs?: number };
 }
@@ -167,12 +170,13 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
   add("/app-version", "system", "GET", (_req, res) =>
     sendJson(res, 200, { version: options.appVersion ?? "0.0.1" }),
   );
-  // CPU-only: no NVML here, so the GPU maps are empty, as pytrickle answers without a GPU.
-  add("/hardware/info", "system", "GET", (_req, res) =>
-    sendJson(res, 200, { pipeline: pipelineName, model_id: modelId, gpu_info: {} }),
+  // pytrickle's shapes; empty GPU maps on CPU-only machines (what pytrickle answers without NVML).
+  const probe = options.gpuProbe ?? nvidiaSmiProbe;
+  add("/hardware/info", "system", "GET", async (_req, res) =>
+    sendJson(res, 200, { pipeline: pipelineName, model_id: modelId, gpu_info: gpuInfo(await probe()) }),
   );
-  add("/hardware/stats", "system", "GET", (_req, res) =>
-    sendJson(res, 200, { pipeline: pipelineName, model_id: modelId, gpu_stats: {} }),
+  add("/hardware/stats", "system", "GET", async (_req, res) =>
+    sendJson(res, 200, { pipeline: pipelineName, model_id: modelId, gpu_stats: gpuStats(await probe()) }),
   );
 
   // Stream routes.
