@@ -41,6 +41,26 @@ test("a batch pipeline answers JSON, bytes, 204, a web Response, and 4xx from Ba
   r = await fetch(`${runner.url}/run`, { method: "POST", body: new Uint8Array([1, 2, 3]) });
   assert.equal(r.headers.get("content-type"), "application/octet-stream");
   assert.deepEqual([...new Uint8Array(await r.arrayBuffer())], [3, 2, 1]);
+  r = await fetch(`${runner.url}/run`, {
+    method: "POST",
+    headers: { accept: "text/event-stream" },
+    body: new Uint8Array([1, 2]),
+  });
+  assert.equal(
+    r.headers.get("content-type"),
+    "application/octet-stream",
+    "bytes stay bytes even for SSE clients",
+  );
+  r = await fetch(`${runner.url}/echo`, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "text/event-stream" },
+    body: JSON.stringify({ a: 3 }),
+  });
+  assert.equal(
+    await r.text(),
+    'data: {"got":{"a":3}}\n\ndata: [DONE]\n\n',
+    "a plain value becomes one SSE message",
+  );
   r = await fetch(`${runner.url}/echo`, {
     method: "POST",
     headers: { "content-type": "text/plain" },

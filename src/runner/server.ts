@@ -389,8 +389,6 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
       });
       const wantsSse = acceptsEventStream(req.headers.accept);
       if (out instanceof Response) await sendResponse(res, out);
-      else if (isAsyncIterable(out) && !(out instanceof Uint8Array)) await sendSse(res, out, abort.signal);
-      else if (wantsSse) await sendSse(res, single(out), abort.signal);
       else if (out instanceof Uint8Array || out instanceof ArrayBuffer) {
         const bytes = out instanceof ArrayBuffer ? new Uint8Array(out) : out;
         res.writeHead(200, {
@@ -398,6 +396,10 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
           "content-length": bytes.byteLength,
         });
         res.end(bytes);
+      } else if (isAsyncIterable(out)) {
+        await sendSse(res, out, abort.signal);
+      } else if (wantsSse) {
+        await sendSse(res, single(out), abort.signal);
       } else if (out === undefined) {
         res.writeHead(204).end();
       } else {
