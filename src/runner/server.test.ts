@@ -332,3 +332,22 @@ test("/hardware/info and /hardware/stats report the probed GPUs in pytrickle's s
     version: JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version,
   });
 });
+
+test("a stream whose control channel ends is stopped and the runner returns to IDLE", async (t) => {
+  const channels = new MemoryChannels();
+  const runner = await startRunner(defineLivePipeline({}), { port: 0, channels });
+  t.after(() => runner.close());
+  await runner.loaded;
+  const r = await fetch(
+    `${runner.url}/stream/start`,
+    json({ gateway_request_id: "ended", control_url: "mem://c", events_url: "mem://e" }),
+  );
+  assert.equal(r.status, 200);
+  assert.equal(runner.health.status, "OK");
+  channels.channel("mem://c").end();
+  for (let i = 0; i < 500 && runner.session !== undefined; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(runner.session, undefined, "the session stopped by itself");
+  assert.equal(runner.health.status, "IDLE");
+  const again = await fetch(`${runner.url}/stream/start`, json({ gateway_request_id: "next" }));
+  assert.equal(again.status, 200, "a new stream can start");
+});
