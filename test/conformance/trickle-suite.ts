@@ -223,6 +223,17 @@ export function trickleConformance(target: TrickleTarget): void {
       return r;
     }
     const can = (k: keyof TrickleTargetConfigurable) => target.configurable?.[k] === true;
+    /**
+     * Waits until the server has the first byte of segment `seq` (its /next moved past it): requests on
+     * other connections may otherwise overtake a POST on a multi-threaded server.
+     */
+    async function started(ch: string, seq: number, via: Raw = raw): Promise<void> {
+      if (!feature("next")) return void (await sleep(SETTLE_MS));
+      await eventually(async () => {
+        const r = await via.req("GET", `${ch}/next`);
+        return r.status === 200 && Number(r.text.trim()) > seq;
+      });
+    }
     const why = (what: string) => `${target.name} cannot configure ${what}`;
 
     // ---- channel create and 404 contracts (§3, §19 CreateContract / Delete) ---------------------
@@ -384,6 +395,7 @@ export function trickleConformance(target: TrickleTarget): void {
       const ch = uniqueChannel();
       const p = raw.post(`${ch}/0`);
       await p.write(enc("part1"), 5000);
+      await started(ch, 0);
       const res = await raw.open("GET", `${ch}/0`).response;
       const it = res.body[Symbol.asyncIterator]();
       assert.equal(await nextChunk(it), "part1");
@@ -475,6 +487,7 @@ export function trickleConformance(target: TrickleTarget): void {
       const ch = uniqueChannel();
       const p = raw.post(`${ch}/0`);
       await p.write(enc("partial"), 5000);
+      await started(ch, 0);
       const res = await raw.open("GET", `${ch}/0`).response;
       const it = res.body[Symbol.asyncIterator]();
       assert.equal(await nextChunk(it), "partial");
@@ -492,6 +505,7 @@ export function trickleConformance(target: TrickleTarget): void {
       const ch = uniqueChannel();
       const p0 = raw.post(`${ch}/0`);
       await p0.write(enc("Hello"), 5000);
+      await started(ch, 0);
       const res = await raw.open("GET", `${ch}/0`).response;
       const it = res.body[Symbol.asyncIterator]();
       assert.equal(await nextChunk(it), "Hello");
@@ -512,6 +526,7 @@ export function trickleConformance(target: TrickleTarget): void {
       const ch = uniqueChannel();
       const a = raw.post(`${ch}/0`);
       await a.write(enc("Hello"), 5000);
+      await started(ch, 0);
       const res = await raw.open("GET", `${ch}/0`).response;
       const it = res.body[Symbol.asyncIterator]();
       assert.equal(await nextChunk(it), "Hello");
@@ -634,6 +649,7 @@ export function trickleConformance(target: TrickleTarget): void {
       const ch = uniqueChannel();
       const p = raw.post(`${ch}/0`);
       await p.write(enc("half"), 5000);
+      await started(ch, 0);
       const res = await raw.open("GET", `${ch}/0`).response;
       const it = res.body[Symbol.asyncIterator]();
       assert.equal(await nextChunk(it), "half");
@@ -655,6 +671,7 @@ export function trickleConformance(target: TrickleTarget): void {
       const dropper = new Raw(inst);
       const p = dropper.post(`${ch}/0`);
       await p.write(enc("half"), 5000);
+      await started(ch, 0, dropper);
       const res = await dropper.open("GET", `${ch}/0`).response;
       assert.equal(await nextChunk(res.body[Symbol.asyncIterator]()), "half");
       dropper.close(); // every connection of this client is destroyed, the POST body still open
@@ -672,6 +689,7 @@ export function trickleConformance(target: TrickleTarget): void {
       for (let i = 0; i < total; i++) data[i] = (i * 31 + (i >> 11)) & 0xff;
       const p = raw.post(`${ch}/0`);
       await p.write(data.subarray(0, 1000), 5000);
+      await started(ch, 0);
       const live = raw.open("GET", `${ch}/0`);
       const liveBytes = (async () => readBytes((await live.response).body))();
       // Odd chunk sizes straddle the 32 KiB .. 1 MiB page boundaries.
@@ -808,6 +826,7 @@ export function trickleConformance(target: TrickleTarget): void {
       await using sub = new TrickleSubscriber(url, { ...r.clientOptions, start: 0 });
       assert.equal(await (await sub.next())?.text(), "first");
       assert.equal(await (await sub.next())?.text(), "second");
+      await sleep(SETTLE_MS); // let the subscriber's preconnect for seq 2 reach the server
       await pub2.close(); // DELETE {ch}
       assert.equal(await sub.next(), null, "EOS");
       await pub.close();
