@@ -229,3 +229,40 @@ test("the end of the control channel stops the stream", async () => {
   assert.deepEqual(s.params, { prompt: "last" });
   assert.equal(events(ch).at(-1)?.event.type, "stream_stopped");
 });
+
+test("an update that has not started when the stream stops is refused; the params handler never runs after stop", async () => {
+  const calls: string[] = [];
+  let release: () => void = () => {};
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let began: () => void = () => {};
+  const firstBegan = new Promise<void>((resolve) => {
+    began = resolve;
+  });
+  const s = await StreamSession.start({
+    pipeline: defineLivePipeline({
+      params: async (p) => {
+        calls.push(`params ${p.n}`);
+        if (p.n === 1) {
+          began();
+          await gate;
+        }
+      },
+      stop: () => {
+        calls.push("stop");
+      },
+    }),
+    request: { gateway_request_id: "s10", params: {} },
+  });
+  const first = s.updateParams({ n: 1 });
+  const second = s.updateParams({ n: 2 });
+  await firstBegan;
+  const stopping = s.stop();
+  release();
+  await first;
+  await assert.rejects(second, /stopping/);
+  await stopping;
+  assert.deepEqual(calls, ["params 1", "stop"]);
+  assert.equal(s.stats.userErrors, 0);
+});

@@ -210,10 +210,11 @@ export class StreamSession implements AsyncDisposable {
    * Applies a params update through the pipeline's `params` handler, one at a time, then merges it
    * into {@link params} and emits one `params_updated` event.
    * @throws ParamsUpdateFailedError when the handler throws (counted and reported as an `error` event;
-   *   the stream and the runner's health are unaffected).
+   *   the stream and the runner's health are unaffected), or when the stream is stopping.
    */
   updateParams(params: Record<string, unknown>, source: "http" | "control" = "http"): Promise<void> {
     const run = async () => {
+      if (!this.running) throw new ParamsUpdateFailedError(new Error("the stream is stopping"));
       try {
         await this.#pipeline.params?.({ ...params }, this.#ctx);
       } catch (err) {
