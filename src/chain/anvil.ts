@@ -20,7 +20,10 @@ export interface AnvilOptions {
   host?: string;
   /** Chain id; default 31337 (anvil's default). */
   chainId?: number;
-  /** Seconds between automatically mined blocks; default: mine one block per transaction. */
+  /**
+   * Seconds between blocks mined on a timer, in addition to one block per transaction (anvil
+   * `--mixed-mining`); default: only one block per transaction.
+   */
   blockTime?: number;
   /** Abort to stop the chain. */
   signal?: AbortSignal;
@@ -86,7 +89,7 @@ export async function startAnvil(options: AnvilOptions = {}): Promise<Anvil> {
   }
   options.signal?.throwIfAborted();
   const args = ["--host", host, "--port", String(options.port ?? 0), "--chain-id", String(chainId)];
-  if (options.blockTime !== undefined) args.push("--block-time", String(options.blockTime));
+  if (options.blockTime !== undefined) args.push("--block-time", String(options.blockTime), "--mixed-mining");
   args.push(...(options.extraArgs ?? []));
 
   const child = spawn("/bin/sh", ["-c", WATCHDOG, "sh", binary, ...args], {

@@ -1,10 +1,19 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
 import { after, before, describe, test } from "node:test";
 import { type Address, encodeAbiParameters, encodePacked, type Hex, keccak256, zeroAddress } from "viem";
 import { bondingManagerAbi, roundsManagerAbi, serviceRegistryAbi, ticketBrokerAbi } from "./abis.ts";
 import { startAnvil } from "./anvil.ts";
 import { createChainClients } from "./clients.ts";
-import { ANVIL_DEV_KEYS, advanceRound, type Devnet, startDevnet } from "./devnet.ts";
+import {
+  ANVIL_DEV_KEYS,
+  advanceRound,
+  DEVNET_DEFAULT_ADDRESSES,
+  type Devnet,
+  startDevnet,
+} from "./devnet.ts";
 
 function alive(pid: number): boolean {
   try {
@@ -36,6 +45,26 @@ test("aborting the signal stops anvil", async () => {
   assert.equal(alive(pid), false);
 });
 
+test("anvil dies with its owner even when the owner is SIGKILLed", async () => {
+  const script = `
+    import { startAnvil } from ${JSON.stringify(new URL("./anvil.ts", import.meta.url).href)};
+    const anvil = await startAnvil();
+    process.stdout.write(String(anvil.pid) + "\\n");
+    setInterval(() => {}, 1000);
+  `;
+  const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const [line] = (await once(createInterface({ input: child.stdout! }), "line")) as [string];
+  const pid = Number(line);
+  assert.ok(alive(pid));
+  const exited = once(child, "exit");
+  child.kill("SIGKILL");
+  await exited;
+  for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(alive(pid), false, "the watchdog killed anvil");
+});
+
 describe("devnet deployment", () => {
   let devnet: Devnet;
   before(async () => {
@@ -43,6 +72,10 @@ describe("devnet deployment", () => {
   });
   after(async () => {
     await devnet?.stop();
+  });
+
+  test("lands at the documented default addresses", () => {
+    assert.deepEqual(devnet.contracts, DEVNET_DEFAULT_ADDRESSES);
   });
 
   test("uses anvil's deterministic dev accounts", async () => {

@@ -2,7 +2,7 @@
  * The Tributary devnet: our own contracts deployed on anvil, with a funded gateway (ticket sender) and
  * an orchestrator (ticket recipient) registered in the active pool with stake, and an initialized round.
  */
-import type { Address, Hash, Hex } from "viem";
+import { type Address, getAddress, getContractAddress, type Hash, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { CONTRACT_IDS, type ContractAddresses } from "./addresses.ts";
 import { type Anvil, type AnvilOptions, startAnvil } from "./anvil.ts";
@@ -27,6 +27,23 @@ export const ANVIL_DEV_KEYS = [
   "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
   "0x7c852118294e51e653712a81e05800f52dd1d4e3c0e9b6d1eeb5fdf5e9d8b4e3",
 ] as const satisfies readonly Hex[];
+
+/**
+ * Addresses of a devnet deployed by {@link deployDevnet} on a fresh anvil with the default deployer
+ * (anvil key 0): contract addresses follow from the deployer's nonces 0–5.
+ */
+export const DEVNET_DEFAULT_ADDRESSES: ContractAddresses = (() => {
+  const from = privateKeyToAccount(ANVIL_DEV_KEYS[0]).address;
+  const at = (nonce: bigint) => getContractAddress({ from, nonce });
+  return {
+    controller: at(0n),
+    roundsManager: at(1n),
+    bondingManager: at(2n),
+    ticketBroker: at(3n),
+    serviceRegistry: at(4n),
+    aiServiceRegistry: at(5n),
+  };
+})();
 
 /** An account with its key. */
 export interface DevnetAccount {
@@ -94,7 +111,7 @@ async function deploy(
   const receipt = await clients.publicClient.waitForTransactionReceipt({ hash });
   if (receipt.status !== "success" || !receipt.contractAddress)
     throw new Error(`devnet deploy: ${name} failed`);
-  return receipt.contractAddress;
+  return getAddress(receipt.contractAddress);
 }
 
 /**

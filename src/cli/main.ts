@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
+import { depositCommand } from "./deposit.ts";
+import { devnetCommand } from "./devnet.ts";
 import { paymentCommand } from "./payment.ts";
 import { serveCommand } from "./serve.ts";
 import { trickleCommand } from "./trickle.ts";
@@ -20,6 +22,8 @@ export function buildProgram(): Command {
   program.addCommand(trickleCommand());
   program.addCommand(serveCommand());
   program.addCommand(paymentCommand());
+  program.addCommand(devnetCommand());
+  program.addCommand(depositCommand());
   return program;
 }
 
