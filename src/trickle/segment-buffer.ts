@@ -18,6 +18,9 @@ export const FIRST_COALESCE_PAGE = 4 * 1024;
 /** Largest coalescing page (go-livepeer `segmentBufferMaxPageSize` is also 1 MiB). */
 export const MAX_COALESCE_PAGE = 1024 * 1024;
 
+/** The reason {@link SegmentBuffer.closedSignal} aborts with. */
+export const SEGMENT_CLOSED: unique symbol = Symbol("trickle segment closed");
+
 interface Page {
   /** Backing memory; bytes [0, length) are published and immutable. */
   readonly data: Buffer;
@@ -150,7 +153,8 @@ export class SegmentBuffer {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#closeController.abort();
+    // A fixed reason: the default DOMException captures a stack on every segment close.
+    this.#closeController.abort(SEGMENT_CLOSED);
     this.#wake();
   }
 

@@ -56,6 +56,9 @@ export const DEFAULT_MAX_SEGMENT_BYTES = 64 * 1024 * 1024;
 /** Longest accepted channel name. */
 export const MAX_CHANNEL_NAME_LENGTH = 256;
 
+/** Abort reason when a subscriber's connection closes (a constant: cheaper than a DOMException). */
+const CLIENT_GONE = Symbol("trickle client gone");
+
 const CHANNEL_NAME = /^[A-Za-z0-9._~+=:@-]+$/;
 
 /** A request as either node:http or node:http2 (compat API) delivers it. */
@@ -531,7 +534,7 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
     const segment = lookup.segment!;
     const reader = segment.buffer.reader();
     const clientGone = new AbortController();
-    const onClose = (): void => clientGone.abort();
+    const onClose = (): void => clientGone.abort(CLIENT_GONE);
     res.on("close", onClose);
     try {
       let sent = 0;

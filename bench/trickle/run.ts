@@ -1,0 +1,474 @@
+/**
+ * Trickle server benchmark: our server vs go-livepeer's trickle server vs a plain Node HTTP pipe
+ * (the floor), measured in the same run with the same raw-HTTP clients.
+ *
+ *   npm run bench:trickle            full run (about 2 minutes)
+ *   npm run bench:trickle -- --quick a short run (about 30 s)
+ *
+ * Measures
+ *   1. throughput: one channel, one publisher, one subscriber, 1 MiB segments (MB/s);
+ *   2. fan-out: one ~2 Mbit/s publisher (4 KiB frames, 2 s segments) to 100 subscribers:
+ *      p50/p99 delay from the publisher's write of a frame to each subscriber's read of it;
+ *   3. memory per channel: server RSS growth per channel holding 5 segments of 1 KiB.
+ *
+ * Every server runs in its own process; the clients run here. go-livepeer's server comes from
+ * test/interop/peers.ts (`startGoTrickleServer`, built by `scripts/interop-setup.ts`); when it is
+ * missing the table says why. Never part of `npm test`.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { Agent, type IncomingMessage, request } from "node:http";
+import { fileURLToPath } from "node:url";
+
+const QUICK = process.argv.includes("--quick");
+const CFG = QUICK
+  ? { tpSegments: 40, fanoutSeconds: 6, subscribers: 100, memChannels: 200 }
+  : { tpSegments: 200, fanoutSeconds: 30, subscribers: 100, memChannels: 1000 };
+const SEGMENT_BYTES = 1024 * 1024;
+const BITRATE = 2_000_000; // bits per second
+const FRAME = 4096;
+const FANOUT_SEGMENT_SECONDS = 2;
+
+interface Target {
+  name: string;
+  /** Base URL ending with "/". */
+  url: string;
+  /** True for the pipe floor: a GET must be registered before the POST starts; nothing is stored. */
+  pipe: boolean;
+  pid: number | undefined;
+  close(): Promise<void>;
+}
+
+// ---- servers ----------------------------------------------------------------------------------
+
+function waitForUrl(child: ChildProcess, what: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout?.on("data", (c: Buffer) => {
+      out += c.toString();
+      const m = /listening on (\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once("exit", (code) => reject(new Error(`${what} exited with ${code}: ${out}`)));
+  });
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  const hard = setTimeout(() => child.kill("SIGKILL"), 3000);
+  await exited;
+  clearTimeout(hard);
+}
+
+async function startNodeChild(name: string, args: string[], pipe: boolean): Promise<Target> {
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+  const url = await waitForUrl(child, name);
+  return { name, url, pipe, pid: child.pid, close: () => stopChild(child) };
+}
+
+function startTributary(): Promise<Target> {
+  const main = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  return startNodeChild(
+    "tributary",
+    [...nodeArgs, main, "trickle", "--port", "0", "--log-level", "silent"],
+    false,
+  );
+}
+
+function startPipe(): Promise<Target> {
+  return startNodeChild(
+    "node pipe (floor)",
+    [fileURLToPath(new URL("./pipe-server.ts", import.meta.url))],
+    true,
+  );
+}
+
+/** The pids of this process's children whose command name is `comm`. */
+function childPids(comm: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const m = /^\d+ \((.*)\) \S+ (\d+)/.exec(stat);
+      if (m && m[1] === comm && Number(m[2]) === process.pid) pids.push(Number(entry));
+    } catch {
+      // the process is gone
+    }
+  }
+  return pids;
+}
+
+async function startGo(): Promise<Target | string> {
+  let peers: typeof import("../../test/interop/peers.ts");
+  try {
+    peers = await import("../../test/interop/peers.ts");
+  } catch (err) {
+    return `test/interop/peers.ts cannot be loaded (${(err as Error).message})`;
+  }
+  try {
+    const before = new Set(childPids("go-trickle"));
+    const go = await peers.startGoTrickleServer({ autocreate: true });
+    const pid = childPids("go-trickle").find((p) => !before.has(p));
+    return { name: "go-livepeer", url: go.url, pipe: false, pid, close: () => go.close() };
+  } catch (err) {
+    return `go-livepeer's trickle server did not start: ${(err as Error).message.split("\n")[0]} (run scripts/interop-setup.ts)`;
+  }
+}
+
+function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const m = /VmRSS:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) * 1024 : Number.NaN;
+}
+
+// ---- raw HTTP client --------------------------------------------------------------------------
+
+interface Get {
+  /** Resolves when response headers arrive. */
+  head: Promise<IncomingMessage>;
+  /** Resolves when the body ended. */
+  done: Promise<void>;
+}
+
+function get(agent: Agent, url: string, onData: (chunk: Buffer) => void): Get {
+  let resolveDone!: () => void;
+  let rejectDone!: (e: unknown) => void;
+  const done = new Promise<void>((res, rej) => {
+    resolveDone = res;
+    rejectDone = rej;
+  });
+  const head = new Promise<IncomingMessage>((resolve, reject) => {
+    const req = request(url, { agent }, (res) => {
+      if (res.statusCode !== 200) {
+        reject(new Error(`GET ${new URL(url).pathname.replace(/^\/[^/]+/, "/…")} → ${res.statusCode}`));
+      }
+      resolve(res);
+      res.on("data", onData);
+      res.on("end", resolveDone);
+      res.on("error", rejectDone);
+    });
+    req.on("error", (e) => {
+      reject(e);
+      rejectDone(e);
+    });
+    req.end();
+  });
+  head.catch(() => {});
+  done.catch(() => {});
+  return { head, done };
+}
+
+/** POSTs a body produced by `produce(write)`; resolves with the status once the response ended. */
+function post(
+  agent: Agent,
+  url: string,
+  produce: (write: (chunk: Buffer) => Promise<void>) => Promise<void>,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, {
+      method: "POST",
+      agent,
+      headers: { "content-type": "application/octet-stream" },
+    });
+    req.on("response", (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode ?? 0));
+    });
+    req.on("error", reject);
+    const write = (chunk: Buffer): Promise<void> =>
+      new Promise((res) => {
+        if (req.write(chunk)) res();
+        else req.once("drain", res);
+      });
+    produce(write).then(
+      () => req.end(),
+      (e) => {
+        req.destroy(e);
+        reject(e);
+      },
+    );
+  });
+}
+
+async function createChannel(agent: Agent, target: Target, ch: string): Promise<void> {
+  const status = await post(agent, `${target.url}${ch}`, async () => {});
+  if (status !== 200) throw new Error(`create channel → ${status}`);
+}
+
+// ---- measurements -----------------------------------------------------------------------------
+
+/** MB/s moving `segments` 1 MiB segments publisher → server → one subscriber. */
+async function throughput(target: Target, segments: number): Promise<number> {
+  const agent = new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
+  try {
+    const ch = `tp-${Math.random().toString(36).slice(2)}`;
+    await createChannel(agent, target, ch);
+    const payload = Buffer.alloc(SEGMENT_BYTES);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 131) & 0xff;
+    const slices: Buffer[] = [];
+    for (let o = 0; o < payload.length; o += 64 * 1024) slices.push(payload.subarray(o, o + 64 * 1024));
+
+    let received = 0;
+    const registered: Promise<unknown>[] = [];
+    const finished: Promise<void>[] = [];
+    const opened: Get[] = [];
+    const open = (i: number): Get => {
+      const g = get(agent, `${target.url}${ch}/${i}`, (c) => {
+        received += c.length;
+      });
+      opened[i] = g;
+      registered[i] = g.head;
+      finished[i] = g.done;
+      return g;
+    };
+    const start = performance.now();
+    const subscriber = (async () => {
+      let next = open(0);
+      for (let i = 0; i < segments; i++) {
+        const cur = next;
+        await cur.head;
+        if (i + 1 < segments) next = open(i + 1);
+        await cur.done;
+      }
+    })();
+    for (let i = 0; i < segments; i++) {
+      if (target.pipe) {
+        while (registered[i] === undefined) await new Promise((r) => setImmediate(r));
+        await registered[i];
+      }
+      if (i >= 3) {
+        while (finished[i - 3] === undefined) await new Promise((r) => setImmediate(r));
+        await finished[i - 3];
+      }
+      const status = await post(agent, `${target.url}${ch}/${i}`, async (write) => {
+        for (const s of slices) await write(s);
+      });
+      if (status !== 200) throw new Error(`POST → ${status}`);
+    }
+    await subscriber;
+    const seconds = (performance.now() - start) / 1000;
+    if (received !== segments * SEGMENT_BYTES) throw new Error(`received ${received} bytes`);
+    return received / 1e6 / seconds;
+  } finally {
+    agent.destroy();
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** p50/p99 write→read delay (ms) of a ~2 Mbit/s stream fanned out to `subscribers`. */
+async function fanout(
+  target: Target,
+  subscribers: number,
+  seconds: number,
+): Promise<{ p50: number; p99: number; samples: number; expected: number }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
+  try {
+    const ch = `fo-${Math.random().toString(36).slice(2)}`;
+    await createChannel(agent, target, ch);
+    const segments = Math.ceil(seconds / FANOUT_SEGMENT_SECONDS);
+    const framesPerSecond = BITRATE / 8 / FRAME;
+    const framesPerSegment = Math.round(framesPerSecond * FANOUT_SEGMENT_SECONDS);
+    const intervalMs = 1000 / framesPerSecond;
+    const delays: number[] = [];
+    const registered: Promise<unknown>[][] = Array.from({ length: segments }, () => []);
+
+    const subscriber = async (s: number): Promise<void> => {
+      const open = (i: number): Get => {
+        let pending: Buffer = Buffer.alloc(0);
+        const g = get(agent, `${target.url}${ch}/${i}`, (c) => {
+          const now = performance.now();
+          pending = pending.length === 0 ? c : Buffer.concat([pending, c]);
+          while (pending.length >= FRAME) {
+            delays.push(now - pending.readDoubleLE(0));
+            pending = pending.subarray(FRAME);
+          }
+        });
+        registered[i]![s] = g.head;
+        return g;
+      };
+      let next = open(0);
+      for (let i = 0; i < segments; i++) {
+        const cur = next;
+        await cur.head;
+        if (i + 1 < segments) next = open(i + 1);
+        await cur.done;
+      }
+    };
+    const subs = Array.from({ length: subscribers }, (_, s) => subscriber(s));
+    // let every subscriber connect (and, for trickle, precreate segment 0)
+    await new Promise((r) => setTimeout(r, 300));
+
+    const t0 = performance.now();
+    let frameNo = 0;
+    for (let i = 0; i < segments; i++) {
+      if (target.pipe) {
+        while (registered[i]!.filter(Boolean).length < subscribers)
+          await new Promise((r) => setTimeout(r, 1));
+        await Promise.all(registered[i]!);
+      }
+      const status = await post(agent, `${target.url}${ch}/${i}`, async (write) => {
+        for (let f = 0; f < framesPerSegment; f++, frameNo++) {
+          const due = t0 + frameNo * intervalMs;
+          const wait = due - performance.now();
+          if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+          const frame = Buffer.alloc(FRAME, f & 0xff);
+          frame.writeDoubleLE(performance.now(), 0);
+          await write(frame);
+        }
+      });
+      if (status !== 200) throw new Error(`POST → ${status}`);
+    }
+    await Promise.all(subs);
+    delays.sort((a, b) => a - b);
+    return {
+      p50: percentile(delays, 50),
+      p99: percentile(delays, 99),
+      samples: delays.length,
+      expected: segments * framesPerSegment * subscribers,
+    };
+  } finally {
+    agent.destroy();
+  }
+}
+
+/** Server RSS growth per channel that holds 5 segments of 1 KiB. */
+async function memoryPerChannel(target: Target, channels: number): Promise<number> {
+  if (target.pid === undefined) return Number.NaN;
+  const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+  try {
+    const segment = Buffer.alloc(1024, 7);
+    const settle = () => new Promise((r) => setTimeout(r, 1000));
+    // warm up allocator and JIT with a few channels first
+    const fill = async (prefix: string, n: number) => {
+      const names = Array.from(
+        { length: n },
+        (_, i) => `${prefix}-${i}-${Math.random().toString(36).slice(2)}`,
+      );
+      for (let b = 0; b < names.length; b += 16) {
+        await Promise.all(
+          names.slice(b, b + 16).map(async (ch) => {
+            await createChannel(agent, target, ch);
+            for (let seq = 0; seq < 5; seq++) {
+              await post(agent, `${target.url}${ch}/${seq}`, (write) => write(segment));
+            }
+          }),
+        );
+      }
+    };
+    await fill("warm", 50);
+    await settle();
+    const before = rssBytes(target.pid);
+    await fill("mem", channels);
+    await settle();
+    const after = rssBytes(target.pid);
+    return (after - before) / channels;
+  } finally {
+    agent.destroy();
+  }
+}
+
+// ---- main -------------------------------------------------------------------------------------
+
+interface Result {
+  throughput: number;
+  p50: number;
+  p99: number;
+  delivered: string;
+  memory: number;
+}
+
+async function measure(target: Target): Promise<Result> {
+  const memory = target.pipe ? Number.NaN : await memoryPerChannel(target, CFG.memChannels);
+  await throughput(target, 5); // warm-up
+  const tp = await throughput(target, CFG.tpSegments);
+  const fo = await fanout(target, CFG.subscribers, CFG.fanoutSeconds);
+  return {
+    throughput: tp,
+    p50: fo.p50,
+    p99: fo.p99,
+    delivered: `${((100 * fo.samples) / fo.expected).toFixed(1)}%`,
+    memory,
+  };
+}
+
+function fmt(n: number, digits = 1): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : "n/a";
+}
+
+function ratio(a: number, b: number): string {
+  return Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${(a / b).toFixed(2)}×` : "n/a";
+}
+
+async function main(): Promise<void> {
+  console.log(
+    `trickle benchmark (${QUICK ? "quick" : "full"}): throughput ${CFG.tpSegments} × 1 MiB; fan-out ` +
+      `${CFG.subscribers} subscribers × ${CFG.fanoutSeconds} s at ${BITRATE / 1e6} Mbit/s; memory ${CFG.memChannels} channels`,
+  );
+  const results = new Map<string, Result | string>();
+  const starters: [string, () => Promise<Target | string>][] = [
+    ["tributary", startTributary],
+    ["go-livepeer", startGo],
+    ["node pipe (floor)", startPipe],
+  ];
+  const only = process.env.BENCH_ONLY;
+  for (const [name, start] of starters) {
+    if (only !== undefined && !name.startsWith(only)) continue;
+    const target = await start().catch((err: unknown) => `did not start: ${(err as Error).message}`);
+    if (typeof target === "string") {
+      results.set(name, target);
+      console.log(`${name}: not available: ${target}`);
+      continue;
+    }
+    try {
+      const r = await measure(target);
+      results.set(name, r);
+      console.log(`${name}: ${JSON.stringify(r)}`);
+    } catch (err) {
+      results.set(name, `failed: ${(err as Error).message}`);
+      console.log(`${name}: failed: ${(err as Error).stack}`);
+    } finally {
+      await target.close();
+    }
+  }
+
+  const ours = results.get("tributary");
+  const go = results.get("go-livepeer");
+  const pipe = results.get("node pipe (floor)");
+  const val = (r: Result | string | undefined, k: keyof Result): number =>
+    typeof r === "object" ? (r[k] as number) : Number.NaN;
+  const rows: [string, keyof Result, number, string][] = [
+    ["throughput, 1 channel, 1 MiB segments (MB/s, higher is better)", "throughput", 1, ""],
+    ["fan-out 100 subs @ 2 Mbit/s: p50 delay (ms, lower is better)", "p50", 2, ""],
+    ["fan-out 100 subs @ 2 Mbit/s: p99 delay (ms, lower is better)", "p99", 2, ""],
+    ["memory per channel, 5 × 1 KiB segments (KiB RSS, lower is better)", "memory", 1, ""],
+  ];
+  const lines: string[] = [];
+  lines.push(
+    "| metric | tributary | go-livepeer | node pipe (floor) | tributary / go-livepeer | tributary / floor |",
+  );
+  lines.push("|---|---|---|---|---|---|");
+  for (const [label, key, digits] of rows) {
+    const scale = key === "memory" ? 1 / 1024 : 1;
+    const o = val(ours, key) * scale;
+    const g = val(go, key) * scale;
+    const p = val(pipe, key) * scale;
+    lines.push(
+      `| ${label} | ${fmt(o, digits)} | ${fmt(g, digits)} | ${fmt(p, digits)} | ${ratio(o, g)} | ${ratio(o, p)} |`,
+    );
+  }
+  const deliveredRow = [ours, go, pipe].map((r) => (typeof r === "object" ? r.delivered : "n/a"));
+  lines.push(`| fan-out frames delivered | ${deliveredRow.join(" | ")} | | |`);
+  console.log();
+  console.log(lines.join("\n"));
+  for (const [name, r] of results) if (typeof r === "string") console.log(`\n${name}: ${r}`);
+}
+
+await main();
