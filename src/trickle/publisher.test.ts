@@ -241,6 +241,22 @@ describe("TricklePublisher", () => {
     assert.ok(srv.seen.some((s) => s.method === "DELETE" && s.path === "/ch/0"));
   });
 
+  test("a server that never answers a complete segment fails it after the stall timeout", async () => {
+    const srv = await serve((req, res, seen) => {
+      if (req.method === "POST" && req.url === "/ch/0") return; // reads nothing, answers nothing
+      if (req.method === "DELETE") return void res.end();
+      okAfterBody(req, res, seen);
+    });
+    await using pub = new TricklePublisher(srv.url, { stallTimeoutMs: 100 });
+    await assert.rejects(pub.write(new Uint8Array([1, 2, 3])), (err: unknown) => {
+      assert.ok(err instanceof TrickleSegmentWriteError);
+      assert.ok(err.cause instanceof TrickleStallError);
+      return true;
+    });
+    assert.ok(srv.seen.some((s) => s.method === "DELETE" && s.path === "/ch/0"));
+    assert.deepEqual(await pub.write(new Uint8Array([4])), { seq: 1, bytes: 1 });
+  });
+
   test("aborting the signal closes the channel and fails pending writers", async () => {
     const srv = await serve((req, res, seen) => {
       if (req.method === "DELETE") return void res.end();

@@ -29,6 +29,7 @@ import {
   TrickleEndOfStreamError,
   TricklePublisherTerminalError,
   TrickleSegmentWriteError,
+  TrickleStallError,
   TrickleStreamNotFoundError,
 } from "./client-errors.ts";
 import {
@@ -53,7 +54,10 @@ export interface TricklePublisherOptions {
   http2?: boolean;
   /** Send `Connection: close` on every request (the pytrickle habit). Default false. */
   connectionClose?: boolean;
-  /** Longest time one chunk may wait for the transport to accept it. Default 5000 ms. */
+  /**
+   * Longest time one chunk may wait for the transport to accept it, and longest wait for the server's
+   * answer once a segment's body is complete. Default 5000 ms. A segment as a whole has no time limit.
+   */
   stallTimeoutMs?: number;
   /** Fresh POSTs tried for a segment whose bytes were never sent. Default 3. */
   maxRetries?: number;
@@ -457,7 +461,7 @@ export class TrickleSegmentWriter {
         this.#req.end();
         let res: TrickleResponse;
         try {
-          res = await this.#req.response;
+          res = await this.#responseAfterEnd();
         } catch (err) {
           if (this.#bytes === 0 && attempt < this.#pub._options.maxRetries) {
             await this.#retryPause();
@@ -549,6 +553,21 @@ export class TrickleSegmentWriter {
       `trickle server ended segment ${this.seq} early (HTTP ${res.status}) while it was being written`,
       { seq: this.seq, httpStatus: res.status, url: this.#pub.url },
     );
+  }
+
+  /**
+   * The answer to a fully sent body comes at once from a live server: waiting longer than the stall
+   * timeout means the peer is gone (there is no total timeout on the segment itself).
+   */
+  async #responseAfterEnd(): Promise<TrickleResponse> {
+    const req = this.#req;
+    const ms = this.#pub._options.stallTimeoutMs;
+    const timer = setTimeout(() => req.abort(new TrickleStallError(ms)), ms);
+    try {
+      return await req.response;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   #retryPause(): Promise<void> {
