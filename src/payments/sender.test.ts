@@ -8,7 +8,7 @@ import { MAX_WIN_PROB } from "./constants.ts";
 import { PaymentError } from "./errors.ts";
 import { MemoryNonceStore } from "./nonce-store.ts";
 import { Rat } from "./rational.ts";
-import { Sender } from "./sender.ts";
+import { checkPriceIncrease, Sender } from "./sender.ts";
 import { checkSig } from "./signature.ts";
 import { newTicket, ticketHash } from "./ticket.ts";
 import type { SenderInfo, TicketParams } from "./types.ts";
@@ -129,6 +129,20 @@ describe("sender", () => {
     });
     assert.equal(p.ticketParams, undefined);
     assert.equal(p.sender, account.address);
+  });
+});
+
+describe("price increase", () => {
+  test("a price up to 2× the initial one is accepted; more is PRICE_INCREASED with go-livepeer's text", () => {
+    checkPriceIncrease(Rat.of(3n, 2n), Rat.of(3n));
+    assert.throws(
+      () => checkPriceIncrease(Rat.of(3n, 2n), Rat.of(31n, 10n)),
+      (e: unknown) =>
+        e instanceof PaymentError &&
+        e.code === "PRICE_INCREASED" &&
+        e.upstream ===
+          "Orchestrator price has more than doubled, Orchestrator price: 31/10, Orchestrator initial price: 3/2",
+    );
   });
 });
 

@@ -264,3 +264,21 @@ export class Sender {
     };
   }
 }
+
+/** A gateway refuses a price above this multiple of the session's initial price. // go-livepeer server/segment_rpc.go priceIncreaseThreshold */
+export const PRICE_INCREASE_THRESHOLD = 2n;
+
+/**
+ * Throws PRICE_INCREASED when the orchestrator's `current` price is more than twice the session's
+ * `initial` price (go-livepeer `validatePrice`, PR #2995).
+ */
+export function checkPriceIncrease(initial: Rat, current: Rat): void {
+  if (current.cmp(initial.mul(PRICE_INCREASE_THRESHOLD)) <= 0) return;
+  throw new PaymentError(
+    "PRICE_INCREASED",
+    `the orchestrator's price ${current} wei/unit is more than double the session's initial ${initial} wei/unit; start a new session or pick another orchestrator`,
+    {
+      upstream: `Orchestrator price has more than doubled, Orchestrator price: ${current}, Orchestrator initial price: ${initial}`,
+    },
+  );
+}
