@@ -4,6 +4,7 @@ import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { after, before, describe, test } from "node:test";
 import { type Address, encodeAbiParameters, encodePacked, type Hex, keccak256, zeroAddress } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
 import { bondingManagerAbi, roundsManagerAbi, serviceRegistryAbi, ticketBrokerAbi } from "./abis.ts";
 import { startAnvil } from "./anvil.ts";
 import { createChainClients } from "./clients.ts";
@@ -81,14 +82,15 @@ describe("devnet deployment", () => {
   test("uses anvil's deterministic dev accounts", async () => {
     const { publicClient } = createChainClients({ rpcUrl: devnet.rpcUrl, chainId: devnet.chainId });
     const accounts = (await publicClient.request({ method: "eth_accounts" } as never)) as string[];
-    const expected = accounts.slice(0, ANVIL_DEV_KEYS.length).map((a) => a.toLowerCase());
     assert.deepEqual(
-      [
-        devnet.accounts.deployer.address,
-        devnet.accounts.gateway.address,
-        devnet.accounts.orchestrator.address,
-      ].map((a) => a.toLowerCase()),
-      expected.slice(0, 3),
+      ANVIL_DEV_KEYS.map((k) => privateKeyToAccount(k).address.toLowerCase()),
+      accounts.slice(0, ANVIL_DEV_KEYS.length).map((a) => a.toLowerCase()),
+    );
+    assert.deepEqual(
+      [devnet.accounts.deployer, devnet.accounts.gateway, devnet.accounts.orchestrator].map(
+        (a) => a.privateKey,
+      ),
+      ANVIL_DEV_KEYS.slice(0, 3),
     );
   });
 

@@ -6,9 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { createChainClients } from "../chain/clients.ts";
-import { type Devnet, startDevnet } from "../chain/devnet.ts";
-import { readSenderInfo } from "../chain/ticket-broker.ts";
+import { createChainClients, type Devnet, readSenderInfo, startDevnet } from "../chain/index.ts";
 import { parseAmount, runDeposit } from "./deposit.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));

@@ -3,10 +3,15 @@
  */
 import { Command, InvalidArgumentError, Option } from "commander";
 import { type Address, formatEther, getAddress, isAddress, parseEther, parseUnits } from "viem";
-import { ARBITRUM_ONE_ADDRESSES, ARBITRUM_ONE_CHAIN_ID } from "../chain/addresses.ts";
-import { connectChain, DEVNET_CHAIN_ID, readPrivateKeyFile } from "../chain/clients.ts";
-import { DEVNET_DEFAULT_ADDRESSES } from "../chain/devnet.ts";
-import { fundSender } from "../chain/ticket-broker.ts";
+import {
+  ARBITRUM_ONE_ADDRESSES,
+  ARBITRUM_ONE_CHAIN_ID,
+  connectChain,
+  DEVNET_CHAIN_ID,
+  DEVNET_DEFAULT_ADDRESSES,
+  fundSender,
+  readPrivateKeyFile,
+} from "../chain/index.ts";
 import { TributaryError } from "../node/errors.ts";
 
 /**

@@ -3,9 +3,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { ticketBrokerAbi } from "../chain/abis.ts";
-import { createChainClients } from "../chain/clients.ts";
-import { DEVNET_DEFAULT_ADDRESSES } from "../chain/devnet.ts";
+import { createChainClients, DEVNET_DEFAULT_ADDRESSES, ticketBrokerAbi } from "../chain/index.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 

@@ -3,8 +3,7 @@
  * a funded gateway and an orchestrator in the active pool, rounds kept initialized.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
-import { createChainClients } from "../chain/clients.ts";
-import { type Devnet, startDevnet, startRoundInitializer } from "../chain/devnet.ts";
+import { createChainClients, type Devnet, startDevnet, startRoundInitializer } from "../chain/index.ts";
 import { parseAmount } from "./deposit.ts";
 
 function parsePort(value: string): number {

@@ -80,6 +80,7 @@ test("winning tickets round-trip exactly, insert is idempotent on the ticket has
   assert.equal(t.attempts, 1);
   assert.equal(t.updatedAt, 2000);
 
+  assert.equal(store.nextDueAt(), 0);
   store.markRetry(a.ticket.id, "RPC down", 5000);
   t = store.getWinningTicket(a.ticket.id)!;
   assert.equal(t.status, "pending");
@@ -96,7 +97,9 @@ test("winning tickets round-trip exactly, insert is idempotent on the ticket has
   assert.equal(t.txHash, h(0xf00), "keeps the known tx hash");
   assert.equal(t.lastError, undefined);
 
+  assert.equal(store.nextDueAt(), 0);
   store.markFailed(b.id, "ticket is used");
+  assert.equal(store.nextDueAt(), undefined);
   assert.deepEqual(store.countWinningTickets(), { pending: 0, submitted: 0, redeemed: 1, failed: 1 });
   assert.equal(store.getWinningTicket(b.id)!.lastError, "ticket is used");
 });

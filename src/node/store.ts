@@ -272,6 +272,16 @@ export class PaymentStore implements Disposable {
     return (this.db.prepare(sql).all(...params) as unknown as TicketRow[]).map(rowToTicket);
   }
 
+  /** Earliest next-attempt time among `pending` and `submitted` tickets, or undefined if there are none. */
+  nextDueAt(): number | undefined {
+    const r = this.db
+      .prepare(
+        "SELECT MIN(next_attempt_at) AS t FROM winning_tickets WHERE status IN ('pending', 'submitted')",
+      )
+      .get() as { t: number | null };
+    return r.t ?? undefined;
+  }
+
   /** Counts of tickets per status. */
   countWinningTickets(): Record<WinningTicketStatus, number> {
     const out: Record<WinningTicketStatus, number> = { pending: 0, submitted: 0, redeemed: 0, failed: 0 };

@@ -204,13 +204,9 @@ export class Redeemer implements AsyncDisposable {
   }
 
   #delayUntilNextDue(): number {
-    const [next] = this.#store.listWinningTickets({ status: ["pending", "submitted"], limit: 1 });
-    if (!next) return this.#poll;
-    let soonest = Number.POSITIVE_INFINITY;
-    for (const t of this.#store.listWinningTickets({ status: ["pending", "submitted"] })) {
-      soonest = Math.min(soonest, t.nextAttemptAt);
-    }
-    return Math.max(0, Math.min(this.#poll, soonest - this.#now()));
+    const next = this.#store.nextDueAt();
+    if (next === undefined) return this.#poll;
+    return Math.max(0, Math.min(this.#poll, next - this.#now()));
   }
 
   /**
@@ -231,7 +227,9 @@ export class Redeemer implements AsyncDisposable {
       if (this.#abort.signal.aborted) break;
       const outcome = await this.#handle(t);
       out.push(outcome);
-      this.#log.info({ ticket: t.ticketHash, sender: t.ticket.sender, ...outcome }, "winning ticket");
+      const level =
+        outcome.outcome === "waiting" ? "debug" : outcome.outcome === "redeemed" ? "info" : "warn";
+      this.#log[level]({ ticket: t.ticketHash, sender: t.ticket.sender, ...outcome }, "winning ticket");
       // The chain is shared by all tickets: if it is unreachable, stop this pass.
       if (outcome.outcome === "retry" && outcome.reason.startsWith("network:")) break;
     }

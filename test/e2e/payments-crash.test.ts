@@ -12,10 +12,13 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { after, before, test } from "node:test";
 import { type Hash, parseEther } from "viem";
-import { ticketBrokerAbi } from "../../src/chain/abis.ts";
-import { createChainClients } from "../../src/chain/clients.ts";
-import { type Devnet, startDevnet } from "../../src/chain/devnet.ts";
-import { fundSender } from "../../src/chain/ticket-broker.ts";
+import {
+  createChainClients,
+  type Devnet,
+  fundSender,
+  startDevnet,
+  ticketBrokerAbi,
+} from "../../src/chain/index.ts";
 import { openStore } from "../../src/node/store.ts";
 
 const src = (p: string) => JSON.stringify(new URL(`../../src/${p}`, import.meta.url).href);

@@ -10,18 +10,22 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type BaseError, ContractFunctionRevertedError, parseEther } from "viem";
-import { bondingManagerAbi, ticketBrokerAbi } from "../../src/chain/abis.ts";
-import { createChainClients, type SigningChainClients } from "../../src/chain/clients.ts";
 import {
   advanceRound,
+  bondingManagerAbi,
+  createChainClients,
+  createRedeemerChain,
+  createSignedTicket,
   type Devnet,
+  fundSender,
   initializeCurrentRound,
   mineBlocks,
+  readSenderInfo,
+  type SigningChainClients,
   startDevnet,
-} from "../../src/chain/devnet.ts";
-import { createSignedTicket } from "../../src/chain/devnet-tickets.ts";
-import { createRedeemerChain, toContractTicket } from "../../src/chain/redeemer-chain.ts";
-import { fundSender, readSenderInfo } from "../../src/chain/ticket-broker.ts";
+  ticketBrokerAbi,
+  toContractTicket,
+} from "../../src/chain/index.ts";
 import { openStore, type PaymentStore } from "../../src/node/store.ts";
 import { Redeemer } from "../../src/payments/redeemer.ts";
 import type { SignedTicket } from "../../src/payments/types.ts";
