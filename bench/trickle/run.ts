@@ -29,7 +29,7 @@ const BITRATE = 2_000_000; // bits per second
 const FRAME = 4096;
 const FANOUT_SEGMENT_SECONDS = 2;
 
-interface Target {
+export interface Target {
   name: string;
   /** Base URL ending with "/". */
   url: string;
@@ -68,7 +68,7 @@ async function startNodeChild(name: string, args: string[], pipe: boolean): Prom
   return { name, url, pipe, pid: child.pid, close: () => stopChild(child) };
 }
 
-function startTributary(): Promise<Target> {
+export function startTributary(): Promise<Target> {
   const main = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
   return startNodeChild(
@@ -78,7 +78,7 @@ function startTributary(): Promise<Target> {
   );
 }
 
-function startPipe(): Promise<Target> {
+export function startPipe(): Promise<Target> {
   return startNodeChild(
     "node pipe (floor)",
     [fileURLToPath(new URL("./pipe-server.ts", import.meta.url))],
@@ -102,7 +102,7 @@ function childPids(comm: string): number[] {
   return pids;
 }
 
-async function startGo(): Promise<Target | string> {
+export async function startGo(): Promise<Target | string> {
   let peers: typeof import("../../test/interop/peers.ts");
   try {
     peers = await import("../../test/interop/peers.ts");
@@ -202,7 +202,7 @@ async function createChannel(agent: Agent, target: Target, ch: string): Promise<
 // ---- measurements -----------------------------------------------------------------------------
 
 /** MB/s moving `segments` 1 MiB segments publisher → server → one subscriber. */
-async function throughput(target: Target, segments: number): Promise<number> {
+export async function throughput(target: Target, segments: number): Promise<number> {
   const agent = new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
   try {
     const ch = `tp-${Math.random().toString(36).slice(2)}`;
@@ -264,7 +264,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** p50/p99 write→read delay (ms) of a ~2 Mbit/s stream fanned out to `subscribers`. */
-async function fanout(
+export async function fanout(
   target: Target,
   subscribers: number,
   seconds: number,
@@ -340,7 +340,7 @@ async function fanout(
 }
 
 /** Server RSS growth per channel that holds 5 segments of 1 KiB. */
-async function memoryPerChannel(target: Target, channels: number): Promise<number> {
+export async function memoryPerChannel(target: Target, channels: number): Promise<number> {
   if (target.pid === undefined) return Number.NaN;
   const agent = new Agent({ keepAlive: true, maxSockets: 16 });
   try {
@@ -471,4 +471,4 @@ async function main(): Promise<void> {
   for (const [name, r] of results) if (typeof r === "string") console.log(`\n${name}: ${r}`);
 }
 
-await main();
+if (import.meta.main) await main();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { COALESCE_BELOW, FIRST_COALESCE_PAGE, SegmentBuffer, type SegmentReader } from "./segment-buffer.ts";
+import { FIRST_PAGE, MAX_PAGE, SegmentBuffer, type SegmentReader } from "./segment-buffer.ts";
 
 function drain(reader: SegmentReader): Buffer {
   const parts: Buffer[] = [];
@@ -10,15 +10,18 @@ function drain(reader: SegmentReader): Buffer {
 
 test("ReadChunkAcrossPages: a reader walks every page in order", () => {
   const buf = new SegmentBuffer();
-  const a = Buffer.alloc(COALESCE_BELOW * 2, "a");
-  const b = Buffer.alloc(COALESCE_BELOW * 4, "b");
+  const a = Buffer.alloc(FIRST_PAGE * 3, "a");
+  const b = Buffer.alloc(FIRST_PAGE * 5 + 123, "b");
   const small = Buffer.from("tail");
   buf.write(a);
   buf.write(b);
   buf.write(small);
-  assert.equal(buf.pageCount, 3);
+  assert.ok(buf.pageCount >= 3, `pages: ${buf.pageCount}`);
   const reader = buf.reader();
-  assert.deepEqual(drain(reader), Buffer.concat([a, b, small]));
+  const views: Buffer[] = [];
+  for (let c = reader.next(); c !== undefined; c = reader.next()) views.push(c);
+  assert.equal(views.length, buf.pageCount, "one view per page for a reader that is behind");
+  assert.deepEqual(Buffer.concat(views), Buffer.concat([a, b, small]));
   assert.equal(reader.position, a.length + b.length + small.length);
 });
 
@@ -30,36 +33,56 @@ test("TailGrowth: bytes appended to the tail page after a read are seen by the n
   assert.equal(reader.next(), undefined);
   buf.write(Buffer.from(" world"));
   assert.equal(reader.next()?.toString(), " world");
-  assert.equal(buf.pageCount, 1, "small writes coalesce into one page");
+  assert.equal(buf.pageCount, 1, "small writes share one page");
   assert.equal(reader.position, 11);
 });
 
-test("small writes coalesce into doubling pages; the first page is small", () => {
+test("pages start small and double up to 1 MiB", () => {
   const buf = new SegmentBuffer();
   for (let i = 0; i < 1000; i++) buf.write(Buffer.from("0123456789"));
   assert.equal(buf.length, 10_000);
-  assert.ok(buf.pageCount <= 3, `pages: ${buf.pageCount}`);
+  assert.equal(buf.pageCount, 2, "4 KiB + 8 KiB");
   assert.equal(drain(buf.reader()).toString(), "0123456789".repeat(1000));
-  const one = new SegmentBuffer();
-  one.write(Buffer.from("{}"));
-  assert.ok(FIRST_COALESCE_PAGE <= 4096);
+  const big = new SegmentBuffer();
+  big.write(Buffer.alloc(8 * MAX_PAGE, 1));
+  const sizes: number[] = [];
+  const r = big.reader();
+  for (let c = r.next(); c !== undefined; c = r.next()) sizes.push(c.length);
+  assert.equal(Math.max(...sizes), MAX_PAGE);
+  assert.equal(sizes[0], FIRST_PAGE);
 });
 
-test("every reader shares the same memory: large chunks are kept without a copy", () => {
+test("every reader shares the same memory: one copy whatever the number of readers", () => {
   const buf = new SegmentBuffer();
-  const big = Buffer.alloc(COALESCE_BELOW * 4, 7);
-  buf.write(big);
+  const written = Buffer.alloc(FIRST_PAGE, 7);
+  buf.write(written);
   const views = Array.from({ length: 100 }, () => buf.reader().next()!);
   for (const v of views) {
-    assert.equal(v.buffer, big.buffer, "same ArrayBuffer as the written chunk");
-    assert.equal(v.byteOffset, big.byteOffset);
+    assert.equal(v.buffer, views[0]!.buffer, "same ArrayBuffer for every reader");
+    assert.equal(v.byteOffset, views[0]!.byteOffset);
   }
-  buf.write(Buffer.from("small"));
-  const r1 = buf.reader();
-  const r2 = buf.reader();
-  r1.next();
-  r2.next();
-  assert.equal(r1.next()!.buffer, r2.next()!.buffer, "coalesced pages are shared too");
+  assert.notEqual(
+    views[0]!.buffer,
+    written.buffer,
+    "the writer's chunk is copied once, so callers may reuse it",
+  );
+  written.fill(0);
+  assert.equal(views[0]![0], 7);
+});
+
+test("closing trims a mostly empty tail page without disturbing readers", () => {
+  const buf = new SegmentBuffer();
+  buf.write(Buffer.from("{}"));
+  const reader = buf.reader();
+  assert.equal(reader.next()?.toString(), "{}");
+  const before = buf.reader().next()!;
+  assert.equal(before.buffer.byteLength >= FIRST_PAGE, true);
+  buf.close();
+  const after = buf.reader().next()!;
+  assert.equal(after.toString(), "{}");
+  assert.equal(after.buffer.byteLength, 2, "trimmed to size");
+  assert.equal(reader.next(), undefined);
+  assert.equal(reader.done, true);
 });
 
 test("done only once closed and fully read; wait() resolves on write, close and abort", async () => {

@@ -1,22 +1,23 @@
 /**
  * The bytes of one trickle segment: an append-only list of pages that any number of readers walk
- * independently, while the writer is still appending (spec trickle.md §9).
+ * independently, while the writer is still appending (spec trickle.md §9; go-livepeer
+ * `trickle/segment_buffer.go`).
  *
- * Memory: a segment holds ONE copy of its bytes however many subscribers read it. Large incoming
- * chunks (the Buffers node:http hands us) are kept as they are, with no copy; small chunks are copied
- * into a growing coalescing page so that thousands of tiny writes do not cost a Buffer object each.
- * Readers receive views (`subarray`) of those pages. A published byte is never modified again, so the
- * views stay valid, and every reader shares the same memory.
+ * Memory: a segment holds ONE copy of its bytes however many subscribers read it. Incoming chunks are
+ * copied once into pages (4 KiB first, doubling up to 1 MiB); readers receive views (`subarray`) of
+ * those pages, never copies. A published byte is never modified again, so the views stay valid and
+ * every reader shares the same memory. Copying into large pages (rather than keeping each incoming
+ * chunk) lets a reader that is behind send one large write instead of many small ones: measured
+ * 1.5–3× the single-channel throughput of keeping the chunks (bench/trickle). On close, a mostly
+ * empty tail page is trimmed to size.
  *
  * No I/O here; waiting is promise-based with an optional AbortSignal.
  */
 
-/** Chunks at least this long are stored as given (no copy); smaller ones are coalesced. */
-export const COALESCE_BELOW = 16 * 1024;
-/** First coalescing page size; later ones double up to {@link MAX_COALESCE_PAGE}. */
-export const FIRST_COALESCE_PAGE = 4 * 1024;
-/** Largest coalescing page (go-livepeer `segmentBufferMaxPageSize` is also 1 MiB). */
-export const MAX_COALESCE_PAGE = 1024 * 1024;
+/** First page size; later pages double up to {@link MAX_PAGE}. */
+export const FIRST_PAGE = 4 * 1024;
+/** Largest page (go-livepeer `segmentBufferMaxPageSize` is also 1 MiB). */
+export const MAX_PAGE = 1024 * 1024;
 
 /** The reason {@link SegmentBuffer.closedSignal} aborts with. */
 export const SEGMENT_CLOSED: unique symbol = Symbol("trickle segment closed");
@@ -26,8 +27,6 @@ interface Page {
   readonly data: Buffer;
   /** Published length. */
   length: number;
-  /** True for pages this buffer allocated (small writes may be appended to them). */
-  readonly owned: boolean;
 }
 
 /** A reader's position in a {@link SegmentBuffer}. */
@@ -92,7 +91,7 @@ export class SegmentBuffer {
   #length = 0;
   #closed = false;
   #released = false;
-  #nextPageSize = FIRST_COALESCE_PAGE;
+  #nextPageSize = FIRST_PAGE;
   #waiters = new Set<() => void>();
   readonly #closeController = new AbortController();
 
@@ -122,30 +121,26 @@ export class SegmentBuffer {
   }
 
   /**
-   * Appends bytes and wakes readers. The buffer keeps `chunk` itself when it is large, so the caller
-   * must not modify it afterwards. Writes after {@link release} are dropped. Writes after a plain
-   * {@link close} are still appended (go-livepeer does the same; readers that already finished do not
-   * see them, fresh readers do).
+   * Appends a copy of `chunk` and wakes readers. Writes after {@link release} are dropped. Writes
+   * after a plain {@link close} are still appended (go-livepeer does the same; readers that already
+   * finished do not see them, fresh readers do).
    */
   write(chunk: Uint8Array): void {
     if (this.#released || chunk.length === 0) return;
-    const buf = Buffer.isBuffer(chunk)
-      ? chunk
-      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    if (buf.length >= COALESCE_BELOW) {
-      this.#pages.push({ data: buf, length: buf.length, owned: false });
-    } else {
+    let off = 0;
+    while (off < chunk.length) {
       let tail = this.#pages[this.#pages.length - 1];
-      if (tail === undefined || !tail.owned || tail.data.length - tail.length < buf.length) {
-        const size = Math.max(this.#nextPageSize, buf.length);
-        this.#nextPageSize = Math.min(this.#nextPageSize * 2, MAX_COALESCE_PAGE);
-        tail = { data: Buffer.allocUnsafeSlow(size), length: 0, owned: true };
+      if (tail === undefined || tail.length === tail.data.length) {
+        tail = { data: Buffer.allocUnsafeSlow(this.#nextPageSize), length: 0 };
+        this.#nextPageSize = Math.min(this.#nextPageSize * 2, MAX_PAGE);
         this.#pages.push(tail);
       }
-      buf.copy(tail.data, tail.length);
-      tail.length += buf.length;
+      const n = Math.min(tail.data.length - tail.length, chunk.length - off);
+      tail.data.set(chunk.subarray(off, off + n), tail.length);
+      tail.length += n;
+      off += n;
     }
-    this.#length += buf.length;
+    this.#length += chunk.length;
     this.#wake();
   }
 
@@ -153,6 +148,7 @@ export class SegmentBuffer {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#trimTail();
     // A fixed reason: the default DOMException captures a stack on every segment close.
     this.#closeController.abort(SEGMENT_CLOSED);
     this.#wake();
@@ -163,10 +159,21 @@ export class SegmentBuffer {
    * finish what they can see from their own page list; further writes are ignored.
    */
   release(): void {
-    this.close();
     this.#released = true;
+    this.close();
     this.#pages = [];
     this.#length = 0;
+  }
+
+  /** Replaces a tail page that is more than half empty by a right-sized copy (same bytes). */
+  #trimTail(): void {
+    if (this.#released) return;
+    const last = this.#pages.length - 1;
+    const tail = this.#pages[last];
+    if (tail === undefined || tail.length === 0 || tail.data.length - tail.length <= tail.length) return;
+    const data = Buffer.allocUnsafeSlow(tail.length);
+    tail.data.copy(data, 0, 0, tail.length);
+    this.#pages[last] = { data, length: tail.length };
   }
 
   /** A new reader positioned at byte 0. */
