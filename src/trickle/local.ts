@@ -53,7 +53,7 @@ export class LocalPublisher {
   /**
    * Writes `data` as the next segment and closes it. Advances the channel's `nextWrite` on the first
    * byte. A Uint8Array is written synchronously (before the returned promise settles), so calls made
-   * in order land in order. Large chunks are kept without a copy: do not modify them afterwards.
+   * in order land in order. The bytes are copied: the caller may reuse its buffers.
    *
    * @returns the number of bytes written.
    * @throws TrickleStreamNotFoundError when the channel does not exist (and is not auto-created);
