@@ -7,7 +7,17 @@
  * Verification, in go-livepeer's order: length 65, s ≤ n/2, v ∈ {27, 28}, then recovery and an
  * address comparison.
  */
-import { type Address, type Hex, hashMessage, isAddressEqual, recoverAddress, size } from "viem";
+import {
+  type Address,
+  getAddress,
+  type Hex,
+  hashMessage,
+  isAddressEqual,
+  keccak256,
+  recoverAddress,
+  size,
+  stringToBytes,
+} from "viem";
 import type { LocalAccount } from "viem/accounts";
 import { SECP256K1_HALF_N } from "./constants.ts";
 
@@ -70,4 +80,33 @@ export async function checkSig(expected: Address, msg: Hex | Uint8Array, sig: He
 /** Boolean form of {@link checkSig} (go-livepeer `VerifySig`). */
 export async function verifySig(expected: Address, msg: Hex | Uint8Array, sig: Hex): Promise<boolean> {
   return (await checkSig(expected, msg, sig)).valid;
+}
+
+/**
+ * go-livepeer's "sign a payload" scheme (`Broadcaster.Sign`, `orch.VerifySig(addr, msg, sig)`):
+ * personal_sign(keccak256(msg)). Used for the OrchestratorRequest, SegData, BYOC sender and job
+ * signatures and Ping. A string is taken as its UTF-8 bytes.
+ */
+export async function signPayload(
+  signer: MessageSigner | LocalAccount,
+  msg: string | Uint8Array,
+): Promise<Hex> {
+  return signPersonal(signer, keccak256(typeof msg === "string" ? stringToBytes(msg) : msg));
+}
+
+/** Checks a {@link signPayload} signature (go-livepeer `orch.VerifySig`). Never throws. */
+export async function checkPayloadSig(
+  expected: Address,
+  msg: string | Uint8Array,
+  sig: Hex,
+): Promise<SigCheck> {
+  return checkSig(expected, keccak256(typeof msg === "string" ? stringToBytes(msg) : msg), sig);
+}
+
+/**
+ * The payload an `OrchestratorRequest.sig` signs: the gateway address as an EIP-55 checksummed
+ * "0x…" string (go-livepeer `addr.Hex()`).
+ */
+export function orchestratorRequestPayload(address: Address): string {
+  return getAddress(address);
 }

@@ -2,11 +2,17 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import type { Address, Hex } from "viem";
+import { type Address, type Hex, keccak256, stringToBytes } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { MAX_WIN_PROB } from "./constants.ts";
 import { Rat } from "./rational.ts";
-import { checkSig, signPersonal } from "./signature.ts";
+import {
+  checkPayloadSig,
+  checkSig,
+  orchestratorRequestPayload,
+  signPayload,
+  signPersonal,
+} from "./signature.ts";
 import {
   auxData,
   isWinningTicket,
@@ -107,6 +113,18 @@ describe("signature vectors (go-livepeer crypto/verify_test.go)", () => {
     // same r,s but v flipped recovers another key
     const flipped = await checkSig(addr, msg, `${sig.slice(0, 130)}1b` as Hex);
     assert.equal(flipped.valid, false);
+  });
+});
+
+describe("payload signatures (OrchestratorRequest, SegData, BYOC)", () => {
+  test("signPayload is personal_sign over keccak256(payload) and checks against the EIP-55 address string", async () => {
+    const account = privateKeyToAccount(`0x${"05".repeat(32)}`);
+    const payload = orchestratorRequestPayload(account.address.toLowerCase() as Address);
+    assert.equal(payload, account.address);
+    const sig = await signPayload(account, payload);
+    assert.equal((await checkPayloadSig(account.address, payload, sig)).valid, true);
+    assert.equal((await checkSig(account.address, keccak256(stringToBytes(payload)), sig)).valid, true);
+    assert.equal((await checkPayloadSig(account.address, payload.toLowerCase(), sig)).valid, false);
   });
 });
 
