@@ -468,6 +468,31 @@ test("changefeed announces added and removed channels on _changes", async () => 
   const removed = await request(`${s.url}_changes/2`);
   assert.equal(removed.body, '{"removed":["alpha"]}');
   assert.equal(removed.headers["content-type"], "application/json");
+  for (const [method, path] of [
+    ["POST", "_changes/3"],
+    ["POST", "_changes/-1"],
+    ["DELETE", "_changes"],
+    ["DELETE", "_changes/2"],
+  ] as const) {
+    const r = await request(`${s.url}${path}`, {
+      method,
+      body: method === "POST" ? '{"added":["fake"]}' : undefined,
+    });
+    assert.equal(r.status, 403, `${method} ${path}: HTTP clients cannot write the changefeed`);
+  }
+  assert.equal((await request(`${s.url}_changes/next`)).body, "3");
+});
+
+test("an AbortSignal closes the standalone server and its channels", async () => {
+  const ac = new AbortController();
+  const s = await serve({ signal: ac.signal });
+  s.trickle.createChannel("sig", "text/plain");
+  const waiting = openGet(`${s.url}sig/0`);
+  await eventually(() => s.trickle.getChannel("sig")!.segmentAt(0) !== undefined);
+  ac.abort();
+  assert.equal((await waiting.head).headers["lp-trickle-closed"], "terminated");
+  await eventually(() => !s.server.listening);
+  assert.ok(s.trickle.closed);
 });
 
 test("close() wakes subscribers and preconnected publishers, then refuses new channels", async () => {

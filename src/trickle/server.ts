@@ -16,6 +16,8 @@
  * - A POST that arrives for an already closed segment is released at once as an empty write (200,
  *   `Connection: close`); in Go that outcome is a race that the close nearly always wins.
  * - A GET precreating a slot closes the segment it replaces (Go leaves that one's readers waiting).
+ * - With the changefeed on, HTTP clients may only read `_changes`: POST and DELETE answer 403 (Go lets
+ *   anyone inject or delete changefeed entries when autocreate is on).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import {
@@ -107,6 +109,8 @@ export interface TrickleServerOptions {
   beforeDelete?: TrickleHook;
   /** pino logger; default silent. Channel names are logged in full only at debug level. */
   logger?: Logger;
+  /** Closes the server (as {@link TrickleServer.close}) when aborted. */
+  signal?: AbortSignal;
 }
 
 /** A shortened channel name for info-level logs: channel names are credentials. */
@@ -250,6 +254,9 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
       this.#changes = new LocalPublisher(this, CHANGEFEED_CHANNEL, "application/json");
       this.#changes.createChannel();
     }
+    const { signal } = options;
+    if (signal?.aborted) void this.close();
+    else signal?.addEventListener("abort", () => void this.close(), { once: true });
   }
 
   // ---- channel registry ---------------------------------------------------------------------
@@ -400,6 +407,12 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
       return;
     }
     const method = req.method ?? "GET";
+    if (method !== "GET" && this.#changes !== undefined && name === CHANGEFEED_CHANNEL) {
+      // go-livepeer lets HTTP clients write to or delete its changefeed; we keep it server-owned.
+      req.resume();
+      httpError(res, 403, "Forbidden: the changefeed is written by the server only");
+      return;
+    }
     if (parts.length === 1) {
       if (method === "POST") this.#handleCreate(req, res, name).catch((err) => this.#failed(res, err));
       else if (method === "DELETE") this.#handleDelete(req, res, name).catch((err) => this.#failed(res, err));
@@ -791,5 +804,6 @@ export async function startTrickleServer(
     })();
     return closing;
   };
+  trickleOptions.signal?.addEventListener("abort", () => void close(), { once: true });
   return { trickle, server, url, port: bound, close, [Symbol.asyncDispose]: close };
 }
