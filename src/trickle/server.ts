@@ -677,7 +677,7 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
         ch.markWritten(idx);
       }
       const max = this.#maxSegmentBytes;
-      if (max > 0 && total + chunk.length > max) {
+      if (max > 0 && buffer.length + chunk.length > max) {
         finish();
         segment.close();
         log.info({ seq: idx, bytes: total, max }, "segment too large; cut");
