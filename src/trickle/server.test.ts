@@ -543,3 +543,18 @@ test("a channel name must be a single sane path segment", async () => {
     assert.ok(channelNameProblem(bad), bad);
   }
 });
+
+test("an unclosed TrickleServer does not keep the process alive (its sweeper is unref'd)", async () => {
+  const { spawnSync } = await import("node:child_process");
+  const serverUrl = new URL("./server.ts", import.meta.url).href;
+  const r = spawnSync(
+    process.execPath,
+    [
+      "--input-type=module",
+      "-e",
+      `const m = await import(${JSON.stringify(serverUrl)}); new m.TrickleServer();`,
+    ],
+    { timeout: 20_000 },
+  );
+  assert.equal(r.status, 0, String(r.stderr));
+});
