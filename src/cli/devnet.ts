@@ -70,12 +70,14 @@ export function devnetCommand(): Command {
       new Option("--host <host>", "interface to bind").env("TRIBUTARY_DEVNET_HOST").default("127.0.0.1"),
     )
     .addOption(
-      new Option("--round-length <blocks>", "blocks per round").default(100).argParser(parsePositiveInt),
+      new Option("--round-length <blocks>", "blocks per round (winning tickets stay redeemable for 2 rounds)")
+        .default(100)
+        .argParser(parsePositiveInt),
     )
     .addOption(
       new Option(
         "--block-time <seconds>",
-        "seconds between blocks (blocks also advance params expiry and rounds)",
+        "also mine a block every this many seconds (transactions are mined at once either way), so params expiry and rounds advance on an idle chain",
       )
         .default(1)
         .argParser(parsePositiveInt),

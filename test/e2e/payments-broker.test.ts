@@ -143,6 +143,36 @@ describe("TicketBroker on the devnet", () => {
     assert.equal(await redeemReason(t), undefined, "the untouched ticket is valid");
   });
 
+  test("batchRedeemWinningTickets redeems the valid tickets and swallows the failures", async () => {
+    const g = devnet.accounts.gateway.privateKey;
+    const good = await ticket(g);
+    const bad = await ticket(g, { winProb: 0n });
+    const hash = await o.walletClient.writeContract({
+      address: devnet.contracts.ticketBroker,
+      abi: ticketBrokerAbi,
+      functionName: "batchRedeemWinningTickets",
+      // Failures are swallowed, so an estimate would find the gas at which every inner call fails.
+      gas: 2_000_000n,
+      args: [
+        [toContractTicket(bad), toContractTicket(good)],
+        [bad.sig, good.sig],
+        [bad.recipientRand, good.recipientRand],
+      ],
+    });
+    const receipt = await o.publicClient.waitForTransactionReceipt({ hash });
+    assert.equal(receipt.status, "success");
+    const used = (h: Hex) =>
+      o.publicClient.readContract({
+        address: devnet.contracts.ticketBroker,
+        abi: ticketBrokerAbi,
+        functionName: "usedTickets",
+        args: [h],
+      });
+    assert.equal(await used(good.hash), true);
+    assert.equal(await used(bad.hash), false);
+    assert.equal(await redeemReason(good), "ticket is used");
+  });
+
   test("fundDepositAndReserve requires msg.value to equal the sum", async () => {
     const g = clientsFor(devnet.accounts.gateway.privateKey);
     assert.equal(
