@@ -6,7 +6,7 @@ import { after, before, describe, test } from "node:test";
 import { type Address, encodeAbiParameters, encodePacked, type Hex, keccak256, zeroAddress } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { bondingManagerAbi, roundsManagerAbi, serviceRegistryAbi, ticketBrokerAbi } from "./abis.ts";
-import { startAnvil } from "./anvil.ts";
+import { AnvilStartError, startAnvil } from "./anvil.ts";
 import { createChainClients } from "./clients.ts";
 import {
   ANVIL_DEV_KEYS,
@@ -35,6 +35,16 @@ test("anvil answers on an ephemeral 127.0.0.1 port and is gone after dispose", a
     assert.ok(pid !== undefined && alive(pid));
   }
   assert.equal(alive(pid!), false);
+});
+
+test("a port already in use is a clear AnvilStartError", async () => {
+  await using first = await startAnvil();
+  await assert.rejects(startAnvil({ port: first.port }), (err: unknown) => {
+    assert.ok(err instanceof AnvilStartError);
+    assert.match(err.message, /anvil exited before listening/);
+    assert.match(String(err.details?.output), /in use/i);
+    return true;
+  });
 });
 
 test("aborting the signal stops anvil", async () => {

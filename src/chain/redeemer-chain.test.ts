@@ -16,6 +16,7 @@ test("an unreachable RPC surfaces as a retryable RedeemNetworkError", async () =
     clients,
     ticketBroker: DEVNET_DEFAULT_ADDRESSES.ticketBroker,
     roundsManager: DEVNET_DEFAULT_ADDRESSES.roundsManager,
+    bondingManager: DEVNET_DEFAULT_ADDRESSES.bondingManager,
   });
   await assert.rejects(chain.blockNumber(), RedeemNetworkError);
   await assert.rejects(chain.isUsedTicket(`0x${"00".repeat(32)}`), RedeemNetworkError);

@@ -25,7 +25,7 @@ import {
 } from "../payments/redeemer.ts";
 import { auxData } from "../payments/ticket.ts";
 import type { SignedTicket, Ticket } from "../payments/types.ts";
-import { roundsManagerAbi, ticketBrokerAbi } from "./abis.ts";
+import { bondingManagerAbi, roundsManagerAbi, ticketBrokerAbi } from "./abis.ts";
 import { ARBITRUM_ONE_CHAIN_ID } from "./addresses.ts";
 import type { SigningChainClients } from "./clients.ts";
 
@@ -47,6 +47,7 @@ export interface RedeemerChainOptions {
   clients: SigningChainClients;
   ticketBroker: Address;
   roundsManager: Address;
+  bondingManager: Address;
   /**
    * Read the block clock from the header's `l1BlockNumber` (Arbitrum). Default: true on chain 42161.
    */
@@ -105,6 +106,15 @@ export function createRedeemerChain(options: RedeemerChainOptions): RedeemerChai
           throw new Error("the RPC's latest block has no l1BlockNumber field");
         return BigInt(block.l1BlockNumber);
       }),
+    isActiveTranscoder: (address) =>
+      call(() =>
+        publicClient.readContract({
+          address: options.bondingManager,
+          abi: bondingManagerAbi,
+          functionName: "isActiveTranscoder",
+          args: [address],
+        }),
+      ),
     currentRoundInitialized: () =>
       call(() =>
         publicClient.readContract({

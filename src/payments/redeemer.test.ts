@@ -37,6 +37,7 @@ class FakeChain implements RedeemerChain {
   readonly account = RECIPIENT;
   block = 100n;
   roundInitialized = true;
+  active = true;
   used = new Set<string>();
   deposit = 10n ** 18n;
   claimable = 0n;
@@ -64,6 +65,9 @@ class FakeChain implements RedeemerChain {
   async blockNumber() {
     this.#maybeFail("blockNumber");
     return this.block;
+  }
+  async isActiveTranscoder() {
+    return this.active;
   }
   async currentRoundInitialized() {
     return this.roundInitialized;
@@ -170,6 +174,25 @@ test("'current round is not initialized' is waited out, not a failure", async ()
   now.t += 500;
   await redeemer.runOnce();
   assert.equal(statusOf(store, t.id).status, "redeemed");
+});
+
+test("tickets wait while the recipient is not in the active pool", async () => {
+  const { store, chain, redeemer, now } = setup();
+  chain.active = false;
+  const t = redeemer.enqueue(winning(12));
+  const [r] = await redeemer.runOnce();
+  assert.equal(r?.outcome, "waiting");
+  assert.match(statusOf(store, t.id).lastError!, /is not active in the current round/);
+  chain.active = true;
+  now.t += 500;
+  await redeemer.runOnce();
+  assert.equal(statusOf(store, t.id).status, "redeemed");
+});
+
+test("a ticket without its recipientRand cannot be enqueued", () => {
+  const { redeemer } = setup();
+  const { recipientRand: _, ...bare } = winning(13);
+  assert.throws(() => redeemer.enqueue(bare), /needs its recipientRand/);
 });
 
 test("an RPC outage is retried with exponential backoff and never fails the ticket", async () => {

@@ -12,7 +12,8 @@
  *    `pending`.
  * 2. Wait until `paramsExpirationBlock <= latest block` (revealing recipientRand earlier would let the
  *    sender learn the outcome of its other tickets that share the recipientRandHash).
- * 3. Wait while the current round is not initialized.
+ * 3. Wait while the current round is not initialized or the recipient is not in the active pool
+ *    (go-livepeer skips such tickets too; they may expire meanwhile).
  * 4. `usedTickets(hash)` → `failed` with "ticket is used", no transaction.
  * 5. Simulate `redeemWinningTicket` (gas estimate). A revert is permanent (`failed` with the contract's
  *    reason, e.g. "ticket is expired") except "current round is not initialized" / "system is paused".
@@ -65,6 +66,8 @@ export interface RedeemerChain {
   readonly account: Address;
   /** Latest block number (L1 block on Arbitrum). */
   blockNumber(): Promise<bigint>;
+  /** BondingManager.isActiveTranscoder(address). */
+  isActiveTranscoder(address: Address): Promise<boolean>;
   currentRoundInitialized(): Promise<boolean>;
   isUsedTicket(ticketHash: Hash): Promise<boolean>;
   /** Sender deposit, and the reserve `claimant` may claim this round. */
@@ -154,10 +157,14 @@ export class Redeemer implements AsyncDisposable {
 
   /**
    * Commits a winning ticket to the store (durable when this returns) and wakes the loop. Returns the
-   * stored row; enqueuing the same ticket twice is harmless.
+   * stored row; enqueuing the same ticket twice is harmless. The ticket must carry its recipientRand
+   * (as `Recipient.processPayment` winners do).
    */
-  enqueue(ticket: SignedTicket & { recipientRand: bigint }): StoredWinningTicket {
-    const { ticket: stored } = this.#store.addWinningTicket(ticketHash(ticket), ticket);
+  enqueue(ticket: SignedTicket): StoredWinningTicket {
+    const { recipientRand } = ticket;
+    if (recipientRand === undefined)
+      throw new TypeError("a winning ticket needs its recipientRand to be redeemed");
+    const { ticket: stored } = this.#store.addWinningTicket(ticketHash(ticket), { ...ticket, recipientRand });
     this.notify();
     return stored;
   }
@@ -291,6 +298,11 @@ export class Redeemer implements AsyncDisposable {
     if (!(await this.#chain.currentRoundInitialized())) {
       this.#store.postpone(t.id, this.#now() + this.#poll);
       return { id: t.id, outcome: "waiting", reason: "current round is not initialized" };
+    }
+    if (!(await this.#chain.isActiveTranscoder(ticket.recipient))) {
+      const reason = `recipient ${ticket.recipient} is not active in the current round`;
+      this.#store.postpone(t.id, this.#now() + this.#poll, reason);
+      return { id: t.id, outcome: "waiting", reason };
     }
     if (await this.#chain.isUsedTicket(t.ticketHash)) {
       this.#store.markFailed(t.id, "ticket is used");

@@ -36,7 +36,7 @@ const clients = createChainClients({ rpcUrl: c.rpcUrl, chainId: c.chainId, priva
 const store = openStore({ path: c.storePath });
 const redeemer = new Redeemer({
   store,
-  chain: createRedeemerChain({ clients, ticketBroker: c.ticketBroker, roundsManager: c.roundsManager }),
+  chain: createRedeemerChain({ clients, ticketBroker: c.ticketBroker, roundsManager: c.roundsManager, bondingManager: c.bondingManager }),
   pollIntervalMs: 10,
   backoffBaseMs: 10,
 });
@@ -105,6 +105,7 @@ test("every acknowledged winning ticket is redeemed exactly once across a SIGKIL
     gatewayKey: devnet.accounts.gateway.privateKey,
     ticketBroker: devnet.contracts.ticketBroker,
     roundsManager: devnet.contracts.roundsManager,
+    bondingManager: devnet.contracts.bondingManager,
     storePath,
     count: 30,
     faceValue: parseEther("0.001").toString(),

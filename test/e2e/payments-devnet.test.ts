@@ -93,6 +93,7 @@ describe("payments on the devnet", () => {
         clients: o,
         ticketBroker: devnet.contracts.ticketBroker,
         roundsManager: devnet.contracts.roundsManager,
+        bondingManager: devnet.contracts.bondingManager,
       }),
       pollIntervalMs: 0,
       backoffBaseMs: 0,
@@ -167,6 +168,7 @@ describe("payments on the devnet", () => {
         clients: o,
         ticketBroker: devnet.contracts.ticketBroker,
         roundsManager: devnet.contracts.roundsManager,
+        bondingManager: devnet.contracts.bondingManager,
       }),
     });
     const before = await o.publicClient.getTransactionCount({ address: o.account.address });
