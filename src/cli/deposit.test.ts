@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { createChainClients, type Devnet, readSenderInfo, startDevnet } from "../chain/index.ts";
-import { parseAmount, runDeposit } from "./deposit.ts";
+import { depositCommand, parseAmount, runDeposit } from "./deposit.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 const run = promisify(execFile);
@@ -71,10 +71,15 @@ describe("tributary deposit against a devnet", () => {
     );
     assert.equal(info.reserve.fundsRemaining, 10n ** 18n);
 
-    const human = await cli(["--amount", "1000", "--eth-url", devnet.rpcUrl, "--key-file", keyFile]);
-    assert.equal(human.code, 0, human.stderr);
-    assert.match(human.stdout, /funded sender 0x70997970C51812dc3A010C7d01b50e0d17dc79C8/);
-    assert.match(human.stdout, /now: +deposit 0\.250000000000001 ETH, reserve 1 ETH/);
+    const lines: string[] = [];
+    const code = await runDeposit(
+      { amount: 1000n, reserve: 0n, ethUrl: devnet.rpcUrl, keyFile },
+      (l) => lines.push(l),
+      (l) => lines.push(l),
+    );
+    assert.equal(code, 0, lines.join("\n"));
+    assert.match(lines[0]!, /^funded sender 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 on chain 31337/);
+    assert.match(lines.join("\n"), /now: +deposit 0\.250000000000001 ETH, reserve 1 ETH/);
   });
 
   test("errors are one clear line with a non-zero exit", async () => {
@@ -118,8 +123,18 @@ describe("tributary deposit against a devnet", () => {
   });
 
   test("bad flags are usage errors", async () => {
-    const usage = await cli(["--amount", "abc", "--eth-url", devnet.rpcUrl, "--key-file", keyFile]);
-    assert.notEqual(usage.code, 0);
-    assert.match(usage.stderr, /expected an amount/);
+    let err = "";
+    const cmd = depositCommand()
+      .exitOverride()
+      .configureOutput({ writeErr: (t) => (err += t), writeOut: () => {} });
+    await assert.rejects(
+      cmd.parseAsync(["--amount", "abc", "--eth-url", devnet.rpcUrl, "--key-file", keyFile], {
+        from: "user",
+      }),
+    );
+    assert.match(err, /expected an amount/);
+    err = "";
+    await assert.rejects(cmd.parseAsync(["--amount", "1"], { from: "user" }));
+    assert.match(err, /required option '--eth-url <url>' not specified/);
   });
 });
