@@ -12,9 +12,11 @@
  * - batch (optional): text reversal at `POST /<route>`: `{"text":"abc"}` → `{"text":"cba"}`, SSE on
  *   `Accept: text/event-stream` (pieces concatenate to the answer, then `data: [DONE]`).
  *
- * Expectations default to the contract as Tributary serves it (409 on a second start, 400 on bad params,
- * a failed update leaves /health alone). A target that differs on purpose (pytrickle: 503, 500, sticky
- * ERROR; §20) declares it in `quirks`; the suite then checks the target's documented behaviour instead.
+ * Expectations default to the contract as Tributary serves it (503 at once on a start while loading, 409
+ * on a second start, 400 on bad or rejected params, a failed update leaves /health alone, 413 on oversized
+ * bodies). A target that differs (pytrickle; §6, §20) declares it in `quirks`, and the suite checks that
+ * documented behaviour instead. {@link PYTRICKLE_0_1_6_QUIRKS} lists what pytrickle 0.1.6 (PyPI) does,
+ * as measured against this suite.
  * Features a target lacks (bearer auth, `/api` prefix) are not registered as tests for it.
  */
 import assert from "node:assert/strict";
@@ -38,13 +40,35 @@ export interface ContainerStartOptions {
 
 /** Documented deviations of a target from Tributary's contract. */
 export interface ContainerQuirks {
-  /** Status of a second `/stream/start` while a stream runs. Default 409 (pytrickle: 503). */
-  doubleStartStatus?: number;
-  /** Status of a params update that fails validation or the handler. Default 400 (pytrickle: 500). */
-  badParamsStatus?: number;
-  /** True when a failed params update turns /health into ERROR (pytrickle). Default false. */
-  badParamsSetsError?: boolean;
+  /** A start during LOADING: "503" answers at once (default); "waits" holds it until the load ends (pytrickle). */
+  startWhileLoading?: "503" | "waits";
+  /**
+   * A second start while a stream runs: refused with this status (default 409; pytrickle at 89a992de: 503),
+   * or "replaces" (the old stream is stopped and the new one runs: pytrickle 0.1.6, ai-runner).
+   */
+  doubleStart?: number | "replaces";
+  /** Status of a params update that fails validation. Default 400 (pytrickle: 500). */
+  invalidParamsStatus?: number;
+  /** Status of a params update whose handler throws. Default 400 (pytrickle: 200 "updated successfully"). */
+  rejectedParamsStatus?: number;
+  /** True when a handler that throws on an update turns /health into a sticky ERROR (pytrickle). */
+  rejectedParamsSetsError?: boolean;
+  /** Start answers lack `current_state` (pytrickle before PR #88, e.g. 0.1.6). */
+  noCurrentState?: boolean;
+  /** Status of a start whose body is over the limit. Default 413 (pytrickle: 400 "Error starting stream: …"). */
+  oversizeStatus?: number;
 }
+
+/** pytrickle 0.1.6 (PyPI), as measured with this suite against its `StreamServer`. */
+export const PYTRICKLE_0_1_6_QUIRKS: ContainerQuirks = {
+  startWhileLoading: "waits",
+  doubleStart: "replaces",
+  invalidParamsStatus: 500,
+  rejectedParamsStatus: 200,
+  rejectedParamsSetsError: true,
+  noCurrentState: true,
+  oversizeStatus: 400,
+};
 
 /** Optional features; absent means unsupported. */
 export interface ContainerFeatures {
@@ -135,9 +159,13 @@ function assertStreamError(r: { json: Json }, message?: RegExp): void {
 /** Registers the container-contract conformance tests for `target`. */
 export function containerSuite(target: ContainerTarget): void {
   const q = {
-    doubleStartStatus: target.quirks?.doubleStartStatus ?? 409,
-    badParamsStatus: target.quirks?.badParamsStatus ?? 400,
-    badParamsSetsError: target.quirks?.badParamsSetsError ?? false,
+    startWhileLoading: target.quirks?.startWhileLoading ?? "503",
+    doubleStart: target.quirks?.doubleStart ?? 409,
+    invalidParamsStatus: target.quirks?.invalidParamsStatus ?? 400,
+    rejectedParamsStatus: target.quirks?.rejectedParamsStatus ?? 400,
+    rejectedParamsSetsError: target.quirks?.rejectedParamsSetsError ?? false,
+    currentState: !target.quirks?.noCurrentState,
+    oversizeStatus: target.quirks?.oversizeStatus ?? 413,
   };
   const prefixes = target.features?.apiPrefix ? ["", "/api"] : [""];
 
@@ -173,16 +201,30 @@ export function containerSuite(target: ContainerTarget): void {
     describe("health state machine", () => {
       if (target.startLoading) {
         const startLoading = target.startLoading.bind(target);
-        test("LOADING until the load finishes, with 503 on /stream/start meanwhile, then IDLE", async () => {
+        const title =
+          q.startWhileLoading === "waits"
+            ? "LOADING until the load finishes; a start meanwhile waits for the load, then succeeds"
+            : "LOADING until the load finishes, with 503 on /stream/start meanwhile, then IDLE";
+        test(title, async () => {
           const c = await startLoading();
           try {
             assert.equal(await health(c), "LOADING");
-            const r = await postJson(`${c.url}/stream/start`, { gateway_request_id: "early" });
-            assert.equal(r.status, 503);
-            assertStreamError(r, /initializing/);
-            assert.equal(typeof r.json.current_state, "object");
-            assert.equal(await health(c), "LOADING");
-            c.release();
+            if (q.startWhileLoading === "waits") {
+              const pending = postJson(`${c.url}/stream/start`, { gateway_request_id: "early" });
+              assert.equal(await health(c), "LOADING");
+              c.release();
+              const r = await pending;
+              assert.equal(r.status, 200);
+              assert.equal(await health(c), "OK");
+              assert.equal((await call(`${c.url}/stream/stop`, { method: "POST" })).status, 200);
+            } else {
+              const r = await postJson(`${c.url}/stream/start`, { gateway_request_id: "early" });
+              assert.equal(r.status, 503);
+              assertStreamError(r, /initializing/);
+              if (q.currentState) assert.equal(typeof r.json.current_state, "object");
+              assert.equal(await health(c), "LOADING");
+              c.release();
+            }
             await eventually("IDLE after load", async () => (await health(c)) === "IDLE");
           } finally {
             await c.close();
@@ -226,7 +268,7 @@ export function containerSuite(target: ContainerTarget): void {
             assert.equal(r.json.status, "success");
             assert.equal(r.json.message, "Stream started successfully");
             assert.equal(r.json.request_id, "req-1");
-            assert.equal((r.json.current_state as Json).status, "OK");
+            if (q.currentState) assert.equal((r.json.current_state as Json).status, "OK");
             const s = await call(`${c.url}${p}/stream/status`);
             assert.equal(s.status, 200);
             assert.equal(s.json.client_active, true);
@@ -286,23 +328,33 @@ export function containerSuite(target: ContainerTarget): void {
           });
         });
 
-        test("a second start while a stream runs is refused and leaves the running stream alone", async () => {
-          await withLive(target, async (c) => {
-            assert.equal(
-              (await postJson(`${c.url}${p}/stream/start`, { gateway_request_id: "first" })).status,
-              200,
-            );
-            const r = await postJson(`${c.url}${p}/stream/start`, { gateway_request_id: "second" });
-            assert.equal(r.status, q.doubleStartStatus);
-            assertStreamError(r, /in use/);
-            assert.equal(await health(c), "OK");
-            const s = await call(`${c.url}${p}/stream/status`);
-            assert.equal((s.json.current_params as Json).gateway_request_id, "first");
-            assert.equal((await call(`${c.url}${p}/stream/stop`, { method: "POST" })).status, 200);
-          });
-        });
+        test(
+          q.doubleStart === "replaces"
+            ? "a second start while a stream runs replaces it"
+            : "a second start while a stream runs is refused and leaves the running stream alone",
+          async () => {
+            await withLive(target, async (c) => {
+              assert.equal(
+                (await postJson(`${c.url}${p}/stream/start`, { gateway_request_id: "first" })).status,
+                200,
+              );
+              const r = await postJson(`${c.url}${p}/stream/start`, { gateway_request_id: "second" });
+              if (q.doubleStart === "replaces") {
+                assert.equal(r.status, 200);
+              } else {
+                assert.equal(r.status, q.doubleStart);
+                assertStreamError(r, /in use/);
+              }
+              assert.equal(await health(c), "OK");
+              const s = await call(`${c.url}${p}/stream/status`);
+              const running = q.doubleStart === "replaces" ? "second" : "first";
+              assert.equal((s.json.current_params as Json).gateway_request_id, running);
+              assert.equal((await call(`${c.url}${p}/stream/stop`, { method: "POST" })).status, 200);
+            });
+          },
+        );
 
-        test("params: 200 when applied; invalid or rejected params fail without poisoning /health", async () => {
+        test("params updates: applied, invalid and rejected, and their effect on /health", async () => {
           await withLive(target, async (c) => {
             assert.equal(
               (await postJson(`${c.url}${p}/stream/start`, { gateway_request_id: "pp" })).status,
@@ -312,13 +364,14 @@ export function containerSuite(target: ContainerTarget): void {
             assert.equal(ok.status, 200);
             assert.deepEqual(ok.json, { status: "success", message: "Parameters updated successfully" });
             const invalid = await postJson(`${c.url}${p}/stream/params`, { max_framerate: 100 });
-            assert.equal(invalid.status, q.badParamsStatus);
-            assertStreamError(invalid, /Parameter update failed/);
+            assert.equal(invalid.status, q.invalidParamsStatus);
+            assertStreamError(invalid, /Parameter update failed: max_framerate cannot exceed 60 FPS/);
+            assert.equal(await health(c), "OK", "invalid params never touch /health");
             const rejected = await postJson(`${c.url}${p}/stream/params`, { reject: true });
-            assert.equal(rejected.status, q.badParamsStatus);
-            assertStreamError(rejected, /Parameter update failed/);
-            assert.equal(await health(c), q.badParamsSetsError ? "ERROR" : "OK");
-            if (!q.badParamsSetsError) {
+            assert.equal(rejected.status, q.rejectedParamsStatus);
+            if (rejected.status >= 400) assertStreamError(rejected, /Parameter update failed/);
+            assert.equal(await health(c), q.rejectedParamsSetsError ? "ERROR" : "OK");
+            if (!q.rejectedParamsSetsError) {
               const again = await postJson(`${c.url}${p}/stream/params`, { prompt: "a dog" });
               assert.equal(again.status, 200, "the stream still takes updates");
             }
@@ -405,7 +458,8 @@ export function containerSuite(target: ContainerTarget): void {
         await withLive(target, async (c) => {
           const big = JSON.stringify({ gateway_request_id: "big", params: { blob: "x".repeat(limit + 1) } });
           const r = await postJson(`${c.url}/stream/start`, big);
-          assert.equal(r.status, 413);
+          assert.equal(r.status, q.oversizeStatus);
+          assertStreamError(r);
           assert.equal(await health(c), "IDLE");
         });
       });
