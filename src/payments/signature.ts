@@ -11,15 +11,16 @@ import {
   type Address,
   getAddress,
   type Hex,
-  hashMessage,
+  hexToBytes,
   isAddressEqual,
   keccak256,
-  recoverAddress,
   size,
   stringToBytes,
 } from "viem";
 import type { LocalAccount } from "viem/accounts";
+import { personalMessageDigest } from "../protocol/keccak.ts";
 import { SECP256K1_HALF_N } from "./constants.ts";
+import { recoverSigner } from "./ecrecover.ts";
 
 /** Why a signature failed verification; the texts are go-livepeer's. */
 export type SigFailure =
@@ -67,14 +68,12 @@ export async function checkSig(expected: Address, msg: Hex | Uint8Array, sig: He
   if (s > SECP256K1_HALF_N) return { valid: false, reason: "signature s value too high" };
   const v = Number.parseInt(sig.slice(130, 132), 16);
   if (v !== 27 && v !== 28) return { valid: false, reason: "signature v value must be 27 or 28" };
-  let signer: Address;
-  try {
-    signer = await recoverAddress({ hash: hashMessage({ raw: msg }), signature: sig });
-  } catch {
-    return { valid: false, reason: "signature recovery failed" };
-  }
-  if (!isAddressEqual(signer, expected)) return { valid: false, reason: "signer mismatch", signer };
-  return { valid: true, signer };
+  const bytes = typeof msg === "string" ? hexToBytes(msg) : msg;
+  const signer = await recoverSigner(personalMessageDigest(bytes), hexToBytes(sig));
+  if (signer === undefined) return { valid: false, reason: "signature recovery failed" };
+  if (!isAddressEqual(signer, expected))
+    return { valid: false, reason: "signer mismatch", signer: getAddress(signer) };
+  return { valid: true, signer: expected };
 }
 
 /** Boolean form of {@link checkSig} (go-livepeer `VerifySig`). */

@@ -3,8 +3,9 @@
  * (shared/spec/payments.md §3, §4, §6; go-livepeer pm/ticket.go, pm/validator.go).
  * Pure functions; byte-compatible with go-livepeer and TicketBroker.getTicketHash.
  */
-import { type Address, concat, type Hex, hexToBytes, keccak256, toHex } from "viem";
+import { type Address, concat, type Hex, hexToBytes } from "viem";
 import { uintToFixedBytes } from "../protocol/bigint-bytes.ts";
+import { keccak256Hex } from "../protocol/keccak.ts";
 import { MAX_WIN_PROB } from "./constants.ts";
 import { Rat } from "./rational.ts";
 import type {
@@ -61,7 +62,7 @@ export function ticketHashPreimage(ticket: Ticket): Uint8Array {
 
 /** keccak256 of {@link ticketHashPreimage}: the hash the sender signs and the broker marks used. */
 export function ticketHash(ticket: Ticket): Hex {
-  return keccak256(ticketHashPreimage(ticket));
+  return keccak256Hex(ticketHashPreimage(ticket));
 }
 
 /** winProb / (2^256 − 1) as an exact rational. */
@@ -76,7 +77,7 @@ export function ticketEV(faceValue: bigint, winProb: bigint): Rat {
 
 /** keccak256(leftpad32(recipientRand)). */
 export function recipientRandHash(recipientRand: bigint): Hex {
-  return keccak256(uintToFixedBytes(recipientRand));
+  return keccak256Hex(uintToFixedBytes(recipientRand));
 }
 
 /**
@@ -84,7 +85,7 @@ export function recipientRandHash(recipientRand: bigint): Hex {
  * the raw signature bytes as sent.
  */
 export function isWinningTicket(sig: Hex, recipientRand: bigint, winProb: bigint): boolean {
-  return BigInt(keccak256(concat([sig, toHex(uintToFixedBytes(recipientRand))]))) < winProb;
+  return BigInt(keccak256Hex(concat([hexToBytes(sig), uintToFixedBytes(recipientRand)]))) < winProb;
 }
 
 /** Builds one ticket from a batch's params (go-livepeer `pm.NewTicket`). */
