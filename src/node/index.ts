@@ -1,2 +1,3 @@
 export * from "./errors.ts";
 export * from "./logger.ts";
+export * from "./store.ts";

@@ -13,3 +13,5 @@ export * from "./sender.ts";
 export * from "./signature.ts";
 export * from "./ticket.ts";
 export type * from "./types.ts";
+export * from "./ecrecover.ts";
+export * from "./redeemer.ts";
