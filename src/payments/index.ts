@@ -5,13 +5,13 @@
 export * from "./balances.ts";
 export * from "./chain-facts.ts";
 export * from "./constants.ts";
+export * from "./ecrecover.ts";
 export * from "./errors.ts";
 export * from "./nonce-store.ts";
 export * from "./rational.ts";
 export * from "./recipient.ts";
+export * from "./redeemer.ts";
 export * from "./sender.ts";
 export * from "./signature.ts";
 export * from "./ticket.ts";
 export type * from "./types.ts";
-export * from "./ecrecover.ts";
-export * from "./redeemer.ts";
