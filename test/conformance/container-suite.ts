@@ -454,7 +454,7 @@ export function containerSuite(target: ContainerTarget): void {
 
     if (target.features?.bodyLimitBytes !== undefined) {
       const limit = target.features.bodyLimitBytes;
-      test("a body over the limit answers 413 and the container keeps serving", async () => {
+      test("an oversized body is refused (413 by default) and the container keeps serving", async () => {
         await withLive(target, async (c) => {
           const big = JSON.stringify({ gateway_request_id: "big", params: { blob: "x".repeat(limit + 1) } });
           const r = await postJson(`${c.url}/stream/start`, big);
