@@ -61,6 +61,35 @@ export function encodeDataBatch(items: readonly string[]): Uint8Array {
   return new TextEncoder().encode(`${JSON.stringify(items)}\n`);
 }
 
+/** Longest line go-livepeer's gateway reads from a data segment (`bufio.Scanner` default, 64 KiB). */
+export const GATEWAY_MAX_DATA_LINE = 64 * 1024;
+
+/**
+ * Splits queued data items into batches whose encoded line ({@link encodeDataBatch}) stays within
+ * `maxLine` bytes, keeping order. An item too large on its own gets a batch of its own (the gateway
+ * will drop that line; callers should log it).
+ */
+export function splitDataBatches(
+  items: readonly string[],
+  maxLine: number = GATEWAY_MAX_DATA_LINE,
+): string[][] {
+  const batches: string[][] = [];
+  let current: string[] = [];
+  let size = 3; // "[", "]" and "\n"
+  for (const item of items) {
+    const itemSize = Buffer.byteLength(JSON.stringify(item));
+    if (current.length > 0 && size + 1 + itemSize > maxLine) {
+      batches.push(current);
+      current = [];
+      size = 3;
+    }
+    size += (current.length > 0 ? 1 : 0) + itemSize;
+    current.push(item);
+  }
+  if (current.length > 0 || batches.length === 0) batches.push(current);
+  return batches;
+}
+
 /** Result of decoding one control-channel segment. */
 export type ControlMessage =
   | { kind: "keepalive" }

@@ -8,7 +8,8 @@
  * - events (publish): a `heartbeat` (topic `stream_heartbeat`) at once and every 10 s with fps figures,
  *   `params_updated`, `stream_stopped`, `error` events for failures in user code, and custom events,
  *   all in pytrickle's envelope, one per segment, written in order;
- * - data (publish): items queued by `sendData()` go out every 333 ms as one JSON-array line; an `[]`
+ * - data (publish): items queued by `sendData()` go out every 333 ms as one JSON-array line (split
+ *   into several segments when the line would exceed the gateway's 64 KiB line limit); an `[]`
  *   keepalive goes out after about 25 s of silence.
  *
  * Not implemented yet: the media path (subscribe/publish video, decode/encode, frame loops). The fps
@@ -25,11 +26,13 @@ import {
   EVENTS_CONTENT_TYPE,
   encodeDataBatch,
   encodeEvent,
+  GATEWAY_MAX_DATA_LINE,
   QUEUE_AI_STREAM_EVENTS,
   QUEUE_CUSTOM_MONITORING,
   QUEUE_STREAM_HEARTBEAT,
   type SegmentSink,
   type SegmentSource,
+  splitDataBatches,
 } from "./channels.ts";
 import type { StreamStartRequest } from "./params.ts";
 import type { LivePipeline, StreamContext } from "./pipeline.ts";
@@ -389,17 +392,26 @@ export class StreamSession implements AsyncDisposable {
   async #flushData(sink: SegmentSink): Promise<boolean> {
     const items = this.#dataQueue;
     this.#dataQueue = [];
-    try {
-      await sink.write(encodeDataBatch(items));
-      this.stats.dataItemsSent += items.length;
-      return true;
-    } catch (err) {
-      this.#log.warn(
-        { err: messageOf(err), items: items.length },
-        "data channel write failed; items dropped",
-      );
-      return false;
+    // One segment per batch, each line short enough for the gateway's 64 KiB line reader.
+    for (const batch of splitDataBatches(items)) {
+      const body = encodeDataBatch(batch);
+      if (body.length > GATEWAY_MAX_DATA_LINE)
+        this.#log.warn(
+          { bytes: body.length },
+          "data item exceeds the gateway's 64 KiB line limit; it will be dropped there",
+        );
+      try {
+        await sink.write(body);
+        this.stats.dataItemsSent += batch.length;
+      } catch (err) {
+        this.#log.warn(
+          { err: messageOf(err), items: batch.length },
+          "data channel write failed; items dropped",
+        );
+        return false;
+      }
     }
+    return true;
   }
 
   async #dataLoop(sink: SegmentSink): Promise<void> {
