@@ -12,11 +12,13 @@
  */
 export { BadRequestError, TributaryError } from "../node/errors.ts";
 export * from "./channels.ts";
+export { type GpuDevice, type GpuProbe, nvidiaSmiProbe } from "./hardware.ts";
 export { type HealthStatus, type PipelineStatePayload, RunnerHealth } from "./health.ts";
 export { PayloadTooLargeError } from "./http.ts";
 export { MemoryChannel, MemoryChannels } from "./memory-channels.ts";
 export { InvalidStreamRequestError, type StreamParams, type StreamStartRequest } from "./params.ts";
 export * from "./pipeline.ts";
+export * from "./registration.ts";
 export { type RunnerOptions, type RunningRunner, startRunner } from "./server.ts";
 export {
   type FpsStats,
@@ -25,5 +27,4 @@ export {
   StreamSession,
   StreamStartFailedError,
 } from "./session.ts";
-export * from "./registration.ts";
 export { TrickleChannels, type TrickleChannelsOptions } from "./trickle-channels.ts";

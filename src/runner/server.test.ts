@@ -351,3 +351,27 @@ test("a stream whose control channel ends is stopped and the runner returns to I
   const again = await fetch(`${runner.url}/stream/start`, json({ gateway_request_id: "next" }));
   assert.equal(again.status, 200, "a new stream can start");
 });
+
+test("/metrics exposes health, batch and stream counters in Prometheus text", async (t) => {
+  const runner = await startRunner(
+    defineBatchPipeline({
+      name: "m",
+      run: (i: unknown) => {
+        if ((i as { fail?: boolean }).fail) throw new Error("x");
+        return 1;
+      },
+    }),
+    { port: 0, pipelineName: "m", modelId: "m-cap" },
+  );
+  t.after(() => runner.close());
+  await runner.loaded;
+  await fetch(`${runner.url}/m`, json({}));
+  await fetch(`${runner.url}/m`, json({ fail: true }));
+  const r = await fetch(`${runner.url}/metrics`);
+  assert.match(r.headers.get("content-type") ?? "", /text\/plain/);
+  const text = await r.text();
+  assert.match(text, /tributary_runner_health\{state="IDLE",pipeline="m",model_id="m-cap"\} 1/);
+  assert.match(text, /tributary_runner_batch_requests_total\{pipeline="m",model_id="m-cap"\} 2/);
+  assert.match(text, /tributary_runner_batch_errors_total\{pipeline="m",model_id="m-cap"\} 1/);
+  assert.match(text, /tributary_runner_streams_active\{[^}]*\} 0/);
+});

@@ -7,7 +7,7 @@
  * | Route | Pipelines |
  * |---|---|
  * | `GET /health` → `{"status":"LOADING"\|"IDLE"\|"OK"\|"ERROR"}` | all |
- * | `GET /version`, `/app-version`, `/hardware/info`, `/hardware/stats` (pytrickle shapes) | all |
+ * | `GET /version`, `/app-version`, `/hardware/info`, `/hardware/stats` (pytrickle shapes), `/metrics` (Prometheus) | all |
  * | `POST /<name>` (and `/<name>/…`), `POST /run`, `POST /` → `run` (JSON / bytes / SSE) | batch |
  * | `POST [/api]/stream/start` (alias `POST /live-video-to-video`), `/stream/params` (alias `/stream/update`), `/stream/stop`; `GET [/api]/stream/status` | live |
  *
@@ -44,9 +44,10 @@ import {
   sseData,
   sseError,
 } from "./http.ts";
+import { runnerMetrics } from "./metrics.ts";
 import { validateStreamParams, validateStreamStart } from "./params.ts";
 import type { BatchPipeline, LivePipeline, Pipeline } from "./pipeline.ts";
-import { StreamSession } from "./session.ts";
+import { type SessionStats, StreamSession } from "./session.ts";
 import { TrickleChannels } from "./trickle-channels.ts";
 import { version as sdkVersion } from "./version.ts";
 
@@ -128,6 +129,19 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
   let session: StreamSession | undefined;
   let starting = false;
   const stats = { batchRequests: 0, batchErrors: 0 };
+  const ended: SessionStats = {
+    userErrors: 0,
+    controlMessages: 0,
+    eventsSent: 0,
+    eventErrors: 0,
+    dataItemsSent: 0,
+    dataItemsDropped: 0,
+  };
+  const sessionTotals = (): SessionStats => {
+    const out = { ...ended };
+    if (session) for (const k of Object.keys(out) as (keyof SessionStats)[]) out[k] += session.stats[k];
+    return out;
+  };
   const channels = options.channels ?? new TrickleChannels({ logger: log });
 
   const loaded = (async () => {
@@ -178,6 +192,18 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
   add("/hardware/stats", "system", "GET", async (_req, res) =>
     sendJson(res, 200, { pipeline: pipelineName, model_id: modelId, gpu_stats: gpuStats(await probe()) }),
   );
+
+  const metrics = runnerMetrics({
+    health,
+    batch: stats,
+    sessions: sessionTotals,
+    labels: { pipeline: pipelineName, model_id: modelId },
+  });
+  add("/metrics", "system", "GET", async (_req, res) => {
+    const text = await metrics.metrics();
+    res.writeHead(200, { "content-type": metrics.contentType, "content-length": Buffer.byteLength(text) });
+    res.end(text);
+  });
 
   // Stream routes.
   const noStreams = (_req: IncomingMessage, res: ServerResponse) =>
@@ -274,6 +300,7 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
         logger: log,
         ...options.session,
         onStopped: (stopped) => {
+          for (const k of Object.keys(ended) as (keyof SessionStats)[]) ended[k] += stopped.stats[k];
           if (session === stopped) {
             session = undefined;
             health.setActiveStreams(0);
