@@ -375,3 +375,10 @@ test("/metrics exposes health, batch and stream counters in Prometheus text", as
   assert.match(text, /tributary_runner_batch_errors_total\{pipeline="m",model_id="m-cap"\} 1/);
   assert.match(text, /tributary_runner_streams_active\{[^}]*\} 0/);
 });
+
+test("a port already in use is a clear PORT_IN_USE error", async (t) => {
+  const first = await startRunner(defineLivePipeline({}), { port: 0 });
+  t.after(() => first.close());
+  const port = Number(new URL(first.url).port);
+  await assert.rejects(startRunner(defineLivePipeline({}), { port }), { code: "PORT_IN_USE" });
+});

@@ -556,8 +556,23 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
     else socket.destroy();
   });
-  server.listen(options.port ?? 8000, options.host ?? "127.0.0.1");
-  await once(server, "listening");
+  const port = options.port ?? 8000;
+  const bindHost = options.host ?? "127.0.0.1";
+  server.listen(port, bindHost);
+  try {
+    await once(server, "listening");
+  } catch (err) {
+    closing.abort();
+    await loaded;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new TributaryError(
+      code === "EADDRINUSE" ? "PORT_IN_USE" : "LISTEN_FAILED",
+      code === "EADDRINUSE"
+        ? `port ${port} on ${bindHost} is already in use; pick another with --port`
+        : `cannot listen on ${bindHost}:${port}: ${messageOf(err)}`,
+      { cause: err },
+    );
+  }
   const addr = server.address() as AddressInfo;
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   const url = `http://${host}:${addr.port}`;
