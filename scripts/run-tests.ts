@@ -11,7 +11,13 @@ import { spawnSync } from "node:child_process";
 import { globSync } from "node:fs";
 
 const SUITES: Record<string, string[]> = {
-  fast: ["src/**/*.test.ts", "test/conformance/**/*.test.ts", "test/e2e/**/*.test.ts", "bench/**/*.test.ts"],
+  fast: [
+    "src/**/*.test.ts",
+    "examples/**/*.test.ts",
+    "test/conformance/**/*.test.ts",
+    "test/e2e/**/*.test.ts",
+    "bench/**/*.test.ts",
+  ],
   interop: ["test/interop/**/*.test.ts"],
 };
 
