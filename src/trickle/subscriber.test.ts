@@ -94,7 +94,20 @@ describe("TrickleSubscriber", () => {
     await using sub = new TrickleSubscriber(srv.url, fast);
     await assert.rejects(sub.next(), TrickleStreamNotFoundError);
     assert.equal(await sub.next(), null);
+    assert.equal(sub.endReason, "not-found");
     assert.equal(srv.seen.length, 1);
+  });
+
+  test("a 404 after segments were received is the end of the stream, not an error", async () => {
+    const srv = await fakeServer((req, res) => {
+      if (req.url === "/ch/0") return segment(res, 0, "zero");
+      res.writeHead(404).end("Stream not found");
+    });
+    await using sub = new TrickleSubscriber(srv.url, { ...fast, start: 0 });
+    assert.equal(await (await sub.next())?.text(), "zero");
+    assert.equal(await sub.next(), null);
+    assert.equal(sub.endReason, "not-found");
+    assert.equal(srv.count("/ch/1"), 1, "no retry");
   });
 
   test("470 jumps to Lp-Trickle-Latest", async () => {
@@ -137,6 +150,7 @@ describe("TrickleSubscriber", () => {
       await using sub = new TrickleSubscriber(srv.url, fast);
       assert.equal(await sub.next(), null, `status ${status}`);
       assert.equal(sub.ended, true);
+      assert.equal(sub.endReason, "closed");
       assert.equal(srv.seen.length, 1);
     }
   });
@@ -187,6 +201,7 @@ describe("TrickleSubscriber", () => {
     ac.abort();
     assert.equal(await pending, null);
     assert.equal(sub.ended, true);
+    assert.equal(sub.endReason, "aborted");
   });
 
   test("setSeq moves the subscriber and drops the preconnected GET", async () => {

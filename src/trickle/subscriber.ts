@@ -4,11 +4,13 @@
  * Each segment is one `GET {channel}/{seq}` whose body streams while the publisher is still writing it.
  * Rules, following go-livepeer's subscriber and livepeer-python-gateway:
  * - `Lp-Trickle-Closed` is checked before the status: it is the end of the stream, even on a 200;
- * - 404 is terminal: {@link TrickleSubscriber.next} rejects with {@link TrickleStreamNotFoundError}
- *   after exactly one request, and later calls return null. It is an error rather than a quiet end
- *   because "never existed / deleted / swept" is a different fact from an orderly close, and the
- *   callers (gateway, runner) log and report the two differently (pytrickle's error callback,
- *   go-livepeer's StreamNotFoundErr);
+ * - 404 is terminal, never retried. Before any segment was received it is an error:
+ *   {@link TrickleSubscriber.next} rejects with {@link TrickleStreamNotFoundError} after exactly one
+ *   request (a wrong or never-created channel must not look like an empty stream; go-livepeer returns
+ *   StreamNotFoundErr, pytrickle calls its error callback). Once segments were received, a 404 is the
+ *   end of the stream (null, {@link TrickleSubscriber.endReason} = "not-found"): `DELETE {channel}`
+ *   removes the channel at once, so a subscriber a segment or two behind the publisher's close gets
+ *   404 for its next GET instead of `Lp-Trickle-Closed`; the stream is over either way;
  * - 470: jump to `Lp-Trickle-Latest`; when Latest is below the requested seq (we asked ahead of the
  *   server), wait `aheadPollMs` and ask again for the same seq;
  * - other failures: up to `maxRetries` consecutive retries, `retryDelayMs` apart;
@@ -134,6 +136,7 @@ export class TrickleSubscriber implements AsyncIterable<TrickleSegment> {
   #seq: number;
   #pending: OpenGet | undefined;
   #ended = false;
+  #endReason: "closed" | "not-found" | undefined;
   #closed = false;
 
   constructor(channelUrl: string, options: TrickleSubscriberOptions = {}) {
@@ -167,6 +170,14 @@ export class TrickleSubscriber implements AsyncIterable<TrickleSegment> {
     return this.#ended || this.#closed;
   }
 
+  /**
+   * Why the stream ended: `"closed"` (`Lp-Trickle-Closed`), `"not-found"` (404), `"aborted"` ({@link close}
+   * or the signal); undefined while it runs.
+   */
+  get endReason(): "closed" | "not-found" | "aborted" | undefined {
+    return this.#endReason ?? (this.#closed ? "aborted" : undefined);
+  }
+
   /** Moves to another seq (-2, -1 or n >= 0); cancels the preconnected GET. */
   setSeq(seq: number): void {
     if (!Number.isSafeInteger(seq) || seq < SEQ_CURRENT)
@@ -178,7 +189,8 @@ export class TrickleSubscriber implements AsyncIterable<TrickleSegment> {
 
   /**
    * The next segment, or null at the end of the stream (or once closed). Rejects with
-   * {@link TrickleStreamNotFoundError} on 404 and with {@link TrickleSubscribeError} when retries ran out.
+   * {@link TrickleStreamNotFoundError} on a 404 before any segment arrived, and with
+   * {@link TrickleSubscribeError} when retries ran out.
    */
   async next(): Promise<TrickleSegment | null> {
     let failures = 0;
@@ -203,12 +215,13 @@ export class TrickleSubscriber implements AsyncIterable<TrickleSegment> {
       }
       if (res.headers.get(HEADER_CLOSED)) {
         res.discard();
-        this.#ended = true;
+        this.#end("closed");
         return null;
       }
       if (res.status === 404) {
         res.discard();
-        this.#ended = true;
+        this.#end("not-found");
+        if (this.stats.segments > 0) return null;
         throw new TrickleStreamNotFoundError(this.url);
       }
       if (res.status === STATUS_SEGMENT_NOT_FOUND) {
@@ -271,6 +284,13 @@ export class TrickleSubscriber implements AsyncIterable<TrickleSegment> {
 
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
+  }
+
+  #end(reason: "closed" | "not-found"): void {
+    this.#ended = true;
+    this.#endReason ??= reason;
+    this.#pending?.cancel();
+    this.#pending = undefined;
   }
 
   async #retryOrGiveUp(failures: number, seq: number, err: unknown): Promise<boolean> {
