@@ -101,7 +101,7 @@ function uniqueChannel(prefix = "conf"): string {
 
 const enc = (s: string) => new TextEncoder().encode(s);
 /** Time given to a request to reach the server before a racing request (Go's tests sleep likewise). */
-const SETTLE_MS = 100;
+const SETTLE_MS = 200;
 
 interface RawResult {
   status: number;
