@@ -479,8 +479,9 @@ export function trickleConformance(target: TrickleTarget): void {
       const p = await preconnect.response;
       assert.equal(p.headers.get("lp-trickle-closed"), "terminated");
       assert.equal(p.status, 200);
+      assert.equal(p.headers.get("lp-trickle-seq"), "1");
+      if (!inst.client?.http2) assert.equal(p.headers.get("connection"), "close", "wakes HTTP/1.1 clients");
       p.discard();
-      // Our subscriber checks the header before the status and reports the end of the stream.
     });
 
     test("DELETE {ch}/{seq} closes one segment: its waiting subscriber ends with the partial bytes", async () => {
