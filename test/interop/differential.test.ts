@@ -8,7 +8,10 @@
  * Set TRIBUTARY_INTEROP_PRINT=1 to print every step of both servers.
  */
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { connect } from "node:net";
 import { test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { type ProbeResult, probe, skipReason, startOurServer } from "./harness.ts";
 import { startGoTrickleServer } from "./peers.ts";
 
@@ -213,3 +216,78 @@ for (const [name, steps] of Object.entries(CASES)) {
     );
   });
 }
+
+/**
+ * Opens a raw connection, sends a chunked POST head without body, collects what arrives until
+ * `until` matches (or `waitMs`), then sends `body` as one chunk plus the last chunk and collects the rest.
+ */
+async function rawPost(
+  baseUrl: string,
+  path: string,
+  extraHead: string,
+  until: RegExp,
+  waitMs: number,
+): Promise<{ before: string; after: string }> {
+  const { port, hostname } = new URL(baseUrl);
+  const socket = connect(Number(port), hostname);
+  let received = "";
+  socket.setEncoding("latin1");
+  socket.on("data", (d: string) => {
+    received += d;
+  });
+  socket.on("error", () => {});
+  try {
+    await once(socket, "connect");
+    socket.write(
+      `POST ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: application/octet-stream\r\n` +
+        `Transfer-Encoding: chunked\r\n${extraHead}\r\n`,
+    );
+    const deadline = Date.now() + waitMs;
+    while (!until.test(received) && Date.now() < deadline) await sleep(50);
+    const before = received;
+    socket.write("5\r\nhello\r\n0\r\n\r\n");
+    const end = Date.now() + 5000;
+    while (!/\r\n\r\n/.test(received.slice(before.length)) && Date.now() < end) await sleep(20);
+    await sleep(50);
+    return { before, after: received.slice(before.length) };
+  } finally {
+    socket.destroy();
+  }
+}
+
+const statusLines = (text: string) => text.split("\r\n").filter((l) => l.startsWith("HTTP/1.1 "));
+
+test("go-livepeer and our server both keep a POST that sends no byte alive with 100 Continue (default interval), then take the segment", {
+  skip,
+}, async (t) => {
+  const go = await startGoTrickleServer({ autocreate: true });
+  t.after(() => go.close());
+  const ours = await startOurServer(t, { autocreate: true });
+  // Both default to one interim 100 every 10 s before the first byte (spec §7); wait for the first one.
+  const [g, o] = await Promise.all([
+    rawPost(go.url, "/c/0", "", /100 Continue/, 15_000),
+    rawPost(ours.url, "/c/0", "", /100 Continue/, 15_000),
+  ]);
+  t.diagnostic(`go: ${JSON.stringify(g)}\nours: ${JSON.stringify(o)}`);
+  assert.deepEqual(statusLines(g.before), ["HTTP/1.1 100 Continue"]);
+  assert.deepEqual(statusLines(o.before), statusLines(g.before));
+  assert.deepEqual(statusLines(g.after), ["HTTP/1.1 200 OK"]);
+  assert.deepEqual(statusLines(o.after), statusLines(g.after));
+  for (const r of [g, o]) assert.match(r.after, /Lp-Trickle-Seq: 0/i);
+});
+
+test("go-livepeer and our server both answer 'Expect: 100-continue' with an interim 100 before the body", {
+  skip,
+}, async (t) => {
+  const go = await startGoTrickleServer({ autocreate: true });
+  t.after(() => go.close());
+  const ours = await startOurServer(t, { autocreate: true });
+  const [g, o] = await Promise.all([
+    rawPost(go.url, "/c/0", "Expect: 100-continue\r\n", /100 Continue/, 3000),
+    rawPost(ours.url, "/c/0", "Expect: 100-continue\r\n", /100 Continue/, 3000),
+  ]);
+  t.diagnostic(`go: ${JSON.stringify(g)}\nours: ${JSON.stringify(o)}`);
+  assert.deepEqual(statusLines(g.before), ["HTTP/1.1 100 Continue"]);
+  assert.deepEqual(statusLines(o.before), statusLines(g.before));
+  assert.deepEqual(statusLines(o.after), statusLines(g.after));
+});
