@@ -207,6 +207,19 @@ describe("TricklePublisher", () => {
     assert.equal(post8.headers["lp-trickle-reset"], undefined);
   });
 
+  test('concurrent next() calls get consecutive seqs, also while "next" is being resolved', async () => {
+    const srv = await serve((req, res, seen) => {
+      if (req.url === "/ch/next") return void res.writeHead(200, { "Lp-Trickle-Latest": "7" }).end("7");
+      okAfterBody(req, res, seen);
+    });
+    await using pub = new TricklePublisher(srv.url, { start: "next" });
+    const [a, b] = await Promise.all([pub.next(), pub.next()]);
+    assert.deepEqual([a.seq, b.seq], [7, 8]);
+    await a.end();
+    await b.end();
+    assert.equal(srv.seen.filter((s) => s.path === "/ch/next").length, 1);
+  });
+
   test('start "next" without a /next endpoint posts to -1 and follows the server\'s Lp-Trickle-Seq', async () => {
     const srv = await serve((req, res, seen) => {
       if (req.url === "/ch/next") return void res.writeHead(400).end("Invalid idx");

@@ -116,7 +116,7 @@ export class TricklePublisher {
   readonly #start: number | "next";
   /** Seq of the next segment to hand out; undefined until known. */
   #seq: number | undefined;
-  #resolved = false;
+  #starting: Promise<void> | undefined;
   #sendReset = false;
   #pending: { seq: number; req: TrickleRequest } | undefined;
   #last: TrickleSegmentWriter | undefined;
@@ -286,9 +286,12 @@ export class TricklePublisher {
     return this.#opts.connectionClose ? { connection: "close" } : {};
   }
 
-  async #resolveStart(): Promise<void> {
-    if (this.#resolved) return;
-    this.#resolved = true;
+  #resolveStart(): Promise<void> {
+    this.#starting ??= this.#doResolveStart();
+    return this.#starting;
+  }
+
+  async #doResolveStart(): Promise<void> {
     if (this.#start !== "next") {
       this.#seq = this.#start === -1 ? undefined : this.#start;
       return;
