@@ -1,0 +1,166 @@
+/**
+ * Container health monitor: polls `GET <url>/health` of every container in the registry, before it
+ * is advertised and continuously, and records the result with `registry.setHealth`
+ * (container-contract.md §8, orchestrator-gateway.md §12.2).
+ *
+ * Classification of one poll:
+ * - 200 with `{"status": "ok" | "OK" | "IDLE"}` (any case) → ready;
+ * - 200 with `LOADING` → loading (not advertised yet, not a failure);
+ * - 200 with `ERROR` → failed at once (the container says so);
+ * - any other status, an unreadable body, a timeout or no answer → one failure; after
+ *   `failureThreshold` consecutive failures the container is failed (withdrawn).
+ * A failed container that answers ready again is restored. Transitions are logged here and emitted
+ * by the registry (`health` event) for metrics.
+ */
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { type Logger, silentLogger } from "../node/logger.ts";
+import type { CapabilityRegistry, ContainerHealth, ContainerState } from "./registry.ts";
+
+/** Options of {@link HealthMonitor}. */
+export interface HealthMonitorOptions {
+  /** Time between polls of one container; default 5000 ms (go-livepeer's watch interval). */
+  intervalMs?: number;
+  /** Per-poll timeout; default 5000 ms. */
+  timeoutMs?: number;
+  /** Consecutive failures before a container is withdrawn; default 2 (`maxHealthCheckFailures`). */
+  failureThreshold?: number;
+  logger?: Logger;
+  signal?: AbortSignal;
+}
+
+/** The outcome of one poll. */
+export type PollResult = "ready" | "loading" | "error" | "unreachable";
+
+/** Polls `<url>/health` once. Never throws. */
+export function pollHealth(url: string, token: string | undefined, timeoutMs: number): Promise<PollResult> {
+  return new Promise((resolve) => {
+    let target: URL;
+    try {
+      target = new URL(`${url}/health`);
+    } catch {
+      resolve("unreachable");
+      return;
+    }
+    const request = target.protocol === "https:" ? httpsRequest : httpRequest;
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (token !== undefined) headers.authorization = `Bearer ${token}`;
+    const req = request(
+      target,
+      { method: "GET", headers, agent: false, rejectUnauthorized: false },
+      (res) => {
+        const parts: Buffer[] = [];
+        let size = 0;
+        res.on("data", (c: Buffer) => {
+          size += c.length;
+          if (size > 64 * 1024) req.destroy();
+          else parts.push(c);
+        });
+        res.on("end", () => {
+          if (res.statusCode !== 200) return resolve("unreachable");
+          try {
+            const body = JSON.parse(Buffer.concat(parts).toString("utf8")) as { status?: unknown };
+            const s = typeof body?.status === "string" ? body.status.toUpperCase() : "";
+            if (s === "OK" || s === "IDLE") resolve("ready");
+            else if (s === "LOADING") resolve("loading");
+            else if (s === "ERROR") resolve("error");
+            else resolve("unreachable");
+          } catch {
+            resolve("unreachable");
+          }
+        });
+        res.on("error", () => resolve("unreachable"));
+      },
+    );
+    req.setTimeout(timeoutMs, () => req.destroy(new Error("health poll timed out")));
+    req.on("error", () => resolve("unreachable"));
+    req.end();
+  });
+}
+
+/** Polls every container of a registry and keeps its health current. */
+export class HealthMonitor implements AsyncDisposable {
+  readonly #registry: CapabilityRegistry;
+  readonly #intervalMs: number;
+  readonly #timeoutMs: number;
+  readonly #threshold: number;
+  readonly #log: Logger;
+  readonly #failures = new Map<string, number>();
+  readonly #inFlight = new Map<string, Promise<void>>();
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+  readonly #onChange = (): void => {
+    // A new container is checked at once, so a registration is advertised without waiting a period.
+    for (const c of this.#registry.containers()) if (c.health === "unknown") void this.#check(c);
+  };
+
+  constructor(registry: CapabilityRegistry, options: HealthMonitorOptions = {}) {
+    this.#registry = registry;
+    this.#intervalMs = options.intervalMs ?? 5000;
+    this.#timeoutMs = options.timeoutMs ?? 5000;
+    this.#threshold = Math.max(1, options.failureThreshold ?? 2);
+    this.#log = options.logger ?? silentLogger();
+    options.signal?.addEventListener("abort", () => void this.close(), { once: true });
+  }
+
+  /** Polls every container now, then every interval. Resolves after the first round. */
+  async start(): Promise<void> {
+    if (this.#closed || this.#timer !== undefined) return;
+    this.#registry.on("change", this.#onChange);
+    this.#timer = setInterval(() => void this.checkAll(), this.#intervalMs);
+    this.#timer.unref();
+    await this.checkAll();
+  }
+
+  /** One round over every referenced container (a running check of a container is joined). */
+  async checkAll(): Promise<void> {
+    await Promise.all(this.#registry.containers().map((c) => this.#check(c)));
+  }
+
+  #check(c: ContainerState): Promise<void> {
+    if (this.#closed || !c.referenced) return Promise.resolve();
+    const running = this.#inFlight.get(c.url);
+    if (running !== undefined) return running;
+    const p = pollHealth(c.url, c.token, this.#timeoutMs)
+      .then((result) => this.#record(c, result))
+      .finally(() => this.#inFlight.delete(c.url));
+    this.#inFlight.set(c.url, p);
+    return p;
+  }
+
+  #record(c: ContainerState, result: PollResult): void {
+    if (this.#closed || this.#registry.container(c.url) !== c) return;
+    let next: ContainerHealth;
+    if (result === "ready" || result === "loading") {
+      this.#failures.delete(c.url);
+      next = result;
+    } else if (result === "error") {
+      this.#failures.set(c.url, this.#threshold);
+      next = "failed";
+    } else {
+      const n = (this.#failures.get(c.url) ?? 0) + 1;
+      this.#failures.set(c.url, n);
+      next = n >= this.#threshold ? "failed" : c.health === "unknown" ? "unknown" : c.health;
+    }
+    if (next === c.health) return;
+    const level = next === "failed" ? "warn" : "info";
+    this.#log[level](
+      { container: c.url, from: c.health, to: next, poll: result },
+      "container health changed",
+    );
+    this.#registry.setHealth(c.url, next);
+  }
+
+  /** Stops polling. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#registry.off("change", this.#onChange);
+    await Promise.allSettled([...this.#inFlight.values()]);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
