@@ -1,0 +1,157 @@
+/**
+ * Small HTTP plumbing for the orchestrator's routes: body reading with a limit, answers in our JSON
+ * envelope or in go-livepeer's plain-text shape, and one call to a container.
+ */
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import type { Readable } from "node:stream";
+import { errorBody, httpStatusOf, TributaryError } from "../node/errors.ts";
+import type { NodeRequest, NodeResponse } from "../node/server.ts";
+
+/** Default largest request body read into memory: 10 MiB (go-livepeer's `MaxBytesReader`). */
+export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+/** A request body over the limit (413). */
+export class PayloadTooLargeError extends TributaryError {
+  constructor(limit: number) {
+    super("PAYLOAD_TOO_LARGE", `request body is larger than ${limit} bytes`, {
+      status: 413,
+      details: { limit },
+    });
+  }
+}
+
+/** No free slot on a ready container (503). */
+export class NoCapacityError extends TributaryError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super("NO_CAPACITY", message, { status: 503, details });
+  }
+}
+
+/** The container could not be reached or failed to answer (502). */
+export class ContainerError extends TributaryError {
+  constructor(message: string, cause?: unknown) {
+    super("CONTAINER_UNAVAILABLE", message, { status: 502, cause });
+  }
+}
+
+/** Reads a whole body, up to `limit` bytes (413 beyond). */
+export function readBody(req: NodeRequest, limit = DEFAULT_MAX_BODY_BYTES): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    const declared = Number(req.headers["content-length"] ?? "0");
+    if (declared > limit) {
+      reject(new PayloadTooLargeError(limit));
+      req.resume();
+      return;
+    }
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        req.removeAllListeners("data");
+        req.resume();
+        reject(new PayloadTooLargeError(limit));
+      } else parts.push(c);
+    });
+    req.on("end", () => resolve(Buffer.concat(parts)));
+    req.on("error", reject);
+  });
+}
+
+const asRes = (res: NodeResponse) => res as ServerResponse;
+
+/** Answers JSON. */
+export function sendJson(
+  res: NodeResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  if (res.headersSent) return;
+  asRes(res).writeHead(status, { ...headers, "content-type": "application/json" });
+  asRes(res).end(typeof body === "string" ? body : JSON.stringify(body));
+}
+
+/** Answers plain text with a trailing newline (go-livepeer's `http.Error` shape). */
+export function sendText(
+  res: NodeResponse,
+  status: number,
+  text: string,
+  headers: Record<string, string> = {},
+): void {
+  if (res.headersSent) return;
+  asRes(res).writeHead(status, { "content-type": "text/plain; charset=utf-8", ...headers });
+  asRes(res).end(`${text}\n`);
+}
+
+/** Answers an error in our JSON envelope with its status. */
+export function sendError(res: NodeResponse, err: unknown): void {
+  sendJson(res, httpStatusOf(err), errorBody(err));
+}
+
+/** Answers an error as go-livepeer's plain text (the BYOC routes' compatible shape). */
+export function sendErrorText(res: NodeResponse, err: unknown): void {
+  const body = errorBody(err);
+  sendText(res, httpStatusOf(err), body.error.message);
+}
+
+/** One request to a container. */
+export interface ContainerCall {
+  url: string;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: Buffer | Readable;
+  /** Time allowed until the response headers. */
+  timeoutMs: number;
+  /** Aborts the call (the client went away). */
+  signal?: AbortSignal;
+}
+
+/** Sends a request to a container and resolves with the response once its headers arrive. */
+export function callContainer(call: ContainerCall): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    let target: URL;
+    try {
+      target = new URL(call.url);
+    } catch (err) {
+      reject(new ContainerError("container URL is invalid", err));
+      return;
+    }
+    const request = target.protocol === "https:" ? httpsRequest : httpRequest;
+    const req = request(target, {
+      method: call.method ?? "POST",
+      headers: call.headers,
+      agent: false,
+      rejectUnauthorized: false,
+      signal: call.signal,
+    });
+    const timer = setTimeout(
+      () => req.destroy(new Error("timed out waiting for the container")),
+      call.timeoutMs,
+    );
+    req.on("response", (res) => {
+      clearTimeout(timer);
+      resolve(res);
+    });
+    req.on("error", (err) => {
+      clearTimeout(timer);
+      reject(new ContainerError(`container did not answer: ${err.message}`, err));
+    });
+    if (call.body === undefined) req.end();
+    else if (Buffer.isBuffer(call.body)) req.end(call.body);
+    else call.body.pipe(req);
+  });
+}
+
+/** Reads a container's whole answer (bounded). */
+export function readResponse(res: IncomingMessage, limit = 256 * 1024 * 1024): Promise<Buffer> {
+  return readBody(res as unknown as NodeRequest, limit);
+}
+
+/** A header as one string ("" when absent). */
+export function header(headers: IncomingHttpHeaders, name: string): string {
+  const v = headers[name];
+  return Array.isArray(v) ? (v[0] ?? "") : (v ?? "");
+}

@@ -1,0 +1,14 @@
+/**
+ * The orchestrator (`tributary/orchestrator`): aiModels.json with hot reload, one capability registry
+ * (config + BYOC registration), container health monitor, OrchestratorInfo over gRPC, and the BYOC,
+ * native AI batch and live routes on one TLS port. Offchain only so far (see orchestrator.ts).
+ */
+export * from "./capabilities.ts";
+export * from "./config.ts";
+export * from "./health.ts";
+export { ContainerError, DEFAULT_MAX_BODY_BYTES, NoCapacityError, PayloadTooLargeError } from "./http.ts";
+export * from "./info.ts";
+export * from "./job-header.ts";
+export * from "./metrics.ts";
+export * from "./orchestrator.ts";
+export * from "./registry.ts";

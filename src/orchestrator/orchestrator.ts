@@ -1,0 +1,869 @@
+/**
+ * The orchestrator node: one TLS service port (orchestrator-gateway.md §3) serving gRPC
+ * `Orchestrator.GetOrchestrator`/`Ping`, the HTTP routes and the trickle server under `/ai/trickle/`,
+ * over a capability registry fed by `aiModels.json` (hot reloaded) and BYOC registrations, with a
+ * health monitor deciding what is advertised and routed to.
+ *
+ * Routes (status codes in the route JSDoc below and in the README of this folder):
+ * - BYOC (§5): `POST /capability/register|unregister`, `GET /process/token`,
+ *   `POST /process/request/*` (batch and SSE passthrough), `/ai/stream/start|stop|update|payment`;
+ * - native AI batch (§13): `POST /<pipeline>` with `model_id` from the body;
+ * - live (§14): `POST /live-video-to-video`;
+ * - ours: `GET /capabilities`, `GET /metrics`, `GET /health`.
+ *
+ * **Network support: offchain only.** Prices are advertised as 0, no ticket params are sent, no
+ * payment or signature is required (architecture "Network modes"). `devnet`/`arbitrum-one` are
+ * refused at start with a clear error until ticket validation, debits and redemption are wired in.
+ *
+ * Deliberate differences from go-livepeer: capacity is enforced on the orchestrator (503 when no
+ * slot is free; upstream only lets the gateway filter), unhealthy containers are withdrawn by polling
+ * rather than by de-registering on the first transport error, a wrong orchestrator secret answers
+ * 401 (upstream 400), and trickle channel names carry 128 random bits (upstream uses the stream id).
+ */
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { create } from "@bufbuild/protobuf";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { z } from "zod";
+import { BadRequestError, NotFoundError, TributaryError } from "../node/errors.ts";
+import { type Logger, silentLogger } from "../node/logger.ts";
+import { writeMetrics } from "../node/metrics.ts";
+import {
+  type NodeRequest,
+  type NodeResponse,
+  type RunningNodeServer,
+  startNodeServer,
+  type TlsMaterial,
+} from "../node/server.ts";
+import { Rat } from "../payments/rational.ts";
+import { Orchestrator, PingPongSchema } from "../protocol/gen/lp_rpc_pb.ts";
+import { priceInfoToGoJson, stringifyJsonBig } from "../protocol/ticket-params-json.ts";
+import { TrickleServer } from "../trickle/server.ts";
+import { PIPELINE_CAPABILITY_IDS } from "./capabilities.ts";
+import { type AiModelsWatcher, loadAiModels, type ModelConfig, watchAiModels } from "./config.ts";
+import { HealthMonitor, type HealthMonitorOptions } from "./health.ts";
+import {
+  ContainerError,
+  callContainer,
+  DEFAULT_MAX_BODY_BYTES,
+  header,
+  NoCapacityError,
+  readBody,
+  readResponse,
+  sendError,
+  sendErrorText,
+  sendJson,
+  sendText,
+} from "./http.ts";
+import { buildOrchestratorInfo, capabilitiesJson, type InfoContext } from "./info.ts";
+import {
+  JOB_CAPABILITY_HEADER,
+  JOB_ETH_ADDRESS_HEADER,
+  JOB_REQUEST_HEADER,
+  type JobRequest,
+  parseJobRequest,
+  parseJobSender,
+} from "./job-header.ts";
+import { createOrchestratorMetrics, type OrchestratorMetrics } from "./metrics.ts";
+import { BYOC_PIPELINE, type Capability, CapabilityRegistry, type Lease } from "./registry.ts";
+
+const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
+
+/** Network modes (architecture "Network modes"). */
+export type Network = "offchain" | "devnet" | "arbitrum-one";
+
+/** Default orchestrator service port (conventions). */
+export const DEFAULT_SERVICE_PORT = 8935;
+/** Base path of the trickle mount. */
+export const TRICKLE_BASE_PATH = "/ai/trickle/";
+
+/** Options of {@link startOrchestrator}. */
+export interface OrchestratorOptions {
+  /** Interface to bind; default 127.0.0.1. */
+  host?: string;
+  /** Service port; default 8935; 0 picks one. */
+  port?: number;
+  /** The URI advertised to gateways (`transcoder`, `service_addr`); default `https://host:port`. */
+  serviceUri?: string;
+  /** `aiModels.json` path: loaded at start and hot reloaded. */
+  aiModelsPath?: string;
+  /** Models given in code (instead of a file). */
+  models?: ModelConfig[];
+  /** Secret BYOC containers register with (`Authorization: <secret>`). Without it registration is off. */
+  orchSecret?: string;
+  /** Keeps the generated TLS certificate. */
+  dataDir?: string;
+  tls?: TlsMaterial;
+  network?: Network;
+  health?: HealthMonitorOptions;
+  /** aiModels.json reload: debounce and SIGHUP (default on). */
+  reload?: { debounceMs?: number; sighup?: boolean };
+  /** Host:port put in trickle URLs given to containers (`-liveAITrickleHostForRunner`). */
+  trickleHostForRunner?: string;
+  /** Largest JSON/multipart body read into memory; default 10 MiB. */
+  maxBodyBytes?: number;
+  /** How often live streams are checked for closed channels; default 2000 ms. */
+  streamCheckIntervalMs?: number;
+  logger?: Logger;
+  signal?: AbortSignal;
+}
+
+/** A running live stream (LV2V or BYOC stream). */
+interface LiveStream {
+  id: string;
+  kind: "lv2v" | "byoc";
+  lease: Lease;
+  channels: string[];
+  /** The channel whose end stops the stream (the control channel). */
+  watch: string;
+}
+
+/** A running orchestrator. */
+export interface RunningOrchestrator extends AsyncDisposable {
+  /** `https://host:port`. */
+  url: string;
+  serviceUri: string;
+  port: number;
+  /** The served certificate (PEM), for clients that pin it. */
+  cert: string;
+  registry: CapabilityRegistry;
+  health: HealthMonitor;
+  trickle: TrickleServer;
+  metrics: OrchestratorMetrics;
+  /** Reloads aiModels.json now (as SIGHUP). */
+  reload(): Promise<void>;
+  /** Number of running live streams. */
+  readonly streamCount: number;
+  close(): Promise<void>;
+}
+
+const registrationSchema = z.object({
+  name: z
+    .string()
+    .min(1, "must not be empty")
+    .max(128)
+    .regex(/^[^/\s]+$/, "must not contain '/' or spaces"),
+  description: z.string().optional(),
+  url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
+  capacity: z.number().int().min(1, "zero capacity").max(1_000_000),
+  price_per_unit: z.number().int().min(0).optional(),
+  price_scaling: z.number().int().min(0).optional(),
+  currency: z.string().optional(),
+  token: z.string().optional(),
+});
+
+function constantTimeEqual(a: string, b: string): boolean {
+  const ha = createHash("sha256").update(a).digest();
+  const hb = createHash("sha256").update(b).digest();
+  return timingSafeEqual(ha, hb) && a.length === b.length;
+}
+
+/** 128 random bits as hex, for trickle channel names and manifest ids. */
+function randomId(): string {
+  return randomBytes(16).toString("hex");
+}
+
+function pathOf(req: NodeRequest): string {
+  const url = req.url ?? "/";
+  const q = url.indexOf("?");
+  return q === -1 ? url : url.slice(0, q);
+}
+
+/** Starts the orchestrator. Rejects on a bad configuration, an unsupported network or a busy port. */
+export async function startOrchestrator(options: OrchestratorOptions = {}): Promise<RunningOrchestrator> {
+  const log = options.logger ?? silentLogger();
+  const network = options.network ?? "offchain";
+  if (network !== "offchain")
+    throw new TributaryError(
+      "NETWORK_NOT_SUPPORTED",
+      `network ${network} is not supported by the orchestrator yet (ticket validation is not wired in); use --network offchain`,
+      { status: 500 },
+    );
+  const host = options.host ?? "127.0.0.1";
+  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const registry = new CapabilityRegistry();
+  const initial = options.aiModelsPath ? await loadAiModels(options.aiModelsPath) : (options.models ?? []);
+  registry.setConfigModels(initial);
+  const streams = new Map<string, LiveStream>();
+  const metrics = createOrchestratorMetrics(registry, () => streams.size);
+  const trickle = new TrickleServer({ basePath: TRICKLE_BASE_PATH, autocreate: false, logger: log });
+  const health = new HealthMonitor(registry, { ...options.health, logger: log });
+  const secret = options.orchSecret;
+  const info: InfoContext = {
+    serviceUri: options.serviceUri ?? "",
+    registry,
+    version: pkg.version,
+    offchain: network === "offchain",
+  };
+
+  // ---- live streams ---------------------------------------------------------------------------
+
+  const teardown = (s: LiveStream, reason: string): void => {
+    if (streams.get(s.id) !== s) return;
+    streams.delete(s.id);
+    for (const ch of s.channels) trickle.deleteChannel(ch);
+    s.lease.release();
+    log.info({ stream_id: s.id, capability: s.lease.capability.key, reason }, "stream ended");
+  };
+  const streamTimer = setInterval(() => {
+    for (const s of [...streams.values()]) {
+      const ch = trickle.getChannel(s.watch);
+      if (ch === undefined || ch.closed) teardown(s, "control channel closed");
+    }
+  }, options.streamCheckIntervalMs ?? 2000);
+  streamTimer.unref();
+
+  const trickleUrls = (base: string): { runner: (ch: string) => string; client: (ch: string) => string } => {
+    const clientBase = `${base}${TRICKLE_BASE_PATH}`;
+    let runnerBase = clientBase;
+    if (options.trickleHostForRunner) {
+      const u = new URL(clientBase);
+      u.host = options.trickleHostForRunner;
+      runnerBase = u.toString();
+    }
+    return { runner: (ch) => runnerBase + ch, client: (ch) => clientBase + ch };
+  };
+
+  const containerHeaders = (lease: Lease, extra: Record<string, string> = {}): Record<string, string> => {
+    const h: Record<string, string> = { ...extra };
+    if (lease.container.token !== undefined) h.authorization = `Bearer ${lease.container.token}`;
+    return h;
+  };
+
+  // ---- BYOC registration ----------------------------------------------------------------------
+
+  const authorized = (req: NodeRequest): boolean =>
+    secret !== undefined && constantTimeEqual(header(req.headers, "authorization"), secret);
+
+  async function register(req: NodeRequest, res: NodeResponse): Promise<void> {
+    if (req.method !== "POST") return sendText(res, 405, "Method not allowed");
+    if (!authorized(req)) return sendText(res, 401, "invalid authorization");
+    const body = await readBody(req, maxBody);
+    let raw: unknown;
+    try {
+      raw = JSON.parse(body.toString("utf8"));
+    } catch {
+      return sendText(res, 400, "Error registering capability: body is not JSON");
+    }
+    const r = registrationSchema.safeParse(raw);
+    if (!r.success) {
+      const why = r.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ");
+      return sendText(res, 400, `Error registering capability: ${why}`);
+    }
+    const e = r.data;
+    const currency = (e.currency ?? "").toLowerCase();
+    if (currency !== "" && currency !== "wei" && currency !== "eth")
+      return sendText(
+        res,
+        400,
+        `Error registering capability: currency ${e.currency} needs a price feed (not supported); use wei or eth`,
+      );
+    const scaling = BigInt(e.price_scaling || 1);
+    const perUnit = BigInt(e.price_per_unit ?? 0);
+    const price = Rat.of(perUnit * (currency === "eth" ? 10n ** 18n : 1n), scaling);
+    registry.registerByoc({
+      name: e.name,
+      description: e.description ?? "",
+      url: e.url.replace(/\/+$/, ""),
+      capacity: e.capacity,
+      price,
+      pricePerUnit: perUnit,
+      priceScaling: scaling,
+      currency: currency || "wei",
+      token: e.token || undefined,
+    });
+    log.info(
+      { capability: `${BYOC_PIPELINE}/${e.name}`, capacity: e.capacity },
+      "BYOC capability registered",
+    );
+    sendText(res, 200, "ok", { "content-type": "application/json" });
+  }
+
+  async function unregister(req: NodeRequest, res: NodeResponse): Promise<void> {
+    if (req.method !== "POST") return sendText(res, 405, "Method not allowed");
+    if (!authorized(req)) return sendText(res, 401, "invalid authorization");
+    const name = (await readBody(req, 4096)).toString("utf8").trim();
+    if (registry.unregisterByoc(name))
+      log.info({ capability: `${BYOC_PIPELINE}/${name}` }, "BYOC capability unregistered");
+    sendText(res, 200, "ok", { "content-type": "application/json" });
+  }
+
+  // ---- BYOC jobs ------------------------------------------------------------------------------
+
+  function freeSlots(cap: Capability | undefined): number {
+    if (cap === undefined) return 0;
+    let n = 0;
+    for (const url of cap.urls) {
+      const c = registry.container(url);
+      if (c?.health === "ready") n += Math.max(0, c.capacity - c.inUse);
+    }
+    return n;
+  }
+
+  async function processToken(req: NodeRequest, res: NodeResponse): Promise<void> {
+    if (req.method !== "GET") return sendText(res, 405, "Method not allowed");
+    const sender = await parseJobSender(header(req.headers, JOB_ETH_ADDRESS_HEADER) || undefined, false);
+    const capName = header(req.headers, JOB_CAPABILITY_HEADER);
+    if (capName === "") throw new BadRequestError("missing Livepeer-Capability header");
+    const cap = registry.get(BYOC_PIPELINE, capName);
+    const available = freeSlots(cap);
+    const token: Record<string, unknown> = {
+      sender_address: sender,
+      price: priceInfoToGoJson({ pricePerUnit: 0n, pixelsPerUnit: 1n, capability: 0, constraint: "" }),
+      service_addr: info.serviceUri,
+      ...(available > 0 ? { available_capacity: available } : {}),
+      LastNonce: 0,
+    };
+    sendJson(res, 200, stringifyJsonBig(token));
+  }
+
+  /** Parses the job header (offchain: no signature or payment needed) and reserves a slot. */
+  function byocJob(req: NodeRequest): { job: JobRequest; cap: Capability } {
+    const job = parseJobRequest(header(req.headers, JOB_REQUEST_HEADER) || undefined);
+    const cap = registry.get(BYOC_PIPELINE, job.capability);
+    if (cap === undefined)
+      throw new NoCapacityError("No capacity available for capability", { capability: job.capability });
+    return { job, cap };
+  }
+
+  function reserveOrThrow(cap: Capability): Lease {
+    const lease = registry.reserve(cap);
+    if (lease === undefined)
+      throw new NoCapacityError(
+        `No capacity available for capability ${cap.key}: every ready container is busy or none is healthy`,
+        {
+          capability: cap.key,
+        },
+      );
+    return lease;
+  }
+
+  /** Copies a container answer to the client: SSE streamed line by line, anything else whole. */
+  async function relay(
+    upstream: IncomingMessage,
+    res: NodeResponse,
+    okStatus: number | undefined,
+  ): Promise<void> {
+    const out = res as ServerResponse;
+    const ct = header(upstream.headers, "content-type");
+    const meta = header(upstream.headers, "x-metadata");
+    const status = upstream.statusCode ?? 502;
+    if (ct.includes("text/event-stream")) {
+      out.writeHead(status < 400 ? 200 : status, {
+        "content-type": "text/event-stream",
+        "cache-control": "no-cache",
+        ...(meta ? { "x-metadata": meta } : {}),
+      });
+      out.flushHeaders?.();
+      for await (const chunk of upstream) {
+        if (!out.write(chunk)) await new Promise((r) => out.once("drain", r));
+      }
+      out.end();
+      return;
+    }
+    const body = await readResponse(upstream);
+    const headers: Record<string, string> = {};
+    if (ct) headers["content-type"] = ct;
+    if (meta) headers["x-metadata"] = meta;
+    out.writeHead(status < 400 && okStatus !== undefined ? okStatus : status, headers);
+    out.end(body);
+  }
+
+  async function processRequest(req: NodeRequest, res: NodeResponse, rest: string): Promise<void> {
+    if (req.method !== "POST") return sendText(res, 405, "Method not allowed");
+    const started = performance.now();
+    const labels = { route: "byoc", pipeline: BYOC_PIPELINE, model_id: "" };
+    let job: JobRequest;
+    let cap: Capability;
+    try {
+      ({ job, cap } = byocJob(req));
+      labels.model_id = cap.modelId;
+    } catch (err) {
+      metrics.jobs.inc({ ...labels, outcome: "rejected" });
+      throw err;
+    }
+    let lease: Lease;
+    try {
+      lease = reserveOrThrow(cap);
+    } catch (err) {
+      metrics.jobs.inc({ ...labels, outcome: "no_capacity" });
+      throw err;
+    }
+    const abort = new AbortController();
+    res.on("close", () => abort.abort());
+    try {
+      const headers = containerHeaders(lease);
+      const ct = header(req.headers, "content-type");
+      if (ct) headers["content-type"] = ct;
+      const cl = header(req.headers, "content-length");
+      if (cl) headers["content-length"] = cl;
+      const upstream = await callContainer({
+        url: rest === "" ? lease.container.url : `${lease.container.url}/${rest}`,
+        headers,
+        body: req as unknown as IncomingMessage,
+        timeoutMs: job.timeoutSeconds * 1000,
+        signal: abort.signal,
+      });
+      metrics.jobDuration.observe(labels, (performance.now() - started) / 1000);
+      if (upstream.statusCode === 401) {
+        upstream.resume();
+        throw new ContainerError("job not able to be processed: worker auth token failed");
+      }
+      await relay(upstream, res, 200);
+      metrics.jobs.inc({ ...labels, outcome: (upstream.statusCode ?? 500) < 400 ? "ok" : "error" });
+    } catch (err) {
+      metrics.jobs.inc({ ...labels, outcome: "error" });
+      throw err;
+    } finally {
+      lease.release();
+    }
+  }
+
+  // ---- native AI batch ------------------------------------------------------------------------
+
+  function modelIdFrom(body: Buffer, contentType: string): string | undefined {
+    if (contentType.includes("application/json")) {
+      try {
+        const o = JSON.parse(body.toString("utf8")) as { model_id?: unknown };
+        return typeof o?.model_id === "string" && o.model_id !== "" ? o.model_id : undefined;
+      } catch {
+        throw new BadRequestError("request body is not valid JSON");
+      }
+    }
+    if (contentType.includes("multipart/form-data")) {
+      const m = /name="model_id"\r\n(?:[^\r\n]*\r\n)*\r\n([^\r\n]*)\r\n/.exec(body.toString("latin1"));
+      return m?.[1] ? Buffer.from(m[1], "latin1").toString("utf8") : undefined;
+    }
+    return undefined;
+  }
+
+  async function nativeBatch(req: NodeRequest, res: NodeResponse, pipeline: string): Promise<void> {
+    const started = performance.now();
+    const body = await readBody(req, maxBody);
+    const ct = header(req.headers, "content-type");
+    let modelId = modelIdFrom(body, ct);
+    const caps = registry.byPipeline(pipeline);
+    if (modelId === undefined) {
+      if (caps.length !== 1)
+        throw new BadRequestError(
+          `model_id is required: this orchestrator serves ${caps.length} models for ${pipeline}`,
+          { code: "MODEL_ID_REQUIRED" },
+        );
+      modelId = caps[0]!.modelId;
+    }
+    const labels = { route: "batch", pipeline, model_id: modelId };
+    const cap = registry.get(pipeline, modelId);
+    if (cap === undefined) {
+      metrics.jobs.inc({ ...labels, outcome: "no_capacity" });
+      throw new NoCapacityError(
+        `insufficient capacity: model ${modelId} is not served here for ${pipeline}`,
+        { pipeline, model_id: modelId },
+      );
+    }
+    let lease: Lease;
+    try {
+      lease = reserveOrThrow(cap);
+    } catch (err) {
+      metrics.jobs.inc({ ...labels, outcome: "no_capacity" });
+      throw err;
+    }
+    const abort = new AbortController();
+    res.on("close", () => abort.abort());
+    try {
+      const headers = containerHeaders(lease, { "content-length": String(body.length) });
+      if (ct) headers["content-type"] = ct;
+      const upstream = await callContainer({
+        url: `${lease.container.url}/${pipeline}`,
+        headers,
+        body,
+        timeoutMs: 10 * 60_000,
+        signal: abort.signal,
+      });
+      metrics.jobDuration.observe(labels, (performance.now() - started) / 1000);
+      await relay(upstream, res, undefined);
+      metrics.jobs.inc({ ...labels, outcome: (upstream.statusCode ?? 500) < 400 ? "ok" : "error" });
+    } catch (err) {
+      metrics.jobs.inc({ ...labels, outcome: "error" });
+      throw err;
+    } finally {
+      lease.release();
+    }
+  }
+
+  // ---- live-video-to-video --------------------------------------------------------------------
+
+  async function readJsonObject(req: NodeRequest): Promise<Record<string, unknown>> {
+    const body = await readBody(req, maxBody);
+    let o: unknown;
+    try {
+      o = body.length === 0 ? {} : JSON.parse(body.toString("utf8"));
+    } catch {
+      throw new BadRequestError("Invalid JSON body");
+    }
+    if (typeof o !== "object" || o === null || Array.isArray(o))
+      throw new BadRequestError("Invalid JSON body");
+    return o as Record<string, unknown>;
+  }
+
+  async function liveVideoToVideo(req: NodeRequest, res: NodeResponse): Promise<void> {
+    if (req.method !== "POST") return sendText(res, 405, "Method not allowed");
+    const started = performance.now();
+    const body = await readJsonObject(req);
+    const pipeline = "live-video-to-video";
+    const caps = registry.byPipeline(pipeline);
+    let modelId = typeof body.model_id === "string" && body.model_id !== "" ? body.model_id : undefined;
+    if (modelId === undefined) {
+      if (caps.length !== 1) throw new BadRequestError("model_id is required", { code: "MODEL_ID_REQUIRED" });
+      modelId = caps[0]!.modelId;
+    }
+    const labels = { route: "live", pipeline, model_id: modelId };
+    const cap = registry.get(pipeline, modelId);
+    if (cap === undefined) {
+      metrics.jobs.inc({ ...labels, outcome: "no_capacity" });
+      throw new NoCapacityError(`insufficient capacity: model ${modelId} is not served here`, {
+        model_id: modelId,
+      });
+    }
+    let lease: Lease;
+    try {
+      lease = reserveOrThrow(cap);
+    } catch (err) {
+      metrics.jobs.inc({ ...labels, outcome: "no_capacity" });
+      throw err;
+    }
+    const mid = randomId();
+    const names = { in: mid, out: `${mid}-out`, control: `${mid}-control`, events: `${mid}-events` };
+    trickle.createChannel(names.in, "video/MP2T");
+    trickle.createChannel(names.out, "video/MP2T");
+    trickle.createChannel(names.control, "application/json");
+    trickle.createChannel(names.events, "application/json");
+    const stream: LiveStream = {
+      id: mid,
+      kind: "lv2v",
+      lease,
+      channels: Object.values(names),
+      watch: names.control,
+    };
+    streams.set(mid, stream);
+    const urls = trickleUrls(info.serviceUri);
+    try {
+      const upstream = await callContainer({
+        url: `${lease.container.url}/live-video-to-video`,
+        headers: containerHeaders(lease, { "content-type": "application/json" }),
+        body: Buffer.from(
+          JSON.stringify({
+            model_id: modelId,
+            subscribe_url: urls.runner(names.in),
+            publish_url: urls.runner(names.out),
+            control_url: urls.runner(names.control),
+            events_url: urls.runner(names.events),
+            params: body.params ?? {},
+            gateway_request_id: typeof body.gateway_request_id === "string" ? body.gateway_request_id : "",
+            manifest_id: mid,
+            stream_id: typeof body.stream_id === "string" ? body.stream_id : "",
+          }),
+        ),
+        timeoutMs: 60_000,
+      });
+      const answer = await readResponse(upstream, 1024 * 1024);
+      if ((upstream.statusCode ?? 500) >= 400) {
+        teardown(stream, `container refused the stream (${upstream.statusCode})`);
+        metrics.jobs.inc({ ...labels, outcome: "error" });
+        (res as ServerResponse).writeHead(upstream.statusCode ?? 500, {
+          "content-type": header(upstream.headers, "content-type") || "application/json",
+        });
+        res.end(answer);
+        return;
+      }
+    } catch (err) {
+      teardown(stream, "container call failed");
+      metrics.jobs.inc({ ...labels, outcome: "error" });
+      throw err;
+    }
+    metrics.jobDuration.observe(labels, (performance.now() - started) / 1000);
+    metrics.jobs.inc({ ...labels, outcome: "ok" });
+    log.info({ stream_id: mid, capability: cap.key }, "live stream started");
+    sendJson(res, 200, {
+      publish_url: urls.client(names.in),
+      subscribe_url: urls.client(names.out),
+      control_url: urls.client(names.control),
+      events_url: urls.client(names.events),
+      manifest_id: mid,
+    });
+  }
+
+  // ---- BYOC streams ---------------------------------------------------------------------------
+
+  async function streamStart(req: NodeRequest, res: NodeResponse): Promise<void> {
+    const started = performance.now();
+    const { job, cap } = byocJob(req);
+    const id = job.id || job.streamId;
+    if (id === "") throw new BadRequestError("the job header needs an id (the stream id)");
+    if (streams.has(id))
+      throw new TributaryError("STREAM_EXISTS", `stream ${id} already runs here`, { status: 409 });
+    const body = await readJsonObject(req);
+    const labels = { route: "byoc-stream", pipeline: BYOC_PIPELINE, model_id: cap.modelId };
+    let lease: Lease;
+    try {
+      lease = reserveOrThrow(cap);
+    } catch (err) {
+      metrics.jobs.inc({ ...labels, outcome: "no_capacity" });
+      throw err;
+    }
+    const base = randomId();
+    const names: Record<string, string> = { control: `${base}-control`, events: `${base}-events` };
+    if (job.params.enableVideoIngress) names.in = base;
+    if (job.params.enableVideoEgress) names.out = `${base}-out`;
+    if (job.params.enableDataOutput) names.data = `${base}-data`;
+    trickle.createChannel(names.control!, "application/json");
+    trickle.createChannel(names.events!, "application/json");
+    if (names.in) trickle.createChannel(names.in, "video/MP2T");
+    if (names.out) trickle.createChannel(names.out, "video/MP2T");
+    if (names.data) trickle.createChannel(names.data, "application/jsonl");
+    const stream: LiveStream = {
+      id,
+      kind: "byoc",
+      lease,
+      channels: Object.values(names),
+      watch: names.control!,
+    };
+    streams.set(id, stream);
+    const urls = trickleUrls(info.serviceUri);
+    const runnerUrls: Record<string, string> = {
+      control_url: urls.runner(names.control!),
+      events_url: urls.runner(names.events!),
+    };
+    if (names.in) runnerUrls.subscribe_url = urls.runner(names.in);
+    if (names.out) runnerUrls.publish_url = urls.runner(names.out);
+    if (names.data) runnerUrls.data_url = urls.runner(names.data);
+    try {
+      const upstream = await callContainer({
+        url: `${lease.container.url}/stream/start`,
+        headers: containerHeaders(lease, { "content-type": "application/json", "x-stream-id": id }),
+        body: Buffer.from(JSON.stringify({ ...body, gateway_request_id: id, ...runnerUrls })),
+        timeoutMs: job.timeoutSeconds * 1000,
+      });
+      const answer = await readResponse(upstream, 1024 * 1024);
+      if ((upstream.statusCode ?? 500) >= 400) {
+        teardown(stream, `container refused the stream (${upstream.statusCode})`);
+        metrics.jobs.inc({ ...labels, outcome: "error" });
+        const status = upstream.statusCode === 401 ? 500 : (upstream.statusCode ?? 500);
+        (res as ServerResponse).writeHead(status, {
+          "content-type": header(upstream.headers, "content-type") || "text/plain",
+        });
+        res.end(upstream.statusCode === 401 ? "Orchestrator worker failure\n" : answer);
+        return;
+      }
+    } catch (err) {
+      teardown(stream, "container call failed");
+      metrics.jobs.inc({ ...labels, outcome: "error" });
+      throw err;
+    }
+    metrics.jobDuration.observe(labels, (performance.now() - started) / 1000);
+    metrics.jobs.inc({ ...labels, outcome: "ok" });
+    const out: Record<string, string> = {
+      "x-control-url": urls.runner(names.control!),
+      "x-events-url": urls.runner(names.events!),
+    };
+    if (names.in) out["x-publish-url"] = urls.runner(names.in);
+    if (names.out) out["x-subscribe-url"] = urls.runner(names.out);
+    if (names.data) out["x-data-url"] = urls.runner(names.data);
+    (res as ServerResponse).writeHead(200, out);
+    res.end();
+  }
+
+  function streamOf(job: JobRequest): LiveStream {
+    const id = job.streamId || job.id;
+    const s = streams.get(id);
+    if (s === undefined || s.kind !== "byoc")
+      throw new NotFoundError(`stream ${id} does not run here`, { code: "STREAM_NOT_FOUND" });
+    return s;
+  }
+
+  async function streamStop(req: NodeRequest, res: NodeResponse): Promise<void> {
+    const job = parseJobRequest(header(req.headers, JOB_REQUEST_HEADER) || undefined);
+    const s = streamOf(job);
+    const body = await readBody(req, maxBody);
+    let status = 200;
+    let answer: Buffer = Buffer.alloc(0);
+    let ct = "";
+    try {
+      const upstream = await callContainer({
+        url: `${s.lease.container.url}/stream/stop`,
+        headers: containerHeaders(s.lease, { "content-type": "application/json", "x-stream-id": s.id }),
+        body,
+        timeoutMs: 10_000,
+      });
+      answer = await readResponse(upstream, 1024 * 1024);
+      status = upstream.statusCode ?? 200;
+      ct = header(upstream.headers, "content-type");
+    } catch (err) {
+      log.warn({ err, stream_id: s.id }, "container stop failed; stream removed anyway");
+    }
+    teardown(s, "stopped by the gateway");
+    (res as ServerResponse).writeHead(status, ct ? { "content-type": ct } : {});
+    res.end(answer);
+  }
+
+  async function streamUpdate(req: NodeRequest, res: NodeResponse): Promise<void> {
+    const job = parseJobRequest(header(req.headers, JOB_REQUEST_HEADER) || undefined);
+    const s = streamOf(job);
+    const body = await readBody(req, maxBody);
+    const upstream = await callContainer({
+      url: `${s.lease.container.url}/stream/params`,
+      headers: containerHeaders(s.lease, { "content-type": "application/json", "x-stream-id": s.id }),
+      body,
+      timeoutMs: 10_000,
+    });
+    await relay(upstream, res, undefined);
+  }
+
+  async function streamPayment(req: NodeRequest, res: NodeResponse): Promise<void> {
+    const job = parseJobRequest(header(req.headers, JOB_REQUEST_HEADER) || undefined);
+    streamOf(job);
+    req.resume();
+    // Offchain: nothing to credit; the balance header is omitted (no price).
+    (res as ServerResponse).writeHead(200);
+    res.end();
+  }
+
+  // ---- router ---------------------------------------------------------------------------------
+
+  /** BYOC routes answer errors as go-livepeer's plain text; our own routes in the JSON envelope. */
+  const byocRoute =
+    (fn: (req: NodeRequest, res: NodeResponse) => Promise<void>) =>
+    async (req: NodeRequest, res: NodeResponse): Promise<void> => {
+      try {
+        await fn(req, res);
+      } catch (err) {
+        if (!(err instanceof TributaryError)) log.error({ err }, "BYOC route failed");
+        if (res.headersSent) (res as ServerResponse).destroy?.();
+        else sendErrorText(res, err);
+      }
+    };
+  const ownRoute =
+    (fn: (req: NodeRequest, res: NodeResponse) => Promise<void>) =>
+    async (req: NodeRequest, res: NodeResponse): Promise<void> => {
+      try {
+        await fn(req, res);
+      } catch (err) {
+        if (!(err instanceof TributaryError)) log.error({ err }, "route failed");
+        if (res.headersSent) (res as ServerResponse).destroy?.();
+        else sendError(res, err);
+      }
+    };
+
+  const routes: Record<string, (req: NodeRequest, res: NodeResponse) => Promise<void>> = {
+    "/capability/register": byocRoute(register),
+    "/capability/unregister": byocRoute(unregister),
+    "/process/token": byocRoute(processToken),
+    "/ai/stream/start": byocRoute(streamStart),
+    "/ai/stream/stop": byocRoute(streamStop),
+    "/ai/stream/update": byocRoute(streamUpdate),
+    "/ai/stream/payment": byocRoute(streamPayment),
+    "/live-video-to-video": ownRoute(liveVideoToVideo),
+    "/capabilities": ownRoute(async (req, res) => {
+      sendJson(res, 200, capabilitiesJson(info, { includeContainers: authorized(req) }));
+    }),
+    "/metrics": ownRoute(async (_req, res) => writeMetrics(metrics.registry, res)),
+    "/health": ownRoute(async (_req, res) => sendJson(res, 200, { status: "ok" })),
+  };
+
+  const handler = async (req: NodeRequest, res: NodeResponse): Promise<void> => {
+    if (trickle.handle(req, res)) return;
+    const path = pathOf(req);
+    const route = routes[path];
+    if (route !== undefined) return route(req, res);
+    if (path.startsWith("/process/request/") || path === "/process/request") {
+      return byocRoute((q, r) => processRequest(q, r, path.slice("/process/request/".length)))(req, res);
+    }
+    const pipeline = path.slice(1);
+    if (req.method === "POST" && pipeline in PIPELINE_CAPABILITY_IDS && pipeline !== "live-video-to-video") {
+      return ownRoute((q, r) => nativeBatch(q, r, pipeline))(req, res);
+    }
+    sendError(res, new NotFoundError(`no route ${req.method} ${path}`));
+  };
+
+  const grpc = (router: ConnectRouter): void => {
+    router.service(Orchestrator, {
+      getOrchestrator: (request) => buildOrchestratorInfo(info, request),
+      ping: (request) => create(PingPongSchema, { value: request.value }),
+    });
+  };
+
+  let server: RunningNodeServer;
+  try {
+    server = await startNodeServer({
+      host,
+      port: options.port ?? DEFAULT_SERVICE_PORT,
+      tls: options.tls,
+      dataDir: options.dataDir,
+      tlsHosts: options.serviceUri ? [new URL(options.serviceUri).hostname] : [],
+      handler,
+      grpc,
+      logger: log,
+    });
+  } catch (err) {
+    clearInterval(streamTimer);
+    await trickle.close();
+    throw err;
+  }
+  const serviceUri = (options.serviceUri ?? server.url).replace(/\/+$/, "");
+  info.serviceUri = serviceUri;
+  await health.start();
+
+  let watcher: AiModelsWatcher | undefined;
+  const applyModels = (models: ModelConfig[]): void => {
+    registry.setConfigModels(models);
+    metrics.configReloads.inc({ result: "ok" });
+    log.info({ models: models.length }, "aiModels.json reloaded");
+  };
+  const reloadFailed = (err: unknown): void => {
+    metrics.configReloads.inc({ result: "invalid" });
+    log.error(
+      { err: err instanceof Error ? err.message : err },
+      "aiModels.json reload failed; keeping the previous configuration",
+    );
+  };
+  if (options.aiModelsPath)
+    watcher = watchAiModels(options.aiModelsPath, applyModels, reloadFailed, {
+      ...options.reload,
+      logger: log,
+    });
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      watcher?.close();
+      clearInterval(streamTimer);
+      for (const s of [...streams.values()]) teardown(s, "orchestrator closing");
+      await health.close();
+      await trickle.close();
+      await server.close();
+    })();
+    return closing;
+  };
+  options.signal?.addEventListener("abort", () => void close(), { once: true });
+  log.info({ serviceUri, network, models: initial.length }, "orchestrator listening");
+  return {
+    url: server.url,
+    serviceUri,
+    port: server.port,
+    cert: server.cert,
+    registry,
+    health,
+    trickle,
+    metrics,
+    reload: async () => {
+      if (watcher) await watcher.reload();
+    },
+    get streamCount() {
+      return streams.size;
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

@@ -1,0 +1,369 @@
+/**
+ * Offchain orchestrator end to end: real SDK containers (startRunner), the orchestrator's one TLS
+ * port, BYOC registration and jobs, native batch, capacity 503, health withdraw/restore, hot reload,
+ * live-video-to-video start, and gRPC GetOrchestrator over TLS with Connect's gRPC transport.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { create } from "@bufbuild/protobuf";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { hasCapability, type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
+import {
+  Capabilities_CapabilityConstraints_ModelConstraintSchema,
+  Capabilities_CapabilityConstraintsSchema,
+  Capabilities_ConstraintsSchema,
+  CapabilitiesSchema,
+  Orchestrator,
+} from "../../src/protocol/gen/lp_rpc_pb.ts";
+import {
+  defineBatchPipeline,
+  defineLivePipeline,
+  type RunningRunner,
+  startRunner,
+} from "../../src/runner/index.ts";
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+function call(
+  orch: RunningOrchestrator,
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      `${orch.url}${path}`,
+      { method: init.method ?? "GET", headers: init.headers, ca: orch.cert, agent: false },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c) => {
+          body += c;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(init.body);
+  });
+}
+
+const jobHeader = (capability: string, extra: Record<string, unknown> = {}) =>
+  Buffer.from(
+    JSON.stringify({ request: "{}", parameters: "{}", capability, timeout_seconds: 10, ...extra }),
+  ).toString("base64");
+
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe("orchestrator offchain e2e", () => {
+  const dir = mkdtempSync(join(tmpdir(), "orch-e2e-"));
+  const aiModels = join(dir, "aiModels.json");
+  let llm: RunningRunner;
+  let reverse: RunningRunner;
+  let live: RunningRunner;
+  let orch: RunningOrchestrator;
+  let gate: { release: () => void; wait: Promise<void> } | undefined;
+
+  before(async () => {
+    llm = await startRunner(
+      defineBatchPipeline({
+        name: "llm",
+        run: async (input: { model_id: string; prompt: string }) => {
+          if (gate) await gate.wait;
+          return { model: input.model_id, text: input.prompt.toUpperCase() };
+        },
+      }),
+      { port: 0 },
+    );
+    reverse = await startRunner(
+      defineBatchPipeline({
+        name: "reverse",
+        run: async function* (input: { text: string }) {
+          for (const ch of [...input.text].reverse()) yield { ch };
+        },
+      }),
+      { port: 0, token: "container-token" },
+    );
+    live = await startRunner(defineLivePipeline({ name: "noop-live", start: () => {} }), { port: 0 });
+    writeFileSync(
+      aiModels,
+      JSON.stringify([
+        { pipeline: "llm", model_id: "m1", url: llm.url, capacity: 1, warm: true },
+        { pipeline: "live-video-to-video", model_id: "noop", url: live.url },
+      ]),
+    );
+    orch = await startOrchestrator({
+      port: 0,
+      aiModelsPath: aiModels,
+      orchSecret: "s3cret",
+      dataDir: dir,
+      health: { intervalMs: 100, timeoutMs: 1000, failureThreshold: 1 },
+      reload: { debounceMs: 20, sighup: false },
+      streamCheckIntervalMs: 100,
+    });
+  });
+
+  after(async () => {
+    await orch?.close();
+    await Promise.all([llm?.close(), reverse?.close(), live?.close()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("advertises the ready aiModels entries in GET /capabilities", async () => {
+    const r = await call(orch, "/capabilities");
+    assert.equal(r.status, 200);
+    const caps = JSON.parse(r.body).capabilities as { capability: string; warm: boolean; capacity: number }[];
+    assert.deepEqual(caps.map((c) => c.capability).sort(), ["live-video-to-video/noop", "llm/m1"]);
+    assert.equal(JSON.parse(r.body).containers, undefined, "container URLs only for the operator");
+    const op = await call(orch, "/capabilities", { headers: { authorization: "s3cret" } });
+    assert.equal(JSON.parse(op.body).containers.length, 2);
+  });
+
+  test("native batch POST /llm routes by model_id; an unknown model is 503, bad JSON 400", async () => {
+    const ok = await call(orch, "/llm", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model_id: "m1", prompt: "hi" }),
+    });
+    assert.equal(ok.status, 200, ok.body);
+    assert.deepEqual(JSON.parse(ok.body), { model: "m1", text: "HI" });
+    const unknown = await call(orch, "/llm", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model_id: "nope", prompt: "x" }),
+    });
+    assert.equal(unknown.status, 503);
+    assert.equal(JSON.parse(unknown.body).error.code, "NO_CAPACITY");
+    const bad = await call(orch, "/llm", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{",
+    });
+    assert.equal(bad.status, 400);
+  });
+
+  test("a full container answers 503 until its running job ends", async () => {
+    let release = () => {};
+    gate = { wait: new Promise<void>((r) => (release = r)), release: () => release() };
+    const first = call(orch, "/llm", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model_id: "m1", prompt: "a" }),
+    });
+    await until("the first job to hold the slot", () => orch.registry.container(llm.url)?.inUse === 1);
+    const second = await call(orch, "/llm", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model_id: "m1", prompt: "b" }),
+    });
+    assert.equal(second.status, 503);
+    gate.release();
+    gate = undefined;
+    assert.equal((await first).status, 200);
+    assert.equal(orch.registry.container(llm.url)?.inUse, 0);
+  });
+
+  test("BYOC: register (401 on a wrong secret), token, SSE job with the container token, unregister", async () => {
+    const reg = {
+      name: "reverse",
+      url: reverse.url,
+      capacity: 2,
+      price_per_unit: 0,
+      price_scaling: 1,
+      token: "container-token",
+    };
+    const wrong = await call(orch, "/capability/register", {
+      method: "POST",
+      headers: { authorization: "nope" },
+      body: JSON.stringify(reg),
+    });
+    assert.equal(wrong.status, 401);
+    const badBody = await call(orch, "/capability/register", {
+      method: "POST",
+      headers: { authorization: "s3cret" },
+      body: JSON.stringify({ ...reg, capacity: 0 }),
+    });
+    assert.equal(badBody.status, 400);
+    assert.match(badBody.body, /capacity/);
+    const ok = await call(orch, "/capability/register", {
+      method: "POST",
+      headers: { authorization: "s3cret" },
+      body: JSON.stringify(reg),
+    });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body, "ok\n");
+    await until("the BYOC container to be healthy", () =>
+      orch.registry.advertised().some((a) => a.key === "byoc/reverse"),
+    );
+    const sender = Buffer.from(
+      JSON.stringify({ addr: "0x0000000000000000000000000000000000000001", sig: "0x" }),
+    ).toString("base64");
+    const token = await call(orch, "/process/token", {
+      headers: { "livepeer-eth-address": sender, "livepeer-capability": "reverse" },
+    });
+    assert.equal(token.status, 200, token.body);
+    const t = JSON.parse(token.body);
+    assert.equal(t.available_capacity, 2);
+    assert.equal(t.service_addr, orch.serviceUri);
+    assert.deepEqual(t.price, { pixelsPerUnit: 1 });
+    assert.equal(t.ticket_params, undefined);
+
+    const job = await call(orch, "/process/request/reverse", {
+      method: "POST",
+      headers: { livepeer: jobHeader("reverse"), "content-type": "application/json" },
+      body: JSON.stringify({ text: "abc" }),
+    });
+    assert.equal(job.status, 200, job.body);
+    assert.match(String(job.headers["content-type"]), /text\/event-stream/);
+    assert.deepEqual(
+      job.body
+        .split("\n")
+        .filter((l) => l.startsWith("data: "))
+        .map((l) => l.slice(6)),
+      ['{"ch":"c"}', '{"ch":"b"}', '{"ch":"a"}', "[DONE]"],
+    );
+
+    const noTimeout = await call(orch, "/process/request/reverse", {
+      method: "POST",
+      headers: { livepeer: jobHeader("reverse", { timeout_seconds: 0 }) },
+      body: "{}",
+    });
+    assert.equal(noTimeout.status, 400);
+    assert.match(noTimeout.body, /timeout_seconds is required/);
+    const unknownCap = await call(orch, "/process/request/x", {
+      method: "POST",
+      headers: { livepeer: jobHeader("missing") },
+      body: "{}",
+    });
+    assert.equal(unknownCap.status, 503);
+    const garbage = await call(orch, "/process/request/x", {
+      method: "POST",
+      headers: { livepeer: "%%%" },
+      body: "",
+    });
+    assert.equal(garbage.status, 400);
+
+    const un = await call(orch, "/capability/unregister", {
+      method: "POST",
+      headers: { authorization: "s3cret" },
+      body: "reverse",
+    });
+    assert.equal(un.status, 200);
+    assert.equal(orch.registry.get("byoc", "reverse"), undefined);
+  });
+
+  test("gRPC GetOrchestrator over TLS: service URI, AI capability bits and model constraints, auth token, prices", async () => {
+    const transport = createGrpcTransport({ baseUrl: orch.url, nodeOptions: { ca: orch.cert } });
+    const client = createClient(Orchestrator, transport);
+    const info = await client.getOrchestrator({});
+    assert.equal(info.transcoder, orch.serviceUri);
+    assert.ok(info.capabilities);
+    assert.ok(hasCapability(info.capabilities.bitstring, 33), "LLM bit");
+    assert.ok(hasCapability(info.capabilities.bitstring, 35), "LV2V bit");
+    assert.ok(hasCapability(info.capabilities.mandatories, 12), "AuthToken mandatory");
+    const m1 = info.capabilities.constraints?.PerCapability[33]?.models.m1;
+    assert.deepEqual([m1?.warm, m1?.capacity, m1?.capacityInUse], [true, 1, 0]);
+    assert.equal(info.authToken?.token.length, 32);
+    assert.ok((info.authToken?.expiration ?? 0n) > BigInt(Math.floor(Date.now() / 1000)));
+    assert.equal(info.ticketParams, undefined, "offchain: no ticket params");
+    assert.deepEqual(
+      info.capabilitiesPrices.map((p) => [p.capability, p.constraint, p.pricePerUnit]).sort(),
+      [
+        [33, "m1", 0n],
+        [35, "noop", 0n],
+      ],
+    );
+    // A request naming a capability gets that capability's price and no capabilities_prices.
+    const caps = create(CapabilitiesSchema, {
+      constraints: create(Capabilities_ConstraintsSchema, {
+        PerCapability: {
+          33: create(Capabilities_CapabilityConstraintsSchema, {
+            models: { m1: create(Capabilities_CapabilityConstraints_ModelConstraintSchema, {}) },
+          }),
+        },
+      }),
+    });
+    const priced = await client.getOrchestrator({ capabilities: caps });
+    assert.equal(priced.priceInfo?.capability, 33);
+    assert.equal(priced.capabilitiesPrices.length, 0);
+    const pong = await client.ping({ value: new Uint8Array([7]) });
+    assert.deepEqual([...pong.value], [7]);
+  });
+
+  test("live-video-to-video starts the container's stream on random trickle channels", async () => {
+    const r = await call(orch, "/live-video-to-video", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model_id: "noop", params: {}, gateway_request_id: "g1", stream_id: "s1" }),
+    });
+    assert.equal(r.status, 200, r.body);
+    const body = JSON.parse(r.body);
+    assert.match(body.manifest_id, /^[0-9a-f]{32}$/);
+    assert.equal(body.publish_url, `${orch.serviceUri}/ai/trickle/${body.manifest_id}`);
+    assert.equal(body.subscribe_url, `${body.publish_url}-out`);
+    assert.equal(body.control_url, `${body.publish_url}-control`);
+    assert.equal(orch.streamCount, 1);
+    await until("the container's stream to run", () => live.session !== undefined);
+    // Ending the control channel ends the stream and frees the slot.
+    orch.trickle.deleteChannel(`${body.manifest_id}-control`);
+    await until("the stream to end", () => orch.streamCount === 0);
+    assert.equal(orch.registry.container(live.url)?.inUse, 0);
+    const busy = await call(orch, "/live-video-to-video", { method: "POST", body: "[1]" });
+    assert.equal(busy.status, 400);
+  });
+
+  test("health: a container in ERROR is withdrawn and restored when it recovers", async () => {
+    llm.health.setError("GPU fell off");
+    await until("withdrawal", () => !orch.registry.advertised().some((a) => a.key === "llm/m1"));
+    const r = await call(orch, "/llm", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model_id: "m1", prompt: "x" }),
+    });
+    assert.equal(r.status, 503);
+    llm.health.clearError(); // back to LOADING, as pytrickle
+    llm.health.setStartupComplete();
+    await until("restoration", () => orch.registry.advertised().some((a) => a.key === "llm/m1"));
+    const metrics = await call(orch, "/metrics");
+    assert.match(
+      metrics.body,
+      /tributary_orchestrator_container_health_transitions_total\{to="failed"\} [1-9]/,
+    );
+    assert.match(
+      metrics.body,
+      /tributary_orchestrator_jobs_total\{route="batch",pipeline="llm",model_id="m1",outcome="ok"\}/,
+    );
+  });
+
+  test("hot reload: a changed aiModels.json is applied without a restart; an invalid one is ignored", async () => {
+    writeFileSync(
+      aiModels,
+      JSON.stringify([
+        { pipeline: "llm", model_id: "m1", url: llm.url, capacity: 1 },
+        { pipeline: "llm", model_id: "m2", url: llm.url, capacity: 1 },
+      ]),
+    );
+    await until("m2 to be advertised", () => orch.registry.advertised().some((a) => a.key === "llm/m2"));
+    assert.equal(orch.registry.get("live-video-to-video", "noop"), undefined);
+    writeFileSync(aiModels, "[{not json");
+    await until("the invalid reload to be counted", async () =>
+      /config_reloads_total\{result="invalid"\} [1-9]/.test((await call(orch, "/metrics")).body),
+    );
+    assert.ok(orch.registry.get("llm", "m2"), "previous configuration kept");
+  });
+});
