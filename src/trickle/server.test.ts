@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect } from "node:net";
 import { test } from "node:test";
 import { BadRequestError, TributaryError } from "../node/errors.ts";
 import { LocalPublisher } from "./local.ts";
@@ -557,4 +558,36 @@ test("an unclosed TrickleServer does not keep the process alive (its sweeper is 
     { timeout: 20_000 },
   );
   assert.equal(r.status, 0, String(r.stderr));
+});
+
+test("a POST refused with 404 while its body is still being sent: the client still reads the 404", async () => {
+  await using s = await serve({ autocreate: false });
+  const { port, hostname } = new URL(s.url);
+  const socket = connect(Number(port), hostname);
+  let received = "";
+  let error = "";
+  socket.on("error", (e: NodeJS.ErrnoException) => {
+    error = e.code ?? e.message;
+  });
+  try {
+    await once(socket, "connect");
+    socket.pause();
+    socket.write(
+      `POST /missing/0 HTTP/1.1\r\nHost: ${hostname}:${port}\r\nTransfer-Encoding: chunked\r\n\r\n`,
+    );
+    await sleep(150);
+    socket.write("5\r\nhello\r\n");
+    await sleep(50);
+    socket.write("5\r\nhello\r\n0\r\n\r\n");
+    await sleep(150);
+    socket.on("data", (d: Buffer) => {
+      received += d.toString("latin1");
+    });
+    socket.resume();
+    await eventually(() => received.includes("Stream not found") || error !== "", 3000).catch(() => {});
+    assert.equal(received.split("\r\n")[0], "HTTP/1.1 404 Not Found", `got: ${received || error}`);
+    assert.match(received, /connection: close/i);
+  } finally {
+    socket.destroy();
+  }
 });

@@ -192,8 +192,30 @@ function safely(op: () => void): void {
   }
 }
 
+/** How long a connection answered with `Connection: close` keeps discarding request body bytes. */
+export const LINGER_MS = 500;
+
+/**
+ * HTTP/1.1 lingering close. When an answer with `Connection: close` goes out before the request body
+ * ended (a refused or released POST), node destroys the socket at once, and the body bytes the client
+ * is still sending draw a TCP RST: a client that has not read the answer yet loses it (EPIPE instead of
+ * the 404). go-livepeer's net/http half-closes and keeps discarding for a while; so do we: FIN, keep
+ * reading (the HTTP parser discards the rest of the body), close after {@link LINGER_MS}.
+ */
+function lingerOnClose(req: TrickleHttpRequest): void {
+  if (isH2(req) || req.complete) return;
+  const socket = req.socket as Socket & { destroySoon?: () => void };
+  if (typeof socket.destroySoon !== "function") return;
+  socket.destroySoon = function lingeringDestroySoon(this: Socket): void {
+    if (this.writable) this.end();
+    const timer = setTimeout(() => this.destroy(), LINGER_MS);
+    this.once("close", () => clearTimeout(timer));
+  };
+}
+
 /** Ends the response and stops accepting the rest of the request body. */
 function endAbandoningBody(req: TrickleHttpRequest, res: Res, h2: boolean, body?: string): void {
+  lingerOnClose(req);
   if (h2) {
     // HTTP/2: once our answer is out, reset the stream (NO_ERROR) so the client stops sending.
     res.once("finish", () => {
@@ -605,6 +627,7 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
     if (channel === undefined && !this.autocreate) {
       req.resume();
       // Connection: close wakes preconnected Go clients (HTTP/1.1 only; h2 forbids the header).
+      lingerOnClose(req);
       httpError(res, 404, "Stream not found", h2 ? {} : { connection: "close" });
       return;
     }
@@ -617,6 +640,7 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
     channel ??= this.getOrCreateChannel(name, header(req, "content-type"), false);
     if (channel === undefined) {
       req.resume();
+      lingerOnClose(req);
       httpError(res, 404, "Stream not found", h2 ? {} : { connection: "close" });
       return;
     }
