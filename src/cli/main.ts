@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { depositCommand } from "./deposit.ts";
 import { devnetCommand } from "./devnet.ts";
+import { orchestratorCommand } from "./orchestrator.ts";
 import { paymentCommand } from "./payment.ts";
 import { serveCommand } from "./serve.ts";
 import { trickleCommand } from "./trickle.ts";
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   program.addCommand(paymentCommand());
   program.addCommand(devnetCommand());
   program.addCommand(depositCommand());
+  program.addCommand(orchestratorCommand());
   return program;
 }
 

@@ -1,0 +1,135 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { buildProgram } from "./main.ts";
+import { translateGoFlags } from "./orchestrator.ts";
+
+const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "orch-cli-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test("go-livepeer flag spellings become ours; implied booleans are dropped", () => {
+  assert.deepEqual(
+    translateGoFlags([
+      "-orchestrator",
+      "-aiWorker=true",
+      "-aiModels",
+      "/m.json",
+      "-serviceAddr=0.0.0.0:8935",
+      "--orchSecret",
+      "s",
+      "-network",
+      "offchain",
+      "--data-dir",
+      "d",
+      "--",
+      "-aiModels",
+    ]),
+    [
+      "--ai-models",
+      "/m.json",
+      "--service-addr=0.0.0.0:8935",
+      "--orch-secret",
+      "s",
+      "--network",
+      "offchain",
+      "--data-dir",
+      "d",
+      "--",
+      "-aiModels",
+    ],
+  );
+});
+
+test("--help names the routes and the go-livepeer aliases", () => {
+  const cmd = buildProgram().commands.find((c) => c.name() === "orchestrator");
+  assert.ok(cmd);
+  let help = "";
+  cmd.configureOutput({ writeOut: (s) => (help += s) });
+  cmd.outputHelp();
+  assert.match(help, /--ai-models <file>/);
+  assert.match(help, /-aiModels, -serviceAddr, -orchSecret/);
+  assert.match(help, /\/process\/request/);
+});
+
+test("tributary orchestrator runs with go-livepeer flags, serves /capabilities over TLS, stops on SIGTERM", async () => {
+  const models = join(dir, "aiModels.json");
+  writeFileSync(models, "[]");
+  const child = spawn(
+    process.execPath,
+    [
+      MAIN,
+      "orchestrator",
+      "-orchestrator",
+      "-aiModels",
+      models,
+      "-serviceAddr",
+      "127.0.0.1:0",
+      "-orchSecret",
+      "s",
+      "-network",
+      "offchain",
+      "-dataDir",
+      dir,
+      "--log-level",
+      "silent",
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  try {
+    let out = "";
+    let err = "";
+    child.stderr.on("data", (c: Buffer) => {
+      err += c.toString();
+    });
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on("data", (c: Buffer) => {
+        out += c.toString();
+        const m = /listening on (\S+)/.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      child.once("exit", (code) => reject(new Error(`exited early with ${code}: ${out}${err}`)));
+    });
+    const body = await new Promise<string>((resolve, reject) => {
+      httpsRequest(`${url}/capabilities`, { rejectUnauthorized: false, agent: false }, (res) => {
+        let b = "";
+        res.on("data", (c) => {
+          b += c;
+        });
+        res.on("end", () => resolve(b));
+      })
+        .on("error", reject)
+        .end();
+    });
+    assert.deepEqual(JSON.parse(body).capabilities, []);
+    const exited = once(child, "exit");
+    child.kill("SIGTERM");
+    const [code] = await exited;
+    assert.equal(code, 0);
+  } finally {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  }
+});
+
+test("an invalid aiModels.json stops the start with the entry and field named", async () => {
+  const models = join(dir, "bad.json");
+  writeFileSync(models, JSON.stringify([{ pipeline: "llm", model_id: "m" }]));
+  const child = spawn(
+    process.execPath,
+    [MAIN, "orchestrator", "--ai-models", models, "--service-addr", "127.0.0.1:0", "--data-dir", dir],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let err = "";
+  child.stderr.on("data", (c: Buffer) => {
+    err += c.toString();
+  });
+  const [code] = await once(child, "exit");
+  assert.equal(code, 1);
+  assert.match(err, /entry 0 \(llm\/m\): url/);
+});

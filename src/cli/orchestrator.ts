@@ -1,0 +1,247 @@
+/**
+ * `tributary orchestrator`: the orchestrator node on one TLS service port. go-livepeer's single-dash
+ * camelCase flags (`-aiModels`, `-serviceAddr`, `-orchSecret`, `-network`, …) are accepted as aliases
+ * of our kebab-case flags, so an existing go-livepeer command line works unchanged.
+ */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { TributaryError } from "../node/errors.ts";
+import { createLogger } from "../node/logger.ts";
+import { DEFAULT_SERVICE_PORT, type Network, startOrchestrator } from "../orchestrator/index.ts";
+
+/** go-livepeer flag → our flag (`undefined`: accepted and ignored, it is implied). */
+export const GO_FLAG_ALIASES: Readonly<Record<string, string | undefined>> = {
+  aiModels: "--ai-models",
+  serviceAddr: "--service-addr",
+  orchSecret: "--orch-secret",
+  network: "--network",
+  pricePerUnit: "--price-per-unit",
+  ethUrl: "--eth-url",
+  ethKeystorePath: "--key-file",
+  dataDir: "--data-dir",
+  liveAITrickleHostForRunner: "--trickle-host-for-runner",
+  orchestrator: undefined,
+  aiWorker: undefined,
+};
+
+/**
+ * Rewrites go-livepeer spellings (`-aiModels x`, `-aiModels=x`, `--aiModels x`) to ours. Implied
+ * boolean flags (`-orchestrator`, `-aiWorker`, optionally `=true`) are dropped. Everything after `--`
+ * and every other argument is left as is.
+ */
+export function translateGoFlags(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--") {
+      out.push(...args.slice(i));
+      break;
+    }
+    const m = /^--?([A-Za-z][A-Za-z0-9]*)(=.*)?$/.exec(a);
+    if (m && m[1]! in GO_FLAG_ALIASES) {
+      const ours = GO_FLAG_ALIASES[m[1]!];
+      if (ours === undefined) continue;
+      out.push(m[2] === undefined ? ours : `${ours}${m[2]}`);
+      continue;
+    }
+    out.push(a);
+  }
+  return out;
+}
+
+function parseHostPort(value: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]*):(\d+)$/.exec(value);
+  if (!m || Number(m[2]) > 65535) throw new InvalidArgumentError("expected host:port, e.g. 127.0.0.1:8935");
+  const host = m[1]!.replace(/^\[|\]$/g, "") || "0.0.0.0";
+  return { host, port: Number(m[2]) };
+}
+
+function parseDuration(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value);
+  if (!m) throw new InvalidArgumentError("expected a duration such as 500ms, 5s or 1m");
+  const n = Number(m[1]);
+  const unit = m[2] ?? "s";
+  const ms = unit === "ms" ? n : unit === "s" ? n * 1000 : n * 60_000;
+  if (!(ms > 0)) throw new InvalidArgumentError("expected a positive duration");
+  return ms;
+}
+
+function parseCount(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1)
+    throw new InvalidArgumentError("expected a positive integer");
+  return Number(value);
+}
+
+/** `-orchSecret` is a value or a file holding it (go-livepeer `common.ReadFromFile`). */
+function readSecret(value: string): string {
+  try {
+    if (existsSync(value) && statSync(value).isFile()) return readFileSync(value, "utf8").trim();
+  } catch {
+    // not a readable file: the value itself is the secret
+  }
+  return value;
+}
+
+interface OrchestratorCliOptions {
+  aiModels?: string;
+  serviceAddr: { host: string; port: number };
+  serviceUri?: string;
+  orchSecret?: string;
+  dataDir: string;
+  network: Network;
+  ethUrl?: string;
+  keyFile?: string;
+  pricePerUnit?: string;
+  trickleHostForRunner?: string;
+  healthInterval: number;
+  healthTimeout: number;
+  healthFailures: number;
+  logLevel?: string;
+}
+
+/** A commander Command that rewrites go-livepeer flag spellings before parsing its options. */
+class GoCompatibleCommand extends Command {
+  override parseOptions(argv: string[]): ReturnType<Command["parseOptions"]> {
+    return super.parseOptions(translateGoFlags(argv));
+  }
+}
+
+/** Builds the `orchestrator` subcommand. */
+export function orchestratorCommand(): Command {
+  return new GoCompatibleCommand("orchestrator")
+    .description(
+      "Run an orchestrator: one TLS port serving gRPC GetOrchestrator, the BYOC, AI batch and live routes, " +
+        "and trickle under /ai/trickle/, in front of containers from aiModels.json and BYOC registrations.",
+    )
+    .addOption(
+      new Option(
+        "--ai-models <file>",
+        "aiModels.json: pipelines, models and container URLs (hot reloaded)",
+      ).env("TRIBUTARY_AI_MODELS"),
+    )
+    .addOption(
+      new Option("--service-addr <host:port>", "address to listen on and advertise")
+        .env("TRIBUTARY_SERVICE_ADDR")
+        .default(parseHostPort(`127.0.0.1:${DEFAULT_SERVICE_PORT}`), `127.0.0.1:${DEFAULT_SERVICE_PORT}`)
+        .argParser(parseHostPort),
+    )
+    .addOption(
+      new Option("--service-uri <url>", "URI advertised to gateways when it differs (NAT, proxy)").env(
+        "TRIBUTARY_SERVICE_URI",
+      ),
+    )
+    .addOption(
+      new Option("--orch-secret <secret|file>", "secret BYOC containers register with; off without it").env(
+        "TRIBUTARY_ORCH_SECRET",
+      ),
+    )
+    .addOption(
+      new Option("--data-dir <dir>", "keeps the TLS certificate (and later the payment store)")
+        .env("TRIBUTARY_DATA_DIR")
+        .default(join(homedir(), ".tributary", "orchestrator"), "~/.tributary/orchestrator"),
+    )
+    .addOption(
+      new Option("--network <name>", "offchain (no payments); devnet and arbitrum-one are not supported yet")
+        .choices(["offchain", "devnet", "arbitrum-one"])
+        .env("TRIBUTARY_NETWORK")
+        .default("offchain"),
+    )
+    .addOption(
+      new Option("--eth-url <url>", "Ethereum JSON-RPC URL (on-chain networks)").env("TRIBUTARY_ETH_URL"),
+    )
+    .addOption(new Option("--key-file <file>", "keystore file (on-chain networks)").env("TRIBUTARY_KEY_FILE"))
+    .addOption(
+      new Option(
+        "--price-per-unit <wei>",
+        "default price for entries without one (on-chain networks; offchain prices are 0)",
+      ).env("TRIBUTARY_PRICE_PER_UNIT"),
+    )
+    .addOption(
+      new Option(
+        "--trickle-host-for-runner <host:port>",
+        "host:port put in trickle URLs given to containers",
+      ).env("TRIBUTARY_TRICKLE_HOST_FOR_RUNNER"),
+    )
+    .addOption(
+      new Option("--health-interval <duration>", "time between container health polls")
+        .default(5000, "5s")
+        .argParser(parseDuration),
+    )
+    .addOption(
+      new Option("--health-timeout <duration>", "timeout of one health poll")
+        .default(5000, "5s")
+        .argParser(parseDuration),
+    )
+    .addOption(
+      new Option("--health-failures <n>", "consecutive failed polls before a container is withdrawn")
+        .default(2)
+        .argParser(parseCount),
+    )
+    .addOption(new Option("--log-level <level>", "pino log level").env("TRIBUTARY_LOG_LEVEL"))
+    .addHelpText(
+      "after",
+      `
+go-livepeer spellings are accepted: -aiModels, -serviceAddr, -orchSecret, -network, -pricePerUnit,
+-ethUrl, -ethKeystorePath, -dataDir, -liveAITrickleHostForRunner (also as -flag=value); -orchestrator and
+-aiWorker are implied and ignored.
+
+aiModels.json entries: pipeline, model_id, url (required), price_per_unit, warm, token, capacity,
+pixels_per_unit, currency (wei|eth), gateway, optimization_flags, price_unit (pixel|frame|second, live).
+The file is reloaded when it changes and on SIGHUP; running jobs are not dropped.
+
+Routes on the service port (TLS, self-signed certificate kept in --data-dir):
+  gRPC   net.Orchestrator/GetOrchestrator, Ping
+  POST   /capability/register, /capability/unregister    (Authorization: <orch secret>)
+  GET    /process/token    POST /process/request/*        BYOC jobs (Livepeer header)
+  POST   /ai/stream/start|stop|update|payment            BYOC streams
+  POST   /<pipeline>                                     AI batch (model_id in the body)
+  POST   /live-video-to-video                            live video (trickle under /ai/trickle/)
+  GET    /capabilities, /metrics, /health
+
+Examples:
+  tributary orchestrator --ai-models ./aiModels.json --orch-secret s3cret
+  tributary orchestrator -orchestrator -aiWorker -aiModels ./aiModels.json -serviceAddr 0.0.0.0:8935 -network offchain`,
+    )
+    .action(async (opts: OrchestratorCliOptions, cmd: Command) => {
+      const logger = createLogger({ name: "orchestrator", level: opts.logLevel });
+      const { host, port } = opts.serviceAddr;
+      let running: Awaited<ReturnType<typeof startOrchestrator>>;
+      try {
+        running = await startOrchestrator({
+          host,
+          port,
+          serviceUri:
+            opts.serviceUri ?? (port === 0 || host === "0.0.0.0" ? undefined : `https://${host}:${port}`),
+          aiModelsPath: opts.aiModels,
+          orchSecret: opts.orchSecret === undefined ? undefined : readSecret(opts.orchSecret),
+          dataDir: opts.dataDir,
+          network: opts.network,
+          trickleHostForRunner: opts.trickleHostForRunner,
+          health: {
+            intervalMs: opts.healthInterval,
+            timeoutMs: opts.healthTimeout,
+            failureThreshold: opts.healthFailures,
+          },
+          logger,
+        });
+      } catch (err) {
+        const message = err instanceof TributaryError || err instanceof Error ? err.message : String(err);
+        cmd.error(`error: ${message}`, { exitCode: 1 });
+      }
+      process.stdout.write(
+        `orchestrator listening on ${running.url} (advertised as ${running.serviceUri})\n`,
+      );
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off("SIGINT", stop);
+          process.off("SIGTERM", stop);
+          resolve();
+        };
+        process.on("SIGINT", stop);
+        process.on("SIGTERM", stop);
+      });
+      await running.close();
+    });
+}
