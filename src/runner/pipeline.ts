@@ -3,10 +3,10 @@
  * {@link defineBatchPipeline} (request → response, optionally streamed as Server-Sent Events) or
  * {@link defineLivePipeline} (a real-time stream session with control, events and data channels).
  *
- * Not implemented yet: the live media path. The frame types below are declared so that pipelines
- * can be written against them, but this version of the runner does not decode or encode video or
- * audio: a stream start that carries `subscribe_url` or `publish_url` for a pipeline with a `video`
- * or `audio` handler is answered 501. Data-only live pipelines (no `video`/`audio` handler) run fully.
+ * Live media (src/runner/media): a stream with `subscribe_url` is decoded into {@link VideoFrame}s
+ * (RGB24, cover-scaled and center-cropped to the `width`×`height` params, capped at
+ * `max_framerate`) and {@link AudioFrame}s (s16 PCM) handed to `video`/`audio`; with `publish_url`
+ * their results are encoded (H.264 + Opus, MPEG-TS) and published.
  */
 
 /** Rational time base, e.g. `{ num: 1, den: 90000 }`. */
@@ -18,7 +18,7 @@ export interface TimeBase {
 /**
  * One decoded video frame: packed RGB24 (`width * height * 3` bytes, row-major, no padding).
  * pytrickle hands Python code float32 `[1, H, W, 3]` tensors in [0, 1]; we keep bytes and leave
- * conversion to the pipeline. (Declared for the media path, which is not implemented yet.)
+ * conversion to the pipeline.
  */
 export interface VideoFrame {
   data: Uint8Array;
@@ -30,8 +30,8 @@ export interface VideoFrame {
 }
 
 /**
- * One chunk of decoded audio: interleaved signed 16-bit PCM (`samples * channels` values).
- * (Declared for the media path, which is not implemented yet.)
+ * One chunk of decoded audio: interleaved signed 16-bit PCM (`samples * channels` values), at the
+ * input's sample rate and channel count. Output audio is resampled to 48 kHz mono for Opus.
  */
 export interface AudioFrame {
   data: Int16Array;
@@ -41,6 +41,27 @@ export interface AudioFrame {
   samples: number;
   pts: number;
   timeBase: TimeBase;
+}
+
+/**
+ * A `video` handler's explicit "no output for this frame" (pytrickle's
+ * `VideoProcessingResult.WITHHELD`): nothing is published for the frame; once nothing has been
+ * published for the overlay timeout (1.5 s by default) the loading overlay is shown instead. Use it
+ * while a model warms up or buffers. Returning `undefined` instead passes the input frame through.
+ */
+export const WITHHELD: unique symbol = Symbol.for("tributary.runner.withheld");
+
+/** What a `video` handler may return. */
+export type VideoResult = VideoFrame | typeof WITHHELD | undefined;
+
+/** Loading-overlay settings of a live pipeline (see `media/overlay.ts`). */
+export interface LiveOverlayOptions {
+  /** Default true. When false, withheld frames produce no output at all. */
+  enabled?: boolean;
+  /** Time without published output before the overlay shows, in ms (default 1500). */
+  timeoutMs?: number;
+  /** Brightness of the dimmed last frame, 0..1 (default 0.35). */
+  dim?: number;
 }
 
 /** What the runner gives `load`. */
@@ -161,12 +182,14 @@ export interface LivePipeline {
   /** Pipeline name reported by `/version` (pytrickle's `pipeline`); defaults to `byoc`. */
   readonly name: string;
   readonly load?: (ctx: LoadContext) => void | Promise<void>;
-  /** Video handler (not called yet: the media path is not implemented). Undefined result = pass through. */
-  readonly video?: (
-    frame: VideoFrame,
-    ctx: StreamContext,
-  ) => VideoFrame | undefined | Promise<VideoFrame | undefined>;
-  /** Audio handler (not called yet: the media path is not implemented). */
+  /**
+   * Video handler, called for each input frame (or, in a generative stream without input, for a
+   * black frame at `max_framerate`). Return a frame to publish it, `undefined` to pass the input
+   * through, or {@link WITHHELD} to publish nothing (the loading overlay shows after its timeout).
+   * A throw is counted and reported as an `error` event, and the input passes through.
+   */
+  readonly video?: (frame: VideoFrame, ctx: StreamContext) => VideoResult | Promise<VideoResult>;
+  /** Audio handler: return a frame, a list of frames, or `undefined` (pass through); a throw passes through. */
   readonly audio?: (
     frame: AudioFrame,
     ctx: StreamContext,
@@ -177,6 +200,15 @@ export interface LivePipeline {
   readonly start?: (params: Record<string, unknown>, ctx: StreamContext) => void | Promise<void>;
   /** Called once when the stream stops (by request, by error or at shutdown). */
   readonly stop?: (ctx: StreamContext) => void | Promise<void>;
+  /**
+   * Optional warm-up, run after `start` while the stream already flows: the start request is not
+   * delayed, and live input keeps being decoded (old frames dropped) but frames are not handed to
+   * `video` until it resolves; meanwhile they count as withheld (the loading overlay shows). A
+   * throw is reported as an `error` event and ends the warm-up.
+   */
+  readonly warmup?: (ctx: StreamContext) => void | Promise<void>;
+  /** Loading overlay settings (default: enabled, 1.5 s). */
+  readonly overlay?: LiveOverlayOptions;
   /** True when the pipeline processes media (has a `video` or `audio` handler). */
   readonly handlesMedia: boolean;
 }
@@ -187,7 +219,7 @@ export type LivePipelineDefinition = Omit<LivePipeline, "kind" | "handlesMedia" 
 /** Declares a live pipeline. Validates the definition eagerly (throws `TypeError`). */
 export function defineLivePipeline(def: LivePipelineDefinition): LivePipeline {
   if (typeof def !== "object" || def === null) throw new TypeError("defineLivePipeline needs an object");
-  for (const key of ["load", "video", "audio", "params", "start", "stop"] as const) {
+  for (const key of ["load", "video", "audio", "params", "start", "stop", "warmup"] as const) {
     if (def[key] !== undefined && typeof def[key] !== "function")
       throw new TypeError(`${key} must be a function`);
   }

@@ -176,14 +176,19 @@ test("a failing load puts /health into ERROR and batch requests get 503", async 
   assert.match((await read(r)).error.message, /weights missing/);
 });
 
-test("a live start with media URLs answers 501 for a media pipeline and runs data-only for others", async (t) => {
-  const media = await startRunner(defineLivePipeline({ video: (f) => f }), { port: 0 });
+test("a live start with media URLs runs the media path for a media pipeline and runs data-only for others", async (t) => {
+  const media = await startRunner(defineLivePipeline({ video: (f) => f }), {
+    port: 0,
+    channels: new MemoryChannels(),
+  });
   t.after(() => media.close());
   await media.loaded;
   const start = { gateway_request_id: "m1", subscribe_url: "http://x/in", publish_url: "http://x/out" };
   let r = await fetch(`${media.url}/stream/start`, json(start));
-  assert.equal(r.status, 501);
-  assert.match((await read(r)).message, /not implemented/);
+  assert.equal(r.status, 200);
+  assert.equal(media.health.status, "OK");
+  r = await fetch(`${media.url}/stream/stop`, { method: "POST" });
+  assert.equal(r.status, 200);
   assert.equal(media.health.status, "IDLE");
 
   const channels = new MemoryChannels();

@@ -277,19 +277,7 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
       return;
     }
     const media = request.subscribe_url !== undefined || request.publish_url !== undefined;
-    if (media && pl.handlesMedia) {
-      sendJson(
-        res,
-        501,
-        streamError(
-          "Error starting stream: video/audio streaming (subscribe_url/publish_url) is not implemented in this " +
-            "version of the Tributary runner; start without media URLs for a data-only stream",
-          { current_state: state() },
-        ),
-      );
-      return;
-    }
-    if (media)
+    if (media && !pl.handlesMedia)
       log.warn("pipeline has no video/audio handler: subscribe_url/publish_url ignored (data-only stream)");
     starting = true;
     try {

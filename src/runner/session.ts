@@ -12,9 +12,10 @@
  *   into several segments when the line would exceed the gateway's 64 KiB line limit); an `[]`
  *   keepalive goes out after about 25 s of silence.
  *
- * Not implemented yet: the media path (subscribe/publish video, decode/encode, frame loops). The fps
- * figures are therefore always 0 and the `video`/`audio` handlers are never called; the server
- * refuses media starts (501) for pipelines that declare such handlers.
+ * - media (pipelines with a `video` or `audio` handler): `subscribe_url` is decoded and handed to
+ *   the handlers, their output encoded and published on `publish_url` by a {@link MediaLoop}
+ *   (media/media-loop.ts); heartbeats carry its fps figures; the end of the input channel (closed,
+ *   deleted, 404) or a decoder that keeps failing stops the stream.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { TributaryError } from "../node/errors.ts";
@@ -34,9 +35,12 @@ import {
   type SegmentSource,
   splitDataBatches,
 } from "./channels.ts";
+import { MediaLoop } from "./media/media-loop.ts";
 import type { StreamStartRequest } from "./params.ts";
 import type { LivePipeline, StreamContext } from "./pipeline.ts";
 
+/** MIME type of published media segments. */
+export const MEDIA_CONTENT_TYPE = "video/mp2t";
 /** Heartbeat event period (pytrickle `heartbeat_interval`). */
 export const HEARTBEAT_INTERVAL_MS = 10_000;
 /** Data batching period (pytrickle `send_data_interval`). */
@@ -130,6 +134,9 @@ export class StreamSession implements AsyncDisposable {
   readonly #events: SegmentSink | undefined;
   readonly #data: SegmentSink | undefined;
   readonly #control: SegmentSource | undefined;
+  readonly #mediaIn: SegmentSource | undefined;
+  readonly #mediaOut: SegmentSink | undefined;
+  #media: MediaLoop | undefined;
   readonly #opts: StreamSessionOptions;
   readonly #ctx: StreamContext;
   #params: Record<string, unknown>;
@@ -151,6 +158,11 @@ export class StreamSession implements AsyncDisposable {
       if (opts.request.events_url) this.#events = ch.publish(opts.request.events_url, EVENTS_CONTENT_TYPE);
       if (opts.request.data_url) this.#data = ch.publish(opts.request.data_url, DATA_CONTENT_TYPE);
       if (opts.request.control_url) this.#control = ch.subscribe(opts.request.control_url);
+      if (opts.pipeline.handlesMedia) {
+        if (opts.request.subscribe_url) this.#mediaIn = ch.subscribe(opts.request.subscribe_url);
+        if (opts.request.publish_url)
+          this.#mediaOut = ch.publish(opts.request.publish_url, MEDIA_CONTENT_TYPE);
+      }
     }
     const self = this;
     this.#ctx = {
@@ -181,6 +193,7 @@ export class StreamSession implements AsyncDisposable {
     }
     if (s.#control) s.#loops.push(s.#controlLoop(s.#control));
     if (s.#data) s.#loops.push(s.#dataLoop(s.#data));
+    if (s.#mediaIn || s.#mediaOut) s.#loops.push(s.#mediaLoop());
     return s;
   }
 
@@ -194,8 +207,9 @@ export class StreamSession implements AsyncDisposable {
     return this.#params;
   }
 
-  /** The frame size from the params (512×512 by default), as heartbeats report it. */
+  /** The frame size (the media output's once known, else the params', 512×512 by default). */
   get dimensions(): { width: number; height: number } {
+    if (this.#media) return this.#media.dimensions;
     const w = this.#params.width;
     const h = this.#params.height;
     return {
@@ -204,8 +218,9 @@ export class StreamSession implements AsyncDisposable {
     };
   }
 
-  /** Current fps figures. Always 0 until the media path exists. */
+  /** Current fps figures over the last 10 s (all 0 without media). */
   fps(): FpsStats {
+    if (this.#media) return this.#media.fps();
     return { ingress_video_fps: 0, ingress_audio_fps: 0, egress_video_fps: 0, egress_audio_fps: 0 };
   }
 
@@ -300,6 +315,7 @@ export class StreamSession implements AsyncDisposable {
   async #shutdown(started: boolean): Promise<void> {
     this.#stopping ??= Promise.resolve(); // mark not running (start-failure path)
     this.#abort.abort();
+    await this.#media?.stop();
     await Promise.allSettled(this.#loops);
     await this.#paramChain;
     if (started) {
@@ -314,7 +330,13 @@ export class StreamSession implements AsyncDisposable {
       }
     }
     await this.#eventChain;
-    await Promise.allSettled([this.#events?.close(), this.#data?.close(), this.#control?.close()]);
+    await Promise.allSettled([
+      this.#events?.close(),
+      this.#data?.close(),
+      this.#control?.close(),
+      this.#mediaIn?.close(),
+      this.#mediaOut?.close(),
+    ]);
     this.#opts.onStopped?.(this);
   }
 
@@ -358,6 +380,37 @@ export class StreamSession implements AsyncDisposable {
         QUEUE_STREAM_HEARTBEAT,
       );
     } while (await this.#wait(every));
+  }
+
+  /** Media counters (undefined without media). */
+  get mediaStats(): MediaLoop["stats"] | undefined {
+    return this.#media?.stats;
+  }
+
+  async #mediaLoop(): Promise<void> {
+    const media = MediaLoop.start({
+      pipeline: this.#pipeline,
+      ctx: this.#ctx,
+      ...(this.#mediaIn ? { input: this.#mediaIn } : {}),
+      ...(this.#mediaOut ? { output: this.#mediaOut } : {}),
+      logger: this.#log,
+      onUserError: (source, err) => this.#userError(source, err),
+      onMediaError: (source, message) => {
+        void this.sendEvent(
+          { type: "error", source, message, timestamp: Date.now() },
+          QUEUE_AI_STREAM_EVENTS,
+        );
+      },
+      onMilestone: (type) => {
+        void this.sendEvent({ type, timestamp: Date.now() }, QUEUE_AI_STREAM_EVENTS);
+      },
+    });
+    this.#media = media;
+    const reason = await media.done;
+    if (reason !== "stopped" && this.running) {
+      this.#log.info({ reason }, "media input ended; stopping the stream");
+      void this.stop();
+    }
   }
 
   async #controlLoop(source: SegmentSource): Promise<void> {

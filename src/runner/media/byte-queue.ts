@@ -1,0 +1,88 @@
+/**
+ * Joins trickle segment bodies into one continuous byte stream for a demuxer's custom input: the
+ * demuxer never sees segment boundaries (as pytrickle's OS pipe does), but the queue remembers
+ * them so a restarted demuxer can resume at the start of the next segment (each input segment is a
+ * standalone MPEG-TS that starts on a keyframe).
+ */
+
+/** A FIFO of byte chunks with an async `read(size)` that waits for data; `null` means the end. */
+export class SegmentByteQueue {
+  #chunks: Uint8Array[] = [];
+  /** Per queued chunk: true when it is the first chunk of a segment. */
+  #starts: boolean[] = [];
+  #offset = 0;
+  #ended = false;
+  #waiter: (() => void) | undefined;
+  /** Total bytes pushed. */
+  bytesIn = 0;
+
+  /** Appends one whole segment. Ignored after {@link end}. */
+  pushSegment(body: Uint8Array): void {
+    if (this.#ended || body.length === 0) return;
+    this.#chunks.push(body);
+    this.#starts.push(true);
+    this.bytesIn += body.length;
+    this.#wake();
+  }
+
+  /** Marks the end of the input: pending and later reads return `null` once the queue is drained. */
+  end(): void {
+    this.#ended = true;
+    this.#wake();
+  }
+
+  /** True after {@link end}. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Bytes queued and not yet read. */
+  get pending(): number {
+    let n = -this.#offset;
+    for (const c of this.#chunks) n += c.length;
+    return n;
+  }
+
+  /**
+   * Drops what is left of the segment being read, so the next read starts at a segment boundary.
+   * Used after a demux error before opening a new demuxer.
+   */
+  skipToNextSegment(): void {
+    if (this.#chunks.length > 0 && this.#offset > 0) {
+      this.#chunks.shift();
+      this.#starts.shift();
+      this.#offset = 0;
+    }
+    while (this.#chunks.length > 0 && !this.#starts[0]) {
+      this.#chunks.shift();
+      this.#starts.shift();
+    }
+  }
+
+  /** Reads up to `size` bytes, waiting for data; resolves `null` at the end of the input. */
+  async read(size: number): Promise<Buffer | null> {
+    while (this.#chunks.length === 0) {
+      if (this.#ended) return null;
+      await new Promise<void>((resolve) => {
+        this.#waiter = resolve;
+      });
+    }
+    const head = this.#chunks[0] as Uint8Array;
+    const n = Math.min(size, head.length - this.#offset);
+    const out = Buffer.from(head.buffer, head.byteOffset + this.#offset, n);
+    this.#offset += n;
+    this.#starts[0] = false;
+    if (this.#offset >= head.length) {
+      this.#chunks.shift();
+      this.#starts.shift();
+      this.#offset = 0;
+    }
+    return out;
+  }
+
+  #wake(): void {
+    const w = this.#waiter;
+    this.#waiter = undefined;
+    w?.();
+  }
+}

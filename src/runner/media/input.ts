@@ -1,0 +1,156 @@
+/**
+ * The decode side of the media path (spec: container-contract.md §11.2, §12.1): one demuxer reads
+ * the input channel's segments as one continuous MPEG-TS stream (a {@link SegmentByteQueue} behind
+ * node-av's custom-IO callbacks), decodes the first video stream (H.264) and the first audio stream
+ * (AAC or Opus), caps the video frame rate by PTS, scales to cover the target size and center-crops
+ * it, and hands out packed RGB24 frames and interleaved s16 PCM.
+ */
+import { Decoder, Demuxer, FilterAPI } from "node-av/api";
+import type { Frame, Packet, Stream } from "node-av/lib";
+import { TributaryError } from "../../node/errors.ts";
+import type { AudioFrame, TimeBase, VideoFrame } from "../pipeline.ts";
+import type { SegmentByteQueue } from "./byte-queue.ts";
+import { silenceFfmpegLogs } from "./ffmpeg-log.ts";
+import { PtsFrameRateCap } from "./fps.ts";
+
+/** FFmpeg's AV_NOPTS_VALUE. */
+const NOPTS = -0x8000000000000000n;
+
+/** The input could not be demuxed or decoded (not MPEG-TS, corrupt, unsupported codec). */
+export class MediaDecodeError extends TributaryError {
+  constructor(message: string, cause?: unknown) {
+    super("MEDIA_DECODE_FAILED", message, { cause, status: 502 });
+  }
+}
+
+/** Options of {@link decodeInput}. */
+export interface DecodeInputOptions {
+  /** The input bytes (segments joined). */
+  queue: SegmentByteQueue;
+  /** Target frame size, read per frame (runtime `width`/`height` updates apply). */
+  size: () => { width: number; height: number };
+  /** Frame-rate cap, read per frame (runtime `max_framerate` updates apply). */
+  maxFramerate: () => number;
+  /** Receives each kept video frame (packed RGB24 at the target size). */
+  onVideo: (frame: VideoFrame) => void;
+  /** Receives each decoded audio chunk (interleaved s16). */
+  onAudio: (frame: AudioFrame) => void;
+  /** Called for every decoded video frame before the cap (ingress fps). */
+  onVideoDecoded?: () => void;
+  /** Called once the streams are known. */
+  onOpened?: (info: { video: boolean; audio: boolean }) => void;
+}
+
+function tb(r: { num: number; den: number }): TimeBase {
+  return { num: r.num, den: r.den };
+}
+
+function coverCropFilter(width: number, height: number): string {
+  return (
+    `scale=w=${width}:h=${height}:force_original_aspect_ratio=increase:flags=bilinear,` +
+    `crop=${width}:${height},format=rgb24`
+  );
+}
+
+/**
+ * Demuxes and decodes `queue` until its end. Resolves when the input ends (the queue's `end()`);
+ * rejects with {@link MediaDecodeError} when the bytes are not decodable MPEG-TS.
+ */
+export async function decodeInput(opts: DecodeInputOptions): Promise<void> {
+  silenceFfmpegLogs();
+  let demuxer: Demuxer;
+  try {
+    demuxer = await Demuxer.open({ read: (size: number) => opts.queue.read(size) }, {
+      format: "mpegts",
+      options: { analyzeduration: 1_000_000 },
+    } as never);
+  } catch (err) {
+    if (opts.queue.ended && opts.queue.bytesIn === 0) return; // no input at all: a clean end
+    throw new MediaDecodeError(`cannot open the input as MPEG-TS: ${(err as Error).message}`, err);
+  }
+  const videoStream: Stream | undefined = demuxer.video();
+  const audioStream: Stream | undefined = demuxer.audio();
+  let video: Decoder | undefined;
+  let audio: Decoder | undefined;
+  let scaler: FilterAPI | undefined;
+  let scalerSize = "";
+  let audioFmt: FilterAPI | undefined;
+  const cap = new PtsFrameRateCap();
+  try {
+    if (!videoStream && !audioStream) throw new MediaDecodeError("the input has no audio or video stream");
+    video = videoStream ? await Decoder.create(videoStream) : undefined;
+    audio = audioStream ? await Decoder.create(audioStream) : undefined;
+    opts.onOpened?.({ video: video !== undefined, audio: audio !== undefined });
+    const vtb = videoStream ? tb(videoStream.timeBase) : { num: 1, den: 90000 };
+    const atb = audioStream ? tb(audioStream.timeBase) : { num: 1, den: 90000 };
+
+    const onVideoFrame = async (frame: Frame) => {
+      opts.onVideoDecoded?.();
+      const pts = frame.pts === NOPTS ? (frame.bestEffortTimestamp ?? 0n) : frame.pts;
+      if (!cap.accept((Number(pts) * vtb.num) / vtb.den, opts.maxFramerate())) return;
+      const { width, height } = opts.size();
+      const key = `${width}x${height}`;
+      if (!scaler || key !== scalerSize) {
+        scaler?.close();
+        scaler = FilterAPI.create(coverCropFilter(width, height));
+        scalerSize = key;
+      }
+      for (const out of await scaler.processAll(frame)) {
+        const data = out.toBuffer();
+        out.free();
+        opts.onVideo({ data, width, height, pts: Number(pts), timeBase: vtb });
+      }
+    };
+    const onAudioFrame = async (frame: Frame) => {
+      audioFmt ??= FilterAPI.create("aformat=sample_fmts=s16");
+      const pts = frame.pts === NOPTS ? 0n : frame.pts;
+      for (const out of await audioFmt.processAll(frame)) {
+        const buf = out.toBuffer();
+        const channels = out.channelLayout.nbChannels || 1;
+        const samples = out.nbSamples;
+        const sampleRate = out.sampleRate;
+        out.free();
+        const data = new Int16Array(buf.buffer, buf.byteOffset, Math.floor(buf.byteLength / 2));
+        opts.onAudio({
+          data: data.slice(0, samples * channels),
+          sampleRate,
+          channels,
+          samples,
+          pts: Number(pts),
+          timeBase: atb,
+        });
+      }
+    };
+    const handle = async (dec: Decoder, pkt: Packet | null, isVideo: boolean) => {
+      for (const frame of await dec.decodeAll(pkt)) {
+        try {
+          if (isVideo) await onVideoFrame(frame);
+          else await onAudioFrame(frame);
+        } finally {
+          frame.free();
+        }
+      }
+    };
+    for await (const pkt of demuxer.packets()) {
+      if (!pkt) break;
+      try {
+        if (video && videoStream && pkt.streamIndex === videoStream.index) await handle(video, pkt, true);
+        else if (audio && audioStream && pkt.streamIndex === audioStream.index)
+          await handle(audio, pkt, false);
+      } finally {
+        pkt.free();
+      }
+    }
+    if (video) await handle(video, null, true);
+    if (audio) await handle(audio, null, false);
+  } catch (err) {
+    if (err instanceof MediaDecodeError) throw err;
+    throw new MediaDecodeError(`decoding the input failed: ${(err as Error).message}`, err);
+  } finally {
+    scaler?.close();
+    audioFmt?.close();
+    video?.close();
+    audio?.close();
+    await demuxer.close().catch(() => {});
+  }
+}
