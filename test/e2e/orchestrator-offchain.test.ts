@@ -76,6 +76,8 @@ describe("orchestrator offchain e2e", () => {
   let llm: RunningRunner;
   let reverse: RunningRunner;
   let live: RunningRunner;
+  let streamer: RunningRunner;
+  let updates: Record<string, unknown>[] = [];
   let orch: RunningOrchestrator;
   let gate: { release: () => void; wait: Promise<void> } | undefined;
 
@@ -100,6 +102,16 @@ describe("orchestrator offchain e2e", () => {
       { port: 0, token: "container-token" },
     );
     live = await startRunner(defineLivePipeline({ name: "noop-live", start: () => {} }), { port: 0 });
+    streamer = await startRunner(
+      defineLivePipeline({
+        name: "byoc-stream",
+        start: () => {},
+        params: (p) => {
+          updates.push(p);
+        },
+      }),
+      { port: 0 },
+    );
     writeFileSync(
       aiModels,
       JSON.stringify([
@@ -120,7 +132,7 @@ describe("orchestrator offchain e2e", () => {
 
   after(async () => {
     await orch?.close();
-    await Promise.all([llm?.close(), reverse?.close(), live?.close()]);
+    await Promise.all([llm?.close(), reverse?.close(), live?.close(), streamer?.close()]);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -325,6 +337,68 @@ describe("orchestrator offchain e2e", () => {
     assert.equal(orch.registry.container(live.url)?.inUse, 0);
     const busy = await call(orch, "/live-video-to-video", { method: "POST", body: "[1]" });
     assert.equal(busy.status, 400);
+  });
+
+  test("BYOC stream: start creates the channels and starts the container, update and payment reach it, stop ends it", async () => {
+    updates = [];
+    const reg = await call(orch, "/capability/register", {
+      method: "POST",
+      headers: { authorization: "s3cret" },
+      body: JSON.stringify({ name: "streamer", url: streamer.url, capacity: 1 }),
+    });
+    assert.equal(reg.status, 200);
+    await until("the stream container to be healthy", () =>
+      orch.registry.advertised().some((a) => a.key === "byoc/streamer"),
+    );
+    const header = (extra: Record<string, unknown> = {}) =>
+      jobHeader("streamer", { id: "st-1", request: '{"stream_id":"st-1"}', ...extra });
+    const start = await call(orch, "/ai/stream/start", {
+      method: "POST",
+      headers: {
+        livepeer: header({ parameters: '{"enable_data_output":true}' }),
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({ params: { prompt: "a" } }),
+    });
+    assert.equal(start.status, 200, start.body);
+    const control = String(start.headers["x-control-url"]);
+    assert.match(control, /\/ai\/trickle\/[0-9a-f]{32}-control$/);
+    assert.match(String(start.headers["x-data-url"]), /-data$/);
+    assert.equal(start.headers["x-publish-url"], undefined, "no video ingress asked");
+    await until("the container's stream to run", () => streamer.session !== undefined);
+    const dup = await call(orch, "/ai/stream/start", {
+      method: "POST",
+      headers: { livepeer: header() },
+      body: "{}",
+    });
+    assert.equal(dup.status, 409);
+    const upd = await call(orch, "/ai/stream/update", {
+      method: "POST",
+      headers: { livepeer: header(), "content-type": "application/json" },
+      body: JSON.stringify({ prompt: "b" }),
+    });
+    assert.equal(upd.status, 200, upd.body);
+    await until("the update to reach the pipeline", () => updates.some((u) => u.prompt === "b"));
+    const pay = await call(orch, "/ai/stream/payment", {
+      method: "POST",
+      headers: { livepeer: header() },
+      body: "",
+    });
+    assert.equal(pay.status, 200);
+    const stop = await call(orch, "/ai/stream/stop", {
+      method: "POST",
+      headers: { livepeer: header() },
+      body: "{}",
+    });
+    assert.equal(stop.status, 200, stop.body);
+    assert.equal(orch.streamCount, 0);
+    assert.equal(orch.trickle.getChannel(control.split("/").pop()!), undefined, "channels removed");
+    const again = await call(orch, "/ai/stream/stop", {
+      method: "POST",
+      headers: { livepeer: header() },
+      body: "{}",
+    });
+    assert.equal(again.status, 404);
   });
 
   test("health: a container in ERROR is withdrawn and restored when it recovers", async () => {
