@@ -31,11 +31,8 @@ import { TributaryError } from "../node/errors.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
 import {
   CLOSED_VALUE,
-  HEADER_CLOSED,
   HEADER_EXPECT_CONTENT,
-  HEADER_LATEST,
   HEADER_RESET,
-  HEADER_SEQ,
   parseSeq,
   RING_SIZE,
   SEQ_CURRENT,
@@ -57,6 +54,15 @@ export const DEFAULT_CONTINUE_INTERVAL_MS = 10_000;
 export const DEFAULT_MAX_SEGMENT_BYTES = 64 * 1024 * 1024;
 /** Longest accepted channel name. */
 export const MAX_CHANNEL_NAME_LENGTH = 256;
+
+// Response header names in go-livepeer's canonical spelling (HTTP/1.1 sends them as written; node's
+// HTTP/2 layer lower-cases them). Requests are read through the lower-case names of protocol/trickle.ts.
+const SEQ = "Lp-Trickle-Seq";
+const LATEST = "Lp-Trickle-Latest";
+const CLOSED = "Lp-Trickle-Closed";
+const CONTENT_TYPE = "Content-Type";
+const CONNECTION = "Connection";
+const TEXT_PLAIN = "text/plain; charset=utf-8";
 
 /** Abort reason when a subscriber's connection closes (a constant: cheaper than a DOMException). */
 const CLIENT_GONE = Symbol("trickle client gone");
@@ -171,8 +177,8 @@ function header(req: TrickleHttpRequest, name: string): string {
 function httpError(res: Res, status: number, message: string, extra: Record<string, string> = {}): void {
   if (res.headersSent || gone(res)) return;
   safely(() => {
-    res.setHeader("content-type", "text/plain; charset=utf-8");
-    res.setHeader("x-content-type-options", "nosniff");
+    res.setHeader(CONTENT_TYPE, TEXT_PLAIN);
+    res.setHeader("X-Content-Type-Options", "nosniff");
     for (const [k, v] of Object.entries(extra)) res.setHeader(k, v);
     res.statusCode = status;
     res.end(`${message}\n`);
@@ -438,7 +444,7 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
     if (parts.length === 1) {
       if (method === "POST") this.#handleCreate(req, res, name).catch((err) => this.#failed(res, err));
       else if (method === "DELETE") this.#handleDelete(req, res, name).catch((err) => this.#failed(res, err));
-      else httpError(res, 405, "Method Not Allowed", { allow: "DELETE, POST" });
+      else httpError(res, 405, "Method Not Allowed", { Allow: "DELETE, POST" });
       return;
     }
     const seqText = parts[1]!;
@@ -446,7 +452,7 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
     else if (method === "GET") this.#handleGet(req, res, name, seqText);
     else if (method === "POST") this.#handlePost(req, res, name, seqText);
     else if (method === "DELETE") this.#handleCloseSeq(res, name, seqText);
-    else httpError(res, 405, "Method Not Allowed", { allow: "DELETE, GET, POST" });
+    else httpError(res, 405, "Method Not Allowed", { Allow: "DELETE, GET, POST" });
   }
 
   #failed(res: Res, err: unknown): void {
@@ -505,9 +511,9 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
       return;
     }
     const next = String(channel.nextWrite);
-    res.setHeader(HEADER_LATEST, next);
-    if (channel.closed) res.setHeader(HEADER_CLOSED, CLOSED_VALUE);
-    res.setHeader("content-type", "text/plain; charset=utf-8");
+    res.setHeader(LATEST, next);
+    if (channel.closed) res.setHeader(CLOSED, CLOSED_VALUE);
+    res.setHeader(CONTENT_TYPE, TEXT_PLAIN);
     res.statusCode = 200;
     res.end(next);
   }
@@ -547,10 +553,10 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
     }
     const lookup = channel.getForRead(requested);
     if (lookup.segment === undefined) {
-      res.setHeader(HEADER_LATEST, String(lookup.latest));
-      res.setHeader(HEADER_SEQ, String(requested));
+      res.setHeader(LATEST, String(lookup.latest));
+      res.setHeader(SEQ, String(requested));
       if (lookup.closed) {
-        res.setHeader(HEADER_CLOSED, CLOSED_VALUE);
+        res.setHeader(CLOSED, CLOSED_VALUE);
         res.statusCode = 200;
       } else {
         res.statusCode = STATUS_SEGMENT_NOT_FOUND;
@@ -578,9 +584,9 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
         let chunk = reader.next();
         if (chunk !== undefined) {
           if (sent === 0) {
-            if (segment.idx !== lookup.latest) res.setHeader(HEADER_LATEST, String(lookup.latest));
-            res.setHeader(HEADER_SEQ, String(segment.idx));
-            if (channel.mimeType !== "") res.setHeader("content-type", channel.mimeType);
+            if (segment.idx !== lookup.latest) res.setHeader(LATEST, String(lookup.latest));
+            res.setHeader(SEQ, String(segment.idx));
+            if (channel.mimeType !== "") res.setHeader(CONTENT_TYPE, channel.mimeType);
             res.writeHead(200);
           }
           while (chunk !== undefined) {
@@ -598,9 +604,9 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
       }
       if (clientGone.signal.aborted || gone(res)) return;
       if (sent === 0) {
-        res.setHeader(HEADER_SEQ, String(segment.idx));
-        res.setHeader(HEADER_LATEST, String(channel.nextWrite));
-        if (channel.closed) res.setHeader(HEADER_CLOSED, CLOSED_VALUE);
+        res.setHeader(SEQ, String(segment.idx));
+        res.setHeader(LATEST, String(channel.nextWrite));
+        if (channel.closed) res.setHeader(CLOSED, CLOSED_VALUE);
         res.statusCode = 200;
       }
       res.end();
@@ -628,7 +634,7 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
       req.resume();
       // Connection: close wakes preconnected Go clients (HTTP/1.1 only; h2 forbids the header).
       lingerOnClose(req);
-      httpError(res, 404, "Stream not found", h2 ? {} : { connection: "close" });
+      httpError(res, 404, "Stream not found", h2 ? {} : { [CONNECTION]: "close" });
       return;
     }
     const requested = parseSeq(seqText);
@@ -641,7 +647,7 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
     if (channel === undefined) {
       req.resume();
       lingerOnClose(req);
-      httpError(res, 404, "Stream not found", h2 ? {} : { connection: "close" });
+      httpError(res, 404, "Stream not found", h2 ? {} : { [CONNECTION]: "close" });
       return;
     }
     const ch = channel;
@@ -672,9 +678,9 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
       segment.close();
       if (gone(res)) return;
       safely(() => {
-        res.setHeader(HEADER_SEQ, String(idx));
-        if (ch.closed) res.setHeader(HEADER_CLOSED, CLOSED_VALUE);
-        if (!h2) res.setHeader("connection", "close");
+        res.setHeader(SEQ, String(idx));
+        if (ch.closed) res.setHeader(CLOSED, CLOSED_VALUE);
+        if (!h2) res.setHeader(CONNECTION, "close");
         res.statusCode = 200;
         endAbandoningBody(req, res, h2);
       });
@@ -707,8 +713,8 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
         log.info({ seq: idx, bytes: total, max }, "segment too large; cut");
         if (!res.headersSent && !gone(res)) {
           safely(() => {
-            res.setHeader("content-type", "text/plain; charset=utf-8");
-            if (!h2) res.setHeader("connection", "close");
+            res.setHeader(CONTENT_TYPE, TEXT_PLAIN);
+            if (!h2) res.setHeader(CONNECTION, "close");
             res.statusCode = 413;
             endAbandoningBody(req, res, h2, `Segment larger than ${max} bytes\n`);
           });
@@ -728,7 +734,7 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
       segment.close();
       if (gone(res)) return;
       safely(() => {
-        res.setHeader(HEADER_SEQ, String(idx));
+        res.setHeader(SEQ, String(idx));
         res.statusCode = 200;
         res.end();
       });
