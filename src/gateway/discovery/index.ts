@@ -1,0 +1,13 @@
+/**
+ * Gateway discovery: where orchestrators come from (static list, webhook, chain) and the pool that asks
+ * them for their `OrchestratorInfo` (shared/spec/orchestrator-gateway.md §15–§16).
+ */
+export * from "./cached-source.ts";
+export * from "./chain-source.ts";
+export * from "./grpc-client.ts";
+export * from "./pool.ts";
+export * from "./request.ts";
+export * from "./static-source.ts";
+export * from "./types.ts";
+export * from "./uri.ts";
+export * from "./webhook-source.ts";
