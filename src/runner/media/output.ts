@@ -203,7 +203,10 @@ export class MediaOutput implements AsyncDisposable {
         this.audioFrames++;
         if (packets.length > 0) await this.#openMuxer(false);
         for (const p of packets) {
-          if (this.#muxer && this.#audioIndex >= 0) await this.#muxer.writePacket(p, this.#audioIndex);
+          // Opus starts with a negative timestamp (its pre-skip); the TS muxer would shift the
+          // whole first segment to make it non-negative, so later segments would jump back.
+          if (this.#muxer && this.#audioIndex >= 0 && p.pts >= 0n)
+            await this.#muxer.writePacket(p, this.#audioIndex);
           p.free();
         }
       }

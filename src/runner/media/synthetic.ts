@@ -5,6 +5,8 @@
  * with).
  */
 import type { AudioFrame, VideoFrame } from "../pipeline.ts";
+import { SegmentByteQueue } from "./byte-queue.ts";
+import { decodeInput } from "./input.ts";
 import { MediaOutput } from "./output.ts";
 
 /** Options of {@link syntheticSegments}. */
@@ -17,6 +19,8 @@ export interface SyntheticOptions {
   rgb?: [number, number, number];
   /** Add a 440 Hz tone at 48 kHz (default false). */
   audio?: boolean;
+  /** Paint the left and right tenth of every frame pure red (to check cropping). */
+  sideBars?: boolean;
 }
 
 /** One flat-colour RGB24 frame with a small moving white square (so frames differ). */
@@ -26,12 +30,26 @@ export function syntheticFrame(
   index: number,
   fps: number,
   rgb: [number, number, number] = [100, 100, 100],
+  sideBars = false,
 ): VideoFrame {
   const data = new Uint8Array(width * height * 3);
   for (let i = 0; i < data.length; i += 3) {
     data[i] = rgb[0];
     data[i + 1] = rgb[1];
     data[i + 2] = rgb[2];
+  }
+  if (sideBars) {
+    const bar = Math.floor(width / 10);
+    for (let y = 0; y < height; y++) {
+      for (const x0 of [0, width - bar]) {
+        for (let x = x0; x < x0 + bar; x++) {
+          const i = (y * width + x) * 3;
+          data[i] = 255;
+          data[i + 1] = 0;
+          data[i + 2] = 0;
+        }
+      }
+    }
   }
   const s = Math.max(2, Math.floor(Math.min(width, height) / 16));
   const x0 = (index * 4) % Math.max(1, width - s);
@@ -66,7 +84,7 @@ export async function syntheticSegments(opts: SyntheticOptions): Promise<Uint8Ar
   const frames = Math.round(opts.seconds * opts.fps);
   let tone = 0;
   for (let i = 0; i < frames; i++) {
-    await out.writeVideo(syntheticFrame(opts.width, opts.height, i, opts.fps, opts.rgb));
+    await out.writeVideo(syntheticFrame(opts.width, opts.height, i, opts.fps, opts.rgb, opts.sideBars));
     if (opts.audio) {
       const until = ((i + 1) / opts.fps) * 50; // 50 chunks of 20 ms per second
       while (tone < until) await out.writeAudio(syntheticTone(tone++));
@@ -74,4 +92,45 @@ export async function syntheticSegments(opts: SyntheticOptions): Promise<Uint8Ar
   }
   await out.close();
   return segments;
+}
+
+/** What {@link decodeSegments} found. */
+export interface DecodedMedia {
+  video: VideoFrame[];
+  audio: AudioFrame[];
+  streams: { video: boolean; audio: boolean };
+}
+
+/**
+ * Decodes MPEG-TS segments (joined as one stream) into RGB24 frames of `width`×`height` (cover-crop)
+ * and s16 audio, without a frame-rate cap unless `maxFramerate` is given.
+ */
+export async function decodeSegments(
+  segments: readonly Uint8Array[],
+  width: number,
+  height: number,
+  maxFramerate = 0,
+): Promise<DecodedMedia> {
+  const queue = new SegmentByteQueue();
+  for (const s of segments) queue.pushSegment(s);
+  queue.end();
+  const out: DecodedMedia = { video: [], audio: [], streams: { video: false, audio: false } };
+  await decodeInput({
+    queue,
+    size: () => ({ width, height }),
+    maxFramerate: () => maxFramerate,
+    onVideo: (f) => void out.video.push(f),
+    onAudio: (f) => void out.audio.push(f),
+    onOpened: (s) => {
+      out.streams = s;
+    },
+  });
+  return out;
+}
+
+/** Mean of one channel (0 = R, 1 = G, 2 = B) over an RGB24 frame. */
+export function channelMean(frame: VideoFrame, channel: 0 | 1 | 2): number {
+  let sum = 0;
+  for (let i = channel; i < frame.data.length; i += 3) sum += frame.data[i] as number;
+  return sum / (frame.data.length / 3);
 }

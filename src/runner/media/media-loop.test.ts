@@ -1,0 +1,204 @@
+import assert from "node:assert/strict";
+import { before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { MemoryChannels } from "../memory-channels.ts";
+import {
+  defineLivePipeline,
+  type LivePipelineDefinition,
+  type StreamContext,
+  WITHHELD,
+} from "../pipeline.ts";
+import { MediaLoop, VIDEO_QUEUE_LIMIT } from "./media-loop.ts";
+import { channelMean, decodeSegments, syntheticSegments } from "./synthetic.ts";
+
+let input: Uint8Array[] = [];
+before(async () => {
+  // 3 s of 30 fps grey video with audio: 2 segments.
+  input = await syntheticSegments({ width: 96, height: 96, fps: 30, seconds: 3, audio: true });
+});
+
+interface Run {
+  loop: MediaLoop;
+  out: Uint8Array[];
+  userErrors: string[];
+  mediaErrors: string[];
+}
+
+function run(
+  def: LivePipelineDefinition,
+  params: Record<string, unknown>,
+  opts: { input?: boolean; output?: boolean } = {},
+): Run {
+  const channels = new MemoryChannels();
+  const ac = new AbortController();
+  const ctx: StreamContext = {
+    streamId: "t",
+    params,
+    signal: ac.signal,
+    sendData: () => false,
+    sendEvent: async () => false,
+  };
+  const userErrors: string[] = [];
+  const mediaErrors: string[] = [];
+  if (opts.input !== false) {
+    for (const s of input) channels.channel("mem://in").push(s);
+    channels.channel("mem://in").end();
+  }
+  const loop = MediaLoop.start({
+    pipeline: defineLivePipeline(def),
+    ctx,
+    ...(opts.input !== false ? { input: channels.subscribe("mem://in") } : {}),
+    ...(opts.output !== false ? { output: channels.publish("mem://out", "video/mp2t") } : {}),
+    onUserError: (source) => void userErrors.push(source),
+    onMediaError: (source) => void mediaErrors.push(source),
+  });
+  return { loop, out: channels.channel("mem://out").segments, userErrors, mediaErrors };
+}
+
+test("handler results: a frame is published, undefined passes the input, a throw passes the input and is reported", async () => {
+  let n = 0;
+  const r = run(
+    {
+      video: (f) => {
+        n++;
+        if (n % 3 === 0) throw new Error("boom");
+        if (n % 3 === 1) return undefined;
+        return { ...f, data: new Uint8Array(f.data.length).fill(250) };
+      },
+    },
+    { width: 64, height: 48, max_framerate: 30 },
+  );
+  assert.equal(await r.loop.done, "input-ended");
+  // The input arrives faster than real time, so the bounded queue may drop a few frames.
+  assert.equal(n + r.loop.stats.videoDropped, 90);
+  assert.equal(r.loop.stats.videoOut, n, "every frame handled produced output");
+  assert.equal(r.loop.stats.handlerErrors, Math.floor(n / 3));
+  assert.deepEqual(r.userErrors, ["video", "video", "video"], "errors are reported, not flooded");
+  const d = await decodeSegments(r.out, 64, 48);
+  assert.equal(d.video.length, n);
+  assert.deepEqual(d.streams, { video: true, audio: true }, "audio passes through");
+  const bright = d.video.filter((f) => channelMean(f, 0) > 200).length;
+  assert.ok(bright >= 25 && bright <= 35, `a third of the frames are the handler's, got ${bright}`);
+});
+
+test("withheld frames publish nothing, then the loading overlay; with the overlay disabled nothing at all", async () => {
+  const shown = run({ video: () => WITHHELD, overlay: { timeoutMs: 0 } }, { width: 64, height: 64 });
+  await shown.loop.done;
+  assert.ok(shown.loop.stats.overlayFrames > 0);
+  const d = await decodeSegments(shown.out, 64, 64);
+  assert.ok(d.video.length > 0);
+  assert.ok(channelMean(d.video[0] as never, 1) < 60, "the overlay is dark (no processed frame yet)");
+
+  const hidden = run({ video: () => WITHHELD, overlay: { enabled: false } }, { width: 64, height: 64 });
+  await hidden.loop.done;
+  assert.equal(hidden.loop.stats.videoOut, 0);
+  assert.equal(
+    hidden.loop.stats.withheld + hidden.loop.stats.videoDropped,
+    72,
+    "24 fps default cap over 3 s",
+  );
+});
+
+test("a slow handler makes the queue drop the oldest frames instead of growing", async () => {
+  const seen: number[] = [];
+  const r = run(
+    {
+      video: async (f) => {
+        seen.push(f.pts);
+        await sleep(40);
+        return undefined;
+      },
+    },
+    { width: 32, height: 32, max_framerate: 30 },
+  );
+  await r.loop.done;
+  assert.ok(r.loop.stats.videoDropped > 0, "frames were dropped");
+  assert.ok(seen.length < 90 && seen.length >= VIDEO_QUEUE_LIMIT, `processed ${seen.length}`);
+  assert.ok(
+    seen.includes(Math.max(...seen)) && seen.at(-1) === Math.max(...seen),
+    "the newest frame is processed last",
+  );
+});
+
+test("warm-up runs without delaying the input: frames count as withheld until it resolves", async () => {
+  let warm = false;
+  let calledCold = 0;
+  const r = run(
+    {
+      warmup: async () => {
+        await sleep(150);
+        warm = true;
+      },
+      video: () => {
+        if (!warm) calledCold++;
+        return undefined;
+      },
+      overlay: { timeoutMs: 0 },
+    },
+    { width: 32, height: 32, max_framerate: 30 },
+  );
+  await r.loop.done;
+  assert.equal(calledCold, 0, "the handler never saw a frame before the warm-up ended");
+  assert.ok(r.loop.stats.withheld > 0, "frames during the warm-up were withheld");
+  assert.equal(r.loop.stats.videoOut + r.loop.stats.videoDropped, 90, "overlay frames kept the output going");
+});
+
+test("a generative stream (no input) calls the handler with blank frames at max_framerate", async () => {
+  const r = run(
+    { video: (f) => ({ ...f, data: new Uint8Array(f.data.length).fill(180) }) },
+    { width: 48, height: 32, max_framerate: 20 },
+    { input: false },
+  );
+  await sleep(600);
+  await r.loop.stop();
+  const d = await decodeSegments(r.out, 48, 32);
+  assert.ok(d.video.length >= 5, `frames published, got ${d.video.length}`);
+  assert.ok(channelMean(d.video[0] as never, 2) > 150);
+  assert.equal(d.streams.audio, false);
+});
+
+test("an analysis-only stream (no output) runs the handlers and publishes nothing", async () => {
+  let frames = 0;
+  let audio = 0;
+  const r = run(
+    {
+      video: () => {
+        frames++;
+      },
+      audio: () => {
+        audio++;
+      },
+    },
+    { max_framerate: 10 },
+    { output: false },
+  );
+  assert.equal(await r.loop.done, "input-ended");
+  assert.equal(frames + r.loop.stats.videoDropped, 30);
+  assert.ok(audio > 100);
+  assert.equal(r.out.length, 0);
+});
+
+test("bytes that are not MPEG-TS are reported as decoder errors and end the loop", async () => {
+  const channels = new MemoryChannels();
+  const ch = channels.channel("mem://in");
+  for (let i = 0; i < 3; i++) ch.push(new Uint8Array(4096).fill(i + 1));
+  ch.end();
+  const errors: string[] = [];
+  const loop = MediaLoop.start({
+    pipeline: defineLivePipeline({ video: () => undefined }),
+    ctx: {
+      streamId: "g",
+      params: {},
+      signal: new AbortController().signal,
+      sendData: () => false,
+      sendEvent: async () => false,
+    },
+    input: channels.subscribe("mem://in"),
+    output: channels.publish("mem://out", "video/mp2t"),
+    onUserError: () => {},
+    onMediaError: (source) => void errors.push(source),
+  });
+  assert.equal(await loop.done, "decoder-failed");
+  assert.ok(errors.length >= 1 && errors.every((e) => e === "decoder"));
+  assert.equal(channels.channel("mem://out").segments.length, 0);
+});

@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { SegmentByteQueue } from "./byte-queue.ts";
+import { FpsMeter, PtsFrameRateCap } from "./fps.ts";
+import { DropOldestQueue } from "./frame-queue.ts";
+
+test("the byte queue joins segments into one stream, waits for data and ends with null", async () => {
+  const q = new SegmentByteQueue();
+  const pending = q.read(4);
+  q.pushSegment(new Uint8Array([1, 2, 3]));
+  assert.deepEqual([...((await pending) ?? [])], [1, 2, 3]);
+  q.pushSegment(new Uint8Array([4, 5, 6, 7]));
+  q.pushSegment(new Uint8Array([8]));
+  assert.deepEqual([...((await q.read(2)) ?? [])], [4, 5]);
+  // A demuxer restart skips the rest of the segment being read.
+  q.skipToNextSegment();
+  assert.deepEqual([...((await q.read(10)) ?? [])], [8]);
+  q.end();
+  assert.equal(await q.read(10), null);
+  assert.equal(q.bytesIn, 8);
+});
+
+test("the frame queue drops the oldest items beyond its limit and ends after close", async () => {
+  const q = new DropOldestQueue<number>(3);
+  for (let i = 0; i < 5; i++) q.push(i);
+  assert.equal(q.dropped, 2);
+  assert.equal(await q.shift(), 2);
+  q.close();
+  assert.equal(await q.shift(), 3);
+  assert.equal(await q.shift(), 4);
+  assert.equal(await q.shift(), undefined);
+});
+
+test("the PTS cap keeps max_framerate frames per second of PTS, applies changes at once, and resyncs after a gap", () => {
+  const cap = new PtsFrameRateCap();
+  const kept = (from: number, n: number, fps: number, max: number) => {
+    let k = 0;
+    for (let i = 0; i < n; i++) if (cap.accept(from + i / fps, max)) k++;
+    return k;
+  };
+  assert.equal(kept(0, 60, 60, 24), 24);
+  assert.equal(kept(1, 30, 30, 30), 30, "input at the cap loses nothing");
+  assert.equal(kept(100, 30, 30, 10), 10, "a jump forward resyncs instead of bursting");
+  assert.equal(kept(200, 10, 10, 0), 10, "no cap");
+});
+
+test("the fps meter reports frames per second over its window", () => {
+  let now = 0;
+  const m = new FpsMeter(10_000, () => now);
+  assert.equal(m.fps(), 0);
+  for (let i = 0; i < 50; i++) {
+    m.tick();
+    now += 40;
+  }
+  assert.ok(Math.abs(m.fps() - 25) < 1, `25 fps, got ${m.fps()}`);
+  now += 20_000;
+  assert.equal(m.fps(), 0, "old frames leave the window");
+});
