@@ -54,6 +54,17 @@ export const WITHHELD: unique symbol = Symbol.for("tributary.runner.withheld");
 /** What a `video` handler may return. */
 export type VideoResult = VideoFrame | typeof WITHHELD | undefined;
 
+/** What a `video` handler may return, directly or as a promise (nothing = pass through). */
+// biome-ignore lint/suspicious/noConfusingVoidType: a handler that returns nothing passes the frame through
+export type VideoHandlerResult = VideoResult | void | Promise<VideoResult | void>;
+
+/** What an `audio` handler may return: a chunk, several chunks, or `undefined` (pass through). */
+export type AudioResult = AudioFrame | AudioFrame[] | undefined;
+
+/** What an `audio` handler may return, directly or as a promise (nothing = pass through). */
+// biome-ignore lint/suspicious/noConfusingVoidType: a handler that returns nothing passes the audio through
+export type AudioHandlerResult = AudioResult | void | Promise<AudioResult | void>;
+
 /** Loading-overlay settings of a live pipeline (see `media/overlay.ts`). */
 export interface LiveOverlayOptions {
   /** Default true. When false, withheld frames produce no output at all. */
@@ -188,12 +199,9 @@ export interface LivePipeline {
    * through, or {@link WITHHELD} to publish nothing (the loading overlay shows after its timeout).
    * A throw is counted and reported as an `error` event, and the input passes through.
    */
-  readonly video?: (frame: VideoFrame, ctx: StreamContext) => VideoResult | Promise<VideoResult>;
+  readonly video?: (frame: VideoFrame, ctx: StreamContext) => VideoHandlerResult;
   /** Audio handler: return a frame, a list of frames, or `undefined` (pass through); a throw passes through. */
-  readonly audio?: (
-    frame: AudioFrame,
-    ctx: StreamContext,
-  ) => AudioFrame | AudioFrame[] | undefined | Promise<AudioFrame | AudioFrame[] | undefined>;
+  readonly audio?: (frame: AudioFrame, ctx: StreamContext) => AudioHandlerResult;
   /** Applies a parameter update (HTTP `/stream/params` or the control channel). Throw to reject it. */
   readonly params?: (params: Record<string, unknown>, ctx: StreamContext) => void | Promise<void>;
   /** Called once when a stream starts, with the start params. Throwing rejects the start (400). */

@@ -395,7 +395,7 @@ export class MediaLoop {
       if (this.#warming) result = WITHHELD;
       else if (handler) {
         try {
-          result = await handler(frame, this.#opts.ctx);
+          result = (await handler(frame, this.#opts.ctx)) ?? undefined;
         } catch (err) {
           this.#handlerError("video", err);
           result = undefined;
