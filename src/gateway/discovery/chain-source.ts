@@ -154,9 +154,11 @@ export function chainSource(options: ChainSourceOptions): DiscoverySource {
       } catch (err) {
         if (signal?.aborted) throw signal.reason;
         throw new DiscoveryError(
-          `on-chain discovery failed reading the BondingManager pool at ${options.bondingManager}: ${
-            (err as Error).message.split("\n")[0]
-          }; check --eth-url and the contract addresses`,
+          `on-chain discovery failed reading the BondingManager pool at ${options.bondingManager}: ${(
+            err as Error
+          ).message
+            .split("\n")[0]
+            ?.replace(/\.$/, "")}; check --eth-url and the contract addresses`,
           { code: "DISCOVERY_CHAIN_FAILED", cause: err },
         );
       }

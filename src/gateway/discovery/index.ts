@@ -4,6 +4,7 @@
  */
 export * from "./cached-source.ts";
 export * from "./chain-source.ts";
+export * from "./config.ts";
 export * from "./grpc-client.ts";
 export * from "./pool.ts";
 export * from "./request.ts";

@@ -335,3 +335,17 @@ describe("OrchestratorPool snapshot, refresh and lifecycle", () => {
     await assert.rejects(pool.getOrchestrators(), /closed/);
   });
 });
+
+describe("OrchestratorPool.fetchOne", () => {
+  test("asks one orchestrator with the job's capabilities and records the outcome", async () => {
+    const { fetchInfo, calls } = fakeFetcher({ [A]: { delayMs: 1 }, [B]: { delayMs: 1, fail: "refused" } });
+    await using pool = new OrchestratorPool({ source: staticSource([A, B]), fetchInfo });
+    const caps = aiRequestCapabilities({ pipeline: "llm", modelId: "m" });
+    const info = await pool.fetchOne(A, { capabilities: caps });
+    assert.equal(info.transcoder, A);
+    assert.equal(calls[0]?.request.capabilities?.capacities[CAPABILITY.LLM], 1);
+    assert.equal(pool.stats(A)?.successes, 1);
+    await assert.rejects(pool.fetchOne(B), /refused/);
+    assert.equal(pool.stats(B)?.consecutiveFailures, 1);
+  });
+});

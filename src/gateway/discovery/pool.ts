@@ -389,6 +389,38 @@ export class OrchestratorPool implements AsyncDisposable {
     this.#timer = setTimeout(tick, 0);
   }
 
+  /**
+   * Asks one orchestrator again, e.g. with the job's capabilities for its exact price and fresh ticket
+   * params before paying (go-livepeer refreshes a session this way, spec §15.2; refresh timeout
+   * 2.5 s upstream). Records latency or failure. Rejects with the fetcher's error.
+   */
+  async fetchOne(
+    url: string,
+    options: { capabilities?: Capabilities; signal?: AbortSignal; timeoutMs?: number } = {},
+  ): Promise<OrchestratorInfo> {
+    const signal = options.signal
+      ? AbortSignal.any([options.signal, this.#closer.signal])
+      : this.#closer.signal;
+    signal.throwIfAborted();
+    const request = orchestratorRequest({
+      credentials: this.#o.credentials ?? OFFCHAIN_CREDENTIALS,
+      capabilities: options.capabilities,
+      ignoreCapacityCheck: this.#o.ignoreCapacityCheck,
+    });
+    const started = performance.now();
+    try {
+      const info = await this.#o.fetchInfo(url, request, {
+        signal,
+        timeoutMs: options.timeoutMs ?? this.#o.callTimeoutMs,
+      });
+      this.recordSuccess(url, performance.now() - started);
+      return info;
+    } catch (err) {
+      if (!signal.aborted) this.recordFailure(url, err);
+      throw err;
+    }
+  }
+
   /** Records a successful call (also for calls the gateway makes itself, e.g. a job that succeeded). */
   recordSuccess(url: string, latencyMs?: number): void {
     const s = this.#statsFor(url);
