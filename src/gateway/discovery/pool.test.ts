@@ -336,6 +336,22 @@ describe("OrchestratorPool snapshot, refresh and lifecycle", () => {
   });
 });
 
+describe("OrchestratorPool robustness", () => {
+  test("a fetcher that throws synchronously is recorded as a failure of that orchestrator only", async () => {
+    const { fetchInfo: inner } = fakeFetcher({ [B]: { delayMs: 1 } });
+    const fetchInfo: OrchestratorInfoFetcher = (url, req, opts) => {
+      if (url === A) throw new Error("bad url");
+      return inner(url, req, opts);
+    };
+    await using pool = new OrchestratorPool({ source: staticSource([A, B]), fetchInfo });
+    assert.deepEqual(
+      (await pool.getOrchestrators()).map((d) => d.url),
+      [B],
+    );
+    assert.equal(pool.stats(A)?.lastError, "bad url");
+  });
+});
+
 describe("OrchestratorPool.fetchOne", () => {
   test("asks one orchestrator with the job's capabilities and records the outcome", async () => {
     const { fetchInfo, calls } = fakeFetcher({ [A]: { delayMs: 1 }, [B]: { delayMs: 1, fail: "refused" } });

@@ -213,8 +213,11 @@ export class OrchestratorPool implements AsyncDisposable {
         signal,
         AbortSignal.timeout(this.#o.callTimeoutMs ?? GRPC_CALL_TIMEOUT_MS),
       ]);
-      this.#o
-        .fetchInfo(candidate.url, request, { signal: callSignal, timeoutMs: this.#o.callTimeoutMs })
+      // A fetcher that throws synchronously counts as a failed call, not a broken fan-out.
+      Promise.resolve()
+        .then(() =>
+          this.#o.fetchInfo(candidate.url, request, { signal: callSignal, timeoutMs: this.#o.callTimeoutMs }),
+        )
         .then(
           (info) => {
             const latencyMs = performance.now() - started;
