@@ -16,7 +16,9 @@
  * - Generative streams (no input, a publish channel): the `video` handler gets a black frame of
  *   `width`×`height` at `max_framerate`, timed by the wall clock.
  * - Analysis-only streams (no publish channel): handlers run, nothing is encoded.
- * - Decoder failures (not MPEG-TS, corrupt data) are reported as `error` events; decoding restarts at
+ * - Input segments that do not start with MPEG-TS packets are skipped and reported as `error`
+ *   events (source `decoder`); the stream goes on.
+ * - Decoder failures (corrupt data) are reported as `error` events; decoding restarts at
  *   the next segment, at most {@link MAX_DECODER_RETRIES} times per 120 s, then the loop ends.
  */
 import { setTimeout as sleep } from "node:timers/promises";
@@ -36,6 +38,7 @@ import { DropOldestQueue } from "./frame-queue.ts";
 import { decodeInput } from "./input.ts";
 import { MediaOutput } from "./output.ts";
 import { OverlayController } from "./overlay.ts";
+import { looksLikeMpegTs } from "./ts-check.ts";
 
 /** Video frames queued for the handler before the oldest are dropped. */
 export const VIDEO_QUEUE_LIMIT = 15;
@@ -62,6 +65,8 @@ export interface MediaStats {
   withheld: number;
   overlayFrames: number;
   segmentsIn: number;
+  /** Input segments skipped because they were not MPEG-TS. */
+  invalidSegments: number;
   segmentsOut: number;
   /** Exceptions thrown by `video`/`audio` (the first 3, then every 100th, become `error` events). */
   handlerErrors: number;
@@ -131,6 +136,7 @@ export class MediaLoop {
     withheld: 0,
     overlayFrames: 0,
     segmentsIn: 0,
+    invalidSegments: 0,
     segmentsOut: 0,
     handlerErrors: 0,
     decoderErrors: 0,
@@ -282,6 +288,17 @@ export class MediaLoop {
         if (this.#stopped) break;
         this.stats.segmentsIn++;
         if (this.stats.segmentsIn === 1) this.#opts.onMilestone?.("receive_first_ingest_segment");
+        if (!looksLikeMpegTs(body)) {
+          // Rejected before the demuxer, which would otherwise wait for more data to resync.
+          const n = ++this.stats.invalidSegments;
+          this.#log.warn({ bytes: body.length }, "input segment is not MPEG-TS; skipped");
+          if (n <= 3 || n % 100 === 0)
+            this.#opts.onMediaError(
+              "decoder",
+              `input segment ${this.stats.segmentsIn} is not MPEG-TS; skipped`,
+            );
+          continue;
+        }
         this.#queue.pushSegment(body);
       }
     } catch (err) {
