@@ -11,4 +11,5 @@ export * from "./info.ts";
 export * from "./job-header.ts";
 export * from "./metrics.ts";
 export * from "./orchestrator.ts";
+export * from "./payments.ts";
 export * from "./registry.ts";

@@ -24,7 +24,8 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { create } from "@bufbuild/protobuf";
-import type { ConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import type { Address } from "viem";
 import { z } from "zod";
 import { BadRequestError, NotFoundError, TributaryError } from "../node/errors.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
@@ -36,9 +37,12 @@ import {
   startNodeServer,
   type TlsMaterial,
 } from "../node/server.ts";
+import { byocMinimumBalance } from "../payments/balances.ts";
 import { Rat } from "../payments/rational.ts";
-import { Orchestrator, PingPongSchema } from "../protocol/gen/lp_rpc_pb.ts";
-import { priceInfoToGoJson, stringifyJsonBig } from "../protocol/ticket-params-json.ts";
+import { checkPayloadSig, orchestratorRequestPayload } from "../payments/signature.ts";
+import { Orchestrator, PingPongSchema, type PriceInfo as PriceInfoMsg } from "../protocol/gen/lp_rpc_pb.ts";
+import { ticketParamsToWire } from "../protocol/payment-header.ts";
+import { priceInfoToGoJson, stringifyJsonBig, ticketParamsToGoJson } from "../protocol/ticket-params-json.ts";
 import { TrickleServer } from "../trickle/server.ts";
 import { PIPELINE_CAPABILITY_IDS } from "./capabilities.ts";
 import { type AiModelsWatcher, loadAiModels, type ModelConfig, watchAiModels } from "./config.ts";
@@ -56,16 +60,19 @@ import {
   sendJson,
   sendText,
 } from "./http.ts";
-import { buildOrchestratorInfo, capabilitiesJson, type InfoContext } from "./info.ts";
+import { buildOrchestratorInfo, capabilitiesJson, type InfoContext, priceInfoOf } from "./info.ts";
 import {
   JOB_CAPABILITY_HEADER,
   JOB_ETH_ADDRESS_HEADER,
+  JOB_PAYMENT_HEADER,
   JOB_REQUEST_HEADER,
   type JobRequest,
   parseJobRequest,
   parseJobSender,
+  verifyJobSignature,
 } from "./job-header.ts";
 import { createOrchestratorMetrics, type OrchestratorMetrics } from "./metrics.ts";
+import { balanceHeader, type PaymentGate } from "./payments.ts";
 import { BYOC_PIPELINE, type Capability, CapabilityRegistry, type Lease } from "./registry.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -107,6 +114,18 @@ export interface OrchestratorOptions {
   maxBodyBytes?: number;
   /** How often live streams are checked for closed channels; default 2000 ms. */
   streamCheckIntervalMs?: number;
+  /**
+   * The payment path (on-chain networks). Without it the node is offchain: prices 0, no tickets.
+   * With it, BYOC jobs and streams verify the V0 job signature, take `Livepeer-Payment`, require
+   * 60 × price of credit and are debited per second (payments.md §16).
+   */
+  payments?: PaymentGate;
+  /** The orchestrator's signing address, advertised in `OrchestratorInfo.address`. */
+  address?: Address;
+  /** BYOC stream debit period; default 23 s (go-livepeer `monitorOrchStream`). */
+  streamDebitIntervalMs?: number;
+  /** BYOC SSE debit period; default 5 s (go-livepeer `processJob`). */
+  sseDebitIntervalMs?: number;
   logger?: Logger;
   signal?: AbortSignal;
 }
@@ -119,6 +138,8 @@ interface LiveStream {
   channels: string[];
   /** The channel whose end stops the stream (the control channel). */
   watch: string;
+  /** Who pays, at what price per second (BYOC streams with payments). */
+  payer?: { sender: Address; manifestId: string; price: Rat; negativeTicks: number; timer: NodeJS.Timeout };
 }
 
 /** A running orchestrator. */
@@ -175,13 +196,16 @@ function pathOf(req: NodeRequest): string {
 /** Starts the orchestrator. Rejects on a bad configuration, an unsupported network or a busy port. */
 export async function startOrchestrator(options: OrchestratorOptions = {}): Promise<RunningOrchestrator> {
   const log = options.logger ?? silentLogger();
-  const network = options.network ?? "offchain";
-  if (network !== "offchain")
+  const network = options.network ?? (options.payments ? "devnet" : "offchain");
+  const gate = options.payments;
+  if (network !== "offchain" && gate === undefined)
     throw new TributaryError(
       "NETWORK_NOT_SUPPORTED",
-      `network ${network} is not supported by the orchestrator yet (ticket validation is not wired in); use --network offchain`,
+      `network ${network} needs a payment gate (ticket recipient on chain facts), which this command does not build yet; use --network offchain`,
       { status: 500 },
     );
+  if (network === "offchain" && gate !== undefined)
+    throw new TributaryError("CONFIG", "an offchain orchestrator takes no payment gate", { status: 500 });
   const host = options.host ?? "127.0.0.1";
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const registry = new CapabilityRegistry();
@@ -196,7 +220,19 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     serviceUri: options.serviceUri ?? "",
     registry,
     version: pkg.version,
-    offchain: network === "offchain",
+    offchain: gate === undefined,
+    ...(options.address ? { address: Buffer.from(options.address.slice(2), "hex") } : {}),
+    ...(gate
+      ? {
+          ticketParams: async (sender: Uint8Array, price: PriceInfoMsg) =>
+            ticketParamsToWire(
+              await gate.ticketParams(
+                `0x${Buffer.from(sender).toString("hex")}` as Address,
+                Rat.of(price.pricePerUnit, price.pixelsPerUnit || 1n),
+              ),
+            ),
+        }
+      : {}),
   };
 
   // ---- live streams ---------------------------------------------------------------------------
@@ -204,6 +240,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
   const teardown = (s: LiveStream, reason: string): void => {
     if (streams.get(s.id) !== s) return;
     streams.delete(s.id);
+    if (s.payer) clearInterval(s.payer.timer);
     for (const ch of s.channels) trickle.deleteChannel(ch);
     s.lease.release();
     log.info({ stream_id: s.id, capability: s.lease.capability.key, reason }, "stream ended");
@@ -305,28 +342,74 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
 
   async function processToken(req: NodeRequest, res: NodeResponse): Promise<void> {
     if (req.method !== "GET") return sendText(res, 405, "Method not allowed");
-    const sender = await parseJobSender(header(req.headers, JOB_ETH_ADDRESS_HEADER) || undefined, false);
+    const sender = await parseJobSender(
+      header(req.headers, JOB_ETH_ADDRESS_HEADER) || undefined,
+      gate !== undefined,
+    );
     const capName = header(req.headers, JOB_CAPABILITY_HEADER);
     if (capName === "") throw new BadRequestError("missing Livepeer-Capability header");
     const cap = registry.get(BYOC_PIPELINE, capName);
     const available = freeSlots(cap);
-    const token: Record<string, unknown> = {
-      sender_address: sender,
-      price: priceInfoToGoJson({ pricePerUnit: 0n, pixelsPerUnit: 1n, capability: 0, constraint: "" }),
-      service_addr: info.serviceUri,
-      ...(available > 0 ? { available_capacity: available } : {}),
-      LastNonce: 0,
-    };
+    const token: Record<string, unknown> = { sender_address: sender };
+    if (gate === undefined) {
+      token.price = priceInfoToGoJson({ pricePerUnit: 0n, pixelsPerUnit: 1n, capability: 0, constraint: "" });
+    } else {
+      const addr = sender.addr as Address;
+      const price = cap === undefined ? Rat.ZERO : registry.priceFor(cap, addr);
+      const wire = priceInfoOf(price);
+      token.ticket_params = ticketParamsToGoJson(await gate.ticketParams(addr, price));
+      const balance = gate.balances.balance(addr, capName);
+      if (balance !== undefined) token.balance = balance.floor();
+      token.price = priceInfoToGoJson({
+        pricePerUnit: wire.pricePerUnit,
+        pixelsPerUnit: wire.pixelsPerUnit,
+        capability: 0,
+        constraint: "",
+      });
+    }
+    token.service_addr = info.serviceUri;
+    if (available > 0) token.available_capacity = available;
+    token.LastNonce = 0;
     sendJson(res, 200, stringifyJsonBig(token));
   }
 
-  /** Parses the job header (offchain: no signature or payment needed) and reserves a slot. */
-  function byocJob(req: NodeRequest): { job: JobRequest; cap: Capability } {
+  /** A parsed, authenticated BYOC job: its capability, the paying sender and the price per second. */
+  interface ByocJob {
+    job: JobRequest;
+    cap: Capability;
+    /** The verified signer (on-chain) or undefined (offchain). */
+    sender: Address | undefined;
+    price: Rat;
+  }
+
+  /**
+   * Parses the job header and, with payments, verifies the V0 signature (400 "Could not verify job
+   * creds"). Offchain nothing is verified and the price is 0. An unknown capability answers 503.
+   */
+  async function byocJob(req: NodeRequest): Promise<ByocJob> {
     const job = parseJobRequest(header(req.headers, JOB_REQUEST_HEADER) || undefined);
+    const sender = gate ? await verifyJobSignature(job) : undefined;
     const cap = registry.get(BYOC_PIPELINE, job.capability);
     if (cap === undefined)
       throw new NoCapacityError("No capacity available for capability", { capability: job.capability });
-    return { job, cap };
+    return { job, cap, sender, price: gate && sender ? registry.priceFor(cap, sender) : Rat.ZERO };
+  }
+
+  /**
+   * With payments and a price: credits the `Livepeer-Payment` tickets (manifest = capability name)
+   * and, when `required`, demands 60 × price of credit (`status` when short: 400 batch, 402 stream).
+   */
+  async function takePayment(req: NodeRequest, j: ByocJob, required: boolean, status: number): Promise<void> {
+    if (gate === undefined || j.sender === undefined || j.price.isZero()) return;
+    await gate.receive(header(req.headers, JOB_PAYMENT_HEADER) || undefined, j.cap.modelId);
+    if (required) gate.require(j.sender, j.cap.modelId, byocMinimumBalance(j.price), status);
+  }
+
+  /** Charges `units` seconds and returns the `Livepeer-Balance` header, if payments apply. */
+  function charge(j: ByocJob, units: bigint): Record<string, string> {
+    if (gate === undefined || j.sender === undefined || j.price.isZero()) return {};
+    const balance = gate.debit(j.sender, j.cap.modelId, j.price, units);
+    return { "livepeer-balance": balanceHeader(balance) };
   }
 
   function reserveOrThrow(cap: Capability): Lease {
@@ -341,11 +424,20 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     return lease;
   }
 
-  /** Copies a container answer to the client: SSE streamed line by line, anything else whole. */
+  /** Extra behaviour of {@link relay} for priced BYOC jobs. */
+  interface RelayBilling {
+    /** Headers for a whole (non-SSE) answer, computed when the body is complete (the charge). */
+    finalHeaders?: () => Record<string, string>;
+    /** SSE: the opening balance header and a periodic debit; `debit()` returns the new balance. */
+    sse?: { openingHeaders: Record<string, string>; periodMs: number; debit: () => Rat };
+  }
+
+  /** Copies a container answer to the client: SSE streamed as it comes, anything else whole. */
   async function relay(
     upstream: IncomingMessage,
     res: NodeResponse,
     okStatus: number | undefined,
+    billing: RelayBilling = {},
   ): Promise<void> {
     const out = res as ServerResponse;
     const ct = header(upstream.headers, "content-type");
@@ -356,16 +448,36 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
         "content-type": "text/event-stream",
         "cache-control": "no-cache",
         ...(meta ? { "x-metadata": meta } : {}),
+        ...(billing.sse?.openingHeaders ?? {}),
       });
       out.flushHeaders?.();
-      for await (const chunk of upstream) {
-        if (!out.write(chunk)) await new Promise((r) => out.once("drain", r));
+      let broke = false;
+      const sse = billing.sse;
+      const timer = sse
+        ? setInterval(() => {
+            if (sse.debit().cmp(0n) >= 0) return;
+            // go-livepeer's ending when the balance runs out mid-stream.
+            broke = true;
+            out.write('event: insufficient balance\ndata: {"balance": 0}\n\ndata: [DONE]\n\n');
+            out.end();
+            upstream.destroy();
+          }, sse.periodMs)
+        : undefined;
+      try {
+        for await (const chunk of upstream) {
+          if (broke) break;
+          if (!out.write(chunk)) await new Promise((r) => out.once("drain", r));
+        }
+      } catch (err) {
+        if (!broke) throw err;
+      } finally {
+        clearInterval(timer);
       }
-      out.end();
+      if (!broke) out.end();
       return;
     }
     const body = await readResponse(upstream);
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...(billing.finalHeaders?.() ?? {}) };
     if (ct) headers["content-type"] = ct;
     if (meta) headers["x-metadata"] = meta;
     out.writeHead(status < 400 && okStatus !== undefined ? okStatus : status, headers);
@@ -376,18 +488,17 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     if (req.method !== "POST") return sendText(res, 405, "Method not allowed");
     const started = performance.now();
     const labels = { route: "byoc", pipeline: BYOC_PIPELINE, model_id: "" };
-    let job: JobRequest;
-    let cap: Capability;
+    let j: ByocJob;
+    let lease: Lease;
     try {
-      ({ job, cap } = byocJob(req));
-      labels.model_id = cap.modelId;
+      j = await byocJob(req);
+      labels.model_id = j.cap.modelId;
     } catch (err) {
       metrics.jobs.inc({ ...labels, outcome: "rejected" });
       throw err;
     }
-    let lease: Lease;
     try {
-      lease = reserveOrThrow(cap);
+      lease = reserveOrThrow(j.cap);
     } catch (err) {
       metrics.jobs.inc({ ...labels, outcome: "no_capacity" });
       throw err;
@@ -395,6 +506,12 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     const abort = new AbortController();
     res.on("close", () => abort.abort());
     try {
+      try {
+        await takePayment(req, j, true, 400);
+      } catch (err) {
+        metrics.jobs.inc({ ...labels, outcome: "rejected" });
+        throw err;
+      }
       const headers = containerHeaders(lease);
       const ct = header(req.headers, "content-type");
       if (ct) headers["content-type"] = ct;
@@ -404,7 +521,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
         url: rest === "" ? lease.container.url : `${lease.container.url}/${rest}`,
         headers,
         body: req as unknown as IncomingMessage,
-        timeoutMs: job.timeoutSeconds * 1000,
+        timeoutMs: j.job.timeoutSeconds * 1000,
         signal: abort.signal,
       });
       metrics.jobDuration.observe(labels, (performance.now() - started) / 1000);
@@ -412,7 +529,23 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
         upstream.resume();
         throw new ContainerError("job not able to be processed: worker auth token failed");
       }
-      await relay(upstream, res, 200);
+      const periodMs = options.sseDebitIntervalMs ?? 5000;
+      const periodUnits = BigInt(Math.max(1, Math.round(periodMs / 1000)));
+      const priced = gate !== undefined && j.sender !== undefined && !j.price.isZero();
+      await relay(upstream, res, 200, {
+        finalHeaders: () => charge(j, BigInt(Math.max(1, Math.ceil((performance.now() - started) / 1000)))),
+        ...(priced && gate && j.sender
+          ? {
+              sse: {
+                openingHeaders: {
+                  "livepeer-payment-balance": balanceHeader(gate.balance(j.sender, j.cap.modelId)),
+                },
+                periodMs,
+                debit: () => gate.debit(j.sender!, j.cap.modelId, j.price, periodUnits),
+              },
+            }
+          : {}),
+      });
       metrics.jobs.inc({ ...labels, outcome: (upstream.statusCode ?? 500) < 400 ? "ok" : "error" });
     } catch (err) {
       metrics.jobs.inc({ ...labels, outcome: "error" });
@@ -423,6 +556,22 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
   }
 
   // ---- native AI batch ------------------------------------------------------------------------
+
+  /**
+   * Payments on the native AI and LV2V routes (Livepeer-Segment credentials, per-pipeline units,
+   * live debits) are not implemented: with payments on, a priced model answers 501 rather than
+   * working for free. Free models (price 0) are served.
+   */
+  function refuseUnpaidPrice(cap: Capability): void {
+    if (gate === undefined) return;
+    for (const p of cap.prices.values())
+      if (!p.isZero())
+        throw new TributaryError(
+          "NOT_IMPLEMENTED",
+          `payments for ${cap.pipeline} are not implemented yet; this orchestrator serves ${cap.key} only at price 0`,
+          { status: 501 },
+        );
+  }
 
   function modelIdFrom(body: Buffer, contentType: string): string | undefined {
     if (contentType.includes("application/json")) {
@@ -463,6 +612,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
         { pipeline, model_id: modelId },
       );
     }
+    refuseUnpaidPrice(cap);
     let lease: Lease;
     try {
       lease = reserveOrThrow(cap);
@@ -527,6 +677,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
         model_id: modelId,
       });
     }
+    refuseUnpaidPrice(cap);
     let lease: Lease;
     try {
       lease = reserveOrThrow(cap);
@@ -599,7 +750,8 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
 
   async function streamStart(req: NodeRequest, res: NodeResponse): Promise<void> {
     const started = performance.now();
-    const { job, cap } = byocJob(req);
+    const j = await byocJob(req);
+    const { job, cap } = j;
     const id = job.id || job.streamId;
     if (id === "") throw new BadRequestError("the job header needs an id (the stream id)");
     if (streams.has(id))
@@ -611,6 +763,13 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
       lease = reserveOrThrow(cap);
     } catch (err) {
       metrics.jobs.inc({ ...labels, outcome: "no_capacity" });
+      throw err;
+    }
+    try {
+      await takePayment(req, j, true, 402);
+    } catch (err) {
+      lease.release();
+      metrics.jobs.inc({ ...labels, outcome: "rejected" });
       throw err;
     }
     const base = randomId();
@@ -664,7 +823,10 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     }
     metrics.jobDuration.observe(labels, (performance.now() - started) / 1000);
     metrics.jobs.inc({ ...labels, outcome: "ok" });
+    const balance = charge(j, BigInt(Math.max(1, Math.ceil((performance.now() - started) / 1000))));
+    if (gate && j.sender && !j.price.isZero()) startStreamDebits(stream, j.sender, cap.modelId, j.price);
     const out: Record<string, string> = {
+      ...balance,
       "x-control-url": urls.runner(names.control!),
       "x-events-url": urls.runner(names.events!),
     };
@@ -683,13 +845,35 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     return s;
   }
 
-  async function streamStop(req: NodeRequest, res: NodeResponse): Promise<void> {
-    const job = parseJobRequest(header(req.headers, JOB_REQUEST_HEADER) || undefined);
-    const s = streamOf(job);
-    const body = await readBody(req, maxBody);
-    let status = 200;
-    let answer: Buffer = Buffer.alloc(0);
-    let ct = "";
+  /**
+   * Debits a paying stream every period (go-livepeer `monitorOrchStream`: 23 s). A negative balance
+   * is tolerated once (a payment may be in flight); the next negative tick stops the stream and tells
+   * the container (go-livepeer only drops it from the map).
+   */
+  function startStreamDebits(s: LiveStream, sender: Address, manifestId: string, price: Rat): void {
+    const periodMs = options.streamDebitIntervalMs ?? 23_000;
+    const units = BigInt(Math.max(1, Math.round(periodMs / 1000)));
+    const timer = setInterval(() => {
+      if (!gate || streams.get(s.id) !== s) return clearInterval(timer);
+      const balance = gate.debit(sender, manifestId, price, units);
+      if (balance.cmp(0n) >= 0) {
+        s.payer!.negativeTicks = 0;
+        return;
+      }
+      s.payer!.negativeTicks++;
+      log.warn({ stream_id: s.id, balance: balance.toFixed(0) }, "stream balance is negative");
+      if (s.payer!.negativeTicks < 2) return;
+      void stopContainerStream(s, Buffer.from('{"reason":"insufficient balance"}'));
+      teardown(s, "insufficient balance");
+    }, periodMs);
+    timer.unref();
+    s.payer = { sender, manifestId, price, negativeTicks: 0, timer };
+  }
+
+  async function stopContainerStream(
+    s: LiveStream,
+    body: Buffer,
+  ): Promise<{ status: number; answer: Buffer; ct: string }> {
     try {
       const upstream = await callContainer({
         url: `${s.lease.container.url}/stream/stop`,
@@ -697,20 +881,33 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
         body,
         timeoutMs: 10_000,
       });
-      answer = await readResponse(upstream, 1024 * 1024);
-      status = upstream.statusCode ?? 200;
-      ct = header(upstream.headers, "content-type");
+      const answer = await readResponse(upstream, 1024 * 1024);
+      return { status: upstream.statusCode ?? 200, answer, ct: header(upstream.headers, "content-type") };
     } catch (err) {
       log.warn({ err, stream_id: s.id }, "container stop failed; stream removed anyway");
+      return { status: 200, answer: Buffer.alloc(0), ct: "" };
     }
+  }
+
+  /** Stop, update and payment: the signed header names the stream; payment is credited if sent. */
+  async function streamJob(req: NodeRequest, required: boolean): Promise<{ j: ByocJob; s: LiveStream }> {
+    const j = await byocJob(req);
+    const s = streamOf(j.job);
+    await takePayment(req, j, required, 400);
+    return { j, s };
+  }
+
+  async function streamStop(req: NodeRequest, res: NodeResponse): Promise<void> {
+    const { s } = await streamJob(req, false);
+    const body = await readBody(req, maxBody);
+    const { status, answer, ct } = await stopContainerStream(s, body);
     teardown(s, "stopped by the gateway");
     (res as ServerResponse).writeHead(status, ct ? { "content-type": ct } : {});
     res.end(answer);
   }
 
   async function streamUpdate(req: NodeRequest, res: NodeResponse): Promise<void> {
-    const job = parseJobRequest(header(req.headers, JOB_REQUEST_HEADER) || undefined);
-    const s = streamOf(job);
+    const { s } = await streamJob(req, true);
     const body = await readBody(req, maxBody);
     const upstream = await callContainer({
       url: `${s.lease.container.url}/stream/params`,
@@ -722,11 +919,14 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
   }
 
   async function streamPayment(req: NodeRequest, res: NodeResponse): Promise<void> {
-    const job = parseJobRequest(header(req.headers, JOB_REQUEST_HEADER) || undefined);
-    streamOf(job);
+    const { j } = await streamJob(req, false);
     req.resume();
-    // Offchain: nothing to credit; the balance header is omitted (no price).
-    (res as ServerResponse).writeHead(200);
+    // Offchain or free: nothing to credit and no balance header.
+    const headers =
+      gate && j.sender && !j.price.isZero()
+        ? { "livepeer-balance": gate.balance(j.sender, j.cap.modelId).floor().toString() }
+        : {};
+    (res as ServerResponse).writeHead(200, headers);
     res.end();
   }
 
@@ -789,7 +989,22 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
 
   const grpc = (router: ConnectRouter): void => {
     router.service(Orchestrator, {
-      getOrchestrator: (request) => buildOrchestratorInfo(info, request),
+      getOrchestrator: async (request) => {
+        if (gate) {
+          // On-chain: the gateway signs its own checksummed address (orchestrator-gateway.md §15.2).
+          const addr = `0x${Buffer.from(request.address).toString("hex")}` as Address;
+          const sig = `0x${Buffer.from(request.sig).toString("hex")}` as `0x${string}`;
+          const ok =
+            request.address.length === 20 &&
+            (await checkPayloadSig(addr, orchestratorRequestPayload(addr), sig)).valid;
+          if (!ok)
+            throw new ConnectError(
+              "Invalid orchestrator request: orchestrator req sig check failed",
+              Code.InvalidArgument,
+            );
+        }
+        return buildOrchestratorInfo(info, request);
+      },
       ping: (request) => create(PingPongSchema, { value: request.value }),
     });
   };

@@ -1,0 +1,131 @@
+/**
+ * The orchestrator's payment gate: one path for every priced route (architecture principle 1) over
+ * the payments module's {@link Recipient} and {@link Balances} (payments.md §9, §15, §16).
+ *
+ * - {@link PaymentGate.ticketParams}: params for a sender at a price (`GET /process/token`,
+ *   `GetOrchestrator`); "insufficient sender reserve" answers 503 on the token route.
+ * - {@link PaymentGate.receive}: decodes `Livepeer-Payment` (402 when undecodable), validates and
+ *   credits the tickets, and hands every winner to `enqueueWinner` (the durable redemption queue)
+ *   **before** returning, so the work is acknowledged only after the tickets are on disk.
+ * - {@link PaymentGate.require}: throws {@link InsufficientBalanceError} naming how much is missing.
+ * - {@link PaymentGate.debit}: charges `price × units` after the work.
+ */
+import type { Address } from "viem";
+import { TributaryError } from "../node/errors.ts";
+import type { Balances } from "../payments/balances.ts";
+import { PaymentError } from "../payments/errors.ts";
+import { Rat } from "../payments/rational.ts";
+import type { Recipient } from "../payments/recipient.ts";
+import type { SignedTicket, TicketParams } from "../payments/types.ts";
+import { decodePaymentHeader } from "../protocol/payment-header.ts";
+
+/** The balance is below what the work needs. `details` has `balance`, `required`, `missing` (wei). */
+export class InsufficientBalanceError extends TributaryError {
+  constructor(manifestId: string, balance: Rat, required: Rat, status: number) {
+    const missing = required.sub(balance);
+    super(
+      "INSUFFICIENT_BALANCE",
+      `Insufficient balance for request: ${manifestId} needs ${required.ceil()} wei of credit, the balance is ` +
+        `${balance.floor()} wei; send tickets worth at least ${missing.ceil()} wei more`,
+      {
+        status,
+        details: {
+          manifest_id: manifestId,
+          balance: balance.toString(),
+          required: required.toString(),
+          missing: missing.toString(),
+        },
+      },
+    );
+  }
+}
+
+/** Options of {@link PaymentGate}. */
+export interface PaymentGateOptions {
+  recipient: Recipient;
+  balances: Balances;
+  /** Durable, synchronous winner sink (e.g. `redeemer.enqueue`). */
+  enqueueWinner: (ticket: SignedTicket) => void;
+}
+
+/** What {@link PaymentGate.receive} did. */
+export interface Received {
+  /** The payment's sender (zero address when the header was absent). */
+  sender: Address | undefined;
+  /** Tickets credited. */
+  tickets: number;
+  winners: number;
+}
+
+/** The orchestrator's payment path. */
+export class PaymentGate {
+  readonly recipient: Recipient;
+  readonly balances: Balances;
+  readonly #enqueue: (ticket: SignedTicket) => void;
+  /** Totals for metrics. */
+  readonly totals = { tickets: 0, winners: 0, rejectedPayments: 0 };
+
+  constructor(options: PaymentGateOptions) {
+    this.recipient = options.recipient;
+    this.balances = options.balances;
+    this.#enqueue = options.enqueueWinner;
+  }
+
+  /** Ticket params for `sender` at `price`; maps "insufficient sender reserve" to 503. */
+  async ticketParams(sender: Address, price: Rat): Promise<TicketParams> {
+    try {
+      return await this.recipient.ticketParams(sender, price);
+    } catch (err) {
+      if (err instanceof PaymentError && err.code === "INSUFFICIENT_SENDER_RESERVE")
+        throw new TributaryError(err.code, err.message, { status: 503, details: err.details, cause: err });
+      throw err;
+    }
+  }
+
+  /**
+   * Processes a `Livepeer-Payment` header value (absent or empty: nothing to credit), crediting
+   * (payment sender, `manifestId`). Winners are enqueued before this returns. A rejected ticket
+   * answers 400 after the tickets before it were credited (go-livepeer's behaviour).
+   */
+  async receive(value: string | undefined, manifestId: string): Promise<Received> {
+    if (value === undefined || value.trim() === "") return { sender: undefined, tickets: 0, winners: 0 };
+    const payment = decodePaymentHeader(value);
+    let result: Awaited<ReturnType<Recipient["processPayment"]>>;
+    try {
+      result = await this.recipient.processPayment(payment, manifestId, this.balances);
+    } catch (err) {
+      this.totals.rejectedPayments++;
+      throw err;
+    }
+    for (const w of result.winners) this.#enqueue(w);
+    this.totals.tickets += result.creditedTickets;
+    this.totals.winners += result.winners.length;
+    if (result.error) {
+      this.totals.rejectedPayments++;
+      throw result.error;
+    }
+    return { sender: payment.sender, tickets: result.creditedTickets, winners: result.winners.length };
+  }
+
+  /** The balance of (sender, manifest), 0 when none. */
+  balance(sender: Address, manifestId: string): Rat {
+    return this.balances.balance(sender, manifestId) ?? Rat.ZERO;
+  }
+
+  /** Throws {@link InsufficientBalanceError} (with `status`) unless the balance is ≥ `required`. */
+  require(sender: Address, manifestId: string, required: Rat, status = 400): void {
+    const b = this.balance(sender, manifestId);
+    if (b.cmp(required) < 0) throw new InsufficientBalanceError(manifestId, b, required, status);
+  }
+
+  /** Charges `price × units`; returns the new balance (may go negative). */
+  debit(sender: Address, manifestId: string, price: Rat, units: bigint): Rat {
+    if (price.isZero() || units <= 0n) return this.balance(sender, manifestId);
+    return this.balances.debitFees(sender, manifestId, price, units);
+  }
+}
+
+/** go-livepeer's `Livepeer-Balance` value: `big.Rat.FloatString(0)` (rounded, may be negative). */
+export function balanceHeader(balance: Rat): string {
+  return balance.toFixed(0);
+}

@@ -1,0 +1,314 @@
+/**
+ * A priced orchestrator (payment gate over the payments module's Recipient, chain facts faked in
+ * process — no devnet) against real SDK containers and a real ticket Sender: token with ticket
+ * params, V0 job signatures, insufficient balance with the missing amount, tickets credited and
+ * winners queued before the answer, per-second debits with Livepeer-Balance, signed GetOrchestrator,
+ * and a BYOC stream stopped when its balance runs out.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { type Address, type Hex, keccak256, stringToBytes } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { PaymentGate, type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
+import { Balances } from "../../src/payments/balances.ts";
+import type { SenderMonitor, TimeSource } from "../../src/payments/chain-facts.ts";
+import { Rat } from "../../src/payments/rational.ts";
+import { Recipient } from "../../src/payments/recipient.ts";
+import { Sender } from "../../src/payments/sender.ts";
+import { orchestratorRequestPayload, signPayload } from "../../src/payments/signature.ts";
+import type { SenderInfo, SignedTicket } from "../../src/payments/types.ts";
+import { Orchestrator } from "../../src/protocol/gen/lp_rpc_pb.ts";
+import { encodePaymentHeader } from "../../src/protocol/payment-header.ts";
+import { priceInfoFromGoJson, ticketParamsFromGoJson } from "../../src/protocol/ticket-params-json.ts";
+import {
+  defineBatchPipeline,
+  defineLivePipeline,
+  type RunningRunner,
+  startRunner,
+} from "../../src/runner/index.ts";
+
+const ORCH: Address = "0x73AEd7b5dEb30222fa896f399d46cC99c7BEe57F";
+const gw = privateKeyToAccount(`0x${"42".repeat(32)}`);
+const TICKET_EV = 1000n;
+const PRICE = 10n; // wei per second
+let seedCounter = 0;
+
+const time: TimeSource = {
+  lastSeenL1Block: () => 1000n,
+  lastInitializedRound: () => 10n,
+  lastInitializedL1BlockHash: () => `0x${"41".repeat(32)}` as Hex,
+  preLastInitializedL1BlockHash: () => `0x${"99".repeat(32)}` as Hex,
+};
+const info: SenderInfo = {
+  deposit: 10n ** 18n,
+  withdrawRound: 0n,
+  reserve: { fundsRemaining: 10n ** 18n, claimedInCurrentRound: 0n },
+};
+const senders: SenderMonitor = { senderInfo: () => info, maxFloat: () => 10n ** 30n };
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+function call(
+  orch: RunningOrchestrator,
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      `${orch.url}${path}`,
+      { method: init.method ?? "GET", headers: init.headers, ca: orch.cert, agent: false },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c) => {
+          body += c;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(init.body);
+  });
+}
+
+async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** A signed `Livepeer` header (V0: personal_sign(keccak256(request + parameters))). */
+async function signedJob(capability: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const request = (extra.request as string | undefined) ?? "{}";
+  const parameters = (extra.parameters as string | undefined) ?? "{}";
+  const sig = await gw.signMessage({ message: { raw: keccak256(stringToBytes(request + parameters)) } });
+  return Buffer.from(
+    JSON.stringify({
+      capability,
+      timeout_seconds: 10,
+      sender: gw.address,
+      sig,
+      ...extra,
+      request,
+      parameters,
+    }),
+  ).toString("base64");
+}
+
+describe("orchestrator with payments", () => {
+  const dir = mkdtempSync(join(tmpdir(), "orch-pay-"));
+  let worker: RunningRunner;
+  let streamer: RunningRunner;
+  let orch: RunningOrchestrator;
+  let gate: PaymentGate;
+  const winners: SignedTicket[] = [];
+  const sender = new Sender({ signer: gw, time, senders });
+
+  before(async () => {
+    worker = await startRunner(
+      defineBatchPipeline({ name: "shout", run: (i: { text: string }) => ({ text: i.text.toUpperCase() }) }),
+      { port: 0 },
+    );
+    streamer = await startRunner(defineLivePipeline({ name: "paid-stream", start: () => {} }), { port: 0 });
+    const recipient = new Recipient({
+      address: ORCH,
+      secret: new Uint8Array(32).fill(7),
+      ticketEV: TICKET_EV,
+      redeemGas: 20n,
+      // Face value just above EV: a ticket wins with probability 1000/1001; with the deterministic
+      // seeds below (and deterministic RFC 6979 signatures) the outcome is the same on every run.
+      maxFaceValue: TICKET_EV + 1n,
+      random: (n) => new Uint8Array(n).fill(++seedCounter),
+      time,
+      gasPrice: { gasPrice: () => 1n },
+      senders,
+    });
+    gate = new PaymentGate({ recipient, balances: new Balances(), enqueueWinner: (t) => winners.push(t) });
+    orch = await startOrchestrator({
+      port: 0,
+      dataDir: dir,
+      orchSecret: "s",
+      network: "devnet",
+      payments: gate,
+      address: ORCH,
+      health: { intervalMs: 100, failureThreshold: 1 },
+      streamCheckIntervalMs: 100,
+      streamDebitIntervalMs: 1000,
+    });
+    for (const [name, url] of [
+      ["shout", worker.url],
+      ["paid-stream", streamer.url],
+    ] as const) {
+      const r = await call(orch, "/capability/register", {
+        method: "POST",
+        headers: { authorization: "s" },
+        body: JSON.stringify({ name, url, capacity: 1, price_per_unit: Number(PRICE), price_scaling: 1 }),
+      });
+      assert.equal(r.status, 200);
+    }
+    await until("both containers healthy", () => orch.registry.advertised().length === 2);
+  });
+
+  after(async () => {
+    await orch?.close();
+    await Promise.all([worker?.close(), streamer?.close()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** GET /process/token as the gateway, then a payment of `n` tickets against it. */
+  async function pay(
+    capability: string,
+    n: number,
+  ): Promise<{ header: string; token: Record<string, unknown> }> {
+    const sig = await signPayload(gw, gw.address);
+    const r = await call(orch, "/process/token", {
+      headers: {
+        "livepeer-eth-address": Buffer.from(JSON.stringify({ addr: gw.address, sig })).toString("base64"),
+        "livepeer-capability": capability,
+      },
+    });
+    assert.equal(r.status, 200, r.body);
+    const token = JSON.parse(r.body) as Record<string, unknown>;
+    const session = sender.startSession(ticketParamsFromGoJson(token.ticket_params));
+    const payment = await sender.createPayment(session, n, priceInfoFromGoJson(token.price));
+    return { header: encodePaymentHeader(payment), token };
+  }
+
+  test("the token quotes the price and ticket params; a forged sender signature is refused", async () => {
+    const { token } = await pay("shout", 0);
+    assert.deepEqual(token.price, { pricePerUnit: 10, pixelsPerUnit: 1 });
+    const tp = ticketParamsFromGoJson(token.ticket_params);
+    assert.equal(tp.recipient, ORCH);
+    assert.equal(tp.faceValue, TICKET_EV + 1n);
+    const forged = await call(orch, "/process/token", {
+      headers: {
+        "livepeer-eth-address": Buffer.from(
+          JSON.stringify({ addr: ORCH, sig: await signPayload(gw, ORCH) }),
+        ).toString("base64"),
+        "livepeer-capability": "shout",
+      },
+    });
+    assert.equal(forged.status, 400);
+    assert.match(forged.body, /Invalid eth address header/);
+  });
+
+  test("a job without credit is refused with the missing amount; with tickets it runs and is charged", async () => {
+    const poor = await call(orch, "/process/request/shout", {
+      method: "POST",
+      headers: { livepeer: await signedJob("shout"), "content-type": "application/json" },
+      body: JSON.stringify({ text: "hi" }),
+    });
+    assert.equal(poor.status, 400);
+    assert.match(poor.body, /Insufficient balance for request: shout needs 600 wei.*at least 600 wei more/);
+
+    const badSig = Buffer.from(
+      JSON.stringify({
+        request: "{}",
+        parameters: "{}",
+        capability: "shout",
+        timeout_seconds: 5,
+        sender: gw.address,
+        sig: `0x${"11".repeat(65)}`,
+      }),
+    ).toString("base64");
+    const forged = await call(orch, "/process/request/shout", {
+      method: "POST",
+      headers: { livepeer: badSig },
+      body: "{}",
+    });
+    assert.equal(forged.status, 400);
+    assert.match(forged.body, /Could not verify job creds/);
+
+    const { header } = await pay("shout", 1); // one ticket of EV 1000 ≥ 60 × 10
+    const before = winners.length;
+    const ok = await call(orch, "/process/request/shout", {
+      method: "POST",
+      headers: {
+        livepeer: await signedJob("shout"),
+        "livepeer-payment": header,
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({ text: "hi" }),
+    });
+    assert.equal(ok.status, 200, ok.body);
+    assert.deepEqual(JSON.parse(ok.body), { text: "HI" });
+    assert.equal(winners.length, before + 1, "the winning ticket was queued");
+    assert.equal(winners.at(-1)!.recipient, ORCH);
+    // 1000 credited, at least one second (10 wei) charged.
+    assert.ok(Number(ok.headers["livepeer-balance"]) <= 990, String(ok.headers["livepeer-balance"]));
+
+    const garbage = await call(orch, "/process/request/shout", {
+      method: "POST",
+      headers: { livepeer: await signedJob("shout"), "livepeer-payment": "%%%" },
+      body: "{}",
+    });
+    assert.equal(garbage.status, 402);
+  });
+
+  test("GetOrchestrator needs the gateway's signature and then carries ticket params", async () => {
+    const client = createClient(
+      Orchestrator,
+      createGrpcTransport({ baseUrl: orch.url, nodeOptions: { ca: orch.cert } }),
+    );
+    await assert.rejects(client.getOrchestrator({}), /sig check failed/);
+    const sig = await signPayload(gw, orchestratorRequestPayload(gw.address));
+    const got = await client.getOrchestrator({
+      address: Buffer.from(gw.address.slice(2), "hex"),
+      sig: Buffer.from(sig.slice(2), "hex"),
+    });
+    assert.equal(Buffer.from(got.address).toString("hex"), ORCH.slice(2).toLowerCase());
+    assert.ok(got.ticketParams, "ticket params for the asking sender");
+    assert.equal(
+      got.capabilitiesPrices.find((p) => p.constraint === "shout")?.pricePerUnit,
+      PRICE,
+      "BYOC price advertised with capability 37",
+    );
+  });
+
+  test("a BYOC stream needs credit (402), is debited while it runs, and is stopped when the balance runs out", async () => {
+    const job = (extra: Record<string, unknown> = {}) =>
+      signedJob("paid-stream", { id: "ps-1", request: '{"stream_id":"ps-1"}', ...extra });
+    const poor = await call(orch, "/ai/stream/start", {
+      method: "POST",
+      headers: { livepeer: await job(), "content-type": "application/json" },
+      body: "{}",
+    });
+    assert.equal(poor.status, 402);
+    assert.equal(orch.registry.container(streamer.url)?.inUse, 0, "the slot was given back");
+    const { header } = await pay("paid-stream", 1); // 1000 wei ≈ 100 s at 10 wei/s; debited 1 s per 1 s tick
+    const start = await call(orch, "/ai/stream/start", {
+      method: "POST",
+      headers: { livepeer: await job(), "livepeer-payment": header, "content-type": "application/json" },
+      body: "{}",
+    });
+    assert.equal(start.status, 200, start.body);
+    assert.ok(start.headers["livepeer-balance"]);
+    assert.equal(orch.streamCount, 1);
+    const pay0 = await call(orch, "/ai/stream/payment", {
+      method: "POST",
+      headers: { livepeer: await job() },
+      body: "",
+    });
+    assert.equal(pay0.status, 200);
+    const bal = Number(pay0.headers["livepeer-balance"]);
+    assert.ok(bal > 0 && bal < 1000, String(bal));
+    // Spend the credit elsewhere: the next two negative debits stop the stream and free the slot.
+    gate.balances.debit(gw.address, "paid-stream", Rat.of(10_000n));
+    await until("the stream to be stopped for lack of balance", () => orch.streamCount === 0);
+    assert.equal(orch.registry.container(streamer.url)?.inUse, 0);
+    await until("the container to see the stop", () => streamer.session === undefined);
+  });
+});
