@@ -2,7 +2,8 @@
  * Installs the real upstream peers that `test/interop/**` runs against, into a cache outside the repo
  * (`$TRIBUTARY_CACHE`, default `~/.cache/tributary`):
  *
- * - Python: a virtualenv (`venv/`) with PyPI `pytrickle` and PyPI `livepeer-gateway`. pytrickle pulls
+ * - Python: a virtualenv (`venv/`) with PyPI `pytrickle` and PyPI `livepeer-gateway`, installed from a
+ *   wheelhouse (`wheels/`) that `pip download` fills, so a rebuilt venv downloads nothing. pytrickle pulls
  *   torch, whose PyPI Linux wheel brings the CUDA libraries (several GB, minutes on a first install);
  *   livepeer-gateway declares Python >= 3.12 but imports and runs on 3.11, so on an older interpreter it
  *   is installed with `--no-deps --ignore-requires-python` and its dependencies are installed normally.
@@ -142,8 +143,21 @@ function setupPython(): PartStatus {
     if (!made.ok) return { ok: false, detail: `python3 -m venv failed:\n${lastLines(made.out)}` };
   }
   const pipEnv = { PIP_CACHE_DIR: join(cache, "pip"), PIP_DISABLE_PIP_VERSION_CHECK: "1" };
-  const pip = (args: string[]) =>
-    run(python, ["-m", "pip", "install", "--progress-bar", "off", ...args], { env: pipEnv, logFile });
+  // pip's HTTP cache stays empty when the registry answers without caching headers (as here), so the
+  // wheels are kept in a wheelhouse: `pip download` fetches only what it lacks, and the install reads it.
+  const wheels = join(cache, "wheels");
+  const pip = (args: string[]) => {
+    const fetched = run(python, ["-m", "pip", "download", "--progress-bar", "off", "-d", wheels, ...args], {
+      env: pipEnv,
+      logFile,
+    });
+    if (!fetched.ok) return fetched;
+    return run(
+      python,
+      ["-m", "pip", "install", "--progress-bar", "off", "--no-index", "--find-links", wheels, ...args],
+      { env: pipEnv, logFile },
+    );
+  };
   log(
     `python peers: pip install pytrickle==${wanted.pytrickle} (brings torch + CUDA wheels, several GB; ` +
       `first install takes minutes; log: ${logFile})`,

@@ -79,7 +79,9 @@ export function describe(r: LoggedRequest): string {
 /** Skip reason for a peer the setup script could not install (undefined: the peer is available). */
 export function skipReason(peer: "go" | "python"): string | undefined {
   const why = peerUnavailable(peer);
-  return why ? `${peer} peer unavailable: ${why.split("\n")[0]}` : undefined;
+  if (!why) return undefined;
+  const oneLine = why.replace(/\s*\n\s*/g, " | ");
+  return `${peer} peer unavailable: ${oneLine.length > 400 ? `${oneLine.slice(0, 400)}…` : oneLine}`;
 }
 
 /** SHA-256 of the first `count` peer payloads of `size` bytes, starting at payload `from`. */

@@ -283,6 +283,8 @@ export interface GoTrickleServerOptions {
 export interface GoTrickleServer extends AsyncDisposable {
   /** Base URL ending with the base path, e.g. `http://127.0.0.1:40123/`. */
   url: string;
+  /** Process id of the server (for resource measurements). */
+  pid: number | undefined;
   /** Pre-creates a channel (go-livepeer's local publisher `CreateChannel`, as an orchestrator does). */
   createChannel(name: string, mime?: string): Promise<void>;
   /** Closes a channel from inside the server (local publisher `Close`). */
@@ -328,6 +330,7 @@ export async function startGoTrickleServer(options: GoTrickleServerOptions = {})
   };
   return {
     url: String(listening.url),
+    pid: peer.child.pid,
     createChannel: (name, mime = "application/octet-stream") => command("create", name, mime),
     closeChannel: (name) => command("close", name),
     close: () => peer.kill(),
