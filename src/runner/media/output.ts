@@ -128,6 +128,7 @@ export class MediaOutput implements AsyncDisposable {
           maxBFrames: 0,
           gopSize: fps * GOP_SECONDS * 5,
           bitRate: this.#opts.videoBitrate ?? 2_000_000,
+          threadCount: 0,
         },
         options: {
           preset: "superfast",
