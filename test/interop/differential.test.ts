@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import { Agent } from "node:http";
 import { connect } from "node:net";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -41,8 +42,16 @@ const bare = (path: string, body: string, headers: Record<string, string> = {}):
 const get = (path: string): Step => ({ method: "GET", path });
 const del = (path: string): Step => ({ method: "DELETE", path });
 
+/** A case with server or connection settings (default: autocreate on, a fresh connection per step). */
+interface CaseSpec {
+  steps: Step[];
+  autocreate?: boolean;
+  /** All steps on one keep-alive connection per server, so `Connection` answers are visible. */
+  keepAlive?: boolean;
+}
+
 /** Each case runs its steps in order on both servers. */
-const CASES: Record<string, Step[]> = {
+const CASES: Record<string, Step[] | CaseSpec> = {
   "unknown channel": [get("/nochan/0"), get("/nochan/next"), del("/nochan/0"), del("/nochan")],
   "POST with a bad seq to an unknown channel": [post("/nochan/abc", "x"), get("/nochan/next")],
   "publish, read back, -2, /next": [post("/c/0", "hello"), get("/c/0"), get("/c/-2"), get("/c/next")],
@@ -113,6 +122,15 @@ const CASES: Record<string, Step[]> = {
     get("/c/-2"),
   ],
   "POST -2": [post("/c/0", "a"), post("/c/-2", "b"), get("/c/next")],
+  "keep-alive connection: 404 POST without autocreate closes it": {
+    autocreate: false,
+    keepAlive: true,
+    steps: [get("/c/next"), post("/c/0", "x"), get("/c/0"), post("/c", "")],
+  },
+  "keep-alive connection: publish and read": {
+    keepAlive: true,
+    steps: [post("/c/0", "x"), get("/c/0"), get("/c/next"), del("/c/0"), del("/c")],
+  },
 };
 
 /** Where the two servers disagree; each entry must still hold. Step numbers are 0-based. */
@@ -165,34 +183,45 @@ const KNOWN_DIFFERENCES: Record<string, { steps: number[]; why: string }> = {
 
 type Outcome = Array<{ step: string; go: ProbeResult; ours: ProbeResult }>;
 
-async function runCase(goUrl: string, ourUrl: string, steps: Step[]): Promise<Outcome> {
+async function runCase(goUrl: string, ourUrl: string, steps: Step[], keepAlive: boolean): Promise<Outcome> {
   const out: Outcome = [];
-  for (const s of steps) {
-    const init = {
-      method: s.method,
-      ...(s.body === undefined ? {} : { body: s.body }),
-      headers: s.headers ?? {},
-    };
-    const [go, ours] = await Promise.all([probe(goUrl, s.path, init), probe(ourUrl, s.path, init)]);
-    out.push({ step: `${s.method} ${s.path.length > 40 ? `${s.path.slice(0, 40)}…` : s.path}`, go, ours });
+  const agents = keepAlive ? [new Agent({ keepAlive: true }), new Agent({ keepAlive: true })] : [];
+  try {
+    for (const s of steps) {
+      const init = {
+        method: s.method,
+        ...(s.body === undefined ? {} : { body: s.body }),
+        headers: s.headers ?? {},
+      };
+      const [go, ours] = await Promise.all([
+        probe(goUrl, s.path, { ...init, ...(agents[0] ? { agent: agents[0] } : {}) }),
+        probe(ourUrl, s.path, { ...init, ...(agents[1] ? { agent: agents[1] } : {}) }),
+      ]);
+      out.push({ step: `${s.method} ${s.path.length > 40 ? `${s.path.slice(0, 40)}…` : s.path}`, go, ours });
+    }
+  } finally {
+    for (const a of agents) a.destroy();
   }
   return out;
 }
 
+/** One line per answer; `Connection: keep-alive` (node says it, Go leaves it implicit) is HTTP/1.1's default. */
 function show(r: ProbeResult): string {
   const h = Object.entries(r.headers)
+    .filter(([k, v]) => !(k === "connection" && v.toLowerCase() === "keep-alive"))
     .map(([k, v]) => `${k}=${v}`)
     .join(" ");
   return `${r.status} [${h}] ${JSON.stringify(r.body.length > 60 ? `${r.body.slice(0, 60)}…` : r.body)}`;
 }
 
-for (const [name, steps] of Object.entries(CASES)) {
+for (const [name, spec] of Object.entries(CASES)) {
+  const { steps, autocreate = true, keepAlive = false } = Array.isArray(spec) ? { steps: spec } : spec;
   test(`go-livepeer and our server answer alike: ${name}`, { skip }, async (t) => {
-    const go = await startGoTrickleServer({ autocreate: true });
+    const go = await startGoTrickleServer({ autocreate });
     t.after(() => go.close());
-    const ours = await startOurServer(t, { autocreate: true });
+    const ours = await startOurServer(t, { autocreate });
     // Both base URLs end with "/"; step paths are absolute.
-    const outcome = await runCase(go.url, ours.url, steps);
+    const outcome = await runCase(go.url, ours.url, steps, keepAlive);
     const differing = outcome
       .map((o, i) => ({ ...o, i }))
       .filter((o) => show(o.go) !== show(o.ours))

@@ -2,7 +2,7 @@
  * Test-side plumbing of the interop suites: OUR trickle server started in-process with a request log,
  * raw HTTP probes, and skip reasons for peers that the setup script could not install.
  */
-import { request } from "node:http";
+import { type Agent, request } from "node:http";
 import type { TestContext } from "node:test";
 import { type StartTrickleServerOptions, startTrickleServer } from "../../src/trickle/server.ts";
 import { peerPayload, peerUnavailable, sha256Hex } from "./peers.ts";
@@ -118,6 +118,8 @@ export function probe(
     body?: Uint8Array | string;
     headers?: Record<string, string>;
     timeoutMs?: number;
+    /** Send on this agent (e.g. a keep-alive one) instead of a fresh `Connection: close` connection. */
+    agent?: Agent;
   } = {},
 ): Promise<ProbeResult> {
   const url = new URL(path, baseUrl);
@@ -127,7 +129,7 @@ export function probe(
       {
         method: init.method ?? "GET",
         headers: init.headers,
-        agent: false,
+        agent: init.agent ?? false,
         timeout: init.timeoutMs ?? 10_000,
       },
       (res) => {
