@@ -19,6 +19,11 @@ export class PtsFrameRateCap {
       this.#next = ptsSeconds + interval;
       return true;
     }
+    if (ptsSeconds < this.#next - interval - 1) {
+      // Timestamps went back by more than a second (a new source, a reset): start over.
+      this.#next = ptsSeconds + interval;
+      return true;
+    }
     // Small tolerance: 30 fps input capped at 30 must not lose frames to rounding.
     if (ptsSeconds < this.#next - interval * 0.01) return false;
     if (ptsSeconds > this.#next + interval) this.#next = ptsSeconds + interval;

@@ -26,6 +26,8 @@ import { silenceFfmpegLogs } from "./ffmpeg-log.ts";
 export const GOP_SECONDS = 2;
 /** Output time base (pytrickle `OUT_TIME_BASE`). */
 export const OUT_TIME_BASE: TimeBase = { num: 1, den: 90000 };
+/** Largest forward jump of video PTS taken as is (10 s); a larger one is a discontinuity. */
+export const MAX_PTS_GAP = 10 * 90000;
 /** Output audio sample rate. */
 export const OUT_SAMPLE_RATE = 48000;
 
@@ -78,6 +80,9 @@ export class MediaOutput implements AsyncDisposable {
   #toOpus: FilterAPI | undefined;
   #audioKey = "";
   #lastVideoPts = -1;
+  #lastAudioPts = -1n;
+  /** Added to input timestamps (90 kHz) to keep the output continuous across discontinuities. */
+  #offset = 0;
   #nextIdr = Number.NEGATIVE_INFINITY;
   #muxer: Muxer | undefined;
   #chunks: Buffer[] = [];
@@ -139,8 +144,13 @@ export class MediaOutput implements AsyncDisposable {
       } as never);
       keepPictureType(this.#video);
     }
-    let pts = to90k(frame.pts, frame.timeBase);
-    if (pts <= this.#lastVideoPts) pts = this.#lastVideoPts + 1;
+    let pts = to90k(frame.pts, frame.timeBase) + this.#offset;
+    if (this.#lastVideoPts >= 0 && (pts <= this.#lastVideoPts || pts > this.#lastVideoPts + MAX_PTS_GAP)) {
+      // A discontinuity (timestamps reset or jumped): continue one frame interval after the last.
+      const step = Math.round(90000 / Math.max(1, this.#opts.frameRate ?? 24));
+      this.#offset += this.#lastVideoPts + step - pts;
+      pts = this.#lastVideoPts + step;
+    }
     this.#lastVideoPts = pts;
     const input = Frame.fromVideoBuffer(
       Buffer.from(frame.data.buffer, frame.data.byteOffset, frame.data.byteLength),
@@ -181,7 +191,10 @@ export class MediaOutput implements AsyncDisposable {
       this.#audioKey = key;
     }
     const base: TimeBase = { num: 1, den: frame.sampleRate };
-    const pts = Math.round((frame.pts * frame.timeBase.num * frame.sampleRate) / frame.timeBase.den);
+    // The video's discontinuity offset applies to audio too, so both stay on one clock.
+    const pts =
+      Math.round((frame.pts * frame.timeBase.num * frame.sampleRate) / frame.timeBase.den) +
+      Math.round((this.#offset * frame.sampleRate) / 90000);
     const pcm = frame.data;
     const input = Frame.fromAudioBuffer(
       Buffer.from(pcm.buffer, pcm.byteOffset, frame.samples * frame.channels * 2),
@@ -206,8 +219,12 @@ export class MediaOutput implements AsyncDisposable {
         for (const p of packets) {
           // Opus starts with a negative timestamp (its pre-skip); the TS muxer would shift the
           // whole first segment to make it non-negative, so later segments would jump back.
-          if (this.#muxer && this.#audioIndex >= 0 && p.pts >= 0n)
+          // Packets that do not move forward (after a discontinuity) are dropped too.
+          const t = p.pts;
+          if (this.#muxer && this.#audioIndex >= 0 && t >= 0n && t > this.#lastAudioPts) {
+            this.#lastAudioPts = t;
             await this.#muxer.writePacket(p, this.#audioIndex);
+          }
           p.free();
         }
       }

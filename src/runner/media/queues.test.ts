@@ -42,6 +42,7 @@ test("the PTS cap keeps max_framerate frames per second of PTS, applies changes 
   assert.equal(kept(1, 30, 30, 30), 30, "input at the cap loses nothing");
   assert.equal(kept(100, 30, 30, 10), 10, "a jump forward resyncs instead of bursting");
   assert.equal(kept(200, 10, 10, 0), 10, "no cap");
+  assert.equal(kept(5, 30, 30, 10), 10, "timestamps that jump back (a new source) resync too");
 });
 
 test("the fps meter reports frames per second over its window", () => {
