@@ -373,3 +373,27 @@ test("a POST refused with 404 while its body is still being sent: the client can
   assert.equal(g, "HTTP/1.1 404 Not Found");
   assert.equal(o, g);
 });
+
+test("go-livepeer and our server sweep idle channels alike and both spare `_`-prefixed names", {
+  skip,
+}, async (t) => {
+  const opts = { autocreate: true, idleTimeoutMs: 50, sweepIntervalMs: 20 };
+  const go = await startGoTrickleServer(opts);
+  t.after(() => go.close());
+  const ours = await startOurServer(t, opts);
+  const results: Record<string, number[]> = {};
+  for (const base of [go.url, ours.url]) {
+    for (const ch of ["_kept", "swept"]) {
+      assert.equal((await probe(base, `/${ch}/0`, { method: "POST", body: "x" })).status, 200);
+    }
+  }
+  await sleep(400);
+  for (const [name, base] of [
+    ["go", go.url],
+    ["ours", ours.url],
+  ] as const) {
+    results[name] = [(await probe(base, "/_kept/next")).status, (await probe(base, "/swept/next")).status];
+  }
+  assert.deepEqual(results.go, [200, 404]);
+  assert.deepEqual(results.ours, results.go);
+});
