@@ -1,0 +1,245 @@
+/**
+ * A priced BYOC job on the devnet (anvil + our contracts): the orchestrator's Recipient runs on chain
+ * facts read with viem, the gateway's Sender signs real tickets against a funded deposit and
+ * reserve, the job is paid and charged, the winning ticket goes to the durable store before the
+ * answer, and the redeemer redeems it on chain.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { keccak256, parseEther, stringToBytes } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import {
+  createChainClients,
+  createRedeemerChain,
+  type Devnet,
+  fundSender,
+  initializeCurrentRound,
+  mineBlocks,
+  startDevnet,
+  ticketBrokerAbi,
+} from "../../src/chain/index.ts";
+import { openStore, type PaymentStore } from "../../src/node/store.ts";
+import { type ChainFacts, startChainFacts } from "../../src/orchestrator/chain-facts.ts";
+import { PaymentGate, type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
+import { Balances } from "../../src/payments/balances.ts";
+import { Rat } from "../../src/payments/rational.ts";
+import { Recipient } from "../../src/payments/recipient.ts";
+import { Redeemer } from "../../src/payments/redeemer.ts";
+import { Sender } from "../../src/payments/sender.ts";
+import { signPayload } from "../../src/payments/signature.ts";
+import { ticketHash } from "../../src/payments/ticket.ts";
+import { encodePaymentHeader } from "../../src/protocol/payment-header.ts";
+import { priceInfoFromGoJson, ticketParamsFromGoJson } from "../../src/protocol/ticket-params-json.ts";
+import { defineBatchPipeline, type RunningRunner, startRunner } from "../../src/runner/index.ts";
+
+/** Above the real redemption cost on anvil (~2e14 wei), which the redeemer checks. */
+const EV = 10n ** 15n;
+
+function call(
+  orch: RunningOrchestrator,
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      `${orch.url}${path}`,
+      { method: init.method ?? "GET", headers: init.headers, ca: orch.cert, agent: false },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c) => {
+          body += c;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(init.body);
+  });
+}
+
+describe("orchestrator on the devnet", () => {
+  let devnet: Devnet;
+  let dir: string;
+  let store: PaymentStore;
+  let facts: ChainFacts;
+  let redeemer: Redeemer;
+  let worker: RunningRunner;
+  let orch: RunningOrchestrator;
+  let seed = 0;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "orch-devnet-"));
+    devnet = await startDevnet();
+    const g = createChainClients({
+      rpcUrl: devnet.rpcUrl,
+      chainId: devnet.chainId,
+      privateKey: devnet.accounts.gateway.privateKey,
+    });
+    await fundSender(g, devnet.contracts.ticketBroker, {
+      deposit: parseEther("0.01"),
+      reserve: parseEther("1"),
+    });
+    const o = createChainClients({
+      rpcUrl: devnet.rpcUrl,
+      chainId: devnet.chainId,
+      privateKey: devnet.accounts.orchestrator.privateKey,
+    });
+    facts = await startChainFacts({
+      clients: o,
+      contracts: devnet.contracts,
+      recipient: devnet.accounts.orchestrator.address,
+      pollIntervalMs: 200,
+    });
+    store = openStore({ dataDir: dir });
+    redeemer = new Redeemer({
+      store,
+      chain: createRedeemerChain({
+        clients: o,
+        ticketBroker: devnet.contracts.ticketBroker,
+        roundsManager: devnet.contracts.roundsManager,
+        bondingManager: devnet.contracts.bondingManager,
+      }),
+      pollIntervalMs: 0,
+      backoffBaseMs: 0,
+    });
+    const recipient = new Recipient({
+      address: devnet.accounts.orchestrator.address,
+      ticketEV: EV,
+      redeemGas: 1n,
+      // Face value just above EV: a ticket wins with probability EV/(EV+1); seeds are deterministic.
+      maxFaceValue: EV + 1n,
+      random: (n) => new Uint8Array(n).fill(++seed),
+      time: facts,
+      gasPrice: facts,
+      senders: facts,
+      nonces: store.nonceStore(),
+    });
+    const gate = new PaymentGate({
+      recipient,
+      balances: new Balances(store.balanceStore()),
+      enqueueWinner: (t) => redeemer.enqueue(t),
+    });
+    worker = await startRunner(
+      defineBatchPipeline({ name: "shout", run: (i: { text: string }) => ({ text: i.text.toUpperCase() }) }),
+      { port: 0 },
+    );
+    orch = await startOrchestrator({
+      port: 0,
+      dataDir: dir,
+      orchSecret: "s",
+      network: "devnet",
+      payments: gate,
+      address: devnet.accounts.orchestrator.address,
+      health: { intervalMs: 100, failureThreshold: 1 },
+    });
+    const reg = await call(orch, "/capability/register", {
+      method: "POST",
+      headers: { authorization: "s" },
+      body: JSON.stringify({
+        name: "shout",
+        url: worker.url,
+        capacity: 1,
+        price_per_unit: 1000,
+        price_scaling: 1,
+      }),
+    });
+    assert.equal(reg.status, 200);
+    const end = Date.now() + 10_000;
+    while (orch.registry.advertised().length === 0) {
+      if (Date.now() > end) throw new Error("container never healthy");
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  });
+
+  after(async () => {
+    await orch?.close();
+    await worker?.close();
+    await redeemer?.stop();
+    await facts?.close();
+    store?.close();
+    await devnet?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("a paid BYOC job: tickets validated on chain facts, job charged, the winner stored and redeemed", async () => {
+    const gw = privateKeyToAccount(devnet.accounts.gateway.privateKey);
+    const sig = await signPayload(gw, gw.address);
+    const tokenRes = await call(orch, "/process/token", {
+      headers: {
+        "livepeer-eth-address": Buffer.from(JSON.stringify({ addr: gw.address, sig })).toString("base64"),
+        "livepeer-capability": "shout",
+      },
+    });
+    assert.equal(tokenRes.status, 200, tokenRes.body);
+    const token = JSON.parse(tokenRes.body) as Record<string, unknown>;
+    const sender = new Sender({
+      signer: gw,
+      time: facts,
+      senders: facts,
+      maxTicketEV: Rat.of(EV * 10n),
+      maxTotalEV: Rat.of(EV * 10n),
+    });
+    const session = sender.startSession(ticketParamsFromGoJson(token.ticket_params));
+    const payment = await sender.createPayment(session, 1, priceInfoFromGoJson(token.price));
+    const request = "{}";
+    const parameters = "{}";
+    const jobSig = await gw.signMessage({ message: { raw: keccak256(stringToBytes(request + parameters)) } });
+    const header = Buffer.from(
+      JSON.stringify({
+        request,
+        parameters,
+        capability: "shout",
+        timeout_seconds: 10,
+        sender: gw.address,
+        sig: jobSig,
+      }),
+    ).toString("base64");
+    const res = await call(orch, "/process/request/shout", {
+      method: "POST",
+      headers: {
+        livepeer: header,
+        "livepeer-payment": encodePaymentHeader(payment),
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({ text: "on chain" }),
+    });
+    assert.equal(res.status, 200, res.body);
+    assert.deepEqual(JSON.parse(res.body), { text: "ON CHAIN" });
+    const balance = BigInt(String(res.headers["livepeer-balance"]));
+    assert.ok(balance > 0n && balance < EV, `credited EV minus the charge, got ${balance}`);
+
+    const [stored] = store.listWinningTickets({ limit: 10 });
+    assert.ok(stored, "the winning ticket was stored before the answer");
+    // The queue redeems a ticket once its params expiration block (40 blocks ahead) has passed.
+    const [first] = await redeemer.runOnce();
+    assert.equal(first?.outcome, "waiting");
+    await mineBlocks(devnet.rpcUrl, 41);
+    const d = createChainClients({
+      rpcUrl: devnet.rpcUrl,
+      chainId: devnet.chainId,
+      privateKey: devnet.accounts.deployer.privateKey,
+    });
+    await initializeCurrentRound(d, devnet.contracts.roundsManager);
+    // viem caches the block number for a few seconds, so the redeemer may see the new blocks late.
+    for (let i = 0; i < 60 && store.getWinningTicket(stored.id)!.status !== "redeemed"; i++) {
+      await redeemer.runOnce();
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const after = store.getWinningTicket(stored.id)!;
+    assert.equal(after.status, "redeemed", after.lastError);
+    const reader = createChainClients({ rpcUrl: devnet.rpcUrl, chainId: devnet.chainId });
+    const used = await reader.publicClient.readContract({
+      address: devnet.contracts.ticketBroker,
+      abi: ticketBrokerAbi,
+      functionName: "usedTickets",
+      args: [ticketHash(stored.ticket)],
+    });
+    assert.equal(used, true);
+  });
+});
