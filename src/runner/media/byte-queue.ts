@@ -31,6 +31,14 @@ export class SegmentByteQueue {
     this.#wake();
   }
 
+  /** Ends the input at once: bytes not read yet are discarded. */
+  abort(): void {
+    this.#chunks = [];
+    this.#starts = [];
+    this.#offset = 0;
+    this.end();
+  }
+
   /** True after {@link end}. */
   get ended(): boolean {
     return this.#ended;

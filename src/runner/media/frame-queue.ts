@@ -44,6 +44,13 @@ export class DropOldestQueue<T> {
     return this.#items.shift();
   }
 
+  /** Removes and returns every queued item. */
+  clear(): T[] {
+    const items = this.#items;
+    this.#items = [];
+    return items;
+  }
+
   /** Ends the queue: waiting and later `shift` calls return `undefined` after the items left. */
   close(): void {
     this.#closed = true;

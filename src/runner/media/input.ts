@@ -37,6 +37,8 @@ export interface DecodeInputOptions {
   onAudio: (frame: AudioFrame) => void;
   /** Called for every decoded video frame before the cap (ingress fps). */
   onVideoDecoded?: () => void;
+  /** Checked per packet: when it returns true, decoding ends at once (no flush). */
+  stopped?: () => boolean;
   /** Called once the streams are known. */
   onOpened?: (info: { video: boolean; audio: boolean }) => void;
 }
@@ -133,6 +135,10 @@ export async function decodeInput(opts: DecodeInputOptions): Promise<void> {
     };
     for await (const pkt of demuxer.packets()) {
       if (!pkt) break;
+      if (opts.stopped?.()) {
+        pkt.free();
+        return;
+      }
       try {
         if (video && videoStream && pkt.streamIndex === videoStream.index) await handle(video, pkt, true);
         else if (audio && audioStream && pkt.streamIndex === audioStream.index)

@@ -276,3 +276,26 @@ test("input timestamps that restart (a new source) keep the output continuous an
   const span = ((pts.at(-1) as number) - (pts[0] as number)) / 90000;
   assert.ok(span > 5 && span < 7, `about 6 s of output, got ${span}`);
 });
+
+test("stop drops the queued frames instead of running the handler over them", async () => {
+  let calls = 0;
+  let release: () => void = () => {};
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const r = run(
+    {
+      video: async () => {
+        calls++;
+        await gate;
+      },
+    },
+    { width: 32, height: 32, max_framerate: 30 },
+  );
+  while (r.loop.stats.videoIn < 20) await sleep(10);
+  const stopping = r.loop.stop();
+  release();
+  assert.equal(await stopping, "stopped");
+  assert.equal(calls, 1, "only the frame already in the handler was processed");
+  assert.ok(r.loop.stats.videoDropped >= VIDEO_QUEUE_LIMIT - 1);
+});

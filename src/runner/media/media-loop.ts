@@ -195,13 +195,16 @@ export class MediaLoop {
     return new MediaLoop(opts);
   }
 
-  /** Stops reading input; frames already decoded are processed and the output is flushed. */
+  /** Stops reading input, drops queued frames, lets the frame in the handler finish, flushes the output. */
   stop(): Promise<MediaEndReason> {
     if (!this.#stopped) {
       this.#stopped = true;
       this.#endReason = "stopped";
-      this.#queue.end();
+      this.#queue.abort();
       void this.#opts.input?.close();
+      // Queued frames are stale once the stream stops: do not make the stop wait for the handler.
+      this.stats.videoDropped += this.#video.clear().length;
+      this.stats.audioDropped += this.#audio.clear().length;
     }
     return this.done;
   }
@@ -323,11 +326,14 @@ export class MediaLoop {
             this.#hasAudio = info.audio;
             this.#out?.setExpectAudio(info.audio);
           },
+          stopped: () => this.#stopped,
           onVideo: (frame) => {
+            if (this.#stopped) return;
             this.stats.videoIn++;
             this.stats.videoDropped += this.#video.push(frame).length;
           },
           onAudio: (frame) => {
+            if (this.#stopped) return;
             this.stats.audioIn++;
             this.#meters.audioIn.tick();
             this.stats.audioDropped += this.#audio.push(frame).length;

@@ -26,6 +26,8 @@ test("the frame queue drops the oldest items beyond its limit and ends after clo
   assert.equal(q.dropped, 2);
   assert.equal(await q.shift(), 2);
   q.close();
+  q.push(9);
+  assert.equal(q.size, 2, "a closed queue takes nothing more");
   assert.equal(await q.shift(), 3);
   assert.equal(await q.shift(), 4);
   assert.equal(await q.shift(), undefined);
