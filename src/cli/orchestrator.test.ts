@@ -7,6 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { privateKeyToAccount } from "viem/accounts";
+import { startDevnet } from "../chain/devnet.ts";
+import { signPayload } from "../payments/signature.ts";
 import { buildProgram } from "./main.ts";
 import { translateGoFlags } from "./orchestrator.ts";
 
@@ -96,17 +99,7 @@ test("tributary orchestrator runs with go-livepeer flags, serves /capabilities o
       });
       child.once("exit", (code) => reject(new Error(`exited early with ${code}: ${out}${err}`)));
     });
-    const body = await new Promise<string>((resolve, reject) => {
-      httpsRequest(`${url}/capabilities`, { rejectUnauthorized: false, agent: false }, (res) => {
-        let b = "";
-        res.on("data", (c) => {
-          b += c;
-        });
-        res.on("end", () => resolve(b));
-      })
-        .on("error", reject)
-        .end();
-    });
+    const { body } = await get(`${url}/capabilities`);
     assert.deepEqual(JSON.parse(body).capabilities, []);
     const exited = once(child, "exit");
     child.kill("SIGTERM");
@@ -132,4 +125,80 @@ test("an invalid aiModels.json stops the start with the entry and field named", 
   const [code] = await once(child, "exit");
   assert.equal(code, 1);
   assert.match(err, /entry 0 \(llm\/m\): url/);
+});
+
+function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    httpsRequest(url, { rejectUnauthorized: false, agent: false, headers }, (res) => {
+      let b = "";
+      res.on("data", (c) => {
+        b += c;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: b }));
+    })
+      .on("error", reject)
+      .end();
+  });
+}
+
+test("--network devnet: ticket params for a signed sender, recipient = the key file's address", async () => {
+  await using devnet = await startDevnet();
+  const keyFile = join(dir, "orch.key");
+  writeFileSync(keyFile, devnet.accounts.orchestrator.privateKey, { mode: 0o600 });
+  const dataDir = join(dir, "devnet-data");
+  const child = spawn(
+    process.execPath,
+    [
+      MAIN,
+      "orchestrator",
+      "-network",
+      "devnet",
+      "-ethUrl",
+      devnet.rpcUrl,
+      "-ethKeystorePath",
+      keyFile,
+      "-serviceAddr",
+      "127.0.0.1:0",
+      "-orchSecret",
+      "s",
+      "-dataDir",
+      dataDir,
+      "--log-level",
+      "silent",
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  try {
+    let out = "";
+    let err = "";
+    child.stderr.on("data", (c: Buffer) => {
+      err += c.toString();
+    });
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on("data", (c: Buffer) => {
+        out += c.toString();
+        const m = /listening on (\S+)/.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      child.once("exit", (code) => reject(new Error(`exited early with ${code}: ${out}${err}`)));
+    });
+    const gw = privateKeyToAccount(devnet.accounts.gateway.privateKey);
+    const sig = await signPayload(gw, gw.address);
+    const token = await get(`${url}/process/token`, {
+      "livepeer-eth-address": Buffer.from(JSON.stringify({ addr: gw.address, sig })).toString("base64"),
+      "livepeer-capability": "anything",
+    });
+    assert.equal(token.status, 200, token.body);
+    const params = JSON.parse(token.body).ticket_params as { recipient: string };
+    assert.equal(
+      Buffer.from(params.recipient, "base64").toString("hex"),
+      devnet.accounts.orchestrator.address.slice(2).toLowerCase(),
+    );
+    const exited = once(child, "exit");
+    child.kill("SIGTERM");
+    const [code] = await exited;
+    assert.equal(code, 0);
+  } finally {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  }
 });

@@ -10,6 +10,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { TributaryError } from "../node/errors.ts";
 import { createLogger } from "../node/logger.ts";
 import { DEFAULT_SERVICE_PORT, type Network, startOrchestrator } from "../orchestrator/index.ts";
+import { type OnchainPayments, startOnchainPayments } from "../orchestrator/onchain.ts";
 
 /** go-livepeer flag → our flag (`undefined`: accepted and ignored, it is implied). */
 export const GO_FLAG_ALIASES: Readonly<Record<string, string | undefined>> = {
@@ -143,7 +144,10 @@ export function orchestratorCommand(): Command {
         .default(join(homedir(), ".tributary", "orchestrator"), "~/.tributary/orchestrator"),
     )
     .addOption(
-      new Option("--network <name>", "offchain (no payments); devnet and arbitrum-one are not supported yet")
+      new Option(
+        "--network <name>",
+        "offchain (no payments) | devnet | arbitrum-one (tickets validated, winners redeemed; needs --eth-url and --key-file)",
+      )
         .choices(["offchain", "devnet", "arbitrum-one"])
         .env("TRIBUTARY_NETWORK")
         .default("offchain"),
@@ -151,7 +155,11 @@ export function orchestratorCommand(): Command {
     .addOption(
       new Option("--eth-url <url>", "Ethereum JSON-RPC URL (on-chain networks)").env("TRIBUTARY_ETH_URL"),
     )
-    .addOption(new Option("--key-file <file>", "keystore file (on-chain networks)").env("TRIBUTARY_KEY_FILE"))
+    .addOption(
+      new Option("--key-file <file>", "file with the orchestrator's hex private key (on-chain networks)").env(
+        "TRIBUTARY_KEY_FILE",
+      ),
+    )
     .addOption(
       new Option(
         "--price-per-unit <wei>",
@@ -185,7 +193,8 @@ export function orchestratorCommand(): Command {
       `
 go-livepeer spellings are accepted: -aiModels, -serviceAddr, -orchSecret, -network, -pricePerUnit,
 -ethUrl, -ethKeystorePath, -dataDir, -liveAITrickleHostForRunner (also as -flag=value); -orchestrator and
--aiWorker are implied and ignored.
+-aiWorker are implied and ignored. -ethKeystorePath must name a file holding a hex private key (JSON
+keystores are not supported yet).
 
 aiModels.json entries: pipeline, model_id, url (required), price_per_unit, warm, token, capacity,
 pixels_per_unit, currency (wei|eth), gateway, optimization_flags, price_unit (pixel|frame|second, live).
@@ -208,8 +217,22 @@ Examples:
       const logger = createLogger({ name: "orchestrator", level: opts.logLevel });
       const { host, port } = opts.serviceAddr;
       let running: Awaited<ReturnType<typeof startOrchestrator>>;
+      let onchain: OnchainPayments | undefined;
       try {
+        if (opts.network !== "offchain") {
+          if (opts.ethUrl === undefined)
+            cmd.error(`error: --network ${opts.network} needs --eth-url`, { exitCode: 2 });
+          onchain = await startOnchainPayments({
+            network: opts.network,
+            ethUrl: opts.ethUrl,
+            keyFile: opts.keyFile,
+            dataDir: opts.dataDir,
+            logger,
+          });
+        }
         running = await startOrchestrator({
+          payments: onchain?.gate,
+          address: onchain?.address,
           host,
           port,
           serviceUri:
@@ -227,6 +250,7 @@ Examples:
           logger,
         });
       } catch (err) {
+        await onchain?.close();
         const message = err instanceof TributaryError || err instanceof Error ? err.message : String(err);
         cmd.error(`error: ${message}`, { exitCode: 1 });
       }
@@ -243,5 +267,6 @@ Examples:
         process.on("SIGTERM", stop);
       });
       await running.close();
+      await onchain?.close();
     });
 }

@@ -11,9 +11,12 @@
  * - live (§14): `POST /live-video-to-video`;
  * - ours: `GET /capabilities`, `GET /metrics`, `GET /health`.
  *
- * **Network support: offchain only.** Prices are advertised as 0, no ticket params are sent, no
- * payment or signature is required (architecture "Network modes"). `devnet`/`arbitrum-one` are
- * refused at start with a clear error until ticket validation, debits and redemption are wired in.
+ * **Payments.** Offchain (no `payments` gate): prices are advertised as 0, no ticket params are
+ * sent, no payment or signature is required (architecture "Network modes"). With a gate
+ * (`devnet`/`arbitrum-one`, see onchain.ts): BYOC jobs and streams are paid, charged per second and
+ * stopped when the balance runs out; GetOrchestrator is signed and carries ticket params. **Not
+ * done:** payments on the native AI batch and LV2V routes (`Livepeer-Segment`, per-pipeline units,
+ * live debits) — a priced model there answers 501 while payments are on.
  *
  * Deliberate differences from go-livepeer: capacity is enforced on the orchestrator (503 when no
  * slot is free; upstream only lets the gateway filter), unhealthy containers are withdrawn by polling
@@ -201,7 +204,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
   if (network !== "offchain" && gate === undefined)
     throw new TributaryError(
       "NETWORK_NOT_SUPPORTED",
-      `network ${network} needs a payment gate (ticket recipient on chain facts), which this command does not build yet; use --network offchain`,
+      `network ${network} needs a payment gate (see startOnchainPayments in onchain.ts); use network offchain for none`,
       { status: 500 },
     );
   if (network === "offchain" && gate !== undefined)

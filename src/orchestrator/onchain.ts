@@ -1,0 +1,112 @@
+/**
+ * Assembles the orchestrator's on-chain payment path for `--network devnet|arbitrum-one`: chain
+ * clients from an RPC URL and a key file, polled chain facts, a Recipient whose nonces and balances
+ * live in the data directory's store, and a started Redeemer that winners are queued to.
+ *
+ * Not done (reported): the JSON keystore (only a raw hex key file), the "orchestrator active in the
+ * current round" check before accepting payments, resolving addresses through the Controller
+ * (the network's known addresses are used), and a persistent recipient secret (ticket params do not
+ * survive a restart, as upstream).
+ */
+import type { Address, Hex } from "viem";
+import { ARBITRUM_ONE_ADDRESSES, type ContractAddresses } from "../chain/addresses.ts";
+import { connectChain, readPrivateKeyFile } from "../chain/clients.ts";
+import { DEVNET_DEFAULT_ADDRESSES } from "../chain/devnet.ts";
+import { createRedeemerChain } from "../chain/redeemer-chain.ts";
+import { TributaryError } from "../node/errors.ts";
+import { type Logger, silentLogger } from "../node/logger.ts";
+import { openStore, type PaymentStore } from "../node/store.ts";
+import { Balances } from "../payments/balances.ts";
+import { DEFAULT_TICKET_EV, REDEEM_GAS_L1, REDEEM_GAS_L2 } from "../payments/constants.ts";
+import { Recipient } from "../payments/recipient.ts";
+import { Redeemer } from "../payments/redeemer.ts";
+import { type ChainFacts, startChainFacts } from "./chain-facts.ts";
+import { PaymentGate } from "./payments.ts";
+
+/** Options of {@link startOnchainPayments}. */
+export interface OnchainPaymentsOptions {
+  network: "devnet" | "arbitrum-one";
+  ethUrl: string;
+  /** File holding the orchestrator's hex private key. */
+  keyFile?: string;
+  /** The key itself (tests). */
+  privateKey?: Hex;
+  dataDir: string;
+  /** Contract addresses; default: the network's known ones. */
+  contracts?: ContractAddresses;
+  /** Required EV per ticket in wei; default 8e9 (`-ticketEV`). */
+  ticketEV?: bigint;
+  /** Face value cap in wei (`-maxFaceValue`); default none. */
+  maxFaceValue?: bigint;
+  logger?: Logger;
+}
+
+/** The running on-chain payment path. */
+export interface OnchainPayments extends AsyncDisposable {
+  gate: PaymentGate;
+  address: Address;
+  store: PaymentStore;
+  facts: ChainFacts;
+  redeemer: Redeemer;
+  close(): Promise<void>;
+}
+
+/** Connects, reads the chain facts and starts the redeemer. Rejects with an actionable error. */
+export async function startOnchainPayments(options: OnchainPaymentsOptions): Promise<OnchainPayments> {
+  const log = options.logger ?? silentLogger();
+  let privateKey = options.privateKey;
+  if (privateKey === undefined) {
+    if (options.keyFile === undefined)
+      throw new TributaryError(
+        "KEY_REQUIRED",
+        `--network ${options.network} needs --key-file with the orchestrator's key`,
+        {
+          status: 400,
+        },
+      );
+    privateKey = await readPrivateKeyFile(options.keyFile);
+  }
+  const contracts =
+    options.contracts ?? (options.network === "devnet" ? DEVNET_DEFAULT_ADDRESSES : ARBITRUM_ONE_ADDRESSES);
+  const clients = await connectChain({ rpcUrl: options.ethUrl, privateKey });
+  const address = clients.account.address;
+  const facts = await startChainFacts({ clients, contracts, recipient: address, logger: log });
+  const store = openStore({ dataDir: options.dataDir });
+  const redeemer = new Redeemer({
+    store,
+    logger: log,
+    chain: createRedeemerChain({
+      clients,
+      ticketBroker: contracts.ticketBroker,
+      roundsManager: contracts.roundsManager,
+      bondingManager: contracts.bondingManager,
+    }),
+  });
+  redeemer.start();
+  const recipient = new Recipient({
+    address,
+    ticketEV: options.ticketEV ?? DEFAULT_TICKET_EV,
+    redeemGas: options.network === "arbitrum-one" ? REDEEM_GAS_L2 : REDEEM_GAS_L1,
+    ...(options.maxFaceValue ? { maxFaceValue: options.maxFaceValue } : {}),
+    time: facts,
+    gasPrice: facts,
+    senders: facts,
+    nonces: store.nonceStore(),
+  });
+  const gate = new PaymentGate({
+    recipient,
+    balances: new Balances(store.balanceStore()),
+    enqueueWinner: (t) => redeemer.enqueue(t),
+  });
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      await redeemer.stop();
+      await facts.close();
+      store.close();
+    })();
+    return closing;
+  };
+  log.info({ address, network: options.network }, "on-chain payments ready");
+  return { gate, address, store, facts, redeemer, close, [Symbol.asyncDispose]: close };
+}
