@@ -198,6 +198,8 @@ export interface LivePipeline {
    * black frame at `max_framerate`). Return a frame to publish it, `undefined` to pass the input
    * through, or {@link WITHHELD} to publish nothing (the loading overlay shows after its timeout).
    * A throw is counted and reported as an `error` event, and the input passes through.
+   * Encoding is pipelined: a returned frame's `data` may still be read after the handler returns,
+   * so return a buffer the handler will not overwrite later (modifying the input frame is fine).
    */
   readonly video?: (frame: VideoFrame, ctx: StreamContext) => VideoHandlerResult;
   /** Audio handler: return a frame, a list of frames, or `undefined` (pass through); a throw passes through. */

@@ -48,6 +48,8 @@ export const AUDIO_QUEUE_LIMIT = 1200;
 export const MAX_DECODER_RETRIES = 3;
 /** Window after which the decoder retry count resets. */
 export const DECODER_RETRY_RESET_MS = 120_000;
+/** Encodes that may be pending while the handlers go on (pipelining; frames are encoded in order). */
+export const ENCODE_AHEAD = 2;
 /** Default frame size (pytrickle `DEFAULT_WIDTH/HEIGHT`). */
 export const DEFAULT_MEDIA_SIZE = 512;
 
@@ -160,6 +162,7 @@ export class MediaLoop {
     audioOut: new FpsMeter(),
   };
   #encodeChain: Promise<unknown> = Promise.resolve();
+  #inflight: Promise<void>[] = [];
   #warming = false;
   #stopped = false;
   #endReason: MediaEndReason = "input-ended";
@@ -403,6 +406,16 @@ export class MediaLoop {
     return p;
   }
 
+  /**
+   * Lets the handler run on the next frame while earlier ones are still being encoded (node-av
+   * encodes off the main thread), at most {@link ENCODE_AHEAD} encodes deep.
+   */
+  async #encodeAhead(p: Promise<void>): Promise<void> {
+    this.#inflight.push(p);
+    void p.then(() => this.#inflight.shift());
+    while (this.#inflight.length > ENCODE_AHEAD) await this.#inflight[0];
+  }
+
   /** Counts a per-frame handler failure; reports the first 3, then every 100th (no event flood). */
   #handlerError(source: string, err: unknown): void {
     const n = ++this.stats.handlerErrors;
@@ -446,7 +459,7 @@ export class MediaLoop {
       this.stats.videoOut++;
       this.#meters.videoOut.tick();
       const f = out;
-      await this.#encode((o) => o.writeVideo(f));
+      await this.#encodeAhead(this.#encode((o) => o.writeVideo(f)));
     }
   }
 
@@ -470,7 +483,7 @@ export class MediaLoop {
       for (const f of frames) {
         this.stats.audioOut++;
         this.#meters.audioOut.tick();
-        await this.#encode((o) => o.writeAudio(f));
+        await this.#encodeAhead(this.#encode((o) => o.writeAudio(f)));
       }
     }
   }
