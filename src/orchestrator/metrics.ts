@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { createMetricsRegistry } from "../node/metrics.ts";
+import type { PaymentGate } from "./payments.ts";
 import type { CapabilityRegistry, ContainerHealth } from "./registry.ts";
 
 const HEALTH_VALUES: Record<ContainerHealth, number> = { unknown: 0, loading: 1, ready: 2, failed: 3 };
@@ -25,6 +26,7 @@ export interface OrchestratorMetrics {
 export function createOrchestratorMetrics(
   capabilities: CapabilityRegistry,
   streams: () => number,
+  payments?: PaymentGate,
 ): OrchestratorMetrics {
   const registry = createMetricsRegistry({ processMetrics: true });
   const registers = [registry];
@@ -93,6 +95,36 @@ export function createOrchestratorMetrics(
       this.set(streams());
     },
   });
+  if (payments) {
+    const totals = payments.totals;
+    new Counter({
+      name: "tributary_orchestrator_tickets_credited_total",
+      help: "Payment tickets validated and credited (read from the payment gate)",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(totals.tickets);
+      },
+    });
+    new Counter({
+      name: "tributary_orchestrator_winning_tickets_total",
+      help: "Winning tickets queued for redemption (read from the payment gate)",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(totals.winners);
+      },
+    });
+    new Counter({
+      name: "tributary_orchestrator_payments_rejected_total",
+      help: "Payments refused (bad tickets) (read from the payment gate)",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(totals.rejectedPayments);
+      },
+    });
+  }
   capabilities.on("health", (_url, _from, to) => healthTransitions.inc({ to }));
   return { registry, jobs, jobDuration, healthTransitions, configReloads };
 }

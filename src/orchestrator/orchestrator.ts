@@ -215,7 +215,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
   const initial = options.aiModelsPath ? await loadAiModels(options.aiModelsPath) : (options.models ?? []);
   registry.setConfigModels(initial);
   const streams = new Map<string, LiveStream>();
-  const metrics = createOrchestratorMetrics(registry, () => streams.size);
+  const metrics = createOrchestratorMetrics(registry, () => streams.size, gate);
   const trickle = new TrickleServer({ basePath: TRICKLE_BASE_PATH, autocreate: false, logger: log });
   const health = new HealthMonitor(registry, { ...options.health, logger: log });
   const secret = options.orchSecret;

@@ -112,6 +112,8 @@ describe("orchestrator with payments", () => {
   const dir = mkdtempSync(join(tmpdir(), "orch-pay-"));
   let worker: RunningRunner;
   let streamer: RunningRunner;
+  let sse: RunningRunner;
+  let releaseSse: () => void = () => {};
   let orch: RunningOrchestrator;
   let gate: PaymentGate;
   const winners: SignedTicket[] = [];
@@ -123,6 +125,20 @@ describe("orchestrator with payments", () => {
       { port: 0 },
     );
     streamer = await startRunner(defineLivePipeline({ name: "paid-stream", start: () => {} }), { port: 0 });
+    sse = await startRunner(
+      defineBatchPipeline({
+        name: "ticker",
+        run: async function* () {
+          yield { n: 1 };
+          // Holds the stream open until the test ends it.
+          await new Promise<void>((r) => {
+            releaseSse = r;
+          });
+          yield { n: 2 };
+        },
+      }),
+      { port: 0 },
+    );
     const recipient = new Recipient({
       address: ORCH,
       secret: new Uint8Array(32).fill(7),
@@ -147,10 +163,12 @@ describe("orchestrator with payments", () => {
       health: { intervalMs: 100, failureThreshold: 1 },
       streamCheckIntervalMs: 100,
       streamDebitIntervalMs: 1000,
+      sseDebitIntervalMs: 1000,
     });
     for (const [name, url] of [
       ["shout", worker.url],
       ["paid-stream", streamer.url],
+      ["ticker", sse.url],
     ] as const) {
       const r = await call(orch, "/capability/register", {
         method: "POST",
@@ -159,12 +177,13 @@ describe("orchestrator with payments", () => {
       });
       assert.equal(r.status, 200);
     }
-    await until("both containers healthy", () => orch.registry.advertised().length === 2);
+    await until("the containers to be healthy", () => orch.registry.advertised().length === 3);
   });
 
   after(async () => {
     await orch?.close();
-    await Promise.all([worker?.close(), streamer?.close()]);
+    releaseSse();
+    await Promise.all([worker?.close(), streamer?.close(), sse?.close()]);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -310,5 +329,43 @@ describe("orchestrator with payments", () => {
     await until("the stream to be stopped for lack of balance", () => orch.streamCount === 0);
     assert.equal(orch.registry.container(streamer.url)?.inUse, 0);
     await until("the container to see the stop", () => streamer.session === undefined);
+  });
+
+  test("an SSE job is debited every period and ended with go's insufficient-balance events", async () => {
+    const { header } = await pay("ticker", 1);
+    const res = new Promise<Reply>((resolve, reject) => {
+      void signedJob("ticker").then((livepeer) => {
+        const req = httpsRequest(
+          `${orch.url}/process/request/ticker`,
+          {
+            method: "POST",
+            headers: { livepeer, "livepeer-payment": header, "content-type": "application/json" },
+            ca: orch.cert,
+            agent: false,
+          },
+          (r) => {
+            let body = "";
+            r.setEncoding("utf8");
+            r.on("data", (c) => {
+              body += c;
+              // Once the first item is through, spend the credit: the next debit goes negative.
+              if (body.includes('{"n":1}')) gate.balances.debit(gw.address, "ticker", Rat.of(10_000n));
+            });
+            r.on("end", () => resolve({ status: r.statusCode ?? 0, headers: r.headers, body }));
+          },
+        );
+        req.on("error", reject);
+        req.end("{}");
+      });
+    });
+    const r = await res;
+    assert.equal(r.status, 200);
+    assert.ok(r.headers["livepeer-payment-balance"], "opening balance header");
+    assert.match(r.body, /event: insufficient balance\ndata: \{"balance": 0\}\n\ndata: \[DONE\]/);
+    assert.ok(!r.body.includes('{"n":2}'));
+    await until("the slot to be free", () => orch.registry.container(sse.url)?.inUse === 0);
+    const metrics = await call(orch, "/metrics");
+    assert.match(metrics.body, /tributary_orchestrator_tickets_credited_total [1-9]/);
+    assert.match(metrics.body, /tributary_orchestrator_winning_tickets_total [1-9]/);
   });
 });
