@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { Demuxer } from "node-av/api";
+import { AV_CODEC_ID_AAC, AV_CODEC_ID_H264 } from "node-av/constants";
 import { channelMean, decodeSegments, syntheticSegments } from "./synthetic.ts";
 
 test("encoded output is cut into keyframe-first MPEG-TS segments every 2 s of PTS, each decodable alone", async () => {
@@ -46,4 +48,28 @@ test("decoding scales to cover, center-crops to the target size and caps the fra
     gaps.every((g) => g > 0.09 && g < 0.11),
     "frames are 1/10 s apart",
   );
+});
+
+test("AAC audio input (as RTMP ingest carries) decodes too", async () => {
+  const segments = await syntheticSegments({
+    width: 64,
+    height: 64,
+    fps: 10,
+    seconds: 2,
+    audio: true,
+    audioCodec: "aac",
+  });
+  const demuxer = await Demuxer.open(Buffer.concat(segments), { format: "mpegts" } as never);
+  try {
+    assert.equal(demuxer.audio()?.codecpar.codecId, AV_CODEC_ID_AAC);
+    assert.equal(demuxer.video()?.codecpar.codecId, AV_CODEC_ID_H264);
+  } finally {
+    await demuxer.close();
+  }
+  const d = await decodeSegments(segments, 64, 64);
+  assert.deepEqual(d.streams, { video: true, audio: true });
+  const seconds = d.audio.reduce((n, a) => n + a.samples / a.sampleRate, 0);
+  assert.ok(seconds > 1.5, `about 2 s of audio, got ${seconds}`);
+  const peak = Math.max(...d.audio.flatMap((a) => Array.from(a.data.subarray(0, 2000))));
+  assert.ok(peak > 4000, `the tone survives (peak ${peak})`);
 });

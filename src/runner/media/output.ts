@@ -15,6 +15,7 @@ import {
   AV_PICTURE_TYPE_I,
   AV_PIX_FMT_RGB24,
   AV_SAMPLE_FMT_S16,
+  FF_ENCODER_AAC,
   FF_ENCODER_LIBOPUS,
   FF_ENCODER_LIBX264,
 } from "node-av/constants";
@@ -44,6 +45,11 @@ export interface MediaOutputOptions {
    * that its TS carries both streams. Without it, audio joins from the next segment on.
    */
   expectAudio?: boolean;
+  /**
+   * Audio codec: `opus` (default, what pytrickle publishes) or `aac` (what RTMP ingest carries; used
+   * to make test input).
+   */
+  audioCodec?: "opus" | "aac";
 }
 
 /**
@@ -186,7 +192,9 @@ export class MediaOutput implements AsyncDisposable {
     if (!this.#toOpus || key !== this.#audioKey) {
       this.#toOpus?.close();
       this.#toOpus = FilterAPI.create(
-        `aresample=${OUT_SAMPLE_RATE},aformat=sample_fmts=s16:channel_layouts=mono,asetnsamples=n=960:p=0`,
+        this.#opts.audioCodec === "aac"
+          ? `aresample=${OUT_SAMPLE_RATE},aformat=sample_fmts=fltp:channel_layouts=mono,asetnsamples=n=1024:p=0`
+          : `aresample=${OUT_SAMPLE_RATE},aformat=sample_fmts=s16:channel_layouts=mono,asetnsamples=n=960:p=0`,
       );
       this.#audioKey = key;
     }
@@ -209,9 +217,12 @@ export class MediaOutput implements AsyncDisposable {
     );
     try {
       for (const chunk of await this.#toOpus.processAll(input)) {
-        this.#audio ??= await Encoder.create(FF_ENCODER_LIBOPUS, {
-          context: { bitRate: 96_000 },
-        } as never);
+        this.#audio ??= await Encoder.create(
+          this.#opts.audioCodec === "aac" ? FF_ENCODER_AAC : FF_ENCODER_LIBOPUS,
+          {
+            context: { bitRate: 96_000 },
+          } as never,
+        );
         const packets = await this.#audio.encodeAll(chunk);
         chunk.free();
         this.audioFrames++;

@@ -19,6 +19,8 @@ export interface SyntheticOptions {
   rgb?: [number, number, number];
   /** Add a 440 Hz tone at 48 kHz (default false). */
   audio?: boolean;
+  /** Codec of that tone (default opus). */
+  audioCodec?: "opus" | "aac";
   /** Paint the left and right tenth of every frame pure red (to check cropping). */
   sideBars?: boolean;
 }
@@ -80,6 +82,7 @@ export async function syntheticSegments(opts: SyntheticOptions): Promise<Uint8Ar
     onSegment: (s) => void segments.push(s),
     frameRate: opts.fps,
     expectAudio: opts.audio === true,
+    audioCodec: opts.audioCodec ?? "opus",
   });
   const frames = Math.round(opts.seconds * opts.fps);
   let tone = 0;
