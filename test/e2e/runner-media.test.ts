@@ -81,7 +81,7 @@ async function startStream(
   return { events, stopped };
 }
 
-test("green-tint over trickle: output is tinted, sized and capped as asked; heartbeats carry real fps", async () => {
+test("green-tint over trickle: output is tinted and capped as asked, a params update applies mid-stream, heartbeats carry real fps", async () => {
   const stream = await startStream("gt", { width: 192, height: 144, max_framerate: 12, green: 80 });
   const outSub = new TrickleSubscriber(`${base}/gt-out`, { start: 0 });
   const out: Uint8Array[] = [];
@@ -90,7 +90,19 @@ test("green-tint over trickle: output is tinted, sized and capped as asked; hear
   })();
   await sleep(200); // let the runner's subscriber connect before the gateway-side publisher starts
   const pub = new TricklePublisher(`${base}/gt`, { mimeType: "video/mp2t" });
-  for (const s of input) {
+  for (const s of input.slice(0, 2)) {
+    await pub.write(s);
+    await sleep(100);
+  }
+  // A params update mid-stream applies to the frames after it.
+  for (let i = 0; i < 250 && out.length === 0; i++) await sleep(20);
+  const upd = await fetch(`${runner.url}/stream/params`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ green: 0 }),
+  });
+  assert.equal(upd.status, 200);
+  for (const s of input.slice(2)) {
     await pub.write(s);
     await sleep(100);
   }
@@ -114,11 +126,17 @@ test("green-tint over trickle: output is tinted, sized and capped as asked; hear
   const decoded = await decodeSegments(out, 192, 144);
   assert.deepEqual(decoded.streams, { video: true, audio: true });
   const frames = decoded.video;
-  const mid = frames[Math.floor(frames.length / 2)];
-  assert.ok(mid);
-  const g = channelMean(mid, 1);
-  const r = channelMean(mid, 0);
+  const first = frames[0];
+  assert.ok(first);
+  const g = channelMean(first, 1);
+  const r = channelMean(first, 0);
   assert.ok(g - r > 50, `green boosted by ~80 over red: g=${g.toFixed(1)} r=${r.toFixed(1)}`);
+  const last = frames.at(-1);
+  assert.ok(last);
+  assert.ok(
+    Math.abs(channelMean(last, 1) - channelMean(last, 0)) < 15,
+    "after {green: 0} the frames are untinted",
+  );
   // max_framerate 12 over 6–8 s of input: frames per second of output PTS.
   const span = ((frames.at(-1)?.pts ?? 0) - (frames[0]?.pts ?? 0)) / 90000;
   const rate = (frames.length - 1) / span;
