@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Demuxer } from "node-av/api";
 import { AV_CODEC_ID_AAC, AV_CODEC_ID_H264 } from "node-av/constants";
-import { channelMean, decodeSegments, syntheticSegments } from "./synthetic.ts";
+import { MediaOutput } from "./output.ts";
+import { channelMean, decodeSegments, syntheticFrame, syntheticSegments } from "./synthetic.ts";
 
 test("encoded output is cut into keyframe-first MPEG-TS segments every 2 s of PTS, each decodable alone", async () => {
   const segments = await syntheticSegments({ width: 160, height: 120, fps: 20, seconds: 5, audio: true });
@@ -72,4 +73,40 @@ test("AAC audio input (as RTMP ingest carries) decodes too", async () => {
   assert.ok(seconds > 1.5, `about 2 s of audio, got ${seconds}`);
   const peak = Math.max(...d.audio.flatMap((a) => Array.from(a.data.subarray(0, 2000))));
   assert.ok(peak > 4000, `the tone survives (peak ${peak})`);
+});
+
+test("the output size is the first frame's; later frames of other sizes are scaled to it", async () => {
+  const segments: Uint8Array[] = [];
+  const out = new MediaOutput({ onSegment: (s) => void segments.push(s), frameRate: 10 });
+  const colours: [number, number, number][] = [
+    [200, 0, 0],
+    [0, 200, 0],
+    [0, 0, 200],
+  ];
+  const sizes = [
+    [64, 64],
+    [32, 48],
+    [101, 99],
+  ] as const;
+  for (let i = 0; i < 30; i++) {
+    const k = Math.floor(i / 10);
+    const [w, h] = sizes[k] as readonly [number, number];
+    await out.writeVideo(syntheticFrame(w, h, i, 10, colours[k]));
+  }
+  await out.close();
+  const demuxer = await Demuxer.open(Buffer.concat(segments), { format: "mpegts" } as never);
+  try {
+    assert.equal(demuxer.video()?.codecpar.width, 64);
+    assert.equal(demuxer.video()?.codecpar.height, 64);
+  } finally {
+    await demuxer.close();
+  }
+  const d = await decodeSegments(segments, 64, 64);
+  assert.equal(d.video.length, 30);
+  for (const [i, c] of [
+    [5, 0],
+    [15, 1],
+    [25, 2],
+  ] as const)
+    assert.ok(channelMean(d.video[i] as never, c) > 180, `frame ${i} kept its colour`);
 });
