@@ -299,3 +299,65 @@ test("stop drops the queued frames instead of running the handler over them", as
   assert.equal(calls, 1, "only the frame already in the handler was processed");
   assert.ok(r.loop.stats.videoDropped >= VIDEO_QUEUE_LIMIT - 1);
 });
+
+test("a streaming sink gets each segment's bytes while it is being muxed, not after it is complete", async () => {
+  const channels = new MemoryChannels();
+  const ch = channels.channel("mem://in");
+  for (const s of input) ch.push(s);
+  ch.end();
+  const segments: { chunks: Uint8Array[]; framesAtFirstChunk: number; ended: boolean }[] = [];
+  let framesOut = 0;
+  const sink = {
+    write: async () => {
+      throw new Error("whole-segment writes are not used with a streaming sink");
+    },
+    close: async () => {},
+    begin: async () => {
+      const seg = { chunks: [] as Uint8Array[], framesAtFirstChunk: -1, ended: false };
+      segments.push(seg);
+      return {
+        write: async (chunk: Uint8Array) => {
+          if (seg.chunks.length === 0) seg.framesAtFirstChunk = framesOut;
+          seg.chunks.push(new Uint8Array(chunk));
+        },
+        end: async () => {
+          seg.ended = true;
+        },
+      };
+    },
+  };
+  const loop = MediaLoop.start({
+    pipeline: defineLivePipeline({
+      video: () => {
+        framesOut++;
+      },
+    }),
+    ctx: {
+      streamId: "st",
+      params: { width: 64, height: 64, max_framerate: 30 },
+      signal: new AbortController().signal,
+      sendData: () => false,
+      sendEvent: async () => false,
+    },
+    input: channels.subscribe("mem://in"),
+    output: sink,
+    onUserError: () => {},
+    onMediaError: (source, message) => assert.fail(`${source}: ${message}`),
+  });
+  await loop.done;
+  assert.equal(segments.length, 2, "3 s of output: segments at 0 s and 2 s");
+  assert.ok(segments.every((s) => s.ended));
+  assert.equal(loop.stats.segmentsOut, 2);
+  for (const s of segments) assert.ok(s.chunks.length > 10, `written in pieces (${s.chunks.length})`);
+  const second = segments[1];
+  assert.ok(
+    second && second.framesAtFirstChunk < framesOut,
+    "the second segment started before the last frame",
+  );
+  const d = await decodeSegments(
+    segments.map((s) => Buffer.concat(s.chunks)),
+    64,
+    64,
+  );
+  assert.equal(d.video.length, loop.stats.videoOut);
+});

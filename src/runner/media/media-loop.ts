@@ -36,7 +36,7 @@ import { SegmentByteQueue } from "./byte-queue.ts";
 import { DEFAULT_MAX_FRAMERATE, FpsMeter } from "./fps.ts";
 import { DropOldestQueue } from "./frame-queue.ts";
 import { decodeInput } from "./input.ts";
-import { MediaOutput } from "./output.ts";
+import { MediaOutput, type SegmentStream } from "./output.ts";
 import { OverlayController } from "./overlay.ts";
 import { looksLikeMpegTs } from "./ts-check.ts";
 
@@ -52,6 +52,20 @@ export const DECODER_RETRY_RESET_MS = 120_000;
 export const ENCODE_AHEAD = 2;
 /** Default frame size (pytrickle `DEFAULT_WIDTH/HEIGHT`). */
 export const DEFAULT_MEDIA_SIZE = 512;
+
+/**
+ * A publishing channel that can also stream a segment while it is produced (an optional capability
+ * of a {@link SegmentSink}: with it, output segments go out as they are muxed instead of after
+ * their 2 s are complete, which removes up to one segment of latency).
+ */
+export interface StreamingSegmentSink extends SegmentSink {
+  /** Opens the next segment. */
+  begin(): Promise<SegmentStream>;
+}
+
+function isStreamingSink(sink: SegmentSink): sink is StreamingSegmentSink {
+  return typeof (sink as Partial<StreamingSegmentSink>).begin === "function";
+}
 
 /** Why the loop ended. */
 export type MediaEndReason = "input-ended" | "stopped" | "decoder-failed";
@@ -174,20 +188,43 @@ export class MediaLoop {
     this.#overlay = new OverlayController(opts.pipeline.overlay);
     const sink = opts.output;
     if (sink) {
+      const published = () => {
+        this.stats.segmentsOut++;
+        if (this.stats.segmentsOut === 1) opts.onMilestone?.("send_first_processed_segment");
+      };
+      const failed = (err: unknown) => {
+        this.stats.publishErrors++;
+        if (this.stats.publishErrors === 1 || this.stats.publishErrors % 50 === 0)
+          opts.onMediaError("publisher", `publishing a segment failed: ${(err as Error).message}`);
+      };
+      const streaming = isStreamingSink(sink) ? sink : undefined;
       this.#out = new MediaOutput({
         frameRate: this.#maxFps(),
         expectAudio: false,
-        onSegment: async (segment) => {
-          try {
-            await sink.write(segment);
-            this.stats.segmentsOut++;
-            if (this.stats.segmentsOut === 1) opts.onMilestone?.("send_first_processed_segment");
-          } catch (err) {
-            this.stats.publishErrors++;
-            if (this.stats.publishErrors === 1 || this.stats.publishErrors % 50 === 0)
-              opts.onMediaError("publisher", `publishing a segment failed: ${(err as Error).message}`);
-          }
-        },
+        ...(streaming
+          ? {
+              openSegment: async () => {
+                const stream = await streaming.begin();
+                return {
+                  write: (chunk: Uint8Array) => stream.write(chunk),
+                  end: async () => {
+                    await stream.end();
+                    published();
+                  },
+                };
+              },
+              onStreamError: failed,
+            }
+          : {
+              onSegment: async (segment: Uint8Array) => {
+                try {
+                  await sink.write(segment);
+                  published();
+                } catch (err) {
+                  failed(err);
+                }
+              },
+            }),
       });
     }
     this.done = this.#run();

@@ -3,7 +3,8 @@
  * encoded with libx264 (preset superfast, tune zerolatency, no B-frames, an IDR forced every 2 s of
  * PTS, no scene-cut keyframes), audio with libopus at 48 kHz mono, on a 1/90000 time base, and muxed
  * as MPEG-TS. Each segment is its own TS file (its own PAT/PMT, starting on a keyframe), cut at every
- * forced IDR, so about every 2 s; each finished segment goes to `onSegment` (one trickle segment).
+ * forced IDR, so about every 2 s; each finished segment goes to `onSegment` (one trickle segment),
+ * or, with `openSegment`, each segment is streamed out while it is being muxed.
  *
  * The output size is taken from the first frame written; later frames of another size are scaled to
  * it. Audio packets are dropped until the first video keyframe (no audio-only segment goes out).
@@ -32,10 +33,24 @@ export const MAX_PTS_GAP = 10 * 90000;
 /** Output audio sample rate. */
 export const OUT_SAMPLE_RATE = 48000;
 
+/** One output segment written progressively (e.g. a trickle segment POST in progress). */
+export interface SegmentStream {
+  write(chunk: Uint8Array): Promise<void>;
+  /** Completes the segment. */
+  end(): Promise<void>;
+}
+
 /** Options of {@link MediaOutput}. */
 export interface MediaOutputOptions {
   /** Receives each finished MPEG-TS segment, in order. Awaited before the next segment is handed over. */
-  onSegment: (segment: Uint8Array) => Promise<void> | void;
+  onSegment?: (segment: Uint8Array) => Promise<void> | void;
+  /**
+   * Streaming alternative to `onSegment`: opens one output segment, whose bytes are then written
+   * as the muxer produces them (lower latency: the receiver reads a segment while it is encoded).
+   */
+  openSegment?: () => Promise<SegmentStream>;
+  /** A streamed segment could not be opened, written or ended (that segment's rest is dropped). */
+  onStreamError?: (err: unknown) => void;
   /** Video bit rate (default 2 Mbit/s). */
   videoBitrate?: number;
   /** Frame rate hint for the rate control (default 24). */
@@ -104,8 +119,11 @@ export class MediaOutput implements AsyncDisposable {
   videoFrames = 0;
   /** Audio chunks encoded. */
   audioFrames = 0;
-  /** Segments handed to `onSegment`. */
+  /** Segments handed to `onSegment` or completed through `openSegment`. */
   segments = 0;
+  /** Streamed-segment failures. */
+  streamErrors = 0;
+  #stream: SegmentStream | undefined;
 
   constructor(options: MediaOutputOptions) {
     silenceFfmpegLogs();
@@ -272,14 +290,40 @@ export class MediaOutput implements AsyncDisposable {
     if (!force && this.#expectAudio && !this.#audio) return;
     this.#chunks = [];
     const chunks = this.#chunks;
+    let write: (b: Buffer) => number | Promise<number>;
+    const open = this.#opts.openSegment;
+    if (open) {
+      // Streaming: each flushed TS chunk goes out at once (the receiver reads the segment while it
+      // is produced); a failing stream drops the rest of its segment, never the encoder.
+      let stream: SegmentStream | undefined;
+      try {
+        stream = await open();
+      } catch (err) {
+        this.#streamError(err);
+      }
+      this.#stream = stream;
+      write = async (b: Buffer) => {
+        if (stream) {
+          try {
+            await stream.write(Buffer.from(b));
+          } catch (err) {
+            this.#streamError(err);
+            stream = undefined;
+            this.#stream = undefined;
+          }
+        }
+        return b.length;
+      };
+    } else {
+      write = (b: Buffer) => {
+        chunks.push(Buffer.from(b));
+        return b.length;
+      };
+    }
     const muxer = await Muxer.open(
-      {
-        write: (b: Buffer) => {
-          chunks.push(Buffer.from(b));
-          return b.length;
-        },
-      },
-      { format: "mpegts" },
+      { write },
+      // flush_packets: hand over every packet as soon as it is muxed (no 32 KiB IO buffering).
+      { format: "mpegts", ...(open ? { options: { flush_packets: 1 } } : {}) } as never,
     );
     this.#muxer = muxer;
     this.#videoIndex = muxer.addStream(this.#video);
@@ -292,6 +336,11 @@ export class MediaOutput implements AsyncDisposable {
     }
   }
 
+  #streamError(err: unknown): void {
+    this.streamErrors++;
+    this.#opts.onStreamError?.(err);
+  }
+
   async #finishSegment(): Promise<void> {
     if (this.#inSegment && !this.#muxer) await this.#openMuxer(true);
     this.#inSegment = false;
@@ -299,11 +348,23 @@ export class MediaOutput implements AsyncDisposable {
     if (!muxer) return;
     this.#muxer = undefined;
     await muxer.close();
+    if (this.#opts.openSegment) {
+      const stream = this.#stream;
+      this.#stream = undefined;
+      if (!stream) return;
+      try {
+        await stream.end();
+        this.segments++;
+      } catch (err) {
+        this.#streamError(err);
+      }
+      return;
+    }
     const body = Buffer.concat(this.#chunks);
     this.#chunks = [];
     if (body.length === 0) return;
     this.segments++;
-    await this.#opts.onSegment(body);
+    await this.#opts.onSegment?.(body);
   }
 
   /** Flushes the encoders, publishes the last segment and frees everything. Idempotent. */
