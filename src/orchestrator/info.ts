@@ -2,7 +2,7 @@
  * `OrchestratorInfo` for `GetOrchestrator` (orchestrator-gateway.md §15.2) and the JSON view of
  * `GET /capabilities`, both built from the registry's advertised (healthy) capabilities.
  */
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { Rat } from "../payments/rational.ts";
 import {
@@ -32,8 +32,32 @@ export interface InfoContext {
   offchain: boolean;
   /** The orchestrator's signing address (20 bytes); empty offchain. */
   address?: Uint8Array;
+  /** Key of the auth token HMAC (go-livepeer uses the orchestrator secret). */
+  authSecret?: Uint8Array;
   /** Ticket params for a sender at a price (on-chain only). */
   ticketParams?: (sender: Uint8Array, price: PriceInfo) => Promise<TicketParams | undefined>;
+}
+
+/** go-livepeer's auth token: HMAC-SHA256(secret, utf8(sessionId) ‖ big-endian expiration bytes). */
+export function authTokenMac(secret: Uint8Array, sessionId: string, expiration: bigint): Buffer {
+  let hex = expiration.toString(16);
+  if (hex.length % 2) hex = `0${hex}`;
+  const exp = expiration === 0n ? Buffer.alloc(0) : Buffer.from(hex, "hex");
+  return createHmac("sha256", secret).update(sessionId, "utf8").update(exp).digest();
+}
+
+/** Why an auth token is refused (go-livepeer's texts), or undefined when it is valid. */
+export function authTokenProblem(
+  secret: Uint8Array,
+  token: { token: Uint8Array; sessionId: string; expiration: bigint } | undefined,
+  nowSeconds: number = Math.floor(Date.now() / 1000),
+): string | undefined {
+  if (token === undefined) return "missing auth token";
+  const want = authTokenMac(secret, token.sessionId, token.expiration);
+  if (token.token.length !== want.length || !timingSafeEqual(Buffer.from(token.token), want))
+    return "invalid auth token";
+  if (token.expiration < BigInt(nowSeconds)) return "expired auth token";
+  return undefined;
 }
 
 /** A price as the wire carries it: pricePerUnit / pixelsPerUnit, both int64. */
@@ -94,15 +118,17 @@ export async function buildOrchestratorInfo(
     price = priceInfoOf(low ?? Rat.ZERO);
   }
   const now = Math.floor(Date.now() / 1000);
+  const sessionId = randomBytes(4).toString("hex");
+  const expiration = BigInt(now + AUTH_TOKEN_VALID_SECONDS);
   const info = create(OrchestratorInfoSchema, {
     transcoder: ctx.serviceUri,
     priceInfo: price,
     address: ctx.address ?? new Uint8Array(0),
     capabilities: buildCapabilities(advertised, ctx.version),
     authToken: create(AuthTokenSchema, {
-      token: randomBytes(32),
-      sessionId: randomBytes(4).toString("hex"),
-      expiration: BigInt(now + AUTH_TOKEN_VALID_SECONDS),
+      token: ctx.authSecret ? authTokenMac(ctx.authSecret, sessionId, expiration) : randomBytes(32),
+      sessionId,
+      expiration,
     }),
   });
   if (!withCaps) {

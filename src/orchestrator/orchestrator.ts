@@ -14,9 +14,10 @@
  * **Payments.** Offchain (no `payments` gate): prices are advertised as 0, no ticket params are
  * sent, no payment or signature is required (architecture "Network modes"). With a gate
  * (`devnet`/`arbitrum-one`, see onchain.ts): BYOC jobs and streams are paid, charged per second and
- * stopped when the balance runs out; GetOrchestrator is signed and carries ticket params. **Not
- * done:** payments on the native AI batch and LV2V routes (`Livepeer-Segment`, per-pipeline units,
- * live debits) — a priced model there answers 501 while payments are on.
+ * stopped when the balance runs out; GetOrchestrator is signed and carries ticket params; native AI
+ * batch on the JSON pipelines (text-to-image, llm, text-to-speech) takes `Livepeer-Payment` and
+ * `Livepeer-Segment` and is charged per unit. **Not done:** LV2V payments (live debits, `/payment`)
+ * and the multipart AI pipelines — a priced model there answers 501 while payments are on.
  *
  * Deliberate differences from go-livepeer: capacity is enforced on the orchestrator (503 when no
  * slot is free; upstream only lets the gateway filter), unhealthy containers are withdrawn by polling
@@ -44,10 +45,12 @@ import { byocMinimumBalance } from "../payments/balances.ts";
 import { Rat } from "../payments/rational.ts";
 import { checkPayloadSig, orchestratorRequestPayload } from "../payments/signature.ts";
 import { Orchestrator, PingPongSchema, type PriceInfo as PriceInfoMsg } from "../protocol/gen/lp_rpc_pb.ts";
-import { ticketParamsToWire } from "../protocol/payment-header.ts";
+import { decodePaymentHeader, ticketParamsToWire } from "../protocol/payment-header.ts";
+import { decodeSegmentHeader, segCredsSigningBytes } from "../protocol/segment-header.ts";
 import { priceInfoToGoJson, stringifyJsonBig, ticketParamsToGoJson } from "../protocol/ticket-params-json.ts";
 import { TrickleServer } from "../trickle/server.ts";
-import { PIPELINE_CAPABILITY_IDS } from "./capabilities.ts";
+import { aiUnits } from "./ai-units.ts";
+import { capabilityIdOf, PIPELINE_CAPABILITY_IDS } from "./capabilities.ts";
 import { type AiModelsWatcher, loadAiModels, type ModelConfig, watchAiModels } from "./config.ts";
 import { HealthMonitor, type HealthMonitorOptions } from "./health.ts";
 import {
@@ -63,7 +66,13 @@ import {
   sendJson,
   sendText,
 } from "./http.ts";
-import { buildOrchestratorInfo, capabilitiesJson, type InfoContext, priceInfoOf } from "./info.ts";
+import {
+  authTokenProblem,
+  buildOrchestratorInfo,
+  capabilitiesJson,
+  type InfoContext,
+  priceInfoOf,
+} from "./info.ts";
 import {
   JOB_CAPABILITY_HEADER,
   JOB_ETH_ADDRESS_HEADER,
@@ -75,7 +84,7 @@ import {
   verifyJobSignature,
 } from "./job-header.ts";
 import { createOrchestratorMetrics, type OrchestratorMetrics } from "./metrics.ts";
-import { balanceHeader, type PaymentGate } from "./payments.ts";
+import { balanceHeader, InsufficientBalanceError, type PaymentGate } from "./payments.ts";
 import { BYOC_PIPELINE, type Capability, CapabilityRegistry, type Lease } from "./registry.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -219,7 +228,13 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
   const trickle = new TrickleServer({ basePath: TRICKLE_BASE_PATH, autocreate: false, logger: log });
   const health = new HealthMonitor(registry, { ...options.health, logger: log });
   const secret = options.orchSecret;
+  // Key of the auth token HMAC: derived from the orchestrator secret when there is one (so tokens
+  // survive a restart), else random per process.
+  const authSecret: Uint8Array = options.orchSecret
+    ? createHash("sha256").update(`tributary-auth-token:${options.orchSecret}`).digest()
+    : randomBytes(32);
   const info: InfoContext = {
+    authSecret,
     serviceUri: options.serviceUri ?? "",
     registry,
     version: pkg.version,
@@ -561,9 +576,9 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
   // ---- native AI batch ------------------------------------------------------------------------
 
   /**
-   * Payments on the native AI and LV2V routes (Livepeer-Segment credentials, per-pipeline units,
-   * live debits) are not implemented: with payments on, a priced model answers 501 rather than
-   * working for free. Free models (price 0) are served.
+   * Payments on the LV2V route (live debits, `/payment`) and on the multipart AI pipelines (units
+   * from decoded media) are not implemented: with payments on, a priced model there answers 501
+   * rather than working for free. Free models (price 0) are served.
    */
   function refuseUnpaidPrice(cap: Capability): void {
     if (gate === undefined) return;
@@ -592,6 +607,57 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     return undefined;
   }
 
+  /**
+   * The native AI payment (payments.md §12, §15.1): `Livepeer-Payment` (402 missing or undecodable),
+   * `Livepeer-Segment` signed by the payer with a valid auth token (403), tickets credited to
+   * `<capId>_<modelId>`, and a balance of at least one ticket EV (400). Returns who pays what.
+   */
+  async function takeAiPayment(
+    req: NodeRequest,
+    cap: Capability,
+  ): Promise<{ sender: Address; manifestId: string; price: Rat } | undefined> {
+    if (gate === undefined) return undefined;
+    const anyPrice = [...cap.prices.values()].some((p) => !p.isZero());
+    if (!anyPrice) return undefined;
+    const paymentValue = header(req.headers, JOB_PAYMENT_HEADER);
+    if (paymentValue === "")
+      throw new TributaryError("PAYMENT_REQUIRED", "missing Livepeer-Payment header: this model is priced", {
+        status: 402,
+      });
+    const payment = decodePaymentHeader(paymentValue);
+    const segValue = header(req.headers, "livepeer-segment");
+    if (segValue === "")
+      throw new TributaryError("BAD_SEGMENT_HEADER", "missing Livepeer-Segment header", { status: 403 });
+    const seg = decodeSegmentHeader(segValue);
+    const sigOk = (
+      await checkPayloadSig(payment.sender, segCredsSigningBytes(seg.manifestId, seg.seq, seg.hash), seg.sig)
+    ).valid;
+    if (!sigOk)
+      throw new TributaryError(
+        "BAD_SEGMENT_SIG",
+        "ErrSegSig: segment credentials are not signed by the payer",
+        { status: 403 },
+      );
+    const tokenProblem = authTokenProblem(
+      authSecret,
+      seg.authToken && {
+        token: Buffer.from(seg.authToken.token.slice(2), "hex"),
+        sessionId: seg.authToken.sessionId,
+        expiration: seg.authToken.expiration,
+      },
+    );
+    if (tokenProblem !== undefined)
+      throw new TributaryError("BAD_AUTH_TOKEN", `${tokenProblem}: get a fresh one from GetOrchestrator`, {
+        status: 403,
+      });
+    const manifestId = `${capabilityIdOf(cap.pipeline)}_${cap.modelId}`;
+    await gate.receive(paymentValue, manifestId);
+    const ev = gate.recipient.ev;
+    const balance = gate.balance(payment.sender, manifestId);
+    if (balance.cmp(ev) < 0) throw new InsufficientBalanceError(manifestId, balance, ev, 400);
+    return { sender: payment.sender, manifestId, price: registry.priceFor(cap, payment.sender) };
+  }
+
   async function nativeBatch(req: NodeRequest, res: NodeResponse, pipeline: string): Promise<void> {
     const started = performance.now();
     const body = await readBody(req, maxBody);
@@ -615,7 +681,13 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
         { pipeline, model_id: modelId },
       );
     }
-    refuseUnpaidPrice(cap);
+    // Units first (a bad body is a 400 before anything is reserved or paid); only priced work needs them.
+    const priced = gate !== undefined && [...cap.prices.values()].some((p) => !p.isZero());
+    const units =
+      priced && ct.includes("application/json")
+        ? aiUnits(pipeline, JSON.parse(body.toString("utf8")))
+        : undefined;
+    if (priced && units === undefined) refuseUnpaidPrice(cap);
     let lease: Lease;
     try {
       lease = reserveOrThrow(cap);
@@ -626,6 +698,13 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     const abort = new AbortController();
     res.on("close", () => abort.abort());
     try {
+      let payer: Awaited<ReturnType<typeof takeAiPayment>>;
+      try {
+        payer = await takeAiPayment(req, cap);
+      } catch (err) {
+        metrics.jobs.inc({ ...labels, outcome: "rejected" });
+        throw err;
+      }
       const headers = containerHeaders(lease, { "content-length": String(body.length) });
       if (ct) headers["content-type"] = ct;
       const upstream = await callContainer({
@@ -636,6 +715,9 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
         signal: abort.signal,
       });
       metrics.jobDuration.observe(labels, (performance.now() - started) / 1000);
+      // Charged after the work, on success only (go-livepeer `DebitFees`).
+      if (payer && units !== undefined && gate && (upstream.statusCode ?? 500) < 400)
+        gate.debit(payer.sender, payer.manifestId, payer.price, units);
       await relay(upstream, res, undefined);
       metrics.jobs.inc({ ...labels, outcome: (upstream.statusCode ?? 500) < 400 ? "ok" : "error" });
     } catch (err) {

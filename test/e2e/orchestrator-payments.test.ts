@@ -11,10 +11,12 @@ import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { create } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { type Address, type Hex, keccak256, stringToBytes } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { parseAiModels } from "../../src/orchestrator/config.ts";
 import { PaymentGate, type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
 import { Balances } from "../../src/payments/balances.ts";
 import type { SenderMonitor, TimeSource } from "../../src/payments/chain-facts.ts";
@@ -23,8 +25,23 @@ import { Recipient } from "../../src/payments/recipient.ts";
 import { Sender } from "../../src/payments/sender.ts";
 import { orchestratorRequestPayload, signPayload } from "../../src/payments/signature.ts";
 import type { SenderInfo, SignedTicket } from "../../src/payments/types.ts";
-import { Orchestrator } from "../../src/protocol/gen/lp_rpc_pb.ts";
-import { encodePaymentHeader } from "../../src/protocol/payment-header.ts";
+import {
+  Capabilities_CapabilityConstraints_ModelConstraintSchema,
+  Capabilities_CapabilityConstraintsSchema,
+  Capabilities_ConstraintsSchema,
+  CapabilitiesSchema,
+  Orchestrator,
+} from "../../src/protocol/gen/lp_rpc_pb.ts";
+import {
+  encodePaymentHeader,
+  priceInfoFromWire,
+  ticketParamsFromWire,
+} from "../../src/protocol/payment-header.ts";
+import {
+  EMPTY_SEGMENT_HASH,
+  encodeSegmentHeader,
+  segCredsSigningBytes,
+} from "../../src/protocol/segment-header.ts";
 import { priceInfoFromGoJson, ticketParamsFromGoJson } from "../../src/protocol/ticket-params-json.ts";
 import {
   defineBatchPipeline,
@@ -113,6 +130,7 @@ describe("orchestrator with payments", () => {
   let worker: RunningRunner;
   let streamer: RunningRunner;
   let sse: RunningRunner;
+  let llm: RunningRunner;
   let releaseSse: () => void = () => {};
   let orch: RunningOrchestrator;
   let gate: PaymentGate;
@@ -125,6 +143,13 @@ describe("orchestrator with payments", () => {
       { port: 0 },
     );
     streamer = await startRunner(defineLivePipeline({ name: "paid-stream", start: () => {} }), { port: 0 });
+    llm = await startRunner(
+      defineBatchPipeline({
+        name: "llm",
+        run: (i: { prompt: string; max_tokens: number }) => ({ text: `${i.prompt}!`, tokens: i.max_tokens }),
+      }),
+      { port: 0 },
+    );
     sse = await startRunner(
       defineBatchPipeline({
         name: "ticker",
@@ -164,6 +189,9 @@ describe("orchestrator with payments", () => {
       streamCheckIntervalMs: 100,
       streamDebitIntervalMs: 1000,
       sseDebitIntervalMs: 1000,
+      models: parseAiModels(
+        JSON.stringify([{ pipeline: "llm", model_id: "paid-llm", url: llm.url, price_per_unit: 5 }]),
+      ),
     });
     for (const [name, url] of [
       ["shout", worker.url],
@@ -177,13 +205,13 @@ describe("orchestrator with payments", () => {
       });
       assert.equal(r.status, 200);
     }
-    await until("the containers to be healthy", () => orch.registry.advertised().length === 3);
+    await until("the containers to be healthy", () => orch.registry.advertised().length === 4);
   });
 
   after(async () => {
     await orch?.close();
     releaseSse();
-    await Promise.all([worker?.close(), streamer?.close(), sse?.close()]);
+    await Promise.all([worker?.close(), streamer?.close(), sse?.close(), llm?.close()]);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -367,5 +395,80 @@ describe("orchestrator with payments", () => {
     const metrics = await call(orch, "/metrics");
     assert.match(metrics.body, /tributary_orchestrator_tickets_credited_total [1-9]/);
     assert.match(metrics.body, /tributary_orchestrator_winning_tickets_total [1-9]/);
+  });
+
+  test("native AI batch: GetOrchestrator quote, Livepeer-Payment + signed Livepeer-Segment, charged per token", async () => {
+    const client = createClient(
+      Orchestrator,
+      createGrpcTransport({ baseUrl: orch.url, nodeOptions: { ca: orch.cert } }),
+    );
+    const caps = create(CapabilitiesSchema, {
+      capacities: { 33: 1 },
+      constraints: create(Capabilities_ConstraintsSchema, {
+        PerCapability: {
+          33: create(Capabilities_CapabilityConstraintsSchema, {
+            models: { "paid-llm": create(Capabilities_CapabilityConstraints_ModelConstraintSchema, {}) },
+          }),
+        },
+      }),
+    });
+    const sig = await signPayload(gw, orchestratorRequestPayload(gw.address));
+    const info = await client.getOrchestrator({
+      address: Buffer.from(gw.address.slice(2), "hex"),
+      sig: Buffer.from(sig.slice(2), "hex"),
+      capabilities: caps,
+    });
+    assert.equal(info.priceInfo?.pricePerUnit, 5n);
+    const session = sender.startSession(ticketParamsFromWire(info.ticketParams!));
+    const payment = encodePaymentHeader(
+      await sender.createPayment(session, 2, priceInfoFromWire(info.priceInfo!)),
+    );
+    const manifestId = "33_paid-llm";
+    const segment = (token = info.authToken!) =>
+      signPayload(gw, segCredsSigningBytes(manifestId, 0n, EMPTY_SEGMENT_HASH)).then((segSig) =>
+        encodeSegmentHeader({
+          manifestId,
+          seq: 0n,
+          hash: EMPTY_SEGMENT_HASH,
+          sig: segSig,
+          durationMs: 0,
+          authToken: {
+            token: `0x${Buffer.from(token.token).toString("hex")}`,
+            sessionId: token.sessionId,
+            expiration: token.expiration,
+          },
+        }),
+      );
+    const post = (headers: Record<string, string>, body: object) =>
+      call(orch, "/llm", {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify({ model_id: "paid-llm", prompt: "hi", ...body }),
+      });
+    assert.equal((await post({ "livepeer-segment": await segment() }, { max_tokens: 50 })).status, 402);
+    assert.equal((await post({ "livepeer-payment": payment }, { max_tokens: 50 })).status, 403);
+    const forged = { ...info.authToken!, token: new Uint8Array(32) };
+    assert.equal(
+      (
+        await post(
+          { "livepeer-payment": payment, "livepeer-segment": await segment(forged as never) },
+          { max_tokens: 50 },
+        )
+      ).status,
+      403,
+    );
+    assert.equal(
+      (await post({ "livepeer-payment": payment, "livepeer-segment": await segment() }, {})).status,
+      400,
+    );
+    const ok = await post(
+      { "livepeer-payment": payment, "livepeer-segment": await segment() },
+      { max_tokens: 50 },
+    );
+    assert.equal(ok.status, 200, ok.body);
+    assert.deepEqual(JSON.parse(ok.body), { text: "hi!", tokens: 50 });
+    // Two tickets of EV ≈ 1000 credited, 50 tokens × 5 wei charged.
+    const balance = gate.balance(gw.address, manifestId);
+    assert.ok(balance.cmp(Rat.of(1749n)) > 0 && balance.cmp(Rat.of(1751n)) < 0, balance.toFixed(3));
   });
 });
