@@ -7,7 +7,14 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import pipeline from "../../examples/green-tint/pipeline.ts";
-import { type RunningRunner, startRunner } from "../../src/runner/index.ts";
+import {
+  type ChannelFactory,
+  type RunningRunner,
+  type SegmentSink,
+  startRunner,
+  TrickleChannels,
+} from "../../src/runner/index.ts";
+import type { StreamingSegmentSink } from "../../src/runner/media/media-loop.ts";
 import { channelMean, decodeSegments, syntheticSegments } from "../../src/runner/media/synthetic.ts";
 import { TricklePublisher } from "../../src/trickle/publisher.ts";
 import { type RunningTrickleServer, startTrickleServer } from "../../src/trickle/server.ts";
@@ -197,4 +204,77 @@ test("garbage bytes on the input produce an error event, not a crash; the stream
   assert.equal(runner.health.status, "IDLE");
   // The runner still serves.
   assert.equal((await fetch(`${runner.url}/health`)).status, 200);
+});
+
+test("a streaming trickle sink (each output segment posted chunk by chunk) carries a decodable, tinted output", async (t) => {
+  // What TrickleChannels.publish would add for media: begin() = the publisher's next segment.
+  const plain = new TrickleChannels();
+  const streamingChannels: ChannelFactory = {
+    subscribe: (url) => plain.subscribe(url),
+    publish: (url, contentType): SegmentSink => {
+      if (contentType !== "video/mp2t") return plain.publish(url, contentType);
+      const pub = new TricklePublisher(url, { mimeType: contentType });
+      const sink: StreamingSegmentSink = {
+        write: async (body) => {
+          await pub.write(body);
+        },
+        close: () => pub.close(),
+        begin: async () => {
+          const w = await pub.next();
+          return {
+            write: (chunk) => w.write(chunk),
+            end: async () => {
+              await w.end();
+            },
+          };
+        },
+      };
+      return sink;
+    },
+  };
+  const own = await startRunner(pipeline, { port: 0, channels: streamingChannels });
+  t.after(() => own.close());
+  await own.loaded;
+  const id = "st";
+  for (const [name, mime] of [
+    [id, "video/mp2t"],
+    [`${id}-out`, "video/mp2t"],
+    [`${id}-control`, "application/json"],
+    [`${id}-events`, "application/json"],
+  ] as const)
+    trickle.trickle.createChannel(name, mime);
+  const outSub = new TrickleSubscriber(`${base}/${id}-out`, { start: 0 });
+  const out: Uint8Array[] = [];
+  const outDone = (async () => {
+    for await (const s of outSub) out.push(await s.bytes());
+  })();
+  const r = await fetch(`${own.url}/stream/start`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      gateway_request_id: id,
+      subscribe_url: `${base}/${id}`,
+      publish_url: `${base}/${id}-out`,
+      control_url: `${base}/${id}-control`,
+      events_url: `${base}/${id}-events`,
+      params: { width: 128, height: 96, max_framerate: 15, green: 100 },
+    }),
+  });
+  assert.equal(r.status, 200);
+  await sleep(200);
+  const pub = new TricklePublisher(`${base}/${id}`, { mimeType: "video/mp2t" });
+  for (const s of input) {
+    await pub.write(s);
+    await sleep(50);
+  }
+  await pub.close();
+  for (let i = 0; i < 250 && own.health.status !== "IDLE"; i++) await sleep(20);
+  assert.equal(own.health.status, "IDLE");
+  outSub.close();
+  await outDone;
+  assert.ok(out.length >= 3, `output segments: ${out.length}`);
+  const d = await decodeSegments(out, 128, 96);
+  assert.ok(d.video.length > 60, `frames: ${d.video.length}`);
+  const f = d.video[0];
+  assert.ok(f && channelMean(f, 1) - channelMean(f, 0) > 60, "tinted");
 });
