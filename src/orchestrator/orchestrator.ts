@@ -15,9 +15,10 @@
  * sent, no payment or signature is required (architecture "Network modes"). With a gate
  * (`devnet`/`arbitrum-one`, see onchain.ts): BYOC jobs and streams are paid, charged per second and
  * stopped when the balance runs out; GetOrchestrator is signed and carries ticket params; native AI
- * batch on the JSON pipelines (text-to-image, llm, text-to-speech) takes `Livepeer-Payment` and
- * `Livepeer-Segment` and is charged per unit. **Not done:** LV2V payments (live debits, `/payment`)
- * and the multipart AI pipelines — a priced model there answers 501 while payments are on.
+ * batch on the JSON pipelines (text-to-image, llm, text-to-speech) and LV2V take `Livepeer-Payment`
+ * and `Livepeer-Segment`; LV2V is debited on a timer per `price_unit` and topped up with
+ * `POST /payment`. **Not done:** the multipart AI pipelines (units need the decoded media) — a priced
+ * model there answers 501 while payments are on.
  *
  * Deliberate differences from go-livepeer: capacity is enforced on the orchestrator (503 when no
  * slot is free; upstream only lets the gateway filter), unhealthy containers are withdrawn by polling
@@ -27,7 +28,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import type { Address } from "viem";
 import { z } from "zod";
@@ -44,14 +45,26 @@ import {
 import { byocMinimumBalance } from "../payments/balances.ts";
 import { Rat } from "../payments/rational.ts";
 import { checkPayloadSig, orchestratorRequestPayload } from "../payments/signature.ts";
-import { Orchestrator, PingPongSchema, type PriceInfo as PriceInfoMsg } from "../protocol/gen/lp_rpc_pb.ts";
+import {
+  Orchestrator,
+  OrchestratorRequestSchema,
+  PaymentResultSchema,
+  PingPongSchema,
+  type PriceInfo as PriceInfoMsg,
+} from "../protocol/gen/lp_rpc_pb.ts";
 import { decodePaymentHeader, ticketParamsToWire } from "../protocol/payment-header.ts";
 import { decodeSegmentHeader, segCredsSigningBytes } from "../protocol/segment-header.ts";
 import { priceInfoToGoJson, stringifyJsonBig, ticketParamsToGoJson } from "../protocol/ticket-params-json.ts";
 import { TrickleServer } from "../trickle/server.ts";
 import { aiUnits } from "./ai-units.ts";
 import { capabilityIdOf, PIPELINE_CAPABILITY_IDS } from "./capabilities.ts";
-import { type AiModelsWatcher, loadAiModels, type ModelConfig, watchAiModels } from "./config.ts";
+import {
+  type AiModelsWatcher,
+  loadAiModels,
+  type ModelConfig,
+  type PriceUnit,
+  watchAiModels,
+} from "./config.ts";
 import { HealthMonitor, type HealthMonitorOptions } from "./health.ts";
 import {
   ContainerError,
@@ -138,6 +151,8 @@ export interface OrchestratorOptions {
   streamDebitIntervalMs?: number;
   /** BYOC SSE debit period; default 5 s (go-livepeer `processJob`). */
   sseDebitIntervalMs?: number;
+  /** LV2V debit period; default 5 s (go-livepeer `-livePaymentInterval`). */
+  livePaymentIntervalMs?: number;
   logger?: Logger;
   signal?: AbortSignal;
 }
@@ -576,9 +591,9 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
   // ---- native AI batch ------------------------------------------------------------------------
 
   /**
-   * Payments on the LV2V route (live debits, `/payment`) and on the multipart AI pipelines (units
-   * from decoded media) are not implemented: with payments on, a priced model there answers 501
-   * rather than working for free. Free models (price 0) are served.
+   * Payments on the multipart AI pipelines (units from decoded media) are not implemented: with
+   * payments on, a priced model there answers 501 rather than working for free. Free models (price
+   * 0) are served.
    */
   function refuseUnpaidPrice(cap: Capability): void {
     if (gate === undefined) return;
@@ -615,10 +630,27 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
   async function takeAiPayment(
     req: NodeRequest,
     cap: Capability,
+    manifestOverride?: string,
   ): Promise<{ sender: Address; manifestId: string; price: Rat } | undefined> {
     if (gate === undefined) return undefined;
     const anyPrice = [...cap.prices.values()].some((p) => !p.isZero());
     if (!anyPrice) return undefined;
+    const { sender, paymentValue } = await verifyPaymentHeaders(req);
+    const manifestId = manifestOverride ?? `${capabilityIdOf(cap.pipeline)}_${cap.modelId}`;
+    await gate.receive(paymentValue, manifestId);
+    const ev = gate.recipient.ev;
+    const balance = gate.balance(sender, manifestId);
+    if (balance.cmp(ev) < 0) throw new InsufficientBalanceError(manifestId, balance, ev, 400);
+    return { sender, manifestId, price: registry.priceFor(cap, sender) };
+  }
+
+  /**
+   * `Livepeer-Payment` (402 missing or undecodable) and `Livepeer-Segment` signed by the payer with a
+   * valid auth token (403). Returns the payer, the raw payment and the segment credentials.
+   */
+  async function verifyPaymentHeaders(
+    req: NodeRequest,
+  ): Promise<{ sender: Address; paymentValue: string; seg: ReturnType<typeof decodeSegmentHeader> }> {
     const paymentValue = header(req.headers, JOB_PAYMENT_HEADER);
     if (paymentValue === "")
       throw new TributaryError("PAYMENT_REQUIRED", "missing Livepeer-Payment header: this model is priced", {
@@ -636,7 +668,9 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
       throw new TributaryError(
         "BAD_SEGMENT_SIG",
         "ErrSegSig: segment credentials are not signed by the payer",
-        { status: 403 },
+        {
+          status: 403,
+        },
       );
     const tokenProblem = authTokenProblem(
       authSecret,
@@ -650,12 +684,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
       throw new TributaryError("BAD_AUTH_TOKEN", `${tokenProblem}: get a fresh one from GetOrchestrator`, {
         status: 403,
       });
-    const manifestId = `${capabilityIdOf(cap.pipeline)}_${cap.modelId}`;
-    await gate.receive(paymentValue, manifestId);
-    const ev = gate.recipient.ev;
-    const balance = gate.balance(payment.sender, manifestId);
-    if (balance.cmp(ev) < 0) throw new InsufficientBalanceError(manifestId, balance, ev, 400);
-    return { sender: payment.sender, manifestId, price: registry.priceFor(cap, payment.sender) };
+    return { sender: payment.sender, paymentValue, seg };
   }
 
   async function nativeBatch(req: NodeRequest, res: NodeResponse, pipeline: string): Promise<void> {
@@ -762,7 +791,6 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
         model_id: modelId,
       });
     }
-    refuseUnpaidPrice(cap);
     let lease: Lease;
     try {
       lease = reserveOrThrow(cap);
@@ -771,6 +799,15 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
       throw err;
     }
     const mid = randomId();
+    let payer: Awaited<ReturnType<typeof takeAiPayment>>;
+    try {
+      // The stream's balance is kept under its manifest id (go-livepeer `ProcessPayment(mid)`).
+      payer = await takeAiPayment(req, cap, mid);
+    } catch (err) {
+      lease.release();
+      metrics.jobs.inc({ ...labels, outcome: "rejected" });
+      throw err;
+    }
     const names = { in: mid, out: `${mid}-out`, control: `${mid}-control`, events: `${mid}-events` };
     trickle.createChannel(names.in, "video/MP2T");
     trickle.createChannel(names.out, "video/MP2T");
@@ -821,6 +858,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     }
     metrics.jobDuration.observe(labels, (performance.now() - started) / 1000);
     metrics.jobs.inc({ ...labels, outcome: "ok" });
+    if (payer) startLiveDebits(stream, payer.sender, payer.manifestId, payer.price, cap.priceUnit);
     log.info({ stream_id: mid, capability: cap.key }, "live stream started");
     sendJson(res, 200, {
       publish_url: urls.client(names.in),
@@ -829,6 +867,70 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
       events_url: urls.client(names.events),
       manifest_id: mid,
     });
+  }
+
+  /**
+   * LV2V debits (payments.md §15.2): every interval, `price × units` where a unit is a pixel of
+   * 1280×720 at 30 fps (go-livepeer's), a frame at 30 fps, or a second (`price_unit`). When the
+   * balance cannot cover the fee the stream's channels are closed, which ends the container's
+   * stream. Driven by a timer, not by ingest segments as in go-livepeer.
+   */
+  function startLiveDebits(
+    s: LiveStream,
+    sender: Address,
+    manifestId: string,
+    price: Rat,
+    unit: PriceUnit,
+  ): void {
+    const periodMs = options.livePaymentIntervalMs ?? 5000;
+    const seconds = BigInt(Math.max(1, Math.round(periodMs / 1000)));
+    const units =
+      unit === "pixel" ? 1280n * 720n * 30n * seconds : unit === "frame" ? 30n * seconds : seconds;
+    const timer = setInterval(() => {
+      if (!gate || streams.get(s.id) !== s) return clearInterval(timer);
+      const fee = price.mul(units);
+      const balance = gate.balance(sender, manifestId);
+      if (balance.cmp(fee) < 0) {
+        log.warn(
+          { stream_id: s.id, balance: balance.toFixed(0), fee: fee.toFixed(0) },
+          "live stream out of credit",
+        );
+        teardown(s, "insufficient balance");
+        return;
+      }
+      gate.debit(sender, manifestId, price, units);
+    }, periodMs);
+    timer.unref();
+    s.payer = { sender, manifestId, price, negativeTicks: 0, timer };
+  }
+
+  /**
+   * `POST /payment` (LV2V top-ups, payments.md §13): verified `Livepeer-Payment` and
+   * `Livepeer-Segment`, tickets credited to the segment's manifest id (the stream's `manifest_id`);
+   * answers a protobuf `PaymentResult{info}` with fresh ticket params.
+   */
+  async function payment(req: NodeRequest, res: NodeResponse): Promise<void> {
+    if (req.method !== "POST") return sendText(res, 405, "Method not allowed");
+    if (gate === undefined) {
+      req.resume();
+      (res as ServerResponse).writeHead(200, { "content-type": "application/octet-stream" });
+      res.end(
+        toBinary(
+          PaymentResultSchema,
+          create(PaymentResultSchema, { info: await buildOrchestratorInfo(info, undefined) }),
+        ),
+      );
+      return;
+    }
+    const { sender, paymentValue, seg } = await verifyPaymentHeaders(req);
+    req.resume();
+    await gate.receive(paymentValue, seg.manifestId);
+    const orchInfo = await buildOrchestratorInfo(
+      info,
+      create(OrchestratorRequestSchema, { address: Buffer.from(sender.slice(2), "hex") }),
+    );
+    (res as ServerResponse).writeHead(200, { "content-type": "application/octet-stream" });
+    res.end(toBinary(PaymentResultSchema, create(PaymentResultSchema, { info: orchInfo })));
   }
 
   // ---- BYOC streams ---------------------------------------------------------------------------
@@ -1050,6 +1152,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     "/ai/stream/update": byocRoute(streamUpdate),
     "/ai/stream/payment": byocRoute(streamPayment),
     "/live-video-to-video": ownRoute(liveVideoToVideo),
+    "/payment": ownRoute(payment),
     "/capabilities": ownRoute(async (req, res) => {
       sendJson(res, 200, capabilitiesJson(info, { includeContainers: authorized(req) }));
     }),

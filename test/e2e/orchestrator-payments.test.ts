@@ -11,7 +11,7 @@ import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { create } from "@bufbuild/protobuf";
+import { create, fromBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { type Address, type Hex, keccak256, stringToBytes } from "viem";
@@ -31,6 +31,7 @@ import {
   Capabilities_ConstraintsSchema,
   CapabilitiesSchema,
   Orchestrator,
+  PaymentResultSchema,
 } from "../../src/protocol/gen/lp_rpc_pb.ts";
 import {
   encodePaymentHeader,
@@ -131,6 +132,7 @@ describe("orchestrator with payments", () => {
   let streamer: RunningRunner;
   let sse: RunningRunner;
   let llm: RunningRunner;
+  let live: RunningRunner;
   let releaseSse: () => void = () => {};
   let orch: RunningOrchestrator;
   let gate: PaymentGate;
@@ -150,6 +152,7 @@ describe("orchestrator with payments", () => {
       }),
       { port: 0 },
     );
+    live = await startRunner(defineLivePipeline({ name: "paid-live", start: () => {} }), { port: 0 });
     sse = await startRunner(
       defineBatchPipeline({
         name: "ticker",
@@ -189,8 +192,18 @@ describe("orchestrator with payments", () => {
       streamCheckIntervalMs: 100,
       streamDebitIntervalMs: 1000,
       sseDebitIntervalMs: 1000,
+      livePaymentIntervalMs: 1000,
       models: parseAiModels(
-        JSON.stringify([{ pipeline: "llm", model_id: "paid-llm", url: llm.url, price_per_unit: 5 }]),
+        JSON.stringify([
+          { pipeline: "llm", model_id: "paid-llm", url: llm.url, price_per_unit: 5 },
+          {
+            pipeline: "live-video-to-video",
+            model_id: "paid-live",
+            url: live.url,
+            price_per_unit: 100,
+            price_unit: "second",
+          },
+        ]),
       ),
     });
     for (const [name, url] of [
@@ -205,13 +218,13 @@ describe("orchestrator with payments", () => {
       });
       assert.equal(r.status, 200);
     }
-    await until("the containers to be healthy", () => orch.registry.advertised().length === 4);
+    await until("the containers to be healthy", () => orch.registry.advertised().length === 5);
   });
 
   after(async () => {
     await orch?.close();
     releaseSse();
-    await Promise.all([worker?.close(), streamer?.close(), sse?.close(), llm?.close()]);
+    await Promise.all([worker?.close(), streamer?.close(), sse?.close(), llm?.close(), live?.close()]);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -470,5 +483,101 @@ describe("orchestrator with payments", () => {
     // Two tickets of EV ≈ 1000 credited, 50 tokens × 5 wei charged.
     const balance = gate.balance(gw.address, manifestId);
     assert.ok(balance.cmp(Rat.of(1749n)) > 0 && balance.cmp(Rat.of(1751n)) < 0, balance.toFixed(3));
+  });
+
+  /** A signed GetOrchestrator for one AI capability/model, then a payment and segment credentials. */
+  async function quoteAi(capId: number, model: string, tickets: number, manifestId: string) {
+    const client = createClient(
+      Orchestrator,
+      createGrpcTransport({ baseUrl: orch.url, nodeOptions: { ca: orch.cert } }),
+    );
+    const caps = create(CapabilitiesSchema, {
+      capacities: { [capId]: 1 },
+      constraints: create(Capabilities_ConstraintsSchema, {
+        PerCapability: {
+          [capId]: create(Capabilities_CapabilityConstraintsSchema, {
+            models: { [model]: create(Capabilities_CapabilityConstraints_ModelConstraintSchema, {}) },
+          }),
+        },
+      }),
+    });
+    const sig = await signPayload(gw, orchestratorRequestPayload(gw.address));
+    const info = await client.getOrchestrator({
+      address: Buffer.from(gw.address.slice(2), "hex"),
+      sig: Buffer.from(sig.slice(2), "hex"),
+      capabilities: caps,
+    });
+    const session = sender.startSession(ticketParamsFromWire(info.ticketParams!));
+    const payment = encodePaymentHeader(
+      await sender.createPayment(session, tickets, priceInfoFromWire(info.priceInfo!)),
+    );
+    const segSig = await signPayload(gw, segCredsSigningBytes(manifestId, 0n, EMPTY_SEGMENT_HASH));
+    const segment = encodeSegmentHeader({
+      manifestId,
+      seq: 0n,
+      hash: EMPTY_SEGMENT_HASH,
+      sig: segSig,
+      durationMs: 0,
+      authToken: {
+        token: `0x${Buffer.from(info.authToken!.token).toString("hex")}`,
+        sessionId: info.authToken!.sessionId,
+        expiration: info.authToken!.expiration,
+      },
+    });
+    return { info, payment, segment };
+  }
+
+  test("live-video-to-video: paid start, debited per second, topped up with POST /payment, closed when out of credit", async () => {
+    const body = JSON.stringify({ model_id: "paid-live", params: {}, stream_id: "lv" });
+    const unpaid = await call(orch, "/live-video-to-video", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
+    assert.equal(unpaid.status, 402);
+    const q = await quoteAi(35, "paid-live", 2, "35_paid-live");
+    assert.equal(q.info.priceInfo?.pricePerUnit, 100n);
+    const started = await call(orch, "/live-video-to-video", {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "livepeer-payment": q.payment,
+        "livepeer-segment": q.segment,
+      },
+      body,
+    });
+    assert.equal(started.status, 200, started.body);
+    const mid = JSON.parse(started.body).manifest_id as string;
+    const before = gate.balance(gw.address, mid);
+    assert.ok(before.cmp(Rat.of(1900n)) > 0, "two tickets credited to the stream's manifest");
+    await until("a debit", () => gate.balance(gw.address, mid).cmp(before) < 0);
+    const debited = gate.balance(gw.address, mid);
+    // Top up through POST /payment with segment credentials naming the stream.
+    const top = await quoteAi(35, "paid-live", 1, mid);
+    const reply = await new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+      const req = httpsRequest(
+        `${orch.url}/payment`,
+        {
+          method: "POST",
+          headers: { "livepeer-payment": top.payment, "livepeer-segment": top.segment },
+          ca: orch.cert,
+          agent: false,
+        },
+        (r) => {
+          const parts: Buffer[] = [];
+          r.on("data", (c: Buffer) => parts.push(c));
+          r.on("end", () => resolve({ status: r.statusCode ?? 0, body: Buffer.concat(parts) }));
+        },
+      );
+      req.on("error", reject);
+      req.end();
+    });
+    assert.equal(reply.status, 200);
+    assert.ok(fromBinary(PaymentResultSchema, reply.body).info?.ticketParams, "fresh ticket params");
+    assert.ok(gate.balance(gw.address, mid).cmp(debited.add(Rat.of(500n))) > 0, "topped up");
+    const streamsBefore = orch.streamCount;
+    gate.balances.debit(gw.address, mid, Rat.of(100_000n));
+    await until("the stream to be closed", () => orch.streamCount === streamsBefore - 1);
+    assert.equal(orch.registry.container(live.url)?.inUse, 0);
   });
 });
