@@ -144,9 +144,12 @@ test("green-tint over trickle: output is tinted and capped as asked, a params up
     Math.abs(channelMean(last, 1) - channelMean(last, 0)) < 15,
     "after {green: 0} the frames are untinted",
   );
-  // max_framerate 12 over 6–8 s of input: frames per second of output PTS.
-  const span = ((frames.at(-1)?.pts ?? 0) - (frames[0]?.pts ?? 0)) / 90000;
-  const rate = (frames.length - 1) / span;
+  // max_framerate 12: frames per second of output PTS (over contiguous stretches: a busy machine
+  // may make the runner skip a whole input segment).
+  const gaps = frames.slice(1).map((f, i) => (f.pts - (frames[i]?.pts ?? 0)) / 90000);
+  const steady = gaps.filter((g) => g > 0 && g < 0.5);
+  assert.ok(steady.length > 40, `enough frames: ${steady.length}`);
+  const rate = steady.length / steady.reduce((a, b) => a + b, 0);
   assert.ok(rate > 10 && rate < 12.5, `output rate ${rate.toFixed(2)} fps (cap 12)`);
 });
 

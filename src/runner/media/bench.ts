@@ -22,6 +22,7 @@ for (const size of sizes) {
   let handled = 0;
   const t0 = performance.now();
   const loop = MediaLoop.start({
+    maxPendingSegments: 100, // the whole input is queued at once
     pipeline: defineLivePipeline({
       video: () => {
         handled++;

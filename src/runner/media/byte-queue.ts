@@ -16,12 +16,33 @@ export class SegmentByteQueue {
   /** Total bytes pushed. */
   bytesIn = 0;
 
+  /** Whole segments dropped because the reader fell behind (see the constructor). */
+  segmentsDropped = 0;
+  readonly #maxPending: number;
+
+  /**
+   * @param maxPendingSegments whole unread segments kept; when the reader (the decoder) falls
+   *   further behind, the oldest unread segments are dropped (each input segment starts on a
+   *   keyframe, so the decoder resumes cleanly), bounding both memory and latency. Default 3.
+   */
+  constructor(maxPendingSegments = 3) {
+    this.#maxPending = Math.max(1, maxPendingSegments);
+  }
+
   /** Appends one whole segment. Ignored after {@link end}. */
   pushSegment(body: Uint8Array): void {
     if (this.#ended || body.length === 0) return;
     this.#chunks.push(body);
     this.#starts.push(true);
     this.bytesIn += body.length;
+    // The head may be a segment being read (not a start any more): it is never dropped.
+    const first = this.#starts[0] ? 0 : 1;
+    while (this.#chunks.length - first > this.#maxPending) {
+      this.#chunks.splice(first, 1);
+      this.#starts.splice(first, 1);
+      if (first === 0) this.#offset = 0;
+      this.segmentsDropped++;
+    }
     this.#wake();
   }
 

@@ -247,6 +247,7 @@ test("input timestamps that restart (a new source) keep the output continuous an
   const errors: string[] = [];
   const loop = MediaLoop.start({
     pipeline: defineLivePipeline({ video: () => undefined }),
+    maxPendingSegments: 10, // the whole input arrives at once here
     ctx: {
       streamId: "d",
       params: { width: 32, height: 32, max_framerate: 30 },
@@ -360,4 +361,33 @@ test("a streaming sink gets each segment's bytes while it is being muxed, not af
     64,
   );
   assert.equal(d.video.length, loop.stats.videoOut);
+});
+
+test("when decoding falls behind, unread input segments beyond the limit are dropped whole", async () => {
+  const channels = new MemoryChannels();
+  const ch = channels.channel("mem://in");
+  for (const s of [...input, ...input, ...input]) ch.push(s);
+  ch.end();
+  let frames = 0;
+  const loop = MediaLoop.start({
+    pipeline: defineLivePipeline({
+      video: () => {
+        frames++;
+      },
+    }),
+    maxPendingSegments: 1,
+    ctx: {
+      streamId: "b",
+      params: { width: 32, height: 32, max_framerate: 30 },
+      signal: new AbortController().signal,
+      sendData: () => false,
+      sendEvent: async () => false,
+    },
+    input: channels.subscribe("mem://in"),
+    onUserError: () => {},
+    onMediaError: (source, message) => assert.fail(`${source}: ${message}`),
+  });
+  assert.equal(await loop.done, "input-ended");
+  assert.ok(loop.stats.segmentsSkipped > 0, "segments were skipped");
+  assert.ok(frames > 0 && frames < 270, `some frames decoded, fewer than all: ${frames}`);
 });

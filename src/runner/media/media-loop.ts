@@ -48,6 +48,11 @@ export const AUDIO_QUEUE_LIMIT = 1200;
 export const MAX_DECODER_RETRIES = 3;
 /** Window after which the decoder retry count resets. */
 export const DECODER_RETRY_RESET_MS = 120_000;
+/**
+ * Input segments (≈ 2 s each) waiting for the decoder before the oldest are dropped whole: bounds
+ * memory and latency when decoding cannot keep up with real time.
+ */
+export const MAX_PENDING_SEGMENTS = 3;
 /** Encodes that may be pending while the handlers go on (pipelining; frames are encoded in order). */
 export const ENCODE_AHEAD = 2;
 /** Default frame size (pytrickle `DEFAULT_WIDTH/HEIGHT`). */
@@ -83,6 +88,8 @@ export interface MediaStats {
   segmentsIn: number;
   /** Input segments skipped because they were not MPEG-TS. */
   invalidSegments: number;
+  /** Input segments dropped unread because decoding fell behind. */
+  segmentsSkipped: number;
   segmentsOut: number;
   /** Exceptions thrown by `video`/`audio` (the first 3, then every 100th, become `error` events). */
   handlerErrors: number;
@@ -106,6 +113,8 @@ export interface MediaLoopOptions {
   /** Milestones: `receive_first_ingest_segment`, `send_first_processed_segment`. */
   onMilestone?: (type: string) => void;
   logger?: Logger;
+  /** Unread input segments kept when decoding falls behind (default {@link MAX_PENDING_SEGMENTS}). */
+  maxPendingSegments?: number;
 }
 
 function num(value: unknown, fallback: number): number {
@@ -153,6 +162,7 @@ export class MediaLoop {
     overlayFrames: 0,
     segmentsIn: 0,
     invalidSegments: 0,
+    segmentsSkipped: 0,
     segmentsOut: 0,
     handlerErrors: 0,
     decoderErrors: 0,
@@ -164,7 +174,7 @@ export class MediaLoop {
 
   readonly #opts: MediaLoopOptions;
   readonly #log: Logger;
-  readonly #queue = new SegmentByteQueue();
+  readonly #queue: SegmentByteQueue;
   readonly #video = new DropOldestQueue<VideoFrame>(VIDEO_QUEUE_LIMIT);
   readonly #audio = new DropOldestQueue<AudioFrame>(AUDIO_QUEUE_LIMIT);
   readonly #overlay: OverlayController;
@@ -184,6 +194,7 @@ export class MediaLoop {
 
   private constructor(opts: MediaLoopOptions) {
     this.#opts = opts;
+    this.#queue = new SegmentByteQueue(opts.maxPendingSegments ?? MAX_PENDING_SEGMENTS);
     this.#log = opts.logger ?? silentLogger();
     this.#overlay = new OverlayController(opts.pipeline.overlay);
     const sink = opts.output;
@@ -343,6 +354,7 @@ export class MediaLoop {
           continue;
         }
         this.#queue.pushSegment(body);
+        this.stats.segmentsSkipped = this.#queue.segmentsDropped;
       }
     } catch (err) {
       if (!this.#stopped) this.#log.warn({ err: (err as Error).message }, "input channel failed");

@@ -20,6 +20,18 @@ test("the byte queue joins segments into one stream, waits for data and ends wit
   assert.equal(q.bytesIn, 8);
 });
 
+test("the byte queue keeps at most N unread segments, dropping the oldest whole ones, never the one being read", async () => {
+  const q = new SegmentByteQueue(2);
+  q.pushSegment(new Uint8Array([1, 1]));
+  assert.deepEqual([...((await q.read(1)) ?? [])], [1], "segment 1 is being read");
+  for (const v of [2, 3, 4]) q.pushSegment(new Uint8Array([v, v]));
+  assert.equal(q.segmentsDropped, 1);
+  q.end();
+  const rest: number[] = [];
+  for (let b = await q.read(10); b; b = await q.read(10)) rest.push(...b);
+  assert.deepEqual(rest, [1, 3, 3, 4, 4], "the rest of segment 1, then the newest two");
+});
+
 test("the frame queue drops the oldest items beyond its limit and ends after close", async () => {
   const q = new DropOldestQueue<number>(3);
   for (let i = 0; i < 5; i++) q.push(i);

@@ -114,7 +114,7 @@ export async function decodeSegments(
   height: number,
   maxFramerate = 0,
 ): Promise<DecodedMedia> {
-  const queue = new SegmentByteQueue();
+  const queue = new SegmentByteQueue(Number.POSITIVE_INFINITY);
   for (const s of segments) queue.pushSegment(s);
   queue.end();
   const out: DecodedMedia = { video: [], audio: [], streams: { video: false, audio: false } };
