@@ -39,7 +39,7 @@ test("livepeer-gateway publisher starts at GET /next with Lp-Trickle-Reset: 1, i
   await sub.waitFor((l) => l.event === "segment", 60_000);
 
   const count = 4;
-  const pub = await py.run(
+  const publisher = py.spawn(
     SCRIPT,
     [
       "publish",
@@ -53,9 +53,18 @@ test("livepeer-gateway publisher starts at GET /next with Lp-Trickle-Reset: 1, i
       "16384",
       "--payload-offset",
       "2",
+      "--close-on-stdin",
     ],
     { timeoutMs: 90_000 },
   );
+  t.after(() => publisher.kill());
+  await publisher.waitFor((l) => l.event === "waiting", 60_000);
+  // close() only once the subscriber read everything and waits on seq 6: its GET then ends with EOS
+  // (a GET arriving after the DELETE would get 404, on go-livepeer too).
+  await sub.waitFor(() => segmentLines(sub.lines).length >= 5, 30_000);
+  await srv.waitForRequest((r) => r.method === "GET" && r.url === "/gw-roundtrip/6");
+  publisher.send("close");
+  const pub = await publisher.done;
   assert.equal(pub.code, 0, `publisher failed: ${JSON.stringify(pub.lines)}\n${pub.stderr.slice(-3000)}`);
   assert.deepEqual(
     segmentLines(pub.lines).map((l) => l.seq),

@@ -27,7 +27,7 @@ async function finish(p: PeerProcess, what: string) {
   return res;
 }
 
-test("livepeer-gateway publisher → our server → go-livepeer subscriber (from 0): same bytes; close() deletes the channel", {
+test("livepeer-gateway publisher → our server → go-livepeer subscriber (from 0): same bytes", {
   skip,
 }, async (t) => {
   const srv = await startOurServer(t, { autocreate: false });
@@ -42,22 +42,20 @@ test("livepeer-gateway publisher → our server → go-livepeer subscriber (from
   t.after(() => sub.kill());
   const pub = pythonPeer().spawn(
     "gateway_peer.py",
-    ["publish", "--url", url, "--count", `${COUNT}`, "--size", `${SIZE}`],
+    // No close(): its DELETE could remove the channel before the subscriber read every segment (the
+    // livepeer-gateway suite covers close() → EOS).
+    ["publish", "--url", url, "--count", `${COUNT}`, "--size", `${SIZE}`, "--no-close"],
     {
       timeoutMs: 90_000,
     },
   );
   t.after(() => pub.kill());
-  await finish(pub, "gateway publisher");
   const res = await finish(sub, "go subscriber");
+  await finish(pub, "gateway publisher");
   assert.deepEqual(
     segmentLines(res.lines).map((l) => [l.seq, l.sha256]),
     expectedHashes(COUNT, SIZE).map((h, i) => [i, h]),
   );
-  // EOS versus 404 for the subscriber's next preconnect depends on whether it reached the server before
-  // the DELETE (a race on go-livepeer too), so this test reads exactly COUNT segments.
-  await srv.waitForRequest((r) => r.method === "DELETE" && r.url === "/mix-a");
-  assert.equal(srv.trickle.getChannel("mix-a"), undefined);
 });
 
 test("go-livepeer publisher → go-livepeer server → pytrickle and livepeer-gateway subscribers (from 0) and ours: same bytes", {

@@ -185,6 +185,7 @@ func runPublish(args []string) {
 	chunk := fs.Int("chunk", 0, "write the segment in chunks of this size with -chunk-delay between them (0 = one write)")
 	chunkDelay := fs.Duration("chunk-delay", 0, "delay between chunks")
 	closeAtEnd := fs.Bool("close", true, "DELETE the channel after publishing")
+	closeOnStdin := fs.Bool("close-on-stdin", false, `before closing, print {"event":"waiting"} and wait for a line on stdin`)
 	_ = fs.Parse(args)
 	if *url == "" {
 		fatal("publish: -url is required")
@@ -213,6 +214,10 @@ func runPublish(args []string) {
 		emit(ev)
 	}
 	if *closeAtEnd {
+		if *closeOnStdin {
+			emit(map[string]any{"event": "waiting"})
+			_, _ = bufio.NewReader(os.Stdin).ReadString('\n')
+		}
 		err := pub.Close()
 		emit(map[string]any{"event": "closed", "error": errString(err)})
 	}

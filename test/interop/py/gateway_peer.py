@@ -9,6 +9,7 @@ POST with Lp-Trickle-Reset: 1. Output: JSON lines, see test/interop/peers.ts.
 
 import argparse
 import asyncio
+import sys
 
 from common import chunks, emit, payload, setup_logging, sha256
 
@@ -48,6 +49,10 @@ async def publish(args) -> int:
             post_404=stats.post_404,
             terminal_error=stats.terminal_error,
         )
+        if args.close_on_stdin:
+            # The caller decides when to close (e.g. once its subscribers wait for the next seq).
+            emit(event="waiting")
+            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     finally:
         if not args.no_close:
             await pub.close()
@@ -107,6 +112,7 @@ def main() -> int:
     parser.add_argument("--start", type=int, default=-2)
     parser.add_argument("--create", action="store_true")
     parser.add_argument("--no-close", action="store_true")
+    parser.add_argument("--close-on-stdin", action="store_true", help="close() only after a line on stdin")
     parser.add_argument("--timeout", type=float, default=30)
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
