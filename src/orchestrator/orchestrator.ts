@@ -25,6 +25,7 @@
  * rather than by de-registering on the first transport error, a wrong orchestrator secret answers
  * 401 (upstream 400), and trickle channel names carry 128 random bits (upstream uses the stream id).
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -297,9 +298,16 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     return { runner: (ch) => runnerBase + ch, client: (ch) => clientBase + ch };
   };
 
+  // The trace id of the request being handled (architecture principle 8): taken from the caller's
+  // `X-Trace-Id` or made here, answered back, sent on to the container and put on every log line.
+  const traceStore = new AsyncLocalStorage<{ traceId: string; log: Logger }>();
+  const rlog = (): Logger => traceStore.getStore()?.log ?? log;
+
   const containerHeaders = (lease: Lease, extra: Record<string, string> = {}): Record<string, string> => {
     const h: Record<string, string> = { ...extra };
     if (lease.container.token !== undefined) h.authorization = `Bearer ${lease.container.token}`;
+    const trace = traceStore.getStore()?.traceId;
+    if (trace !== undefined) h["x-trace-id"] = trace;
     return h;
   };
 
@@ -345,7 +353,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
       currency: currency || "wei",
       token: e.token || undefined,
     });
-    log.info(
+    rlog().info(
       { capability: `${BYOC_PIPELINE}/${e.name}`, capacity: e.capacity },
       "BYOC capability registered",
     );
@@ -357,7 +365,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     if (!authorized(req)) return sendText(res, 401, "invalid authorization");
     const name = (await readBody(req, 4096)).toString("utf8").trim();
     if (registry.unregisterByoc(name))
-      log.info({ capability: `${BYOC_PIPELINE}/${name}` }, "BYOC capability unregistered");
+      rlog().info({ capability: `${BYOC_PIPELINE}/${name}` }, "BYOC capability unregistered");
     sendText(res, 200, "ok", { "content-type": "application/json" });
   }
 
@@ -859,7 +867,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     metrics.jobDuration.observe(labels, (performance.now() - started) / 1000);
     metrics.jobs.inc({ ...labels, outcome: "ok" });
     if (payer) startLiveDebits(stream, payer.sender, payer.manifestId, payer.price, cap.priceUnit);
-    log.info({ stream_id: mid, capability: cap.key }, "live stream started");
+    rlog().info({ stream_id: mid, capability: cap.key }, "live stream started");
     sendJson(res, 200, {
       publish_url: urls.client(names.in),
       subscribe_url: urls.client(names.out),
@@ -1126,7 +1134,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
       try {
         await fn(req, res);
       } catch (err) {
-        if (!(err instanceof TributaryError)) log.error({ err }, "BYOC route failed");
+        if (!(err instanceof TributaryError)) rlog().error({ err }, "BYOC route failed");
         if (res.headersSent) (res as ServerResponse).destroy?.();
         else sendErrorText(res, err);
       }
@@ -1137,7 +1145,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
       try {
         await fn(req, res);
       } catch (err) {
-        if (!(err instanceof TributaryError)) log.error({ err }, "route failed");
+        if (!(err instanceof TributaryError)) rlog().error({ err }, "route failed");
         if (res.headersSent) (res as ServerResponse).destroy?.();
         else sendError(res, err);
       }
@@ -1162,6 +1170,13 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
 
   const handler = async (req: NodeRequest, res: NodeResponse): Promise<void> => {
     if (trickle.handle(req, res)) return;
+    const given = header(req.headers, "x-trace-id");
+    const traceId = /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomBytes(8).toString("hex");
+    (res as ServerResponse).setHeader("x-trace-id", traceId);
+    return traceStore.run({ traceId, log: log.child({ trace_id: traceId }) }, () => dispatch(req, res));
+  };
+
+  const dispatch = async (req: NodeRequest, res: NodeResponse): Promise<void> => {
     const path = pathOf(req);
     const route = routes[path];
     if (route !== undefined) return route(req, res);

@@ -80,12 +80,14 @@ describe("orchestrator offchain e2e", () => {
   let updates: Record<string, unknown>[] = [];
   let orch: RunningOrchestrator;
   let gate: { release: () => void; wait: Promise<void> } | undefined;
+  const traceIds: string[] = [];
 
   before(async () => {
     llm = await startRunner(
       defineBatchPipeline({
         name: "llm",
-        run: async (input: { model_id: string; prompt: string }) => {
+        run: async (input: { model_id: string; prompt: string }, ctx) => {
+          traceIds.push(String(ctx.headers["x-trace-id"]));
           if (gate) await gate.wait;
           return { model: input.model_id, text: input.prompt.toUpperCase() };
         },
@@ -154,6 +156,15 @@ describe("orchestrator offchain e2e", () => {
     });
     assert.equal(ok.status, 200, ok.body);
     assert.deepEqual(JSON.parse(ok.body), { model: "m1", text: "HI" });
+    assert.match(String(ok.headers["x-trace-id"]), /^[0-9a-f]{16}$/, "a trace id is made when none is given");
+    assert.equal(traceIds.at(-1), ok.headers["x-trace-id"], "and sent on to the container");
+    const traced = await call(orch, "/llm", {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-trace-id": "trace-abc" },
+      body: JSON.stringify({ model_id: "m1", prompt: "t" }),
+    });
+    assert.equal(traced.headers["x-trace-id"], "trace-abc");
+    assert.equal(traceIds.at(-1), "trace-abc");
     const unknown = await call(orch, "/llm", {
       method: "POST",
       headers: { "content-type": "application/json" },
