@@ -245,7 +245,9 @@ export function createSelfSignedCertificate(hosts: string[] = []): TlsMaterial {
   }
   const san = seq(oid("2.5.29.17"), tlv(0x04, seq(...general)));
   const serial = randomBytes(16);
-  serial[0]! &= 0x7f;
+  // Positive and minimal: top bit clear (no 0x00 pad needed) and a non-zero first byte (a leading
+  // zero would be non-minimal DER, which OpenSSL rejects as "illegal padding").
+  serial[0] = (serial[0]! & 0x7f) | 0x40;
   const tbs = seq(
     tlv(0xa0, tlv(0x02, Buffer.from([2]))),
     positiveInteger(serial),
