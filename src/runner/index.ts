@@ -8,7 +8,8 @@
  * const runner = await startRunner(pipeline, { port: 8000 });
  * ```
  *
- * Not implemented yet: the live media path (video/audio decode and encode). See `pipeline.ts`.
+ * Live pipelines get decoded RGB24 video frames and PCM audio and publish H.264 + Opus MPEG-TS (see
+ * `media/media-loop.ts`), in process through `node-av` (FFmpeg).
  */
 export { BadRequestError, TributaryError } from "../node/errors.ts";
 export * from "./channels.ts";

@@ -9,6 +9,7 @@ import { TrickleStreamNotFoundError } from "../trickle/client-errors.ts";
 import { TricklePublisher } from "../trickle/publisher.ts";
 import { TrickleSubscriber } from "../trickle/subscriber.ts";
 import type { ChannelFactory, SegmentSink, SegmentSource } from "./channels.ts";
+import type { SegmentStream } from "./media/output.ts";
 
 /** Options of {@link TrickleChannels}. */
 export interface TrickleChannelsOptions {
@@ -25,7 +26,12 @@ export class TrickleChannels implements ChannelFactory {
     this.#opts = options;
   }
 
-  publish(url: string, contentType: string): SegmentSink {
+  /**
+   * A sink for `url`. Besides whole segments (`write`) it streams them (`begin`): the media loop
+   * writes each MPEG-TS segment's bytes as they are muxed, so subscribers see a segment while it is
+   * being encoded instead of ~2 s later.
+   */
+  publish(url: string, contentType: string): SegmentSink & { begin(): Promise<SegmentStream> } {
     const pub = new TricklePublisher(url, {
       mimeType: contentType,
       tls: { insecure: !this.#opts.verifyTls },
@@ -34,6 +40,15 @@ export class TrickleChannels implements ChannelFactory {
     return {
       write: async (body) => {
         await pub.write(body);
+      },
+      begin: async () => {
+        const writer = await pub.next();
+        return {
+          write: (chunk) => writer.write(chunk),
+          end: async () => {
+            await writer.end();
+          },
+        };
       },
       close: () => pub.close(),
     };
