@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -193,6 +193,11 @@ test("--network devnet: ticket params for a signed sender, recipient = the key f
     assert.equal(
       Buffer.from(params.recipient, "base64").toString("hex"),
       devnet.accounts.orchestrator.address.slice(2).toLowerCase(),
+    );
+    assert.equal(
+      statSync(join(dataDir, "recipient-secret")).mode & 0o777,
+      0o600,
+      "recipient secret kept, private",
     );
     const exited = once(child, "exit");
     child.kill("SIGTERM");

@@ -1,8 +1,8 @@
 /**
  * Chain facts for the orchestrator's Recipient, read with viem and kept fresh by polling
  * (payments.md §8, go-livepeer `TimeManager`, `GasPriceMonitor`, `LocalSenderMonitor`):
- * last seen L1 block, last initialized round and its block hashes, gas price, sender info and max
- * float.
+ * last seen L1 block, last initialized round and its block hashes, gas price, whether the
+ * recipient is in the active set, sender info and max float.
  *
  * It implements the payments module's `TimeSource`, `GasPriceSource` and `SenderMonitor`. It belongs
  * with the chain layer (src/chain); it lives here until that layer takes it. Simplifications: the
@@ -37,6 +37,8 @@ export interface ChainFactsOptions {
 
 /** Polled chain facts. Dispose to stop polling. */
 export interface ChainFacts extends TimeSource, GasPriceSource, SenderMonitor, AsyncDisposable {
+  /** BondingManager.isActiveTranscoder(recipient) at the last refresh. */
+  isActive(): boolean;
   /** Reads everything now. */
   refresh(): Promise<void>;
   close(): Promise<void>;
@@ -55,6 +57,7 @@ export async function startChainFacts(options: ChainFactsOptions): Promise<Chain
   let hash: Hex = ZERO_HASH;
   let preHash: Hex = ZERO_HASH;
   let gas: bigint | undefined;
+  let active = false;
 
   const refresh = async (): Promise<void> => {
     const b = await pub.getBlock({ blockTag: "latest" });
@@ -81,6 +84,12 @@ export async function startChainFacts(options: ChainFactsOptions): Promise<Chain
           })
         : ZERO_HASH;
     gas = await pub.getGasPrice();
+    active = await pub.readContract({
+      address: contracts.bondingManager,
+      abi: bondingManagerAbi,
+      functionName: "isActiveTranscoder",
+      args: [options.recipient],
+    });
   };
   await refresh();
   let running = false;
@@ -104,6 +113,7 @@ export async function startChainFacts(options: ChainFactsOptions): Promise<Chain
     lastInitializedL1BlockHash: () => hash,
     preLastInitializedL1BlockHash: () => preHash,
     gasPrice: () => gas,
+    isActive: () => active,
     senderInfo,
     async maxFloat(sender: Address): Promise<bigint> {
       const [info, poolSize, claimedByRecipient] = await Promise.all([

@@ -3,11 +3,16 @@
  * clients from an RPC URL and a key file, polled chain facts, a Recipient whose nonces and balances
  * live in the data directory's store, and a started Redeemer that winners are queued to.
  *
- * Not done (reported): the JSON keystore (only a raw hex key file), the "orchestrator active in the
- * current round" check before accepting payments, resolving addresses through the Controller
- * (the network's known addresses are used), and a persistent recipient secret (ticket params do not
- * survive a restart, as upstream).
+ * The recipient secret (the HMAC key of recipientRand) is kept in the data directory, so ticket
+ * params quoted before a restart are still honoured after it. Payments are refused while the
+ * orchestrator is not in the active set.
+ *
+ * Not done (reported): the JSON keystore (only a raw hex key file) and resolving addresses through
+ * the Controller (the network's known addresses are used).
  */
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { Address, Hex } from "viem";
 import { ARBITRUM_ONE_ADDRESSES, type ContractAddresses } from "../chain/addresses.ts";
 import { connectChain, readPrivateKeyFile } from "../chain/clients.ts";
@@ -22,6 +27,25 @@ import { Recipient } from "../payments/recipient.ts";
 import { Redeemer } from "../payments/redeemer.ts";
 import { type ChainFacts, startChainFacts } from "./chain-facts.ts";
 import { PaymentGate } from "./payments.ts";
+
+/** File in the data directory holding the recipient's 32-byte HMAC secret (mode 0600). */
+export const RECIPIENT_SECRET_FILE = "recipient-secret";
+
+function loadOrCreateSecret(path: string): Uint8Array {
+  if (existsSync(path)) {
+    const b = readFileSync(path);
+    if (b.length !== 32)
+      throw new TributaryError("BAD_SECRET_FILE", `${path} must hold 32 bytes; delete it to make a new one`, {
+        status: 500,
+      });
+    return new Uint8Array(b);
+  }
+  mkdirSync(dirname(path), { recursive: true });
+  const secret = randomBytes(32);
+  writeFileSync(path, secret, { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return new Uint8Array(secret);
+}
 
 /** Options of {@link startOnchainPayments}. */
 export interface OnchainPaymentsOptions {
@@ -85,6 +109,7 @@ export async function startOnchainPayments(options: OnchainPaymentsOptions): Pro
   redeemer.start();
   const recipient = new Recipient({
     address,
+    secret: loadOrCreateSecret(join(options.dataDir, RECIPIENT_SECRET_FILE)),
     ticketEV: options.ticketEV ?? DEFAULT_TICKET_EV,
     redeemGas: options.network === "arbitrum-one" ? REDEEM_GAS_L2 : REDEEM_GAS_L1,
     ...(options.maxFaceValue ? { maxFaceValue: options.maxFaceValue } : {}),
@@ -97,6 +122,7 @@ export async function startOnchainPayments(options: OnchainPaymentsOptions): Pro
     recipient,
     balances: new Balances(store.balanceStore()),
     enqueueWinner: (t) => redeemer.enqueue(t),
+    isActive: () => facts.isActive(),
   });
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {

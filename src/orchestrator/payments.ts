@@ -46,6 +46,11 @@ export interface PaymentGateOptions {
   balances: Balances;
   /** Durable, synchronous winner sink (e.g. `redeemer.enqueue`). */
   enqueueWinner: (ticket: SignedTicket) => void;
+  /**
+   * Whether this orchestrator is in the active set now; tickets are refused while it is not (they
+   * could not be redeemed). Default: always active.
+   */
+  isActive?: () => boolean;
 }
 
 /** What {@link PaymentGate.receive} did. */
@@ -62,6 +67,7 @@ export class PaymentGate {
   readonly recipient: Recipient;
   readonly balances: Balances;
   readonly #enqueue: (ticket: SignedTicket) => void;
+  readonly #isActive: () => boolean;
   /** Totals for metrics. */
   readonly totals = { tickets: 0, winners: 0, rejectedPayments: 0 };
 
@@ -69,6 +75,7 @@ export class PaymentGate {
     this.recipient = options.recipient;
     this.balances = options.balances;
     this.#enqueue = options.enqueueWinner;
+    this.#isActive = options.isActive ?? (() => true);
   }
 
   /** Ticket params for `sender` at `price`; maps "insufficient sender reserve" to 503. */
@@ -90,6 +97,13 @@ export class PaymentGate {
   async receive(value: string | undefined, manifestId: string): Promise<Received> {
     if (value === undefined || value.trim() === "") return { sender: undefined, tickets: 0, winners: 0 };
     const payment = decodePaymentHeader(value);
+    if (payment.ticketParams && !this.#isActive())
+      throw new TributaryError(
+        "ORCHESTRATOR_INACTIVE",
+        `orchestrator ${this.recipient.address} is not in the active set this round, cannot process payments; ` +
+          "bond enough stake to enter the active set",
+        { status: 400 },
+      );
     let result: Awaited<ReturnType<Recipient["processPayment"]>>;
     try {
       result = await this.recipient.processPayment(payment, manifestId, this.balances);

@@ -124,6 +124,7 @@ describe("orchestrator on the devnet", () => {
       recipient,
       balances: new Balances(store.balanceStore()),
       enqueueWinner: (t) => redeemer.enqueue(t),
+      isActive: () => facts.isActive(),
     });
     worker = await startRunner(
       defineBatchPipeline({ name: "shout", run: (i: { text: string }) => ({ text: i.text.toUpperCase() }) }),

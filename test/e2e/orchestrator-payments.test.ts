@@ -56,6 +56,7 @@ const gw = privateKeyToAccount(`0x${"42".repeat(32)}`);
 const TICKET_EV = 1000n;
 const PRICE = 10n; // wei per second
 let seedCounter = 0;
+let active = true;
 
 const time: TimeSource = {
   lastSeenL1Block: () => 1000n,
@@ -180,7 +181,12 @@ describe("orchestrator with payments", () => {
       gasPrice: { gasPrice: () => 1n },
       senders,
     });
-    gate = new PaymentGate({ recipient, balances: new Balances(), enqueueWinner: (t) => winners.push(t) });
+    gate = new PaymentGate({
+      recipient,
+      balances: new Balances(),
+      enqueueWinner: (t) => winners.push(t),
+      isActive: () => active,
+    });
     orch = await startOrchestrator({
       port: 0,
       dataDir: dir,
@@ -309,6 +315,16 @@ describe("orchestrator with payments", () => {
     assert.equal(winners.at(-1)!.recipient, ORCH);
     // 1000 credited, at least one second (10 wei) charged.
     assert.ok(Number(ok.headers["livepeer-balance"]) <= 990, String(ok.headers["livepeer-balance"]));
+
+    active = false;
+    const inactive = await call(orch, "/process/request/shout", {
+      method: "POST",
+      headers: { livepeer: await signedJob("shout"), "livepeer-payment": (await pay("shout", 1)).header },
+      body: "{}",
+    });
+    active = true;
+    assert.equal(inactive.status, 400);
+    assert.match(inactive.body, /not in the active set/);
 
     const garbage = await call(orch, "/process/request/shout", {
       method: "POST",
