@@ -8,19 +8,19 @@
  *   livepeer-gateway declares Python >= 3.12 but imports and runs on 3.11, so on an older interpreter it
  *   is installed with `--no-deps --ignore-requires-python` and its dependencies are installed normally.
  * - Go: `test/interop/go-trickle` (our program around go-livepeer's `trickle` package) built to
- *   `bin/go-trickle`, with GOMODCACHE and GOCACHE under the cache. The module comes from the Go module
- *   proxy; when the proxy refuses it, a local go-livepeer source named by `TRIBUTARY_GO_LIVEPEER_SRC`
- *   (a git repository or a source tree) is used instead through a `replace` in a temporary go.mod; the
- *   extracted `go.mod`, `go.sum` and `trickle/` stay in the cache (`src/`) for later rebuilds.
+ *   `bin/go-trickle`, with GOMODCACHE and GOCACHE under the cache, the module from the Go module proxy
+ *   only. (As of 2026-11 the proxy answers 403 "This module version is not available" for every
+ *   github.com/livepeer/go-livepeer version, so the Go peer is recorded as unavailable and its tests
+ *   skip with that reason.)
  *
  * Idempotent: each part writes a stamp keyed by its versions and is skipped while the stamp matches.
  * A part that cannot be installed is reported (exact reason, what to do) and recorded in
- * `status.json`; the interop tests for that peer then skip with that reason. Exit code 1 only when no
- * peer at all is available. Run: `node scripts/interop-setup.ts [--force]`.
+ * `status.json`; the interop tests for that peer then skip with that reason. Exit code 1 when no peer
+ * at all is available, and in CI (`CI` set) when the Python peers are missing: PyPI is reachable there. Run: `node scripts/interop-setup.ts [--force]`.
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,8 +33,6 @@ export const PEER_VERSIONS = {
   pytrickle: "0.1.6",
   livepeerGateway: "1.0.0",
   goLivepeer: "v0.9.1",
-  /** The commit of tag v0.9.1, checked when building from a local source. */
-  goLivepeerCommit: "e2fe336c8527679409e0ecb4c89647f8797ba425",
 } as const;
 
 /** Extra PyPI requirements: livepeer-gateway's own (installed beside it with --no-deps), with `av`
@@ -205,43 +203,6 @@ function goSourceHash(): string {
   return h.digest("hex").slice(0, 16);
 }
 
-/** Extracts go-livepeer's go.mod, go.sum and trickle/ at the pinned tag from a local source. */
-function extractLocalGoLivepeer(src: string, logFile: string): { dir?: string; error?: string } {
-  const dest = join(cache, "src", `go-livepeer@${PEER_VERSIONS.goLivepeer}`);
-  const gitDir = [join(src, ".git"), src].find(
-    (d) => existsSync(join(d, "HEAD")) && existsSync(join(d, "objects")),
-  );
-  rmSync(dest, { recursive: true, force: true });
-  mkdirSync(dest, { recursive: true });
-  if (gitDir) {
-    const commit = run("git", ["--git-dir", gitDir, "rev-parse", `${PEER_VERSIONS.goLivepeer}^{commit}`], {
-      logFile,
-    });
-    if (!commit.ok || commit.out.trim() !== PEER_VERSIONS.goLivepeerCommit) {
-      return {
-        error: `${src} has no tag ${PEER_VERSIONS.goLivepeer} at ${PEER_VERSIONS.goLivepeerCommit} (${commit.out.trim()})`,
-      };
-    }
-    const tar = join(tmpdir(), `go-livepeer-${process.pid}.tar`);
-    const arch = run(
-      "git",
-      ["--git-dir", gitDir, "archive", "-o", tar, PEER_VERSIONS.goLivepeer, "go.mod", "go.sum", "trickle"],
-      { logFile },
-    );
-    if (!arch.ok) return { error: `git archive failed: ${lastLines(arch.out, 4)}` };
-    const untar = run("tar", ["-xf", tar, "-C", dest], { logFile });
-    rmSync(tar, { force: true });
-    if (!untar.ok) return { error: `tar failed: ${lastLines(untar.out, 4)}` };
-  } else if (existsSync(join(src, "trickle", "trickle_server.go")) && existsSync(join(src, "go.mod"))) {
-    for (const f of ["go.mod", "go.sum", "trickle"]) {
-      if (existsSync(join(src, f))) cpSync(join(src, f), join(dest, f), { recursive: true });
-    }
-  } else {
-    return { error: `${src} is neither a go-livepeer git repository nor a source tree with trickle/` };
-  }
-  return { dir: dest };
-}
-
 function setupGo(): PartStatus {
   const goVersion = run("go", ["env", "GOVERSION"]);
   if (!goVersion.ok) return { ok: false, detail: "the go command is not installed" };
@@ -255,6 +216,7 @@ function setupGo(): PartStatus {
   if (
     !force &&
     stamp &&
+    stamp.route === "module proxy" &&
     sameJson({ ...stamp, route: undefined }, { ...wanted, route: undefined }) &&
     existsSync(bin)
   ) {
@@ -295,33 +257,10 @@ function setupGo(): PartStatus {
     );
     const viaProxy = build("", "module proxy");
     if ("ok" in viaProxy) return viaProxy;
-    const src = process.env.TRIBUTARY_GO_LIVEPEER_SRC;
-    const cached = join(cache, "src", `go-livepeer@${PEER_VERSIONS.goLivepeer}`);
-    let dir: string;
-    if (src) {
-      log(`go peer: module proxy refused the module; building from TRIBUTARY_GO_LIVEPEER_SRC=${src}`);
-      const extracted = extractLocalGoLivepeer(src, logFile);
-      if (!extracted.dir)
-        return { ok: false, detail: `cannot use TRIBUTARY_GO_LIVEPEER_SRC: ${extracted.error}` };
-      dir = extracted.dir;
-    } else if (existsSync(join(cached, "trickle", "trickle_server.go"))) {
-      log(`go peer: module proxy refused the module; building from the source kept in ${cached}`);
-      dir = cached;
-    } else {
-      return {
-        ok: false,
-        detail:
-          `the Go module proxy does not serve github.com/livepeer/go-livepeer ${wanted.goLivepeer}:\n${viaProxy.error}\n` +
-          "To build the Go peer anyway, set TRIBUTARY_GO_LIVEPEER_SRC to a go-livepeer git repository " +
-          `(with tag ${wanted.goLivepeer}) or source tree and run this script again.`,
-      };
-    }
-    const viaLocal = build(
-      `\nreplace github.com/livepeer/go-livepeer => ${dir}\n`,
-      `local source ${wanted.goLivepeer}`,
-    );
-    if ("ok" in viaLocal) return viaLocal;
-    return { ok: false, detail: `go build from the local go-livepeer source failed:\n${viaLocal.error}` };
+    return {
+      ok: false,
+      detail: `the Go module proxy does not serve github.com/livepeer/go-livepeer ${wanted.goLivepeer}:\n${viaProxy.error}`,
+    };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -338,6 +277,11 @@ function main(): void {
     join(cache, "status.json"),
     `${JSON.stringify({ python, go, versions: PEER_VERSIONS, at: new Date().toISOString() }, null, 2)}\n`,
   );
+  if (!python.ok && process.env.CI) {
+    // The Python peers come from PyPI, which CI reaches: their absence is a failure, not a skip.
+    log("CI: the Python peers are required");
+    process.exit(1);
+  }
   if (!python.ok && !go.ok) {
     log("no interop peer is available; see the reasons above");
     process.exit(1);

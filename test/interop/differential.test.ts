@@ -360,10 +360,6 @@ async function refusedPostStillSending(baseUrl: string): Promise<string> {
 
 test("a POST refused with 404 while its body is still being sent: the client can still read the 404", {
   skip,
-  todo:
-    "our server closes the socket right after the 404 (Connection: close); body bytes still arriving get " +
-    "an RST and the client loses the 404 (EPIPE). go-livepeer delivers it. Seen as a Go publisher " +
-    "reporting 'broken pipe' instead of StreamNotFoundErr. Reported to the trickle server owner.",
 }, async (t) => {
   const go = await startGoTrickleServer({ autocreate: false });
   t.after(() => go.close());

@@ -118,10 +118,6 @@ test("go-livepeer subscriber on a missing channel gets StreamNotFoundErr", { ski
 
 test("go-livepeer publisher without the channel (autocreate off) gets StreamNotFoundErr", {
   skip,
-  todo:
-    "flaky on our server under load: it closes the connection right after the 404, and when the Go " +
-    "publisher is already writing the body it gets 'broken pipe' instead of the 404 (see " +
-    "differential.test.ts, 'a POST refused with 404 while its body is still being sent')",
 }, async (t) => {
   const srv = await startOurServer(t, { autocreate: false });
   const res = await runGoTrickle([
