@@ -15,10 +15,9 @@
  * sent, no payment or signature is required (architecture "Network modes"). With a gate
  * (`devnet`/`arbitrum-one`, see onchain.ts): BYOC jobs and streams are paid, charged per second and
  * stopped when the balance runs out; GetOrchestrator is signed and carries ticket params; native AI
- * batch on the JSON pipelines (text-to-image, llm, text-to-speech) and LV2V take `Livepeer-Payment`
- * and `Livepeer-Segment`; LV2V is debited on a timer per `price_unit` and topped up with
- * `POST /payment`. **Not done:** the multipart AI pipelines (units need the decoded media) — a priced
- * model there answers 501 while payments are on.
+ * batch and LV2V take `Livepeer-Payment` and `Livepeer-Segment` and are charged per go-livepeer
+ * unit; LV2V is debited on a timer per `price_unit` and topped up with `POST /payment`. **Not done:**
+ * priced audio-to-text (units need the decoded duration) answers 501 while payments are on.
  *
  * Deliberate differences from go-livepeer: capacity is enforced on the orchestrator (503 when no
  * slot is free; upstream only lets the gateway filter), unhealthy containers are withdrawn by polling
@@ -57,7 +56,7 @@ import { decodePaymentHeader, ticketParamsToWire } from "../protocol/payment-hea
 import { decodeSegmentHeader, segCredsSigningBytes } from "../protocol/segment-header.ts";
 import { priceInfoToGoJson, stringifyJsonBig, ticketParamsToGoJson } from "../protocol/ticket-params-json.ts";
 import { TrickleServer } from "../trickle/server.ts";
-import { aiUnits } from "./ai-units.ts";
+import { aiUnits, aiUnitsMultipart, parseMultipart } from "./ai-units.ts";
 import { capabilityIdOf, PIPELINE_CAPABILITY_IDS } from "./capabilities.ts";
 import {
   type AiModelsWatcher,
@@ -599,9 +598,9 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
   // ---- native AI batch ------------------------------------------------------------------------
 
   /**
-   * Payments on the multipart AI pipelines (units from decoded media) are not implemented: with
-   * payments on, a priced model there answers 501 rather than working for free. Free models (price
-   * 0) are served.
+   * Priced work whose units cannot be computed (audio-to-text needs the decoded duration; images
+   * other than PNG/JPEG) answers 501 while payments are on, rather than working for free. Free
+   * models (price 0) are served.
    */
   function refuseUnpaidPrice(cap: Capability): void {
     if (gate === undefined) return;
@@ -624,8 +623,8 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
       }
     }
     if (contentType.includes("multipart/form-data")) {
-      const m = /name="model_id"\r\n(?:[^\r\n]*\r\n)*\r\n([^\r\n]*)\r\n/.exec(body.toString("latin1"));
-      return m?.[1] ? Buffer.from(m[1], "latin1").toString("utf8") : undefined;
+      const id = parseMultipart(body, contentType).fields.model_id;
+      return id === undefined || id === "" ? undefined : id;
     }
     return undefined;
   }
@@ -720,10 +719,13 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     }
     // Units first (a bad body is a 400 before anything is reserved or paid); only priced work needs them.
     const priced = gate !== undefined && [...cap.prices.values()].some((p) => !p.isZero());
-    const units =
-      priced && ct.includes("application/json")
+    const units = !priced
+      ? undefined
+      : ct.includes("application/json")
         ? aiUnits(pipeline, JSON.parse(body.toString("utf8")))
-        : undefined;
+        : ct.includes("multipart/form-data")
+          ? aiUnitsMultipart(pipeline, parseMultipart(body, ct))
+          : undefined;
     if (priced && units === undefined) refuseUnpaidPrice(cap);
     let lease: Lease;
     try {

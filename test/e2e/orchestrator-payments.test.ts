@@ -134,6 +134,7 @@ describe("orchestrator with payments", () => {
   let sse: RunningRunner;
   let llm: RunningRunner;
   let live: RunningRunner;
+  let upscale: RunningRunner;
   let releaseSse: () => void = () => {};
   let orch: RunningOrchestrator;
   let gate: PaymentGate;
@@ -150,6 +151,13 @@ describe("orchestrator with payments", () => {
       defineBatchPipeline({
         name: "llm",
         run: (i: { prompt: string; max_tokens: number }) => ({ text: `${i.prompt}!`, tokens: i.max_tokens }),
+      }),
+      { port: 0 },
+    );
+    upscale = await startRunner(
+      defineBatchPipeline({
+        name: "upscale",
+        run: (i: { image: { data: Uint8Array } }) => ({ bytes: i.image.data.length }),
       }),
       { port: 0 },
     );
@@ -202,6 +210,7 @@ describe("orchestrator with payments", () => {
       models: parseAiModels(
         JSON.stringify([
           { pipeline: "llm", model_id: "paid-llm", url: llm.url, price_per_unit: 5 },
+          { pipeline: "upscale", model_id: "paid-up", url: upscale.url, price_per_unit: 1 },
           {
             pipeline: "live-video-to-video",
             model_id: "paid-live",
@@ -224,13 +233,20 @@ describe("orchestrator with payments", () => {
       });
       assert.equal(r.status, 200);
     }
-    await until("the containers to be healthy", () => orch.registry.advertised().length === 5);
+    await until("the containers to be healthy", () => orch.registry.advertised().length === 6);
   });
 
   after(async () => {
     await orch?.close();
     releaseSse();
-    await Promise.all([worker?.close(), streamer?.close(), sse?.close(), llm?.close(), live?.close()]);
+    await Promise.all([
+      worker?.close(),
+      streamer?.close(),
+      sse?.close(),
+      llm?.close(),
+      live?.close(),
+      upscale?.close(),
+    ]);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -595,5 +611,55 @@ describe("orchestrator with payments", () => {
     gate.balances.debit(gw.address, mid, Rat.of(100_000n));
     await until("the stream to be closed", () => orch.streamCount === streamsBefore - 1);
     assert.equal(orch.registry.container(live.url)?.inUse, 0);
+  });
+
+  test("multipart AI batch: charged by the input image's pixels (PNG header)", async () => {
+    const q = await quoteAi(30, "paid-up", 2, "30_paid-up");
+    const png = Buffer.alloc(33);
+    png.writeUInt32BE(0x89504e47, 0);
+    png.writeUInt32BE(0x0d0a1a0a, 4);
+    png.writeUInt32BE(13, 8);
+    png.write("IHDR", 12, "ascii");
+    png.writeUInt32BE(20, 16);
+    png.writeUInt32BE(10, 20);
+    const b = "----t";
+    const body = Buffer.concat([
+      Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="model_id"\r\n\r\npaid-up\r\n`),
+      Buffer.from(
+        `--${b}\r\nContent-Disposition: form-data; name="image"; filename="x.png"\r\nContent-Type: image/png\r\n\r\n`,
+      ),
+      png,
+      Buffer.from(`\r\n--${b}--\r\n`),
+    ]);
+    const res = await new Promise<Reply>((resolve, reject) => {
+      const req = httpsRequest(
+        `${orch.url}/upscale`,
+        {
+          method: "POST",
+          headers: {
+            "content-type": `multipart/form-data; boundary=${b}`,
+            "livepeer-payment": q.payment,
+            "livepeer-segment": q.segment,
+          },
+          ca: orch.cert,
+          agent: false,
+        },
+        (r) => {
+          let text = "";
+          r.setEncoding("utf8");
+          r.on("data", (c) => {
+            text += c;
+          });
+          r.on("end", () => resolve({ status: r.statusCode ?? 0, headers: r.headers, body: text }));
+        },
+      );
+      req.on("error", reject);
+      req.end(body);
+    });
+    assert.equal(res.status, 200, res.body);
+    assert.deepEqual(JSON.parse(res.body), { bytes: 33 });
+    const balance = gate.balance(gw.address, "30_paid-up");
+    // Two tickets (≈ 2000 wei) minus 20 × 10 pixels at 1 wei.
+    assert.ok(balance.cmp(Rat.of(1799n)) > 0 && balance.cmp(Rat.of(1801n)) < 0, balance.toFixed(3));
   });
 });
