@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { depositCommand } from "./deposit.ts";
 import { devnetCommand } from "./devnet.ts";
+import { initCommand } from "./init.ts";
 import { orchestratorCommand } from "./orchestrator.ts";
 import { paymentCommand } from "./payment.ts";
 import { serveCommand } from "./serve.ts";
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)");
   program.addCommand(trickleCommand());
   program.addCommand(serveCommand());
+  program.addCommand(initCommand());
   program.addCommand(paymentCommand());
   program.addCommand(devnetCommand());
   program.addCommand(depositCommand());
