@@ -257,6 +257,10 @@ Examples:
       process.stdout.write(
         `orchestrator listening on ${running.url} (advertised as ${running.serviceUri})\n`,
       );
+      if (opts.serviceUri === undefined && (host === "0.0.0.0" || host === "::"))
+        process.stderr.write(
+          `warning: gateways are told ${running.serviceUri}, which they cannot reach; set --service-uri to the public https://host:port\n`,
+        );
       await new Promise<void>((resolve) => {
         const stop = (): void => {
           process.off("SIGINT", stop);
