@@ -1,0 +1,237 @@
+/**
+ * The network capabilities dashboard as a mountable HTTP handler. Under `basePath` (default
+ * `/dashboard`) it serves:
+ *
+ * - `GET {base}` and `{base}/`: the page (static HTML, one vanilla JS module, one stylesheet; nothing
+ *   external loads, and a Content-Security-Policy forbids it);
+ * - `{base}/app.js`, `{base}/style.css`: the static files from `./static/`;
+ * - `{base}/api/state`: the current {@link DashboardState} as JSON;
+ * - `{base}/events`: Server-Sent Events, one `state` event (the whole state, `id` = its version) on
+ *   connect and after every change, a comment heartbeat every 15 s.
+ *
+ * Anything else under the base answers a JSON 404; methods other than GET/HEAD answer 405. Paths
+ * outside the base are left to the caller (`handle` returns false). The page renders every value with
+ * `textContent`/DOM nodes, never as markup, so names coming from the network cannot inject script.
+ */
+import { readFileSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { errorBody, NotFoundError, TributaryError } from "../../node/errors.ts";
+import type { DashboardSource } from "./source.ts";
+import type { DashboardState } from "./state.ts";
+
+/** Default mount point. */
+export const DASHBOARD_BASE_PATH = "/dashboard";
+/** Interval of the SSE heartbeat comment, ms. */
+export const SSE_HEARTBEAT_MS = 15_000;
+/** Concurrent event streams allowed; more answer 503. */
+export const DEFAULT_MAX_EVENT_CLIENTS = 64;
+
+/** Options of {@link createDashboard}. */
+export interface DashboardOptions {
+  source: DashboardSource;
+  /** Mount point: `/segment[/segment…]` of URL-safe characters, no trailing slash; default `/dashboard`. */
+  basePath?: string;
+  /** Concurrent `events` streams; default {@link DEFAULT_MAX_EVENT_CLIENTS}. */
+  maxEventClients?: number;
+  /** SSE heartbeat interval, ms; default {@link SSE_HEARTBEAT_MS}. */
+  heartbeatMs?: number;
+}
+
+/** A mounted dashboard. */
+export interface Dashboard extends Disposable {
+  /**
+   * Answers `req` if its path is under the base path and returns true; returns false (without touching
+   * `res`) otherwise, so the caller can route it elsewhere.
+   */
+  handle(req: IncomingMessage, res: ServerResponse): boolean;
+  /** Number of open event streams. */
+  readonly eventClients: number;
+  /** Ends every event stream. Idempotent; later page and JSON requests still work, later event streams answer 503. */
+  close(): void;
+}
+
+interface StaticFile {
+  body: Buffer;
+  type: string;
+}
+
+const CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self' data:",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+const COMMON_HEADERS = {
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+};
+
+function loadStatic(name: string): Buffer {
+  return readFileSync(new URL(`./static/${name}`, import.meta.url));
+}
+
+/** Creates the dashboard handler; reads the static files once. Throws RangeError on a bad `basePath`. */
+export function createDashboard(options: DashboardOptions): Dashboard {
+  const base = options.basePath ?? DASHBOARD_BASE_PATH;
+  if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(base))
+    throw new RangeError(`dashboard basePath must look like "/dashboard", got ${JSON.stringify(base)}`);
+  const maxClients = options.maxEventClients ?? DEFAULT_MAX_EVENT_CLIENTS;
+  const heartbeatMs = options.heartbeatMs ?? SSE_HEARTBEAT_MS;
+  // The base path is validated above, so it is safe inside an HTML attribute.
+  const html = Buffer.from(loadStatic("index.html").toString("utf8").replaceAll("{{BASE}}", base));
+  const files = new Map<string, StaticFile>([
+    ["", { body: html, type: "text/html; charset=utf-8" }],
+    ["/", { body: html, type: "text/html; charset=utf-8" }],
+    ["/app.js", { body: loadStatic("app.js"), type: "text/javascript; charset=utf-8" }],
+    ["/style.css", { body: loadStatic("style.css"), type: "text/css; charset=utf-8" }],
+  ]);
+  const clients = new Set<() => void>();
+  let closed = false;
+
+  const sendError = (res: ServerResponse, err: TributaryError, headers: Record<string, string> = {}) => {
+    const body = JSON.stringify(errorBody(err));
+    res.writeHead(err.status, {
+      ...COMMON_HEADERS,
+      ...headers,
+      "content-type": "application/json; charset=utf-8",
+      "cache-control": "no-store",
+      "content-length": Buffer.byteLength(body),
+    });
+    res.end(body);
+  };
+
+  const sendBody = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: Buffer | string,
+    headers: Record<string, string>,
+  ) => {
+    res.writeHead(200, { ...COMMON_HEADERS, ...headers, "content-length": Buffer.byteLength(body) });
+    res.end(req.method === "HEAD" ? undefined : body);
+  };
+
+  const serveEvents = (req: IncomingMessage, res: ServerResponse) => {
+    if (closed || clients.size >= maxClients) {
+      sendError(
+        res,
+        new TributaryError("DASHBOARD_BUSY", "too many dashboard event streams; retry later", {
+          status: 503,
+        }),
+        { "retry-after": "5" },
+      );
+      return;
+    }
+    res.writeHead(200, {
+      ...COMMON_HEADERS,
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-store",
+      connection: "keep-alive",
+      "x-accel-buffering": "no",
+    });
+    if (req.method === "HEAD") {
+      res.end();
+      return;
+    }
+    res.socket?.setNoDelay(true);
+    let blocked = false;
+    let latest: DashboardState | undefined;
+    const send = (state: DashboardState) => {
+      if (blocked) {
+        latest = state;
+        return;
+      }
+      // JSON.stringify never emits a raw newline, so one data line holds the whole state.
+      blocked = !res.write(`id: ${state.version}\nevent: state\ndata: ${JSON.stringify(state)}\n\n`);
+    };
+    const onDrain = () => {
+      blocked = false;
+      if (latest !== undefined) {
+        const s = latest;
+        latest = undefined;
+        send(s);
+      }
+    };
+    res.on("drain", onDrain);
+    res.write("retry: 2000\n\n");
+    send(options.source.snapshot());
+    const unsubscribe = options.source.subscribe(send);
+    const heartbeat = setInterval(() => {
+      if (!blocked) res.write(": ping\n\n");
+    }, heartbeatMs);
+    const end = () => {
+      if (!clients.delete(end)) return;
+      clearInterval(heartbeat);
+      unsubscribe();
+      res.off("drain", onDrain);
+      if (!res.writableEnded) res.end();
+    };
+    clients.add(end);
+    res.on("close", end);
+    req.on("close", end);
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse): boolean => {
+    let path: string;
+    try {
+      path = new URL(req.url ?? "/", "http://localhost").pathname;
+    } catch {
+      return false;
+    }
+    if (path !== base && !path.startsWith(`${base}/`)) return false;
+    const sub = path.slice(base.length);
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      sendError(
+        res,
+        new TributaryError("METHOD_NOT_ALLOWED", `${req.method} is not allowed on the dashboard; use GET`, {
+          status: 405,
+        }),
+        { allow: "GET, HEAD" },
+      );
+      return true;
+    }
+    const file = files.get(sub);
+    if (file !== undefined) {
+      sendBody(req, res, file.body, {
+        "content-type": file.type,
+        "cache-control": "no-cache",
+        ...(file.type.startsWith("text/html") && {
+          "content-security-policy": CSP,
+          "x-frame-options": "DENY",
+        }),
+      });
+      return true;
+    }
+    if (sub === "/api/state") {
+      sendBody(req, res, JSON.stringify(options.source.snapshot()), {
+        "content-type": "application/json; charset=utf-8",
+        "cache-control": "no-store",
+      });
+      return true;
+    }
+    if (sub === "/events") {
+      serveEvents(req, res);
+      return true;
+    }
+    sendError(res, new NotFoundError(`no dashboard resource at ${path}`));
+    return true;
+  };
+
+  const close = () => {
+    closed = true;
+    for (const end of [...clients]) end();
+  };
+
+  return {
+    handle,
+    get eventClients() {
+      return clients.size;
+    },
+    close,
+    [Symbol.dispose]: close,
+  };
+}

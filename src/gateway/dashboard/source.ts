@@ -1,0 +1,258 @@
+/**
+ * Where the dashboard gets its state: the small {@link DashboardSource} interface, and
+ * {@link createPoolDashboardSource}, the adapter that samples an {@link OrchestratorPool} (snapshot +
+ * per-orchestrator stats) and an optional suspension lookup, keeps bounded history rings, and tells
+ * subscribers when anything shown changed.
+ *
+ * The pool has no change notification of its own, so the adapter samples it every `intervalMs` (an
+ * in-memory read, no I/O) and, when wired as the pool's `onEvent` through {@link
+ * PoolDashboardSource.observe}, right after each refresh and with the pool's rejection reasons.
+ */
+import type { OrchestratorInfo } from "../../protocol/gen/lp_rpc_pb.ts";
+import type { OrchestratorDescriptor, OrchestratorStats, PoolEvent } from "../discovery/pool.ts";
+import {
+  capabilityIndex,
+  type DashboardFailure,
+  type DashboardHealth,
+  type DashboardOrchestrator,
+  type DashboardState,
+  HistoryRing,
+  offersOf,
+  priceView,
+} from "./state.ts";
+
+/** A provider of dashboard state with change notification. One interface for every backing store. */
+export interface DashboardSource {
+  /** The current state (cheap; no I/O). */
+  snapshot(): DashboardState;
+  /** Calls `listener` with the new state after every change; returns the unsubscribe function. */
+  subscribe(listener: (state: DashboardState) => void): () => void;
+}
+
+/** What the adapter reads from the pool (an {@link OrchestratorPool} fits). */
+export interface DashboardPoolView {
+  snapshot(): OrchestratorDescriptor[];
+  stats(): OrchestratorStats[];
+  readonly snapshotAt: number | undefined;
+}
+
+/** Options of {@link createPoolDashboardSource}. */
+export interface PoolDashboardSourceOptions {
+  pool: DashboardPoolView;
+  /** Live suspension penalties keyed by transcoder URI (a selection `Suspender` fits). */
+  suspender?: { penalty(transcoder: string): number };
+  /** Sampling period, ms; default 1000. */
+  intervalMs?: number;
+  /** Samples kept per orchestrator for the sparklines; default 60. */
+  historySize?: number;
+  /** Failures remembered per orchestrator; default 5. */
+  recentFailures?: number;
+  /** Stops sampling when aborted. */
+  signal?: AbortSignal;
+  now?: () => number;
+}
+
+/** The pool adapter: a {@link DashboardSource} with a lifecycle. */
+export interface PoolDashboardSource extends DashboardSource, Disposable {
+  /** Samples the pool now and notifies subscribers if anything changed. */
+  update(): void;
+  /** Pass the pool's events here (chain it into `OrchestratorPoolOptions.onEvent`). */
+  observe(event: PoolEvent): void;
+  /** Stops sampling and drops subscribers. Idempotent. */
+  close(): void;
+}
+
+interface Tracked {
+  info?: OrchestratorInfo;
+  transcoder: string;
+  address: string;
+  fetchedAt?: number;
+  calls: number;
+  failures: number;
+  recentFailures: DashboardFailure[];
+  history: HistoryRing<{ at: number; latencyMs: number | null; inUse: number; capacity: number }>;
+}
+
+const HEALTH_ORDER: readonly DashboardHealth[] = [
+  "healthy",
+  "suspended",
+  "rejected",
+  "unreachable",
+  "absent",
+];
+
+/** See the module documentation. Samples once immediately. */
+export function createPoolDashboardSource(options: PoolDashboardSourceOptions): PoolDashboardSource {
+  const now = options.now ?? Date.now;
+  const historySize = options.historySize ?? 60;
+  const keepFailures = options.recentFailures ?? 5;
+  const tracked = new Map<string, Tracked>();
+  const listeners = new Set<(state: DashboardState) => void>();
+  let rejections = new Map<string, string>();
+  let pendingRejections = new Map<string, string>();
+  let state: DashboardState = { version: 0, generatedAt: now(), orchestrators: [], capabilities: [] };
+  let fingerprint = "";
+  let closed = false;
+
+  const track = (url: string): Tracked => {
+    let t = tracked.get(url);
+    if (t === undefined) {
+      t = {
+        transcoder: "",
+        address: "",
+        calls: 0,
+        failures: 0,
+        recentFailures: [],
+        history: new HistoryRing(historySize),
+      };
+      tracked.set(url, t);
+    }
+    return t;
+  };
+
+  const update = () => {
+    if (closed) return;
+    const snapshot = options.pool.snapshot();
+    const inSnapshot = new Map<string, OrchestratorDescriptor>(snapshot.map((d) => [d.url, d]));
+    const stats = new Map(options.pool.stats().map((s) => [s.url, s]));
+    for (const d of snapshot) {
+      const t = track(d.url);
+      if (t.fetchedAt === undefined || d.fetchedAt >= t.fetchedAt) {
+        t.info = d.info;
+        t.transcoder = d.transcoder;
+        t.address = d.address;
+        t.fetchedAt = d.fetchedAt;
+      }
+    }
+    for (const url of stats.keys()) track(url);
+
+    const orchestrators: DashboardOrchestrator[] = [];
+    for (const [url, t] of [...tracked].sort(([a], [b]) => a.localeCompare(b))) {
+      const s = stats.get(url);
+      const d = inSnapshot.get(url);
+      const offers = t.info ? offersOf(t.info) : [];
+      const capacity = offers.reduce((n, o) => n + o.capacity, 0);
+      const capacityInUse = offers.reduce((n, o) => n + o.capacityInUse, 0);
+      const failures = s?.failures ?? 0;
+      const calls = (s?.successes ?? 0) + failures;
+      if (failures > t.failures && s?.lastFailureAt !== undefined) {
+        t.recentFailures.unshift({ at: s.lastFailureAt, error: s.lastError ?? "unknown error" });
+        t.recentFailures.length = Math.min(t.recentFailures.length, keepFailures);
+      }
+      t.failures = failures;
+      if (calls !== t.calls || t.history.length === 0) {
+        t.calls = calls;
+        // A failed newest call leaves a gap in the latency line, so outages are visible.
+        const failedLast = (s?.consecutiveFailures ?? 0) > 0;
+        t.history.push({
+          at: now(),
+          latencyMs: failedLast ? null : (s?.lastLatencyMs ?? null),
+          inUse: capacityInUse,
+          capacity,
+        });
+      }
+      const suspension =
+        t.transcoder !== "" && options.suspender
+          ? options.suspender.penalty(t.transcoder)
+          : (d?.suspension ?? 0);
+      let health: DashboardHealth;
+      let reason: string | undefined;
+      if ((s?.consecutiveFailures ?? 0) > 0) {
+        health = "unreachable";
+        reason = s?.lastError;
+      } else if (d !== undefined) {
+        health = suspension > 0 ? "suspended" : "healthy";
+        if (suspension > 0) reason = `suspended (penalty ${suspension})`;
+      } else if (rejections.has(url)) {
+        health = "rejected";
+        reason = rejections.get(url);
+      } else {
+        health = "absent";
+        reason = "not in the current discovery snapshot";
+      }
+      const defaultPrice = t.info?.priceInfo && priceView(t.info.priceInfo, undefined, "default");
+      const samples = t.history.values();
+      orchestrators.push({
+        url,
+        transcoder: t.transcoder,
+        address: t.address,
+        health,
+        ...(reason !== undefined && { reason }),
+        version: t.info?.capabilities?.version ?? "",
+        ...(s?.lastLatencyMs !== undefined && { lastLatencyMs: s.lastLatencyMs }),
+        ...(s?.avgLatencyMs !== undefined && { avgLatencyMs: s.avgLatencyMs }),
+        successes: s?.successes ?? 0,
+        failures,
+        consecutiveFailures: s?.consecutiveFailures ?? 0,
+        recentFailures: [...t.recentFailures],
+        ...(s?.lastSuccessAt !== undefined && { lastSuccessAt: s.lastSuccessAt }),
+        ...(s?.lastFailureAt !== undefined && { lastFailureAt: s.lastFailureAt }),
+        ...(t.fetchedAt !== undefined && { infoFetchedAt: t.fetchedAt }),
+        suspension,
+        offers,
+        ...(defaultPrice && { defaultPrice }),
+        capacity,
+        capacityInUse,
+        history: {
+          at: samples.map((x) => x.at),
+          latencyMs: samples.map((x) => x.latencyMs),
+          inUse: samples.map((x) => x.inUse),
+          capacity: samples.map((x) => x.capacity),
+        },
+      });
+    }
+    const next = {
+      ...(options.pool.snapshotAt !== undefined && { snapshotAt: options.pool.snapshotAt }),
+      orchestrators,
+      capabilities: capabilityIndex(orchestrators),
+    };
+    const print = JSON.stringify(next);
+    if (print === fingerprint) return;
+    fingerprint = print;
+    state = { version: state.version + 1, generatedAt: now(), ...next };
+    for (const l of [...listeners]) {
+      try {
+        l(state);
+      } catch {
+        // A failing subscriber must not stop the others or the sampler.
+      }
+    }
+  };
+
+  const timer = setInterval(update, options.intervalMs ?? 1000);
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    clearInterval(timer);
+    listeners.clear();
+    options.signal?.removeEventListener("abort", close);
+  };
+  if (options.signal?.aborted) close();
+  else options.signal?.addEventListener("abort", close, { once: true });
+  update();
+
+  return {
+    snapshot: () => state,
+    subscribe(listener) {
+      if (closed) return () => {};
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    update,
+    observe(event) {
+      if (event.type === "rejected") pendingRejections.set(event.url, event.reason);
+      else if (event.type === "refreshed") {
+        rejections = pendingRejections;
+        pendingRejections = new Map();
+        update();
+      }
+    },
+    close,
+    [Symbol.dispose]: close,
+  };
+}
+
+/** Sort key of a health state (healthy first); for views that order by health. */
+export function healthRank(health: DashboardHealth): number {
+  return HEALTH_ORDER.indexOf(health);
+}

@@ -1,0 +1,308 @@
+// Tributary network capabilities dashboard: renders the state from api/state and keeps it live through
+// Server-Sent Events from events. Every value from the network is inserted as text (textContent or
+// attribute values set through the DOM), never parsed as markup.
+
+const base = new URL(".", import.meta.url);
+const stateUrl = new URL("api/state", base);
+const eventsUrl = new URL("events", base);
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+let current;
+let filterText = "";
+
+/** Creates an element; string and number children become text nodes. */
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs ?? {})) {
+    if (v === undefined || v === null || v === false) continue;
+    node.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    node.append(typeof c === "string" || typeof c === "number" ? document.createTextNode(String(c)) : c);
+  }
+  return node;
+}
+
+const HEALTH_LABEL = {
+  healthy: "Healthy",
+  suspended: "Suspended",
+  unreachable: "Unreachable",
+  rejected: "Rejected",
+  absent: "Not listed",
+};
+
+function healthBadge(health) {
+  return el("span", { class: `badge health-${health}` }, HEALTH_LABEL[health] ?? String(health));
+}
+
+function warmBadge(warm) {
+  return el("span", { class: warm ? "badge warm" : "badge cold" }, warm ? "warm" : "cold");
+}
+
+function ms(v) {
+  if (typeof v !== "number" || !Number.isFinite(v)) return "–";
+  return v < 10 ? `${v.toFixed(1)} ms` : `${Math.round(v)} ms`;
+}
+
+function time(t) {
+  return typeof t === "number" ? new Date(t).toLocaleTimeString() : "–";
+}
+
+function priceNode(price) {
+  if (!price) return el("span", { class: "muted" }, "no price");
+  return el(
+    "span",
+    { class: "price", title: `exact: ${price.weiPerUnit} wei per ${price.unit} (${price.source} price)` },
+    price.display,
+    price.displayScaled ? el("span", { class: "scaled" }, price.displayScaled) : null,
+  );
+}
+
+/** An inline SVG sparkline of a numeric series (nulls are gaps), with a text alternative. */
+function sparkline(values, label, unit) {
+  const w = 120;
+  const h = 28;
+  const nums = values.filter((v) => typeof v === "number" && Number.isFinite(v));
+  const svg = document.createElementNS(SVG_NS, "svg");
+  svg.setAttribute("class", "spark");
+  svg.setAttribute("width", String(w));
+  svg.setAttribute("height", String(h));
+  svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
+  svg.setAttribute("role", "img");
+  const title = document.createElementNS(SVG_NS, "title");
+  if (nums.length === 0) {
+    title.textContent = `${label}: no samples yet`;
+    svg.append(title);
+    return svg;
+  }
+  const min = Math.min(...nums);
+  const max = Math.max(...nums);
+  title.textContent = `${label}, last ${nums.length} samples: min ${Math.round(min)}${unit}, max ${Math.round(max)}${unit}`;
+  svg.setAttribute("aria-label", title.textContent);
+  svg.append(title);
+  const span = max - min || 1;
+  const step = values.length > 1 ? (w - 4) / (values.length - 1) : 0;
+  let d = "";
+  let pen = false;
+  values.forEach((v, i) => {
+    if (typeof v !== "number" || !Number.isFinite(v)) {
+      pen = false;
+      return;
+    }
+    const x = 2 + i * step;
+    const y = h - 3 - ((v - min) / span) * (h - 6);
+    d += `${pen ? "L" : "M"}${x.toFixed(1)},${y.toFixed(1)} `;
+    pen = true;
+  });
+  const path = document.createElementNS(SVG_NS, "path");
+  path.setAttribute("d", d.trim());
+  path.setAttribute("class", "line");
+  svg.append(path);
+  const lastIndex = values.length - 1;
+  const last = values[lastIndex];
+  if (typeof last === "number" && Number.isFinite(last)) {
+    const dot = document.createElementNS(SVG_NS, "circle");
+    dot.setAttribute("cx", (2 + lastIndex * step).toFixed(1));
+    dot.setAttribute("cy", (h - 3 - ((last - min) / span) * (h - 6)).toFixed(1));
+    dot.setAttribute("r", "2");
+    dot.setAttribute("class", "dot");
+    svg.append(dot);
+  }
+  return svg;
+}
+
+function renderSummary(state) {
+  const orchs = state.orchestrators;
+  const healthy = orchs.filter((o) => o.health === "healthy").length;
+  const warmCaps = state.capabilities.filter((c) => c.warm > 0).length;
+  const items = [
+    ["Orchestrators", orchs.length],
+    ["Healthy", healthy],
+    ["Capabilities", state.capabilities.length],
+    ["Warm somewhere", warmCaps],
+    ["Snapshot", time(state.snapshotAt)],
+  ];
+  document
+    .getElementById("summary")
+    .replaceChildren(
+      ...items.map(([k, v]) => el("div", { class: "stat" }, el("dt", {}, k), el("dd", {}, v))),
+    );
+}
+
+function renderCapabilities(state) {
+  const tbody = document.querySelector("#caps tbody");
+  const needle = filterText.trim().toLowerCase();
+  const caps = state.capabilities.filter((c) => needle === "" || c.key.toLowerCase().includes(needle));
+  tbody.replaceChildren(
+    ...caps.map((c) =>
+      el(
+        "tr",
+        { "data-key": c.key, "data-warm-count": c.warm, "data-cold-count": c.cold },
+        el(
+          "th",
+          { scope: "row" },
+          el("span", { class: "pipeline" }, c.pipeline),
+          el("span", { class: "model" }, c.modelId),
+        ),
+        el("td", { class: c.warm > 0 ? "num good" : "num" }, c.warm),
+        el("td", { class: "num" }, c.cold),
+        el("td", { class: "num" }, `${c.capacityInUse} / ${c.capacity}`),
+        el("td", {}, c.bestPrice ? priceNode(c.bestPrice) : el("span", { class: "muted" }, "–")),
+        el(
+          "td",
+          {},
+          el(
+            "ul",
+            { class: "providers" },
+            c.providers.map((p) =>
+              el(
+                "li",
+                { "data-url": p.url, "data-warm": String(p.warm), "data-health": p.health },
+                el("span", { class: "url" }, p.url),
+                " ",
+                warmBadge(p.warm),
+                p.health !== "healthy" ? [" ", healthBadge(p.health)] : null,
+                " ",
+                el("span", { class: "muted" }, `${p.capacityInUse}/${p.capacity}`),
+                " ",
+                priceNode(p.price),
+              ),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+  document.getElementById("caps-empty").hidden = state.capabilities.length > 0;
+}
+
+function renderOrchestrators(state) {
+  const tbody = document.querySelector("#orchs tbody");
+  tbody.replaceChildren(
+    ...state.orchestrators.map((o) =>
+      el(
+        "tr",
+        { "data-url": o.url, "data-health": o.health, class: `row-${o.health}` },
+        el(
+          "th",
+          { scope: "row" },
+          el("span", { class: "url" }, o.url),
+          o.address && o.address !== "0x" ? el("span", { class: "addr" }, o.address) : null,
+          o.version ? el("span", { class: "muted" }, `version ${o.version}`) : null,
+        ),
+        el(
+          "td",
+          {},
+          healthBadge(o.health),
+          o.reason ? el("span", { class: "reason" }, o.reason) : null,
+          o.infoFetchedAt && o.health !== "healthy"
+            ? el("span", { class: "muted" }, `info from ${time(o.infoFetchedAt)}`)
+            : null,
+        ),
+        el(
+          "td",
+          {},
+          el("span", { class: "num" }, ms(o.lastLatencyMs)),
+          el("span", { class: "muted" }, `avg ${ms(o.avgLatencyMs)}`),
+          sparkline(o.history.latencyMs, "Latency", " ms"),
+        ),
+        el(
+          "td",
+          {},
+          el("span", { class: "num" }, `${o.capacityInUse} / ${o.capacity}`),
+          sparkline(o.history.inUse, "Capacity in use", ""),
+        ),
+        el(
+          "td",
+          {},
+          o.offers.length === 0
+            ? el("span", { class: "muted" }, "none advertised")
+            : el(
+                "ul",
+                { class: "offers" },
+                o.offers.map((f) =>
+                  el(
+                    "li",
+                    { "data-key": f.key, "data-warm": String(f.warm) },
+                    el("span", { class: "key" }, f.key),
+                    " ",
+                    warmBadge(f.warm),
+                    " ",
+                    el("span", { class: "muted" }, `${f.capacityInUse}/${f.capacity}`),
+                    " ",
+                    priceNode(f.price),
+                  ),
+                ),
+              ),
+        ),
+        el("td", {}, o.defaultPrice ? priceNode(o.defaultPrice) : el("span", { class: "muted" }, "–")),
+        el(
+          "td",
+          {},
+          el(
+            "span",
+            { class: o.consecutiveFailures > 0 ? "num bad" : "num" },
+            `${o.failures} / ${o.successes + o.failures}`,
+          ),
+          o.recentFailures.length > 0
+            ? el(
+                "ul",
+                { class: "failures" },
+                o.recentFailures
+                  .slice(0, 3)
+                  .map((f) => el("li", {}, el("time", {}, time(f.at)), " ", f.error)),
+              )
+            : null,
+        ),
+      ),
+    ),
+  );
+  document.getElementById("orchs-empty").hidden = state.orchestrators.length > 0;
+}
+
+function render(state) {
+  if (current && state.version < current.version) return;
+  current = state;
+  document.body.dataset.version = String(state.version);
+  renderSummary(state);
+  renderCapabilities(state);
+  renderOrchestrators(state);
+}
+
+function setConnection(kind, text) {
+  const conn = document.getElementById("conn");
+  conn.dataset.state = kind;
+  conn.textContent = text;
+}
+
+async function loadOnce() {
+  try {
+    const res = await fetch(stateUrl, { cache: "no-store" });
+    if (res.ok) render(await res.json());
+  } catch {
+    // The event stream reports the connection state.
+  }
+}
+
+function connect() {
+  const source = new EventSource(eventsUrl);
+  source.addEventListener("open", () => setConnection("live", "Live"));
+  source.addEventListener("state", (e) => {
+    setConnection("live", `Live · updated ${new Date().toLocaleTimeString()}`);
+    try {
+      render(JSON.parse(e.data));
+    } catch {
+      // A malformed event is ignored; the next one replaces the whole state.
+    }
+  });
+  source.addEventListener("error", () => setConnection("down", "Reconnecting…"));
+}
+
+document.getElementById("filter").addEventListener("input", (e) => {
+  filterText = e.target.value;
+  if (current) renderCapabilities(current);
+});
+
+loadOnce();
+connect();
