@@ -18,6 +18,7 @@ test("AI capabilities get a bit, capacities and model constraints; BYOC does not
     priceParts: new Map(),
     priceUnit: "pixel" as const,
     description: "",
+    gpuInfo: {},
   };
   const caps = buildCapabilities(
     [

@@ -13,7 +13,11 @@ async function fakeContainer(): Promise<{
 }> {
   let answer = { status: 200, body: '{"status":"LOADING"}' };
   const server = createServer((req, res) => {
-    assert.equal(req.url, "/health");
+    if (req.url !== "/health") {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
     res.writeHead(answer.status, { "content-type": "application/json" });
     res.end(answer.body);
   });

@@ -15,7 +15,7 @@
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { type Logger, silentLogger } from "../node/logger.ts";
-import type { CapabilityRegistry, ContainerHealth, ContainerState } from "./registry.ts";
+import type { CapabilityRegistry, ContainerHealth, ContainerState, GpuInfo } from "./registry.ts";
 
 /** Options of {@link HealthMonitor}. */
 export interface HealthMonitorOptions {
@@ -31,6 +31,47 @@ export interface HealthMonitorOptions {
 
 /** The outcome of one poll. */
 export type PollResult = "ready" | "loading" | "error" | "unreachable";
+
+/** GETs a small JSON document; undefined on any failure. Never throws. */
+function getJson(url: string, token: string | undefined, timeoutMs: number): Promise<unknown> {
+  return new Promise((resolve) => {
+    let target: URL;
+    try {
+      target = new URL(url);
+    } catch {
+      resolve(undefined);
+      return;
+    }
+    const request = target.protocol === "https:" ? httpsRequest : httpRequest;
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (token !== undefined) headers.authorization = `Bearer ${token}`;
+    const req = request(
+      target,
+      { method: "GET", headers, agent: false, rejectUnauthorized: false },
+      (res) => {
+        const parts: Buffer[] = [];
+        let size = 0;
+        res.on("data", (c: Buffer) => {
+          size += c.length;
+          if (size > 256 * 1024) req.destroy();
+          else parts.push(c);
+        });
+        res.on("end", () => {
+          if (res.statusCode !== 200) return resolve(undefined);
+          try {
+            resolve(JSON.parse(Buffer.concat(parts).toString("utf8")));
+          } catch {
+            resolve(undefined);
+          }
+        });
+        res.on("error", () => resolve(undefined));
+      },
+    );
+    req.setTimeout(timeoutMs, () => req.destroy());
+    req.on("error", () => resolve(undefined));
+    req.end();
+  });
+}
 
 /** Polls `<url>/health` once. Never throws. */
 export function pollHealth(url: string, token: string | undefined, timeoutMs: number): Promise<PollResult> {
@@ -142,6 +183,7 @@ export class HealthMonitor implements AsyncDisposable {
       this.#failures.set(c.url, n);
       next = n >= this.#threshold ? "failed" : c.health === "unknown" ? "unknown" : c.health;
     }
+    if (next === "ready" && c.gpuInfo === undefined) void this.#readHardware(c);
     if (next === c.health) return;
     const level = next === "failed" ? "warn" : "info";
     this.#log[level](
@@ -149,6 +191,27 @@ export class HealthMonitor implements AsyncDisposable {
       "container health changed",
     );
     this.#registry.setHealth(c.url, next);
+  }
+
+  /** Reads `/hardware/info` once a container is ready (for `OrchestratorInfo.hardware`). */
+  async #readHardware(c: ContainerState): Promise<void> {
+    c.gpuInfo = {};
+    const info = await getJson(`${c.url}/hardware/info`, c.token, this.#timeoutMs);
+    const gpus = (info as { gpu_info?: unknown } | undefined)?.gpu_info;
+    if (typeof gpus !== "object" || gpus === null) return;
+    const out: Record<string, GpuInfo> = {};
+    for (const [k, v] of Object.entries(gpus as Record<string, Record<string, unknown>>)) {
+      if (typeof v !== "object" || v === null) continue;
+      out[k] = {
+        id: String(v.id ?? ""),
+        name: String(v.name ?? ""),
+        major: Number(v.major) || 0,
+        minor: Number(v.minor) || 0,
+        memory_free: Number(v.memory_free) || 0,
+        memory_total: Number(v.memory_total) || 0,
+      };
+    }
+    c.gpuInfo = out;
   }
 
   /** Stops polling. Idempotent. */

@@ -7,6 +7,7 @@ import { create } from "@bufbuild/protobuf";
 import { Rat } from "../payments/rational.ts";
 import {
   AuthTokenSchema,
+  GPUComputeInfoSchema,
   HardwareInformationSchema,
   type OrchestratorInfo,
   OrchestratorInfoSchema,
@@ -140,7 +141,23 @@ export async function buildOrchestratorInfo(
     info.hardware = advertised
       .filter((a) => a.source !== "byoc")
       .map((a) =>
-        create(HardwareInformationSchema, { pipeline: a.pipeline, modelId: a.modelId, gpuInfo: {} }),
+        create(HardwareInformationSchema, {
+          pipeline: a.pipeline,
+          modelId: a.modelId,
+          gpuInfo: Object.fromEntries(
+            Object.entries(a.gpuInfo).map(([k, g]) => [
+              k,
+              create(GPUComputeInfoSchema, {
+                id: g.id,
+                name: g.name,
+                major: g.major,
+                minor: g.minor,
+                memoryFree: BigInt(Math.trunc(g.memory_free)),
+                memoryTotal: BigInt(Math.trunc(g.memory_total)),
+              }),
+            ]),
+          ),
+        }),
       );
   }
   if (!ctx.offchain && ctx.ticketParams && request && request.address.length === 20) {

@@ -48,6 +48,18 @@ export interface ContainerState {
   token: string | undefined;
   /** False once no registration references it (kept until its leases end). */
   referenced: boolean;
+  /** GPUs from the container's `/hardware/info` (pytrickle's `gpu_info`), read when it became ready. */
+  gpuInfo?: Record<string, GpuInfo>;
+}
+
+/** One GPU as pytrickle's `/hardware/info` reports it. */
+export interface GpuInfo {
+  id: string;
+  name: string;
+  major: number;
+  minor: number;
+  memory_free: number;
+  memory_total: number;
 }
 
 /** One capability and where it runs. */
@@ -87,6 +99,8 @@ export interface AdvertisedCapability {
   priceParts: Map<string, { pricePerUnit: Rat; pixelsPerUnit: bigint }>;
   priceUnit: PriceUnit;
   description: string;
+  /** GPUs of its ready containers, keyed `<container index>:<gpu index>`. */
+  gpuInfo: Record<string, GpuInfo>;
 }
 
 /** Events: `change` (any registration or health change), `health` (url, previous, next). */
@@ -230,10 +244,13 @@ export class CapabilityRegistry extends EventEmitter<RegistryEvents> {
       let capacity = 0;
       let inUse = 0;
       let ready = false;
-      for (const url of cap.urls) {
+      const gpuInfo: Record<string, GpuInfo> = {};
+      for (const [i, url] of cap.urls.entries()) {
         const c = this.#containers.get(url);
         if (c === undefined || c.health !== "ready") continue;
         ready = true;
+        for (const [k, g] of Object.entries(c.gpuInfo ?? {}))
+          gpuInfo[cap.urls.length > 1 ? `${i}:${k}` : k] = g;
         capacity += c.capacity;
         inUse += Math.min(c.inUse, c.capacity);
       }
@@ -250,6 +267,7 @@ export class CapabilityRegistry extends EventEmitter<RegistryEvents> {
         priceParts: cap.priceParts,
         priceUnit: cap.priceUnit,
         description: cap.description,
+        gpuInfo,
       });
     }
     return out;

@@ -92,7 +92,22 @@ describe("orchestrator offchain e2e", () => {
           return { model: input.model_id, text: input.prompt.toUpperCase() };
         },
       }),
-      { port: 0 },
+      {
+        port: 0,
+        gpuProbe: async () => [
+          {
+            index: "0",
+            id: "GPU-test",
+            name: "Test GPU",
+            memoryTotal: 8 * 2 ** 30,
+            memoryFree: 2 ** 30,
+            major: 8,
+            minor: 6,
+            utilizationCompute: 0,
+            utilizationMemory: 0,
+          },
+        ],
+      },
     );
     reverse = await startRunner(
       defineBatchPipeline({
@@ -304,6 +319,9 @@ describe("orchestrator offchain e2e", () => {
     assert.equal(info.authToken?.token.length, 32);
     assert.ok((info.authToken?.expiration ?? 0n) > BigInt(Math.floor(Date.now() / 1000)));
     assert.equal(info.ticketParams, undefined, "offchain: no ticket params");
+    const hw = info.hardware.find((h) => h.pipeline === "llm" && h.modelId === "m1");
+    assert.equal(hw?.gpuInfo["0"]?.name, "Test GPU", "GPUs from the container's /hardware/info");
+    assert.equal(hw?.gpuInfo["0"]?.memoryTotal, BigInt(8 * 2 ** 30));
     assert.deepEqual(
       info.capabilitiesPrices.map((p) => [p.capability, p.constraint, p.pricePerUnit]).sort(),
       [
