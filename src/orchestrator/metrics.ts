@@ -125,6 +125,24 @@ export function createOrchestratorMetrics(
       },
     });
   }
+  if (payments) {
+    new Gauge({
+      name: "tributary_orchestrator_credit_held_wei",
+      help: "Sum of the positive sender balances this process has credited or debited (wei)",
+      registers,
+      collect() {
+        this.set(payments.creditHeld().wei);
+      },
+    });
+    new Gauge({
+      name: "tributary_orchestrator_balances",
+      help: "Sender balances (sender, manifest) this process has credited or debited",
+      registers,
+      collect() {
+        this.set(payments.creditHeld().balances);
+      },
+    });
+  }
   capabilities.on("health", (_url, _from, to) => healthTransitions.inc({ to }));
   return { registry, jobs, jobDuration, healthTransitions, configReloads };
 }

@@ -70,6 +70,8 @@ export class PaymentGate {
   readonly #isActive: () => boolean;
   /** Totals for metrics. */
   readonly totals = { tickets: 0, winners: 0, rejectedPayments: 0 };
+  /** Last known balance per (sender, manifest) this process touched, for metrics. */
+  readonly #seen = new Map<string, Rat>();
 
   constructor(options: PaymentGateOptions) {
     this.recipient = options.recipient;
@@ -112,6 +114,7 @@ export class PaymentGate {
       throw err;
     }
     for (const w of result.winners) this.#enqueue(w);
+    if (result.balance !== undefined) this.#seen.set(`${payment.sender}|${manifestId}`, result.balance);
     this.totals.tickets += result.creditedTickets;
     this.totals.winners += result.winners.length;
     if (result.error) {
@@ -135,7 +138,16 @@ export class PaymentGate {
   /** Charges `price × units`; returns the new balance (may go negative). */
   debit(sender: Address, manifestId: string, price: Rat, units: bigint): Rat {
     if (price.isZero() || units <= 0n) return this.balance(sender, manifestId);
-    return this.balances.debitFees(sender, manifestId, price, units);
+    const balance = this.balances.debitFees(sender, manifestId, price, units);
+    this.#seen.set(`${sender}|${manifestId}`, balance);
+    return balance;
+  }
+
+  /** Sum of the positive balances this process touched (wei) and how many balances that is. */
+  creditHeld(): { wei: number; balances: number } {
+    let sum = Rat.ZERO;
+    for (const b of this.#seen.values()) if (b.cmp(0n) > 0) sum = sum.add(b);
+    return { wei: Number(sum.floor()), balances: this.#seen.size };
   }
 }
 

@@ -440,6 +440,8 @@ describe("orchestrator with payments", () => {
     const metrics = await call(orch, "/metrics");
     assert.match(metrics.body, /tributary_orchestrator_tickets_credited_total [1-9]/);
     assert.match(metrics.body, /tributary_orchestrator_winning_tickets_total [1-9]/);
+    assert.match(metrics.body, /tributary_orchestrator_balances [1-9]/);
+    assert.match(metrics.body, /tributary_orchestrator_credit_held_wei \d+/);
   });
 
   test("native AI batch: GetOrchestrator quote, Livepeer-Payment + signed Livepeer-Segment, charged per token", async () => {
