@@ -469,4 +469,24 @@ describe("orchestrator offchain e2e", () => {
     );
     assert.ok(orch.registry.get("llm", "m2"), "previous configuration kept");
   });
+
+  test("a reload that removes a busy container lets its running job finish, then forgets it", async () => {
+    let release = () => {};
+    gate = { wait: new Promise<void>((r) => (release = r)), release: () => release() };
+    const running = call(orch, "/llm", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model_id: "m1", prompt: "still here" }),
+    });
+    await until("the job to hold the slot", () => orch.registry.container(llm.url)?.inUse === 1);
+    writeFileSync(aiModels, "[]");
+    await until("the reload", () => orch.registry.get("llm", "m1") === undefined);
+    assert.equal(orch.registry.container(llm.url)?.referenced, false, "draining, not dropped");
+    gate.release();
+    gate = undefined;
+    const done = await running;
+    assert.equal(done.status, 200);
+    assert.deepEqual(JSON.parse(done.body), { model: "m1", text: "STILL HERE" });
+    assert.equal(orch.registry.container(llm.url), undefined, "forgotten once idle");
+  });
 });
