@@ -1,0 +1,257 @@
+/**
+ * Passthrough throughput of a live container, Tributary's runner SDK vs a PyPI pytrickle 0.1.6
+ * container, in the same run and through the same path:
+ *
+ *   synthetic H.264 MPEG-TS (60 fps PTS, made first, not timed) → our trickle server → the container's
+ *   subscriber (POST /stream/start) → decode → passthrough handler → encode → the container's publisher →
+ *   our trickle server → this process, which records when each output segment completes and afterwards
+ *   decodes the segments (node-av) to count their frames.
+ *
+ * Output rate = frames in output segments 2..N / (completion of segment N − completion of segment 1)
+ * (segment 1 carries the start-up). The input is published paced at a rate above what one core can
+ * process, so the figure is the container's capacity; both containers drop what they cannot take.
+ * Each container runs pinned to one core with `taskset -c 1` (when taskset exists); this process is
+ * pinned to core 0. Then the per-frame time our SDK spends around the handler (bench/runner/overhead.ts,
+ * also on one core).
+ *
+ *   node bench/runner/run.ts [--quick]
+ *
+ * Needs the interop virtualenv (`node scripts/interop-setup.ts`) for the pytrickle side; without it only
+ * our SDK is measured and the ratio column says so.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createServer } from "node:net";
+import { homedir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { decodeSegments, syntheticSegments } from "../../src/runner/media/synthetic.ts";
+import { TricklePublisher } from "../../src/trickle/publisher.ts";
+import { type RunningTrickleServer, startTrickleServer } from "../../src/trickle/server.ts";
+import { TrickleSubscriber } from "../../src/trickle/subscriber.ts";
+import type { OverheadResult } from "./overhead.ts";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const quick = process.argv.includes("--quick");
+const hasTaskset = spawnSync("taskset", ["-V"]).status === 0;
+const CONTAINER_CORE = "1";
+
+/** Input seconds (of 60 fps PTS) and the paced publish rate in frames per wall second, per size. */
+const CASES = [
+  { size: "512x512", seconds: quick ? 16 : 40, inputFps: 360 },
+  { size: "1280x720", seconds: quick ? 12 : 30, inputFps: 150 },
+];
+
+const cache = resolve(process.env.TRIBUTARY_CACHE ?? join(homedir(), ".cache", "tributary"));
+const python = join(cache, "venv", "bin", "python");
+const havePython = existsSync(python);
+
+function pinned(cmd: string, args: string[]): [string, string[]] {
+  return hasTaskset ? ["taskset", ["-c", CONTAINER_CORE, cmd, ...args]] : [cmd, args];
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+interface Container {
+  url: string;
+  close(): Promise<void>;
+}
+
+async function startContainer(kind: "tributary" | "pytrickle"): Promise<Container> {
+  const port = await freePort();
+  const [cmd, args] =
+    kind === "tributary"
+      ? pinned(process.execPath, [
+          join(ROOT, "src/cli/main.ts"),
+          "serve",
+          join(ROOT, "bench/runner/passthrough.ts"),
+          "--port",
+          String(port),
+        ])
+      : pinned(python, [join(ROOT, "test/interop/py/passthrough_pytrickle.py"), String(port)]);
+  const child: ChildProcess = spawn(cmd, args, {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, TRIBUTARY_LOG_LEVEL: "warn", PYTHONUNBUFFERED: "1" },
+  });
+  let stderr = "";
+  child.stderr?.on("data", (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  const exited = new Promise((r) => child.once("exit", r));
+  const url = `http://127.0.0.1:${port}`;
+  const close = async () => {
+    if (child.exitCode === null) child.kill("SIGKILL");
+    await exited;
+  };
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${kind} container exited:\n${stderr}`);
+    try {
+      const body = (await (await fetch(`${url}/health`)).json()) as { status?: string };
+      if (body.status === "IDLE") return { url, close };
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await close();
+      throw new Error(`${kind} container not ready in 90 s:\n${stderr}`);
+    }
+    await sleep(200);
+  }
+}
+
+interface StreamResult {
+  /** Output frames per second over segments 2..N. */
+  fps: number;
+  outFrames: number;
+  outSegments: number;
+  inFrames: number;
+}
+
+let streamNo = 0;
+
+async function measureStream(
+  trickle: RunningTrickleServer,
+  container: Container,
+  input: Uint8Array[],
+  width: number,
+  height: number,
+  inputFps: number,
+): Promise<StreamResult> {
+  const id = `bench-${++streamNo}`;
+  const base = trickle.url.replace(/\/$/, "");
+  for (const [name, mime] of [
+    [id, "video/mp2t"],
+    [`${id}-out`, "video/mp2t"],
+    [`${id}-control`, "application/json"],
+    [`${id}-events`, "application/json"],
+  ] as const)
+    trickle.trickle.createChannel(name, mime);
+  const out: { bytes: Uint8Array; at: number }[] = [];
+  const outSub = new TrickleSubscriber(`${base}/${id}-out`, { start: 0 });
+  const outDone = (async () => {
+    for await (const s of outSub) out.push({ bytes: await s.bytes(), at: performance.now() });
+  })();
+  const r = await fetch(`${container.url}/stream/start`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      gateway_request_id: id,
+      subscribe_url: `${base}/${id}`,
+      publish_url: `${base}/${id}-out`,
+      control_url: `${base}/${id}-control`,
+      events_url: `${base}/${id}-events`,
+      params: { width, height, max_framerate: 60 },
+    }),
+  });
+  if (r.status !== 200) throw new Error(`start failed: ${r.status} ${await r.text()}`);
+  await sleep(1000); // let the container's subscriber connect before publishing
+  const pub = new TricklePublisher(`${base}/${id}`, { mimeType: "video/mp2t" });
+  const framesPerSegment = 120; // 2 s segments of 60 fps
+  const t0 = performance.now();
+  for (let i = 0; i < input.length; i++) {
+    await pub.write(input[i] as Uint8Array);
+    const due = t0 + (((i + 1) * framesPerSegment) / inputFps) * 1000;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+  }
+  // Give the container time to drain, then stop: output that has not come out by then does not count.
+  const settle = performance.now();
+  let lastCount = -1;
+  while (performance.now() - settle < 30_000) {
+    await sleep(3000);
+    if (out.length === lastCount) break;
+    lastCount = out.length;
+  }
+  await pub.close().catch(() => {});
+  await fetch(`${container.url}/stream/stop`, { method: "POST" }).catch(() => {});
+  await sleep(500);
+  outSub.close();
+  await outDone.catch(() => {});
+  for (const name of [id, `${id}-out`, `${id}-control`, `${id}-events`]) trickle.trickle.deleteChannel(name);
+
+  const counts: number[] = [];
+  for (const s of out) counts.push((await decodeSegments([s.bytes], 64, 64)).video.length);
+  const nonEmpty = out.map((s, i) => ({ ...s, frames: counts[i] as number })).filter((s) => s.frames > 0);
+  const outFrames = counts.reduce((a, b) => a + b, 0);
+  let fps = Number.NaN;
+  if (nonEmpty.length >= 3) {
+    const first = nonEmpty[0] as { at: number };
+    const last = nonEmpty[nonEmpty.length - 1] as { at: number };
+    const frames = nonEmpty.slice(1).reduce((a, s) => a + s.frames, 0);
+    fps = frames / ((last.at - first.at) / 1000);
+  }
+  return { fps, outFrames, outSegments: out.length, inFrames: input.length * framesPerSegment };
+}
+
+function overhead(size: string, seconds: number, handler: "passthrough" | "tint"): OverheadResult {
+  const [cmd, args] = pinned(process.execPath, [
+    join(ROOT, "bench/runner/overhead.ts"),
+    size,
+    String(seconds),
+    handler,
+  ]);
+  const r = spawnSync(cmd, args, { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`overhead.ts failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split("\n").pop() as string) as OverheadResult;
+}
+
+if (hasTaskset) spawnSync("taskset", ["-a", "-cp", "0", String(process.pid)], { stdio: "ignore" });
+console.log(
+  `runner passthrough bench${quick ? " (--quick)" : ""}: containers on ${hasTaskset ? `core ${CONTAINER_CORE} (taskset)` : "any core (no taskset)"}, ` +
+    `pytrickle ${havePython ? "from the interop venv" : "MISSING (run node scripts/interop-setup.ts)"}`,
+);
+const trickle = await startTrickleServer({ port: 0 });
+const rows: { size: string; inputFps: number; ours: StreamResult; py: StreamResult | undefined }[] = [];
+try {
+  for (const c of CASES) {
+    const [width, height] = c.size.split("x").map(Number) as [number, number];
+    const input = await syntheticSegments({ width, height, fps: 60, seconds: c.seconds });
+    const run = async (kind: "tributary" | "pytrickle") => {
+      const container = await startContainer(kind);
+      try {
+        const res = await measureStream(trickle, container, input, width, height, c.inputFps);
+        console.log(
+          `  ${c.size} ${kind}: ${res.fps.toFixed(1)} fps out (${res.outFrames} of ${res.inFrames} frames, ${res.outSegments} segments)`,
+        );
+        return res;
+      } finally {
+        await container.close();
+      }
+    };
+    const ours = await run("tributary");
+    const py = havePython ? await run("pytrickle") : undefined;
+    rows.push({ size: c.size, inputFps: c.inputFps, ours, py });
+  }
+} finally {
+  await trickle.close();
+}
+
+console.log("\npassthrough, one core per container, output frames per second:");
+console.log("| size | input fps | tributary | pytrickle 0.1.6 | ratio |");
+console.log("|---|---|---|---|---|");
+for (const r of rows) {
+  const ratio = r.py ? (r.ours.fps / r.py.fps).toFixed(2) : "n/a";
+  console.log(
+    `| ${r.size} | ${r.inputFps} | ${r.ours.fps.toFixed(1)} | ${r.py ? r.py.fps.toFixed(1) : "n/a"} | ${ratio}× |`,
+  );
+}
+
+console.log("\nour SDK per frame, one core, in process (decode + crop + queues + encode vs the handler):");
+console.log("| size | handler | ms/frame total | ms/frame handler | ms/frame SDK | SDK share |");
+console.log("|---|---|---|---|---|---|");
+for (const c of CASES) {
+  for (const handler of ["passthrough", "tint"] as const) {
+    const o = overhead(c.size, quick ? 6 : 12, handler);
+    console.log(
+      `| ${o.size} | ${handler} | ${o.perFrameMs.toFixed(2)} | ${o.handlerPerFrameMs.toFixed(3)} | ${o.sdkPerFrameMs.toFixed(2)} | ${((o.sdkPerFrameMs / o.perFrameMs) * 100).toFixed(0)}% |`,
+    );
+  }
+}
