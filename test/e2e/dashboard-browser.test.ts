@@ -195,23 +195,21 @@ describe("dashboard in a browser (chromium, real pool over gRPC)", {
     await page.waitForSelector(`#conn[data-state="live"]`);
 
     // Prices in human units, per capability and per orchestrator.
-    const t2i = await page.locator(`#caps tr[data-key="text-to-image/${T2I}"]`).innerText();
+    const t2i = (await page.locator(`#caps tr[data-key="text-to-image/${T2I}"]`).textContent()) ?? "";
     assert.match(t2i, /1\.5 wei\/pixel/);
     assert.match(t2i, /1,500,000 wei per megapixel/);
-    const byoc = await page.locator(`#caps tr[data-key="byoc/echo"]`).innerText();
+    const byoc = (await page.locator(`#caps tr[data-key="byoc/echo"]`).textContent()) ?? "";
     assert.match(byoc, /5 gwei\/second/);
 
     // A model id from the network is shown as text, never run as markup.
     const hostile = page.locator(`#orchs li[data-key="llm/${HOSTILE.replaceAll('"', '\\"')}"]`);
-    assert.match(await hostile.innerText(), /<img src=x onerror=/);
+    assert.match((await hostile.textContent()) ?? "", /<img src=x onerror=/);
     assert.equal(await page.evaluate("window.__xss"), undefined);
     assert.equal(await page.locator("#orchs img, #caps img").count(), 0);
 
     // Let a few refreshes accumulate history, then take the screenshot for a human look.
     world.aInUse = 2;
-    await page.waitForFunction(
-      `document.querySelectorAll('#orchs tr[data-url="${a.url}"] svg.spark path').length === 2`,
-    );
+    await page.locator(`#orchs tr[data-url="${a.url}"]`, { hasText: "2 / 4" }).waitFor();
     await page.screenshot({ path: "/tmp/dashboard.png", fullPage: true });
 
     // No reload from here on: the marker would vanish with a new document.
@@ -219,7 +217,10 @@ describe("dashboard in a browser (chromium, real pool over gRPC)", {
 
     world.bDown = true;
     await page.waitForSelector(orchRow(b.url, "unreachable"));
-    assert.match(await page.locator(orchRow(b.url, "unreachable")).innerText(), /orchestrator is restarting/);
+    assert.match(
+      (await page.locator(orchRow(b.url, "unreachable")).textContent()) ?? "",
+      /orchestrator is restarting/,
+    );
     await page.waitForSelector(capRow(`text-to-image/${T2I}`, 2, 0));
     await page.waitForSelector(`#caps li[data-url="${b.url}"][data-health="unreachable"]`);
 

@@ -243,7 +243,7 @@ function renderOrchestrators(state) {
           el(
             "span",
             { class: o.consecutiveFailures > 0 ? "num bad" : "num" },
-            `${o.failures} / ${o.successes + o.failures}`,
+            `${o.failures} of ${o.successes + o.failures} calls failed`,
           ),
           o.recentFailures.length > 0
             ? el(
