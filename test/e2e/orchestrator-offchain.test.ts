@@ -489,4 +489,41 @@ describe("orchestrator offchain e2e", () => {
     assert.deepEqual(JSON.parse(done.body), { model: "m1", text: "STILL HERE" });
     assert.equal(orch.registry.container(llm.url), undefined, "forgotten once idle");
   });
+
+  test("garbage on every route gets a 4xx/503 answer, never a 500 or a dropped connection", async () => {
+    const paths = [
+      "/capability/register",
+      "/capability/unregister",
+      "/process/token",
+      "/process/request/x",
+      "/ai/stream/start",
+      "/ai/stream/stop",
+      "/ai/stream/update",
+      "/ai/stream/payment",
+      "/live-video-to-video",
+      "/llm",
+      "/text-to-image",
+      "/image-to-image",
+      "/payment",
+      "/nope",
+    ];
+    const bodies = ["", "{", "[]", "null", '{"model_id":5}', "\u0000\uffff", "x".repeat(70_000)];
+    const headerSets: Record<string, string>[] = [
+      {},
+      { "content-type": "application/json", livepeer: "!!" },
+      { "content-type": "multipart/form-data", authorization: "s3cret", "livepeer-eth-address": "e30=" },
+      { livepeer: Buffer.from('{"timeout_seconds":1,"request":"{}","capability":"x"}').toString("base64") },
+      { "livepeer-payment": "AAAA", "livepeer-segment": "AAAA", "content-type": "application/json" },
+    ];
+    for (const path of paths)
+      for (const body of bodies)
+        for (const headers of headerSets) {
+          const r = await call(orch, path, { method: "POST", headers, body });
+          assert.ok(
+            (r.status >= 200 && r.status < 500) || r.status === 503,
+            `${path} ${JSON.stringify(headers)} ${body.slice(0, 20)} → ${r.status} ${r.body.slice(0, 120)}`,
+          );
+        }
+    assert.equal((await call(orch, "/health")).status, 200);
+  });
 });
