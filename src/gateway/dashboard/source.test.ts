@@ -123,15 +123,21 @@ describe("pool dashboard source", () => {
     assert.equal(source.snapshot().capabilities[0]?.warm, 0, "but do not count as warm");
     fail("https://a:1", "deadline exceeded", 30);
     source.update();
+    fail("https://a:1", "deadline exceeded", 35);
+    fail("https://a:1", "deadline exceeded", 36);
+    source.update();
     fail("https://a:1", "third", 40);
     source.update();
     a = source.snapshot().orchestrators[0];
     assert.deepEqual(
-      a?.recentFailures.map((f) => f.error),
-      ["third", "deadline exceeded"],
-      "newest first, bounded",
+      a?.recentFailures.map((f) => [f.error, f.count, f.at]),
+      [
+        ["third", 1, 40],
+        ["deadline exceeded", 3, 36],
+      ],
+      "newest first, repeats counted, bounded",
     );
-    assert.deepEqual(a?.history.latencyMs, [5, null, null, null], "failures are gaps");
+    assert.deepEqual(a?.history.latencyMs, [5, null, null, null, null], "failures are gaps");
 
     view.list = [descriptor("https://a:1", true, 0, 50)];
     ok("https://a:1", 7);

@@ -45,7 +45,7 @@ export interface PoolDashboardSourceOptions {
   intervalMs?: number;
   /** Samples kept per orchestrator for the sparklines; default 60. */
   historySize?: number;
-  /** Failures remembered per orchestrator; default 5. */
+  /** Distinct consecutive failures remembered per orchestrator (repeats are counted); default 5. */
   recentFailures?: number;
   /** Stops sampling when aborted. */
   signal?: AbortSignal;
@@ -136,8 +136,15 @@ export function createPoolDashboardSource(options: PoolDashboardSourceOptions): 
       const failures = s?.failures ?? 0;
       const calls = (s?.successes ?? 0) + failures;
       if (failures > t.failures && s?.lastFailureAt !== undefined) {
-        t.recentFailures.unshift({ at: s.lastFailureAt, error: s.lastError ?? "unknown error" });
-        t.recentFailures.length = Math.min(t.recentFailures.length, keepFailures);
+        const error = s.lastError ?? "unknown error";
+        const newest = t.recentFailures[0];
+        // The same error again (an orchestrator that stays down) is counted, not listed again.
+        if (newest?.error === error)
+          t.recentFailures[0] = { at: s.lastFailureAt, error, count: newest.count + failures - t.failures };
+        else {
+          t.recentFailures.unshift({ at: s.lastFailureAt, error, count: failures - t.failures });
+          t.recentFailures.length = Math.min(t.recentFailures.length, keepFailures);
+        }
       }
       t.failures = failures;
       if (calls !== t.calls || t.history.length === 0) {

@@ -57,10 +57,13 @@ export interface DashboardOffer {
   price?: DashboardPrice;
 }
 
-/** A failure remembered for display. */
+/** A failure remembered for display; consecutive failures with the same error are one entry. */
 export interface DashboardFailure {
+  /** When it last happened, ms since epoch. */
   at: number;
   error: string;
+  /** How many failures in a row this entry stands for (at least 1). */
+  count: number;
 }
 
 /** Bounded history of one orchestrator, oldest first. */

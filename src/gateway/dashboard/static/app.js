@@ -251,7 +251,16 @@ function renderOrchestrators(state) {
                 { class: "failures" },
                 o.recentFailures
                   .slice(0, 3)
-                  .map((f) => el("li", {}, el("time", {}, time(f.at)), " ", f.error)),
+                  .map((f) =>
+                    el(
+                      "li",
+                      {},
+                      el("time", {}, time(f.at)),
+                      f.count > 1 ? ` (×${f.count})` : "",
+                      " ",
+                      f.error,
+                    ),
+                  ),
               )
             : null,
         ),
