@@ -203,7 +203,11 @@ function renderOrchestrators(state) {
         el(
           "td",
           {},
-          el("span", { class: "num" }, ms(o.lastLatencyMs)),
+          el(
+            "span",
+            { class: "num" },
+            o.consecutiveFailures > 0 ? `last ok ${ms(o.lastLatencyMs)}` : ms(o.lastLatencyMs),
+          ),
           el("span", { class: "muted" }, `avg ${ms(o.avgLatencyMs)}`),
           sparkline(o.history.latencyMs, "Latency", " ms"),
         ),
@@ -279,8 +283,10 @@ function render(state) {
   renderOrchestrators(state);
 }
 
+/** The connection pill is a live region, so it only changes when the connection does. */
 function setConnection(kind, text) {
   const conn = document.getElementById("conn");
+  if (conn.dataset.state === kind && conn.textContent === text) return;
   conn.dataset.state = kind;
   conn.textContent = text;
 }
@@ -298,7 +304,8 @@ function connect() {
   const source = new EventSource(eventsUrl);
   source.addEventListener("open", () => setConnection("live", "Live"));
   source.addEventListener("state", (e) => {
-    setConnection("live", `Live · updated ${new Date().toLocaleTimeString()}`);
+    setConnection("live", "Live");
+    document.getElementById("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
     try {
       render(JSON.parse(e.data));
     } catch {
