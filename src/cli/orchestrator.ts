@@ -11,6 +11,7 @@ import { TributaryError } from "../node/errors.ts";
 import { createLogger } from "../node/logger.ts";
 import { DEFAULT_SERVICE_PORT, type Network, startOrchestrator } from "../orchestrator/index.ts";
 import { type OnchainPayments, startOnchainPayments } from "../orchestrator/onchain.ts";
+import { Rat } from "../payments/rational.ts";
 
 /** go-livepeer flag → our flag (`undefined`: accepted and ignored, it is implied). */
 export const GO_FLAG_ALIASES: Readonly<Record<string, string | undefined>> = {
@@ -67,6 +68,25 @@ function parseDuration(value: string): number {
   const ms = unit === "ms" ? n : unit === "s" ? n * 1000 : n * 60_000;
   if (!(ms > 0)) throw new InvalidArgumentError("expected a positive duration");
   return ms;
+}
+
+/** A non-negative price in wei per unit: an integer, decimal or `n/d`. */
+function parsePrice(value: string): Rat {
+  let r: Rat;
+  try {
+    r = Rat.parse(value);
+  } catch {
+    throw new TributaryError(
+      "BAD_PRICE",
+      `--price-per-unit: ${JSON.stringify(value)} is not a number of wei`,
+      {
+        status: 400,
+      },
+    );
+  }
+  if (r.cmp(0n) < 0)
+    throw new TributaryError("BAD_PRICE", "--price-per-unit must not be negative", { status: 400 });
+  return r;
 }
 
 function parseCount(value: string): number {
@@ -163,7 +183,7 @@ export function orchestratorCommand(): Command {
     .addOption(
       new Option(
         "--price-per-unit <wei>",
-        "default price for entries without one (on-chain networks; offchain prices are 0)",
+        "price in wei per unit of aiModels.json entries without price_per_unit (on-chain networks; offchain prices are 0)",
       ).env("TRIBUTARY_PRICE_PER_UNIT"),
     )
     .addOption(
@@ -232,6 +252,7 @@ Examples:
         }
         running = await startOrchestrator({
           payments: onchain?.gate,
+          ...(opts.pricePerUnit === undefined ? {} : { defaultPricePerUnit: parsePrice(opts.pricePerUnit) }),
           address: onchain?.address,
           host,
           port,

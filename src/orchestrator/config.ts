@@ -50,6 +50,8 @@ export interface ModelConfig {
   price: Rat;
   /** As configured (for advertising). */
   pricePerUnit: Rat;
+  /** False when the entry has no `price_per_unit` (the node's default price then applies). */
+  priceGiven: boolean;
   pixelsPerUnit: bigint;
   currency: string;
   priceUnit: PriceUnit;
@@ -201,6 +203,7 @@ export function parseAiModels(text: string, source = "aiModels.json"): ModelConf
       gateway: e.gateway === undefined || e.gateway === "" ? "default" : e.gateway.toLowerCase(),
       price: pricePerUnit.mul(factor).div(pixelsPerUnit),
       pricePerUnit: pricePerUnit.mul(factor),
+      priceGiven: e.price_per_unit !== undefined,
       pixelsPerUnit,
       currency: currency === "" ? "wei" : currency,
       priceUnit: e.price_unit ?? "pixel",

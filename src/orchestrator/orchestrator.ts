@@ -145,6 +145,8 @@ export interface OrchestratorOptions {
    * 60 × price of credit and are debited per second (payments.md §16).
    */
   payments?: PaymentGate;
+  /** Price (wei per unit) of aiModels.json entries without `price_per_unit` (`-pricePerUnit`). */
+  defaultPricePerUnit?: Rat;
   /** The orchestrator's signing address, advertised in `OrchestratorInfo.address`. */
   address?: Address;
   /** BYOC stream debit period; default 23 s (go-livepeer `monitorOrchStream`). */
@@ -237,7 +239,20 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const registry = new CapabilityRegistry();
   const initial = options.aiModelsPath ? await loadAiModels(options.aiModelsPath) : (options.models ?? []);
-  registry.setConfigModels(initial);
+  // go-livepeer's `-pricePerUnit`: the price of entries that give none (wei per unit, per pixel unit).
+  const withDefaultPrice = (models: readonly ModelConfig[]): ModelConfig[] =>
+    options.defaultPricePerUnit === undefined
+      ? [...models]
+      : models.map((m) =>
+          m.priceGiven
+            ? m
+            : {
+                ...m,
+                pricePerUnit: options.defaultPricePerUnit!,
+                price: options.defaultPricePerUnit!.div(m.pixelsPerUnit),
+              },
+        );
+  registry.setConfigModels(withDefaultPrice(initial));
   const streams = new Map<string, LiveStream>();
   const metrics = createOrchestratorMetrics(registry, () => streams.size, gate);
   const trickle = new TrickleServer({ basePath: TRICKLE_BASE_PATH, autocreate: false, logger: log });
@@ -1237,7 +1252,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
 
   let watcher: AiModelsWatcher | undefined;
   const applyModels = (models: ModelConfig[]): void => {
-    registry.setConfigModels(models);
+    registry.setConfigModels(withDefaultPrice(models));
     metrics.configReloads.inc({ result: "ok" });
     log.info({ models: models.length }, "aiModels.json reloaded");
   };

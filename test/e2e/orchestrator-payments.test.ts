@@ -207,10 +207,12 @@ describe("orchestrator with payments", () => {
       streamDebitIntervalMs: 1000,
       sseDebitIntervalMs: 1000,
       livePaymentIntervalMs: 1000,
+      defaultPricePerUnit: Rat.of(7n),
       models: parseAiModels(
         JSON.stringify([
           { pipeline: "llm", model_id: "paid-llm", url: llm.url, price_per_unit: 5 },
           { pipeline: "upscale", model_id: "paid-up", url: upscale.url, price_per_unit: 1 },
+          { pipeline: "text-to-speech", model_id: "default-priced", url: llm.url },
           {
             pipeline: "live-video-to-video",
             model_id: "paid-live",
@@ -233,7 +235,7 @@ describe("orchestrator with payments", () => {
       });
       assert.equal(r.status, 200);
     }
-    await until("the containers to be healthy", () => orch.registry.advertised().length === 6);
+    await until("the containers to be healthy", () => orch.registry.advertised().length === 7);
   });
 
   after(async () => {
@@ -367,6 +369,12 @@ describe("orchestrator with payments", () => {
       got.capabilitiesPrices.find((p) => p.constraint === "shout")?.pricePerUnit,
       PRICE,
       "BYOC price advertised with capability 37",
+    );
+    const tts = got.capabilitiesPrices.find((p) => p.constraint === "default-priced");
+    assert.deepEqual(
+      [tts?.capability, tts?.pricePerUnit],
+      [36, 7n],
+      "an entry without a price gets the default",
     );
   });
 
