@@ -10,6 +10,8 @@
  * Differences from go-livepeer, deliberate:
  * - `url` is required: Tributary does not start managed docker containers (§12.2), so an entry
  *   without one is an error rather than a silent no-op.
+ * - `optimization_flags` are validated and kept but have no effect: they configure managed
+ *   containers, which Tributary does not start.
  * - `currency` may be "", `wei` or `eth` (×1e18). Fiat currencies need a price feed, which the
  *   orchestrator does not have yet: rejected at load (go-livepeer panics later, quirk 18).
  * - `price_per_unit` may be a JSON number (integer, decimal or exponent form) as upstream, or a
