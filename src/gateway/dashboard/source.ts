@@ -56,7 +56,11 @@ export interface PoolDashboardSourceOptions {
 export interface PoolDashboardSource extends DashboardSource, Disposable {
   /** Samples the pool now and notifies subscribers if anything changed. */
   update(): void;
-  /** Pass the pool's events here (chain it into `OrchestratorPoolOptions.onEvent`). */
+  /**
+   * Pass the pool's events here, e.g. `onEvent: (e) => { log(e); dashboardSource?.observe(e); }` in
+   * the pool's options (the pool exists before this source does). Without it, rejected answers show
+   * as `absent` and updates wait for the next sampling tick.
+   */
   observe(event: PoolEvent): void;
   /** Stops sampling and drops subscribers. Idempotent. */
   close(): void;
