@@ -5,8 +5,7 @@
  * recipient is in the active set, sender info and max float.
  *
  * It implements the payments module's `TimeSource`, `GasPriceSource` and `SenderMonitor`. It belongs
- * with the chain layer (src/chain); it lives here until that layer takes it. Simplifications: the
- * pending-redemption amount in max float is 0 (the redemption queue is not consulted), and sender
+ * with the chain layer (src/chain); it lives here until that layer takes it. Simplification: sender
  * info is read on every call (no cache or event watch).
  */
 import type { Address, Hex } from "viem";
@@ -28,6 +27,11 @@ export interface ChainFactsOptions {
   contracts: { roundsManager: Address; bondingManager: Address; ticketBroker: Address };
   /** The ticket recipient (for `claimedReserve`). */
   recipient: Address;
+  /**
+   * Face value of this recipient's winning tickets from `sender` not yet redeemed (the redemption
+   * queue); subtracted from the max float as go-livepeer's sender monitor does. Default 0.
+   */
+  pendingAmount?: (sender: Address) => bigint;
   /** Refresh period; default 2000 ms. */
   pollIntervalMs?: number;
   /** Read the L1 block from the header's `l1BlockNumber` (Arbitrum); default: on chain 42161. */
@@ -130,7 +134,8 @@ export async function startChainFacts(options: ChainFactsOptions): Promise<Chain
           args: [sender, options.recipient],
         }),
       ]);
-      return computeMaxFloat({ info, poolSize, claimedByRecipient, pendingAmount: 0n });
+      const pendingAmount = options.pendingAmount?.(sender) ?? 0n;
+      return computeMaxFloat({ info, poolSize, claimedByRecipient, pendingAmount });
     },
     refresh,
     close,

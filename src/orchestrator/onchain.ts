@@ -94,8 +94,20 @@ export async function startOnchainPayments(options: OnchainPaymentsOptions): Pro
     options.contracts ?? (options.network === "devnet" ? DEVNET_DEFAULT_ADDRESSES : ARBITRUM_ONE_ADDRESSES);
   const clients = await connectChain({ rpcUrl: options.ethUrl, privateKey });
   const address = clients.account.address;
-  const facts = await startChainFacts({ clients, contracts, recipient: address, logger: log });
   const store = openStore({ dataDir: options.dataDir });
+  const pendingAmount = (sender: Address): bigint => {
+    let sum = 0n;
+    for (const t of store.listWinningTickets({ status: ["pending", "submitted"] }))
+      if (t.ticket.sender.toLowerCase() === sender.toLowerCase()) sum += t.ticket.faceValue;
+    return sum;
+  };
+  let facts: ChainFacts;
+  try {
+    facts = await startChainFacts({ clients, contracts, recipient: address, logger: log, pendingAmount });
+  } catch (err) {
+    store.close();
+    throw err;
+  }
   const redeemer = new Redeemer({
     store,
     logger: log,
