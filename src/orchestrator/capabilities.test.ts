@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Rat } from "../payments/rational.ts";
-import { bitstringOf, buildCapabilities, capabilityIdOf, hasCapability } from "./capabilities.ts";
+import {
+  capabilityBitstring as bitstringOf,
+  hasCapabilityBit as hasCapability,
+} from "../protocol/capabilities.ts";
+import { buildCapabilities, capabilityIdOf } from "./capabilities.ts";
 
 test("bitstring sets bit c of word c/64", () => {
   assert.deepEqual(bitstringOf([0, 12, 63, 64]), [(1n << 0n) | (1n << 12n) | (1n << 63n), 1n]);

@@ -5,6 +5,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { Rat } from "../payments/rational.ts";
+import { CAPABILITY } from "../protocol/capabilities.ts";
 import {
   AuthTokenSchema,
   GPUComputeInfoSchema,
@@ -16,7 +17,7 @@ import {
   PriceInfoSchema,
   type TicketParams,
 } from "../protocol/gen/lp_rpc_pb.ts";
-import { buildCapabilities, CAPABILITY_BYOC, capabilityIdOf } from "./capabilities.ts";
+import { buildCapabilities, capabilityIdOf } from "./capabilities.ts";
 import type { AdvertisedCapability, CapabilityRegistry } from "./registry.ts";
 
 /** `authTokenValidPeriod` (go-livepeer core/orchestrator.go): 30 minutes. */
@@ -134,7 +135,7 @@ export async function buildOrchestratorInfo(
   });
   if (!withCaps) {
     info.capabilitiesPrices = advertised.flatMap((a) => {
-      const id = capabilityIdOf(a.pipeline) ?? (a.source === "byoc" ? CAPABILITY_BYOC : undefined);
+      const id = capabilityIdOf(a.pipeline) ?? (a.source === "byoc" ? CAPABILITY.BYOC : undefined);
       if (id === undefined) return [];
       return [priceInfoOf(advertisedPrice(ctx, a, gateway), id, a.modelId)];
     });

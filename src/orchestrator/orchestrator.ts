@@ -45,6 +45,7 @@ import {
 import { byocMinimumBalance } from "../payments/balances.ts";
 import { Rat } from "../payments/rational.ts";
 import { checkPayloadSig, orchestratorRequestPayload } from "../payments/signature.ts";
+import { CAPABILITY, pipelineToCapability } from "../protocol/capabilities.ts";
 import {
   Orchestrator,
   OrchestratorRequestSchema,
@@ -57,7 +58,7 @@ import { decodeSegmentHeader, segCredsSigningBytes } from "../protocol/segment-h
 import { priceInfoToGoJson, stringifyJsonBig, ticketParamsToGoJson } from "../protocol/ticket-params-json.ts";
 import { TrickleServer } from "../trickle/server.ts";
 import { aiUnits, aiUnitsMultipart, parseMultipart } from "./ai-units.ts";
-import { capabilityIdOf, PIPELINE_CAPABILITY_IDS } from "./capabilities.ts";
+import { capabilityIdOf } from "./capabilities.ts";
 import {
   type AiModelsWatcher,
   loadAiModels,
@@ -1201,7 +1202,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
       return byocRoute((q, r) => processRequest(q, r, path.slice("/process/request/".length)))(req, res);
     }
     const pipeline = path.slice(1);
-    if (req.method === "POST" && pipeline in PIPELINE_CAPABILITY_IDS && pipeline !== "live-video-to-video") {
+    if (req.method === "POST" && isNativeBatchPipeline(pipeline)) {
       return ownRoute((q, r) => nativeBatch(q, r, pipeline))(req, res);
     }
     sendError(res, new NotFoundError(`no route ${req.method} ${path}`));
@@ -1301,4 +1302,10 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** An AI pipeline served as `POST /<pipeline>` (not BYOC, whose jobs use /process/request, nor live video). */
+function isNativeBatchPipeline(pipeline: string): boolean {
+  const id = pipelineToCapability(pipeline);
+  return id !== undefined && id !== CAPABILITY.BYOC && id !== CAPABILITY.LiveVideoToVideo;
 }

@@ -12,7 +12,8 @@ import { after, before, describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { hasCapability, type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
+import { type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
+import { hasCapabilityBit as hasCapability } from "../../src/protocol/capabilities.ts";
 import {
   Capabilities_CapabilityConstraints_ModelConstraintSchema,
   Capabilities_CapabilityConstraintsSchema,
