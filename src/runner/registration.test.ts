@@ -191,3 +191,23 @@ test("the loop gives up on a rejected secret and on stop before success", async 
   assert.equal(await unreachable.registered, false);
   await unreachable.stop();
 });
+
+test("401 and 403 (Tributary's answer to a wrong secret) are rejections, like 400", async (t) => {
+  for (const status of [401, 403]) {
+    let calls = 0;
+    const server = createServer((_req, res) => {
+      calls++;
+      res.writeHead(status).end("wrong secret");
+    });
+    const port = await listen(server);
+    t.after(() => server.close());
+    const reg = registrationFromEnv({ ...ENV, ORCH_URL: `http://127.0.0.1:${port}` })!;
+    const err = await registerCapability(reg).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof RegistrationRejectedError, String(err));
+    assert.match(err.message, new RegExp(`\\(${status} wrong secret\\)`));
+    assert.equal(calls, 1);
+  }
+});

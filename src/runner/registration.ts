@@ -50,13 +50,16 @@ export class RegistrationConfigError extends TributaryError {
   }
 }
 
-/** The orchestrator refused the registration with 400 (wrong secret or bad body); retrying will not help. */
+/**
+ * The orchestrator refused the registration: 400 (go-livepeer: wrong secret or bad body) or 401/403
+ * (Tributary: wrong secret). Retrying will not help.
+ */
 export class RegistrationRejectedError extends TributaryError {
-  constructor(body: string) {
+  constructor(body: string, status = 400) {
     super(
       "REGISTRATION_REJECTED",
-      `the orchestrator rejected the registration (400 ${body.trim().slice(0, 200)}); check ORCH_SECRET and the capability settings`,
-      { status: 400 },
+      `the orchestrator rejected the registration (${status} ${body.trim().slice(0, 200)}); check ORCH_SECRET and the capability settings`,
+      { status: 400, details: { orchestratorStatus: status } },
     );
   }
 }
@@ -172,7 +175,8 @@ export function registerCapability(
         res.on("end", () => {
           const text = Buffer.concat(chunks).toString("utf8");
           if (res.statusCode === 200) resolve();
-          else if (res.statusCode === 400) reject(new RegistrationRejectedError(text));
+          else if (res.statusCode === 400 || res.statusCode === 401 || res.statusCode === 403)
+            reject(new RegistrationRejectedError(text, res.statusCode));
           else
             reject(
               new RegistrationFailedError(
