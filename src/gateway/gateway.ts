@@ -1,0 +1,668 @@
+/**
+ * The gateway node: a plain-HTTP user API (default 127.0.0.1:8937) in front of the orchestrators that
+ * discovery finds (shared/spec/orchestrator-gateway.md §6, §13, §17.4, §18).
+ *
+ * Routes:
+ * - `POST /<ai pipeline>` (`/text-to-image`, `/llm`, …): native AI batch; `model_id` from the JSON body
+ *   (or a multipart field, or `X-Model-Id`). Forwarded to the orchestrator's `POST /<pipeline>`.
+ * - `POST /<name>` for any other name: a BYOC job. The capability is `X-Model-Id`, else the body's
+ *   `model_id`, else `<name>`; forwarded to `POST /process/request/<name>` with a `Livepeer` header.
+ * - `POST /process/request/<route…>`: the go-livepeer BYOC route; the client's `Livepeer` header
+ *   (base64 JSON `JobRequest`) names the capability.
+ * - live video (see live.ts), `GET /dashboard…`, `GET /metrics`, `GET /health`.
+ *
+ * Each job is tried on the selector's ranked orchestrators in order: a transport error or a 5xx moves
+ * it to the next one (suspending per `failureAction`), a 4xx goes back to the client unchanged, a 2xx
+ * is streamed back (SSE passes through as it arrives). Every job has a W3C trace (`traceparent` taken
+ * from the client or created), forwarded to the orchestrator, and every log line of the job carries
+ * `trace_id`.
+ *
+ * Payments: offchain only (no `Livepeer-Payment`, as go-livepeer offchain). Priced orchestrators answer
+ * 402/400, which is passed back. On-chain ticket sending is not implemented yet (see README).
+ */
+import { randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Counter, Histogram, type Registry } from "prom-client";
+import { BadRequestError, errorBody, httpStatusOf, TributaryError } from "../node/errors.ts";
+import { type Logger, silentLogger } from "../node/logger.ts";
+import { createMetricsRegistry, writeMetrics } from "../node/metrics.ts";
+import type { Rat } from "../payments/rational.ts";
+import { PIPELINE_CAPABILITY } from "./capabilities.ts";
+import { createDashboard, createPoolDashboardSource, type Dashboard } from "./dashboard/index.ts";
+import {
+  createGrpcOrchestratorClient,
+  type DiscoveryConfig,
+  type DiscoverySource,
+  discoverySourceFromConfig,
+  type OrchestratorDescriptor,
+  type OrchestratorInfoFetcher,
+  OrchestratorPool,
+  type PoolEvent,
+} from "./discovery/index.ts";
+import { createLive, type LiveManager } from "./live.ts";
+import { createOrchestratorHttp, headerValue, type OrchestratorHttp, readText } from "./orch-http.ts";
+import {
+  AI_SESSION_PENALTY,
+  createSelector,
+  failureAction,
+  MAX_TRIES,
+  type Selector,
+  Suspender,
+  strategyByName,
+} from "./selection/index.ts";
+import { formatTraceparent, startTrace, type TraceContext } from "./tracing.ts";
+
+/** Default user API port (conventions). */
+export const DEFAULT_GATEWAY_PORT = 8937;
+/** Largest request body the gateway buffers (it must, to retry on another orchestrator). */
+export const MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024;
+/** BYOC `timeout_seconds` used when the gateway builds the job header itself. */
+export const DEFAULT_BYOC_TIMEOUT_SECONDS = 30;
+/** Time to response headers for native AI jobs, ms. */
+export const DEFAULT_AI_TIMEOUT_MS = 120_000;
+/** Headers passed from the orchestrator's answer to the client. */
+const PASSED_RESPONSE_HEADERS = [
+  "content-type",
+  "x-metadata",
+  "livepeer-balance",
+  "livepeer-payment-balance",
+];
+/** `Authorization` value go-livepeer sends on AI calls (`protoVerAIWorker`). */
+const AI_WORKER_PROTOCOL = "Livepeer-AI-Worker-1.0";
+/** Paths that are never pipeline names. */
+const RESERVED = new Set(["health", "metrics", "dashboard", "process", "live", "favicon.ico"]);
+
+/** Options of {@link startGateway}. */
+export interface GatewayOptions {
+  /** Interface to bind; default 127.0.0.1. */
+  host?: string;
+  /** Port; default {@link DEFAULT_GATEWAY_PORT}; 0 picks one. */
+  port?: number;
+  /** Where orchestrators come from: a discovery config, or a ready source. */
+  discovery: DiscoveryConfig | { source: DiscoverySource };
+  /** `GetOrchestrator` implementation; default a gRPC client that does not verify certificates. */
+  fetchInfo?: OrchestratorInfoFetcher;
+  /** Selection strategy name (`probability`, `stake`, `random`, `price`, `latency`); default `latency`. */
+  strategy?: string;
+  /** Highest price in wei per unit the gateway pays (`-maxPricePerUnit`); default no limit. */
+  maxPricePerUnit?: Rat;
+  /** Pool refresh period, ms (default 5 min). */
+  refreshIntervalMs?: number;
+  /** Time to response headers of native AI jobs, ms; default {@link DEFAULT_AI_TIMEOUT_MS}. */
+  aiTimeoutMs?: number;
+  /** Live streams: seconds without an event before moving the stream to another orchestrator. */
+  liveEventTimeoutMs?: number;
+  /** Public base URL put in live stream URLs; default `http://<host>:<port>`. */
+  publicUrl?: string;
+  logger?: Logger;
+  signal?: AbortSignal;
+}
+
+/** A running gateway. */
+export interface RunningGateway extends AsyncDisposable {
+  /** `http://host:port`. */
+  url: string;
+  port: number;
+  pool: OrchestratorPool;
+  suspender: Suspender;
+  metrics: Registry;
+  live: LiveManager;
+  close(): Promise<void>;
+}
+
+/** One job as the retry loop sees it. */
+interface Job {
+  /** For selection: an AI pipeline, or `byoc`. */
+  pipeline: string;
+  /** For selection: the model id, or the BYOC capability name. */
+  modelId: string;
+  /** Path on the orchestrator. */
+  path: string;
+  headers: Record<string, string>;
+  body: Buffer;
+  headersTimeoutMs: number;
+  include?: readonly string[];
+  exclude?: readonly string[];
+  trace: TraceContext;
+  log: Logger;
+}
+
+/** Metrics of the gateway. */
+interface GatewayMetrics {
+  jobs: Counter<"pipeline" | "model_id" | "outcome">;
+  duration: Histogram<"pipeline" | "model_id">;
+  failovers: Counter<"pipeline" | "model_id" | "action">;
+}
+
+function metricsOf(registry: Registry): GatewayMetrics {
+  return {
+    jobs: new Counter({
+      name: "tributary_gateway_jobs_total",
+      help: "Jobs finished by the gateway, by outcome (ok, client_error, failed, no_orchestrator)",
+      labelNames: ["pipeline", "model_id", "outcome"],
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: "tributary_gateway_job_duration_seconds",
+      help: "Time from request to the start of the answer for successful jobs",
+      labelNames: ["pipeline", "model_id"],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers: [registry],
+    }),
+    failovers: new Counter({
+      name: "tributary_gateway_orchestrator_failures_total",
+      help: "Attempts that failed on an orchestrator and moved the job on, by action (suspend, switch)",
+      labelNames: ["pipeline", "model_id", "action"],
+      registers: [registry],
+    }),
+  };
+}
+
+/** Reads the whole request body, at most `limit` bytes (413 beyond). */
+export async function readBody(req: IncomingMessage, limit = MAX_REQUEST_BODY_BYTES): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > limit)
+      throw new TributaryError("PAYLOAD_TOO_LARGE", `request body over ${limit} bytes`, { status: 413 });
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Writes our JSON error envelope. */
+export function sendError(
+  res: ServerResponse,
+  err: unknown,
+  extraHeaders: Record<string, string> = {},
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify(errorBody(err));
+  res.writeHead(httpStatusOf(err), { "content-type": "application/json", ...extraHeaders });
+  res.end(body);
+}
+
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  value: unknown,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, { "content-type": "application/json", ...headers });
+  res.end(JSON.stringify(value));
+}
+
+/** The model id of a native AI request: `X-Model-Id`, else JSON `model_id`, else a multipart field. */
+export function modelIdOf(headers: IncomingMessage["headers"], body: Buffer): string | undefined {
+  const h = headerValue(headers, "x-model-id");
+  if (h) return h;
+  const type = String(headers["content-type"] ?? "");
+  if (type.includes("multipart/form-data")) {
+    const m = /name="model_id"\r\n(?:[^\r\n]*\r\n)*\r\n([^\r\n]*)\r\n/.exec(body.toString("latin1"));
+    return m?.[1] ? Buffer.from(m[1], "latin1").toString("utf8") : undefined;
+  }
+  if (body.length === 0) return undefined;
+  try {
+    const v = JSON.parse(body.toString("utf8")) as unknown;
+    if (typeof v === "object" && v !== null && !Array.isArray(v)) {
+      const id = (v as { model_id?: unknown }).model_id;
+      return typeof id === "string" && id !== "" ? id : undefined;
+    }
+  } catch {
+    throw new BadRequestError("the request body is not valid JSON", { code: "BAD_JSON" });
+  }
+  return undefined;
+}
+
+/** The decoded client `Livepeer` header (go-livepeer `JobRequest`, spec §4.2). */
+export interface ClientJobRequest {
+  id: string;
+  request: string;
+  parameters: string;
+  capability: string;
+  timeoutSeconds: number;
+  include?: string[];
+  exclude?: string[];
+}
+
+/**
+ * Parses and checks the client's `Livepeer` header as go-livepeer's `setupGatewayJob` does:
+ * `timeout_seconds` non-zero, `request` a JSON object string, `parameters` a JSON object string (an
+ * empty string is taken as `"{}"`, where go-livepeer fails), `capability` non-empty.
+ */
+export function parseClientJobHeader(value: string | undefined): ClientJobRequest {
+  if (!value)
+    throw new BadRequestError("missing Livepeer header (base64 JSON job request)", {
+      code: "BAD_JOB_HEADER",
+    });
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(Buffer.from(value, "base64").toString("utf8")) as Record<string, unknown>;
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error("not an object");
+  } catch {
+    throw new BadRequestError("the Livepeer header must be base64 of a JSON object", {
+      code: "BAD_JOB_HEADER",
+    });
+  }
+  const capability = typeof raw.capability === "string" ? raw.capability : "";
+  if (capability === "")
+    throw new BadRequestError("Livepeer header: capability is required", { code: "BAD_JOB_HEADER" });
+  const timeoutSeconds = typeof raw.timeout_seconds === "number" ? raw.timeout_seconds : 0;
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds <= 0)
+    throw new BadRequestError("Livepeer header: timeout_seconds is required (a positive integer)", {
+      code: "BAD_JOB_HEADER",
+    });
+  const jsonObject = (field: string, v: unknown, empty: string): string => {
+    const s = typeof v === "string" && v !== "" ? v : empty;
+    try {
+      const parsed = JSON.parse(s) as unknown;
+      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error();
+    } catch {
+      throw new BadRequestError(
+        `Livepeer header: ${field} must be a string holding a JSON object, e.g. "{}"`,
+        {
+          code: "BAD_JOB_HEADER",
+        },
+      );
+    }
+    return s;
+  };
+  const request = jsonObject("request", raw.request, "");
+  const parameters = jsonObject("parameters", raw.parameters, "{}");
+  const orchs = (JSON.parse(parameters) as { orchestrators?: { include?: unknown; exclude?: unknown } })
+    .orchestrators;
+  const strings = (v: unknown) =>
+    Array.isArray(v) ? v.filter((s): s is string => typeof s === "string") : undefined;
+  return {
+    id: typeof raw.id === "string" ? raw.id : "",
+    request,
+    parameters,
+    capability,
+    timeoutSeconds,
+    include: strings(orchs?.include),
+    exclude: strings(orchs?.exclude),
+  };
+}
+
+/** Encodes the `Livepeer` header sent to an orchestrator (offchain: no sender or signature). */
+export function encodeJobHeader(job: ClientJobRequest): string {
+  return Buffer.from(
+    JSON.stringify({
+      id: job.id,
+      request: job.request,
+      parameters: job.parameters,
+      capability: job.capability,
+      timeout_seconds: job.timeoutSeconds,
+    }),
+  ).toString("base64");
+}
+
+/** Starts the gateway. */
+export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
+  const baseLog = options.logger ?? silentLogger();
+  const closer = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, closer.signal]) : closer.signal;
+  const source =
+    "source" in options.discovery
+      ? options.discovery.source
+      : discoverySourceFromConfig({
+          ...options.discovery,
+          onWarning: (message, error) => baseLog.warn({ err: error }, message),
+        }).source;
+  const grpc = options.fetchInfo ? undefined : createGrpcOrchestratorClient();
+  const suspender = new Suspender();
+  let dashSource: ReturnType<typeof createPoolDashboardSource> | undefined;
+  const pool = new OrchestratorPool({
+    source,
+    fetchInfo: options.fetchInfo ?? (grpc as NonNullable<typeof grpc>).getOrchestrator,
+    suspender,
+    signal,
+    refreshIntervalMs: options.refreshIntervalMs,
+    onEvent: (e: PoolEvent) => {
+      if (e.type === "refresh-failed") baseLog.warn({ err: e.error }, "orchestrator discovery failed");
+      else if (e.type === "rejected")
+        baseLog.debug({ orchestrator: e.url, reason: e.reason }, "orchestrator rejected");
+      else baseLog.debug(e, "orchestrator pool refreshed");
+      dashSource?.observe(e);
+    },
+  });
+  dashSource = createPoolDashboardSource({ pool, suspender, signal });
+  const dashboard: Dashboard = createDashboard({ source: dashSource });
+  const selector: Selector = createSelector({
+    strategy: strategyByName(options.strategy ?? "latency"),
+    maxPricePerUnit: options.maxPricePerUnit,
+    suspender,
+  });
+  const http: OrchestratorHttp = createOrchestratorHttp();
+  const registry = createMetricsRegistry({ defaultLabels: { node: "gateway" } });
+  const metrics = metricsOf(registry);
+  const aiTimeoutMs = options.aiTimeoutMs ?? DEFAULT_AI_TIMEOUT_MS;
+
+  /** The ranked orchestrators for a job; refreshes the pool once when none qualifies. */
+  async function candidates(job: Job, tried: ReadonlySet<string>): Promise<OrchestratorDescriptor[]> {
+    const pick = (all: OrchestratorDescriptor[]) => {
+      const include = job.include?.map((u) => u.replace(/\/+$/, ""));
+      const pool = include?.length
+        ? all.filter((d) => include.includes(d.transcoder.replace(/\/+$/, "")) || include.includes(d.url))
+        : all;
+      const r = selector.select(pool, {
+        pipeline: job.pipeline,
+        modelId: job.modelId,
+        exclude: [...(job.exclude ?? []), ...tried],
+      });
+      return { ranked: r.ranked.map((s) => s.descriptor), rejected: r.rejected };
+    };
+    let r = pick(await pool.current(signal));
+    if (r.ranked.length === 0 && tried.size === 0) {
+      r = pick(await pool.refresh(signal).catch(() => pool.snapshot()));
+    }
+    if (r.ranked.length === 0 && tried.size === 0) {
+      const reasons = r.rejected.slice(0, 5).map((x) => `${x.transcoder}: ${x.message}`);
+      throw new TributaryError(
+        "NO_ORCHESTRATORS",
+        `no orchestrator offers ${job.pipeline === "byoc" ? `BYOC capability "${job.modelId}"` : `${job.pipeline}/${job.modelId}`} within the price limit` +
+          (reasons.length ? ` (${reasons.join("; ")})` : "; check --orch-addr and that the model is loaded"),
+        { status: 503 },
+      );
+    }
+    return r.ranked;
+  }
+
+  /** The retry loop (spec §6.1 step 3, §17.4). Answers the client. */
+  async function runJob(job: Job, res: ServerResponse, clientGone: AbortSignal): Promise<void> {
+    const started = performance.now();
+    const labels = { pipeline: job.pipeline, model_id: job.modelId };
+    const tried = new Set<string>();
+    let lastError = "";
+    for (let attempt = 0; attempt < MAX_TRIES; attempt++) {
+      const list = await candidates(job, tried);
+      const d = list[0];
+      if (d === undefined) break;
+      tried.add(d.transcoder);
+      const url = d.transcoder.replace(/\/+$/, "") + job.path;
+      const log = job.log.child({ orchestrator: d.transcoder });
+      const callStarted = performance.now();
+      let upstream: IncomingMessage;
+      try {
+        upstream = await http.send(url, {
+          headers: {
+            ...job.headers,
+            traceparent: formatTraceparent(job.trace),
+            "x-trace-id": job.trace.traceId,
+            "content-length": String(job.body.length),
+          },
+          body: job.body,
+          headersTimeoutMs: job.headersTimeoutMs,
+          signal: clientGone,
+        });
+      } catch (err) {
+        if (clientGone.aborted) return;
+        lastError = err instanceof Error ? err.message : String(err);
+        pool.recordFailure(d.transcoder, err);
+        suspender.suspend(d.transcoder, AI_SESSION_PENALTY);
+        metrics.failovers.inc({ ...labels, action: "suspend" });
+        log.warn({ err: lastError, attempt }, "orchestrator unreachable; trying the next one");
+        continue;
+      }
+      const status = upstream.statusCode ?? 502;
+      if (status >= 500) {
+        const text = await readText(upstream).catch(() => "");
+        lastError = `HTTP ${status}: ${text.slice(0, 300)}`;
+        const action = failureAction(text);
+        pool.recordFailure(d.transcoder, new Error(lastError));
+        if (action === "suspend") suspender.suspend(d.transcoder, AI_SESSION_PENALTY);
+        metrics.failovers.inc({ ...labels, action: action === "suspend" ? "suspend" : "switch" });
+        log.warn({ status, action, attempt }, "orchestrator failed the job; trying the next one");
+        continue;
+      }
+      pool.recordSuccess(d.transcoder, performance.now() - callStarted);
+      const headers: Record<string, string> = {
+        "x-orchestrator-url": d.transcoder,
+        traceparent: formatTraceparent(job.trace),
+        "x-trace-id": job.trace.traceId,
+      };
+      for (const name of PASSED_RESPONSE_HEADERS) {
+        const v = headerValue(upstream.headers, name);
+        if (v !== undefined) headers[name] = v;
+      }
+      const sse = (headers["content-type"] ?? "").includes("text/event-stream");
+      if (sse) {
+        headers["cache-control"] = "no-cache";
+        headers["x-accel-buffering"] = "no";
+      }
+      res.writeHead(status, headers);
+      if (sse) res.flushHeaders();
+      metrics.jobs.inc({ ...labels, outcome: status < 400 ? "ok" : "client_error" });
+      if (status < 400) metrics.duration.observe(labels, (performance.now() - started) / 1000);
+      log.info({ status, sse, ms: Math.round(performance.now() - started) }, "job answered");
+      await new Promise<void>((resolve) => {
+        upstream.on("data", (c: Buffer) => {
+          if (!res.write(c)) {
+            upstream.pause();
+            res.once("drain", () => upstream.resume());
+          }
+        });
+        upstream.on("end", () => {
+          res.end();
+          resolve();
+        });
+        upstream.on("error", () => {
+          res.destroy();
+          resolve();
+        });
+        upstream.on("close", resolve);
+      });
+      return;
+    }
+    metrics.jobs.inc({ ...labels, outcome: "failed" });
+    throw new TributaryError(
+      "ALL_ORCHESTRATORS_FAILED",
+      `every orchestrator tried (${tried.size}) failed the job; last error: ${lastError || "none"}`,
+      { status: 502 },
+    );
+  }
+
+  /** A job's trace and logger. */
+  function traceOf(req: IncomingMessage, capability: string): { trace: TraceContext; log: Logger } {
+    const trace = startTrace(headerValue(req.headers, "traceparent"));
+    return { trace, log: baseLog.child({ trace_id: trace.traceId, capability }) };
+  }
+
+  function forwardedType(req: IncomingMessage): Record<string, string> {
+    const h: Record<string, string> = {};
+    const type = headerValue(req.headers, "content-type");
+    if (type) h["content-type"] = type;
+    const accept = headerValue(req.headers, "accept");
+    if (accept) h.accept = accept;
+    return h;
+  }
+
+  async function handleAi(req: IncomingMessage, res: ServerResponse, pipeline: string, gone: AbortSignal) {
+    const body = await readBody(req);
+    const modelId = modelIdOf(req.headers, body);
+    if (modelId === undefined)
+      throw new BadRequestError(`${pipeline}: give model_id in the body or an X-Model-Id header`, {
+        code: "MODEL_ID_REQUIRED",
+      });
+    const { trace, log } = traceOf(req, `${pipeline}/${modelId}`);
+    log.info({ bytes: body.length }, "AI job received");
+    const headers = { ...forwardedType(req), authorization: AI_WORKER_PROTOCOL };
+    await runJob(
+      { pipeline, modelId, path: `/${pipeline}`, headers, body, headersTimeoutMs: aiTimeoutMs, trace, log },
+      res,
+      gone,
+    ).catch((err) => {
+      throw withTrace(err, trace);
+    });
+  }
+
+  const live = createLive({
+    pool,
+    selector,
+    suspender,
+    http,
+    logger: baseLog,
+    signal,
+    eventTimeoutMs: options.liveEventTimeoutMs,
+    baseUrl: () => publicUrl,
+    traceOf: (req, capability) => traceOf(req, capability),
+  });
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://gateway");
+    const path = url.pathname;
+    const gone = new AbortController();
+    res.on("close", () => {
+      if (!res.writableFinished) gone.abort(new Error("client went away"));
+    });
+    if (dashboard.handle(req, res)) return;
+    if (req.method === "GET" && path === "/metrics") return writeMetrics(registry, res);
+    if (req.method === "GET" && path === "/health") return sendJson(res, 200, { status: "ok" });
+    if (path.startsWith("/live/")) return live.handle(req, res, path);
+    if (path.startsWith("/process/request/") || path === "/process/request") {
+      if (req.method !== "POST") return sendJson(res, 405, errorBody(methodNotAllowed()), { allow: "POST" });
+      const job = parseClientJobHeader(headerValue(req.headers, "livepeer"));
+      const body = await readBody(req);
+      return handleByocBuffered(req, res, path.slice("/process/request/".length), job, body, gone.signal);
+    }
+    const m = /^\/([A-Za-z0-9][A-Za-z0-9._-]*)$/.exec(path);
+    if (m && !RESERVED.has(m[1] as string)) {
+      const name = m[1] as string;
+      if (req.method !== "POST") return sendJson(res, 405, errorBody(methodNotAllowed()), { allow: "POST" });
+      if (Object.hasOwn(PIPELINE_CAPABILITY, name) && name !== "byoc" && name !== "live-video-to-video")
+        return handleAi(req, res, name, gone.signal);
+      const body = await readBody(req);
+      const capability = headerValue(req.headers, "x-model-id") ?? safeModelId(req, body) ?? name;
+      const timeout = Number(headerValue(req.headers, "x-timeout-seconds") ?? DEFAULT_BYOC_TIMEOUT_SECONDS);
+      if (!Number.isInteger(timeout) || timeout <= 0)
+        throw new BadRequestError("X-Timeout-Seconds must be a positive integer", { code: "BAD_TIMEOUT" });
+      const job: ClientJobRequest = {
+        id: "",
+        request: "{}",
+        parameters: "{}",
+        capability,
+        timeoutSeconds: timeout,
+      };
+      return handleByocBuffered(req, res, name, job, body, gone.signal);
+    }
+    throw new TributaryError(
+      "NOT_FOUND",
+      `no route ${req.method} ${path}; see GET /dashboard for what the network offers`,
+      {
+        status: 404,
+      },
+    );
+  }
+
+  function safeModelId(req: IncomingMessage, body: Buffer): string | undefined {
+    try {
+      return modelIdOf({ ...req.headers, "x-model-id": undefined }, body);
+    } catch {
+      return undefined; // a non-JSON body is fine for BYOC: the container decides
+    }
+  }
+
+  async function handleByocBuffered(
+    req: IncomingMessage,
+    res: ServerResponse,
+    routeName: string,
+    job: ClientJobRequest,
+    body: Buffer,
+    gone: AbortSignal,
+  ) {
+    const { trace, log } = traceOf(req, `byoc/${job.capability}`);
+    log.info({ bytes: body.length, route: routeName }, "BYOC job received");
+    await runJob(
+      {
+        pipeline: "byoc",
+        modelId: job.capability,
+        path: `/process/request/${routeName}`,
+        headers: { ...forwardedType(req), livepeer: encodeJobHeader(job) },
+        body,
+        headersTimeoutMs: (job.timeoutSeconds + 5) * 1000,
+        include: job.include,
+        exclude: job.exclude,
+        trace,
+        log,
+      },
+      res,
+      gone,
+    ).catch((err) => {
+      throw withTrace(err, trace);
+    });
+  }
+
+  const server: Server = createServer((req, res) => {
+    route(req, res).catch((err: unknown) => {
+      const status = httpStatusOf(err);
+      const trace = (err as { trace?: TraceContext }).trace;
+      if (status >= 500) baseLog.warn({ err, trace_id: trace?.traceId, path: req.url }, "request failed");
+      sendError(res, err, trace ? { "x-trace-id": trace.traceId } : {});
+      req.resume();
+    });
+  });
+  server.headersTimeout = 30_000;
+  server.requestTimeout = 0;
+  const host = options.host ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? DEFAULT_GATEWAY_PORT, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const publicUrl = (options.publicUrl ?? url).replace(/\/+$/, "");
+  pool.start();
+  baseLog.info({ url }, "gateway listening");
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      await live.close();
+      closer.abort(new Error("gateway closed"));
+      dashboard.close();
+      dashSource?.close();
+      pool.close();
+      grpc?.close();
+      server.closeIdleConnections();
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        setTimeout(() => server.closeAllConnections(), 1000).unref();
+      });
+      http.close();
+    })();
+    return closing;
+  };
+  options.signal?.addEventListener("abort", () => void close(), { once: true });
+  return {
+    url,
+    port,
+    pool,
+    suspender,
+    metrics: registry,
+    live,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+function methodNotAllowed(): TributaryError {
+  return new TributaryError("METHOD_NOT_ALLOWED", "use POST", { status: 405 });
+}
+
+function withTrace(err: unknown, trace: TraceContext): unknown {
+  if (err && typeof err === "object") (err as { trace?: TraceContext }).trace = trace;
+  return err;
+}
+
+/** A random hex id of `bytes` bytes. */
+export function randomId(bytes = 8): string {
+  return randomBytes(bytes).toString("hex");
+}

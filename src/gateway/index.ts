@@ -1,0 +1,9 @@
+/**
+ * The gateway node (`tributary/gateway`): user API, retries/failover over discovered orchestrators,
+ * live video relay, tracing, dashboard and metrics. See README.md for what is done and not.
+ */
+export * from "./capabilities.ts";
+export * from "./gateway.ts";
+export * from "./live.ts";
+export * from "./orch-http.ts";
+export * from "./tracing.ts";

@@ -1,0 +1,110 @@
+/**
+ * HTTP/1.1 over TLS from the gateway to orchestrators. Orchestrators serve self-signed certificates,
+ * and go-livepeer's gateway does not verify them (`InsecureSkipVerify`), so neither do we by default.
+ * One keep-alive agent per gateway.
+ */
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from "node:http";
+import { Agent, request } from "node:https";
+import { TributaryError } from "../node/errors.ts";
+
+/** A failure to get response headers from an orchestrator (connect, TLS, reset, timeout). */
+export class OrchestratorTransportError extends TributaryError {
+  constructor(url: string, message: string, cause?: unknown) {
+    super("ORCHESTRATOR_UNREACHABLE", `orchestrator ${url}: ${message}`, { status: 502, cause });
+    this.name = "OrchestratorTransportError";
+  }
+}
+
+/** Options of {@link createOrchestratorHttp}. */
+export interface OrchestratorHttpOptions {
+  /** Verify orchestrator certificates; default false (as go-livepeer). */
+  rejectUnauthorized?: boolean;
+  /** Extra trusted CAs (PEM) when verifying. */
+  ca?: string | string[];
+}
+
+/** One call's options. */
+export interface OrchestratorCall {
+  method?: string;
+  headers?: OutgoingHttpHeaders;
+  body?: Buffer | string;
+  /** Time allowed until the response headers arrive, ms. */
+  headersTimeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/** The client: `send` resolves with the response once its headers arrived. */
+export interface OrchestratorHttp {
+  send(url: string, call: OrchestratorCall): Promise<IncomingMessage>;
+  close(): void;
+}
+
+/** Creates the client. */
+export function createOrchestratorHttp(options: OrchestratorHttpOptions = {}): OrchestratorHttp {
+  const agent = new Agent({
+    keepAlive: true,
+    rejectUnauthorized: options.rejectUnauthorized ?? false,
+    ca: options.ca,
+  });
+  return {
+    send(url, call) {
+      return new Promise((resolve, reject) => {
+        let settled = false;
+        const req = request(url, { method: call.method ?? "POST", headers: call.headers, agent });
+        const timer = setTimeout(() => {
+          fail(new OrchestratorTransportError(url, `no response within ${call.headersTimeoutMs} ms`));
+        }, call.headersTimeoutMs);
+        const onAbort = () => fail(call.signal?.reason ?? new Error("aborted"));
+        call.signal?.addEventListener("abort", onAbort, { once: true });
+        const done = () => {
+          settled = true;
+          clearTimeout(timer);
+          call.signal?.removeEventListener("abort", onAbort);
+        };
+        function fail(err: unknown) {
+          if (settled) return;
+          done();
+          req.destroy();
+          reject(err);
+        }
+        req.on("response", (res) => {
+          if (settled) {
+            res.destroy();
+            return;
+          }
+          done();
+          // Aborting later (client gone) ends the response stream too.
+          if (call.signal) {
+            const abortRes = () => res.destroy();
+            call.signal.addEventListener("abort", abortRes, { once: true });
+            res.on("close", () => call.signal?.removeEventListener("abort", abortRes));
+          }
+          resolve(res);
+        });
+        req.on("error", (err) => fail(new OrchestratorTransportError(url, err.message, err)));
+        if (call.signal?.aborted) onAbort();
+        else req.end(call.body);
+      });
+    },
+    close() {
+      agent.destroy();
+    },
+  };
+}
+
+/** Reads a response body as text, keeping at most `limit` bytes. */
+export async function readText(res: IncomingMessage, limit = 64 * 1024): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of res as AsyncIterable<Buffer>) {
+    if (size < limit) chunks.push(c.subarray(0, limit - size));
+    size += c.length;
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** First value of a header. */
+export function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}

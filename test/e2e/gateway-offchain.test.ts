@@ -1,0 +1,240 @@
+/**
+ * Gateway end to end, offchain: gateway → two real orchestrators (one TLS port each, gRPC discovery)
+ * → real SDK containers (the text-reverse example as a BYOC capability, an `llm` batch container for
+ * the native AI route). Batch, SSE passthrough, 4xx passthrough, tracing, dashboard, metrics, and
+ * failover when one orchestrator is closed in the middle of a run of jobs.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import textReverse from "../../examples/text-reverse/pipeline.ts";
+import { type RunningGateway, startGateway } from "../../src/gateway/index.ts";
+import { type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
+import { defineBatchPipeline, type RunningRunner, startRunner } from "../../src/runner/index.ts";
+
+function register(orch: RunningOrchestrator, body: unknown): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      `${orch.url}/capability/register`,
+      { method: "POST", headers: { authorization: "s3cret" }, ca: orch.cert, agent: false },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on("error", reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe("gateway offchain e2e", () => {
+  const dirs: string[] = [];
+  let reverse: RunningRunner;
+  let llm: RunningRunner;
+  let spell: RunningRunner;
+  const orchs: RunningOrchestrator[] = [];
+  let gw: RunningGateway;
+  const llmTraces: string[] = [];
+
+  before(async () => {
+    reverse = await startRunner(textReverse, { port: 0 });
+    llm = await startRunner(
+      defineBatchPipeline({
+        name: "llm",
+        run: async (input: { model_id: string; prompt: string }, ctx) => {
+          llmTraces.push(String(ctx.headers["x-trace-id"]));
+          return { model: input.model_id, text: input.prompt.toUpperCase() };
+        },
+      }),
+      { port: 0 },
+    );
+    // Always streams (the orchestrator forwards only Content-Type/Length, so text-reverse's
+    // Accept-driven SSE mode is not reachable through it, as in go-livepeer).
+    spell = await startRunner(
+      defineBatchPipeline({
+        name: "spell",
+        run: async function* (input: { text: string }) {
+          for (const ch of input.text) yield { ch };
+        },
+      }),
+      { port: 0 },
+    );
+    for (let i = 0; i < 2; i++) {
+      const dir = mkdtempSync(join(tmpdir(), "gw-e2e-"));
+      dirs.push(dir);
+      const aiModels = join(dir, "aiModels.json");
+      writeFileSync(
+        aiModels,
+        JSON.stringify([{ pipeline: "llm", model_id: "m1", url: llm.url, capacity: 4, warm: true }]),
+      );
+      const orch = await startOrchestrator({
+        port: 0,
+        aiModelsPath: aiModels,
+        orchSecret: "s3cret",
+        dataDir: dir,
+        health: { intervalMs: 100, timeoutMs: 1000, failureThreshold: 1 },
+        reload: { sighup: false },
+      });
+      orchs.push(orch);
+      assert.equal(
+        await register(orch, { name: "text-reverse", url: reverse.url, capacity: 4, price_per_unit: 0 }),
+        200,
+      );
+      assert.equal(
+        await register(orch, { name: "spell", url: spell.url, capacity: 4, price_per_unit: 0 }),
+        200,
+      );
+    }
+    for (const orch of orchs)
+      await until("capabilities to be advertised", () => {
+        const keys = orch.registry.advertised().map((a) => a.key);
+        return ["byoc/text-reverse", "byoc/spell", "llm/m1"].every((k) => keys.includes(k));
+      });
+    gw = await startGateway({ port: 0, discovery: { orchAddr: orchs.map((o) => o.url) } });
+  });
+
+  after(async () => {
+    await gw?.close();
+    for (const o of orchs) await o.close();
+    await Promise.all([reverse?.close(), llm?.close(), spell?.close()]);
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  test("POST /text-reverse runs the BYOC capability and answers with the orchestrator and trace", async () => {
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const r = await fetch(`${gw.url}/text-reverse`, {
+      method: "POST",
+      headers: { "content-type": "application/json", traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+      body: JSON.stringify({ text: "héllo 👋" }),
+    });
+    assert.equal(r.status, 200);
+    assert.deepEqual(await r.json(), { text: "👋 olléh" });
+    assert.ok(orchs.some((o) => o.url === r.headers.get("x-orchestrator-url")));
+    assert.equal(r.headers.get("x-trace-id"), traceId, "the client's trace continues");
+    assert.match(String(r.headers.get("traceparent")), new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+  });
+
+  test("SSE passes through as Server-Sent Events", async () => {
+    const r = await fetch(`${gw.url}/spell`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "text/event-stream" },
+      body: JSON.stringify({ text: "abc" }),
+    });
+    assert.equal(r.status, 200);
+    assert.match(String(r.headers.get("content-type")), /text\/event-stream/);
+    const text = await r.text();
+    const data = text
+      .split("\n")
+      .filter((l) => l.startsWith('data: {"ch"'))
+      .map((l) => (JSON.parse(l.slice(6)) as { ch: string }).ch);
+    assert.deepEqual(data, ["a", "b", "c"]);
+    assert.match(text, /data: \[DONE\]/);
+  });
+
+  test("the go-livepeer BYOC route takes the client's Livepeer header; a bad header is a 400 envelope", async () => {
+    const header = Buffer.from(
+      JSON.stringify({ request: "{}", parameters: "{}", capability: "text-reverse", timeout_seconds: 10 }),
+    ).toString("base64");
+    const ok = await fetch(`${gw.url}/process/request/text-reverse`, {
+      method: "POST",
+      headers: { "content-type": "application/json", livepeer: header },
+      body: JSON.stringify({ text: "xy" }),
+    });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await ok.json(), { text: "yx" });
+    const bad = await fetch(`${gw.url}/process/request/text-reverse`, {
+      method: "POST",
+      headers: { livepeer: Buffer.from('{"capability":"text-reverse"}').toString("base64") },
+      body: "{}",
+    });
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as { error: { code: string } }).error.code, "BAD_JOB_HEADER");
+  });
+
+  test("a container's 4xx goes back to the client unchanged (no failover)", async () => {
+    const before = gw.pool.stats().reduce((n, s) => n + s.failures, 0);
+    const r = await fetch(`${gw.url}/text-reverse`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ txt: "no" }),
+    });
+    assert.equal(r.status, 400);
+    assert.match(await r.text(), /INVALID_INPUT/);
+    assert.equal(
+      gw.pool.stats().reduce((n, s) => n + s.failures, 0),
+      before,
+    );
+  });
+
+  test("native AI POST /llm routes by model_id and forwards the trace id to the container", async () => {
+    const r = await fetch(`${gw.url}/llm`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model_id: "m1", prompt: "hi" }),
+    });
+    assert.equal(r.status, 200);
+    assert.deepEqual(await r.json(), { model: "m1", text: "HI" });
+    assert.equal(llmTraces.at(-1), r.headers.get("x-trace-id"));
+    const missing = await fetch(`${gw.url}/llm`, { method: "POST", body: JSON.stringify({ prompt: "x" }) });
+    assert.equal(missing.status, 400);
+    const unknown = await fetch(`${gw.url}/llm`, {
+      method: "POST",
+      body: JSON.stringify({ model_id: "nope" }),
+    });
+    assert.equal(unknown.status, 503);
+    assert.equal(((await unknown.json()) as { error: { code: string } }).error.code, "NO_ORCHESTRATORS");
+  });
+
+  test("dashboard and metrics are served", async () => {
+    const d = await fetch(`${gw.url}/dashboard`);
+    assert.equal(d.status, 200);
+    await d.text();
+    const m = await fetch(`${gw.url}/metrics`);
+    const text = await m.text();
+    assert.match(
+      text,
+      /tributary_gateway_jobs_total\{[^}]*pipeline="byoc"[^}]*model_id="text-reverse"[^}]*outcome="ok"/,
+    );
+  });
+
+  test("closing an orchestrator mid-run: every batch job still succeeds on the other one", async () => {
+    const results: number[] = [];
+    const served = new Set<string>();
+    let closed: string | undefined;
+    for (let i = 0; i < 12; i++) {
+      if (i === 4) {
+        // Close the orchestrator that served the last job (so the next jobs would go to it first).
+        closed = [...served].at(-1) ?? orchs[0]?.url;
+        await orchs.find((o) => o.url === closed)?.close();
+      }
+      const r = await fetch(`${gw.url}/text-reverse`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ text: `job${i}` }),
+      });
+      results.push(r.status);
+      served.add(String(r.headers.get("x-orchestrator-url")));
+      assert.deepEqual(await r.json(), { text: [...`job${i}`].reverse().join("") });
+    }
+    assert.deepEqual(
+      results,
+      results.map(() => 200),
+    );
+    assert.equal(served.size, 2, "jobs after the close went to the other orchestrator");
+    assert.ok(
+      (gw.pool.stats(String(closed))?.failures ?? 0) >= 1,
+      "the closed one was tried and failed over",
+    );
+  });
+});
