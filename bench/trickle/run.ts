@@ -22,8 +22,8 @@ import { fileURLToPath } from "node:url";
 
 const QUICK = process.argv.includes("--quick");
 const CFG = QUICK
-  ? { tpSegments: 40, fanoutSeconds: 6, subscribers: 100, memChannels: 200 }
-  : { tpSegments: 200, fanoutSeconds: 30, subscribers: 100, memChannels: 1000 };
+  ? { tpSegments: 40, fanoutSeconds: 6, subscribers: 100, memChannels: 200, rounds: 1 }
+  : { tpSegments: 150, fanoutSeconds: 16, subscribers: 100, memChannels: 1000, rounds: 3 };
 const SEGMENT_BYTES = 1024 * 1024;
 const BITRATE = 2_000_000; // bits per second
 const FRAME = 4096;
@@ -385,18 +385,76 @@ interface Result {
   memory: number;
 }
 
-async function measure(target: Target): Promise<Result> {
-  const memory = target.pipe ? Number.NaN : await memoryPerChannel(target, CFG.memChannels);
-  await throughput(target, 5); // warm-up
-  const tp = await throughput(target, CFG.tpSegments);
-  const fo = await fanout(target, CFG.subscribers, CFG.fanoutSeconds);
-  return {
-    throughput: tp,
-    p50: fo.p50,
-    p99: fo.p99,
-    delivered: `${((100 * fo.samples) / fo.expected).toFixed(1)}%`,
-    memory,
+function median(xs: number[]): number {
+  const v = xs.filter(Number.isFinite).sort((x, y) => x - y);
+  return v.length === 0 ? Number.NaN : v[Math.floor(v.length / 2)]!;
+}
+
+/**
+ * Runs every measurement on every target. Throughput and fan-out run in interleaved rounds (target A,
+ * B, C, then again) and report the median, so a burst of load from elsewhere on the machine hits all
+ * targets alike rather than one. Memory is measured once, first, on each fresh server.
+ */
+async function measureAll(targets: Target[]): Promise<Map<string, Result | string>> {
+  const out = new Map<string, Result | string>();
+  const acc = new Map<
+    string,
+    { tp: number[]; p50: number[]; p99: number[]; got: number; want: number; mem: number }
+  >();
+  const failed = new Set<string>();
+  const attempt = async (t: Target, what: string, f: () => Promise<void>): Promise<void> => {
+    if (failed.has(t.name)) return;
+    try {
+      await f();
+    } catch (err) {
+      failed.add(t.name);
+      out.set(t.name, `failed during ${what}: ${(err as Error).message}`);
+      console.log(`${t.name}: failed during ${what}: ${(err as Error).stack}`);
+    }
   };
+  for (const t of targets) {
+    acc.set(t.name, { tp: [], p50: [], p99: [], got: 0, want: 0, mem: Number.NaN });
+    await attempt(t, "memory", async () => {
+      acc.get(t.name)!.mem = t.pipe ? Number.NaN : await memoryPerChannel(t, CFG.memChannels);
+    });
+    await attempt(t, "warm-up", async () => {
+      await throughput(t, 5);
+    });
+  }
+  for (let round = 0; round < CFG.rounds; round++) {
+    for (const t of targets) {
+      await attempt(t, "throughput", async () => {
+        const mbs = await throughput(t, CFG.tpSegments);
+        acc.get(t.name)!.tp.push(mbs);
+        console.log(`round ${round + 1} ${t.name}: throughput ${mbs.toFixed(1)} MB/s`);
+      });
+    }
+    for (const t of targets) {
+      await attempt(t, "fan-out", async () => {
+        const fo = await fanout(t, CFG.subscribers, CFG.fanoutSeconds);
+        const a = acc.get(t.name)!;
+        a.p50.push(fo.p50);
+        a.p99.push(fo.p99);
+        a.got += fo.samples;
+        a.want += fo.expected;
+        console.log(
+          `round ${round + 1} ${t.name}: fan-out p50 ${fo.p50.toFixed(2)} ms, p99 ${fo.p99.toFixed(2)} ms`,
+        );
+      });
+    }
+  }
+  for (const t of targets) {
+    if (failed.has(t.name)) continue;
+    const a = acc.get(t.name)!;
+    out.set(t.name, {
+      throughput: median(a.tp),
+      p50: median(a.p50),
+      p99: median(a.p99),
+      delivered: `${((100 * a.got) / a.want).toFixed(1)}%`,
+      memory: a.mem,
+    });
+  }
+  return out;
 }
 
 function fmt(n: number, digits = 1): string {
@@ -410,7 +468,8 @@ function ratio(a: number, b: number): string {
 async function main(): Promise<void> {
   console.log(
     `trickle benchmark (${QUICK ? "quick" : "full"}): throughput ${CFG.tpSegments} × 1 MiB; fan-out ` +
-      `${CFG.subscribers} subscribers × ${CFG.fanoutSeconds} s at ${BITRATE / 1e6} Mbit/s; memory ${CFG.memChannels} channels`,
+      `${CFG.subscribers} subscribers × ${CFG.fanoutSeconds} s at ${BITRATE / 1e6} Mbit/s; memory ${CFG.memChannels} channels; ` +
+      `median of ${CFG.rounds} interleaved round(s)`,
   );
   const results = new Map<string, Result | string>();
   const starters: [string, () => Promise<Target | string>][] = [
@@ -419,24 +478,21 @@ async function main(): Promise<void> {
     ["node pipe (floor)", startPipe],
   ];
   const only = process.env.BENCH_ONLY;
-  for (const [name, start] of starters) {
-    if (only !== undefined && !name.startsWith(only)) continue;
-    const target = await start().catch((err: unknown) => `did not start: ${(err as Error).message}`);
-    if (typeof target === "string") {
-      results.set(name, target);
-      console.log(`${name}: not available: ${target}`);
-      continue;
+  const targets: Target[] = [];
+  try {
+    for (const [name, start] of starters) {
+      if (only !== undefined && !name.startsWith(only)) continue;
+      const target = await start().catch((err: unknown) => `did not start: ${(err as Error).message}`);
+      if (typeof target === "string") {
+        results.set(name, target);
+        console.log(`${name}: not available: ${target}`);
+      } else {
+        targets.push(target);
+      }
     }
-    try {
-      const r = await measure(target);
-      results.set(name, r);
-      console.log(`${name}: ${JSON.stringify(r)}`);
-    } catch (err) {
-      results.set(name, `failed: ${(err as Error).message}`);
-      console.log(`${name}: failed: ${(err as Error).stack}`);
-    } finally {
-      await target.close();
-    }
+    for (const [name, r] of await measureAll(targets)) results.set(name, r);
+  } finally {
+    for (const t of targets) await t.close();
   }
 
   const ours = results.get("tributary");
