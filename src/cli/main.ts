@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { depositCommand } from "./deposit.ts";
+import { devCommand } from "./dev.ts";
 import { devnetCommand } from "./devnet.ts";
 import { initCommand } from "./init.ts";
 import { orchestratorCommand } from "./orchestrator.ts";
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   program.addCommand(devnetCommand());
   program.addCommand(depositCommand());
   program.addCommand(orchestratorCommand());
+  program.addCommand(devCommand());
   return program;
 }
 

@@ -1,0 +1,438 @@
+/**
+ * The one-command local network (`tributary dev`): a devnet chain with the contracts deployed and the
+ * accounts funded (unless offchain), an orchestrator, the two example containers, and a gateway with
+ * its dashboard, all in this process except anvil.
+ *
+ * What runs where:
+ * - anvil: a child process (it is a separate binary), under the watchdog of `src/chain/anvil.ts`, so it
+ *   dies with this process even on SIGKILL.
+ * - everything else in process (fastest start, one process tree): the orchestrator (`startOrchestrator`,
+ *   with `startOnchainPayments` on devnet), the containers (`startRunner` over `examples/text-reverse`
+ *   and `examples/green-tint` on ephemeral loopback ports), the gateway (`startGateway`, dashboard at
+ *   `/dashboard`). Isolation does not matter for a development network; a container that crashes the
+ *   process takes the whole network down, which is what a developer wants to see.
+ *
+ * Capabilities: `text-reverse` registers itself through the BYOC API (`POST /capability/register` with
+ * the orchestrator secret, re-registering every 5 minutes as a real container does), so the orchestrator
+ * offers BYOC capability `text-reverse`; green-tint is an aiModels entry `live-video-to-video/green-tint`.
+ *
+ * Known gaps: the gateway sends no tickets yet (offchain payments only), so on devnet the orchestrator is
+ * unpriced (price 0) and BYOC jobs sent straight to it need only the V0 job signature; the summary
+ * prints such a pre-signed request. Jobs through the gateway to the devnet orchestrator are refused
+ * (400, unsigned job) until the gateway signs jobs.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import { join } from "node:path";
+import { privateKeyToAccount } from "viem/accounts";
+import type { Devnet } from "../chain/devnet.ts";
+import { createChainClients, startDevnet, startRoundInitializer } from "../chain/index.ts";
+import { type Logger, silentLogger } from "../node/logger.ts";
+import { parseAiModels } from "../orchestrator/config.ts";
+import { startOnchainPayments } from "../orchestrator/onchain.ts";
+import { type RunningOrchestrator, startOrchestrator } from "../orchestrator/orchestrator.ts";
+import { signPayload } from "../payments/signature.ts";
+import type { Pipeline } from "../runner/pipeline.ts";
+import { startRegistration } from "../runner/registration.ts";
+import { type RunningRunner, startRunner } from "../runner/server.ts";
+import { Supervisor, type SupervisorEvent } from "./supervisor.ts";
+
+/** Name of the BYOC capability text-reverse registers. */
+export const TEXT_REVERSE_CAPABILITY = "text-reverse";
+/** The live pipeline and model id green-tint is configured as. */
+export const GREEN_TINT_PIPELINE = "live-video-to-video";
+export const GREEN_TINT_MODEL = "green-tint";
+
+/** Options of {@link startDevNetwork}. */
+export interface DevNetworkOptions {
+  /** Skip the chain: the orchestrator runs offchain (no payments). */
+  offchain?: boolean;
+  /** Data directory; default a fresh temporary directory (removed at stop). */
+  dataDir?: string;
+  /** Use `~/.tributary/dev` (kept) when no `dataDir` is given. */
+  persist?: boolean;
+  /** Interface every component binds; default 127.0.0.1. */
+  host?: string;
+  /** Ports; 0 picks a free one. Defaults 8935 / 8937 / 8545. */
+  orchestratorPort?: number;
+  gatewayPort?: number;
+  chainPort?: number;
+  /** Start the gateway; default true. */
+  gateway?: boolean;
+  /** Component log lines (pino); default silent. */
+  logger?: Logger;
+  onEvent?: (event: SupervisorEvent) => void;
+  /**
+   * `performance.now()` value the ready time is counted from; default the call of
+   * {@link startDevNetwork}. The CLI passes 0: the time since the process started.
+   */
+  startedAt?: number;
+  /** Longest wait for a container to be ready at the orchestrator; default 15 s. */
+  readyTimeoutMs?: number;
+}
+
+/** An account shown in the summary (anvil's deterministic development keys: never real funds). */
+export interface DevAccountSummary {
+  role: string;
+  address: string;
+  privateKey: string;
+}
+
+/** What the network is, as printed and as `--json`. */
+export interface DevNetworkSummary {
+  mode: "offchain" | "devnet";
+  /** Time to ready in ms (from `startedAt`). */
+  readyMs: number;
+  dataDir: string;
+  /** `warning`: why jobs cannot go through the gateway in this mode. */
+  gateway?: { url: string; dashboard: string; warning?: string };
+  orchestrator: { url: string; secret: string };
+  chain?: { rpcUrl: string; chainId: number; contracts: Record<string, string> };
+  accounts: DevAccountSummary[];
+  containers: { name: string; url: string; capability: string }[];
+  /** BYOC `Livepeer` header for direct orchestrator jobs on devnet (V0-signed by the gateway account). */
+  signedJobHeader?: string;
+  /** `Livepeer-Eth-Address` header of the gateway account (for `GET /process/token` on devnet). */
+  signedEthAddressHeader?: string;
+  /** Process ids of child processes (anvil), for checks that nothing is left. */
+  childPids: number[];
+}
+
+/** A running local network. */
+export interface DevNetwork extends AsyncDisposable {
+  readonly summary: DevNetworkSummary;
+  /** Resolves with the first runtime failure of a component. */
+  readonly failed: Promise<Error>;
+  /** Stops everything in reverse order. Idempotent. */
+  stop(): Promise<void>;
+}
+
+async function loadPipeline(rel: string): Promise<Pipeline> {
+  const mod = (await import(new URL(`../../examples/${rel}/pipeline.ts`, import.meta.url).href)) as {
+    default: Pipeline;
+  };
+  return mod.default;
+}
+
+/** Resolves once the container at `url` is `ready` in the orchestrator's registry. */
+function containerReady(
+  orch: RunningOrchestrator,
+  url: string,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = (): boolean => {
+      const c = orch.registry.container(url);
+      if (c?.health === "ready") {
+        done();
+        resolve();
+        return true;
+      }
+      if (c?.health === "failed") {
+        done();
+        reject(new Error(`the orchestrator finds container ${url} unhealthy`));
+        return true;
+      }
+      return false;
+    };
+    const onAbort = () => {
+      done();
+      reject(new Error("stopped"));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(
+        new Error(
+          `container ${url} not ready at the orchestrator within ${timeoutMs} ms (health ${orch.registry.container(url)?.health ?? "not registered"})`,
+        ),
+      );
+    }, timeoutMs);
+    const onChange = () => void check();
+    const done = () => {
+      clearTimeout(timer);
+      orch.registry.off("change", onChange);
+      signal.removeEventListener("abort", onAbort);
+    };
+    orch.registry.on("change", onChange);
+    signal.addEventListener("abort", onAbort, { once: true });
+    if (!check()) void orch.health.checkAll();
+  });
+}
+
+/**
+ * Starts the network and resolves once every component is healthy. On a failure, what was started is
+ * stopped (reverse order) before the error (a `ComponentError` naming the component) is thrown.
+ */
+export async function startDevNetwork(options: DevNetworkOptions = {}): Promise<DevNetwork> {
+  const t0 = options.startedAt ?? performance.now();
+  const host = options.host ?? "127.0.0.1";
+  const log = options.logger ?? silentLogger();
+  const offchain = options.offchain ?? false;
+  const withGateway = options.gateway ?? true;
+  const readyTimeoutMs = options.readyTimeoutMs ?? 15_000;
+  const sup = new Supervisor({
+    total: (offchain ? 0 : 1) + 3 + (withGateway ? 1 : 0),
+    onEvent: options.onEvent,
+  });
+  const tempDir = options.dataDir === undefined && !options.persist;
+  const dataDir =
+    options.dataDir ??
+    (options.persist ? join(homedir(), ".tributary", "dev") : mkdtempSync(join(tmpdir(), "tributary-dev-")));
+  const summary: DevNetworkSummary = {
+    mode: offchain ? "offchain" : "devnet",
+    readyMs: 0,
+    dataDir,
+    orchestrator: { url: "", secret: "" },
+    accounts: [],
+    containers: [],
+    childPids: [],
+  };
+  const stop = async (): Promise<void> => {
+    await sup.stop();
+    if (tempDir) rmSync(dataDir, { recursive: true, force: true });
+  };
+
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    let devnet: Devnet | undefined;
+    if (!offchain) {
+      devnet = await sup.start("chain (anvil + contracts)", async (signal) => {
+        const d = await startDevnet({
+          gatewayDeposit: 10n ** 18n,
+          gatewayReserve: 10n ** 18n,
+          ...(options.orchestratorPort
+            ? { orchestratorServiceUri: `https://${host}:${options.orchestratorPort}` }
+            : {}),
+          anvil: { host, port: options.chainPort ?? 8545, blockTime: 1, signal },
+        });
+        const rounds = new AbortController();
+        startRoundInitializer({
+          clients: createChainClients({
+            rpcUrl: d.rpcUrl,
+            chainId: d.chainId,
+            privateKey: d.accounts.deployer.privateKey,
+          }),
+          roundsManager: d.contracts.roundsManager,
+          signal: rounds.signal,
+          onEvent: (e) => {
+            if (e.error !== undefined)
+              log.warn({ err: (e.error as Error)?.message }, "round initialization failed");
+            else log.info({ round: e.round?.toString() }, "round initialized");
+          },
+        });
+        return {
+          value: d,
+          detail: `${d.rpcUrl}, round ${d.round}`,
+          stop: async () => {
+            rounds.abort();
+            await d.stop();
+          },
+        };
+      });
+      if (devnet.anvil.pid !== undefined) summary.childPids.push(devnet.anvil.pid);
+      summary.chain = { rpcUrl: devnet.rpcUrl, chainId: devnet.chainId, contracts: { ...devnet.contracts } };
+      summary.accounts = [
+        { role: "deployer (Controller owner)", ...devnet.accounts.deployer },
+        { role: "gateway (ticket sender, 1 ETH deposit + 1 ETH reserve)", ...devnet.accounts.gateway },
+        { role: "orchestrator (ticket recipient, staked)", ...devnet.accounts.orchestrator },
+      ];
+    }
+
+    const containers = await sup.start("containers (text-reverse, green-tint)", async () => {
+      const [tr, gt] = await Promise.all([loadPipeline("text-reverse"), loadPipeline("green-tint")]);
+      const runners: RunningRunner[] = [];
+      const closeAll = async () => {
+        await Promise.all(runners.map((r) => r.close()));
+      };
+      try {
+        runners.push(await startRunner(tr, { host, port: 0, logger: log, modelId: TEXT_REVERSE_CAPABILITY }));
+        runners.push(
+          await startRunner(gt, {
+            host,
+            port: 0,
+            logger: log,
+            pipelineName: GREEN_TINT_PIPELINE,
+            modelId: GREEN_TINT_MODEL,
+          }),
+        );
+        await Promise.all(runners.map((r) => r.loaded));
+      } catch (err) {
+        await closeAll();
+        throw err;
+      }
+      const [textReverse, greenTint] = runners as [RunningRunner, RunningRunner];
+      return {
+        value: { textReverse, greenTint },
+        detail: `${textReverse.url}, ${greenTint.url}`,
+        stop: closeAll,
+      };
+    });
+    summary.containers = [
+      {
+        name: "text-reverse",
+        url: containers.textReverse.url,
+        capability: `byoc/${TEXT_REVERSE_CAPABILITY}`,
+      },
+      {
+        name: "green-tint",
+        url: containers.greenTint.url,
+        capability: `${GREEN_TINT_PIPELINE}/${GREEN_TINT_MODEL}`,
+      },
+    ];
+
+    const orchSecret = `dev-${Buffer.from(crypto.getRandomValues(new Uint8Array(12))).toString("hex")}`;
+    const orch = await sup.start(
+      `orchestrator (${offchain ? "offchain" : "devnet, payments on"})`,
+      async () => {
+        const orchDir = join(dataDir, "orchestrator");
+        const onchain = devnet
+          ? await startOnchainPayments({
+              network: "devnet",
+              ethUrl: devnet.rpcUrl,
+              privateKey: devnet.accounts.orchestrator.privateKey,
+              contracts: devnet.contracts,
+              dataDir: orchDir,
+              logger: log,
+            })
+          : undefined;
+        let running: RunningOrchestrator;
+        try {
+          running = await startOrchestrator({
+            host,
+            port: options.orchestratorPort ?? 8935,
+            ...(onchain
+              ? { payments: onchain.gate, address: onchain.address, network: "devnet" as const }
+              : {}),
+            models: parseAiModels(
+              JSON.stringify([
+                {
+                  pipeline: GREEN_TINT_PIPELINE,
+                  model_id: GREEN_TINT_MODEL,
+                  url: containers.greenTint.url,
+                  warm: true,
+                },
+              ]),
+              "tributary dev",
+            ),
+            orchSecret,
+            dataDir: orchDir,
+            logger: log,
+          });
+        } catch (err) {
+          await onchain?.close();
+          throw err;
+        }
+        return {
+          value: running,
+          detail: running.url,
+          stop: async () => {
+            await running.close();
+            await onchain?.close();
+          },
+        };
+      },
+    );
+    summary.orchestrator = { url: orch.url, secret: orchSecret };
+
+    await sup.start("capabilities (byoc/text-reverse, live-video-to-video/green-tint)", async (signal) => {
+      const registration = startRegistration(
+        {
+          orchUrl: orch.url,
+          orchSecret,
+          name: TEXT_REVERSE_CAPABILITY,
+          description: "examples/text-reverse: reverses text by grapheme clusters",
+          url: containers.textReverse.url,
+          capacity: 4,
+          pricePerUnit: 0n,
+          priceScaling: 1n,
+          currency: "",
+          token: "",
+        },
+        { logger: log, retryDelayMs: 100, maxRetryDelayMs: 1000 },
+      );
+      try {
+        if (!(await registration.registered))
+          throw new Error("text-reverse could not register (see the log)");
+        await Promise.all([
+          containerReady(orch, containers.textReverse.url, readyTimeoutMs, signal),
+          containerReady(orch, containers.greenTint.url, readyTimeoutMs, signal),
+        ]);
+      } catch (err) {
+        await registration.stop();
+        throw err;
+      }
+      return { value: registration, stop: () => registration.stop() };
+    });
+
+    if (devnet) {
+      const account = privateKeyToAccount(devnet.accounts.gateway.privateKey);
+      const request = JSON.stringify({ example: "tributary dev" });
+      const parameters = "{}";
+      const sig = await signPayload(account, request + parameters);
+      summary.signedJobHeader = Buffer.from(
+        JSON.stringify({
+          id: "dev",
+          request,
+          parameters,
+          capability: TEXT_REVERSE_CAPABILITY,
+          sender: account.address,
+          sig,
+          timeout_seconds: 30,
+        }),
+      ).toString("base64");
+      summary.signedEthAddressHeader = Buffer.from(
+        JSON.stringify({ addr: account.address, sig: await signPayload(account, account.address) }),
+      ).toString("base64");
+    }
+
+    if (withGateway) {
+      const gateway = await sup.start("gateway + dashboard", async (signal) => {
+        const { startGateway } = await import("../gateway/gateway.ts");
+        const gw = await startGateway({
+          host,
+          port: options.gatewayPort ?? 8937,
+          discovery: { orchAddr: [orch.url] },
+          logger: log,
+          signal,
+        });
+        let known: unknown[];
+        try {
+          known = await gw.pool.current(signal);
+        } catch (err) {
+          await gw.close();
+          throw err;
+        }
+        if (known.length === 0 && offchain) {
+          await gw.close();
+          throw new Error(`the gateway cannot use the orchestrator at ${orch.url} (see the log)`);
+        }
+        return {
+          value: { gw, usable: known.length > 0 },
+          detail: `${gw.url}/dashboard${known.length === 0 ? " (orchestrator not usable: see below)" : ""}`,
+          stop: () => gw.close(),
+        };
+      });
+      summary.gateway = {
+        url: gateway.gw.url,
+        dashboard: `${gateway.gw.url}/dashboard`,
+        ...(gateway.usable
+          ? {}
+          : {
+              warning:
+                "the gateway does not sign or pay yet (offchain only), and the devnet orchestrator refuses its unsigned GetOrchestrator; send devnet jobs straight to the orchestrator",
+            }),
+      };
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  summary.readyMs = Math.round(performance.now() - t0);
+  return {
+    summary,
+    failed: sup.failed,
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}

@@ -1,0 +1,204 @@
+/**
+ * `tributary dev` end to end, as a user runs it: the real CLI in a child process on ephemeral ports,
+ * a text-reverse batch job through the network, then SIGINT; afterwards neither the CLI nor any
+ * process it started (anvil included) is left, checked by pid.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
+import { createInterface } from "node:readline";
+import { describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import type { DevNetworkSummary } from "../../src/dev/network.ts";
+
+const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+
+interface Started {
+  child: ChildProcess;
+  summary: DevNetworkSummary;
+  stderr: () => string;
+}
+
+/** Spawns `dev --json` on ephemeral ports and resolves with its summary line. */
+function startDev(extra: string[]): Promise<Started> {
+  const child = spawn(
+    process.execPath,
+    [MAIN, "dev", "--json", "--orchestrator-port", "0", "--gateway-port", "0", "--chain-port", "0", ...extra],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let err = "";
+  child.stderr!.on("data", (c: Buffer) => {
+    err += c.toString("utf8");
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`dev not ready within 60 s; stderr:\n${err}`));
+    }, 60_000);
+    const lines = createInterface({ input: child.stdout! });
+    lines.once("line", (line) => {
+      clearTimeout(timer);
+      try {
+        resolve({ child, summary: JSON.parse(line) as DevNetworkSummary, stderr: () => err });
+      } catch (e) {
+        child.kill("SIGKILL");
+        reject(new Error(`not a JSON summary: ${line} (${(e as Error).message})`));
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`dev exited (${code}) before ready; stderr:\n${err}`));
+    });
+  });
+}
+
+/** Every descendant pid of `pid` (from ps). */
+function descendants(pid: number): number[] {
+  const rows = execFileSync("ps", ["-e", "-o", "pid=,ppid="], { encoding: "utf8" })
+    .trim()
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/).map(Number) as [number, number]);
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const [c, pp] of rows)
+      if (pp === p) {
+        out.push(c);
+        walk(c);
+      }
+  };
+  walk(pid);
+  return out;
+}
+
+function alive(pid: number): boolean {
+  // A zombie still answers kill(0); /proc/<pid>/stat says Z. Only a live process counts.
+  if (!existsSync(`/proc/${pid}`)) return false;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(execFileSync("cat", [`/proc/${pid}/stat`], { encoding: "utf8" }));
+  } catch {
+    return false;
+  }
+}
+
+/** Sends SIGINT, waits for a clean exit, and checks that no process it had started is left. */
+async function stopAndCheck(s: Started): Promise<void> {
+  const pid = s.child.pid!;
+  const tree = [...new Set([...descendants(pid), ...s.summary.childPids])];
+  const exited = new Promise<number | null>((resolve) => s.child.once("exit", (code) => resolve(code)));
+  s.child.kill("SIGINT");
+  const code = await Promise.race([
+    exited,
+    new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 20_000).unref()),
+  ]);
+  if (code === "timeout") {
+    s.child.kill("SIGKILL");
+    assert.fail(`dev did not exit within 20 s after SIGINT; stderr:\n${s.stderr()}`);
+  }
+  assert.equal(code, 0, s.stderr());
+  assert.match(s.stderr(), /dev: stopped\n/);
+  assert.doesNotMatch(s.stderr(), /still open after stop/);
+  // Children are reaped by their watchdogs; give them a moment.
+  const deadline = Date.now() + 5000;
+  let left = tree.filter(alive);
+  while (left.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    left = tree.filter(alive);
+  }
+  assert.deepEqual(left, [], `processes left after stop: ${left.join(", ")}`);
+  assert.equal(alive(pid), false);
+}
+
+function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
+  return fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
+}
+
+/** POST over TLS without verifying the orchestrator's self-signed certificate. */
+function postInsecure(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { method: "POST", headers, rejectUnauthorized: false }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => {
+        text += c;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+describe("tributary dev", { concurrency: false }, () => {
+  test("--offchain: a text-reverse job through the gateway is answered; SIGINT leaves no process", async () => {
+    const s = await startDev(["--offchain"]);
+    try {
+      assert.equal(s.summary.mode, "offchain");
+      assert.ok(s.summary.gateway, "gateway started");
+      assert.equal(s.summary.gateway.warning, undefined);
+      assert.ok(s.summary.readyMs > 0);
+      assert.deepEqual(
+        s.summary.containers.map((c) => c.capability),
+        ["byoc/text-reverse", "live-video-to-video/green-tint"],
+      );
+      const res = await postJson(`${s.summary.gateway.url}/text-reverse`, { text: "héllo 👋" });
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { text: "👋 olléh" });
+      const dash = await fetch(s.summary.gateway.dashboard);
+      assert.equal(dash.status, 200);
+      await dash.text();
+    } finally {
+      await stopAndCheck(s);
+    }
+  });
+
+  test("devnet: chain, paying orchestrator, a V0-signed job straight to it; SIGINT stops anvil too", async () => {
+    const s = await startDev([]);
+    try {
+      assert.equal(s.summary.mode, "devnet");
+      assert.ok(s.summary.chain?.rpcUrl.startsWith("http://127.0.0.1:"));
+      assert.equal(s.summary.childPids.length, 1, "anvil's pid is reported");
+      assert.ok(alive(s.summary.childPids[0]!));
+      assert.ok(s.summary.signedJobHeader);
+      const res = await postInsecure(
+        `${s.summary.orchestrator.url}/process/request/text-reverse`,
+        JSON.stringify({ text: "abc" }),
+        { "content-type": "application/json", livepeer: s.summary.signedJobHeader },
+      );
+      assert.equal(res.status, 200, res.body);
+      assert.deepEqual(JSON.parse(res.body), { text: "cba" });
+      // The same job unsigned is refused: the orchestrator really is on the payment path.
+      const unsigned = await postInsecure(
+        `${s.summary.orchestrator.url}/process/request/text-reverse`,
+        JSON.stringify({ text: "abc" }),
+        {
+          "content-type": "application/json",
+          livepeer: Buffer.from(
+            JSON.stringify({
+              request: "{}",
+              parameters: "{}",
+              capability: "text-reverse",
+              timeout_seconds: 30,
+            }),
+          ).toString("base64"),
+        },
+      );
+      assert.equal(unsigned.status, 400);
+    } finally {
+      await stopAndCheck(s);
+    }
+  });
+});
