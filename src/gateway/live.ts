@@ -18,13 +18,18 @@
  * RTMP ingest, the `{"keep":"alive"}` control keepalive.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
 import { BadRequestError, NotFoundError, TributaryError } from "../node/errors.ts";
 import type { Logger } from "../node/logger.ts";
 import {
   LocalPublisher,
+  type LocalSegment,
   LocalSubscriber,
+  TrickleEndOfStreamError,
   TricklePublisher,
+  TrickleSegmentNotFoundError,
   TrickleServer,
+  TrickleStreamNotFoundError,
   TrickleSubscriber,
 } from "../trickle/index.ts";
 import type { OrchestratorDescriptor, OrchestratorPool } from "./discovery/index.ts";
@@ -236,11 +241,24 @@ export function createLive(options: LiveOptions): LiveManager {
     const egress = new TrickleSubscriber(urls.subscribeUrl, { tls, signal, start: -1 });
     const events = new TrickleSubscriber(urls.eventsUrl, { tls, signal, start: 0 });
 
+    // After a move, continue with the next input segment (the one in flight went to the old turn).
+    if (s.swaps > 0) s.input.setSeq(-1);
     const inLoop = (async () => {
-      // Starts at the newest input segment: the client may have begun publishing before the start.
-      for await (const seg of s.input) {
-        if (signal.aborted) return;
+      while (!signal.aborted) {
+        let seg: LocalSegment;
+        try {
+          seg = s.input.read();
+        } catch (err) {
+          if (err instanceof TrickleSegmentNotFoundError) {
+            s.input.setSeq(-1); // fell behind or ahead: continue at the live edge
+            await sleep(50);
+            continue;
+          }
+          if (err instanceof TrickleEndOfStreamError || err instanceof TrickleStreamNotFoundError) return;
+          throw err;
+        }
         await ingress.write(seg);
+        log.debug({ stream_id: s.id, seq: ingress.seq }, "input segment relayed");
       }
     })();
     const outLoop = (async () => {
@@ -250,7 +268,8 @@ export function createLive(options: LiveOptions): LiveManager {
           if (!signal.aborted) turn.abort(new Error(`orchestrator output ended (${egress.endReason})`));
           return;
         }
-        await s.output.write(seg.body);
+        const n = await s.output.write(seg.body);
+        log.debug({ stream_id: s.id, seq: seg.seq, bytes: n }, "output segment relayed");
       }
     })();
     const eventLoop = (async () => {

@@ -1,0 +1,146 @@
+/**
+ * Gateway live video end to end, offchain, over the real media path: the client publishes synthetic
+ * H.264/AAC MPEG-TS into the GATEWAY's trickle channel; the gateway relays it to an orchestrator
+ * (`POST /live-video-to-video`), whose green-tint SDK container decodes, tints and re-encodes it; the
+ * output comes back through the gateway's output channel. Then the serving orchestrator is closed and
+ * the stream moves to the other one, with the client's URLs unchanged.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import greenTint from "../../examples/green-tint/pipeline.ts";
+import { type RunningGateway, startGateway } from "../../src/gateway/index.ts";
+import { type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
+import { type RunningRunner, startRunner } from "../../src/runner/index.ts";
+import { channelMean, decodeSegments, syntheticSegments } from "../../src/runner/media/synthetic.ts";
+import { TricklePublisher, TrickleSubscriber } from "../../src/trickle/index.ts";
+
+interface StartAnswer {
+  stream_id: string;
+  publish_url: string;
+  subscribe_url: string;
+  update_url: string;
+  status_url: string;
+  stop_url: string;
+  orchestrator: string;
+}
+
+describe("gateway live e2e", () => {
+  const dirs: string[] = [];
+  const runners: RunningRunner[] = [];
+  const orchs: RunningOrchestrator[] = [];
+  let gw: RunningGateway;
+  let input: Uint8Array[];
+
+  before(async () => {
+    input = await syntheticSegments({ width: 192, height: 144, fps: 15, seconds: 10, audio: true });
+    for (let i = 0; i < 2; i++) {
+      const runner = await startRunner(greenTint, { port: 0, session: { heartbeatIntervalMs: 200 } });
+      runners.push(runner);
+      await runner.loaded;
+      const dir = mkdtempSync(join(tmpdir(), "gw-live-"));
+      dirs.push(dir);
+      const aiModels = join(dir, "aiModels.json");
+      writeFileSync(
+        aiModels,
+        JSON.stringify([{ pipeline: "live-video-to-video", model_id: "green-tint", url: runner.url }]),
+      );
+      orchs.push(
+        await startOrchestrator({
+          port: 0,
+          aiModelsPath: aiModels,
+          dataDir: dir,
+          health: { intervalMs: 100, timeoutMs: 1000, failureThreshold: 1 },
+          reload: { sighup: false },
+          streamCheckIntervalMs: 100,
+        }),
+      );
+    }
+    for (const o of orchs)
+      for (let i = 0; i < 200 && !o.registry.advertised().some((a) => a.modelId === "green-tint"); i++)
+        await sleep(25);
+    gw = await startGateway({
+      port: 0,
+      discovery: { orchAddr: orchs.map((o) => o.url) },
+      liveEventTimeoutMs: 2000,
+    });
+  });
+
+  after(async () => {
+    await gw?.close();
+    for (const o of orchs) await o.close();
+    for (const r of runners) await r.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  test("bad starts are 4xx; unknown streams 404", async () => {
+    const noModel = await fetch(`${gw.url}/live/video-to-video`, { method: "POST", body: "{}" });
+    assert.equal(noModel.status, 400);
+    const badParams = await fetch(`${gw.url}/live/video-to-video`, {
+      method: "POST",
+      body: JSON.stringify({ model_id: "green-tint", params: "{nope" }),
+    });
+    assert.equal(badParams.status, 400);
+    assert.equal((await fetch(`${gw.url}/live/video-to-video/nope/status`)).status, 404);
+  });
+
+  test("a live start returns gateway URLs; published segments come back tinted; update, status, move, stop", async () => {
+    const r = await fetch(`${gw.url}/live/video-to-video`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model_id: "green-tint", params: { width: 192, height: 144, green: 80 } }),
+    });
+    assert.equal(r.status, 200);
+    const s = (await r.json()) as StartAnswer;
+    assert.ok(s.publish_url.startsWith(`${gw.url}/live/trickle/`), s.publish_url);
+    assert.ok(s.subscribe_url.startsWith(`${gw.url}/live/trickle/`), s.subscribe_url);
+    const first = s.orchestrator;
+
+    const out: Uint8Array[] = [];
+    const outSub = new TrickleSubscriber(s.subscribe_url, { start: 0 });
+    const outDone = (async () => {
+      for await (const seg of outSub) out.push(await seg.bytes());
+    })();
+    const pub = new TricklePublisher(s.publish_url, { mimeType: "video/mp2t" });
+    for (const seg of input.slice(0, 2)) await pub.write(seg);
+    for (let i = 0; i < 400 && out.length === 0; i++) await sleep(25);
+    assert.ok(out.length > 0, "output arrived through the gateway");
+    const decoded = await decodeSegments(out.slice(0, 1), 192, 144);
+    const frame = decoded.video[0];
+    assert.ok(frame, "the output decodes");
+    assert.ok(channelMean(frame, 1) - channelMean(frame, 0) > 50, "and is tinted green by the container");
+
+    const upd = await fetch(s.update_url, { method: "POST", body: JSON.stringify({ green: 10 }) });
+    assert.equal(upd.status, 200);
+    const status = (await (await fetch(s.status_url)).json()) as Record<string, unknown>;
+    assert.equal(status.state, "running");
+    assert.equal(status.orchestrator, first);
+    assert.notEqual(status.last_event, null, "events from the container are seen");
+
+    // The serving orchestrator goes away: the stream moves to the other one, same client URLs.
+    await orchs.find((o) => o.url === first)?.close();
+    let moved: Record<string, unknown> = {};
+    for (let i = 0; i < 400; i++) {
+      moved = (await (await fetch(s.status_url)).json()) as Record<string, unknown>;
+      if (moved.state === "running" && moved.orchestrator !== first) break;
+      await sleep(25);
+    }
+    assert.equal(moved.state, "running", JSON.stringify(moved));
+    assert.notEqual(moved.orchestrator, first);
+    assert.equal(moved.swaps, 1);
+    const before = out.length;
+    for (const seg of input.slice(2)) await pub.write(seg);
+    for (let i = 0; i < 400 && out.length === before; i++) await sleep(25);
+    assert.ok(out.length > before, "output flows again from the new orchestrator");
+
+    const stop = await fetch(s.stop_url, { method: "POST" });
+    assert.equal(stop.status, 200);
+    await pub.close();
+    outSub.close();
+    await outDone;
+    assert.equal(gw.live.count, 0);
+  });
+});
