@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { depositCommand } from "./deposit.ts";
 import { devCommand } from "./dev.ts";
 import { devnetCommand } from "./devnet.ts";
+import { gatewayCommand } from "./gateway.ts";
 import { initCommand } from "./init.ts";
 import { orchestratorCommand } from "./orchestrator.ts";
 import { paymentCommand } from "./payment.ts";
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   program.addCommand(devnetCommand());
   program.addCommand(depositCommand());
   program.addCommand(orchestratorCommand());
+  program.addCommand(gatewayCommand());
   program.addCommand(devCommand());
   return program;
 }

@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { GATEWAY_GO_FLAG_ALIASES, translateFlags } from "./gateway.ts";
+import { buildProgram } from "./main.ts";
+
+const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
+
+test("go-livepeer gateway spellings become ours; implied booleans are dropped", () => {
+  assert.deepEqual(
+    translateFlags(
+      [
+        "-gateway",
+        "-orchAddr",
+        "a:1,b:2",
+        "-httpAddr=0.0.0.0:8937",
+        "--maxPricePerUnit",
+        "5",
+        "--",
+        "-orchAddr",
+      ],
+      GATEWAY_GO_FLAG_ALIASES,
+    ),
+    ["--orch-addr", "a:1,b:2", "--http-addr=0.0.0.0:8937", "--max-price-per-unit", "5", "--", "-orchAddr"],
+  );
+});
+
+test("--help lists the routes, the flags and the go-livepeer aliases", () => {
+  const cmd = buildProgram().commands.find((c) => c.name() === "gateway");
+  assert.ok(cmd);
+  let help = "";
+  cmd.configureOutput({ writeOut: (s) => (help += s) });
+  cmd.outputHelp();
+  for (const re of [
+    /--orch-addr <list>/,
+    /--http-addr <host:port>/,
+    /--max-price-per-unit <wei>/,
+    /-orchAddr, -orchWebhookUrl, -httpAddr/,
+    /POST \/live\/video-to-video/,
+  ])
+    assert.match(help, re);
+});
+
+function run(args: string[]) {
+  const child = spawn(process.execPath, [MAIN, "gateway", ...args], {
+    env: { ...process.env, TRIBUTARY_LOG_LEVEL: "silent" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (c) => (out += c));
+  child.stderr.on("data", (c) => (err += c));
+  return { child, out: () => out, err: () => err };
+}
+
+test("go-livepeer flags start a gateway that answers /health and stops on SIGTERM", async () => {
+  const p = run(["-gateway", "-orchAddr", "127.0.0.1:1", "-httpAddr", "127.0.0.1:0", "-network", "offchain"]);
+  for (let i = 0; i < 400 && !/listening on/.test(p.out()); i++) await new Promise((r) => setTimeout(r, 25));
+  const url = /listening on (http:\/\/\S+)/.exec(p.out())?.[1];
+  assert.ok(url, p.out() + p.err());
+  const r = await fetch(`${url}/health`);
+  assert.deepEqual(await r.json(), { status: "ok" });
+  p.child.kill("SIGTERM");
+  const [code] = await once(p.child, "exit");
+  assert.equal(code, 0);
+});
+
+test("an on-chain network or a missing discovery flag exits 2 with what to do", async () => {
+  const a = run(["--orch-addr", "127.0.0.1:1", "--network", "devnet", "--http-addr", "127.0.0.1:0"]);
+  assert.equal((await once(a.child, "exit"))[0], 2);
+  assert.match(a.err(), /does not send tickets yet/);
+  const b = run(["--http-addr", "127.0.0.1:0"]);
+  assert.equal((await once(b.child, "exit"))[0], 2);
+  assert.match(b.err(), /--orch-addr/);
+});

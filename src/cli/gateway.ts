@@ -1,0 +1,255 @@
+/**
+ * `tributary gateway`: the gateway node's user API on plain HTTP (default 127.0.0.1:8937). go-livepeer's
+ * single-dash camelCase flags (`-orchAddr`, `-httpAddr`, `-network`, `-maxPricePerUnit`, …) are
+ * accepted as aliases of our kebab-case flags.
+ *
+ * Offchain only: `--network devnet|arbitrum-one` is refused with a clear message until the gateway
+ * sends tickets (see src/gateway/README.md).
+ */
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { DEFAULT_GATEWAY_PORT, type RunningGateway, startGateway } from "../gateway/index.ts";
+import { STRATEGY_NAMES } from "../gateway/selection/index.ts";
+import { TributaryError } from "../node/errors.ts";
+import { createLogger } from "../node/logger.ts";
+import { Rat } from "../payments/rational.ts";
+
+/** go-livepeer gateway flag → our flag (`undefined`: accepted and ignored, it is implied). */
+export const GATEWAY_GO_FLAG_ALIASES: Readonly<Record<string, string | undefined>> = {
+  orchAddr: "--orch-addr",
+  orchWebhookUrl: "--orch-webhook-url",
+  httpAddr: "--http-addr",
+  network: "--network",
+  ethUrl: "--eth-url",
+  ethKeystorePath: "--key-file",
+  dataDir: "--data-dir",
+  maxPricePerUnit: "--max-price-per-unit",
+  selectionAlgorithm: "--selection-strategy",
+  gatewayHost: "--gateway-host",
+  gateway: undefined,
+  broadcaster: undefined,
+};
+
+/**
+ * Rewrites go-livepeer spellings (`-orchAddr x`, `-orchAddr=x`, `--orchAddr x`) to ours, using
+ * `aliases`. Flags mapped to undefined (implied booleans such as `-gateway`) are dropped. Everything
+ * after `--` and every other argument is left as is. (Same rules as the orchestrator command's
+ * `translateGoFlags`, with the alias table as a parameter.)
+ */
+export function translateFlags(
+  args: readonly string[],
+  aliases: Readonly<Record<string, string | undefined>>,
+): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === "--") {
+      out.push(...args.slice(i));
+      break;
+    }
+    const m = /^--?([A-Za-z][A-Za-z0-9]*)(=.*)?$/.exec(a);
+    if (m && Object.hasOwn(aliases, m[1] as string)) {
+      const ours = aliases[m[1] as string];
+      if (ours === undefined) continue;
+      out.push(m[2] === undefined ? ours : `${ours}${m[2]}`);
+      continue;
+    }
+    out.push(a);
+  }
+  return out;
+}
+
+function parseHostPort(value: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]*):(\d+)$/.exec(value);
+  if (!m || Number(m[2]) > 65535) throw new InvalidArgumentError("expected host:port, e.g. 127.0.0.1:8937");
+  const host = (m[1] as string).replace(/^\[|\]$/g, "") || "0.0.0.0";
+  return { host, port: Number(m[2]) };
+}
+
+function parseDuration(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value);
+  if (!m) throw new InvalidArgumentError("expected a duration such as 500ms, 30s or 1m");
+  const n = Number(m[1]);
+  const unit = m[2] ?? "s";
+  const ms = unit === "ms" ? n : unit === "s" ? n * 1000 : n * 60_000;
+  if (!(ms > 0)) throw new InvalidArgumentError("expected a positive duration");
+  return ms;
+}
+
+function parseMaxPrice(value: string): Rat {
+  let r: Rat;
+  try {
+    r = Rat.parse(value);
+  } catch {
+    throw new InvalidArgumentError(
+      `${JSON.stringify(value)} is not a number of wei (integer, decimal or n/d)`,
+    );
+  }
+  if (r.cmp(0n) < 0) throw new InvalidArgumentError("must not be negative");
+  return r;
+}
+
+interface GatewayCliOptions {
+  orchAddr?: string;
+  orchWebhookUrl?: string;
+  httpAddr: { host: string; port: number };
+  gatewayHost?: string;
+  dataDir: string;
+  network: "offchain" | "devnet" | "arbitrum-one";
+  ethUrl?: string;
+  keyFile?: string;
+  maxPricePerUnit?: Rat;
+  selectionStrategy: string;
+  liveEventTimeout: number;
+  refreshInterval: number;
+  logLevel?: string;
+}
+
+/** A commander Command that rewrites go-livepeer flag spellings before parsing its options. */
+class GoCompatibleGatewayCommand extends Command {
+  override parseOptions(argv: string[]): ReturnType<Command["parseOptions"]> {
+    return super.parseOptions(translateFlags(argv, GATEWAY_GO_FLAG_ALIASES));
+  }
+}
+
+/** Builds the `gateway` subcommand. */
+export function gatewayCommand(): Command {
+  return new GoCompatibleGatewayCommand("gateway")
+    .description(
+      "Run a gateway: a plain-HTTP user API for AI batch jobs, BYOC jobs and live video, sent to orchestrators " +
+        "found by discovery, with failover, tracing, a dashboard and metrics.",
+    )
+    .addOption(
+      new Option("--orch-addr <list>", "orchestrators, comma-separated host:port or https URLs").env(
+        "TRIBUTARY_ORCH_ADDR",
+      ),
+    )
+    .addOption(
+      new Option("--orch-webhook-url <url>", "discovery webhook answering a JSON list of {address}").env(
+        "TRIBUTARY_ORCH_WEBHOOK_URL",
+      ),
+    )
+    .addOption(
+      new Option("--http-addr <host:port>", "address of the user API")
+        .env("TRIBUTARY_HTTP_ADDR")
+        .default(parseHostPort(`127.0.0.1:${DEFAULT_GATEWAY_PORT}`), `127.0.0.1:${DEFAULT_GATEWAY_PORT}`)
+        .argParser(parseHostPort),
+    )
+    .addOption(
+      new Option(
+        "--gateway-host <host[:port]>",
+        "public host put in live stream URLs (default: --http-addr)",
+      ).env("TRIBUTARY_GATEWAY_HOST"),
+    )
+    .addOption(
+      new Option("--data-dir <dir>", "data directory (payment state, once on-chain is supported)")
+        .env("TRIBUTARY_DATA_DIR")
+        .default(join(homedir(), ".tributary", "gateway"), "~/.tributary/gateway"),
+    )
+    .addOption(
+      new Option("--network <name>", "offchain (no payments); devnet and arbitrum-one are not supported yet")
+        .choices(["offchain", "devnet", "arbitrum-one"])
+        .env("TRIBUTARY_NETWORK")
+        .default("offchain"),
+    )
+    .addOption(
+      new Option("--eth-url <url>", "Ethereum JSON-RPC URL (on-chain networks)").env("TRIBUTARY_ETH_URL"),
+    )
+    .addOption(
+      new Option("--key-file <file>", "file with the gateway's hex private key (on-chain networks)").env(
+        "TRIBUTARY_KEY_FILE",
+      ),
+    )
+    .addOption(
+      new Option(
+        "--max-price-per-unit <wei>",
+        "highest price in wei per unit to pay (integer, decimal or n/d)",
+      )
+        .env("TRIBUTARY_MAX_PRICE_PER_UNIT")
+        .argParser(parseMaxPrice),
+    )
+    .addOption(
+      new Option("--selection-strategy <name>", "how orchestrators are ranked")
+        .choices([...STRATEGY_NAMES])
+        .env("TRIBUTARY_SELECTION_STRATEGY")
+        .default("latency"),
+    )
+    .addOption(
+      new Option(
+        "--live-event-timeout <duration>",
+        "move a live stream when its orchestrator is silent this long",
+      )
+        .default(30_000, "30s")
+        .argParser(parseDuration),
+    )
+    .addOption(
+      new Option("--refresh-interval <duration>", "how often orchestrators are asked again")
+        .default(5 * 60_000, "5m")
+        .argParser(parseDuration),
+    )
+    .addOption(new Option("--log-level <level>", "pino log level").env("TRIBUTARY_LOG_LEVEL"))
+    .addHelpText(
+      "after",
+      `
+go-livepeer spellings are accepted: -orchAddr, -orchWebhookUrl, -httpAddr, -network, -ethUrl,
+-ethKeystorePath, -dataDir, -maxPricePerUnit, -selectionAlgorithm, -gatewayHost (also as -flag=value);
+-gateway and -broadcaster are implied and ignored.
+
+Routes (plain HTTP on --http-addr):
+  POST /<ai pipeline>              text-to-image, image-to-image, llm, … (model_id in the body or X-Model-Id)
+  POST /<name>                     a BYOC capability (X-Model-Id, else body model_id, else <name>)
+  POST /process/request/<route>    BYOC with a go-livepeer Livepeer header
+  POST /live/video-to-video        {model_id, params} → publish_url, subscribe_url, update/status/stop URLs
+  GET  /dashboard, /metrics, /health
+A 5xx or an unreachable orchestrator moves the job to the next one; a 4xx goes back to the client.
+A traceparent header is continued (or created) and forwarded; X-Trace-Id names the trace.
+
+Examples:
+  tributary gateway --orch-addr 127.0.0.1:8935
+  tributary gateway -gateway -orchAddr 10.0.0.5:8935,10.0.0.6:8935 -httpAddr 0.0.0.0:8937 -network offchain`,
+    )
+    .action(async (opts: GatewayCliOptions, cmd: Command) => {
+      if (opts.network !== "offchain")
+        cmd.error(
+          `error: --network ${opts.network}: the gateway does not send tickets yet; run it with --network offchain against offchain orchestrators`,
+          { exitCode: 2 },
+        );
+      if (!opts.orchAddr && !opts.orchWebhookUrl)
+        cmd.error("error: give --orch-addr host:port[,…] or --orch-webhook-url URL", { exitCode: 2 });
+      const logger = createLogger({ name: "gateway", level: opts.logLevel });
+      const { host, port } = opts.httpAddr;
+      let running: RunningGateway;
+      try {
+        running = await startGateway({
+          host,
+          port,
+          discovery: { orchAddr: opts.orchAddr, orchWebhookUrl: opts.orchWebhookUrl },
+          strategy: opts.selectionStrategy,
+          maxPricePerUnit: opts.maxPricePerUnit,
+          liveEventTimeoutMs: opts.liveEventTimeout,
+          refreshIntervalMs: opts.refreshInterval,
+          publicUrl: opts.gatewayHost
+            ? /^https?:\/\//.test(opts.gatewayHost)
+              ? opts.gatewayHost
+              : `http://${opts.gatewayHost}`
+            : undefined,
+          logger,
+        });
+      } catch (err) {
+        const message = err instanceof TributaryError || err instanceof Error ? err.message : String(err);
+        cmd.error(`error: ${message}`, { exitCode: 1 });
+      }
+      process.stdout.write(`gateway listening on ${running.url} (dashboard at ${running.url}/dashboard)\n`);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off("SIGINT", stop);
+          process.off("SIGTERM", stop);
+          resolve();
+        };
+        process.on("SIGINT", stop);
+        process.on("SIGTERM", stop);
+      });
+      await running.close();
+    });
+}
