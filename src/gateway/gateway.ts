@@ -203,7 +203,7 @@ export function modelIdOf(headers: IncomingMessage["headers"], body: Buffer): st
   if (h) return h;
   const type = String(headers["content-type"] ?? "");
   if (type.includes("multipart/form-data")) {
-    const m = /name="model_id"\r\n(?:[^\r\n]*\r\n)*\r\n([^\r\n]*)\r\n/.exec(body.toString("latin1"));
+    const m = /name="model_id"\r\n(?:[^\r\n]+\r\n)*\r\n([^\r\n]*)\r\n/.exec(body.toString("latin1"));
     return m?.[1] ? Buffer.from(m[1], "latin1").toString("utf8") : undefined;
   }
   if (body.length === 0) return undefined;
