@@ -17,8 +17,9 @@
  * from the client or created), forwarded to the orchestrator, and every log line of the job carries
  * `trace_id`.
  *
- * Payments: offchain only (no `Livepeer-Payment`, as go-livepeer offchain). Priced orchestrators answer
- * 402/400, which is passed back. On-chain ticket sending is not implemented yet (see README).
+ * Payments: with `options.payments`, BYOC jobs are signed and paid per send (payments.ts); native AI
+ * and live video are sent without payment (not implemented; a priced orchestrator's 402/400 is passed
+ * back). Without `options.payments` the gateway is offchain, as go-livepeer offchain.
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -28,6 +29,8 @@ import { BadRequestError, errorBody, httpStatusOf, TributaryError } from "../nod
 import { type Logger, silentLogger } from "../node/logger.ts";
 import { createMetricsRegistry, writeMetrics } from "../node/metrics.ts";
 import type { Rat } from "../payments/rational.ts";
+import type { Sender } from "../payments/sender.ts";
+import type { MessageSigner } from "../payments/signature.ts";
 import { PIPELINE_CAPABILITY } from "./capabilities.ts";
 import { createDashboard, createPoolDashboardSource, type Dashboard } from "./dashboard/index.ts";
 import {
@@ -39,9 +42,11 @@ import {
   type OrchestratorInfoFetcher,
   OrchestratorPool,
   type PoolEvent,
+  signRequestCredentials,
 } from "./discovery/index.ts";
 import { createLive, type LiveManager } from "./live.ts";
 import { createOrchestratorHttp, headerValue, type OrchestratorHttp, readText } from "./orch-http.ts";
+import { GatewayPayments } from "./payments.ts";
 import {
   AI_SESSION_PENALTY,
   createSelector,
@@ -95,6 +100,11 @@ export interface GatewayOptions {
   liveEventTimeoutMs?: number;
   /** Public base URL put in live stream URLs; default `http://<host>:<port>`. */
   publicUrl?: string;
+  /**
+   * On-chain BYOC payments: the gateway's key and ticket sender. Jobs are then signed and paid
+   * (payments.ts); GetOrchestrator requests are signed. Without it the gateway is offchain.
+   */
+  payments?: { signer: MessageSigner; sender: Sender };
   logger?: Logger;
   signal?: AbortSignal;
 }
@@ -122,6 +132,8 @@ interface Job {
   headers: Record<string, string>;
   body: Buffer;
   headersTimeoutMs: number;
+  /** Per-orchestrator headers computed before each send (job signature, payment). */
+  prepare?: (transcoder: string, signal: AbortSignal) => Promise<Record<string, string>>;
   include?: readonly string[];
   exclude?: readonly string[];
   trace: TraceContext;
@@ -316,12 +328,16 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         }).source;
   const grpc = options.fetchInfo ? undefined : createGrpcOrchestratorClient();
   const suspender = new Suspender();
+  const http: OrchestratorHttp = createOrchestratorHttp();
+  const payments = options.payments && new GatewayPayments({ ...options.payments, http });
+  const credentials = options.payments ? await signRequestCredentials(options.payments.signer) : undefined;
   let dashSource: ReturnType<typeof createPoolDashboardSource> | undefined;
   const pool = new OrchestratorPool({
     source,
     fetchInfo: options.fetchInfo ?? (grpc as NonNullable<typeof grpc>).getOrchestrator,
     suspender,
     signal,
+    credentials,
     refreshIntervalMs: options.refreshIntervalMs,
     onEvent: (e: PoolEvent) => {
       if (e.type === "refresh-failed") baseLog.warn({ err: e.error }, "orchestrator discovery failed");
@@ -338,7 +354,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     maxPricePerUnit: options.maxPricePerUnit,
     suspender,
   });
-  const http: OrchestratorHttp = createOrchestratorHttp();
   const registry = createMetricsRegistry({ defaultLabels: { node: "gateway" } });
   const metrics = metricsOf(registry);
   const aiTimeoutMs = options.aiTimeoutMs ?? DEFAULT_AI_TIMEOUT_MS;
@@ -388,10 +403,29 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       const log = job.log.child({ orchestrator: d.transcoder });
       const callStarted = performance.now();
       let upstream: IncomingMessage;
+      let extra: Record<string, string> = {};
+      try {
+        if (job.prepare) extra = await job.prepare(d.transcoder, clientGone);
+      } catch (err) {
+        if (clientGone.aborted) return;
+        // The gateway's own deposit/reserve problems: no other orchestrator would fare better.
+        if (httpStatusOf(err) === 402) throw err;
+        lastError = err instanceof Error ? err.message : String(err);
+        const action = failureAction(lastError);
+        pool.recordFailure(d.transcoder, err);
+        if (action === "suspend") suspender.suspend(d.transcoder, AI_SESSION_PENALTY);
+        metrics.failovers.inc({ ...labels, action: action === "suspend" ? "suspend" : "switch" });
+        log.warn(
+          { err: lastError, attempt },
+          "could not prepare the job for this orchestrator; trying the next one",
+        );
+        continue;
+      }
       try {
         upstream = await http.send(url, {
           headers: {
             ...job.headers,
+            ...extra,
             traceparent: formatTraceparent(job.trace),
             "x-trace-id": job.trace.traceId,
             "content-length": String(job.body.length),
@@ -582,7 +616,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         pipeline: "byoc",
         modelId: job.capability,
         path: `/process/request/${routeName}`,
-        headers: { ...forwardedType(req), livepeer: encodeJobHeader(job) },
+        headers: { ...forwardedType(req), ...(payments ? {} : { livepeer: encodeJobHeader(job) }) },
+        prepare: payments && ((transcoder, sig) => payments.byocHeaders(transcoder, job, sig)),
         body,
         headersTimeoutMs: (job.timeoutSeconds + 5) * 1000,
         include: job.include,

@@ -1,0 +1,145 @@
+/**
+ * Gateway BYOC payments against a priced orchestrator (the orchestrator's payment gate over a real
+ * Recipient; chain facts faked in process, no devnet) with the text-reverse SDK container: the gateway
+ * signs the job, takes a token, sends a ticket batch, and the job runs; the orchestrator credited the
+ * tickets; a price that more than doubles mid-session is refused.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import type { Address, Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import textReverse from "../../examples/text-reverse/pipeline.ts";
+import { type RunningGateway, startGateway } from "../../src/gateway/index.ts";
+import { PaymentGate, type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
+import { Balances } from "../../src/payments/balances.ts";
+import type { SenderMonitor, TimeSource } from "../../src/payments/chain-facts.ts";
+import { Recipient } from "../../src/payments/recipient.ts";
+import { Sender } from "../../src/payments/sender.ts";
+import type { SenderInfo, SignedTicket } from "../../src/payments/types.ts";
+import { type RunningRunner, startRunner } from "../../src/runner/index.ts";
+
+const ORCH: Address = "0x73AEd7b5dEb30222fa896f399d46cC99c7BEe57F";
+const gwKey = privateKeyToAccount(`0x${"42".repeat(32)}`);
+const TICKET_EV = 1000n;
+let seedCounter = 0;
+const time: TimeSource = {
+  lastSeenL1Block: () => 1000n,
+  lastInitializedRound: () => 10n,
+  lastInitializedL1BlockHash: () => `0x${"41".repeat(32)}` as Hex,
+  preLastInitializedL1BlockHash: () => `0x${"99".repeat(32)}` as Hex,
+};
+const info: SenderInfo = {
+  deposit: 10n ** 18n,
+  withdrawRound: 0n,
+  reserve: { fundsRemaining: 10n ** 18n, claimedInCurrentRound: 0n },
+};
+const senders: SenderMonitor = { senderInfo: () => info, maxFloat: () => 10n ** 30n };
+
+function register(orch: RunningOrchestrator, price: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      `${orch.url}/capability/register`,
+      { method: "POST", headers: { authorization: "s" }, ca: orch.cert, agent: false },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on("error", reject);
+    req.end(JSON.stringify({ name: "text-reverse", url: reverse.url, capacity: 2, price_per_unit: price }));
+  });
+}
+
+let reverse: RunningRunner;
+
+describe("gateway BYOC payments", () => {
+  const dir = mkdtempSync(join(tmpdir(), "gw-pay-"));
+  const winners: SignedTicket[] = [];
+  let balances: Balances;
+  let orch: RunningOrchestrator;
+  let gw: RunningGateway;
+
+  before(async () => {
+    reverse = await startRunner(textReverse, { port: 0 });
+    const recipient = new Recipient({
+      address: ORCH,
+      secret: new Uint8Array(32).fill(7),
+      ticketEV: TICKET_EV,
+      redeemGas: 20n,
+      maxFaceValue: TICKET_EV + 1n,
+      random: (n) => new Uint8Array(n).fill(++seedCounter),
+      time,
+      gasPrice: { gasPrice: () => 1n },
+      senders,
+    });
+    balances = new Balances();
+    const gate = new PaymentGate({
+      recipient,
+      balances,
+      enqueueWinner: (t) => winners.push(t),
+      isActive: () => true,
+    });
+    orch = await startOrchestrator({
+      port: 0,
+      dataDir: dir,
+      orchSecret: "s",
+      network: "devnet",
+      payments: gate,
+      address: ORCH,
+      health: { intervalMs: 100, failureThreshold: 1 },
+    });
+    assert.equal(await register(orch, 10), 200);
+    for (let i = 0; i < 200 && !orch.registry.advertised().some((a) => a.key === "byoc/text-reverse"); i++)
+      await new Promise((r) => setTimeout(r, 25));
+    gw = await startGateway({
+      port: 0,
+      discovery: { orchAddr: [orch.url] },
+      payments: { signer: gwKey, sender: new Sender({ signer: gwKey, time, senders }) },
+    });
+  });
+
+  after(async () => {
+    await gw?.close();
+    await orch?.close();
+    await reverse?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("a priced BYOC job is signed and paid by the gateway and runs", async () => {
+    const r = await fetch(`${gw.url}/text-reverse`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ text: "paid" }),
+    });
+    const body = await r.text();
+    assert.equal(r.status, 200, body);
+    assert.deepEqual(JSON.parse(body), { text: "diap" });
+    // 120 s × 10 wei = 1200 wei at EV 1000 → 2 tickets; minus about 1 s of work.
+    const left = BigInt(String(r.headers.get("livepeer-balance")));
+    assert.ok(left > 1000n && left <= 2000n, `balance after the job: ${left}`);
+    // A second job is covered by the balance left: still runs.
+    const again = await fetch(`${gw.url}/text-reverse`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ text: "ab" }),
+    });
+    assert.equal(again.status, 200);
+    assert.deepEqual(await again.json(), { text: "ba" });
+  });
+
+  test("a price that more than doubles mid-session is refused", async () => {
+    assert.equal(await register(orch, 25), 200);
+    const r = await fetch(`${gw.url}/text-reverse`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ text: "no" }),
+    });
+    const body = await r.text();
+    assert.equal(r.status, 502, body);
+    assert.match(body, /more than double/);
+  });
+});
