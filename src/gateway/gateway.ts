@@ -17,9 +17,9 @@
  * from the client or created), forwarded to the orchestrator, and every log line of the job carries
  * `trace_id`.
  *
- * Payments: with `options.payments`, BYOC jobs are signed and paid per send (payments.ts); native AI
- * and live video are sent without payment (not implemented; a priced orchestrator's 402/400 is passed
- * back). Without `options.payments` the gateway is offchain, as go-livepeer offchain.
+ * Payments: with `options.payments`, BYOC and native AI jobs are signed and paid per send
+ * (payments.ts); live video is sent without payment (not implemented; a priced orchestrator's refusal
+ * is passed back). Without `options.payments` the gateway is offchain, as go-livepeer offchain.
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -31,7 +31,7 @@ import { createMetricsRegistry, writeMetrics } from "../node/metrics.ts";
 import type { Rat } from "../payments/rational.ts";
 import type { Sender } from "../payments/sender.ts";
 import type { MessageSigner } from "../payments/signature.ts";
-import { PIPELINE_CAPABILITY } from "./capabilities.ts";
+import { aiRequestCapabilities, PIPELINE_CAPABILITY } from "./capabilities.ts";
 import { createDashboard, createPoolDashboardSource, type Dashboard } from "./dashboard/index.ts";
 import {
   createGrpcOrchestratorClient,
@@ -133,7 +133,7 @@ interface Job {
   body: Buffer;
   headersTimeoutMs: number;
   /** Per-orchestrator headers computed before each send (job signature, payment). */
-  prepare?: (transcoder: string, signal: AbortSignal) => Promise<Record<string, string>>;
+  prepare?: (orchestrator: OrchestratorDescriptor, signal: AbortSignal) => Promise<Record<string, string>>;
   include?: readonly string[];
   exclude?: readonly string[];
   trace: TraceContext;
@@ -405,7 +405,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       let upstream: IncomingMessage;
       let extra: Record<string, string> = {};
       try {
-        if (job.prepare) extra = await job.prepare(d.transcoder, clientGone);
+        if (job.prepare) extra = await job.prepare(d, clientGone);
       } catch (err) {
         if (clientGone.aborted) return;
         // The gateway's own deposit/reserve problems: no other orchestrator would fare better.
@@ -526,8 +526,28 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     const { trace, log } = traceOf(req, `${pipeline}/${modelId}`);
     log.info({ bytes: body.length }, "AI job received");
     const headers = { ...forwardedType(req), authorization: AI_WORKER_PROTOCOL };
+    const prepare =
+      payments &&
+      (async (d: OrchestratorDescriptor, sig: AbortSignal) => {
+        // Fresh ticket params, price and auth token for exactly this job (spec §18 step 2).
+        const info = await pool.fetchOne(d.url, {
+          capabilities: aiRequestCapabilities({ pipeline, modelId }),
+          signal: sig,
+        });
+        return payments.aiHeaders(d.transcoder, info, pipeline, modelId, body);
+      });
     await runJob(
-      { pipeline, modelId, path: `/${pipeline}`, headers, body, headersTimeoutMs: aiTimeoutMs, trace, log },
+      {
+        pipeline,
+        modelId,
+        path: `/${pipeline}`,
+        headers,
+        body,
+        prepare,
+        headersTimeoutMs: aiTimeoutMs,
+        trace,
+        log,
+      },
       res,
       gone,
     ).catch((err) => {
@@ -617,7 +637,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         modelId: job.capability,
         path: `/process/request/${routeName}`,
         headers: { ...forwardedType(req), ...(payments ? {} : { livepeer: encodeJobHeader(job) }) },
-        prepare: payments && ((transcoder, sig) => payments.byocHeaders(transcoder, job, sig)),
+        prepare: payments && ((d, sig) => payments.byocHeaders(d.transcoder, job, sig)),
         body,
         headersTimeoutMs: (job.timeoutSeconds + 5) * 1000,
         include: job.include,

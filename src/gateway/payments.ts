@@ -15,7 +15,12 @@
  * orchestrator's own 60 × price minimum for short timeouts; we top up to the 120 × price threshold.
  * Sender errors (deposit or reserve too low, params expired) become actionable 402s.
  *
- * Native AI batch and live-video payments are not implemented (offchain only there).
+ * Native AI batch (spec §18): {@link GatewayPayments.aiHeaders} asks the orchestrator again with the
+ * job's capabilities (fresh ticket params, price and auth token), estimates the fee from the request
+ * (see {@link aiUnits}), sends `ceil(max(fee, ticketEV) / ticketEV)` tickets, and signs a
+ * `Livepeer-Segment` (`manifestId = "<capId>_<modelId>"`, seq 0, empty-segment hash, auth token).
+ * The gateway keeps no local credit between jobs (go-livepeer reserves and reuses it): each job pays
+ * for itself. Live-video payments are not implemented.
  */
 import { TributaryError } from "../node/errors.ts";
 import {
@@ -26,8 +31,11 @@ import {
   type Sender,
   signPayload,
 } from "../payments/index.ts";
-import { encodePaymentHeader } from "../protocol/payment-header.ts";
+import type { OrchestratorInfo } from "../protocol/gen/lp_rpc_pb.ts";
+import { encodePaymentHeader, priceInfoFromWire, ticketParamsFromWire } from "../protocol/payment-header.ts";
+import { EMPTY_SEGMENT_HASH, encodeSegmentHeader, segCredsSigningBytes } from "../protocol/segment-header.ts";
 import { parseJsonBig, priceInfoFromGoJson, ticketParamsFromGoJson } from "../protocol/ticket-params-json.ts";
+import { aiRequestCapabilities, pipelineToCapability, quotedPrice } from "./capabilities.ts";
 import type { ClientJobRequest } from "./gateway.ts";
 import { type OrchestratorHttp, readText } from "./orch-http.ts";
 
@@ -60,7 +68,40 @@ export function ticketCount(needWei: Rat, ev: Rat): number {
   return Number(n > BigInt(MAX_TICKETS_PER_BATCH) ? BigInt(MAX_TICKETS_PER_BATCH) : n);
 }
 
-/** BYOC payments of one gateway. */
+/**
+ * Units of a native AI request as go-livepeer prices them (spec §13.3), from its JSON body:
+ * text-to-image h × w × n (512 × 512 × 1), image-to-video h × w × 25 (576 × 1024), llm `max_tokens`
+ * (256), text-to-speech 1000 × characters. Other pipelines (image inputs, audio) return 0: the payment
+ * is then one ticket, and the orchestrator's answer says if more is needed.
+ */
+export function aiUnits(pipeline: string, body: Buffer): bigint {
+  let v: Record<string, unknown> = {};
+  try {
+    const parsed = JSON.parse(body.toString("utf8")) as unknown;
+    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed))
+      v = parsed as Record<string, unknown>;
+  } catch {
+    return 0n;
+  }
+  const int = (k: string, d: number) => {
+    const x = v[k];
+    return BigInt(typeof x === "number" && Number.isInteger(x) && x > 0 ? x : d);
+  };
+  switch (pipeline) {
+    case "text-to-image":
+      return int("height", 512) * int("width", 512) * int("num_images_per_prompt", 1);
+    case "image-to-video":
+      return int("height", 576) * int("width", 1024) * 25n;
+    case "llm":
+      return int("max_tokens", 256);
+    case "text-to-speech":
+      return 1000n * BigInt([...String(v.text ?? "")].length);
+    default:
+      return 0n;
+  }
+}
+
+/** BYOC and native AI payments of one gateway. */
 export class GatewayPayments {
   readonly #o: GatewayPaymentsOptions;
   /** First price seen per orchestrator and capability. */
@@ -94,6 +135,70 @@ export class GatewayPayments {
       Buffer.from(JSON.stringify({ addr: this.#o.signer.address, sig })).toString("base64"),
     );
     return this.#senderHeader;
+  }
+
+  /**
+   * `Livepeer-Segment` and, when priced, `Livepeer-Payment` for a native AI job on the orchestrator
+   * whose fresh `info` (asked with the job's capabilities) is given.
+   */
+  async aiHeaders(
+    orchestrator: string,
+    info: OrchestratorInfo,
+    pipeline: string,
+    modelId: string,
+    body: Buffer,
+  ): Promise<Record<string, string>> {
+    const capId = pipelineToCapability(pipeline);
+    const manifestId = `${capId}_${modelId}`;
+    const sig = await signPayload(this.#o.signer, segCredsSigningBytes(manifestId, 0n, EMPTY_SEGMENT_HASH));
+    const headers: Record<string, string> = {
+      "livepeer-segment": encodeSegmentHeader({
+        manifestId,
+        seq: 0n,
+        hash: EMPTY_SEGMENT_HASH,
+        sig,
+        durationMs: 0,
+        capabilities: aiRequestCapabilities({ pipeline, modelId }),
+        authToken: info.authToken && {
+          token: `0x${Buffer.from(info.authToken.token).toString("hex")}`,
+          sessionId: info.authToken.sessionId,
+          expiration: info.authToken.expiration,
+        },
+      }),
+    };
+    const quoted = quotedPrice(info, pipeline, modelId);
+    if (quoted === undefined || quoted.perUnit.cmp(0n) <= 0) return headers;
+    const key = `${orchestrator}\u0000${pipeline}/${modelId}`;
+    const initial = this.#initialPrice.get(key);
+    if (initial === undefined) this.#initialPrice.set(key, quoted.perUnit);
+    else checkPriceIncrease(initial, quoted.perUnit);
+    if (info.ticketParams === undefined)
+      throw new TributaryError("NO_TICKET_PARAMS", "a priced orchestrator sent no ticket params", {
+        status: 502,
+      });
+    const fee = quoted.perUnit.mul(aiUnits(pipeline, body));
+    try {
+      const session = this.#o.sender.startSession(ticketParamsFromWire(info.ticketParams));
+      try {
+        const ev = this.#o.sender.ev(session);
+        const n = Math.max(1, ticketCount(fee.cmp(ev) > 0 ? fee : ev, ev));
+        const expected = info.priceInfo
+          ? priceInfoFromWire(info.priceInfo)
+          : { ...quoted.wire, capability: capId ?? 0, constraint: modelId };
+        const payment = await this.#o.sender.createPayment(session, n, expected);
+        headers["livepeer-payment"] = encodePaymentHeader(payment);
+      } finally {
+        this.#o.sender.cleanupSession(session);
+      }
+    } catch (err) {
+      if (err instanceof PaymentError)
+        throw new TributaryError(err.code, `cannot pay ${orchestrator}: ${err.message}`, {
+          status: 402,
+          cause: err,
+        });
+      throw err;
+    }
+    return headers;
   }
 
   /**

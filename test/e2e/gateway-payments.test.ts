@@ -1,5 +1,5 @@
 /**
- * Gateway BYOC payments against a priced orchestrator (the orchestrator's payment gate over a real
+ * Gateway BYOC and native AI payments against a priced orchestrator (the orchestrator's payment gate over a real
  * Recipient; chain facts faked in process, no devnet) with the text-reverse SDK container: the gateway
  * signs the job, takes a token, sends a ticket batch, and the job runs; the orchestrator credited the
  * tickets; a price that more than doubles mid-session is refused.
@@ -14,13 +14,14 @@ import type { Address, Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import textReverse from "../../examples/text-reverse/pipeline.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/index.ts";
+import { parseAiModels } from "../../src/orchestrator/config.ts";
 import { PaymentGate, type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
 import { Balances } from "../../src/payments/balances.ts";
 import type { SenderMonitor, TimeSource } from "../../src/payments/chain-facts.ts";
 import { Recipient } from "../../src/payments/recipient.ts";
 import { Sender } from "../../src/payments/sender.ts";
 import type { SenderInfo, SignedTicket } from "../../src/payments/types.ts";
-import { type RunningRunner, startRunner } from "../../src/runner/index.ts";
+import { defineBatchPipeline, type RunningRunner, startRunner } from "../../src/runner/index.ts";
 
 const ORCH: Address = "0x73AEd7b5dEb30222fa896f399d46cC99c7BEe57F";
 const gwKey = privateKeyToAccount(`0x${"42".repeat(32)}`);
@@ -55,8 +56,9 @@ function register(orch: RunningOrchestrator, price: number): Promise<number> {
 }
 
 let reverse: RunningRunner;
+let llm: RunningRunner;
 
-describe("gateway BYOC payments", () => {
+describe("gateway payments (BYOC and native AI)", () => {
   const dir = mkdtempSync(join(tmpdir(), "gw-pay-"));
   const winners: SignedTicket[] = [];
   let balances: Balances;
@@ -65,6 +67,13 @@ describe("gateway BYOC payments", () => {
 
   before(async () => {
     reverse = await startRunner(textReverse, { port: 0 });
+    llm = await startRunner(
+      defineBatchPipeline({
+        name: "llm",
+        run: (i: { prompt: string; max_tokens: number }) => ({ text: `${i.prompt}!`, tokens: i.max_tokens }),
+      }),
+      { port: 0 },
+    );
     const recipient = new Recipient({
       address: ORCH,
       secret: new Uint8Array(32).fill(7),
@@ -91,9 +100,19 @@ describe("gateway BYOC payments", () => {
       payments: gate,
       address: ORCH,
       health: { intervalMs: 100, failureThreshold: 1 },
+      models: parseAiModels(
+        JSON.stringify([{ pipeline: "llm", model_id: "paid-llm", url: llm.url, price_per_unit: 5 }]),
+      ),
     });
     assert.equal(await register(orch, 10), 200);
-    for (let i = 0; i < 200 && !orch.registry.advertised().some((a) => a.key === "byoc/text-reverse"); i++)
+    for (
+      let i = 0;
+      i < 200 &&
+      !["byoc/text-reverse", "llm/paid-llm"].every((k) =>
+        orch.registry.advertised().some((a) => a.key === k),
+      );
+      i++
+    )
       await new Promise((r) => setTimeout(r, 25));
     gw = await startGateway({
       port: 0,
@@ -106,6 +125,7 @@ describe("gateway BYOC payments", () => {
     await gw?.close();
     await orch?.close();
     await reverse?.close();
+    await llm?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -129,6 +149,22 @@ describe("gateway BYOC payments", () => {
     });
     assert.equal(again.status, 200);
     assert.deepEqual(await again.json(), { text: "ba" });
+  });
+
+  test("a priced native AI job carries a signed segment and tickets for its max_tokens", async () => {
+    const before = winners.length;
+    for (const maxTokens of [100, 1000]) {
+      const r = await fetch(`${gw.url}/llm`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model_id: "paid-llm", prompt: "hi", max_tokens: maxTokens }),
+      });
+      const body = await r.text();
+      assert.equal(r.status, 200, body);
+      assert.deepEqual(JSON.parse(body), { text: "hi!", tokens: maxTokens });
+    }
+    // 1 ticket, then 5 (5000 wei at EV 1000); face value ≈ EV, so nearly every ticket wins.
+    assert.ok(winners.length - before >= 3, `winning tickets: ${winners.length - before}`);
   });
 
   test("a price that more than doubles mid-session is refused", async () => {
