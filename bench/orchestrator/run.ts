@@ -280,6 +280,26 @@ async function main(): Promise<void> {
       }),
     ).toString("base64");
     // Enough for the latency runs plus up to 1500 jobs/s in the throughput runs.
+    // The priced path must really check payments: a signed job without a ticket is refused.
+    const paidNode = paid;
+    const refused = await new Promise<number>((resolve, reject) => {
+      const req = httpsRequest(
+        `${paidNode.url}/process/request/text-reverse`,
+        {
+          method: "POST",
+          ca: paidNode.cert,
+          agent: false,
+          headers: { "content-type": "application/json", livepeer: signedJobHeader },
+        },
+        (res) => {
+          res.resume();
+          res.on("end", () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on("error", reject);
+      req.end(BODY);
+    });
+    if (refused !== 400) throw new Error(`a job without payment answered ${refused}, expected 400`);
     const paidJobs = LATENCY_N + 100 + 1500 * THROUGHPUT_SECONDS * ROUNDS;
     process.stderr.write(`making ${paidJobs} one-ticket payments (not timed)…\n`);
     const payments = await makePayments(paid, paidJobs);
