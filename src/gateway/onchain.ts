@@ -1,0 +1,111 @@
+/**
+ * The gateway's on-chain assembly: its key, a ticket {@link Sender} on chain facts read with viem
+ * (rounds, block hashes, its own deposit and reserve), and the on-chain discovery source (the
+ * BondingManager's transcoder pool, service URIs from the (AI) ServiceRegistry).
+ *
+ * The chain facts come from the orchestrator's `startChainFacts` (which belongs in src/chain, see its
+ * doc); with the gateway's own address as `recipient` they only feed the Sender (the recipient-only
+ * facts are unused).
+ */
+import type { Address, Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { ARBITRUM_ONE_ADDRESSES, type ContractAddresses } from "../chain/addresses.ts";
+import { connectChain, readPrivateKeyFile } from "../chain/clients.ts";
+import { DEVNET_DEFAULT_ADDRESSES } from "../chain/devnet.ts";
+import { TributaryError } from "../node/errors.ts";
+import { type Logger, silentLogger } from "../node/logger.ts";
+import { type ChainFacts, startChainFacts } from "../orchestrator/index.ts";
+import { Rat } from "../payments/rational.ts";
+import { Sender } from "../payments/sender.ts";
+import type { MessageSigner } from "../payments/signature.ts";
+import type { ChainSourceOptions } from "./discovery/index.ts";
+
+/** Options of {@link startGatewayOnchain}. */
+export interface GatewayOnchainOptions {
+  network: "devnet" | "arbitrum-one";
+  ethUrl: string;
+  /** File holding the gateway's hex private key. */
+  keyFile?: string;
+  /** The key itself (tests). */
+  privateKey?: Hex;
+  /** Contract addresses; default: the network's known ones. */
+  contracts?: ContractAddresses;
+  /** Max EV of one ticket in wei (`-maxTicketEV`); default the Sender's (3e12). */
+  maxTicketEV?: bigint;
+  /** Max EV of one batch in wei (`-maxTotalEV`); default the Sender's (2e13). */
+  maxTotalEV?: bigint;
+  /** Chain facts refresh period, ms; default 2000. */
+  pollIntervalMs?: number;
+  logger?: Logger;
+}
+
+/** The running on-chain part of a gateway. */
+export interface GatewayOnchain extends AsyncDisposable {
+  address: Address;
+  /** For `startGateway({ payments })`. */
+  payments: { signer: MessageSigner; sender: Sender };
+  /** For `startGateway({ discovery: { chain } })` when no --orch-addr/--orch-webhook-url is given. */
+  chainSource: ChainSourceOptions;
+  facts: ChainFacts;
+  close(): Promise<void>;
+}
+
+/** Connects, reads the chain facts once and builds the Sender. Rejects with an actionable error. */
+export async function startGatewayOnchain(options: GatewayOnchainOptions): Promise<GatewayOnchain> {
+  const log = options.logger ?? silentLogger();
+  let privateKey = options.privateKey;
+  if (privateKey === undefined) {
+    if (options.keyFile === undefined)
+      throw new TributaryError(
+        "KEY_REQUIRED",
+        `--network ${options.network} needs --key-file with the gateway's key`,
+        {
+          status: 400,
+        },
+      );
+    privateKey = await readPrivateKeyFile(options.keyFile);
+  }
+  const contracts =
+    options.contracts ?? (options.network === "devnet" ? DEVNET_DEFAULT_ADDRESSES : ARBITRUM_ONE_ADDRESSES);
+  const clients = await connectChain({ rpcUrl: options.ethUrl, privateKey });
+  const account = privateKeyToAccount(privateKey);
+  const facts = await startChainFacts({
+    clients,
+    contracts,
+    recipient: account.address,
+    pollIntervalMs: options.pollIntervalMs,
+    logger: log,
+  });
+  const sender = new Sender({
+    signer: account,
+    time: facts,
+    senders: facts,
+    ...(options.maxTicketEV === undefined ? {} : { maxTicketEV: Rat.of(options.maxTicketEV) }),
+    ...(options.maxTotalEV === undefined ? {} : { maxTotalEV: Rat.of(options.maxTotalEV) }),
+  });
+  const info = await facts.senderInfo(account.address);
+  if (info.deposit === 0n || info.reserve.fundsRemaining === 0n)
+    log.warn(
+      {
+        sender: account.address,
+        deposit: String(info.deposit),
+        reserve: String(info.reserve.fundsRemaining),
+      },
+      "the gateway has no deposit or no reserve in the TicketBroker: priced orchestrators will refuse its tickets; fund it with `tributary deposit`",
+    );
+  const close = () => facts.close();
+  return {
+    address: account.address,
+    payments: { signer: account, sender },
+    chainSource: {
+      publicClient: clients.publicClient,
+      bondingManager: contracts.bondingManager,
+      aiServiceRegistry: contracts.aiServiceRegistry,
+      serviceRegistry: contracts.serviceRegistry,
+      roundsManager: contracts.roundsManager,
+    },
+    facts,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
