@@ -1,8 +1,12 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { startDevnet } from "../chain/devnet.ts";
 import { GATEWAY_GO_FLAG_ALIASES, translateFlags } from "./gateway.ts";
 import { buildProgram } from "./main.ts";
 
@@ -67,11 +71,39 @@ test("go-livepeer flags start a gateway that answers /health and stops on SIGTER
   assert.equal(code, 0);
 });
 
-test("an on-chain network or a missing discovery flag exits 2 with what to do", async () => {
+test("an on-chain network without --eth-url/--key-file, or offchain without discovery, exits 2 with what to do", async () => {
   const a = run(["--orch-addr", "127.0.0.1:1", "--network", "devnet", "--http-addr", "127.0.0.1:0"]);
   assert.equal((await once(a.child, "exit"))[0], 2);
-  assert.match(a.err(), /does not send tickets yet/);
+  assert.match(a.err(), /needs --eth-url and --key-file/);
   const b = run(["--http-addr", "127.0.0.1:0"]);
   assert.equal((await once(b.child, "exit"))[0], 2);
   assert.match(b.err(), /--orch-addr/);
+});
+
+test("on the devnet the gateway starts with its key and says which address pays", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gw-cli-"));
+  try {
+    await using devnet = await startDevnet();
+    const keyFile = join(dir, "gw.key");
+    writeFileSync(keyFile, devnet.accounts.gateway.privateKey, { mode: 0o600 });
+    const p = run([
+      "-network",
+      "devnet",
+      "-ethUrl",
+      devnet.rpcUrl,
+      "-ethKeystorePath",
+      keyFile,
+      "-orchAddr",
+      "127.0.0.1:1",
+      "-httpAddr",
+      "127.0.0.1:0",
+    ]);
+    for (let i = 0; i < 400 && !/listening on/.test(p.out()) && p.child.exitCode === null; i++)
+      await new Promise((r) => setTimeout(r, 25));
+    assert.match(p.out(), new RegExp(`paying as ${devnet.accounts.gateway.address}`, "i"), p.err());
+    p.child.kill("SIGTERM");
+    assert.equal((await once(p.child, "exit"))[0], 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

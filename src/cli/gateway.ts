@@ -3,13 +3,15 @@
  * single-dash camelCase flags (`-orchAddr`, `-httpAddr`, `-network`, `-maxPricePerUnit`, …) are
  * accepted as aliases of our kebab-case flags.
  *
- * Offchain only: `--network devnet|arbitrum-one` is refused with a clear message until the gateway
- * sends tickets (see src/gateway/README.md).
+ * On-chain (`--network devnet|arbitrum-one --eth-url U --key-file K`): BYOC and native AI jobs are
+ * paid with tickets from the gateway's TicketBroker deposit; without --orch-addr/--orch-webhook-url
+ * orchestrators come from the chain's transcoder pool.
  */
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { DEFAULT_GATEWAY_PORT, type RunningGateway, startGateway } from "../gateway/index.ts";
+import { type GatewayOnchain, startGatewayOnchain } from "../gateway/onchain.ts";
 import { STRATEGY_NAMES } from "../gateway/selection/index.ts";
 import { TributaryError } from "../node/errors.ts";
 import { createLogger } from "../node/logger.ts";
@@ -25,6 +27,8 @@ export const GATEWAY_GO_FLAG_ALIASES: Readonly<Record<string, string | undefined
   ethKeystorePath: "--key-file",
   dataDir: "--data-dir",
   maxPricePerUnit: "--max-price-per-unit",
+  maxTicketEV: "--max-ticket-ev",
+  maxTotalEV: "--max-total-ev",
   selectionAlgorithm: "--selection-strategy",
   gatewayHost: "--gateway-host",
   gateway: undefined,
@@ -77,6 +81,11 @@ function parseDuration(value: string): number {
   return ms;
 }
 
+function parseWei(value: string): bigint {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError("expected an integer number of wei");
+  return BigInt(value);
+}
+
 function parseMaxPrice(value: string): Rat {
   let r: Rat;
   try {
@@ -100,6 +109,8 @@ interface GatewayCliOptions {
   ethUrl?: string;
   keyFile?: string;
   maxPricePerUnit?: Rat;
+  maxTicketEv?: bigint;
+  maxTotalEv?: bigint;
   selectionStrategy: string;
   liveEventTimeout: number;
   refreshInterval: number;
@@ -143,12 +154,15 @@ export function gatewayCommand(): Command {
       ).env("TRIBUTARY_GATEWAY_HOST"),
     )
     .addOption(
-      new Option("--data-dir <dir>", "data directory (payment state, once on-chain is supported)")
+      new Option("--data-dir <dir>", "data directory")
         .env("TRIBUTARY_DATA_DIR")
         .default(join(homedir(), ".tributary", "gateway"), "~/.tributary/gateway"),
     )
     .addOption(
-      new Option("--network <name>", "offchain (no payments); devnet and arbitrum-one are not supported yet")
+      new Option(
+        "--network <name>",
+        "offchain (no payments) | devnet | arbitrum-one (jobs paid with tickets; needs --eth-url and --key-file)",
+      )
         .choices(["offchain", "devnet", "arbitrum-one"])
         .env("TRIBUTARY_NETWORK")
         .default("offchain"),
@@ -168,6 +182,19 @@ export function gatewayCommand(): Command {
       )
         .env("TRIBUTARY_MAX_PRICE_PER_UNIT")
         .argParser(parseMaxPrice),
+    )
+    .addOption(
+      new Option(
+        "--max-ticket-ev <wei>",
+        "highest EV of one ticket the gateway sends (default 3000000000000)",
+      )
+        .env("TRIBUTARY_MAX_TICKET_EV")
+        .argParser(parseWei),
+    )
+    .addOption(
+      new Option("--max-total-ev <wei>", "highest EV of one ticket batch (default 20000000000000)")
+        .env("TRIBUTARY_MAX_TOTAL_EV")
+        .argParser(parseWei),
     )
     .addOption(
       new Option("--selection-strategy <name>", "how orchestrators are ranked")
@@ -193,7 +220,8 @@ export function gatewayCommand(): Command {
       "after",
       `
 go-livepeer spellings are accepted: -orchAddr, -orchWebhookUrl, -httpAddr, -network, -ethUrl,
--ethKeystorePath, -dataDir, -maxPricePerUnit, -selectionAlgorithm, -gatewayHost (also as -flag=value);
+-ethKeystorePath, -dataDir, -maxPricePerUnit, -maxTicketEV, -maxTotalEV, -selectionAlgorithm,
+-gatewayHost (also as -flag=value); -ethKeystorePath must name a file holding a hex private key;
 -gateway and -broadcaster are implied and ignored.
 
 Routes (plain HTTP on --http-addr):
@@ -210,21 +238,33 @@ Examples:
   tributary gateway -gateway -orchAddr 10.0.0.5:8935,10.0.0.6:8935 -httpAddr 0.0.0.0:8937 -network offchain`,
     )
     .action(async (opts: GatewayCliOptions, cmd: Command) => {
-      if (opts.network !== "offchain")
-        cmd.error(
-          `error: --network ${opts.network}: the gateway does not send tickets yet; run it with --network offchain against offchain orchestrators`,
-          { exitCode: 2 },
-        );
-      if (!opts.orchAddr && !opts.orchWebhookUrl)
+      if (opts.network === "offchain" && !opts.orchAddr && !opts.orchWebhookUrl)
         cmd.error("error: give --orch-addr host:port[,…] or --orch-webhook-url URL", { exitCode: 2 });
+      if (opts.network !== "offchain" && (opts.ethUrl === undefined || opts.keyFile === undefined))
+        cmd.error(`error: --network ${opts.network} needs --eth-url and --key-file`, { exitCode: 2 });
       const logger = createLogger({ name: "gateway", level: opts.logLevel });
       const { host, port } = opts.httpAddr;
       let running: RunningGateway;
+      let onchain: GatewayOnchain | undefined;
       try {
+        if (opts.network !== "offchain")
+          onchain = await startGatewayOnchain({
+            network: opts.network,
+            ethUrl: opts.ethUrl as string,
+            keyFile: opts.keyFile,
+            maxTicketEV: opts.maxTicketEv,
+            maxTotalEV: opts.maxTotalEv,
+            logger,
+          });
         running = await startGateway({
           host,
           port,
-          discovery: { orchAddr: opts.orchAddr, orchWebhookUrl: opts.orchWebhookUrl },
+          discovery: {
+            orchAddr: opts.orchAddr,
+            orchWebhookUrl: opts.orchWebhookUrl,
+            ...(onchain ? { chain: onchain.chainSource } : {}),
+          },
+          payments: onchain?.payments,
           strategy: opts.selectionStrategy,
           maxPricePerUnit: opts.maxPricePerUnit,
           liveEventTimeoutMs: opts.liveEventTimeout,
@@ -237,10 +277,13 @@ Examples:
           logger,
         });
       } catch (err) {
+        await onchain?.close();
         const message = err instanceof TributaryError || err instanceof Error ? err.message : String(err);
         cmd.error(`error: ${message}`, { exitCode: 1 });
       }
-      process.stdout.write(`gateway listening on ${running.url} (dashboard at ${running.url}/dashboard)\n`);
+      process.stdout.write(
+        `gateway listening on ${running.url} (dashboard at ${running.url}/dashboard)${onchain ? `, paying as ${onchain.address}` : ""}\n`,
+      );
       await new Promise<void>((resolve) => {
         const stop = (): void => {
           process.off("SIGINT", stop);
@@ -251,5 +294,6 @@ Examples:
         process.on("SIGTERM", stop);
       });
       await running.close();
+      await onchain?.close();
     });
 }
