@@ -1,0 +1,124 @@
+import assert from "node:assert/strict";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Readable } from "node:stream";
+import { after, before, test } from "node:test";
+import { silentLogger } from "../node/logger.ts";
+import { type RunningTrickleServer, startTrickleServer } from "../trickle/server.ts";
+import type { OrchestratorDescriptor, OrchestratorPool } from "./discovery/index.ts";
+import { createLive, type LiveManager } from "./live.ts";
+import type { OrchestratorHttp } from "./orch-http.ts";
+import { type Selector, Suspender } from "./selection/index.ts";
+import { startTrace } from "./tracing.ts";
+
+// Two fake orchestrators whose start answers point at channels of a standalone trickle server.
+// "a" never sends an event; "b" sends one every 50 ms.
+let trickle: RunningTrickleServer;
+let server: Server;
+let base: string;
+let live: LiveManager;
+const suspender = new Suspender();
+const starts: string[] = [];
+let beat: NodeJS.Timeout | undefined;
+
+const descriptor = (name: string) => ({ url: name, transcoder: name }) as unknown as OrchestratorDescriptor;
+
+before(async () => {
+  trickle = await startTrickleServer({ port: 0, autocreate: true });
+  const t = trickle.url.replace(/\/$/, "");
+  const http: OrchestratorHttp = {
+    async send(url) {
+      const name = new URL(url).hostname;
+      starts.push(name);
+      for (const ch of ["in", "out", "control", "events"])
+        trickle.trickle.createChannel(`${name}-${ch}`, "application/json");
+      if (name === "b") {
+        let n = 0;
+        beat = setInterval(() => {
+          const ch = trickle.trickle.getChannel("b-events");
+          if (ch) {
+            const seg = ch.getForWrite(n).segment;
+            ch.markWritten(n++);
+            seg.buffer.write(Buffer.from('{"type":"heartbeat"}'));
+            seg.close();
+          }
+        }, 50);
+      }
+      const body = JSON.stringify({
+        publish_url: `${t}/${name}-in`,
+        subscribe_url: `${t}/${name}-out`,
+        control_url: `${t}/${name}-control`,
+        events_url: `${t}/${name}-events`,
+      });
+      return Object.assign(Readable.from([Buffer.from(body)]), {
+        statusCode: 200,
+      }) as unknown as IncomingMessage;
+    },
+    close() {},
+  };
+  const pool = {
+    current: async () => [descriptor("https://a"), descriptor("https://b")],
+    refresh: async () => [descriptor("https://a"), descriptor("https://b")],
+    recordSuccess() {},
+    recordFailure() {},
+  } as unknown as OrchestratorPool;
+  const selector = {
+    select: (all: OrchestratorDescriptor[], req: { exclude?: readonly string[] }) => ({
+      ranked: all.filter((d) => !req.exclude?.includes(d.transcoder)).map((descriptor) => ({ descriptor })),
+      rejected: [],
+    }),
+  } as unknown as Selector;
+  live = createLive({
+    pool,
+    selector,
+    suspender,
+    http,
+    logger: silentLogger(),
+    signal: new AbortController().signal,
+    eventTimeoutMs: 300,
+    baseUrl: () => base,
+    traceOf: () => ({ trace: startTrace(undefined), log: silentLogger() }),
+  });
+  server = createServer((req, res) => {
+    live.handle(req, res, new URL(req.url ?? "/", "http://x").pathname).catch((err: unknown) => {
+      res.writeHead(500);
+      res.end(String(err));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+after(async () => {
+  clearInterval(beat);
+  await live.close();
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+  await trickle.close();
+});
+
+test("a stream whose orchestrator sends no event for the timeout moves to the next one", async () => {
+  const r = await fetch(`${base}/live/video-to-video`, {
+    method: "POST",
+    body: JSON.stringify({ model_id: "m" }),
+  });
+  assert.equal(r.status, 200);
+  const s = (await r.json()) as { orchestrator: string; status_url: string };
+  assert.equal(s.orchestrator, "https://a");
+  let status: Record<string, unknown> = {};
+  for (let i = 0; i < 200; i++) {
+    status = (await (await fetch(s.status_url)).json()) as Record<string, unknown>;
+    if (status.orchestrator === "https://b" && status.state === "running") break;
+    await new Promise((res) => setTimeout(res, 25));
+  }
+  assert.equal(status.orchestrator, "https://b", JSON.stringify(status));
+  assert.equal(status.swaps, 1);
+  assert.ok(suspender.isSuspended("https://a"), "the silent orchestrator is suspended");
+  // b keeps sending events: it stays.
+  await new Promise((res) => setTimeout(res, 700));
+  status = (await (await fetch(s.status_url)).json()) as Record<string, unknown>;
+  assert.equal(status.orchestrator, "https://b");
+  assert.equal(status.swaps, 1);
+  assert.deepEqual(status.last_event, { type: "heartbeat" });
+  assert.deepEqual(starts, ["a", "b"]);
+});
