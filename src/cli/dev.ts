@@ -231,6 +231,9 @@ Examples:
         process.off("SIGHUP", onSignal);
       };
 
+      err(
+        `dev: starting the ${opts.offchain ? "offchain" : "devnet"} network (code loaded in ${(performance.now() / 1000).toFixed(2)} s)`,
+      );
       const started = startDevNetwork({
         offchain: opts.offchain,
         ...(opts.dataDir === undefined ? {} : { dataDir: opts.dataDir }),

@@ -114,6 +114,15 @@ async function loadPipeline(rel: string): Promise<Pipeline> {
   return mod.default;
 }
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 /** Resolves once the container at `url` is `ready` in the orchestrator's registry. */
 function containerReady(
   orch: RunningOrchestrator,
@@ -221,10 +230,20 @@ export async function startDevNetwork(options: DevNetworkOptions = {}): Promise<
             else log.info({ round: e.round?.toString() }, "round initialized");
           },
         });
+        // anvil is the one child process: if it dies, the network is broken; say so and stop.
+        const pid = d.anvil.pid;
+        const watch = setInterval(() => {
+          if (pid !== undefined && !processAlive(pid)) {
+            clearInterval(watch);
+            sup.fail("chain (anvil)", new Error(`anvil (pid ${pid}) exited`));
+          }
+        }, 500);
+        watch.unref();
         return {
           value: d,
           detail: `${d.rpcUrl}, round ${d.round}`,
           stop: async () => {
+            clearInterval(watch);
             rounds.abort();
             await d.stop();
           },

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
+import { createServer } from "node:net";
 import { createInterface } from "node:readline";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -86,21 +87,31 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Sends SIGINT, waits for a clean exit, and checks that no process it had started is left. */
-async function stopAndCheck(s: Started): Promise<void> {
+/**
+ * Sends SIGINT (unless `signal` is null: the process is expected to stop by itself), waits for the
+ * exit with `expectedCode`, and checks that no process it had started is left.
+ */
+async function stopAndCheck(
+  s: Started,
+  expectedCode = 0,
+  signal: NodeJS.Signals | null = "SIGINT",
+): Promise<void> {
   const pid = s.child.pid!;
   const tree = [...new Set([...descendants(pid), ...s.summary.childPids])];
-  const exited = new Promise<number | null>((resolve) => s.child.once("exit", (code) => resolve(code)));
-  s.child.kill("SIGINT");
+  const exited =
+    s.child.exitCode !== null
+      ? Promise.resolve(s.child.exitCode)
+      : new Promise<number | null>((resolve) => s.child.once("exit", (code) => resolve(code)));
+  if (signal) s.child.kill(signal);
   const code = await Promise.race([
     exited,
     new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 20_000).unref()),
   ]);
   if (code === "timeout") {
     s.child.kill("SIGKILL");
-    assert.fail(`dev did not exit within 20 s after SIGINT; stderr:\n${s.stderr()}`);
+    assert.fail(`dev did not exit within 20 s; stderr:\n${s.stderr()}`);
   }
-  assert.equal(code, 0, s.stderr());
+  assert.equal(code, expectedCode, s.stderr());
   assert.match(s.stderr(), /dev: stopped\n/);
   assert.doesNotMatch(s.stderr(), /still open after stop/);
   // Children are reaped by their watchdogs; give them a moment.
@@ -142,7 +153,39 @@ function postInsecure(
   });
 }
 
+/** Runs `dev` to completion (a start that must fail); resolves with its exit code and stderr. */
+function runDev(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [MAIN, "dev", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let err = "";
+  child.stderr!.on("data", (c: Buffer) => {
+    err += c.toString("utf8");
+  });
+  child.stdout!.resume();
+  return new Promise((resolve) => child.once("exit", (code) => resolve({ code, stderr: err })));
+}
+
 describe("tributary dev", { concurrency: false }, () => {
+  test("a component that cannot start stops the others and exits 1 with the reason", async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, "127.0.0.1", r));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const r = await runDev(["--offchain", "--orchestrator-port", "0", "--gateway-port", String(port)]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(
+        r.stderr,
+        /error: the dev network failed to start: gateway \+ dashboard: .*(EADDRINUSE|in use)/i,
+      );
+      // What had started was stopped, in reverse order.
+      assert.match(
+        r.stderr,
+        /stopped capabilities[^\n]*\n.*stopped orchestrator[^\n]*\n.*stopped containers/s,
+      );
+    } finally {
+      await new Promise((r) => busy.close(r));
+    }
+  });
+
   test("--offchain: a text-reverse job through the gateway is answered; SIGINT leaves no process", async () => {
     const s = await startDev(["--offchain"]);
     try {
@@ -200,5 +243,12 @@ describe("tributary dev", { concurrency: false }, () => {
     } finally {
       await stopAndCheck(s);
     }
+  });
+
+  test("devnet: when anvil dies, dev says so, stops everything and exits 1", async () => {
+    const s = await startDev([]);
+    process.kill(s.summary.childPids[0]!, "SIGKILL");
+    await stopAndCheck(s, 1, null);
+    assert.match(s.stderr(), /anvil \(pid \d+\) exited/);
   });
 });
