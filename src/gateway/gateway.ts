@@ -98,6 +98,8 @@ export interface GatewayOptions {
   aiTimeoutMs?: number;
   /** Live streams: seconds without an event before moving the stream to another orchestrator. */
   liveEventTimeoutMs?: number;
+  /** Live top-up period when paying, ms; default 5 s. */
+  livePaymentIntervalMs?: number;
   /** Public base URL put in live stream URLs; default `http://<host>:<port>`. */
   publicUrl?: string;
   /**
@@ -563,6 +565,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     logger: baseLog,
     signal,
     eventTimeoutMs: options.liveEventTimeoutMs,
+    payments,
+    paymentIntervalMs: options.livePaymentIntervalMs,
     baseUrl: () => publicUrl,
     traceOf: (req, capability) => traceOf(req, capability),
   });

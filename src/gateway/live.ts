@@ -14,8 +14,13 @@
  * to the next orchestrator (the old one is suspended for `LIVE_VIDEO_PENALTY` refreshes). The client's
  * URLs do not change. At most {@link MAX_SWAPS} moves per stream.
  *
- * Not done: BYOC streams (`/ai/stream/start`) from this route, live payments (offchain only), WHIP /
- * RTMP ingest, the `{"keep":"alive"}` control keepalive.
+ * Payments (with `payments`): the start carries a signed `Livepeer-Segment` and 60 s worth of tickets;
+ * every `paymentIntervalMs` (default 5 s) the elapsed time is paid with `POST {O}/payment` on fresh
+ * ticket params (payments.ts). A failed top-up is logged; the orchestrator closes an unpaid stream,
+ * which then moves.
+ *
+ * Not done: BYOC streams (`/ai/stream/start`) from this route, WHIP / RTMP ingest, the
+ * `{"keep":"alive"}` control keepalive.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -32,8 +37,10 @@ import {
   TrickleStreamNotFoundError,
   TrickleSubscriber,
 } from "../trickle/index.ts";
+import { aiRequestCapabilities } from "./capabilities.ts";
 import type { OrchestratorDescriptor, OrchestratorPool } from "./discovery/index.ts";
 import { headerValue, type OrchestratorHttp, readText } from "./orch-http.ts";
+import { type GatewayPayments, LIVE_INITIAL_SECONDS, LIVE_PIXELS_PER_SECOND } from "./payments.ts";
 import { LIVE_VIDEO_PENALTY, type Selector, type Suspender } from "./selection/index.ts";
 import { formatTraceparent, type TraceContext } from "./tracing.ts";
 
@@ -41,6 +48,8 @@ import { formatTraceparent, type TraceContext } from "./tracing.ts";
 export const LIVE_TRICKLE_BASE = "/live/trickle/";
 /** Default events watchdog (go-livepeer: no event for 30 s ends the orchestrator's turn). */
 export const DEFAULT_EVENT_TIMEOUT_MS = 30_000;
+/** Live top-up period (go-livepeer `-livePaymentInterval`). */
+export const DEFAULT_LIVE_PAYMENT_INTERVAL_MS = 5_000;
 /** Orchestrator moves allowed per stream. */
 export const MAX_SWAPS = 3;
 /** Time allowed for the orchestrator's start answer (go-livepeer: 5 s; containers may be slower). */
@@ -56,6 +65,10 @@ export interface LiveOptions {
   logger: Logger;
   signal: AbortSignal;
   eventTimeoutMs?: number;
+  /** Pays live streams (on-chain); omit offchain. */
+  payments?: GatewayPayments;
+  /** Live top-up period, ms; default {@link DEFAULT_LIVE_PAYMENT_INTERVAL_MS}. */
+  paymentIntervalMs?: number;
   /** The gateway's public base URL (no trailing slash). */
   baseUrl: () => string;
   traceOf: (req: IncomingMessage, capability: string) => { trace: TraceContext; log: Logger };
@@ -63,6 +76,7 @@ export interface LiveOptions {
 
 /** The orchestrator's answer to a start. */
 interface OrchUrls {
+  manifestId: string;
   publishUrl: string;
   subscribeUrl: string;
   controlUrl: string;
@@ -78,6 +92,8 @@ interface LiveStream {
   log: Logger;
   tried: Set<string>;
   swaps: number;
+  /** Successful live top-ups. */
+  payments: number;
   orchestrator?: string;
   orch?: OrchUrls;
   /** Ends the current orchestrator's relays. */
@@ -171,8 +187,21 @@ export function createLive(options: LiveOptions): LiveManager {
       s.tried.add(d.transcoder);
       const log = s.log.child({ orchestrator: d.transcoder });
       try {
+        const paid = options.payments
+          ? await options.payments.nativeHeaders(
+              d.transcoder,
+              await options.pool.fetchOne(d.url, {
+                capabilities: aiRequestCapabilities({ pipeline: PIPELINE, modelId: s.modelId }),
+                signal: s.stopped.signal,
+              }),
+              PIPELINE,
+              s.modelId,
+              LIVE_INITIAL_SECONDS * LIVE_PIXELS_PER_SECOND,
+            )
+          : {};
         const res = await options.http.send(`${d.transcoder.replace(/\/+$/, "")}/live-video-to-video`, {
           headers: {
+            ...paid,
             "content-type": "application/json",
             traceparent: formatTraceparent(s.trace),
             "x-trace-id": s.trace.traceId,
@@ -201,6 +230,7 @@ export function createLive(options: LiveOptions): LiveManager {
         }
         const body = JSON.parse(text) as Record<string, unknown>;
         const urls: OrchUrls = {
+          manifestId: String(body.manifest_id ?? ""),
           publishUrl: String(body.publish_url ?? ""),
           subscribeUrl: String(body.subscribe_url ?? ""),
           controlUrl: String(body.control_url ?? ""),
@@ -211,7 +241,7 @@ export function createLive(options: LiveOptions): LiveManager {
         options.pool.recordSuccess(d.transcoder);
         s.orchestrator = d.transcoder;
         s.orch = urls;
-        runTurn(s, urls, log);
+        runTurn(s, urls, log, d);
         log.info({ stream_id: s.id }, "live stream started on orchestrator");
         return;
       } catch (err) {
@@ -228,7 +258,7 @@ export function createLive(options: LiveOptions): LiveManager {
   }
 
   /** Relays between the gateway's channels and one orchestrator until the turn ends. */
-  function runTurn(s: LiveStream, urls: OrchUrls, log: Logger): void {
+  function runTurn(s: LiveStream, urls: OrchUrls, log: Logger, d: OrchestratorDescriptor): void {
     const turn = new AbortController();
     const signal = AbortSignal.any([turn.signal, s.stopped.signal]);
     s.turn = turn;
@@ -287,6 +317,49 @@ export function createLive(options: LiveOptions): LiveManager {
             }
       }
     })();
+    const payments = options.payments;
+    if (payments) {
+      let paidUntil = Date.now();
+      let paying = false;
+      const topUp = async () => {
+        const now = Date.now();
+        const seconds = BigInt(Math.max(1, Math.round((now - paidUntil) / 1000)));
+        const info = await options.pool.fetchOne(d.url, {
+          capabilities: aiRequestCapabilities({ pipeline: PIPELINE, modelId: s.modelId }),
+          signal,
+        });
+        const headers = await payments.nativeHeaders(
+          d.transcoder,
+          info,
+          PIPELINE,
+          s.modelId,
+          seconds * LIVE_PIXELS_PER_SECOND,
+          urls.manifestId,
+        );
+        const res = await options.http.send(`${d.transcoder.replace(/\/+$/, "")}/payment`, {
+          headers: { ...headers, traceparent: formatTraceparent(s.trace), "x-trace-id": s.trace.traceId },
+          headersTimeoutMs: 10_000,
+          signal,
+        });
+        const text = await readText(res);
+        if ((res.statusCode ?? 500) !== 200) throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
+        paidUntil = now;
+        s.payments++;
+      };
+      const timer = setInterval(() => {
+        if (paying) return;
+        paying = true;
+        topUp()
+          .catch((err: unknown) => {
+            if (!signal.aborted)
+              log.warn({ stream_id: s.id, err: (err as Error).message }, "live payment failed");
+          })
+          .finally(() => {
+            paying = false;
+          });
+      }, options.paymentIntervalMs ?? DEFAULT_LIVE_PAYMENT_INTERVAL_MS);
+      signal.addEventListener("abort", () => clearInterval(timer), { once: true });
+    }
     for (const [name, p] of [
       ["input relay", inLoop],
       ["output relay", outLoop],
@@ -381,6 +454,7 @@ export function createLive(options: LiveOptions): LiveManager {
       log: slog,
       tried: new Set(),
       swaps: 0,
+      payments: 0,
       lastEventAt: Date.now(),
       state: "starting",
       stopped,
@@ -414,6 +488,7 @@ export function createLive(options: LiveOptions): LiveManager {
       state: s.state,
       orchestrator: s.orchestrator,
       swaps: s.swaps,
+      payments: s.payments,
       last_event: s.lastEvent ?? null,
       last_event_age_ms: Date.now() - s.lastEventAt,
       ...(s.error ? { error: s.error } : {}),

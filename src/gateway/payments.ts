@@ -20,7 +20,13 @@
  * (see {@link aiUnits}), sends `ceil(max(fee, ticketEV) / ticketEV)` tickets, and signs a
  * `Livepeer-Segment` (`manifestId = "<capId>_<modelId>"`, seq 0, empty-segment hash, auth token).
  * The gateway keeps no local credit between jobs (go-livepeer reserves and reuses it): each job pays
- * for itself. Live-video payments are not implemented.
+ * for itself.
+ *
+ * Live video (spec §14.4): the start pays {@link LIVE_INITIAL_SECONDS} of 1280×720 at 30 fps in
+ * pixels, then every interval the elapsed seconds' pixels, through the same signed segment
+ * (manifest = the stream's `manifest_id`) and `POST {O}/payment` (see live.ts). Pixel units as
+ * go-livepeer; an orchestrator pricing live per second or frame is overpaid (bounded by the 600
+ * tickets per batch and the Sender's max total EV).
  */
 import { TributaryError } from "../node/errors.ts";
 import {
@@ -101,6 +107,11 @@ export function aiUnits(pipeline: string, body: Buffer): bigint {
   }
 }
 
+/** Pixels per second of live video as go-livepeer pays them (1280 × 720 at 30 fps). */
+export const LIVE_PIXELS_PER_SECOND = 1280n * 720n * 30n;
+/** Seconds paid at a live start (go-livepeer `initPixelsToPay` = 60 s). */
+export const LIVE_INITIAL_SECONDS = 60n;
+
 /** BYOC and native AI payments of one gateway. */
 export class GatewayPayments {
   readonly #o: GatewayPaymentsOptions;
@@ -141,15 +152,31 @@ export class GatewayPayments {
    * `Livepeer-Segment` and, when priced, `Livepeer-Payment` for a native AI job on the orchestrator
    * whose fresh `info` (asked with the job's capabilities) is given.
    */
-  async aiHeaders(
+  aiHeaders(
     orchestrator: string,
     info: OrchestratorInfo,
     pipeline: string,
     modelId: string,
     body: Buffer,
   ): Promise<Record<string, string>> {
+    return this.nativeHeaders(orchestrator, info, pipeline, modelId, aiUnits(pipeline, body));
+  }
+
+  /**
+   * `Livepeer-Segment` and, when priced, `Livepeer-Payment` worth `units` (at least one ticket), for
+   * the native AI or live routes. `manifestId` defaults to `"<capId>_<modelId>"` (a live stream's
+   * top-ups use its `manifest_id`).
+   */
+  async nativeHeaders(
+    orchestrator: string,
+    info: OrchestratorInfo,
+    pipeline: string,
+    modelId: string,
+    units: bigint,
+    manifestOverride?: string,
+  ): Promise<Record<string, string>> {
     const capId = pipelineToCapability(pipeline);
-    const manifestId = `${capId}_${modelId}`;
+    const manifestId = manifestOverride ?? `${capId}_${modelId}`;
     const sig = await signPayload(this.#o.signer, segCredsSigningBytes(manifestId, 0n, EMPTY_SEGMENT_HASH));
     const headers: Record<string, string> = {
       "livepeer-segment": encodeSegmentHeader({
@@ -176,7 +203,7 @@ export class GatewayPayments {
       throw new TributaryError("NO_TICKET_PARAMS", "a priced orchestrator sent no ticket params", {
         status: 502,
       });
-    const fee = quoted.perUnit.mul(aiUnits(pipeline, body));
+    const fee = quoted.perUnit.mul(units);
     try {
       const session = this.#o.sender.startSession(ticketParamsFromWire(info.ticketParams));
       try {

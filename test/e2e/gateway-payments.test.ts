@@ -1,5 +1,5 @@
 /**
- * Gateway BYOC and native AI payments against a priced orchestrator (the orchestrator's payment gate over a real
+ * Gateway BYOC, native AI and live payments against a priced orchestrator (the orchestrator's payment gate over a real
  * Recipient; chain facts faked in process, no devnet) with the text-reverse SDK container: the gateway
  * signs the job, takes a token, sends a ticket batch, and the job runs; the orchestrator credited the
  * tickets; a price that more than doubles mid-session is refused.
@@ -21,7 +21,12 @@ import type { SenderMonitor, TimeSource } from "../../src/payments/chain-facts.t
 import { Recipient } from "../../src/payments/recipient.ts";
 import { Sender } from "../../src/payments/sender.ts";
 import type { SenderInfo, SignedTicket } from "../../src/payments/types.ts";
-import { defineBatchPipeline, type RunningRunner, startRunner } from "../../src/runner/index.ts";
+import {
+  defineBatchPipeline,
+  defineLivePipeline,
+  type RunningRunner,
+  startRunner,
+} from "../../src/runner/index.ts";
 
 const ORCH: Address = "0x73AEd7b5dEb30222fa896f399d46cC99c7BEe57F";
 const gwKey = privateKeyToAccount(`0x${"42".repeat(32)}`);
@@ -57,8 +62,9 @@ function register(orch: RunningOrchestrator, price: number): Promise<number> {
 
 let reverse: RunningRunner;
 let llm: RunningRunner;
+let live: RunningRunner;
 
-describe("gateway payments (BYOC and native AI)", () => {
+describe("gateway payments (BYOC, native AI, live)", () => {
   const dir = mkdtempSync(join(tmpdir(), "gw-pay-"));
   const winners: SignedTicket[] = [];
   let balances: Balances;
@@ -67,6 +73,7 @@ describe("gateway payments (BYOC and native AI)", () => {
 
   before(async () => {
     reverse = await startRunner(textReverse, { port: 0 });
+    live = await startRunner(defineLivePipeline({ name: "paid-live", start: () => {} }), { port: 0 });
     llm = await startRunner(
       defineBatchPipeline({
         name: "llm",
@@ -100,15 +107,27 @@ describe("gateway payments (BYOC and native AI)", () => {
       payments: gate,
       address: ORCH,
       health: { intervalMs: 100, failureThreshold: 1 },
+      livePaymentIntervalMs: 300,
+      streamCheckIntervalMs: 100,
       models: parseAiModels(
-        JSON.stringify([{ pipeline: "llm", model_id: "paid-llm", url: llm.url, price_per_unit: 5 }]),
+        JSON.stringify([
+          { pipeline: "llm", model_id: "paid-llm", url: llm.url, price_per_unit: 5 },
+          // 1 wei per second of 1280×720 at 30 fps.
+          {
+            pipeline: "live-video-to-video",
+            model_id: "paid-live",
+            url: live.url,
+            price_per_unit: 1,
+            pixels_per_unit: 1280 * 720 * 30,
+          },
+        ]),
       ),
     });
     assert.equal(await register(orch, 10), 200);
     for (
       let i = 0;
       i < 200 &&
-      !["byoc/text-reverse", "llm/paid-llm"].every((k) =>
+      !["byoc/text-reverse", "llm/paid-llm", "live-video-to-video/paid-live"].every((k) =>
         orch.registry.advertised().some((a) => a.key === k),
       );
       i++
@@ -118,6 +137,7 @@ describe("gateway payments (BYOC and native AI)", () => {
       port: 0,
       discovery: { orchAddr: [orch.url] },
       payments: { signer: gwKey, sender: new Sender({ signer: gwKey, time, senders }) },
+      livePaymentIntervalMs: 200,
     });
   });
 
@@ -126,6 +146,7 @@ describe("gateway payments (BYOC and native AI)", () => {
     await orch?.close();
     await reverse?.close();
     await llm?.close();
+    await live?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -165,6 +186,27 @@ describe("gateway payments (BYOC and native AI)", () => {
     }
     // 1 ticket, then 5 (5000 wei at EV 1000); face value ≈ EV, so nearly every ticket wins.
     assert.ok(winners.length - before >= 3, `winning tickets: ${winners.length - before}`);
+  });
+
+  test("a priced live stream is paid at start and topped up while it runs", async () => {
+    const before = winners.length;
+    const r = await fetch(`${gw.url}/live/video-to-video`, {
+      method: "POST",
+      body: JSON.stringify({ model_id: "paid-live" }),
+    });
+    const body = await r.text();
+    assert.equal(r.status, 200, body);
+    const s = JSON.parse(body) as { status_url: string; stop_url: string };
+    let status: { state?: string; payments?: number } = {};
+    for (let i = 0; i < 200; i++) {
+      status = (await (await fetch(s.status_url)).json()) as typeof status;
+      if ((status.payments ?? 0) >= 2) break;
+      await new Promise((res) => setTimeout(res, 25));
+    }
+    assert.equal(status.state, "running");
+    assert.ok((status.payments ?? 0) >= 2, JSON.stringify(status));
+    assert.ok(winners.length - before >= 3, "tickets at start and at each top-up");
+    assert.equal((await fetch(s.stop_url, { method: "POST" })).status, 200);
   });
 
   test("a price that more than doubles mid-session is refused", async () => {
