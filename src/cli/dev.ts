@@ -10,7 +10,6 @@ import {
   type DevNetwork,
   type DevNetworkSummary,
   GREEN_TINT_MODEL,
-  GREEN_TINT_PIPELINE,
   startDevNetwork,
   TEXT_REVERSE_CAPABILITY,
 } from "../dev/network.ts";
@@ -108,6 +107,12 @@ export function formatSummary(s: DevNetworkSummary): string {
     out(
       `  curl -s ${s.gateway.url}/process/request/${TEXT_REVERSE_CAPABILITY} -H 'Livepeer: ${byocHeader}' -H 'content-type: application/json' -d '{"text":"hello"}'`,
     );
+    out(
+      "  # a live video stream on green-tint: answers publish_url (POST MPEG-TS segments), subscribe_url, stop_url",
+    );
+    out(
+      `  curl -s ${s.gateway.url}/live/video-to-video -H 'content-type: application/json' -d '{"model_id":"${GREEN_TINT_MODEL}","params":{"green":100}}'`,
+    );
     out(`  # what the network offers: open ${s.gateway.dashboard}`);
   } else if (s.gateway?.warning) {
     out(`  # note: ${s.gateway.warning}`);
@@ -129,7 +134,6 @@ export function formatSummary(s: DevNetworkSummary): string {
   }
   out("  # the orchestrator's capabilities (container URLs and health with its secret)");
   out(`  curl -sk ${s.orchestrator.url}/capabilities -H ${q(`Authorization: ${s.orchestrator.secret}`)}`);
-  out(`  # live video: ${GREEN_TINT_PIPELINE}/${GREEN_TINT_MODEL} is registered (see examples/green-tint)`);
   if (s.chain) {
     out("  # ETH the TicketBroker holds (the gateway's deposit + reserve)");
     out(

@@ -186,7 +186,7 @@ describe("tributary dev", { concurrency: false }, () => {
     }
   });
 
-  test("--offchain: a text-reverse job through the gateway is answered; SIGINT leaves no process", async () => {
+  test("--offchain: a text-reverse job through the gateway is answered, a green-tint stream starts; SIGINT leaves no process", async () => {
     const s = await startDev(["--offchain"]);
     try {
       assert.equal(s.summary.mode, "offchain");
@@ -200,6 +200,16 @@ describe("tributary dev", { concurrency: false }, () => {
       const res = await postJson(`${s.summary.gateway.url}/text-reverse`, { text: "héllo 👋" });
       assert.equal(res.status, 200);
       assert.deepEqual(await res.json(), { text: "👋 olléh" });
+      // A live stream on green-tint (live-video-to-video/green-tint) starts through the gateway.
+      const live = await postJson(`${s.summary.gateway.url}/live/video-to-video`, { model_id: "green-tint" });
+      assert.equal(live.status, 200);
+      const urls = (await live.json()) as { status_url: string; stop_url: string };
+      const status = (await (await fetch(urls.status_url)).json()) as { state: string; model_id: string };
+      assert.equal(status.model_id, "green-tint");
+      assert.ok(["starting", "running"].includes(status.state), `stream state ${status.state}`);
+      const stopped = await fetch(urls.stop_url, { method: "POST" });
+      assert.equal(stopped.status, 200);
+      await stopped.text();
       const dash = await fetch(s.summary.gateway.dashboard);
       assert.equal(dash.status, 200);
       await dash.text();
