@@ -17,9 +17,8 @@
  * from the client or created), forwarded to the orchestrator, and every log line of the job carries
  * `trace_id`.
  *
- * Payments: with `options.payments`, BYOC and native AI jobs are signed and paid per send
- * (payments.ts); live video is sent without payment (not implemented; a priced orchestrator's refusal
- * is passed back). Without `options.payments` the gateway is offchain, as go-livepeer offchain.
+ * Payments: with `options.payments` (see onchain.ts), BYOC, native AI and live jobs are signed and
+ * paid per send (payments.ts). Without it the gateway is offchain, as go-livepeer offchain.
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";

@@ -5,5 +5,7 @@
 export * from "./capabilities.ts";
 export * from "./gateway.ts";
 export * from "./live.ts";
+export * from "./onchain.ts";
 export * from "./orch-http.ts";
+export * from "./payments.ts";
 export * from "./tracing.ts";
