@@ -29,6 +29,6 @@ export async function writeMetrics(
   res: ServerResponse | Http2ServerResponse,
 ): Promise<void> {
   const text = await registry.metrics();
-  (res as ServerResponse).writeHead(200, { "content-type": registry.contentType });
+  (res as ServerResponse).writeHead(200, { "Content-Type": registry.contentType });
   res.end(text);
 }

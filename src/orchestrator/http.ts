@@ -70,7 +70,7 @@ export function sendJson(
   headers: Record<string, string> = {},
 ): void {
   if (res.headersSent) return;
-  asRes(res).writeHead(status, { ...headers, "content-type": "application/json" });
+  asRes(res).writeHead(status, { ...headers, "Content-Type": "application/json" });
   asRes(res).end(typeof body === "string" ? body : JSON.stringify(body));
 }
 
@@ -82,7 +82,7 @@ export function sendText(
   headers: Record<string, string> = {},
 ): void {
   if (res.headersSent) return;
-  asRes(res).writeHead(status, { "content-type": "text/plain; charset=utf-8", ...headers });
+  asRes(res).writeHead(status, { "Content-Type": "text/plain; charset=utf-8", ...headers });
   asRes(res).end(`${text}\n`);
 }
 

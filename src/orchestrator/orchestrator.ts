@@ -21,8 +21,9 @@
  *
  * Deliberate differences from go-livepeer: capacity is enforced on the orchestrator (503 when no
  * slot is free; upstream only lets the gateway filter), unhealthy containers are withdrawn by polling
- * rather than by de-registering on the first transport error, a wrong orchestrator secret answers
- * 401 (upstream 400), and trickle channel names carry 128 random bits (upstream uses the stream id).
+ * rather than by de-registering on the first transport error, and trickle channel names carry 128
+ * random bits (upstream uses the stream id). A wrong orchestrator secret answers 400, as upstream does:
+ * pytrickle's registration helper stops on 400 and would retry a 401.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
@@ -333,7 +334,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
 
   async function register(req: NodeRequest, res: NodeResponse): Promise<void> {
     if (req.method !== "POST") return sendText(res, 405, "Method not allowed");
-    if (!authorized(req)) return sendText(res, 401, "invalid authorization");
+    if (!authorized(req)) return sendText(res, 400, "invalid authorization");
     const body = await readBody(req, maxBody);
     let raw: unknown;
     try {
@@ -372,16 +373,16 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
       { capability: `${BYOC_PIPELINE}/${e.name}`, capacity: e.capacity },
       "BYOC capability registered",
     );
-    sendText(res, 200, "ok", { "content-type": "application/json" });
+    sendText(res, 200, "ok", { "Content-Type": "application/json" });
   }
 
   async function unregister(req: NodeRequest, res: NodeResponse): Promise<void> {
     if (req.method !== "POST") return sendText(res, 405, "Method not allowed");
-    if (!authorized(req)) return sendText(res, 401, "invalid authorization");
+    if (!authorized(req)) return sendText(res, 400, "invalid authorization");
     const name = (await readBody(req, 4096)).toString("utf8").trim();
     if (registry.unregisterByoc(name))
       rlog().info({ capability: `${BYOC_PIPELINE}/${name}` }, "BYOC capability unregistered");
-    sendText(res, 200, "ok", { "content-type": "application/json" });
+    sendText(res, 200, "ok", { "Content-Type": "application/json" });
   }
 
   // ---- BYOC jobs ------------------------------------------------------------------------------
@@ -465,7 +466,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
   function charge(j: ByocJob, units: bigint): Record<string, string> {
     if (gate === undefined || j.sender === undefined || j.price.isZero()) return {};
     const balance = gate.debit(j.sender, j.cap.modelId, j.price, units);
-    return { "livepeer-balance": balanceHeader(balance) };
+    return { "Livepeer-Balance": balanceHeader(balance) };
   }
 
   function reserveOrThrow(cap: Capability): Lease {
@@ -501,9 +502,9 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     const status = upstream.statusCode ?? 502;
     if (ct.includes("text/event-stream")) {
       out.writeHead(status < 400 ? 200 : status, {
-        "content-type": "text/event-stream",
-        "cache-control": "no-cache",
-        ...(meta ? { "x-metadata": meta } : {}),
+        "Content-Type": "text/event-stream",
+        "Cache-Control": "no-cache",
+        ...(meta ? { "X-Metadata": meta } : {}),
         ...(billing.sse?.openingHeaders ?? {}),
       });
       out.flushHeaders?.();
@@ -534,8 +535,8 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     }
     const body = await readResponse(upstream);
     const headers: Record<string, string> = { ...(billing.finalHeaders?.() ?? {}) };
-    if (ct) headers["content-type"] = ct;
-    if (meta) headers["x-metadata"] = meta;
+    if (ct) headers["Content-Type"] = ct;
+    if (meta) headers["X-Metadata"] = meta;
     out.writeHead(status < 400 && okStatus !== undefined ? okStatus : status, headers);
     out.end(body);
   }
@@ -570,7 +571,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
       }
       const headers = containerHeaders(lease);
       const ct = header(req.headers, "content-type");
-      if (ct) headers["content-type"] = ct;
+      if (ct) headers["Content-Type"] = ct;
       const cl = header(req.headers, "content-length");
       if (cl) headers["content-length"] = cl;
       const upstream = await callContainer({
@@ -761,7 +762,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
         throw err;
       }
       const headers = containerHeaders(lease, { "content-length": String(body.length) });
-      if (ct) headers["content-type"] = ct;
+      if (ct) headers["Content-Type"] = ct;
       const upstream = await callContainer({
         url: `${lease.container.url}/${pipeline}`,
         headers,
@@ -851,7 +852,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     try {
       const upstream = await callContainer({
         url: `${lease.container.url}/live-video-to-video`,
-        headers: containerHeaders(lease, { "content-type": "application/json" }),
+        headers: containerHeaders(lease, { "Content-Type": "application/json" }),
         body: Buffer.from(
           JSON.stringify({
             model_id: modelId,
@@ -872,7 +873,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
         teardown(stream, `container refused the stream (${upstream.statusCode})`);
         metrics.jobs.inc({ ...labels, outcome: "error" });
         (res as ServerResponse).writeHead(upstream.statusCode ?? 500, {
-          "content-type": header(upstream.headers, "content-type") || "application/json",
+          "Content-Type": header(upstream.headers, "content-type") || "application/json",
         });
         res.end(answer);
         return;
@@ -939,7 +940,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     if (req.method !== "POST") return sendText(res, 405, "Method not allowed");
     if (gate === undefined) {
       req.resume();
-      (res as ServerResponse).writeHead(200, { "content-type": "application/octet-stream" });
+      (res as ServerResponse).writeHead(200, { "Content-Type": "application/octet-stream" });
       res.end(
         toBinary(
           PaymentResultSchema,
@@ -955,7 +956,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
       info,
       create(OrchestratorRequestSchema, { address: Buffer.from(sender.slice(2), "hex") }),
     );
-    (res as ServerResponse).writeHead(200, { "content-type": "application/octet-stream" });
+    (res as ServerResponse).writeHead(200, { "Content-Type": "application/octet-stream" });
     res.end(toBinary(PaymentResultSchema, create(PaymentResultSchema, { info: orchInfo })));
   }
 
@@ -1014,7 +1015,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     try {
       const upstream = await callContainer({
         url: `${lease.container.url}/stream/start`,
-        headers: containerHeaders(lease, { "content-type": "application/json", "x-stream-id": id }),
+        headers: containerHeaders(lease, { "Content-Type": "application/json", "x-stream-id": id }),
         body: Buffer.from(JSON.stringify({ ...body, gateway_request_id: id, ...runnerUrls })),
         timeoutMs: job.timeoutSeconds * 1000,
       });
@@ -1024,7 +1025,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
         metrics.jobs.inc({ ...labels, outcome: "error" });
         const status = upstream.statusCode === 401 ? 500 : (upstream.statusCode ?? 500);
         (res as ServerResponse).writeHead(status, {
-          "content-type": header(upstream.headers, "content-type") || "text/plain",
+          "Content-Type": header(upstream.headers, "content-type") || "text/plain",
         });
         res.end(upstream.statusCode === 401 ? "Orchestrator worker failure\n" : answer);
         return;
@@ -1090,7 +1091,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     try {
       const upstream = await callContainer({
         url: `${s.lease.container.url}/stream/stop`,
-        headers: containerHeaders(s.lease, { "content-type": "application/json", "x-stream-id": s.id }),
+        headers: containerHeaders(s.lease, { "Content-Type": "application/json", "x-stream-id": s.id }),
         body,
         timeoutMs: 10_000,
       });
@@ -1115,7 +1116,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     const body = await readBody(req, maxBody);
     const { status, answer, ct } = await stopContainerStream(s, body);
     teardown(s, "stopped by the gateway");
-    (res as ServerResponse).writeHead(status, ct ? { "content-type": ct } : {});
+    (res as ServerResponse).writeHead(status, ct ? { "Content-Type": ct } : {});
     res.end(answer);
   }
 
@@ -1124,7 +1125,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     const body = await readBody(req, maxBody);
     const upstream = await callContainer({
       url: `${s.lease.container.url}/stream/params`,
-      headers: containerHeaders(s.lease, { "content-type": "application/json", "x-stream-id": s.id }),
+      headers: containerHeaders(s.lease, { "Content-Type": "application/json", "x-stream-id": s.id }),
       body,
       timeoutMs: 10_000,
     });
@@ -1137,7 +1138,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     // Offchain or free: nothing to credit and no balance header.
     const headers =
       gate && j.sender && !j.price.isZero()
-        ? { "livepeer-balance": gate.balance(j.sender, j.cap.modelId).floor().toString() }
+        ? { "Livepeer-Balance": gate.balance(j.sender, j.cap.modelId).floor().toString() }
         : {};
     (res as ServerResponse).writeHead(200, headers);
     res.end();
@@ -1190,7 +1191,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     if (trickle.handle(req, res)) return;
     const given = header(req.headers, "x-trace-id");
     const traceId = /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomBytes(8).toString("hex");
-    (res as ServerResponse).setHeader("x-trace-id", traceId);
+    (res as ServerResponse).setHeader("X-Trace-Id", traceId);
     return traceStore.run({ traceId, log: log.child({ trace_id: traceId }) }, () => dispatch(req, res));
   };
 

@@ -217,7 +217,7 @@ describe("orchestrator offchain e2e", () => {
     assert.equal(orch.registry.container(llm.url)?.inUse, 0);
   });
 
-  test("BYOC: register (401 on a wrong secret), token, SSE job with the container token, unregister", async () => {
+  test("BYOC: register (400 on a wrong secret, as go-livepeer), token, SSE job with the container token, unregister", async () => {
     const reg = {
       name: "reverse",
       url: reverse.url,
@@ -231,7 +231,7 @@ describe("orchestrator offchain e2e", () => {
       headers: { authorization: "nope" },
       body: JSON.stringify(reg),
     });
-    assert.equal(wrong.status, 401);
+    assert.equal(wrong.status, 400);
     const badBody = await call(orch, "/capability/register", {
       method: "POST",
       headers: { authorization: "s3cret" },
