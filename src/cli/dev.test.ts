@@ -60,24 +60,18 @@ test("offchain summary: URLs, ready time, a curl through the gateway, no chain o
   assert.doesNotMatch(text, /chain RPC|Accounts/);
 });
 
-test("devnet summary: chain, contracts, accounts with keys, the signed direct job instead of the gateway's", () => {
+test("devnet summary: chain, contracts, accounts with keys, a paid job through the gateway, the job token", () => {
   const text = formatSummary({
     ...base,
     mode: "devnet",
-    gateway: { ...base.gateway!, warning: "the gateway does not sign or pay yet" },
     chain: { rpcUrl: "http://127.0.0.1:8545", chainId: 31337, contracts: { ticketBroker: "0xCf7E" } },
     accounts: [{ role: "gateway", address: "0x7099", privateKey: "0x59c6" }],
-    signedJobHeader: "SIGNED",
     signedEthAddressHeader: "ETHADDR",
   });
   assert.match(text, /chain RPC +http:\/\/127\.0\.0\.1:8545 +\(chain id 31337\)/);
   assert.match(text, /ticketBroker +0xCf7E/);
   assert.match(text, /0x7099 +key 0x59c6/);
-  assert.match(
-    text,
-    /curl -sk https:\/\/127\.0\.0\.1:8935\/process\/request\/text-reverse -H 'Livepeer: SIGNED'/,
-  );
+  assert.match(text, /paid with tickets/);
+  assert.match(text, /curl -si http:\/\/127\.0\.0\.1:8937\/text-reverse/);
   assert.match(text, /Livepeer-Eth-Address: ETHADDR/);
-  assert.match(text, /note: the gateway does not sign or pay yet/);
-  assert.doesNotMatch(text, /curl -s http:\/\/127\.0\.0\.1:8937\/text-reverse/);
 });

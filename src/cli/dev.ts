@@ -94,10 +94,12 @@ export function formatSummary(s: DevNetworkSummary): string {
       timeout_seconds: 30,
     }),
   ).toString("base64");
-  if (s.gateway && !s.gateway.warning) {
-    out("  # a batch job through the gateway (BYOC capability text-reverse)");
+  if (s.gateway) {
     out(
-      `  curl -s ${s.gateway.url}/${TEXT_REVERSE_CAPABILITY} -H 'content-type: application/json' -d '{"text":"hello 👋"}'`,
+      `  # a batch job through the gateway (BYOC capability text-reverse${s.chain ? ", paid with tickets: see the Livepeer-Balance header" : ""})`,
+    );
+    out(
+      `  curl -s${s.chain ? "i" : ""} ${s.gateway.url}/${TEXT_REVERSE_CAPABILITY} -H 'content-type: application/json' -d '{"text":"hello 👋"}'`,
     );
     out("  # the same, streamed as Server-Sent Events");
     out(
@@ -114,17 +116,6 @@ export function formatSummary(s: DevNetworkSummary): string {
       `  curl -s ${s.gateway.url}/live/video-to-video -H 'content-type: application/json' -d '{"model_id":"${GREEN_TINT_MODEL}","params":{"green":100}}'`,
     );
     out(`  # what the network offers: open ${s.gateway.dashboard}`);
-  } else if (s.gateway?.warning) {
-    out(`  # note: ${s.gateway.warning}`);
-    out(`  # the dashboard still runs: ${s.gateway.dashboard}`);
-  }
-  if (s.signedJobHeader) {
-    out(
-      "  # a batch job straight to the orchestrator, V0-signed by the gateway account (price 0: no tickets)",
-    );
-    out(
-      `  curl -sk ${s.orchestrator.url}/process/request/${TEXT_REVERSE_CAPABILITY} -H 'Livepeer: ${s.signedJobHeader}' -H 'content-type: application/json' -d '{"text":"hello"}'`,
-    );
   }
   if (s.signedEthAddressHeader) {
     out("  # a job token with the orchestrator's ticket params for the gateway account");
@@ -194,8 +185,8 @@ The containers listen on ephemeral loopback ports. text-reverse registers itself
 "text-reverse" through POST /capability/register; green-tint is configured as
 live-video-to-video/green-tint.
 
-On devnet the gateway cannot use the orchestrator yet (it neither signs nor pays); the summary prints
-signed requests to send straight to the orchestrator instead.
+On devnet the gateway signs its requests and pays with tickets from the funded gateway account;
+text-reverse costs 1 gwei per second there, so each job carries real tickets.
 
 Examples:
   npm start

@@ -16,10 +16,10 @@
  * the orchestrator secret, re-registering every 5 minutes as a real container does), so the orchestrator
  * offers BYOC capability `text-reverse`; green-tint is an aiModels entry `live-video-to-video/green-tint`.
  *
- * Known gaps: the gateway sends no tickets yet (offchain payments only), so on devnet the orchestrator is
- * unpriced (price 0) and BYOC jobs sent straight to it need only the V0 job signature; the summary
- * prints such a pre-signed request. Jobs through the gateway to the devnet orchestrator are refused
- * (400, unsigned job) until the gateway signs jobs.
+ * On devnet the gateway signs its requests and pays with tickets from the funded gateway account
+ * (`startGatewayOnchain`), and text-reverse is priced ({@link TEXT_REVERSE_DEVNET_PRICE} wei per
+ * second), so every job carries real tickets that the orchestrator validates and redeems on anvil.
+ * The gateway finds the orchestrator by its address (static discovery), not through the registries.
  */
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
@@ -39,6 +39,8 @@ import { Supervisor, type SupervisorEvent } from "./supervisor.ts";
 
 /** Name of the BYOC capability text-reverse registers. */
 export const TEXT_REVERSE_CAPABILITY = "text-reverse";
+/** Price of text-reverse on devnet, wei per second (free offchain). */
+export const TEXT_REVERSE_DEVNET_PRICE = 1_000_000_000n;
 /** The live pipeline and model id green-tint is configured as. */
 export const GREEN_TINT_PIPELINE = "live-video-to-video";
 export const GREEN_TINT_MODEL = "green-tint";
@@ -84,14 +86,11 @@ export interface DevNetworkSummary {
   /** Time to ready in ms (from `startedAt`). */
   readyMs: number;
   dataDir: string;
-  /** `warning`: why jobs cannot go through the gateway in this mode. */
-  gateway?: { url: string; dashboard: string; warning?: string };
+  gateway?: { url: string; dashboard: string };
   orchestrator: { url: string; secret: string };
   chain?: { rpcUrl: string; chainId: number; contracts: Record<string, string> };
   accounts: DevAccountSummary[];
   containers: { name: string; url: string; capability: string }[];
-  /** BYOC `Livepeer` header for direct orchestrator jobs on devnet (V0-signed by the gateway account). */
-  signedJobHeader?: string;
   /** `Livepeer-Eth-Address` header of the gateway account (for `GET /process/token` on devnet). */
   signedEthAddressHeader?: string;
   /** Process ids of child processes (anvil), for checks that nothing is left. */
@@ -363,7 +362,8 @@ export async function startDevNetwork(options: DevNetworkOptions = {}): Promise<
           description: "examples/text-reverse: reverses text by grapheme clusters",
           url: containers.textReverse.url,
           capacity: 4,
-          pricePerUnit: 0n,
+          // Priced on devnet so that jobs carry real tickets (wei per second of compute).
+          pricePerUnit: devnet ? TEXT_REVERSE_DEVNET_PRICE : 0n,
           priceScaling: 1n,
           currency: "",
           token: "",
@@ -386,20 +386,6 @@ export async function startDevNetwork(options: DevNetworkOptions = {}): Promise<
 
     if (devnet) {
       const account = privateKeyToAccount(devnet.accounts.gateway.privateKey);
-      const request = JSON.stringify({ example: "tributary dev" });
-      const parameters = "{}";
-      const sig = await signPayload(account, request + parameters);
-      summary.signedJobHeader = Buffer.from(
-        JSON.stringify({
-          id: "dev",
-          request,
-          parameters,
-          capability: TEXT_REVERSE_CAPABILITY,
-          sender: account.address,
-          sig,
-          timeout_seconds: 30,
-        }),
-      ).toString("base64");
       summary.signedEthAddressHeader = Buffer.from(
         JSON.stringify({ addr: account.address, sig: await signPayload(account, account.address) }),
       ).toString("base64");
@@ -408,40 +394,53 @@ export async function startDevNetwork(options: DevNetworkOptions = {}): Promise<
     if (withGateway) {
       const gateway = await sup.start("gateway + dashboard", async (signal) => {
         const { startGateway } = await import("../gateway/gateway.ts");
-        const gw = await startGateway({
-          host,
-          port: options.gatewayPort ?? 8937,
-          discovery: { orchAddr: [orch.url] },
-          logger: log,
-          signal,
-        });
+        const { startGatewayOnchain } = await import("../gateway/onchain.ts");
+        // On devnet the gateway signs its requests and pays with tickets from the funded gateway account.
+        const onchain = devnet
+          ? await startGatewayOnchain({
+              network: "devnet",
+              ethUrl: devnet.rpcUrl,
+              privateKey: devnet.accounts.gateway.privateKey,
+              contracts: devnet.contracts,
+              logger: log,
+            })
+          : undefined;
+        let gw: Awaited<ReturnType<typeof startGateway>>;
+        try {
+          gw = await startGateway({
+            host,
+            port: options.gatewayPort ?? 8937,
+            discovery: { orchAddr: [orch.url] },
+            ...(onchain ? { payments: onchain.payments } : {}),
+            logger: log,
+            signal,
+          });
+        } catch (err) {
+          await onchain?.close();
+          throw err;
+        }
+        const close = async () => {
+          await gw.close();
+          await onchain?.close();
+        };
         let known: unknown[];
         try {
           known = await gw.pool.current(signal);
+          if (known.length === 0)
+            throw new Error(
+              `the gateway cannot use the orchestrator at ${orch.url} (--log-level debug tells why)`,
+            );
         } catch (err) {
-          await gw.close();
+          await close();
           throw err;
         }
-        if (known.length === 0 && offchain) {
-          await gw.close();
-          throw new Error(`the gateway cannot use the orchestrator at ${orch.url} (see the log)`);
-        }
         return {
-          value: { gw, usable: known.length > 0 },
-          detail: `${gw.url}/dashboard${known.length === 0 ? " (orchestrator not usable: see below)" : ""}`,
-          stop: () => gw.close(),
+          value: gw,
+          detail: `${gw.url}/dashboard${onchain ? `, paying as ${onchain.address}` : ""}`,
+          stop: close,
         };
       });
-      summary.gateway = {
-        url: gateway.gw.url,
-        dashboard: `${gateway.gw.url}/dashboard`,
-        ...(gateway.usable
-          ? {}
-          : {
-              warning:
-                "the gateway does not sign or pay yet (offchain only), and the devnet orchestrator refuses its unsigned GetOrchestrator; send devnet jobs straight to the orchestrator",
-            }),
-      };
+      summary.gateway = { url: gateway.url, dashboard: `${gateway.url}/dashboard` };
     }
   } catch (err) {
     await stop();

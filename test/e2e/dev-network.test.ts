@@ -191,7 +191,6 @@ describe("tributary dev", { concurrency: false }, () => {
     try {
       assert.equal(s.summary.mode, "offchain");
       assert.ok(s.summary.gateway, "gateway started");
-      assert.equal(s.summary.gateway.warning, undefined);
       assert.ok(s.summary.readyMs > 0);
       assert.deepEqual(
         s.summary.containers.map((c) => c.capability),
@@ -218,22 +217,20 @@ describe("tributary dev", { concurrency: false }, () => {
     }
   });
 
-  test("devnet: chain, paying orchestrator, a V0-signed job straight to it; SIGINT stops anvil too", async () => {
+  test("devnet: chain, priced orchestrator, a text-reverse job through the paying gateway; SIGINT stops anvil too", async () => {
     const s = await startDev([]);
     try {
       assert.equal(s.summary.mode, "devnet");
       assert.ok(s.summary.chain?.rpcUrl.startsWith("http://127.0.0.1:"));
       assert.equal(s.summary.childPids.length, 1, "anvil's pid is reported");
       assert.ok(alive(s.summary.childPids[0]!));
-      assert.ok(s.summary.signedJobHeader);
-      const res = await postInsecure(
-        `${s.summary.orchestrator.url}/process/request/text-reverse`,
-        JSON.stringify({ text: "abc" }),
-        { "content-type": "application/json", livepeer: s.summary.signedJobHeader },
-      );
-      assert.equal(res.status, 200, res.body);
-      assert.deepEqual(JSON.parse(res.body), { text: "cba" });
-      // The same job unsigned is refused: the orchestrator really is on the payment path.
+      assert.ok(s.summary.gateway);
+      const res = await postJson(`${s.summary.gateway.url}/text-reverse`, { text: "abc" });
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { text: "cba" });
+      // Paid with tickets: the orchestrator reports the gateway's remaining credit.
+      assert.match(res.headers.get("livepeer-balance") ?? "", /^\d+$/);
+      // The same job sent unsigned straight to the orchestrator is refused: it is on the payment path.
       const unsigned = await postInsecure(
         `${s.summary.orchestrator.url}/process/request/text-reverse`,
         JSON.stringify({ text: "abc" }),
