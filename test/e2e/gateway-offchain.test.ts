@@ -43,6 +43,8 @@ describe("gateway offchain e2e", () => {
   let reverse: RunningRunner;
   let llm: RunningRunner;
   let spell: RunningRunner;
+  let broken: RunningRunner;
+  let working: RunningRunner;
   const orchs: RunningOrchestrator[] = [];
   let gw: RunningGateway;
   const llmTraces: string[] = [];
@@ -70,7 +72,22 @@ describe("gateway offchain e2e", () => {
       }),
       { port: 0 },
     );
+    // "flaky" fails with a 500 on the first orchestrator and works on the second.
+    broken = await startRunner(
+      defineBatchPipeline({
+        name: "flaky",
+        run: () => {
+          throw new Error("model crashed");
+        },
+      }),
+      { port: 0 },
+    );
+    working = await startRunner(
+      defineBatchPipeline({ name: "flaky", run: (i: { n: number }) => ({ n: i.n + 1 }) }),
+      { port: 0 },
+    );
     for (let i = 0; i < 2; i++) {
+      const flaky = i === 0 ? broken : working;
       const dir = mkdtempSync(join(tmpdir(), "gw-e2e-"));
       dirs.push(dir);
       const aiModels = join(dir, "aiModels.json");
@@ -95,11 +112,15 @@ describe("gateway offchain e2e", () => {
         await register(orch, { name: "spell", url: spell.url, capacity: 4, price_per_unit: 0 }),
         200,
       );
+      assert.equal(
+        await register(orch, { name: "flaky", url: flaky.url, capacity: 4, price_per_unit: 0 }),
+        200,
+      );
     }
     for (const orch of orchs)
       await until("capabilities to be advertised", () => {
         const keys = orch.registry.advertised().map((a) => a.key);
-        return ["byoc/text-reverse", "byoc/spell", "llm/m1"].every((k) => keys.includes(k));
+        return ["byoc/text-reverse", "byoc/spell", "byoc/flaky", "llm/m1"].every((k) => keys.includes(k));
       });
     gw = await startGateway({ port: 0, discovery: { orchAddr: orchs.map((o) => o.url) } });
   });
@@ -107,7 +128,7 @@ describe("gateway offchain e2e", () => {
   after(async () => {
     await gw?.close();
     for (const o of orchs) await o.close();
-    await Promise.all([reverse?.close(), llm?.close(), spell?.close()]);
+    await Promise.all([reverse?.close(), llm?.close(), spell?.close(), broken?.close(), working?.close()]);
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
@@ -206,6 +227,33 @@ describe("gateway offchain e2e", () => {
       text,
       /tributary_gateway_jobs_total\{[^}]*pipeline="byoc"[^}]*model_id="text-reverse"[^}]*outcome="ok"/,
     );
+  });
+
+  test("a 5xx from one orchestrator moves the job to the next; the failing one is suspended", async () => {
+    const bad = String(orchs[0]?.url);
+    const good = String(orchs[1]?.url);
+    // Rank the failing orchestrator first: the good one is suspended (still tried, but last).
+    gw.suspender.suspend(good, 100);
+    try {
+      const r = await fetch(`${gw.url}/flaky`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ n: 1 }),
+      });
+      assert.equal(r.status, 200);
+      assert.deepEqual(await r.json(), { n: 2 });
+      assert.equal(r.headers.get("x-orchestrator-url"), good);
+    } finally {
+      gw.suspender.release(good);
+    }
+    assert.ok((gw.pool.stats(bad)?.failures ?? 0) >= 1, "the failing orchestrator was tried");
+    assert.ok(gw.suspender.isSuspended(bad), "and suspended after its 5xx");
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    assert.match(
+      metrics,
+      /tributary_gateway_orchestrator_failures_total\{[^}]*model_id="flaky"[^}]*action="suspend"/,
+    );
+    gw.suspender.release(bad);
   });
 
   test("closing an orchestrator mid-run: every batch job still succeeds on the other one", async () => {
