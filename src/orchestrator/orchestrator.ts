@@ -561,7 +561,9 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
       throw err;
     }
     const abort = new AbortController();
-    res.on("close", () => abort.abort());
+    res.on("close", () => {
+      if (!res.writableFinished) abort.abort(); // the client went away before the answer ended
+    });
     try {
       try {
         await takePayment(req, j, true, 400);
@@ -752,7 +754,9 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
       throw err;
     }
     const abort = new AbortController();
-    res.on("close", () => abort.abort());
+    res.on("close", () => {
+      if (!res.writableFinished) abort.abort(); // the client went away before the answer ended
+    });
     try {
       let payer: Awaited<ReturnType<typeof takeAiPayment>>;
       try {
