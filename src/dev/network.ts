@@ -19,14 +19,21 @@
  * On devnet the gateway signs its requests and pays with tickets from the funded gateway account
  * (`startGatewayOnchain`), and text-reverse is priced ({@link TEXT_REVERSE_DEVNET_PRICE} wei per
  * second), so every job carries real tickets that the orchestrator validates and redeems on anvil.
- * The gateway finds the orchestrator by its address (static discovery), not through the registries.
+ * The orchestrator registers its service URI in the service registries once it listens, and the
+ * gateway discovers it on chain (active pool by stake, URI from the AI Service Registry); offchain the
+ * gateway is given the orchestrator's address.
  */
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { privateKeyToAccount } from "viem/accounts";
 import type { Devnet } from "../chain/devnet.ts";
-import { createChainClients, startDevnet, startRoundInitializer } from "../chain/index.ts";
+import {
+  createChainClients,
+  serviceRegistryAbi,
+  startDevnet,
+  startRoundInitializer,
+} from "../chain/index.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
 import { parseAiModels } from "../orchestrator/config.ts";
 import { startOnchainPayments } from "../orchestrator/onchain.ts";
@@ -111,6 +118,25 @@ async function loadPipeline(rel: string): Promise<Pipeline> {
     default: Pipeline;
   };
   return mod.default;
+}
+
+/** The orchestrator account sets its service URI in both service registries. */
+async function registerServiceUri(devnet: Devnet, uri: string): Promise<void> {
+  const o = createChainClients({
+    rpcUrl: devnet.rpcUrl,
+    chainId: devnet.chainId,
+    privateKey: devnet.accounts.orchestrator.privateKey,
+  });
+  for (const registry of [devnet.contracts.aiServiceRegistry, devnet.contracts.serviceRegistry]) {
+    const hash = await o.walletClient.writeContract({
+      address: registry,
+      abi: serviceRegistryAbi,
+      functionName: "setServiceURI",
+      args: [uri],
+    });
+    const receipt = await o.publicClient.waitForTransactionReceipt({ hash });
+    if (receipt.status !== "success") throw new Error(`setServiceURI reverted (tx ${hash})`);
+  }
 }
 
 function processAlive(pid: number): boolean {
@@ -209,9 +235,6 @@ export async function startDevNetwork(options: DevNetworkOptions = {}): Promise<
         const d = await startDevnet({
           gatewayDeposit: 10n ** 18n,
           gatewayReserve: 10n ** 18n,
-          ...(options.orchestratorPort
-            ? { orchestratorServiceUri: `https://${host}:${options.orchestratorPort}` }
-            : {}),
           anvil: { host, port: options.chainPort ?? 8545, blockTime: 1, signal },
         });
         const rounds = new AbortController();
@@ -341,6 +364,16 @@ export async function startDevNetwork(options: DevNetworkOptions = {}): Promise<
           await onchain?.close();
           throw err;
         }
+        if (devnet) {
+          // Advertise the real service URI on chain, where the gateway discovers orchestrators.
+          try {
+            await registerServiceUri(devnet, running.serviceUri);
+          } catch (err) {
+            await running.close();
+            await onchain?.close();
+            throw err;
+          }
+        }
         return {
           value: running,
           detail: running.url,
@@ -410,7 +443,8 @@ export async function startDevNetwork(options: DevNetworkOptions = {}): Promise<
           gw = await startGateway({
             host,
             port: options.gatewayPort ?? 8937,
-            discovery: { orchAddr: [orch.url] },
+            // Devnet: discovered on chain (active pool + AI Service Registry); offchain: by address.
+            discovery: onchain ? { chain: onchain.chainSource } : { orchAddr: [orch.url] },
             ...(onchain ? { payments: onchain.payments } : {}),
             logger: log,
             signal,
@@ -436,7 +470,7 @@ export async function startDevNetwork(options: DevNetworkOptions = {}): Promise<
         }
         return {
           value: gw,
-          detail: `${gw.url}/dashboard${onchain ? `, paying as ${onchain.address}` : ""}`,
+          detail: `${gw.url}/dashboard${onchain ? `, orchestrator found on chain, paying as ${onchain.address}` : ""}`,
           stop: close,
         };
       });
