@@ -46,6 +46,7 @@ import {
 import { createLive, type LiveManager } from "./live.ts";
 import { createOrchestratorHttp, headerValue, type OrchestratorHttp, readText } from "./orch-http.ts";
 import { GatewayPayments } from "./payments.ts";
+import { readBody } from "./read-body.ts";
 import {
   AI_SESSION_PENALTY,
   createSelector,
@@ -59,8 +60,6 @@ import { formatTraceparent, startTrace, type TraceContext } from "./tracing.ts";
 
 /** Default user API port (conventions). */
 export const DEFAULT_GATEWAY_PORT = 8937;
-/** Largest request body the gateway buffers (it must, to retry on another orchestrator). */
-export const MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024;
 /** BYOC `timeout_seconds` used when the gateway builds the job header itself. */
 export const DEFAULT_BYOC_TIMEOUT_SECONDS = 30;
 /** Time to response headers for native AI jobs, ms. */
@@ -170,19 +169,6 @@ function metricsOf(registry: Registry): GatewayMetrics {
       registers: [registry],
     }),
   };
-}
-
-/** Reads the whole request body, at most `limit` bytes (413 beyond). */
-export async function readBody(req: IncomingMessage, limit = MAX_REQUEST_BODY_BYTES): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > limit)
-      throw new TributaryError("PAYLOAD_TOO_LARGE", `request body over ${limit} bytes`, { status: 413 });
-    chunks.push(c);
-  }
-  return Buffer.concat(chunks);
 }
 
 /** Writes our JSON error envelope. */

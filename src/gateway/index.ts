@@ -8,4 +8,5 @@ export * from "./live.ts";
 export * from "./onchain.ts";
 export * from "./orch-http.ts";
 export * from "./payments.ts";
+export * from "./read-body.ts";
 export * from "./tracing.ts";

@@ -41,6 +41,7 @@ import { aiRequestCapabilities } from "./capabilities.ts";
 import type { OrchestratorDescriptor, OrchestratorPool } from "./discovery/index.ts";
 import { headerValue, type OrchestratorHttp, readText } from "./orch-http.ts";
 import { type GatewayPayments, LIVE_INITIAL_SECONDS, LIVE_PIXELS_PER_SECOND } from "./payments.ts";
+import { readBody } from "./read-body.ts";
 import { LIVE_VIDEO_PENALTY, type Selector, type Suspender } from "./selection/index.ts";
 import { formatTraceparent, type TraceContext } from "./tracing.ts";
 
@@ -120,17 +121,10 @@ export interface LiveManager {
 }
 
 async function readJsonObject(req: IncomingMessage, limit = 1024 * 1024): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > limit)
-      throw new TributaryError("PAYLOAD_TOO_LARGE", `body over ${limit} bytes`, { status: 413 });
-    chunks.push(c);
-  }
-  if (size === 0) return {};
+  const raw = await readBody(req, limit);
+  if (raw.length === 0) return {};
   try {
-    const v = JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
+    const v = JSON.parse(raw.toString("utf8")) as unknown;
     if (typeof v === "object" && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
   } catch {}
   throw new BadRequestError("the body must be a JSON object", { code: "BAD_JSON" });

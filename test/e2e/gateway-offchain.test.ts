@@ -217,6 +217,34 @@ describe("gateway offchain e2e", () => {
     assert.equal(((await unknown.json()) as { error: { code: string } }).error.code, "NO_ORCHESTRATORS");
   });
 
+  test("bad requests get 4xx envelopes and never a crash", async () => {
+    const code = async (r: Response) => ((await r.json()) as { error: { code: string } }).error.code;
+    assert.equal((await fetch(`${gw.url}/llm`)).status, 405);
+    const nf = await fetch(`${gw.url}/no/such/route`);
+    assert.equal(nf.status, 404);
+    assert.equal(await code(nf), "NOT_FOUND");
+    const badJson = await fetch(`${gw.url}/llm`, { method: "POST", body: "{" });
+    assert.equal(badJson.status, 400);
+    const big = await fetch(`${gw.url}/text-reverse`, {
+      method: "POST",
+      body: Buffer.alloc(11 * 1024 * 1024),
+    });
+    assert.equal(big.status, 413);
+    const badTimeout = await fetch(`${gw.url}/text-reverse`, {
+      method: "POST",
+      headers: { "x-timeout-seconds": "-1" },
+      body: "{}",
+    });
+    assert.equal(badTimeout.status, 400);
+    const r = await fetch(`${gw.url}/text-reverse`, {
+      method: "POST",
+      headers: { "content-type": "application/json", traceparent: "garbage" },
+      body: JSON.stringify({ text: "ok" }),
+    });
+    assert.equal(r.status, 200, "an invalid traceparent starts a new trace");
+    assert.match(String(r.headers.get("x-trace-id")), /^[0-9a-f]{32}$/);
+  });
+
   test("dashboard and metrics are served", async () => {
     const d = await fetch(`${gw.url}/dashboard`);
     assert.equal(d.status, 200);
