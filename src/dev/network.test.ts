@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { request } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { startDevNetwork } from "./network.ts";
 
@@ -62,4 +64,17 @@ test("offchain network in process: both capabilities ready at the orchestrator, 
       "ready gateway + dashboard",
     ],
   );
+});
+
+test("a given data dir is kept at stop; without the gateway only the containers and the orchestrator run", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "dev-net-test-"));
+  try {
+    const net = await startDevNetwork({ offchain: true, orchestratorPort: 0, gateway: false, dataDir: dir });
+    assert.equal(net.summary.gateway, undefined);
+    assert.equal(net.summary.dataDir, dir);
+    await net.stop();
+    assert.ok(existsSync(join(dir, "orchestrator")), "the orchestrator kept its state in the data dir");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -252,6 +252,38 @@ describe("tributary dev", { concurrency: false }, () => {
     }
   });
 
+  test("when its parent process dies, dev stops everything by itself", async () => {
+    // sh starts dev in the background and is then killed: dev is re-parented and must notice.
+    const sh = spawn(
+      "/bin/sh",
+      [
+        "-c",
+        `"$0" "$1" dev --offchain --json --orchestrator-port 0 --gateway-port 0 & echo "pid $!"; wait`,
+        process.execPath,
+        MAIN,
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "";
+    const devPid = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no summary within 60 s: ${out}`)), 60_000);
+      sh.stdout!.on("data", (c: Buffer) => {
+        out += c.toString("utf8");
+        const m = /pid (\d+)\n[\s\S]*\{.*\}\n/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(Number(m[1]));
+        }
+      });
+    });
+    sh.stderr!.resume();
+    assert.ok(alive(devPid));
+    sh.kill("SIGKILL");
+    const deadline = Date.now() + 15_000;
+    while (alive(devPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(alive(devPid), false, "dev still running after its parent died");
+  });
+
   test("devnet: when anvil dies, dev says so, stops everything and exits 1", async () => {
     const s = await startDev([]);
     process.kill(s.summary.childPids[0]!, "SIGKILL");
