@@ -232,11 +232,21 @@ export async function startDevNetwork(options: DevNetworkOptions = {}): Promise<
     let devnet: Devnet | undefined;
     if (!offchain) {
       devnet = await sup.start("chain (anvil + contracts)", async (signal) => {
-        const d = await startDevnet({
-          gatewayDeposit: 10n ** 18n,
-          gatewayReserve: 10n ** 18n,
-          anvil: { host, port: options.chainPort ?? 8545, blockTime: 1, signal },
-        });
+        // The signal cancels the start only: once running, anvil stops last, in reverse order, so the
+        // orchestrator's redeemer and the gateway's chain facts close while the chain still answers.
+        const starting = new AbortController();
+        const cancel = () => starting.abort();
+        signal.addEventListener("abort", cancel, { once: true });
+        let d: Devnet;
+        try {
+          d = await startDevnet({
+            gatewayDeposit: 10n ** 18n,
+            gatewayReserve: 10n ** 18n,
+            anvil: { host, port: options.chainPort ?? 8545, blockTime: 1, signal: starting.signal },
+          });
+        } finally {
+          signal.removeEventListener("abort", cancel);
+        }
         const rounds = new AbortController();
         startRoundInitializer({
           clients: createChainClients({
