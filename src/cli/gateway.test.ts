@@ -7,8 +7,9 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { startDevnet } from "../chain/devnet.ts";
-import { GATEWAY_GO_FLAG_ALIASES, translateFlags } from "./gateway.ts";
+import { GATEWAY_GO_FLAG_ALIASES } from "./gateway.ts";
 import { buildProgram } from "./main.ts";
+import { translateGoFlags as translateFlags } from "./options.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 

@@ -9,13 +9,14 @@
  */
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { Command, InvalidArgumentError, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { DEFAULT_GATEWAY_PORT, type RunningGateway, startGateway } from "../gateway/index.ts";
 import { type GatewayOnchain, startGatewayOnchain } from "../gateway/onchain.ts";
 import { STRATEGY_NAMES } from "../gateway/selection/index.ts";
 import { TributaryError } from "../node/errors.ts";
 import { createLogger } from "../node/logger.ts";
-import { Rat } from "../payments/rational.ts";
+import type { Rat } from "../payments/rational.ts";
+import { GoCompatibleCommand, parseDuration, parseHostPort, parsePrice } from "./options.ts";
 
 /** go-livepeer gateway flag → our flag (`undefined`: accepted and ignored, it is implied). */
 export const GATEWAY_GO_FLAG_ALIASES: Readonly<Record<string, string | undefined>> = {
@@ -35,68 +36,9 @@ export const GATEWAY_GO_FLAG_ALIASES: Readonly<Record<string, string | undefined
   broadcaster: undefined,
 };
 
-/**
- * Rewrites go-livepeer spellings (`-orchAddr x`, `-orchAddr=x`, `--orchAddr x`) to ours, using
- * `aliases`. Flags mapped to undefined (implied booleans such as `-gateway`) are dropped. Everything
- * after `--` and every other argument is left as is. (Same rules as the orchestrator command's
- * `translateGoFlags`, with the alias table as a parameter.)
- */
-export function translateFlags(
-  args: readonly string[],
-  aliases: Readonly<Record<string, string | undefined>>,
-): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i] as string;
-    if (a === "--") {
-      out.push(...args.slice(i));
-      break;
-    }
-    const m = /^--?([A-Za-z][A-Za-z0-9]*)(=.*)?$/.exec(a);
-    if (m && Object.hasOwn(aliases, m[1] as string)) {
-      const ours = aliases[m[1] as string];
-      if (ours === undefined) continue;
-      out.push(m[2] === undefined ? ours : `${ours}${m[2]}`);
-      continue;
-    }
-    out.push(a);
-  }
-  return out;
-}
-
-function parseHostPort(value: string): { host: string; port: number } {
-  const m = /^(\[[^\]]+\]|[^:]*):(\d+)$/.exec(value);
-  if (!m || Number(m[2]) > 65535) throw new InvalidArgumentError("expected host:port, e.g. 127.0.0.1:8937");
-  const host = (m[1] as string).replace(/^\[|\]$/g, "") || "0.0.0.0";
-  return { host, port: Number(m[2]) };
-}
-
-function parseDuration(value: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value);
-  if (!m) throw new InvalidArgumentError("expected a duration such as 500ms, 30s or 1m");
-  const n = Number(m[1]);
-  const unit = m[2] ?? "s";
-  const ms = unit === "ms" ? n : unit === "s" ? n * 1000 : n * 60_000;
-  if (!(ms > 0)) throw new InvalidArgumentError("expected a positive duration");
-  return ms;
-}
-
 function parseWei(value: string): bigint {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError("expected an integer number of wei");
   return BigInt(value);
-}
-
-function parseMaxPrice(value: string): Rat {
-  let r: Rat;
-  try {
-    r = Rat.parse(value);
-  } catch {
-    throw new InvalidArgumentError(
-      `${JSON.stringify(value)} is not a number of wei (integer, decimal or n/d)`,
-    );
-  }
-  if (r.cmp(0n) < 0) throw new InvalidArgumentError("must not be negative");
-  return r;
 }
 
 interface GatewayCliOptions {
@@ -117,16 +59,9 @@ interface GatewayCliOptions {
   logLevel?: string;
 }
 
-/** A commander Command that rewrites go-livepeer flag spellings before parsing its options. */
-class GoCompatibleGatewayCommand extends Command {
-  override parseOptions(argv: string[]): ReturnType<Command["parseOptions"]> {
-    return super.parseOptions(translateFlags(argv, GATEWAY_GO_FLAG_ALIASES));
-  }
-}
-
 /** Builds the `gateway` subcommand. */
 export function gatewayCommand(): Command {
-  return new GoCompatibleGatewayCommand("gateway")
+  return new GoCompatibleCommand("gateway", GATEWAY_GO_FLAG_ALIASES)
     .description(
       "Run a gateway: a plain-HTTP user API for AI batch jobs, BYOC jobs and live video, sent to orchestrators " +
         "found by discovery, with failover, tracing, a dashboard and metrics.",
@@ -145,7 +80,7 @@ export function gatewayCommand(): Command {
       new Option("--http-addr <host:port>", "address of the user API")
         .env("TRIBUTARY_HTTP_ADDR")
         .default(parseHostPort(`127.0.0.1:${DEFAULT_GATEWAY_PORT}`), `127.0.0.1:${DEFAULT_GATEWAY_PORT}`)
-        .argParser(parseHostPort),
+        .argParser((v) => parseHostPort(v, "127.0.0.1:8937")),
     )
     .addOption(
       new Option(
@@ -181,7 +116,7 @@ export function gatewayCommand(): Command {
         "highest price in wei per unit to pay (integer, decimal or n/d)",
       )
         .env("TRIBUTARY_MAX_PRICE_PER_UNIT")
-        .argParser(parseMaxPrice),
+        .argParser(parsePrice),
     )
     .addOption(
       new Option(

@@ -11,7 +11,10 @@ import { privateKeyToAccount } from "viem/accounts";
 import { startDevnet } from "../chain/devnet.ts";
 import { signPayload } from "../payments/signature.ts";
 import { buildProgram } from "./main.ts";
-import { translateGoFlags } from "./orchestrator.ts";
+import { translateGoFlags as translateWith } from "./options.ts";
+import { GO_FLAG_ALIASES } from "./orchestrator.ts";
+
+const translateGoFlags = (args: string[]) => translateWith(args, GO_FLAG_ALIASES);
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "orch-cli-"));

@@ -6,12 +6,13 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { Command, InvalidArgumentError, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { TributaryError } from "../node/errors.ts";
 import { createLogger } from "../node/logger.ts";
 import { DEFAULT_SERVICE_PORT, type Network, startOrchestrator } from "../orchestrator/index.ts";
 import { type OnchainPayments, startOnchainPayments } from "../orchestrator/onchain.ts";
-import { Rat } from "../payments/rational.ts";
+import type { Rat } from "../payments/rational.ts";
+import { GoCompatibleCommand, parseDuration, parseHostPort, parsePrice } from "./options.ts";
 
 /** go-livepeer flag → our flag (`undefined`: accepted and ignored, it is implied). */
 export const GO_FLAG_ALIASES: Readonly<Record<string, string | undefined>> = {
@@ -27,67 +28,6 @@ export const GO_FLAG_ALIASES: Readonly<Record<string, string | undefined>> = {
   orchestrator: undefined,
   aiWorker: undefined,
 };
-
-/**
- * Rewrites go-livepeer spellings (`-aiModels x`, `-aiModels=x`, `--aiModels x`) to ours. Implied
- * boolean flags (`-orchestrator`, `-aiWorker`, optionally `=true`) are dropped. Everything after `--`
- * and every other argument is left as is.
- */
-export function translateGoFlags(args: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === "--") {
-      out.push(...args.slice(i));
-      break;
-    }
-    const m = /^--?([A-Za-z][A-Za-z0-9]*)(=.*)?$/.exec(a);
-    if (m && m[1]! in GO_FLAG_ALIASES) {
-      const ours = GO_FLAG_ALIASES[m[1]!];
-      if (ours === undefined) continue;
-      out.push(m[2] === undefined ? ours : `${ours}${m[2]}`);
-      continue;
-    }
-    out.push(a);
-  }
-  return out;
-}
-
-function parseHostPort(value: string): { host: string; port: number } {
-  const m = /^(\[[^\]]+\]|[^:]*):(\d+)$/.exec(value);
-  if (!m || Number(m[2]) > 65535) throw new InvalidArgumentError("expected host:port, e.g. 127.0.0.1:8935");
-  const host = m[1]!.replace(/^\[|\]$/g, "") || "0.0.0.0";
-  return { host, port: Number(m[2]) };
-}
-
-function parseDuration(value: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value);
-  if (!m) throw new InvalidArgumentError("expected a duration such as 500ms, 5s or 1m");
-  const n = Number(m[1]);
-  const unit = m[2] ?? "s";
-  const ms = unit === "ms" ? n : unit === "s" ? n * 1000 : n * 60_000;
-  if (!(ms > 0)) throw new InvalidArgumentError("expected a positive duration");
-  return ms;
-}
-
-/** A non-negative price in wei per unit: an integer, decimal or `n/d`. */
-function parsePrice(value: string): Rat {
-  let r: Rat;
-  try {
-    r = Rat.parse(value);
-  } catch {
-    throw new TributaryError(
-      "BAD_PRICE",
-      `--price-per-unit: ${JSON.stringify(value)} is not a number of wei`,
-      {
-        status: 400,
-      },
-    );
-  }
-  if (r.cmp(0n) < 0)
-    throw new TributaryError("BAD_PRICE", "--price-per-unit must not be negative", { status: 400 });
-  return r;
-}
 
 function parseCount(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1)
@@ -114,7 +54,7 @@ interface OrchestratorCliOptions {
   network: Network;
   ethUrl?: string;
   keyFile?: string;
-  pricePerUnit?: string;
+  pricePerUnit?: Rat;
   trickleHostForRunner?: string;
   healthInterval: number;
   healthTimeout: number;
@@ -122,16 +62,9 @@ interface OrchestratorCliOptions {
   logLevel?: string;
 }
 
-/** A commander Command that rewrites go-livepeer flag spellings before parsing its options. */
-class GoCompatibleCommand extends Command {
-  override parseOptions(argv: string[]): ReturnType<Command["parseOptions"]> {
-    return super.parseOptions(translateGoFlags(argv));
-  }
-}
-
 /** Builds the `orchestrator` subcommand. */
 export function orchestratorCommand(): Command {
-  return new GoCompatibleCommand("orchestrator")
+  return new GoCompatibleCommand("orchestrator", GO_FLAG_ALIASES)
     .description(
       "Run an orchestrator: one TLS port serving gRPC GetOrchestrator, the BYOC, AI batch and live routes, " +
         "and trickle under /ai/trickle/, in front of containers from aiModels.json and BYOC registrations.",
@@ -146,7 +79,7 @@ export function orchestratorCommand(): Command {
       new Option("--service-addr <host:port>", "address to listen on and advertise")
         .env("TRIBUTARY_SERVICE_ADDR")
         .default(parseHostPort(`127.0.0.1:${DEFAULT_SERVICE_PORT}`), `127.0.0.1:${DEFAULT_SERVICE_PORT}`)
-        .argParser(parseHostPort),
+        .argParser((v) => parseHostPort(v)),
     )
     .addOption(
       new Option("--service-uri <url>", "URI advertised to gateways when it differs (NAT, proxy)").env(
@@ -184,7 +117,9 @@ export function orchestratorCommand(): Command {
       new Option(
         "--price-per-unit <wei>",
         "price in wei per unit of aiModels.json entries without price_per_unit (on-chain networks; offchain prices are 0)",
-      ).env("TRIBUTARY_PRICE_PER_UNIT"),
+      )
+        .env("TRIBUTARY_PRICE_PER_UNIT")
+        .argParser(parsePrice),
     )
     .addOption(
       new Option(
@@ -252,7 +187,7 @@ Examples:
         }
         running = await startOrchestrator({
           payments: onchain?.gate,
-          ...(opts.pricePerUnit === undefined ? {} : { defaultPricePerUnit: parsePrice(opts.pricePerUnit) }),
+          ...(opts.pricePerUnit === undefined ? {} : { defaultPricePerUnit: opts.pricePerUnit }),
           address: onchain?.address,
           host,
           port,

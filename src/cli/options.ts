@@ -1,0 +1,82 @@
+/**
+ * Option parsing shared by the node commands: go-livepeer flag spellings, host:port, durations and
+ * prices. Each parser throws commander's InvalidArgumentError, so a bad value prints the flag, the
+ * value and what was expected.
+ */
+import { Command, InvalidArgumentError } from "commander";
+import { Rat } from "../payments/rational.ts";
+
+/** go-livepeer flag name → our flag (`undefined`: accepted and ignored because it is implied). */
+export type GoFlagAliases = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Rewrites go-livepeer spellings (`-aiModels x`, `-aiModels=x`, `--aiModels x`) to ours using
+ * `aliases`. Flags mapped to undefined (implied booleans such as `-orchestrator`, `-gateway`) are
+ * dropped. Everything after `--` and every other argument is left as is.
+ */
+export function translateGoFlags(args: readonly string[], aliases: GoFlagAliases): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--") {
+      out.push(...args.slice(i));
+      break;
+    }
+    const m = /^--?([A-Za-z][A-Za-z0-9]*)(=.*)?$/.exec(a);
+    if (m && Object.hasOwn(aliases, m[1]!)) {
+      const ours = aliases[m[1]!];
+      if (ours === undefined) continue;
+      out.push(m[2] === undefined ? ours : `${ours}${m[2]}`);
+      continue;
+    }
+    out.push(a);
+  }
+  return out;
+}
+
+/** A commander Command that rewrites go-livepeer flag spellings (see {@link translateGoFlags}) first. */
+export class GoCompatibleCommand extends Command {
+  readonly #aliases: GoFlagAliases;
+
+  constructor(name: string, aliases: GoFlagAliases) {
+    super(name);
+    this.#aliases = aliases;
+  }
+
+  override parseOptions(argv: string[]): ReturnType<Command["parseOptions"]> {
+    return super.parseOptions(translateGoFlags(argv, this.#aliases));
+  }
+}
+
+/** `host:port` (IPv6 in brackets; an empty host means every interface). */
+export function parseHostPort(value: string, example = "127.0.0.1:8935"): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]*):(\d+)$/.exec(value);
+  if (!m || Number(m[2]) > 65535) throw new InvalidArgumentError(`expected host:port, e.g. ${example}`);
+  const host = m[1]!.replace(/^\[|\]$/g, "") || "0.0.0.0";
+  return { host, port: Number(m[2]) };
+}
+
+/** A positive duration in milliseconds from `500ms`, `5s`, `1m` or a bare number of seconds. */
+export function parseDuration(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value);
+  if (!m) throw new InvalidArgumentError("expected a duration such as 500ms, 5s or 1m");
+  const n = Number(m[1]);
+  const unit = m[2] ?? "s";
+  const ms = unit === "ms" ? n : unit === "s" ? n * 1000 : n * 60_000;
+  if (!(ms > 0)) throw new InvalidArgumentError("expected a positive duration");
+  return ms;
+}
+
+/** A non-negative price in wei per unit: an integer, a decimal or `n/d`. */
+export function parsePrice(value: string): Rat {
+  let r: Rat;
+  try {
+    r = Rat.parse(value);
+  } catch {
+    throw new InvalidArgumentError(
+      `${JSON.stringify(value)} is not a number of wei (integer, decimal or n/d)`,
+    );
+  }
+  if (r.cmp(0n) < 0) throw new InvalidArgumentError("must not be negative");
+  return r;
+}
