@@ -5,6 +5,7 @@
 export * from "./abis.ts";
 export * from "./addresses.ts";
 export * from "./anvil.ts";
+export * from "./chain-facts.ts";
 export * from "./clients.ts";
 export * from "./devnet.ts";
 export * from "./devnet-tickets.ts";

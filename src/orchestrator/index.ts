@@ -4,7 +4,6 @@
  * native AI batch and live routes on one TLS port. Offchain only so far (see orchestrator.ts).
  */
 export * from "./capabilities.ts";
-export * from "./chain-facts.ts";
 export * from "./config.ts";
 export * from "./health.ts";
 export { ContainerError, DEFAULT_MAX_BODY_BYTES, NoCapacityError, PayloadTooLargeError } from "./http.ts";

@@ -15,6 +15,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { dirname, join } from "node:path";
 import type { Address, Hex } from "viem";
 import { ARBITRUM_ONE_ADDRESSES, type ContractAddresses } from "../chain/addresses.ts";
+import { type ChainFacts, startChainFacts } from "../chain/chain-facts.ts";
 import { connectChain, readPrivateKeyFile } from "../chain/clients.ts";
 import { DEVNET_DEFAULT_ADDRESSES } from "../chain/devnet.ts";
 import { createRedeemerChain } from "../chain/redeemer-chain.ts";
@@ -25,7 +26,6 @@ import { Balances } from "../payments/balances.ts";
 import { DEFAULT_TICKET_EV, REDEEM_GAS_L1, REDEEM_GAS_L2 } from "../payments/constants.ts";
 import { Recipient } from "../payments/recipient.ts";
 import { Redeemer } from "../payments/redeemer.ts";
-import { type ChainFacts, startChainFacts } from "./chain-facts.ts";
 import { PaymentGate } from "./payments.ts";
 
 /** File in the data directory holding the recipient's 32-byte HMAC secret (mode 0600). */

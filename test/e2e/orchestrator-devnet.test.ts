@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { keccak256, parseEther, stringToBytes } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { type ChainFacts, startChainFacts } from "../../src/chain/chain-facts.ts";
 import {
   createChainClients,
   createRedeemerChain,
@@ -23,7 +24,6 @@ import {
   ticketBrokerAbi,
 } from "../../src/chain/index.ts";
 import { openStore, type PaymentStore } from "../../src/node/store.ts";
-import { type ChainFacts, startChainFacts } from "../../src/orchestrator/chain-facts.ts";
 import { PaymentGate, type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
 import { Balances } from "../../src/payments/balances.ts";
 import { Rat } from "../../src/payments/rational.ts";

@@ -9,9 +9,6 @@
  * info is read on every call (no cache or event watch).
  */
 import type { Address, Hex } from "viem";
-import { bondingManagerAbi, roundsManagerAbi, ticketBrokerAbi } from "../chain/abis.ts";
-import type { ChainClients } from "../chain/clients.ts";
-import { readSenderInfo } from "../chain/ticket-broker.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
 import {
   computeMaxFloat,
@@ -20,6 +17,9 @@ import {
   type TimeSource,
 } from "../payments/chain-facts.ts";
 import type { SenderInfo } from "../payments/types.ts";
+import { bondingManagerAbi, roundsManagerAbi, ticketBrokerAbi } from "./abis.ts";
+import type { ChainClients } from "./clients.ts";
+import { readSenderInfo } from "./ticket-broker.ts";
 
 /** Options of {@link startChainFacts}. */
 export interface ChainFactsOptions {
