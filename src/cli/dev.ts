@@ -131,8 +131,15 @@ export function formatSummary(s: DevNetworkSummary): string {
       `  curl -s ${s.chain.rpcUrl} -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["${s.chain.contracts.ticketBroker}","latest"]}'`,
     );
   }
-  out("  # decode a Livepeer-Payment header (e.g. one a paying gateway sent)");
-  out("  node src/cli/main.ts payment decode <header>");
+  if (s.samplePaymentHeader) {
+    out(
+      "  # decode a Livepeer-Payment header: one ticket from the gateway account to the orchestrator (made, not sent)",
+    );
+    out(`  node src/cli/main.ts payment decode ${s.samplePaymentHeader}`);
+  } else {
+    out("  # decode a Livepeer-Payment header (what a paying gateway sends; try the devnet mode)");
+    out("  node src/cli/main.ts payment decode <header>");
+  }
   out();
   out("Ctrl-C stops everything.");
   return `${lines.join("\n")}\n`;

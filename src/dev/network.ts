@@ -24,6 +24,7 @@
  * gateway is given the orchestrator's address.
  */
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { privateKeyToAccount } from "viem/accounts";
@@ -38,7 +39,10 @@ import { type Logger, silentLogger } from "../node/logger.ts";
 import { parseAiModels } from "../orchestrator/config.ts";
 import { startOnchainPayments } from "../orchestrator/onchain.ts";
 import { type RunningOrchestrator, startOrchestrator } from "../orchestrator/orchestrator.ts";
+import type { Sender } from "../payments/sender.ts";
 import { signPayload } from "../payments/signature.ts";
+import { encodePaymentHeader } from "../protocol/payment-header.ts";
+import { parseJsonBig, priceInfoFromGoJson, ticketParamsFromGoJson } from "../protocol/ticket-params-json.ts";
 import type { Pipeline } from "../runner/pipeline.ts";
 import { startRegistration } from "../runner/registration.ts";
 import { type RunningRunner, startRunner } from "../runner/server.ts";
@@ -100,6 +104,8 @@ export interface DevNetworkSummary {
   containers: { name: string; url: string; capability: string }[];
   /** `Livepeer-Eth-Address` header of the gateway account (for `GET /process/token` on devnet). */
   signedEthAddressHeader?: string;
+  /** Devnet: a real (never sent) `Livepeer-Payment` header of one ticket, for `tributary payment decode`. */
+  samplePaymentHeader?: string;
   /** Process ids of child processes (anvil), for checks that nothing is left. */
   childPids: number[];
 }
@@ -118,6 +124,49 @@ async function loadPipeline(rel: string): Promise<Pipeline> {
     default: Pipeline;
   };
   return mod.default;
+}
+
+/** GETs a URL over TLS without verifying the orchestrator's self-signed certificate. */
+function getInsecure(url: string, headers: Record<string, string>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { headers, rejectUnauthorized: false, timeout: 5000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => {
+        body += c;
+      });
+      res.on("end", () =>
+        res.statusCode === 200
+          ? resolve(body)
+          : reject(new Error(`HTTP ${res.statusCode}: ${body.slice(0, 200)}`)),
+      );
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/**
+ * A `Livepeer-Payment` header with one ticket from the gateway account for text-reverse, made from the
+ * orchestrator's `/process/token` ticket params. It is never sent: an example to decode.
+ */
+async function samplePayment(orchUrl: string, ethAddressHeader: string, sender: Sender): Promise<string> {
+  const token = parseJsonBig(
+    await getInsecure(`${orchUrl}/process/token`, {
+      "livepeer-eth-address": ethAddressHeader,
+      "livepeer-capability": TEXT_REVERSE_CAPABILITY,
+    }),
+  ) as { price?: unknown; ticket_params?: unknown };
+  if (token.price === undefined || token.ticket_params === undefined)
+    throw new Error("the orchestrator sent no price or ticket params");
+  const session = sender.startSession(ticketParamsFromGoJson(token.ticket_params));
+  try {
+    return encodePaymentHeader(await sender.createPayment(session, 1, priceInfoFromGoJson(token.price)));
+  } finally {
+    sender.cleanupSession(session);
+  }
 }
 
 /** The orchestrator account sets its service URI in both service registries. */
@@ -479,12 +528,24 @@ export async function startDevNetwork(options: DevNetworkOptions = {}): Promise<
           throw err;
         }
         return {
-          value: gw,
+          value: { gw, onchain },
           detail: `${gw.url}/dashboard${onchain ? `, orchestrator found on chain, paying as ${onchain.address}` : ""}`,
           stop: close,
         };
       });
-      summary.gateway = { url: gateway.url, dashboard: `${gateway.url}/dashboard` };
+      summary.gateway = { url: gateway.gw.url, dashboard: `${gateway.gw.url}/dashboard` };
+      if (gateway.onchain && summary.signedEthAddressHeader) {
+        // One real ticket (never sent) for `tributary payment decode`: it shows what the gateway pays with.
+        try {
+          summary.samplePaymentHeader = await samplePayment(
+            orch.url,
+            summary.signedEthAddressHeader,
+            gateway.onchain.payments.sender,
+          );
+        } catch (err) {
+          log.warn({ err: (err as Error).message }, "could not make a sample Livepeer-Payment header");
+        }
+      }
     }
   } catch (err) {
     await stop();

@@ -11,6 +11,7 @@ import { createServer } from "node:net";
 import { createInterface } from "node:readline";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { describePayment } from "../../src/cli/payment.ts";
 import type { DevNetworkSummary } from "../../src/dev/network.ts";
 
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
@@ -230,6 +231,21 @@ describe("tributary dev", { concurrency: false }, () => {
       assert.deepEqual(await res.json(), { text: "cba" });
       // Paid with tickets: the orchestrator reports the gateway's remaining credit.
       assert.match(res.headers.get("livepeer-balance") ?? "", /^\d+$/);
+      // The sample payment of the summary decodes to a valid ticket from the gateway to the orchestrator.
+      assert.ok(s.summary.samplePaymentHeader);
+      const decoded = (await describePayment(s.summary.samplePaymentHeader)) as {
+        sender: string;
+        ticketParams: { recipient: string };
+        tickets: { signatureValid: boolean }[];
+      };
+      const gatewayAccount = s.summary.accounts.find((a) => a.role.startsWith("gateway"));
+      const orchAccount = s.summary.accounts.find((a) => a.role.startsWith("orchestrator"));
+      assert.equal(decoded.sender, gatewayAccount?.address);
+      assert.equal(decoded.ticketParams.recipient, orchAccount?.address);
+      assert.deepEqual(
+        decoded.tickets.map((t) => t.signatureValid),
+        [true],
+      );
       // The same job sent unsigned straight to the orchestrator is refused: it is on the payment path.
       const unsigned = await postInsecure(
         `${s.summary.orchestrator.url}/process/request/text-reverse`,
