@@ -9,5 +9,6 @@ export * from "./chain-facts.ts";
 export * from "./clients.ts";
 export * from "./devnet.ts";
 export * from "./devnet-tickets.ts";
+export * from "./network.ts";
 export * from "./redeemer-chain.ts";
 export * from "./ticket-broker.ts";

@@ -9,11 +9,9 @@
  */
 import type { Address, Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { ARBITRUM_ONE_ADDRESSES, type ContractAddresses } from "../chain/addresses.ts";
-import { connectChain, readPrivateKeyFile } from "../chain/clients.ts";
-import { DEVNET_DEFAULT_ADDRESSES } from "../chain/devnet.ts";
+import type { ContractAddresses } from "../chain/addresses.ts";
 import { type ChainFacts, startChainFacts } from "../chain/index.ts";
-import { TributaryError } from "../node/errors.ts";
+import { connectNetwork } from "../chain/network.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
 import { Rat } from "../payments/rational.ts";
 import { Sender } from "../payments/sender.ts";
@@ -53,21 +51,7 @@ export interface GatewayOnchain extends AsyncDisposable {
 /** Connects, reads the chain facts once and builds the Sender. Rejects with an actionable error. */
 export async function startGatewayOnchain(options: GatewayOnchainOptions): Promise<GatewayOnchain> {
   const log = options.logger ?? silentLogger();
-  let privateKey = options.privateKey;
-  if (privateKey === undefined) {
-    if (options.keyFile === undefined)
-      throw new TributaryError(
-        "KEY_REQUIRED",
-        `--network ${options.network} needs --key-file with the gateway's key`,
-        {
-          status: 400,
-        },
-      );
-    privateKey = await readPrivateKeyFile(options.keyFile);
-  }
-  const contracts =
-    options.contracts ?? (options.network === "devnet" ? DEVNET_DEFAULT_ADDRESSES : ARBITRUM_ONE_ADDRESSES);
-  const clients = await connectChain({ rpcUrl: options.ethUrl, privateKey });
+  const { clients, privateKey, contracts } = await connectNetwork({ ...options, role: "gateway" });
   const account = privateKeyToAccount(privateKey);
   const facts = await startChainFacts({
     clients,

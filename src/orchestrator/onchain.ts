@@ -14,10 +14,9 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Address, Hex } from "viem";
-import { ARBITRUM_ONE_ADDRESSES, type ContractAddresses } from "../chain/addresses.ts";
+import type { ContractAddresses } from "../chain/addresses.ts";
 import { type ChainFacts, startChainFacts } from "../chain/chain-facts.ts";
-import { connectChain, readPrivateKeyFile } from "../chain/clients.ts";
-import { DEVNET_DEFAULT_ADDRESSES } from "../chain/devnet.ts";
+import { connectNetwork } from "../chain/network.ts";
 import { createRedeemerChain } from "../chain/redeemer-chain.ts";
 import { TributaryError } from "../node/errors.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
@@ -78,21 +77,7 @@ export interface OnchainPayments extends AsyncDisposable {
 /** Connects, reads the chain facts and starts the redeemer. Rejects with an actionable error. */
 export async function startOnchainPayments(options: OnchainPaymentsOptions): Promise<OnchainPayments> {
   const log = options.logger ?? silentLogger();
-  let privateKey = options.privateKey;
-  if (privateKey === undefined) {
-    if (options.keyFile === undefined)
-      throw new TributaryError(
-        "KEY_REQUIRED",
-        `--network ${options.network} needs --key-file with the orchestrator's key`,
-        {
-          status: 400,
-        },
-      );
-    privateKey = await readPrivateKeyFile(options.keyFile);
-  }
-  const contracts =
-    options.contracts ?? (options.network === "devnet" ? DEVNET_DEFAULT_ADDRESSES : ARBITRUM_ONE_ADDRESSES);
-  const clients = await connectChain({ rpcUrl: options.ethUrl, privateKey });
+  const { clients, contracts } = await connectNetwork({ ...options, role: "orchestrator" });
   const address = clients.account.address;
   const store = openStore({ dataDir: options.dataDir });
   const pendingAmount = (sender: Address): bigint => {
