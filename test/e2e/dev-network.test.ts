@@ -302,8 +302,17 @@ describe("tributary dev", { concurrency: false }, () => {
 
   test("devnet: when anvil dies, dev says so, stops everything and exits 1", async () => {
     const s = await startDev([]);
-    process.kill(s.summary.childPids[0]!, "SIGKILL");
+    // childPids[0] is npm's anvil launcher; the chain itself is its child binary: kill that one (as a
+    // crash would), so that nothing is orphaned by the test itself.
+    const wrapper = s.summary.childPids[0]!;
+    const binary = descendants(wrapper);
+    assert.ok(binary.length > 0, "the anvil binary runs under its launcher");
+    const tree = descendants(s.child.pid!);
+    for (const pid of binary) process.kill(pid, "SIGKILL");
     await stopAndCheck(s, 1, null);
+    const deadline = Date.now() + 5000;
+    while (tree.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(tree.filter(alive), [], "processes left after anvil died");
     assert.match(s.stderr(), /anvil \(pid \d+\) exited/);
   });
 });
