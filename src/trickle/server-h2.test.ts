@@ -1,6 +1,4 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import {
   type ClientHttp2Session,
   type ClientHttp2Stream,
@@ -9,46 +7,12 @@ import {
   type IncomingHttpHeaders,
 } from "node:http2";
 import { request as httpsRequest } from "node:https";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { createSelfSignedCertificate } from "../node/server.ts";
 import { type RunningTrickleServer, startTrickleServer } from "./server.ts";
 
-/** A self-signed certificate for 127.0.0.1, generated at test time (no key file is committed). */
-function selfSigned(): { cert: string; key: string } {
-  const dir = mkdtempSync(join(tmpdir(), "trickle-tls-"));
-  try {
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "cert.pem"),
-      ],
-      { stdio: "ignore" },
-    );
-    return {
-      cert: readFileSync(join(dir, "cert.pem"), "utf8"),
-      key: readFileSync(join(dir, "key.pem"), "utf8"),
-    };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+/** A self-signed certificate for 127.0.0.1 and localhost, made at test time (no key file is committed). */
+const selfSigned = () => createSelfSignedCertificate();
 
 let tls: { cert: string; key: string };
 let s: RunningTrickleServer;

@@ -1,12 +1,9 @@
 /**
  * Runs the trickle conformance suite against our server: over HTTP/1.1, and over HTTP/2 with TLS
- * (a self-signed certificate generated for the run with the openssl CLI).
+ * (a self-signed certificate made for the run).
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { describe, test } from "node:test";
+
+import { createSelfSignedCertificate } from "../../src/node/server.ts";
 import { startTrickleServer, TrickleRequestError } from "../../src/trickle/server.ts";
 import { type TrickleTarget, type TrickleTargetConfig, trickleConformance } from "./trickle-suite.ts";
 
@@ -55,51 +52,6 @@ function ourTarget(name: string, tls?: { cert: string; key: string }): TrickleTa
   };
 }
 
-/** A throwaway self-signed certificate for 127.0.0.1, or undefined when openssl is missing. */
-function selfSignedCert(): { cert: string; key: string } | undefined {
-  const dir = mkdtempSync(join(tmpdir(), "trickle-tls-"));
-  try {
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1,DNS:localhost",
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "cert.pem"),
-      ],
-      { stdio: "ignore" },
-    );
-    return {
-      cert: readFileSync(join(dir, "cert.pem"), "utf8"),
-      key: readFileSync(join(dir, "key.pem"), "utf8"),
-    };
-  } catch {
-    return undefined;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 trickleConformance(ourTarget("tributary server, HTTP/1.1"));
 
-const cert = selfSignedCert();
-if (cert) {
-  trickleConformance(ourTarget("tributary server, HTTP/2 over TLS", cert));
-} else {
-  describe("trickle conformance: tributary server, HTTP/2 over TLS", () => {
-    test("needs the openssl CLI to make a test certificate", (t) => t.skip("openssl not found"));
-  });
-}
+trickleConformance(ourTarget("tributary server, HTTP/2 over TLS", createSelfSignedCertificate()));

@@ -3,14 +3,12 @@
  * certificate, as real orchestrators serve) that answers `GetOrchestrator` from a callback. For unit
  * and e2e tests of discovery only; never used by a running node.
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+
 import { createSecureServer, type Http2Session } from "node:http2";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createSelfSignedCertificate } from "../../node/server.ts";
 import {
   Orchestrator,
   type OrchestratorInfo,
@@ -20,42 +18,10 @@ import {
 
 let material: { cert: string; key: string } | undefined;
 
-/** A self-signed P-256 certificate for 127.0.0.1 made with the openssl CLI (once per process). */
+/** A self-signed P-256 certificate for 127.0.0.1 and localhost (made once per process). */
 export function testCertificate(): { cert: string; key: string } {
-  if (material) return material;
-  const dir = mkdtempSync(join(tmpdir(), "tributary-discovery-"));
-  try {
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "cert.pem"),
-        "-days",
-        "2",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-      ],
-      { stdio: "ignore" },
-    );
-    material = {
-      cert: readFileSync(join(dir, "cert.pem"), "utf8"),
-      key: readFileSync(join(dir, "key.pem"), "utf8"),
-    };
-    return material;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  material ??= createSelfSignedCertificate();
+  return material;
 }
 
 /** What the fake answers: an `OrchestratorInfo` (or its init shape), or a thrown error (e.g. ConnectError). */
