@@ -9,6 +9,8 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TributaryError } from "../node/errors.ts";
 
@@ -55,8 +57,22 @@ export class AnvilStartError extends TributaryError {
   }
 }
 
-/** Path of the anvil binary installed by npm in this repository. */
+/**
+ * Path of the anvil binary installed by npm in this repository: the platform package's executable
+ * itself (`@foundry-rs/anvil-<os>-<arch>/bin/anvil`), not the `node_modules/.bin/anvil` Node launcher,
+ * whose pid is not anvil's (killing the launcher would orphan anvil). The launcher is the fallback.
+ */
 export function defaultAnvilBinary(): string {
+  const arch = process.arch === "x64" ? "amd64" : process.arch;
+  try {
+    const pkg = createRequire(import.meta.url).resolve(
+      `@foundry-rs/anvil-${process.platform}-${arch}/package.json`,
+    );
+    const bin = join(dirname(pkg), "bin", process.platform === "win32" ? "anvil.exe" : "anvil");
+    if (existsSync(bin)) return bin;
+  } catch {
+    // no platform package: use the launcher
+  }
   return fileURLToPath(new URL("../../node_modules/.bin/anvil", import.meta.url));
 }
 

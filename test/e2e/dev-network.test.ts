@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { createServer } from "node:net";
 import { createInterface } from "node:readline";
-import { describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { describePayment } from "../../src/cli/payment.ts";
 import type { DevNetworkSummary } from "../../src/dev/network.ts";
@@ -22,6 +22,9 @@ interface Started {
   stderr: () => string;
 }
 
+/** Every dev process a test started and that has not exited: killed with its tree after the suite. */
+const running = new Set<ChildProcess>();
+
 /** Spawns `dev --json` on ephemeral ports and resolves with its summary line. */
 function startDev(extra: string[]): Promise<Started> {
   const child = spawn(
@@ -29,6 +32,8 @@ function startDev(extra: string[]): Promise<Started> {
     [MAIN, "dev", "--json", "--orchestrator-port", "0", "--gateway-port", "0", "--chain-port", "0", ...extra],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
+  running.add(child);
+  child.once("exit", () => running.delete(child));
   let err = "";
   child.stderr!.on("data", (c: Buffer) => {
     err += c.toString("utf8");
@@ -166,6 +171,20 @@ function runDev(args: string[]): Promise<{ code: number | null; stderr: string }
 }
 
 describe("tributary dev", { concurrency: false }, () => {
+  after(() => {
+    // A failed assertion must not leave a network running (and the test file hanging).
+    for (const child of running) {
+      for (const pid of descendants(child.pid!)) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+      child.kill("SIGKILL");
+    }
+  });
+
   test("a component that cannot start stops the others and exits 1 with the reason", async () => {
     const busy = createServer();
     await new Promise<void>((r) => busy.listen(0, "127.0.0.1", r));
@@ -302,13 +321,11 @@ describe("tributary dev", { concurrency: false }, () => {
 
   test("devnet: when anvil dies, dev says so, stops everything and exits 1", async () => {
     const s = await startDev([]);
-    // childPids[0] is npm's anvil launcher; the chain itself is its child binary: kill that one (as a
-    // crash would), so that nothing is orphaned by the test itself.
-    const wrapper = s.summary.childPids[0]!;
-    const binary = descendants(wrapper);
-    assert.ok(binary.length > 0, "the anvil binary runs under its launcher");
+    // childPids[0] is the anvil binary itself: kill it as a crash would.
+    const anvil = s.summary.childPids[0]!;
     const tree = descendants(s.child.pid!);
-    for (const pid of binary) process.kill(pid, "SIGKILL");
+    assert.ok(tree.includes(anvil), "anvil runs in dev's process tree");
+    process.kill(anvil, "SIGKILL");
     await stopAndCheck(s, 1, null);
     const deadline = Date.now() + 5000;
     while (tree.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
