@@ -1,14 +1,3 @@
-/**
- * `tributary gateway`: the gateway node's user API on plain HTTP (default 127.0.0.1:8937). go-livepeer's
- * single-dash camelCase flags (`-orchAddr`, `-httpAddr`, `-network`, `-maxPricePerUnit`, …) are
- * accepted as aliases of our kebab-case flags.
- *
- * On-chain (`--network devnet|arbitrum-one --eth-url U --key-file K`): BYOC and native AI jobs are
- * paid with tickets from the gateway's TicketBroker deposit; without --orch-addr/--orch-webhook-url
- * orchestrators come from the chain's transcoder pool.
- */
-import { homedir } from "node:os";
-import { join } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { DEFAULT_GATEWAY_PORT, type RunningGateway, startGateway } from "../gateway/index.ts";
 import { type GatewayOnchain, startGatewayOnchain } from "../gateway/onchain.ts";
@@ -16,7 +5,7 @@ import { STRATEGY_NAMES } from "../gateway/selection/index.ts";
 import { TributaryError } from "../node/errors.ts";
 import { createLogger } from "../node/logger.ts";
 import type { Rat } from "../payments/rational.ts";
-import { GoCompatibleCommand, parseDuration, parseHostPort, parsePrice } from "./options.ts";
+import { addNodeOptions, GoCompatibleCommand, parseDuration, parseHostPort, parsePrice } from "./options.ts";
 
 /** go-livepeer gateway flag → our flag (`undefined`: accepted and ignored, it is implied). */
 export const GATEWAY_GO_FLAG_ALIASES: Readonly<Record<string, string | undefined>> = {
@@ -61,55 +50,36 @@ interface GatewayCliOptions {
 
 /** Builds the `gateway` subcommand. */
 export function gatewayCommand(): Command {
-  return new GoCompatibleCommand("gateway", GATEWAY_GO_FLAG_ALIASES)
-    .description(
-      "Run a gateway: a plain-HTTP user API for AI batch jobs, BYOC jobs and live video, sent to orchestrators " +
-        "found by discovery, with failover, tracing, a dashboard and metrics.",
-    )
-    .addOption(
-      new Option("--orch-addr <list>", "orchestrators, comma-separated host:port or https URLs").env(
-        "TRIBUTARY_ORCH_ADDR",
-      ),
-    )
-    .addOption(
-      new Option("--orch-webhook-url <url>", "discovery webhook answering a JSON list of {address}").env(
-        "TRIBUTARY_ORCH_WEBHOOK_URL",
-      ),
-    )
-    .addOption(
-      new Option("--http-addr <host:port>", "address of the user API")
-        .env("TRIBUTARY_HTTP_ADDR")
-        .default(parseHostPort(`127.0.0.1:${DEFAULT_GATEWAY_PORT}`), `127.0.0.1:${DEFAULT_GATEWAY_PORT}`)
-        .argParser((v) => parseHostPort(v, "127.0.0.1:8937")),
-    )
-    .addOption(
-      new Option(
-        "--gateway-host <host[:port]>",
-        "public host put in live stream URLs (default: --http-addr)",
-      ).env("TRIBUTARY_GATEWAY_HOST"),
-    )
-    .addOption(
-      new Option("--data-dir <dir>", "data directory")
-        .env("TRIBUTARY_DATA_DIR")
-        .default(join(homedir(), ".tributary", "gateway"), "~/.tributary/gateway"),
-    )
-    .addOption(
-      new Option(
-        "--network <name>",
-        "offchain (no payments) | devnet | arbitrum-one (jobs paid with tickets; needs --eth-url and --key-file)",
+  return addNodeOptions(
+    new GoCompatibleCommand("gateway", GATEWAY_GO_FLAG_ALIASES)
+      .description(
+        "Run a gateway: a plain-HTTP user API for AI batch jobs, BYOC jobs and live video, sent to orchestrators " +
+          "found by discovery, with failover, tracing, a dashboard and metrics.",
       )
-        .choices(["offchain", "devnet", "arbitrum-one"])
-        .env("TRIBUTARY_NETWORK")
-        .default("offchain"),
-    )
-    .addOption(
-      new Option("--eth-url <url>", "Ethereum JSON-RPC URL (on-chain networks)").env("TRIBUTARY_ETH_URL"),
-    )
-    .addOption(
-      new Option("--key-file <file>", "file with the gateway's hex private key (on-chain networks)").env(
-        "TRIBUTARY_KEY_FILE",
+      .addOption(
+        new Option("--orch-addr <list>", "orchestrators, comma-separated host:port or https URLs").env(
+          "TRIBUTARY_ORCH_ADDR",
+        ),
+      )
+      .addOption(
+        new Option("--orch-webhook-url <url>", "discovery webhook answering a JSON list of {address}").env(
+          "TRIBUTARY_ORCH_WEBHOOK_URL",
+        ),
+      )
+      .addOption(
+        new Option("--http-addr <host:port>", "address of the user API")
+          .env("TRIBUTARY_HTTP_ADDR")
+          .default(parseHostPort(`127.0.0.1:${DEFAULT_GATEWAY_PORT}`), `127.0.0.1:${DEFAULT_GATEWAY_PORT}`)
+          .argParser((v) => parseHostPort(v, "127.0.0.1:8937")),
+      )
+      .addOption(
+        new Option(
+          "--gateway-host <host[:port]>",
+          "public host put in live stream URLs (default: --http-addr)",
+        ).env("TRIBUTARY_GATEWAY_HOST"),
       ),
-    )
+    { node: "gateway", dataDir: "data directory", onchain: "jobs paid with tickets" },
+  )
     .addOption(
       new Option(
         "--max-price-per-unit <wei>",

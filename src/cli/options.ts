@@ -3,7 +3,9 @@
  * prices. Each parser throws commander's InvalidArgumentError, so a bad value prints the flag, the
  * value and what was expected.
  */
-import { Command, InvalidArgumentError } from "commander";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { Rat } from "../payments/rational.ts";
 
 /** go-livepeer flag name → our flag (`undefined`: accepted and ignored because it is implied). */
@@ -79,4 +81,42 @@ export function parsePrice(value: string): Rat {
   }
   if (r.cmp(0n) < 0) throw new InvalidArgumentError("must not be negative");
   return r;
+}
+
+/** What a node's `--network` does, for its help text. */
+export interface NodeOptionsHelp {
+  /** The node's name, e.g. "orchestrator": default data dir `~/.tributary/<node>`. */
+  node: string;
+  /** What the data directory keeps. */
+  dataDir: string;
+  /** What an on-chain network means for this node. */
+  onchain: string;
+}
+
+/** Adds the options every node shares: `--data-dir`, `--network`, `--eth-url`, `--key-file`. */
+export function addNodeOptions<C extends Command>(command: C, help: NodeOptionsHelp): C {
+  command
+    .addOption(
+      new Option("--data-dir <dir>", help.dataDir)
+        .env("TRIBUTARY_DATA_DIR")
+        .default(join(homedir(), ".tributary", help.node), `~/.tributary/${help.node}`),
+    )
+    .addOption(
+      new Option(
+        "--network <name>",
+        `offchain (no payments) | devnet | arbitrum-one (${help.onchain}; needs --eth-url and --key-file)`,
+      )
+        .choices(["offchain", "devnet", "arbitrum-one"])
+        .env("TRIBUTARY_NETWORK")
+        .default("offchain"),
+    )
+    .addOption(
+      new Option("--eth-url <url>", "Ethereum JSON-RPC URL (on-chain networks)").env("TRIBUTARY_ETH_URL"),
+    )
+    .addOption(
+      new Option("--key-file <file>", `file with the ${help.node}'s hex private key (on-chain networks)`).env(
+        "TRIBUTARY_KEY_FILE",
+      ),
+    );
+  return command;
 }

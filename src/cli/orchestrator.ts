@@ -4,15 +4,13 @@
  * of our kebab-case flags, so an existing go-livepeer command line works unchanged.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { homedir } from "node:os";
-import { join } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { TributaryError } from "../node/errors.ts";
 import { createLogger } from "../node/logger.ts";
 import { DEFAULT_SERVICE_PORT, type Network, startOrchestrator } from "../orchestrator/index.ts";
 import { type OnchainPayments, startOnchainPayments } from "../orchestrator/onchain.ts";
 import type { Rat } from "../payments/rational.ts";
-import { GoCompatibleCommand, parseDuration, parseHostPort, parsePrice } from "./options.ts";
+import { addNodeOptions, GoCompatibleCommand, parseDuration, parseHostPort, parsePrice } from "./options.ts";
 
 /** go-livepeer flag → our flag (`undefined`: accepted and ignored, it is implied). */
 export const GO_FLAG_ALIASES: Readonly<Record<string, string | undefined>> = {
@@ -64,55 +62,40 @@ interface OrchestratorCliOptions {
 
 /** Builds the `orchestrator` subcommand. */
 export function orchestratorCommand(): Command {
-  return new GoCompatibleCommand("orchestrator", GO_FLAG_ALIASES)
-    .description(
-      "Run an orchestrator: one TLS port serving gRPC GetOrchestrator, the BYOC, AI batch and live routes, " +
-        "and trickle under /ai/trickle/, in front of containers from aiModels.json and BYOC registrations.",
-    )
-    .addOption(
-      new Option(
-        "--ai-models <file>",
-        "aiModels.json: pipelines, models and container URLs (hot reloaded)",
-      ).env("TRIBUTARY_AI_MODELS"),
-    )
-    .addOption(
-      new Option("--service-addr <host:port>", "address to listen on and advertise")
-        .env("TRIBUTARY_SERVICE_ADDR")
-        .default(parseHostPort(`127.0.0.1:${DEFAULT_SERVICE_PORT}`), `127.0.0.1:${DEFAULT_SERVICE_PORT}`)
-        .argParser((v) => parseHostPort(v)),
-    )
-    .addOption(
-      new Option("--service-uri <url>", "URI advertised to gateways when it differs (NAT, proxy)").env(
-        "TRIBUTARY_SERVICE_URI",
-      ),
-    )
-    .addOption(
-      new Option("--orch-secret <secret|file>", "secret BYOC containers register with; off without it").env(
-        "TRIBUTARY_ORCH_SECRET",
-      ),
-    )
-    .addOption(
-      new Option("--data-dir <dir>", "keeps the TLS certificate (and later the payment store)")
-        .env("TRIBUTARY_DATA_DIR")
-        .default(join(homedir(), ".tributary", "orchestrator"), "~/.tributary/orchestrator"),
-    )
-    .addOption(
-      new Option(
-        "--network <name>",
-        "offchain (no payments) | devnet | arbitrum-one (tickets validated, winners redeemed; needs --eth-url and --key-file)",
+  return addNodeOptions(
+    new GoCompatibleCommand("orchestrator", GO_FLAG_ALIASES)
+      .description(
+        "Run an orchestrator: one TLS port serving gRPC GetOrchestrator, the BYOC, AI batch and live routes, " +
+          "and trickle under /ai/trickle/, in front of containers from aiModels.json and BYOC registrations.",
       )
-        .choices(["offchain", "devnet", "arbitrum-one"])
-        .env("TRIBUTARY_NETWORK")
-        .default("offchain"),
-    )
-    .addOption(
-      new Option("--eth-url <url>", "Ethereum JSON-RPC URL (on-chain networks)").env("TRIBUTARY_ETH_URL"),
-    )
-    .addOption(
-      new Option("--key-file <file>", "file with the orchestrator's hex private key (on-chain networks)").env(
-        "TRIBUTARY_KEY_FILE",
+      .addOption(
+        new Option(
+          "--ai-models <file>",
+          "aiModels.json: pipelines, models and container URLs (hot reloaded)",
+        ).env("TRIBUTARY_AI_MODELS"),
+      )
+      .addOption(
+        new Option("--service-addr <host:port>", "address to listen on and advertise")
+          .env("TRIBUTARY_SERVICE_ADDR")
+          .default(parseHostPort(`127.0.0.1:${DEFAULT_SERVICE_PORT}`), `127.0.0.1:${DEFAULT_SERVICE_PORT}`)
+          .argParser((v) => parseHostPort(v)),
+      )
+      .addOption(
+        new Option("--service-uri <url>", "URI advertised to gateways when it differs (NAT, proxy)").env(
+          "TRIBUTARY_SERVICE_URI",
+        ),
+      )
+      .addOption(
+        new Option("--orch-secret <secret|file>", "secret BYOC containers register with; off without it").env(
+          "TRIBUTARY_ORCH_SECRET",
+        ),
       ),
-    )
+    {
+      node: "orchestrator",
+      dataDir: "keeps the TLS certificate and the payment store",
+      onchain: "tickets validated, winners redeemed",
+    },
+  )
     .addOption(
       new Option(
         "--price-per-unit <wei>",
