@@ -109,7 +109,8 @@ test("pytrickle publisher to a channel the server does not have gets 404 and rep
 }, async (t) => {
   const srv = await startOurServer(t, { autocreate: false });
   const url = `${srv.url}pt-nochannel`;
-  const res = await pythonPeer().run(SCRIPT, ["publish", "--url", url, "--count", "1", "--size", "1000"], {
+  const args = ["publish", "--url", url, "--count", "1", "--size", "1000", "--wait-error"];
+  const res = await pythonPeer().run(SCRIPT, args, {
     timeoutMs: 90_000,
   });
   const errors = res.lines.filter((l) => l.event === "error");

@@ -39,14 +39,28 @@ async def publish(args) -> int:
         deadline = time.monotonic() + args.drain_timeout
         while (pub.idx <= seq or pub.next_writer is None) and time.monotonic() < deadline:
             await asyncio.sleep(0.005)
-    # pytrickle does not await a POST's response in SegmentWriter.close(); wait until only the
-    # preconnected POST for the next seq is still running before close() cancels the tasks.
+    # pytrickle does not await a POST's response in SegmentWriter.close(); wait until every POST is
+    # done, or only one (the preconnect for the next seq, which waits for a body forever) has been
+    # left running for a while: the last segment's POST may still be reading its answer (a 404, say)
+    # while the preconnect already finished, and close() would cancel it before it reports.
     deadline = time.monotonic() + args.drain_timeout
+    one_left_since = None
     while time.monotonic() < deadline:
         running = [t for t in pub._background_tasks if not t.done()]
-        if len(running) <= 1:
+        if not running:
             break
+        if len(running) == 1:
+            one_left_since = one_left_since or time.monotonic()
+            if time.monotonic() - one_left_since >= 0.3:
+                break
+        else:
+            one_left_since = None
         await asyncio.sleep(0.02)
+    if args.wait_error:
+        # close() silences errors of POSTs still in flight: give pytrickle the chance to report.
+        deadline = time.monotonic() + args.drain_timeout
+        while not errors and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
     await pub.close()
     emit(event="end", reason="closed", errors=errors)
     return 1 if errors else 0
@@ -100,6 +114,11 @@ def main() -> int:
     parser.add_argument("--start", type=int, default=-2)
     parser.add_argument("--timeout", type=float, default=30)
     parser.add_argument("--drain-timeout", type=float, default=10)
+    parser.add_argument(
+        "--wait-error",
+        action="store_true",
+        help="publish: before close(), wait (up to --drain-timeout) for pytrickle to report an error",
+    )
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     setup_logging(args.verbose)
