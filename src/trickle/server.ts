@@ -198,15 +198,21 @@ function safely(op: () => void): void {
   }
 }
 
-/** How long a connection answered with `Connection: close` keeps discarding request body bytes. */
-export const LINGER_MS = 500;
+/**
+ * How long, at most, a connection answered with `Connection: close` keeps discarding request body
+ * bytes while waiting for the client to close its side. go-livepeer waits a fixed 500 ms; on a loaded
+ * machine a client can take longer to read the answer (pytrickle then lost its 404 to the RST), so we
+ * wait for the client's FIN, up to this bound.
+ */
+export const LINGER_MS = 5000;
 
 /**
  * HTTP/1.1 lingering close. When an answer with `Connection: close` goes out before the request body
  * ended (a refused or released POST), node destroys the socket at once, and the body bytes the client
  * is still sending draw a TCP RST: a client that has not read the answer yet loses it (EPIPE instead of
  * the 404). go-livepeer's net/http half-closes and keeps discarding for a while; so do we: FIN, keep
- * reading (the HTTP parser discards the rest of the body), close after {@link LINGER_MS}.
+ * reading (the HTTP parser discards the rest of the body), close when the client has closed its side
+ * or after {@link LINGER_MS}.
  */
 function lingerOnClose(req: TrickleHttpRequest): void {
   if (isH2(req) || req.complete) return;
@@ -215,6 +221,8 @@ function lingerOnClose(req: TrickleHttpRequest): void {
   socket.destroySoon = function lingeringDestroySoon(this: Socket): void {
     if (this.writable) this.end();
     const timer = setTimeout(() => this.destroy(), LINGER_MS);
+    timer.unref();
+    this.once("end", () => this.destroy()); // the client read our answer and closed: nothing to protect
     this.once("close", () => clearTimeout(timer));
   };
 }
