@@ -104,7 +104,7 @@ test("pytrickle subscriber on a missing channel takes the stream_not_found path 
   assert.deepEqual(srv.requests.map(describe), ["GET /pt-missing/-2"]);
 });
 
-test("pytrickle publisher to a channel the server does not have gets 404 and reports post_failed", {
+test("pytrickle publisher to a channel the server does not have: our 404 is all it can get; no channel is created", {
   skip,
 }, async (t) => {
   const srv = await startOurServer(t, { autocreate: false });
@@ -113,12 +113,21 @@ test("pytrickle publisher to a channel the server does not have gets 404 and rep
   const res = await pythonPeer().run(SCRIPT, args, {
     timeoutMs: 90_000,
   });
+  // pytrickle reports the 404 as post_failed, except when aiohttp loses the race between the answer
+  // (with Connection: close) and writing the rest of the body: then its POST task ends with
+  // ClientConnectionResetError, which pytrickle deliberately swallows (seen under load, against go's
+  // linger as against ours). Whatever it reports must be the 404, and the server must create nothing.
   const errors = res.lines.filter((l) => l.event === "error");
-  assert.ok(
-    errors.some((l) => l.type === "post_failed" && /404/.test(String(l.message))),
-    JSON.stringify(res.lines),
-  );
+  for (const e of errors)
+    assert.match(`${e.type} ${e.message}`, /^post_failed .*404/, res.stderr.slice(-2000));
   assert.equal(srv.trickle.getChannel("pt-nochannel"), undefined);
+  assert.ok(
+    srv.requests.some((r) => r.method === "POST" && r.url === "/pt-nochannel/0"),
+    "pytrickle posted",
+  );
+  const direct = await probe(srv.url, "/pt-nochannel/0", { method: "POST", body: "x" });
+  assert.equal(direct.status, 404);
+  assert.equal(direct.headers.connection, "close");
 });
 
 test("pytrickle subscriber joining at -2 mid-segment receives that segment from byte 0", {
