@@ -469,16 +469,28 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     return { "Livepeer-Balance": balanceHeader(balance) };
   }
 
-  function reserveOrThrow(cap: Capability): Lease {
+  /** Reserves a slot for `cap`, or counts the job as `no_capacity` under `labels` and throws. */
+  function reserveOrThrow(cap: Capability, labels: Record<string, string>): Lease {
     const lease = registry.reserve(cap);
-    if (lease === undefined)
+    if (lease === undefined) {
+      metrics.jobs.inc({ ...labels, outcome: "no_capacity" });
       throw new NoCapacityError(
         `No capacity available for capability ${cap.key}: every ready container is busy or none is healthy`,
         {
           capability: cap.key,
         },
       );
+    }
     return lease;
+  }
+
+  /** A signal that aborts when the client goes away before the answer ended. */
+  function clientGone(res: NodeResponse): AbortSignal {
+    const abort = new AbortController();
+    res.on("close", () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    return abort.signal;
   }
 
   /** Extra behaviour of {@link relay} for priced BYOC jobs. */
@@ -554,16 +566,8 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
       metrics.jobs.inc({ ...labels, outcome: "rejected" });
       throw err;
     }
-    try {
-      lease = reserveOrThrow(j.cap);
-    } catch (err) {
-      metrics.jobs.inc({ ...labels, outcome: "no_capacity" });
-      throw err;
-    }
-    const abort = new AbortController();
-    res.on("close", () => {
-      if (!res.writableFinished) abort.abort(); // the client went away before the answer ended
-    });
+    lease = reserveOrThrow(j.cap, labels);
+    const gone = clientGone(res);
     try {
       try {
         await takePayment(req, j, true, 400);
@@ -581,7 +585,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
         headers,
         body: req as unknown as IncomingMessage,
         timeoutMs: j.job.timeoutSeconds * 1000,
-        signal: abort.signal,
+        signal: gone,
       });
       metrics.jobDuration.observe(labels, (performance.now() - started) / 1000);
       if (upstream.statusCode === 401) {
@@ -746,17 +750,8 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
           ? aiUnitsMultipart(pipeline, parseMultipart(body, ct))
           : undefined;
     if (priced && units === undefined) refuseUnpaidPrice(cap);
-    let lease: Lease;
-    try {
-      lease = reserveOrThrow(cap);
-    } catch (err) {
-      metrics.jobs.inc({ ...labels, outcome: "no_capacity" });
-      throw err;
-    }
-    const abort = new AbortController();
-    res.on("close", () => {
-      if (!res.writableFinished) abort.abort(); // the client went away before the answer ended
-    });
+    const lease = reserveOrThrow(cap, labels);
+    const gone = clientGone(res);
     try {
       let payer: Awaited<ReturnType<typeof takeAiPayment>>;
       try {
@@ -772,7 +767,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
         headers,
         body,
         timeoutMs: 10 * 60_000,
-        signal: abort.signal,
+        signal: gone,
       });
       metrics.jobDuration.observe(labels, (performance.now() - started) / 1000);
       // Charged after the work, on success only (go-livepeer `DebitFees`).
@@ -822,13 +817,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
         model_id: modelId,
       });
     }
-    let lease: Lease;
-    try {
-      lease = reserveOrThrow(cap);
-    } catch (err) {
-      metrics.jobs.inc({ ...labels, outcome: "no_capacity" });
-      throw err;
-    }
+    const lease = reserveOrThrow(cap, labels);
     const mid = randomId();
     let payer: Awaited<ReturnType<typeof takeAiPayment>>;
     try {
@@ -976,13 +965,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
       throw new TributaryError("STREAM_EXISTS", `stream ${id} already runs here`, { status: 409 });
     const body = await readJsonObject(req);
     const labels = { route: "byoc-stream", pipeline: BYOC_PIPELINE, model_id: cap.modelId };
-    let lease: Lease;
-    try {
-      lease = reserveOrThrow(cap);
-    } catch (err) {
-      metrics.jobs.inc({ ...labels, outcome: "no_capacity" });
-      throw err;
-    }
+    const lease = reserveOrThrow(cap, labels);
     try {
       await takePayment(req, j, true, 402);
     } catch (err) {
