@@ -10,40 +10,28 @@ import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { Address, Hex } from "viem";
+import type { Address } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import textReverse from "../../examples/text-reverse/pipeline.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/index.ts";
 import { parseAiModels } from "../../src/orchestrator/config.ts";
 import { PaymentGate, type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
 import { Balances } from "../../src/payments/balances.ts";
-import type { SenderMonitor, TimeSource } from "../../src/payments/chain-facts.ts";
 import { Recipient } from "../../src/payments/recipient.ts";
 import { Sender } from "../../src/payments/sender.ts";
-import type { SenderInfo, SignedTicket } from "../../src/payments/types.ts";
+import type { SignedTicket } from "../../src/payments/types.ts";
 import {
   defineBatchPipeline,
   defineLivePipeline,
   type RunningRunner,
   startRunner,
 } from "../../src/runner/index.ts";
+import { senders, time } from "./orchestrator-helpers.ts";
 
 const ORCH: Address = "0x73AEd7b5dEb30222fa896f399d46cC99c7BEe57F";
 const gwKey = privateKeyToAccount(`0x${"42".repeat(32)}`);
 const TICKET_EV = 1000n;
 let seedCounter = 0;
-const time: TimeSource = {
-  lastSeenL1Block: () => 1000n,
-  lastInitializedRound: () => 10n,
-  lastInitializedL1BlockHash: () => `0x${"41".repeat(32)}` as Hex,
-  preLastInitializedL1BlockHash: () => `0x${"99".repeat(32)}` as Hex,
-};
-const info: SenderInfo = {
-  deposit: 10n ** 18n,
-  withdrawRound: 0n,
-  reserve: { fundsRemaining: 10n ** 18n, claimedInCurrentRound: 0n },
-};
-const senders: SenderMonitor = { senderInfo: () => info, maxFloat: () => 10n ** 30n };
 
 function register(orch: RunningOrchestrator, price: number): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -6,7 +6,6 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
-import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -35,33 +34,10 @@ import { ticketHash } from "../../src/payments/ticket.ts";
 import { encodePaymentHeader } from "../../src/protocol/payment-header.ts";
 import { priceInfoFromGoJson, ticketParamsFromGoJson } from "../../src/protocol/ticket-params-json.ts";
 import { defineBatchPipeline, type RunningRunner, startRunner } from "../../src/runner/index.ts";
+import { call } from "./orchestrator-helpers.ts";
 
 /** Above the real redemption cost on anvil (~2e14 wei), which the redeemer checks. */
 const EV = 10n ** 15n;
-
-function call(
-  orch: RunningOrchestrator,
-  path: string,
-  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      `${orch.url}${path}`,
-      { method: init.method ?? "GET", headers: init.headers, ca: orch.cert, agent: false },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (c) => {
-          body += c;
-        });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    req.end(init.body);
-  });
-}
 
 describe("orchestrator on the devnet", () => {
   let devnet: Devnet;

@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -27,36 +26,7 @@ import {
   type RunningRunner,
   startRunner,
 } from "../../src/runner/index.ts";
-
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-function call(
-  orch: RunningOrchestrator,
-  path: string,
-  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      `${orch.url}${path}`,
-      { method: init.method ?? "GET", headers: init.headers, ca: orch.cert, agent: false },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (c) => {
-          body += c;
-        });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    req.end(init.body);
-  });
-}
+import { call } from "./orchestrator-helpers.ts";
 
 const jobHeader = (capability: string, extra: Record<string, unknown> = {}) =>
   Buffer.from(

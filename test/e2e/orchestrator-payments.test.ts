@@ -14,17 +14,16 @@ import { after, before, describe, test } from "node:test";
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { type Address, type Hex, keccak256, stringToBytes } from "viem";
+import { type Address, keccak256, stringToBytes } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { parseAiModels } from "../../src/orchestrator/config.ts";
 import { PaymentGate, type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
 import { Balances } from "../../src/payments/balances.ts";
-import type { SenderMonitor, TimeSource } from "../../src/payments/chain-facts.ts";
 import { Rat } from "../../src/payments/rational.ts";
 import { Recipient } from "../../src/payments/recipient.ts";
 import { Sender } from "../../src/payments/sender.ts";
 import { orchestratorRequestPayload, signPayload } from "../../src/payments/signature.ts";
-import type { SenderInfo, SignedTicket } from "../../src/payments/types.ts";
+import type { SignedTicket } from "../../src/payments/types.ts";
 import {
   Capabilities_CapabilityConstraints_ModelConstraintSchema,
   Capabilities_CapabilityConstraintsSchema,
@@ -50,6 +49,7 @@ import {
   type RunningRunner,
   startRunner,
 } from "../../src/runner/index.ts";
+import { call, type Reply, senders, time } from "./orchestrator-helpers.ts";
 
 const ORCH: Address = "0x73AEd7b5dEb30222fa896f399d46cC99c7BEe57F";
 const gw = privateKeyToAccount(`0x${"42".repeat(32)}`);
@@ -57,49 +57,6 @@ const TICKET_EV = 1000n;
 const PRICE = 10n; // wei per second
 let seedCounter = 0;
 let active = true;
-
-const time: TimeSource = {
-  lastSeenL1Block: () => 1000n,
-  lastInitializedRound: () => 10n,
-  lastInitializedL1BlockHash: () => `0x${"41".repeat(32)}` as Hex,
-  preLastInitializedL1BlockHash: () => `0x${"99".repeat(32)}` as Hex,
-};
-const info: SenderInfo = {
-  deposit: 10n ** 18n,
-  withdrawRound: 0n,
-  reserve: { fundsRemaining: 10n ** 18n, claimedInCurrentRound: 0n },
-};
-const senders: SenderMonitor = { senderInfo: () => info, maxFloat: () => 10n ** 30n };
-
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-function call(
-  orch: RunningOrchestrator,
-  path: string,
-  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      `${orch.url}${path}`,
-      { method: init.method ?? "GET", headers: init.headers, ca: orch.cert, agent: false },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (c) => {
-          body += c;
-        });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    req.end(init.body);
-  });
-}
 
 async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
