@@ -16,6 +16,8 @@ const SUITES: Record<string, string[]> = {
     "examples/**/*.test.ts",
     "test/conformance/**/*.test.ts",
     "test/e2e/**/*.test.ts",
+    "test/faults/**/*.test.ts",
+    "test/fuzz/**/*.test.ts",
     "bench/**/*.test.ts",
   ],
   interop: ["test/interop/**/*.test.ts"],
