@@ -18,6 +18,10 @@
  * - A GET precreating a slot closes the segment it replaces (Go leaves that one's readers waiting).
  * - With the changefeed on, HTTP clients may only read `_changes`: POST and DELETE answer 403 (Go lets
  *   anyone inject or delete changefeed entries when autocreate is on).
+ * - Stalled peers are dropped (Go waits forever): a subscriber that accepts no bytes for
+ *   `stallTimeoutMs` (default 30 s) loses its connection, and so does a publisher that sends nothing
+ *   for that long in the middle of a segment (handled as a failed body: 500 if it can, segment left
+ *   open). A stalled subscriber holds at most the chunk being written, never the channel's ring.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import {
@@ -52,6 +56,8 @@ export const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 export const DEFAULT_CONTINUE_INTERVAL_MS = 10_000;
 /** Default cap on one segment's size. */
 export const DEFAULT_MAX_SEGMENT_BYTES = 64 * 1024 * 1024;
+/** How long a subscriber may accept no bytes, or a publisher send none mid-segment, before its connection is dropped. */
+export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
 /** Longest accepted channel name. */
 export const MAX_CHANNEL_NAME_LENGTH = 256;
 
@@ -109,6 +115,11 @@ export interface TrickleServerOptions {
   ringSize?: number;
   /** Largest accepted segment in bytes; default 64 MiB; 0 disables the cap. */
   maxSegmentBytes?: number;
+  /**
+   * A subscriber that accepts no bytes (its socket buffer stays full) or a publisher that sends none
+   * after a segment's first byte for this long has its connection dropped; default 30 s.
+   */
+  stallTimeoutMs?: number;
   /** Runs before `POST {ch}` creates a channel. */
   beforeCreate?: TrickleHook;
   /** Runs before `DELETE {ch}` removes a channel. */
@@ -227,6 +238,14 @@ function lingerOnClose(req: TrickleHttpRequest): void {
   };
 }
 
+/** Drops a stalled peer's connection (HTTP/1.1: the socket; HTTP/2: the stream, with CANCEL). */
+function dropConnection(req: TrickleHttpRequest, res: Res): void {
+  safely(() => {
+    if (res.stream !== undefined) (res.stream as unknown as { close(code: number): void }).close(0x8);
+    else req.socket.destroy();
+  });
+}
+
 /** Ends the response and stops accepting the rest of the request body. */
 function endAbandoningBody(req: TrickleHttpRequest, res: Res, h2: boolean, body?: string): void {
   lingerOnClose(req);
@@ -256,6 +275,7 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
   readonly #continueIntervalMs: number;
   readonly #ringSize: number;
   readonly #maxSegmentBytes: number;
+  readonly #stallTimeoutMs: number;
   readonly #beforeCreate: TrickleHook | undefined;
   readonly #beforeDelete: TrickleHook | undefined;
   readonly #sweeper: NodeJS.Timeout;
@@ -273,12 +293,14 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
     this.#continueIntervalMs = options.continueIntervalMs ?? DEFAULT_CONTINUE_INTERVAL_MS;
     this.#ringSize = options.ringSize ?? RING_SIZE;
     this.#maxSegmentBytes = options.maxSegmentBytes ?? DEFAULT_MAX_SEGMENT_BYTES;
+    this.#stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
     this.#beforeCreate = options.beforeCreate;
     this.#beforeDelete = options.beforeDelete;
     for (const [k, v] of [
       ["idleTimeoutMs", this.#idleTimeoutMs],
       ["continueIntervalMs", this.#continueIntervalMs],
       ["ringSize", this.#ringSize],
+      ["stallTimeoutMs", this.#stallTimeoutMs],
     ] as const) {
       if (!(v > 0)) throw new RangeError(`${k} must be positive, got ${v}`);
     }
@@ -579,7 +601,7 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
     });
   }
 
-  async #serveSegment(_req: TrickleHttpRequest, res: Res, channel: Channel, lookup: ReadLookup) {
+  async #serveSegment(req: TrickleHttpRequest, res: Res, channel: Channel, lookup: ReadLookup) {
     const segment = lookup.segment!;
     const reader = segment.buffer.reader();
     const clientGone = new AbortController();
@@ -600,7 +622,11 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
           while (chunk !== undefined) {
             sent += chunk.length;
             if (!res.write(chunk)) {
-              await this.#drained(res, clientGone.signal);
+              if (!(await this.#drained(res, clientGone.signal))) {
+                this.#log.info({ seq: segment.idx, bytes: sent }, "subscriber stalled; connection dropped");
+                dropConnection(req, res);
+                return;
+              }
               if (clientGone.signal.aborted) return;
             }
             chunk = reader.next();
@@ -623,15 +649,19 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
     }
   }
 
-  #drained(res: Res, signal: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const done = (): void => {
-        res.off("drain", done);
-        signal.removeEventListener("abort", done);
-        resolve();
+  /** Resolves true on drain or client gone, false when the client accepted nothing for the stall timeout. */
+  #drained(res: Res, signal: AbortSignal): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const done = (drained: boolean): void => {
+        clearTimeout(timer);
+        res.off("drain", onDrain);
+        signal.removeEventListener("abort", onDrain);
+        resolve(drained);
       };
-      res.on("drain", done);
-      signal.addEventListener("abort", done, { once: true });
+      const onDrain = (): void => done(true);
+      const timer = setTimeout(() => done(false), this.#stallTimeoutMs);
+      res.on("drain", onDrain);
+      signal.addEventListener("abort", onDrain, { once: true });
     });
   }
 
@@ -669,6 +699,8 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
     let total = 0;
     let finished = false;
     let keepalive: NodeJS.Timeout | undefined;
+    /** Armed at the first byte, refreshed by every chunk: a publisher silent mid-segment is dropped. */
+    let stall: NodeJS.Timeout | undefined;
 
     const stopWaiting = (): void => {
       if (keepalive !== undefined) clearInterval(keepalive);
@@ -678,6 +710,7 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
     const finish = (): void => {
       finished = true;
       stopWaiting();
+      if (stall !== undefined) clearTimeout(stall);
       res.off("close", onResClose);
     };
     /** 0 bytes: an empty segment, or a preconnect released by a close (spec §7 step 5). */
@@ -713,7 +746,11 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
       if (total === 0) {
         stopWaiting();
         ch.markWritten(idx);
-      }
+        stall ??= setTimeout(() => {
+          onBodyFailed(new Error(`no body bytes for ${this.#stallTimeoutMs} ms`));
+          dropConnection(req, res);
+        }, this.#stallTimeoutMs);
+      } else stall?.refresh();
       const max = this.#maxSegmentBytes;
       if (max > 0 && buffer.length + chunk.length > max) {
         finish();
