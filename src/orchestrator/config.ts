@@ -185,7 +185,13 @@ export function parseAiModels(text: string, source = "aiModels.json"): ModelConf
       return;
     }
     if (e.pixels_per_unit !== undefined) {
-      const p = parseNumberText(textOf(e.pixels_per_unit));
+      let p: Rat;
+      try {
+        p = parseNumberText(textOf(e.pixels_per_unit));
+      } catch {
+        issues.push(`${label}: pixels_per_unit: not a number in range (exponent at most 100)`);
+        return;
+      }
       if (!p.isInt() || p.num < 1n) {
         issues.push(`${label}: pixels_per_unit: must be a positive integer`);
         return;
