@@ -26,6 +26,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BadRequestError, NotFoundError, TributaryError } from "../node/errors.ts";
 import type { Logger } from "../node/logger.ts";
+import { Rat } from "../payments/rational.ts";
 import {
   LocalPublisher,
   type LocalSegment,
@@ -95,6 +96,7 @@ interface LiveStream {
   swaps: number;
   /** Successful live top-ups. */
   payments: number;
+  stats: LiveStats;
   orchestrator?: string;
   orch?: OrchUrls;
   /** Ends the current orchestrator's relays. */
@@ -108,6 +110,25 @@ interface LiveStream {
   output: LocalPublisher;
   input: LocalSubscriber;
 }
+
+/** Counters of one stream, over all its orchestrators (see `statusOf`). */
+interface LiveStats {
+  startedAt: number;
+  segmentsIn: number;
+  bytesIn: number;
+  segmentsOut: number;
+  bytesOut: number;
+  /** Read times of input segments relayed in this turn and not yet matched by an output segment. */
+  pendingInputs: number[];
+  lastOutputLatencyMs?: number;
+  /** The `fps` object of the container's last heartbeat event. */
+  fps?: unknown;
+  tickets: number;
+  paid: Rat;
+}
+
+/** Input read times kept for matching output segments (older ones are dropped). */
+const MAX_PENDING_INPUTS = 256;
 
 /** The live part of the gateway. */
 export interface LiveManager {
@@ -182,7 +203,7 @@ export function createLive(options: LiveOptions): LiveManager {
       const log = s.log.child({ orchestrator: d.transcoder });
       try {
         const paid = options.payments
-          ? await options.payments.nativeHeaders(
+          ? await options.payments.nativePayment(
               d.transcoder,
               await options.pool.fetchOne(d.url, {
                 capabilities: aiRequestCapabilities({ pipeline: PIPELINE, modelId: s.modelId }),
@@ -192,10 +213,10 @@ export function createLive(options: LiveOptions): LiveManager {
               s.modelId,
               LIVE_INITIAL_SECONDS * LIVE_PIXELS_PER_SECOND,
             )
-          : {};
+          : undefined;
         const res = await options.http.send(`${d.transcoder.replace(/\/+$/, "")}/live-video-to-video`, {
           headers: {
-            ...paid,
+            ...paid?.headers,
             "content-type": "application/json",
             traceparent: formatTraceparent(s.trace),
             "x-trace-id": s.trace.traceId,
@@ -233,6 +254,10 @@ export function createLive(options: LiveOptions): LiveManager {
         if (!urls.publishUrl || !urls.subscribeUrl || !urls.eventsUrl)
           throw new Error("start answer lacks publish_url, subscribe_url or events_url");
         options.pool.recordSuccess(d.transcoder);
+        if (paid) {
+          s.stats.tickets += paid.tickets;
+          s.stats.paid = s.stats.paid.add(paid.value);
+        }
         s.orchestrator = d.transcoder;
         s.orch = urls;
         runTurn(s, urls, log, d);
@@ -267,6 +292,7 @@ export function createLive(options: LiveOptions): LiveManager {
 
     // After a move, continue with the next input segment (the one in flight went to the old turn).
     if (s.swaps > 0) s.input.setSeq(-1);
+    s.stats.pendingInputs = [];
     const inLoop = (async () => {
       while (!signal.aborted) {
         let seg: LocalSegment;
@@ -281,8 +307,13 @@ export function createLive(options: LiveOptions): LiveManager {
           if (err instanceof TrickleEndOfStreamError || err instanceof TrickleStreamNotFoundError) return;
           throw err;
         }
-        await ingress.write(seg);
-        log.debug({ stream_id: s.id, seq: ingress.seq }, "input segment relayed");
+        const readAt = Date.now();
+        const sent = await ingress.write(seg);
+        s.stats.segmentsIn++;
+        s.stats.bytesIn += sent.bytes;
+        s.stats.pendingInputs.push(readAt);
+        if (s.stats.pendingInputs.length > MAX_PENDING_INPUTS) s.stats.pendingInputs.shift();
+        log.debug({ stream_id: s.id, seq: sent.seq }, "input segment relayed");
       }
     })();
     const outLoop = (async () => {
@@ -293,6 +324,11 @@ export function createLive(options: LiveOptions): LiveManager {
           return;
         }
         const n = await s.output.write(seg.body);
+        const at = Date.now();
+        const matched = s.stats.pendingInputs.shift();
+        if (matched !== undefined) s.stats.lastOutputLatencyMs = at - matched;
+        s.stats.segmentsOut++;
+        s.stats.bytesOut += n;
         log.debug({ stream_id: s.id, seq: seg.seq, bytes: n }, "output segment relayed");
       }
     })();
@@ -306,6 +342,9 @@ export function createLive(options: LiveOptions): LiveManager {
           if (line.trim() !== "")
             try {
               s.lastEvent = JSON.parse(line);
+              const e = s.lastEvent as { event?: { fps?: unknown }; fps?: unknown } | null;
+              const fps = e?.event?.fps ?? e?.fps;
+              if (typeof fps === "object" && fps !== null) s.stats.fps = fps;
             } catch {
               s.lastEvent = line;
             }
@@ -322,7 +361,7 @@ export function createLive(options: LiveOptions): LiveManager {
           capabilities: aiRequestCapabilities({ pipeline: PIPELINE, modelId: s.modelId }),
           signal,
         });
-        const headers = await payments.nativeHeaders(
+        const sent = await payments.nativePayment(
           d.transcoder,
           info,
           PIPELINE,
@@ -331,7 +370,11 @@ export function createLive(options: LiveOptions): LiveManager {
           urls.manifestId,
         );
         const res = await options.http.send(`${d.transcoder.replace(/\/+$/, "")}/payment`, {
-          headers: { ...headers, traceparent: formatTraceparent(s.trace), "x-trace-id": s.trace.traceId },
+          headers: {
+            ...sent.headers,
+            traceparent: formatTraceparent(s.trace),
+            "x-trace-id": s.trace.traceId,
+          },
           headersTimeoutMs: 10_000,
           signal,
         });
@@ -339,6 +382,8 @@ export function createLive(options: LiveOptions): LiveManager {
         if ((res.statusCode ?? 500) !== 200) throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
         paidUntil = now;
         s.payments++;
+        s.stats.tickets += sent.tickets;
+        s.stats.paid = s.stats.paid.add(sent.value);
       };
       const timer = setInterval(() => {
         if (paying) return;
@@ -449,6 +494,16 @@ export function createLive(options: LiveOptions): LiveManager {
       tried: new Set(),
       swaps: 0,
       payments: 0,
+      stats: {
+        startedAt: Date.now(),
+        segmentsIn: 0,
+        bytesIn: 0,
+        segmentsOut: 0,
+        bytesOut: 0,
+        pendingInputs: [],
+        tickets: 0,
+        paid: Rat.ZERO,
+      },
       lastEventAt: Date.now(),
       state: "starting",
       stopped,
@@ -481,8 +536,18 @@ export function createLive(options: LiveOptions): LiveManager {
       model_id: s.modelId,
       state: s.state,
       orchestrator: s.orchestrator,
+      manifest_id: s.orch?.manifestId ?? null,
       swaps: s.swaps,
       payments: s.payments,
+      uptime_ms: Date.now() - s.stats.startedAt,
+      segments_in: s.stats.segmentsIn,
+      segments_out: s.stats.segmentsOut,
+      bytes_in: s.stats.bytesIn,
+      bytes_out: s.stats.bytesOut,
+      last_output_latency_ms: s.stats.lastOutputLatencyMs ?? null,
+      fps: s.stats.fps ?? null,
+      tickets_sent: s.stats.tickets,
+      paid_wei: s.stats.paid.floor().toString(),
       last_event: s.lastEvent ?? null,
       last_event_age_ms: Date.now() - s.lastEventAt,
       ...(s.error ? { error: s.error } : {}),

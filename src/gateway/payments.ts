@@ -112,6 +112,16 @@ export const LIVE_PIXELS_PER_SECOND = 1280n * 720n * 30n;
 /** Seconds paid at a live start (go-livepeer `initPixelsToPay` = 60 s). */
 export const LIVE_INITIAL_SECONDS = 60n;
 
+/** What one payment sent. */
+export interface SentPayment {
+  /** Headers to send (`Livepeer-Segment` / `Livepeer`, and `Livepeer-Payment` when priced). */
+  headers: Record<string, string>;
+  /** Tickets in `Livepeer-Payment` (0 when nothing was paid). */
+  tickets: number;
+  /** Their expected value in wei (tickets × EV). */
+  value: Rat;
+}
+
 /** BYOC and native AI payments of one gateway. */
 export class GatewayPayments {
   readonly #o: GatewayPaymentsOptions;
@@ -175,6 +185,21 @@ export class GatewayPayments {
     units: bigint,
     manifestOverride?: string,
   ): Promise<Record<string, string>> {
+    return (await this.nativePayment(orchestrator, info, pipeline, modelId, units, manifestOverride)).headers;
+  }
+
+  /**
+   * As {@link nativeHeaders}, also saying what was sent: the number of tickets and their expected
+   * value in wei (0 when the orchestrator is free). Live streams add these up per stream.
+   */
+  async nativePayment(
+    orchestrator: string,
+    info: OrchestratorInfo,
+    pipeline: string,
+    modelId: string,
+    units: bigint,
+    manifestOverride?: string,
+  ): Promise<SentPayment> {
     const capId = pipelineToCapability(pipeline);
     const manifestId = manifestOverride ?? `${capId}_${modelId}`;
     const sig = await signPayload(this.#o.signer, segCredsSigningBytes(manifestId, 0n, EMPTY_SEGMENT_HASH));
@@ -194,7 +219,7 @@ export class GatewayPayments {
       }),
     };
     const quoted = quotedPrice(info, pipeline, modelId);
-    if (quoted === undefined || quoted.perUnit.cmp(0n) <= 0) return headers;
+    if (quoted === undefined || quoted.perUnit.cmp(0n) <= 0) return { headers, tickets: 0, value: Rat.ZERO };
     const key = `${orchestrator}\u0000${pipeline}/${modelId}`;
     const initial = this.#initialPrice.get(key);
     if (initial === undefined) this.#initialPrice.set(key, quoted.perUnit);
@@ -214,6 +239,7 @@ export class GatewayPayments {
           : { ...quoted.wire, capability: capId ?? 0, constraint: modelId };
         const payment = await this.#o.sender.createPayment(session, n, expected);
         headers["livepeer-payment"] = encodePaymentHeader(payment);
+        return { headers, tickets: n, value: ev.mul(BigInt(n)) };
       } finally {
         this.#o.sender.cleanupSession(session);
       }
@@ -225,7 +251,6 @@ export class GatewayPayments {
         });
       throw err;
     }
-    return headers;
   }
 
   /**

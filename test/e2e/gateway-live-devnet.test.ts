@@ -1,0 +1,238 @@
+/**
+ * Live video with payments on the devnet (anvil + our contracts): a client publishes synthetic
+ * H.264/AAC MPEG-TS into the gateway, which starts the stream on a priced orchestrator with a signed
+ * `Livepeer-Segment` and real tickets, relays it to the green-tint SDK container and tops the
+ * stream up with `POST /payment`. The orchestrator credits the stream's manifest, debits it as the
+ * stream runs, stores the winning tickets (face value just above EV: nearly every ticket wins) and
+ * its redeemer redeems one on chain.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { parseEther } from "viem";
+import greenTint from "../../examples/green-tint/pipeline.ts";
+import {
+  createChainClients,
+  type Devnet,
+  fundSender,
+  initializeCurrentRound,
+  mineBlocks,
+  startDevnet,
+} from "../../src/chain/index.ts";
+import { type RunningGateway, startGateway } from "../../src/gateway/index.ts";
+import { type GatewayOnchain, startGatewayOnchain } from "../../src/gateway/onchain.ts";
+import { parseAiModels } from "../../src/orchestrator/config.ts";
+import {
+  type OnchainPayments,
+  type RunningOrchestrator,
+  startOnchainPayments,
+  startOrchestrator,
+} from "../../src/orchestrator/index.ts";
+import { type RunningRunner, startRunner } from "../../src/runner/index.ts";
+import { channelMean, decodeSegments, syntheticSegments } from "../../src/runner/media/synthetic.ts";
+import { TricklePublisher, TrickleSubscriber } from "../../src/trickle/index.ts";
+
+/** Above the real redemption cost on anvil, which the redeemer checks. */
+const EV = 10n ** 15n;
+/** Wei per pixel: 60 s of 1280×720@30 at start costs ~1.7e15, i.e. two tickets. */
+const PRICE_PER_PIXEL = 10 ** 6;
+
+interface Status {
+  state: string;
+  orchestrator: string;
+  manifest_id: string | null;
+  payments: number;
+  segments_in: number;
+  segments_out: number;
+  bytes_in: number;
+  bytes_out: number;
+  last_output_latency_ms: number | null;
+  tickets_sent: number;
+  paid_wei: string;
+}
+
+describe("gateway live video on the devnet", () => {
+  let devnet: Devnet;
+  let dir: string;
+  let runner: RunningRunner;
+  let onchain: OnchainPayments;
+  let gwChain: GatewayOnchain;
+  let orch: RunningOrchestrator;
+  let gw: RunningGateway;
+  let input: Uint8Array[];
+
+  before(async () => {
+    input = await syntheticSegments({ width: 192, height: 144, fps: 15, seconds: 8, audio: true });
+    dir = mkdtempSync(join(tmpdir(), "gw-live-devnet-"));
+    devnet = await startDevnet();
+    const g = createChainClients({
+      rpcUrl: devnet.rpcUrl,
+      chainId: devnet.chainId,
+      privateKey: devnet.accounts.gateway.privateKey,
+    });
+    await fundSender(g, devnet.contracts.ticketBroker, {
+      deposit: parseEther("0.1"),
+      reserve: parseEther("1"),
+    });
+    runner = await startRunner(greenTint, { port: 0, session: { heartbeatIntervalMs: 200 } });
+    await runner.loaded;
+    onchain = await startOnchainPayments({
+      network: "devnet",
+      ethUrl: devnet.rpcUrl,
+      privateKey: devnet.accounts.orchestrator.privateKey,
+      dataDir: dir,
+      contracts: devnet.contracts,
+      ticketEV: EV,
+      // Face value just above EV: a ticket wins with probability EV/(EV+1).
+      maxFaceValue: EV + 1n,
+    });
+    orch = await startOrchestrator({
+      port: 0,
+      dataDir: dir,
+      network: "devnet",
+      payments: onchain.gate,
+      address: onchain.address,
+      health: { intervalMs: 100, failureThreshold: 1 },
+      streamCheckIntervalMs: 100,
+      livePaymentIntervalMs: 1000,
+      models: parseAiModels(
+        JSON.stringify([
+          {
+            pipeline: "live-video-to-video",
+            model_id: "green-tint",
+            url: runner.url,
+            price_per_unit: PRICE_PER_PIXEL,
+          },
+        ]),
+      ),
+    });
+    for (let i = 0; i < 400 && !orch.registry.advertised().some((a) => a.modelId === "green-tint"); i++)
+      await sleep(25);
+    gwChain = await startGatewayOnchain({
+      network: "devnet",
+      ethUrl: devnet.rpcUrl,
+      privateKey: devnet.accounts.gateway.privateKey,
+      contracts: devnet.contracts,
+      maxTicketEV: 10n * EV,
+      maxTotalEV: 1000n * EV,
+    });
+    gw = await startGateway({
+      port: 0,
+      discovery: { orchAddr: [orch.url] },
+      payments: gwChain.payments,
+      livePaymentIntervalMs: 1000,
+    });
+  });
+
+  after(async () => {
+    await gw?.close();
+    await gwChain?.close();
+    await orch?.close();
+    await onchain?.close();
+    await runner?.close();
+    await devnet?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("a paid live stream: tickets sent at start and in top-ups, the stream credited and debited, output tinted, a winner redeemed", async () => {
+    const r = await fetch(`${gw.url}/live/video-to-video`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model_id: "green-tint", params: { width: 192, height: 144, green: 80 } }),
+    });
+    const text = await r.text();
+    assert.equal(r.status, 200, text);
+    const s = JSON.parse(text) as {
+      publish_url: string;
+      subscribe_url: string;
+      status_url: string;
+      stop_url: string;
+    };
+    const statusOf = async () => (await (await fetch(s.status_url)).json()) as Status;
+
+    const started = await statusOf();
+    assert.ok(started.manifest_id, "the orchestrator's manifest id is reported");
+    assert.ok(
+      started.tickets_sent >= 2,
+      `60 s of pixels at start is two tickets, got ${started.tickets_sent}`,
+    );
+    assert.ok(BigInt(started.paid_wei) >= 2n * EV);
+    const manifest = started.manifest_id;
+    const gwAddr = gwChain.address;
+    const credited = onchain.gate.balance(gwAddr, manifest);
+    assert.ok(credited.cmp(0n) > 0, "the orchestrator credited the stream's manifest");
+
+    const out: Uint8Array[] = [];
+    const outSub = new TrickleSubscriber(s.subscribe_url, { start: 0 });
+    const outDone = (async () => {
+      for await (const seg of outSub) out.push(await seg.bytes());
+    })();
+    const pub = new TricklePublisher(s.publish_url, { mimeType: "video/mp2t" });
+    for (const seg of input) await pub.write(seg);
+    for (let i = 0; i < 600 && out.length === 0; i++) await sleep(25);
+    assert.ok(out.length > 0, "output arrived through the gateway");
+    const frame = (await decodeSegments(out.slice(0, 1), 192, 144)).video[0];
+    assert.ok(frame, "the output decodes");
+    assert.ok(channelMean(frame, 1) - channelMean(frame, 0) > 50, "and is tinted green");
+
+    // Top-ups every second: more tickets, and the gateway's stats count them.
+    let st = await statusOf();
+    for (let i = 0; i < 400 && st.payments === 0; i++) {
+      await sleep(25);
+      st = await statusOf();
+    }
+    assert.equal(st.state, "running");
+    assert.ok(st.payments > 0, "the gateway topped the stream up");
+    assert.ok(st.tickets_sent > started.tickets_sent);
+    assert.ok(BigInt(st.paid_wei) > BigInt(started.paid_wei));
+    assert.ok(st.segments_in > 0 && st.bytes_in > 0);
+    assert.ok(st.segments_out > 0 && st.bytes_out > 0);
+    assert.ok(st.last_output_latency_ms !== null && st.last_output_latency_ms >= 0);
+
+    // The orchestrator debits the stream every second: its balance is under what was sent (read
+    // before the gateway's figure, so a top-up in between cannot make it look over).
+    for (let i = 0; i < 400 && st.payments < 2; i++) {
+      await sleep(25);
+      st = await statusOf();
+    }
+    const balance = onchain.gate.balance(gwAddr, manifest);
+    st = await statusOf();
+    const oneDebit = BigInt(PRICE_PER_PIXEL) * 1280n * 720n * 30n;
+    assert.ok(
+      balance.cmp(BigInt(st.paid_wei) - oneDebit / 2n) < 0,
+      `balance ${balance.toFixed(0)} after debits, paid ${st.paid_wei}`,
+    );
+    assert.ok(balance.cmp(0n) > 0, "and still positive: the stream is paid ahead");
+
+    // Winners are stored by the orchestrator, for the gateway's address.
+    const won = onchain.store.listWinningTickets({ limit: 100 });
+    assert.ok(won.length >= st.tickets_sent - 1, `stored ${won.length} of ${st.tickets_sent}`);
+    assert.ok(won.every((t) => t.ticket.sender.toLowerCase() === gwAddr.toLowerCase()));
+
+    const stop = await fetch(s.stop_url, { method: "POST" });
+    assert.equal(stop.status, 200);
+    await pub.close();
+    outSub.close();
+    await outDone;
+
+    // Redemption: after the ticket params' expiration block and a new round.
+    await mineBlocks(devnet.rpcUrl, 41);
+    const d = createChainClients({
+      rpcUrl: devnet.rpcUrl,
+      chainId: devnet.chainId,
+      privateKey: devnet.accounts.deployer.privateKey,
+    });
+    await initializeCurrentRound(d, devnet.contracts.roundsManager);
+    const first = won[0];
+    assert.ok(first);
+    for (let i = 0; i < 120 && onchain.store.getWinningTicket(first.id)?.status !== "redeemed"; i++) {
+      await onchain.redeemer.runOnce();
+      await sleep(250);
+    }
+    const redeemed = onchain.store.getWinningTicket(first.id);
+    assert.equal(redeemed?.status, "redeemed", redeemed?.lastError);
+  });
+});
