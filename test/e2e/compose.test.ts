@@ -336,7 +336,8 @@ function loadCompose(): { services: Service[]; configs: Map<string, string> } {
     const dockerfile = (build.dockerfile as string | undefined) ?? "Dockerfile";
     const image = resolveImage(parseDockerfile(join(ROOT, dockerfile)), build.target as string | undefined);
     const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(obj(s.environment ?? {}, `${name}.environment`))) env[k] = (v as string | null) ?? "";
+    for (const [k, v] of Object.entries(obj(s.environment ?? {}, `${name}.environment`)))
+      env[k] = (v as string | null) ?? "";
     const published = new Map<number, number>();
     const ports = new Set<number>();
     for (const p of list(s.ports)) {
