@@ -30,6 +30,7 @@ import { createMetricsRegistry, writeMetrics } from "../node/metrics.ts";
 import type { Rat } from "../payments/rational.ts";
 import type { Sender } from "../payments/sender.ts";
 import type { MessageSigner } from "../payments/signature.ts";
+import { encodeJobHeader, type JobRequest, newJobRequest, parseJobHeader } from "../protocol/job-header.ts";
 import { aiRequestCapabilities, PIPELINE_CAPABILITY } from "./capabilities.ts";
 import { createDashboard, createPoolDashboardSource, type Dashboard } from "./dashboard/index.ts";
 import {
@@ -218,88 +219,8 @@ export function modelIdOf(headers: IncomingMessage["headers"], body: Buffer): st
   return undefined;
 }
 
-/** The decoded client `Livepeer` header (go-livepeer `JobRequest`, spec §4.2). */
-export interface ClientJobRequest {
-  id: string;
-  request: string;
-  parameters: string;
-  capability: string;
-  timeoutSeconds: number;
-  include?: string[];
-  exclude?: string[];
-}
-
-/**
- * Parses and checks the client's `Livepeer` header as go-livepeer's `setupGatewayJob` does:
- * `timeout_seconds` non-zero, `request` a JSON object string, `parameters` a JSON object string (an
- * empty string is taken as `"{}"`, where go-livepeer fails), `capability` non-empty.
- */
-export function parseClientJobHeader(value: string | undefined): ClientJobRequest {
-  if (!value)
-    throw new BadRequestError("missing Livepeer header (base64 JSON job request)", {
-      code: "BAD_JOB_HEADER",
-    });
-  let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(Buffer.from(value, "base64").toString("utf8")) as Record<string, unknown>;
-    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error("not an object");
-  } catch {
-    throw new BadRequestError("the Livepeer header must be base64 of a JSON object", {
-      code: "BAD_JOB_HEADER",
-    });
-  }
-  const capability = typeof raw.capability === "string" ? raw.capability : "";
-  if (capability === "")
-    throw new BadRequestError("Livepeer header: capability is required", { code: "BAD_JOB_HEADER" });
-  const timeoutSeconds = typeof raw.timeout_seconds === "number" ? raw.timeout_seconds : 0;
-  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds <= 0)
-    throw new BadRequestError("Livepeer header: timeout_seconds is required (a positive integer)", {
-      code: "BAD_JOB_HEADER",
-    });
-  const jsonObject = (field: string, v: unknown, empty: string): string => {
-    const s = typeof v === "string" && v !== "" ? v : empty;
-    try {
-      const parsed = JSON.parse(s) as unknown;
-      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error();
-    } catch {
-      throw new BadRequestError(
-        `Livepeer header: ${field} must be a string holding a JSON object, e.g. "{}"`,
-        {
-          code: "BAD_JOB_HEADER",
-        },
-      );
-    }
-    return s;
-  };
-  const request = jsonObject("request", raw.request, "");
-  const parameters = jsonObject("parameters", raw.parameters, "{}");
-  const orchs = (JSON.parse(parameters) as { orchestrators?: { include?: unknown; exclude?: unknown } })
-    .orchestrators;
-  const strings = (v: unknown) =>
-    Array.isArray(v) ? v.filter((s): s is string => typeof s === "string") : undefined;
-  return {
-    id: typeof raw.id === "string" ? raw.id : "",
-    request,
-    parameters,
-    capability,
-    timeoutSeconds,
-    include: strings(orchs?.include),
-    exclude: strings(orchs?.exclude),
-  };
-}
-
-/** Encodes the `Livepeer` header sent to an orchestrator (offchain: no sender or signature). */
-export function encodeJobHeader(job: ClientJobRequest): string {
-  return Buffer.from(
-    JSON.stringify({
-      id: job.id,
-      request: job.request,
-      parameters: job.parameters,
-      capability: job.capability,
-      timeout_seconds: job.timeoutSeconds,
-    }),
-  ).toString("base64");
-}
+/** The client's `Livepeer` header, parsed by the shared codec (src/protocol/job-header.ts). */
+export type ClientJobRequest = JobRequest;
 
 /** Starts the gateway. */
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
@@ -569,7 +490,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     if (path.startsWith("/live/")) return live.handle(req, res, path);
     if (path.startsWith("/process/request/") || path === "/process/request") {
       if (req.method !== "POST") return sendJson(res, 405, errorBody(methodNotAllowed()), { allow: "POST" });
-      const job = parseClientJobHeader(headerValue(req.headers, "livepeer"));
+      const job = parseJobHeader(headerValue(req.headers, "livepeer"), { client: true });
       const body = await readBody(req);
       return handleByocBuffered(req, res, path.slice("/process/request/".length), job, body, gone.signal);
     }
@@ -584,13 +505,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       const timeout = Number(headerValue(req.headers, "x-timeout-seconds") ?? DEFAULT_BYOC_TIMEOUT_SECONDS);
       if (!Number.isInteger(timeout) || timeout <= 0)
         throw new BadRequestError("X-Timeout-Seconds must be a positive integer", { code: "BAD_TIMEOUT" });
-      const job: ClientJobRequest = {
-        id: "",
-        request: "{}",
-        parameters: "{}",
-        capability,
-        timeoutSeconds: timeout,
-      };
+      const job = newJobRequest({ capability, timeoutSeconds: timeout });
       return handleByocBuffered(req, res, name, job, body, gone.signal);
     }
     throw new TributaryError(
@@ -629,8 +544,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         prepare: payments && ((d, sig) => payments.byocHeaders(d.transcoder, job, sig)),
         body,
         headersTimeoutMs: (job.timeoutSeconds + 5) * 1000,
-        include: job.include,
-        exclude: job.exclude,
+        include: job.params.include,
+        exclude: job.params.exclude,
         trace,
         log,
       },

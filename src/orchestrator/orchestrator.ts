@@ -54,6 +54,14 @@ import {
   PingPongSchema,
   type PriceInfo as PriceInfoMsg,
 } from "../protocol/gen/lp_rpc_pb.ts";
+import {
+  JOB_CAPABILITY_HEADER,
+  JOB_ETH_ADDRESS_HEADER,
+  JOB_PAYMENT_HEADER,
+  JOB_REQUEST_HEADER,
+  type JobRequest,
+  parseJobHeader,
+} from "../protocol/job-header.ts";
 import { decodePaymentHeader, ticketParamsToWire } from "../protocol/payment-header.ts";
 import { decodeSegmentHeader, segCredsSigningBytes } from "../protocol/segment-header.ts";
 import { priceInfoToGoJson, stringifyJsonBig, ticketParamsToGoJson } from "../protocol/ticket-params-json.ts";
@@ -88,16 +96,7 @@ import {
   type InfoContext,
   priceInfoOf,
 } from "./info.ts";
-import {
-  JOB_CAPABILITY_HEADER,
-  JOB_ETH_ADDRESS_HEADER,
-  JOB_PAYMENT_HEADER,
-  JOB_REQUEST_HEADER,
-  type JobRequest,
-  parseJobRequest,
-  parseJobSender,
-  verifyJobSignature,
-} from "./job-header.ts";
+import { parseJobSender, verifyJobSignature } from "./job-header.ts";
 import { createOrchestratorMetrics, type OrchestratorMetrics } from "./metrics.ts";
 import { balanceHeader, InsufficientBalanceError, type PaymentGate } from "./payments.ts";
 import { BYOC_PIPELINE, type Capability, CapabilityRegistry, type Lease } from "./registry.ts";
@@ -440,12 +439,12 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
   }
 
   /**
-   * Parses the job header and, with payments, verifies the V0 signature (400 "Could not verify job
+   * Parses the job header and, with payments, verifies the V1 or V0 signature (400 "Could not verify job
    * creds"). Offchain nothing is verified and the price is 0. An unknown capability answers 503.
    */
   async function byocJob(req: NodeRequest): Promise<ByocJob> {
-    const job = parseJobRequest(header(req.headers, JOB_REQUEST_HEADER) || undefined);
-    const sender = gate ? await verifyJobSignature(job) : undefined;
+    const job = parseJobHeader(header(req.headers, JOB_REQUEST_HEADER) || undefined);
+    const sender = gate ? (await verifyJobSignature(job)).signer : undefined;
     const cap = registry.get(BYOC_PIPELINE, job.capability);
     if (cap === undefined)
       throw new NoCapacityError("No capacity available for capability", { capability: job.capability });

@@ -1,7 +1,7 @@
 /**
  * A priced orchestrator (payment gate over the payments module's Recipient, chain facts faked in
  * process — no devnet) against real SDK containers and a real ticket Sender: token with ticket
- * params, V0 job signatures, insufficient balance with the missing amount, tickets credited and
+ * params, V0 and V1 job signatures, insufficient balance with the missing amount, tickets credited and
  * winners queued before the answer, per-second debits with Livepeer-Balance, signed GetOrchestrator,
  * and a BYOC stream stopped when its balance runs out.
  */
@@ -32,6 +32,7 @@ import {
   Orchestrator,
   PaymentResultSchema,
 } from "../../src/protocol/gen/lp_rpc_pb.ts";
+import { encodeJobHeader, jobSigningPayloadV1 } from "../../src/protocol/job-header.ts";
 import {
   encodePaymentHeader,
   priceInfoFromWire,
@@ -290,6 +291,26 @@ describe("orchestrator with payments", () => {
     assert.equal(winners.at(-1)!.recipient, ORCH);
     // 1000 credited, at least one second (10 wei) charged.
     assert.ok(Number(ok.headers["livepeer-balance"]) <= 990, String(ok.headers["livepeer-balance"]));
+
+    // A V1 signature (go-livepeer branch feat/remote-signer-byoc) is accepted too; it covers the id,
+    // so the same signature on another job id is refused.
+    const v1Job = { id: "v1-job", request: "{}", parameters: "{}", capability: "shout", timeoutSeconds: 10 };
+    const v1Sig = await signPayload(gw, jobSigningPayloadV1(v1Job));
+    const v1Header = (id: string) => encodeJobHeader({ ...v1Job, id, sender: gw.address, sig: v1Sig });
+    const v1 = await call(orch, "/process/request/shout", {
+      method: "POST",
+      headers: { livepeer: v1Header("v1-job"), "content-type": "application/json" },
+      body: JSON.stringify({ text: "v1" }),
+    });
+    assert.equal(v1.status, 200, v1.body);
+    assert.deepEqual(JSON.parse(v1.body), { text: "V1" });
+    const replayed = await call(orch, "/process/request/shout", {
+      method: "POST",
+      headers: { livepeer: v1Header("another-job"), "content-type": "application/json" },
+      body: JSON.stringify({ text: "v1" }),
+    });
+    assert.equal(replayed.status, 400);
+    assert.match(replayed.body, /Could not verify job creds/);
 
     active = false;
     const inactive = await call(orch, "/process/request/shout", {
