@@ -131,14 +131,19 @@ export interface FuzzReply {
  * every 4xx (except 404/405/470, whose status is the message) carries a non-empty message — in our
  * JSON envelope, pytrickle's `{status, message}` or go-livepeer's plain text.
  */
-export function assertSaneReply(reply: FuzzReply, allowed5xx: readonly number[], what: string): void {
+export function assertSaneReply(
+  reply: FuzzReply,
+  allowed5xx: readonly number[],
+  what: string,
+  head = false,
+): void {
   assert.ok(reply.status >= 100 && reply.status < 600, `${what}: status ${reply.status}`);
   if (reply.status >= 500)
     assert.ok(
       allowed5xx.includes(reply.status),
       `${what}: unexpected ${reply.status}: ${reply.body.slice(0, 300)}`,
     );
-  if (reply.status >= 400 && reply.status < 500 && reply.status !== 404 && reply.status !== 405) {
+  if (!head && reply.status >= 400 && reply.status < 500 && reply.status !== 404 && reply.status !== 405) {
     const message = errorMessageOf(reply.body);
     assert.ok(
       message.trim().length > 0,
@@ -201,3 +206,19 @@ export const base64Bytes = (maxLength = 300): fc.Arbitrary<string> =>
 /** Standard base64 of arbitrary JSON. */
 export const base64Json = (): fc.Arbitrary<string> =>
   fc.jsonValue({ maxDepth: 3 }).map((v) => Buffer.from(JSON.stringify(v)).toString("base64"));
+
+const tallies = new Map<string, number>();
+
+/** Counts one outcome (printed by {@link printTally} when `TRIBUTARY_FUZZ_VERBOSE` is set). */
+export function tally(key: string): void {
+  tallies.set(key, (tallies.get(key) ?? 0) + 1);
+}
+
+/** Prints and clears the outcome counts when `TRIBUTARY_FUZZ_VERBOSE` is set: what the run exercised. */
+export function printTally(name: string): void {
+  if (process.env.TRIBUTARY_FUZZ_VERBOSE) {
+    const rows = [...tallies].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}: ${n}`);
+    process.stderr.write(`# fuzz ${name} outcomes: ${rows.join(", ")}\n`);
+  }
+  tallies.clear();
+}
