@@ -7,6 +7,13 @@
  * It implements the payments module's `TimeSource`, `GasPriceSource` and `SenderMonitor`. It belongs
  * with the chain layer (src/chain); it lives here until that layer takes it. Simplification: sender
  * info is read on every call (no cache or event watch).
+ *
+ * The RPC may go away: a periodic refresh that fails keeps the last values (all of them: a refresh is
+ * applied whole or not at all, so a round is never paired with another round's block hash), and the
+ * per-sender reads (sender info, pool size, claimed reserve) fall back to their last known values, so
+ * tickets keep validating on cached facts. After a failed read, the cache answers without asking the
+ * RPC for one poll interval (no retry storm per ticket while the RPC is down). A sender never seen
+ * while the RPC was up cannot be validated until it returns.
  */
 import type { Address, Hex } from "viem";
 import { type Logger, silentLogger } from "../node/logger.ts";
@@ -66,37 +73,45 @@ export async function startChainFacts(options: ChainFactsOptions): Promise<Chain
   const refresh = async (): Promise<void> => {
     const b = await pub.getBlock({ blockTag: "latest" });
     const l1 = (b as unknown as { l1BlockNumber?: Hex }).l1BlockNumber;
-    block = useL1 && l1 ? BigInt(l1) : (b.number ?? block);
-    round = await pub.readContract({
+    const nextBlock = useL1 && l1 ? BigInt(l1) : (b.number ?? block);
+    const nextRound = await pub.readContract({
       address: contracts.roundsManager,
       abi: roundsManagerAbi,
       functionName: "lastInitializedRound",
     });
-    hash = await pub.readContract({
+    const nextHash = await pub.readContract({
       address: contracts.roundsManager,
       abi: roundsManagerAbi,
       functionName: "blockHashForRound",
-      args: [round],
+      args: [nextRound],
     });
-    preHash =
-      round > 0n
+    const nextPreHash =
+      nextRound > 0n
         ? await pub.readContract({
             address: contracts.roundsManager,
             abi: roundsManagerAbi,
             functionName: "blockHashForRound",
-            args: [round - 1n],
+            args: [nextRound - 1n],
           })
         : ZERO_HASH;
-    gas = await pub.getGasPrice();
-    active = await pub.readContract({
+    const nextGas = await pub.getGasPrice();
+    const nextActive = await pub.readContract({
       address: contracts.bondingManager,
       abi: bondingManagerAbi,
       functionName: "isActiveTranscoder",
       args: [options.recipient],
     });
+    // All or nothing: a refresh that fails half way leaves the previous facts untouched.
+    block = nextBlock;
+    round = nextRound;
+    hash = nextHash;
+    preHash = nextPreHash;
+    gas = nextGas;
+    active = nextActive;
   };
   await refresh();
   let running = false;
+  const pollMs = options.pollIntervalMs ?? 2000;
   const timer = setInterval(() => {
     if (running) return;
     running = true;
@@ -105,11 +120,29 @@ export async function startChainFacts(options: ChainFactsOptions): Promise<Chain
       .finally(() => {
         running = false;
       });
-  }, options.pollIntervalMs ?? 2000);
+  }, pollMs);
   timer.unref();
 
+  /** Last known values of per-call reads, by key, for when the RPC fails. */
+  const lastKnown = new Map<string, unknown>();
+  let quietUntil = 0;
+  const cached = async <T>(key: string, read: () => Promise<T>): Promise<T> => {
+    if (Date.now() < quietUntil && lastKnown.has(key)) return lastKnown.get(key) as T;
+    try {
+      const value = await read();
+      lastKnown.set(key, value);
+      return value;
+    } catch (err) {
+      if (!lastKnown.has(key)) throw err;
+      if (Date.now() >= quietUntil) log.warn({ err, key }, "chain read failed; using the last known value");
+      quietUntil = Date.now() + pollMs;
+      return lastKnown.get(key) as T;
+    }
+  };
   const senderInfo = (sender: Address): Promise<SenderInfo> =>
-    readSenderInfo(clients, contracts.ticketBroker, sender);
+    cached(`senderInfo:${sender.toLowerCase()}`, () =>
+      readSenderInfo(clients, contracts.ticketBroker, sender),
+    );
   const close = async (): Promise<void> => clearInterval(timer);
   return {
     lastSeenL1Block: () => block,
@@ -122,17 +155,21 @@ export async function startChainFacts(options: ChainFactsOptions): Promise<Chain
     async maxFloat(sender: Address): Promise<bigint> {
       const [info, poolSize, claimedByRecipient] = await Promise.all([
         senderInfo(sender),
-        pub.readContract({
-          address: contracts.bondingManager,
-          abi: bondingManagerAbi,
-          functionName: "getTranscoderPoolSize",
-        }),
-        pub.readContract({
-          address: contracts.ticketBroker,
-          abi: ticketBrokerAbi,
-          functionName: "claimedReserve",
-          args: [sender, options.recipient],
-        }),
+        cached("poolSize", () =>
+          pub.readContract({
+            address: contracts.bondingManager,
+            abi: bondingManagerAbi,
+            functionName: "getTranscoderPoolSize",
+          }),
+        ),
+        cached(`claimedReserve:${sender.toLowerCase()}`, () =>
+          pub.readContract({
+            address: contracts.ticketBroker,
+            abi: ticketBrokerAbi,
+            functionName: "claimedReserve",
+            args: [sender, options.recipient],
+          }),
+        ),
       ]);
       const pendingAmount = options.pendingAmount?.(sender) ?? 0n;
       return computeMaxFloat({ info, poolSize, claimedByRecipient, pendingAmount });

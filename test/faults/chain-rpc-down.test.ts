@@ -1,0 +1,213 @@
+/**
+ * Fault injection: the orchestrator's chain RPC goes away while paid jobs run. The orchestrator's
+ * on-chain payment path (`startOnchainPayments`: chain facts, recipient, redeemer) reaches anvil
+ * through a TCP proxy that the test cuts and restores. Every ticket wins (face value EV + 1), so every
+ * paid job queues a winning ticket.
+ *
+ * Pass criteria: while the RPC is cut, paid jobs keep succeeding (validation runs on cached chain
+ * facts), and the redeemer records network errors and retries; once the RPC is back, every winning
+ * ticket is redeemed on chain, once.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { type Hex, parseEther } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { type ChainFacts, startChainFacts } from "../../src/chain/chain-facts.ts";
+import {
+  createChainClients,
+  type Devnet,
+  fundSender,
+  mineBlocks,
+  readSenderInfo,
+  startDevnet,
+  ticketBrokerAbi,
+} from "../../src/chain/index.ts";
+import { type OnchainPayments, startOnchainPayments } from "../../src/orchestrator/onchain.ts";
+import { type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/orchestrator.ts";
+import { Rat } from "../../src/payments/rational.ts";
+import { Sender } from "../../src/payments/sender.ts";
+import { defineBatchPipeline, type RunningRunner, startRunner } from "../../src/runner/index.ts";
+import { httpsCall, openPaidSession, paidJob, startTcpProxy, type TcpProxy } from "./helpers.ts";
+
+/**
+ * Face value EV + 1: a ticket wins with probability EV/(EV+1) (the Sender requires face value > EV);
+ * well above a redemption's cost on anvil (~2e14 wei).
+ */
+const EV = 2n * 10n ** 15n;
+const CAPABILITY = "shout";
+
+let devnet: Devnet;
+let dir: string;
+let proxy: TcpProxy;
+let onchain: OnchainPayments;
+let gatewayFacts: ChainFacts;
+let worker: RunningRunner;
+let orch: RunningOrchestrator;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "fault-rpc-"));
+  devnet = await startDevnet({ roundLength: 1000 });
+  const g = createChainClients({
+    rpcUrl: devnet.rpcUrl,
+    chainId: devnet.chainId,
+    privateKey: devnet.accounts.gateway.privateKey,
+  });
+  await fundSender(g, devnet.contracts.ticketBroker, { deposit: parseEther("1"), reserve: parseEther("1") });
+  gatewayFacts = await startChainFacts({
+    clients: g,
+    contracts: devnet.contracts,
+    recipient: devnet.accounts.orchestrator.address,
+    pollIntervalMs: 200,
+  });
+  proxy = await startTcpProxy(Number(new URL(devnet.rpcUrl).port));
+  onchain = await startOnchainPayments({
+    network: "devnet",
+    ethUrl: proxy.url,
+    privateKey: devnet.accounts.orchestrator.privateKey,
+    contracts: devnet.contracts,
+    dataDir: dir,
+    ticketEV: EV,
+    maxFaceValue: EV + 1n,
+  });
+  worker = await startRunner(
+    defineBatchPipeline({ name: CAPABILITY, run: (i: { text: string }) => ({ text: i.text.toUpperCase() }) }),
+    { port: 0 },
+  );
+  orch = await startOrchestrator({
+    port: 0,
+    dataDir: dir,
+    orchSecret: "s",
+    network: "devnet",
+    payments: onchain.gate,
+    address: onchain.address,
+    health: { intervalMs: 200, failureThreshold: 1 },
+  });
+  const reg = await httpsCall(orch.url, "/capability/register", {
+    method: "POST",
+    headers: { authorization: "s" },
+    body: JSON.stringify({
+      name: CAPABILITY,
+      url: worker.url,
+      capacity: 4,
+      price_per_unit: 1000,
+      price_scaling: 1,
+    }),
+  });
+  assert.equal(reg.status, 200, reg.body);
+  const end = Date.now() + 20_000;
+  while (orch.registry.advertised().length === 0) {
+    if (Date.now() > end) throw new Error("container never healthy");
+    await new Promise((r) => setTimeout(r, 25));
+  }
+});
+
+after(async () => {
+  await orch?.close();
+  await worker?.close();
+  await onchain?.close();
+  await gatewayFacts?.close();
+  await proxy?.close();
+  await devnet?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test("with the chain RPC cut, paid jobs keep flowing and every winning ticket is redeemed once it is back", async (t) => {
+  const gw = privateKeyToAccount(devnet.accounts.gateway.privateKey);
+  const sender = new Sender({
+    signer: gw,
+    time: gatewayFacts,
+    senders: gatewayFacts,
+    maxTicketEV: Rat.of(EV * 10n),
+    maxTotalEV: Rat.of(EV * 10n),
+  });
+  const reader = createChainClients({ rpcUrl: devnet.rpcUrl, chainId: devnet.chainId });
+  const fromBlock = await reader.publicClient.getBlockNumber({ cacheTime: 0 });
+  const fundsBefore = await readSenderInfo(reader, devnet.contracts.ticketBroker, gw.address);
+  const paid: Hex[] = [];
+  const runJobs = async (n: number, label: string, session = s) => {
+    for (let i = 0; i < n; i++) {
+      const r = await paidJob(orch.url, gw, sender, session, CAPABILITY, { text: `${label} ${i}` });
+      assert.equal(r.status, 200, `${label} job ${i}: ${r.body}`);
+      assert.deepEqual(JSON.parse(r.body), { text: `${label} ${i}`.toUpperCase() });
+      paid.push(...r.tickets);
+    }
+  };
+
+  // 1. RPC up: paid jobs, every ticket a winner, queued.
+  const s = await openPaidSession(orch.url, gw, sender, CAPABILITY);
+  await runJobs(3, "before");
+
+  // 2. Cut the RPC. Jobs keep flowing, on the session's params and on fresh ones.
+  proxy.cut();
+  await runJobs(5, "during");
+  const fresh = await openPaidSession(orch.url, gw, sender, CAPABILITY);
+  await runJobs(2, "during-fresh", fresh);
+  // Make the queued tickets due (their params expire 40 blocks on) while the orchestrator cannot look.
+  await mineBlocks(devnet.rpcUrl, 45);
+  onchain.redeemer.notify();
+  const deadline = Date.now() + 30_000;
+  const networkErrors = () =>
+    onchain.store.listWinningTickets().filter((w) => w.lastError?.startsWith("network:")).length;
+  const maxAttempts = () => Math.max(0, ...onchain.store.listWinningTickets().map((w) => w.attempts));
+  // Retried, with backoff (1 s, then 2 s, …): wait for the second failed attempt.
+  while (networkErrors() === 0 || maxAttempts() < 2) {
+    if (Date.now() > deadline) throw new Error("the redeemer never hit the cut RPC");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(onchain.store.countWinningTickets().redeemed, 0, "nothing redeemed while the RPC is cut");
+  t.diagnostic(
+    `while cut: ${proxy.refused} RPC connections refused; ${JSON.stringify(onchain.store.countWinningTickets())}`,
+  );
+
+  // 3. Restore: the redeemer catches up.
+  proxy.restore();
+  await onchain.facts.refresh(); // the old params expired with the mined blocks: quote fresh ones
+  await runJobs(2, "after", await openPaidSession(orch.url, gw, sender, CAPABILITY));
+  await mineBlocks(devnet.rpcUrl, 45);
+  const catchUpStart = performance.now();
+  const until = Date.now() + 120_000;
+  for (;;) {
+    const n = onchain.store.countWinningTickets();
+    if (n.pending === 0 && n.submitted === 0) break;
+    if (Date.now() > until) throw new Error(`redemption did not catch up: ${JSON.stringify(n)}`);
+    onchain.redeemer.notify();
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  t.diagnostic(
+    `caught up ${((performance.now() - catchUpStart) / 1000).toFixed(1)} s after the RPC returned`,
+  );
+
+  const all = onchain.store.listWinningTickets();
+  assert.equal(all.length, paid.length, "every paid ticket won and was stored");
+  for (const w of all)
+    assert.equal(w.status, "redeemed", `${w.ticketHash}: ${w.status} ${w.lastError ?? ""}`);
+  for (const hash of paid) {
+    const used = await reader.publicClient.readContract({
+      address: devnet.contracts.ticketBroker,
+      abi: ticketBrokerAbi,
+      functionName: "usedTickets",
+      args: [hash],
+    });
+    assert.equal(used, true, `ticket ${hash} used on chain`);
+  }
+  const events = await reader.publicClient.getContractEvents({
+    address: devnet.contracts.ticketBroker,
+    abi: ticketBrokerAbi,
+    eventName: "WinningTicketRedeemed",
+    args: { recipient: onchain.address },
+    fromBlock,
+  });
+  assert.equal(events.length, paid.length, "one redemption per ticket, none twice");
+  const fundsAfter = await readSenderInfo(reader, devnet.contracts.ticketBroker, gw.address);
+  const spent =
+    fundsBefore.deposit +
+    fundsBefore.reserve.fundsRemaining -
+    fundsAfter.deposit -
+    fundsAfter.reserve.fundsRemaining;
+  const stored = all.reduce((sum, w) => sum + w.ticket.faceValue, 0n);
+  assert.equal(stored, (EV + 1n) * BigInt(paid.length));
+  assert.equal(spent, stored, "the sender paid on chain exactly the face value the store holds as redeemed");
+});
