@@ -9,10 +9,12 @@
  * `publish_url`; every segment of the orchestrator's `subscribe_url` is written to `<id>-out`;
  * `events_url` is read for status; updates are written to `control_url`.
  *
- * Failover: a stream whose orchestrator sends no event for `eventTimeoutMs` (default 30 s, as
- * go-livepeer's events watchdog), whose start fails, or whose output channel ends without a stop moves
- * to the next orchestrator (the old one is suspended for `LIVE_VIDEO_PENALTY` refreshes). The client's
- * URLs do not change. At most {@link MAX_SWAPS} moves per stream.
+ * Failover: a stream moves to the next orchestrator when its start fails, when a relay to or from
+ * the orchestrator fails (a dead orchestrator refuses the connections: the move starts within about
+ * 1.5 s, the subscriber's retries), when its output or events channel ends without a stop, or when
+ * no event arrives for `eventTimeoutMs` (default 30 s, as go-livepeer's events watchdog; this catches
+ * an orchestrator that hangs or a network path that silently drops packets). The old orchestrator
+ * is suspended for `LIVE_VIDEO_PENALTY` refreshes. The client's URLs do not change. At most {@link MAX_SWAPS} moves per stream.
  *
  * Payments (with `payments`): the start carries a signed `Livepeer-Segment` and 60 s worth of tickets;
  * every `paymentIntervalMs` (default 5 s) the elapsed time is paid with `POST {O}/payment` on fresh
@@ -335,7 +337,12 @@ export function createLive(options: LiveOptions): LiveManager {
     const eventLoop = (async () => {
       for (;;) {
         const seg = await events.next();
-        if (seg === null) return;
+        if (seg === null) {
+          // The orchestrator closes the events channel only when the stream ends there.
+          if (!signal.aborted)
+            turn.abort(new Error(`orchestrator events channel ended (${events.endReason})`));
+          return;
+        }
         const text = await seg.text();
         s.lastEventAt = Date.now();
         for (const line of text.split("\n"))
