@@ -99,6 +99,8 @@ export interface GatewayOptions {
   liveEventTimeoutMs?: number;
   /** Live top-up period when paying, ms; default 5 s. */
   livePaymentIntervalMs?: number;
+  /** BYOC stream top-up period when paying, ms; default 50 s (go-livepeer's). */
+  byocStreamPaymentIntervalMs?: number;
   /** Public base URL put in live stream URLs; default `http://<host>:<port>`. */
   publicUrl?: string;
   /**
@@ -473,6 +475,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     eventTimeoutMs: options.liveEventTimeoutMs,
     payments,
     paymentIntervalMs: options.livePaymentIntervalMs,
+    byocPaymentIntervalMs: options.byocStreamPaymentIntervalMs,
     baseUrl: () => publicUrl,
     traceOf: (req, capability) => traceOf(req, capability),
   });
@@ -487,7 +490,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     if (dashboard.handle(req, res)) return;
     if (req.method === "GET" && path === "/metrics") return writeMetrics(registry, res);
     if (req.method === "GET" && path === "/health") return sendJson(res, 200, { status: "ok" });
-    if (path.startsWith("/live/")) return live.handle(req, res, path);
+    if (path.startsWith("/live/") || path.startsWith("/process/stream/")) return live.handle(req, res, path);
     if (path.startsWith("/process/request/") || path === "/process/request") {
       if (req.method !== "POST") return sendJson(res, 405, errorBody(methodNotAllowed()), { allow: "POST" });
       const job = parseJobHeader(headerValue(req.headers, "livepeer"), { client: true });

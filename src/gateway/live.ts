@@ -1,34 +1,55 @@
 /**
- * Live video on the gateway (shared/spec/orchestrator-gateway.md §14, §6.2): the client starts a
- * stream with `POST /live/video-to-video` `{model_id, params?, stream_id?}` and gets URLs on the
- * GATEWAY's own trickle server (mounted at `/live/trickle/`): `publish_url` to POST MPEG-TS segments
- * into, `subscribe_url` to read the output from, plus `update_url`, `status_url`, `stop_url`.
+ * Real-time streams on the gateway: native live video (shared/spec/orchestrator-gateway.md §14,
+ * §6.2) and BYOC streams (§4.7, go-livepeer `byoc/stream_gateway.go`). Both get URLs on the
+ * GATEWAY's own trickle server (mounted at `/live/trickle/`), so the client never talks to an
+ * orchestrator and its URLs survive a move.
  *
- * The gateway starts the stream on an orchestrator (`POST {O}/live-video-to-video`, native LV2V) and
- * relays: every input segment of its `<id>-in` channel is published to the orchestrator's
- * `publish_url`; every segment of the orchestrator's `subscribe_url` is written to `<id>-out`;
- * `events_url` is read for status; updates are written to `control_url`.
+ * Native live: `POST /live/video-to-video` `{model_id, params?, stream_id?}` → `publish_url` (POST
+ * MPEG-TS segments into it), `subscribe_url` (read the output), `update_url`, `status_url`,
+ * `stop_url`. The gateway starts the stream with `POST {O}/live-video-to-video`; updates are written
+ * to the orchestrator's control channel.
+ *
+ * BYOC streams: `POST /process/stream/start` with the client's `Livepeer` header (capability,
+ * `parameters` with `enable_video_ingress`, `enable_video_egress`, `enable_data_output`) and
+ * go-livepeer's `StartRequest` body `{stream_name?, stream_id?, params?}` → go-livepeer's
+ * `StreamUrls` (`stream_id`, `update_url`, `status_url`, `stop_url`, `data_url`; `whip_url`,
+ * `whep_url`, `rtmp_url`, `rtmp_output_url` empty: WHIP/RTMP ingest is not done) plus our
+ * `publish_url` / `subscribe_url` (trickle MPEG-TS in and out, when ingress / egress are enabled).
+ * The gateway relays to `POST {O}/ai/stream/start` (signed job, `{"params": …}` body), whose
+ * `X-Publish-Url`, `X-Subscribe-Url`, `X-Control-Url`, `X-Events-Url`, `X-Data-Url` answer headers
+ * name the orchestrator's channels (a path gets the orchestrator's host, as go-livepeer's
+ * `AppendHostname`). `POST /process/stream/<id>/update` goes to `/ai/stream/update`, `…/stop` to
+ * `/ai/stream/stop` (its answer is passed back), `GET …/data` is the data channel as server-sent
+ * events (`data: <line>`, then `event: end` when the stream ends), `GET …/status` as native live.
+ *
+ * Both kinds relay: every input segment of `<id>-in` is published to the orchestrator's publish
+ * channel, every segment of its subscribe channel is written to `<id>-out` (and data to `<id>-data`);
+ * the events channel is read for status and fps.
  *
  * Failover: a stream moves to the next orchestrator when its start fails, when a relay to or from
  * the orchestrator fails (a dead orchestrator refuses the connections: the move starts within about
  * 1.5 s, the subscriber's retries), when its output or events channel ends without a stop, or when
  * no event arrives for `eventTimeoutMs` (default 30 s, as go-livepeer's events watchdog; this catches
  * an orchestrator that hangs or a network path that silently drops packets). The old orchestrator
- * is suspended for `LIVE_VIDEO_PENALTY` refreshes. The client's URLs do not change. At most {@link MAX_SWAPS} moves per stream.
+ * is suspended for `LIVE_VIDEO_PENALTY` refreshes (a BYOC stream is also stopped there, best
+ * effort). The client's URLs do not change. At most {@link MAX_SWAPS} moves per stream. The last
+ * params (start, then updates) are replayed on the next orchestrator.
  *
- * Payments (with `payments`): the start carries a signed `Livepeer-Segment` and 60 s worth of tickets;
- * every `paymentIntervalMs` (default 5 s) the elapsed time is paid with `POST {O}/payment` on fresh
- * ticket params (payments.ts). A failed top-up is logged; the orchestrator closes an unpaid stream,
- * which then moves.
+ * Payments (with `payments`): native live pays 60 s of 1280×720@30 pixels at start (signed
+ * `Livepeer-Segment`), then every `paymentIntervalMs` (default 5 s) the elapsed time with
+ * `POST {O}/payment`. A BYOC stream pays at start, on updates and every `byocPaymentIntervalMs`
+ * (default 50 s, go-livepeer's) with `POST {O}/ai/stream/payment` whenever the balance with the
+ * orchestrator is under 120 × price (payments.ts). A failed top-up is logged; the orchestrator
+ * closes an unpaid stream, which then moves.
  *
- * Not done: BYOC streams (`/ai/stream/start`) from this route, WHIP / RTMP ingest, the
- * `{"keep":"alive"}` control keepalive.
+ * Not done: WHIP / RTMP ingest and WHEP / RTMP output, the `{"keep":"alive"}` control keepalive.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BadRequestError, NotFoundError, TributaryError } from "../node/errors.ts";
 import type { Logger } from "../node/logger.ts";
 import { Rat } from "../payments/rational.ts";
+import { encodeJobHeader, type JobRequest, newJobRequest, parseJobHeader } from "../protocol/job-header.ts";
 import {
   LocalPublisher,
   type LocalSegment,
@@ -43,7 +64,12 @@ import {
 import { aiRequestCapabilities } from "./capabilities.ts";
 import type { OrchestratorDescriptor, OrchestratorPool } from "./discovery/index.ts";
 import { headerValue, type OrchestratorHttp, readText } from "./orch-http.ts";
-import { type GatewayPayments, LIVE_INITIAL_SECONDS, LIVE_PIXELS_PER_SECOND } from "./payments.ts";
+import {
+  type GatewayPayments,
+  LIVE_INITIAL_SECONDS,
+  LIVE_PIXELS_PER_SECOND,
+  type SentPayment,
+} from "./payments.ts";
 import { readBody } from "./read-body.ts";
 import { LIVE_VIDEO_PENALTY, type Selector, type Suspender } from "./selection/index.ts";
 import { formatTraceparent, type TraceContext } from "./tracing.ts";
@@ -54,11 +80,21 @@ export const LIVE_TRICKLE_BASE = "/live/trickle/";
 export const DEFAULT_EVENT_TIMEOUT_MS = 30_000;
 /** Live top-up period (go-livepeer `-livePaymentInterval`). */
 export const DEFAULT_LIVE_PAYMENT_INTERVAL_MS = 5_000;
+/** BYOC stream top-up period (go-livepeer `monitorStream`: 50 s). */
+export const DEFAULT_BYOC_PAYMENT_INTERVAL_MS = 50_000;
+/** `timeout_seconds` of BYOC stream top-ups (go-livepeer: 70). */
+const BYOC_PAYMENT_TIMEOUT_SECONDS = 70;
+/** `timeout_seconds` of BYOC stream stops and updates (go-livepeer: 10). */
+const BYOC_CONTROL_TIMEOUT_SECONDS = 10;
 /** Orchestrator moves allowed per stream. */
 export const MAX_SWAPS = 3;
 /** Time allowed for the orchestrator's start answer (go-livepeer: 5 s; containers may be slower). */
 const START_TIMEOUT_MS = 15_000;
+/** Body limit of BYOC stream start and update requests (go-livepeer: 10 MB). */
+const BYOC_BODY_LIMIT = 10 * 1024 * 1024;
 const PIPELINE = "live-video-to-video";
+/** Stream ids usable as trickle channel names. */
+const STREAM_ID = /^[A-Za-z0-9_.-]{1,128}$/;
 
 /** Options of {@link createLive}. */
 export interface LiveOptions {
@@ -73,30 +109,57 @@ export interface LiveOptions {
   payments?: GatewayPayments;
   /** Live top-up period, ms; default {@link DEFAULT_LIVE_PAYMENT_INTERVAL_MS}. */
   paymentIntervalMs?: number;
+  /** BYOC stream top-up period, ms; default {@link DEFAULT_BYOC_PAYMENT_INTERVAL_MS}. */
+  byocPaymentIntervalMs?: number;
   /** The gateway's public base URL (no trailing slash). */
   baseUrl: () => string;
   traceOf: (req: IncomingMessage, capability: string) => { trace: TraceContext; log: Logger };
 }
 
-/** The orchestrator's answer to a start. */
+/** The orchestrator's channels for one stream. */
 interface OrchUrls {
+  /** Native live: the stream's `manifest_id` (its balance on the orchestrator). */
   manifestId: string;
-  publishUrl: string;
-  subscribeUrl: string;
-  controlUrl: string;
+  publishUrl?: string;
+  subscribeUrl?: string;
+  controlUrl?: string;
   eventsUrl: string;
+  dataUrl?: string;
 }
 
-/** One live stream. */
+/** Counters of one stream, over all its orchestrators (see `statusOf`). */
+interface LiveStats {
+  startedAt: number;
+  segmentsIn: number;
+  bytesIn: number;
+  segmentsOut: number;
+  bytesOut: number;
+  /** Arrival times of input segments relayed in this turn and not yet matched by an output segment. */
+  pendingInputs: number[];
+  lastOutputLatencyMs?: number;
+  /** The `fps` object of the container's last heartbeat event. */
+  fps?: unknown;
+  tickets: number;
+  paid: Rat;
+}
+
+/** Input arrival times kept for matching output segments (older ones are dropped). */
+const MAX_PENDING_INPUTS = 256;
+
+/** One stream. */
 interface LiveStream {
   id: string;
+  kind: "live" | "byoc";
+  /** Native live: the model id; BYOC: the capability. */
   modelId: string;
   params: Record<string, unknown>;
+  /** BYOC: the client's job (capability, request, parameters, timeout). */
+  job?: JobRequest;
   trace: TraceContext;
   log: Logger;
   tried: Set<string>;
   swaps: number;
-  /** Successful live top-ups. */
+  /** Successful top-ups. */
   payments: number;
   stats: LiveStats;
   orchestrator?: string;
@@ -109,34 +172,19 @@ interface LiveStream {
   state: "starting" | "running" | "moving" | "failed" | "stopped";
   error?: string;
   stopped: AbortController;
-  output: LocalPublisher;
-  input: LocalSubscriber;
+  /** `<id>-in` (native live always; BYOC with video ingress). */
+  input?: LocalSubscriber;
+  /** `<id>-out` (native live always; BYOC with video egress). */
+  output?: LocalPublisher;
+  /** `<id>-data` (BYOC with data output). */
+  data?: LocalPublisher;
 }
-
-/** Counters of one stream, over all its orchestrators (see `statusOf`). */
-interface LiveStats {
-  startedAt: number;
-  segmentsIn: number;
-  bytesIn: number;
-  segmentsOut: number;
-  bytesOut: number;
-  /** Read times of input segments relayed in this turn and not yet matched by an output segment. */
-  pendingInputs: number[];
-  lastOutputLatencyMs?: number;
-  /** The `fps` object of the container's last heartbeat event. */
-  fps?: unknown;
-  tickets: number;
-  paid: Rat;
-}
-
-/** Input read times kept for matching output segments (older ones are dropped). */
-const MAX_PENDING_INPUTS = 256;
 
 /** The live part of the gateway. */
 export interface LiveManager {
-  /** The gateway's trickle server (channels `<id>-in`, `<id>-out`). */
+  /** The gateway's trickle server (channels `<id>-in`, `<id>-out`, `<id>-data`). */
   trickle: TrickleServer;
-  /** Answers a request under `/live/`. */
+  /** Answers a request under `/live/` or `/process/stream/`. */
   handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void>;
   /** Running streams. */
   readonly count: number;
@@ -153,10 +201,31 @@ async function readJsonObject(req: IncomingMessage, limit = 1024 * 1024): Promis
   throw new BadRequestError("the body must be a JSON object", { code: "BAD_JSON" });
 }
 
+/** `params` of a start: a JSON object, or a string holding one (go-livepeer's `StartRequest.params`). */
+function paramsOf(value: unknown): Record<string, unknown> {
+  let params: unknown = value ?? {};
+  if (typeof value === "string") {
+    try {
+      params = value === "" ? {} : (JSON.parse(value) as unknown);
+    } catch {
+      params = undefined;
+    }
+  }
+  if (typeof params !== "object" || params === null || Array.isArray(params))
+    throw new BadRequestError("invalid model params: params must be a JSON object", { code: "BAD_PARAMS" });
+  return params as Record<string, unknown>;
+}
+
 function json(res: ServerResponse, status: number, value: unknown): void {
   res.writeHead(status, { "content-type": "application/json" });
   res.end(JSON.stringify(value));
 }
+
+function methodNotAllowed(allow: string): TributaryError {
+  return new TributaryError("METHOD_NOT_ALLOWED", `use ${allow}`, { status: 405 });
+}
+
+const trimSlash = (u: string) => u.replace(/\/+$/, "");
 
 /** Creates the live manager. */
 export function createLive(options: LiveOptions): LiveManager {
@@ -180,13 +249,174 @@ export function createLive(options: LiveOptions): LiveManager {
   watchdog.unref();
 
   async function pick(s: LiveStream): Promise<OrchestratorDescriptor | undefined> {
+    const include = s.job?.params.include?.map(trimSlash);
     const choose = (all: OrchestratorDescriptor[]) =>
-      options.selector.select(all, { pipeline: PIPELINE, modelId: s.modelId, exclude: [...s.tried] })
-        .ranked[0]?.descriptor;
+      options.selector.select(
+        include?.length
+          ? all.filter((d) => include.includes(trimSlash(d.transcoder)) || include.includes(d.url))
+          : all,
+        {
+          pipeline: s.kind === "live" ? PIPELINE : "byoc",
+          modelId: s.modelId,
+          exclude: [...(s.job?.params.exclude ?? []), ...s.tried],
+        },
+      ).ranked[0]?.descriptor;
     let d = choose(await options.pool.current(options.signal));
     if (d === undefined && s.tried.size === 0)
       d = choose(await options.pool.refresh(options.signal).catch(() => []));
     return d;
+  }
+
+  function traceHeaders(s: LiveStream): Record<string, string> {
+    return { traceparent: formatTraceparent(s.trace), "x-trace-id": s.trace.traceId };
+  }
+
+  /** Throws for an orchestrator's error answer: a 4xx (not 408/429) is the client's problem. */
+  function checkStartAnswer(status: number, text: string): void {
+    if (status < 400) return;
+    if (status < 500 && status !== 429 && status !== 408)
+      throw new TributaryError(
+        "LIVE_START_REJECTED",
+        `orchestrator refused the stream: ${text.slice(0, 300)}`,
+        {
+          status,
+        },
+      );
+    throw new Error(`HTTP ${status}: ${text.slice(0, 300)}`);
+  }
+
+  /** Native live start on `d` (`POST {O}/live-video-to-video`). */
+  async function startLive(
+    s: LiveStream,
+    d: OrchestratorDescriptor,
+  ): Promise<{ urls: OrchUrls; paid?: SentPayment }> {
+    const paid = options.payments
+      ? await options.payments.nativePayment(
+          d.transcoder,
+          await options.pool.fetchOne(d.url, {
+            capabilities: aiRequestCapabilities({ pipeline: PIPELINE, modelId: s.modelId }),
+            signal: s.stopped.signal,
+          }),
+          PIPELINE,
+          s.modelId,
+          LIVE_INITIAL_SECONDS * LIVE_PIXELS_PER_SECOND,
+        )
+      : undefined;
+    const res = await options.http.send(`${trimSlash(d.transcoder)}/live-video-to-video`, {
+      headers: {
+        ...paid?.headers,
+        ...traceHeaders(s),
+        "content-type": "application/json",
+        authorization: "Livepeer-AI-Worker-1.0",
+      },
+      body: JSON.stringify({
+        model_id: s.modelId,
+        params: s.params,
+        stream_id: s.id,
+        gateway_request_id: s.id,
+      }),
+      headersTimeoutMs: START_TIMEOUT_MS,
+      signal: s.stopped.signal,
+    });
+    const text = await readText(res, 1024 * 1024);
+    checkStartAnswer(res.statusCode ?? 500, text);
+    const body = JSON.parse(text) as Record<string, unknown>;
+    const str = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
+    const urls: OrchUrls = {
+      manifestId: String(body.manifest_id ?? ""),
+      publishUrl: str(body.publish_url),
+      subscribeUrl: str(body.subscribe_url),
+      controlUrl: str(body.control_url),
+      eventsUrl: String(body.events_url ?? ""),
+    };
+    if (!urls.publishUrl || !urls.subscribeUrl || !urls.eventsUrl)
+      throw new Error("start answer lacks publish_url, subscribe_url or events_url");
+    return { urls, paid };
+  }
+
+  /** A BYOC job about stream `s` (stop, update, payment): `request` names the stream. */
+  function streamJob(s: LiveStream, timeoutSeconds: number): JobRequest {
+    return newJobRequest({
+      capability: s.modelId,
+      timeoutSeconds,
+      request: JSON.stringify({ stream_id: s.id }),
+    });
+  }
+
+  /** Headers of a BYOC stream call: the signed job and, when due, a payment (on chain). */
+  async function byocHeaders(
+    s: LiveStream,
+    d: OrchestratorDescriptor,
+    job: JobRequest,
+    pay: boolean,
+    signal: AbortSignal,
+  ): Promise<SentPayment> {
+    const payments = options.payments;
+    if (payments === undefined)
+      return { headers: { livepeer: encodeJobHeader(job) }, tickets: 0, value: Rat.ZERO };
+    if (!pay) return { headers: { livepeer: await payments.jobHeader(job) }, tickets: 0, value: Rat.ZERO };
+    const sent = await payments.byocPayment(d.transcoder, job, signal);
+    count(s, sent);
+    return sent;
+  }
+
+  function count(s: LiveStream, sent: SentPayment | undefined): void {
+    if (sent === undefined || sent.tickets === 0) return;
+    s.stats.tickets += sent.tickets;
+    s.stats.paid = s.stats.paid.add(sent.value);
+  }
+
+  /** BYOC start on `d` (`POST {O}/ai/stream/start`). */
+  async function startByoc(
+    s: LiveStream,
+    d: OrchestratorDescriptor,
+  ): Promise<{ urls: OrchUrls; paid?: SentPayment }> {
+    const client = s.job as JobRequest;
+    const job: JobRequest = { ...client, id: s.id };
+    const sent = await byocHeaders(s, d, job, true, s.stopped.signal);
+    const res = await options.http.send(`${trimSlash(d.transcoder)}/ai/stream/start`, {
+      headers: { ...sent.headers, ...traceHeaders(s), "content-type": "application/json" },
+      body: JSON.stringify({ params: s.params }),
+      headersTimeoutMs: Math.max(START_TIMEOUT_MS, client.timeoutSeconds * 1000),
+      signal: s.stopped.signal,
+    });
+    const text = await readText(res, 1024 * 1024);
+    checkStartAnswer(res.statusCode ?? 500, text);
+    const at = (name: string): string | undefined => {
+      const v = headerValue(res.headers, name);
+      return v ? new URL(v, `${trimSlash(d.transcoder)}/`).toString() : undefined;
+    };
+    const urls: OrchUrls = {
+      manifestId: s.modelId,
+      publishUrl: at("x-publish-url"),
+      subscribeUrl: at("x-subscribe-url"),
+      controlUrl: at("x-control-url"),
+      eventsUrl: at("x-events-url") ?? "",
+      dataUrl: at("x-data-url"),
+    };
+    if (!urls.eventsUrl || !urls.controlUrl)
+      throw new Error("start answer lacks X-Control-Url or X-Events-Url");
+    if (s.input && !urls.publishUrl) throw new Error("video ingress asked, but no X-Publish-Url");
+    if (s.output && !urls.subscribeUrl) throw new Error("video egress asked, but no X-Subscribe-Url");
+    return { urls };
+  }
+
+  /** Tells the orchestrator a BYOC stream ends there (`POST {O}/ai/stream/stop`). */
+  async function stopByocOn(
+    s: LiveStream,
+    d: OrchestratorDescriptor,
+    body: Buffer,
+  ): Promise<{ status: number; text: string; type: string }> {
+    const job = streamJob(s, BYOC_CONTROL_TIMEOUT_SECONDS);
+    const sent = await byocHeaders(s, d, job, false, options.signal);
+    const res = await options.http.send(`${trimSlash(d.transcoder)}/ai/stream/stop`, {
+      headers: { ...sent.headers, ...traceHeaders(s), "content-type": "application/json" },
+      body,
+      headersTimeoutMs: BYOC_CONTROL_TIMEOUT_SECONDS * 1000,
+      signal: options.signal,
+    });
+    const text = await readText(res, 1024 * 1024);
+    return { status: res.statusCode ?? 502, text, type: headerValue(res.headers, "content-type") ?? "" };
   }
 
   /** Starts the stream on the next orchestrator that accepts it. */
@@ -197,85 +427,108 @@ export function createLive(options: LiveOptions): LiveManager {
       if (d === undefined) {
         throw new TributaryError(
           "NO_ORCHESTRATORS",
-          `no orchestrator accepted live stream model ${s.modelId} (tried ${s.tried.size})`,
+          `no orchestrator accepted ${s.kind === "live" ? "live stream model" : "BYOC stream capability"} ${s.modelId} (tried ${s.tried.size})`,
           { status: 503 },
         );
       }
       s.tried.add(d.transcoder);
       const log = s.log.child({ orchestrator: d.transcoder });
       try {
-        const paid = options.payments
-          ? await options.payments.nativePayment(
-              d.transcoder,
-              await options.pool.fetchOne(d.url, {
-                capabilities: aiRequestCapabilities({ pipeline: PIPELINE, modelId: s.modelId }),
-                signal: s.stopped.signal,
-              }),
-              PIPELINE,
-              s.modelId,
-              LIVE_INITIAL_SECONDS * LIVE_PIXELS_PER_SECOND,
-            )
-          : undefined;
-        const res = await options.http.send(`${d.transcoder.replace(/\/+$/, "")}/live-video-to-video`, {
-          headers: {
-            ...paid?.headers,
-            "content-type": "application/json",
-            traceparent: formatTraceparent(s.trace),
-            "x-trace-id": s.trace.traceId,
-            authorization: "Livepeer-AI-Worker-1.0",
-          },
-          body: JSON.stringify({
-            model_id: s.modelId,
-            params: s.params,
-            stream_id: s.id,
-            gateway_request_id: s.id,
-          }),
-          headersTimeoutMs: START_TIMEOUT_MS,
-          signal: s.stopped.signal,
-        });
-        const text = await readText(res, 1024 * 1024);
-        if ((res.statusCode ?? 500) >= 400) {
-          if ((res.statusCode ?? 500) < 500 && res.statusCode !== 429 && res.statusCode !== 408)
-            throw new TributaryError(
-              "LIVE_START_REJECTED",
-              `orchestrator refused the stream: ${text.slice(0, 300)}`,
-              {
-                status: res.statusCode ?? 400,
-              },
-            );
-          throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
-        }
-        const body = JSON.parse(text) as Record<string, unknown>;
-        const urls: OrchUrls = {
-          manifestId: String(body.manifest_id ?? ""),
-          publishUrl: String(body.publish_url ?? ""),
-          subscribeUrl: String(body.subscribe_url ?? ""),
-          controlUrl: String(body.control_url ?? ""),
-          eventsUrl: String(body.events_url ?? ""),
-        };
-        if (!urls.publishUrl || !urls.subscribeUrl || !urls.eventsUrl)
-          throw new Error("start answer lacks publish_url, subscribe_url or events_url");
+        const started = s.kind === "live" ? await startLive(s, d) : await startByoc(s, d);
         options.pool.recordSuccess(d.transcoder);
-        if (paid) {
-          s.stats.tickets += paid.tickets;
-          s.stats.paid = s.stats.paid.add(paid.value);
-        }
+        count(s, started.paid);
         s.orchestrator = d.transcoder;
-        s.orch = urls;
-        runTurn(s, urls, log, d);
-        log.info({ stream_id: s.id }, "live stream started on orchestrator");
+        s.orch = started.urls;
+        runTurn(s, started.urls, log, d);
+        log.info({ stream_id: s.id }, "stream started on orchestrator");
         return;
       } catch (err) {
         if (s.stopped.signal.aborted) return;
-        if (err instanceof TributaryError && err.code === "LIVE_START_REJECTED") throw err;
+        if (err instanceof TributaryError && (err.code === "LIVE_START_REJECTED" || err.status === 402))
+          throw err;
         options.pool.recordFailure(d.transcoder, err);
         options.suspender.suspend(d.transcoder, LIVE_VIDEO_PENALTY);
         log.warn(
           { stream_id: s.id, err: (err as Error).message },
-          "live start failed; trying the next orchestrator",
+          "stream start failed; trying the next one",
         );
       }
     }
+  }
+
+  /** Pays the serving orchestrator for the time since the last payment. */
+  function startTopUps(
+    s: LiveStream,
+    d: OrchestratorDescriptor,
+    urls: OrchUrls,
+    log: Logger,
+    signal: AbortSignal,
+  ): void {
+    const payments = options.payments;
+    if (payments === undefined) return;
+    let paidUntil = Date.now();
+    let paying = false;
+    const topUpLive = async () => {
+      const now = Date.now();
+      const seconds = BigInt(Math.max(1, Math.round((now - paidUntil) / 1000)));
+      const info = await options.pool.fetchOne(d.url, {
+        capabilities: aiRequestCapabilities({ pipeline: PIPELINE, modelId: s.modelId }),
+        signal,
+      });
+      const sent = await payments.nativePayment(
+        d.transcoder,
+        info,
+        PIPELINE,
+        s.modelId,
+        seconds * LIVE_PIXELS_PER_SECOND,
+        urls.manifestId,
+      );
+      const res = await options.http.send(`${trimSlash(d.transcoder)}/payment`, {
+        headers: { ...sent.headers, ...traceHeaders(s) },
+        headersTimeoutMs: 10_000,
+        signal,
+      });
+      const text = await readText(res);
+      if ((res.statusCode ?? 500) !== 200) throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
+      paidUntil = now;
+      s.payments++;
+      count(s, sent);
+    };
+    const topUpByoc = async () => {
+      const sent = await payments.byocPayment(
+        d.transcoder,
+        streamJob(s, BYOC_PAYMENT_TIMEOUT_SECONDS),
+        signal,
+      );
+      if (sent.headers["livepeer-payment"] === undefined) return; // the balance is high enough
+      const res = await options.http.send(`${trimSlash(d.transcoder)}/ai/stream/payment`, {
+        headers: { ...sent.headers, ...traceHeaders(s) },
+        headersTimeoutMs: 10_000,
+        signal,
+      });
+      const text = await readText(res);
+      if ((res.statusCode ?? 500) !== 200) throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
+      s.payments++;
+      count(s, sent);
+    };
+    const timer = setInterval(
+      () => {
+        if (paying) return;
+        paying = true;
+        (s.kind === "live" ? topUpLive() : topUpByoc())
+          .catch((err: unknown) => {
+            if (!signal.aborted)
+              log.warn({ stream_id: s.id, err: (err as Error).message }, "stream payment failed");
+          })
+          .finally(() => {
+            paying = false;
+          });
+      },
+      s.kind === "live"
+        ? (options.paymentIntervalMs ?? DEFAULT_LIVE_PAYMENT_INTERVAL_MS)
+        : (options.byocPaymentIntervalMs ?? DEFAULT_BYOC_PAYMENT_INTERVAL_MS),
+    );
+    signal.addEventListener("abort", () => clearInterval(timer), { once: true });
   }
 
   /** Relays between the gateway's channels and one orchestrator until the turn ends. */
@@ -288,132 +541,122 @@ export function createLive(options: LiveOptions): LiveManager {
     s.control = urls.controlUrl
       ? new TricklePublisher(urls.controlUrl, { tls, mimeType: "application/json" })
       : undefined;
-    const ingress = new TricklePublisher(urls.publishUrl, { tls, mimeType: "video/MP2T", signal });
-    const egress = new TrickleSubscriber(urls.subscribeUrl, { tls, signal, start: -1 });
+    const ingress =
+      s.input && urls.publishUrl
+        ? new TricklePublisher(urls.publishUrl, { tls, mimeType: "video/MP2T", signal })
+        : undefined;
+    const egress =
+      s.output && urls.subscribeUrl
+        ? new TrickleSubscriber(urls.subscribeUrl, { tls, signal, start: -1 })
+        : undefined;
+    const dataIn =
+      s.data && urls.dataUrl ? new TrickleSubscriber(urls.dataUrl, { tls, signal, start: 0 }) : undefined;
     const events = new TrickleSubscriber(urls.eventsUrl, { tls, signal, start: 0 });
-
-    // After a move, continue with the next input segment (the one in flight went to the old turn).
-    if (s.swaps > 0) s.input.setSeq(-1);
     s.stats.pendingInputs = [];
-    const inLoop = (async () => {
-      while (!signal.aborted) {
-        let seg: LocalSegment;
-        try {
-          seg = s.input.read();
-        } catch (err) {
-          if (err instanceof TrickleSegmentNotFoundError) {
-            s.input.setSeq(-1); // fell behind or ahead: continue at the live edge
-            await sleep(50);
-            continue;
-          }
-          if (err instanceof TrickleEndOfStreamError || err instanceof TrickleStreamNotFoundError) return;
-          throw err;
-        }
-        const readAt = Date.now();
-        const sent = await ingress.write(seg);
-        s.stats.segmentsIn++;
-        s.stats.bytesIn += sent.bytes;
-        s.stats.pendingInputs.push(readAt);
-        if (s.stats.pendingInputs.length > MAX_PENDING_INPUTS) s.stats.pendingInputs.shift();
-        log.debug({ stream_id: s.id, seq: sent.seq }, "input segment relayed");
-      }
-    })();
-    const outLoop = (async () => {
-      for (;;) {
-        const seg = await egress.next();
-        if (seg === null) {
-          if (!signal.aborted) turn.abort(new Error(`orchestrator output ended (${egress.endReason})`));
-          return;
-        }
-        const n = await s.output.write(seg.body);
-        const at = Date.now();
-        const matched = s.stats.pendingInputs.shift();
-        if (matched !== undefined) s.stats.lastOutputLatencyMs = at - matched;
-        s.stats.segmentsOut++;
-        s.stats.bytesOut += n;
-        log.debug({ stream_id: s.id, seq: seg.seq, bytes: n }, "output segment relayed");
-      }
-    })();
-    const eventLoop = (async () => {
-      for (;;) {
-        const seg = await events.next();
-        if (seg === null) {
-          // The orchestrator closes the events channel only when the stream ends there.
-          if (!signal.aborted)
-            turn.abort(new Error(`orchestrator events channel ended (${events.endReason})`));
-          return;
-        }
-        const text = await seg.text();
-        s.lastEventAt = Date.now();
-        for (const line of text.split("\n"))
-          if (line.trim() !== "")
+
+    const loops: [string, Promise<void>][] = [];
+    const input = s.input;
+    if (ingress && input) {
+      // After a move, continue with the next input segment (the one in flight went to the old turn).
+      if (s.swaps > 0) input.setSeq(-1);
+      loops.push([
+        "input relay",
+        (async () => {
+          while (!signal.aborted) {
+            let seg: LocalSegment;
             try {
-              s.lastEvent = JSON.parse(line);
-              const e = s.lastEvent as { event?: { fps?: unknown }; fps?: unknown } | null;
-              const fps = e?.event?.fps ?? e?.fps;
-              if (typeof fps === "object" && fps !== null) s.stats.fps = fps;
-            } catch {
-              s.lastEvent = line;
+              seg = input.read();
+            } catch (err) {
+              if (err instanceof TrickleSegmentNotFoundError) {
+                input.setSeq(-1); // fell behind or ahead: continue at the live edge
+                await sleep(50);
+                continue;
+              }
+              if (err instanceof TrickleEndOfStreamError || err instanceof TrickleStreamNotFoundError) return;
+              throw err;
             }
-      }
-    })();
-    const payments = options.payments;
-    if (payments) {
-      let paidUntil = Date.now();
-      let paying = false;
-      const topUp = async () => {
-        const now = Date.now();
-        const seconds = BigInt(Math.max(1, Math.round((now - paidUntil) / 1000)));
-        const info = await options.pool.fetchOne(d.url, {
-          capabilities: aiRequestCapabilities({ pipeline: PIPELINE, modelId: s.modelId }),
-          signal,
-        });
-        const sent = await payments.nativePayment(
-          d.transcoder,
-          info,
-          PIPELINE,
-          s.modelId,
-          seconds * LIVE_PIXELS_PER_SECOND,
-          urls.manifestId,
-        );
-        const res = await options.http.send(`${d.transcoder.replace(/\/+$/, "")}/payment`, {
-          headers: {
-            ...sent.headers,
-            traceparent: formatTraceparent(s.trace),
-            "x-trace-id": s.trace.traceId,
-          },
-          headersTimeoutMs: 10_000,
-          signal,
-        });
-        const text = await readText(res);
-        if ((res.statusCode ?? 500) !== 200) throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
-        paidUntil = now;
-        s.payments++;
-        s.stats.tickets += sent.tickets;
-        s.stats.paid = s.stats.paid.add(sent.value);
-      };
-      const timer = setInterval(() => {
-        if (paying) return;
-        paying = true;
-        topUp()
-          .catch((err: unknown) => {
-            if (!signal.aborted)
-              log.warn({ stream_id: s.id, err: (err as Error).message }, "live payment failed");
-          })
-          .finally(() => {
-            paying = false;
-          });
-      }, options.paymentIntervalMs ?? DEFAULT_LIVE_PAYMENT_INTERVAL_MS);
-      signal.addEventListener("abort", () => clearInterval(timer), { once: true });
+            let arrived = 0;
+            const timed = (async function* () {
+              for await (const chunk of seg) {
+                arrived ||= Date.now();
+                yield chunk;
+              }
+            })();
+            const sent = await ingress.write(timed);
+            s.stats.segmentsIn++;
+            s.stats.bytesIn += sent.bytes;
+            s.stats.pendingInputs.push(arrived || Date.now());
+            if (s.stats.pendingInputs.length > MAX_PENDING_INPUTS) s.stats.pendingInputs.shift();
+            log.debug({ stream_id: s.id, seq: sent.seq }, "input segment relayed");
+          }
+        })(),
+      ]);
     }
-    for (const [name, p] of [
-      ["input relay", inLoop],
-      ["output relay", outLoop],
-      ["events", eventLoop],
-    ] as const)
+    const output = s.output;
+    if (egress && output) {
+      loops.push([
+        "output relay",
+        (async () => {
+          for (;;) {
+            const seg = await egress.next();
+            if (seg === null) {
+              if (!signal.aborted) turn.abort(new Error(`orchestrator output ended (${egress.endReason})`));
+              return;
+            }
+            const n = await output.write(seg.body);
+            const matched = s.stats.pendingInputs.shift();
+            if (matched !== undefined) s.stats.lastOutputLatencyMs = Date.now() - matched;
+            s.stats.segmentsOut++;
+            s.stats.bytesOut += n;
+            log.debug({ stream_id: s.id, seq: seg.seq, bytes: n }, "output segment relayed");
+          }
+        })(),
+      ]);
+    }
+    const data = s.data;
+    if (dataIn && data) {
+      loops.push([
+        "data relay",
+        (async () => {
+          for (;;) {
+            const seg = await dataIn.next();
+            if (seg === null) return;
+            await data.write(seg.body);
+          }
+        })(),
+      ]);
+    }
+    loops.push([
+      "events",
+      (async () => {
+        for (;;) {
+          const seg = await events.next();
+          if (seg === null) {
+            // The orchestrator closes the events channel only when the stream ends there.
+            if (!signal.aborted)
+              turn.abort(new Error(`orchestrator events channel ended (${events.endReason})`));
+            return;
+          }
+          const text = await seg.text();
+          s.lastEventAt = Date.now();
+          for (const line of text.split("\n"))
+            if (line.trim() !== "")
+              try {
+                s.lastEvent = JSON.parse(line);
+                const e = s.lastEvent as { event?: { fps?: unknown }; fps?: unknown } | null;
+                const fps = e?.event?.fps ?? e?.fps;
+                if (typeof fps === "object" && fps !== null) s.stats.fps = fps;
+              } catch {
+                s.lastEvent = line;
+              }
+        }
+      })(),
+    ]);
+    startTopUps(s, d, urls, log, signal);
+    for (const [name, p] of loops)
       p.catch((err: unknown) => {
         if (!signal.aborted) {
-          log.warn({ stream_id: s.id, err: (err as Error).message }, `live ${name} failed`);
+          log.warn({ stream_id: s.id, err: (err as Error).message }, `stream ${name} failed`);
           turn.abort(err);
         }
       });
@@ -421,13 +664,15 @@ export function createLive(options: LiveOptions): LiveManager {
     signal.addEventListener(
       "abort",
       () => {
-        void ingress.close().catch(() => {});
+        void ingress?.close().catch(() => {});
         void s.control?.close().catch(() => {});
-        egress.close();
+        egress?.close();
+        dataIn?.close();
         events.close();
         if (s.stopped.signal.aborted) return;
         // The orchestrator's turn ended on its own: move the stream.
         const reason = (turn.signal.reason as Error | undefined)?.message ?? "unknown";
+        if (s.kind === "byoc") void stopByocOn(s, d, Buffer.from(JSON.stringify({ reason }))).catch(() => {}); // best effort
         if (s.orchestrator) {
           options.pool.recordFailure(s.orchestrator, new Error(reason));
           options.suspender.suspend(s.orchestrator, LIVE_VIDEO_PENALTY);
@@ -435,16 +680,16 @@ export function createLive(options: LiveOptions): LiveManager {
         if (s.swaps >= MAX_SWAPS) {
           s.state = "failed";
           s.error = `gave up after ${s.swaps} orchestrator moves; last: ${reason}`;
-          log.warn({ stream_id: s.id, reason }, "live stream failed");
+          log.warn({ stream_id: s.id, reason }, "stream failed");
           return;
         }
         s.swaps++;
         s.state = "moving";
-        log.warn({ stream_id: s.id, reason, swaps: s.swaps }, "moving live stream to another orchestrator");
+        log.warn({ stream_id: s.id, reason, swaps: s.swaps }, "moving the stream to another orchestrator");
         startOnNext(s).catch((err: unknown) => {
           s.state = "failed";
           s.error = (err as Error).message;
-          log.warn({ stream_id: s.id, err: s.error }, "live stream failed");
+          log.warn({ stream_id: s.id, err: s.error }, "stream failed");
         });
       },
       { once: true },
@@ -454,50 +699,29 @@ export function createLive(options: LiveOptions): LiveManager {
   function stopStream(s: LiveStream): void {
     s.state = "stopped";
     s.stopped.abort(new Error("stopped"));
-    s.output.close();
+    s.output?.close();
+    s.data?.close();
     trickle.deleteChannel(`${s.id}-in`);
     streams.delete(s.id);
   }
 
-  async function start(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await readJsonObject(req);
-    const modelId =
-      typeof body.model_id === "string" && body.model_id !== ""
-        ? body.model_id
-        : headerValue(req.headers, "x-model-id");
-    if (!modelId)
-      throw new BadRequestError("give model_id (the live pipeline, e.g. noop or comfyui)", {
-        code: "MODEL_ID_REQUIRED",
-      });
-    let params: Record<string, unknown> = {};
-    if (typeof body.params === "string") {
-      try {
-        params = JSON.parse(body.params) as Record<string, unknown>;
-      } catch {
-        throw new BadRequestError("invalid model params: params must be a JSON object", {
-          code: "BAD_PARAMS",
-        });
-      }
-    } else if (body.params !== undefined) params = body.params as Record<string, unknown>;
-    if (typeof params !== "object" || params === null || Array.isArray(params))
-      throw new BadRequestError("invalid model params: params must be a JSON object", { code: "BAD_PARAMS" });
-    const id =
-      typeof body.stream_id === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(body.stream_id)
-        ? body.stream_id
-        : crypto.randomUUID().replaceAll("-", "");
-    if (streams.has(id))
-      throw new TributaryError("STREAM_EXISTS", `stream ${id} already exists`, { status: 409 });
-    const { trace, log } = options.traceOf(req, `${PIPELINE}/${modelId}`);
-    const slog = log.child({ stream_id: id });
-    trickle.createChannel(`${id}-in`, "video/MP2T");
-    trickle.createChannel(`${id}-out`, "video/MP2T");
+  /** Creates the stream's gateway channels and starts it; removes it again if no orchestrator took it. */
+  async function open(
+    req: IncomingMessage,
+    fields: Pick<LiveStream, "id" | "kind" | "modelId" | "params" | "job">,
+    channels: { input: boolean; output: boolean; data: boolean },
+  ): Promise<LiveStream> {
+    if (streams.has(fields.id))
+      throw new TributaryError("STREAM_EXISTS", `stream ${fields.id} already exists`, { status: 409 });
+    const { trace, log } = options.traceOf(
+      req,
+      fields.kind === "live" ? `${PIPELINE}/${fields.modelId}` : `byoc/${fields.modelId}`,
+    );
     const stopped = new AbortController();
     const s: LiveStream = {
-      id,
-      modelId,
-      params,
+      ...fields,
       trace,
-      log: slog,
+      log: log.child({ stream_id: fields.id }),
       tried: new Set(),
       swaps: 0,
       payments: 0,
@@ -514,16 +738,49 @@ export function createLive(options: LiveOptions): LiveManager {
       lastEventAt: Date.now(),
       state: "starting",
       stopped,
-      output: new LocalPublisher(trickle, `${id}-out`, "video/MP2T"),
-      input: new LocalSubscriber(trickle, `${id}-in`, { start: 0, signal: stopped.signal }),
     };
-    streams.set(id, s);
+    if (channels.input) {
+      trickle.createChannel(`${s.id}-in`, "video/MP2T");
+      s.input = new LocalSubscriber(trickle, `${s.id}-in`, { start: 0, signal: stopped.signal });
+    }
+    if (channels.output) {
+      trickle.createChannel(`${s.id}-out`, "video/MP2T");
+      s.output = new LocalPublisher(trickle, `${s.id}-out`, "video/MP2T");
+    }
+    if (channels.data) {
+      trickle.createChannel(`${s.id}-data`, "application/jsonl");
+      s.data = new LocalPublisher(trickle, `${s.id}-data`, "application/jsonl");
+    }
+    streams.set(s.id, s);
     try {
       await startOnNext(s);
     } catch (err) {
       stopStream(s);
       throw err;
     }
+    return s;
+  }
+
+  async function startLiveRoute(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readJsonObject(req);
+    const modelId =
+      typeof body.model_id === "string" && body.model_id !== ""
+        ? body.model_id
+        : headerValue(req.headers, "x-model-id");
+    if (!modelId)
+      throw new BadRequestError("give model_id (the live pipeline, e.g. noop or comfyui)", {
+        code: "MODEL_ID_REQUIRED",
+      });
+    const params = paramsOf(body.params);
+    const id =
+      typeof body.stream_id === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(body.stream_id)
+        ? body.stream_id
+        : crypto.randomUUID().replaceAll("-", "");
+    const s = await open(
+      req,
+      { id, kind: "live", modelId, params },
+      { input: true, output: true, data: false },
+    );
     const base = options.baseUrl();
     const routes = `${base}/live/video-to-video/${id}`;
     json(res, 200, {
@@ -537,13 +794,57 @@ export function createLive(options: LiveOptions): LiveManager {
     });
   }
 
+  async function startByocRoute(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const job = parseJobHeader(headerValue(req.headers, "livepeer"), { client: true });
+    const body = await readJsonObject(req, BYOC_BODY_LIMIT);
+    const params = paramsOf(body.params);
+    const given = typeof body.stream_id === "string" ? body.stream_id : "";
+    const name = typeof body.stream_name === "string" ? body.stream_name : "";
+    if (name.endsWith("-out"))
+      throw new BadRequestError("stream_name must not end in -out (kept for outputs)", {
+        code: "BAD_STREAM",
+      });
+    let id = given || crypto.randomUUID().replaceAll("-", "");
+    if (name !== "") id = `${name}-${id}`;
+    if (!STREAM_ID.test(id))
+      throw new BadRequestError("stream_id and stream_name may hold only letters, digits, '.', '_' and '-'", {
+        code: "BAD_STREAM",
+      });
+    const s = await open(
+      req,
+      { id, kind: "byoc", modelId: job.capability, params, job },
+      {
+        input: job.params.enableVideoIngress,
+        output: job.params.enableVideoEgress,
+        data: job.params.enableDataOutput,
+      },
+    );
+    const base = options.baseUrl();
+    const routes = `${base}/process/stream/${id}`;
+    json(res, 200, {
+      stream_id: id,
+      whip_url: "",
+      whep_url: "",
+      rtmp_url: "",
+      rtmp_output_url: "",
+      update_url: `${routes}/update`,
+      status_url: `${routes}/status`,
+      data_url: s.data ? `${routes}/data` : "",
+      stop_url: `${routes}/stop`,
+      publish_url: s.input ? `${base}${LIVE_TRICKLE_BASE}${id}-in` : "",
+      subscribe_url: s.output ? `${base}${LIVE_TRICKLE_BASE}${id}-out` : "",
+      orchestrator: s.orchestrator,
+    });
+  }
+
   function statusOf(s: LiveStream) {
     return {
       stream_id: s.id,
+      kind: s.kind,
       model_id: s.modelId,
       state: s.state,
       orchestrator: s.orchestrator,
-      manifest_id: s.orch?.manifestId ?? null,
+      manifest_id: s.orch?.manifestId || null,
       swaps: s.swaps,
       payments: s.payments,
       uptime_ms: Date.now() - s.stats.startedAt,
@@ -561,6 +862,111 @@ export function createLive(options: LiveOptions): LiveManager {
     };
   }
 
+  /** The orchestrator serving `s`, or 503 while it moves. */
+  function serving(s: LiveStream): OrchestratorDescriptor {
+    if (s.state !== "running" || s.orchestrator === undefined)
+      throw new TributaryError("NOT_READY", `the stream is ${s.state}; retry`, { status: 503 });
+    return { url: s.orchestrator, transcoder: s.orchestrator } as OrchestratorDescriptor;
+  }
+
+  async function update(req: IncomingMessage, res: ServerResponse, s: LiveStream): Promise<void> {
+    if (req.method !== "POST") throw methodNotAllowed("POST");
+    if (s.kind === "live") {
+      const update = await readJsonObject(req);
+      const params = (
+        typeof update.params === "object" && update.params !== null ? update.params : update
+      ) as Record<string, unknown>;
+      s.params = params; // replayed on the next orchestrator's start after a move
+      if (s.control === undefined)
+        throw new TributaryError("NOT_READY", "the stream has no control channel yet; retry", {
+          status: 503,
+        });
+      await s.control.write(Buffer.from(JSON.stringify(params)));
+      return json(res, 200, { stream_id: s.id, params });
+    }
+    // BYOC: relayed to the container through the orchestrator, as go-livepeer (not the control channel).
+    const body = await readBody(req, BYOC_BODY_LIMIT);
+    try {
+      const v = JSON.parse(body.toString("utf8")) as unknown;
+      if (typeof v === "object" && v !== null && !Array.isArray(v)) s.params = v as Record<string, unknown>;
+    } catch {} // the container decides what an update is; only JSON objects are replayed on a move
+    const d = serving(s);
+    const sent = await byocHeaders(s, d, streamJob(s, BYOC_CONTROL_TIMEOUT_SECONDS), true, options.signal);
+    const up = await options.http.send(`${trimSlash(d.transcoder)}/ai/stream/update`, {
+      headers: {
+        ...sent.headers,
+        ...traceHeaders(s),
+        "content-type": headerValue(req.headers, "content-type") ?? "application/json",
+      },
+      body,
+      headersTimeoutMs: BYOC_CONTROL_TIMEOUT_SECONDS * 1000,
+      signal: options.signal,
+    });
+    const text = await readText(up, 1024 * 1024);
+    res.writeHead(up.statusCode ?? 502, {
+      "content-type": headerValue(up.headers, "content-type") ?? "text/plain",
+    });
+    res.end(text);
+  }
+
+  async function stop(req: IncomingMessage, res: ServerResponse, s: LiveStream): Promise<void> {
+    if (req.method !== "POST") throw methodNotAllowed("POST");
+    const body = await readBody(req, BYOC_BODY_LIMIT);
+    const d = s.kind === "byoc" && s.state === "running" && s.orchestrator ? serving(s) : undefined;
+    stopStream(s);
+    if (d === undefined) return json(res, 200, statusOf(s));
+    // go-livepeer passes the orchestrator's (the container's) stop answer back.
+    const answer = await stopByocOn(s, d, body).catch((err: unknown) => {
+      s.log.warn({ stream_id: s.id, err: (err as Error).message }, "stop on the orchestrator failed");
+      return undefined;
+    });
+    if (answer === undefined || answer.status >= 400) return json(res, 200, statusOf(s));
+    res.writeHead(200, answer.type ? { "content-type": answer.type } : {});
+    res.end(answer.text);
+  }
+
+  /** `GET /process/stream/<id>/data`: the data channel as server-sent events, as go-livepeer. */
+  async function dataEvents(req: IncomingMessage, res: ServerResponse, s: LiveStream): Promise<void> {
+    if (req.method !== "GET") throw methodNotAllowed("GET");
+    if (s.data === undefined)
+      throw new TributaryError("NO_DATA", "stream data not available: start it with enable_data_output", {
+        status: 503,
+      });
+    const gone = new AbortController();
+    res.on("close", () => gone.abort());
+    const sub = new LocalSubscriber(trickle, `${s.id}-data`, {
+      start: 0,
+      signal: AbortSignal.any([gone.signal, s.stopped.signal]),
+    });
+    res.writeHead(200, {
+      "content-type": "text/event-stream",
+      "cache-control": "no-cache",
+      connection: "keep-alive",
+      "x-accel-buffering": "no",
+    });
+    res.flushHeaders();
+    try {
+      while (!gone.signal.aborted) {
+        let seg: LocalSegment;
+        try {
+          seg = sub.read();
+        } catch (err) {
+          if (err instanceof TrickleSegmentNotFoundError) {
+            sub.setSeq(-1);
+            await sleep(50);
+            continue;
+          }
+          break; // closed or removed: the stream ended
+        }
+        for (const line of (await seg.text()).split("\n"))
+          if (line.trim() !== "") res.write(`data: ${line}\n\n`);
+      }
+    } catch {
+      // the client went away, or the stream stopped while a segment was being read
+    }
+    if (!gone.signal.aborted) res.end('event: end\ndata: {"type":"stream_ended"}\n\n');
+  }
+
   return {
     trickle,
     get count() {
@@ -572,11 +978,16 @@ export function createLive(options: LiveOptions): LiveManager {
         return;
       }
       if (path === "/live/video-to-video") {
-        if (req.method !== "POST")
-          throw new TributaryError("METHOD_NOT_ALLOWED", "use POST", { status: 405 });
-        return start(req, res);
+        if (req.method !== "POST") throw methodNotAllowed("POST");
+        return startLiveRoute(req, res);
       }
-      const m = /^\/live\/video-to-video\/([^/]+)\/(update|status|stop)$/.exec(path);
+      if (path === "/process/stream/start") {
+        if (req.method !== "POST") throw methodNotAllowed("POST");
+        return startByocRoute(req, res);
+      }
+      const m =
+        /^\/live\/video-to-video\/([^/]+)\/(update|status|stop)$/.exec(path) ??
+        /^\/process\/stream\/([^/]+)\/(update|status|stop|data|whip|rtmp)$/.exec(path);
       if (!m) throw new NotFoundError(`no route ${req.method} ${path}`);
       const s = streams.get(m[1] as string);
       if (s === undefined) throw new NotFoundError(`unknown stream ${m[1]}`);
@@ -584,24 +995,18 @@ export function createLive(options: LiveOptions): LiveManager {
         case "status":
           return json(res, 200, statusOf(s));
         case "stop":
+          return stop(req, res, s);
+        case "update":
+          return update(req, res, s);
+        case "data":
+          return dataEvents(req, res, s);
+        default:
           req.resume();
-          stopStream(s);
-          return json(res, 200, statusOf(s));
-        default: {
-          if (req.method !== "POST")
-            throw new TributaryError("METHOD_NOT_ALLOWED", "use POST", { status: 405 });
-          const update = await readJsonObject(req);
-          const params = (
-            typeof update.params === "object" && update.params !== null ? update.params : update
-          ) as Record<string, unknown>;
-          s.params = params; // replayed on the next orchestrator's start after a move
-          if (s.control === undefined)
-            throw new TributaryError("NOT_READY", "the stream has no control channel yet; retry", {
-              status: 503,
-            });
-          await s.control.write(Buffer.from(JSON.stringify(params)));
-          return json(res, 200, { stream_id: s.id, params });
-        }
+          throw new TributaryError(
+            "NOT_IMPLEMENTED",
+            `${m[2]} ingest is not supported by this gateway; publish MPEG-TS segments to the stream's publish_url (trickle)`,
+            { status: 501 },
+          );
       }
     },
     async close() {

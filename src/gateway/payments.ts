@@ -264,9 +264,22 @@ export class GatewayPayments {
     job: ClientJobRequest,
     signal?: AbortSignal,
   ): Promise<Record<string, string>> {
-    const headers: Record<string, string> = {
-      livepeer: Buffer.from(JSON.stringify(await this.signJob(job))).toString("base64"),
-    };
+    return (await this.byocPayment(orchestrator, job, signal)).headers;
+  }
+
+  /** The signed `Livepeer` header of `job` (base64 JSON), without any payment. */
+  async jobHeader(job: ClientJobRequest): Promise<string> {
+    return Buffer.from(JSON.stringify(await this.signJob(job))).toString("base64");
+  }
+
+  /**
+   * As {@link byocHeaders}, also saying what was sent (tickets and their expected value; none when
+   * the balance with the orchestrator is high enough or the capability is free). BYOC streams use it
+   * for their start, updates and top-ups.
+   */
+  async byocPayment(orchestrator: string, job: ClientJobRequest, signal?: AbortSignal): Promise<SentPayment> {
+    const headers: Record<string, string> = { livepeer: await this.jobHeader(job) };
+    const none = (): SentPayment => ({ headers, tickets: 0, value: Rat.ZERO });
     const res = await this.#o.http.send(`${orchestrator.replace(/\/+$/, "")}/process/token`, {
       method: "GET",
       headers: {
@@ -288,7 +301,7 @@ export class GatewayPayments {
     const token = parseJsonBig(text) as { price?: unknown; ticket_params?: unknown; balance?: unknown };
     const price = token.price === undefined ? undefined : priceInfoFromGoJson(token.price);
     const perUnit = price ? priceRat(price) : Rat.of(0n, 1n);
-    if (perUnit.cmp(0n) <= 0 || price === undefined) return headers;
+    if (perUnit.cmp(0n) <= 0 || price === undefined) return none();
     const key = `${orchestrator}\u0000${job.capability}`;
     const initial = this.#initialPrice.get(key);
     if (initial === undefined) this.#initialPrice.set(key, perUnit);
@@ -299,16 +312,18 @@ export class GatewayPayments {
       });
     const balance = Rat.of(BigInt(String(token.balance ?? 0)), 1n);
     const threshold = perUnit.mul(BYOC_MIN_BALANCE_SECONDS);
-    if (balance.cmp(threshold) >= 0) return headers;
+    if (balance.cmp(threshold) >= 0) return none();
     const forTimeout = perUnit.mul(BigInt(job.timeoutSeconds));
     const topUp = threshold.sub(balance);
     const need = forTimeout.cmp(topUp) > 0 ? forTimeout : topUp;
     try {
       const session = this.#o.sender.startSession(ticketParamsFromGoJson(token.ticket_params));
       try {
-        const n = ticketCount(need, this.#o.sender.ev(session));
+        const ev = this.#o.sender.ev(session);
+        const n = ticketCount(need, ev);
         const payment = await this.#o.sender.createPayment(session, n, price);
         headers["livepeer-payment"] = encodePaymentHeader(payment);
+        return { headers, tickets: n, value: ev.mul(BigInt(n)) };
       } finally {
         this.#o.sender.cleanupSession(session);
       }
@@ -320,6 +335,5 @@ export class GatewayPayments {
         });
       throw err;
     }
-    return headers;
   }
 }
