@@ -5,6 +5,13 @@ import { STRATEGY_NAMES } from "../gateway/selection/index.ts";
 import { TributaryError } from "../node/errors.ts";
 import { createLogger } from "../node/logger.ts";
 import type { Rat } from "../payments/rational.ts";
+import {
+  ethAcctAddrOption,
+  KEY_GO_FLAG_ALIASES,
+  type KeyCliOptions,
+  loadNodeKey,
+  passwordOption,
+} from "./key-options.ts";
 import { addNodeOptions, GoCompatibleCommand, parseDuration, parseHostPort, parsePrice } from "./options.ts";
 
 /** go-livepeer gateway flag → our flag (`undefined`: accepted and ignored, it is implied). */
@@ -15,6 +22,7 @@ export const GATEWAY_GO_FLAG_ALIASES: Readonly<Record<string, string | undefined
   network: "--network",
   ethUrl: "--eth-url",
   ethKeystorePath: "--key-file",
+  ...KEY_GO_FLAG_ALIASES,
   dataDir: "--data-dir",
   maxPricePerUnit: "--max-price-per-unit",
   maxTicketEV: "--max-ticket-ev",
@@ -30,7 +38,7 @@ function parseWei(value: string): bigint {
   return BigInt(value);
 }
 
-interface GatewayCliOptions {
+interface GatewayCliOptions extends KeyCliOptions {
   orchAddr?: string;
   orchWebhookUrl?: string;
   httpAddr: { host: string; port: number };
@@ -80,6 +88,8 @@ export function gatewayCommand(): Command {
       ),
     { node: "gateway", dataDir: "data directory", onchain: "jobs paid with tickets" },
   )
+    .addOption(passwordOption())
+    .addOption(ethAcctAddrOption())
     .addOption(
       new Option(
         "--max-price-per-unit <wei>",
@@ -126,7 +136,8 @@ export function gatewayCommand(): Command {
       `
 go-livepeer spellings are accepted: -orchAddr, -orchWebhookUrl, -httpAddr, -network, -ethUrl,
 -ethKeystorePath, -dataDir, -maxPricePerUnit, -maxTicketEV, -maxTotalEV, -selectionAlgorithm,
--gatewayHost (also as -flag=value); -ethKeystorePath must name a file holding a hex private key;
+-gatewayHost, -ethPassword, -ethAcctAddr (also as -flag=value); -ethKeystorePath (--key-file) takes a hex
+key file, a V3 JSON keystore (password: --password, a file or the value) or a keystore directory;
 -gateway and -broadcaster are implied and ignored.
 
 Routes (plain HTTP on --http-addr):
@@ -156,7 +167,7 @@ Examples:
           onchain = await startGatewayOnchain({
             network: opts.network,
             ethUrl: opts.ethUrl as string,
-            keyFile: opts.keyFile,
+            privateKey: await loadNodeKey(opts),
             maxTicketEV: opts.maxTicketEv,
             maxTotalEV: opts.maxTotalEv,
             logger,

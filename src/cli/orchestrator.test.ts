@@ -9,12 +9,15 @@ import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { privateKeyToAccount } from "viem/accounts";
 import { startDevnet } from "../chain/devnet.ts";
+import { encryptKeystore } from "../chain/keystore.ts";
 import { signPayload } from "../payments/signature.ts";
 import { buildProgram } from "./main.ts";
 import { translateGoFlags as translateWith } from "./options.ts";
 import { GO_FLAG_ALIASES } from "./orchestrator.ts";
 
 const translateGoFlags = (args: string[]) => translateWith(args, GO_FLAG_ALIASES);
+/** A cheap scrypt cost for test keystores. */
+const FAST = { n: 1024, r: 8, p: 1 };
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "orch-cli-"));
@@ -144,10 +147,49 @@ function get(url: string, headers: Record<string, string> = {}): Promise<{ statu
   });
 }
 
-test("--network devnet: ticket params for a signed sender, recipient = the key file's address", async () => {
+test("a JSON keystore with the wrong -ethPassword: exit 1, the file named, no stack trace", async () => {
+  const keyFile = join(dir, "wrong-pw.json");
+  writeFileSync(keyFile, JSON.stringify(await encryptKeystore(`0x${"5a".repeat(32)}`, "right", FAST)));
+  const child = spawn(
+    process.execPath,
+    [
+      MAIN,
+      "orchestrator",
+      "-network",
+      "devnet",
+      "-ethUrl",
+      "http://127.0.0.1:1",
+      "-ethKeystorePath",
+      keyFile,
+      "-ethPassword",
+      "wrong",
+      "-serviceAddr",
+      "127.0.0.1:0",
+      "-dataDir",
+      join(dir, "wrong-pw-data"),
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let err = "";
+  child.stderr.on("data", (c: Buffer) => {
+    err += c.toString();
+  });
+  const [code] = await once(child, "exit");
+  assert.equal(code, 1);
+  assert.match(err, new RegExp(`wrong password for key file ${keyFile}`));
+  assert.doesNotMatch(err, /\n\s+at /, "no stack trace");
+});
+
+test("--network devnet with a JSON keystore and a password file: ticket params for a signed sender, recipient = the keystore's address", async () => {
   await using devnet = await startDevnet();
-  const keyFile = join(dir, "orch.key");
-  writeFileSync(keyFile, devnet.accounts.orchestrator.privateKey, { mode: 0o600 });
+  const keyFile = join(dir, "orch.json");
+  writeFileSync(
+    keyFile,
+    JSON.stringify(await encryptKeystore(devnet.accounts.orchestrator.privateKey, "orch-pw", FAST)),
+    { mode: 0o600 },
+  );
+  const passwordFile = join(dir, "orch.pw");
+  writeFileSync(passwordFile, "orch-pw\n", { mode: 0o600 });
   const dataDir = join(dir, "devnet-data");
   const child = spawn(
     process.execPath,
@@ -160,6 +202,8 @@ test("--network devnet: ticket params for a signed sender, recipient = the key f
       devnet.rpcUrl,
       "-ethKeystorePath",
       keyFile,
+      "-ethPassword",
+      passwordFile,
       "-serviceAddr",
       "127.0.0.1:0",
       "-orchSecret",

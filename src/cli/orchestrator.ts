@@ -10,6 +10,13 @@ import { createLogger } from "../node/logger.ts";
 import { DEFAULT_SERVICE_PORT, type Network, startOrchestrator } from "../orchestrator/index.ts";
 import { type OnchainPayments, startOnchainPayments } from "../orchestrator/onchain.ts";
 import type { Rat } from "../payments/rational.ts";
+import {
+  ethAcctAddrOption,
+  KEY_GO_FLAG_ALIASES,
+  type KeyCliOptions,
+  loadNodeKey,
+  passwordOption,
+} from "./key-options.ts";
 import { addNodeOptions, GoCompatibleCommand, parseDuration, parseHostPort, parsePrice } from "./options.ts";
 
 /** go-livepeer flag → our flag (`undefined`: accepted and ignored, it is implied). */
@@ -21,6 +28,7 @@ export const GO_FLAG_ALIASES: Readonly<Record<string, string | undefined>> = {
   pricePerUnit: "--price-per-unit",
   ethUrl: "--eth-url",
   ethKeystorePath: "--key-file",
+  ...KEY_GO_FLAG_ALIASES,
   dataDir: "--data-dir",
   liveAITrickleHostForRunner: "--trickle-host-for-runner",
   orchestrator: undefined,
@@ -43,7 +51,7 @@ function readSecret(value: string): string {
   return value;
 }
 
-interface OrchestratorCliOptions {
+interface OrchestratorCliOptions extends KeyCliOptions {
   aiModels?: string;
   serviceAddr: { host: string; port: number };
   serviceUri?: string;
@@ -96,6 +104,8 @@ export function orchestratorCommand(): Command {
       onchain: "tickets validated, winners redeemed",
     },
   )
+    .addOption(passwordOption())
+    .addOption(ethAcctAddrOption())
     .addOption(
       new Option(
         "--price-per-unit <wei>",
@@ -131,8 +141,8 @@ export function orchestratorCommand(): Command {
       `
 go-livepeer spellings are accepted: -aiModels, -serviceAddr, -orchSecret, -network, -pricePerUnit,
 -ethUrl, -ethKeystorePath, -dataDir, -liveAITrickleHostForRunner (also as -flag=value); -orchestrator and
--aiWorker are implied and ignored. -ethKeystorePath must name a file holding a hex private key (JSON
-keystores are not supported yet).
+-aiWorker are implied and ignored. -ethKeystorePath (--key-file) takes a hex key file, a V3 JSON keystore (with -ethPassword/--password, a
+file or the value) or a keystore directory (with -ethAcctAddr/--eth-acct-addr when it holds several).
 
 aiModels.json entries: pipeline, model_id, url (required), price_per_unit, warm, token, capacity,
 pixels_per_unit, currency (wei|eth), gateway, optimization_flags, price_unit (pixel|frame|second, live).
@@ -163,7 +173,7 @@ Examples:
           onchain = await startOnchainPayments({
             network: opts.network,
             ethUrl: opts.ethUrl,
-            keyFile: opts.keyFile,
+            privateKey: await loadNodeKey(opts),
             dataDir: opts.dataDir,
             logger,
           });

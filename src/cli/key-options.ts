@@ -1,0 +1,51 @@
+/**
+ * The key options the orchestrator and the gateway share besides `--key-file` (options.ts):
+ * `--password` (go-livepeer `-ethPassword`) and `--eth-acct-addr` (`-ethAcctAddr`), and loading the
+ * node's key from them. Each CLI adds both with `.addOption(passwordOption())` and
+ * `.addOption(ethAcctAddrOption())`. `--key-file` (`-ethKeystorePath`) takes a hex key file, a V3
+ * JSON keystore or a keystore directory (src/chain/keystore.ts).
+ */
+import { Option } from "commander";
+import type { Hex } from "viem";
+import { loadKeyFile } from "../chain/keystore.ts";
+
+/** go-livepeer flag → our flag, for {@link passwordOption} and {@link ethAcctAddrOption}. */
+export const KEY_GO_FLAG_ALIASES: Readonly<Record<string, string>> = {
+  ethPassword: "--password",
+  ethAcctAddr: "--eth-acct-addr",
+};
+
+/** The parsed key options. */
+export interface KeyCliOptions {
+  keyFile?: string;
+  password?: string;
+  ethAcctAddr?: string;
+}
+
+/** `--password <file|value>` (go-livepeer `-ethPassword`). */
+export function passwordOption(): Option {
+  return new Option(
+    "--password <file|value>",
+    "password of a JSON keystore --key-file: a file holding it, else the value itself",
+  ).env("TRIBUTARY_PASSWORD");
+}
+
+/** `--eth-acct-addr <address>` (go-livepeer `-ethAcctAddr`). */
+export function ethAcctAddrOption(): Option {
+  return new Option(
+    "--eth-acct-addr <address>",
+    "account to use when --key-file is a keystore directory holding several",
+  ).env("TRIBUTARY_ETH_ACCT_ADDR");
+}
+
+/**
+ * The node's private key from `--key-file` (undefined without one). Rejects with a KeystoreError
+ * naming the file (wrong password, password missing, malformed keystore, unreadable file).
+ */
+export async function loadNodeKey(opts: KeyCliOptions): Promise<Hex | undefined> {
+  if (opts.keyFile === undefined) return undefined;
+  return loadKeyFile(opts.keyFile, {
+    ...(opts.password === undefined ? {} : { password: opts.password }),
+    ...(opts.ethAcctAddr === undefined ? {} : { account: opts.ethAcctAddr }),
+  });
+}
