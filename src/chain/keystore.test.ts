@@ -143,6 +143,12 @@ describe("loadKeyFile", () => {
       new RegExp(`wrong password for key file ${ks}`),
     );
     await assert.rejects(loadKeyFile(join(dir, "missing")), /cannot read key file .*missing: ENOENT/);
+    const junk = join(dir, "junk.key");
+    writeFileSync(junk, "hello");
+    await assert.rejects(
+      loadKeyFile(junk),
+      /junk\.key holds neither a hex private key .* nor a V3 JSON keystore/,
+    );
     await assert.rejects(
       loadKeyFile(ks, { password: "pw", account: privateKeyToAddress(keyB) }),
       /holds 0x.*not --eth-acct-addr/,

@@ -292,7 +292,16 @@ export async function loadKeyFile(path: string, options: LoadKeyOptions = {}): P
   }
   if (isDir) file = await pickFromDirectory(path, options.account);
   const text = await readText(file, "key file");
-  if (!isKeystoreJson(text)) return parsePrivateKey(text, `key file ${file}`);
+  if (!isKeystoreJson(text)) {
+    try {
+      return parsePrivateKey(text, `key file ${file}`);
+    } catch {
+      throw new KeystoreError(
+        "INVALID_PRIVATE_KEY",
+        `key file ${file} holds neither a hex private key (64 hex digits, optional 0x) nor a V3 JSON keystore`,
+      );
+    }
+  }
   if (options.password === undefined)
     throw new KeystoreError(
       "KEYSTORE_PASSWORD_REQUIRED",
