@@ -180,6 +180,14 @@ export class LiveSession implements AsyncDisposable {
   }
 
   /**
+   * Ends the input: closes the publisher (`DELETE` of the input channel), which tells the pipeline
+   * that no more input comes; it flushes what it holds to the output, then the stream ends.
+   */
+  async endInput(): Promise<void> {
+    await this.#publisher?.close();
+  }
+
+  /**
    * A subscriber to the output channel, from its first segment (`start` 0) unless told otherwise.
    * Iterate it (`for await (const seg of sub)`); it ends when the stream stops.
    */
