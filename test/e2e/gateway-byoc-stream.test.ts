@@ -1,0 +1,193 @@
+/**
+ * BYOC streams through the gateway, offchain: go-livepeer's gateway routes `/process/stream/start`,
+ * `/process/stream/<id>/update|status|data|stop` relayed to the orchestrator's `/ai/stream/*`, in
+ * front of a BYOC-registered live container (green-tint, which also echoes every params update on
+ * its data channel). Video goes in and out through the gateway's trickle channels.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import greenTint from "../../examples/green-tint/pipeline.ts";
+import { type RunningGateway, startGateway } from "../../src/gateway/index.ts";
+import { type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
+import { defineLivePipeline, type RunningRunner, startRunner } from "../../src/runner/index.ts";
+import { channelMean, decodeSegments, syntheticSegments } from "../../src/runner/media/synthetic.ts";
+import { TricklePublisher, TrickleSubscriber } from "../../src/trickle/index.ts";
+import { call } from "./orchestrator-helpers.ts";
+
+/** The `Livepeer` header a client sends to start a BYOC stream. */
+function jobHeader(capability: string, parameters: Record<string, unknown>): string {
+  return Buffer.from(
+    JSON.stringify({
+      request: "{}",
+      parameters: JSON.stringify(parameters),
+      capability,
+      timeout_seconds: 30,
+    }),
+  ).toString("base64");
+}
+
+interface StreamUrls {
+  stream_id: string;
+  whip_url: string;
+  update_url: string;
+  status_url: string;
+  data_url: string;
+  stop_url: string;
+  publish_url: string;
+  subscribe_url: string;
+  orchestrator: string;
+}
+
+describe("gateway BYOC streams", () => {
+  let dir: string;
+  let runner: RunningRunner;
+  let orch: RunningOrchestrator;
+  let gw: RunningGateway;
+  let input: Uint8Array[];
+
+  before(async () => {
+    input = await syntheticSegments({ width: 160, height: 120, fps: 15, seconds: 6, audio: true });
+    runner = await startRunner(
+      defineLivePipeline({
+        name: "green-tint",
+        start: greenTint.start,
+        video: greenTint.video,
+        params: async (p, ctx) => {
+          await greenTint.params?.(p, ctx);
+          ctx.sendData({ applied: p });
+        },
+      }),
+      { port: 0, session: { heartbeatIntervalMs: 200 } },
+    );
+    await runner.loaded;
+    dir = mkdtempSync(join(tmpdir(), "gw-byoc-stream-"));
+    orch = await startOrchestrator({
+      port: 0,
+      dataDir: dir,
+      orchSecret: "s",
+      health: { intervalMs: 100, failureThreshold: 1 },
+      streamCheckIntervalMs: 100,
+    });
+    const reg = await call(orch, "/capability/register", {
+      method: "POST",
+      headers: { authorization: "s" },
+      body: JSON.stringify({ name: "tint-stream", url: runner.url, capacity: 2, price_per_unit: 0 }),
+    });
+    assert.equal(reg.status, 200, reg.body);
+    for (let i = 0; i < 400 && !orch.registry.advertised().some((a) => a.modelId === "tint-stream"); i++)
+      await sleep(25);
+    gw = await startGateway({ port: 0, discovery: { orchAddr: [orch.url] } });
+  });
+
+  after(async () => {
+    await gw?.close();
+    await orch?.close();
+    await runner?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("bad starts are 4xx; unknown streams 404; WHIP ingest is 501", async () => {
+    const start = (headers: Record<string, string>, body: unknown) =>
+      fetch(`${gw.url}/process/stream/start`, { method: "POST", headers, body: JSON.stringify(body) });
+    assert.equal((await start({}, {})).status, 400, "no Livepeer header");
+    const h = { livepeer: jobHeader("tint-stream", {}) };
+    assert.equal((await start(h, { params: "{nope" })).status, 400, "params not JSON");
+    assert.equal((await start(h, { stream_id: "a/b" })).status, 400, "stream id not a channel name");
+    assert.equal((await start(h, { stream_name: "x-out" })).status, 400, "-out names are reserved");
+    const none = await start({ livepeer: jobHeader("no-such-capability", {}) }, {});
+    assert.equal(none.status, 503, await none.text());
+    assert.equal((await fetch(`${gw.url}/process/stream/nope/status`)).status, 404);
+    const r = await start(h, { stream_id: "plain" });
+    const text = await r.text();
+    assert.equal(r.status, 200, text);
+    const s = JSON.parse(text) as StreamUrls;
+    assert.equal(s.publish_url, "", "no video ingress asked");
+    assert.equal(s.data_url, "");
+    assert.equal((await fetch(`${gw.url}/process/stream/plain/whip`, { method: "POST" })).status, 501);
+    assert.equal((await fetch(`${gw.url}/process/stream/plain/data`)).status, 503, "no data output asked");
+    assert.equal((await fetch(s.stop_url, { method: "POST", body: "{}" })).status, 200);
+    assert.equal((await fetch(s.status_url)).status, 404, "stopped streams are gone");
+  });
+
+  test("a BYOC stream: video in and out through the gateway, update echoed on the data SSE, status, stop", async () => {
+    const r = await fetch(`${gw.url}/process/stream/start`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        livepeer: jobHeader("tint-stream", {
+          enable_video_ingress: true,
+          enable_video_egress: true,
+          enable_data_output: true,
+        }),
+      },
+      body: JSON.stringify({
+        stream_name: "cam",
+        params: JSON.stringify({ width: 160, height: 120, green: 80 }),
+      }),
+    });
+    const text = await r.text();
+    assert.equal(r.status, 200, text);
+    const s = JSON.parse(text) as StreamUrls;
+    assert.match(s.stream_id, /^cam-/);
+    assert.equal(s.whip_url, "");
+    for (const u of [s.publish_url, s.subscribe_url, s.update_url, s.status_url, s.data_url, s.stop_url])
+      assert.ok(u.startsWith(gw.url), u);
+    assert.equal(s.orchestrator, orch.url);
+    assert.equal(orch.streamCount, 1);
+
+    // Data: server-sent events.
+    const dataRes = await fetch(s.data_url);
+    assert.equal(dataRes.status, 200);
+    assert.match(String(dataRes.headers.get("content-type")), /text\/event-stream/);
+    let sse = "";
+    const sseDone = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of dataRes.body as unknown as AsyncIterable<Uint8Array>)
+        sse += decoder.decode(chunk, { stream: true });
+    })();
+
+    const out: Uint8Array[] = [];
+    const outSub = new TrickleSubscriber(s.subscribe_url, { start: 0 });
+    const outDone = (async () => {
+      for await (const seg of outSub) out.push(await seg.bytes());
+    })();
+    const pub = new TricklePublisher(s.publish_url, { mimeType: "video/mp2t" });
+    for (const seg of input) await pub.write(seg);
+    for (let i = 0; i < 600 && out.length === 0; i++) await sleep(25);
+    assert.ok(out.length > 0, "output arrived through the gateway");
+    const frame = (await decodeSegments(out.slice(0, 1), 160, 120)).video[0];
+    assert.ok(frame, "the output decodes");
+    assert.ok(channelMean(frame, 1) - channelMean(frame, 0) > 50, "and is tinted green by the container");
+
+    const upd = await fetch(s.update_url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ green: 10 }),
+    });
+    assert.equal(upd.status, 200, await upd.text());
+    for (let i = 0; i < 400 && !sse.includes("applied"); i++) await sleep(25);
+    assert.match(sse, /^data: .*applied.*green.*10/m, sse);
+
+    const status = (await (await fetch(s.status_url)).json()) as Record<string, unknown>;
+    assert.equal(status.kind, "byoc");
+    assert.equal(status.model_id, "tint-stream");
+    assert.equal(status.state, "running");
+    assert.ok((status.segments_in as number) > 0 && (status.segments_out as number) > 0);
+    assert.notEqual(status.last_event, null, "events from the container are seen");
+
+    const stop = await fetch(s.stop_url, { method: "POST", body: "{}" });
+    assert.equal(stop.status, 200, await stop.text());
+    await sseDone;
+    assert.match(sse, /event: end\ndata: \{"type":"stream_ended"\}/);
+    await pub.close();
+    outSub.close();
+    await outDone;
+    for (let i = 0; i < 200 && orch.streamCount > 0; i++) await sleep(25);
+    assert.equal(orch.streamCount, 0, "stopped on the orchestrator too");
+    assert.equal(gw.live.count, 0);
+  });
+});
