@@ -4,8 +4,8 @@
  *
  * JSON pipelines: text-to-image `height × width × n`, llm `max_tokens`, text-to-speech
  * `1000 × characters`. Multipart pipelines: the input image's size read from its PNG or JPEG header
- * (go decodes the image). Not computed (undefined, the caller refuses priced work): audio-to-text
- * (needs the decoded duration) and images in other formats.
+ * (go decodes the image). Not computed here (undefined): images in other formats (the caller
+ * refuses priced work) and audio-to-text (the caller decodes the audio: audio-duration.ts).
  */
 import { BadRequestError } from "../node/errors.ts";
 
@@ -97,7 +97,7 @@ export function imageSize(b: Buffer): { width: number; height: number } | undefi
  * Units of a multipart AI request (go-livepeer `handleAIRequest`): image-to-image
  * `H × W × num_images_per_prompt`, upscale / segment-anything-2 / image-to-text `H × W` of the input
  * image, image-to-video `height × width × 25` (fields, defaults 576 × 1024). Undefined when the
- * image size cannot be read (not PNG/JPEG) or for audio-to-text (needs the decoded duration).
+ * image size cannot be read (not PNG/JPEG) or for audio-to-text (see audio-duration.ts).
  */
 export function aiUnitsMultipart(pipeline: string, form: MultipartForm): bigint | undefined {
   const num = (name: string, fallback: number): bigint => {

@@ -16,8 +16,9 @@
  * (`devnet`/`arbitrum-one`, see onchain.ts): BYOC jobs and streams are paid, charged per second and
  * stopped when the balance runs out; GetOrchestrator is signed and carries ticket params; native AI
  * batch and LV2V take `Livepeer-Payment` and `Livepeer-Segment` and are charged per go-livepeer
- * unit; LV2V is debited on a timer per `price_unit` and topped up with `POST /payment`. **Not done:**
- * priced audio-to-text (units need the decoded duration) answers 501 while payments are on.
+ * unit (audio-to-text: whole seconds of the decoded duration × 1000, audio-duration.ts); LV2V is
+ * debited on a timer per `price_unit` and topped up with `POST /payment`. **Not done:** priced images
+ * other than PNG/JPEG answer 501 while payments are on.
  *
  * Deliberate differences from go-livepeer: capacity is enforced on the orchestrator (503 when no
  * slot is free; upstream only lets the gateway filter), unhealthy containers are withdrawn by polling
@@ -67,6 +68,7 @@ import { decodeSegmentHeader, segCredsSigningBytes } from "../protocol/segment-h
 import { priceInfoToGoJson, stringifyJsonBig, ticketParamsToGoJson } from "../protocol/ticket-params-json.ts";
 import { TrickleServer } from "../trickle/server.ts";
 import { aiUnits, aiUnitsMultipart, parseMultipart } from "./ai-units.ts";
+import { audioToTextUnits } from "./audio-duration.ts";
 import { capabilityIdOf } from "./capabilities.ts";
 import {
   type AiModelsWatcher,
@@ -620,9 +622,8 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
   // ---- native AI batch ------------------------------------------------------------------------
 
   /**
-   * Priced work whose units cannot be computed (audio-to-text needs the decoded duration; images
-   * other than PNG/JPEG) answers 501 while payments are on, rather than working for free. Free
-   * models (price 0) are served.
+   * Priced work whose units cannot be computed (images other than PNG/JPEG) answers 501 while
+   * payments are on, rather than working for free. Free models (price 0) are served.
    */
   function refuseUnpaidPrice(cap: Capability): void {
     if (gate === undefined) return;
@@ -733,7 +734,8 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     const labels = { route: "batch", pipeline, model_id: modelId };
     const cap = registry.get(pipeline, modelId);
     if (cap === undefined) {
-      metrics.jobs.inc({ ...labels, outcome: "no_capacity" });
+      // not the client's model_id as a label: each new value would be a new series kept forever
+      metrics.jobs.inc({ ...labels, model_id: "unknown", outcome: "no_capacity" });
       throw new NoCapacityError(
         `insufficient capacity: model ${modelId} is not served here for ${pipeline}`,
         { pipeline, model_id: modelId },
@@ -746,8 +748,16 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
       : ct.includes("application/json")
         ? aiUnits(pipeline, JSON.parse(body.toString("utf8")))
         : ct.includes("multipart/form-data")
-          ? aiUnitsMultipart(pipeline, parseMultipart(body, ct))
+          ? pipeline === "audio-to-text"
+            ? await audioToTextUnits(parseMultipart(body, ct).files.audio)
+            : aiUnitsMultipart(pipeline, parseMultipart(body, ct))
           : undefined;
+    if (priced && units === undefined && !ct.includes("multipart/form-data"))
+      throw new TributaryError(
+        "UNSUPPORTED_MEDIA_TYPE",
+        `a priced ${pipeline} request is counted from its body: send application/json (text-to-image, llm, text-to-speech) or multipart/form-data (image and audio pipelines)`,
+        { status: 415 },
+      );
     if (priced && units === undefined) refuseUnpaidPrice(cap);
     const lease = reserveOrThrow(cap, labels);
     const gone = clientGone(res);
@@ -811,7 +821,8 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     const labels = { route: "live", pipeline, model_id: modelId };
     const cap = registry.get(pipeline, modelId);
     if (cap === undefined) {
-      metrics.jobs.inc({ ...labels, outcome: "no_capacity" });
+      // not the client's model_id as a label: each new value would be a new series kept forever
+      metrics.jobs.inc({ ...labels, model_id: "unknown", outcome: "no_capacity" });
       throw new NoCapacityError(`insufficient capacity: model ${modelId} is not served here`, {
         model_id: modelId,
       });
@@ -960,6 +971,9 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     const { job, cap } = j;
     const id = job.id || job.streamId;
     if (id === "") throw new BadRequestError("the job header needs an id (the stream id)");
+    // the id travels to the container in the x-stream-id header: only what a header value can carry
+    if (!/^[\x20-\x7e]{1,256}$/.test(id))
+      throw new BadRequestError("the stream id must be printable ASCII, at most 256 characters");
     if (streams.has(id))
       throw new TributaryError("STREAM_EXISTS", `stream ${id} already runs here`, { status: 409 });
     const body = await readJsonObject(req);

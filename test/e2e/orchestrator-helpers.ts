@@ -20,7 +20,7 @@ export interface Reply {
 export function call(
   orch: RunningOrchestrator,
   path: string,
-  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  init: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(
@@ -58,3 +58,43 @@ export const senders: SenderMonitor = {
   }),
   maxFloat: () => 10n ** 30n,
 };
+
+/** A mono 16-bit PCM WAV of `seconds` of silence (for audio-to-text pricing). */
+export function silentWav(seconds: number, sampleRate = 8000): Buffer {
+  const samples = Math.round(seconds * sampleRate);
+  const b = Buffer.alloc(44 + samples * 2);
+  b.write("RIFF", 0, "ascii");
+  b.writeUInt32LE(36 + samples * 2, 4);
+  b.write("WAVEfmt ", 8, "ascii");
+  b.writeUInt32LE(16, 16); // fmt chunk size
+  b.writeUInt16LE(1, 20); // PCM
+  b.writeUInt16LE(1, 22); // mono
+  b.writeUInt32LE(sampleRate, 24);
+  b.writeUInt32LE(sampleRate * 2, 28); // byte rate
+  b.writeUInt16LE(2, 32); // block align
+  b.writeUInt16LE(16, 34); // bits per sample
+  b.write("data", 36, "ascii");
+  b.writeUInt32LE(samples * 2, 40);
+  return b;
+}
+
+/** A `multipart/form-data` body of text fields and files, and its content type. */
+export function multipartBody(
+  fields: Record<string, string>,
+  files: Record<string, { name: string; type: string; data: Buffer }>,
+): { body: Buffer; contentType: string } {
+  const b = "----tributary-test";
+  const parts: Buffer[] = [];
+  for (const [k, v] of Object.entries(fields))
+    parts.push(Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
+  for (const [k, f] of Object.entries(files))
+    parts.push(
+      Buffer.from(
+        `--${b}\r\nContent-Disposition: form-data; name="${k}"; filename="${f.name}"\r\nContent-Type: ${f.type}\r\n\r\n`,
+      ),
+      f.data,
+      Buffer.from("\r\n"),
+    );
+  parts.push(Buffer.from(`--${b}--\r\n`));
+  return { body: Buffer.concat(parts), contentType: `multipart/form-data; boundary=${b}` };
+}

@@ -50,7 +50,7 @@ import {
   type RunningRunner,
   startRunner,
 } from "../../src/runner/index.ts";
-import { call, type Reply, senders, time } from "./orchestrator-helpers.ts";
+import { call, multipartBody, type Reply, senders, silentWav, time } from "./orchestrator-helpers.ts";
 
 const ORCH: Address = "0x73AEd7b5dEb30222fa896f399d46cC99c7BEe57F";
 const gw = privateKeyToAccount(`0x${"42".repeat(32)}`);
@@ -93,6 +93,7 @@ describe("orchestrator with payments", () => {
   let llm: RunningRunner;
   let live: RunningRunner;
   let upscale: RunningRunner;
+  let asr: RunningRunner;
   let releaseSse: () => void = () => {};
   let orch: RunningOrchestrator;
   let gate: PaymentGate;
@@ -116,6 +117,13 @@ describe("orchestrator with payments", () => {
       defineBatchPipeline({
         name: "upscale",
         run: (i: { image: { data: Uint8Array } }) => ({ bytes: i.image.data.length }),
+      }),
+      { port: 0 },
+    );
+    asr = await startRunner(
+      defineBatchPipeline({
+        name: "audio-to-text",
+        run: (i: { audio: { data: Uint8Array } }) => ({ text: "", bytes: i.audio.data.length }),
       }),
       { port: 0 },
     );
@@ -170,6 +178,7 @@ describe("orchestrator with payments", () => {
         JSON.stringify([
           { pipeline: "llm", model_id: "paid-llm", url: llm.url, price_per_unit: 5 },
           { pipeline: "upscale", model_id: "paid-up", url: upscale.url, price_per_unit: 1 },
+          { pipeline: "audio-to-text", model_id: "paid-asr", url: asr.url, price_per_unit: 1 },
           { pipeline: "text-to-speech", model_id: "default-priced", url: llm.url },
           {
             pipeline: "live-video-to-video",
@@ -206,6 +215,7 @@ describe("orchestrator with payments", () => {
       llm?.close(),
       live?.close(),
       upscale?.close(),
+      asr?.close(),
     ]);
     rmSync(dir, { recursive: true, force: true });
   });
@@ -649,5 +659,45 @@ describe("orchestrator with payments", () => {
     const balance = gate.balance(gw.address, "30_paid-up");
     // Two tickets (≈ 2000 wei) minus 20 × 10 pixels at 1 wei.
     assert.ok(balance.cmp(Rat.of(1799n)) > 0 && balance.cmp(Rat.of(1801n)) < 0, balance.toFixed(3));
+  });
+
+  test("audio-to-text is charged by the audio's duration (whole seconds × 1000); undecodable audio is a 400", async () => {
+    const q = await quoteAi(31, "paid-asr", 3, "31_paid-asr");
+    const wav = silentWav(2.5);
+    const form = multipartBody(
+      { model_id: "paid-asr" },
+      { audio: { name: "a.wav", type: "audio/wav", data: wav } },
+    );
+    const res = await call(orch, "/audio-to-text", {
+      method: "POST",
+      headers: {
+        "content-type": form.contentType,
+        "livepeer-payment": q.payment,
+        "livepeer-segment": q.segment,
+      },
+      body: form.body,
+    });
+    assert.equal(res.status, 200, res.body);
+    assert.deepEqual(JSON.parse(res.body), { text: "", bytes: wav.length });
+    const balance = gate.balance(gw.address, "31_paid-asr");
+    // Three tickets (≈ 3000 wei) minus 2000 ms (2.5 s counted as 2 whole seconds) at 1 wei.
+    assert.ok(balance.cmp(Rat.of(999n)) > 0 && balance.cmp(Rat.of(1001n)) < 0, balance.toFixed(3));
+
+    const junk = multipartBody(
+      { model_id: "paid-asr" },
+      { audio: { name: "a.wav", type: "audio/wav", data: Buffer.from("RIFF but not really a wave file") } },
+    );
+    const bad = await call(orch, "/audio-to-text", {
+      method: "POST",
+      headers: {
+        "content-type": junk.contentType,
+        "livepeer-payment": q.payment,
+        "livepeer-segment": q.segment,
+      },
+      body: junk.body,
+    });
+    assert.equal(bad.status, 400, bad.body);
+    assert.match(bad.body, /Unable to calculate duration: the audio file could not be decoded/);
+    assert.ok(gate.balance(gw.address, "31_paid-asr").cmp(balance) === 0, "nothing charged for a 400");
   });
 });
