@@ -4,7 +4,9 @@
  * `Livepeer-Segment` and real tickets, relays it to the green-tint SDK container and tops the
  * stream up with `POST /payment`. The orchestrator credits the stream's manifest, debits it as the
  * stream runs, stores the winning tickets (face value just above EV: nearly every ticket wins) and
- * its redeemer redeems one on chain.
+ * its redeemer redeems one on chain. Then a priced BYOC stream (`/process/stream/start`) with the
+ * same container: tickets at start, `/ai/stream/payment` top-ups as the orchestrator debits the
+ * capability balance, video relayed, update and stop reach the orchestrator.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -34,11 +36,14 @@ import {
 import { type RunningRunner, startRunner } from "../../src/runner/index.ts";
 import { channelMean, decodeSegments, syntheticSegments } from "../../src/runner/media/synthetic.ts";
 import { TricklePublisher, TrickleSubscriber } from "../../src/trickle/index.ts";
+import { call } from "./orchestrator-helpers.ts";
 
 /** Above the real redemption cost on anvil, which the redeemer checks. */
 const EV = 10n ** 15n;
 /** Wei per pixel: 60 s of 1280×720@30 at start costs ~1.7e15, i.e. two tickets. */
 const PRICE_PER_PIXEL = 10 ** 6;
+/** Wei per second of the BYOC stream: the 120 s balance the gateway keeps is six tickets. */
+const BYOC_PRICE_PER_SECOND = 5 * 10 ** 13;
 
 interface Status {
   state: string;
@@ -54,10 +59,11 @@ interface Status {
   paid_wei: string;
 }
 
-describe("gateway live video on the devnet", () => {
+describe("gateway live video and BYOC streams on the devnet", () => {
   let devnet: Devnet;
   let dir: string;
   let runner: RunningRunner;
+  let byocRunner: RunningRunner;
   let onchain: OnchainPayments;
   let gwChain: GatewayOnchain;
   let orch: RunningOrchestrator;
@@ -79,6 +85,8 @@ describe("gateway live video on the devnet", () => {
     });
     runner = await startRunner(greenTint, { port: 0, session: { heartbeatIntervalMs: 200 } });
     await runner.loaded;
+    byocRunner = await startRunner(greenTint, { port: 0, session: { heartbeatIntervalMs: 200 } });
+    await byocRunner.loaded;
     onchain = await startOnchainPayments({
       network: "devnet",
       ethUrl: devnet.rpcUrl,
@@ -92,6 +100,8 @@ describe("gateway live video on the devnet", () => {
     orch = await startOrchestrator({
       port: 0,
       dataDir: dir,
+      orchSecret: "s",
+      streamDebitIntervalMs: 1000,
       network: "devnet",
       payments: onchain.gate,
       address: onchain.address,
@@ -109,8 +119,20 @@ describe("gateway live video on the devnet", () => {
         ]),
       ),
     });
-    for (let i = 0; i < 400 && !orch.registry.advertised().some((a) => a.modelId === "green-tint"); i++)
-      await sleep(25);
+    const reg = await call(orch, "/capability/register", {
+      method: "POST",
+      headers: { authorization: "s" },
+      body: JSON.stringify({
+        name: "tint-stream",
+        url: byocRunner.url,
+        capacity: 1,
+        price_per_unit: BYOC_PRICE_PER_SECOND,
+      }),
+    });
+    assert.equal(reg.status, 200, reg.body);
+    const ready = () =>
+      ["green-tint", "tint-stream"].every((m) => orch.registry.advertised().some((a) => a.modelId === m));
+    for (let i = 0; i < 400 && !ready(); i++) await sleep(25);
     gwChain = await startGatewayOnchain({
       network: "devnet",
       ethUrl: devnet.rpcUrl,
@@ -124,6 +146,7 @@ describe("gateway live video on the devnet", () => {
       discovery: { orchAddr: [orch.url] },
       payments: gwChain.payments,
       livePaymentIntervalMs: 1000,
+      byocStreamPaymentIntervalMs: 1000,
     });
   });
 
@@ -133,6 +156,7 @@ describe("gateway live video on the devnet", () => {
     await orch?.close();
     await onchain?.close();
     await runner?.close();
+    await byocRunner?.close();
     await devnet?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -234,5 +258,69 @@ describe("gateway live video on the devnet", () => {
     }
     const redeemed = onchain.store.getWinningTicket(first.id);
     assert.equal(redeemed?.status, "redeemed", redeemed?.lastError);
+  });
+
+  test("a paid BYOC stream: tickets at start and in /ai/stream/payment top-ups, the capability balance credited, video relayed, stopped on the orchestrator", async () => {
+    const header = Buffer.from(
+      JSON.stringify({
+        request: "{}",
+        parameters: JSON.stringify({ enable_video_ingress: true, enable_video_egress: true }),
+        capability: "tint-stream",
+        timeout_seconds: 30,
+      }),
+    ).toString("base64");
+    const r = await fetch(`${gw.url}/process/stream/start`, {
+      method: "POST",
+      headers: { livepeer: header, "content-type": "application/json" },
+      body: JSON.stringify({ params: JSON.stringify({ width: 160, height: 120, green: 80 }) }),
+    });
+    const text = await r.text();
+    assert.equal(r.status, 200, text);
+    const s = JSON.parse(text) as {
+      publish_url: string;
+      subscribe_url: string;
+      status_url: string;
+      stop_url: string;
+      update_url: string;
+    };
+    const statusOf = async () => (await (await fetch(s.status_url)).json()) as Status;
+    const started = await statusOf();
+    assert.ok(
+      started.tickets_sent >= 6,
+      `120 s of price at start is six tickets, got ${started.tickets_sent}`,
+    );
+    const gwAddr = gwChain.address;
+    assert.ok(onchain.gate.balance(gwAddr, "tint-stream").cmp(0n) > 0, "the capability balance is credited");
+
+    const out: Uint8Array[] = [];
+    const outSub = new TrickleSubscriber(s.subscribe_url, { start: 0 });
+    const outDone = (async () => {
+      for await (const seg of outSub) out.push(await seg.bytes());
+    })();
+    const pub = new TricklePublisher(s.publish_url, { mimeType: "video/mp2t" });
+    for (const seg of input.slice(0, 3)) await pub.write(seg);
+    for (let i = 0; i < 600 && out.length === 0; i++) await sleep(25);
+    assert.ok(out.length > 0, "output arrived through the gateway");
+
+    // Debited every second by the orchestrator, the balance falls under 120 s of price: top-ups follow.
+    let st = await statusOf();
+    for (let i = 0; i < 400 && st.payments === 0; i++) {
+      await sleep(25);
+      st = await statusOf();
+    }
+    assert.equal(st.state, "running");
+    assert.ok(st.payments > 0, "the gateway topped the stream up with /ai/stream/payment");
+    assert.ok(st.tickets_sent > started.tickets_sent);
+    assert.ok(BigInt(st.paid_wei) > BigInt(started.paid_wei));
+
+    const upd = await fetch(s.update_url, { method: "POST", body: JSON.stringify({ green: 20 }) });
+    assert.equal(upd.status, 200, await upd.text());
+    const stop = await fetch(s.stop_url, { method: "POST", body: "{}" });
+    assert.equal(stop.status, 200);
+    await pub.close();
+    outSub.close();
+    await outDone;
+    for (let i = 0; i < 200 && orch.streamCount > 0; i++) await sleep(25);
+    assert.equal(orch.streamCount, 0, "stopped on the orchestrator");
   });
 });
