@@ -1,4 +1,4 @@
-import { type Command, InvalidArgumentError, Option } from "commander";
+import { type Command, Option } from "commander";
 import { DEFAULT_GATEWAY_PORT, type RunningGateway, startGateway } from "../gateway/index.ts";
 import { type GatewayOnchain, startGatewayOnchain } from "../gateway/onchain.ts";
 import { STRATEGY_NAMES } from "../gateway/selection/index.ts";
@@ -12,7 +12,14 @@ import {
   loadNodeKey,
   passwordOption,
 } from "./key-options.ts";
-import { addNodeOptions, GoCompatibleCommand, parseDuration, parseHostPort, parsePrice } from "./options.ts";
+import {
+  addNodeOptions,
+  GoCompatibleCommand,
+  parseDuration,
+  parseHostPort,
+  parsePrice,
+  parseWei,
+} from "./options.ts";
 
 /** go-livepeer gateway flag → our flag (`undefined`: accepted and ignored, it is implied). */
 export const GATEWAY_GO_FLAG_ALIASES: Readonly<Record<string, string | undefined>> = {
@@ -32,11 +39,6 @@ export const GATEWAY_GO_FLAG_ALIASES: Readonly<Record<string, string | undefined
   gateway: undefined,
   broadcaster: undefined,
 };
-
-function parseWei(value: string): bigint {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError("expected an integer number of wei");
-  return BigInt(value);
-}
 
 interface GatewayCliOptions extends KeyCliOptions {
   orchAddr?: string;

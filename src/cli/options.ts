@@ -69,6 +69,12 @@ export function parseDuration(value: string): number {
   return ms;
 }
 
+/** A whole number of wei (`-maxTicketEV`, `-ticketEV`, `-maxFaceValue`, …). */
+export function parseWei(value: string): bigint {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError("expected an integer number of wei");
+  return BigInt(value);
+}
+
 /** A non-negative price in wei per unit: an integer, a decimal or `n/d`. */
 export function parsePrice(value: string): Rat {
   let r: Rat;

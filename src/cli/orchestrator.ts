@@ -17,7 +17,14 @@ import {
   loadNodeKey,
   passwordOption,
 } from "./key-options.ts";
-import { addNodeOptions, GoCompatibleCommand, parseDuration, parseHostPort, parsePrice } from "./options.ts";
+import {
+  addNodeOptions,
+  GoCompatibleCommand,
+  parseDuration,
+  parseHostPort,
+  parsePrice,
+  parseWei,
+} from "./options.ts";
 
 /** go-livepeer flag → our flag (`undefined`: accepted and ignored, it is implied). */
 export const GO_FLAG_ALIASES: Readonly<Record<string, string | undefined>> = {
@@ -31,6 +38,8 @@ export const GO_FLAG_ALIASES: Readonly<Record<string, string | undefined>> = {
   ...KEY_GO_FLAG_ALIASES,
   dataDir: "--data-dir",
   liveAITrickleHostForRunner: "--trickle-host-for-runner",
+  ticketEV: "--ticket-ev",
+  maxFaceValue: "--max-face-value",
   orchestrator: undefined,
   aiWorker: undefined,
 };
@@ -61,6 +70,8 @@ interface OrchestratorCliOptions extends KeyCliOptions {
   ethUrl?: string;
   keyFile?: string;
   pricePerUnit?: Rat;
+  ticketEv?: bigint;
+  maxFaceValue?: bigint;
   trickleHostForRunner?: string;
   healthInterval: number;
   healthTimeout: number;
@@ -116,6 +127,19 @@ export function orchestratorCommand(): Command {
     )
     .addOption(
       new Option(
+        "--ticket-ev <wei>",
+        "expected value of one ticket the orchestrator asks for (default 8000000000)",
+      )
+        .env("TRIBUTARY_TICKET_EV")
+        .argParser(parseWei),
+    )
+    .addOption(
+      new Option("--max-face-value <wei>", "cap on a ticket's face value (default: none)")
+        .env("TRIBUTARY_MAX_FACE_VALUE")
+        .argParser(parseWei),
+    )
+    .addOption(
+      new Option(
         "--trickle-host-for-runner <host:port>",
         "host:port put in trickle URLs given to containers",
       ).env("TRIBUTARY_TRICKLE_HOST_FOR_RUNNER"),
@@ -140,7 +164,7 @@ export function orchestratorCommand(): Command {
       "after",
       `
 go-livepeer spellings are accepted: -aiModels, -serviceAddr, -orchSecret, -network, -pricePerUnit,
--ethUrl, -ethKeystorePath, -dataDir, -liveAITrickleHostForRunner (also as -flag=value); -orchestrator and
+-ethUrl, -ethKeystorePath, -dataDir, -liveAITrickleHostForRunner, -ticketEV, -maxFaceValue (also as -flag=value); -orchestrator and
 -aiWorker are implied and ignored. -ethKeystorePath (--key-file) takes a hex key file, a V3 JSON keystore (with -ethPassword/--password, a
 file or the value) or a keystore directory (with -ethAcctAddr/--eth-acct-addr when it holds several).
 
@@ -175,6 +199,8 @@ Examples:
             ethUrl: opts.ethUrl,
             privateKey: await loadNodeKey(opts),
             dataDir: opts.dataDir,
+            ...(opts.ticketEv === undefined ? {} : { ticketEV: opts.ticketEv }),
+            ...(opts.maxFaceValue === undefined ? {} : { maxFaceValue: opts.maxFaceValue }),
             logger,
           });
         }

@@ -118,6 +118,8 @@ export function httpsCall(
 export interface PaidSession {
   session: string;
   price: PriceInfo;
+  /** The block after which the session's ticket params expire. */
+  expirationBlock: bigint;
 }
 
 /** `GET /process/token` with a signed `Livepeer-Eth-Address`, then a Sender session on its ticket params. */
@@ -136,9 +138,11 @@ export async function openPaidSession(
   });
   if (res.status !== 200) throw new Error(`/process/token answered ${res.status}: ${res.body}`);
   const token = parseJsonBig(res.body) as { ticket_params: unknown; price: unknown };
+  const params = ticketParamsFromGoJson(token.ticket_params);
   return {
-    session: sender.startSession(ticketParamsFromGoJson(token.ticket_params)),
+    session: sender.startSession(params),
     price: priceInfoFromGoJson(token.price),
+    expirationBlock: params.expirationBlock,
   };
 }
 
@@ -150,6 +154,8 @@ export interface PaidJobResult {
   tickets: Hex[];
   /** Sum of their face values. */
   faceValue: bigint;
+  /** The `Livepeer-Balance` answer header (wei), when present. */
+  balance: bigint | undefined;
 }
 
 /** One BYOC job to `/process/request/<capability>` carrying `tickets` new tickets of `s`. */
@@ -193,5 +199,9 @@ export async function paidJob(
     body: res.body,
     tickets: sent.map((t) => ticketHash(t)),
     faceValue: sent.reduce((sum, t) => sum + t.faceValue, 0n),
+    balance:
+      typeof res.headers["livepeer-balance"] === "string"
+        ? BigInt(res.headers["livepeer-balance"])
+        : undefined,
   };
 }
