@@ -1,0 +1,166 @@
+/**
+ * Keeps the user documentation honest: every long flag of the node and container commands is
+ * documented, every go-livepeer spelling is listed, every `aiModels.json` field of the config schema
+ * is in the operator guide's reference, and every relative link (and its #anchor) in docs/*.md and
+ * README.md resolves. A new flag, field or renamed file fails this test until the docs follow.
+ */
+import assert from "node:assert/strict";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import type { Command } from "commander";
+import { GATEWAY_GO_FLAG_ALIASES } from "../../src/cli/gateway.ts";
+import { buildProgram } from "../../src/cli/main.ts";
+import { GO_FLAG_ALIASES } from "../../src/cli/orchestrator.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const read = (rel: string): string => readFileSync(join(ROOT, rel), "utf8");
+
+const OPERATOR_GUIDE = "docs/operator-guide.md";
+const CONTAINER_GUIDE = "docs/container-guide.md";
+
+/** Commands whose flags the guides document, and which guide. `job` is included once it exists. */
+const DOCUMENTED: Record<string, string> = {
+  orchestrator: OPERATOR_GUIDE,
+  gateway: OPERATOR_GUIDE,
+  dev: OPERATOR_GUIDE,
+  serve: CONTAINER_GUIDE,
+  init: CONTAINER_GUIDE,
+  job: OPERATOR_GUIDE,
+};
+
+function subcommand(program: Command, name: string): Command | undefined {
+  return program.commands.find((c) => c.name() === name);
+}
+
+/** The long flags a command (and its own subcommands) prints in --help, e.g. `--ai-models`. */
+function longFlags(cmd: Command, prefix = ""): { flag: string; where: string }[] {
+  const out: { flag: string; where: string }[] = [];
+  for (const o of cmd.options)
+    if (o.long && o.long !== "--help") out.push({ flag: o.long, where: prefix + cmd.name() });
+  for (const sub of cmd.commands) out.push(...longFlags(sub, `${prefix}${cmd.name()} `));
+  return out;
+}
+
+/** `flag` as a whole word of `text` (so `--port` is not found inside `--chain-port`). */
+function mentions(text: string, flag: string): boolean {
+  const escaped = flag.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`(^|[^A-Za-z0-9-])${escaped}(?![A-Za-z0-9-])`).test(text);
+}
+
+/** GitHub's heading anchors: lower case, punctuation dropped, spaces to dashes, repeats numbered. */
+function anchorsOf(markdown: string): Set<string> {
+  const anchors = new Set<string>();
+  const seen = new Map<string, number>();
+  let fenced = false;
+  for (const line of markdown.split("\n")) {
+    if (/^(```|~~~)/.test(line)) fenced = !fenced;
+    const m = fenced ? null : /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
+    if (!m) continue;
+    const text = m[1]!.replace(/`/g, "").replace(/\[([^\]]*)\]\([^)]*\)/g, "$1");
+    const base = text
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, "")
+      .replace(/\s/g, "-");
+    const n = seen.get(base) ?? 0;
+    anchors.add(n === 0 ? base : `${base}-${n}`);
+    seen.set(base, n + 1);
+  }
+  return anchors;
+}
+
+/** Relative link targets of a markdown file (outside code blocks and inline code). */
+function relativeLinks(markdown: string): string[] {
+  const out: string[] = [];
+  let fenced = false;
+  for (const line of markdown.split("\n")) {
+    if (/^\s*(```|~~~)/.test(line)) {
+      fenced = !fenced;
+      continue;
+    }
+    if (fenced) continue;
+    const text = line.replace(/`[^`]*`/g, "");
+    for (const m of text.matchAll(/\[[^\]]*\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)) {
+      const target = m[1]!;
+      if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue; // http:, https:, mailto:
+      out.push(target);
+    }
+  }
+  return out;
+}
+
+describe("documentation", () => {
+  const program = buildProgram();
+  const guides = { [OPERATOR_GUIDE]: read(OPERATOR_GUIDE), [CONTAINER_GUIDE]: read(CONTAINER_GUIDE) };
+
+  test("every long flag of orchestrator, gateway, dev, serve and init (and job) is in its guide", () => {
+    const missing: string[] = [];
+    let checked = 0;
+    for (const [name, guide] of Object.entries(DOCUMENTED)) {
+      const cmd = subcommand(program, name);
+      if (cmd === undefined) {
+        assert.equal(name, "job", `command ${name} is gone from the CLI: update the guides and this test`);
+        continue;
+      }
+      for (const { flag, where } of longFlags(cmd)) {
+        checked++;
+        if (!mentions(guides[guide]!, flag)) missing.push(`${where} ${flag} (${guide})`);
+      }
+    }
+    assert.ok(checked > 40, `only ${checked} flags found: is buildProgram() still the CLI?`);
+    assert.deepEqual(missing, [], `undocumented flags:\n  ${missing.join("\n  ")}`);
+  });
+
+  test("every go-livepeer flag spelling the orchestrator and gateway accept is in the operator guide", () => {
+    const missing = [...Object.keys(GO_FLAG_ALIASES), ...Object.keys(GATEWAY_GO_FLAG_ALIASES)]
+      .map((k) => `-${k}`)
+      .filter((f) => !mentions(guides[OPERATOR_GUIDE]!, f));
+    assert.deepEqual(missing, []);
+  });
+
+  test("every aiModels.json field of the config schema is in the operator guide's reference", () => {
+    const source = read("src/orchestrator/config.ts");
+    const m = /const entrySchema = z\s*\.object\(\{([\s\S]*?)\n {2}\}\)\s*\.strict\(\)/.exec(source);
+    assert.ok(m, "entrySchema not found in src/orchestrator/config.ts: update this test");
+    const fields = [...m[1]!.matchAll(/^ {4}([a-z_]+):/gm)].map((f) => f[1]!);
+    assert.ok(
+      fields.includes("pipeline") && fields.includes("price_unit") && fields.length >= 12,
+      fields.join(),
+    );
+    const guide = guides[OPERATOR_GUIDE]!;
+    const section = guide.slice(guide.indexOf("## aiModels.json reference"));
+    assert.ok(section.length > 0 && guide.includes("## aiModels.json reference"));
+    assert.deepEqual(
+      fields.filter((f) => !section.includes(`\`${f}\``)),
+      [],
+    );
+  });
+
+  test("every relative link in docs/*.md and README.md resolves to a file (and its #anchor to a heading)", () => {
+    const files = [
+      "README.md",
+      ...readdirSync(join(ROOT, "docs"))
+        .filter((f) => f.endsWith(".md"))
+        .map((f) => `docs/${f}`),
+    ];
+    const broken: string[] = [];
+    for (const file of files) {
+      const text = read(file);
+      for (const link of relativeLinks(text)) {
+        const [path, anchor] = link.split("#") as [string, string | undefined];
+        const target = path === "" ? join(ROOT, file) : join(ROOT, dirname(file), decodeURIComponent(path));
+        if (!existsSync(target)) {
+          broken.push(`${file}: ${link} (no ${relative(ROOT, target)})`);
+          continue;
+        }
+        if (anchor && target.endsWith(".md") && statSync(target).isFile()) {
+          if (!anchorsOf(readFileSync(target, "utf8")).has(anchor.toLowerCase()))
+            broken.push(`${file}: ${link} (no heading #${anchor} in ${relative(ROOT, target)})`);
+        }
+      }
+    }
+    assert.ok(files.length >= 5);
+    assert.deepEqual(broken, [], `broken links:\n  ${broken.join("\n  ")}`);
+  });
+});
