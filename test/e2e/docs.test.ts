@@ -92,7 +92,10 @@ function relativeLinks(markdown: string): string[] {
 
 describe("documentation", () => {
   const program = buildProgram();
-  const guides = { [OPERATOR_GUIDE]: read(OPERATOR_GUIDE), [CONTAINER_GUIDE]: read(CONTAINER_GUIDE) };
+  const guides: Record<string, string> = {
+    [OPERATOR_GUIDE]: read(OPERATOR_GUIDE),
+    [CONTAINER_GUIDE]: read(CONTAINER_GUIDE),
+  };
 
   test("every long flag of orchestrator, gateway, dev, serve and init (and job) is in its guide", () => {
     const missing: string[] = [];
