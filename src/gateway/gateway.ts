@@ -481,7 +481,16 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://gateway");
+    // Not new URL(target, base): a target such as "//" or "//host/x" reads as a host, and throws or reroutes.
+    const target = req.url ?? "/";
+    let url: URL;
+    try {
+      url = new URL(target.startsWith("/") ? `http://gateway${target}` : target);
+    } catch {
+      throw new BadRequestError(`malformed request target ${JSON.stringify(target.slice(0, 100))}`, {
+        code: "BAD_URL",
+      });
+    }
     const path = url.pathname;
     const gone = new AbortController();
     res.on("close", () => {

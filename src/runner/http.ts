@@ -20,21 +20,64 @@ export class PayloadTooLargeError extends TributaryError {
   }
 }
 
+/** Longest time the rest of a refused upload is read and discarded before answering anyway. */
+const DRAIN_MS = 5000;
+
+/**
+ * Reads and discards the rest of a request body (at most {@link DRAIN_MS}), so that a client still
+ * uploading — an orchestrator piping a BYOC job — reads our answer instead of a connection reset.
+ */
+function drain(req: IncomingMessage): Promise<void> {
+  if (req.readableEnded || req.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(done, DRAIN_MS);
+    req.once("end", done);
+    req.once("close", done);
+    req.once("error", done);
+    req.resume();
+  });
+}
+
 /**
  * Reads the whole request body, at most `limit` bytes.
- * @throws PayloadTooLargeError as soon as the declared or received size exceeds `limit`.
+ * @throws PayloadTooLargeError once the declared or received size exceeds `limit` and the rest of the
+ *   upload has been discarded (at most 5 s), so that the client reads the 413.
  */
 export async function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
   const declared = Number(req.headers["content-length"]);
-  if (Number.isFinite(declared) && declared > limit) throw new PayloadTooLargeError(limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new PayloadTooLargeError(limit);
-    chunks.push(chunk);
+  if (Number.isFinite(declared) && declared > limit) {
+    await drain(req);
+    throw new PayloadTooLargeError(limit);
   }
-  return Buffer.concat(chunks);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= limit) {
+        chunks.push(chunk);
+        return;
+      }
+      req.off("data", onData);
+      req.off("end", onEnd);
+      chunks.length = 0;
+      void drain(req).then(() => reject(new PayloadTooLargeError(limit)));
+    };
+    const onEnd = (): void => resolve(Buffer.concat(chunks));
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.once("error", reject);
+    req.once("close", () => {
+      if (!req.readableEnded && size <= limit)
+        reject(
+          new BadRequestError("the request body was cut off; send the whole body", { code: "BODY_CUT_OFF" }),
+        );
+    });
+  });
 }
 
 /** Writes a JSON answer (unless the response was already started). */

@@ -7,10 +7,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { type Address, bytesToHex, getAddress, type Hex } from "viem";
 import { BadRequestError, TributaryError } from "../../src/node/errors.ts";
 import { ConfigError, parseAiModels } from "../../src/orchestrator/config.ts";
-import type { Payment, TicketParams } from "../../src/payments/types.ts";
 import {
   encodeJobHeader,
   encodeJobSenderHeader,
@@ -28,88 +26,14 @@ import {
 import {
   decodeSegmentHeader,
   encodeSegmentHeader,
-  type SegCreds,
   SegmentHeaderError,
 } from "../../src/protocol/segment-header.ts";
 import { parseSeq } from "../../src/protocol/trickle.ts";
 import { channelNameProblem } from "../../src/trickle/server.ts";
-import { base64Bytes, base64Json, check, headerText, throwsOnly } from "./fuzz-util.ts";
+import { address, junkHeader, mutated, payment, segCreds, text } from "./arbitraries.ts";
+import { check, throwsOnly } from "./fuzz-util.ts";
 
 const RUNS = 400;
-
-const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n });
-const address = bytes(20).map((b): Address => getAddress(bytesToHex(b)));
-const hash32 = bytes(32).map((b): Hex => bytesToHex(b));
-const hexBytes = (max: number) => fc.uint8Array({ maxLength: max }).map((b): Hex => bytesToHex(b));
-const uint256 = fc.bigInt({ min: 0n, max: 2n ** 256n - 1n });
-const int64 = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });
-const text = fc.string({ unit: "grapheme", maxLength: 40 });
-
-/** Flips, drops or inserts bytes of a valid encoding, then re-encodes as base64. */
-const mutated = (valid: fc.Arbitrary<string>) =>
-  fc
-    .tuple(
-      valid,
-      fc.array(fc.tuple(fc.nat(), fc.nat({ max: 255 }), fc.constantFrom("flip", "drop", "insert"))),
-    )
-    .map(([b64, edits]) => {
-      const b = [...Buffer.from(b64, "base64")];
-      for (const [pos, value, kind] of edits) {
-        const i = b.length === 0 ? 0 : pos % b.length;
-        if (kind === "flip" && b.length > 0) b[i] = value;
-        else if (kind === "drop") b.splice(i, 1);
-        else b.splice(i, 0, value);
-      }
-      return Buffer.from(b).toString("base64");
-    });
-
-/** Arbitrary header values: text, base64 of bytes or of JSON, padding games. */
-const junkHeader = fc.oneof(
-  headerText(),
-  base64Bytes(),
-  base64Json(),
-  fc.string({ maxLength: 50 }).map((s) => `${s}==`),
-  fc.constantFrom("", " ", "=", "====", "\r\n", "AAAA\nAAAA", "e30=", "bnVsbA==", "W10="),
-);
-
-const ticketParams: fc.Arbitrary<TicketParams> = fc.record({
-  recipient: address,
-  faceValue: uint256,
-  winProb: uint256,
-  recipientRandHash: hash32,
-  seed: uint256,
-  expirationBlock: uint256,
-});
-
-const payment: fc.Arbitrary<Payment> = fc.record(
-  {
-    ticketParams,
-    sender: address,
-    expirationParams: fc.record({ creationRound: int64, creationRoundBlockHash: hash32 }),
-    senderParams: fc.array(fc.record({ senderNonce: fc.nat({ max: 2 ** 32 - 1 }), sig: hexBytes(70) }), {
-      maxLength: 5,
-    }),
-    expectedPrice: fc.record({
-      pricePerUnit: int64,
-      pixelsPerUnit: int64,
-      capability: fc.nat({ max: 2 ** 32 - 1 }),
-      constraint: text,
-    }),
-  },
-  { requiredKeys: ["sender", "senderParams"] },
-);
-
-const segCreds: fc.Arbitrary<SegCreds> = fc.record(
-  {
-    manifestId: text,
-    seq: int64,
-    hash: hash32,
-    sig: hexBytes(70),
-    durationMs: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
-    authToken: fc.record({ token: hexBytes(40), sessionId: text, expiration: int64 }),
-  },
-  { requiredKeys: ["manifestId", "seq", "hash", "sig", "durationMs"] },
-);
 
 const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString("base64");
 

@@ -1,0 +1,440 @@
+/**
+ * Fuzzing of the orchestrator's routes over real HTTPS on 127.0.0.1, offchain and priced (payment
+ * gate over a real Recipient, chain facts in memory), in front of real SDK containers: random and
+ * malformed `Livepeer`, `Livepeer-Eth-Address`, `Livepeer-Payment`, `Livepeer-Segment` headers, random
+ * JSON and non-JSON bodies, wrong content types, oversized bodies, on every route.
+ *
+ * Pass criteria: every request gets an answer; no 5xx except the documented ones — 502 (container
+ * unreachable), 503 (unknown capability, no free slot, sender reserve unknown) and 501 (a priced
+ * pipeline whose units cannot be counted: audio-to-text, non-PNG/JPEG images); every 4xx carries a
+ * message; `/health` still answers afterwards and the heap after GC is within
+ * {@link HEAP_GROWTH_LIMIT_BYTES} of the start.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import fc from "fast-check";
+import type { Address } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { parseAiModels } from "../../src/orchestrator/config.ts";
+import { PaymentGate, type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
+import { Balances } from "../../src/payments/balances.ts";
+import { Rat } from "../../src/payments/rational.ts";
+import { Recipient } from "../../src/payments/recipient.ts";
+import {
+  encodeJobHeader,
+  encodeJobSenderHeader,
+  jobSigningPayloadV1,
+} from "../../src/protocol/job-header.ts";
+import { encodePaymentHeader } from "../../src/protocol/payment-header.ts";
+import { encodeSegmentHeader } from "../../src/protocol/segment-header.ts";
+import {
+  defineBatchPipeline,
+  defineLivePipeline,
+  type RunningRunner,
+  startRunner,
+} from "../../src/runner/index.ts";
+import { senders, time } from "../e2e/orchestrator-helpers.ts";
+import { junkHeaderValue, mutated, payment, segCreds, text } from "./arbitraries.ts";
+import {
+  assertHeapStable,
+  assertSaneReply,
+  checkAsync,
+  errorMessageOf,
+  heapAfterGc,
+  printTally,
+  tally,
+} from "./fuzz-util.ts";
+import {
+  bigBody,
+  body,
+  contentType,
+  extraHeaders,
+  type FuzzRequest,
+  method,
+  pathSegment,
+  query,
+  send,
+  type Target,
+} from "./http-util.ts";
+
+const RUNS = 150;
+const WAIT_MS = 15_000;
+const ALLOWED_5XX = [501, 502, 503] as const;
+const SECRET = "fuzz-secret";
+const ORCH: Address = "0x73AEd7b5dEb30222fa896f399d46cC99c7BEe57F";
+const gw = privateKeyToAccount(`0x${"42".repeat(32)}`);
+
+/** Native AI pipelines served (by SDK containers named after them). */
+const NATIVE = ["llm", "text-to-image", "image-to-image", "audio-to-text", "upscale"];
+/** The only `model_id` label values the metrics may carry: configured models, BYOC names, "unknown". */
+const KNOWN_MODEL_LABELS = new Set(["m1", "noop", "echo", "streamer", "", "unknown"]);
+
+const ROUTES = [
+  "/process/request/echo",
+  "/process/request/",
+  "/process/request",
+  "/process/token",
+  "/llm",
+  "/text-to-image",
+  "/image-to-image",
+  "/audio-to-text",
+  "/upscale",
+  "/live-video-to-video",
+  "/capability/register",
+  "/capability/unregister",
+  "/payment",
+  "/ai/stream/start",
+  "/ai/stream/stop",
+  "/ai/stream/update",
+  "/ai/stream/payment",
+  "/capabilities",
+  "/metrics",
+] as const;
+
+/** Job headers: well-formed (signed or not) for the registered capabilities, or junk. */
+function livepeerHeader(signed: string[]): fc.Arbitrary<string> {
+  const wellFormed = fc
+    .record({
+      id: text,
+      request: fc.oneof(
+        fc.constant("{}"),
+        text.map((s) => JSON.stringify({ stream_id: s })),
+        fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v)),
+      ),
+      parameters: fc.oneof(
+        fc.constantFrom(
+          "",
+          "{}",
+          '{"enable_video_ingress":true,"enable_video_egress":true,"enable_data_output":true}',
+        ),
+        fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v)),
+      ),
+      capability: fc.oneof(
+        { weight: 4, arbitrary: fc.constantFrom("echo", "streamer", "nope", "") },
+        { weight: 1, arbitrary: text },
+      ),
+      timeoutSeconds: fc.oneof(
+        { weight: 4, arbitrary: fc.integer({ min: 1, max: 86_400 }) },
+        { weight: 1, arbitrary: fc.integer() },
+      ),
+      sender: fc.oneof(fc.constant(""), fc.constant(gw.address), text),
+      sig: fc.oneof(fc.constant(""), fc.constant(`0x${"ab".repeat(65)}`), text),
+    })
+    .map(encodeJobHeader);
+  return fc.oneof(
+    { weight: 3, arbitrary: wellFormed },
+    { weight: 2, arbitrary: fc.constantFrom(...signed) },
+    { weight: 1, arbitrary: mutated(fc.constantFrom(...signed)) },
+    { weight: 2, arbitrary: junkHeaderValue },
+  );
+}
+
+interface Setup {
+  orch: RunningOrchestrator;
+  signedJobs: string[];
+  senderHeader: string;
+}
+
+function orchestratorRequest(setup: Setup): fc.Arbitrary<FuzzRequest> {
+  const path = fc
+    .oneof(
+      { weight: 8, arbitrary: fc.constantFrom(...ROUTES) },
+      {
+        weight: 1,
+        arbitrary: fc.array(pathSegment, { maxLength: 3 }).map((p) => `/process/request/${p.join("/")}`),
+      },
+      { weight: 1, arbitrary: fc.array(pathSegment, { maxLength: 3 }).map((p) => `/${p.join("/")}`) },
+    )
+    .chain((p) => query.map((q) => `${p}${q}`));
+  const jsonObjectBody = fc
+    .record(
+      {
+        model_id: fc.oneof(fc.constantFrom("m1", "paid", "noop", "paid-live", ""), text),
+        prompt: text,
+        max_tokens: fc.oneof(fc.integer(), fc.double(), text),
+        height: fc.oneof(fc.integer(), fc.double()),
+        width: fc.oneof(fc.integer(), fc.double()),
+        num_images_per_prompt: fc.oneof(fc.integer(), fc.double()),
+        name: fc.oneof(fc.constantFrom("echo", "new-cap"), text),
+        url: fc.oneof(fc.constantFrom("http://127.0.0.1:1", "not a url"), text),
+        capacity: fc.oneof(fc.integer(), fc.double(), text),
+        price_per_unit: fc.oneof(fc.integer(), fc.double(), text),
+        price_scaling: fc.oneof(fc.integer(), fc.double()),
+        stream_id: text,
+        params: fc.jsonValue({ maxDepth: 2 }),
+        gateway_request_id: text,
+      },
+      { requiredKeys: [] },
+    )
+    .map((o) => Buffer.from(JSON.stringify(o)));
+  return fc
+    .record({
+      method: fc.oneof({ weight: 5, arbitrary: fc.constant("POST") }, { weight: 1, arbitrary: method }),
+      path,
+      body: fc.oneof({ weight: 3, arbitrary: jsonObjectBody }, { weight: 2, arbitrary: body }),
+      contentType,
+      livepeer: fc.option(livepeerHeader(setup.signedJobs), { nil: undefined }),
+      ethAddress: fc.option(fc.oneof(fc.constant(setup.senderHeader), junkHeaderValue), { nil: undefined }),
+      capability: fc.option(fc.oneof(fc.constantFrom("echo", "streamer"), text.map(encodeURIComponent)), {
+        nil: undefined,
+      }),
+      payment: fc.option(
+        fc.oneof(
+          payment.map(encodePaymentHeader),
+          mutated(payment.map(encodePaymentHeader)),
+          junkHeaderValue,
+        ),
+        {
+          nil: undefined,
+        },
+      ),
+      segment: fc.option(
+        fc.oneof(
+          segCreds.map(encodeSegmentHeader),
+          mutated(segCreds.map(encodeSegmentHeader)),
+          junkHeaderValue,
+        ),
+        {
+          nil: undefined,
+        },
+      ),
+      authorization: fc.option(fc.oneof(fc.constant(SECRET), junkHeaderValue), { nil: undefined }),
+      extra: extraHeaders(["x-trace-id", "traceparent", "accept", "x-model-id"]),
+      cut: fc.oneof({ weight: 12, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.nat() }),
+    })
+    .map((r) => {
+      const headers: Record<string, string> = { ...r.extra };
+      if (r.contentType !== undefined) headers["content-type"] = r.contentType;
+      if (r.livepeer !== undefined) headers.livepeer = r.livepeer;
+      if (r.ethAddress !== undefined) headers["livepeer-eth-address"] = r.ethAddress;
+      if (r.capability !== undefined) headers["livepeer-capability"] = r.capability;
+      if (r.payment !== undefined) headers["livepeer-payment"] = r.payment;
+      if (r.segment !== undefined) headers["livepeer-segment"] = r.segment;
+      if (r.authorization !== undefined) headers.authorization = r.authorization;
+      return {
+        method: r.method,
+        path: r.path,
+        headers,
+        body: r.body,
+        ...(r.cut !== undefined ? { abortAfter: r.cut % (r.body.length + 1) } : {}),
+      };
+    });
+}
+
+async function signedJobHeaders(): Promise<string[]> {
+  const out: string[] = [];
+  for (const [capability, request, parameters] of [
+    ["echo", "{}", "{}"],
+    ["echo", '{"a":1}', ""],
+    ["streamer", '{"stream_id":"s1"}', '{"enable_data_output":true}'],
+    ["streamer", '{"stream_id":"s2"}', "{}"],
+  ] as const) {
+    const job = { id: "", capability, request, parameters, timeoutSeconds: 30, sender: gw.address, sig: "" };
+    const sig = await gw.signMessage({ message: { raw: jobSigningPayloadV1(job) } });
+    out.push(encodeJobHeader({ ...job, sig }));
+  }
+  return out;
+}
+
+describe("fuzz: orchestrator routes over HTTPS", () => {
+  const dir = mkdtempSync(join(tmpdir(), "orch-fuzz-"));
+  let echo: RunningRunner;
+  const batch: Record<string, RunningRunner> = {};
+  let live: RunningRunner;
+  let offchain: RunningOrchestrator;
+  let priced: RunningOrchestrator;
+  let signedJobs: string[];
+  let senderHeader: string;
+
+  before(async () => {
+    echo = await startRunner(
+      defineBatchPipeline({ name: "echo", run: (input: unknown) => ({ type: typeof input }) }),
+      { port: 0 },
+    );
+    for (const name of NATIVE) {
+      batch[name] = await startRunner(
+        defineBatchPipeline({ name, run: (input: unknown) => ({ type: typeof input }) }),
+        { port: 0 },
+      );
+    }
+    live = await startRunner(defineLivePipeline({ name: "streamer", start: () => {} }), { port: 0 });
+    signedJobs = await signedJobHeaders();
+    senderHeader = encodeJobSenderHeader({
+      addr: gw.address,
+      sig: await gw.signMessage({ message: gw.address }),
+    });
+    const models = (price: boolean) =>
+      parseAiModels(
+        JSON.stringify(
+          [...NATIVE.map((n) => [n, "m1", batch[n]!.url]), ["live-video-to-video", "noop", live.url]].map(
+            ([pipeline, model_id, url]) => ({
+              pipeline,
+              model_id,
+              url,
+              capacity: 2,
+              ...(price ? { price_per_unit: 3 } : {}),
+            }),
+          ),
+        ),
+      );
+    offchain = await startOrchestrator({
+      port: 0,
+      dataDir: join(dir, "offchain"),
+      orchSecret: SECRET,
+      models: models(false),
+      health: { intervalMs: 200, failureThreshold: 1 },
+    });
+    const recipient = new Recipient({
+      address: ORCH,
+      secret: new Uint8Array(32).fill(7),
+      ticketEV: 1000n,
+      redeemGas: 20n,
+      maxFaceValue: 1001n,
+      time,
+      gasPrice: { gasPrice: () => 1n },
+      senders,
+    });
+    const gate = new PaymentGate({
+      recipient,
+      balances: new Balances(),
+      enqueueWinner: () => {},
+      isActive: () => true,
+    });
+    priced = await startOrchestrator({
+      port: 0,
+      dataDir: join(dir, "priced"),
+      orchSecret: SECRET,
+      network: "devnet",
+      payments: gate,
+      address: ORCH,
+      defaultPricePerUnit: Rat.of(7n),
+      models: models(true),
+      health: { intervalMs: 200, failureThreshold: 1 },
+    });
+    for (const orch of [offchain, priced]) {
+      for (const [name, url] of [
+        ["echo", echo.url],
+        ["streamer", live.url],
+      ] as const) {
+        const r = await send(
+          { url: orch.url, ca: orch.cert },
+          {
+            method: "POST",
+            path: "/capability/register",
+            headers: { authorization: SECRET },
+            body: Buffer.from(
+              JSON.stringify({ name, url, capacity: 2, price_per_unit: 1, price_scaling: 1 }),
+            ),
+          },
+          WAIT_MS,
+        );
+        assert.equal(r.kind === "reply" && r.status, 200);
+      }
+    }
+    const deadline = Date.now() + 20_000;
+    while (offchain.registry.advertised().length < 8 || priced.registry.advertised().length < 8) {
+      if (Date.now() > deadline) throw new Error("containers did not become healthy");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+
+  after(async () => {
+    await Promise.all([offchain?.close(), priced?.close()]);
+    await Promise.all([echo?.close(), live?.close(), ...Object.values(batch).map((r) => r.close())]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function fuzz(name: string, orch: () => RunningOrchestrator): Promise<void> {
+    const o = orch();
+    const target: Target = { url: o.url, ca: o.cert };
+    const setup: Setup = { orch: o, signedJobs, senderHeader };
+    await send(target, { method: "GET", path: "/health", headers: {}, body: Buffer.alloc(0) }, WAIT_MS);
+    const start = await heapAfterGc();
+    await checkAsync(
+      name,
+      RUNS,
+      [fc.array(orchestratorRequest(setup), { minLength: 1, maxLength: 3 })],
+      async (batch) => {
+        const outcomes = await Promise.all(batch.map((r) => send(target, r, WAIT_MS)));
+        outcomes.forEach((out, i) => {
+          const r = batch[i]!;
+          const what = `${r.method} ${r.path}`;
+          tally(
+            `${r.path.split("?")[0]!.slice(0, 24)} ${out.kind === "reply" ? out.status : out.kind}${
+              out.kind === "reply" && out.status >= 500 ? ` ${errorMessageOf(out.body).slice(0, 120)}` : ""
+            }`,
+          );
+          if (r.abortAfter !== undefined) return;
+          assert.equal(out.kind, "reply", `${what}: ${JSON.stringify(out)}`);
+          if (out.kind === "reply") assertSaneReply(out, ALLOWED_5XX, what, r.method === "HEAD");
+        });
+      },
+    );
+    printTally(name);
+    const health = await send(
+      target,
+      { method: "GET", path: "/health", headers: {}, body: Buffer.alloc(0) },
+      WAIT_MS,
+    );
+    assert.equal(health.kind === "reply" && health.status, 200, "still answers /health");
+    const metrics = await send(
+      target,
+      { method: "GET", path: "/metrics", headers: {}, body: Buffer.alloc(0) },
+      WAIT_MS,
+    );
+    assert.equal(metrics.kind, "reply");
+    const labels = new Set(
+      [...(metrics.kind === "reply" ? metrics.body : "").matchAll(/model_id="((?:[^"\\]|\\.)*)"/g)].map(
+        (m) => m[1]!,
+      ),
+    );
+    for (const label of labels)
+      assert.ok(
+        KNOWN_MODEL_LABELS.has(label),
+        `metrics carry a client-chosen model_id label ${JSON.stringify(label)}`,
+      );
+    await assertHeapStable(start, name);
+  }
+
+  test("offchain: random requests get answers, no undocumented 5xx, 4xx with messages, heap stable", () =>
+    fuzz("orchestrator offchain", () => offchain));
+
+  test("priced: random payment, segment and job headers get answers, no undocumented 5xx, heap stable", () =>
+    fuzz("orchestrator priced", () => priced));
+
+  test("oversized bodies on every body-reading route answer 413 (or are cut off), the node keeps serving", async () => {
+    const target: Target = { url: offchain.url, ca: offchain.cert };
+    const big = bigBody(10 * 1024 * 1024 + 1, 0x7b);
+    for (const path of [
+      "/process/request/echo",
+      "/llm",
+      "/live-video-to-video",
+      "/capability/register",
+      "/ai/stream/start",
+    ]) {
+      const out = await send(
+        target,
+        {
+          method: "POST",
+          path,
+          headers: { "content-type": "application/json", authorization: SECRET, livepeer: signedJobs[0]! },
+          body: big,
+        },
+        WAIT_MS * 2,
+      );
+      if (out.kind === "reply") {
+        assert.ok(out.status === 413 || (out.status >= 400 && out.status < 500), `${path}: ${out.status}`);
+        assertSaneReply(out, [], path);
+      } else assert.equal(out.kind, "error", `${path}: ${out.kind}`);
+    }
+    const health = await send(
+      target,
+      { method: "GET", path: "/health", headers: {}, body: Buffer.alloc(0) },
+      WAIT_MS,
+    );
+    assert.equal(health.kind === "reply" && health.status, 200);
+  });
+});
