@@ -421,9 +421,13 @@ export function createLive(options: LiveOptions): LiveManager {
 
   /** Starts the stream on the next orchestrator that accepts it. */
   async function startOnNext(s: LiveStream): Promise<void> {
+    /** An orchestrator to try once more: it refused ticket params that expired on the way. */
+    let again: OrchestratorDescriptor | undefined;
     for (;;) {
       if (s.stopped.signal.aborted) return;
-      const d = await pick(s);
+      const retry = again;
+      again = undefined;
+      const d = retry ?? (await pick(s));
       if (d === undefined) {
         throw new TributaryError(
           "NO_ORCHESTRATORS",
@@ -444,6 +448,13 @@ export function createLive(options: LiveOptions): LiveManager {
         return;
       } catch (err) {
         if (s.stopped.signal.aborted) return;
+        // The orchestrator's chain view moved between its ticket params and our payment: pay again
+        // on fresh params (go-livepeer refreshes the session and retries the same orchestrator).
+        if (retry === undefined && /ticket ?params expired/i.test((err as Error).message)) {
+          log.info({ stream_id: s.id }, "ticket params expired on the way; retrying with fresh ones");
+          again = d;
+          continue;
+        }
         if (err instanceof TributaryError && (err.code === "LIVE_START_REJECTED" || err.status === 402))
           throw err;
         options.pool.recordFailure(d.transcoder, err);
