@@ -132,11 +132,18 @@ describe("tributary job against an offchain dev network", () => {
     assert.ok(g - r > 40 && g - b > 40, `green-tinted: mean rgb ${probe.meanRgb.join(",")}`);
   });
 
-  test("job live with an unknown model exits 1 with the gateway's error; without an input it is a usage error", async () => {
+  test("job live with an unknown model exits 1 with the gateway's error; a missing input file exits 1 before any stream starts; without an input it is a usage error", async () => {
     const io = captureIo();
     const base = { gateway, size: { width: 64, height: 64 }, fps: 10, segment: 1, duration: 1000 };
     assert.equal(await jobLive({ ...base, model: "no-such-model", testsrc: true }, io), 1);
     assert.match(io.err(), /error: live start \(model no-such-model\)/);
+    const missing = captureIo();
+    assert.equal(
+      await jobLive({ ...base, model: GREEN_TINT_MODEL, input: join(dir, "nope.mp4") }, missing),
+      1,
+    );
+    assert.match(missing.err(), /cannot read --input .*nope\.mp4: ENOENT/);
+    assert.doesNotMatch(missing.err(), /live: stream/, "no stream is started for a missing input");
     const usage = captureIo();
     assert.equal(await jobLive({ ...base, model: GREEN_TINT_MODEL }, usage), 2);
     assert.match(usage.err(), /exactly one of --input/);

@@ -3,7 +3,7 @@
  * `job live` streams a video file or a test pattern through a live pipeline and writes what comes
  * back, with live statistics. Both work against any Tributary gateway (`tributary dev` starts one).
  */
-import { readFileSync } from "node:fs";
+import { accessSync, constants, readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { runJob } from "../client/job.ts";
@@ -221,6 +221,16 @@ export async function jobLive(opts: JobLiveOptions, io: JobIo = processIo()): Pr
   if ((opts.input === undefined) === (opts.testsrc !== true)) {
     err("error: give exactly one of --input <file> and --testsrc");
     return 2;
+  }
+  if (opts.input !== undefined) {
+    try {
+      accessSync(opts.input, constants.R_OK);
+    } catch (e) {
+      err(
+        `error: cannot read --input ${opts.input}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
+      return 1;
+    }
   }
   const durationMs = opts.duration ?? (opts.testsrc ? 10_000 : undefined);
   const source =
@@ -505,6 +515,8 @@ Latency is measured on this side: from publishing the input segment that carried
 receiving the output segment with it (the gateway's own figure is shown when the client cannot
 match timestamps). fps is the output's frame rate (frames received per second of output media
 time; frames the pipeline drops lower it), else the container's own figure from the gateway. The price paid is the gateway's count for this stream (0 offchain).
+The output size is the pipeline's (the SDK's default is 512x512: pass --params
+'{"width":1280,"height":720}' to keep a 720p input's size).
 
 Examples:
   tributary job live --model green-tint --testsrc --duration 10s --output out.mp4
