@@ -108,12 +108,12 @@ export class PaymentGate {
       );
     let result: Awaited<ReturnType<Recipient["processPayment"]>>;
     try {
-      result = await this.recipient.processPayment(payment, manifestId, this.balances);
+      // Each winner goes to the durable queue as soon as it is found (not after the batch).
+      result = await this.recipient.processPayment(payment, manifestId, this.balances, this.#enqueue);
     } catch (err) {
       this.totals.rejectedPayments++;
       throw err;
     }
-    for (const w of result.winners) this.#enqueue(w);
     if (result.balance !== undefined) this.#seen.set(`${payment.sender}|${manifestId}`, result.balance);
     this.totals.tickets += result.creditedTickets;
     this.totals.winners += result.winners.length;

@@ -301,6 +301,41 @@ describe("recipient validation and accounting", () => {
     assert.equal(s.nonces.size, 0);
   });
 
+  test("a winner is handed to onWinner at once, so a fatal error later in the batch does not drop it", async () => {
+    const s = setup({ ticketEV: 1000n, gasPrice: 0n });
+    s.senders.float = 1001n; // face value just above EV: each ticket wins with probability 1000/1001
+    let payment = await pay(s, 2);
+    const wins = (p: Payment) => {
+      const tp = p.ticketParams!;
+      const price = Rat.of(PRICE.pricePerUnit, PRICE.pixelsPerUnit);
+      const rand = s.recipient.recipientRand(
+        tp.seed,
+        gw.address,
+        tp.faceValue,
+        tp.winProb,
+        tp.expirationBlock,
+        price,
+        p.expirationParams!,
+      );
+      return isWinningTicket(p.senderParams[0]!.sig, rand, tp.winProb);
+    };
+    while (!wins(payment)) payment = await pay(s, 2); // p = 1000/1001 per try
+    const info = s.senders.info;
+    let reads = 0;
+    s.senders.senderInfo = () => {
+      if (++reads > 1) throw new Error("RPC unreachable");
+      return info;
+    };
+    const handed: Hex[] = [];
+    await assert.rejects(
+      s.recipient.processPayment(payment, "mid", s.balances, (w) => handed.push(w.sig)),
+      (e: unknown) => e instanceof PaymentError && e.code === "SENDER_INFO_UNAVAILABLE" && e.fatal,
+    );
+    // The first ticket was credited and its nonce burned before the second failed: it must not be lost.
+    assert.equal(s.balances.balance(gw.address, "mid")!.cmp(0n), 1);
+    assert.deepEqual(handed, [payment.senderParams[0]!.sig]);
+  });
+
   test("expired params are TICKET_EXPIRED after winning detection: a winner is still reported", async () => {
     const s = setup({ ticketEV: 1000n, gasPrice: 0n });
     // cap the face value just above EV so each ticket wins with probability 1000/1001

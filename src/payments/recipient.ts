@@ -419,11 +419,17 @@ export class Recipient {
    *
    * The caller must first check that this orchestrator is active in the current round, like
    * go-livepeer does ("orchestrator … is inactive in round …, cannot process payments").
+   *
+   * @param onWinner called synchronously with each winning ticket as soon as it is found, before the
+   *   next ticket is looked at: give it the durable redemption queue. Its nonce and credit are already
+   *   recorded by then, so a winner held until the end of the batch would be lost to a later fatal
+   *   error (thrown, winners not returned) or to a crash in the middle of the batch.
    */
   async processPayment(
     payment: Payment,
     manifestId: string,
     balances: Balances,
+    onWinner?: (ticket: SignedTicket) => void,
   ): Promise<ProcessPaymentResult> {
     const sender = payment.sender;
     const params = payment.ticketParams;
@@ -469,7 +475,11 @@ export class Recipient {
         credited = credited.add(ev);
         result.creditedTickets++;
       }
-      if (r.won) result.winners.push({ ...ticket, sig: sp.sig, recipientRand: r.recipientRand });
+      if (r.won) {
+        const winner: SignedTicket = { ...ticket, sig: sp.sig, recipientRand: r.recipientRand };
+        onWinner?.(winner);
+        result.winners.push(winner);
+      }
     }
     result.credited = credited;
     result.balance = balances.balance(sender, manifestId);
