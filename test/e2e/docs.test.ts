@@ -70,22 +70,22 @@ function anchorsOf(markdown: string): Set<string> {
   return anchors;
 }
 
-/** Relative link targets of a markdown file (outside code blocks and inline code). */
+/** Relative link targets of a markdown file (outside code blocks and inline code; a link text may span lines). */
 function relativeLinks(markdown: string): string[] {
-  const out: string[] = [];
+  const prose: string[] = [];
   let fenced = false;
   for (const line of markdown.split("\n")) {
     if (/^\s*(```|~~~)/.test(line)) {
       fenced = !fenced;
       continue;
     }
-    if (fenced) continue;
-    const text = line.replace(/`[^`]*`/g, "");
-    for (const m of text.matchAll(/\[[^\]]*\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)) {
-      const target = m[1]!;
-      if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue; // http:, https:, mailto:
-      out.push(target);
-    }
+    if (!fenced) prose.push(line.replace(/`[^`]*`/g, ""));
+  }
+  const out: string[] = [];
+  for (const m of prose.join("\n").matchAll(/\[[^\]]*\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)) {
+    const target = m[1]!;
+    if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue; // http:, https:, mailto:
+    out.push(target);
   }
   return out;
 }
