@@ -43,51 +43,61 @@ interface StreamUrls {
 }
 
 describe("gateway BYOC streams", () => {
-  let dir: string;
-  let runner: RunningRunner;
-  let orch: RunningOrchestrator;
+  const dirs: string[] = [];
+  const runners: RunningRunner[] = [];
+  const orchs: RunningOrchestrator[] = [];
   let gw: RunningGateway;
   let input: Uint8Array[];
+  const orchOf = (url: string) => orchs.find((o) => o.url === url);
 
   before(async () => {
-    input = await syntheticSegments({ width: 160, height: 120, fps: 15, seconds: 6, audio: true });
-    runner = await startRunner(
-      defineLivePipeline({
-        name: "green-tint",
-        start: greenTint.start,
-        video: greenTint.video,
-        params: async (p, ctx) => {
-          await greenTint.params?.(p, ctx);
-          ctx.sendData({ applied: p });
-        },
-      }),
-      { port: 0, session: { heartbeatIntervalMs: 200 } },
-    );
-    await runner.loaded;
-    dir = mkdtempSync(join(tmpdir(), "gw-byoc-stream-"));
-    orch = await startOrchestrator({
+    input = await syntheticSegments({ width: 160, height: 120, fps: 15, seconds: 8, audio: true });
+    for (let i = 0; i < 2; i++) {
+      const runner = await startRunner(
+        defineLivePipeline({
+          name: "green-tint",
+          start: greenTint.start,
+          video: greenTint.video,
+          params: async (p, ctx) => {
+            await greenTint.params?.(p, ctx);
+            ctx.sendData({ applied: p });
+          },
+        }),
+        { port: 0, session: { heartbeatIntervalMs: 200 } },
+      );
+      runners.push(runner);
+      await runner.loaded;
+      const dir = mkdtempSync(join(tmpdir(), "gw-byoc-stream-"));
+      dirs.push(dir);
+      const orch = await startOrchestrator({
+        port: 0,
+        dataDir: dir,
+        orchSecret: "s",
+        health: { intervalMs: 100, failureThreshold: 1 },
+        streamCheckIntervalMs: 100,
+      });
+      orchs.push(orch);
+      const reg = await call(orch, "/capability/register", {
+        method: "POST",
+        headers: { authorization: "s" },
+        body: JSON.stringify({ name: "tint-stream", url: runner.url, capacity: 1, price_per_unit: 0 }),
+      });
+      assert.equal(reg.status, 200, reg.body);
+      for (let t = 0; t < 400 && !orch.registry.advertised().some((a) => a.modelId === "tint-stream"); t++)
+        await sleep(25);
+    }
+    gw = await startGateway({
       port: 0,
-      dataDir: dir,
-      orchSecret: "s",
-      health: { intervalMs: 100, failureThreshold: 1 },
-      streamCheckIntervalMs: 100,
+      discovery: { orchAddr: orchs.map((o) => o.url) },
+      liveEventTimeoutMs: 5000,
     });
-    const reg = await call(orch, "/capability/register", {
-      method: "POST",
-      headers: { authorization: "s" },
-      body: JSON.stringify({ name: "tint-stream", url: runner.url, capacity: 2, price_per_unit: 0 }),
-    });
-    assert.equal(reg.status, 200, reg.body);
-    for (let i = 0; i < 400 && !orch.registry.advertised().some((a) => a.modelId === "tint-stream"); i++)
-      await sleep(25);
-    gw = await startGateway({ port: 0, discovery: { orchAddr: [orch.url] } });
   });
 
   after(async () => {
     await gw?.close();
-    await orch?.close();
-    await runner?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    for (const o of orchs) await o.close();
+    for (const r of runners) await r.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
   test("bad starts are 4xx; unknown streams 404; WHIP ingest is 501", async () => {
@@ -136,7 +146,8 @@ describe("gateway BYOC streams", () => {
     assert.equal(s.whip_url, "");
     for (const u of [s.publish_url, s.subscribe_url, s.update_url, s.status_url, s.data_url, s.stop_url])
       assert.ok(u.startsWith(gw.url), u);
-    assert.equal(s.orchestrator, orch.url);
+    const orch = orchOf(s.orchestrator);
+    assert.ok(orch, "served by one of ours");
     assert.equal(orch.streamCount, 1);
 
     // Data: server-sent events.
@@ -189,5 +200,46 @@ describe("gateway BYOC streams", () => {
     for (let i = 0; i < 200 && orch.streamCount > 0; i++) await sleep(25);
     assert.equal(orch.streamCount, 0, "stopped on the orchestrator too");
     assert.equal(gw.live.count, 0);
+  });
+
+  test("the orchestrator serving a BYOC stream goes away: the stream moves, output keeps coming through the same URLs", async () => {
+    const r = await fetch(`${gw.url}/process/stream/start`, {
+      method: "POST",
+      headers: {
+        livepeer: jobHeader("tint-stream", { enable_video_ingress: true, enable_video_egress: true }),
+      },
+      body: JSON.stringify({ params: { width: 160, height: 120 } }),
+    });
+    const text = await r.text();
+    assert.equal(r.status, 200, text);
+    const s = JSON.parse(text) as StreamUrls;
+    const out: Uint8Array[] = [];
+    const outSub = new TrickleSubscriber(s.subscribe_url, { start: 0 });
+    const outDone = (async () => {
+      for await (const seg of outSub) out.push(await seg.bytes());
+    })();
+    const pub = new TricklePublisher(s.publish_url, { mimeType: "video/mp2t" });
+    for (const seg of input.slice(0, 2)) await pub.write(seg);
+    for (let i = 0; i < 600 && out.length === 0; i++) await sleep(25);
+    assert.ok(out.length > 0, "output before the failure");
+
+    await orchOf(s.orchestrator)?.close();
+    let st: Record<string, unknown> = {};
+    for (let i = 0; i < 600; i++) {
+      st = (await (await fetch(s.status_url)).json()) as Record<string, unknown>;
+      if (st.state === "running" && st.orchestrator !== s.orchestrator) break;
+      await sleep(25);
+    }
+    assert.equal(st.state, "running", JSON.stringify(st));
+    assert.notEqual(st.orchestrator, s.orchestrator);
+    assert.equal(st.swaps, 1);
+    const before = out.length;
+    for (const seg of input.slice(2)) await pub.write(seg);
+    for (let i = 0; i < 600 && out.length === before; i++) await sleep(25);
+    assert.ok(out.length > before, "output flows again from the other orchestrator");
+    assert.equal((await fetch(s.stop_url, { method: "POST", body: "{}" })).status, 200);
+    await pub.close();
+    outSub.close();
+    await outDone;
   });
 });
