@@ -19,14 +19,11 @@
  *   node bench/orchestrator/run.ts [--quick]
  *   node --cpu-prof --cpu-prof-dir=/tmp/orch-prof bench/orchestrator/run.ts --quick   # profile
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { type Address, type Hex, keccak256, stringToBytes } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { PaymentGate, type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
@@ -38,16 +35,38 @@ import { signPayload } from "../../src/payments/signature.ts";
 import type { SenderInfo } from "../../src/payments/types.ts";
 import { encodePaymentHeader } from "../../src/protocol/payment-header.ts";
 import { priceInfoFromGoJson, ticketParamsFromGoJson } from "../../src/protocol/ticket-params-json.ts";
+import {
+  BATCH_BODY,
+  type BenchOptions,
+  type BenchResult,
+  type BenchRow,
+  exchange,
+  fmt,
+  latencies,
+  logToStderr,
+  markdownTable,
+  met,
+  percentile,
+  ratio,
+  startBenchContainer,
+  type Target,
+  throughput,
+} from "../lib.ts";
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const quick = process.argv.includes("--quick");
-/** Sequential requests per latency target. */
-const LATENCY_N = quick ? 600 : 3000;
-const ROUNDS = quick ? 3 : 5;
-/** Requests in flight and seconds per throughput target (per round). */
+/** Requests in flight in the throughput runs. */
 const CONCURRENCY = 8;
-const THROUGHPUT_SECONDS = quick ? 1 : 2;
 
+function config(quick: boolean) {
+  return {
+    /** Sequential requests per latency target. */
+    latencyN: quick ? 600 : 3000,
+    rounds: quick ? 3 : 5,
+    /** Seconds per throughput target (per round). */
+    throughputSeconds: quick ? 1 : 2,
+  };
+}
+
+/** The payer and the priced orchestrator's chain facts, held in memory (no devnet). */
 const ORCH: Address = "0x73AEd7b5dEb30222fa896f399d46cC99c7BEe57F";
 const gw = privateKeyToAccount(`0x${"42".repeat(32)}`);
 const time: TimeSource = {
@@ -62,53 +81,6 @@ const senderInfo: SenderInfo = {
   reserve: { fundsRemaining: 10n ** 24n, claimedInCurrentRound: 0n },
 };
 const senders: SenderMonitor = { senderInfo: () => senderInfo, maxFloat: () => 10n ** 30n };
-
-const BODY = JSON.stringify({ text: "the orchestrator benchmark ✓" });
-const EXPECTED = JSON.stringify({ text: "✓ kramhcneb rotartsehcro eht" });
-
-interface Target {
-  name: string;
-  /** Sends one job; resolves with the latency in ms (undefined: no prepared payment left); rejects on a wrong answer. */
-  send(): Promise<number | undefined>;
-}
-
-function exchange(
-  doRequest: typeof httpRequest,
-  url: string,
-  agent: HttpAgent,
-  headers: Record<string, string>,
-  extra: { ca?: string } = {},
-): Promise<number> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = doRequest(url, { method: "POST", agent, headers, ...extra }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c) => {
-        body += c;
-      });
-      res.on("end", () => {
-        if (res.statusCode !== 200 || body !== EXPECTED)
-          reject(new Error(`${url}: ${res.statusCode} ${body.slice(0, 300)}`));
-        else resolve(performance.now() - started);
-      });
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end(BODY);
-  });
-}
-
-function startContainer(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [join(HERE, "container.ts")], { stdio: ["pipe", "pipe", "inherit"] });
-  return new Promise((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    rl.on("line", (line) => {
-      if (line.startsWith("LISTENING ")) resolve({ url: line.slice(10).trim(), child });
-    });
-    child.once("exit", (code) => reject(new Error(`container exited (${code}) before listening`)));
-  });
-}
 
 async function register(orch: RunningOrchestrator, url: string, price: number): Promise<void> {
   const agent = new HttpsAgent({ ca: orch.cert });
@@ -176,56 +148,12 @@ async function makePayments(orch: RunningOrchestrator, count: number): Promise<s
   return out;
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-}
-
-async function latencies(targets: Target[]): Promise<Map<string, number[]>> {
-  const out = new Map<string, number[]>(targets.map((t) => [t.name, []]));
-  for (const t of targets) for (let i = 0; i < 100; i++) await t.send(); // warm-up
-  const perRound = Math.ceil(LATENCY_N / ROUNDS);
-  for (let r = 0; r < ROUNDS; r++) {
-    for (const t of r % 2 === 0 ? targets : [...targets].reverse()) {
-      const list = out.get(t.name) as number[];
-      for (let i = 0; i < perRound; i++) {
-        const ms = await t.send();
-        if (ms === undefined) throw new Error(`${t.name}: ran out of prepared payments`);
-        list.push(ms);
-      }
-    }
-  }
-  for (const list of out.values()) list.sort((a, b) => a - b);
-  return out;
-}
-
-async function throughput(targets: Target[]): Promise<Map<string, number>> {
-  const jobs = new Map<string, number>(targets.map((t) => [t.name, 0]));
-  const seconds = new Map<string, number>(targets.map((t) => [t.name, 0]));
-  for (let r = 0; r < ROUNDS; r++) {
-    for (const t of r % 2 === 0 ? targets : [...targets].reverse()) {
-      const started = performance.now();
-      const deadline = started + THROUGHPUT_SECONDS * 1000;
-      let done = 0;
-      await Promise.all(
-        Array.from({ length: CONCURRENCY }, async () => {
-          while (performance.now() < deadline) {
-            if ((await t.send()) === undefined) return; // payments used up: stop early, time counts to here
-            done++;
-          }
-        }),
-      );
-      jobs.set(t.name, (jobs.get(t.name) as number) + done);
-      seconds.set(t.name, (seconds.get(t.name) as number) + (performance.now() - started) / 1000);
-    }
-  }
-  return new Map(
-    targets.map((t) => [t.name, (jobs.get(t.name) as number) / (seconds.get(t.name) as number)]),
-  );
-}
-
-async function main(): Promise<void> {
+/** Runs the orchestrator benchmark; returns its rows of the combined table and its own table. */
+export async function orchestratorBench(opts: BenchOptions): Promise<BenchResult> {
+  const log = opts.log ?? logToStderr;
+  const { latencyN, rounds, throughputSeconds } = config(opts.quick);
   const dir = mkdtempSync(join(tmpdir(), "bench-orch-"));
-  const container = await startContainer();
+  const container = await startBenchContainer();
   let plain: RunningOrchestrator | undefined;
   let paid: RunningOrchestrator | undefined;
   const agents: HttpAgent[] = [];
@@ -297,11 +225,11 @@ async function main(): Promise<void> {
         },
       );
       req.on("error", reject);
-      req.end(BODY);
+      req.end(BATCH_BODY);
     });
     if (refused !== 400) throw new Error(`a job without payment answered ${refused}, expected 400`);
-    const paidJobs = LATENCY_N + 100 + 1500 * THROUGHPUT_SECONDS * ROUNDS;
-    process.stderr.write(`making ${paidJobs} one-ticket payments (not timed)…\n`);
+    const paidJobs = latencyN + 100 + 1500 * throughputSeconds * rounds;
+    log(`orchestrator: making ${paidJobs} one-ticket payments (not timed)…`);
     const payments = await makePayments(paid, paidJobs);
     let nextPayment = 0;
 
@@ -342,53 +270,85 @@ async function main(): Promise<void> {
       },
     ];
 
-    process.stderr.write(`latency: ${LATENCY_N} sequential jobs per path in ${ROUNDS} interleaved rounds…\n`);
-    const lat = await latencies(targets);
-    process.stderr.write(
-      `throughput: ${CONCURRENCY} in flight, ${ROUNDS} × ${THROUGHPUT_SECONDS} s per path…\n`,
-    );
-    const tput = await throughput(targets);
+    log(`orchestrator: latency, ${latencyN} sequential jobs per path in ${rounds} interleaved rounds…`);
+    const lat = await latencies(targets, { perTarget: latencyN, rounds });
+    log(`orchestrator: throughput, ${CONCURRENCY} in flight, ${rounds} × ${throughputSeconds} s per path…`);
+    const tput = await throughput(targets, { concurrency: CONCURRENCY, seconds: throughputSeconds, rounds });
 
     const base = lat.get(targets[0]!.name) as number[];
     const baseP50 = percentile(base, 50);
     const baseP99 = percentile(base, 99);
     const baseTput = tput.get(targets[0]!.name) as number;
-    const rows = targets.map((t) => {
+    const records = targets.map((t) => {
       const l = lat.get(t.name) as number[];
       const p50 = percentile(l, 50);
       const p99 = percentile(l, 99);
       const jps = tput.get(t.name) as number;
       return {
         path: t.name,
-        p50: p50.toFixed(3),
-        p99: p99.toFixed(3),
+        "p50 ms": p50.toFixed(3),
+        "p99 ms": p99.toFixed(3),
         "p50 overhead": (p50 - baseP50).toFixed(3),
         "p99 overhead": (p99 - baseP99).toFixed(3),
         "jobs/s": jps.toFixed(0),
         "jobs/s vs direct": (jps / baseTput).toFixed(2),
       };
     });
-    const cols = Object.keys(rows[0] as object) as (keyof (typeof rows)[number])[];
-    const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
-    const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] as number)).join(" | ")} |`;
-    console.log(
-      `orchestrator batch overhead (ms; ${LATENCY_N} sequential jobs per path; jobs/s with ${CONCURRENCY} in flight)`,
-    );
-    console.log(line(cols.map(String)));
-    console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
-    for (const r of rows) console.log(line(cols.map((c) => String(r[c]))));
-    const overhead = percentile(lat.get(targets[2]!.name) as number[], 50) - baseP50;
-    console.log(
-      `goal: p50 overhead (offchain) under 2 ms: ${overhead < 2 ? "met" : "MISSED"} (${overhead.toFixed(3)} ms)`,
-    );
+    const p50Of = (i: number) => percentile(lat.get(targets[i]!.name) as number[], 50);
+    const p99Of = (i: number) => percentile(lat.get(targets[i]!.name) as number[], 99);
+    const offchain = p50Of(2) - baseP50;
+    const ticket = p50Of(3) - baseP50;
+    const directP50 = `direct ${fmt(baseP50, 3)}`;
+    const rows: BenchRow[] = [
+      {
+        component: "orchestrator",
+        measure: "batch p50 added over a direct call, offchain (ms, 1 at a time)",
+        ours: fmt(offchain, 3),
+        baseline: directP50,
+        ratio: ratio(p50Of(2), baseP50),
+        goal: "< 2 ms",
+        met: met(offchain < 2),
+      },
+      {
+        component: "orchestrator",
+        measure: "batch p50 added, one ticket validated per job (ms)",
+        ours: fmt(ticket, 3),
+        baseline: directP50,
+        ratio: ratio(p50Of(3), baseP50),
+        goal: "< 2 ms",
+        met: met(ticket < 2),
+      },
+      {
+        component: "orchestrator",
+        measure: "batch p99 added, one ticket validated per job (ms)",
+        ours: fmt(p99Of(3) - baseP99, 3),
+        baseline: `direct ${fmt(baseP99, 3)}`,
+        ratio: ratio(p99Of(3), baseP99),
+        goal: "",
+        met: "",
+      },
+      {
+        component: "orchestrator",
+        measure: `jobs/s, one ticket validated per job (${CONCURRENCY} in flight)`,
+        ours: fmt(tput.get(targets[3]!.name) as number, 0),
+        baseline: `direct ${fmt(baseTput, 0)}`,
+        ratio: ratio(tput.get(targets[3]!.name) as number, baseTput),
+        goal: "",
+        met: "",
+      },
+    ];
+    const detail =
+      `orchestrator batch overhead (ms; ${latencyN} sequential jobs per path; jobs/s with ${CONCURRENCY} in flight)\n\n` +
+      `${markdownTable(records)}\n\ngoal: p50 overhead (offchain) under 2 ms: ${offchain < 2 ? "met" : "MISSED"} (${offchain.toFixed(3)} ms)`;
+    return { rows, detail };
   } finally {
     for (const a of agents) a.destroy();
     await paid?.close();
     await plain?.close();
-    container.child.stdin?.end();
-    container.child.kill("SIGTERM");
+    await container.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-await main();
+if (import.meta.main)
+  console.log((await orchestratorBench({ quick: process.argv.includes("--quick") })).detail);

@@ -26,31 +26,39 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createServer } from "node:net";
-import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import { decodeSegments, syntheticSegments } from "../../src/runner/media/synthetic.ts";
 import { TricklePublisher } from "../../src/trickle/publisher.ts";
 import { type RunningTrickleServer, startTrickleServer } from "../../src/trickle/server.ts";
 import { TrickleSubscriber } from "../../src/trickle/subscriber.ts";
+import {
+  type BenchOptions,
+  type BenchResult,
+  type BenchRow,
+  CACHE,
+  fmt,
+  logToStderr,
+  met,
+  ROOT,
+  ratio,
+} from "../lib.ts";
 import type { OverheadResult } from "./overhead.ts";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const quick = process.argv.includes("--quick");
 const hasTaskset = spawnSync("taskset", ["-V"]).status === 0;
 const CONTAINER_CORE = "1";
 
 /** Input seconds (of 60 fps PTS) and the paced publish rate in frames per wall second, per size. */
-const CASES = [
-  { size: "512x512", seconds: quick ? 16 : 40, inputFps: 240 },
-  { size: "1280x720", seconds: quick ? 12 : 24, inputFps: 100 },
-];
+function cases(quick: boolean) {
+  return [
+    { size: "512x512", seconds: quick ? 16 : 40, inputFps: 240 },
+    { size: "1280x720", seconds: quick ? 12 : 24, inputFps: 100 },
+  ];
+}
 /** Rounds per size, alternating which container goes first; the best round of each is reported. */
-const ROUNDS = quick ? 1 : 2;
+const rounds = (quick: boolean) => (quick ? 1 : 2);
 
-const cache = resolve(process.env.TRIBUTARY_CACHE ?? join(homedir(), ".cache", "tributary"));
-const python = join(cache, "venv", "bin", "python");
+const python = join(CACHE, "venv", "bin", "python");
 const havePython = existsSync(python);
 
 function pinned(cmd: string, args: string[]): [string, string[]] {
@@ -227,69 +235,121 @@ function overhead(size: string, seconds: number, handler: "passthrough" | "tint"
   return JSON.parse(r.stdout.trim().split("\n").pop() as string) as OverheadResult;
 }
 
-if (hasTaskset) spawnSync("taskset", ["-a", "-cp", "0", String(process.pid)], { stdio: "ignore" });
-console.log(
-  `runner passthrough bench${quick ? " (--quick)" : ""}: containers on ${hasTaskset ? `core ${CONTAINER_CORE} (taskset)` : "any core (no taskset)"}, ` +
-    `pytrickle ${havePython ? "from the interop venv" : "MISSING (run node scripts/interop-setup.ts)"}`,
-);
-const trickle = await startTrickleServer({ port: 0 });
-const rows: { size: string; inputFps: number; ours: StreamResult; py: StreamResult | undefined }[] = [];
-try {
-  for (const c of CASES) {
-    const [width, height] = c.size.split("x").map(Number) as [number, number];
-    const input = await syntheticSegments({ width, height, fps: 60, seconds: c.seconds });
-    const run = async (kind: "tributary" | "pytrickle") => {
-      const container = await startContainer(kind);
-      try {
-        const res = await measureStream(trickle, container, input, width, height, c.inputFps);
-        console.log(
-          `  ${c.size} ${kind}: ${res.fps.toFixed(1)} fps out (${res.outFrames} of ${res.inFrames} frames, ${res.outSegments} segments, last output ${res.drainS.toFixed(1)} s after the last input)`,
-        );
-        return res;
-      } finally {
-        await container.close();
-      }
-    };
-    const best = (a: StreamResult | undefined, b: StreamResult) => (a && a.fps >= b.fps ? a : b);
-    let ours: StreamResult | undefined;
-    let py: StreamResult | undefined;
-    for (let round = 0; round < ROUNDS; round++) {
-      const order: ("tributary" | "pytrickle")[] =
-        round % 2 === 0 ? ["tributary", "pytrickle"] : ["pytrickle", "tributary"];
-      for (const kind of order) {
-        if (kind === "pytrickle" && !havePython) continue;
-        const res = await run(kind);
-        if (kind === "tributary") ours = best(ours, res);
-        else py = best(py, res);
-      }
-    }
-    rows.push({ size: c.size, inputFps: c.inputFps, ours: ours as StreamResult, py });
+/**
+ * Runs the runner benchmark. This process is pinned to core 0 meanwhile (its previous affinity is
+ * restored at the end), the containers to core 1.
+ */
+export async function runnerBench(opts: BenchOptions): Promise<BenchResult> {
+  const log = opts.log ?? logToStderr;
+  const quick = opts.quick;
+  const CASES = cases(quick);
+  const ROUNDS = rounds(quick);
+  const affinity = hasTaskset
+    ? /: (\S+)\s*$/.exec(spawnSync("taskset", ["-cp", String(process.pid)], { encoding: "utf8" }).stdout)?.[1]
+    : undefined;
+  if (hasTaskset) spawnSync("taskset", ["-a", "-cp", "0", String(process.pid)], { stdio: "ignore" });
+  try {
+    return await runnerBenchPinned(quick, CASES, ROUNDS, log);
+  } finally {
+    if (affinity) spawnSync("taskset", ["-a", "-cp", affinity, String(process.pid)], { stdio: "ignore" });
   }
-} finally {
-  await trickle.close();
 }
 
-console.log(`\npassthrough, one core per container, output frames per second (best of ${ROUNDS}):`);
-console.log(
-  "| size | input fps | tributary fps | pytrickle 0.1.6 fps | ratio | frames out of input (ours / pytrickle) | drain after input ends (ours / pytrickle) |",
-);
-console.log("|---|---|---|---|---|---|---|");
-for (const r of rows) {
-  const ratio = r.py ? (r.ours.fps / r.py.fps).toFixed(2) : "n/a";
-  console.log(
-    `| ${r.size} | ${r.inputFps} | ${r.ours.fps.toFixed(1)} | ${r.py ? r.py.fps.toFixed(1) : "n/a"} | ${ratio}× | ` +
-      `${r.ours.outFrames} / ${r.py?.outFrames ?? "n/a"} of ${r.ours.inFrames} | ${r.ours.drainS.toFixed(1)} s / ${r.py ? `${r.py.drainS.toFixed(1)} s` : "n/a"} |`,
+async function runnerBenchPinned(
+  quick: boolean,
+  CASES: ReturnType<typeof cases>,
+  ROUNDS: number,
+  log: (line: string) => void,
+): Promise<BenchResult> {
+  log(
+    `runner passthrough bench${quick ? " (--quick)" : ""}: containers on ${hasTaskset ? `core ${CONTAINER_CORE} (taskset)` : "any core (no taskset)"}, ` +
+      `pytrickle ${havePython ? "from the interop venv" : "MISSING (run node scripts/interop-setup.ts)"}`,
   );
-}
+  const trickle = await startTrickleServer({ port: 0 });
+  const rows: { size: string; inputFps: number; ours: StreamResult; py: StreamResult | undefined }[] = [];
+  try {
+    for (const c of CASES) {
+      const [width, height] = c.size.split("x").map(Number) as [number, number];
+      const input = await syntheticSegments({ width, height, fps: 60, seconds: c.seconds });
+      const run = async (kind: "tributary" | "pytrickle") => {
+        const container = await startContainer(kind);
+        try {
+          const res = await measureStream(trickle, container, input, width, height, c.inputFps);
+          log(
+            `  ${c.size} ${kind}: ${res.fps.toFixed(1)} fps out (${res.outFrames} of ${res.inFrames} frames, ${res.outSegments} segments, last output ${res.drainS.toFixed(1)} s after the last input)`,
+          );
+          return res;
+        } finally {
+          await container.close();
+        }
+      };
+      const best = (a: StreamResult | undefined, b: StreamResult) => (a && a.fps >= b.fps ? a : b);
+      let ours: StreamResult | undefined;
+      let py: StreamResult | undefined;
+      for (let round = 0; round < ROUNDS; round++) {
+        const order: ("tributary" | "pytrickle")[] =
+          round % 2 === 0 ? ["tributary", "pytrickle"] : ["pytrickle", "tributary"];
+        for (const kind of order) {
+          if (kind === "pytrickle" && !havePython) continue;
+          const res = await run(kind);
+          if (kind === "tributary") ours = best(ours, res);
+          else py = best(py, res);
+        }
+      }
+      rows.push({ size: c.size, inputFps: c.inputFps, ours: ours as StreamResult, py });
+    }
+  } finally {
+    await trickle.close();
+  }
 
-console.log("\nour SDK per frame, one core, in process (decode + crop + queues + encode vs the handler):");
-console.log("| size | handler | ms/frame total | ms/frame handler | ms/frame SDK | SDK share |");
-console.log("|---|---|---|---|---|---|");
-for (const c of CASES) {
-  for (const handler of ["passthrough", "tint"] as const) {
-    const o = overhead(c.size, quick ? 6 : 12, handler);
-    console.log(
-      `| ${o.size} | ${handler} | ${o.perFrameMs.toFixed(2)} | ${o.handlerPerFrameMs.toFixed(3)} | ${o.sdkPerFrameMs.toFixed(2)} | ${((o.sdkPerFrameMs / o.perFrameMs) * 100).toFixed(0)}% |`,
+  const out: string[] = [];
+  out.push(`passthrough, one core per container, output frames per second (best of ${ROUNDS}):\n`);
+  out.push(
+    "| size | input fps | tributary fps | pytrickle 0.1.6 fps | ratio | frames out of input (ours / pytrickle) | drain after input ends (ours / pytrickle) |",
+  );
+  out.push("|---|---|---|---|---|---|---|");
+  for (const r of rows) {
+    out.push(
+      `| ${r.size} | ${r.inputFps} | ${r.ours.fps.toFixed(1)} | ${r.py ? r.py.fps.toFixed(1) : "n/a"} | ${r.py ? ratio(r.ours.fps, r.py.fps) : "n/a"} | ` +
+        `${r.ours.outFrames} / ${r.py?.outFrames ?? "n/a"} of ${r.ours.inFrames} | ${r.ours.drainS.toFixed(1)} s / ${r.py ? `${r.py.drainS.toFixed(1)} s` : "n/a"} |`,
     );
   }
+
+  out.push("\nour SDK per frame, one core, in process (decode + crop + queues + encode vs the handler):\n");
+  const sdk: OverheadResult[] = [];
+  out.push("| size | handler | ms/frame total | ms/frame handler | ms/frame SDK | SDK share |");
+  out.push("|---|---|---|---|---|---|");
+  for (const c of CASES) {
+    for (const handler of ["passthrough", "tint"] as const) {
+      const o = overhead(c.size, quick ? 6 : 12, handler);
+      if (handler === "passthrough") sdk.push(o);
+      out.push(
+        `| ${o.size} | ${handler} | ${o.perFrameMs.toFixed(2)} | ${o.handlerPerFrameMs.toFixed(3)} | ${o.sdkPerFrameMs.toFixed(2)} | ${((o.sdkPerFrameMs / o.perFrameMs) * 100).toFixed(0)}% |`,
+      );
+    }
+  }
+  const goalRows: BenchRow[] = rows.map((r) => ({
+    component: "runner",
+    measure: `passthrough fps at ${r.size}, one core (higher is better)`,
+    ours: fmt(r.ours.fps, 1),
+    baseline: r.py
+      ? `pytrickle 0.1.6 ${fmt(r.py.fps, 1)}`
+      : "pytrickle missing (run node scripts/interop-setup.ts)",
+    ratio: r.py ? ratio(r.ours.fps, r.py.fps) : "n/a",
+    goal: "≥ 2× pytrickle",
+    met: r.py ? met(r.ours.fps >= 2 * r.py.fps) : "skipped: no pytrickle venv",
+  }));
+  for (const o of sdk)
+    goalRows.push({
+      component: "runner",
+      measure: `SDK time per frame at ${o.size}, passthrough, one core (ms, lower is better)`,
+      ours: fmt(o.sdkPerFrameMs, 2),
+      baseline: "",
+      ratio: "",
+      goal: "",
+      met: "",
+    });
+  return { rows: goalRows, detail: out.join("\n") };
 }
+
+if (import.meta.main) console.log((await runnerBench({ quick: process.argv.includes("--quick") })).detail);

@@ -16,14 +16,38 @@
  * missing the table says why. Never part of `npm test`.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { Agent, type IncomingMessage, request } from "node:http";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import {
+  type BenchOptions,
+  type BenchResult,
+  type BenchRow,
+  CACHE,
+  fmt,
+  logToStderr,
+  median,
+  met,
+  percentile,
+  ratio,
+} from "../lib.ts";
 
-const QUICK = process.argv.includes("--quick");
-const CFG = QUICK
-  ? { tpSegments: 40, fanoutSeconds: 6, subscribers: 100, memChannels: 200, rounds: 1 }
-  : { tpSegments: 150, fanoutSeconds: 16, subscribers: 100, memChannels: 1000, rounds: 3 };
+/** go-livepeer's trickle server, built once by hand (see docs/benchmarks.md); optional. */
+const GO_TRICKLE = join(CACHE, "bin", "go-trickle");
+
+type Config = {
+  tpSegments: number;
+  fanoutSeconds: number;
+  subscribers: number;
+  memChannels: number;
+  rounds: number;
+};
+function config(quick: boolean): Config {
+  return quick
+    ? { tpSegments: 40, fanoutSeconds: 6, subscribers: 100, memChannels: 200, rounds: 1 }
+    : { tpSegments: 150, fanoutSeconds: 16, subscribers: 100, memChannels: 1000, rounds: 3 };
+}
 const SEGMENT_BYTES = 1024 * 1024;
 const BITRATE = 2_000_000; // bits per second
 const FRAME = 4096;
@@ -258,11 +282,6 @@ export async function throughput(target: Target, segments: number): Promise<numb
   }
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
 /** p50/p99 write→read delay (ms) of a ~2 Mbit/s stream fanned out to `subscribers`. */
 export async function fanout(
   target: Target,
@@ -385,17 +404,16 @@ interface Result {
   memory: number;
 }
 
-function median(xs: number[]): number {
-  const v = xs.filter(Number.isFinite).sort((x, y) => x - y);
-  return v.length === 0 ? Number.NaN : v[Math.floor(v.length / 2)]!;
-}
-
 /**
  * Runs every measurement on every target. Throughput and fan-out run in interleaved rounds (target A,
  * B, C, then again) and report the median, so a burst of load from elsewhere on the machine hits all
  * targets alike rather than one. Memory is measured once, first, on each fresh server.
  */
-async function measureAll(targets: Target[]): Promise<Map<string, Result | string>> {
+async function measureAll(
+  targets: Target[],
+  CFG: Config,
+  log: (line: string) => void,
+): Promise<Map<string, Result | string>> {
   const out = new Map<string, Result | string>();
   const acc = new Map<
     string,
@@ -409,7 +427,7 @@ async function measureAll(targets: Target[]): Promise<Map<string, Result | strin
     } catch (err) {
       failed.add(t.name);
       out.set(t.name, `failed during ${what}: ${(err as Error).message}`);
-      console.log(`${t.name}: failed during ${what}: ${(err as Error).stack}`);
+      log(`${t.name}: failed during ${what}: ${(err as Error).stack}`);
     }
   };
   for (const t of targets) {
@@ -426,7 +444,7 @@ async function measureAll(targets: Target[]): Promise<Map<string, Result | strin
       await attempt(t, "throughput", async () => {
         const mbs = await throughput(t, CFG.tpSegments);
         acc.get(t.name)!.tp.push(mbs);
-        console.log(`round ${round + 1} ${t.name}: throughput ${mbs.toFixed(1)} MB/s`);
+        log(`round ${round + 1} ${t.name}: throughput ${mbs.toFixed(1)} MB/s`);
       });
     }
     for (const t of targets) {
@@ -437,9 +455,7 @@ async function measureAll(targets: Target[]): Promise<Map<string, Result | strin
         a.p99.push(fo.p99);
         a.got += fo.samples;
         a.want += fo.expected;
-        console.log(
-          `round ${round + 1} ${t.name}: fan-out p50 ${fo.p50.toFixed(2)} ms, p99 ${fo.p99.toFixed(2)} ms`,
-        );
+        log(`round ${round + 1} ${t.name}: fan-out p50 ${fo.p50.toFixed(2)} ms, p99 ${fo.p99.toFixed(2)} ms`);
       });
     }
   }
@@ -457,17 +473,12 @@ async function measureAll(targets: Target[]): Promise<Map<string, Result | strin
   return out;
 }
 
-function fmt(n: number, digits = 1): string {
-  return Number.isFinite(n) ? n.toFixed(digits) : "n/a";
-}
-
-function ratio(a: number, b: number): string {
-  return Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${(a / b).toFixed(2)}×` : "n/a";
-}
-
-async function main(): Promise<void> {
-  console.log(
-    `trickle benchmark (${QUICK ? "quick" : "full"}): throughput ${CFG.tpSegments} × 1 MiB; fan-out ` +
+/** Runs the trickle benchmark (tributary vs go-livepeer vs the Node pipe floor). */
+export async function trickleBench(opts: BenchOptions): Promise<BenchResult> {
+  const log = opts.log ?? logToStderr;
+  const CFG = config(opts.quick);
+  log(
+    `trickle benchmark (${opts.quick ? "quick" : "full"}): throughput ${CFG.tpSegments} × 1 MiB; fan-out ` +
       `${CFG.subscribers} subscribers × ${CFG.fanoutSeconds} s at ${BITRATE / 1e6} Mbit/s; memory ${CFG.memChannels} channels; ` +
       `median of ${CFG.rounds} interleaved round(s)`,
   );
@@ -485,12 +496,12 @@ async function main(): Promise<void> {
       const target = await start().catch((err: unknown) => `did not start: ${(err as Error).message}`);
       if (typeof target === "string") {
         results.set(name, target);
-        console.log(`${name}: not available: ${target}`);
+        log(`${name}: not available: ${target}`);
       } else {
         targets.push(target);
       }
     }
-    for (const [name, r] of await measureAll(targets)) results.set(name, r);
+    for (const [name, r] of await measureAll(targets, CFG, log)) results.set(name, r);
   } finally {
     for (const t of targets) await t.close();
   }
@@ -522,9 +533,58 @@ async function main(): Promise<void> {
   }
   const deliveredRow = [ours, go, pipe].map((r) => (typeof r === "object" ? r.delivered : "n/a"));
   lines.push(`| fan-out frames delivered | ${deliveredRow.join(" | ")} | | |`);
-  console.log();
-  console.log(lines.join("\n"));
-  for (const [name, r] of results) if (typeof r === "string") console.log(`\n${name}: ${r}`);
+  const notes = [...results].filter(([, r]) => typeof r === "string").map(([name, r]) => `${name}: ${r}`);
+  const goSkipped = typeof go === "string" || go === undefined;
+  const goReason = existsSync(GO_TRICKLE)
+    ? `go-livepeer ${typeof go === "string" ? go : "not measured"}`
+    : "skipped: go-livepeer not installable here";
+  const o = (k: keyof Result) => val(ours, k);
+  const base = (k: keyof Result, digits: number, scale = 1) =>
+    goSkipped
+      ? `${goReason}; node pipe ${fmt(val(pipe, k) * scale, digits)}`
+      : `go-livepeer ${fmt(val(go, k) * scale, digits)}`;
+  const vs = (k: keyof Result) => (goSkipped ? val(pipe, k) : val(go, k));
+  const rowsOut: BenchRow[] = [
+    {
+      component: "trickle",
+      measure: "throughput, 1 channel, 1 MiB segments (MB/s, higher is better)",
+      ours: fmt(o("throughput"), 1),
+      baseline: base("throughput", 1),
+      ratio: ratio(o("throughput"), vs("throughput")),
+      goal: "≥ 1× go-livepeer",
+      met: goSkipped ? "skipped: no go-livepeer" : met(o("throughput") >= val(go, "throughput")),
+    },
+    {
+      component: "trickle",
+      measure: "fan-out 100 subs @ 2 Mbit/s, p50 delay (ms, lower is better)",
+      ours: fmt(o("p50"), 2),
+      baseline: base("p50", 2),
+      ratio: ratio(o("p50"), vs("p50")),
+      goal: "",
+      met: "",
+    },
+    {
+      component: "trickle",
+      measure: "fan-out 100 subs @ 2 Mbit/s, p99 delay (ms, lower is better)",
+      ours: fmt(o("p99"), 2),
+      baseline: base("p99", 2),
+      ratio: ratio(o("p99"), vs("p99")),
+      goal: "≤ 1× go-livepeer",
+      met: goSkipped ? "skipped: no go-livepeer" : met(o("p99") <= val(go, "p99")),
+    },
+    {
+      component: "trickle",
+      measure: "memory per channel, 5 × 1 KiB segments (KiB RSS, lower is better)",
+      ours: fmt(o("memory") / 1024, 1),
+      baseline: goSkipped
+        ? `${goReason}; the pipe stores nothing`
+        : `go-livepeer ${fmt(val(go, "memory") / 1024, 1)}`,
+      ratio: goSkipped ? "n/a" : ratio(o("memory"), val(go, "memory")),
+      goal: "",
+      met: "",
+    },
+  ];
+  return { rows: rowsOut, detail: [lines.join("\n"), ...notes.map((n) => `\n${n}`)].join("\n") };
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) console.log((await trickleBench({ quick: process.argv.includes("--quick") })).detail);

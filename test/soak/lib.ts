@@ -30,9 +30,12 @@ export function fdsOf(pid: number): number | undefined {
   }
 }
 
+/** What a network process reports when ready (the parts of a {@link DevNetworkSummary} used here). */
+export type NetworkSummary = Pick<DevNetworkSummary, "gateway" | "childPids" | "readyMs">;
+
 /** The forked network process. */
 export interface NetworkProcess extends AsyncDisposable {
-  readonly summary: DevNetworkSummary;
+  readonly summary: NetworkSummary;
   readonly pid: number;
   /** The network process's `process.memoryUsage()` (after a full GC when `gc` and it has `--expose-gc`). */
   memory(gc?: boolean): Promise<NodeJS.MemoryUsage>;
@@ -42,15 +45,16 @@ export interface NetworkProcess extends AsyncDisposable {
 }
 
 /**
- * Forks test/soak/network.ts (devnet unless `offchain`) and resolves once its network is ready.
- * `exposeGc` starts it with `--expose-gc` so {@link NetworkProcess.memory} can collect first.
+ * Forks test/soak/network.ts (devnet unless `offchain`), or `script` with `args` speaking the same IPC
+ * protocol ({@link NetworkMessage}), and resolves once its network is ready. `exposeGc` starts it with
+ * `--expose-gc` so {@link NetworkProcess.memory} can collect first.
  */
 export async function startNetworkProcess(
-  opts: { offchain?: boolean; exposeGc?: boolean } = {},
+  opts: { offchain?: boolean; exposeGc?: boolean; script?: string; args?: string[] } = {},
 ): Promise<NetworkProcess> {
   const child: ChildProcess = fork(
-    fileURLToPath(new URL("./network.ts", import.meta.url)),
-    opts.offchain ? ["--offchain"] : [],
+    opts.script ?? fileURLToPath(new URL("./network.ts", import.meta.url)),
+    opts.script ? (opts.args ?? []) : opts.offchain ? ["--offchain"] : [],
     {
       execArgv: opts.exposeGc ? ["--expose-gc"] : [],
       stdio: ["ignore", "ignore", "inherit", "ipc"],
@@ -65,7 +69,7 @@ export async function startNetworkProcess(
   const failed = new Promise<string>((r) => {
     onFail = r;
   });
-  const ready = new Promise<DevNetworkSummary>((resolve, reject) => {
+  const ready = new Promise<NetworkSummary>((resolve, reject) => {
     child.on("message", (raw) => {
       const m = raw as NetworkMessage;
       if (m.type === "ready") resolve(m.summary);
@@ -94,7 +98,7 @@ export async function startNetworkProcess(
       clearTimeout(hard);
     }
   };
-  let summary: DevNetworkSummary;
+  let summary: NetworkSummary;
   try {
     summary = await ready;
   } catch (err) {

@@ -13,11 +13,11 @@
  *
  *   node test/soak/network.ts [--offchain]   (meant to be forked; stdout is not used)
  */
-import { type DevNetwork, startDevNetwork } from "../../src/dev/network.ts";
+import { type DevNetwork, type DevNetworkSummary, startDevNetwork } from "../../src/dev/network.ts";
 
 /** Messages the network process sends to its parent. */
 export type NetworkMessage =
-  | { type: "ready"; summary: import("../../src/dev/network.ts").DevNetworkSummary }
+  | { type: "ready"; summary: Pick<DevNetworkSummary, "gateway" | "childPids" | "readyMs"> }
   | { type: "sample"; id: number; memory: NodeJS.MemoryUsage }
   | { type: "error"; message: string };
 

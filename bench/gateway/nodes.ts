@@ -1,0 +1,139 @@
+/**
+ * The gateway benchmark's nodes in their own process: a devnet (anvil + contracts, funded gateway,
+ * staked orchestrator, rounds kept initialized), a priced orchestrator with on-chain payments
+ * (`startOnchainPayments`: real ticket validation, winners redeemed on anvil) and a gateway paying it
+ * with tickets from the gateway account (`startGatewayOnchain`), discovering it by address. The
+ * batch container is NOT here: its URL is the first argument (bench/orchestrator/container.ts in its
+ * own process), registered as BYOC capability `text-reverse` at 1 gwei per second of compute.
+ *
+ * Prints one line `READY {"gateway": url, "orchestrator": url}` once the gateway can use the
+ * orchestrator, and stops everything when stdin closes or on SIGTERM.
+ *
+ *   node bench/gateway/nodes.ts http://127.0.0.1:PORT
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createChainClients, startDevnet, startRoundInitializer } from "../../src/chain/index.ts";
+import { startGateway } from "../../src/gateway/gateway.ts";
+import { startGatewayOnchain } from "../../src/gateway/onchain.ts";
+import { startOnchainPayments } from "../../src/orchestrator/onchain.ts";
+import { startOrchestrator } from "../../src/orchestrator/orchestrator.ts";
+import { startRegistration } from "../../src/runner/registration.ts";
+
+const containerUrl = process.argv[2];
+if (!containerUrl) {
+  process.stderr.write("usage: node bench/gateway/nodes.ts <container url>\n");
+  process.exit(2);
+}
+const stops: (() => Promise<void>)[] = [];
+const dir = mkdtempSync(join(tmpdir(), "bench-gw-"));
+let stopping = false;
+async function stop(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    for (const s of stops.reverse()) await s().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  }
+  process.exit(code);
+}
+process.on("SIGTERM", () => void stop(0));
+const t0 = performance.now();
+const step = (what: string) =>
+  process.env.BENCH_DEBUG &&
+  process.stderr.write(`nodes +${(performance.now() - t0).toFixed(0)} ms: ${what}\n`);
+process.stdin.resume();
+process.stdin.on("end", () => void stop(0));
+
+try {
+  const devnet = await startDevnet({
+    gatewayDeposit: 10n ** 20n,
+    gatewayReserve: 10n ** 20n,
+    anvil: { host: "127.0.0.1", port: 0, blockTime: 1 },
+  });
+  stops.push(() => devnet.stop());
+  step("devnet up");
+  const rounds = new AbortController();
+  startRoundInitializer({
+    clients: createChainClients({
+      rpcUrl: devnet.rpcUrl,
+      chainId: devnet.chainId,
+      privateKey: devnet.accounts.deployer.privateKey,
+    }),
+    roundsManager: devnet.contracts.roundsManager,
+    signal: rounds.signal,
+    onEvent: () => {},
+  });
+  stops.push(async () => rounds.abort());
+  const onchain = await startOnchainPayments({
+    network: "devnet",
+    ethUrl: devnet.rpcUrl,
+    privateKey: devnet.accounts.orchestrator.privateKey,
+    contracts: devnet.contracts,
+    dataDir: join(dir, "orchestrator"),
+  });
+  stops.push(() => onchain.close());
+  step("orchestrator payments up");
+  const orchSecret = "bench";
+  const orch = await startOrchestrator({
+    host: "127.0.0.1",
+    port: 0,
+    payments: onchain.gate,
+    address: onchain.address,
+    network: "devnet",
+    models: [],
+    orchSecret,
+    dataDir: join(dir, "orchestrator"),
+    reload: { sighup: false },
+  });
+  stops.push(() => orch.close());
+  step("orchestrator up");
+  const registration = startRegistration(
+    {
+      orchUrl: orch.url,
+      orchSecret,
+      name: "text-reverse",
+      description: "bench container",
+      url: containerUrl,
+      capacity: 256,
+      pricePerUnit: 1_000_000_000n,
+      priceScaling: 1n,
+      currency: "",
+      token: "",
+    },
+    { retryDelayMs: 100, maxRetryDelayMs: 1000 },
+  );
+  stops.push(() => registration.stop());
+  if (!(await registration.registered)) throw new Error("text-reverse did not register");
+  step("registered");
+  const end = Date.now() + 30_000;
+  while (!orch.registry.advertised().some((a) => a.key === "byoc/text-reverse")) {
+    if (Date.now() > end) throw new Error("the container never became ready behind the orchestrator");
+    await orch.health.checkAll();
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const gwChain = await startGatewayOnchain({
+    network: "devnet",
+    ethUrl: devnet.rpcUrl,
+    privateKey: devnet.accounts.gateway.privateKey,
+    contracts: devnet.contracts,
+  });
+  stops.push(() => gwChain.close());
+  step("gateway chain up");
+  const abort = new AbortController();
+  const gw = await startGateway({
+    host: "127.0.0.1",
+    port: 0,
+    discovery: { orchAddr: [orch.url] },
+    payments: gwChain.payments,
+    signal: abort.signal,
+  });
+  stops.push(() => gw.close());
+  step("gateway up");
+  if ((await gw.pool.current(abort.signal)).length === 0)
+    throw new Error("the gateway cannot use the orchestrator");
+  process.stdout.write(`READY ${JSON.stringify({ gateway: gw.url, orchestrator: orch.url })}\n`);
+} catch (err) {
+  process.stderr.write(`bench/gateway/nodes.ts: ${(err as Error).stack ?? String(err)}\n`);
+  await stop(1);
+}
