@@ -11,8 +11,9 @@
  * The RPC may go away: a periodic refresh that fails keeps the last values (all of them: a refresh is
  * applied whole or not at all, so a round is never paired with another round's block hash), and the
  * per-sender reads (sender info, pool size, claimed reserve) fall back to their last known values, so
- * tickets keep validating on cached facts. After a failed read, the cache answers without asking the
- * RPC for one poll interval (no retry storm per ticket while the RPC is down). A sender never seen
+ * tickets keep validating on cached facts. A read that takes longer than `staleAfterMs` (an RPC that
+ * hangs rather than refuses) is answered from the cache too. After a failed or slow read, the cache
+ * answers without asking the RPC for one poll interval (no retry storm per ticket while it is down). A sender never seen
  * while the RPC was up cannot be validated until it returns.
  */
 import type { Address, Hex } from "viem";
@@ -41,6 +42,11 @@ export interface ChainFactsOptions {
   pendingAmount?: (sender: Address) => bigint;
   /** Refresh period; default 2000 ms. */
   pollIntervalMs?: number;
+  /**
+   * How long a per-sender read may take before the last known value answers instead (the read goes
+   * on and refreshes the cache); default 1000 ms.
+   */
+  staleAfterMs?: number;
   /** Read the L1 block from the header's `l1BlockNumber` (Arbitrum); default: on chain 42161. */
   l1BlockNumber?: boolean;
   logger?: Logger;
@@ -126,17 +132,32 @@ export async function startChainFacts(options: ChainFactsOptions): Promise<Chain
   /** Last known values of per-call reads, by key, for when the RPC fails. */
   const lastKnown = new Map<string, unknown>();
   let quietUntil = 0;
+  const staleAfterMs = options.staleAfterMs ?? 1000;
   const cached = async <T>(key: string, read: () => Promise<T>): Promise<T> => {
     if (Date.now() < quietUntil && lastKnown.has(key)) return lastKnown.get(key) as T;
-    try {
-      const value = await read();
-      lastKnown.set(key, value);
-      return value;
-    } catch (err) {
-      if (!lastKnown.has(key)) throw err;
+    const fallBack = (err: unknown): T => {
       if (Date.now() >= quietUntil) log.warn({ err, key }, "chain read failed; using the last known value");
       quietUntil = Date.now() + pollMs;
       return lastKnown.get(key) as T;
+    };
+    const reading = read().then((value) => {
+      lastKnown.set(key, value);
+      return value;
+    });
+    if (!lastKnown.has(key)) return reading;
+    // An RPC that hangs costs a caller at most staleAfterMs; the read still updates the cache.
+    let timer: NodeJS.Timeout | undefined;
+    const slow = new Promise<"slow">((resolve) => {
+      timer = setTimeout(() => resolve("slow"), staleAfterMs);
+    });
+    try {
+      const first = await Promise.race([reading, slow]);
+      return first === "slow" ? fallBack(new Error(`no answer within ${staleAfterMs} ms`)) : first;
+    } catch (err) {
+      return fallBack(err);
+    } finally {
+      clearTimeout(timer);
+      reading.catch(() => {}); // a late failure of an abandoned read is already handled
     }
   };
   const senderInfo = (sender: Address): Promise<SenderInfo> =>

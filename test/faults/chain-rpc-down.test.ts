@@ -4,9 +4,10 @@
  * through a TCP proxy that the test cuts and restores. Every ticket wins (face value EV + 1), so every
  * paid job queues a winning ticket.
  *
- * Pass criteria: while the RPC is cut, paid jobs keep succeeding (validation runs on cached chain
- * facts), and the redeemer records network errors and retries; once the RPC is back, every winning
- * ticket is redeemed on chain, once.
+ * Pass criteria: while the RPC is cut (connections reset) or hangs (connections never answered), paid
+ * jobs keep succeeding (validation runs on cached chain facts), and the redeemer records network
+ * errors and retries with backoff; once the RPC is back, every winning ticket is redeemed on chain,
+ * once, and the sender's on-chain funds drop by exactly the face value the store holds as redeemed.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -145,6 +146,15 @@ test("with the chain RPC cut, paid jobs keep flowing and every winning ticket is
   await runJobs(5, "during");
   const fresh = await openPaidSession(orch.url, gw, sender, CAPABILITY);
   await runJobs(2, "during-fresh", fresh);
+  // The RPC hangs instead (accepts connections, never answers): jobs still flow, each waiting at most
+  // the cache's stale bound rather than the RPC client's timeouts and retries.
+  proxy.hang();
+  // Let the quiet period the cut started (one 2 s facts poll) lapse, so reads try the hung RPC.
+  await new Promise((r) => setTimeout(r, 2500));
+  const hangStart = performance.now();
+  await runJobs(3, "hung", fresh);
+  t.diagnostic(`3 paid jobs while the RPC hangs: ${(performance.now() - hangStart).toFixed(0)} ms`);
+  proxy.cut();
   // Make the queued tickets due (their params expire 40 blocks on) while the orchestrator cannot look.
   await mineBlocks(devnet.rpcUrl, 45);
   onchain.redeemer.notify();

@@ -18,15 +18,23 @@ import {
   ticketParamsFromGoJson,
 } from "../../src/protocol/ticket-params-json.ts";
 
-/** A TCP proxy on 127.0.0.1 in front of `target`; {@link TcpProxy.cut} makes the path go away. */
+/**
+ * A TCP proxy on 127.0.0.1 in front of `target`; {@link TcpProxy.cut} makes the path go away,
+ * {@link TcpProxy.hang} makes it silent.
+ */
 export interface TcpProxy extends AsyncDisposable {
   readonly port: number;
   /** `http://127.0.0.1:<port>`. */
   readonly url: string;
   /** Destroys every proxied connection and resets new ones until {@link TcpProxy.restore}. */
   cut(): void;
+  /**
+   * Destroys every proxied connection; new ones are accepted and read but never answered (an RPC
+   * that hangs) until {@link TcpProxy.restore}, which resets them.
+   */
+  hang(): void;
   restore(): void;
-  /** Connections accepted and reset while cut. */
+  /** Connections reset (cut) or left unanswered (hang). */
   readonly refused: number;
   close(): Promise<void>;
 }
@@ -34,12 +42,20 @@ export interface TcpProxy extends AsyncDisposable {
 /** Starts a TCP proxy to `targetPort` on 127.0.0.1. */
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const live = new Set<Socket>();
-  let isCut = false;
+  const silent = new Set<Socket>();
+  let mode: "open" | "cut" | "hang" = "open";
   let refused = 0;
   const server: Server = createServer((client) => {
-    if (isCut) {
+    if (mode === "cut") {
       refused++;
       client.resetAndDestroy();
+      return;
+    }
+    if (mode === "hang") {
+      refused++;
+      silent.add(client);
+      client.on("error", () => {}).on("close", () => silent.delete(client));
+      client.resume();
       return;
     }
     const upstream = tcpConnect(targetPort, "127.0.0.1");
@@ -58,20 +74,29 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as { port: number }).port;
+  const dropAll = (): void => {
+    for (const s of [...live, ...silent]) s.destroy();
+    live.clear();
+    silent.clear();
+  };
   const close = async (): Promise<void> => {
-    for (const s of live) s.destroy();
+    dropAll();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   };
   return {
     port,
     url: `http://127.0.0.1:${port}`,
     cut() {
-      isCut = true;
-      for (const s of live) s.destroy();
-      live.clear();
+      mode = "cut";
+      dropAll();
+    },
+    hang() {
+      mode = "hang";
+      dropAll();
     },
     restore() {
-      isCut = false;
+      mode = "open";
+      dropAll();
     },
     get refused() {
       return refused;
