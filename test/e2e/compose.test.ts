@@ -590,6 +590,30 @@ describe("compose.yaml run as local processes", { timeout: 240_000 }, () => {
       clearTimeout(timer);
     }
     rmSync(temp, { recursive: true, force: true });
+    // The chain's anvil (a grandchild) must be gone too: found by its port on /proc, killed and
+    // reported if it survived its owner.
+    const chainPorts = [...portMap].filter(([k]) => k.startsWith("chain:")).map(([, v]) => v);
+    const anvils = (): number[] => {
+      const found: number[] = [];
+      for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+        let cmd: string;
+        try {
+          cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+        } catch {
+          continue;
+        }
+        if (/\banvil\b/.test(cmd) && chainPorts.some((p) => cmd.includes(`--port ${p} `)))
+          found.push(Number(pid));
+      }
+      return found;
+    };
+    let left = anvils();
+    for (let i = 0; i < 50 && left.length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      left = anvils();
+    }
+    for (const pid of left) process.kill(pid, "SIGKILL");
+    assert.deepEqual(left, [], "anvil outlived the chain service");
   });
 
   test("the compose file has the network tributary dev runs: chain, orchestrator, both examples, gateway", () => {
