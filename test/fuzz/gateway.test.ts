@@ -50,7 +50,7 @@ import {
   type Target,
 } from "./http-util.ts";
 
-const RUNS = 150;
+const RUNS = 100;
 const WAIT_MS = 20_000;
 /** An open SSE stream or trickle read is the protocol: give it this long, then hang up. */
 const STREAM_WAIT_MS = 1500;
@@ -296,6 +296,16 @@ describe("fuzz: gateway user API over HTTP", () => {
     );
     assert.equal(health.kind === "reply" && health.status, 200, "still answers /health");
     await assertHeapStable(start, "gateway");
+  });
+
+  test("inputs the fuzzer found: a request target of '//' is a 4xx, not a 500", async () => {
+    for (const path of ["//", "//x/llm"]) {
+      const out = await send(target, { method: "POST", path, headers: {}, body: Buffer.from("{}") }, WAIT_MS);
+      assert.ok(
+        out.kind === "reply" && out.status >= 400 && out.status < 500,
+        `${path}: ${JSON.stringify(out)}`,
+      );
+    }
   });
 
   test("an oversized body answers 413 on every buffering route, the gateway keeps serving", async () => {

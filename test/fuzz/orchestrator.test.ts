@@ -60,7 +60,7 @@ import {
   type Target,
 } from "./http-util.ts";
 
-const RUNS = 150;
+const RUNS = 100;
 const WAIT_MS = 15_000;
 const ALLOWED_5XX = [501, 502, 503] as const;
 const SECRET = "fuzz-secret";
@@ -404,6 +404,51 @@ describe("fuzz: orchestrator routes over HTTPS", () => {
 
   test("priced: random payment, segment and job headers get answers, no undocumented 5xx, heap stable", () =>
     fuzz("orchestrator priced", () => priced));
+
+  test("inputs the fuzzer found: unknown model label, priced text/plain, non-ASCII stream id", async () => {
+    const post = (o: RunningOrchestrator, path: string, headers: Record<string, string>, b: string) =>
+      send({ url: o.url, ca: o.cert }, { method: "POST", path, headers, body: Buffer.from(b) }, WAIT_MS);
+    // an unknown model_id is counted under model_id="unknown", not as a new series per value
+    const unknown = await post(
+      offchain,
+      "/llm",
+      { "content-type": "application/json" },
+      '{"model_id":"no-such-model-42"}',
+    );
+    assert.equal(unknown.kind === "reply" && unknown.status, 503);
+    const metrics = await send(
+      { url: offchain.url, ca: offchain.cert },
+      { method: "GET", path: "/metrics", headers: {}, body: Buffer.alloc(0) },
+      WAIT_MS,
+    );
+    assert.ok(metrics.kind === "reply" && !metrics.body.includes("no-such-model-42"));
+    assert.ok(metrics.kind === "reply" && metrics.body.includes('model_id="unknown"'));
+    // a priced request whose body cannot be counted (text/plain) is the client's error: 415, not 501
+    const plain = await post(
+      priced,
+      "/llm",
+      { "content-type": "text/plain" },
+      '{"model_id":"m1","max_tokens":5}',
+    );
+    assert.equal(plain.kind === "reply" && plain.status, 415);
+    // a BYOC stream id that cannot travel in the x-stream-id header: 400, not 500
+    const header = encodeJobHeader({
+      id: "\u0100",
+      request: "{}",
+      parameters: "{}",
+      capability: "streamer",
+      timeoutSeconds: 5,
+      sender: "",
+      sig: "",
+    });
+    const stream = await post(
+      offchain,
+      "/ai/stream/start",
+      { livepeer: header, "content-type": "application/json" },
+      "{}",
+    );
+    assert.equal(stream.kind === "reply" && stream.status, 400, JSON.stringify(stream));
+  });
 
   test("oversized bodies on every body-reading route answer 413 (or are cut off), the node keeps serving", async () => {
     const target: Target = { url: offchain.url, ca: offchain.cert };

@@ -44,7 +44,7 @@ import {
   type Target,
 } from "./http-util.ts";
 
-const RUNS = 200;
+const RUNS = 150;
 const WAIT_MS = 15_000;
 /** The message a deliberately failing handler throws with (its 500 is the handler's, not the SDK's). */
 const HANDLER_FAILURE = "handler failed on purpose";
