@@ -9,7 +9,8 @@
  *   `model_id`, else `<name>`; forwarded to `POST /process/request/<name>` with a `Livepeer` header.
  * - `POST /process/request/<route…>`: the go-livepeer BYOC route; the client's `Livepeer` header
  *   (base64 JSON `JobRequest`) names the capability.
- * - live video (see live.ts), `GET /dashboard…`, `GET /metrics`, `GET /health`.
+ * - live video and BYOC streams (`/live/…`, `/process/stream/…`, see live.ts), `GET /dashboard…`,
+ *   `GET /metrics`, `GET /health`.
  *
  * Each job is tried on the selector's ranked orchestrators in order: a transport error or a 5xx moves
  * it to the next one (suspending per `failureAction`), a 4xx goes back to the client unchanged, a 2xx

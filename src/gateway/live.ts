@@ -93,6 +93,10 @@ const START_TIMEOUT_MS = 15_000;
 /** Body limit of BYOC stream start and update requests (go-livepeer: 10 MB). */
 const BYOC_BODY_LIMIT = 10 * 1024 * 1024;
 const PIPELINE = "live-video-to-video";
+/** Retries of a start on the same orchestrator when ticket params expired on the way. */
+const EXPIRED_PARAMS_RETRIES = 3;
+/** Pause before such a retry (a node's chain view is polled every ~2 s). */
+const EXPIRED_PARAMS_RETRY_DELAY_MS = 1000;
 /** Stream ids usable as trickle channel names. */
 const STREAM_ID = /^[A-Za-z0-9_.-]{1,128}$/;
 
@@ -421,13 +425,15 @@ export function createLive(options: LiveOptions): LiveManager {
 
   /** Starts the stream on the next orchestrator that accepts it. */
   async function startOnNext(s: LiveStream): Promise<void> {
-    /** An orchestrator to try once more: it refused ticket params that expired on the way. */
+    /** An orchestrator to try again: its ticket params expired on the way. */
     let again: OrchestratorDescriptor | undefined;
+    let expiredRetries = 0;
     for (;;) {
       if (s.stopped.signal.aborted) return;
       const retry = again;
       again = undefined;
       const d = retry ?? (await pick(s));
+      if (retry === undefined) expiredRetries = 0;
       if (d === undefined) {
         throw new TributaryError(
           "NO_ORCHESTRATORS",
@@ -448,10 +454,16 @@ export function createLive(options: LiveOptions): LiveManager {
         return;
       } catch (err) {
         if (s.stopped.signal.aborted) return;
-        // The orchestrator's chain view moved between its ticket params and our payment: pay again
-        // on fresh params (go-livepeer refreshes the session and retries the same orchestrator).
-        if (retry === undefined && /ticket ?params expired/i.test((err as Error).message)) {
-          log.info({ stream_id: s.id }, "ticket params expired on the way; retrying with fresh ones");
+        // Ticket params expired on the way (the chain moved between the orchestrator's params and
+        // the payment, or its chain view lags ours): pay again on fresh params after its next chain
+        // poll (go-livepeer refreshes the session and retries the same orchestrator).
+        const expired =
+          (err instanceof TributaryError && err.code === "TICKET_EXPIRED") ||
+          /ticket ?params expire/i.test((err as Error).message);
+        if (expired && expiredRetries < EXPIRED_PARAMS_RETRIES) {
+          expiredRetries++;
+          log.info({ stream_id: s.id, err: (err as Error).message }, "ticket params expired; retrying");
+          await sleep(EXPIRED_PARAMS_RETRY_DELAY_MS, undefined, { signal: s.stopped.signal }).catch(() => {});
           again = d;
           continue;
         }

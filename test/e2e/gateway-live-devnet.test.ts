@@ -250,6 +250,7 @@ describe("gateway live video and BYOC streams on the devnet", () => {
       privateKey: devnet.accounts.deployer.privateKey,
     });
     await initializeCurrentRound(d, devnet.contracts.roundsManager);
+    const head = await d.publicClient.getBlockNumber({ cacheTime: 0 });
     const first = won[0];
     assert.ok(first);
     for (let i = 0; i < 120 && onchain.store.getWinningTicket(first.id)?.status !== "redeemed"; i++) {
@@ -258,6 +259,14 @@ describe("gateway live video and BYOC streams on the devnet", () => {
     }
     const redeemed = onchain.store.getWinningTicket(first.id);
     assert.equal(redeemed?.status, "redeemed", redeemed?.lastError);
+    // Both nodes see the new blocks before the next test (else the orchestrator's ticket params,
+    // made on its older view, look expired to the gateway: the gateway retries, but slowly).
+    for (
+      let i = 0;
+      i < 200 && (onchain.facts.lastSeenL1Block() < head || gwChain.facts.lastSeenL1Block() < head);
+      i++
+    )
+      await sleep(50);
   });
 
   test("a paid BYOC stream: tickets at start and in /ai/stream/payment top-ups, the capability balance credited, video relayed, stopped on the orchestrator", async () => {
