@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type DevNetwork, GREEN_TINT_MODEL, startDevNetwork } from "../dev/network.ts";
@@ -68,6 +71,37 @@ test("parseLiveStatus types the known fields and reads optional live statistics 
   assert.equal(t.segmentsIn, 4);
   assert.equal(t.segmentsOut, 2);
   assert.equal(t.paidWei, 1000n);
+});
+
+test("a plain-text error (go-livepeer's habit) and pytrickle's {status,message} become GatewayErrors too", async () => {
+  const server = createServer((req, res) => {
+    if (req.url === "/plain") {
+      res.writeHead(400, { "content-type": "text/plain" });
+      res.end("Could not verify job creds\n");
+    } else {
+      res.writeHead(500, { "content-type": "application/json" });
+      res.end(JSON.stringify({ status: "error", message: "pipeline broke" }));
+    }
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    await assert.rejects(runJob(url, "plain", { json: {} }), (err: unknown) => {
+      assert.ok(err instanceof GatewayError);
+      assert.equal(err.httpStatus, 400);
+      assert.equal(err.code, "HTTP_400");
+      assert.match(err.message, /400 HTTP_400: Could not verify job creds$/);
+      return true;
+    });
+    await assert.rejects(runJob(url, "py", { model: "m", json: {} }), {
+      httpStatus: 500,
+      message: "job py (model m): 500 HTTP_500: pipeline broke",
+    });
+    await assert.rejects(runJob(url, "../etc", {}), { code: "BAD_PIPELINE" });
+  } finally {
+    server.close();
+  }
 });
 
 describe("client against an offchain dev network", () => {
