@@ -209,21 +209,38 @@ test("SIGKILL under paid load: no acknowledged winning ticket lost or redeemed t
   await load(first.url, await freshSession(first.url), () => acked.length >= 12);
   await mineBlocks(devnet.rpcUrl, 45);
 
-  // Phase 2: more paid load while phase 1 is being redeemed; SIGKILL without warning mid-load.
+  // Phase 2: more paid load while phase 1 is being redeemed; SIGKILL without warning mid-load,
+  // preferably while a redemption transaction is in flight (recorded as submitted, maybe mined, not
+  // yet settled in the store): the restart must settle it from its receipt, not send it again.
+  const storeDir = join(dir, "orch");
   const exited = new Promise((r) => first.child.once("exit", r));
-  const s2 = await freshSession(first.url);
-  await load(first.url, s2, () => {
-    if (acked.length < 30) return false;
+  let killedWhile = "";
+  const kill = (why: string): void => {
+    if (killed) return;
     killed = true;
+    killedWhile = why;
     first.child.kill("SIGKILL");
-    return true;
-  });
-  await exited;
+  };
+  const watcher = openStore({ dataDir: storeDir });
+  const watch = setInterval(() => {
+    if (acked.length >= 20 && watcher.countWinningTickets().submitted > 0) kill("a redemption was submitted");
+  }, 5);
+  try {
+    const s2 = await freshSession(first.url);
+    await load(first.url, s2, () => {
+      if (acked.length >= 60) kill("no redemption caught in flight");
+      return killed;
+    });
+    await exited;
+  } finally {
+    clearInterval(watch);
+    watcher.close();
+  }
   assert.equal(first.child.signalCode, "SIGKILL");
+  t.diagnostic(`killed while ${killedWhile}`);
   const ackedAtKill = [...acked];
 
   // Right after the kill: every acknowledged ticket is in the store or used on chain.
-  const storeDir = join(dir, "orch");
   {
     using store = openStore({ dataDir: storeDir });
     for (const hash of ackedAtKill)
