@@ -122,3 +122,73 @@ test("a stream whose orchestrator sends no event for the timeout moves to the ne
   assert.deepEqual(status.last_event, { type: "heartbeat" });
   assert.deepEqual(starts, ["a", "b"]);
 });
+
+test("a start refused for expired ticket params is retried on the same orchestrator", async () => {
+  const tr = await startTrickleServer({ port: 0, autocreate: true });
+  const t = tr.url.replace(/\/$/, "");
+  const calls: string[] = [];
+  const http: OrchestratorHttp = {
+    async send(url) {
+      calls.push(new URL(url).hostname);
+      const first = calls.length === 1;
+      const body = first
+        ? "ticket params expired at L1 block 55 (now 58); fetch fresh ticket params"
+        : JSON.stringify({
+            publish_url: `${t}/c-in`,
+            subscribe_url: `${t}/c-out`,
+            control_url: `${t}/c-control`,
+            events_url: `${t}/c-events`,
+          });
+      return Object.assign(Readable.from([Buffer.from(body)]), {
+        statusCode: first ? 400 : 200,
+        headers: {},
+      }) as unknown as IncomingMessage;
+    },
+    close() {},
+  };
+  const only = [descriptor("https://c"), descriptor("https://d")];
+  const pool = {
+    current: async () => only,
+    refresh: async () => only,
+    recordSuccess() {},
+    recordFailure() {},
+  } as unknown as OrchestratorPool;
+  const selector = {
+    select: (all: OrchestratorDescriptor[], req: { exclude?: readonly string[] }) => ({
+      ranked: all.filter((d) => !req.exclude?.includes(d.transcoder)).map((descriptor) => ({ descriptor })),
+      rejected: [],
+    }),
+  } as unknown as Selector;
+  const lm = createLive({
+    pool,
+    selector,
+    suspender: new Suspender(),
+    http,
+    logger: silentLogger(),
+    signal: new AbortController().signal,
+    baseUrl: () => "http://gw",
+    traceOf: () => ({ trace: startTrace(undefined), log: silentLogger() }),
+  });
+  const srv = createServer((req, res) => {
+    lm.handle(req, res, new URL(req.url ?? "/", "http://x").pathname).catch((err: unknown) => {
+      res.writeHead(500);
+      res.end(String(err));
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  try {
+    const r = await fetch(`http://127.0.0.1:${(srv.address() as AddressInfo).port}/live/video-to-video`, {
+      method: "POST",
+      body: JSON.stringify({ model_id: "m" }),
+    });
+    const s = (await r.json()) as { orchestrator: string };
+    assert.equal(r.status, 200, JSON.stringify(s));
+    assert.equal(s.orchestrator, "https://c", "the same orchestrator, not the next one");
+    assert.deepEqual(calls, ["c", "c"]);
+  } finally {
+    await lm.close();
+    srv.closeAllConnections();
+    await new Promise((r) => srv.close(r));
+    await tr.close();
+  }
+});
