@@ -373,7 +373,7 @@ function loadCompose(): { services: Service[]; configs: Map<string, string> } {
         ...(command === undefined ? image.cmd : typeof command === "string" ? commandForm(command) : command),
       ],
       environment: env,
-      healthcheck: hc ? (hc.test as string[]).slice(1) : image.healthcheck,
+      healthcheck: hc ? composeHealthcheck(hc.test) : image.healthcheck,
       ports: [...ports],
       published,
       volumes: mounts(s.volumes),
@@ -382,6 +382,15 @@ function loadCompose(): { services: Service[]; configs: Map<string, string> } {
     });
   }
   return { services, configs };
+}
+
+/** A compose `healthcheck.test`: `[CMD, …]`, `[CMD-SHELL, "…"]` or a shell string. */
+function composeHealthcheck(test: Yaml | undefined): string[] {
+  if (typeof test === "string") return ["/bin/sh", "-c", test];
+  const t = test as string[];
+  if (t[0] === "CMD") return t.slice(1);
+  if (t[0] === "CMD-SHELL") return ["/bin/sh", "-c", t[1]!];
+  throw new Error(`unsupported healthcheck test ${JSON.stringify(test)}`);
 }
 
 function freePort(): Promise<number> {
