@@ -91,6 +91,24 @@ describe("fuzz: trickle server over HTTP", () => {
   });
   after(() => server.close());
 
+  test("headers over node's 16 KiB limit answer 431 and the server keeps serving", async () => {
+    const out = await send(
+      target,
+      { method: "GET", path: "/health", headers: { "x-big": "a".repeat(20 * 1024) }, body: Buffer.alloc(0) },
+      20_000,
+    );
+    assert.ok(
+      out.kind === "reply" ? out.status === 431 : out.kind === "error",
+      JSON.stringify(out).slice(0, 200),
+    );
+    const again = await send(
+      target,
+      { method: "GET", path: "/x/next", headers: {}, body: Buffer.alloc(0) },
+      20_000,
+    );
+    assert.equal(again.kind, "reply");
+  });
+
   test("random requests: no 5xx, 4xx with a message, only subscribers wait, server still works, heap stable", async () => {
     // warm up the code paths once so that the baseline includes lazily allocated state
     await send(
