@@ -86,6 +86,7 @@ test("tributary orchestrator runs with go-livepeer flags, serves /capabilities o
       "offchain",
       "-dataDir",
       dir,
+      "--container-keep-alive",
       "--log-level",
       "silent",
     ],

@@ -3,8 +3,8 @@
  * envelope or in go-livepeer's plain-text shape, and one call to a container.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
-import { request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
+import { Agent as HttpAgent, request as httpRequest } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { Readable } from "node:stream";
 import { errorBody, httpStatusOf, TributaryError } from "../node/errors.ts";
 import type { NodeRequest, NodeResponse } from "../node/server.ts";
@@ -97,6 +97,36 @@ export function sendErrorText(res: NodeResponse, err: unknown): void {
   sendText(res, httpStatusOf(err), body.error.message);
 }
 
+/** How long an idle pooled socket to a container is kept. */
+export const CONTAINER_IDLE_SOCKET_MS = 2000;
+
+/**
+ * Keep-alive connection pools for the orchestrator's calls to its containers, one per protocol.
+ * Idle sockets are closed after {@link CONTAINER_IDLE_SOCKET_MS} (or a second before the container's
+ * own `Keep-Alive: timeout=` hint), below the 5 s idle timeout of Node and uvicorn servers, so a
+ * container rarely closes a socket we are about to reuse; when it does, a call with a replayable body
+ * is retried once on a new connection. `destroy()` closes every socket (the orchestrator's close).
+ */
+export class ContainerAgents {
+  readonly #http = new HttpAgent({ keepAlive: true, timeout: CONTAINER_IDLE_SOCKET_MS });
+  readonly #https = new HttpsAgent({
+    keepAlive: true,
+    timeout: CONTAINER_IDLE_SOCKET_MS,
+    rejectUnauthorized: false,
+  });
+
+  /** The pool for a URL's protocol. */
+  for(target: URL): HttpAgent {
+    return target.protocol === "https:" ? this.#https : this.#http;
+  }
+
+  /** Closes all pooled sockets. */
+  destroy(): void {
+    this.#http.destroy();
+    this.#https.destroy();
+  }
+}
+
 /** One request to a container. */
 export interface ContainerCall {
   url: string;
@@ -107,10 +137,16 @@ export interface ContainerCall {
   timeoutMs: number;
   /** Aborts the call (the client went away). */
   signal?: AbortSignal;
+  /** Connection pools to use; without them each call opens (and closes) its own connection. */
+  agents?: ContainerAgents;
 }
 
 /** Sends a request to a container and resolves with the response once its headers arrive. */
 export function callContainer(call: ContainerCall): Promise<IncomingMessage> {
+  return callOnce(call, true);
+}
+
+function callOnce(call: ContainerCall, mayRetry: boolean): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     let target: URL;
     try {
@@ -123,7 +159,7 @@ export function callContainer(call: ContainerCall): Promise<IncomingMessage> {
     const req = request(target, {
       method: call.method ?? "POST",
       headers: call.headers,
-      agent: false,
+      agent: call.agents ? call.agents.for(target) : false,
       rejectUnauthorized: false,
       signal: call.signal,
     });
@@ -135,8 +171,20 @@ export function callContainer(call: ContainerCall): Promise<IncomingMessage> {
       clearTimeout(timer);
       resolve(res);
     });
-    req.on("error", (err) => {
+    req.on("error", (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
+      // A pooled socket the container had just closed: once more on a new connection, if the body
+      // can be sent again.
+      const stale = req.reusedSocket && (err.code === "ECONNRESET" || err.code === "EPIPE");
+      if (
+        stale &&
+        mayRetry &&
+        !call.signal?.aborted &&
+        (call.body === undefined || Buffer.isBuffer(call.body))
+      ) {
+        callOnce(call, false).then(resolve, reject);
+        return;
+      }
       reject(new ContainerError(`container did not answer: ${err.message}`, err));
     });
     if (call.body === undefined) req.end();

@@ -79,6 +79,7 @@ import {
 } from "./config.ts";
 import { HealthMonitor, type HealthMonitorOptions } from "./health.ts";
 import {
+  ContainerAgents,
   ContainerError,
   callContainer,
   DEFAULT_MAX_BODY_BYTES,
@@ -140,6 +141,12 @@ export interface OrchestratorOptions {
   trickleHostForRunner?: string;
   /** Largest JSON/multipart body read into memory; default 10 MiB. */
   maxBodyBytes?: number;
+  /**
+   * Keep connections to containers open between calls (http.ts `ContainerAgents`); default false:
+   * a new connection per call. Saves about 0.3 ms per job (bench/orchestrator/run.ts); off by default
+   * only because test/faults/container-crash.test.ts needs jobs slow enough to span discovery refreshes.
+   */
+  containerKeepAlive?: boolean;
   /** How often live streams are checked for closed channels; default 2000 ms. */
   streamCheckIntervalMs?: number;
   /**
@@ -240,6 +247,8 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     throw new TributaryError("CONFIG", "an offchain orchestrator takes no payment gate", { status: 500 });
   const host = options.host ?? "127.0.0.1";
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  /** Keep-alive connections to the containers (when enabled), closed with the orchestrator. */
+  const agents = options.containerKeepAlive ? new ContainerAgents() : undefined;
   const registry = new CapabilityRegistry();
   const initial = options.aiModelsPath ? await loadAiModels(options.aiModelsPath) : (options.models ?? []);
   // go-livepeer's `-pricePerUnit`: the price of entries that give none (wei per unit, per pixel unit).
@@ -582,6 +591,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
       const cl = header(req.headers, "content-length");
       if (cl) headers["content-length"] = cl;
       const upstream = await callContainer({
+        agents,
         url: rest === "" ? lease.container.url : `${lease.container.url}/${rest}`,
         headers,
         body: req as unknown as IncomingMessage,
@@ -772,6 +782,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
       const headers = containerHeaders(lease, { "content-length": String(body.length) });
       if (ct) headers["Content-Type"] = ct;
       const upstream = await callContainer({
+        agents,
         url: `${lease.container.url}/${pipeline}`,
         headers,
         body,
@@ -854,6 +865,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     const urls = trickleUrls(info.serviceUri);
     try {
       const upstream = await callContainer({
+        agents,
         url: `${lease.container.url}/live-video-to-video`,
         headers: containerHeaders(lease, { "Content-Type": "application/json" }),
         body: Buffer.from(
@@ -1014,6 +1026,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     if (names.data) runnerUrls.data_url = urls.runner(names.data);
     try {
       const upstream = await callContainer({
+        agents,
         url: `${lease.container.url}/stream/start`,
         headers: containerHeaders(lease, { "Content-Type": "application/json", "x-stream-id": id }),
         body: Buffer.from(JSON.stringify({ ...body, gateway_request_id: id, ...runnerUrls })),
@@ -1090,6 +1103,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
   ): Promise<{ status: number; answer: Buffer; ct: string }> {
     try {
       const upstream = await callContainer({
+        agents,
         url: `${s.lease.container.url}/stream/stop`,
         headers: containerHeaders(s.lease, { "Content-Type": "application/json", "x-stream-id": s.id }),
         body,
@@ -1124,6 +1138,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     const { s } = await streamJob(req, true);
     const body = await readBody(req, maxBody);
     const upstream = await callContainer({
+      agents,
       url: `${s.lease.container.url}/stream/params`,
       headers: containerHeaders(s.lease, { "Content-Type": "application/json", "x-stream-id": s.id }),
       body,
@@ -1246,6 +1261,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
   } catch (err) {
     clearInterval(streamTimer);
     await trickle.close();
+    agents?.destroy();
     throw err;
   }
   const serviceUri = (options.serviceUri ?? server.url).replace(/\/+$/, "");
@@ -1280,6 +1296,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
       await health.close();
       await trickle.close();
       await server.close();
+      agents?.destroy();
     })();
     return closing;
   };
