@@ -17,7 +17,8 @@ ENV NODE_ENV=production
 COPY package.json package-lock.json ./
 
 # Production dependencies only. Install scripts are off (package.json allowScripts): node-av's FFmpeg
-# comes as a prebuilt platform package, secp256k1 and keccak fall back to their JavaScript builds.
+# comes as a prebuilt platform package; secp256k1 and keccak load their bundled prebuilt bindings (else
+# their JavaScript fallback).
 FROM base AS deps
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
