@@ -130,7 +130,13 @@ before(async () => {
     "both orchestrators to advertise text-reverse",
     async () => (await advertised(o1)) && (await advertised(o2)),
   );
-  gw = await startGateway({ port: 0, discovery: { orchAddr: [o1.url, o2.url] }, refreshIntervalMs: 500 });
+  // Random selection, so both orchestrators get jobs (latency selection would stick to one).
+  gw = await startGateway({
+    port: 0,
+    discovery: { orchAddr: [o1.url, o2.url] },
+    strategy: "random",
+    refreshIntervalMs: 500,
+  });
 });
 
 after(async () => {
