@@ -17,8 +17,9 @@
  * offers BYOC capability `text-reverse`; green-tint is an aiModels entry `live-video-to-video/green-tint`.
  *
  * On devnet the gateway signs its requests and pays with tickets from the funded gateway account
- * (`startGatewayOnchain`), and text-reverse is priced ({@link TEXT_REVERSE_DEVNET_PRICE} wei per
- * second), so every job carries real tickets that the orchestrator validates and redeems on anvil.
+ * (`startGatewayOnchain`), text-reverse is priced ({@link TEXT_REVERSE_DEVNET_PRICE} wei per
+ * second) and green-tint ({@link GREEN_TINT_DEVNET_PRICE_PER_PIXEL} wei per pixel), so every job and
+ * stream carries real tickets that the orchestrator validates and redeems on anvil.
  * The orchestrator registers its service URI in the service registries once it listens, and the
  * gateway discovers it on chain (active pool by stake, URI from the AI Service Registry); offchain the
  * gateway is given the orchestrator's address.
@@ -55,6 +56,11 @@ export const TEXT_REVERSE_DEVNET_PRICE = 1_000_000_000n;
 /** The live pipeline and model id green-tint is configured as. */
 export const GREEN_TINT_PIPELINE = "live-video-to-video";
 export const GREEN_TINT_MODEL = "green-tint";
+/**
+ * Price of green-tint on devnet, wei per pixel (go-livepeer's live unit; free offchain): a minute of
+ * 1280×720 at 30 fps costs about 1.7e11 wei, well inside the gateway's 1 ETH deposit.
+ */
+export const GREEN_TINT_DEVNET_PRICE_PER_PIXEL = 100n;
 
 /** Options of {@link startDevNetwork}. */
 export interface DevNetworkOptions {
@@ -411,6 +417,7 @@ export async function startDevNetwork(options: DevNetworkOptions = {}): Promise<
                   model_id: GREEN_TINT_MODEL,
                   url: containers.greenTint.url,
                   warm: true,
+                  ...(devnet ? { price_per_unit: Number(GREEN_TINT_DEVNET_PRICE_PER_PIXEL) } : {}),
                 },
               ]),
               "tributary dev",

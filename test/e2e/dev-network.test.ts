@@ -237,7 +237,7 @@ describe("tributary dev", { concurrency: false }, () => {
     }
   });
 
-  test("devnet: chain, priced orchestrator, a text-reverse job through the paying gateway; SIGINT stops anvil too", async () => {
+  test("devnet: chain, priced orchestrator, a text-reverse job and a green-tint stream paid by the gateway; SIGINT stops anvil too", async () => {
     const s = await startDev([]);
     try {
       assert.equal(s.summary.mode, "devnet");
@@ -282,6 +282,18 @@ describe("tributary dev", { concurrency: false }, () => {
         },
       );
       assert.equal(unsigned.status, 400);
+      // green-tint is priced too: a live stream started through the gateway is paid with tickets.
+      const live = await postJson(`${s.summary.gateway.url}/live/video-to-video`, { model_id: "green-tint" });
+      assert.equal(live.status, 200, await live.clone().text());
+      const urls = (await live.json()) as { status_url: string; stop_url: string };
+      let paid = { tickets_sent: 0, paid_wei: "0" };
+      for (let i = 0; i < 100 && paid.tickets_sent === 0; i++) {
+        paid = (await (await fetch(urls.status_url)).json()) as typeof paid;
+        if (paid.tickets_sent === 0) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(paid.tickets_sent > 0, "the stream start sent tickets");
+      assert.ok(BigInt(paid.paid_wei) > 0n, `paid ${paid.paid_wei} wei`);
+      await (await fetch(urls.stop_url, { method: "POST" })).text();
     } finally {
       await stopAndCheck(s);
     }
