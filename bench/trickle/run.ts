@@ -556,6 +556,15 @@ export async function trickleBench(opts: BenchOptions): Promise<BenchResult> {
     },
     {
       component: "trickle",
+      measure: "throughput vs the Node pipe floor (MB/s; the floor relays and stores nothing)",
+      ours: fmt(o("throughput"), 1),
+      baseline: `node pipe ${fmt(val(pipe, "throughput"), 1)}`,
+      ratio: ratio(o("throughput"), val(pipe, "throughput")),
+      goal: "",
+      met: "",
+    },
+    {
+      component: "trickle",
       measure: "fan-out 100 subs @ 2 Mbit/s, p50 delay (ms, lower is better)",
       ours: fmt(o("p50"), 2),
       baseline: base("p50", 2),
