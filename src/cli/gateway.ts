@@ -9,6 +9,7 @@ import {
   ethAcctAddrOption,
   KEY_GO_FLAG_ALIASES,
   type KeyCliOptions,
+  keyFileOf,
   loadNodeKey,
   passwordOption,
 } from "./key-options.ts";
@@ -158,7 +159,7 @@ Examples:
     .action(async (opts: GatewayCliOptions, cmd: Command) => {
       if (opts.network === "offchain" && !opts.orchAddr && !opts.orchWebhookUrl)
         cmd.error("error: give --orch-addr host:port[,…] or --orch-webhook-url URL", { exitCode: 2 });
-      if (opts.network !== "offchain" && (opts.ethUrl === undefined || opts.keyFile === undefined))
+      if (opts.network !== "offchain" && (opts.ethUrl === undefined || keyFileOf(opts) === undefined))
         cmd.error(`error: --network ${opts.network} needs --eth-url and --key-file`, { exitCode: 2 });
       const logger = createLogger({ name: "gateway", level: opts.logLevel });
       const { host, port } = opts.httpAddr;

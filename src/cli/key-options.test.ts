@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { privateKeyToAddress } from "viem/accounts";
 import { encryptKeystore } from "../chain/keystore.ts";
 import { GATEWAY_GO_FLAG_ALIASES } from "./gateway.ts";
-import { loadNodeKey } from "./key-options.ts";
+import { keyFileOf, loadNodeKey } from "./key-options.ts";
 import { translateGoFlags } from "./options.ts";
 import { GO_FLAG_ALIASES } from "./orchestrator.ts";
 
@@ -37,6 +37,19 @@ test("loadNodeKey: nothing without --key-file; a keystore directory with --eth-a
     await loadNodeKey({ keyFile: ksDir, password: "pw", ethAcctAddr: privateKeyToAddress(keys[1]) }),
     keys[1],
   );
+});
+
+test("without --key-file, <data-dir>/keystore is used when it exists (go-livepeer's default -ethKeystorePath)", async () => {
+  const dataDir = join(dir, "node-data");
+  mkdirSync(dataDir);
+  assert.equal(keyFileOf({ dataDir }), undefined);
+  assert.equal(await loadNodeKey({ dataDir }), undefined);
+  mkdirSync(join(dataDir, "keystore"));
+  const key = `0x${"0c".repeat(32)}` as const;
+  writeFileSync(join(dataDir, "keystore", "UTC--x"), JSON.stringify(await encryptKeystore(key, "pw", FAST)));
+  assert.equal(keyFileOf({ dataDir }), join(dataDir, "keystore"));
+  assert.equal(keyFileOf({ dataDir, keyFile: "/given" }), "/given");
+  assert.equal(await loadNodeKey({ dataDir, password: "pw" }), key);
 });
 
 test("the gateway CLI: a JSON keystore without or with a wrong password exits 1 naming the file, no stack trace", async () => {

@@ -5,6 +5,8 @@
  * `.addOption(ethAcctAddrOption())`. `--key-file` (`-ethKeystorePath`) takes a hex key file, a V3
  * JSON keystore or a keystore directory (src/chain/keystore.ts).
  */
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { Option } from "commander";
 import type { Hex } from "viem";
 import { loadKeyFile } from "../chain/keystore.ts";
@@ -20,6 +22,20 @@ export interface KeyCliOptions {
   keyFile?: string;
   password?: string;
   ethAcctAddr?: string;
+  /** `--data-dir`: without `--key-file`, `<data-dir>/keystore` is used when it exists (as go-livepeer). */
+  dataDir?: string;
+}
+
+/**
+ * The key file or keystore directory to read: `--key-file`, else `<data-dir>/keystore` when that
+ * directory exists (go-livepeer's default `-ethKeystorePath`; unlike go-livepeer, no account is
+ * created when it is missing), else undefined.
+ */
+export function keyFileOf(opts: KeyCliOptions): string | undefined {
+  if (opts.keyFile !== undefined) return opts.keyFile;
+  if (opts.dataDir === undefined) return undefined;
+  const dir = join(opts.dataDir, "keystore");
+  return existsSync(dir) && statSync(dir).isDirectory() ? dir : undefined;
 }
 
 /** `--password <file|value>` (go-livepeer `-ethPassword`). */
@@ -39,12 +55,13 @@ export function ethAcctAddrOption(): Option {
 }
 
 /**
- * The node's private key from `--key-file` (undefined without one). Rejects with a KeystoreError
+ * The node's private key from `--key-file` or `<data-dir>/keystore` (undefined without either). Rejects with a KeystoreError
  * naming the file (wrong password, password missing, malformed keystore, unreadable file).
  */
 export async function loadNodeKey(opts: KeyCliOptions): Promise<Hex | undefined> {
-  if (opts.keyFile === undefined) return undefined;
-  return loadKeyFile(opts.keyFile, {
+  const file = keyFileOf(opts);
+  if (file === undefined) return undefined;
+  return loadKeyFile(file, {
     ...(opts.password === undefined ? {} : { password: opts.password }),
     ...(opts.ethAcctAddr === undefined ? {} : { account: opts.ethAcctAddr }),
   });

@@ -173,7 +173,8 @@ export function orchestratorCommand(): Command {
 go-livepeer spellings are accepted: -aiModels, -serviceAddr, -orchSecret, -network, -pricePerUnit,
 -ethUrl, -ethKeystorePath, -dataDir, -liveAITrickleHostForRunner, -ticketEV, -maxFaceValue (also as -flag=value); -orchestrator and
 -aiWorker are implied and ignored. -ethKeystorePath (--key-file) takes a hex key file, a V3 JSON keystore (with -ethPassword/--password, a
-file or the value) or a keystore directory (with -ethAcctAddr/--eth-acct-addr when it holds several).
+file or the value) or a keystore directory (with -ethAcctAddr/--eth-acct-addr when it holds several); without it,
+<data-dir>/keystore is used when that directory exists.
 
 aiModels.json entries: pipeline, model_id, url (required), price_per_unit, warm, token, capacity,
 pixels_per_unit, currency (wei|eth), gateway, optimization_flags, price_unit (pixel|frame|second, live).
