@@ -79,6 +79,9 @@ test("malformed sender or signature is 400 'Could not verify job creds'; go's 13
     (e: Error & { status?: number }) => e.status === 400,
   );
   assert.equal((await verifyJobSignature(received(sig.slice(2) as Hex))).version, "v1");
+  // a timeout V1 cannot encode is checked as V0 only (no RangeError)
+  const v0 = await signPayload(account, jobSigningPayloadV0(job));
+  assert.equal((await verifyJobSignature({ ...received(v0), timeoutSeconds: 2 ** 33 })).version, "v0");
   const other = privateKeyToAccount(`0x${"22".repeat(32)}`);
   const foreign = await signPayload(other, jobSigningPayloadV1(job));
   await assert.rejects(verifyJobSignature(received(foreign)), /Could not verify job creds/);

@@ -42,8 +42,11 @@ export async function verifyJobSignature(job: JobRequest): Promise<VerifiedJobSi
   const sig = sigHex(job.sig);
   if (!/^0x[0-9a-fA-F]{40}$/.test(job.sender) || sig === undefined) throw bad("Could not verify job creds");
   const sender = job.sender as Address;
-  const v1 = await checkPayloadSig(sender, jobSigningPayloadV1(job), sig);
-  if (v1.valid) return { signer: v1.signer, version: "v1" };
+  const t = job.timeoutSeconds;
+  if (Number.isInteger(t) && t > 0 && t <= 0xffff_ffff) {
+    const v1 = await checkPayloadSig(sender, jobSigningPayloadV1(job), sig);
+    if (v1.valid) return { signer: v1.signer, version: "v1" };
+  }
   const v0 = await checkPayloadSig(sender, jobSigningPayloadV0(job), sig);
   if (v0.valid) return { signer: v0.signer, version: "v0" };
   throw bad("Could not verify job creds");
