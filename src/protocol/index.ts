@@ -2,6 +2,7 @@
 export * from "./base64.ts";
 export * from "./bigint-bytes.ts";
 export * from "./capabilities.ts";
+export * from "./job-header.ts";
 export * from "./keccak.ts";
 export * from "./payment-header.ts";
 export * from "./segment-header.ts";
