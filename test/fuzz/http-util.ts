@@ -56,7 +56,7 @@ export function send(target: Target, r: FuzzRequest, waitMs: number): Promise<Ou
           done({
             kind: "reply",
             status: res.statusCode ?? 0,
-            headers: res.headers,
+            headers: { ...res.headers, ...res.trailers },
             body: Buffer.concat(parts).toString("utf8"),
           }),
         );

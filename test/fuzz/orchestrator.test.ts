@@ -92,7 +92,20 @@ const ROUTES = [
   "/ai/stream/payment",
   "/capabilities",
   "/metrics",
+  "/net.Orchestrator/GetOrchestrator",
+  "/net.Orchestrator/Ping",
 ] as const;
+
+/** gRPC frames (flag, length, message) around random bytes, and content types that route to gRPC. */
+const grpcBody = fc
+  .tuple(fc.constantFrom(0, 1), fc.uint8Array({ maxLength: 300 }), fc.integer({ min: -5, max: 5 }))
+  .map(([flag, msg, skew]) => {
+    const head = Buffer.alloc(5);
+    head[0] = flag;
+    head.writeUInt32BE(Math.max(0, msg.length + skew), 1);
+    return Buffer.concat([head, Buffer.from(msg)]);
+  });
+const grpcContentType = fc.constantFrom("application/grpc", "application/grpc+proto");
 
 /** Job headers: well-formed (signed or not) for the registered capabilities, or junk. */
 function livepeerHeader(signed: string[]): fc.Arbitrary<string> {
@@ -174,8 +187,13 @@ function orchestratorRequest(setup: Setup): fc.Arbitrary<FuzzRequest> {
     .record({
       method: fc.oneof({ weight: 5, arbitrary: fc.constant("POST") }, { weight: 1, arbitrary: method }),
       path,
-      body: fc.oneof({ weight: 3, arbitrary: jsonObjectBody }, { weight: 2, arbitrary: body }),
-      contentType,
+      body: fc.oneof(
+        { weight: 3, arbitrary: jsonObjectBody },
+        { weight: 2, arbitrary: body },
+        { weight: 1, arbitrary: grpcBody },
+      ),
+      contentType: fc.oneof({ weight: 6, arbitrary: contentType }, { weight: 1, arbitrary: grpcContentType }),
+      grpc: fc.option(fc.tuple(grpcContentType, grpcBody), { freq: 4, nil: undefined }),
       livepeer: fc.option(livepeerHeader(setup.signedJobs), { nil: undefined }),
       ethAddress: fc.option(fc.oneof(fc.constant(setup.senderHeader), junkHeaderValue), { nil: undefined }),
       capability: fc.option(fc.oneof(fc.constantFrom("echo", "streamer"), text.map(encodeURIComponent)), {
@@ -208,6 +226,11 @@ function orchestratorRequest(setup: Setup): fc.Arbitrary<FuzzRequest> {
     .map((r) => {
       const headers: Record<string, string> = { ...r.extra };
       if (r.contentType !== undefined) headers["content-type"] = r.contentType;
+      // most calls to the gRPC paths are gRPC-framed, so that they reach the protobuf decoder
+      if (r.grpc !== undefined && r.path.startsWith("/net.Orchestrator/")) {
+        headers["content-type"] = r.grpc[0];
+        r.body = r.grpc[1];
+      }
       if (r.livepeer !== undefined) headers.livepeer = r.livepeer;
       if (r.ethAddress !== undefined) headers["livepeer-eth-address"] = r.ethAddress;
       if (r.capability !== undefined) headers["livepeer-capability"] = r.capability;
@@ -364,6 +387,10 @@ describe("fuzz: orchestrator routes over HTTPS", () => {
           const what = `${r.method} ${r.path}`;
           tally(
             `${r.path.split("?")[0]!.slice(0, 24)} ${out.kind === "reply" ? out.status : out.kind}${
+              out.kind === "reply" && out.headers["grpc-status"] !== undefined
+                ? ` grpc-status ${out.headers["grpc-status"]} ${out.headers["grpc-message"]}`
+                : ""
+            }${
               out.kind === "reply" && out.status >= 500 ? ` ${errorMessageOf(out.body).slice(0, 120)}` : ""
             }`,
           );
