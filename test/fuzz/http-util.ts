@@ -4,6 +4,7 @@
  * headers and bodies.
  */
 import { request as httpRequest, METHODS } from "node:http";
+import { constants as h2c, connect as h2connect } from "node:http2";
 import { request as httpsRequest } from "node:https";
 import fc from "fast-check";
 import type { FuzzReply } from "./fuzz-util.ts";
@@ -27,14 +28,16 @@ export type Outcome =
   | { kind: "aborted" }
   | { kind: "error"; message: string };
 
-/** Where to send: base URL and, for HTTPS, the certificate to trust. */
+/** Where to send: base URL and, for HTTPS, the certificate to trust; `h2` speaks HTTP/2 (TLS only). */
 export interface Target {
   url: string;
   ca?: string | Buffer;
+  h2?: boolean;
 }
 
 /** Sends one request and waits at most `waitMs` for the whole answer. */
 export function send(target: Target, r: FuzzRequest, waitMs: number): Promise<Outcome> {
+  if (target.h2) return sendH2(target, r, waitMs);
   return new Promise((resolve) => {
     const url = new URL(target.url);
     const https = url.protocol === "https:";
@@ -181,4 +184,59 @@ export function bigBody(size: number, fill = 7): Buffer {
   const b = Buffer.alloc(size, fill);
   Object.defineProperty(b, fc.toStringMethod, { value: () => `Buffer.alloc(${size}, ${fill})` });
   return b;
+}
+
+/** {@link send} over HTTP/2, on a session of its own (closed afterwards). */
+function sendH2(target: Target, r: FuzzRequest, waitMs: number): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const session = h2connect(target.url, { ca: target.ca, servername: "localhost" });
+    let settled = false;
+    const done = (o: Outcome): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      session.close();
+      session.destroy();
+      resolve(o);
+    };
+    const timer = setTimeout(() => done({ kind: "timeout" }), waitMs);
+    session.on("error", (err) => done({ kind: "error", message: err.message }));
+    const declared = r.abortAfter === undefined ? r.body.length : r.body.length + 1024;
+    const stream = session.request(
+      {
+        ...r.headers,
+        ":method": r.method,
+        ":path": r.path,
+        "content-length": String(declared),
+      },
+      { endStream: false },
+    );
+    const parts: Buffer[] = [];
+    let status = 0;
+    let headers: Record<string, string | string[] | undefined> = {};
+    stream.on("response", (h) => {
+      status = Number(h[":status"]);
+      headers = { ...h } as Record<string, string | string[] | undefined>;
+    });
+    stream.on("trailers", (t) => Object.assign(headers, t));
+    stream.on("data", (c: Buffer) => parts.push(c));
+    stream.on("end", () =>
+      done({ kind: "reply", status, headers, body: Buffer.concat(parts).toString("utf8") }),
+    );
+    stream.on("error", (err) => done({ kind: "error", message: err.message }));
+    stream.on("close", () => {
+      if (status !== 0) done({ kind: "reply", status, headers, body: Buffer.concat(parts).toString("utf8") });
+      else done({ kind: "error", message: `stream closed (code ${stream.rstCode})` });
+    });
+    if (r.abortAfter === undefined) {
+      stream.end(r.body);
+      return;
+    }
+    stream.write(r.body.subarray(0, r.abortAfter), () => {
+      setImmediate(() => {
+        stream.close(h2c.NGHTTP2_CANCEL);
+        done({ kind: "aborted" });
+      });
+    });
+  });
 }

@@ -1,5 +1,5 @@
 /**
- * Fuzzing of the orchestrator's routes over real HTTPS on 127.0.0.1, offchain and priced (payment
+ * Fuzzing of the orchestrator's routes over real HTTPS on 127.0.0.1 (HTTP/1.1 and HTTP/2), offchain and priced (payment
  * gate over a real Recipient, chain facts in memory), in front of real SDK containers: random and
  * malformed `Livepeer`, `Livepeer-Eth-Address`, `Livepeer-Payment`, `Livepeer-Segment` headers, random
  * JSON and non-JSON bodies, wrong content types, oversized bodies, on every route.
@@ -370,9 +370,9 @@ describe("fuzz: orchestrator routes over HTTPS", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function fuzz(name: string, orch: () => RunningOrchestrator): Promise<void> {
+  async function fuzz(name: string, orch: () => RunningOrchestrator, h2 = false): Promise<void> {
     const o = orch();
-    const target: Target = { url: o.url, ca: o.cert };
+    const target: Target = { url: o.url, ca: o.cert, h2 };
     const setup: Setup = { orch: o, signedJobs, senderHeader };
     await send(target, { method: "GET", path: "/health", headers: {}, body: Buffer.alloc(0) }, WAIT_MS);
     const start = await heapAfterGc();
@@ -431,6 +431,9 @@ describe("fuzz: orchestrator routes over HTTPS", () => {
 
   test("priced: random payment, segment and job headers get answers, no undocumented 5xx, heap stable", () =>
     fuzz("orchestrator priced", () => priced));
+
+  test("HTTP/2: random requests on the priced node get answers, no undocumented 5xx, heap stable", () =>
+    fuzz("orchestrator h2", () => priced, true));
 
   test("inputs the fuzzer found: unknown model label, priced text/plain, non-ASCII stream id", async () => {
     const post = (o: RunningOrchestrator, path: string, headers: Record<string, string>, b: string) =>
