@@ -35,6 +35,10 @@
  * effort). The client's URLs do not change. At most {@link MAX_SWAPS} moves per stream. The last
  * params (start, then updates) are replayed on the next orchestrator.
  *
+ * End of input: the client closes `<id>-in`; the gateway closes the orchestrator's input channel
+ * (the container sees its input end and flushes), and the end of the orchestrator's output then is
+ * the normal end of the stream (`ended`, no move; see `runTurn`).
+ *
  * Payments (with `payments`): native live pays 60 s of 1280×720@30 pixels at start (signed
  * `Livepeer-Segment`), then every `paymentIntervalMs` (default 5 s) the elapsed time with
  * `POST {O}/payment`. A BYOC stream pays at start, on updates and every `byocPaymentIntervalMs`
@@ -97,6 +101,15 @@ const PIPELINE = "live-video-to-video";
 const EXPIRED_PARAMS_RETRIES = 3;
 /** Pause before such a retry (a node's chain view is polled every ~2 s). */
 const EXPIRED_PARAMS_RETRY_DELAY_MS = 1000;
+/**
+ * After the client's input ended: longest wait for the orchestrator's output (and data) to end before
+ * the stream is ended anyway (a container that does not close its output at the end of its input).
+ */
+export const END_DRAIN_TIMEOUT_MS = 15_000;
+/** Longest wait of the client's `DELETE` of its input channel for the relay to pass on what it holds. */
+export const INPUT_DRAIN_TIMEOUT_MS = 4_000;
+/** How long an ended stream's status stays readable (a stop removes it at once). */
+export const ENDED_RETENTION_MS = 60_000;
 /** Stream ids usable as trickle channel names. */
 const STREAM_ID = /^[A-Za-z0-9_.-]{1,128}$/;
 
@@ -173,8 +186,12 @@ interface LiveStream {
   control?: TricklePublisher;
   lastEvent?: unknown;
   lastEventAt: number;
-  state: "starting" | "running" | "moving" | "failed" | "stopped";
+  state: "starting" | "running" | "moving" | "failed" | "stopped" | "ended";
   error?: string;
+  /** Local seq of the last input segment relayed whole to an orchestrator (-1 before the first). */
+  inputRelayed: number;
+  /** The client ended its input (closed `<id>-in`); the orchestrator was told (its input channel closed). */
+  inputEnded: boolean;
   stopped: AbortController;
   /** `<id>-in` (native live always; BYOC with video ingress). */
   input?: LocalSubscriber;
@@ -190,7 +207,7 @@ export interface LiveManager {
   trickle: TrickleServer;
   /** Answers a request under `/live/` or `/process/stream/`. */
   handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void>;
-  /** Running streams. */
+  /** Streams not ended or stopped (an ended stream's status stays readable for a while). */
   readonly count: number;
   close(): Promise<void>;
 }
@@ -233,24 +250,41 @@ const trimSlash = (u: string) => u.replace(/\/+$/, "");
 
 /** Creates the live manager. */
 export function createLive(options: LiveOptions): LiveManager {
+  const streams = new Map<string, LiveStream>();
   const trickle = new TrickleServer({
     basePath: LIVE_TRICKLE_BASE,
     autocreate: false,
     logger: options.logger,
+    beforeDelete: (channel) => inputDrained(channel),
   });
-  const streams = new Map<string, LiveStream>();
   const eventTimeoutMs = options.eventTimeoutMs ?? DEFAULT_EVENT_TIMEOUT_MS;
   const tls = { insecure: true };
   const watchdog = setInterval(
     () => {
       const now = Date.now();
+      // After the input's end the drain timeout bounds the turn (the container stops its heartbeats).
       for (const s of streams.values())
-        if (s.state === "running" && now - s.lastEventAt > eventTimeoutMs)
+        if (s.state === "running" && !s.inputEnded && now - s.lastEventAt > eventTimeoutMs)
           s.turn?.abort(new Error(`no event from the orchestrator for ${eventTimeoutMs} ms`));
     },
     Math.max(50, Math.min(1000, eventTimeoutMs / 4)),
   );
   watchdog.unref();
+
+  /**
+   * The client's `DELETE` of `<id>-in` (its end of input) waits until the input relay has passed on
+   * every segment written before it (a delete drops the channel's segments at once), at most
+   * {@link INPUT_DRAIN_TIMEOUT_MS}, or until the stream stops, fails or moves.
+   */
+  async function inputDrained(channel: string): Promise<void> {
+    if (!channel.endsWith("-in")) return;
+    const s = streams.get(channel.slice(0, -3));
+    const ch = trickle.getChannel(channel);
+    if (s?.input === undefined || ch === undefined) return;
+    const deadline = Date.now() + INPUT_DRAIN_TIMEOUT_MS;
+    while (s.state === "running" && s.inputRelayed < ch.nextWrite - 1 && Date.now() < deadline)
+      await sleep(20, undefined, { signal: s.stopped.signal }).catch(() => {});
+  }
 
   async function pick(s: LiveStream): Promise<OrchestratorDescriptor | undefined> {
     const include = s.job?.params.include?.map(trimSlash);
@@ -554,7 +588,15 @@ export function createLive(options: LiveOptions): LiveManager {
     signal.addEventListener("abort", () => clearInterval(timer), { once: true });
   }
 
-  /** Relays between the gateway's channels and one orchestrator until the turn ends. */
+  /**
+   * Relays between the gateway's channels and one orchestrator until the turn ends.
+   *
+   * The client's end of input (it closes `<id>-in`) closes the orchestrator's input channel, so the
+   * container sees the end of its input, flushes what it holds and closes its output. From then on
+   * the end of the orchestrator's output and data channels (and of its events channel when neither
+   * exists) is the normal end of the stream: `<id>-out` and `<id>-data` are closed after their last
+   * segment, the state becomes `ended`, and nothing moves. Bounded by {@link END_DRAIN_TIMEOUT_MS}.
+   */
   function runTurn(s: LiveStream, urls: OrchUrls, log: Logger, d: OrchestratorDescriptor): void {
     const turn = new AbortController();
     const signal = AbortSignal.any([turn.signal, s.stopped.signal]);
@@ -577,13 +619,40 @@ export function createLive(options: LiveOptions): LiveManager {
     const events = new TrickleSubscriber(urls.eventsUrl, { tls, signal, start: 0 });
     s.stats.pendingInputs = [];
 
+    /** Orchestrator channels (`output`, `data`, `events`) that ended after the input ended. */
+    const drained = new Set<string>();
+    let drainTimer: NodeJS.Timeout | undefined;
+    /** The stream ended normally: the input ended and the orchestrator's channels drained. */
+    const finish = (why: string): void => {
+      if (signal.aborted) return;
+      s.state = "ended";
+      log.info({ stream_id: s.id, why }, "stream ended (input ended, output drained)");
+      turn.abort(new Error("stream ended"));
+    };
+    /** After the input ended: `name` ended (or failed); ends the stream once every reader drained. */
+    const drainedOne = (name: string): void => {
+      drained.add(name);
+      const waiting = [egress && "output", dataIn && "data"].filter((n) => n && !drained.has(n));
+      if (waiting.length === 0 && (egress || dataIn || drained.has("events"))) finish(`${name} ended`);
+    };
+    const endInput = async (): Promise<void> => {
+      s.inputEnded = true;
+      log.info({ stream_id: s.id }, "client input ended; closing the orchestrator's input");
+      drainTimer = setTimeout(
+        () => finish(`no end of output within ${END_DRAIN_TIMEOUT_MS} ms of the input's end`),
+        END_DRAIN_TIMEOUT_MS,
+      );
+      drainTimer.unref();
+      await ingress?.close();
+    };
+
     const loops: [string, Promise<void>][] = [];
     const input = s.input;
     if (ingress && input) {
       // After a move, continue with the next input segment (the one in flight went to the old turn).
       if (s.swaps > 0) input.setSeq(-1);
       loops.push([
-        "input relay",
+        "input",
         (async () => {
           while (!signal.aborted) {
             let seg: LocalSegment;
@@ -595,7 +664,11 @@ export function createLive(options: LiveOptions): LiveManager {
                 await sleep(50);
                 continue;
               }
-              if (err instanceof TrickleEndOfStreamError || err instanceof TrickleStreamNotFoundError) return;
+              if (err instanceof TrickleEndOfStreamError || err instanceof TrickleStreamNotFoundError) {
+                // The client closed its input (a stop or a move aborted the signal first).
+                if (!signal.aborted) await endInput();
+                return;
+              }
               throw err;
             }
             let arrived = 0;
@@ -606,6 +679,7 @@ export function createLive(options: LiveOptions): LiveManager {
               }
             })();
             const sent = await ingress.write(timed);
+            s.inputRelayed = seg.seq;
             s.stats.segmentsIn++;
             s.stats.bytesIn += sent.bytes;
             s.stats.pendingInputs.push(arrived || Date.now());
@@ -618,12 +692,14 @@ export function createLive(options: LiveOptions): LiveManager {
     const output = s.output;
     if (egress && output) {
       loops.push([
-        "output relay",
+        "output",
         (async () => {
           for (;;) {
             const seg = await egress.next();
             if (seg === null) {
-              if (!signal.aborted) turn.abort(new Error(`orchestrator output ended (${egress.endReason})`));
+              if (s.inputEnded) drainedOne("output");
+              else if (!signal.aborted)
+                turn.abort(new Error(`orchestrator output ended (${egress.endReason})`));
               return;
             }
             const n = await output.write(seg.body);
@@ -639,11 +715,14 @@ export function createLive(options: LiveOptions): LiveManager {
     const data = s.data;
     if (dataIn && data) {
       loops.push([
-        "data relay",
+        "data",
         (async () => {
           for (;;) {
             const seg = await dataIn.next();
-            if (seg === null) return;
+            if (seg === null) {
+              if (s.inputEnded) drainedOne("data");
+              return;
+            }
             await data.write(seg.body);
           }
         })(),
@@ -656,7 +735,8 @@ export function createLive(options: LiveOptions): LiveManager {
           const seg = await events.next();
           if (seg === null) {
             // The orchestrator closes the events channel only when the stream ends there.
-            if (!signal.aborted)
+            if (s.inputEnded) drainedOne("events");
+            else if (!signal.aborted)
               turn.abort(new Error(`orchestrator events channel ended (${events.endReason})`));
             return;
           }
@@ -678,21 +758,28 @@ export function createLive(options: LiveOptions): LiveManager {
     startTopUps(s, d, urls, log, signal);
     for (const [name, p] of loops)
       p.catch((err: unknown) => {
-        if (!signal.aborted) {
-          log.warn({ stream_id: s.id, err: (err as Error).message }, `stream ${name} failed`);
-          turn.abort(err);
+        if (signal.aborted) return;
+        if (s.inputEnded && name !== "input") {
+          // The container closed its channels at the end of its input (a 404 before any segment).
+          log.debug({ stream_id: s.id, err: (err as Error).message }, `stream ${name} ended after the input`);
+          drainedOne(name);
+          return;
         }
+        log.warn({ stream_id: s.id, err: (err as Error).message }, `stream ${name} relay failed`);
+        turn.abort(err);
       });
 
     signal.addEventListener(
       "abort",
       () => {
+        clearTimeout(drainTimer);
         void ingress?.close().catch(() => {});
-        void s.control?.close().catch(() => {});
+        void s.control?.close().catch(() => {}); // the orchestrator ends the stream there
         egress?.close();
         dataIn?.close();
         events.close();
         if (s.stopped.signal.aborted) return;
+        if (s.state === "ended") return endStream(s);
         // The orchestrator's turn ended on its own: move the stream.
         const reason = (turn.signal.reason as Error | undefined)?.message ?? "unknown";
         if (s.kind === "byoc") void stopByocOn(s, d, Buffer.from(JSON.stringify({ reason }))).catch(() => {}); // best effort
@@ -719,8 +806,23 @@ export function createLive(options: LiveOptions): LiveManager {
     );
   }
 
+  /**
+   * The stream ended normally: its output and data channels end for the client (after their last
+   * segment), and its status stays readable (`ended`) for {@link ENDED_RETENTION_MS} or until a stop.
+   */
+  function endStream(s: LiveStream): void {
+    s.output?.close();
+    s.data?.close();
+    trickle.deleteChannel(`${s.id}-in`);
+    const forget = setTimeout(() => {
+      if (streams.get(s.id) === s) stopStream(s);
+    }, ENDED_RETENTION_MS);
+    forget.unref();
+    s.stopped.signal.addEventListener("abort", () => clearTimeout(forget), { once: true });
+  }
+
   function stopStream(s: LiveStream): void {
-    s.state = "stopped";
+    if (s.state !== "ended") s.state = "stopped";
     s.stopped.abort(new Error("stopped"));
     s.output?.close();
     s.data?.close();
@@ -734,6 +836,8 @@ export function createLive(options: LiveOptions): LiveManager {
     fields: Pick<LiveStream, "id" | "kind" | "modelId" | "params" | "job">,
     channels: { input: boolean; output: boolean; data: boolean },
   ): Promise<LiveStream> {
+    const previous = streams.get(fields.id);
+    if (previous?.state === "ended") stopStream(previous);
     if (streams.has(fields.id))
       throw new TributaryError("STREAM_EXISTS", `stream ${fields.id} already exists`, { status: 409 });
     const { trace, log } = options.traceOf(
@@ -760,6 +864,8 @@ export function createLive(options: LiveOptions): LiveManager {
       },
       lastEventAt: Date.now(),
       state: "starting",
+      inputRelayed: -1,
+      inputEnded: false,
       stopped,
     };
     if (channels.input) {
@@ -993,7 +1099,9 @@ export function createLive(options: LiveOptions): LiveManager {
   return {
     trickle,
     get count() {
-      return streams.size;
+      let n = 0;
+      for (const s of streams.values()) if (s.state !== "ended") n++;
+      return n;
     },
     async handle(req, res, path) {
       if (path.startsWith(LIVE_TRICKLE_BASE)) {

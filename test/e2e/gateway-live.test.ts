@@ -3,7 +3,9 @@
  * H.264/AAC MPEG-TS into the GATEWAY's trickle channel; the gateway relays it to an orchestrator
  * (`POST /live-video-to-video`), whose green-tint SDK container decodes, tints and re-encodes it; the
  * output comes back through the gateway's output channel. Then the serving orchestrator is closed and
- * the stream moves to the other one, with the client's URLs unchanged.
+ * the stream moves to the other one, with the client's URLs unchanged. The client's end of input
+ * (closing its publisher) reaches the container, whose flushed output comes back whole and ends the
+ * client's output subscription, without a move.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -12,6 +14,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import greenTint from "../../examples/green-tint/pipeline.ts";
+import { scanMpegTs } from "../../src/client/mpegts.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/index.ts";
 import { type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
 import { type RunningRunner, startRunner } from "../../src/runner/index.ts";
@@ -85,6 +88,69 @@ describe("gateway live e2e", () => {
     });
     assert.equal(badParams.status, 400);
     assert.equal((await fetch(`${gw.url}/live/video-to-video/nope/status`)).status, 404);
+  });
+
+  test("the end of the input reaches the container: every frame comes back, the output ends, nothing moves", async () => {
+    const r = await fetch(`${gw.url}/live/video-to-video`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model_id: "green-tint", params: { width: 192, height: 144 } }),
+    });
+    assert.equal(r.status, 200);
+    const s = (await r.json()) as StartAnswer;
+    const count = (segs: Uint8Array[]) => {
+      let pid: number | undefined;
+      let frames = 0;
+      for (const seg of segs) {
+        const scan = scanMpegTs(seg, pid);
+        pid = scan.videoPid;
+        frames += scan.videoFrames;
+      }
+      return frames;
+    };
+    const framesIn = count(input);
+    assert.ok(framesIn >= 140, `the input holds ${framesIn} frames`);
+
+    const out: Uint8Array[] = [];
+    const outSub = new TrickleSubscriber(s.subscribe_url, { start: 0 });
+    let ended = false;
+    const outDone = (async () => {
+      for await (const seg of outSub) out.push(await seg.bytes());
+      ended = true;
+    })();
+    const pub = new TricklePublisher(s.publish_url, { mimeType: "video/mp2t" });
+    // Published no faster than the container reads (as a live source does): input segment k goes
+    // out once output k-2 is back, i.e. once the container has read input k-1 (a channel's end drops
+    // segments nobody has started reading). The last output segment only comes with the end of input.
+    const waitOut = async (n: number) => {
+      for (let i = 0; i < 2400 && out.length < n && !ended; i++) await sleep(25);
+    };
+    for (const [k, seg] of input.entries()) {
+      await waitOut(k - 1);
+      await pub.write(seg);
+    }
+    await waitOut(input.length - 1);
+    await pub.close(); // the end of the input
+
+    // The output subscription must end by itself; the guard only turns a hang into a failure.
+    const guard = setTimeout(() => outSub.close(), 60_000);
+    await outDone;
+    clearTimeout(guard);
+    assert.ok(ended, "the client's output subscription ended after the input ended");
+    assert.equal(count(out), framesIn, "every input frame came back");
+
+    const status = (await (await fetch(s.status_url)).json()) as Record<string, unknown>;
+    assert.equal(status.state, "ended", JSON.stringify(status));
+    assert.equal(status.swaps, 0, "the stream was not moved");
+    assert.equal(status.orchestrator, s.orchestrator);
+    assert.equal(gw.live.count, 0, "an ended stream is not counted as running");
+    const stop = await fetch(s.stop_url, { method: "POST" });
+    assert.equal(stop.status, 200);
+    assert.equal(((await stop.json()) as Record<string, unknown>).state, "ended");
+    assert.equal((await fetch(s.status_url)).status, 404, "a stop forgets the ended stream");
+    // The orchestrator frees the container once it sees the stream's control channel closed.
+    for (let i = 0; i < 400 && orchs.some((o) => o.registry.containers().some((c) => c.inUse > 0)); i++)
+      await sleep(25);
   });
 
   test("a live start returns gateway URLs; published segments come back tinted; update, status, move, stop", async () => {
