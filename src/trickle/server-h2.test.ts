@@ -159,3 +159,27 @@ test("HTTP/2: a whole connection dropping mid-POST and mid-GET leaves the server
     assert.equal((await h2("GET", `/drop2-${i}/0`).done).body, "half");
   }
 });
+
+test("HTTP/2: a subscriber that stops reading loses its stream (CANCEL) after the stall timeout, not its session", async () => {
+  await using stalling = await startTrickleServer({ port: 0, tls, autocreate: true, stallTimeoutMs: 300 });
+  stalling.trickle.createChannel("slow");
+  const segment = stalling.trickle.getChannel("slow")!.getForWrite(0).segment;
+  segment.buffer.write(new Uint8Array(4 * 1024 * 1024).fill(7));
+  segment.close();
+  const reader = connect(stalling.url, { ca: tls.cert });
+  try {
+    const stream = reader.request({ ":method": "GET", ":path": "/slow/0" });
+    stream.on("error", () => {});
+    await new Promise((resolve) => stream.once("response", resolve));
+    stream.pause(); // never read: the stream's flow-control window fills and the server's writes block
+    await new Promise((resolve) => stream.once("close", resolve));
+    assert.equal(stream.rstCode, constants.NGHTTP2_CANCEL);
+    // The session is untouched: another request on it is answered.
+    const next = reader.request({ ":method": "GET", ":path": "/slow/next" });
+    const status = await new Promise((resolve) => next.once("response", (h) => resolve(h[":status"])));
+    next.resume();
+    assert.equal(status, 200);
+  } finally {
+    reader.close();
+  }
+});
