@@ -89,8 +89,13 @@ const path = fc
     },
     { weight: 3, arbitrary: streamPath },
     {
-      weight: 1,
-      arbitrary: fc.tuple(pathSegment, pathSegment).map(([c, s]) => `/live/trickle/${c}/${s}`),
+      weight: 2,
+      arbitrary: fc
+        .tuple(
+          fc.oneof(fc.constantFrom("s1-in", "s2-in", "s1-out", "s2-data"), pathSegment),
+          fc.oneof(fc.integer({ min: -2, max: 6 }).map(String), pathSegment),
+        )
+        .map(([c, s]) => `/live/trickle/${c}/${s}`),
     },
     { weight: 1, arbitrary: fc.array(pathSegment, { maxLength: 3 }).map((p) => `/${p.join("/")}`) },
   )

@@ -159,6 +159,10 @@ function orchestratorRequest(setup: Setup): fc.Arbitrary<FuzzRequest> {
         weight: 1,
         arbitrary: fc.array(pathSegment, { maxLength: 3 }).map((p) => `/process/request/${p.join("/")}`),
       },
+      {
+        weight: 1,
+        arbitrary: fc.array(pathSegment, { maxLength: 3 }).map((p) => `/ai/trickle/${p.join("/")}`),
+      },
       { weight: 1, arbitrary: fc.array(pathSegment, { maxLength: 3 }).map((p) => `/${p.join("/")}`) },
     )
     .chain((p) => query.map((q) => `${p}${q}`));
