@@ -588,6 +588,10 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
       const headers = containerHeaders(lease);
       const ct = header(req.headers, "content-type");
       if (ct) headers["Content-Type"] = ct;
+      // Accept too (go-livepeer passes only Content-Type/-Length): a container that answers SSE
+      // when asked (`Accept: text/event-stream`) must see the client's ask.
+      const accept = header(req.headers, "accept");
+      if (accept) headers.accept = accept;
       const cl = header(req.headers, "content-length");
       if (cl) headers["content-length"] = cl;
       const upstream = await callContainer({

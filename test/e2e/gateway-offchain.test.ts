@@ -43,6 +43,9 @@ describe("gateway offchain e2e", () => {
   let reverse: RunningRunner;
   let llm: RunningRunner;
   let spell: RunningRunner;
+  let drip: RunningRunner;
+  /** Lets "drip" send its second event: resolved by the test once the first one reached it. */
+  let releaseDrip: () => void = () => {};
   let broken: RunningRunner;
   let working: RunningRunner;
   const orchs: RunningOrchestrator[] = [];
@@ -61,13 +64,28 @@ describe("gateway offchain e2e", () => {
       }),
       { port: 0 },
     );
-    // Always streams (the orchestrator forwards only Content-Type/Length, so text-reverse's
-    // Accept-driven SSE mode is not reachable through it, as in go-livepeer).
+    // Always streams, whatever the Accept header (text-reverse streams only when asked).
     spell = await startRunner(
       defineBatchPipeline({
         name: "spell",
         run: async function* (input: { text: string }) {
           for (const ch of input.text) yield { ch };
+        },
+      }),
+      { port: 0 },
+    );
+    // Sends an event, then waits for the test to have received it before the next one: an answer
+    // buffered anywhere on the way would never release it.
+    drip = await startRunner(
+      defineBatchPipeline({
+        name: "drip",
+        run: async function* () {
+          const released = new Promise<void>((resolve) => {
+            releaseDrip = resolve;
+          });
+          yield { n: 1 };
+          await released;
+          yield { n: 2 };
         },
       }),
       { port: 0 },
@@ -113,6 +131,10 @@ describe("gateway offchain e2e", () => {
         200,
       );
       assert.equal(
+        await register(orch, { name: "drip", url: drip.url, capacity: 4, price_per_unit: 0 }),
+        200,
+      );
+      assert.equal(
         await register(orch, { name: "flaky", url: flaky.url, capacity: 4, price_per_unit: 0 }),
         200,
       );
@@ -120,7 +142,9 @@ describe("gateway offchain e2e", () => {
     for (const orch of orchs)
       await until("capabilities to be advertised", () => {
         const keys = orch.registry.advertised().map((a) => a.key);
-        return ["byoc/text-reverse", "byoc/spell", "byoc/flaky", "llm/m1"].every((k) => keys.includes(k));
+        return ["byoc/text-reverse", "byoc/spell", "byoc/drip", "byoc/flaky", "llm/m1"].every((k) =>
+          keys.includes(k),
+        );
       });
     gw = await startGateway({ port: 0, discovery: { orchAddr: orchs.map((o) => o.url) } });
   });
@@ -128,7 +152,14 @@ describe("gateway offchain e2e", () => {
   after(async () => {
     await gw?.close();
     for (const o of orchs) await o.close();
-    await Promise.all([reverse?.close(), llm?.close(), spell?.close(), broken?.close(), working?.close()]);
+    await Promise.all([
+      reverse?.close(),
+      llm?.close(),
+      spell?.close(),
+      drip?.close(),
+      broken?.close(),
+      working?.close(),
+    ]);
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
@@ -160,6 +191,66 @@ describe("gateway offchain e2e", () => {
       .filter((l) => l.startsWith('data: {"ch"'))
       .map((l) => (JSON.parse(l.slice(6)) as { ch: string }).ch);
     assert.deepEqual(data, ["a", "b", "c"]);
+    assert.match(text, /data: \[DONE\]/);
+  });
+
+  test("Accept: text/event-stream reaches the container on both BYOC routes and the SSE answer comes back", async () => {
+    const header = Buffer.from(
+      JSON.stringify({ request: "{}", parameters: "{}", capability: "text-reverse", timeout_seconds: 10 }),
+    ).toString("base64");
+    for (const [url, extra] of [
+      [`${gw.url}/text-reverse`, {}],
+      [`${gw.url}/process/request/text-reverse`, { livepeer: header }],
+    ] as const) {
+      const r = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "text/event-stream", ...extra },
+        body: JSON.stringify({ text: "héllo 👋" }),
+      });
+      assert.equal(r.status, 200, url);
+      assert.match(String(r.headers.get("content-type")), /^text\/event-stream/, url);
+      const text = await r.text();
+      const pieces = text
+        .split("\n")
+        .filter((l) => l.startsWith('data: {"text"'))
+        .map((l) => (JSON.parse(l.slice(6)) as { text: string }).text);
+      assert.deepEqual(pieces, ["👋", " ", "o", "l", "l", "é", "h"], url);
+      assert.match(text, /data: \[DONE\]/);
+    }
+    const plain = await fetch(`${gw.url}/text-reverse`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ text: "ab" }),
+    });
+    assert.match(String(plain.headers.get("content-type")), /application\/json/, "JSON unless asked");
+    assert.deepEqual(await plain.json(), { text: "ba" });
+  });
+
+  test("an SSE answer is streamed unbuffered: the first event arrives while the container still runs", async () => {
+    const r = await fetch(`${gw.url}/drip`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "text/event-stream" },
+      body: "{}",
+    });
+    assert.equal(r.status, 200);
+    assert.match(String(r.headers.get("content-type")), /^text\/event-stream/);
+    assert.equal(r.headers.get("cache-control"), "no-cache");
+    const reader = (r.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    while (!text.includes('data: {"n":1}')) {
+      const { value, done } = await reader.read();
+      assert.ok(!done, `the answer ended before its first event: ${text}`);
+      text += decoder.decode(value, { stream: true });
+    }
+    assert.ok(!text.includes('"n":2'), "the second event waits for the first one to arrive");
+    releaseDrip();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    assert.match(text, /data: \{"n":2\}/);
     assert.match(text, /data: \[DONE\]/);
   });
 
