@@ -42,10 +42,25 @@ test("--help lists the routes, the flags and the go-livepeer aliases", () => {
     /--orch-addr <list>/,
     /--http-addr <host:port>/,
     /--max-price-per-unit <wei>/,
+    /--byoc-stream-payment-interval <duration>\s+on-chain: how often a BYOC stream's balance[\s\S]*\(default: 50s/,
     /-orchAddr, -orchWebhookUrl, -httpAddr/,
     /POST \/live\/video-to-video/,
   ])
     assert.match(help, re);
+});
+
+test("--byoc-stream-payment-interval takes a duration (default 50 s) and refuses a bad one", () => {
+  const parse = (args: string[]) => {
+    const cmd = buildProgram().commands.find((c) => c.name() === "gateway");
+    assert.ok(cmd);
+    cmd.exitOverride().configureOutput({ writeErr: () => {} });
+    cmd.parseOptions(args);
+    return cmd.opts() as { byocStreamPaymentInterval: number };
+  };
+  assert.equal(parse([]).byocStreamPaymentInterval, 50_000);
+  assert.equal(parse(["--byoc-stream-payment-interval", "20s"]).byocStreamPaymentInterval, 20_000);
+  assert.equal(parse(["--byoc-stream-payment-interval=1500ms"]).byocStreamPaymentInterval, 1500);
+  assert.throws(() => parse(["--byoc-stream-payment-interval", "soon"]), /duration/);
 });
 
 function run(args: string[]) {

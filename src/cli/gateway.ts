@@ -1,5 +1,6 @@
 import { type Command, Option } from "commander";
 import { DEFAULT_GATEWAY_PORT, type RunningGateway, startGateway } from "../gateway/index.ts";
+import { DEFAULT_BYOC_PAYMENT_INTERVAL_MS } from "../gateway/live.ts";
 import { type GatewayOnchain, startGatewayOnchain } from "../gateway/onchain.ts";
 import { STRATEGY_NAMES } from "../gateway/selection/index.ts";
 import { TributaryError } from "../node/errors.ts";
@@ -55,6 +56,7 @@ interface GatewayCliOptions extends KeyCliOptions {
   maxTotalEv?: bigint;
   selectionStrategy: string;
   liveEventTimeout: number;
+  byocStreamPaymentInterval: number;
   refreshInterval: number;
   logLevel?: string;
 }
@@ -129,6 +131,16 @@ export function gatewayCommand(): Command {
         .argParser(parseDuration),
     )
     .addOption(
+      new Option(
+        "--byoc-stream-payment-interval <duration>",
+        "on-chain: how often a BYOC stream's balance is checked and topped up (POST /ai/stream/payment, " +
+          "when under 120 × price); go-livepeer's period is 50s",
+      )
+        .env("TRIBUTARY_BYOC_STREAM_PAYMENT_INTERVAL")
+        .default(DEFAULT_BYOC_PAYMENT_INTERVAL_MS, "50s")
+        .argParser(parseDuration),
+    )
+    .addOption(
       new Option("--refresh-interval <duration>", "how often orchestrators are asked again")
         .default(5 * 60_000, "5m")
         .argParser(parseDuration),
@@ -187,6 +199,7 @@ Examples:
           strategy: opts.selectionStrategy,
           maxPricePerUnit: opts.maxPricePerUnit,
           liveEventTimeoutMs: opts.liveEventTimeout,
+          byocStreamPaymentIntervalMs: opts.byocStreamPaymentInterval,
           refreshIntervalMs: opts.refreshInterval,
           publicUrl: opts.gatewayHost
             ? /^https?:\/\//.test(opts.gatewayHost)
