@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import greenTint from "../../examples/green-tint/pipeline.ts";
+import { scanMpegTs } from "../../src/client/mpegts.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/index.ts";
 import { type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
 import { defineLivePipeline, type RunningRunner, startRunner } from "../../src/runner/index.ts";
@@ -200,6 +201,68 @@ describe("gateway BYOC streams", () => {
     for (let i = 0; i < 200 && orch.streamCount > 0; i++) await sleep(25);
     assert.equal(orch.streamCount, 0, "stopped on the orchestrator too");
     assert.equal(gw.live.count, 0);
+  });
+
+  test("the end of a BYOC stream's input ends it normally: every frame comes back, output and data end, no move", async () => {
+    const r = await fetch(`${gw.url}/process/stream/start`, {
+      method: "POST",
+      headers: {
+        livepeer: jobHeader("tint-stream", {
+          enable_video_ingress: true,
+          enable_video_egress: true,
+          enable_data_output: true,
+        }),
+      },
+      body: JSON.stringify({ params: { width: 160, height: 120 } }),
+    });
+    const text = await r.text();
+    assert.equal(r.status, 200, text);
+    const s = JSON.parse(text) as StreamUrls;
+    const frames = (segs: Uint8Array[]) => {
+      let pid: number | undefined;
+      let n = 0;
+      for (const seg of segs) {
+        const scan = scanMpegTs(seg, pid);
+        pid = scan.videoPid;
+        n += scan.videoFrames;
+      }
+      return n;
+    };
+    const dataRes = await fetch(s.data_url);
+    assert.equal(dataRes.status, 200);
+    const sseDone = dataRes.text();
+    const out: Uint8Array[] = [];
+    const outSub = new TrickleSubscriber(s.subscribe_url, { start: 0 });
+    const outDone = (async () => {
+      for await (const seg of outSub) out.push(await seg.bytes());
+    })();
+    const pub = new TricklePublisher(s.publish_url, { mimeType: "video/mp2t" });
+    // No faster than the container reads (see gateway-live.test.ts): input k once output k-2 is back.
+    const waitOut = async (n: number) => {
+      for (let i = 0; i < 2400 && out.length < n; i++) await sleep(25);
+    };
+    for (const [k, seg] of input.entries()) {
+      await waitOut(k - 1);
+      await pub.write(seg);
+    }
+    await waitOut(input.length - 1);
+    await pub.close(); // the end of the input
+
+    const guard = setTimeout(() => outSub.close(), 60_000); // turns a hang into a failure
+    await outDone;
+    clearTimeout(guard);
+    assert.equal(frames(out), frames(input), "every input frame came back, the last segment too");
+    assert.match(await sseDone, /event: end\ndata: \{"type":"stream_ended"\}/, "the data SSE ended");
+    const st = (await (await fetch(s.status_url)).json()) as Record<string, unknown>;
+    assert.equal(st.state, "ended", JSON.stringify(st));
+    assert.equal(st.swaps, 0, "no move");
+    const orch = orchOf(s.orchestrator);
+    for (let i = 0; i < 400 && (orch?.streamCount ?? 0) > 0; i++) await sleep(25);
+    assert.equal(orch?.streamCount, 0, "the orchestrator ended it too");
+    assert.equal((await fetch(s.stop_url, { method: "POST", body: "{}" })).status, 200);
+    assert.equal((await fetch(s.status_url)).status, 404);
+    for (let i = 0; i < 400 && orchs.some((o) => o.registry.containers().some((c) => c.inUse > 0)); i++)
+      await sleep(25);
   });
 
   test("the orchestrator serving a BYOC stream goes away: the stream moves, output keeps coming through the same URLs", async () => {
