@@ -991,15 +991,28 @@ export function createLive(options: LiveOptions): LiveManager {
     };
   }
 
-  /** The orchestrator serving `s`, or 503 while it moves. */
+  /** The orchestrator serving `s`, or 503 while it moves (409 once it ended). */
   function serving(s: LiveStream): OrchestratorDescriptor {
+    if (s.state === "ended") throw endedError(s);
     if (s.state !== "running" || s.orchestrator === undefined)
       throw new TributaryError("NOT_READY", `the stream is ${s.state}; retry`, { status: 503 });
     return { url: s.orchestrator, transcoder: s.orchestrator } as OrchestratorDescriptor;
   }
 
+  function endedError(s: LiveStream): TributaryError {
+    return new TributaryError(
+      "STREAM_ENDED",
+      `stream ${s.id} ended (its input ended and the output drained); start a new stream`,
+      { status: 409 },
+    );
+  }
+
   async function update(req: IncomingMessage, res: ServerResponse, s: LiveStream): Promise<void> {
     if (req.method !== "POST") throw methodNotAllowed("POST");
+    if (s.state === "ended") {
+      req.resume();
+      throw endedError(s);
+    }
     if (s.kind === "live") {
       const update = await readJsonObject(req);
       const params = (

@@ -144,6 +144,8 @@ describe("gateway live e2e", () => {
     assert.equal(status.swaps, 0, "the stream was not moved");
     assert.equal(status.orchestrator, s.orchestrator);
     assert.equal(gw.live.count, 0, "an ended stream is not counted as running");
+    const late = await fetch(s.update_url, { method: "POST", body: JSON.stringify({ green: 1 }) });
+    assert.equal(late.status, 409, "an ended stream takes no more updates");
     const stop = await fetch(s.stop_url, { method: "POST" });
     assert.equal(stop.status, 200);
     assert.equal(((await stop.json()) as Record<string, unknown>).state, "ended");
