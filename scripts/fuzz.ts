@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 
-/** Cases per property in one long pass: 50× the largest default of `npm test` (400 → 20000 is too slow for HTTP). */
+/** Cases per property in one long pass: 50× the HTTP suites' default in `npm test` (100). */
 const DEFAULT_RUNS = 5000;
 
 const { values, positionals } = parseArgs({
