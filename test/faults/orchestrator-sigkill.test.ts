@@ -81,6 +81,17 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/** One anvil JSON-RPC call. */
+async function anvil(method: string, params: unknown[]): Promise<void> {
+  const res = await fetch(devnet.rpcUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+  });
+  const body = (await res.json()) as { error?: { message: string } };
+  if (body.error) throw new Error(`${method} failed: ${body.error.message}`);
+}
+
 /** Starts `tributary orchestrator` on devnet; resolves with its URL once it listens and advertises. */
 async function startChild(): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
@@ -206,12 +217,16 @@ test("SIGKILL under paid load: no acknowledged winning ticket lost or redeemed t
 
   // Phase 1: paid load, then make its winners due so the redeemer gets busy.
   const first = await startChild();
-  await load(first.url, await freshSession(first.url), () => acked.length >= 12);
+  await load(first.url, await freshSession(first.url), () => acked.length >= 24);
+  const phase1 = acked.length;
+  // Blocks are mined only on request from here on: a redemption transaction stays pending (the
+  // ticket stays `submitted`) until the test mines, so the kill below lands inside that window.
+  await anvil("evm_setAutomine", [false]);
   await mineBlocks(devnet.rpcUrl, 45);
 
-  // Phase 2: more paid load while phase 1 is being redeemed; SIGKILL without warning mid-load,
-  // preferably while a redemption transaction is in flight (recorded as submitted, maybe mined, not
-  // yet settled in the store): the restart must settle it from its receipt, not send it again.
+  // Phase 2: more paid load while phase 1 is being redeemed; SIGKILL without warning mid-load, while
+  // a redemption transaction is in flight (recorded as submitted, broadcast, not mined): the restart
+  // must settle it from its receipt, not send it again.
   const storeDir = join(dir, "orch");
   const exited = new Promise((r) => first.child.once("exit", r));
   let killedWhile = "";
@@ -223,12 +238,13 @@ test("SIGKILL under paid load: no acknowledged winning ticket lost or redeemed t
   };
   const watcher = openStore({ dataDir: storeDir });
   const watch = setInterval(() => {
-    if (acked.length >= 20 && watcher.countWinningTickets().submitted > 0) kill("a redemption was submitted");
+    if (acked.length >= phase1 + 2 && watcher.countWinningTickets().submitted > 0)
+      kill("a redemption was submitted");
   }, 5);
   try {
     const s2 = await freshSession(first.url);
     await load(first.url, s2, () => {
-      if (acked.length >= 60) kill("no redemption caught in flight");
+      if (acked.length >= phase1 + 40) kill("no redemption caught in flight");
       return killed;
     });
     await exited;
@@ -238,6 +254,9 @@ test("SIGKILL under paid load: no acknowledged winning ticket lost or redeemed t
   }
   assert.equal(first.child.signalCode, "SIGKILL");
   t.diagnostic(`killed while ${killedWhile}`);
+  // The transaction in flight is mined while the orchestrator is down.
+  await anvil("evm_setAutomine", [true]);
+  await mineBlocks(devnet.rpcUrl, 1);
   const ackedAtKill = [...acked];
 
   // Right after the kill: every acknowledged ticket is in the store or used on chain.
