@@ -671,18 +671,21 @@ export function createLive(options: LiveOptions): LiveManager {
               }
               throw err;
             }
-            let arrived = 0;
-            const timed = (async function* () {
-              for await (const chunk of seg) {
-                arrived ||= Date.now();
-                yield chunk;
-              }
+            // Wait for the segment's first bytes: a segment that closes empty (the one the client's
+            // end of input or a stop cuts off) is not passed on as an empty segment.
+            const chunks = seg[Symbol.asyncIterator]();
+            const first = await chunks.next();
+            if (first.done) continue;
+            const arrived = Date.now();
+            const rest = (async function* () {
+              yield first.value;
+              for (let c = await chunks.next(); !c.done; c = await chunks.next()) yield c.value;
             })();
-            const sent = await ingress.write(timed);
+            const sent = await ingress.write(rest);
             s.inputRelayed = seg.seq;
             s.stats.segmentsIn++;
             s.stats.bytesIn += sent.bytes;
-            s.stats.pendingInputs.push(arrived || Date.now());
+            s.stats.pendingInputs.push(arrived);
             if (s.stats.pendingInputs.length > MAX_PENDING_INPUTS) s.stats.pendingInputs.shift();
             log.debug({ stream_id: s.id, seq: sent.seq }, "input segment relayed");
           }

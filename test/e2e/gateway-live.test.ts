@@ -142,6 +142,11 @@ describe("gateway live e2e", () => {
     const status = (await (await fetch(s.status_url)).json()) as Record<string, unknown>;
     assert.equal(status.state, "ended", JSON.stringify(status));
     assert.equal(status.swaps, 0, "the stream was not moved");
+    assert.equal(
+      status.segments_in,
+      input.length,
+      "every input segment relayed, and no empty one at the end",
+    );
     assert.equal(status.orchestrator, s.orchestrator);
     assert.equal(gw.live.count, 0, "an ended stream is not counted as running");
     const late = await fetch(s.update_url, { method: "POST", body: JSON.stringify({ green: 1 }) });
