@@ -28,7 +28,7 @@
  *
  * Failover: a stream moves to the next orchestrator when its start fails, when a relay to or from
  * the orchestrator fails (a dead orchestrator refuses the connections: the move starts within about
- * 1.5 s, the subscriber's retries), when its output or events channel ends without a stop, or when
+ * 1.5 s, the subscriber's retries), when its output or events channel ends without a stop or the end of the input, or when
  * no event arrives for `eventTimeoutMs` (default 30 s, as go-livepeer's events watchdog; this catches
  * an orchestrator that hangs or a network path that silently drops packets). The old orchestrator
  * is suspended for `LIVE_VIDEO_PENALTY` refreshes (a BYOC stream is also stopped there, best
