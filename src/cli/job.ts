@@ -255,7 +255,6 @@ export async function jobLive(opts: JobLiveOptions, io: JobIo = processIo()): Pr
   // Client-side figures: publish time of each input segment by its last PTS, output arrival times.
   const sentAt: { maxPts: number; at: number }[] = [];
   let outMinPts: number | undefined;
-  let lastOutAt = 0;
   let outMaxPts = -1;
   let gatewayFps: number | undefined;
   let gatewayLatency: number | undefined;
@@ -297,9 +296,7 @@ export async function jobLive(opts: JobLiveOptions, io: JobIo = processIo()): Pr
   if (!tty) err(`live: stream ${session.info.streamId} on ${session.info.orchestrator ?? "?"}`);
   const out = opts.output ? new media.OutputFile(opts.output) : undefined;
   let failure: Error | undefined;
-  let inputMaxPts = -1;
   let videoPid: number | undefined;
-  let outputChanged: () => void = () => {};
 
   const publishing = (async () => {
     for await (const seg of media.inputSegments(source, {
@@ -311,19 +308,14 @@ export async function jobLive(opts: JobLiveOptions, io: JobIo = processIo()): Pr
       const at = performance.now();
       if (scan.maxPts !== undefined) {
         sentAt.push({ maxPts: scan.maxPts, at });
-        inputMaxPts = Math.max(inputMaxPts, scan.maxPts);
       }
       await session.publish(seg.bytes);
       stats.segmentsIn++;
       stats.sentSeconds = seg.endSeconds;
     }
-  })()
-    .catch((e: unknown) => {
-      if (!stop.signal.aborted) failure ??= e instanceof Error ? e : new Error(String(e));
-    })
-    .finally(() => {
-      outputChanged();
-    });
+  })().catch((e: unknown) => {
+    if (!stop.signal.aborted) failure ??= e instanceof Error ? e : new Error(String(e));
+  });
 
   const receiving = (async () => {
     for await (const bytes of session.output()) {
@@ -333,7 +325,6 @@ export async function jobLive(opts: JobLiveOptions, io: JobIo = processIo()): Pr
       stats.segmentsOut++;
       stats.framesOut += scan.videoFrames;
       stats.bytesOut += bytes.length;
-      lastOutAt = at;
       if (scan.maxPts !== undefined && scan.firstPts !== undefined) {
         outMaxPts = Math.max(outMaxPts, scan.maxPts);
         outMinPts = Math.min(outMinPts ?? scan.firstPts, scan.firstPts);
@@ -345,7 +336,6 @@ export async function jobLive(opts: JobLiveOptions, io: JobIo = processIo()): Pr
         if (src) clientLatency = at - src.at;
       }
       await out?.write(bytes);
-      outputChanged();
     }
   })().catch((e: unknown) => {
     if (!stop.signal.aborted) failure ??= e instanceof Error ? e : new Error(String(e));
@@ -376,21 +366,24 @@ export async function jobLive(opts: JobLiveOptions, io: JobIo = processIo()): Pr
   process.once("SIGINT", onSigint);
   try {
     await publishing;
-    // The input is over: end the input channel (the pipeline flushes what it holds), then wait
-    // for the output to catch up (the last input frame came back), or for a quiet spell.
+    // The input is over: end the input channel. The pipeline flushes what it holds and the gateway
+    // ends the output after its last segment, which ends `receiving`; --drain bounds the wait.
     if (!stop.signal.aborted) await session.endInput().catch(() => {});
     const drainMs = opts.drain ?? 15_000;
     const drainStart = performance.now();
-    const frameTicks = 90000 / (opts.testsrc ? opts.fps : 24);
-    while (!stop.signal.aborted && failure === undefined && performance.now() - drainStart < drainMs) {
-      const caughtUp = inputMaxPts >= 0 && outMaxPts >= inputMaxPts - 1.5 * frameTicks;
-      const quiet = performance.now() - Math.max(lastOutAt, drainStart) > Math.min(drainMs, 4000);
-      if (caughtUp || quiet) break;
-      await new Promise<void>((resolve) => {
-        outputChanged = resolve;
-        setTimeout(resolve, 250);
-      });
-    }
+    let outputEnded = false;
+    const ended = receiving.then(() => {
+      outputEnded = true;
+    });
+    while (
+      !stop.signal.aborted &&
+      failure === undefined &&
+      !outputEnded &&
+      performance.now() - drainStart < drainMs
+    )
+      await Promise.race([ended, sleep(250)]);
+    if (!outputEnded && !stop.signal.aborted && failure === undefined)
+      err(`live: the output did not end within ${drainMs} ms of the end of input; stopping the stream`);
     // One more status read for the final figures (payments of the whole stream).
     const last = await session.stop().catch(() => undefined);
     if (last?.paidWei !== undefined) stats.paidWei = last.paidWei;
