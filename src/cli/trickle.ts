@@ -33,6 +33,7 @@ interface TrickleCliOptions {
   tlsCert?: string;
   tlsKey?: string;
   idleTimeout: number;
+  stallTimeout: number;
   logLevel?: string;
 }
 
@@ -73,6 +74,15 @@ export function trickleCommand(): Command {
         .default(5 * 60_000, "5m")
         .argParser(parseDuration),
     )
+    .addOption(
+      new Option(
+        "--stall-timeout <duration>",
+        "drop a subscriber that accepts no bytes, or a publisher that sends none mid-segment, for this long",
+      )
+        .env("TRIBUTARY_STALL_TIMEOUT")
+        .default(30_000, "30s")
+        .argParser(parseDuration),
+    )
     .addOption(new Option("--log-level <level>", "pino log level").env("TRIBUTARY_LOG_LEVEL"))
     .addHelpText(
       "after",
@@ -106,6 +116,7 @@ Examples:
         autocreate: opts.autocreate,
         changefeed: opts.changefeed === true,
         idleTimeoutMs: opts.idleTimeout,
+        stallTimeoutMs: opts.stallTimeout,
         tls,
         logger,
       });
