@@ -2,7 +2,10 @@ import { type Logger, type LoggerOptions, pino } from "pino";
 
 export type { Logger } from "pino";
 
-/** Paths pino redacts in every log line: secrets, tokens and trickle channel URLs. */
+/**
+ * Paths pino redacts in every log line: secrets, tokens, payment and segment credentials (also in a
+ * request logged one level down, e.g. `{req: {headers}}`) and trickle channel URLs.
+ */
 export const REDACT_PATHS: readonly string[] = [
   "secret",
   "orchSecret",
@@ -13,6 +16,11 @@ export const REDACT_PATHS: readonly string[] = [
   "headers.authorization",
   "headers.livepeer",
   'headers["livepeer-payment"]',
+  'headers["livepeer-segment"]',
+  "*.headers.authorization",
+  "*.headers.livepeer",
+  '*.headers["livepeer-payment"]',
+  '*.headers["livepeer-segment"]',
   "url",
   "channelUrl",
   "subscribeUrl",
@@ -21,7 +29,11 @@ export const REDACT_PATHS: readonly string[] = [
   "eventsUrl",
   "dataUrl",
   "*.secret",
+  "*.orchSecret",
   "*.token",
+  "*.authToken",
+  "*.password",
+  "*.privateKey",
   "*.url",
 ];
 

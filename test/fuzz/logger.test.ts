@@ -41,8 +41,8 @@ const TOP = [
   "eventsUrl",
   "dataUrl",
 ];
-const NESTED = ["secret", "token", "url"];
-const HEADERS = ["authorization", "livepeer", "livepeer-payment"];
+const NESTED = ["secret", "orchSecret", "token", "authToken", "password", "privateKey", "url"];
+const HEADERS = ["authorization", "livepeer", "livepeer-payment", "livepeer-segment"];
 
 const placement = fc.oneof(
   fc.constantFrom(...TOP).map((k) => (s: string) => ({ [k]: s })),
@@ -50,6 +50,9 @@ const placement = fc.oneof(
     .tuple(fc.stringMatching(/^o[a-z]{0,7}$/), fc.constantFrom(...NESTED))
     .map(([outer, k]) => (s: string) => ({ [outer]: { [k]: s } })),
   fc.constantFrom(...HEADERS).map((k) => (s: string) => ({ headers: { [k]: s, accept: "*/*" } })),
+  fc
+    .tuple(fc.stringMatching(/^o[a-z]{0,7}$/), fc.constantFrom(...HEADERS))
+    .map(([outer, k]) => (s: string) => ({ [outer]: { headers: { [k]: s, accept: "*/*" } } })),
 );
 
 describe("fuzz: log redaction", () => {
