@@ -9,9 +9,15 @@
  * Prints one line `READY {"gateway": url, "orchestrator": url}` once the gateway can use the
  * orchestrator, and stops everything when stdin closes or on SIGTERM.
  *
+ * With `BENCH_COUNT_RPC=1` the orchestrator and the gateway reach anvil through a counting relay in
+ * this process, and READY also carries `rpcCounts`: a URL answering the JSON-RPC calls made so far
+ * by method (for "how many chain reads does a paid job cost"; the relay adds a hop to every call, so
+ * timed runs go without it).
+ *
  *   node bench/gateway/nodes.ts http://127.0.0.1:PORT
  */
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createChainClients, startDevnet, startRoundInitializer } from "../../src/chain/index.ts";
@@ -52,6 +58,46 @@ try {
     anvil: { host: "127.0.0.1", port: 0, blockTime: 1 },
   });
   stops.push(() => devnet.stop());
+  let ethUrl = devnet.rpcUrl;
+  let rpcCounts: string | undefined;
+  if (process.env.BENCH_COUNT_RPC === "1") {
+    const counts: Record<string, number> = {};
+    const relay = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        if (req.method === "GET") {
+          res.setHeader("content-type", "application/json");
+          res.end(JSON.stringify(counts));
+          return;
+        }
+        const body = Buffer.concat(chunks);
+        try {
+          const parsed = JSON.parse(body.toString()) as { method?: string } | { method?: string }[];
+          for (const call of Array.isArray(parsed) ? parsed : [parsed]) {
+            const m = call.method ?? "?";
+            counts[m] = (counts[m] ?? 0) + 1;
+          }
+        } catch {
+          counts["(unparsable)"] = (counts["(unparsable)"] ?? 0) + 1;
+        }
+        fetch(devnet.rpcUrl, { method: "POST", headers: { "content-type": "application/json" }, body })
+          .then(async (r) => {
+            res.statusCode = r.status;
+            res.setHeader("content-type", "application/json");
+            res.end(Buffer.from(await r.arrayBuffer()));
+          })
+          .catch(() => {
+            res.statusCode = 502;
+            res.end();
+          });
+      });
+    });
+    await new Promise<void>((r) => relay.listen(0, "127.0.0.1", r));
+    stops.push(() => new Promise<void>((r) => relay.close(() => r())));
+    ethUrl = `http://127.0.0.1:${(relay.address() as { port: number }).port}`;
+    rpcCounts = ethUrl;
+  }
   step("devnet up");
   const rounds = new AbortController();
   startRoundInitializer({
@@ -67,7 +113,7 @@ try {
   stops.push(async () => rounds.abort());
   const onchain = await startOnchainPayments({
     network: "devnet",
-    ethUrl: devnet.rpcUrl,
+    ethUrl,
     privateKey: devnet.accounts.orchestrator.privateKey,
     contracts: devnet.contracts,
     dataDir: join(dir, "orchestrator"),
@@ -114,7 +160,7 @@ try {
   }
   const gwChain = await startGatewayOnchain({
     network: "devnet",
-    ethUrl: devnet.rpcUrl,
+    ethUrl,
     privateKey: devnet.accounts.gateway.privateKey,
     contracts: devnet.contracts,
   });
@@ -132,7 +178,7 @@ try {
   step("gateway up");
   if ((await gw.pool.current(abort.signal)).length === 0)
     throw new Error("the gateway cannot use the orchestrator");
-  process.stdout.write(`READY ${JSON.stringify({ gateway: gw.url, orchestrator: orch.url })}\n`);
+  process.stdout.write(`READY ${JSON.stringify({ gateway: gw.url, orchestrator: orch.url, rpcCounts })}\n`);
 } catch (err) {
   process.stderr.write(`bench/gateway/nodes.ts: ${(err as Error).stack ?? String(err)}\n`);
   await stop(1);
