@@ -18,8 +18,11 @@ function fakeChain() {
     failing: new Set<string>(),
     /** When true, every read never answers (an RPC that hangs). */
     hang: false,
+    /** Reads per function name. */
+    reads: new Map<string, number>(),
   };
   const answer = <T>(name: string, value: () => T): Promise<T> => {
+    state.reads.set(name, (state.reads.get(name) ?? 0) + 1);
     if (state.hang) return new Promise<T>(() => {});
     if (state.failing.has(name) || state.failing.has("*")) return Promise.reject(new Error("fetch failed"));
     return Promise.resolve(value());
@@ -55,8 +58,12 @@ function fakeChain() {
   return { state, clients };
 }
 
-async function start(chain: ReturnType<typeof fakeChain>): Promise<ChainFacts> {
+async function start(
+  chain: ReturnType<typeof fakeChain>,
+  extra: { senderTtlMs?: number; now?: () => number } = { senderTtlMs: 0 },
+): Promise<ChainFacts> {
   return startChainFacts({
+    ...extra,
     clients: chain.clients,
     contracts: { roundsManager: RECIPIENT, bondingManager: RECIPIENT, ticketBroker: RECIPIENT },
     recipient: RECIPIENT,
@@ -109,4 +116,33 @@ test("a refused read answers the last known value at once", async () => {
   assert.equal((await facts.senderInfo(SENDER)).deposit, 5n);
   chain.state.failing.add("getSenderInfo");
   assert.equal((await facts.senderInfo(SENDER)).deposit, 5n);
+});
+
+test("per-sender reads are served from memory for the TTL, then read again", async () => {
+  const chain = fakeChain();
+  const clock = { t: 1_000 };
+  await using facts = await start(chain, { senderTtlMs: 2_000, now: () => clock.t });
+  assert.equal((await facts.senderInfo(SENDER)).deposit, 5n);
+  await facts.maxFloat(SENDER);
+  chain.state.deposit = 6n;
+  clock.t += 1_999;
+  assert.equal((await facts.senderInfo(SENDER)).deposit, 5n, "within the TTL: the cached value");
+  await facts.maxFloat(SENDER);
+  assert.equal(chain.state.reads.get("getSenderInfo"), 1);
+  assert.equal(chain.state.reads.get("getTranscoderPoolSize"), 1);
+  assert.equal(chain.state.reads.get("claimedReserve"), 1);
+  clock.t += 1;
+  assert.equal((await facts.senderInfo(SENDER)).deposit, 6n, "after the TTL: read again");
+  assert.equal(chain.state.reads.get("getSenderInfo"), 2);
+});
+
+test("concurrent misses of one sender share a single read", async () => {
+  const chain = fakeChain();
+  await using facts = await start(chain, { senderTtlMs: 60_000 });
+  const infos = await Promise.all(Array.from({ length: 20 }, () => facts.senderInfo(SENDER)));
+  await Promise.all(Array.from({ length: 20 }, () => facts.maxFloat(SENDER)));
+  assert.ok(infos.every((i) => i.deposit === 5n));
+  assert.equal(chain.state.reads.get("getSenderInfo"), 1);
+  assert.equal(chain.state.reads.get("getTranscoderPoolSize"), 1);
+  assert.equal(chain.state.reads.get("claimedReserve"), 1);
 });

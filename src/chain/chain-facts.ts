@@ -5,8 +5,20 @@
  * recipient is in the active set, sender info and max float.
  *
  * It implements the payments module's `TimeSource`, `GasPriceSource` and `SenderMonitor`. It belongs
- * with the chain layer (src/chain); it lives here until that layer takes it. Simplification: sender
- * info is read on every call (no cache or event watch).
+ * with the chain layer (src/chain); it lives here until that layer takes it.
+ *
+ * Per-sender reads (sender info, pool size, claimed reserve) are served from memory for
+ * `senderTtlMs` (default: one poll interval, 2 s) after a successful read, and concurrent misses of
+ * one key share one read (single flight), as go-livepeer's `SenderMonitor` serves sender info from
+ * memory. Staleness this allows: for up to `senderTtlMs` after a change on chain, a sender's deposit,
+ * reserve, withdraw round, the pool size and this recipient's claimed reserve may be the old values.
+ * On the orchestrator that means a sender who just withdrew or was drained by other recipients can
+ * still get ticket params and credited tickets for that long (the same window go-livepeer has between
+ * an event and its handling; bounded by the max float, which uses the cached reserve), and a winner
+ * this recipient just redeemed from the reserve leaves the pending queue before the cached claimed
+ * reserve shows it, so the max float can be over by that ticket's face value for up to one TTL.
+ * On the gateway, its own deposit and reserve (what its Sender checks before paying) lag a deposit
+ * or a redemption by the same bound. No event watch: changes are seen when the TTL runs out.
  *
  * The RPC may go away: a periodic refresh that fails keeps the last values (all of them: a refresh is
  * applied whole or not at all, so a round is never paired with another round's block hash), and the
@@ -47,6 +59,13 @@ export interface ChainFactsOptions {
    * on and refreshes the cache); default 1000 ms.
    */
   staleAfterMs?: number;
+  /**
+   * How long a successful per-sender read (sender info, pool size, claimed reserve) is served from
+   * memory before the next call reads again; default `pollIntervalMs`. 0 reads on every call.
+   */
+  senderTtlMs?: number;
+  /** Clock for the per-sender cache (tests); default `Date.now`. */
+  now?: () => number;
   /** Read the L1 block from the header's `l1BlockNumber` (Arbitrum); default: on chain 42161. */
   l1BlockNumber?: boolean;
   logger?: Logger;
@@ -129,19 +148,23 @@ export async function startChainFacts(options: ChainFactsOptions): Promise<Chain
   }, pollMs);
   timer.unref();
 
-  /** Last known values of per-call reads, by key, for when the RPC fails. */
-  const lastKnown = new Map<string, unknown>();
+  /** Last known values of per-sender reads, by key, with when they were read. */
+  const lastKnown = new Map<string, { value: unknown; at: number }>();
+  /** Reads under way, by key: concurrent misses share one (single flight). */
+  const inflight = new Map<string, Promise<unknown>>();
+  const now = options.now ?? Date.now;
   let quietUntil = 0;
   const staleAfterMs = options.staleAfterMs ?? 1000;
-  const cached = async <T>(key: string, read: () => Promise<T>): Promise<T> => {
-    if (Date.now() < quietUntil && lastKnown.has(key)) return lastKnown.get(key) as T;
+  const ttlMs = options.senderTtlMs ?? pollMs;
+  /** One read of `key`, falling back to the last known value when it fails or is slow. */
+  const readOrFallBack = async <T>(key: string, read: () => Promise<T>): Promise<T> => {
     const fallBack = (err: unknown): T => {
-      if (Date.now() >= quietUntil) log.warn({ err, key }, "chain read failed; using the last known value");
-      quietUntil = Date.now() + pollMs;
-      return lastKnown.get(key) as T;
+      if (now() >= quietUntil) log.warn({ err, key }, "chain read failed; using the last known value");
+      quietUntil = now() + pollMs;
+      return lastKnown.get(key)?.value as T;
     };
     const reading = read().then((value) => {
-      lastKnown.set(key, value);
+      lastKnown.set(key, { value, at: now() });
       return value;
     });
     if (!lastKnown.has(key)) return reading;
@@ -159,6 +182,17 @@ export async function startChainFacts(options: ChainFactsOptions): Promise<Chain
       clearTimeout(timer);
       reading.catch(() => {}); // a late failure of an abandoned read is already handled
     }
+  };
+  const cached = <T>(key: string, read: () => Promise<T>): Promise<T> => {
+    const known = lastKnown.get(key);
+    const t = now();
+    if (known && (t - known.at < ttlMs || t < quietUntil)) return Promise.resolve(known.value as T);
+    let pending = inflight.get(key) as Promise<T> | undefined;
+    if (pending === undefined) {
+      pending = readOrFallBack(key, read).finally(() => inflight.delete(key));
+      inflight.set(key, pending);
+    }
+    return pending;
   };
   const senderInfo = (sender: Address): Promise<SenderInfo> =>
     cached(`senderInfo:${sender.toLowerCase()}`, () =>
