@@ -12,6 +12,13 @@
  *
  * Every write is a synchronous SQLite transaction: when a method returns, the row is on disk, so a
  * caller may acknowledge a payment right after {@link PaymentStore.addWinningTicket} returns.
+ * Exception: balance writes ({@link PaymentStore.updateBalanceEntry}) commit with
+ * `synchronous=NORMAL` (no fsync of their own; about 0.03 ms instead of 0.36 ms per write here): they
+ * reach the WAL file before the method returns, so they survive a crash of the process (SIGKILL), but
+ * an OS crash or power loss can lose the balance updates made since the last fsync (the next
+ * fsync'd write — a winning ticket, a nonce, a redemption — or a checkpoint makes them durable too). A
+ * credit balance may then be slightly stale after such a crash; tickets, nonces and redemptions never
+ * are.
  *
  * {@link PaymentStore.nonceStore} and {@link PaymentStore.balanceStore} adapt the store to the payment
  * modules' storage interfaces (`NonceStore` of src/payments/nonce-store.ts, `BalanceStore` of
@@ -20,7 +27,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import type { Address, Hash, Hex } from "viem";
 import type { BalanceEntry, BalanceStore } from "../payments/balances.ts";
 import type { NonceAddResult, NonceStore } from "../payments/nonce-store.ts";
@@ -183,6 +190,18 @@ export class PaymentStore implements Disposable {
     this.db = db;
     this.path = path;
     this.#now = now;
+  }
+
+  /** Prepared statements of the per-job paths, by SQL text (compiled once). */
+  readonly #statements = new Map<string, StatementSync>();
+
+  #statement(sql: string): StatementSync {
+    let st = this.#statements.get(sql);
+    if (st === undefined) {
+      st = this.db.prepare(sql);
+      this.#statements.set(sql, st);
+    }
+    return st;
   }
 
   /** Runs `fn` in one IMMEDIATE transaction. */
@@ -356,19 +375,17 @@ export class PaymentStore implements Disposable {
     const s = lower(sender);
     const h = lower(recipientRandHash);
     return this.transaction(() => {
-      const seen = this.db
-        .prepare("SELECT 1 FROM seen_nonces WHERE sender = ? AND recipient_rand_hash = ? AND nonce = ?")
-        .get(s, h, nonce);
+      const seen = this.#statement(
+        "SELECT 1 FROM seen_nonces WHERE sender = ? AND recipient_rand_hash = ? AND nonce = ?",
+      ).get(s, h, nonce);
       if (seen) return "seen";
-      const { n } = this.db
-        .prepare("SELECT COUNT(*) AS n FROM seen_nonces WHERE sender = ? AND recipient_rand_hash = ?")
-        .get(s, h) as { n: number };
+      const { n } = this.#statement(
+        "SELECT COUNT(*) AS n FROM seen_nonces WHERE sender = ? AND recipient_rand_hash = ?",
+      ).get(s, h) as { n: number };
       if (n >= maxNonces) return "full";
-      this.db
-        .prepare(
-          "INSERT INTO seen_nonces (sender, recipient_rand_hash, nonce, expiration_block) VALUES (?, ?, ?, ?)",
-        )
-        .run(s, h, nonce, expirationBlock > MAX_SQLITE_INT ? MAX_SQLITE_INT : expirationBlock);
+      this.#statement(
+        "INSERT INTO seen_nonces (sender, recipient_rand_hash, nonce, expiration_block) VALUES (?, ?, ?, ?)",
+      ).run(s, h, nonce, expirationBlock > MAX_SQLITE_INT ? MAX_SQLITE_INT : expirationBlock);
       return "added";
     });
   }
@@ -383,12 +400,10 @@ export class PaymentStore implements Disposable {
 
   /** The balance entry of (address, manifest id), if any. */
   getBalanceEntry(address: Address, manifestId: string): BalanceEntry | undefined {
-    const r = this.db
-      .prepare(
-        `SELECT num, den, fixed_price_num, fixed_price_den, updated_at FROM balances
+    const r = this.#statement(
+      `SELECT num, den, fixed_price_num, fixed_price_den, updated_at FROM balances
          WHERE sender = ? AND manifest_id = ?`,
-      )
-      .get(lower(address), manifestId) as BalanceRow | undefined;
+    ).get(lower(address), manifestId) as BalanceRow | undefined;
     if (!r) return undefined;
     const entry: BalanceEntry = { amount: Rat.of(BigInt(r.num), BigInt(r.den)), lastUpdate: r.updated_at };
     if (r.fixed_price_num !== null && r.fixed_price_den !== null) {
@@ -406,25 +421,37 @@ export class PaymentStore implements Disposable {
     manifestId: string,
     fn: (e: BalanceEntry) => BalanceEntry,
   ): BalanceEntry {
+    // No fsync for balances (see the module comment); FULL again for every other write.
+    this.db.exec("PRAGMA synchronous = NORMAL");
+    try {
+      return this.#updateBalanceEntry(address, manifestId, fn);
+    } finally {
+      this.db.exec("PRAGMA synchronous = FULL");
+    }
+  }
+
+  #updateBalanceEntry(
+    address: Address,
+    manifestId: string,
+    fn: (e: BalanceEntry) => BalanceEntry,
+  ): BalanceEntry {
     return this.transaction(() => {
       const next = fn(this.getBalanceEntry(address, manifestId) ?? { amount: Rat.ZERO, lastUpdate: 0 });
-      this.db
-        .prepare(
-          `INSERT INTO balances (sender, manifest_id, num, den, fixed_price_num, fixed_price_den, updated_at)
+      this.#statement(
+        `INSERT INTO balances (sender, manifest_id, num, den, fixed_price_num, fixed_price_den, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (sender, manifest_id) DO UPDATE SET num = excluded.num, den = excluded.den,
              fixed_price_num = excluded.fixed_price_num, fixed_price_den = excluded.fixed_price_den,
              updated_at = excluded.updated_at`,
-        )
-        .run(
-          lower(address),
-          manifestId,
-          next.amount.num.toString(),
-          next.amount.den.toString(),
-          next.fixedPrice?.num.toString() ?? null,
-          next.fixedPrice?.den.toString() ?? null,
-          next.lastUpdate,
-        );
+      ).run(
+        lower(address),
+        manifestId,
+        next.amount.num.toString(),
+        next.amount.den.toString(),
+        next.fixedPrice?.num.toString() ?? null,
+        next.fixedPrice?.den.toString() ?? null,
+        next.lastUpdate,
+      );
       return next;
     });
   }
