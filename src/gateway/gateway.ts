@@ -107,8 +107,9 @@ export interface GatewayOptions {
   /**
    * On-chain BYOC payments: the gateway's key and ticket sender. Jobs are then signed and paid
    * (payments.ts); GetOrchestrator requests are signed. Without it the gateway is offchain.
+   * `tokenReuseMs`: see `GatewayPaymentsOptions.tokenReuseMs` (default 0, a `/process/token` per job).
    */
-  payments?: { signer: MessageSigner; sender: Sender };
+  payments?: { signer: MessageSigner; sender: Sender; tokenReuseMs?: number };
   logger?: Logger;
   signal?: AbortSignal;
 }

@@ -58,7 +58,38 @@ export interface GatewayPaymentsOptions {
   signer: MessageSigner;
   sender: Sender;
   http: OrchestratorHttp;
+  /**
+   * Batch jobs ({@link GatewayPayments.byocHeaders}): reuse a `/process/token` (price, ticket params,
+   * balance) per orchestrator and capability for this long, instead of asking for one per job;
+   * default 0 (a token per job, as go-livepeer). While reused, the balance is estimated locally: the
+   * token's balance, minus one second of price per job sent (the orchestrator's minimum charge), plus
+   * the tickets sent; a payment uses the token's Sender session (nonces continue; params that
+   * expired or used up their 600 nonces are replaced by a fresh token at once). Concurrent jobs
+   * waiting for a token share one request. What this allows: a price change is seen (and a more than
+   * doubled price refused) up to this long later, and a job longer than one second, or a BYOC stream
+   * on the same capability, drains the real balance faster than the estimate until the next token
+   * (the orchestrator's 60 × price minimum against our 120 × price threshold is the margin).
+   */
+  tokenReuseMs?: number;
 }
+
+/** A `/process/token` answer kept for reuse, with its Sender session and the balance estimate. */
+interface Token {
+  price: ReturnType<typeof priceInfoFromGoJson>;
+  perUnit: Rat;
+  /** Sender session on the token's ticket params. */
+  session: string;
+  /** Estimated balance with the orchestrator (wei). */
+  balance: Rat;
+  /** performance.now() when it arrived. */
+  fetchedAt: number;
+}
+
+/** Job signatures kept (distinct `request + parameters` texts; the oldest is dropped first). */
+const JOB_SIG_CACHE = 256;
+
+/** Sender errors that a fresh token cures. */
+const REFRESHABLE = new Set(["TICKET_EXPIRED", "TOO_MANY_NONCES", "UNKNOWN_SESSION"]);
 
 /** A price as go-livepeer's JSON `PriceInfo`, as a rational wei/unit. */
 function priceRat(p: { pricePerUnit: bigint; pixelsPerUnit: bigint }): Rat {
@@ -128,6 +159,12 @@ export class GatewayPayments {
   /** First price seen per orchestrator and capability. */
   readonly #initialPrice = new Map<string, Rat>();
   #senderHeader: Promise<string> | undefined;
+  /** V0 job signatures by signed text (see {@link signJob}). */
+  readonly #jobSigs = new Map<string, string>();
+  /** Reusable tokens per orchestrator and capability (batch jobs, `tokenReuseMs` > 0). */
+  readonly #tokens = new Map<string, Token>();
+  /** Token requests under way per orchestrator and capability (single flight). */
+  readonly #fetching = new Map<string, Promise<Token | "free">>();
 
   constructor(options: GatewayPaymentsOptions) {
     this.#o = options;
@@ -137,9 +174,19 @@ export class GatewayPayments {
     return this.#o.signer.address;
   }
 
-  /** The job with `sender` and V0 `sig` set. */
+  /**
+   * The job with `sender` and V0 `sig` set. The V0 signature covers `request + parameters` only, so a
+   * signature made once stays valid for every job with the same text: signatures are cached by it
+   * (jobs of one route usually share it: `{}` + `{}`), at most {@link JOB_SIG_CACHE} of them.
+   */
   async signJob(job: ClientJobRequest): Promise<Record<string, unknown>> {
-    const sig = await signPayload(this.#o.signer, job.request + job.parameters);
+    const payload = job.request + job.parameters;
+    let sig = this.#jobSigs.get(payload);
+    if (sig === undefined) {
+      sig = await signPayload(this.#o.signer, payload);
+      if (this.#jobSigs.size >= JOB_SIG_CACHE) this.#jobSigs.delete(this.#jobSigs.keys().next().value!);
+      this.#jobSigs.set(payload, sig);
+    }
     return {
       id: job.id,
       request: job.request,
@@ -264,7 +311,7 @@ export class GatewayPayments {
     job: ClientJobRequest,
     signal?: AbortSignal,
   ): Promise<Record<string, string>> {
-    return (await this.byocPayment(orchestrator, job, signal)).headers;
+    return (await this.byocJobPayment(orchestrator, job, signal)).headers;
   }
 
   /** The signed `Livepeer` header of `job` (base64 JSON), without any payment. */
@@ -278,13 +325,134 @@ export class GatewayPayments {
    * for their start, updates and top-ups.
    */
   async byocPayment(orchestrator: string, job: ClientJobRequest, signal?: AbortSignal): Promise<SentPayment> {
+    return this.#byoc(orchestrator, job, false, signal);
+  }
+
+  /**
+   * As {@link byocPayment} for a batch job: with `tokenReuseMs` > 0 a `/process/token` younger than
+   * that is reused (see {@link GatewayPaymentsOptions.tokenReuseMs}); otherwise the same.
+   */
+  async byocJobPayment(
+    orchestrator: string,
+    job: ClientJobRequest,
+    signal?: AbortSignal,
+  ): Promise<SentPayment> {
+    return this.#byoc(orchestrator, job, (this.#o.tokenReuseMs ?? 0) > 0, signal);
+  }
+
+  async #byoc(
+    orchestrator: string,
+    job: ClientJobRequest,
+    reuse: boolean,
+    signal: AbortSignal | undefined,
+    retried = false,
+  ): Promise<SentPayment> {
     const headers: Record<string, string> = { livepeer: await this.jobHeader(job) };
     const none = (): SentPayment => ({ headers, tickets: 0, value: Rat.ZERO });
+    const key = `${orchestrator}\u0000${job.capability}`;
+    const token =
+      (reuse ? this.#reusable(key) : undefined) ??
+      (await this.#fetchToken(orchestrator, job.capability, key, reuse, signal));
+    if (token === "free") return none();
+    const { price, perUnit } = token;
+    const threshold = perUnit.mul(BYOC_MIN_BALANCE_SECONDS);
+    // What this job costs at least (one second, the orchestrator's minimum charge) comes off the
+    // estimate now, so the jobs sent on one token see the balance their predecessors leave.
+    const balance = token.balance;
+    token.balance = token.balance.sub(perUnit);
+    if (balance.cmp(threshold) >= 0) return none();
+    const forTimeout = perUnit.mul(BigInt(job.timeoutSeconds));
+    const topUp = threshold.sub(balance);
+    const need = forTimeout.cmp(topUp) > 0 ? forTimeout : topUp;
+    try {
+      let payment: Awaited<ReturnType<Sender["createPayment"]>>;
+      let ev = Rat.ZERO;
+      let n = 0;
+      try {
+        ev = this.#o.sender.ev(token.session);
+        n = ticketCount(need, ev);
+        // Counted at once, so jobs running alongside do not pay for the same shortfall.
+        token.balance = token.balance.add(ev.mul(BigInt(n)));
+        payment = await this.#o.sender.createPayment(token.session, n, price);
+      } catch (err) {
+        token.balance = token.balance.sub(ev.mul(BigInt(n)));
+        // Reused params that expired, ran out of nonces or were replaced meanwhile: once more on
+        // a fresh token.
+        if (!reuse || retried || !(err instanceof PaymentError) || !REFRESHABLE.has(err.code)) throw err;
+        this.#forget(key, token);
+        return this.#byoc(orchestrator, job, reuse, signal, true);
+      } finally {
+        if (!reuse) this.#o.sender.cleanupSession(token.session);
+      }
+      headers["livepeer-payment"] = encodePaymentHeader(payment);
+      return { headers, tickets: n, value: ev.mul(BigInt(n)) };
+    } catch (err) {
+      if (err instanceof PaymentError)
+        throw new TributaryError(err.code, `cannot pay ${orchestrator}: ${err.message}`, {
+          status: 402,
+          cause: err,
+        });
+      throw err;
+    }
+  }
+
+  /** The cached token of `key` while it is younger than `tokenReuseMs`. */
+  #reusable(key: string): Token | undefined {
+    const t = this.#tokens.get(key);
+    if (t === undefined) return undefined;
+    if (performance.now() - t.fetchedAt < (this.#o.tokenReuseMs ?? 0)) return t;
+    this.#forget(key, t);
+    return undefined;
+  }
+
+  #forget(key: string, t: Token): void {
+    if (this.#tokens.get(key) !== t) return;
+    this.#tokens.delete(key);
+    this.#o.sender.cleanupSession(t.session);
+  }
+
+  /**
+   * Asks `GET {O}/process/token`, checks the price and starts a Sender session on its params;
+   * "free" when the capability is not priced. With `share`, concurrent callers for one key share one
+   * request and the result is cached for reuse.
+   */
+  #fetchToken(
+    orchestrator: string,
+    capability: string,
+    key: string,
+    share: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<Token | "free"> {
+    if (!share) return this.#requestToken(orchestrator, capability, key, signal);
+    let pending = this.#fetching.get(key);
+    if (pending === undefined) {
+      // Not tied to one job's signal: other jobs wait on it too (the 3 s headers timeout bounds it).
+      pending = this.#requestToken(orchestrator, capability, key, undefined)
+        .then((t) => {
+          if (t !== "free") {
+            const old = this.#tokens.get(key);
+            if (old !== undefined) this.#forget(key, old);
+            this.#tokens.set(key, t);
+          }
+          return t;
+        })
+        .finally(() => this.#fetching.delete(key));
+      this.#fetching.set(key, pending);
+    }
+    return pending;
+  }
+
+  async #requestToken(
+    orchestrator: string,
+    capability: string,
+    key: string,
+    signal: AbortSignal | undefined,
+  ): Promise<Token | "free"> {
     const res = await this.#o.http.send(`${orchestrator.replace(/\/+$/, "")}/process/token`, {
       method: "GET",
       headers: {
         "livepeer-eth-address": await this.#ethAddressHeader(),
-        "livepeer-capability": job.capability,
+        "livepeer-capability": capability,
       },
       headersTimeoutMs: TOKEN_TIMEOUT_MS,
       signal,
@@ -301,8 +469,7 @@ export class GatewayPayments {
     const token = parseJsonBig(text) as { price?: unknown; ticket_params?: unknown; balance?: unknown };
     const price = token.price === undefined ? undefined : priceInfoFromGoJson(token.price);
     const perUnit = price ? priceRat(price) : Rat.of(0n, 1n);
-    if (perUnit.cmp(0n) <= 0 || price === undefined) return none();
-    const key = `${orchestrator}\u0000${job.capability}`;
+    if (perUnit.cmp(0n) <= 0 || price === undefined) return "free";
     const initial = this.#initialPrice.get(key);
     if (initial === undefined) this.#initialPrice.set(key, perUnit);
     else checkPriceIncrease(initial, perUnit);
@@ -310,23 +477,9 @@ export class GatewayPayments {
       throw new TributaryError("NO_TICKET_PARAMS", "a priced orchestrator sent no ticket params", {
         status: 502,
       });
-    const balance = Rat.of(BigInt(String(token.balance ?? 0)), 1n);
-    const threshold = perUnit.mul(BYOC_MIN_BALANCE_SECONDS);
-    if (balance.cmp(threshold) >= 0) return none();
-    const forTimeout = perUnit.mul(BigInt(job.timeoutSeconds));
-    const topUp = threshold.sub(balance);
-    const need = forTimeout.cmp(topUp) > 0 ? forTimeout : topUp;
+    let session: string;
     try {
-      const session = this.#o.sender.startSession(ticketParamsFromGoJson(token.ticket_params));
-      try {
-        const ev = this.#o.sender.ev(session);
-        const n = ticketCount(need, ev);
-        const payment = await this.#o.sender.createPayment(session, n, price);
-        headers["livepeer-payment"] = encodePaymentHeader(payment);
-        return { headers, tickets: n, value: ev.mul(BigInt(n)) };
-      } finally {
-        this.#o.sender.cleanupSession(session);
-      }
+      session = this.#o.sender.startSession(ticketParamsFromGoJson(token.ticket_params));
     } catch (err) {
       if (err instanceof PaymentError)
         throw new TributaryError(err.code, `cannot pay ${orchestrator}: ${err.message}`, {
@@ -335,5 +488,12 @@ export class GatewayPayments {
         });
       throw err;
     }
+    return {
+      price,
+      perUnit,
+      session,
+      balance: Rat.of(BigInt(String(token.balance ?? 0)), 1n),
+      fetchedAt: performance.now(),
+    };
   }
 }
