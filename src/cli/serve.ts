@@ -170,8 +170,9 @@ Routes:
                                      Server-Sent Events out (async generators, or Accept: text/event-stream)
   POST /stream/start|params|stop     live pipelines (also under /api; /live-video-to-video = start)
   GET  /stream/status
-  Live video/audio is not implemented yet: live pipelines run their control, events and data channels
-  only, and a start with subscribe_url/publish_url answers 501 when the pipeline has a video/audio handler.
+  A live pipeline with video/audio handlers reads MPEG-TS from subscribe_url, runs its handlers frame
+  by frame and publishes MPEG-TS to publish_url; one without them runs its control, events and data
+  channels only.
 
 Registration with an orchestrator (POST {ORCH_URL}/capability/register), when ORCH_URL and ORCH_SECRET
 are set; retried with backoff and refreshed every 5 minutes while idle:
@@ -184,7 +185,7 @@ are set; retried with backoff and refreshed every 5 minutes while idle:
 Examples:
   tributary serve examples/text-reverse
   tributary serve ./my-pipeline.ts --host 0.0.0.0 --port 8000 --token s3cret
-  ORCH_URL=https://orch:9995 ORCH_SECRET=... CAPABILITY_URL=http://me:8000 tributary serve ./pipeline.ts`,
+  ORCH_URL=https://orch:8935 ORCH_SECRET=... CAPABILITY_URL=http://me:8000 tributary serve ./pipeline.ts`,
     )
     .action(
       async (

@@ -22,7 +22,7 @@ import { type Logger, silentLogger } from "../node/logger.ts";
 
 /** Everything one registration needs. */
 export interface CapabilityRegistration {
-  /** Orchestrator base URL, e.g. `https://orchestrator:9995`. */
+  /** Orchestrator base URL, e.g. `https://orchestrator:8935`. */
   orchUrl: string;
   /** The orchestrator's `-orchSecret`. */
   orchSecret: string;

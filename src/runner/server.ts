@@ -17,9 +17,10 @@
  * ERROR; a start while loading answers 503 at once (pytrickle first waits for the load to finish).
  * Other routes answer errors as `{"error":{"code","message"}}`.
  *
- * Not implemented yet: video/audio. A start with `subscribe_url` or `publish_url` answers **501** for a
- * pipeline with a `video` or `audio` handler; for a pipeline without media handlers those URLs are
- * ignored (logged) and the stream runs its control, events and data channels.
+ * Live media: for a pipeline with a `video` or `audio` handler, a start with `subscribe_url` reads
+ * MPEG-TS segments from it, decodes them (node-av), runs the handlers frame by frame, and encodes and
+ * publishes the result to `publish_url`; for a pipeline without media handlers those URLs are ignored
+ * (logged) and the stream runs its control, events and data channels.
  */
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
