@@ -6,7 +6,7 @@ import { after, before, test } from "node:test";
 import { silentLogger } from "../node/logger.ts";
 import { type RunningTrickleServer, startTrickleServer } from "../trickle/server.ts";
 import type { OrchestratorDescriptor, OrchestratorPool } from "./discovery/index.ts";
-import { createLive, type LiveManager } from "./live.ts";
+import { createLive, type LiveManager, redactEventUrls } from "./live.ts";
 import type { OrchestratorHttp } from "./orch-http.ts";
 import { type Selector, Suspender } from "./selection/index.ts";
 import { startTrace } from "./tracing.ts";
@@ -191,4 +191,18 @@ test("a start refused for expired ticket params is retried on the same orchestra
     await new Promise((r) => srv.close(r));
     await tr.close();
   }
+});
+
+test("container events shown in a stream's status carry no URL (trickle channel URLs are credentials)", () => {
+  const event = {
+    type: "heartbeat",
+    subscribe_url: "https://orch:8935/ai/trickle/abc123-in",
+    nested: { urls: ["http://x/y", "not a url"], fps: 30 },
+  };
+  assert.deepEqual(redactEventUrls(event), {
+    type: "heartbeat",
+    subscribe_url: "[redacted]",
+    nested: { urls: ["[redacted]", "not a url"], fps: 30 },
+  });
+  assert.equal(redactEventUrls("https://orch/ai/trickle/secret-events"), "[redacted]");
 });

@@ -237,6 +237,19 @@ function paramsOf(value: unknown): Record<string, unknown> {
   return params as Record<string, unknown>;
 }
 
+/**
+ * A container event as clients may see it in the stream's status: every string that is a URL becomes
+ * `"[redacted]"` (pytrickle's heartbeats carry the orchestrator's trickle channel URLs, and a channel
+ * URL is a bearer credential: whoever has it can read or write the channel). Depth-limited.
+ */
+export function redactEventUrls(value: unknown, depth = 0): unknown {
+  if (typeof value === "string") return /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? "[redacted]" : value;
+  if (typeof value !== "object" || value === null) return value;
+  if (depth >= 8) return "[truncated]";
+  if (Array.isArray(value)) return value.map((v) => redactEventUrls(v, depth + 1));
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactEventUrls(v, depth + 1)]));
+}
+
 function json(res: ServerResponse, status: number, value: unknown): void {
   res.writeHead(status, { "content-type": "application/json" });
   res.end(JSON.stringify(value));
@@ -748,12 +761,12 @@ export function createLive(options: LiveOptions): LiveManager {
           for (const line of text.split("\n"))
             if (line.trim() !== "")
               try {
-                s.lastEvent = JSON.parse(line);
+                s.lastEvent = redactEventUrls(JSON.parse(line));
                 const e = s.lastEvent as { event?: { fps?: unknown }; fps?: unknown } | null;
                 const fps = e?.event?.fps ?? e?.fps;
                 if (typeof fps === "object" && fps !== null) s.stats.fps = fps;
               } catch {
-                s.lastEvent = line;
+                s.lastEvent = redactEventUrls(line);
               }
         }
       })(),
