@@ -267,7 +267,17 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
   registry.setConfigModels(withDefaultPrice(initial));
   const streams = new Map<string, LiveStream>();
   const metrics = createOrchestratorMetrics(registry, () => streams.size, gate);
-  const trickle = new TrickleServer({ basePath: TRICKLE_BASE_PATH, autocreate: false, logger: log });
+  const trickle = new TrickleServer({
+    basePath: TRICKLE_BASE_PATH,
+    autocreate: false,
+    logger: log,
+    // A gateway that stops a stream deletes its control channel: free the stream's slot right after
+    // the delete (not at the next check), so a new stream can start on the container at once.
+    beforeDelete: (name) => {
+      for (const s of streams.values())
+        if (s.watch === name) setImmediate(() => teardown(s, "control channel deleted"));
+    },
+  });
   const health = new HealthMonitor(registry, { ...options.health, logger: log });
   const secret = options.orchSecret;
   // Key of the auth token HMAC: derived from the orchestrator secret when there is one (so tokens
