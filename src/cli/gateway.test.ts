@@ -49,17 +49,20 @@ test("--help lists the routes, the flags and the go-livepeer aliases", () => {
     assert.match(help, re);
 });
 
-test("--byoc-stream-payment-interval takes a duration (default 50 s) and refuses a bad one", () => {
+test("--byoc-stream-payment-interval (default 50 s) and --token-reuse (default 0) take durations and refuse a bad one", () => {
   const parse = (args: string[]) => {
     const cmd = buildProgram().commands.find((c) => c.name() === "gateway");
     assert.ok(cmd);
     cmd.exitOverride().configureOutput({ writeErr: () => {} });
     cmd.parseOptions(args);
-    return cmd.opts() as { byocStreamPaymentInterval: number };
+    return cmd.opts() as { byocStreamPaymentInterval: number; tokenReuse: number };
   };
   assert.equal(parse([]).byocStreamPaymentInterval, 50_000);
   assert.equal(parse(["--byoc-stream-payment-interval", "20s"]).byocStreamPaymentInterval, 20_000);
   assert.equal(parse(["--byoc-stream-payment-interval=1500ms"]).byocStreamPaymentInterval, 1500);
+  assert.equal(parse([]).tokenReuse, 0);
+  assert.equal(parse(["--token-reuse", "2s"]).tokenReuse, 2000);
+  assert.throws(() => parse(["--token-reuse", "later"]), /duration/);
   assert.throws(() => parse(["--byoc-stream-payment-interval", "soon"]), /duration/);
 });
 

@@ -57,6 +57,7 @@ interface GatewayCliOptions extends KeyCliOptions {
   selectionStrategy: string;
   liveEventTimeout: number;
   byocStreamPaymentInterval: number;
+  tokenReuse: number;
   refreshInterval: number;
   logLevel?: string;
 }
@@ -132,6 +133,17 @@ export function gatewayCommand(): Command {
     )
     .addOption(
       new Option(
+        "--token-reuse <duration>",
+        "on-chain: reuse an orchestrator's /process/token (price, ticket params, balance) for batch jobs " +
+          "for this long instead of asking for one per job (0 = one per job, as go-livepeer); saves a " +
+          "round trip per job, but a price change is seen up to this long later",
+      )
+        .env("TRIBUTARY_TOKEN_REUSE")
+        .default(0, "0")
+        .argParser(parseDuration),
+    )
+    .addOption(
+      new Option(
         "--byoc-stream-payment-interval <duration>",
         "on-chain: how often a BYOC stream's balance is checked and topped up (POST /ai/stream/payment, " +
           "when under 120 × price); go-livepeer's period is 50s",
@@ -195,7 +207,7 @@ Examples:
             orchWebhookUrl: opts.orchWebhookUrl,
             ...(onchain ? { chain: onchain.chainSource } : {}),
           },
-          payments: onchain?.payments,
+          payments: onchain ? { ...onchain.payments, tokenReuseMs: opts.tokenReuse } : undefined,
           strategy: opts.selectionStrategy,
           maxPricePerUnit: opts.maxPricePerUnit,
           liveEventTimeoutMs: opts.liveEventTimeout,
