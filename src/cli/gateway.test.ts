@@ -121,7 +121,8 @@ test("on the devnet the gateway starts with its key and says which address pays"
       await new Promise((r) => setTimeout(r, 25));
     assert.match(p.out(), new RegExp(`paying as ${devnet.accounts.gateway.address}`, "i"), p.err());
     p.child.kill("SIGTERM");
-    assert.equal((await once(p.child, "exit"))[0], 0);
+    const [code, signal] = await once(p.child, "exit");
+    assert.equal(code, 0, `exit code ${code}, signal ${signal}; stderr: ${p.err().slice(-2000)}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
