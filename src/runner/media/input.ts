@@ -54,6 +54,35 @@ function coverCropFilter(width: number, height: number): string {
   );
 }
 
+/** FFmpeg's AVERROR(ENOSYS): the answer to every seek request of {@link refuseSeek}. */
+const AVERROR_ENOSYS = -38;
+
+/**
+ * The input's seek callback: it refuses every seek (the input is a live byte stream), but its mere
+ * presence marks FFmpeg's AVIOContext seekable, which stops the MPEG-TS demuxer from growing the
+ * context's read buffer to a seek-back window of `probesize` (5 MB) with
+ * `ffio_ensure_seekback`. That matters because node-av's `IOContext.freeContext()` (6.1.1) frees
+ * the AVIOContext but not its buffer: without this callback every stream leaked up to 5 MB of
+ * native memory (as many bytes as it read, up to the window); with it, the leak is the 32 KiB
+ * buffer once per demuxer. Backward seeks the demuxer makes while probing stay inside that buffer
+ * (FFmpeg serves them without calling here); size queries (`AVSEEK_SIZE`) get an error, so no
+ * duration estimation seeks to the end.
+ */
+function refuseSeek(): number {
+  return AVERROR_ENOSYS;
+}
+
+/**
+ * Opens an MPEG-TS demuxer over `queue` (node-av custom IO with {@link refuseSeek}); the caller
+ * closes it. Rejects when the first bytes are not MPEG-TS.
+ */
+export function openInputDemuxer(queue: SegmentByteQueue): Promise<Demuxer> {
+  return Demuxer.open({ read: (size: number) => queue.read(size), seek: refuseSeek }, {
+    format: "mpegts",
+    options: { analyzeduration: 1_000_000 },
+  } as never);
+}
+
 /**
  * Demuxes and decodes `queue` until its end. Resolves when the input ends (the queue's `end()`);
  * rejects with {@link MediaDecodeError} when the bytes are not decodable MPEG-TS.
@@ -62,10 +91,7 @@ export async function decodeInput(opts: DecodeInputOptions): Promise<void> {
   silenceFfmpegLogs();
   let demuxer: Demuxer;
   try {
-    demuxer = await Demuxer.open({ read: (size: number) => opts.queue.read(size) }, {
-      format: "mpegts",
-      options: { analyzeduration: 1_000_000 },
-    } as never);
+    demuxer = await openInputDemuxer(opts.queue);
   } catch (err) {
     if (opts.queue.ended && opts.queue.bytesIn === 0) return; // no input at all: a clean end
     throw new MediaDecodeError(`cannot open the input as MPEG-TS: ${(err as Error).message}`, err);
