@@ -97,3 +97,19 @@ test("JobSender: addr signed by itself; a bad one is 'Invalid eth address header
   );
   assert.equal((await parseJobSender(b64({ addr: "x", sig: "0x" }), false)).addr, "x");
 });
+
+test("verified signatures are remembered per sender and payload: a repeat verifies, another sender or payload still fails", async () => {
+  const sig = await signPayload(account, jobSigningPayloadV0({ request: '{"k":"cache"}', parameters: "{}" }));
+  const cached = { request: '{"k":"cache"}' };
+  for (let i = 0; i < 3; i++)
+    assert.deepEqual(await verifyJobSignature(received(sig, { ...cached, id: `job-${i}` })), {
+      signer: account.address,
+      version: "v0",
+    });
+  const other = privateKeyToAccount(`0x${"22".repeat(32)}`);
+  await assert.rejects(
+    verifyJobSignature(parseJobHeader(encodeJobHeader({ ...job, ...cached, sender: other.address, sig }))),
+    /Could not verify job creds/,
+  );
+  await assert.rejects(verifyJobSignature(received(sig, { request: '{"k":"other"}' })), /Could not verify/);
+});

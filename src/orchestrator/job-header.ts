@@ -2,6 +2,7 @@
  * Verification of the BYOC job and sender signatures the orchestrator receives
  * (orchestrator-gateway.md §4.3–§4.4). The header codec itself is src/protocol/job-header.ts.
  */
+import { createHash } from "node:crypto";
 import type { Address, Hex } from "viem";
 import { BadRequestError } from "../node/errors.ts";
 import { checkPayloadSig } from "../payments/signature.ts";
@@ -43,13 +44,44 @@ export async function verifyJobSignature(job: JobRequest): Promise<VerifiedJobSi
   if (!/^0x[0-9a-fA-F]{40}$/.test(job.sender) || sig === undefined) throw bad("Could not verify job creds");
   const sender = job.sender as Address;
   const t = job.timeoutSeconds;
-  if (Number.isInteger(t) && t > 0 && t <= 0xffff_ffff) {
-    const v1 = await checkPayloadSig(sender, jobSigningPayloadV1(job), sig);
-    if (v1.valid) return { signer: v1.signer, version: "v1" };
+  const v1Payload = Number.isInteger(t) && t > 0 && t <= 0xffff_ffff ? jobSigningPayloadV1(job) : undefined;
+  const v0Payload = jobSigningPayloadV0(job);
+  // A gateway signs the same request + parameters once and reuses the signature: answer a
+  // signature that already verified for this very payload and sender from memory.
+  const v0Key = verifiedKey("v0", sender, sig, v0Payload);
+  const v1Key = v1Payload && verifiedKey("v1", sender, sig, v1Payload);
+  const known = verified.get(v0Key) ?? (v1Key && verified.get(v1Key));
+  if (known) return known;
+  if (v1Payload && v1Key) {
+    const v1 = await checkPayloadSig(sender, v1Payload, sig);
+    if (v1.valid) return remember(v1Key, { signer: v1.signer, version: "v1" });
   }
-  const v0 = await checkPayloadSig(sender, jobSigningPayloadV0(job), sig);
-  if (v0.valid) return { signer: v0.signer, version: "v0" };
+  const v0 = await checkPayloadSig(sender, v0Payload, sig);
+  if (v0.valid) return remember(v0Key, { signer: v0.signer, version: "v0" });
   throw bad("Could not verify job creds");
+}
+
+/** Most job signatures kept as verified; the oldest is forgotten first. */
+const VERIFIED_CACHE_SIZE = 4096;
+/**
+ * Signatures that verified, by version, sender, signature and payload digest. Verification is a pure
+ * function of these, so a hit is exactly as good as a recovery (replay protection does not come from
+ * job signatures: a V0 signature covers only request + parameters, as in go-livepeer).
+ */
+const verified = new Map<string, VerifiedJobSignature>();
+
+function verifiedKey(version: JobSignatureVersion, sender: string, sig: string, payload: Uint8Array): string {
+  const digest = createHash("sha256").update(payload).digest("base64");
+  return `${version}:${sender.toLowerCase()}:${sig.toLowerCase()}:${digest}`;
+}
+
+function remember(key: string, value: VerifiedJobSignature): VerifiedJobSignature {
+  if (verified.size >= VERIFIED_CACHE_SIZE) {
+    const oldest = verified.keys().next();
+    if (!oldest.done) verified.delete(oldest.value);
+  }
+  verified.set(key, value);
+  return value;
 }
 
 /**
