@@ -32,6 +32,13 @@ export const OUT_TIME_BASE: TimeBase = { num: 1, den: 90000 };
 export const MAX_PTS_GAP = 10 * 90000;
 /** Output audio sample rate. */
 export const OUT_SAMPLE_RATE = 48000;
+/**
+ * Write buffer of each segment's muxer IO context (node-av's default is 32 KiB). node-av 6.1.1's
+ * `IOContext.freeContext()` does not free this buffer, and every output segment has its own muxer,
+ * so each segment leaks one buffer: 32 KiB every 2 s of a live stream by default, 4 KiB with this.
+ * Small TS writes cost little (streamed segments flush every packet anyway).
+ */
+export const MUX_IO_BUFFER_SIZE = 4096;
 
 /** One output segment written progressively (e.g. a trickle segment POST in progress). */
 export interface SegmentStream {
@@ -323,7 +330,11 @@ export class MediaOutput implements AsyncDisposable {
     const muxer = await Muxer.open(
       { write },
       // flush_packets: hand over every packet as soon as it is muxed (no 32 KiB IO buffering).
-      { format: "mpegts", ...(open ? { options: { flush_packets: 1 } } : {}) } as never,
+      {
+        format: "mpegts",
+        bufferSize: MUX_IO_BUFFER_SIZE,
+        ...(open ? { options: { flush_packets: 1 } } : {}),
+      } as never,
     );
     this.#muxer = muxer;
     this.#videoIndex = muxer.addStream(this.#video);
