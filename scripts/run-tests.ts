@@ -35,9 +35,12 @@ if (files.length === 0) {
   process.exit(1);
 }
 const timeout = process.env.TRIBUTARY_TEST_TIMEOUT_MS ?? "120000";
+// The interop suites run one file at a time: their Python peers start slowly (torch imports) and
+// some of their clients give up after about a second of being ahead of a starved publisher.
+const concurrency = process.env.TRIBUTARY_TEST_CONCURRENCY ?? (args.includes("interop") ? "1" : "2");
 const result = spawnSync(
   process.execPath,
-  ["--test", `--test-timeout=${timeout}`, "--test-concurrency=2", ...files],
+  ["--test", `--test-timeout=${timeout}`, `--test-concurrency=${concurrency}`, ...files],
   { stdio: "inherit" },
 );
 process.exit(result.status ?? 1);
