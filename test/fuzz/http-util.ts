@@ -3,6 +3,7 @@
  * pinned certificate), optionally cut off mid-body, with a bounded wait; and arbitraries for methods,
  * headers and bodies.
  */
+import assert from "node:assert/strict";
 import { request as httpRequest, METHODS } from "node:http";
 import { constants as h2c, connect as h2connect } from "node:http2";
 import { request as httpsRequest } from "node:https";
@@ -239,4 +240,22 @@ function sendH2(target: Target, r: FuzzRequest, waitMs: number): Promise<Outcome
       });
     });
   });
+}
+
+/**
+ * Sends a request whose headers are over node's 16 KiB limit: it must answer 431 (or drop that
+ * connection), and a plain `GET path` afterwards must still be answered.
+ */
+export async function checkOversizedHeaders(target: Target, path: string): Promise<void> {
+  const out = await send(
+    target,
+    { method: "GET", path: "/health", headers: { "x-big": "a".repeat(20 * 1024) }, body: Buffer.alloc(0) },
+    20_000,
+  );
+  assert.ok(
+    out.kind === "reply" ? out.status === 431 : out.kind === "error",
+    JSON.stringify(out).slice(0, 200),
+  );
+  const again = await send(target, { method: "GET", path, headers: {}, body: Buffer.alloc(0) }, 20_000);
+  assert.equal(again.kind, "reply");
 }
