@@ -26,6 +26,7 @@ import {
 import type { Frame, Packet, Stream } from "node-av/lib";
 import { TributaryError } from "../node/errors.ts";
 import { silenceFfmpegLogs } from "../runner/media/ffmpeg-log.ts";
+import { openSegmentMuxer } from "../runner/media/output.ts";
 
 /** Where the input comes from. */
 export type MediaSource = { file: string } | { testsrc: { width: number; height: number; fps: number } };
@@ -78,15 +79,10 @@ class TsSegmenter {
   async start(): Promise<void> {
     const chunks: Buffer[] = [];
     this.#chunks = chunks;
-    this.#muxer = await Muxer.open(
-      {
-        write: (b: Buffer) => {
-          chunks.push(Buffer.from(b));
-          return b.length;
-        },
-      },
-      { format: "mpegts" } as never,
-    );
+    this.#muxer = await openSegmentMuxer((b: Buffer) => {
+      chunks.push(Buffer.from(b));
+      return b.length;
+    });
     for (const s of this.#sources) this.#muxer.addStream(s as never);
   }
   async write(p: Packet, index: number): Promise<void> {

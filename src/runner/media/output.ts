@@ -40,6 +40,23 @@ export const OUT_SAMPLE_RATE = 48000;
  */
 export const MUX_IO_BUFFER_SIZE = 4096;
 
+/**
+ * Opens an MPEG-TS muxer writing through `write` with the {@link MUX_IO_BUFFER_SIZE} IO buffer: the
+ * one way segment muxers are opened (the runner's output here, the job client's input segmenter), so
+ * the buffer-leak mitigation above applies to all of them. `flushPackets` hands over every packet as
+ * soon as it is muxed (for a segment streamed while it is written).
+ */
+export function openSegmentMuxer(
+  write: (b: Buffer) => number | Promise<number>,
+  options: { flushPackets?: boolean } = {},
+): Promise<Muxer> {
+  return Muxer.open({ write }, {
+    format: "mpegts",
+    bufferSize: MUX_IO_BUFFER_SIZE,
+    ...(options.flushPackets ? { options: { flush_packets: 1 } } : {}),
+  } as never);
+}
+
 /** One output segment written progressively (e.g. a trickle segment POST in progress). */
 export interface SegmentStream {
   write(chunk: Uint8Array): Promise<void>;
@@ -327,15 +344,7 @@ export class MediaOutput implements AsyncDisposable {
         return b.length;
       };
     }
-    const muxer = await Muxer.open(
-      { write },
-      // flush_packets: hand over every packet as soon as it is muxed (no 32 KiB IO buffering).
-      {
-        format: "mpegts",
-        bufferSize: MUX_IO_BUFFER_SIZE,
-        ...(open ? { options: { flush_packets: 1 } } : {}),
-      } as never,
-    );
+    const muxer = await openSegmentMuxer(write, { flushPackets: open !== undefined });
     this.#muxer = muxer;
     this.#videoIndex = muxer.addStream(this.#video);
     this.#audioIndex = this.#audio ? muxer.addStream(this.#audio) : -1;
