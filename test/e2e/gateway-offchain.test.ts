@@ -14,6 +14,7 @@ import textReverse from "../../examples/text-reverse/pipeline.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/index.ts";
 import { type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
 import { defineBatchPipeline, type RunningRunner, startRunner } from "../../src/runner/index.ts";
+import { until } from "../until.ts";
 
 function register(orch: RunningOrchestrator, body: unknown): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -28,14 +29,6 @@ function register(orch: RunningOrchestrator, body: unknown): Promise<number> {
     req.on("error", reject);
     req.end(JSON.stringify(body));
   });
-}
-
-async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe("gateway offchain e2e", () => {

@@ -26,20 +26,13 @@ import {
   type RunningRunner,
   startRunner,
 } from "../../src/runner/index.ts";
+import { until } from "../until.ts";
 import { call } from "./orchestrator-helpers.ts";
 
 const jobHeader = (capability: string, extra: Record<string, unknown> = {}) =>
   Buffer.from(
     JSON.stringify({ request: "{}", parameters: "{}", capability, timeout_seconds: 10, ...extra }),
   ).toString("base64");
-
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe("orchestrator offchain e2e", () => {
   const dir = mkdtempSync(join(tmpdir(), "orch-e2e-"));

@@ -50,6 +50,7 @@ import {
   type RunningRunner,
   startRunner,
 } from "../../src/runner/index.ts";
+import { until } from "../until.ts";
 import { call, multipartBody, type Reply, senders, silentWav, time } from "./orchestrator-helpers.ts";
 
 const ORCH: Address = "0x73AEd7b5dEb30222fa896f399d46cC99c7BEe57F";
@@ -58,14 +59,6 @@ const TICKET_EV = 1000n;
 const PRICE = 10n; // wei per second
 let seedCounter = 0;
 let active = true;
-
-async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** A signed `Livepeer` header (V0: personal_sign(keccak256(request + parameters))). */
 async function signedJob(capability: string, extra: Record<string, unknown> = {}): Promise<string> {

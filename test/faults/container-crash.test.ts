@@ -24,6 +24,7 @@ import { type RunningGateway, startGateway } from "../../src/gateway/index.ts";
 import { type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
 import { OrchestratorRequestSchema } from "../../src/protocol/gen/lp_rpc_pb.ts";
 import { type RunningRunner, startRunner } from "../../src/runner/index.ts";
+import { until as waitUntil } from "../until.ts";
 import { httpsCall } from "./helpers.ts";
 
 const MAIN = new URL("../../src/cli/main.ts", import.meta.url).pathname;
@@ -94,13 +95,8 @@ async function offeredByGrpc(orch: RunningOrchestrator): Promise<boolean> {
   }
 }
 
-async function until(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = (what: string, check: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> =>
+  waitUntil(what, check, ms, 50);
 
 /** One job through the gateway; returns the orchestrator that served it. */
 async function job(text: string): Promise<string> {

@@ -25,6 +25,7 @@ import { hasCapabilityBit } from "../../src/protocol/capabilities.ts";
 import { type RunningRunner, startRunner } from "../../src/runner/index.ts";
 import { channelMean, decodeSegments, syntheticSegments } from "../../src/runner/media/synthetic.ts";
 import { looksLikeMpegTs } from "../../src/runner/media/ts-check.ts";
+import { until } from "../until.ts";
 import { interopCache, type PeerLine, type PeerResult, spawnPeer } from "./peers.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -53,14 +54,6 @@ function only(result: PeerResult, event: string): PeerLine {
     `expected one "${event}" line; lines: ${JSON.stringify(result.lines)}\nstderr: ${result.stderr.slice(-3000)}`,
   );
   return found[0] as PeerLine;
-}
-
-async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 if (!existsSync(python) && !process.env.CI) {

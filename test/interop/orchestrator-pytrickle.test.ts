@@ -22,6 +22,7 @@ import { type RunningOrchestrator, startOrchestrator } from "../../src/orchestra
 import { channelMean, decodeSegments, syntheticSegments } from "../../src/runner/media/synthetic.ts";
 import { looksLikeMpegTs } from "../../src/runner/media/ts-check.ts";
 import { TricklePublisher, TrickleSubscriber } from "../../src/trickle/index.ts";
+import { until as waitUntil } from "../until.ts";
 import { interopCache, type PeerProcess, spawnPeer } from "./peers.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -96,13 +97,8 @@ const jobHeader = (id: string) =>
     }),
   ).toString("base64");
 
-async function until(what: string, check: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const until = (what: string, check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> =>
+  waitUntil(what, check, ms);
 
 if (!existsSync(python) && !process.env.CI) {
   test("orchestrator vs pytrickle", { skip: missing }, () => {});
