@@ -17,7 +17,6 @@ import { type RunningGateway, startGateway } from "../../src/gateway/index.ts";
 import { parseAiModels } from "../../src/orchestrator/config.ts";
 import { PaymentGate, type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
 import { Balances } from "../../src/payments/balances.ts";
-import { Recipient } from "../../src/payments/recipient.ts";
 import { Sender } from "../../src/payments/sender.ts";
 import type { SignedTicket } from "../../src/payments/types.ts";
 import {
@@ -26,7 +25,7 @@ import {
   type RunningRunner,
   startRunner,
 } from "../../src/runner/index.ts";
-import { senders, time } from "./orchestrator-helpers.ts";
+import { inMemoryRecipient, senders, time } from "./orchestrator-helpers.ts";
 
 const ORCH: Address = "0x73AEd7b5dEb30222fa896f399d46cC99c7BEe57F";
 const gwKey = privateKeyToAccount(`0x${"42".repeat(32)}`);
@@ -69,17 +68,7 @@ describe("gateway payments (BYOC, native AI, live)", () => {
       }),
       { port: 0 },
     );
-    const recipient = new Recipient({
-      address: ORCH,
-      secret: new Uint8Array(32).fill(7),
-      ticketEV: TICKET_EV,
-      redeemGas: 20n,
-      maxFaceValue: TICKET_EV + 1n,
-      random: (n) => new Uint8Array(n).fill(++seedCounter),
-      time,
-      gasPrice: { gasPrice: () => 1n },
-      senders,
-    });
+    const recipient = inMemoryRecipient(ORCH, TICKET_EV, (n) => new Uint8Array(n).fill(++seedCounter));
     balances = new Balances();
     const gate = new PaymentGate({
       recipient,

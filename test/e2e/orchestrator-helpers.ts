@@ -4,9 +4,10 @@
  * chain.
  */
 import { request as httpsRequest } from "node:https";
-import type { Hex } from "viem";
+import type { Address, Hex } from "viem";
 import type { RunningOrchestrator } from "../../src/orchestrator/index.ts";
 import type { SenderMonitor, TimeSource } from "../../src/payments/chain-facts.ts";
+import { Recipient } from "../../src/payments/recipient.ts";
 import type { SenderInfo } from "../../src/payments/types.ts";
 
 /** An orchestrator's answer, read whole. */
@@ -58,6 +59,29 @@ export const senders: SenderMonitor = {
   }),
   maxFloat: () => 10n ** 30n,
 };
+
+/**
+ * A Recipient for `address` on the chain facts above (gas price 1, redeem gas 20, a fixed secret).
+ * Its face value is EV + 1, so a ticket wins with probability EV/(EV + 1); give `random` (e.g. a
+ * counter) to make the outcomes the same on every run.
+ */
+export function inMemoryRecipient(
+  address: Address,
+  ticketEV: bigint,
+  random?: (n: number) => Uint8Array,
+): Recipient {
+  return new Recipient({
+    address,
+    secret: new Uint8Array(32).fill(7),
+    ticketEV,
+    redeemGas: 20n,
+    maxFaceValue: ticketEV + 1n,
+    ...(random ? { random } : {}),
+    time,
+    gasPrice: { gasPrice: () => 1n },
+    senders,
+  });
+}
 
 /** A mono 16-bit PCM WAV of `seconds` of silence (for audio-to-text pricing). */
 export function silentWav(seconds: number, sampleRate = 8000): Buffer {

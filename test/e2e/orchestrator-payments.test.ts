@@ -20,7 +20,6 @@ import { parseAiModels } from "../../src/orchestrator/config.ts";
 import { PaymentGate, type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
 import { Balances } from "../../src/payments/balances.ts";
 import { Rat } from "../../src/payments/rational.ts";
-import { Recipient } from "../../src/payments/recipient.ts";
 import { Sender } from "../../src/payments/sender.ts";
 import { orchestratorRequestPayload, signPayload } from "../../src/payments/signature.ts";
 import type { SignedTicket } from "../../src/payments/types.ts";
@@ -51,7 +50,15 @@ import {
   startRunner,
 } from "../../src/runner/index.ts";
 import { until } from "../until.ts";
-import { call, multipartBody, type Reply, senders, silentWav, time } from "./orchestrator-helpers.ts";
+import {
+  call,
+  inMemoryRecipient,
+  multipartBody,
+  type Reply,
+  senders,
+  silentWav,
+  time,
+} from "./orchestrator-helpers.ts";
 
 const ORCH: Address = "0x73AEd7b5dEb30222fa896f399d46cC99c7BEe57F";
 const gw = privateKeyToAccount(`0x${"42".repeat(32)}`);
@@ -135,19 +142,9 @@ describe("orchestrator with payments", () => {
       }),
       { port: 0 },
     );
-    const recipient = new Recipient({
-      address: ORCH,
-      secret: new Uint8Array(32).fill(7),
-      ticketEV: TICKET_EV,
-      redeemGas: 20n,
-      // Face value just above EV: a ticket wins with probability 1000/1001; with the deterministic
-      // seeds below (and deterministic RFC 6979 signatures) the outcome is the same on every run.
-      maxFaceValue: TICKET_EV + 1n,
-      random: (n) => new Uint8Array(n).fill(++seedCounter),
-      time,
-      gasPrice: { gasPrice: () => 1n },
-      senders,
-    });
+    // Face value just above EV: a ticket wins with probability 1000/1001; with the deterministic
+    // seeds below (and deterministic RFC 6979 signatures) the outcome is the same on every run.
+    const recipient = inMemoryRecipient(ORCH, TICKET_EV, (n) => new Uint8Array(n).fill(++seedCounter));
     gate = new PaymentGate({
       recipient,
       balances: new Balances(),

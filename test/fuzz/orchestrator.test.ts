@@ -22,7 +22,6 @@ import { parseAiModels } from "../../src/orchestrator/config.ts";
 import { PaymentGate, type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
 import { Balances } from "../../src/payments/balances.ts";
 import { Rat } from "../../src/payments/rational.ts";
-import { Recipient } from "../../src/payments/recipient.ts";
 import {
   encodeJobHeader,
   encodeJobSenderHeader,
@@ -36,7 +35,7 @@ import {
   type RunningRunner,
   startRunner,
 } from "../../src/runner/index.ts";
-import { senders, time } from "../e2e/orchestrator-helpers.ts";
+import { inMemoryRecipient } from "../e2e/orchestrator-helpers.ts";
 import { junkHeaderValue, mutated, payment, segCreds, text } from "./arbitraries.ts";
 import {
   assertHeapStable,
@@ -329,16 +328,7 @@ describe("fuzz: orchestrator routes over HTTPS", () => {
       models: models(false),
       health: { intervalMs: 200, failureThreshold: 1 },
     });
-    const recipient = new Recipient({
-      address: ORCH,
-      secret: new Uint8Array(32).fill(7),
-      ticketEV: 1000n,
-      redeemGas: 20n,
-      maxFaceValue: 1001n,
-      time,
-      gasPrice: { gasPrice: () => 1n },
-      senders,
-    });
+    const recipient = inMemoryRecipient(ORCH, 1000n);
     const gate = new PaymentGate({
       recipient,
       balances: new Balances(),
