@@ -2,7 +2,7 @@
  * The memory benchmark's nodes in one process, offchain: `N` green-tint containers (the runner SDK
  * over examples/green-tint, one live stream each), an orchestrator offering them as
  * `live-video-to-video/green-tint` (one aiModels entry per container) and a gateway in front. Forked
- * by bench/memory/run.ts; speaks the IPC protocol of test/soak/network.ts (`ready`, `sample`, `stop`).
+ * by bench/memory/run.ts; speaks the IPC protocol of test/soak/ipc.ts (`ready`, `sample`, `stop`).
  *
  *   node --expose-gc bench/memory/nodes.ts N   (meant to be forked)
  */
@@ -14,14 +14,14 @@ import { startGateway } from "../../src/gateway/index.ts";
 import { parseAiModels } from "../../src/orchestrator/config.ts";
 import { startOrchestrator } from "../../src/orchestrator/index.ts";
 import { type RunningRunner, startRunner } from "../../src/runner/index.ts";
-import type { NetworkCommand, NetworkMessage } from "../../test/soak/network.ts";
+import { answerParent, sendToParent as send } from "../../test/soak/ipc.ts";
 
 const n = Number(process.argv[2] ?? "5");
-if (process.send === undefined || !Number.isInteger(n) || n < 1) {
-  process.stderr.write("usage: fork bench/memory/nodes.ts N (N ≥ 1) with an IPC channel\n");
+const USAGE = "usage: fork bench/memory/nodes.ts N (N ≥ 1) with an IPC channel";
+if (!Number.isInteger(n) || n < 1) {
+  process.stderr.write(`${USAGE}\n`);
   process.exit(2);
 }
-const send = (m: NetworkMessage) => process.send?.(m);
 const stops: (() => Promise<void>)[] = [];
 const dir = mkdtempSync(join(tmpdir(), "bench-mem-"));
 let stopping = false;
@@ -32,17 +32,7 @@ async function stop(code: number): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
   process.exit(code);
 }
-process.on("SIGTERM", () => void stop(0));
-process.on("disconnect", () => void stop(0));
-process.on("message", (raw) => {
-  const m = raw as NetworkCommand;
-  if (m.type === "stop") void stop(0);
-  else if (m.type === "sample") {
-    const gc = (globalThis as { gc?: () => void }).gc;
-    if (m.gc && gc) gc();
-    send({ type: "sample", id: m.id, memory: process.memoryUsage() });
-  }
-});
+answerParent(USAGE, stop);
 
 try {
   const t0 = performance.now();

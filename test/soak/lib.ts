@@ -9,7 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import type { DevNetworkSummary } from "../../src/dev/network.ts";
 import { TricklePublisher, TrickleSubscriber } from "../../src/trickle/index.ts";
-import type { NetworkCommand, NetworkMessage } from "./network.ts";
+import type { NetworkCommand, NetworkMessage } from "./ipc.ts";
 
 /** Resident set size in bytes of a process (`VmRSS` in /proc/<pid>/status), or undefined if gone. */
 export function rssOf(pid: number): number | undefined {
