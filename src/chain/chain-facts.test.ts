@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
+import { Writable } from "node:stream";
 import { test } from "node:test";
 import type { Address, Hex } from "viem";
-import { type ChainFacts, startChainFacts } from "./chain-facts.ts";
+import { until } from "../../test/until.ts";
+import { createLogger } from "../node/logger.ts";
+import { ChainFactsStaleError } from "../payments/chain-facts.ts";
+import { type ChainFacts, type ChainFactsOptions, startChainFacts } from "./chain-facts.ts";
 import type { ChainClients } from "./clients.ts";
 
 const SENDER: Address = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
@@ -60,16 +64,30 @@ function fakeChain() {
 
 async function start(
   chain: ReturnType<typeof fakeChain>,
-  extra: { senderTtlMs?: number; now?: () => number } = { senderTtlMs: 0 },
+  extra: Partial<ChainFactsOptions> = { senderTtlMs: 0 },
 ): Promise<ChainFacts> {
   return startChainFacts({
-    ...extra,
     clients: chain.clients,
     contracts: { roundsManager: RECIPIENT, bondingManager: RECIPIENT, ticketBroker: RECIPIENT },
     recipient: RECIPIENT,
     pollIntervalMs: 60_000, // refreshed by hand
     staleAfterMs: 50,
+    ...extra,
   });
+}
+
+/** A logger keeping its lines in memory, parsed. */
+function memoryLogger() {
+  const lines: { level: number; msg: string; [k: string]: unknown }[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString("utf8").split("\n")) if (l) lines.push(JSON.parse(l));
+      done();
+    },
+  });
+  const logger = createLogger({ name: "chain-facts-test", level: "info", destination });
+  const matching = (re: RegExp) => lines.filter((l) => re.test(l.msg));
+  return { logger, lines, matching };
 }
 
 test("a refresh that fails half way keeps every previous fact (never a round with another round's hash)", async () => {
@@ -145,4 +163,116 @@ test("concurrent misses of one sender share a single read", async () => {
   assert.equal(chain.state.reads.get("getSenderInfo"), 1);
   assert.equal(chain.state.reads.get("getTranscoderPoolSize"), 1);
   assert.equal(chain.state.reads.get("claimedReserve"), 1);
+});
+
+test("past the staleness bound, sender info and max float refuse with CHAIN_FACTS_STALE until a refresh succeeds", async () => {
+  const chain = fakeChain();
+  const clock = { t: 1_000_000 };
+  const log = memoryLogger();
+  await using facts = await start(chain, {
+    senderTtlMs: 0,
+    now: () => clock.t,
+    maxStalenessMs: 10_000,
+    rpcUrl: "https://user:hunter2@rpc.example.com:8545/v2/APIKEY123",
+    logger: log.logger,
+  });
+  assert.equal((await facts.senderInfo(SENDER)).deposit, 5n);
+  const float = await facts.maxFloat(SENDER);
+
+  // The RPC goes away: within the bound, the cached facts answer (a short outage fails nothing).
+  chain.state.failing.add("*");
+  await assert.rejects(facts.refresh());
+  clock.t += 10_000;
+  assert.equal((await facts.senderInfo(SENDER)).deposit, 5n, "at the bound: still the cached value");
+  assert.equal(await facts.maxFloat(SENDER), float);
+  assert.equal(facts.stale(), undefined);
+
+  // One millisecond past it: refused, without asking the RPC, with an error that names the cause.
+  clock.t += 1;
+  const readsBefore = chain.state.reads.get("getSenderInfo");
+  const refused = (err: unknown): boolean => {
+    assert.ok(err instanceof ChainFactsStaleError, String(err));
+    assert.equal(err.code, "CHAIN_FACTS_STALE");
+    assert.equal(err.status, 503);
+    assert.match(
+      err.message,
+      /no successful read from the chain RPC at rpc\.example\.com:8545 for 10 s \(limit 10 s\)/,
+    );
+    assert.doesNotMatch(err.message, /hunter2|user|APIKEY123/, "no credentials, no path");
+    assert.deepEqual(err.details, {
+      stale_for_ms: 10_001,
+      max_staleness_ms: 10_000,
+      rpc_host: "rpc.example.com:8545",
+    });
+    return true;
+  };
+  await assert.rejects(async () => facts.senderInfo(SENDER), refused);
+  await assert.rejects(async () => facts.maxFloat(SENDER), refused);
+  assert.equal(chain.state.reads.get("getSenderInfo"), readsBefore, "no RPC read while stale");
+  assert.ok(refused(facts.stale()));
+  clock.t += 60_000;
+  await assert.rejects(async () => facts.senderInfo(SENDER), / for 70 s /);
+  assert.equal(log.matching(/^chain facts are stale/).length, 1, "the transition is logged once");
+  assert.equal(log.matching(/^chain facts are stale/)[0]?.level, 40, "at warn");
+
+  // The RPC is back: the first good refresh lifts the refusal, and the bound counts from it.
+  chain.state.failing.clear();
+  chain.state.deposit = 9n;
+  await facts.refresh();
+  assert.equal(facts.stale(), undefined);
+  assert.equal((await facts.senderInfo(SENDER)).deposit, 9n);
+  assert.ok((await facts.maxFloat(SENDER)) > 0n);
+  const fresh = log.matching(/^chain facts fresh again/);
+  assert.equal(fresh.length, 1);
+  assert.equal(fresh[0]?.stale_for_ms, 70_001);
+  clock.t += 10_000;
+  assert.equal((await facts.senderInfo(SENDER)).deposit, 9n);
+});
+
+test("the poll reports the facts stale with no traffic, and lifts the refusal on its own when the RPC answers", async () => {
+  const chain = fakeChain();
+  const clock = { t: 0 };
+  const log = memoryLogger();
+  await using facts = await start(chain, {
+    now: () => clock.t,
+    pollIntervalMs: 10,
+    maxStalenessMs: 1_000,
+    logger: log.logger,
+  });
+  chain.state.failing.add("*");
+  clock.t += 1_001;
+  await until("the stale report", () => log.matching(/^chain facts are stale/).length === 1, 5_000);
+  await assert.rejects(async () => facts.senderInfo(SENDER), { code: "CHAIN_FACTS_STALE" });
+  chain.state.failing.clear();
+  await until("a good poll", () => facts.stale() === undefined, 5_000);
+  assert.equal((await facts.senderInfo(SENDER)).deposit, 5n);
+  assert.equal(log.matching(/^chain facts fresh again/).length, 1);
+  assert.equal(log.matching(/^chain facts are stale/).length, 1);
+});
+
+test("with refuseWhenStale false (the gateway) stale facts are reported but keep answering; 0 trusts forever", async () => {
+  const chain = fakeChain();
+  const clock = { t: 0 };
+  const log = memoryLogger();
+  await using gateway = await start(chain, {
+    now: () => clock.t,
+    maxStalenessMs: 1_000,
+    refuseWhenStale: false,
+    logger: log.logger,
+  });
+  await using forever = await start(chain, { now: () => clock.t, maxStalenessMs: 0 });
+  const float = await gateway.maxFloat(SENDER);
+  assert.equal((await forever.senderInfo(SENDER)).deposit, 5n);
+  chain.state.failing.add("*");
+  clock.t += 3_600_000;
+  assert.equal((await gateway.senderInfo(SENDER)).deposit, 5n);
+  assert.equal(await gateway.maxFloat(SENDER), float);
+  assert.equal(gateway.stale()?.code, "CHAIN_FACTS_STALE");
+  assert.equal(log.matching(/^chain facts are stale.*payments continue/).length, 1);
+  assert.equal((await forever.senderInfo(SENDER)).deposit, 5n);
+  assert.equal(forever.stale(), undefined);
+});
+
+test("a negative bound is refused at start", async () => {
+  await assert.rejects(start(fakeChain(), { maxStalenessMs: -1 }), RangeError);
 });

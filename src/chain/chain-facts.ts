@@ -27,11 +27,21 @@
  * hangs rather than refuses) is answered from the cache too. After a failed or slow read, the cache
  * answers without asking the RPC for one poll interval (no retry storm per ticket while it is down). A sender never seen
  * while the RPC was up cannot be validated until it returns.
+ *
+ * Cached facts are not trusted forever: once no refresh has succeeded for `maxStalenessMs` (default
+ * {@link DEFAULT_MAX_CHAIN_STALENESS_MS}, one ticket params lifetime, 8 min), sender info and max
+ * float reject with {@link ChainFactsStaleError} (503 `CHAIN_FACTS_STALE`, naming how long and the RPC
+ * host), so the Recipient quotes no priced ticket params and accepts no tickets; the first refresh
+ * that succeeds (the poll keeps running) ends it. Both transitions are logged (warn, then info).
+ * With `refuseWhenStale: false` (the gateway's Sender, whose tickets each orchestrator checks against
+ * its own chain view) the facts are only logged as stale and keep answering.
  */
 import type { Address, Hex } from "viem";
 import { type Logger, silentLogger } from "../node/logger.ts";
 import {
+  ChainFactsStaleError,
   computeMaxFloat,
+  DEFAULT_MAX_CHAIN_STALENESS_MS,
   type GasPriceSource,
   type SenderMonitor,
   type TimeSource,
@@ -64,7 +74,19 @@ export interface ChainFactsOptions {
    * memory before the next call reads again; default `pollIntervalMs`. 0 reads on every call.
    */
   senderTtlMs?: number;
-  /** Clock for the per-sender cache (tests); default `Date.now`. */
+  /**
+   * How long after the last successful refresh the facts are trusted; default
+   * {@link DEFAULT_MAX_CHAIN_STALENESS_MS} (8 min). 0: forever.
+   */
+  maxStalenessMs?: number;
+  /**
+   * Reject per-sender reads with {@link ChainFactsStaleError} past `maxStalenessMs` (default true);
+   * false only logs the transitions.
+   */
+  refuseWhenStale?: boolean;
+  /** The RPC URL, for messages (only its host is shown); default the chain's default RPC URL. */
+  rpcUrl?: string;
+  /** Clock for the per-sender cache and the staleness bound (tests); default `Date.now`. */
   now?: () => number;
   /** Read the L1 block from the header's `l1BlockNumber` (Arbitrum); default: on chain 42161. */
   l1BlockNumber?: boolean;
@@ -77,10 +99,22 @@ export interface ChainFacts extends TimeSource, GasPriceSource, SenderMonitor, A
   isActive(): boolean;
   /** Reads everything now. */
   refresh(): Promise<void>;
+  /** The error paid work gets now when the facts are past `maxStalenessMs`, else undefined. */
+  stale(): ChainFactsStaleError | undefined;
   close(): Promise<void>;
 }
 
 const ZERO_HASH: Hex = `0x${"00".repeat(32)}`;
+
+/** host[:port] of an RPC URL: no credentials, no path (API keys often live there). */
+function rpcHostOf(url: string | undefined): string {
+  if (url === undefined) return "(unknown RPC)";
+  try {
+    return new URL(url).host || "(unknown RPC)";
+  } catch {
+    return "(unparseable RPC URL)";
+  }
+}
 
 /** Reads the facts once (rejects if the chain is unreachable), then refreshes them periodically. */
 export async function startChainFacts(options: ChainFactsOptions): Promise<ChainFacts> {
@@ -88,6 +122,15 @@ export async function startChainFacts(options: ChainFactsOptions): Promise<Chain
   const pub = clients.publicClient;
   const log = options.logger ?? silentLogger();
   const useL1 = options.l1BlockNumber ?? pub.chain?.id === 42161;
+  const now = options.now ?? Date.now;
+  const maxStalenessMs = options.maxStalenessMs ?? DEFAULT_MAX_CHAIN_STALENESS_MS;
+  if (!(maxStalenessMs >= 0)) throw new RangeError("maxStalenessMs must be ≥ 0");
+  const refuseWhenStale = options.refuseWhenStale ?? true;
+  const rpcHost = rpcHostOf(options.rpcUrl ?? clients.chain?.rpcUrls?.default?.http?.[0]);
+  /** When the last refresh succeeded, by `now`. */
+  let freshAt = now();
+  /** Whether the facts were reported stale (logged once per outage). */
+  let reportedStale = false;
   let block = 0n;
   let round = 0n;
   let hash: Hex = ZERO_HASH;
@@ -133,6 +176,36 @@ export async function startChainFacts(options: ChainFactsOptions): Promise<Chain
     preHash = nextPreHash;
     gas = nextGas;
     active = nextActive;
+    const t = now();
+    if (reportedStale) {
+      reportedStale = false;
+      log.info(
+        { rpc_host: rpcHost, stale_for_ms: t - freshAt },
+        "chain facts fresh again: the chain RPC answers; paid work is accepted again",
+      );
+    }
+    freshAt = t;
+  };
+  /** The stale error when the last good refresh is older than the bound; logs the transition once. */
+  const stale = (): ChainFactsStaleError | undefined => {
+    const age = now() - freshAt;
+    if (maxStalenessMs === 0 || age <= maxStalenessMs) return undefined;
+    const err = new ChainFactsStaleError(age, maxStalenessMs, rpcHost);
+    if (!reportedStale) {
+      reportedStale = true;
+      log.warn(
+        { code: err.code, rpc_host: rpcHost, stale_for_ms: age, max_staleness_ms: maxStalenessMs },
+        refuseWhenStale
+          ? err.message
+          : `chain facts are stale: no successful read from the chain RPC at ${rpcHost} for ${Math.round(age / 1000)} s; payments continue on the cached facts`,
+      );
+    }
+    return err;
+  };
+  /** Rejects per-sender reads past the bound (unless only reporting). */
+  const assertFresh = (): void => {
+    const err = stale();
+    if (err && refuseWhenStale) throw err;
   };
   await refresh();
   let running = false;
@@ -141,7 +214,10 @@ export async function startChainFacts(options: ChainFactsOptions): Promise<Chain
     if (running) return;
     running = true;
     refresh()
-      .catch((err: unknown) => log.warn({ err }, "chain facts refresh failed; keeping the last values"))
+      .catch((err: unknown) => {
+        log.warn({ err }, "chain facts refresh failed; keeping the last values");
+        stale(); // report the transition even when no paid work arrives
+      })
       .finally(() => {
         running = false;
       });
@@ -152,7 +228,6 @@ export async function startChainFacts(options: ChainFactsOptions): Promise<Chain
   const lastKnown = new Map<string, { value: unknown; at: number }>();
   /** Reads under way, by key: concurrent misses share one (single flight). */
   const inflight = new Map<string, Promise<unknown>>();
-  const now = options.now ?? Date.now;
   let quietUntil = 0;
   const staleAfterMs = options.staleAfterMs ?? 1000;
   const ttlMs = options.senderTtlMs ?? pollMs;
@@ -194,10 +269,12 @@ export async function startChainFacts(options: ChainFactsOptions): Promise<Chain
     }
     return pending;
   };
-  const senderInfo = (sender: Address): Promise<SenderInfo> =>
-    cached(`senderInfo:${sender.toLowerCase()}`, () =>
+  const senderInfo = async (sender: Address): Promise<SenderInfo> => {
+    assertFresh();
+    return cached(`senderInfo:${sender.toLowerCase()}`, () =>
       readSenderInfo(clients, contracts.ticketBroker, sender),
     );
+  };
   const close = async (): Promise<void> => clearInterval(timer);
   return {
     lastSeenL1Block: () => block,
@@ -208,6 +285,7 @@ export async function startChainFacts(options: ChainFactsOptions): Promise<Chain
     isActive: () => active,
     senderInfo,
     async maxFloat(sender: Address): Promise<bigint> {
+      assertFresh();
       const [info, poolSize, claimedByRecipient] = await Promise.all([
         senderInfo(sender),
         cached("poolSize", () =>
@@ -230,6 +308,7 @@ export async function startChainFacts(options: ChainFactsOptions): Promise<Chain
       return computeMaxFloat({ info, poolSize, claimedByRecipient, pendingAmount });
     },
     refresh,
+    stale,
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -58,6 +58,10 @@ export async function startGatewayOnchain(options: GatewayOnchainOptions): Promi
     contracts,
     recipient: account.address,
     pollIntervalMs: options.pollIntervalMs,
+    rpcUrl: options.ethUrl,
+    // Stale facts are logged but do not stop payments: each orchestrator checks the tickets against
+    // its own chain view, and refuses them when that is stale.
+    refuseWhenStale: false,
     logger: log,
   });
   const sender = new Sender({

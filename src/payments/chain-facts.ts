@@ -1,8 +1,11 @@
 /**
  * The chain facts the payment logic needs, as small interfaces the chain layer implements (with viem
- * and a block watcher). Nothing here performs I/O.
+ * and a block watcher), and the error the chain layer answers with once its facts are too old to pay
+ * against. Nothing here performs I/O.
  */
 import type { Address, Hex } from "viem";
+import { TributaryError } from "../node/errors.ts";
+import { PARAMS_EXPIRATION_BLOCKS } from "./constants.ts";
 import type { SenderInfo } from "./types.ts";
 
 /** A value or a promise of it. */
@@ -67,4 +70,51 @@ export function computeMaxFloat(x: MaxFloatInputs): bigint {
   if (x.pendingAmount > 0n && x.info.deposit >= BigInt(MIN_DEPOSIT_PENDING_RATIO) * x.pendingAmount)
     return reserveAlloc;
   return reserveAlloc - x.pendingAmount;
+}
+
+/** Seconds per L1 (Ethereum) block since the merge; ticket params count L1 blocks. */
+export const L1_BLOCK_SECONDS = 12;
+
+/**
+ * How long cached chain facts are trusted without a successful chain read, by default: one ticket
+ * params lifetime, {@link PARAMS_EXPIRATION_BLOCKS} L1 blocks × {@link L1_BLOCK_SECONDS} = 8 min. Past
+ * it, every ticket params quoted from the last good read has expired on chain while the frozen
+ * `lastSeenL1Block` still calls it valid, and params quoted now would expire in the past; the
+ * sender's deposit and reserve, and this orchestrator's place in the active set, are that old too.
+ * An RPC restart or a provider blip of a few minutes stays within it.
+ */
+export const DEFAULT_MAX_CHAIN_STALENESS_MS = Number(PARAMS_EXPIRATION_BLOCKS) * L1_BLOCK_SECONDS * 1000;
+
+/** Whole seconds, or tenths below 10 s. */
+const seconds = (ms: number): string =>
+  ms < 10_000 ? (ms / 1000).toFixed(1) : String(Math.round(ms / 1000));
+
+/**
+ * The chain has not been read successfully for longer than the configured bound: new ticket params
+ * and new tickets are refused (503) until a read succeeds again.
+ */
+export class ChainFactsStaleError extends TributaryError {
+  declare readonly code: "CHAIN_FACTS_STALE";
+
+  /**
+   * @param staleForMs time since the last successful chain read.
+   * @param maxStalenessMs the bound it passed.
+   * @param rpcHost the RPC's host[:port], without credentials or path.
+   */
+  constructor(staleForMs: number, maxStalenessMs: number, rpcHost: string) {
+    super(
+      "CHAIN_FACTS_STALE",
+      `chain facts are stale: no successful read from the chain RPC at ${rpcHost} for ` +
+        `${seconds(staleForMs)} s (limit ${seconds(maxStalenessMs)} s); paid work is ` +
+        "refused until the RPC answers again: check the orchestrator's --eth-url",
+      {
+        status: 503,
+        details: {
+          stale_for_ms: Math.round(staleForMs),
+          max_staleness_ms: maxStalenessMs,
+          rpc_host: rpcHost,
+        },
+      },
+    );
+  }
 }
