@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, test } from "node:test";
 import type { Address, Hash, Hex } from "viem";
+import { until } from "../../test/until.ts";
 import { Balances } from "../payments/balances.ts";
 import { Rat } from "../payments/rational.ts";
 import { openStore, STORE_FILE_NAME, STORE_SCHEMA_VERSION } from "./store.ts";
@@ -194,4 +195,77 @@ test("the recipient's NonceStore adapter persists seen nonces across reopening",
   assert.equal(nonces.add(h(7), 2, 50n, 2), "added");
   assert.equal(nonces.add(h(7), 3, 50n, 2), "full");
   assert.equal(nonces.purgeExpired(50n), 2);
+});
+
+test("the data directory is created 0700 and the store file and its -wal/-shm files 0600", () => {
+  const dataDir = join(dir, "modes", "node");
+  {
+    using store = openStore({ dataDir });
+    store.recordNonce(SENDER, h(1), 1, 100n, 10); // a write, so the WAL exists
+    for (const suffix of ["", "-wal", "-shm"]) {
+      const file = store.path + suffix;
+      assert.ok(existsSync(file), `${file} exists while the store is open`);
+      assert.equal(statSync(file).mode & 0o777, 0o600, `${file} mode`);
+    }
+  }
+  assert.equal(statSync(dataDir).mode & 0o777, 0o700);
+  // A file left world-readable by an older version is tightened when opened.
+  chmodSync(join(dataDir, STORE_FILE_NAME), 0o644);
+  using store = openStore({ dataDir });
+  assert.equal(statSync(store.path).mode & 0o777, 0o600);
+});
+
+test("a transaction commits the writes of nested store calls together, or none of them", () => {
+  using store = openStore({ path: ":memory:" });
+  const count = (table: string) =>
+    (store.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+  assert.throws(() =>
+    store.transaction(() => {
+      store.recordNonce(SENDER, h(1), 1, 100n, 10);
+      store.updateBalanceEntry(SENDER, "m", (e) => ({ ...e, amount: Rat.of(5n), lastUpdate: 1 }));
+      store.addWinningTicket(h(9), ticket(1));
+      throw new Error("crash");
+    }),
+  );
+  assert.deepEqual([count("seen_nonces"), count("balances"), count("winning_tickets")], [0, 0, 0]);
+  store.transaction(() => {
+    store.recordNonce(SENDER, h(1), 1, 100n, 10);
+    store.updateBalanceEntry(SENDER, "m", (e) => ({ ...e, amount: Rat.of(5n), lastUpdate: 1 }));
+    store.addWinningTicket(h(9), ticket(1));
+  });
+  assert.deepEqual([count("seen_nonces"), count("balances"), count("winning_tickets")], [1, 1, 1]);
+  assert.equal(store.db.isTransaction, false);
+});
+
+test("the purge timer removes expired nonces and spent idle balances, keeps credit, and stops on close", async () => {
+  let now = 10_000_000;
+  const store = openStore({ path: ":memory:", now: () => now });
+  let block = 150n;
+  store.recordNonce("", h(1), 1, 100n, 10); // expired at block 100
+  store.recordNonce("", h(2), 1, 200n, 10); // still valid
+  const set = (m: string, amount: Rat, at: number) =>
+    store.updateBalanceEntry(SENDER, m, (e) => ({ ...e, amount, lastUpdate: at }));
+  set("zero-idle", Rat.ZERO, now - 7_200_000);
+  set("debt-idle", Rat.of(-3n), now - 7_200_000);
+  set("credit-idle", Rat.of(7n, 2n), now - 7_200_000);
+  set("zero-recent", Rat.ZERO, now - 60_000);
+  const passes: { nonces: number; balances: number }[] = [];
+  store.startPurging({ latestBlock: () => block, intervalMs: 10, onPurge: (r) => passes.push(r) });
+  await until("a purge pass", () => passes.length >= 1);
+  const left = (
+    store.db.prepare("SELECT manifest_id FROM balances ORDER BY manifest_id").all() as {
+      manifest_id: string;
+    }[]
+  ).map((r) => r.manifest_id);
+  assert.deepEqual(left, ["credit-idle", "zero-recent"]);
+  assert.deepEqual(passes[0], { nonces: 1, balances: 2 });
+  assert.equal(store.recordNonce("", h(2), 1, 200n, 10), "seen", "an unexpired nonce is kept");
+  assert.equal(store.recordNonce("", h(1), 1, 100n, 10), "added", "the expired one was forgotten");
+  now += 3_600_000;
+  block = 300n;
+  await until("the second purge", () => passes.some((p) => p.balances === 1 && p.nonces === 2));
+  store.close();
+  const n = passes.length;
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(passes.length, n, "no pass after close");
 });

@@ -25,7 +25,7 @@
  * src/payments/balances.ts), so `new Recipient({ nonces: store.nonceStore(), … })` and
  * `new Balances(store.balanceStore())` persist their state here.
  */
-import { mkdirSync } from "node:fs";
+import { chmodSync, existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import type { Address, Hash, Hex } from "viem";
@@ -33,6 +33,7 @@ import type { BalanceEntry, BalanceStore } from "../payments/balances.ts";
 import type { NonceAddResult, NonceStore } from "../payments/nonce-store.ts";
 import { Rat } from "../payments/rational.ts";
 import type { SignedTicket } from "../payments/types.ts";
+import { DATA_FILE_MODE, ensureDataDir, ensurePrivateFile } from "./data-dir.ts";
 
 /** File name of the store inside a data directory. */
 export const STORE_FILE_NAME = "tributary.sqlite";
@@ -67,6 +68,31 @@ export interface StoreOptions {
   dataDir?: string;
   /** Clock (epoch ms); tests inject one. */
   now?: () => number;
+}
+
+/** Default period of the purge timer ({@link PaymentStore.startPurging}): one minute. */
+export const PURGE_INTERVAL_MS = 60_000;
+/** Default idle time after which a balance with no credit is purged: one hour. */
+export const BALANCE_IDLE_MS = 3_600_000;
+
+/** Options of {@link PaymentStore.startPurging}. */
+export interface PurgeOptions {
+  /** Latest L1 block seen (nonces of params expired at or before it are purged); undefined: unknown yet. */
+  latestBlock: () => bigint | undefined;
+  /** Period, ms; default {@link PURGE_INTERVAL_MS}. */
+  intervalMs?: number;
+  /** Idle time before a balance with no credit is deleted, ms; default {@link BALANCE_IDLE_MS}. */
+  balanceIdleMs?: number;
+  /** Called after each pass with what it deleted. */
+  onPurge?: (result: PurgeResult) => void;
+  /** Called when a pass throws (it is retried at the next tick). */
+  onError?: (err: unknown) => void;
+}
+
+/** Rows one purge pass deleted. */
+export interface PurgeResult {
+  nonces: number;
+  balances: number;
 }
 
 // Schema migrations, applied in order; PRAGMA user_version holds the number applied.
@@ -204,8 +230,13 @@ export class PaymentStore implements Disposable {
     return st;
   }
 
-  /** Runs `fn` in one IMMEDIATE transaction. */
+  /**
+   * Runs `fn` in one IMMEDIATE transaction: every write it makes commits together (one fsync) or not
+   * at all when it throws. Nested calls (from `fn`, e.g. the store's own per-row methods) join the
+   * outer transaction.
+   */
   transaction<T>(fn: () => T): T {
+    if (this.db.isTransaction) return fn();
     this.db.exec("BEGIN IMMEDIATE");
     try {
       const out = fn();
@@ -228,30 +259,28 @@ export class PaymentStore implements Disposable {
     ticket: SignedTicket & { recipientRand: bigint },
   ): { ticket: StoredWinningTicket; inserted: boolean } {
     const now = this.#now();
-    const res = this.db
-      .prepare(
-        `INSERT INTO winning_tickets (ticket_hash, sender, recipient, face_value, win_prob, sender_nonce,
+    const res = this.#statement(
+      `INSERT INTO winning_tickets (ticket_hash, sender, recipient, face_value, win_prob, sender_nonce,
            recipient_rand_hash, creation_round, creation_round_block_hash, params_expiration_block, sig,
            recipient_rand, status, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)
          ON CONFLICT (ticket_hash) DO NOTHING`,
-      )
-      .run(
-        lower(ticketHash),
-        ticket.sender,
-        ticket.recipient,
-        ticket.faceValue.toString(),
-        ticket.winProb.toString(),
-        ticket.senderNonce,
-        lower(ticket.recipientRandHash),
-        ticket.creationRound.toString(),
-        lower(ticket.creationRoundBlockHash),
-        ticket.paramsExpirationBlock.toString(),
-        lower(ticket.sig),
-        ticket.recipientRand.toString(),
-        now,
-        now,
-      );
+    ).run(
+      lower(ticketHash),
+      ticket.sender,
+      ticket.recipient,
+      ticket.faceValue.toString(),
+      ticket.winProb.toString(),
+      ticket.senderNonce,
+      lower(ticket.recipientRandHash),
+      ticket.creationRound.toString(),
+      lower(ticket.creationRoundBlockHash),
+      ticket.paramsExpirationBlock.toString(),
+      lower(ticket.sig),
+      ticket.recipientRand.toString(),
+      now,
+      now,
+    );
     const stored = this.getWinningTicketByHash(ticketHash);
     if (!stored) throw new Error("winning ticket vanished after insert");
     return { ticket: stored, inserted: Number(res.changes) === 1 };
@@ -263,7 +292,7 @@ export class PaymentStore implements Disposable {
   }
 
   getWinningTicketByHash(ticketHash: Hash): StoredWinningTicket | undefined {
-    const r = this.db.prepare("SELECT * FROM winning_tickets WHERE ticket_hash = ?").get(lower(ticketHash)) as
+    const r = this.#statement("SELECT * FROM winning_tickets WHERE ticket_hash = ?").get(lower(ticketHash)) as
       | TicketRow
       | undefined;
     return r ? rowToTicket(r) : undefined;
@@ -421,6 +450,8 @@ export class PaymentStore implements Disposable {
     manifestId: string,
     fn: (e: BalanceEntry) => BalanceEntry,
   ): BalanceEntry {
+    // Inside a caller's transaction (a payment batch) the balance commits with it, fsync'd.
+    if (this.db.isTransaction) return this.#updateBalanceEntry(address, manifestId, fn);
     // No fsync for balances (see the module comment); FULL again for every other write.
     this.db.exec("PRAGMA synchronous = NORMAL");
     try {
@@ -461,6 +492,63 @@ export class PaymentStore implements Disposable {
     return Number(this.db.prepare("DELETE FROM balances WHERE updated_at < ?").run(before).changes);
   }
 
+  /**
+   * Deletes balances last updated before `before` (epoch ms) that hold no credit (amount ≤ 0: spent,
+   * or a debt the sender walked away from); returns how many. Positive credit is kept: it was paid
+   * for with validated tickets.
+   */
+  purgeSpentBalances(before: number): number {
+    return Number(
+      this.#statement("DELETE FROM balances WHERE updated_at < ? AND (num = '0' OR num LIKE '-%')").run(
+        before,
+      ).changes,
+    );
+  }
+
+  // ------------------------------------------------------------------ purging
+
+  #purgeTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * One purge pass: nonces whose params expired at or before `latestBlock` (skipped while it is
+   * unknown) and balances with no credit idle for `balanceIdleMs`.
+   */
+  purge(latestBlock: bigint | undefined, balanceIdleMs: number = BALANCE_IDLE_MS): PurgeResult {
+    return {
+      nonces: latestBlock === undefined ? 0 : this.purgeExpiredNonces(latestBlock),
+      balances: this.purgeSpentBalances(this.#now() - balanceIdleMs),
+    };
+  }
+
+  /**
+   * Runs {@link PaymentStore.purge} every `intervalMs` (unref'd) until {@link PaymentStore.close} or
+   * the returned stop function. Starting again replaces the previous timer.
+   */
+  startPurging(options: PurgeOptions): () => void {
+    this.stopPurging();
+    const interval = options.intervalMs ?? PURGE_INTERVAL_MS;
+    const timer = setInterval(() => {
+      if (!this.db.isOpen) return this.stopPurging();
+      try {
+        const r = this.purge(options.latestBlock(), options.balanceIdleMs);
+        options.onPurge?.(r);
+      } catch (err) {
+        options.onError?.(err);
+      }
+    }, interval);
+    timer.unref();
+    this.#purgeTimer = timer;
+    return () => {
+      if (this.#purgeTimer === timer) this.stopPurging();
+    };
+  }
+
+  /** Stops the purge timer, if any. */
+  stopPurging(): void {
+    clearInterval(this.#purgeTimer);
+    this.#purgeTimer = undefined;
+  }
+
   /** This store as the payment modules' `BalanceStore` (src/payments/balances.ts). */
   balanceStore(): BalanceStore {
     return {
@@ -485,8 +573,9 @@ export class PaymentStore implements Disposable {
 
   // ------------------------------------------------------------------ lifecycle
 
-  /** Closes the database. Idempotent. */
+  /** Stops purging and closes the database. Idempotent. */
   close(): void {
+    this.stopPurging();
     if (this.db.isOpen) this.db.close();
   }
 
@@ -502,7 +591,14 @@ export class PaymentStore implements Disposable {
 export function openStore(options: StoreOptions): PaymentStore {
   const path = options.path ?? (options.dataDir ? join(options.dataDir, STORE_FILE_NAME) : undefined);
   if (!path) throw new Error("openStore needs a path or a dataDir");
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  if (path !== ":memory:") {
+    // Owner-only: the store holds pending winners' recipientRand. SQLite gives the -wal and -shm
+    // files the database file's mode; files left by an older version are tightened too.
+    ensureDataDir(dirname(path));
+    ensurePrivateFile(path);
+    for (const suffix of ["-wal", "-shm"])
+      if (existsSync(path + suffix)) chmodSync(path + suffix, DATA_FILE_MODE);
+  }
   const db = new DatabaseSync(path);
   try {
     db.exec("PRAGMA journal_mode = WAL");

@@ -11,13 +11,14 @@
  * the Controller (the network's known addresses are used).
  */
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Address, Hex } from "viem";
 import type { ContractAddresses } from "../chain/addresses.ts";
 import { type ChainFacts, startChainFacts } from "../chain/chain-facts.ts";
 import { connectNetwork } from "../chain/network.ts";
 import { createRedeemerChain } from "../chain/redeemer-chain.ts";
+import { ensureDataDir, lockDataDir } from "../node/data-dir.ts";
 import { TributaryError } from "../node/errors.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
 import { openStore, type PaymentStore } from "../node/store.ts";
@@ -39,7 +40,7 @@ function loadOrCreateSecret(path: string): Uint8Array {
       });
     return new Uint8Array(b);
   }
-  mkdirSync(dirname(path), { recursive: true });
+  ensureDataDir(dirname(path));
   const secret = randomBytes(32);
   writeFileSync(path, secret, { mode: 0o600 });
   chmodSync(path, 0o600);
@@ -61,6 +62,15 @@ export interface OnchainPaymentsOptions {
   ticketEV?: bigint;
   /** Face value cap in wei (`-maxFaceValue`); default none. */
   maxFaceValue?: bigint;
+  /** Period of the store's purge of expired nonces and spent balances, ms; default 60 s. */
+  purgeIntervalMs?: number;
+  /** Idle time after which a balance with no credit left is deleted, ms; default 1 h. */
+  balanceIdleMs?: number;
+  /**
+   * How long cached chain facts are trusted without a successful chain read before paid work is
+   * refused (503 CHAIN_FACTS_STALE), ms; default 8 min (`--max-chain-staleness`).
+   */
+  maxChainStalenessMs?: number;
   logger?: Logger;
 }
 
@@ -79,7 +89,15 @@ export async function startOnchainPayments(options: OnchainPaymentsOptions): Pro
   const log = options.logger ?? silentLogger();
   const { clients, contracts } = await connectNetwork({ ...options, role: "orchestrator" });
   const address = clients.account.address;
-  const store = openStore({ dataDir: options.dataDir });
+  // One process per data directory: a second orchestrator would redeem the same queue.
+  const lock = lockDataDir(options.dataDir);
+  let store: PaymentStore;
+  try {
+    store = openStore({ dataDir: options.dataDir });
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const pendingAmount = (sender: Address): bigint => {
     let sum = 0n;
     for (const t of store.listWinningTickets({ status: ["pending", "submitted"] }))
@@ -88,9 +106,18 @@ export async function startOnchainPayments(options: OnchainPaymentsOptions): Pro
   };
   let facts: ChainFacts;
   try {
-    facts = await startChainFacts({ clients, contracts, recipient: address, logger: log, pendingAmount });
+    facts = await startChainFacts({
+      clients,
+      contracts,
+      recipient: address,
+      logger: log,
+      pendingAmount,
+      rpcUrl: options.ethUrl,
+      maxStalenessMs: options.maxChainStalenessMs,
+    });
   } catch (err) {
     store.close();
+    lock.release();
     throw err;
   }
   const redeemer = new Redeemer({
@@ -114,6 +141,18 @@ export async function startOnchainPayments(options: OnchainPaymentsOptions): Pro
     gasPrice: facts,
     senders: facts,
     nonces: store.nonceStore(),
+    // A payment's nonces, credit and winners commit together (one fsync per batch).
+    transaction: (fn) => store.transaction(fn),
+  });
+  // Expired nonces and spent, idle balances are deleted in the background.
+  store.startPurging({
+    latestBlock: () => facts.lastSeenL1Block(),
+    ...(options.purgeIntervalMs === undefined ? {} : { intervalMs: options.purgeIntervalMs }),
+    ...(options.balanceIdleMs === undefined ? {} : { balanceIdleMs: options.balanceIdleMs }),
+    onPurge: (r) => {
+      if (r.nonces > 0 || r.balances > 0) log.debug(r, "purged expired nonces and spent balances");
+    },
+    onError: (err) => log.warn({ err }, "store purge failed; retrying at the next tick"),
   });
   const gate = new PaymentGate({
     recipient,
@@ -127,6 +166,7 @@ export async function startOnchainPayments(options: OnchainPaymentsOptions): Pro
       await redeemer.stop();
       await facts.close();
       store.close();
+      lock.release();
     })();
     return closing;
   };

@@ -4,6 +4,7 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import type { Address, Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { openStore } from "../node/store.ts";
 import { Balances } from "./balances.ts";
 import type { SenderMonitor, TimeSource } from "./chain-facts.ts";
 import { MAX_SENDER_NONCES, MAX_WIN_PROB } from "./constants.ts";
@@ -12,8 +13,8 @@ import { MemoryNonceStore } from "./nonce-store.ts";
 import { Rat } from "./rational.ts";
 import { Recipient } from "./recipient.ts";
 import { Sender } from "./sender.ts";
-import { isWinningTicket, recipientRandHash, ticketEV } from "./ticket.ts";
-import type { Payment, PriceInfo, SenderInfo } from "./types.ts";
+import { isWinningTicket, recipientRandHash, ticketEV, ticketHash } from "./ticket.ts";
+import type { Payment, PriceInfo, SenderInfo, SignedTicket } from "./types.ts";
 
 const vectors = JSON.parse(readFileSync(new URL("./testdata/pm-vectors.json", import.meta.url), "utf8")) as {
   ticket_params: {
@@ -354,14 +355,14 @@ describe("recipient validation and accounting", () => {
     assert.equal(recipientRandHash(res.winners[0]!.recipientRand!), payment.ticketParams!.recipientRandHash);
   });
 
-  test("no ticket params fixes a zero price; no sender or a bad price is refused", async () => {
+  test("no ticket params fixes a zero price of an existing session only; no sender or a bad price is refused", async () => {
     const s = setup();
-    const r = await s.recipient.processPayment(
-      { sender: gw.address, senderParams: [], expectedPrice: PRICE },
-      "x",
-      s.balances,
-    );
+    const free = { sender: gw.address, senderParams: [], expectedPrice: PRICE };
+    const r = await s.recipient.processPayment(free, "x", s.balances);
     assert.equal(r.creditedTickets, 0);
+    assert.equal(s.balances.balance(gw.address, "x"), undefined, "no state for a sender that paid nothing");
+    s.balances.credit(gw.address, "x", Rat.of(5n));
+    await s.recipient.processPayment(free, "x", s.balances);
     assert.equal(s.balances.fixedPrice(gw.address, "x")!.toString(), "0");
     const payment = await pay(s, 1);
     await assert.rejects(
@@ -386,6 +387,103 @@ describe("recipient validation and accounting", () => {
       s.recipient.processPayment(noPrice, "m", s.balances),
       (e: unknown) => e instanceof PaymentError && /expected price is nil/.test(e.upstream),
     );
+  });
+});
+
+describe("one transaction per payment batch (nonces, credit, winners)", () => {
+  const EV = 10n ** 11n;
+  /** A recipient over a SQLite store whose tickets all win (face value EV + 1: p = 1 − 1e-11). */
+  function stored() {
+    const store = openStore({ path: ":memory:" });
+    const base = setup({ ticketEV: EV, gasPrice: 0n });
+    base.senders.float = EV + 1n;
+    let transactions = 0;
+    const recipient = new Recipient({
+      address: ORCH,
+      secret: new Uint8Array(32).fill(9),
+      ticketEV: EV,
+      redeemGas: 10_000n,
+      time: base.time,
+      gasPrice: { gasPrice: () => 0n },
+      senders: base.senders,
+      nonces: store.nonceStore(),
+      transaction: (fn) => {
+        transactions++;
+        return store.transaction(fn);
+      },
+    });
+    const s = { ...base, recipient };
+    const balances = new Balances(store.balanceStore());
+    const count = (table: string) =>
+      (store.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+    const enqueue = (t: SignedTicket) => {
+      store.addWinningTicket(ticketHash(t), { ...t, recipientRand: t.recipientRand! });
+    };
+    return { s, store, recipient, balances, count, enqueue, transactions: () => transactions };
+  }
+
+  test("a batch of winners commits nonces, credit and every winner in one transaction", async () => {
+    const t = stored();
+    using _store = t.store;
+    const payment = await pay(t.s, 20);
+    const res = await t.recipient.processPayment(payment, "m", t.balances, t.enqueue);
+    assert.equal(res.creditedTickets, 20);
+    assert.equal(res.winners.length, 20);
+    assert.equal(t.transactions(), 1);
+    assert.equal(t.count("winning_tickets"), 20);
+    assert.equal(t.count("seen_nonces"), 20);
+    assert.equal(t.balances.balance(gw.address, "m")!.cmp(res.credited), 0);
+  });
+
+  test("a crash while queueing a winner mid-batch leaves no credit, nonce or winner of that batch", async () => {
+    const t = stored();
+    using _store = t.store;
+    const payment = await pay(t.s, 10);
+    let queued = 0;
+    const crash = new Error("process died while queueing a winner");
+    await assert.rejects(
+      t.recipient.processPayment(payment, "m", t.balances, (w) => {
+        if (++queued === 4) throw crash;
+        t.enqueue(w);
+      }),
+      crash,
+    );
+    // Credit without its winner on disk would be money the orchestrator can never redeem.
+    assert.equal(t.count("winning_tickets"), 0);
+    assert.equal(t.count("seen_nonces"), 0);
+    assert.equal(t.balances.balance(gw.address, "m"), undefined);
+    // The same payment is accepted whole afterwards.
+    const res = await t.recipient.processPayment(payment, "m", t.balances, t.enqueue);
+    assert.equal(res.creditedTickets, 10);
+    assert.equal(t.count("winning_tickets"), 10);
+  });
+
+  test("rejected payments from random senders create no balance row and no nonce", async () => {
+    const t = stored();
+    using _store = t.store;
+    const good = await pay(t.s, 2);
+    for (let i = 0; i < 30; i++) {
+      const stranger = privateKeyToAccount(`0x${(i + 1).toString(16).padStart(64, "a")}`).address;
+      const variants: Payment[] = [
+        { sender: stranger, senderParams: [], expectedPrice: PRICE }, // no ticket params
+        { ...good, sender: stranger }, // tickets bound to another sender: fatal recipientRand mismatch
+        {
+          ...good,
+          senderParams: good.senderParams.map((p) => ({ ...p, sig: `0x${"22".repeat(65)}` as Hex })),
+        }, // bad signatures (non-fatal, nothing credited)
+      ];
+      for (const p of variants) {
+        try {
+          const r = await t.recipient.processPayment(p, `m${i}`, t.balances, t.enqueue);
+          assert.equal(r.creditedTickets, 0);
+        } catch (err) {
+          assert.ok(err instanceof PaymentError, String(err));
+        }
+      }
+    }
+    assert.equal(t.count("balances"), 0);
+    assert.equal(t.count("seen_nonces"), 0);
+    assert.equal(t.count("winning_tickets"), 0);
   });
 });
 

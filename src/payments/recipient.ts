@@ -10,7 +10,12 @@ import { createHmac, randomBytes } from "node:crypto";
 import { type Address, type Hex, hexToBytes, isAddressEqual } from "viem";
 import { bigIntToBytes, bytesToBigInt } from "../protocol/bigint-bytes.ts";
 import type { Balances } from "./balances.ts";
-import type { GasPriceSource, SenderMonitor, TimeSource } from "./chain-facts.ts";
+import {
+  ChainFactsStaleError,
+  type GasPriceSource,
+  type SenderMonitor,
+  type TimeSource,
+} from "./chain-facts.ts";
 import {
   AVG_GAS_PRICE,
   EV_MULTIPLIER,
@@ -68,6 +73,12 @@ export interface RecipientOptions {
   nonces?: NonceStore;
   /** Source of the 32-byte seeds; defaults to node:crypto. */
   random?: (n: number) => Uint8Array;
+  /**
+   * Runs `fn` atomically and durably: the nonces, balance updates and winners of one payment
+   * batch are written inside it (e.g. `(fn) => store.transaction(fn)` over the node's store). Default:
+   * runs `fn` as is (in-memory stores).
+   */
+  transaction?: <T>(fn: () => T) => T;
 }
 
 /** What happened to one ticket. */
@@ -113,6 +124,7 @@ export class Recipient {
   readonly #senders: SenderMonitor;
   readonly #nonces: NonceStore;
   readonly #random: (n: number) => Uint8Array;
+  readonly #transaction: <T>(fn: () => T) => T;
 
   constructor(o: RecipientOptions) {
     this.address = o.address;
@@ -128,6 +140,7 @@ export class Recipient {
     this.#senders = o.senders;
     this.#nonces = o.nonces ?? new MemoryNonceStore();
     this.#random = o.random ?? ((n) => new Uint8Array(randomBytes(n)));
+    this.#transaction = o.transaction ?? ((fn) => fn());
   }
 
   /** Required EV per ticket in wei, as a rational (go-livepeer `Recipient.EV()`). */
@@ -275,6 +288,7 @@ export class Recipient {
     try {
       info = await this.#senders.senderInfo(sender);
     } catch (cause) {
+      if (cause instanceof ChainFactsStaleError) throw cause; // its own 503, naming the cause
       throw new PaymentError(
         "SENDER_INFO_UNAVAILABLE",
         `could not read sender info for ${sender}; retry later`,
@@ -306,6 +320,12 @@ export class Recipient {
    * @param seed the seed echoed in the payment's ticket params.
    */
   async receiveTicket(ticket: Ticket, sig: Hex, seed: bigint, price: Rat): Promise<ReceiveResult> {
+    const checked = await this.#check(ticket, sig, seed, price);
+    return checked.error ? checked : this.#record(ticket, checked.won, checked.recipientRand);
+  }
+
+  /** Every check of {@link Recipient.receiveTicket} before the nonce; writes nothing. */
+  async #check(ticket: Ticket, sig: Hex, seed: bigint, price: Rat): Promise<ReceiveResult> {
     const rand = this.recipientRand(
       seed,
       ticket.sender,
@@ -363,7 +383,11 @@ export class Recipient {
         ),
       };
     }
-    const won = isWinningTicket(sig, rand, ticket.winProb);
+    return { won: isWinningTicket(sig, rand, ticket.winProb), recipientRand: rand };
+  }
+
+  /** Records the nonce of a checked ticket, then checks its params expiry (synchronous). */
+  #record(ticket: Ticket, won: boolean, rand: bigint): ReceiveResult {
     const added = this.#nonces.add(
       ticket.recipientRandHash,
       ticket.senderNonce,
@@ -412,18 +436,24 @@ export class Recipient {
 
   /**
    * Processes a decoded `Livepeer-Payment` for `manifestId` (go-livepeer `ProcessPayment`): no ticket
-   * params ⇒ fix a zero price and return; otherwise parse the expected price (fixing the session
-   * price), then check each ticket and credit its EV to (sender, manifestId) until the first
-   * non-fatal error. Fatal errors are thrown ({@link PaymentError} with `fatal`); winners are
-   * returned even after an error.
+   * params ⇒ nothing to credit; otherwise parse the expected price, check each ticket and credit its
+   * EV to (sender, manifestId) until the first non-fatal error. Fatal errors are thrown
+   * ({@link PaymentError} with `fatal`); winners are returned even after an error.
+   *
+   * Two phases. First every ticket is checked (signatures, recipientRand; nothing is written). Then,
+   * in one {@link RecipientOptions.transaction}, each checked ticket's nonce is recorded in order, the
+   * credited EV is added to the balance (fixing the session price) and every winner is handed to
+   * `onWinner`: nonces, credit and winners commit together or not at all, so a crash never leaves
+   * credit or a burnt nonce for a winner that is not queued, and a batch costs one commit. A ticket
+   * failing a fatal check ends the batch: the tickets before it are committed, then the error is
+   * thrown. No state is created for a sender none of whose tickets passed the checks.
    *
    * The caller must first check that this orchestrator is active in the current round, like
    * go-livepeer does ("orchestrator … is inactive in round …, cannot process payments").
    *
-   * @param onWinner called synchronously with each winning ticket as soon as it is found, before the
-   *   next ticket is looked at: give it the durable redemption queue. Its nonce and credit are already
-   *   recorded by then, so a winner held until the end of the batch would be lost to a later fatal
-   *   error (thrown, winners not returned) or to a crash in the middle of the batch.
+   * @param onWinner called synchronously, inside the transaction, with each winning ticket: give it
+   *   the durable redemption queue (a write to the same store joins the transaction). If it throws,
+   *   the whole batch is rolled back and the error is thrown.
    */
   async processPayment(
     payment: Payment,
@@ -435,8 +465,11 @@ export class Recipient {
     const params = payment.ticketParams;
     const empty = { creditedTickets: 0, credited: Rat.ZERO, winners: [] as SignedTicket[] };
     if (!params) {
-      balances.fixPrice(sender, manifestId, Rat.ZERO);
-      return { ...empty, balance: balances.balance(sender, manifestId) };
+      // A free payment (go-livepeer fixes a zero session price): only an existing session's price
+      // is fixed, so a header naming any sender creates no state.
+      const balance = balances.balance(sender, manifestId);
+      if (balance !== undefined) balances.fixPrice(sender, manifestId, Rat.ZERO);
+      return { ...empty, balance };
     }
     if (isAddressEqual(sender, ZERO_ADDRESS)) {
       throw new PaymentError(
@@ -458,31 +491,55 @@ export class Recipient {
         { upstream: `invalid expected price sent with payment err="${why}"`, fatal: true },
       );
     }
-    balances.fixPrice(sender, manifestId, price);
 
-    const result: ProcessPaymentResult = { ...empty, balance: undefined };
-    let credited = Rat.ZERO;
+    // Phase 1: check every ticket; nothing is written.
+    const checked: { ticket: Ticket; sig: Hex; r: ReceiveResult }[] = [];
+    let fatal: PaymentError | undefined;
     for (const [i, sp] of payment.senderParams.entries()) {
       // signature recovery is CPU-bound (~ms each): let other requests run during a large batch
       if (i > 0 && i % YIELD_EVERY === 0) await new Promise<void>((r) => setImmediate(r));
       const ticket = newTicket(params, payment.expirationParams, sender, sp.senderNonce);
-      const r = await this.receiveTicket(ticket, sp.sig, params.seed, price);
-      if (r.error?.fatal) throw r.error;
-      if (r.error) result.error = r.error;
-      if (!result.error) {
-        const ev = ticketEV(ticket.faceValue, ticket.winProb);
-        balances.credit(sender, manifestId, ev);
-        credited = credited.add(ev);
-        result.creditedTickets++;
+      const r = await this.#check(ticket, sp.sig, params.seed, price);
+      if (r.error?.fatal) {
+        fatal = r.error;
+        break;
       }
-      if (r.won) {
-        const winner: SignedTicket = { ...ticket, sig: sp.sig, recipientRand: r.recipientRand };
-        onWinner?.(winner);
-        result.winners.push(winner);
-      }
+      checked.push({ ticket, sig: sp.sig, r });
     }
-    result.credited = credited;
-    result.balance = balances.balance(sender, manifestId);
+
+    // Phase 2: nonces, credit and winners in one transaction.
+    const result: ProcessPaymentResult = { ...empty, balance: undefined };
+    if (checked.every((c) => c.r.error)) {
+      // Nothing passed the checks: no nonce, credit or winner to record (and no row to create).
+      result.error = checked.at(-1)?.r.error;
+      if (fatal) throw fatal;
+      result.balance = balances.balance(sender, manifestId);
+      return result;
+    }
+    this.#transaction(() => {
+      let credited = Rat.ZERO;
+      for (const c of checked) {
+        const r = c.r.error ? c.r : this.#record(c.ticket, c.r.won, c.r.recipientRand);
+        if (r.error) result.error = r.error;
+        if (!result.error) {
+          credited = credited.add(ticketEV(c.ticket.faceValue, c.ticket.winProb));
+          result.creditedTickets++;
+        }
+        if (r.won) {
+          const winner: SignedTicket = { ...c.ticket, sig: c.sig, recipientRand: r.recipientRand };
+          onWinner?.(winner);
+          result.winners.push(winner);
+        }
+      }
+      if (result.creditedTickets > 0) {
+        balances.fixPrice(sender, manifestId, price);
+        result.balance = balances.credit(sender, manifestId, credited);
+      } else {
+        result.balance = balances.balance(sender, manifestId);
+      }
+      result.credited = credited;
+    });
+    if (fatal) throw fatal;
     return result;
   }
 
