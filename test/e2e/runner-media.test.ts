@@ -127,7 +127,11 @@ test("green-tint over trickle: output is tinted and capped as asked, a params up
     (e) => e.event.type === "heartbeat" && (e.event.fps?.ingress_video_fps ?? 0) > 0,
   );
   assert.ok(busy, "a heartbeat reported a non-zero ingress fps");
-  assert.ok((busy.event.fps?.egress_video_fps ?? 0) > 0, "and a non-zero egress fps");
+  // Under load the first busy heartbeat can come before the first encoded frame: any heartbeat counts.
+  const egress = stream.events.some(
+    (e) => e.event.type === "heartbeat" && (e.event.fps?.egress_video_fps ?? 0) > 0,
+  );
+  assert.ok(egress, "and a heartbeat reported a non-zero egress fps");
 
   assert.ok(out.length >= 3, `output segments: ${out.length}`);
   const decoded = await decodeSegments(out, 192, 144);
