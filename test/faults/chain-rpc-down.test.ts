@@ -8,11 +8,17 @@
  * jobs keep succeeding (validation runs on cached chain facts), and the redeemer records network
  * errors and retries with backoff; once the RPC is back, every winning ticket is redeemed on chain,
  * once, and the sender's on-chain funds drop by exactly the face value the store holds as redeemed.
+ *
+ * Cached facts are trusted for a bounded time only: a second orchestrator with a short
+ * `maxChainStalenessMs` (`--max-chain-staleness`) keeps serving paid jobs for a cut shorter than the
+ * bound, refuses ticket params and tickets with 503 CHAIN_FACTS_STALE once the cut is longer, queues
+ * nothing meanwhile, and serves paid jobs again on its own once the RPC answers.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { after, before, test } from "node:test";
 import { type Hex, parseEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -26,11 +32,13 @@ import {
   startDevnet,
   ticketBrokerAbi,
 } from "../../src/chain/index.ts";
+import { createLogger } from "../../src/node/logger.ts";
 import { type OnchainPayments, startOnchainPayments } from "../../src/orchestrator/onchain.ts";
 import { type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/orchestrator.ts";
 import { Rat } from "../../src/payments/rational.ts";
 import { Sender } from "../../src/payments/sender.ts";
 import { defineBatchPipeline, type RunningRunner, startRunner } from "../../src/runner/index.ts";
+import { until } from "../until.ts";
 import { httpsCall, openPaidSession, paidJob, startTcpProxy, type TcpProxy } from "./helpers.ts";
 
 /**
@@ -77,16 +85,24 @@ before(async () => {
     defineBatchPipeline({ name: CAPABILITY, run: (i: { text: string }) => ({ text: i.text.toUpperCase() }) }),
     { port: 0 },
   );
-  orch = await startOrchestrator({
+  orch = await startPaidOrchestrator(dir, onchain);
+});
+
+/** An orchestrator on `payments` with the worker registered as CAPABILITY and advertised. */
+async function startPaidOrchestrator(
+  dataDir: string,
+  payments: OnchainPayments,
+): Promise<RunningOrchestrator> {
+  const o = await startOrchestrator({
     port: 0,
-    dataDir: dir,
+    dataDir,
     orchSecret: "s",
     network: "devnet",
-    payments: onchain.gate,
-    address: onchain.address,
+    payments: payments.gate,
+    address: payments.address,
     health: { intervalMs: 200, failureThreshold: 1 },
   });
-  const reg = await httpsCall(orch.url, "/capability/register", {
+  const reg = await httpsCall(o.url, "/capability/register", {
     method: "POST",
     headers: { authorization: "s" },
     body: JSON.stringify({
@@ -98,12 +114,9 @@ before(async () => {
     }),
   });
   assert.equal(reg.status, 200, reg.body);
-  const end = Date.now() + 20_000;
-  while (orch.registry.advertised().length === 0) {
-    if (Date.now() > end) throw new Error("container never healthy");
-    await new Promise((r) => setTimeout(r, 25));
-  }
-});
+  await until("the container is advertised", () => o.registry.advertised().length > 0, 20_000);
+  return o;
+}
 
 after(async () => {
   await orch?.close();
@@ -220,4 +233,127 @@ test("with the chain RPC cut, paid jobs keep flowing and every winning ticket is
   const stored = all.reduce((sum, w) => sum + w.ticket.faceValue, 0n);
   assert.equal(stored, (EV + 1n) * BigInt(paid.length));
   assert.equal(spent, stored, "the sender paid on chain exactly the face value the store holds as redeemed");
+});
+
+test("with the chain RPC cut longer than the staleness bound, paid work is refused with 503 CHAIN_FACTS_STALE, and flows again once it is back", async (t) => {
+  const BOUND_MS = 5_000; // the default is 8 min; the facts poll runs every 2 s
+  const staleDir = mkdtempSync(join(tmpdir(), "fault-rpc-stale-"));
+  const lines: { msg: string }[] = [];
+  const logger = createLogger({
+    name: "stale-test",
+    level: "info",
+    destination: new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const l of chunk.toString("utf8").split("\n")) if (l) lines.push(JSON.parse(l));
+        done();
+      },
+    }),
+  });
+  const logged = (re: RegExp) => lines.filter((l) => re.test(l.msg)).length;
+  await using staleProxy = await startTcpProxy(Number(new URL(devnet.rpcUrl).port));
+  const payments = await startOnchainPayments({
+    network: "devnet",
+    ethUrl: staleProxy.url,
+    privateKey: devnet.accounts.orchestrator.privateKey,
+    contracts: devnet.contracts,
+    dataDir: staleDir,
+    ticketEV: EV,
+    maxFaceValue: EV + 1n,
+    maxChainStalenessMs: BOUND_MS,
+    logger,
+  });
+  let o: RunningOrchestrator | undefined;
+  try {
+    o = await startPaidOrchestrator(staleDir, payments);
+    const url = o.url;
+    const gw = privateKeyToAccount(devnet.accounts.gateway.privateKey);
+    const sender = new Sender({
+      signer: gw,
+      time: gatewayFacts,
+      senders: gatewayFacts,
+      maxTicketEV: Rat.of(EV * 10n),
+      maxTotalEV: Rat.of(EV * 10n),
+    });
+    const job = async (session: Awaited<ReturnType<typeof openPaidSession>>, text: string) =>
+      paidJob(url, gw, sender, session, CAPABILITY, { text });
+    const s = await openPaidSession(url, gw, sender, CAPABILITY);
+    assert.equal((await job(s, "up")).status, 200);
+
+    // A cut shorter than the bound: paid jobs go on, on cached facts.
+    staleProxy.cut();
+    const cutAt = performance.now();
+    const short = await job(s, "short cut");
+    assert.equal(short.status, 200, short.body);
+    assert.ok(performance.now() - cutAt < BOUND_MS - 2_000, "the short-cut job ran well within the bound");
+
+    // Longer than the bound: paid jobs are refused with a 503 that names the cause (one job every
+    // 250 ms until then, each one still served on cached facts).
+    const host = new URL(staleProxy.url).host.replace(/\./g, "\\.");
+    const staleText = new RegExp(
+      `^chain facts are stale: no successful read from the chain RPC at ${host} for \\d`,
+    );
+    let served = 0;
+    await until(
+      "a paid job refused on stale chain facts",
+      async () => {
+        const r = await job(s, `cut ${served}`);
+        if (r.status === 200) served++;
+        else {
+          assert.equal(r.status, 503, r.body);
+          assert.match(r.body, staleText);
+        }
+        return r.status !== 200;
+      },
+      BOUND_MS + 10_000,
+      250,
+    );
+    const staleAfter = performance.now() - cutAt;
+    t.diagnostic(
+      `${served} paid jobs served during the cut; refused from ${(staleAfter / 1000).toFixed(1)} s on`,
+    );
+    assert.ok(staleAfter > BOUND_MS - 2_000, "not refused before the bound (less one 2 s poll)");
+    assert.equal(payments.facts.stale()?.code, "CHAIN_FACTS_STALE");
+    // Nothing is credited or queued while refused; ticket params are refused too.
+    const queued = payments.store.listWinningTickets().length;
+    const balance = payments.gate.balance(gw.address, CAPABILITY);
+    const refused = await job(s, "stale");
+    assert.equal(refused.status, 503, refused.body);
+    assert.match(refused.body, staleText);
+    await assert.rejects(openPaidSession(url, gw, sender, CAPABILITY), (err: Error) => {
+      assert.match(err.message, /answered 503: chain facts are stale/);
+      return true;
+    });
+    assert.equal(payments.store.listWinningTickets().length, queued, "the refused ticket was not queued");
+    assert.equal(payments.gate.balance(gw.address, CAPABILITY).cmp(balance), 0, "nor credited");
+    assert.equal(logged(/^chain facts are stale/), 1, "going stale is logged once");
+
+    // The RPC is back: the next good poll lifts the refusal, with no restart.
+    staleProxy.restore();
+    const restoredAt = performance.now();
+    let fresh: Awaited<ReturnType<typeof openPaidSession>> | undefined;
+    await until(
+      "ticket params are quoted again",
+      async () => {
+        fresh = await openPaidSession(url, gw, sender, CAPABILITY).catch(() => undefined);
+        return fresh !== undefined;
+      },
+      15_000,
+      100,
+    );
+    t.diagnostic(
+      `paid work accepted again ${((performance.now() - restoredAt) / 1000).toFixed(1)} s after the RPC returned`,
+    );
+    for (let i = 0; i < 2; i++) {
+      const r = await job(fresh!, `back ${i}`);
+      assert.equal(r.status, 200, r.body);
+      assert.deepEqual(JSON.parse(r.body), { text: `back ${i}`.toUpperCase() });
+    }
+    assert.equal((await job(s, "back on the old session")).status, 200);
+    assert.equal(logged(/^chain facts fresh again/), 1, "the recovery is logged");
+    assert.equal(payments.facts.stale(), undefined);
+  } finally {
+    await o?.close();
+    await payments.close();
+    rmSync(staleDir, { recursive: true, force: true });
+  }
 });
