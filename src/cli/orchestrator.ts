@@ -10,6 +10,7 @@ import { createLogger } from "../node/logger.ts";
 import { DEFAULT_SERVICE_PORT, type Network, startOrchestrator } from "../orchestrator/index.ts";
 import { type OnchainPayments, startOnchainPayments } from "../orchestrator/onchain.ts";
 import type { Rat } from "../payments/rational.ts";
+import { MAX_JOB_TIMEOUT_SECONDS } from "../protocol/job-header.ts";
 import {
   ethAcctAddrOption,
   KEY_GO_FLAG_ALIASES,
@@ -50,6 +51,14 @@ function parseCount(value: string): number {
   return Number(value);
 }
 
+/** `--max-job-timeout`: a duration (plain numbers are seconds) of whole seconds, at most one day. */
+function parseJobTimeout(value: string): number {
+  const ms = parseDuration(value);
+  if (ms % 1000 !== 0 || ms > MAX_JOB_TIMEOUT_SECONDS * 1000)
+    throw new InvalidArgumentError(`expected whole seconds between 1 and ${MAX_JOB_TIMEOUT_SECONDS}`);
+  return ms / 1000;
+}
+
 /** `-orchSecret` is a value or a file holding it (go-livepeer `common.ReadFromFile`). */
 function readSecret(value: string): string {
   try {
@@ -72,6 +81,7 @@ interface OrchestratorCliOptions extends KeyCliOptions {
   pricePerUnit?: Rat;
   ticketEv?: bigint;
   maxFaceValue?: bigint;
+  maxJobTimeout: number;
   trickleHostForRunner?: string;
   healthInterval: number;
   healthTimeout: number;
@@ -138,6 +148,15 @@ export function orchestratorCommand(): Command {
       new Option("--max-face-value <wei>", "cap on a ticket's face value (default: none)")
         .env("TRIBUTARY_MAX_FACE_VALUE")
         .argParser(parseWei),
+    )
+    .addOption(
+      new Option(
+        "--max-job-timeout <duration>",
+        "largest timeout_seconds a BYOC batch job may ask for (e.g. 600, 10m); longer asks answer 400",
+      )
+        .env("TRIBUTARY_MAX_JOB_TIMEOUT")
+        .default(MAX_JOB_TIMEOUT_SECONDS, "1 day (86400 s)")
+        .argParser(parseJobTimeout),
     )
     .addOption(
       new Option(
@@ -225,6 +244,7 @@ Examples:
           dataDir: opts.dataDir,
           network: opts.network,
           trickleHostForRunner: opts.trickleHostForRunner,
+          maxJobTimeoutSeconds: opts.maxJobTimeout,
           health: {
             intervalMs: opts.healthInterval,
             timeoutMs: opts.healthTimeout,

@@ -4,13 +4,14 @@
  */
 import { createHash } from "node:crypto";
 import type { Address, Hex } from "viem";
-import { BadRequestError } from "../node/errors.ts";
+import { BadRequestError, TributaryError } from "../node/errors.ts";
 import { checkPayloadSig } from "../payments/signature.ts";
 import {
   type JobRequest,
   type JobSender,
   jobSigningPayloadV0,
   jobSigningPayloadV1,
+  MAX_JOB_TIMEOUT_SECONDS,
   parseJobSenderHeader,
 } from "../protocol/job-header.ts";
 
@@ -25,6 +26,34 @@ export interface VerifiedJobSignature {
 
 function bad(message: string): BadRequestError {
   return new BadRequestError(message, { code: "BAD_JOB_SIGNATURE" });
+}
+
+/**
+ * Validates the operator's `--max-job-timeout` (whole seconds, 1 … {@link MAX_JOB_TIMEOUT_SECONDS});
+ * undefined gives the maximum. Throws a CONFIG error (500) naming the flag.
+ */
+export function maxJobTimeoutOption(seconds: number | undefined): number {
+  if (seconds === undefined) return MAX_JOB_TIMEOUT_SECONDS;
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_JOB_TIMEOUT_SECONDS)
+    throw new TributaryError(
+      "CONFIG",
+      `--max-job-timeout must be whole seconds between 1 and ${MAX_JOB_TIMEOUT_SECONDS}, got ${seconds}`,
+      { status: 500 },
+    );
+  return seconds;
+}
+
+/**
+ * Refuses a batch job whose `timeout_seconds` exceeds the operator's `--max-job-timeout`: 400
+ * `JOB_TIMEOUT_TOO_LONG`, naming the flag and the largest timeout accepted.
+ */
+export function checkJobTimeout(job: Pick<JobRequest, "timeoutSeconds">, maxSeconds: number): void {
+  if (job.timeoutSeconds <= maxSeconds) return;
+  throw new BadRequestError(
+    `Livepeer header: timeout_seconds ${job.timeoutSeconds} exceeds this orchestrator's --max-job-timeout of ` +
+      `${maxSeconds} s; send jobs with timeout_seconds ≤ ${maxSeconds}`,
+    { code: "JOB_TIMEOUT_TOO_LONG", details: { timeout_seconds: job.timeoutSeconds, max: maxSeconds } },
+  );
 }
 
 /** Normalises a `0x` + 130 hex signature (go strips the first two characters when longer than 130). */

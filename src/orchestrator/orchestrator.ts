@@ -99,9 +99,20 @@ import {
   type InfoContext,
   priceInfoOf,
 } from "./info.ts";
-import { parseJobSender, verifyJobSignature } from "./job-header.ts";
+import {
+  checkJobTimeout,
+  maxJobTimeoutOption,
+  parseJobSender,
+  verifyJobSignature,
+} from "./job-header.ts";
 import { createOrchestratorMetrics, type OrchestratorMetrics } from "./metrics.ts";
-import { balanceHeader, InsufficientBalanceError, type PaymentGate } from "./payments.ts";
+import {
+  balanceHeader,
+  CreditExhaustedError,
+  InsufficientBalanceError,
+  type JobMeter,
+  type PaymentGate,
+} from "./payments.ts";
 import { BYOC_PIPELINE, type Capability, CapabilityRegistry, type Lease } from "./registry.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -161,8 +172,16 @@ export interface OrchestratorOptions {
   address?: Address;
   /** BYOC stream debit period; default 23 s (go-livepeer `monitorOrchStream`). */
   streamDebitIntervalMs?: number;
-  /** BYOC SSE debit period; default 5 s (go-livepeer `processJob`). */
+  /**
+   * How often a running priced BYOC batch job (SSE or not) is debited and its credit checked; default
+   * 5 s (go-livepeer's SSE period in `processJob`). See payments.ts `JobMeter`.
+   */
   sseDebitIntervalMs?: number;
+  /**
+   * Largest `timeout_seconds` a BYOC batch job may ask for (`--max-job-timeout`); default and maximum
+   * {@link MAX_JOB_TIMEOUT_SECONDS} (one day). Longer asks answer 400 `JOB_TIMEOUT_TOO_LONG`.
+   */
+  maxJobTimeoutSeconds?: number;
   /** LV2V debit period; default 5 s (go-livepeer `-livePaymentInterval`). */
   livePaymentIntervalMs?: number;
   logger?: Logger;
@@ -461,10 +480,12 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
 
   /**
    * Parses the job header and, with payments, verifies the V1 or V0 signature (400 "Could not verify job
-   * creds"). Offchain nothing is verified and the price is 0. An unknown capability answers 503.
+   * creds"). Offchain nothing is verified and the price is 0. An unknown capability answers 503. A batch
+   * job (`maxTimeoutSeconds` given) asking for more than the operator's `--max-job-timeout` answers 400.
    */
-  async function byocJob(req: NodeRequest): Promise<ByocJob> {
+  async function byocJob(req: NodeRequest, maxTimeoutSeconds?: number): Promise<ByocJob> {
     const job = parseJobHeader(header(req.headers, JOB_REQUEST_HEADER) || undefined);
+    if (maxTimeoutSeconds !== undefined) checkJobTimeout(job, maxTimeoutSeconds);
     const sender = gate ? (await verifyJobSignature(job)).signer : undefined;
     const cap = registry.get(BYOC_PIPELINE, job.capability);
     if (cap === undefined)
@@ -504,22 +525,36 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     return lease;
   }
 
-  /** A signal that aborts when the client goes away before the answer ended. */
-  function clientGone(res: NodeResponse): AbortSignal {
-    const abort = new AbortController();
+  /**
+   * A signal that aborts when the client goes away before the answer ended (through `abort`, when given,
+   * so one signal can also stop the job for other reasons).
+   */
+  function clientGone(res: NodeResponse, abort = new AbortController()): AbortSignal {
     res.on("close", () => {
       if (!res.writableFinished) abort.abort();
     });
     return abort.signal;
   }
 
-  /** Extra behaviour of {@link relay} for priced BYOC jobs. */
+  /** Extra behaviour of {@link relay} for BYOC batch jobs. */
   interface RelayBilling {
     /** Headers for a whole (non-SSE) answer, computed when the body is complete (the charge). */
     finalHeaders?: () => Record<string, string>;
-    /** SSE: the opening balance header and a periodic debit; `debit()` returns the new balance. */
-    sse?: { openingHeaders: Record<string, string>; periodMs: number; debit: () => Rat };
+    /** SSE: headers sent first (the opening balance). */
+    openingHeaders?: Record<string, string>;
+    /** SSE: the last event of a stream that ended or timed out (the final charge and its balance). */
+    closingEvent?: () => string;
+    /**
+     * SSE: the job's stop signal. Aborted with a {@link CreditExhaustedError}, the stream ends with
+     * go-livepeer's insufficient-balance events; any other reason (the client left) ends the relay.
+     */
+    stop?: AbortSignal;
+    /** SSE: the stream ends (closing event, then `data: [DONE]`) after this long, go-livepeer's bound. */
+    deadlineMs?: number;
   }
+
+  /** go-livepeer's ending of an SSE answer whose balance ran out. */
+  const SSE_INSUFFICIENT_BALANCE = 'event: insufficient balance\ndata: {"balance": 0}\n\ndata: [DONE]\n\n';
 
   /** Copies a container answer to the client: SSE streamed as it comes, anything else whole. */
   async function relay(
@@ -537,32 +572,37 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
         "Content-Type": "text/event-stream",
         "Cache-Control": "no-cache",
         ...(meta ? { "X-Metadata": meta } : {}),
-        ...(billing.sse?.openingHeaders ?? {}),
+        ...(billing.openingHeaders ?? {}),
       });
       out.flushHeaders?.();
-      let broke = false;
-      const sse = billing.sse;
-      const timer = sse
-        ? setInterval(() => {
-            if (sse.debit().cmp(0n) >= 0) return;
-            // go-livepeer's ending when the balance runs out mid-stream.
-            broke = true;
-            out.write('event: insufficient balance\ndata: {"balance": 0}\n\ndata: [DONE]\n\n');
-            out.end();
-            upstream.destroy();
-          }, sse.periodMs)
-        : undefined;
+      // Ended by us (credit out, deadline) rather than by the container.
+      let ended = false;
+      const end = (last: string): void => {
+        if (ended) return;
+        ended = true;
+        out.end(last);
+        upstream.destroy();
+      };
+      const onStop = (): void => {
+        if (billing.stop?.reason instanceof CreditExhaustedError) end(SSE_INSUFFICIENT_BALANCE);
+      };
+      billing.stop?.addEventListener("abort", onStop);
+      const deadline =
+        billing.deadlineMs === undefined
+          ? undefined
+          : setTimeout(() => end(`${billing.closingEvent?.() ?? ""}data: [DONE]\n\n`), billing.deadlineMs);
       try {
         for await (const chunk of upstream) {
-          if (broke) break;
+          if (ended) break;
           if (!out.write(chunk)) await new Promise((r) => out.once("drain", r));
         }
       } catch (err) {
-        if (!broke) throw err;
+        if (!ended) throw err;
       } finally {
-        clearInterval(timer);
+        clearTimeout(deadline);
+        billing.stop?.removeEventListener("abort", onStop);
       }
-      if (!broke) out.end();
+      end(billing.closingEvent?.() ?? "");
       return;
     }
     const body = await readResponse(upstream);
@@ -573,6 +613,8 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     out.end(body);
   }
 
+  const maxJobTimeout = maxJobTimeoutOption(options.maxJobTimeoutSeconds);
+
   async function processRequest(req: NodeRequest, res: NodeResponse, rest: string): Promise<void> {
     if (req.method !== "POST") return sendText(res, 405, "Method not allowed");
     const started = performance.now();
@@ -580,14 +622,17 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     let j: ByocJob;
     let lease: Lease;
     try {
-      j = await byocJob(req);
+      j = await byocJob(req, maxJobTimeout);
       labels.model_id = j.cap.modelId;
     } catch (err) {
       metrics.jobs.inc({ ...labels, outcome: "rejected" });
       throw err;
     }
     lease = reserveOrThrow(j.cap, labels);
-    const gone = clientGone(res);
+    // One signal stops the job: the client leaving, or the meter when the credit runs out.
+    const stop = new AbortController();
+    const gone = clientGone(res, stop);
+    let meter: JobMeter | undefined;
     try {
       try {
         await takePayment(req, j, true, 400);
@@ -595,6 +640,12 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
         metrics.jobs.inc({ ...labels, outcome: "rejected" });
         throw err;
       }
+      // Every priced job is billed for the seconds it runs, however it ends (payments.ts JobMeter).
+      if (gate !== undefined && j.sender !== undefined && !j.price.isZero())
+        meter = gate.meter(j.sender, j.cap.modelId, j.price, {
+          periodMs: options.sseDebitIntervalMs ?? 5000,
+          onExhausted: (err) => stop.abort(err),
+        });
       const headers = containerHeaders(lease);
       const ct = header(req.headers, "content-type");
       if (ct) headers["Content-Type"] = ct;
@@ -617,28 +668,31 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
         upstream.resume();
         throw new ContainerError("job not able to be processed: worker auth token failed");
       }
-      const periodMs = options.sseDebitIntervalMs ?? 5000;
-      const periodUnits = BigInt(Math.max(1, Math.round(periodMs / 1000)));
-      const priced = gate !== undefined && j.sender !== undefined && !j.price.isZero();
-      await relay(upstream, res, 200, {
-        finalHeaders: () => charge(j, BigInt(Math.max(1, Math.ceil((performance.now() - started) / 1000)))),
-        ...(priced && gate && j.sender
+      const m = meter;
+      await relay(
+        upstream,
+        res,
+        200,
+        m && gate && j.sender
           ? {
-              sse: {
-                openingHeaders: {
-                  "livepeer-payment-balance": balanceHeader(gate.balance(j.sender, j.cap.modelId)),
-                },
-                periodMs,
-                debit: () => gate.debit(j.sender!, j.cap.modelId, j.price, periodUnits),
+              finalHeaders: () => ({ "Livepeer-Balance": balanceHeader(m.finish()) }),
+              openingHeaders: {
+                "livepeer-payment-balance": balanceHeader(gate.balance(j.sender, j.cap.modelId)),
               },
+              closingEvent: () => `event: balance\ndata: {"balance": ${balanceHeader(m.finish())}}\n\n`,
+              stop: stop.signal,
+              deadlineMs: j.job.timeoutSeconds * 1000,
             }
-          : {}),
-      });
+          : { deadlineMs: j.job.timeoutSeconds * 1000 },
+      );
       metrics.jobs.inc({ ...labels, outcome: (upstream.statusCode ?? 500) < 400 ? "ok" : "error" });
     } catch (err) {
       metrics.jobs.inc({ ...labels, outcome: "error" });
+      // The meter stopped the job before any answer: say so (402) rather than "container failed".
+      if (meter?.exhausted && stop.signal.reason instanceof CreditExhaustedError) throw stop.signal.reason;
       throw err;
     } finally {
+      meter?.finish();
       lease.release();
     }
   }

@@ -9,6 +9,7 @@
  *   **before** returning, so the work is acknowledged only after the tickets are on disk.
  * - {@link PaymentGate.require}: throws {@link InsufficientBalanceError} naming how much is missing.
  * - {@link PaymentGate.debit}: charges `price × units` after the work.
+ * - {@link PaymentGate.meter}: per-second billing of one running BYOC job ({@link JobMeter}).
  */
 import type { Address } from "viem";
 import { TributaryError } from "../node/errors.ts";
@@ -37,6 +38,101 @@ export class InsufficientBalanceError extends TributaryError {
         },
       },
     );
+  }
+}
+
+/**
+ * A running job was stopped because the sender's credit could not pay for its next period (the
+ * batch-job rule of {@link JobMeter}). Answers 402; `details` has the balance and the seconds run.
+ */
+export class CreditExhaustedError extends TributaryError {
+  constructor(manifestId: string, balance: Rat, seconds: number) {
+    super(
+      "CREDIT_EXHAUSTED",
+      `job stopped after ${seconds} s: the credit left for ${manifestId} (${balance.floor()} wei) does not pay for ` +
+        "the next seconds of work; send tickets worth the job's timeout_seconds × price before long jobs",
+      { status: 402, details: { manifest_id: manifestId, balance: balance.toString(), seconds } },
+    );
+  }
+}
+
+/** Options of {@link PaymentGate.meter}. */
+export interface JobMeterOptions {
+  /** How often the running job is debited, ms (whole seconds; at least one second). */
+  periodMs: number;
+  /** Called once, from the timer, when the credit left cannot pay for the next period: stop the job. */
+  onExhausted: (error: CreditExhaustedError) => void;
+}
+
+/**
+ * Per-second billing of one running job (BYOC batch jobs, streamed or not). Every period it debits
+ * the whole seconds run so far, and when the balance left is below (period + 1) seconds of price — the
+ * next period plus the second the final charge may round up — it calls `onExhausted` and stops
+ * metering. {@link JobMeter.finish} charges the rest, so a job costs `max(1, ceil(seconds run))` × price
+ * (go-livepeer's `ceil(elapsed)` units, at least one) whether it ends, fails, times out or its client
+ * leaves. One job alone never takes a balance below zero; concurrent jobs of one sender share the
+ * balance and can each overdraw it by at most one period + 1 s of price.
+ */
+export class JobMeter {
+  readonly #gate: PaymentGate;
+  readonly #sender: Address;
+  readonly #manifestId: string;
+  readonly #price: Rat;
+  readonly #floor: Rat;
+  readonly #started = performance.now();
+  readonly #timer: NodeJS.Timeout;
+  readonly #onExhausted: (error: CreditExhaustedError) => void;
+  #charged = 0n;
+  #balance: Rat | undefined;
+  #exhausted = false;
+
+  constructor(gate: PaymentGate, sender: Address, manifestId: string, price: Rat, options: JobMeterOptions) {
+    this.#gate = gate;
+    this.#sender = sender;
+    this.#manifestId = manifestId;
+    this.#price = price;
+    this.#onExhausted = options.onExhausted;
+    const periodSeconds = BigInt(Math.max(1, Math.round(options.periodMs / 1000)));
+    this.#floor = price.mul(periodSeconds + 1n);
+    this.#timer = setInterval(() => this.#tick(), Number(periodSeconds) * 1000);
+    this.#timer.unref();
+  }
+
+  /** True once the meter stopped the job for want of credit. */
+  get exhausted(): boolean {
+    return this.#exhausted;
+  }
+
+  /** Whole seconds run so far. */
+  get seconds(): number {
+    return Math.floor((performance.now() - this.#started) / 1000);
+  }
+
+  #tick(): void {
+    const due = BigInt(this.seconds) - this.#charged;
+    const balance = this.#debit(due);
+    if (balance.cmp(this.#floor) >= 0) return;
+    clearInterval(this.#timer);
+    this.#exhausted = true;
+    this.#balance = balance;
+    this.#onExhausted(new CreditExhaustedError(this.#manifestId, balance, Number(this.#charged)));
+  }
+
+  #debit(units: bigint): Rat {
+    if (units > 0n) this.#charged += units;
+    return this.#gate.debit(this.#sender, this.#manifestId, this.#price, units);
+  }
+
+  /**
+   * Ends the meter (idempotent): charges what is left of `max(1, ceil(seconds run))` — nothing more
+   * after the meter stopped the job — and returns the balance.
+   */
+  finish(): Rat {
+    if (this.#balance !== undefined) return this.#balance;
+    clearInterval(this.#timer);
+    const total = BigInt(Math.max(1, Math.ceil((performance.now() - this.#started) / 1000)));
+    this.#balance = this.#debit(total - this.#charged);
+    return this.#balance;
   }
 }
 
@@ -141,6 +237,14 @@ export class PaymentGate {
     const balance = this.balances.debitFees(sender, manifestId, price, units);
     this.#seen.set(`${sender}|${manifestId}`, balance);
     return balance;
+  }
+
+  /**
+   * Starts per-second billing of one job by `sender` at `price` per second (see {@link JobMeter});
+   * call `finish()` when the job ends, however it ends.
+   */
+  meter(sender: Address, manifestId: string, price: Rat, options: JobMeterOptions): JobMeter {
+    return new JobMeter(this, sender, manifestId, price, options);
   }
 
   /** Sum of the positive balances this process touched (wei) and how many balances that is. */
