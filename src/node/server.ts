@@ -23,6 +23,15 @@ import { join } from "node:path";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { errorBody, TributaryError } from "./errors.ts";
+import {
+  applyHttp1Limits,
+  clientErrorListener,
+  countUpload,
+  guardHttp2Sessions,
+  type HttpLimits,
+  http2ServerOptions,
+  resolveHttpLimits,
+} from "./http-limits.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 
 /** A request on the shared port: HTTP/1.1 (`IncomingMessage`) or HTTP/2 compat. */
@@ -59,6 +68,8 @@ export interface NodeServerOptions {
   grpc?: (router: ConnectRouter) => void;
   /** Every other request. */
   handler: NodeHandler;
+  /** Header size, slow-client and HTTP/2 limits (src/node/http-limits.ts); Go-like defaults. */
+  limits?: HttpLimits;
   logger?: Logger;
   /** Aborting closes the server. */
   signal?: AbortSignal;
@@ -96,7 +107,9 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
       ? undefined
       : connectNodeAdapter({ routes: options.grpc, grpc: true, connect: false, grpcWeb: false });
   const handle = options.handler;
+  const limits = resolveHttpLimits(options.limits);
   const listener = (req: NodeRequest, res: NodeResponse): void => {
+    if (req.httpVersionMajor === 2) countUpload(req as Http2ServerRequest, limits);
     const ct = String(req.headers["content-type"] ?? "");
     if (grpcHandler !== undefined && ct.startsWith("application/grpc")) {
       grpcHandler(req, res);
@@ -109,9 +122,16 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
       internalError(res, err, log);
     }
   };
-  const server = createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true }, listener);
-  // No request timeout: trickle POSTs and SSE answers stay open for a long time.
+  const server = createSecureServer(
+    { cert: tls.cert, key: tls.key, allowHTTP1: true, ...http2ServerOptions(limits) },
+    listener,
+  );
+  // No inactivity or whole-request timeout: trickle POSTs and SSE answers stay open for a long time.
+  // Only the TLS handshake and a request's headers are timed (http-limits.ts).
   server.setTimeout(0);
+  applyHttp1Limits(server, limits);
+  guardHttp2Sessions(server, limits);
+  server.on("clientError", clientErrorListener(limits));
   const sockets = new Set<Socket>();
   const sessions = new Set<Http2Session>();
   server.on("secureConnection", (socket: Socket) => {
@@ -123,7 +143,11 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
     session.once("close", () => sessions.delete(session));
   });
   server.on("error", (err) => log.error({ err }, "listener error"));
-  server.on("tlsClientError", (err) => log.debug({ err: err.message }, "TLS handshake failed"));
+  // Node leaves the socket open once this event has a listener (a handshake timeout included).
+  server.on("tlsClientError", (err, socket) => {
+    log.debug({ err: err.message }, "TLS handshake failed");
+    socket.destroy();
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, host, () => {
