@@ -48,6 +48,7 @@
  *
  * Not done: WHIP / RTMP ingest and WHEP / RTMP output, the `{"keep":"alive"}` control keepalive.
  */
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BadRequestError, NotFoundError, TributaryError } from "../node/errors.ts";
@@ -166,6 +167,14 @@ const MAX_PENDING_INPUTS = 256;
 /** One stream. */
 interface LiveStream {
   id: string;
+  /**
+   * The stream's control key (128 random bits, hex): its update, status, stop and data routes need
+   * it as `?key=` (the URLs the start answers carry it). The id alone reaches nothing: ids may be
+   * chosen by clients, and orchestrators and containers see them.
+   */
+  key: string;
+  /** Base name of its trickle channels on this gateway (`<channel>-in`, `-out`, `-data`): 128 random bits. */
+  channel: string;
   kind: "live" | "byoc";
   /** Native live: the model id; BYOC: the capability. */
   modelId: string;
@@ -291,7 +300,8 @@ export function createLive(options: LiveOptions): LiveManager {
    */
   async function inputDrained(channel: string): Promise<void> {
     if (!channel.endsWith("-in")) return;
-    const s = streams.get(channel.slice(0, -3));
+    const base = channel.slice(0, -3);
+    const s = [...streams.values()].find((x) => x.channel === base);
     const ch = trickle.getChannel(channel);
     if (s?.input === undefined || ch === undefined) return;
     const deadline = Date.now() + INPUT_DRAIN_TIMEOUT_MS;
@@ -829,7 +839,7 @@ export function createLive(options: LiveOptions): LiveManager {
   function endStream(s: LiveStream): void {
     s.output?.close();
     s.data?.close();
-    trickle.deleteChannel(`${s.id}-in`);
+    trickle.deleteChannel(`${s.channel}-in`);
     const forget = setTimeout(() => {
       if (streams.get(s.id) === s) stopStream(s);
     }, ENDED_RETENTION_MS);
@@ -842,7 +852,7 @@ export function createLive(options: LiveOptions): LiveManager {
     s.stopped.abort(new Error("stopped"));
     s.output?.close();
     s.data?.close();
-    trickle.deleteChannel(`${s.id}-in`);
+    trickle.deleteChannel(`${s.channel}-in`);
     streams.delete(s.id);
   }
 
@@ -863,6 +873,8 @@ export function createLive(options: LiveOptions): LiveManager {
     const stopped = new AbortController();
     const s: LiveStream = {
       ...fields,
+      key: randomBytes(16).toString("hex"),
+      channel: randomBytes(16).toString("hex"),
       trace,
       log: log.child({ stream_id: fields.id }),
       tried: new Set(),
@@ -885,16 +897,16 @@ export function createLive(options: LiveOptions): LiveManager {
       stopped,
     };
     if (channels.input) {
-      trickle.createChannel(`${s.id}-in`, "video/MP2T");
-      s.input = new LocalSubscriber(trickle, `${s.id}-in`, { start: 0, signal: stopped.signal });
+      trickle.createChannel(`${s.channel}-in`, "video/MP2T");
+      s.input = new LocalSubscriber(trickle, `${s.channel}-in`, { start: 0, signal: stopped.signal });
     }
     if (channels.output) {
-      trickle.createChannel(`${s.id}-out`, "video/MP2T");
-      s.output = new LocalPublisher(trickle, `${s.id}-out`, "video/MP2T");
+      trickle.createChannel(`${s.channel}-out`, "video/MP2T");
+      s.output = new LocalPublisher(trickle, `${s.channel}-out`, "video/MP2T");
     }
     if (channels.data) {
-      trickle.createChannel(`${s.id}-data`, "application/jsonl");
-      s.data = new LocalPublisher(trickle, `${s.id}-data`, "application/jsonl");
+      trickle.createChannel(`${s.channel}-data`, "application/jsonl");
+      s.data = new LocalPublisher(trickle, `${s.channel}-data`, "application/jsonl");
     }
     streams.set(s.id, s);
     try {
@@ -927,14 +939,14 @@ export function createLive(options: LiveOptions): LiveManager {
       { input: true, output: true, data: false },
     );
     const base = options.baseUrl();
-    const routes = `${base}/live/video-to-video/${id}`;
+    const route = routeUrl(s, `${base}/live/video-to-video`);
     json(res, 200, {
       stream_id: id,
-      publish_url: `${base}${LIVE_TRICKLE_BASE}${id}-in`,
-      subscribe_url: `${base}${LIVE_TRICKLE_BASE}${id}-out`,
-      update_url: `${routes}/update`,
-      status_url: `${routes}/status`,
-      stop_url: `${routes}/stop`,
+      publish_url: `${base}${LIVE_TRICKLE_BASE}${s.channel}-in`,
+      subscribe_url: `${base}${LIVE_TRICKLE_BASE}${s.channel}-out`,
+      update_url: route("update"),
+      status_url: route("status"),
+      stop_url: route("stop"),
       orchestrator: s.orchestrator,
     });
   }
@@ -965,21 +977,40 @@ export function createLive(options: LiveOptions): LiveManager {
       },
     );
     const base = options.baseUrl();
-    const routes = `${base}/process/stream/${id}`;
+    const route = routeUrl(s, `${base}/process/stream`);
     json(res, 200, {
       stream_id: id,
       whip_url: "",
       whep_url: "",
       rtmp_url: "",
       rtmp_output_url: "",
-      update_url: `${routes}/update`,
-      status_url: `${routes}/status`,
-      data_url: s.data ? `${routes}/data` : "",
-      stop_url: `${routes}/stop`,
-      publish_url: s.input ? `${base}${LIVE_TRICKLE_BASE}${id}-in` : "",
-      subscribe_url: s.output ? `${base}${LIVE_TRICKLE_BASE}${id}-out` : "",
+      update_url: route("update"),
+      status_url: route("status"),
+      data_url: s.data ? route("data") : "",
+      stop_url: route("stop"),
+      publish_url: s.input ? `${base}${LIVE_TRICKLE_BASE}${s.channel}-in` : "",
+      subscribe_url: s.output ? `${base}${LIVE_TRICKLE_BASE}${s.channel}-out` : "",
       orchestrator: s.orchestrator,
     });
+  }
+
+  /** The URL of one of `s`'s routes under `base`, carrying its control key. */
+  const routeUrl =
+    (s: LiveStream, base: string) =>
+    (route: string): string =>
+      `${base}/${encodeURIComponent(s.id)}/${route}?key=${s.key}`;
+
+  /**
+   * The one check of every route about a stream: the stream `id` if the request's `?key=` is its
+   * control key. A wrong or missing key answers exactly as an unknown id (404), so ids confirm nothing.
+   */
+  function controlled(req: IncomingMessage, id: string): LiveStream {
+    const s = streams.get(id);
+    const given = Buffer.from(new URL(req.url ?? "/", "http://x").searchParams.get("key") ?? "");
+    const key = Buffer.from(s?.key ?? "");
+    if (s === undefined || given.length !== key.length || !timingSafeEqual(given, key))
+      throw new NotFoundError(`unknown stream ${id}: use the URLs the start answered (they carry its key)`);
+    return s;
   }
 
   function statusOf(s: LiveStream) {
@@ -1092,7 +1123,7 @@ export function createLive(options: LiveOptions): LiveManager {
       });
     const gone = new AbortController();
     res.on("close", () => gone.abort());
-    const sub = new LocalSubscriber(trickle, `${s.id}-data`, {
+    const sub = new LocalSubscriber(trickle, `${s.channel}-data`, {
       start: 0,
       signal: AbortSignal.any([gone.signal, s.stopped.signal]),
     });
@@ -1149,8 +1180,15 @@ export function createLive(options: LiveOptions): LiveManager {
         /^\/live\/video-to-video\/([^/]+)\/(update|status|stop)$/.exec(path) ??
         /^\/process\/stream\/([^/]+)\/(update|status|stop|data|whip|rtmp)$/.exec(path);
       if (!m) throw new NotFoundError(`no route ${req.method} ${path}`);
-      const s = streams.get(m[1] as string);
-      if (s === undefined) throw new NotFoundError(`unknown stream ${m[1]}`);
+      if (m[2] === "whip" || m[2] === "rtmp") {
+        req.resume();
+        throw new TributaryError(
+          "NOT_IMPLEMENTED",
+          `${m[2]} ingest is not supported by this gateway; publish MPEG-TS segments to the stream's publish_url (trickle)`,
+          { status: 501 },
+        );
+      }
+      const s = controlled(req, m[1] as string);
       switch (m[2]) {
         case "status":
           return json(res, 200, statusOf(s));
@@ -1158,15 +1196,8 @@ export function createLive(options: LiveOptions): LiveManager {
           return stop(req, res, s);
         case "update":
           return update(req, res, s);
-        case "data":
-          return dataEvents(req, res, s);
         default:
-          req.resume();
-          throw new TributaryError(
-            "NOT_IMPLEMENTED",
-            `${m[2]} ingest is not supported by this gateway; publish MPEG-TS segments to the stream's publish_url (trickle)`,
-            { status: 501 },
-          );
+          return dataEvents(req, res, s);
       }
     },
     async close() {

@@ -101,6 +101,7 @@ import {
 } from "./info.ts";
 import {
   checkJobTimeout,
+  type JobSignatureVersion,
   maxJobTimeoutOption,
   parseJobSender,
   verifyJobSignature,
@@ -196,6 +197,11 @@ interface LiveStream {
   channels: string[];
   /** The channel whose end stops the stream (the control channel). */
   watch: string;
+  /**
+   * BYOC: who may update, pay for and stop it: the lower-case address whose job signature verified
+   * at start, or "" for an unsigned start (offchain only). See `ownedStream`.
+   */
+  owner?: string;
   /** Who pays, at what price per second (BYOC streams with payments). */
   payer?: { sender: Address; manifestId: string; price: Rat; negativeTicks: number; timer: NodeJS.Timeout };
 }
@@ -1054,8 +1060,13 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     // the id travels to the container in the x-stream-id header: only what a header value can carry
     if (!/^[\x20-\x7e]{1,256}$/.test(id))
       throw new BadRequestError("the stream id must be printable ASCII, at most 256 characters");
+    const { owner } = await callerOf(job);
+    // Ids are unique across senders (the container sees the id in x-stream-id): a start whose id runs
+    // already is refused, and the answer is the same whoever runs it.
     if (streams.has(id))
-      throw new TributaryError("STREAM_EXISTS", `stream ${id} already runs here`, { status: 409 });
+      throw new TributaryError("STREAM_EXISTS", `stream id ${id} is in use here: choose another id`, {
+        status: 409,
+      });
     const body = await readJsonObject(req);
     const labels = { route: "byoc-stream", pipeline: BYOC_PIPELINE, model_id: cap.modelId };
     const lease = reserveOrThrow(cap, labels);
@@ -1082,6 +1093,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
       lease,
       channels: Object.values(names),
       watch: names.control!,
+      owner,
     };
     streams.set(id, stream);
     const urls = trickleUrls(info.serviceUri);
@@ -1132,10 +1144,33 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     res.end();
   }
 
-  function streamOf(job: JobRequest): LiveStream {
-    const id = job.streamId || job.id;
+  /**
+   * Who sends a BYOC stream job: the lower-case address whose V1 or V0 signature verified, or ""
+   * for an unsigned job offchain (where a signature that does not verify also counts as none; on
+   * chain `byocJob` has refused it already). `version` is the signature's format.
+   */
+  async function callerOf(job: JobRequest): Promise<{ owner: string; version?: JobSignatureVersion }> {
+    if (gate === undefined && job.sig === "") return { owner: "" };
+    try {
+      const v = await verifyJobSignature(job);
+      return { owner: v.signer.toLowerCase(), version: v.version };
+    } catch (err) {
+      if (gate !== undefined) throw err;
+      return { owner: "" };
+    }
+  }
+
+  /** Stands for the operator (`Authorization: <orchestrator secret>`) in {@link ownedStream}. */
+  const OPERATOR = Symbol("operator");
+
+  /**
+   * The one check of every BYOC stream route after the start: the stream `id` if `caller` started it
+   * (the operator may reach any). Someone else's stream answers exactly as an unknown one, 404, so
+   * the routes confirm nothing about streams the caller does not own.
+   */
+  function ownedStream(id: string, caller: string | typeof OPERATOR): LiveStream {
     const s = streams.get(id);
-    if (s === undefined || s.kind !== "byoc")
+    if (s === undefined || s.kind !== "byoc" || (caller !== OPERATOR && s.owner !== caller))
       throw new NotFoundError(`stream ${id} does not run here`, { code: "STREAM_NOT_FOUND" });
     return s;
   }
@@ -1185,19 +1220,42 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     }
   }
 
-  /** Stop, update and payment: the signed header names the stream; payment is credited if sent. */
+  /**
+   * Stop, update and payment: the header names the stream, which must be the signer's
+   * ({@link ownedStream}); then the payment, if sent, is credited. A V0 signature covers only
+   * `request + parameters`, so a V0-signed job names its stream in `request.stream_id` (the `id`
+   * field counts for V1 and unsigned jobs): a V0 signature seen on any other job cannot be replayed
+   * to reach one of the signer's streams by a made-up `id`.
+   */
   async function streamJob(req: NodeRequest, required: boolean): Promise<{ j: ByocJob; s: LiveStream }> {
     const j = await byocJob(req);
-    const s = streamOf(j.job);
+    const caller = await callerOf(j.job);
+    const id = caller.version === "v0" ? j.job.streamId : j.job.streamId || j.job.id;
+    if (id === "")
+      throw new BadRequestError(
+        caller.version === "v0"
+          ? 'name the stream in request (`{"stream_id": …}`): a V0 job signature does not cover id'
+          : "the job header names no stream: set request.stream_id",
+      );
+    const s = ownedStream(id, caller.owner);
     await takePayment(req, j, required, 400);
     return { j, s };
   }
 
+  /**
+   * `/ai/stream/stop`: by the stream's sender, or by the operator with `Authorization: <orchestrator
+   * secret>` and a `Livepeer` header that names the stream (no signature, no payment).
+   */
   async function streamStop(req: NodeRequest, res: NodeResponse): Promise<void> {
-    const { s } = await streamJob(req, false);
+    const operator = authorized(req);
+    let s: LiveStream;
+    if (operator) {
+      const job = parseJobHeader(header(req.headers, JOB_REQUEST_HEADER) || undefined);
+      s = ownedStream(job.streamId || job.id, OPERATOR);
+    } else s = (await streamJob(req, false)).s;
     const body = await readBody(req, maxBody);
     const { status, answer, ct } = await stopContainerStream(s, body);
-    teardown(s, "stopped by the gateway");
+    teardown(s, operator ? "stopped by the operator" : "stopped by the gateway");
     (res as ServerResponse).writeHead(status, ct ? { "Content-Type": ct } : {});
     res.end(answer);
   }

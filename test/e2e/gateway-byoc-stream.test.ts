@@ -119,7 +119,8 @@ describe("gateway BYOC streams", () => {
     assert.equal(s.publish_url, "", "no video ingress asked");
     assert.equal(s.data_url, "");
     assert.equal((await fetch(`${gw.url}/process/stream/plain/whip`, { method: "POST" })).status, 501);
-    assert.equal((await fetch(`${gw.url}/process/stream/plain/data`)).status, 503, "no data output asked");
+    const data = s.status_url.replace("/status?", "/data?");
+    assert.equal((await fetch(data)).status, 503, "no data output asked");
     assert.equal((await fetch(s.stop_url, { method: "POST", body: "{}" })).status, 200);
     assert.equal((await fetch(s.status_url)).status, 404, "stopped streams are gone");
   });
