@@ -86,7 +86,10 @@ export interface ChainFactsOptions {
   refuseWhenStale?: boolean;
   /** The RPC URL, for messages (only its host is shown); default the chain's default RPC URL. */
   rpcUrl?: string;
-  /** Clock for the per-sender cache and the staleness bound (tests); default `Date.now`. */
+  /**
+   * Clock in ms for the per-sender cache and the staleness bound (tests); default `performance.now`
+   * (monotonic: a wall-clock step neither fakes nor hides an outage).
+   */
   now?: () => number;
   /** Read the L1 block from the header's `l1BlockNumber` (Arbitrum); default: on chain 42161. */
   l1BlockNumber?: boolean;
@@ -122,7 +125,7 @@ export async function startChainFacts(options: ChainFactsOptions): Promise<Chain
   const pub = clients.publicClient;
   const log = options.logger ?? silentLogger();
   const useL1 = options.l1BlockNumber ?? pub.chain?.id === 42161;
-  const now = options.now ?? Date.now;
+  const now = options.now ?? (() => performance.now());
   const maxStalenessMs = options.maxStalenessMs ?? DEFAULT_MAX_CHAIN_STALENESS_MS;
   if (!(maxStalenessMs >= 0)) throw new RangeError("maxStalenessMs must be ≥ 0");
   const refuseWhenStale = options.refuseWhenStale ?? true;
