@@ -23,7 +23,7 @@
  * The RPC may go away: a periodic refresh that fails keeps the last values (all of them: a refresh is
  * applied whole or not at all, so a round is never paired with another round's block hash), and the
  * per-sender reads (sender info, pool size, claimed reserve) fall back to their last known values, so
- * tickets keep validating on cached facts. A read that takes longer than `staleAfterMs` (an RPC that
+ * tickets keep validating on cached facts (for at most `maxStalenessMs`, below). A read that takes longer than `staleAfterMs` (an RPC that
  * hangs rather than refuses) is answered from the cache too. After a failed or slow read, the cache
  * answers without asking the RPC for one poll interval (no retry storm per ticket while it is down). A sender never seen
  * while the RPC was up cannot be validated until it returns.
