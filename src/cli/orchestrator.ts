@@ -9,6 +9,7 @@ import { TributaryError } from "../node/errors.ts";
 import { createLogger } from "../node/logger.ts";
 import { DEFAULT_SERVICE_PORT, type Network, startOrchestrator } from "../orchestrator/index.ts";
 import { type OnchainPayments, startOnchainPayments } from "../orchestrator/onchain.ts";
+import { DEFAULT_MAX_CHAIN_STALENESS_MS } from "../payments/chain-facts.ts";
 import type { Rat } from "../payments/rational.ts";
 import { MAX_JOB_TIMEOUT_SECONDS } from "../protocol/job-header.ts";
 import {
@@ -82,6 +83,7 @@ interface OrchestratorCliOptions extends KeyCliOptions {
   ticketEv?: bigint;
   maxFaceValue?: bigint;
   maxJobTimeout: number;
+  maxChainStaleness: number;
   trickleHostForRunner?: string;
   healthInterval: number;
   healthTimeout: number;
@@ -148,6 +150,15 @@ export function orchestratorCommand(): Command {
       new Option("--max-face-value <wei>", "cap on a ticket's face value (default: none)")
         .env("TRIBUTARY_MAX_FACE_VALUE")
         .argParser(parseWei),
+    )
+    .addOption(
+      new Option(
+        "--max-chain-staleness <duration>",
+        "how long cached chain facts are trusted while the chain RPC fails; then paid work is refused (503 CHAIN_FACTS_STALE) until it answers",
+      )
+        .env("TRIBUTARY_MAX_CHAIN_STALENESS")
+        .default(DEFAULT_MAX_CHAIN_STALENESS_MS, "8m")
+        .argParser(parseDuration),
     )
     .addOption(
       new Option(
@@ -228,6 +239,7 @@ Examples:
             dataDir: opts.dataDir,
             ...(opts.ticketEv === undefined ? {} : { ticketEV: opts.ticketEv }),
             ...(opts.maxFaceValue === undefined ? {} : { maxFaceValue: opts.maxFaceValue }),
+            maxChainStalenessMs: opts.maxChainStaleness,
             logger,
           });
         }
