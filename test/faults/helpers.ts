@@ -183,16 +183,23 @@ export interface PaidJobResult {
   balance: bigint | undefined;
 }
 
-/** One BYOC job to `/process/request/<capability>` carrying `tickets` new tickets of `s`. */
-export async function paidJob(
-  base: string,
+/** A signed, paid BYOC job ready to send (tickets already signed, so sending it is one request). */
+export interface PreparedPaidJob {
+  headers: Record<string, string>;
+  /** Hashes of the tickets the job carries. */
+  tickets: Hex[];
+  /** Sum of their face values. */
+  faceValue: bigint;
+}
+
+/** Signs the job header and `tickets` new tickets of `s` for `/process/request/<capability>`. */
+export async function preparePaidJob(
   gateway: PrivateKeyAccount,
   sender: Sender,
   s: PaidSession,
   capability: string,
-  input: unknown,
   tickets = 1,
-): Promise<PaidJobResult> {
+): Promise<PreparedPaidJob> {
   const payment = await sender.createPayment(s.session, tickets, s.price);
   const request = "{}";
   const parameters = "{}";
@@ -210,20 +217,38 @@ export async function paidJob(
     }),
   ).toString("base64");
   const sent = ticketsOfPayment(payment);
-  const res = await httpsCall(base, `/process/request/${capability}`, {
-    method: "POST",
+  return {
     headers: {
       livepeer: header,
       "livepeer-payment": encodePaymentHeader(payment),
       "content-type": "application/json",
     },
+    tickets: sent.map((t) => ticketHash(t)),
+    faceValue: sent.reduce((sum, t) => sum + t.faceValue, 0n),
+  };
+}
+
+/** One BYOC job to `/process/request/<capability>` carrying `tickets` new tickets of `s`. */
+export async function paidJob(
+  base: string,
+  gateway: PrivateKeyAccount,
+  sender: Sender,
+  s: PaidSession,
+  capability: string,
+  input: unknown,
+  tickets = 1,
+): Promise<PaidJobResult> {
+  const job = await preparePaidJob(gateway, sender, s, capability, tickets);
+  const res = await httpsCall(base, `/process/request/${capability}`, {
+    method: "POST",
+    headers: job.headers,
     body: JSON.stringify(input),
   });
   return {
     status: res.status,
     body: res.body,
-    tickets: sent.map((t) => ticketHash(t)),
-    faceValue: sent.reduce((sum, t) => sum + t.faceValue, 0n),
+    tickets: job.tickets,
+    faceValue: job.faceValue,
     balance:
       typeof res.headers["livepeer-balance"] === "string"
         ? BigInt(res.headers["livepeer-balance"])

@@ -36,8 +36,9 @@ import {
 import { openStore } from "../../src/node/store.ts";
 import { Rat } from "../../src/payments/rational.ts";
 import { Sender } from "../../src/payments/sender.ts";
+import { ticketEV } from "../../src/payments/ticket.ts";
 import { defineBatchPipeline, type RunningRunner, startRunner } from "../../src/runner/index.ts";
-import { httpsCall, openPaidSession, type PaidSession, paidJob } from "./helpers.ts";
+import { httpsCall, openPaidSession, type PaidSession, paidJob, preparePaidJob } from "./helpers.ts";
 
 const EV = 2n * 10n ** 15n;
 const CAPABILITY = "shout";
@@ -59,7 +60,7 @@ before(async () => {
     chainId: devnet.chainId,
     privateKey: devnet.accounts.gateway.privateKey,
   });
-  await fundSender(g, devnet.contracts.ticketBroker, { deposit: parseEther("1"), reserve: parseEther("1") });
+  await fundSender(g, devnet.contracts.ticketBroker, { deposit: parseEther("2"), reserve: parseEther("1") });
   gatewayFacts = await startChainFacts({
     clients: g,
     contracts: devnet.contracts,
@@ -93,7 +94,7 @@ async function anvil(method: string, params: unknown[]): Promise<void> {
 }
 
 /** Starts `tributary orchestrator` on devnet; resolves with its URL once it listens and advertises. */
-async function startChild(): Promise<{ child: ChildProcess; url: string }> {
+async function startChild(dataDir = join(dir, "orch")): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
     [
@@ -106,7 +107,7 @@ async function startChild(): Promise<{ child: ChildProcess; url: string }> {
       "--key-file",
       join(dir, "orchestrator.key"),
       "--data-dir",
-      join(dir, "orch"),
+      dataDir,
       "--service-addr",
       "127.0.0.1:0",
       "--orch-secret",
@@ -330,4 +331,66 @@ test("SIGKILL under paid load: no acknowledged winning ticket lost or redeemed t
     fundsAfter.reserve.fundsRemaining;
   const redeemedFaceValue = all.reduce((sum, w) => sum + w.ticket.faceValue, 0n);
   assert.equal(spent, redeemedFaceValue, "the sender paid on chain exactly what the store holds as redeemed");
+});
+
+test("SIGKILL inside a 150-ticket batch: every credited or burnt winning ticket is queued; a second orchestrator on the data directory is refused", async (t) => {
+  const gw = privateKeyToAccount(devnet.accounts.gateway.privateKey);
+  const sender = new Sender({
+    signer: gw,
+    time: gatewayFacts,
+    senders: gatewayFacts,
+    maxTicketEV: Rat.of(EV * 10n),
+    maxTotalEV: Rat.of(EV * 1000n),
+  });
+  const dataDir = join(dir, "orch-batch");
+  let running = await startChild(dataDir);
+
+  // Two orchestrators on one data directory would redeem the same queue: the second is refused,
+  // naming the pid that holds the directory.
+  await assert.rejects(startChild(dataDir), (err: Error) => {
+    assert.match(err.message, /orchestrator exited \(1\)/);
+    assert.match(
+      err.message,
+      new RegExp(`in use by another Tributary process \\(pid ${running.child.pid}\\)`),
+    );
+    return true;
+  });
+
+  for (const [i, delayMs] of [60, 120, 250].entries()) {
+    if (i > 0) running = await startChild(dataDir); // takes over the lock the killed process left
+    const s = await openPaidSession(running.url, gw, sender, CAPABILITY);
+    const job = await preparePaidJob(gw, sender, s, CAPABILITY, 150);
+    const exited = new Promise((r) => running.child.once("exit", r));
+    const answered = httpsCall(running.url, `/process/request/${CAPABILITY}`, {
+      method: "POST",
+      headers: job.headers,
+      body: JSON.stringify({ text: "batch" }),
+    }).then(
+      (r) => r.status,
+      () => "reset",
+    );
+    await new Promise((r) => setTimeout(r, delayMs));
+    running.child.kill("SIGKILL");
+    await exited;
+    const status = await answered;
+
+    using store = openStore({ dataDir });
+    const count = (table: string) =>
+      (store.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+    const winners = store.listWinningTickets();
+    const nonces = count("seen_nonces");
+    const kept = store.getBalanceEntry(gw.address, CAPABILITY)?.amount ?? Rat.ZERO;
+    const queuedEV = winners.reduce(
+      (sum, w) => sum.add(ticketEV(w.ticket.faceValue, w.ticket.winProb)),
+      Rat.ZERO,
+    );
+    t.diagnostic(
+      `kill ${delayMs} ms into the request (answer: ${status}): ${nonces} nonces recorded, ${winners.length} winners queued, credit ${kept.floor()} wei (queued winners' EV ${queuedEV.floor()})`,
+    );
+    // Every ticket wins (face value EV + 1): a nonce recorded without its winner queued is a lost
+    // winning ticket, and credit above the queued winners' EV is credit for a ticket that is not on disk.
+    assert.equal(nonces, winners.length, "every recorded nonce has its winning ticket queued");
+    assert.ok(kept.cmp(queuedEV) <= 0, `credit ${kept} ≤ the EV of the queued winners ${queuedEV}`);
+    assert.ok(nonces % 150 === 0, `a batch is recorded whole or not at all (${nonces} nonces)`);
+  }
 });
