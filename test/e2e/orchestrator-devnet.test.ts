@@ -5,25 +5,18 @@
  * answer, and the redeemer redeems it on chain.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { keccak256, parseEther, stringToBytes } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { type ChainFacts, startChainFacts } from "../../src/chain/chain-facts.ts";
+import { startChainFacts } from "../../src/chain/chain-facts.ts";
 import {
   createChainClients,
-  createRedeemerChain,
-  type Devnet,
-  fundSender,
   initializeCurrentRound,
   mineBlocks,
-  startDevnet,
   ticketBrokerAbi,
 } from "../../src/chain/index.ts";
-import { openStore, type PaymentStore } from "../../src/node/store.ts";
-import { PaymentGate, type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
+import { openStore } from "../../src/node/store.ts";
+import { PaymentGate, startOrchestrator } from "../../src/orchestrator/index.ts";
 import { Balances } from "../../src/payments/balances.ts";
 import { Rat } from "../../src/payments/rational.ts";
 import { Recipient } from "../../src/payments/recipient.ts";
@@ -33,57 +26,33 @@ import { signPayload } from "../../src/payments/signature.ts";
 import { ticketHash } from "../../src/payments/ticket.ts";
 import { encodePaymentHeader } from "../../src/protocol/payment-header.ts";
 import { priceInfoFromGoJson, ticketParamsFromGoJson } from "../../src/protocol/ticket-params-json.ts";
-import { defineBatchPipeline, type RunningRunner, startRunner } from "../../src/runner/index.ts";
+import { defineBatchPipeline, startRunner } from "../../src/runner/index.ts";
+import { devnetFixture } from "../devnet.ts";
+import { until } from "../until.ts";
 import { call } from "./orchestrator-helpers.ts";
 
 /** Above the real redemption cost on anvil (~2e14 wei), which the redeemer checks. */
 const EV = 10n ** 15n;
 
 describe("orchestrator on the devnet", () => {
-  let devnet: Devnet;
-  let dir: string;
-  let store: PaymentStore;
-  let facts: ChainFacts;
-  let redeemer: Redeemer;
-  let worker: RunningRunner;
-  let orch: RunningOrchestrator;
-  let seed = 0;
-
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "orch-devnet-"));
-    devnet = await startDevnet();
-    const g = createChainClients({
-      rpcUrl: devnet.rpcUrl,
-      chainId: devnet.chainId,
-      privateKey: devnet.accounts.gateway.privateKey,
+  test("a paid BYOC job: tickets validated on chain facts, job charged, the winner stored and redeemed", async () => {
+    await using net = await devnetFixture({
+      fundGateway: { deposit: parseEther("0.01"), reserve: parseEther("1") },
     });
-    await fundSender(g, devnet.contracts.ticketBroker, {
-      deposit: parseEther("0.01"),
-      reserve: parseEther("1"),
-    });
-    const o = createChainClients({
-      rpcUrl: devnet.rpcUrl,
-      chainId: devnet.chainId,
-      privateKey: devnet.accounts.orchestrator.privateKey,
-    });
-    facts = await startChainFacts({
-      clients: o,
-      contracts: devnet.contracts,
-      recipient: devnet.accounts.orchestrator.address,
-      pollIntervalMs: 200,
-    });
-    store = openStore({ dataDir: dir });
-    redeemer = new Redeemer({
-      store,
-      chain: createRedeemerChain({
-        clients: o,
-        ticketBroker: devnet.contracts.ticketBroker,
-        roundsManager: devnet.contracts.roundsManager,
-        bondingManager: devnet.contracts.bondingManager,
+    const { devnet } = net;
+    const facts = net.use(
+      await startChainFacts({
+        clients: net.clients("orchestrator"),
+        contracts: devnet.contracts,
+        recipient: devnet.accounts.orchestrator.address,
+        pollIntervalMs: 200,
       }),
-      pollIntervalMs: 0,
-      backoffBaseMs: 0,
-    });
+    );
+    const store = net.use(openStore({ dataDir: net.dir }));
+    const redeemer = net.use(
+      new Redeemer({ store, chain: net.redeemerChain(), pollIntervalMs: 0, backoffBaseMs: 0 }),
+    );
+    let seed = 0;
     const recipient = new Recipient({
       address: devnet.accounts.orchestrator.address,
       ticketEV: EV,
@@ -102,19 +71,26 @@ describe("orchestrator on the devnet", () => {
       enqueueWinner: (t) => redeemer.enqueue(t),
       isActive: () => facts.isActive(),
     });
-    worker = await startRunner(
-      defineBatchPipeline({ name: "shout", run: (i: { text: string }) => ({ text: i.text.toUpperCase() }) }),
-      { port: 0 },
+    const worker = net.use(
+      await startRunner(
+        defineBatchPipeline({
+          name: "shout",
+          run: (i: { text: string }) => ({ text: i.text.toUpperCase() }),
+        }),
+        { port: 0 },
+      ),
     );
-    orch = await startOrchestrator({
-      port: 0,
-      dataDir: dir,
-      orchSecret: "s",
-      network: "devnet",
-      payments: gate,
-      address: devnet.accounts.orchestrator.address,
-      health: { intervalMs: 100, failureThreshold: 1 },
-    });
+    const orch = net.use(
+      await startOrchestrator({
+        port: 0,
+        dataDir: net.dir,
+        orchSecret: "s",
+        network: "devnet",
+        payments: gate,
+        address: devnet.accounts.orchestrator.address,
+        health: { intervalMs: 100, failureThreshold: 1 },
+      }),
+    );
     const reg = await call(orch, "/capability/register", {
       method: "POST",
       headers: { authorization: "s" },
@@ -127,24 +103,8 @@ describe("orchestrator on the devnet", () => {
       }),
     });
     assert.equal(reg.status, 200);
-    const end = Date.now() + 10_000;
-    while (orch.registry.advertised().length === 0) {
-      if (Date.now() > end) throw new Error("container never healthy");
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  });
+    await until("the container to be healthy", () => orch.registry.advertised().length > 0);
 
-  after(async () => {
-    await orch?.close();
-    await worker?.close();
-    await redeemer?.stop();
-    await facts?.close();
-    store?.close();
-    await devnet?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
-
-  test("a paid BYOC job: tickets validated on chain facts, job charged, the winner stored and redeemed", async () => {
     const gw = privateKeyToAccount(devnet.accounts.gateway.privateKey);
     const sig = await signPayload(gw, gw.address);
     const tokenRes = await call(orch, "/process/token", {
@@ -197,19 +157,17 @@ describe("orchestrator on the devnet", () => {
     const [first] = await redeemer.runOnce();
     assert.equal(first?.outcome, "waiting");
     await mineBlocks(devnet.rpcUrl, 41);
-    const d = createChainClients({
-      rpcUrl: devnet.rpcUrl,
-      chainId: devnet.chainId,
-      privateKey: devnet.accounts.deployer.privateKey,
-    });
-    await initializeCurrentRound(d, devnet.contracts.roundsManager);
+    await initializeCurrentRound(net.clients("deployer"), devnet.contracts.roundsManager);
     // viem caches the block number for a few seconds, so the redeemer may see the new blocks late.
-    for (let i = 0; i < 60 && store.getWinningTicket(stored.id)!.status !== "redeemed"; i++) {
-      await redeemer.runOnce();
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    const after = store.getWinningTicket(stored.id)!;
-    assert.equal(after.status, "redeemed", after.lastError);
+    await until(
+      () => `the winner to be redeemed: ${store.getWinningTicket(stored.id)!.lastError}`,
+      async () => {
+        await redeemer.runOnce();
+        return store.getWinningTicket(stored.id)!.status === "redeemed";
+      },
+      15_000,
+      250,
+    );
     const reader = createChainClients({ rpcUrl: devnet.rpcUrl, chainId: devnet.chainId });
     const used = await reader.publicClient.readContract({
       address: devnet.contracts.ticketBroker,
