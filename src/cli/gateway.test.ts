@@ -105,21 +105,28 @@ test("on the devnet the gateway starts with its key and says which address pays"
     await using devnet = await startDevnet();
     const keyFile = join(dir, "gw.key");
     writeFileSync(keyFile, devnet.accounts.gateway.privateKey, { mode: 0o600 });
-    const p = run([
+    const args = [
       "-network",
       "devnet",
       "-ethUrl",
       devnet.rpcUrl,
       "-ethKeystorePath",
       keyFile,
+      "-dataDir",
+      join(dir, "data"),
       "-orchAddr",
       "127.0.0.1:1",
       "-httpAddr",
       "127.0.0.1:0",
-    ]);
+    ];
+    const p = run(args);
     for (let i = 0; i < 400 && !/listening on/.test(p.out()) && p.child.exitCode === null; i++)
       await new Promise((r) => setTimeout(r, 25));
     assert.match(p.out(), new RegExp(`paying as ${devnet.accounts.gateway.address}`, "i"), p.err());
+    // A second gateway on the same data directory is refused, naming the pid that holds it.
+    const second = run(args);
+    assert.equal((await once(second.child, "exit"))[0], 1);
+    assert.match(second.err(), new RegExp(`in use by another Tributary process \\(pid ${p.child.pid}\\)`));
     p.child.kill("SIGTERM");
     const [code, signal] = await once(p.child, "exit");
     assert.equal(code, 0, `exit code ${code}, signal ${signal}; stderr: ${p.err().slice(-2000)}`);

@@ -197,6 +197,7 @@ Examples:
             privateKey: await loadNodeKey(opts),
             maxTicketEV: opts.maxTicketEv,
             maxTotalEV: opts.maxTotalEv,
+            dataDir: opts.dataDir,
             logger,
           });
         running = await startGateway({

@@ -12,6 +12,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import type { ContractAddresses } from "../chain/addresses.ts";
 import { type ChainFacts, startChainFacts } from "../chain/index.ts";
 import { connectNetwork } from "../chain/network.ts";
+import { lockDataDir } from "../node/data-dir.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
 import { Rat } from "../payments/rational.ts";
 import { Sender } from "../payments/sender.ts";
@@ -34,6 +35,11 @@ export interface GatewayOnchainOptions {
   maxTotalEV?: bigint;
   /** Chain facts refresh period, ms; default 2000. */
   pollIntervalMs?: number;
+  /**
+   * The node's data directory: created 0700 and locked for this process until `close()` (a second
+   * gateway on it is refused with `DATA_DIR_LOCKED` naming the holder's pid). Default: none.
+   */
+  dataDir?: string;
   logger?: Logger;
 }
 
@@ -48,8 +54,28 @@ export interface GatewayOnchain extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-/** Connects, reads the chain facts once and builds the Sender. Rejects with an actionable error. */
+/**
+ * Connects, reads the chain facts once and builds the Sender. Rejects with an actionable error. With
+ * `dataDir`, the directory is locked first (`DATA_DIR_LOCKED` when another process holds it).
+ */
 export async function startGatewayOnchain(options: GatewayOnchainOptions): Promise<GatewayOnchain> {
+  if (options.dataDir === undefined) return startUnlocked(options);
+  const lock = lockDataDir(options.dataDir);
+  let onchain: GatewayOnchain;
+  try {
+    onchain = await startUnlocked(options);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+  const close = async (): Promise<void> => {
+    await onchain.close();
+    lock.release();
+  };
+  return { ...onchain, close, [Symbol.asyncDispose]: close };
+}
+
+async function startUnlocked(options: GatewayOnchainOptions): Promise<GatewayOnchain> {
   const log = options.logger ?? silentLogger();
   const { clients, privateKey, contracts } = await connectNetwork({ ...options, role: "gateway" });
   const account = privateKeyToAccount(privateKey);
