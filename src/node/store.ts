@@ -11,7 +11,9 @@
  *   per-session fixed price.
  *
  * Every write is a synchronous SQLite transaction: when a method returns, the row is on disk, so a
- * caller may acknowledge a payment right after {@link PaymentStore.addWinningTicket} returns.
+ * caller may acknowledge a payment right after {@link PaymentStore.addWinningTicket} returns. The
+ * payment path wraps one payment batch in {@link PaymentStore.transaction} (nonces, credit and winners
+ * commit together, one fsync per batch); the per-row methods called inside it join that transaction.
  * Exception: balance writes ({@link PaymentStore.updateBalanceEntry}) commit with
  * `synchronous=NORMAL` (no fsync of their own; about 0.03 ms instead of 0.36 ms per write here): they
  * reach the WAL file before the method returns, so they survive a crash of the process (SIGKILL), but
@@ -19,6 +21,10 @@
  * fsync'd write — a winning ticket, a nonce, a redemption — or a checkpoint makes them durable too). A
  * credit balance may then be slightly stale after such a crash; tickets, nonces and redemptions never
  * are.
+ *
+ * The file (and its -wal/-shm files) is created 0600 in a data directory created 0700: it holds
+ * pending winners' recipientRand. {@link PaymentStore.startPurging} deletes expired nonces and
+ * balances with no credit left that were idle for an hour, on an unref'd timer stopped by `close()`.
  *
  * {@link PaymentStore.nonceStore} and {@link PaymentStore.balanceStore} adapt the store to the payment
  * modules' storage interfaces (`NonceStore` of src/payments/nonce-store.ts, `BalanceStore` of

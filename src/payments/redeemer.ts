@@ -2,7 +2,8 @@
  * The orchestrator's durable redemption queue for winning tickets (shared/spec/payments.md §18, §24.10).
  *
  * Winning tickets are committed to the {@link PaymentStore} by the payment path (`enqueue`, a
- * synchronous insert) before the payment is acknowledged. The redeemer reads the store, so a restart
+ * synchronous insert, made inside the payment batch's transaction so a winner commits with its nonce
+ * and credit) before the payment is acknowledged. The redeemer reads the store, so a restart
  * recovers every ticket that is still `pending` or `submitted`. For each due ticket, oldest first and
  * one at a time (one account, one nonce sequence):
  *
