@@ -38,6 +38,8 @@ export interface DevnetFixture extends AsyncDisposable {
   clients(role: Role): SigningChainClients;
   /** Registers `resource` for teardown (the last registered is disposed first) and returns it. */
   use<T extends AsyncDisposable | Disposable>(resource: T): T;
+  /** Registers a teardown step, run in the same reverse order. */
+  defer(onDispose: () => unknown): void;
   /** The redeemer's chain calls, as the devnet's orchestrator. */
   redeemerChain(): RedeemerChain;
   /** The orchestrator's on-chain payment path (chain facts, recipient, redeemer) on `dir`, torn down with the fixture. */
@@ -70,6 +72,10 @@ export async function devnetFixture(options: DevnetFixtureOptions = {}): Promise
     dir,
     clients,
     use,
+    defer: (onDispose) =>
+      owned.defer(async () => {
+        await onDispose();
+      }),
     redeemerChain: () =>
       createRedeemerChain({
         clients: clients("orchestrator"),

@@ -6,20 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { type Hash, parseEther } from "viem";
-import {
-  createChainClients,
-  type Devnet,
-  fundSender,
-  startDevnet,
-  ticketBrokerAbi,
-} from "../../src/chain/index.ts";
+import { createChainClients, ticketBrokerAbi } from "../../src/chain/index.ts";
 import { openStore } from "../../src/node/store.ts";
+import { devnetFixture } from "../devnet.ts";
 
 const src = (p: string) => JSON.stringify(new URL(`../../src/${p}`, import.meta.url).href);
 
@@ -65,25 +58,7 @@ if (mode === "receive") {
 }
 `;
 
-let devnet: Devnet;
-let dir: string;
 const children: ChildProcess[] = [];
-
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "tributary-e2e-crash-"));
-  devnet = await startDevnet({ roundLength: 1000 });
-  const g = createChainClients({
-    rpcUrl: devnet.rpcUrl,
-    chainId: devnet.chainId,
-    privateKey: devnet.accounts.gateway.privateKey,
-  });
-  await fundSender(g, devnet.contracts.ticketBroker, { deposit: parseEther("1"), reserve: parseEther("1") });
-});
-after(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-  await devnet?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
 
 function runChild(
   mode: "receive" | "recover",
@@ -97,7 +72,15 @@ function runChild(
 }
 
 test("every acknowledged winning ticket is redeemed exactly once across a SIGKILL and a restart", async (t) => {
-  const storePath = join(dir, "recipient.sqlite");
+  await using net = await devnetFixture({
+    roundLength: 1000,
+    fundGateway: { deposit: parseEther("1"), reserve: parseEther("1") },
+  });
+  net.defer(() => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  });
+  const { devnet } = net;
+  const storePath = join(net.dir, "recipient.sqlite");
   const config = {
     rpcUrl: devnet.rpcUrl,
     chainId: devnet.chainId,

@@ -5,39 +5,34 @@
  * refused with the TicketBroker's revert strings.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { test } from "node:test";
 import { type BaseError, ContractFunctionRevertedError, parseEther } from "viem";
 import {
   advanceRound,
   bondingManagerAbi,
-  createChainClients,
-  createRedeemerChain,
   createSignedTicket,
-  type Devnet,
   fundSender,
   initializeCurrentRound,
   mineBlocks,
   readSenderInfo,
-  type SigningChainClients,
-  startDevnet,
   ticketBrokerAbi,
   toContractTicket,
 } from "../../src/chain/index.ts";
-import { openStore, type PaymentStore } from "../../src/node/store.ts";
+import { openStore } from "../../src/node/store.ts";
 import { Redeemer } from "../../src/payments/redeemer.ts";
 import type { SignedTicket } from "../../src/payments/types.ts";
+import { devnetFixture } from "../devnet.ts";
 
 const FACE = parseEther("0.01");
 
-describe("payments on the devnet", () => {
-  let devnet: Devnet;
-  let dir: string;
-  let store: PaymentStore;
-  let o: SigningChainClients;
-  let redeemer: Redeemer;
+test("payments on the devnet", async (suite) => {
+  await using net = await devnetFixture({ roundLength: 20 });
+  const { devnet } = net;
+  const o = net.clients("orchestrator");
+  const store = net.use(openStore({ dataDir: net.dir }));
+  const redeemer = net.use(
+    new Redeemer({ store, chain: net.redeemerChain(), pollIntervalMs: 0, backoffBaseMs: 0 }),
+  );
   let nonce = 0;
 
   const ticket = (over: { faceValue?: bigint; paramsExpirationBlock?: bigint } = {}) =>
@@ -78,41 +73,8 @@ describe("payments on the devnet", () => {
     assert.fail(`tickets still pending after 20 passes: ${JSON.stringify(last)}`);
   }
 
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "tributary-e2e-pay-"));
-    devnet = await startDevnet({ roundLength: 20 });
-    o = createChainClients({
-      rpcUrl: devnet.rpcUrl,
-      chainId: devnet.chainId,
-      privateKey: devnet.accounts.orchestrator.privateKey,
-    });
-    store = openStore({ dataDir: dir });
-    redeemer = new Redeemer({
-      store,
-      chain: createRedeemerChain({
-        clients: o,
-        ticketBroker: devnet.contracts.ticketBroker,
-        roundsManager: devnet.contracts.roundsManager,
-        bondingManager: devnet.contracts.bondingManager,
-      }),
-      pollIntervalMs: 0,
-      backoffBaseMs: 0,
-    });
-  });
-  after(async () => {
-    await redeemer?.stop();
-    store?.close();
-    await devnet?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
-
-  test("the sender funds its deposit and reserve", async () => {
-    const g = createChainClients({
-      rpcUrl: devnet.rpcUrl,
-      chainId: devnet.chainId,
-      privateKey: devnet.accounts.gateway.privateKey,
-    });
-    const res = await fundSender(g, devnet.contracts.ticketBroker, {
+  await suite.test("the sender funds its deposit and reserve", async () => {
+    const res = await fundSender(net.clients("gateway"), devnet.contracts.ticketBroker, {
       deposit: FACE * 2n,
       reserve: parseEther("1"),
     });
@@ -121,65 +83,63 @@ describe("payments on the devnet", () => {
     assert.equal(res.info.withdrawRound, 0n);
   });
 
-  test("winning tickets are redeemed; deposit, reserve and the orchestrator's fees move by the face value", async () => {
-    const tickets = [await ticket(), await ticket(), await ticket()];
-    for (const t of tickets) redeemer.enqueue(t);
-    await redeemAll();
-    for (const t of tickets) {
-      const stored = store.getWinningTicketByHash(t.hash)!;
-      assert.equal(stored.status, "redeemed", stored.lastError);
-      assert.match(stored.txHash ?? "", /^0x[0-9a-f]{64}$/);
-      const receipt = await o.publicClient.getTransactionReceipt({ hash: stored.txHash! });
-      assert.equal(receipt.status, "success");
-      assert.equal(
-        await o.publicClient.readContract({
-          address: devnet.contracts.ticketBroker,
-          abi: ticketBrokerAbi,
-          functionName: "usedTickets",
-          args: [t.hash],
-        }),
-        true,
-      );
-    }
-    const info = await readSenderInfo(o, devnet.contracts.ticketBroker, devnet.accounts.gateway.address);
-    // Two face values came from the deposit, the third from the reserve (pool of one orchestrator).
-    assert.equal(info.deposit, 0n);
-    assert.equal(info.reserve.fundsRemaining, parseEther("1") - FACE);
-    assert.equal(info.reserve.claimedInCurrentRound, FACE);
-    const transcoder = await o.publicClient.readContract({
-      address: devnet.contracts.bondingManager,
-      abi: bondingManagerAbi,
-      functionName: "getTranscoder",
-      args: [devnet.accounts.orchestrator.address],
-    });
-    assert.equal(transcoder[8], 3n * FACE, "cumulativeFees");
-    assert.equal(await o.publicClient.getBalance({ address: devnet.contracts.bondingManager }), 3n * FACE);
-  });
+  await suite.test(
+    "winning tickets are redeemed; deposit, reserve and the orchestrator's fees move by the face value",
+    async () => {
+      const tickets = [await ticket(), await ticket(), await ticket()];
+      for (const t of tickets) redeemer.enqueue(t);
+      await redeemAll();
+      for (const t of tickets) {
+        const stored = store.getWinningTicketByHash(t.hash)!;
+        assert.equal(stored.status, "redeemed", stored.lastError);
+        assert.match(stored.txHash ?? "", /^0x[0-9a-f]{64}$/);
+        const receipt = await o.publicClient.getTransactionReceipt({ hash: stored.txHash! });
+        assert.equal(receipt.status, "success");
+        assert.equal(
+          await o.publicClient.readContract({
+            address: devnet.contracts.ticketBroker,
+            abi: ticketBrokerAbi,
+            functionName: "usedTickets",
+            args: [t.hash],
+          }),
+          true,
+        );
+      }
+      const info = await readSenderInfo(o, devnet.contracts.ticketBroker, devnet.accounts.gateway.address);
+      // Two face values came from the deposit, the third from the reserve (pool of one orchestrator).
+      assert.equal(info.deposit, 0n);
+      assert.equal(info.reserve.fundsRemaining, parseEther("1") - FACE);
+      assert.equal(info.reserve.claimedInCurrentRound, FACE);
+      const transcoder = await o.publicClient.readContract({
+        address: devnet.contracts.bondingManager,
+        abi: bondingManagerAbi,
+        functionName: "getTranscoder",
+        args: [devnet.accounts.orchestrator.address],
+      });
+      assert.equal(transcoder[8], 3n * FACE, "cumulativeFees");
+      assert.equal(await o.publicClient.getBalance({ address: devnet.contracts.bondingManager }), 3n * FACE);
+    },
+  );
 
-  test("a replayed ticket is rejected: 'ticket is used' on-chain, and the redeemer sends nothing", async () => {
-    const [first] = store.listWinningTickets({ status: ["redeemed"], limit: 1 });
-    const replay = { ...first!.ticket };
-    assert.equal(await revertReason(replay), "ticket is used");
-    // A second node (fresh store) that got the same ticket does not waste a transaction on it.
-    using other = openStore({ path: ":memory:" });
-    const r2 = new Redeemer({
-      store: other,
-      chain: createRedeemerChain({
-        clients: o,
-        ticketBroker: devnet.contracts.ticketBroker,
-        roundsManager: devnet.contracts.roundsManager,
-        bondingManager: devnet.contracts.bondingManager,
-      }),
-    });
-    const before = await o.publicClient.getTransactionCount({ address: o.account.address });
-    const stored = r2.enqueue(replay);
-    await r2.runOnce();
-    assert.equal(other.getWinningTicket(stored.id)!.status, "failed");
-    assert.equal(other.getWinningTicket(stored.id)!.lastError, "ticket is used");
-    assert.equal(await o.publicClient.getTransactionCount({ address: o.account.address }), before);
-  });
+  await suite.test(
+    "a replayed ticket is rejected: 'ticket is used' on-chain, and the redeemer sends nothing",
+    async () => {
+      const [first] = store.listWinningTickets({ status: ["redeemed"], limit: 1 });
+      const replay = { ...first!.ticket };
+      assert.equal(await revertReason(replay), "ticket is used");
+      // A second node (fresh store) that got the same ticket does not waste a transaction on it.
+      using other = openStore({ path: ":memory:" });
+      const r2 = new Redeemer({ store: other, chain: net.redeemerChain() });
+      const before = await o.publicClient.getTransactionCount({ address: o.account.address });
+      const stored = r2.enqueue(replay);
+      await r2.runOnce();
+      assert.equal(other.getWinningTicket(stored.id)!.status, "failed");
+      assert.equal(other.getWinningTicket(stored.id)!.lastError, "ticket is used");
+      assert.equal(await o.publicClient.getTransactionCount({ address: o.account.address }), before);
+    },
+  );
 
-  test("a ticket is redeemed only once its params expiration block is reached", async () => {
+  await suite.test("a ticket is redeemed only once its params expiration block is reached", async () => {
     const block = await o.publicClient.getBlockNumber({ cacheTime: 0 });
     const t = await ticket({ paramsExpirationBlock: block + 5n });
     const stored = redeemer.enqueue(t);
@@ -188,29 +148,27 @@ describe("payments on the devnet", () => {
     assert.equal(store.getWinningTicket(stored.id)!.status, "pending");
     await mineBlocks(devnet.rpcUrl, 5);
     // Mining may cross a round boundary; a devnet keeps its rounds initialized.
-    const d = createChainClients({
-      rpcUrl: devnet.rpcUrl,
-      chainId: devnet.chainId,
-      privateKey: devnet.accounts.deployer.privateKey,
-    });
-    await initializeCurrentRound(d, devnet.contracts.roundsManager);
+    await initializeCurrentRound(net.clients("deployer"), devnet.contracts.roundsManager);
     await redeemAll();
     assert.equal(store.getWinningTicket(stored.id)!.status, "redeemed");
   });
 
-  test("a ticket whose creation round is past the validity period fails with 'ticket is expired'", async () => {
-    const t = await ticket();
-    await advanceRound(devnet, 2);
-    assert.equal(await revertReason(t), "ticket is expired");
-    const stored = redeemer.enqueue(t);
-    await redeemAll();
-    const s = store.getWinningTicket(stored.id)!;
-    assert.equal(s.status, "failed");
-    assert.equal(s.lastError, "ticket is expired");
-    assert.equal(s.txHash, undefined, "no transaction was sent");
-  });
+  await suite.test(
+    "a ticket whose creation round is past the validity period fails with 'ticket is expired'",
+    async () => {
+      const t = await ticket();
+      await advanceRound(devnet, 2);
+      assert.equal(await revertReason(t), "ticket is expired");
+      const stored = redeemer.enqueue(t);
+      await redeemAll();
+      const s = store.getWinningTicket(stored.id)!;
+      assert.equal(s.status, "failed");
+      assert.equal(s.lastError, "ticket is expired");
+      assert.equal(s.txHash, undefined, "no transaction was sent");
+    },
+  );
 
-  test("other on-chain checks answer with the spec's revert strings", async () => {
+  await suite.test("other on-chain checks answer with the spec's revert strings", async () => {
     const t = await ticket();
     assert.equal(
       await revertReason({ ...t, recipientRand: t.recipientRand + 1n }),
