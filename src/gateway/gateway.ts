@@ -26,6 +26,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { Counter, Histogram, type Registry } from "prom-client";
 import { BadRequestError, errorBody, httpStatusOf, TributaryError } from "../node/errors.ts";
+import {
+  clientErrorListener,
+  type HttpLimits,
+  http1ServerOptions,
+  resolveHttpLimits,
+} from "../node/http-limits.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
 import { createMetricsRegistry, writeMetrics } from "../node/metrics.ts";
 import type { Rat } from "../payments/rational.ts";
@@ -110,6 +116,8 @@ export interface GatewayOptions {
    * `tokenReuseMs`: see `GatewayPaymentsOptions.tokenReuseMs` (default 0, a `/process/token` per job).
    */
   payments?: { signer: MessageSigner; sender: Sender; tokenReuseMs?: number };
+  /** Head size and headers timeout of the user API (src/node/http-limits.ts; 1 MiB, 30 s). */
+  limits?: Pick<HttpLimits, "maxHeaderBytes" | "headersTimeoutMs">;
   logger?: Logger;
   signal?: AbortSignal;
 }
@@ -570,17 +578,23 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     });
   }
 
-  const server: Server = createServer((req, res) => {
+  const limits = resolveHttpLimits(options.limits);
+  // Heads up to 1 MiB, 30 s to send them, no whole-request timeout (long live and SSE answers).
+  const server: Server = createServer(http1ServerOptions(limits), (req, res) => {
     route(req, res).catch((err: unknown) => {
       const status = httpStatusOf(err);
       const trace = (err as { trace?: TraceContext }).trace;
       if (status >= 500) baseLog.warn({ err, trace_id: trace?.traceId, path: req.url }, "request failed");
-      sendError(res, err, trace ? { "x-trace-id": trace.traceId } : {});
-      req.resume();
+      // A body refused as too large (often before any of it was read) is not drained: the
+      // connection closes after the answer.
+      sendError(res, err, {
+        ...(trace ? { "x-trace-id": trace.traceId } : {}),
+        ...(status === 413 ? { connection: "close" } : {}),
+      });
+      if (status !== 413) req.resume();
     });
   });
-  server.headersTimeout = 30_000;
-  server.requestTimeout = 0;
+  server.on("clientError", clientErrorListener(limits));
   const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -70,6 +70,12 @@ export interface NodeServerOptions {
   handler: NodeHandler;
   /** Header size, slow-client and HTTP/2 limits (src/node/http-limits.ts); Go-like defaults. */
   limits?: HttpLimits;
+  /**
+   * Path prefixes whose request bodies are streamed through rather than buffered (the trickle mount:
+   * a segment flows to its subscribers as it arrives, capped per segment by the trickle server). Their
+   * bytes do not count against the HTTP/2 per-connection upload budget.
+   */
+  streamingPaths?: readonly string[];
   logger?: Logger;
   /** Aborting closes the server. */
   signal?: AbortSignal;
@@ -108,8 +114,10 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
       : connectNodeAdapter({ routes: options.grpc, grpc: true, connect: false, grpcWeb: false });
   const handle = options.handler;
   const limits = resolveHttpLimits(options.limits);
+  const streamingPaths = options.streamingPaths ?? [];
   const listener = (req: NodeRequest, res: NodeResponse): void => {
-    if (req.httpVersionMajor === 2) countUpload(req as Http2ServerRequest, limits);
+    if (req.httpVersionMajor === 2 && !streamingPaths.some((p) => req.url?.startsWith(p)))
+      countUpload(req as Http2ServerRequest, limits);
     const ct = String(req.headers["content-type"] ?? "");
     if (grpcHandler !== undefined && ct.startsWith("application/grpc")) {
       grpcHandler(req, res);

@@ -27,6 +27,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { errorBody, httpStatusOf, TributaryError } from "../node/errors.ts";
+import { clientErrorListener, http1ServerOptions, resolveHttpLimits } from "../node/http-limits.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
 import type { ChannelFactory } from "./channels.ts";
 import { type GpuProbe, gpuInfo, gpuStats, nvidiaSmiProbe } from "./hardware.ts";
@@ -534,17 +535,17 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
     }
   }
 
-  const server: Server = createServer((req, res) => {
+  // Heads up to 1 MiB (a BYOC job's `Livepeer` header can be large), 30 s to send them, no
+  // whole-request timeout (long uploads and SSE answers).
+  const limits = resolveHttpLimits();
+  const server: Server = createServer(http1ServerOptions(limits), (req, res) => {
     handle(req, res).catch((err) => {
       log.error({ err: messageOf(err) }, "unhandled request error");
       if (!res.headersSent) sendJson(res, 500, errorBody(err));
       else res.destroy();
     });
   });
-  server.on("clientError", (_err, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
-    else socket.destroy();
-  });
+  server.on("clientError", clientErrorListener(limits));
   const port = options.port ?? 8000;
   const bindHost = options.host ?? "127.0.0.1";
   server.listen(port, bindHost);

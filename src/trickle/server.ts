@@ -32,6 +32,15 @@ import {
 } from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
 import { TributaryError } from "../node/errors.ts";
+import {
+  applyHttp1Limits,
+  clientErrorListener,
+  guardHttp2Sessions,
+  type HttpLimits,
+  http1ServerOptions,
+  http2ServerOptions,
+  resolveHttpLimits,
+} from "../node/http-limits.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
 import {
   CLOSED_VALUE,
@@ -813,6 +822,11 @@ export interface StartTrickleServerOptions extends TrickleServerOptions {
   port?: number;
   /** Serve HTTP/2 and HTTP/1.1 over TLS with this certificate and key (PEM). */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /**
+   * Head size, headers timeout and HTTP/2 limits (src/node/http-limits.ts; Go-like defaults). The
+   * HTTP/2 upload budget does not apply: segments stream through to subscribers.
+   */
+  limits?: HttpLimits;
 }
 
 /** A running standalone trickle server. */
@@ -839,13 +853,30 @@ export const DEFAULT_TRICKLE_PORT = 2939;
 export async function startTrickleServer(
   options: StartTrickleServerOptions = {},
 ): Promise<RunningTrickleServer> {
-  const { host = "127.0.0.1", port = DEFAULT_TRICKLE_PORT, tls, ...trickleOptions } = options;
+  const {
+    host = "127.0.0.1",
+    port = DEFAULT_TRICKLE_PORT,
+    tls,
+    limits: limitOptions,
+    ...trickleOptions
+  } = options;
   const trickle = new TrickleServer(trickleOptions);
   const listener = trickle.listener();
-  const server: Server | Http2SecureServer = tls
-    ? createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true }, listener)
-    : // No requestTimeout: a preconnected POST may wait for its first byte for a long time.
-      createServer({ requestTimeout: 0 }, listener);
+  // Heads up to 1 MiB, a headers timeout, HTTP/2 stream and reset limits (src/node/http-limits.ts).
+  // No whole-request timeout: a preconnected POST may wait for its first byte for a long time.
+  const limits = resolveHttpLimits(limitOptions);
+  let server: Server | Http2SecureServer;
+  if (tls) {
+    const secure = createSecureServer(
+      { cert: tls.cert, key: tls.key, allowHTTP1: true, ...http2ServerOptions(limits) },
+      listener,
+    );
+    applyHttp1Limits(secure, limits);
+    guardHttp2Sessions(secure, limits);
+    secure.on("tlsClientError", (_err, socket) => socket.destroy());
+    server = secure;
+  } else server = createServer(http1ServerOptions(limits), listener);
+  server.on("clientError", clientErrorListener(limits));
   const sockets = new Set<Socket>();
   server.on(tls ? "secureConnection" : "connection", (socket: Socket) => {
     sockets.add(socket);

@@ -13,6 +13,7 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
+import { connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -27,6 +28,7 @@ import {
   type RunningRunner,
   startRunner,
 } from "../../src/runner/index.ts";
+import { until } from "../until.ts";
 import { junkHeaderValue, mutated, text } from "./arbitraries.ts";
 import {
   assertHeapStable,
@@ -326,8 +328,40 @@ describe("fuzz: gateway user API over HTTP", () => {
     }
   });
 
-  test("headers over node's 16 KiB limit answer 431 and the server keeps serving", async () => {
+  test("headers up to 1 MiB are accepted, over it 431 with a message, the server keeps serving", async () => {
     await checkOversizedHeaders(target, "/health");
+  });
+
+  test("a Content-Length over the body limit answers 413 at once, before any of the body is sent", async () => {
+    const url = new URL(target.url);
+    for (const path of ["/llm", "/process/request/echo", "/live/video-to-video"]) {
+      const socket = netConnect(Number(url.port), url.hostname);
+      socket.on("error", () => {});
+      let answer = "";
+      socket.on("data", (d: Buffer) => {
+        answer += d.toString("latin1");
+      });
+      const job = encodeJobHeader({
+        id: "big",
+        request: "{}",
+        parameters: "{}",
+        capability: "echo",
+        timeoutSeconds: 30,
+        sender: "",
+        sig: "",
+      });
+      socket.write(
+        `POST ${path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\nlivepeer: ${job}\r\n` +
+          `content-length: ${100 * 1024 * 1024}\r\n\r\n`,
+      );
+      try {
+        await until(`${path}: an answer without a body`, () => answer.includes("\r\n\r\n"), 3000);
+      } finally {
+        socket.destroy();
+      }
+      assert.match(answer, /^HTTP\/1.1 413 /, path);
+      assert.match(answer, /PAYLOAD_TOO_LARGE/, path);
+    }
   });
 
   test("an oversized body answers 413 on every buffering route, the gateway keeps serving", async () => {

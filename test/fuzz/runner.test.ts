@@ -34,6 +34,7 @@ import {
 import {
   bigBody,
   body,
+  checkOversizedHeaders,
   contentType,
   extraHeaders,
   type FuzzRequest,
@@ -226,6 +227,10 @@ describe("fuzz: SDK container (runner) over HTTP", () => {
       () => liveRunner,
       fc.oneof({ weight: 3, arbitrary: streamPath }, { weight: 1, arbitrary: systemPath }),
     ));
+
+  test("headers up to 1 MiB are accepted (a BYOC job's Livepeer header), over it 431 with a message", async () => {
+    await checkOversizedHeaders({ url: batchRunner.url }, "/health");
+  });
 
   test("an oversized body answers 413 on the batch and stream routes", async () => {
     const big = bigBody(10 * 1024 * 1024 + 1, 0x7b);
