@@ -559,6 +559,19 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     deadlineMs?: number;
   }
 
+  /** Resolves when `out` can take more, or closed (a client gone while backpressured must not hang the relay). */
+  function drainedOrClosed(out: ServerResponse): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        out.off("drain", done);
+        out.off("close", done);
+        resolve();
+      };
+      out.on("drain", done);
+      out.on("close", done);
+    });
+  }
+
   /** go-livepeer's ending of an SSE answer whose balance ran out. */
   const SSE_INSUFFICIENT_BALANCE = 'event: insufficient balance\ndata: {"balance": 0}\n\ndata: [DONE]\n\n';
 
@@ -600,7 +613,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
       try {
         for await (const chunk of upstream) {
           if (ended) break;
-          if (!out.write(chunk)) await new Promise((r) => out.once("drain", r));
+          if (!out.write(chunk)) await drainedOrClosed(out);
         }
       } catch (err) {
         if (!ended) throw err;
