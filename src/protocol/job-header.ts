@@ -31,7 +31,8 @@ export const JOB_SIG_V1_PREFIX = "LP_BYOC_JOB_V1\x00\x00";
 
 /**
  * Largest `timeout_seconds` we accept: one day. go-livepeer takes any non-zero int (V1 any uint32);
- * a longer job has no use here and a bound keeps timers and the V1 encoding safe.
+ * a longer job has no use here and a bound keeps timers and the V1 encoding safe. An orchestrator
+ * lowers it for its batch jobs with `--max-job-timeout` (src/orchestrator/job-header.ts).
  */
 export const MAX_JOB_TIMEOUT_SECONDS = 86_400;
 
