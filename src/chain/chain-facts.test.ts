@@ -154,6 +154,22 @@ test("per-sender reads are served from memory for the TTL, then read again", asy
   assert.equal(chain.state.reads.get("getSenderInfo"), 2);
 });
 
+test("per-sender reads of many addresses keep at most maxCachedKeys in memory, least recently read out first", async () => {
+  const chain = fakeChain();
+  await using facts = await start(chain, { senderTtlMs: 60_000, maxCachedKeys: 4 });
+  const addr = (i: number): Address => `0x${i.toString(16).padStart(40, "0")}`;
+  await facts.senderInfo(SENDER);
+  for (let i = 1; i <= 3; i++) await facts.senderInfo(addr(i));
+  await facts.senderInfo(SENDER); // within the TTL: from memory, still 4 keys
+  assert.equal(chain.state.reads.get("getSenderInfo"), 4);
+  for (let i = 4; i <= 300; i++) await facts.senderInfo(addr(i)); // a stranger per request
+  assert.equal(chain.state.reads.get("getSenderInfo"), 301);
+  await facts.senderInfo(addr(300)); // kept: the most recent
+  assert.equal(chain.state.reads.get("getSenderInfo"), 301);
+  await facts.senderInfo(SENDER); // pushed out by the strangers: read again, not answered from memory
+  assert.equal(chain.state.reads.get("getSenderInfo"), 302);
+});
+
 test("concurrent misses of one sender share a single read", async () => {
   const chain = fakeChain();
   await using facts = await start(chain, { senderTtlMs: 60_000 });

@@ -91,6 +91,11 @@ export interface ChainFactsOptions {
    * (monotonic: a wall-clock step neither fakes nor hides an outage).
    */
   now?: () => number;
+  /**
+   * Most per-sender reads kept as last known values; default {@link DEFAULT_MAX_CACHED_KEYS}. The
+   * least recently read goes first; a sender it drops is simply read again.
+   */
+  maxCachedKeys?: number;
   /** Read the L1 block from the header's `l1BlockNumber` (Arbitrum); default: on chain 42161. */
   l1BlockNumber?: boolean;
   logger?: Logger;
@@ -106,6 +111,9 @@ export interface ChainFacts extends TimeSource, GasPriceSource, SenderMonitor, A
   stale(): ChainFactsStaleError | undefined;
   close(): Promise<void>;
 }
+
+/** Per-sender reads kept in memory by default (3 keys a sender: about 3 300 senders). */
+export const DEFAULT_MAX_CACHED_KEYS = 10_000;
 
 const ZERO_HASH: Hex = `0x${"00".repeat(32)}`;
 
@@ -227,8 +235,17 @@ export async function startChainFacts(options: ChainFactsOptions): Promise<Chain
   }, pollMs);
   timer.unref();
 
-  /** Last known values of per-sender reads, by key, with when they were read. */
+  /**
+   * Last known values of per-sender reads, by key, with when they were read; at most `maxCachedKeys`,
+   * least recently read first out (any address can ask for ticket params, so keys are unbounded).
+   */
   const lastKnown = new Map<string, { value: unknown; at: number }>();
+  const maxCachedKeys = options.maxCachedKeys ?? DEFAULT_MAX_CACHED_KEYS;
+  const remember = (key: string, value: unknown): void => {
+    lastKnown.delete(key); // re-inserted at the end: the Map's order is the order of reads
+    lastKnown.set(key, { value, at: now() });
+    while (lastKnown.size > maxCachedKeys) lastKnown.delete(lastKnown.keys().next().value as string);
+  };
   /** Reads under way, by key: concurrent misses share one (single flight). */
   const inflight = new Map<string, Promise<unknown>>();
   let quietUntil = 0;
@@ -242,7 +259,7 @@ export async function startChainFacts(options: ChainFactsOptions): Promise<Chain
       return lastKnown.get(key)?.value as T;
     };
     const reading = read().then((value) => {
-      lastKnown.set(key, { value, at: now() });
+      remember(key, value);
       return value;
     });
     if (!lastKnown.has(key)) return reading;
