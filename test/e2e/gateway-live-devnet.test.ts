@@ -9,33 +9,18 @@
  * capability balance, video relayed, update and stop reach the orchestrator.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
+import { test } from "node:test";
 import { parseEther } from "viem";
 import greenTint from "../../examples/green-tint/pipeline.ts";
-import {
-  createChainClients,
-  type Devnet,
-  fundSender,
-  initializeCurrentRound,
-  mineBlocks,
-  startDevnet,
-} from "../../src/chain/index.ts";
-import { type RunningGateway, startGateway } from "../../src/gateway/index.ts";
-import { type GatewayOnchain, startGatewayOnchain } from "../../src/gateway/onchain.ts";
+import { initializeCurrentRound, mineBlocks } from "../../src/chain/index.ts";
+import { startGateway } from "../../src/gateway/index.ts";
 import { parseAiModels } from "../../src/orchestrator/config.ts";
-import {
-  type OnchainPayments,
-  type RunningOrchestrator,
-  startOnchainPayments,
-  startOrchestrator,
-} from "../../src/orchestrator/index.ts";
-import { type RunningRunner, startRunner } from "../../src/runner/index.ts";
+import { startOrchestrator } from "../../src/orchestrator/index.ts";
+import { startRunner } from "../../src/runner/index.ts";
 import { channelMean, decodeSegments, syntheticSegments } from "../../src/runner/media/synthetic.ts";
 import { TricklePublisher, TrickleSubscriber } from "../../src/trickle/index.ts";
+import { devnetFixture } from "../devnet.ts";
+import { poll, until } from "../until.ts";
 import { call } from "./orchestrator-helpers.ts";
 
 /** Above the real redemption cost on anvil, which the redeemer checks. */
@@ -59,47 +44,24 @@ interface Status {
   paid_wei: string;
 }
 
-describe("gateway live video and BYOC streams on the devnet", () => {
-  let devnet: Devnet;
-  let dir: string;
-  let runner: RunningRunner;
-  let byocRunner: RunningRunner;
-  let onchain: OnchainPayments;
-  let gwChain: GatewayOnchain;
-  let orch: RunningOrchestrator;
-  let gw: RunningGateway;
-  let input: Uint8Array[];
-
-  before(async () => {
-    input = await syntheticSegments({ width: 192, height: 144, fps: 15, seconds: 8, audio: true });
-    dir = mkdtempSync(join(tmpdir(), "gw-live-devnet-"));
-    devnet = await startDevnet();
-    const g = createChainClients({
-      rpcUrl: devnet.rpcUrl,
-      chainId: devnet.chainId,
-      privateKey: devnet.accounts.gateway.privateKey,
-    });
-    await fundSender(g, devnet.contracts.ticketBroker, {
-      deposit: parseEther("0.1"),
-      reserve: parseEther("1"),
-    });
-    runner = await startRunner(greenTint, { port: 0, session: { heartbeatIntervalMs: 200 } });
-    await runner.loaded;
-    byocRunner = await startRunner(greenTint, { port: 0, session: { heartbeatIntervalMs: 200 } });
-    await byocRunner.loaded;
-    onchain = await startOnchainPayments({
-      network: "devnet",
-      ethUrl: devnet.rpcUrl,
-      privateKey: devnet.accounts.orchestrator.privateKey,
-      dataDir: dir,
-      contracts: devnet.contracts,
-      ticketEV: EV,
-      // Face value just above EV: a ticket wins with probability EV/(EV+1).
-      maxFaceValue: EV + 1n,
-    });
-    orch = await startOrchestrator({
+test("gateway live video and BYOC streams on the devnet", async (suite) => {
+  const input = await syntheticSegments({ width: 192, height: 144, fps: 15, seconds: 8, audio: true });
+  await using net = await devnetFixture({
+    fundGateway: { deposit: parseEther("0.1"), reserve: parseEther("1") },
+  });
+  const { devnet } = net;
+  const runner = net.use(await startRunner(greenTint, { port: 0, session: { heartbeatIntervalMs: 200 } }));
+  await runner.loaded;
+  const byocRunner = net.use(
+    await startRunner(greenTint, { port: 0, session: { heartbeatIntervalMs: 200 } }),
+  );
+  await byocRunner.loaded;
+  // Face value just above EV: a ticket wins with probability EV/(EV+1).
+  const onchain = await net.orchestratorPayments({ ticketEV: EV, maxFaceValue: EV + 1n });
+  const orch = net.use(
+    await startOrchestrator({
       port: 0,
-      dataDir: dir,
+      dataDir: net.dir,
       orchSecret: "s",
       streamDebitIntervalMs: 1000,
       network: "devnet",
@@ -118,218 +80,204 @@ describe("gateway live video and BYOC streams on the devnet", () => {
           },
         ]),
       ),
-    });
-    const reg = await call(orch, "/capability/register", {
-      method: "POST",
-      headers: { authorization: "s" },
-      body: JSON.stringify({
-        name: "tint-stream",
-        url: byocRunner.url,
-        capacity: 1,
-        price_per_unit: BYOC_PRICE_PER_SECOND,
-      }),
-    });
-    assert.equal(reg.status, 200, reg.body);
-    const ready = () =>
-      ["green-tint", "tint-stream"].every((m) => orch.registry.advertised().some((a) => a.modelId === m));
-    for (let i = 0; i < 400 && !ready(); i++) await sleep(25);
-    gwChain = await startGatewayOnchain({
-      network: "devnet",
-      ethUrl: devnet.rpcUrl,
-      privateKey: devnet.accounts.gateway.privateKey,
-      contracts: devnet.contracts,
-      maxTicketEV: 10n * EV,
-      maxTotalEV: 1000n * EV,
-    });
-    gw = await startGateway({
+    }),
+  );
+  const reg = await call(orch, "/capability/register", {
+    method: "POST",
+    headers: { authorization: "s" },
+    body: JSON.stringify({
+      name: "tint-stream",
+      url: byocRunner.url,
+      capacity: 1,
+      price_per_unit: BYOC_PRICE_PER_SECOND,
+    }),
+  });
+  assert.equal(reg.status, 200, reg.body);
+  await poll(() =>
+    ["green-tint", "tint-stream"].every((m) => orch.registry.advertised().some((a) => a.modelId === m)),
+  );
+  const gwChain = await net.gatewayPayments({ maxTicketEV: 10n * EV, maxTotalEV: 1000n * EV });
+  const gw = net.use(
+    await startGateway({
       port: 0,
       discovery: { orchAddr: [orch.url] },
       payments: gwChain.payments,
       livePaymentIntervalMs: 1000,
       byocStreamPaymentIntervalMs: 1000,
-    });
-  });
+    }),
+  );
 
-  after(async () => {
-    await gw?.close();
-    await gwChain?.close();
-    await orch?.close();
-    await onchain?.close();
-    await runner?.close();
-    await byocRunner?.close();
-    await devnet?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  await suite.test(
+    "a paid live stream: tickets sent at start and in top-ups, the stream credited and debited, output tinted, a winner redeemed",
+    async () => {
+      const r = await fetch(`${gw.url}/live/video-to-video`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model_id: "green-tint", params: { width: 192, height: 144, green: 80 } }),
+      });
+      const text = await r.text();
+      assert.equal(r.status, 200, text);
+      const s = JSON.parse(text) as {
+        publish_url: string;
+        subscribe_url: string;
+        status_url: string;
+        stop_url: string;
+      };
+      const statusOf = async () => (await (await fetch(s.status_url)).json()) as Status;
 
-  test("a paid live stream: tickets sent at start and in top-ups, the stream credited and debited, output tinted, a winner redeemed", async () => {
-    const r = await fetch(`${gw.url}/live/video-to-video`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model_id: "green-tint", params: { width: 192, height: 144, green: 80 } }),
-    });
-    const text = await r.text();
-    assert.equal(r.status, 200, text);
-    const s = JSON.parse(text) as {
-      publish_url: string;
-      subscribe_url: string;
-      status_url: string;
-      stop_url: string;
-    };
-    const statusOf = async () => (await (await fetch(s.status_url)).json()) as Status;
+      const started = await statusOf();
+      assert.ok(started.manifest_id, "the orchestrator's manifest id is reported");
+      assert.ok(
+        started.tickets_sent >= 2,
+        `60 s of pixels at start is two tickets, got ${started.tickets_sent}`,
+      );
+      assert.ok(BigInt(started.paid_wei) >= 2n * EV);
+      const manifest = started.manifest_id;
+      const gwAddr = gwChain.address;
+      const credited = onchain.gate.balance(gwAddr, manifest);
+      assert.ok(credited.cmp(0n) > 0, "the orchestrator credited the stream's manifest");
 
-    const started = await statusOf();
-    assert.ok(started.manifest_id, "the orchestrator's manifest id is reported");
-    assert.ok(
-      started.tickets_sent >= 2,
-      `60 s of pixels at start is two tickets, got ${started.tickets_sent}`,
-    );
-    assert.ok(BigInt(started.paid_wei) >= 2n * EV);
-    const manifest = started.manifest_id;
-    const gwAddr = gwChain.address;
-    const credited = onchain.gate.balance(gwAddr, manifest);
-    assert.ok(credited.cmp(0n) > 0, "the orchestrator credited the stream's manifest");
+      const out: Uint8Array[] = [];
+      const outSub = new TrickleSubscriber(s.subscribe_url, { start: 0 });
+      const outDone = (async () => {
+        for await (const seg of outSub) out.push(await seg.bytes());
+      })();
+      const pub = new TricklePublisher(s.publish_url, { mimeType: "video/mp2t" });
+      for (const seg of input) await pub.write(seg);
+      await until("output through the gateway", () => out.length > 0, 15_000);
+      const frame = (await decodeSegments(out.slice(0, 1), 192, 144)).video[0];
+      assert.ok(frame, "the output decodes");
+      assert.ok(channelMean(frame, 1) - channelMean(frame, 0) > 50, "and is tinted green");
 
-    const out: Uint8Array[] = [];
-    const outSub = new TrickleSubscriber(s.subscribe_url, { start: 0 });
-    const outDone = (async () => {
-      for await (const seg of outSub) out.push(await seg.bytes());
-    })();
-    const pub = new TricklePublisher(s.publish_url, { mimeType: "video/mp2t" });
-    for (const seg of input) await pub.write(seg);
-    for (let i = 0; i < 600 && out.length === 0; i++) await sleep(25);
-    assert.ok(out.length > 0, "output arrived through the gateway");
-    const frame = (await decodeSegments(out.slice(0, 1), 192, 144)).video[0];
-    assert.ok(frame, "the output decodes");
-    assert.ok(channelMean(frame, 1) - channelMean(frame, 0) > 50, "and is tinted green");
+      // Top-ups every second: more tickets, and the gateway's stats count them.
+      let st = await statusOf();
+      await until("the gateway to top the stream up", async () => {
+        st = await statusOf();
+        return st.payments > 0;
+      });
+      assert.equal(st.state, "running");
+      assert.ok(st.tickets_sent > started.tickets_sent);
+      assert.ok(BigInt(st.paid_wei) > BigInt(started.paid_wei));
+      assert.ok(st.segments_in > 0 && st.bytes_in > 0);
+      assert.ok(st.segments_out > 0 && st.bytes_out > 0);
+      assert.ok(st.last_output_latency_ms !== null && st.last_output_latency_ms >= 0);
 
-    // Top-ups every second: more tickets, and the gateway's stats count them.
-    let st = await statusOf();
-    for (let i = 0; i < 400 && st.payments === 0; i++) {
-      await sleep(25);
+      // The orchestrator debits the stream every second: its balance is under what was sent (read
+      // before the gateway's figure, so a top-up in between cannot make it look over).
+      await poll(async () => {
+        st = await statusOf();
+        return st.payments >= 2;
+      });
+      const balance = onchain.gate.balance(gwAddr, manifest);
       st = await statusOf();
-    }
-    assert.equal(st.state, "running");
-    assert.ok(st.payments > 0, "the gateway topped the stream up");
-    assert.ok(st.tickets_sent > started.tickets_sent);
-    assert.ok(BigInt(st.paid_wei) > BigInt(started.paid_wei));
-    assert.ok(st.segments_in > 0 && st.bytes_in > 0);
-    assert.ok(st.segments_out > 0 && st.bytes_out > 0);
-    assert.ok(st.last_output_latency_ms !== null && st.last_output_latency_ms >= 0);
+      const oneDebit = BigInt(PRICE_PER_PIXEL) * 1280n * 720n * 30n;
+      assert.ok(
+        balance.cmp(BigInt(st.paid_wei) - oneDebit / 2n) < 0,
+        `balance ${balance.toFixed(0)} after debits, paid ${st.paid_wei}`,
+      );
+      assert.ok(balance.cmp(0n) > 0, "and still positive: the stream is paid ahead");
 
-    // The orchestrator debits the stream every second: its balance is under what was sent (read
-    // before the gateway's figure, so a top-up in between cannot make it look over).
-    for (let i = 0; i < 400 && st.payments < 2; i++) {
-      await sleep(25);
-      st = await statusOf();
-    }
-    const balance = onchain.gate.balance(gwAddr, manifest);
-    st = await statusOf();
-    const oneDebit = BigInt(PRICE_PER_PIXEL) * 1280n * 720n * 30n;
-    assert.ok(
-      balance.cmp(BigInt(st.paid_wei) - oneDebit / 2n) < 0,
-      `balance ${balance.toFixed(0)} after debits, paid ${st.paid_wei}`,
-    );
-    assert.ok(balance.cmp(0n) > 0, "and still positive: the stream is paid ahead");
+      // Winners are stored by the orchestrator, for the gateway's address.
+      const won = onchain.store.listWinningTickets({ limit: 100 });
+      assert.ok(won.length >= st.tickets_sent - 1, `stored ${won.length} of ${st.tickets_sent}`);
+      assert.ok(won.every((t) => t.ticket.sender.toLowerCase() === gwAddr.toLowerCase()));
 
-    // Winners are stored by the orchestrator, for the gateway's address.
-    const won = onchain.store.listWinningTickets({ limit: 100 });
-    assert.ok(won.length >= st.tickets_sent - 1, `stored ${won.length} of ${st.tickets_sent}`);
-    assert.ok(won.every((t) => t.ticket.sender.toLowerCase() === gwAddr.toLowerCase()));
+      const stop = await fetch(s.stop_url, { method: "POST" });
+      assert.equal(stop.status, 200);
+      await pub.close();
+      outSub.close();
+      await outDone;
 
-    const stop = await fetch(s.stop_url, { method: "POST" });
-    assert.equal(stop.status, 200);
-    await pub.close();
-    outSub.close();
-    await outDone;
+      // Redemption: after the ticket params' expiration block and a new round.
+      await mineBlocks(devnet.rpcUrl, 41);
+      const d = net.clients("deployer");
+      await initializeCurrentRound(d, devnet.contracts.roundsManager);
+      const head = await d.publicClient.getBlockNumber({ cacheTime: 0 });
+      const first = won[0];
+      assert.ok(first);
+      await until(
+        () => `a winner to be redeemed: ${onchain.store.getWinningTicket(first.id)?.lastError}`,
+        async () => {
+          await onchain.redeemer.runOnce();
+          return onchain.store.getWinningTicket(first.id)?.status === "redeemed";
+        },
+        30_000,
+        250,
+      );
+      // Both nodes see the new blocks before the next test (else the orchestrator's ticket params,
+      // made on its older view, look expired to the gateway: the gateway retries, but slowly).
+      await poll(
+        () => onchain.facts.lastSeenL1Block() >= head && gwChain.facts.lastSeenL1Block() >= head,
+        10_000,
+        50,
+      );
+    },
+  );
 
-    // Redemption: after the ticket params' expiration block and a new round.
-    await mineBlocks(devnet.rpcUrl, 41);
-    const d = createChainClients({
-      rpcUrl: devnet.rpcUrl,
-      chainId: devnet.chainId,
-      privateKey: devnet.accounts.deployer.privateKey,
-    });
-    await initializeCurrentRound(d, devnet.contracts.roundsManager);
-    const head = await d.publicClient.getBlockNumber({ cacheTime: 0 });
-    const first = won[0];
-    assert.ok(first);
-    for (let i = 0; i < 120 && onchain.store.getWinningTicket(first.id)?.status !== "redeemed"; i++) {
-      await onchain.redeemer.runOnce();
-      await sleep(250);
-    }
-    const redeemed = onchain.store.getWinningTicket(first.id);
-    assert.equal(redeemed?.status, "redeemed", redeemed?.lastError);
-    // Both nodes see the new blocks before the next test (else the orchestrator's ticket params,
-    // made on its older view, look expired to the gateway: the gateway retries, but slowly).
-    for (
-      let i = 0;
-      i < 200 && (onchain.facts.lastSeenL1Block() < head || gwChain.facts.lastSeenL1Block() < head);
-      i++
-    )
-      await sleep(50);
-  });
+  await suite.test(
+    "a paid BYOC stream: tickets at start and in /ai/stream/payment top-ups, the capability balance credited, video relayed, stopped on the orchestrator",
+    async () => {
+      const header = Buffer.from(
+        JSON.stringify({
+          request: "{}",
+          parameters: JSON.stringify({ enable_video_ingress: true, enable_video_egress: true }),
+          capability: "tint-stream",
+          timeout_seconds: 30,
+        }),
+      ).toString("base64");
+      const r = await fetch(`${gw.url}/process/stream/start`, {
+        method: "POST",
+        headers: { livepeer: header, "content-type": "application/json" },
+        body: JSON.stringify({ params: JSON.stringify({ width: 160, height: 120, green: 80 }) }),
+      });
+      const text = await r.text();
+      assert.equal(r.status, 200, text);
+      const s = JSON.parse(text) as {
+        publish_url: string;
+        subscribe_url: string;
+        status_url: string;
+        stop_url: string;
+        update_url: string;
+      };
+      const statusOf = async () => (await (await fetch(s.status_url)).json()) as Status;
+      const started = await statusOf();
+      assert.ok(
+        started.tickets_sent >= 6,
+        `120 s of price at start is six tickets, got ${started.tickets_sent}`,
+      );
+      const gwAddr = gwChain.address;
+      assert.ok(
+        onchain.gate.balance(gwAddr, "tint-stream").cmp(0n) > 0,
+        "the capability balance is credited",
+      );
 
-  test("a paid BYOC stream: tickets at start and in /ai/stream/payment top-ups, the capability balance credited, video relayed, stopped on the orchestrator", async () => {
-    const header = Buffer.from(
-      JSON.stringify({
-        request: "{}",
-        parameters: JSON.stringify({ enable_video_ingress: true, enable_video_egress: true }),
-        capability: "tint-stream",
-        timeout_seconds: 30,
-      }),
-    ).toString("base64");
-    const r = await fetch(`${gw.url}/process/stream/start`, {
-      method: "POST",
-      headers: { livepeer: header, "content-type": "application/json" },
-      body: JSON.stringify({ params: JSON.stringify({ width: 160, height: 120, green: 80 }) }),
-    });
-    const text = await r.text();
-    assert.equal(r.status, 200, text);
-    const s = JSON.parse(text) as {
-      publish_url: string;
-      subscribe_url: string;
-      status_url: string;
-      stop_url: string;
-      update_url: string;
-    };
-    const statusOf = async () => (await (await fetch(s.status_url)).json()) as Status;
-    const started = await statusOf();
-    assert.ok(
-      started.tickets_sent >= 6,
-      `120 s of price at start is six tickets, got ${started.tickets_sent}`,
-    );
-    const gwAddr = gwChain.address;
-    assert.ok(onchain.gate.balance(gwAddr, "tint-stream").cmp(0n) > 0, "the capability balance is credited");
+      const out: Uint8Array[] = [];
+      const outSub = new TrickleSubscriber(s.subscribe_url, { start: 0 });
+      const outDone = (async () => {
+        for await (const seg of outSub) out.push(await seg.bytes());
+      })();
+      const pub = new TricklePublisher(s.publish_url, { mimeType: "video/mp2t" });
+      for (const seg of input.slice(0, 3)) await pub.write(seg);
+      await until("output through the gateway", () => out.length > 0, 15_000);
 
-    const out: Uint8Array[] = [];
-    const outSub = new TrickleSubscriber(s.subscribe_url, { start: 0 });
-    const outDone = (async () => {
-      for await (const seg of outSub) out.push(await seg.bytes());
-    })();
-    const pub = new TricklePublisher(s.publish_url, { mimeType: "video/mp2t" });
-    for (const seg of input.slice(0, 3)) await pub.write(seg);
-    for (let i = 0; i < 600 && out.length === 0; i++) await sleep(25);
-    assert.ok(out.length > 0, "output arrived through the gateway");
+      // Debited every second by the orchestrator, the balance falls under 120 s of price: top-ups follow.
+      let st = await statusOf();
+      await until("the gateway to top the stream up with /ai/stream/payment", async () => {
+        st = await statusOf();
+        return st.payments > 0;
+      });
+      assert.equal(st.state, "running");
+      assert.ok(st.tickets_sent > started.tickets_sent);
+      assert.ok(BigInt(st.paid_wei) > BigInt(started.paid_wei));
 
-    // Debited every second by the orchestrator, the balance falls under 120 s of price: top-ups follow.
-    let st = await statusOf();
-    for (let i = 0; i < 400 && st.payments === 0; i++) {
-      await sleep(25);
-      st = await statusOf();
-    }
-    assert.equal(st.state, "running");
-    assert.ok(st.payments > 0, "the gateway topped the stream up with /ai/stream/payment");
-    assert.ok(st.tickets_sent > started.tickets_sent);
-    assert.ok(BigInt(st.paid_wei) > BigInt(started.paid_wei));
-
-    const upd = await fetch(s.update_url, { method: "POST", body: JSON.stringify({ green: 20 }) });
-    assert.equal(upd.status, 200, await upd.text());
-    const stop = await fetch(s.stop_url, { method: "POST", body: "{}" });
-    assert.equal(stop.status, 200);
-    await pub.close();
-    outSub.close();
-    await outDone;
-    for (let i = 0; i < 200 && orch.streamCount > 0; i++) await sleep(25);
-    assert.equal(orch.streamCount, 0, "stopped on the orchestrator");
-  });
+      const upd = await fetch(s.update_url, { method: "POST", body: JSON.stringify({ green: 20 }) });
+      assert.equal(upd.status, 200, await upd.text());
+      const stop = await fetch(s.stop_url, { method: "POST", body: "{}" });
+      assert.equal(stop.status, 200);
+      await pub.close();
+      outSub.close();
+      await outDone;
+      await until("the stream to stop on the orchestrator", () => orch.streamCount === 0, 5_000);
+    },
+  );
 });
