@@ -4,7 +4,7 @@
  * reserve split over the active pool.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { test } from "node:test";
 import {
   type Address,
   type BaseError,
@@ -21,22 +21,25 @@ import {
   bondingManagerAbi,
   createChainClients,
   createSignedTicket,
-  type Devnet,
   fundSender,
   readSenderInfo,
   type SigningChainClients,
-  startDevnet,
   ticketBrokerAbi,
   toContractTicket,
 } from "../../src/chain/index.ts";
 import { SECP256K1_N } from "../../src/payments/constants.ts";
 import type { SignedTicket } from "../../src/payments/types.ts";
+import { devnetFixture } from "../devnet.ts";
 
 const FACE = parseEther("0.01");
 
-describe("TicketBroker on the devnet", () => {
-  let devnet: Devnet;
-  let o: SigningChainClients;
+test("TicketBroker on the devnet", async (suite) => {
+  await using net = await devnetFixture({
+    roundLength: 10,
+    fundGateway: { deposit: parseEther("1"), reserve: parseEther("1") },
+  });
+  const { devnet } = net;
+  const o = net.clients("orchestrator");
   let nonce = 0;
   const clientsFor = (privateKey: Hex) =>
     createChainClients({ rpcUrl: devnet.rpcUrl, chainId: devnet.chainId, privateKey });
@@ -88,19 +91,7 @@ describe("TicketBroker on the devnet", () => {
     assert.equal(receipt.status, "success");
   }
 
-  before(async () => {
-    devnet = await startDevnet({ roundLength: 10 });
-    o = clientsFor(devnet.accounts.orchestrator.privateKey);
-    await fundSender(clientsFor(devnet.accounts.gateway.privateKey), devnet.contracts.ticketBroker, {
-      deposit: parseEther("1"),
-      reserve: parseEther("1"),
-    });
-  });
-  after(async () => {
-    await devnet?.stop();
-  });
-
-  test("redeemWinningTicket checks in the spec's order, with its revert strings", async () => {
+  await suite.test("redeemWinningTicket checks in the spec's order, with its revert strings", async () => {
     const g = devnet.accounts.gateway.privateKey;
     const t = await ticket(g);
     const tuple = toContractTicket(t);
@@ -143,37 +134,40 @@ describe("TicketBroker on the devnet", () => {
     assert.equal(await redeemReason(t), undefined, "the untouched ticket is valid");
   });
 
-  test("batchRedeemWinningTickets redeems the valid tickets and swallows the failures", async () => {
-    const g = devnet.accounts.gateway.privateKey;
-    const good = await ticket(g);
-    const bad = await ticket(g, { winProb: 0n });
-    const hash = await o.walletClient.writeContract({
-      address: devnet.contracts.ticketBroker,
-      abi: ticketBrokerAbi,
-      functionName: "batchRedeemWinningTickets",
-      // Failures are swallowed, so an estimate would find the gas at which every inner call fails.
-      gas: 2_000_000n,
-      args: [
-        [toContractTicket(bad), toContractTicket(good)],
-        [bad.sig, good.sig],
-        [bad.recipientRand, good.recipientRand],
-      ],
-    });
-    const receipt = await o.publicClient.waitForTransactionReceipt({ hash });
-    assert.equal(receipt.status, "success");
-    const used = (h: Hex) =>
-      o.publicClient.readContract({
+  await suite.test(
+    "batchRedeemWinningTickets redeems the valid tickets and swallows the failures",
+    async () => {
+      const g = devnet.accounts.gateway.privateKey;
+      const good = await ticket(g);
+      const bad = await ticket(g, { winProb: 0n });
+      const hash = await o.walletClient.writeContract({
         address: devnet.contracts.ticketBroker,
         abi: ticketBrokerAbi,
-        functionName: "usedTickets",
-        args: [h],
+        functionName: "batchRedeemWinningTickets",
+        // Failures are swallowed, so an estimate would find the gas at which every inner call fails.
+        gas: 2_000_000n,
+        args: [
+          [toContractTicket(bad), toContractTicket(good)],
+          [bad.sig, good.sig],
+          [bad.recipientRand, good.recipientRand],
+        ],
       });
-    assert.equal(await used(good.hash), true);
-    assert.equal(await used(bad.hash), false);
-    assert.equal(await redeemReason(good), "ticket is used");
-  });
+      const receipt = await o.publicClient.waitForTransactionReceipt({ hash });
+      assert.equal(receipt.status, "success");
+      const used = (h: Hex) =>
+        o.publicClient.readContract({
+          address: devnet.contracts.ticketBroker,
+          abi: ticketBrokerAbi,
+          functionName: "usedTickets",
+          args: [h],
+        });
+      assert.equal(await used(good.hash), true);
+      assert.equal(await used(bad.hash), false);
+      assert.equal(await redeemReason(good), "ticket is used");
+    },
+  );
 
-  test("fundDepositAndReserve requires msg.value to equal the sum", async () => {
+  await suite.test("fundDepositAndReserve requires msg.value to equal the sum", async () => {
     const g = clientsFor(devnet.accounts.gateway.privateKey);
     assert.equal(
       await reason(g, "fundDepositAndReserve", [1n, 1n], 3n),
@@ -181,41 +175,44 @@ describe("TicketBroker on the devnet", () => {
     );
   });
 
-  test("unlock, cancelUnlock and withdraw follow the unlock period; an unlocked sender's tickets are refused", async () => {
-    const key = ANVIL_DEV_KEYS[3];
-    const s = clientsFor(key);
-    assert.equal(await reason(s, "unlock", []), "sender deposit and reserve are zero");
-    assert.equal(await reason(s, "cancelUnlock", []), "no unlock request in progress");
-    await fundSender(s, devnet.contracts.ticketBroker, { deposit: FACE, reserve: FACE });
-    await send(s, "unlock");
-    assert.equal(await reason(s, "unlock", []), "unlock already initiated");
-    assert.equal(await reason(s, "withdraw", []), "account is locked");
-    const info = await readSenderInfo(s, devnet.contracts.ticketBroker, s.account.address);
-    assert.equal(info.withdrawRound, (await advanceRound(devnet, 0)) + BigInt(devnet.unlockPeriod));
+  await suite.test(
+    "unlock, cancelUnlock and withdraw follow the unlock period; an unlocked sender's tickets are refused",
+    async () => {
+      const key = ANVIL_DEV_KEYS[3];
+      const s = clientsFor(key);
+      assert.equal(await reason(s, "unlock", []), "sender deposit and reserve are zero");
+      assert.equal(await reason(s, "cancelUnlock", []), "no unlock request in progress");
+      await fundSender(s, devnet.contracts.ticketBroker, { deposit: FACE, reserve: FACE });
+      await send(s, "unlock");
+      assert.equal(await reason(s, "unlock", []), "unlock already initiated");
+      assert.equal(await reason(s, "withdraw", []), "account is locked");
+      const info = await readSenderInfo(s, devnet.contracts.ticketBroker, s.account.address);
+      assert.equal(info.withdrawRound, (await advanceRound(devnet, 0)) + BigInt(devnet.unlockPeriod));
 
-    await send(s, "cancelUnlock");
-    assert.equal(
-      (await readSenderInfo(s, devnet.contracts.ticketBroker, s.account.address)).withdrawRound,
-      0n,
-    );
-    await send(s, "unlock");
-    await advanceRound(devnet, devnet.unlockPeriod);
-    const t = await ticket(key);
-    assert.equal(await redeemReason(t), "sender is unlocked");
+      await send(s, "cancelUnlock");
+      assert.equal(
+        (await readSenderInfo(s, devnet.contracts.ticketBroker, s.account.address)).withdrawRound,
+        0n,
+      );
+      await send(s, "unlock");
+      await advanceRound(devnet, devnet.unlockPeriod);
+      const t = await ticket(key);
+      assert.equal(await redeemReason(t), "sender is unlocked");
 
-    const before = await s.publicClient.getBalance({ address: s.account.address });
-    await send(s, "withdraw");
-    const after = await s.publicClient.getBalance({ address: s.account.address });
-    assert.ok(after > before, "deposit and reserve came back (minus gas)");
-    const empty = await readSenderInfo(s, devnet.contracts.ticketBroker, s.account.address);
-    assert.deepEqual(empty, {
-      deposit: 0n,
-      withdrawRound: 0n,
-      reserve: { fundsRemaining: 0n, claimedInCurrentRound: 0n },
-    });
-  });
+      const before = await s.publicClient.getBalance({ address: s.account.address });
+      await send(s, "withdraw");
+      const after = await s.publicClient.getBalance({ address: s.account.address });
+      assert.ok(after > before, "deposit and reserve came back (minus gas)");
+      const empty = await readSenderInfo(s, devnet.contracts.ticketBroker, s.account.address);
+      assert.deepEqual(empty, {
+        deposit: 0n,
+        withdrawRound: 0n,
+        reserve: { fundsRemaining: 0n, claimedInCurrentRound: 0n },
+      });
+    },
+  );
 
-  test("each active orchestrator may claim reserve / poolSize per round", async () => {
+  await suite.test("each active orchestrator may claim reserve / poolSize per round", async () => {
     const d = clientsFor(devnet.accounts.deployer.privateKey);
     const second = clientsFor(generatePrivateKey());
     await d.walletClient.sendTransaction({ to: second.account.address, value: parseEther("1") });
