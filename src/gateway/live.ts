@@ -22,9 +22,14 @@
  * `/ai/stream/stop` (its answer is passed back), `GET …/data` is the data channel as server-sent
  * events (`data: <line>`, then `event: end` when the stream ends), `GET …/status` as native live.
  *
- * Both kinds relay: every input segment of `<id>-in` is published to the orchestrator's publish
- * channel, every segment of its subscribe channel is written to `<id>-out` (and data to `<id>-data`);
- * the events channel is read for status and fps.
+ * Both kinds relay: every input segment of `<channel>-in` is published to the orchestrator's publish
+ * channel, every segment of its subscribe channel is written to `<channel>-out` (and data to
+ * `<channel>-data`); the events channel is read for status and fps.
+ *
+ * Control: a stream's routes (`…/<id>/update|status|stop|data`) need its control key as `?key=`,
+ * which the URLs the start answers carry; a missing or wrong key is a 404 as an unknown id. Its
+ * channels are named by a second random value, not by the id: a client-chosen id (or one seen by
+ * an orchestrator or container) reaches nothing. See "Who may control a stream" in the README.
  *
  * Failover: a stream moves to the next orchestrator when its start fails, when a relay to or from
  * the orchestrator fails (a dead orchestrator refuses the connections: the move starts within about
@@ -35,7 +40,7 @@
  * effort). The client's URLs do not change. At most {@link MAX_SWAPS} moves per stream. The last
  * params (start, then updates) are replayed on the next orchestrator.
  *
- * End of input: the client closes `<id>-in`; the gateway closes the orchestrator's input channel
+ * End of input: the client closes `<channel>-in`; the gateway closes the orchestrator's input channel
  * (the container sees its input end and flushes), and the end of the orchestrator's output then is
  * the normal end of the stream (`ended`, no move; see `runTurn`).
  *
@@ -199,20 +204,20 @@ interface LiveStream {
   error?: string;
   /** Local seq of the last input segment relayed whole to an orchestrator (-1 before the first). */
   inputRelayed: number;
-  /** The client ended its input (closed `<id>-in`); the orchestrator was told (its input channel closed). */
+  /** The client ended its input (closed `<channel>-in`); the orchestrator was told (its input channel closed). */
   inputEnded: boolean;
   stopped: AbortController;
-  /** `<id>-in` (native live always; BYOC with video ingress). */
+  /** `<channel>-in` (native live always; BYOC with video ingress). */
   input?: LocalSubscriber;
-  /** `<id>-out` (native live always; BYOC with video egress). */
+  /** `<channel>-out` (native live always; BYOC with video egress). */
   output?: LocalPublisher;
-  /** `<id>-data` (BYOC with data output). */
+  /** `<channel>-data` (BYOC with data output). */
   data?: LocalPublisher;
 }
 
 /** The live part of the gateway. */
 export interface LiveManager {
-  /** The gateway's trickle server (channels `<id>-in`, `<id>-out`, `<id>-data`). */
+  /** The gateway's trickle server (channels `<channel>-in`, `<channel>-out`, `<channel>-data`). */
   trickle: TrickleServer;
   /** Answers a request under `/live/` or `/process/stream/`. */
   handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void>;
@@ -294,7 +299,7 @@ export function createLive(options: LiveOptions): LiveManager {
   watchdog.unref();
 
   /**
-   * The client's `DELETE` of `<id>-in` (its end of input) waits until the input relay has passed on
+   * The client's `DELETE` of `<channel>-in` (its end of input) waits until the input relay has passed on
    * every segment written before it (a delete drops the channel's segments at once), at most
    * {@link INPUT_DRAIN_TIMEOUT_MS}, or until the stream stops, fails or moves.
    */
@@ -614,10 +619,10 @@ export function createLive(options: LiveOptions): LiveManager {
   /**
    * Relays between the gateway's channels and one orchestrator until the turn ends.
    *
-   * The client's end of input (it closes `<id>-in`) closes the orchestrator's input channel, so the
+   * The client's end of input (it closes `<channel>-in`) closes the orchestrator's input channel, so the
    * container sees the end of its input, flushes what it holds and closes its output. From then on
    * the end of the orchestrator's output and data channels (and of its events channel when neither
-   * exists) is the normal end of the stream: `<id>-out` and `<id>-data` are closed after their last
+   * exists) is the normal end of the stream: `<channel>-out` and `<channel>-data` are closed after their last
    * segment, the state becomes `ended`, and nothing moves. Bounded by {@link END_DRAIN_TIMEOUT_MS}.
    */
   function runTurn(s: LiveStream, urls: OrchUrls, log: Logger, d: OrchestratorDescriptor): void {
