@@ -12,7 +12,6 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import greenTint from "../../examples/green-tint/pipeline.ts";
 import { scanMpegTs } from "../../src/client/mpegts.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/index.ts";
@@ -20,6 +19,7 @@ import { type RunningOrchestrator, startOrchestrator } from "../../src/orchestra
 import { type RunningRunner, startRunner } from "../../src/runner/index.ts";
 import { channelMean, decodeSegments, syntheticSegments } from "../../src/runner/media/synthetic.ts";
 import { TricklePublisher, TrickleSubscriber } from "../../src/trickle/index.ts";
+import { poll, until } from "../until.ts";
 
 interface StartAnswer {
   stream_id: string;
@@ -63,8 +63,7 @@ describe("gateway live e2e", () => {
       );
     }
     for (const o of orchs)
-      for (let i = 0; i < 200 && !o.registry.advertised().some((a) => a.modelId === "green-tint"); i++)
-        await sleep(25);
+      await poll(() => o.registry.advertised().some((a) => a.modelId === "green-tint"), 5_000);
     gw = await startGateway({
       port: 0,
       discovery: { orchAddr: orchs.map((o) => o.url) },
@@ -122,9 +121,7 @@ describe("gateway live e2e", () => {
     // Published no faster than the container reads (as a live source does): input segment k goes
     // out once output k-2 is back, i.e. once the container has read input k-1 (a channel's end drops
     // segments nobody has started reading). The last output segment only comes with the end of input.
-    const waitOut = async (n: number) => {
-      for (let i = 0; i < 2400 && out.length < n && !ended; i++) await sleep(25);
-    };
+    const waitOut = (n: number) => poll(() => out.length >= n || ended, 60_000);
     for (const [k, seg] of input.entries()) {
       await waitOut(k - 1);
       await pub.write(seg);
@@ -156,8 +153,7 @@ describe("gateway live e2e", () => {
     assert.equal(((await stop.json()) as Record<string, unknown>).state, "ended");
     assert.equal((await fetch(s.status_url)).status, 404, "a stop forgets the ended stream");
     // The orchestrator frees the container once it sees the stream's control channel closed.
-    for (let i = 0; i < 400 && orchs.some((o) => o.registry.containers().some((c) => c.inUse > 0)); i++)
-      await sleep(25);
+    await poll(() => orchs.every((o) => o.registry.containers().every((c) => c.inUse === 0)));
   });
 
   test("a live start returns gateway URLs; published segments come back tinted; update, status, move, stop", async () => {
@@ -179,8 +175,7 @@ describe("gateway live e2e", () => {
     })();
     const pub = new TricklePublisher(s.publish_url, { mimeType: "video/mp2t" });
     for (const seg of input.slice(0, 2)) await pub.write(seg);
-    for (let i = 0; i < 400 && out.length === 0; i++) await sleep(25);
-    assert.ok(out.length > 0, "output arrived through the gateway");
+    await until("output through the gateway", () => out.length > 0);
     const decoded = await decodeSegments(out.slice(0, 1), 192, 144);
     const frame = decoded.video[0];
     assert.ok(frame, "the output decodes");
@@ -196,18 +191,16 @@ describe("gateway live e2e", () => {
     // The serving orchestrator goes away: the stream moves to the other one, same client URLs.
     await orchs.find((o) => o.url === first)?.close();
     let moved: Record<string, unknown> = {};
-    for (let i = 0; i < 400; i++) {
+    await poll(async () => {
       moved = (await (await fetch(s.status_url)).json()) as Record<string, unknown>;
-      if (moved.state === "running" && moved.orchestrator !== first) break;
-      await sleep(25);
-    }
+      return moved.state === "running" && moved.orchestrator !== first;
+    });
     assert.equal(moved.state, "running", JSON.stringify(moved));
     assert.notEqual(moved.orchestrator, first);
     assert.equal(moved.swaps, 1);
     const before = out.length;
     for (const seg of input.slice(2)) await pub.write(seg);
-    for (let i = 0; i < 400 && out.length === before; i++) await sleep(25);
-    assert.ok(out.length > before, "output flows again from the new orchestrator");
+    await until("output to flow again from the new orchestrator", () => out.length > before);
 
     const stop = await fetch(s.stop_url, { method: "POST" });
     assert.equal(stop.status, 200);

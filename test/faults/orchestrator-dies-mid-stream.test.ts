@@ -21,6 +21,7 @@ import { type RunningGateway, startGateway } from "../../src/gateway/index.ts";
 import { type RunningRunner, startRunner } from "../../src/runner/index.ts";
 import { syntheticSegments } from "../../src/runner/media/synthetic.ts";
 import { TricklePublisher, TrickleSubscriber } from "../../src/trickle/index.ts";
+import { poll, until } from "../until.ts";
 import { httpsCall } from "./helpers.ts";
 
 const MAIN = join(import.meta.dirname, "../../src/cli/main.ts");
@@ -91,15 +92,16 @@ describe("an orchestrator dies mid-stream", () => {
       urls.push(`https://127.0.0.1:${port}`);
     }
     // Ready when the container is advertised.
-    for (const [i, url] of urls.entries()) {
-      let ok = false;
-      for (let t = 0; t < 600 && !ok; t++) {
-        const r = await httpsCall(url, "/capabilities", { timeoutMs: 2000 }).catch(() => undefined);
-        ok = r?.status === 200 && r.body.includes("green-tint");
-        if (!ok) await sleep(50);
-      }
-      assert.ok(ok, `orchestrator ${i} never advertised green-tint: ${stderr[i]}`);
-    }
+    for (const [i, url] of urls.entries())
+      await until(
+        () => `orchestrator ${i} to advertise green-tint: ${stderr[i]}`,
+        async () => {
+          const r = await httpsCall(url, "/capabilities", { timeoutMs: 2000 }).catch(() => undefined);
+          return r?.status === 200 && r.body.includes("green-tint");
+        },
+        30_000,
+        50,
+      );
     gw = await startGateway({ port: 0, discovery: { orchAddr: urls } });
   });
 
@@ -154,21 +156,21 @@ describe("an orchestrator dies mid-stream", () => {
       }
     })();
 
-    for (let i = 0; i < 1200 && out.length < 2; i++) await sleep(25);
-    assert.ok(out.length >= 2, "output flows before the failure");
+    await until("output to flow before the failure", () => out.length >= 2, 30_000);
 
     const exited = new Promise((res) => victim.once("exit", res));
     victim.kill("SIGKILL");
     const killedAt = Date.now();
     await exited;
     let st = await statusOf();
-    while (
-      !(st.state === "running" && st.orchestrator !== s.orchestrator) &&
-      Date.now() - killedAt < 20_000
-    ) {
-      await sleep(50);
-      st = await statusOf();
-    }
+    await poll(
+      async () => {
+        st = await statusOf();
+        return st.state === "running" && st.orchestrator !== s.orchestrator;
+      },
+      20_000,
+      50,
+    );
     const movedMs = Date.now() - killedAt;
     t.diagnostic(`stream running on the other orchestrator ${movedMs} ms after the kill`);
     assert.equal(st.state, "running", JSON.stringify(st));
@@ -177,8 +179,7 @@ describe("an orchestrator dies mid-stream", () => {
     assert.ok(movedMs < MOVE_WITHIN_MS, `moved ${movedMs} ms after the kill (bound ${MOVE_WITHIN_MS} ms)`);
 
     const movedAt = Date.now();
-    for (let i = 0; i < 1200 && !out.some((t) => t > movedAt); i++) await sleep(25);
-    assert.ok(out.filter((t) => t > movedAt).length > 0, "output segments arrive from the new orchestrator");
+    await until("output segments from the new orchestrator", () => out.some((t) => t > movedAt), 30_000);
     const after = await statusOf();
     assert.ok(after.segments_out > st.segments_out, "the gateway's stats count them");
 
