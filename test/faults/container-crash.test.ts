@@ -174,10 +174,10 @@ test("a crashed container is withdrawn within a health interval, jobs go elsewhe
   // Container A comes back (same port, registers itself again): restored.
   startA();
   await until("O1 to advertise text-reverse again", () => advertised(o1));
-  let backOnO1 = false;
-  for (const end = Date.now() + 30_000; !backOnO1 && Date.now() < end; ) {
-    backOnO1 = (await job("after")) === o1.url;
-    if (!backOnO1) await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.ok(backOnO1, "the gateway sends jobs to O1 again");
+  await waitUntil(
+    "the gateway to send jobs to O1 again",
+    async () => (await job("after")) === o1.url,
+    30_000,
+    100,
+  );
 });

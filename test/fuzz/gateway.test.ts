@@ -251,11 +251,12 @@ describe("fuzz: gateway user API over HTTP", () => {
       );
       assert.equal(r.kind === "reply" && r.status, 200);
     }
-    const deadline = Date.now() + 20_000;
-    while (orch.registry.advertised().length < NATIVE.length + 3) {
-      if (Date.now() > deadline) throw new Error("containers did not become healthy");
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until(
+      "the containers to become healthy",
+      () => orch.registry.advertised().length >= NATIVE.length + 3,
+      20_000,
+      50,
+    );
     gw = await startGateway({
       port: 0,
       discovery: { orchAddr: [orch.url] },
