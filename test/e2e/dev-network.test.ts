@@ -13,6 +13,7 @@ import { after, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { describePayment } from "../../src/cli/payment.ts";
 import type { DevNetworkSummary } from "../../src/dev/network.ts";
+import { until } from "../until.ts";
 
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 
@@ -121,13 +122,12 @@ async function stopAndCheck(
   assert.match(s.stderr(), /dev: stopped\n/);
   assert.doesNotMatch(s.stderr(), /still open after stop/);
   // Children are reaped by their watchdogs; give them a moment.
-  const deadline = Date.now() + 5000;
-  let left = tree.filter(alive);
-  while (left.length > 0 && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
-    left = tree.filter(alive);
-  }
-  assert.deepEqual(left, [], `processes left after stop: ${left.join(", ")}`);
+  await until(
+    () => `the processes to exit, left after stop: ${tree.filter(alive).join(", ")}`,
+    () => !tree.some(alive),
+    5000,
+    100,
+  );
   assert.equal(alive(pid), false);
 }
 
@@ -287,11 +287,15 @@ describe("tributary dev", { concurrency: false }, () => {
       assert.equal(live.status, 200, await live.clone().text());
       const urls = (await live.json()) as { status_url: string; stop_url: string };
       let paid = { tickets_sent: 0, paid_wei: "0" };
-      for (let i = 0; i < 100 && paid.tickets_sent === 0; i++) {
-        paid = (await (await fetch(urls.status_url)).json()) as typeof paid;
-        if (paid.tickets_sent === 0) await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.ok(paid.tickets_sent > 0, "the stream start sent tickets");
+      await until(
+        "the stream start to send tickets",
+        async () => {
+          paid = (await (await fetch(urls.status_url)).json()) as typeof paid;
+          return paid.tickets_sent > 0;
+        },
+        10_000,
+        100,
+      );
       assert.ok(BigInt(paid.paid_wei) > 0n, `paid ${paid.paid_wei} wei`);
       await (await fetch(urls.stop_url, { method: "POST" })).text();
     } finally {
@@ -326,9 +330,7 @@ describe("tributary dev", { concurrency: false }, () => {
     sh.stderr!.resume();
     assert.ok(alive(devPid));
     sh.kill("SIGKILL");
-    const deadline = Date.now() + 15_000;
-    while (alive(devPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    assert.equal(alive(devPid), false, "dev still running after its parent died");
+    await until("dev to exit after its parent died", () => !alive(devPid), 15_000, 100);
   });
 
   test("devnet: when anvil dies, dev says so, stops everything and exits 1", async () => {
@@ -339,9 +341,12 @@ describe("tributary dev", { concurrency: false }, () => {
     assert.ok(tree.includes(anvil), "anvil runs in dev's process tree");
     process.kill(anvil, "SIGKILL");
     await stopAndCheck(s, 1, null);
-    const deadline = Date.now() + 5000;
-    while (tree.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    assert.deepEqual(tree.filter(alive), [], "processes left after anvil died");
+    await until(
+      () => `the processes to exit, left after anvil died: ${tree.filter(alive).join(", ")}`,
+      () => !tree.some(alive),
+      5000,
+      100,
+    );
     assert.match(s.stderr(), /anvil \(pid \d+\) exited/);
   });
 });
