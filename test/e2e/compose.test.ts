@@ -28,6 +28,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { poll, until } from "../until.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
 
@@ -537,16 +538,18 @@ describe("compose.yaml run as local processes", { timeout: 240_000 }, () => {
       assert.ok(service.healthcheck, `${service.name} has a health check`);
       const cmd = argv(service, service.healthcheck);
       const env = envOf(service);
-      const deadline = Date.now() + 150_000;
-      while (Date.now() < deadline) {
-        if (children.get(service.name)?.exitCode != null)
-          throw new Error(
-            `${service.name} exited (${children.get(service.name)?.exitCode}):\n${tail(service.name)}`,
-          );
-        if ((await runOnce(cmd, env, 10_000)) === 0) return;
-        await new Promise((r) => setTimeout(r, 500));
-      }
-      throw new Error(`${service.name} not healthy within 150 s:\n${tail(service.name)}`);
+      await until(
+        () => `${service.name} to be healthy within 150 s:\n${tail(service.name)}`,
+        async () => {
+          if (children.get(service.name)?.exitCode != null)
+            throw new Error(
+              `${service.name} exited (${children.get(service.name)?.exitCode}):\n${tail(service.name)}`,
+            );
+          return (await runOnce(cmd, env, 10_000)) === 0;
+        },
+        150_000,
+        500,
+      );
     })();
     healthy.set(service.name, p);
     return p;
@@ -616,11 +619,8 @@ describe("compose.yaml run as local processes", { timeout: 240_000 }, () => {
       }
       return found;
     };
-    let left = anvils();
-    for (let i = 0; i < 50 && left.length > 0; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      left = anvils();
-    }
+    await poll(() => anvils().length === 0, 5000, 100);
+    const left = anvils();
     for (const pid of left) process.kill(pid, "SIGKILL");
     assert.deepEqual(left, [], "anvil outlived the chain service");
   });
