@@ -21,9 +21,9 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import { startTrickleServer } from "../../src/trickle/server.ts";
 import { TrickleSubscriber } from "../../src/trickle/subscriber.ts";
+import { until } from "../until.ts";
 
 /** A started container. */
 export interface ContainerUnderTest {
@@ -128,15 +128,6 @@ async function health(c: ContainerUnderTest): Promise<string> {
   return (await call(`${c.url}/health`)).json.status as string;
 }
 
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 /** Runs `body` with a fresh live container, closed afterwards. */
 async function withLive(
   target: ContainerTarget,
@@ -225,7 +216,7 @@ export function containerSuite(target: ContainerTarget): void {
               assert.equal(await health(c), "LOADING");
               c.release();
             }
-            await eventually("IDLE after load", async () => (await health(c)) === "IDLE");
+            await until("IDLE after load", async () => (await health(c)) === "IDLE", 5000);
           } finally {
             await c.close();
           }
@@ -236,7 +227,7 @@ export function containerSuite(target: ContainerTarget): void {
         test("a failed load turns /health into ERROR and refuses streams", async () => {
           const c = await startFailing();
           try {
-            await eventually("ERROR after a failed load", async () => (await health(c)) === "ERROR");
+            await until("ERROR after a failed load", async () => (await health(c)) === "ERROR", 5000);
             const r = await postJson(`${c.url}/stream/start`, { gateway_request_id: "x" });
             assert.equal(r.status, 503);
             assertStreamError(r);

@@ -27,6 +27,7 @@ import {
 } from "../../src/trickle/http-client.ts";
 import { TricklePublisher } from "../../src/trickle/publisher.ts";
 import { TrickleSubscriber } from "../../src/trickle/subscriber.ts";
+import { until } from "../until.ts";
 
 /** Server configuration a case may ask for. */
 export interface TrickleTargetConfig {
@@ -183,15 +184,8 @@ async function restText(it: AsyncIterator<Uint8Array>): Promise<string> {
   }
 }
 
-/** Polls `fn` until it returns true, for at most `limitMs` (a safety net, not a timing assertion). */
-async function eventually(fn: () => Promise<boolean>, limitMs = 5000): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    if (await fn()) return;
-    if (Date.now() > deadline) assert.fail("condition not reached");
-    await sleep(20);
-  }
-}
+/** The time limit of a wait for a condition (a safety net, not a timing assertion). */
+const WAIT_MS = 5000;
 
 /**
  * Registers the conformance tests for one target. Call at the top level of a test file.
@@ -229,10 +223,14 @@ export function trickleConformance(target: TrickleTarget): void {
      */
     async function started(ch: string, seq: number, via: Raw = raw): Promise<void> {
       if (!feature("next")) return void (await sleep(SETTLE_MS));
-      await eventually(async () => {
-        const r = await via.req("GET", `${ch}/next`);
-        return r.status === 200 && Number(r.text.trim()) > seq;
-      });
+      await until(
+        `${ch}/next past ${seq}`,
+        async () => {
+          const r = await via.req("GET", `${ch}/next`);
+          return r.status === 200 && Number(r.text.trim()) > seq;
+        },
+        WAIT_MS,
+      );
     }
     const why = (what: string) => `${target.name} cannot configure ${what}`;
 
@@ -339,8 +337,10 @@ export function trickleConformance(target: TrickleTarget): void {
       await raw.publish(ch, 0, "done");
       const p = raw.post(`${ch}/1`);
       await p.write(enc("key"), 5000);
-      await eventually(
+      await until(
+        "Lp-Trickle-Latest 2",
         async () => (await raw.req("GET", `${ch}/0`)).headers.get("lp-trickle-latest") === "2",
+        WAIT_MS,
       );
       const get = raw.open("GET", `${ch}/-2`);
       const res = await get.response;
@@ -556,7 +556,7 @@ export function trickleConformance(target: TrickleTarget): void {
       // nextWrite moves on the first byte of a segment, before it completes (§6).
       const p = raw.post(`${ch}/2`);
       await p.write(enc("x"), 5000);
-      await eventually(async () => (await raw.req("GET", `${ch}/next`)).text.trim() === "3");
+      await until("next 3", async () => (await raw.req("GET", `${ch}/next`)).text.trim() === "3", WAIT_MS);
       p.end();
       await p.response;
     });
@@ -587,7 +587,7 @@ export function trickleConformance(target: TrickleTarget): void {
       const p = r.post(`${ch}/0`, {}, (status) => {
         if (status === 100) interim++;
       });
-      await eventually(async () => interim >= 2);
+      await until("two interim 100 responses", () => interim >= 2, WAIT_MS);
       await p.write(enc("late"), 5000);
       p.end();
       const res = await p.response;
@@ -737,7 +737,11 @@ export function trickleConformance(target: TrickleTarget): void {
       const exempt = uniqueChannel("_exempt");
       assert.equal((await r.publish(exempt, 0, "kept")).status, 200);
       assert.equal((await r.publish(ch, 0, "x")).status, 200);
-      await eventually(async () => (await r.req("GET", `${ch}/0`)).status === 404);
+      await until(
+        "the idle channel to be swept",
+        async () => (await r.req("GET", `${ch}/0`)).status === 404,
+        WAIT_MS,
+      );
       await sleep(SETTLE_MS);
       assert.equal((await r.req("GET", `${exempt}/0`)).text, "kept", "`_` names are never swept");
       await using sub = new TrickleSubscriber(r.url(ch), { ...r.clientOptions, start: 0 });
