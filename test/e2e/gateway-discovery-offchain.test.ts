@@ -25,6 +25,7 @@ import {
   seededRandom,
 } from "../../src/gateway/selection/index.ts";
 import { Rat } from "../../src/payments/rational.ts";
+import { until } from "../until.ts";
 
 const MODEL = "stabilityai/sd-turbo";
 
@@ -87,9 +88,9 @@ describe("gateway discovery offchain (webhook + gRPC fakes)", () => {
     const suspender = new Suspender();
     const events: PoolEvent[] = [];
     let refreshes = 0;
-    const waitRefreshes = async (n: number) => {
+    const waitRefreshes = (n: number) => {
       const target = refreshes + n;
-      while (refreshes < target) await new Promise((r) => setTimeout(r, 5));
+      return until(`${n} pool refreshes`, () => refreshes >= target, 10_000, 5);
     };
     const ac = new AbortController();
     const pool = new OrchestratorPool({
