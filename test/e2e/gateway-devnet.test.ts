@@ -5,7 +5,6 @@
  * and a priced native AI job are paid with real tickets and run.
  */
 import assert from "node:assert/strict";
-import { request as httpsRequest } from "node:https";
 import { describe, test } from "node:test";
 import { parseEther } from "viem";
 import textReverse from "../../examples/text-reverse/pipeline.ts";
@@ -15,6 +14,7 @@ import { startOrchestrator } from "../../src/orchestrator/index.ts";
 import { defineBatchPipeline, startRunner } from "../../src/runner/index.ts";
 import { devnetFixture } from "../devnet.ts";
 import { until } from "../until.ts";
+import { call } from "./orchestrator-helpers.ts";
 
 /** Above the real redemption cost on anvil, which the recipient's EV must cover. */
 const EV = 10n ** 15n;
@@ -46,21 +46,12 @@ describe("gateway on the devnet", () => {
         ),
       }),
     );
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = httpsRequest(
-        `${orch.url}/capability/register`,
-        { method: "POST", headers: { authorization: "s" }, ca: orch.cert, agent: false },
-        (res) => {
-          res.resume();
-          res.on("end", () => resolve(res.statusCode ?? 0));
-        },
-      );
-      req.on("error", reject);
-      req.end(
-        JSON.stringify({ name: "text-reverse", url: reverse.url, capacity: 2, price_per_unit: 10 ** 12 }),
-      );
+    const reg = await call(orch, "/capability/register", {
+      method: "POST",
+      headers: { authorization: "s" },
+      body: JSON.stringify({ name: "text-reverse", url: reverse.url, capacity: 2, price_per_unit: 10 ** 12 }),
     });
-    assert.equal(status, 200);
+    assert.equal(reg.status, 200);
     await until("the containers to be healthy", () => orch.registry.advertised().length >= 2);
     const gwChain = await net.gatewayPayments({ maxTicketEV: 10n * EV, maxTotalEV: 1000n * EV });
     const gw = net.use(
