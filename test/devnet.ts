@@ -39,7 +39,7 @@ export interface DevnetFixture extends AsyncDisposable {
   /** Registers `resource` for teardown (the last registered is disposed first) and returns it. */
   use<T extends AsyncDisposable | Disposable>(resource: T): T;
   /** Registers a teardown step, run in the same reverse order. */
-  defer(onDispose: () => unknown): void;
+  defer(onDispose: () => PromiseLike<void> | void): void;
   /** The redeemer's chain calls, as the devnet's orchestrator. */
   redeemerChain(): RedeemerChain;
   /** The orchestrator's on-chain payment path (chain facts, recipient, redeemer) on `dir`, torn down with the fixture. */
@@ -72,10 +72,7 @@ export async function devnetFixture(options: DevnetFixtureOptions = {}): Promise
     dir,
     clients,
     use,
-    defer: (onDispose) =>
-      owned.defer(async () => {
-        await onDispose();
-      }),
+    defer: (onDispose) => owned.defer(onDispose),
     redeemerChain: () =>
       createRedeemerChain({
         clients: clients("orchestrator"),
