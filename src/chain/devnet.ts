@@ -4,6 +4,7 @@
  */
 import { type Address, getAddress, getContractAddress, type Hash, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { TributaryError } from "../node/errors.ts";
 import { CONTRACT_IDS, type ContractAddresses } from "./addresses.ts";
 import { type Anvil, type AnvilOptions, startAnvil } from "./anvil.ts";
 import { createChainClients, DEVNET_CHAIN_ID, type SigningChainClients } from "./clients.ts";
@@ -95,10 +96,14 @@ function account(privateKey: Hex): DevnetAccount {
   return { address: privateKeyToAccount(privateKey).address, privateKey };
 }
 
+function deployFailed(message: string): TributaryError {
+  return new TributaryError("DEVNET_DEPLOY_FAILED", message, { status: 500 });
+}
+
 /** Waits for a transaction and throws if it reverted. */
 async function confirm(clients: SigningChainClients, hash: Hash, what: string): Promise<void> {
   const receipt = await clients.publicClient.waitForTransactionReceipt({ hash });
-  if (receipt.status !== "success") throw new Error(`devnet deploy: ${what} reverted (tx ${hash})`);
+  if (receipt.status !== "success") throw deployFailed(`devnet deploy: ${what} reverted (tx ${hash})`);
 }
 
 async function deploy(
@@ -111,7 +116,7 @@ async function deploy(
   const hash = await clients.walletClient.deployContract({ abi, bytecode, args } as never);
   const receipt = await clients.publicClient.waitForTransactionReceipt({ hash });
   if (receipt.status !== "success" || !receipt.contractAddress)
-    throw new Error(`devnet deploy: ${name} failed`);
+    throw deployFailed(`devnet deploy: ${name} failed`);
   return getAddress(receipt.contractAddress);
 }
 
@@ -300,7 +305,7 @@ export async function mineBlocks(rpcUrl: string, blocks: number): Promise<void> 
     }),
   });
   const body = (await res.json()) as { error?: { message: string } };
-  if (body.error) throw new Error(`anvil_mine failed: ${body.error.message}`);
+  if (body.error) throw deployFailed(`anvil_mine failed: ${body.error.message}`);
 }
 
 /** Mines to the first block of the next round and initializes it; returns the new round. */

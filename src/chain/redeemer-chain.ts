@@ -17,6 +17,7 @@ import {
   toHex,
   WaitForTransactionReceiptTimeoutError,
 } from "viem";
+import { TributaryError } from "../node/errors.ts";
 import {
   type RedeemerChain,
   RedeemNetworkError,
@@ -103,7 +104,9 @@ export function createRedeemerChain(options: RedeemerChainOptions): RedeemerChai
           number: bigint | null;
         };
         if (block.l1BlockNumber === undefined)
-          throw new Error("the RPC's latest block has no l1BlockNumber field");
+          throw new TributaryError("CHAIN_NO_L1_BLOCK", "the RPC's latest block has no l1BlockNumber field", {
+            status: 502,
+          });
         return BigInt(block.l1BlockNumber);
       }),
     isActiveTranscoder: (address) =>

@@ -36,6 +36,7 @@ import {
   startDevnet,
   startRoundInitializer,
 } from "../chain/index.ts";
+import { TributaryError } from "../node/errors.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
 import { parseAiModels } from "../orchestrator/config.ts";
 import { startOnchainPayments } from "../orchestrator/onchain.ts";
@@ -166,7 +167,9 @@ async function samplePayment(orchUrl: string, ethAddressHeader: string, sender: 
     }),
   ) as { price?: unknown; ticket_params?: unknown };
   if (token.price === undefined || token.ticket_params === undefined)
-    throw new Error("the orchestrator sent no price or ticket params");
+    throw new TributaryError("DEV_NETWORK_FAILED", "the orchestrator sent no price or ticket params", {
+      status: 500,
+    });
   const session = sender.startSession(ticketParamsFromGoJson(token.ticket_params));
   try {
     return encodePaymentHeader(await sender.createPayment(session, 1, priceInfoFromGoJson(token.price)));
@@ -190,7 +193,10 @@ async function registerServiceUri(devnet: Devnet, uri: string): Promise<void> {
       args: [uri],
     });
     const receipt = await o.publicClient.waitForTransactionReceipt({ hash });
-    if (receipt.status !== "success") throw new Error(`setServiceURI reverted (tx ${hash})`);
+    if (receipt.status !== "success")
+      throw new TributaryError("DEVNET_DEPLOY_FAILED", `setServiceURI reverted (tx ${hash})`, {
+        status: 500,
+      });
   }
 }
 
@@ -471,7 +477,9 @@ export async function startDevNetwork(options: DevNetworkOptions = {}): Promise<
       );
       try {
         if (!(await registration.registered))
-          throw new Error("text-reverse could not register (see the log)");
+          throw new TributaryError("DEV_NETWORK_FAILED", "text-reverse could not register (see the log)", {
+            status: 500,
+          });
         await Promise.all([
           containerReady(orch, containers.textReverse.url, readyTimeoutMs, signal),
           containerReady(orch, containers.greenTint.url, readyTimeoutMs, signal),
@@ -527,8 +535,10 @@ export async function startDevNetwork(options: DevNetworkOptions = {}): Promise<
         try {
           known = await gw.pool.current(signal);
           if (known.length === 0)
-            throw new Error(
+            throw new TributaryError(
+              "DEV_NETWORK_FAILED",
               `the gateway cannot use the orchestrator at ${orch.url} (--log-level debug tells why)`,
+              { status: 500 },
             );
         } catch (err) {
           await close();

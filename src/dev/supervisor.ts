@@ -4,6 +4,7 @@
  * awaited and bounded), once, whether the start failed half way, a signal came, or a running component
  * reported a failure.
  */
+import { TributaryError } from "../node/errors.ts";
 
 /** What the supervisor reports while it works. `ms` is the time the step took. */
 export type SupervisorEvent =
@@ -32,11 +33,14 @@ export interface SupervisorOptions {
 }
 
 /** A component failed to start, or failed while running. `component` names it. */
-export class ComponentError extends Error {
+export class ComponentError extends TributaryError {
   readonly component: string;
   constructor(component: string, cause: unknown) {
-    super(`${component}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-    this.name = "ComponentError";
+    super("DEV_COMPONENT_FAILED", `${component}: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+      status: 500,
+      details: { component },
+    });
     this.component = component;
   }
 }

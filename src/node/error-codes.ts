@@ -350,7 +350,7 @@ export const ERROR_CODES = Object.freeze({
   REDEEM_REVERTED: {
     status: 502,
     meaning:
-      "Redeeming a winning ticket reverted on chain (the reason is in the message, e.g. the ticket is used or expired); it is not retried.",
+      "Redeeming a winning ticket reverted on chain (the contract's reason is in the message); the ticket is marked failed, or retried when the reason is temporary.",
     components: ["payments"],
   },
   FUNDING_FAILED: {

@@ -40,6 +40,7 @@ import type { NonceAddResult, NonceStore } from "../payments/nonce-store.ts";
 import { Rat } from "../payments/rational.ts";
 import type { SignedTicket } from "../payments/types.ts";
 import { DATA_FILE_MODE, ensureDataDir, ensurePrivateFile } from "./data-dir.ts";
+import { TributaryError } from "./errors.ts";
 
 /** File name of the store inside a data directory. */
 export const STORE_FILE_NAME = "tributary.sqlite";
@@ -622,8 +623,10 @@ export function openStore(options: StoreOptions): PaymentStore {
 function migrate(db: DatabaseSync): void {
   const { user_version: version } = db.prepare("PRAGMA user_version").get() as { user_version: number };
   if (version > MIGRATIONS.length) {
-    throw new Error(
+    throw new TributaryError(
+      "STORE_SCHEMA_TOO_NEW",
       `store schema version ${version} is newer than this Tributary supports (${MIGRATIONS.length}); upgrade Tributary`,
+      { status: 500, details: { version, supported: MIGRATIONS.length } },
     );
   }
   for (let v = version; v < MIGRATIONS.length; v++) {

@@ -27,6 +27,7 @@
  * Other unexpected errors are retried up to `maxAttempts`, then the ticket is `failed`.
  */
 import type { Address, Hash, Hex } from "viem";
+import { TributaryError } from "../node/errors.ts";
 import type { Logger } from "../node/logger.ts";
 import { silentLogger } from "../node/logger.ts";
 import type { PaymentStore, StoredWinningTicket } from "../node/store.ts";
@@ -34,20 +35,18 @@ import { ticketHash } from "./ticket.ts";
 import type { SignedTicket } from "./types.ts";
 
 /** A redemption call reverted (in simulation or on-chain); `reason` is the contract's revert string. */
-export class RedeemRevertError extends Error {
+export class RedeemRevertError extends TributaryError {
   readonly reason: string;
   constructor(reason: string, options: { cause?: unknown } = {}) {
-    super(`redeemWinningTicket reverted: ${reason}`, options);
-    this.name = "RedeemRevertError";
+    super("REDEEM_REVERTED", `redeemWinningTicket reverted: ${reason}`, { ...options, status: 502 });
     this.reason = reason;
   }
 }
 
 /** The RPC could not be reached or timed out: always retryable. */
-export class RedeemNetworkError extends Error {
+export class RedeemNetworkError extends TributaryError {
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super(message, options);
-    this.name = "RedeemNetworkError";
+    super("CHAIN_UNAVAILABLE", message, { ...options, status: 503 });
   }
 }
 

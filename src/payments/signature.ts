@@ -18,6 +18,7 @@ import {
   stringToBytes,
 } from "viem";
 import type { LocalAccount } from "viem/accounts";
+import { TributaryError } from "../node/errors.ts";
 import { personalMessageDigest } from "../protocol/keccak.ts";
 import { SECP256K1_HALF_N } from "./constants.ts";
 import { recoverSigner } from "./ecrecover.ts";
@@ -52,9 +53,16 @@ export async function signPersonal(
 ): Promise<Hex> {
   const sig = await signer.signMessage({ message: { raw: msg } });
   if (size(sig) !== 65)
-    throw new Error(`signer returned a ${size(sig)}-byte signature; 65 bytes are required`);
+    throw new TributaryError(
+      "BAD_SIGNER_SIGNATURE",
+      `signer returned a ${size(sig)}-byte signature; 65 bytes are required`,
+      { status: 500 },
+    );
   const v = Number.parseInt(sig.slice(-2), 16);
-  if (v !== 27 && v !== 28) throw new Error(`signer returned v=${v}; 27 or 28 is required`);
+  if (v !== 27 && v !== 28)
+    throw new TributaryError("BAD_SIGNER_SIGNATURE", `signer returned v=${v}; 27 or 28 is required`, {
+      status: 500,
+    });
   return sig;
 }
 

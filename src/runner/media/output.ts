@@ -21,6 +21,7 @@ import {
   FF_ENCODER_LIBX264,
 } from "node-av/constants";
 import { Frame, type Packet } from "node-av/lib";
+import { TributaryError } from "../../node/errors.ts";
 import type { AudioFrame, TimeBase, VideoFrame } from "../pipeline.ts";
 import { silenceFfmpegLogs } from "./ffmpeg-log.ts";
 
@@ -102,7 +103,11 @@ function keepPictureType(encoder: Encoder): void {
   const target = encoder as unknown as { prepareFrameForEncoding?: (frame: Frame) => void };
   const original = target.prepareFrameForEncoding;
   if (typeof original !== "function")
-    throw new Error("node-av Encoder.prepareFrameForEncoding is missing: cannot force IDR frames");
+    throw new TributaryError(
+      "ENCODER_UNSUPPORTED",
+      "node-av Encoder.prepareFrameForEncoding is missing: cannot force IDR frames",
+      { status: 500 },
+    );
   target.prepareFrameForEncoding = function (this: unknown, frame: Frame) {
     const type = frame.pictType;
     original.call(this, frame);
