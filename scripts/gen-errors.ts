@@ -27,9 +27,7 @@ const SECTIONS: readonly { component: ErrorComponent; title: string; about: stri
   {
     component: "payments",
     title: "Payments",
-    about:
-      "Ticket validation on the orchestrator and ticket making on the gateway. On the orchestrator's " +
-      "compatibility routes the text is go-livepeer's for the same failure.",
+    about: "Ticket validation on the orchestrator, ticket making on the gateway, and ticket redemption.",
   },
   {
     component: "chain",
@@ -114,8 +112,13 @@ function statusText(info: ErrorCodeInfo): string {
   return [info.status, ...(info.otherStatuses ?? [])].join(", ");
 }
 
+/** A table cell: pipes escaped, and `<` outside code spans, so that no text reads as HTML. */
 function cell(text: string): string {
-  return text.replaceAll("|", "\\|");
+  return text
+    .split("`")
+    .map((part, i) => (i % 2 === 0 ? part.replaceAll("<", "&lt;") : part))
+    .join("`")
+    .replaceAll("|", "\\|");
 }
 
 /** The page, rendered from the registry. */

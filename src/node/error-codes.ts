@@ -61,7 +61,7 @@ export const ERROR_CODES = Object.freeze({
   PAYLOAD_TOO_LARGE: {
     status: 413,
     meaning:
-      "The request body is over the server's body limit; send a smaller body or raise --max-body-bytes.",
+      "The request body is over the server's limit (10 MiB on the orchestrator and the gateway, --max-body-bytes on a container); send a smaller body.",
     components: ["orchestrator", "gateway", "runner"],
   },
   HEADERS_TOO_LARGE: {
@@ -460,7 +460,7 @@ export const ERROR_CODES = Object.freeze({
   },
   UNAUTHORIZED: {
     status: 401,
-    meaning: "The container wants a bearer token; send Authorization: Bearer <token>.",
+    meaning: "The container wants a bearer token; send `Authorization: Bearer <token>`.",
     components: ["runner"],
   },
   INVALID_JSON: {
@@ -475,8 +475,7 @@ export const ERROR_CODES = Object.freeze({
   },
   UNSUPPORTED_CONTENT_TYPE: {
     status: 400,
-    meaning:
-      "The batch request's Content-Type is not one the container decodes; send JSON, a form, text or bytes.",
+    meaning: "A stream route of the container got a body that is not JSON; send application/json.",
     components: ["runner"],
   },
   BODY_CUT_OFF: {
@@ -605,7 +604,7 @@ export const ERROR_CODES = Object.freeze({
   MODEL_ID_REQUIRED: {
     status: 400,
     meaning:
-      "The request names no model and more than one is served; give model_id (or an X-Model-Id header).",
+      "The request names no model (the orchestrator needs one when it serves several, the gateway always); give model_id or an X-Model-Id header.",
     components: ["orchestrator", "gateway"],
   },
   BAD_AUDIO: {
