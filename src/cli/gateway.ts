@@ -1,11 +1,14 @@
-import { type Command, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { DEFAULT_GATEWAY_PORT, type RunningGateway, startGateway } from "../gateway/index.ts";
-import { DEFAULT_BYOC_PAYMENT_INTERVAL_MS } from "../gateway/live.ts";
+import { DEFAULT_BYOC_PAYMENT_INTERVAL_MS } from "../gateway/live/index.ts";
 import { type GatewayOnchain, startGatewayOnchain } from "../gateway/onchain.ts";
 import { STRATEGY_NAMES } from "../gateway/selection/index.ts";
 import { TributaryError } from "../node/errors.ts";
 import { createLogger } from "../node/logger.ts";
+import { MAX_SENDER_NONCES } from "../payments/constants.ts";
 import type { Rat } from "../payments/rational.ts";
+import { DEFAULT_MAX_TICKETS_PER_PAYMENT } from "../payments/sender.ts";
+import { addHttpLimitOptions, type HttpLimitCliOptions, httpLimitsOf, parseCount } from "./http-limits.ts";
 import {
   ethAcctAddrOption,
   KEY_GO_FLAG_ALIASES,
@@ -42,7 +45,7 @@ export const GATEWAY_GO_FLAG_ALIASES: Readonly<Record<string, string | undefined
   broadcaster: undefined,
 };
 
-interface GatewayCliOptions extends KeyCliOptions {
+interface GatewayCliOptions extends KeyCliOptions, HttpLimitCliOptions {
   orchAddr?: string;
   orchWebhookUrl?: string;
   httpAddr: { host: string; port: number };
@@ -54,6 +57,7 @@ interface GatewayCliOptions extends KeyCliOptions {
   maxPricePerUnit?: Rat;
   maxTicketEv?: bigint;
   maxTotalEv?: bigint;
+  maxTicketsPerPayment: number;
   selectionStrategy: string;
   liveEventTimeout: number;
   byocStreamPaymentInterval: number;
@@ -62,9 +66,16 @@ interface GatewayCliOptions extends KeyCliOptions {
   logLevel?: string;
 }
 
+/** `--max-tickets-per-payment`: 1 to 600 (what an orchestrator accepts on one set of ticket params). */
+function parseTicketCount(value: string): number {
+  const n = parseCount(value);
+  if (n > MAX_SENDER_NONCES) throw new InvalidArgumentError(`expected 1 to ${MAX_SENDER_NONCES}`);
+  return n;
+}
+
 /** Builds the `gateway` subcommand. */
 export function gatewayCommand(): Command {
-  return addNodeOptions(
+  const command = addNodeOptions(
     new GoCompatibleCommand("gateway", GATEWAY_GO_FLAG_ALIASES)
       .description(
         "Run a gateway: a plain-HTTP user API for AI batch jobs, BYOC jobs and live video, sent to orchestrators " +
@@ -116,6 +127,16 @@ export function gatewayCommand(): Command {
       new Option("--max-total-ev <wei>", "highest EV of one ticket batch (default 20000000000000)")
         .env("TRIBUTARY_MAX_TOTAL_EV")
         .argParser(parseWei),
+    )
+    .addOption(
+      new Option(
+        "--max-tickets-per-payment <n>",
+        "most tickets in one payment (1 to 600): a BYOC payment over it is trimmed when it still covers " +
+          "the orchestrator's minimum balance, else refused (TOO_MANY_TICKETS), as is an AI fee over it",
+      )
+        .env("TRIBUTARY_MAX_TICKETS_PER_PAYMENT")
+        .default(DEFAULT_MAX_TICKETS_PER_PAYMENT)
+        .argParser(parseTicketCount),
     )
     .addOption(
       new Option("--selection-strategy <name>", "how orchestrators are ranked")
@@ -197,6 +218,7 @@ Examples:
             privateKey: await loadNodeKey(opts),
             maxTicketEV: opts.maxTicketEv,
             maxTotalEV: opts.maxTotalEv,
+            maxTicketsPerPayment: opts.maxTicketsPerPayment,
             dataDir: opts.dataDir,
             logger,
           });
@@ -214,6 +236,7 @@ Examples:
           liveEventTimeoutMs: opts.liveEventTimeout,
           byocStreamPaymentIntervalMs: opts.byocStreamPaymentInterval,
           refreshIntervalMs: opts.refreshInterval,
+          limits: httpLimitsOf(opts),
           publicUrl: opts.gatewayHost
             ? /^https?:\/\//.test(opts.gatewayHost)
               ? opts.gatewayHost
@@ -241,4 +264,5 @@ Examples:
       await running.close();
       await onchain?.close();
     });
+  return addHttpLimitOptions(command, false);
 }

@@ -12,6 +12,7 @@ import { type OnchainPayments, startOnchainPayments } from "../orchestrator/onch
 import { DEFAULT_MAX_CHAIN_STALENESS_MS } from "../payments/chain-facts.ts";
 import type { Rat } from "../payments/rational.ts";
 import { MAX_JOB_TIMEOUT_SECONDS } from "../protocol/job-header.ts";
+import { addHttpLimitOptions, type HttpLimitCliOptions, httpLimitsOf } from "./http-limits.ts";
 import {
   ethAcctAddrOption,
   KEY_GO_FLAG_ALIASES,
@@ -70,7 +71,7 @@ function readSecret(value: string): string {
   return value;
 }
 
-interface OrchestratorCliOptions extends KeyCliOptions {
+interface OrchestratorCliOptions extends KeyCliOptions, HttpLimitCliOptions {
   aiModels?: string;
   serviceAddr: { host: string; port: number };
   serviceUri?: string;
@@ -94,7 +95,7 @@ interface OrchestratorCliOptions extends KeyCliOptions {
 
 /** Builds the `orchestrator` subcommand. */
 export function orchestratorCommand(): Command {
-  return addNodeOptions(
+  const command = addNodeOptions(
     new GoCompatibleCommand("orchestrator", GO_FLAG_ALIASES)
       .description(
         "Run an orchestrator: one TLS port serving gRPC GetOrchestrator, the BYOC, AI batch and live routes, " +
@@ -263,6 +264,7 @@ Examples:
             failureThreshold: opts.healthFailures,
           },
           containerKeepAlive: opts.containerKeepAlive === true,
+          limits: httpLimitsOf(opts),
           logger,
         });
       } catch (err) {
@@ -289,4 +291,5 @@ Examples:
       await running.close();
       await onchain?.close();
     });
+  return addHttpLimitOptions(command, true);
 }

@@ -33,6 +33,8 @@ export interface GatewayOnchainOptions {
   maxTicketEV?: bigint;
   /** Max EV of one batch in wei (`-maxTotalEV`); default the Sender's (2e13). */
   maxTotalEV?: bigint;
+  /** Most tickets in one payment; default the Sender's (600). */
+  maxTicketsPerPayment?: number;
   /** Chain facts refresh period, ms; default 2000. */
   pollIntervalMs?: number;
   /**
@@ -96,6 +98,7 @@ async function startUnlocked(options: GatewayOnchainOptions): Promise<GatewayOnc
     senders: facts,
     ...(options.maxTicketEV === undefined ? {} : { maxTicketEV: Rat.of(options.maxTicketEV) }),
     ...(options.maxTotalEV === undefined ? {} : { maxTotalEV: Rat.of(options.maxTotalEV) }),
+    maxTicketsPerPayment: options.maxTicketsPerPayment,
   });
   const info = await facts.senderInfo(account.address);
   if (info.deposit === 0n || info.reserve.fundsRemaining === 0n)

@@ -4,6 +4,7 @@ import { Readable } from "node:stream";
 import { test } from "node:test";
 import type { Address, Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { TributaryError } from "../node/errors.ts";
 import { Sender } from "../payments/sender.ts";
 import { checkPayloadSig } from "../payments/signature.ts";
 import type { SenderInfo } from "../payments/types.ts";
@@ -63,7 +64,12 @@ function fakeOrchestrator() {
   return { state, http };
 }
 
-function payments(http: OrchestratorHttp, tokenReuseMs: number, block = { n: 1000n }) {
+function payments(
+  http: OrchestratorHttp,
+  tokenReuseMs: number,
+  block = { n: 1000n },
+  maxTicketsPerPayment?: number,
+) {
   const info: SenderInfo = {
     deposit: 10n ** 18n,
     withdrawRound: 0n,
@@ -77,6 +83,7 @@ function payments(http: OrchestratorHttp, tokenReuseMs: number, block = { n: 100
       lastInitializedL1BlockHash: () => `0x${"41".repeat(32)}`,
     },
     senders: { senderInfo: () => info },
+    maxTicketsPerPayment,
   });
   return new GatewayPayments({ signer: key, sender, http, tokenReuseMs });
 }
@@ -206,4 +213,29 @@ test("a job signature is made once per request + parameters text and still verif
   assert.ok((await checkPayloadSig(key.address, "{}{}", a.sig as Hex)).valid);
   await p.signJob(newJobRequest({ capability: "text-reverse", timeoutSeconds: 30, request: '{"x":1}' }));
   assert.equal(signed, 2, "another text is signed");
+});
+
+test("a BYOC payment over maxTicketsPerPayment is trimmed to it when that covers the orchestrator's minimum", async () => {
+  const o = fakeOrchestrator();
+  const p = payments(o.http, 0, undefined, 50);
+  // 30 000 s at 10 wei/s is 300 tickets of EV 1000; the orchestrator's 60 s minimum + 1 s is 1 ticket.
+  const sent = await p.byocJobPayment(
+    ORCH,
+    newJobRequest({ capability: "text-reverse", timeoutSeconds: 30_000 }),
+  );
+  assert.equal(sent.tickets, 50);
+  assert.equal(decodePaymentHeader(sent.headers["livepeer-payment"]!).senderParams.length, 50);
+});
+
+test("a BYOC minimum that needs more tickets than maxTicketsPerPayment is refused with 402 TOO_MANY_TICKETS", async () => {
+  const o = fakeOrchestrator();
+  o.state.price = 1000n; // 61 s × 1000 wei = 61 tickets of EV 1000
+  const p = payments(o.http, 0, undefined, 50);
+  await assert.rejects(p.byocJobPayment(ORCH, job()), (e: unknown) => {
+    assert.ok(e instanceof TributaryError);
+    assert.equal(e.code, "TOO_MANY_TICKETS");
+    assert.equal(e.status, 402);
+    assert.match(e.message, /61 tickets, over this gateway's limit of 50 per payment/);
+    return true;
+  });
 });

@@ -7,9 +7,16 @@
  * 3. refuses a price more than double the first price it saw from that orchestrator for that
  *    capability (`checkPriceIncrease`, a `switch`: the job moves on);
  * 4. when the price is non-zero and the balance is under 120 × price, sends a batch of
- *    `ceil(max(price × timeout_seconds, 120 × price − balance) / ticketEV)` tickets (at most 600) in
+ *    `ceil(max(price × timeout_seconds, 120 × price − balance) / ticketEV)` tickets in
  *    `Livepeer-Payment`, from a session started on the token's ticket params (each token has a fresh
  *    seed, so params are never stale: they are refreshed on every send).
+ *
+ * Tickets per payment are bounded by the Sender's `maxTicketsPerPayment` (default 600): the ticket EV
+ * is the orchestrator's, bound into its params, so the gateway cannot make tickets worth more. Above
+ * the bound a BYOC payment is trimmed to it when that still covers the orchestrator's 60 × price
+ * minimum plus this job's first second (the rest of a long timeout is paid by the next top-up, after
+ * the orchestrator has debited the seconds used); otherwise, and for native AI fees over the bound,
+ * the payment is refused with TOO_MANY_TICKETS (402) and the job moves to another orchestrator.
  *
  * Deviation: go-livepeer sends `price × timeout_seconds` worth of tickets, which is less than the
  * orchestrator's own 60 × price minimum for short timeouts; we top up to the 120 × price threshold.
@@ -25,17 +32,19 @@
  * Live video (spec §14.4): the start pays {@link LIVE_INITIAL_SECONDS} of 1280×720 at 30 fps in
  * pixels, then every interval the elapsed seconds' pixels, through the same signed segment
  * (manifest = the stream's `manifest_id`) and `POST {O}/payment` (see live.ts). Pixel units as
- * go-livepeer; an orchestrator pricing live per second or frame is overpaid (bounded by the 600
- * tickets per batch and the Sender's max total EV).
+ * go-livepeer; an orchestrator pricing live per second or frame is overpaid (bounded by the Sender's
+ * tickets per payment and max total EV).
  */
 import { TributaryError } from "../node/errors.ts";
 import {
+  byocMinimumBalance,
   checkPriceIncrease,
   type MessageSigner,
   PaymentError,
   Rat,
   type Sender,
   signPayload,
+  tooManyTickets,
 } from "../payments/index.ts";
 import type { OrchestratorInfo } from "../protocol/gen/lp_rpc_pb.ts";
 import { encodePaymentHeader, priceInfoFromWire, ticketParamsFromWire } from "../protocol/payment-header.ts";
@@ -45,8 +54,6 @@ import { aiRequestCapabilities, pipelineToCapability, quotedPrice } from "./capa
 import type { ClientJobRequest } from "./gateway.ts";
 import { type OrchestratorHttp, readText } from "./orch-http.ts";
 
-/** Tickets in one batch at most (go-livepeer `maxSenderNonces`). */
-export const MAX_TICKETS_PER_BATCH = 600;
 /** Balance (in seconds of price) under which the gateway pays again (go-livepeer `minBal = 120 × price`). */
 export const BYOC_MIN_BALANCE_SECONDS = 120n;
 /** Time allowed for a `/process/token` answer. */
@@ -96,13 +103,23 @@ function priceRat(p: { pricePerUnit: bigint; pixelsPerUnit: bigint }): Rat {
   return p.pixelsPerUnit > 0n ? Rat.of(p.pricePerUnit, p.pixelsPerUnit) : Rat.of(0n, 1n);
 }
 
-/** How many tickets cover `needWei` at `ev` wei each, capped at {@link MAX_TICKETS_PER_BATCH}. */
+/** How many tickets cover `needWei` at `ev` wei each (0 for nothing needed or a zero EV). */
 export function ticketCount(needWei: Rat, ev: Rat): number {
   if (needWei.cmp(0n) <= 0) return 0;
   if (ev.cmp(0n) <= 0) return 0;
-  const q = needWei.div(ev);
-  const n = q.ceil();
-  return Number(n > BigInt(MAX_TICKETS_PER_BATCH) ? BigInt(MAX_TICKETS_PER_BATCH) : n);
+  return Number(needWei.div(ev).ceil());
+}
+
+/**
+ * BYOC tickets for `need` wei at `ev` each, at most `max`: when more are needed, `max` tickets if
+ * they still cover `floor` wei (the orchestrator's minimum), else TOO_MANY_TICKETS.
+ */
+export function byocTickets(need: Rat, floor: Rat, ev: Rat, max: number): number {
+  const n = ticketCount(need, ev);
+  if (n <= max) return n;
+  const least = ticketCount(floor, ev);
+  if (least > max) throw tooManyTickets(least, max, "the orchestrator's minimum balance");
+  return max;
 }
 
 /**
@@ -280,7 +297,12 @@ export class GatewayPayments {
       const session = this.#o.sender.startSession(ticketParamsFromWire(info.ticketParams));
       try {
         const ev = this.#o.sender.ev(session);
-        const n = Math.max(1, ticketCount(fee.cmp(ev) > 0 ? fee : ev, ev));
+        let n = Math.max(1, ticketCount(fee.cmp(ev) > 0 ? fee : ev, ev));
+        const max = this.#o.sender.maxTicketsPerPayment;
+        // A live stream's payment over the bound sends the bound (the next top-up pays the rest); a
+        // batch fee must be paid whole, or the orchestrator refuses the job.
+        if (n > max && manifestOverride !== undefined) n = max;
+        else if (n > max) throw tooManyTickets(n, max, `a fee of ${fee.ceil()} wei`);
         const expected = info.priceInfo
           ? priceInfoFromWire(info.priceInfo)
           : { ...quoted.wire, capability: capId ?? 0, constraint: modelId };
@@ -370,7 +392,9 @@ export class GatewayPayments {
       let n = 0;
       try {
         ev = this.#o.sender.ev(token.session);
-        n = ticketCount(need, ev);
+        // The orchestrator starts a job on 60 × price of credit and takes this job's first second.
+        const floor = byocMinimumBalance(perUnit).add(perUnit).sub(balance);
+        n = byocTickets(need, floor, ev, this.#o.sender.maxTicketsPerPayment);
         // Counted at once, so jobs running alongside do not pay for the same shortfall.
         token.balance = token.balance.add(ev.mul(BigInt(n)));
         payment = await this.#o.sender.createPayment(token.session, n, price);

@@ -29,7 +29,8 @@ export type PaymentErrorCode =
   | "MISSING_SENDER"
   | "INSUFFICIENT_BALANCE"
   | "UNKNOWN_SESSION"
-  | "PRICE_INCREASED";
+  | "PRICE_INCREASED"
+  | "TOO_MANY_TICKETS";
 
 /** Options of {@link PaymentError}. */
 export interface PaymentErrorOptions {

@@ -16,7 +16,7 @@ import type { SenderInfo, TicketParams } from "./types.ts";
 const account = privateKeyToAccount(`0x${"07".repeat(32)}`);
 const HASH: Hex = `0x${"ab".repeat(32)}`;
 
-function make(info: Partial<SenderInfo> = {}, opts: { block?: bigint } = {}) {
+function make(info: Partial<SenderInfo> = {}, opts: { block?: bigint; maxTicketsPerPayment?: number } = {}) {
   const senderInfo: SenderInfo = {
     deposit: 10n ** 18n,
     withdrawRound: 0n,
@@ -28,7 +28,12 @@ function make(info: Partial<SenderInfo> = {}, opts: { block?: bigint } = {}) {
     lastInitializedRound: () => 7n,
     lastInitializedL1BlockHash: () => HASH,
   };
-  return new Sender({ signer: account, time, senders: { senderInfo: () => senderInfo } });
+  return new Sender({
+    signer: account,
+    time,
+    senders: { senderInfo: () => senderInfo },
+    maxTicketsPerPayment: opts.maxTicketsPerPayment,
+  });
 }
 
 const params = (over: Partial<TicketParams> = {}): TicketParams => ({
@@ -129,6 +134,35 @@ describe("sender", () => {
     });
     assert.equal(p.ticketParams, undefined);
     assert.equal(p.sender, account.address);
+  });
+});
+
+describe("tickets per payment", () => {
+  test("a payment over maxTicketsPerPayment is refused with TOO_MANY_TICKETS before any nonce is used", async () => {
+    const s = make({}, { maxTicketsPerPayment: 40 });
+    assert.equal(s.maxTicketsPerPayment, 40);
+    const id = s.startSession(params({ winProb: MAX_WIN_PROB / 10n ** 6n })); // EV 1 gwei
+    await assert.rejects(
+      s.createPayment(id, 41, { pricePerUnit: 1n, pixelsPerUnit: 1n, capability: 0, constraint: "" }),
+      (e) => {
+        assert.ok(code("TOO_MANY_TICKETS")(e));
+        assert.match((e as Error).message, /41 tickets, over this gateway's limit of 40 per payment/);
+        assert.match((e as Error).message, /--max-tickets-per-payment/);
+        return true;
+      },
+    );
+    assert.equal(s.nonce(id), 0);
+    const ok = await s.createTicketBatch(id, 40);
+    assert.equal(ok.senderParams.length, 40);
+  });
+
+  test("the default is go-livepeer's 600; the limit must be 1 to 600", () => {
+    assert.equal(make().maxTicketsPerPayment, 600);
+    for (const bad of [0, 601, 1.5])
+      assert.throws(
+        () => make({}, { maxTicketsPerPayment: bad }),
+        /maxTicketsPerPayment must be an integer from 1 to 600/,
+      );
   });
 });
 

@@ -5,7 +5,9 @@
  *
  * Differences from go-livepeer, on purpose: a batch that would push a session past 600 nonces is
  * refused with TOO_MANY_NONCES (a go-livepeer orchestrator would reject those tickets anyway, issue
- * #3378), and errors say what to fund or refresh.
+ * #3378); one payment carries at most {@link SenderOptions.maxTicketsPerPayment} tickets (default
+ * 600, as go-livepeer) and a larger batch is refused with TOO_MANY_TICKETS instead of being cut
+ * short (an underpaid job the orchestrator then refuses); errors say what to fund or refresh.
  */
 import type { Address } from "viem";
 import type { SenderInfoSource, TimeSource } from "./chain-facts.ts";
@@ -42,7 +44,21 @@ export interface SenderOptions {
   maxTotalEV?: Rat;
   /** Face value must be ≤ deposit / this (`-depositMultiplier`, default 1). */
   depositMultiplier?: bigint;
+  /**
+   * Most tickets in one payment (1 to 600); default {@link DEFAULT_MAX_TICKETS_PER_PAYMENT}. The
+   * ticket EV is the orchestrator's (its face value and win probability are bound to the params by
+   * their recipientRand), so this bounds what one payment can carry: EV × this.
+   */
+  maxTicketsPerPayment?: number;
 }
+
+/**
+ * Default most tickets per payment: 600, what an orchestrator accepts on one set of ticket params
+ * (go-livepeer `maxSenderNonces`) and what a go-livepeer gateway sends at most: a `Livepeer-Payment`
+ * header of about 58 KB (96 bytes a ticket) and about 0.2 s of signing. Lower it to keep payments
+ * small; native AI fees that need more tickets are then refused (TOO_MANY_TICKETS).
+ */
+export const DEFAULT_MAX_TICKETS_PER_PAYMENT = MAX_SENDER_NONCES;
 
 /** A signed batch of tickets sharing params (go-livepeer `pm.TicketBatch`). */
 export interface TicketBatch {
@@ -67,6 +83,7 @@ export class Sender {
   readonly #maxTicketEV: Rat;
   readonly #maxTotalEV: Rat;
   readonly #depositMultiplier: bigint;
+  readonly #maxTicketsPerPayment: number;
   readonly #sessions = new Map<string, Session>();
 
   constructor(o: SenderOptions) {
@@ -77,6 +94,15 @@ export class Sender {
     this.#maxTotalEV = o.maxTotalEV ?? Rat.of(DEFAULT_MAX_TOTAL_EV);
     this.#depositMultiplier = o.depositMultiplier ?? DEFAULT_DEPOSIT_MULTIPLIER;
     if (this.#depositMultiplier <= 0n) throw new RangeError("depositMultiplier must be > 0");
+    this.#maxTicketsPerPayment = o.maxTicketsPerPayment ?? DEFAULT_MAX_TICKETS_PER_PAYMENT;
+    const m = this.#maxTicketsPerPayment;
+    if (!Number.isInteger(m) || m < 1 || m > MAX_SENDER_NONCES)
+      throw new RangeError(`maxTicketsPerPayment must be an integer from 1 to ${MAX_SENDER_NONCES}`);
+  }
+
+  /** Most tickets one payment may carry. */
+  get maxTicketsPerPayment(): number {
+    return this.#maxTicketsPerPayment;
   }
 
   /** The ticket sender address. */
@@ -221,6 +247,7 @@ export class Sender {
   async createTicketBatch(id: string, n: number): Promise<TicketBatch> {
     if (!Number.isInteger(n) || n < 0) throw new RangeError("ticket count must be a non-negative integer");
     const session = this.#session(id);
+    if (n > this.#maxTicketsPerPayment) throw tooManyTickets(n, this.#maxTicketsPerPayment);
     await this.validateTicketParams(session.params, n);
     if (session.nonce + n > MAX_SENDER_NONCES) {
       throw new PaymentError(
@@ -263,6 +290,18 @@ export class Sender {
       expectedPrice,
     };
   }
+}
+
+/**
+ * TOO_MANY_TICKETS: a payment of `n` tickets is over the sender's limit `max`: the orchestrator's
+ * ticket EV is small for its price (or the job's timeout long).
+ */
+export function tooManyTickets(n: number, max: number, what = "this payment"): PaymentError {
+  return new PaymentError(
+    "TOO_MANY_TICKETS",
+    `${what} needs ${n} tickets, over this gateway's limit of ${max} per payment: the orchestrator's ticket EV is small for its price; raise --max-tickets-per-payment (at most ${MAX_SENDER_NONCES}) or pick an orchestrator with a higher ticket EV`,
+    { upstream: `${n} tickets over the limit of ${max} per payment`, details: { tickets: n, max } },
+  );
 }
 
 /** A gateway refuses a price above this multiple of the session's initial price. // go-livepeer server/segment_rpc.go priceIncreaseThreshold */
