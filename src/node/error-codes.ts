@@ -222,6 +222,12 @@ export const ERROR_CODES = Object.freeze({
       "The orchestrator asks for a ticket EV above this gateway's --max-ticket-ev; raise it or use another orchestrator.",
     components: ["payments"],
   },
+  TOO_MANY_TICKETS: {
+    status: 400,
+    meaning:
+      "A payment needs more tickets than the gateway's --max-tickets-per-payment (the orchestrator's ticket EV is small for its price); raise the limit (at most 600) or use an orchestrator with a higher ticket EV.",
+    components: ["payments", "gateway"],
+  },
   TOTAL_EV_TOO_HIGH: {
     status: 400,
     meaning:
