@@ -9,7 +9,7 @@
  *   `model_id`, else `<name>`; forwarded to `POST /process/request/<name>` with a `Livepeer` header.
  * - `POST /process/request/<route…>`: the go-livepeer BYOC route; the client's `Livepeer` header
  *   (base64 JSON `JobRequest`) names the capability.
- * - live video and BYOC streams (`/live/…`, `/process/stream/…`, see live.ts), `GET /dashboard…`,
+ * - live video and BYOC streams (`/live/…`, `/process/stream/…`, see live/), `GET /dashboard…`,
  *   `GET /metrics`, `GET /health`.
  *
  * Each job is tried on the selector's ranked orchestrators in order: a transport error or a 5xx moves
@@ -51,7 +51,7 @@ import {
   type PoolEvent,
   signRequestCredentials,
 } from "./discovery/index.ts";
-import { createLive, type LiveManager } from "./live.ts";
+import { createLive, type LiveManager } from "./live/index.ts";
 import { createOrchestratorHttp, headerValue, type OrchestratorHttp, readText } from "./orch-http.ts";
 import { GatewayPayments } from "./payments.ts";
 import { readBody } from "./read-body.ts";

@@ -4,7 +4,7 @@
  */
 export * from "./capabilities.ts";
 export * from "./gateway.ts";
-export * from "./live.ts";
+export * from "./live/index.ts";
 export * from "./onchain.ts";
 export * from "./orch-http.ts";
 export * from "./payments.ts";

@@ -103,6 +103,17 @@ export async function readText(res: IncomingMessage, limit = 64 * 1024): Promise
   return Buffer.concat(chunks).toString("utf8");
 }
 
+/**
+ * True when an orchestrator's error answer says that the ticket params of the request's payment
+ * expired on the way (the chain moved between its params and our payment, or its chain view lags
+ * ours): our orchestrators answer code `TICKET_EXPIRED` ("ticket params expired at L1 block …"),
+ * go-livepeer's "TicketParams expired". The one place the gateway reads this from an answer's text;
+ * callers turn it into a typed error (live/orchestrator-api.ts `TicketParamsExpiredError`).
+ */
+export function saysTicketParamsExpired(answer: string): boolean {
+  return /ticket ?params expire/i.test(answer) || /"code"\s*:\s*"TICKET_EXPIRED"/.test(answer);
+}
+
 /** First value of a header. */
 export function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
   const v = headers[name.toLowerCase()];

@@ -31,7 +31,7 @@
  *
  * Live video (spec §14.4): the start pays {@link LIVE_INITIAL_SECONDS} of 1280×720 at 30 fps in
  * pixels, then every interval the elapsed seconds' pixels, through the same signed segment
- * (manifest = the stream's `manifest_id`) and `POST {O}/payment` (see live.ts). Pixel units as
+ * (manifest = the stream's `manifest_id`) and `POST {O}/payment` (see live/topups.ts). Pixel units as
  * go-livepeer; an orchestrator pricing live per second or frame is overpaid (bounded by the Sender's
  * tickets per payment and max total EV).
  */

@@ -3,13 +3,13 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { after, before, test } from "node:test";
-import { silentLogger } from "../node/logger.ts";
-import { type RunningTrickleServer, startTrickleServer } from "../trickle/server.ts";
-import type { OrchestratorDescriptor, OrchestratorPool } from "./discovery/index.ts";
-import { createLive, type LiveManager, redactEventUrls } from "./live.ts";
-import type { OrchestratorHttp } from "./orch-http.ts";
-import { type Selector, Suspender } from "./selection/index.ts";
-import { startTrace } from "./tracing.ts";
+import { silentLogger } from "../../node/logger.ts";
+import { type RunningTrickleServer, startTrickleServer } from "../../trickle/server.ts";
+import type { OrchestratorDescriptor, OrchestratorPool } from "../discovery/index.ts";
+import type { OrchestratorHttp } from "../orch-http.ts";
+import { type Selector, Suspender } from "../selection/index.ts";
+import { startTrace } from "../tracing.ts";
+import { createLive, type LiveManager, redactEventUrls } from "./index.ts";
 
 // Two fake orchestrators whose start answers point at channels of a standalone trickle server.
 // "a" never sends an event; "b" sends one every 50 ms.

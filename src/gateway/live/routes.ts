@@ -1,0 +1,325 @@
+/**
+ * The live gateway's HTTP routes, each a handler over the {@link LiveContext}:
+ *
+ * | route | handler |
+ * |---|---|
+ * | `POST /live/video-to-video` | {@link startLiveRoute} |
+ * | `POST /process/stream/start` | {@link startByocRoute} |
+ * | `…/<id>/status` | {@link statusRoute} |
+ * | `…/<id>/update` | {@link updateRoute} |
+ * | `…/<id>/stop` | {@link stopRoute} |
+ * | `GET /process/stream/<id>/data` | {@link dataEventsRoute} |
+ * | `/live/trickle/…` | the gateway's trickle server |
+ *
+ * Every route about one stream needs its control key as `?key=` ({@link controlled}); a missing or
+ * wrong key answers 404 as an unknown id. {@link handleLiveRequest} dispatches.
+ */
+import { timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
+import { BadRequestError, NotFoundError, TributaryError } from "../../node/errors.ts";
+import { parseJobHeader } from "../../protocol/job-header.ts";
+import { type LocalSegment, LocalSubscriber, TrickleSegmentNotFoundError } from "../../trickle/index.ts";
+import { headerValue } from "../orch-http.ts";
+import { readBody } from "../read-body.ts";
+import { BYOC_BODY_LIMIT, LIVE_TRICKLE_BASE, type LiveContext } from "./context.ts";
+import { stopByocOn, updateByocOn } from "./orchestrator-api.ts";
+import { endedError, type LiveStream, serving, statusOf } from "./stream.ts";
+
+/** Stream ids usable as trickle channel names. */
+const STREAM_ID = /^[A-Za-z0-9_.-]{1,128}$/;
+/** Body limit of native live starts and updates. */
+const JSON_BODY_LIMIT = 1024 * 1024;
+
+/** A route about one stream, after its key was checked. */
+export type StreamHandler = (
+  ctx: LiveContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  s: LiveStream,
+) => Promise<void>;
+
+async function readJsonObject(
+  req: IncomingMessage,
+  limit = JSON_BODY_LIMIT,
+): Promise<Record<string, unknown>> {
+  const raw = await readBody(req, limit);
+  if (raw.length === 0) return {};
+  try {
+    const v = JSON.parse(raw.toString("utf8")) as unknown;
+    if (typeof v === "object" && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {}
+  throw new BadRequestError("the body must be a JSON object", { code: "BAD_JSON" });
+}
+
+/** `params` of a start: a JSON object, or a string holding one (go-livepeer's `StartRequest.params`). */
+export function paramsOf(value: unknown): Record<string, unknown> {
+  let params: unknown = value ?? {};
+  if (typeof value === "string") {
+    try {
+      params = value === "" ? {} : (JSON.parse(value) as unknown);
+    } catch {
+      params = undefined;
+    }
+  }
+  if (typeof params !== "object" || params === null || Array.isArray(params))
+    throw new BadRequestError("invalid model params: params must be a JSON object", { code: "BAD_PARAMS" });
+  return params as Record<string, unknown>;
+}
+
+function json(res: ServerResponse, status: number, value: unknown): void {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(value));
+}
+
+function methodNotAllowed(allow: string): TributaryError {
+  return new TributaryError("METHOD_NOT_ALLOWED", `use ${allow}`, { status: 405 });
+}
+
+/** The URL of one of `s`'s routes under `base`, carrying its control key. */
+export const routeUrl =
+  (s: LiveStream, base: string) =>
+  (route: string): string =>
+    `${base}/${encodeURIComponent(s.id)}/${route}?key=${s.key}`;
+
+/** `POST /live/video-to-video` `{model_id, params?, stream_id?}`: a native live stream. */
+export async function startLiveRoute(
+  ctx: LiveContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const body = await readJsonObject(req);
+  const modelId =
+    typeof body.model_id === "string" && body.model_id !== ""
+      ? body.model_id
+      : headerValue(req.headers, "x-model-id");
+  if (!modelId)
+    throw new BadRequestError("give model_id (the live pipeline, e.g. noop or comfyui)", {
+      code: "MODEL_ID_REQUIRED",
+    });
+  const params = paramsOf(body.params);
+  const id =
+    typeof body.stream_id === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(body.stream_id)
+      ? body.stream_id
+      : crypto.randomUUID().replaceAll("-", "");
+  const s = await ctx.open(
+    req,
+    { id, kind: "live", modelId, params },
+    { input: true, output: true, data: false },
+  );
+  const base = ctx.options.baseUrl();
+  const route = routeUrl(s, `${base}/live/video-to-video`);
+  json(res, 200, {
+    stream_id: id,
+    publish_url: `${base}${LIVE_TRICKLE_BASE}${s.channel}-in`,
+    subscribe_url: `${base}${LIVE_TRICKLE_BASE}${s.channel}-out`,
+    update_url: route("update"),
+    status_url: route("status"),
+    stop_url: route("stop"),
+    orchestrator: s.orchestrator,
+  });
+}
+
+/** `POST /process/stream/start`: a BYOC stream (client `Livepeer` header, go-livepeer's `StartRequest` body). */
+export async function startByocRoute(
+  ctx: LiveContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const job = parseJobHeader(headerValue(req.headers, "livepeer"), { client: true });
+  const body = await readJsonObject(req, BYOC_BODY_LIMIT);
+  const params = paramsOf(body.params);
+  const given = typeof body.stream_id === "string" ? body.stream_id : "";
+  const name = typeof body.stream_name === "string" ? body.stream_name : "";
+  if (name.endsWith("-out"))
+    throw new BadRequestError("stream_name must not end in -out (kept for outputs)", {
+      code: "BAD_STREAM",
+    });
+  let id = given || crypto.randomUUID().replaceAll("-", "");
+  if (name !== "") id = `${name}-${id}`;
+  if (!STREAM_ID.test(id))
+    throw new BadRequestError("stream_id and stream_name may hold only letters, digits, '.', '_' and '-'", {
+      code: "BAD_STREAM",
+    });
+  const s = await ctx.open(
+    req,
+    { id, kind: "byoc", modelId: job.capability, params, job },
+    {
+      input: job.params.enableVideoIngress,
+      output: job.params.enableVideoEgress,
+      data: job.params.enableDataOutput,
+    },
+  );
+  const base = ctx.options.baseUrl();
+  const route = routeUrl(s, `${base}/process/stream`);
+  json(res, 200, {
+    stream_id: id,
+    whip_url: "",
+    whep_url: "",
+    rtmp_url: "",
+    rtmp_output_url: "",
+    update_url: route("update"),
+    status_url: route("status"),
+    data_url: s.data ? route("data") : "",
+    stop_url: route("stop"),
+    publish_url: s.input ? `${base}${LIVE_TRICKLE_BASE}${s.channel}-in` : "",
+    subscribe_url: s.output ? `${base}${LIVE_TRICKLE_BASE}${s.channel}-out` : "",
+    orchestrator: s.orchestrator,
+  });
+}
+
+/**
+ * The one check of every route about a stream: the stream `id` if the request's `?key=` is its
+ * control key. A wrong or missing key answers exactly as an unknown id (404), so ids confirm nothing.
+ */
+export function controlled(ctx: LiveContext, req: IncomingMessage, id: string): LiveStream {
+  const s = ctx.streams.get(id);
+  const given = Buffer.from(new URL(req.url ?? "/", "http://x").searchParams.get("key") ?? "");
+  const key = Buffer.from(s?.key ?? "");
+  if (s === undefined || given.length !== key.length || !timingSafeEqual(given, key))
+    throw new NotFoundError(`unknown stream ${id}: use the URLs the start answered (they carry its key)`);
+  return s;
+}
+
+/** `…/<id>/status`: the status JSON. */
+export const statusRoute: StreamHandler = async (_ctx, _req, res, s) => json(res, 200, statusOf(s));
+
+/**
+ * `POST …/<id>/update`. Native live: the JSON params are written to the orchestrator's control
+ * channel. BYOC: the body goes to `/ai/stream/update` (as go-livepeer, not the control channel) and
+ * the orchestrator's answer comes back. Either way a JSON object is replayed on a move.
+ */
+export const updateRoute: StreamHandler = async (ctx, req, res, s) => {
+  if (req.method !== "POST") throw methodNotAllowed("POST");
+  if (s.state === "ended") {
+    req.resume();
+    throw endedError(s);
+  }
+  if (s.kind === "live") {
+    const update = await readJsonObject(req);
+    const params = (
+      typeof update.params === "object" && update.params !== null ? update.params : update
+    ) as Record<string, unknown>;
+    s.params = params; // replayed on the next orchestrator's start after a move
+    if (s.control === undefined)
+      throw new TributaryError("NOT_READY", "the stream has no control channel yet; retry", {
+        status: 503,
+      });
+    await s.control.write(Buffer.from(JSON.stringify(params)));
+    return json(res, 200, { stream_id: s.id, params });
+  }
+  const body = await readBody(req, BYOC_BODY_LIMIT);
+  try {
+    const v = JSON.parse(body.toString("utf8")) as unknown;
+    if (typeof v === "object" && v !== null && !Array.isArray(v)) s.params = v as Record<string, unknown>;
+  } catch {} // the container decides what an update is; only JSON objects are replayed on a move
+  const d = serving(s);
+  const up = await updateByocOn(ctx.options, s, d, body, headerValue(req.headers, "content-type"));
+  res.writeHead(up.status, { "content-type": up.type ?? "text/plain" });
+  res.end(up.text);
+};
+
+/**
+ * `POST …/<id>/stop`: stops the stream here and, for a running BYOC stream, on the orchestrator
+ * (body passed on); answers the orchestrator's (the container's) stop answer as go-livepeer, else
+ * the final status.
+ */
+export const stopRoute: StreamHandler = async (ctx, req, res, s) => {
+  if (req.method !== "POST") throw methodNotAllowed("POST");
+  const body = await readBody(req, BYOC_BODY_LIMIT);
+  const d = s.kind === "byoc" && s.state === "running" && s.orchestrator ? serving(s) : undefined;
+  ctx.stop(s);
+  if (d === undefined) return json(res, 200, statusOf(s));
+  const answer = await stopByocOn(ctx.options, s, d, body).catch((err: unknown) => {
+    s.log.warn({ stream_id: s.id, err: (err as Error).message }, "stop on the orchestrator failed");
+    return undefined;
+  });
+  if (answer === undefined || answer.status >= 400) return json(res, 200, statusOf(s));
+  res.writeHead(200, answer.type ? { "content-type": answer.type } : {});
+  res.end(answer.text);
+};
+
+/** `GET /process/stream/<id>/data`: the data channel as server-sent events, as go-livepeer. */
+export const dataEventsRoute: StreamHandler = async (ctx, req, res, s) => {
+  if (req.method !== "GET") throw methodNotAllowed("GET");
+  if (s.data === undefined)
+    throw new TributaryError("NO_DATA", "stream data not available: start it with enable_data_output", {
+      status: 503,
+    });
+  const gone = new AbortController();
+  res.on("close", () => gone.abort());
+  const sub = new LocalSubscriber(ctx.trickle, `${s.channel}-data`, {
+    start: 0,
+    signal: AbortSignal.any([gone.signal, s.stopped.signal]),
+  });
+  res.writeHead(200, {
+    "content-type": "text/event-stream",
+    "cache-control": "no-cache",
+    connection: "keep-alive",
+    "x-accel-buffering": "no",
+  });
+  res.flushHeaders();
+  try {
+    while (!gone.signal.aborted) {
+      let seg: LocalSegment;
+      try {
+        seg = sub.read();
+      } catch (err) {
+        if (err instanceof TrickleSegmentNotFoundError) {
+          sub.setSeq(-1);
+          await sleep(50);
+          continue;
+        }
+        break; // closed or removed: the stream ended
+      }
+      for (const line of (await seg.text()).split("\n"))
+        if (line.trim() !== "") res.write(`data: ${line}\n\n`);
+    }
+  } catch {
+    // the client went away, or the stream stopped while a segment was being read
+  }
+  if (!gone.signal.aborted) res.end('event: end\ndata: {"type":"stream_ended"}\n\n');
+};
+
+const STREAM_ROUTES: Record<string, StreamHandler> = {
+  status: statusRoute,
+  update: updateRoute,
+  stop: stopRoute,
+  data: dataEventsRoute,
+};
+
+/** Answers a request under `/live/` or `/process/stream/` (`path`: the URL's path). */
+export async function handleLiveRequest(
+  ctx: LiveContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+): Promise<void> {
+  if (path.startsWith(LIVE_TRICKLE_BASE)) {
+    if (!ctx.trickle.handle(req, res)) throw new NotFoundError(`no trickle route ${path}`);
+    return;
+  }
+  if (path === "/live/video-to-video") {
+    if (req.method !== "POST") throw methodNotAllowed("POST");
+    return startLiveRoute(ctx, req, res);
+  }
+  if (path === "/process/stream/start") {
+    if (req.method !== "POST") throw methodNotAllowed("POST");
+    return startByocRoute(ctx, req, res);
+  }
+  const m =
+    /^\/live\/video-to-video\/([^/]+)\/(update|status|stop)$/.exec(path) ??
+    /^\/process\/stream\/([^/]+)\/(update|status|stop|data|whip|rtmp)$/.exec(path);
+  if (!m) throw new NotFoundError(`no route ${req.method} ${path}`);
+  const route = m[2] as string;
+  if (route === "whip" || route === "rtmp") {
+    req.resume();
+    throw new TributaryError(
+      "NOT_IMPLEMENTED",
+      `${route} ingest is not supported by this gateway; publish MPEG-TS segments to the stream's publish_url (trickle)`,
+      { status: 501 },
+    );
+  }
+  const s = controlled(ctx, req, m[1] as string);
+  return (STREAM_ROUTES[route] as StreamHandler)(ctx, req, res, s);
+}
