@@ -1,6 +1,6 @@
 /**
  * Capability ids, pipelines and model matching as a gateway reads them from an orchestrator's
- * `OrchestratorInfo` (shared/spec/orchestrator-gateway.md §13, §15.3–§15.5; go-livepeer
+ * `OrchestratorInfo` (docs/spec/orchestrator-gateway.md#models-and-warm, #capabilities-message, #compatibility-rule, #capabilities-for-an-ai-request; go-livepeer
  * core/capabilities.go). Pure functions, no I/O.
  *
  * The wire `net.Capabilities` message is read as-is; everything this module returns is a typed value
@@ -44,7 +44,7 @@ export interface ModelOffer {
   /** Pipeline name, or `byoc`. */
   pipeline: string;
   modelId: string;
-  /** A runner for this model is loaded (spec §13.4). */
+  /** A runner for this model is loaded (docs/spec/orchestrator-gateway.md#models-and-warm). */
   warm: boolean;
   /** Advertised capacity; from the model constraint, else the capability's `capacities` entry. */
   capacity: number;
@@ -61,7 +61,7 @@ export interface ModelOffer {
 
 /**
  * What `capabilities` offers for `pipeline`/`modelId`, or undefined if it cannot serve it. Follows
- * `Capabilities.CompatibleWith` (spec §15.4 rule 3): if the orchestrator has constraints for the
+ * `Capabilities.CompatibleWith` (docs/spec/orchestrator-gateway.md#compatibility-rule, rule 3): if the orchestrator has constraints for the
  * capability, the model must be listed there; with no constraints for it, the capability bit decides.
  * Unknown pipelines yield undefined.
  */
@@ -93,7 +93,7 @@ export function modelOffer(
     pipeline,
     modelId,
     warm: false,
-    // Old peers send no capacities: every set bit counts as capacity 1 (spec §15.3).
+    // Old peers send no capacities: every set bit counts as capacity 1 (docs/spec/orchestrator-gateway.md#capabilities-message).
     capacity: capabilities.capacities[capability] ?? 1,
     capacityInUse: 0,
     runnerVersion: "",
@@ -104,7 +104,7 @@ export function modelOffer(
 /**
  * What `info` offers for `pipeline`/`modelId`, including BYOC: a BYOC capability named `modelId` is
  * offered when `capabilities_prices` has an entry `{capability: 37, constraint: modelId}` (how
- * go-livepeer advertises registered external capabilities, spec §15.4); it counts as warm (its
+ * go-livepeer advertises registered external capabilities, docs/spec/orchestrator-gateway.md#byoc-advertisement); it counts as warm (its
  * container is registered and running) with the capacity of bit 37 (default 1). Other pipelines: see
  * {@link modelOffer}.
  */
@@ -186,7 +186,7 @@ export function isVersionCompatible(minVersion: string, version: string): boolea
 }
 
 /**
- * go-livepeer `Capabilities.CompatibleWith(orch)` (spec §15.4): the gateway's required `required`
+ * go-livepeer `Capabilities.CompatibleWith(orch)` (docs/spec/orchestrator-gateway.md#compatibility-rule): the gateway's required `required`
  * against the orchestrator's advertised `orch`. Version, mandatories, per-capability model constraints
  * (listed, warm, runner version) and the bitstring subset rule must all hold.
  */
@@ -229,9 +229,9 @@ export interface AiRequestCapabilitiesOptions {
 }
 
 /**
- * The `Capabilities` a gateway sends in `OrchestratorRequest` for an AI job (spec §15.5): the default
+ * The `Capabilities` a gateway sends in `OrchestratorRequest` for an AI job (docs/spec/orchestrator-gateway.md#capabilities-for-an-ai-request): the default
  * bits plus AuthToken and the AI capability, `capacities{cap: 1}` and a model constraint, so the
- * orchestrator quotes the per-model price in `price_info` (payments.md §14). Throws RangeError for an
+ * orchestrator quotes the per-model price in `price_info` (docs/spec/payments.md#prices). Throws RangeError for an
  * unknown pipeline.
  */
 export function aiRequestCapabilities(options: AiRequestCapabilitiesOptions): Capabilities {
@@ -280,7 +280,7 @@ export function priceToRat(
 }
 
 /**
- * The price an orchestrator quotes for `pipeline`/`modelId` (spec §13.4, payments.md §14): the
+ * The price an orchestrator quotes for `pipeline`/`modelId` (docs/spec/orchestrator-gateway.md#models-and-warm, docs/spec/payments.md#prices): the
  * `capabilities_prices` entry with that capability id and `constraint == modelId` (for `byoc`,
  * `constraint` is the capability name); else `price_info`. Undefined when neither is usable.
  */

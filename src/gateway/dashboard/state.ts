@@ -3,7 +3,7 @@
  * exact prices as strings), built by pure functions from the discovery pool's view of each
  * orchestrator. No I/O.
  *
- * Prices are shown in wei per pipeline unit (spec orchestrator-gateway.md §13.3) and, where a larger
+ * Prices are shown in wei per pipeline unit (docs/spec/orchestrator-gateway.md#pricing-units) and, where a larger
  * unit reads better, per that unit: a megapixel for image pipelines, a second of audio, a thousand
  * tokens, a character of speech, a second of 720p30 video for live-video-to-video, a second of compute
  * for BYOC.
@@ -17,7 +17,7 @@ import { listModelOffers, type ModelOffer, offerFor, quotedPrice } from "../capa
 export type DashboardHealth =
   /** In the pool's current snapshot and its last call succeeded. */
   | "healthy"
-  /** Answers, but selection avoids it for a few refreshes (spec §17.4). */
+  /** Answers, but selection avoids it for a few refreshes (docs/spec/orchestrator-gateway.md#suspension-and-retries). */
   | "suspended"
   /** Its last `GetOrchestrator` call (or a job the gateway reported) failed. */
   | "unreachable"
@@ -151,7 +151,7 @@ export interface DashboardState {
   capabilities: DashboardCapability[];
 }
 
-/** What a pipeline's unit is and the larger unit worth showing (spec §13.3, payments.md §15.2, §8.2). */
+/** What a pipeline's unit is and the larger unit worth showing (docs/spec/orchestrator-gateway.md#pricing-units, #effective-price, docs/spec/payments.md#live-video-debits). */
 const UNITS: Readonly<Record<string, { unit: string; scaled?: { label: string; factor: bigint } }>> = {
   "text-to-image": { unit: "pixel", scaled: { label: "megapixel", factor: 1_000_000n } },
   "image-to-image": { unit: "pixel", scaled: { label: "megapixel", factor: 1_000_000n } },

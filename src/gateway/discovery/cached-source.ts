@@ -1,6 +1,6 @@
 /**
  * Caching for any {@link DiscoverySource}: one mechanism for the webhook's 1-minute cache and the
- * chain source's slower refresh (go-livepeer `WebhookDiscoveryRefreshInterval`, spec §16.1).
+ * chain source's slower refresh (go-livepeer `WebhookDiscoveryRefreshInterval`, docs/spec/orchestrator-gateway.md#discovery-sources).
  */
 import type { DiscoverySource, OrchestratorCandidate } from "./types.ts";
 

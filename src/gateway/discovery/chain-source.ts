@@ -1,6 +1,6 @@
 /**
- * On-chain discovery (go-livepeer `eth/client.go::TranscoderPool` + `discovery/db_discovery.go`, spec
- * §16.2): walk the BondingManager active pool, read each orchestrator's stake and activation window,
+ * On-chain discovery (go-livepeer `eth/client.go::TranscoderPool` + `discovery/db_discovery.go`,
+ * docs/spec/orchestrator-gateway.md#on-chain-discovery): walk the BondingManager active pool, read each orchestrator's stake and activation window,
  * and its service URI from the AI Service Registry, falling back to the ServiceRegistry.
  *
  * Differences from go-livepeer, on purpose: no SQLite cache (wrap the source in {@link cachedSource}),

@@ -1,7 +1,7 @@
 /**
  * Which discovery source a gateway uses, from its configuration, with go-livepeer's precedence
  * (cmd/livepeer/starter: `-orchWebhookUrl` > `-orchAddr` > on-chain pool; the remote signer's
- * `/discover-orchestrators` only when nothing else applies; spec §16.1, §20).
+ * `/discover-orchestrators` only when nothing else applies; docs/spec/orchestrator-gateway.md#discovery-sources, #remote-signer).
  */
 import { BadRequestError } from "../../node/errors.ts";
 import { cachedSource } from "./cached-source.ts";

@@ -1,7 +1,7 @@
 /**
- * gRPC `Orchestrator.GetOrchestrator` over HTTP/2 + TLS with @connectrpc/connect-node (spec §15.1).
+ * gRPC `Orchestrator.GetOrchestrator` over HTTP/2 + TLS with @connectrpc/connect-node (docs/spec/orchestrator-gateway.md#grpc-service).
  * Like go-livepeer's gateway, certificates are not verified by default (orchestrators serve
- * self-signed certificates, spec §21.5); one HTTP/2 connection per orchestrator origin is reused.
+ * self-signed certificates, docs/spec/orchestrator-gateway.md#service-port-and-tls); one HTTP/2 connection per orchestrator origin is reused.
  */
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";

@@ -1,6 +1,6 @@
 /**
  * Gateway discovery: where orchestrators come from (static list, webhook, chain) and the pool that asks
- * them for their `OrchestratorInfo` (shared/spec/orchestrator-gateway.md §15–§16).
+ * them for their `OrchestratorInfo` (docs/spec/orchestrator-gateway.md#orchestratorinfo, #discovery).
  */
 export * from "./cached-source.ts";
 export * from "./chain-source.ts";

@@ -1,7 +1,7 @@
 /**
  * The orchestrator pool: asks every candidate from a {@link DiscoverySource} for its
- * `OrchestratorInfo` in parallel (go-livepeer `orchestratorPool.GetOrchestrators`, spec §16.3), keeps
- * the answers as a cached snapshot refreshed periodically (go-livepeer `cacheOrchInfos`, spec §16.2),
+ * `OrchestratorInfo` in parallel (go-livepeer `orchestratorPool.GetOrchestrators`, docs/spec/orchestrator-gateway.md#orchestrator-fan-out), keeps
+ * the answers as a cached snapshot refreshed periodically (go-livepeer `cacheOrchInfos`, docs/spec/orchestrator-gateway.md#on-chain-discovery),
  * and records latency and failures per orchestrator.
  *
  * Lifecycle: `start()` begins periodic refreshes; `close()` (or aborting `options.signal`, or
@@ -71,7 +71,7 @@ export interface SuspensionLookup {
 export type InfoPredicate = (info: OrchestratorInfo) => string | undefined;
 
 /**
- * The on-chain acceptance rules of go-livepeer's DB pool (spec §16.2 step 4), without ticket-params
+ * The on-chain acceptance rules of go-livepeer's DB pool (docs/spec/orchestrator-gateway.md#on-chain-discovery step 4), without ticket-params
  * validation (pass the sender's check as another predicate): a non-empty address and a usable,
  * non-negative `price_info`.
  */
@@ -394,7 +394,7 @@ export class OrchestratorPool implements AsyncDisposable {
 
   /**
    * Asks one orchestrator again, e.g. with the job's capabilities for its exact price and fresh ticket
-   * params before paying (go-livepeer refreshes a session this way, spec §15.2; refresh timeout
+   * params before paying (go-livepeer refreshes a session this way, docs/spec/orchestrator-gateway.md#orchestratorinfo; refresh timeout
    * 2.5 s upstream). Records latency or failure. Rejects with the fetcher's error.
    */
   async fetchOne(

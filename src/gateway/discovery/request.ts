@@ -1,5 +1,5 @@
 /**
- * `OrchestratorRequest` as a gateway sends it (spec §15.2, §18 step 1; go-livepeer
+ * `OrchestratorRequest` as a gateway sends it (docs/spec/orchestrator-gateway.md#orchestratorinfo, #ai-batch-request-end-to-end step 1; go-livepeer
  * `genOrchestratorReq`): `address` = the gateway's 20-byte address, `sig` = the cached
  * `personal_sign(keccak256(utf8(EIP-55 address)))` (`node.InfoSig`), plus the job's capabilities.
  */
@@ -38,7 +38,7 @@ export async function signRequestCredentials(signer: MessageSigner): Promise<Req
 /** Options of {@link orchestratorRequest}. */
 export interface OrchestratorRequestOptions {
   credentials: RequestCredentials;
-  /** The job's capabilities; omit to ask for everything (then `capabilities_prices` is filled, spec §15.2). */
+  /** The job's capabilities; omit to ask for everything (then `capabilities_prices` is filled, docs/spec/orchestrator-gateway.md#orchestratorinfo). */
   capabilities?: Capabilities;
   ignoreCapacityCheck?: boolean;
 }

@@ -1,4 +1,4 @@
-/** The static discovery source (`--orch-addr a,b,c`; go-livepeer `-orchAddr`, spec §16.1). */
+/** The static discovery source (`--orch-addr a,b,c`; go-livepeer `-orchAddr`, docs/spec/orchestrator-gateway.md#discovery-sources). */
 import { type DiscoverySource, type OrchestratorCandidate, SCORE_TRUSTED } from "./types.ts";
 import { parseOrchestratorList } from "./uri.ts";
 

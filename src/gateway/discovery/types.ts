@@ -1,6 +1,6 @@
 /**
  * Discovery types: where orchestrator candidates come from (static list, webhook, chain) and the error
- * a source raises (shared/spec/orchestrator-gateway.md §16).
+ * a source raises (docs/spec/orchestrator-gateway.md#discovery).
  */
 import type { Address } from "viem";
 import { TributaryError } from "../../node/errors.ts";

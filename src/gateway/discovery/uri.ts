@@ -1,6 +1,6 @@
 /**
  * Orchestrator addresses as operators write them (`host:port`, `https://host:port/`) → one normal form
- * (go-livepeer `parseURI`/`-orchAddr`; the Python SDK's `host:port` → `https://host:port`, spec §21.1).
+ * (go-livepeer `parseURI`/`-orchAddr`; the Python SDK's `host:port` → `https://host:port`, docs/spec/orchestrator-gateway.md#python-client-discovery).
  */
 import { BadRequestError } from "../../node/errors.ts";
 

@@ -1,6 +1,6 @@
 /**
- * The webhook discovery source (go-livepeer `-orchWebhookUrl`, spec §16.1; also the Python SDK's
- * discovery URL, spec §21.1): `GET url` answers a JSON list `[{"address": "https://host:port",
+ * The webhook discovery source (go-livepeer `-orchWebhookUrl`, docs/spec/orchestrator-gateway.md#discovery-sources; also the Python SDK's
+ * discovery URL, docs/spec/orchestrator-gateway.md#python-client-discovery): `GET url` answers a JSON list `[{"address": "https://host:port",
  * "score": 0.5}, …]`. Extra fields (`capabilities`, `runners`) are ignored.
  */
 import { z } from "zod";

@@ -1,7 +1,7 @@
 /**
  * Gateway selection: filters shared by every strategy (pipeline/model, warm, runner version,
  * capacity, performance, max price, include/exclude, suspension) and the strategies that rank what
- * remains (shared/spec/orchestrator-gateway.md §17).
+ * remains (docs/spec/orchestrator-gateway.md#selection).
  */
 export * from "./probability.ts";
 export * from "./random.ts";

@@ -1,5 +1,5 @@
 /**
- * go-livepeer's `ProbabilitySelectionAlgorithm` maths (server/selection_algorithm.go, spec §17.1), as
+ * go-livepeer's `ProbabilitySelectionAlgorithm` maths (server/selection_algorithm.go, docs/spec/orchestrator-gateway.md#probability-selection), as
  * pure functions: the probability of each orchestrator from stake, price and a uniform term, and the
  * cumulative draw.
  */

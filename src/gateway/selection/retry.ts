@@ -1,6 +1,6 @@
 /**
  * What a gateway does after an orchestrator answered a job with an error (go-livepeer
- * server/ai_process.go retry loop, spec §17.4). Pure: the caller owns the loop.
+ * server/ai_process.go retry loop, docs/spec/orchestrator-gateway.md#suspension-and-retries). Pure: the caller owns the loop.
  */
 
 /** Attempts per job across orchestrators (`maxTries`). */

@@ -78,7 +78,7 @@ describe("selection case table", () => {
   }
 });
 
-describe("ProbabilitySelectionAlgorithm maths (spec §17.1)", () => {
+describe("ProbabilitySelectionAlgorithm maths (docs/spec/orchestrator-gateway.md#probability-selection)", () => {
   test("probabilities combine stake share, normalised price weight and a uniform term", () => {
     const w = { stakeWeight: 0.5, priceWeight: 0.3, randWeight: 0.2, priceExpFactor: 100 };
     const probs = selectionProbabilities(
@@ -259,7 +259,7 @@ describe("Suspender (count-based, decays per refresh)", () => {
   });
 });
 
-describe("retry classification (spec §17.4)", () => {
+describe("retry classification (docs/spec/orchestrator-gateway.md#suspension-and-retries)", () => {
   test("expired ticket params retry the same orchestrator, up to the same-session limit", () => {
     assert.equal(failureAction("TicketParams expired"), "refresh-and-retry");
     assert.equal(failureAction("ticketparams expired", MAX_SAME_SESSION_TRIES), "switch");

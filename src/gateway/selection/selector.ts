@@ -1,11 +1,11 @@
 /**
  * The selector: one pipeline of filters shared by every strategy, then a strategy's ranking inside
- * each tier (spec §17): include/exclude lists → pipeline/model offered → warm required → runner
+ * each tier (docs/spec/orchestrator-gateway.md#selection): include/exclude lists → pipeline/model offered → warm required → runner
  * version → free capacity → performance score → max price (per capability, else global) → tiers
  * (warm, cold, suspended) → strategy.
  *
  * Input is what discovery produced (`OrchestratorDescriptor`s, e.g. `pool.current()`); output is a
- * ranked list to try in order (the caller retries down the list, spec §17.4) plus the reason each
+ * ranked list to try in order (the caller retries down the list, docs/spec/orchestrator-gateway.md#suspension-and-retries) plus the reason each
  * other orchestrator was left out.
  */
 import { bytesToHex } from "viem";

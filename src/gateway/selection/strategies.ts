@@ -40,7 +40,7 @@ function shuffled<T>(items: readonly T[], random: Random): T[] {
 }
 
 /**
- * go-livepeer's `ProbabilitySelectionAlgorithm` (spec §17.1), extended from "pick one" to a ranking by
+ * go-livepeer's `ProbabilitySelectionAlgorithm` (docs/spec/orchestrator-gateway.md#probability-selection), extended from "pick one" to a ranking by
  * drawing without replacement: each position is drawn with `selectBy` over the remaining candidates'
  * probabilities. The first pick has exactly upstream's distribution. Candidates sharing an address
  * split that address's stake, so an orchestrator with several nodes is not over-weighted (upstream
@@ -96,7 +96,7 @@ export function priceStrategy(
 
 /**
  * Lowest `GetOrchestrator` latency first (go-livepeer `LiveSelectionAlgorithm` for live video, and the
- * latency order of discovery, spec §16.3, §17.5). Unknown latencies go last; ties keep a random order.
+ * latency order of discovery, docs/spec/orchestrator-gateway.md#orchestrator-fan-out, #live-selection). Unknown latencies go last; ties keep a random order.
  */
 export function latencyStrategy(): SelectionStrategy {
   return {

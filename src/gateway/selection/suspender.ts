@@ -1,6 +1,6 @@
 /**
  * Count-based suspension of orchestrators (go-livepeer server/suspensions.go and `AISessionPool.Remove`,
- * spec §17.4). A suspension lasts a number of pool *refreshes*, not a wall-clock time: each
+ * docs/spec/orchestrator-gateway.md#suspension-and-retries). A suspension lasts a number of pool *refreshes*, not a wall-clock time: each
  * {@link Suspender.signalRefresh} brings every penalty one step closer to expiry.
  */
 
