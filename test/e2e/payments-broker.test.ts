@@ -1,5 +1,5 @@
 /**
- * The devnet TicketBroker against the spec (shared/spec/payments.md §17): every revert string of
+ * The devnet TicketBroker against docs/spec/payments.md#ticketbroker: every revert string of
  * redeemWinningTicket in its check order, funding rules, unlock / cancelUnlock / withdraw, and the
  * reserve split over the active pool.
  */
@@ -91,48 +91,51 @@ test("TicketBroker on the devnet", async (suite) => {
     assert.equal(receipt.status, "success");
   }
 
-  await suite.test("redeemWinningTicket checks in the spec's order, with its revert strings", async () => {
-    const g = devnet.accounts.gateway.privateKey;
-    const t = await ticket(g);
-    const tuple = toContractTicket(t);
-    assert.equal(
-      await redeemReason(t, { ...tuple, recipient: zeroAddress }),
-      "ticket recipient is null address",
-    );
-    assert.equal(await redeemReason(t, { ...tuple, sender: zeroAddress }), "ticket sender is null address");
-    assert.equal(
-      await redeemReason(t, { ...tuple, auxData: "0x" }),
-      "invalid length for ticket auxData: must be 64 bytes",
-    );
-    assert.equal(
-      await redeemReason({ ...t, creationRound: 10_000n }),
-      "ticket creationRound does not have a block hash",
-    );
-    assert.equal(
-      await redeemReason({ ...t, creationRoundBlockHash: `0x${"01".repeat(32)}` }),
-      "ticket creationRoundBlockHash invalid for creationRound",
-    );
-    assert.equal(
-      await redeemReason({ ...t, recipientRand: t.recipientRand + 1n }),
-      "recipientRand does not match recipientRandHash",
-    );
-    assert.equal(await redeemReason({ ...t, sig: `0x${t.sig.slice(4)}` }), "INVALID_SIGNATURE_LENGTH");
-    assert.equal(
-      await redeemReason({ ...t, faceValue: t.faceValue + 1n }),
-      "invalid signature over ticket hash",
-    );
-    // The same signature with s replaced by n − s (and v flipped) recovers the same key, but is refused.
-    const s = BigInt(`0x${t.sig.slice(66, 130)}`);
-    const v = Number.parseInt(t.sig.slice(130), 16);
-    const highS =
-      `${t.sig.slice(0, 66)}${toHex(SECP256K1_N - s, { size: 32 }).slice(2)}${(v === 27 ? 28 : 27).toString(16)}` as Hex;
-    assert.equal(await redeemReason({ ...t, sig: highS }), "ECDSA: invalid signature 's' value");
-    const loser = await ticket(g, { winProb: 0n });
-    assert.equal(await redeemReason(loser), "ticket did not win");
-    const stranger = await ticket(generatePrivateKey());
-    assert.equal(await redeemReason(stranger), "sender deposit and reserve are zero");
-    assert.equal(await redeemReason(t), undefined, "the untouched ticket is valid");
-  });
+  await suite.test(
+    "redeemWinningTicket checks in go-livepeer's order, with the TicketBroker's revert strings",
+    async () => {
+      const g = devnet.accounts.gateway.privateKey;
+      const t = await ticket(g);
+      const tuple = toContractTicket(t);
+      assert.equal(
+        await redeemReason(t, { ...tuple, recipient: zeroAddress }),
+        "ticket recipient is null address",
+      );
+      assert.equal(await redeemReason(t, { ...tuple, sender: zeroAddress }), "ticket sender is null address");
+      assert.equal(
+        await redeemReason(t, { ...tuple, auxData: "0x" }),
+        "invalid length for ticket auxData: must be 64 bytes",
+      );
+      assert.equal(
+        await redeemReason({ ...t, creationRound: 10_000n }),
+        "ticket creationRound does not have a block hash",
+      );
+      assert.equal(
+        await redeemReason({ ...t, creationRoundBlockHash: `0x${"01".repeat(32)}` }),
+        "ticket creationRoundBlockHash invalid for creationRound",
+      );
+      assert.equal(
+        await redeemReason({ ...t, recipientRand: t.recipientRand + 1n }),
+        "recipientRand does not match recipientRandHash",
+      );
+      assert.equal(await redeemReason({ ...t, sig: `0x${t.sig.slice(4)}` }), "INVALID_SIGNATURE_LENGTH");
+      assert.equal(
+        await redeemReason({ ...t, faceValue: t.faceValue + 1n }),
+        "invalid signature over ticket hash",
+      );
+      // The same signature with s replaced by n − s (and v flipped) recovers the same key, but is refused.
+      const s = BigInt(`0x${t.sig.slice(66, 130)}`);
+      const v = Number.parseInt(t.sig.slice(130), 16);
+      const highS =
+        `${t.sig.slice(0, 66)}${toHex(SECP256K1_N - s, { size: 32 }).slice(2)}${(v === 27 ? 28 : 27).toString(16)}` as Hex;
+      assert.equal(await redeemReason({ ...t, sig: highS }), "ECDSA: invalid signature 's' value");
+      const loser = await ticket(g, { winProb: 0n });
+      assert.equal(await redeemReason(loser), "ticket did not win");
+      const stranger = await ticket(generatePrivateKey());
+      assert.equal(await redeemReason(stranger), "sender deposit and reserve are zero");
+      assert.equal(await redeemReason(t), undefined, "the untouched ticket is valid");
+    },
+  );
 
   await suite.test(
     "batchRedeemWinningTickets redeems the valid tickets and swallows the failures",
