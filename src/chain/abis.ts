@@ -1,6 +1,6 @@
 /**
  * ABIs as typed constants. They come from our own devnet contracts (src/chain/contracts), which
- * implement the mainnet function and event signatures Tributary uses (shared/spec/payments.md §21), so
+ * implement the mainnet function and event signatures Tributary uses (docs/spec/payments.md#abi-signatures), so
  * the same constants serve Arbitrum One. Devnet-only administration (`setTranscoderStake`, …) is also
  * present; never call it against mainnet.
  */
@@ -14,5 +14,5 @@ export {
 
 import { serviceRegistryAbi } from "./contracts.gen.ts";
 
-/** The AI Service Registry has the ServiceRegistry ABI (spec §20.2). */
+/** The AI Service Registry has the ServiceRegistry ABI (docs/spec/payments.md#ai-service-registry). */
 export const aiServiceRegistryAbi = serviceRegistryAbi;

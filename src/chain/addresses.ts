@@ -1,5 +1,5 @@
 /**
- * Contract addresses and ids (shared/spec/payments.md §19, §20.3).
+ * Contract addresses and ids (docs/spec/payments.md#controller-and-rounds, #arbitrum-one-addresses).
  */
 import { type Address, type Hex, keccak256, toBytes } from "viem";
 

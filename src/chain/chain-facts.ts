@@ -1,11 +1,11 @@
 /**
  * Chain facts for the orchestrator's Recipient, read with viem and kept fresh by polling
- * (payments.md §8, go-livepeer `TimeManager`, `GasPriceMonitor`, `LocalSenderMonitor`):
+ * (docs/spec/payments.md#ticket-parameters, #redemption, go-livepeer `TimeManager`, `GasPriceMonitor`, `LocalSenderMonitor`):
  * last seen L1 block, last initialized round and its block hashes, gas price, whether the
  * recipient is in the active set, sender info and max float.
  *
- * It implements the payments module's `TimeSource`, `GasPriceSource` and `SenderMonitor`. It belongs
- * with the chain layer (src/chain); it lives here until that layer takes it.
+ * It implements the payments module's `TimeSource`, `GasPriceSource` and `SenderMonitor` interfaces
+ * (src/payments/chain-facts.ts).
  *
  * Per-sender reads (sender info, pool size, claimed reserve) are served from memory for
  * `senderTtlMs` (default: one poll interval, 2 s) after a successful read, and concurrent misses of

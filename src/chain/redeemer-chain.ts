@@ -30,7 +30,7 @@ import { bondingManagerAbi, roundsManagerAbi, ticketBrokerAbi } from "./abis.ts"
 import { ARBITRUM_ONE_CHAIN_ID } from "./addresses.ts";
 import type { SigningChainClients } from "./clients.ts";
 
-/** The Solidity `Ticket` tuple of a ticket (auxData per spec §3). */
+/** The Solidity `Ticket` tuple of a ticket (auxData per docs/spec/payments.md#auxdata). */
 export function toContractTicket(ticket: Ticket) {
   return {
     recipient: ticket.recipient,

@@ -157,7 +157,7 @@ Examples:
 
 Amounts: a bare number is wei; add eth or gwei for other units. A gateway needs a reserve of about
 100 x the orchestrators' ticket EV per active orchestrator, and a deposit of at least one ticket face value
-(shared/spec/payments.md §23). Exit codes: 0 funded, 1 the chain refused or could not be reached,
+(docs/spec/payments.md#known-problems). Exit codes: 0 funded, 1 the chain refused or could not be reached,
 2 bad usage.`,
     )
     .action(async (opts: DepositCliOptions) => {

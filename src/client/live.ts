@@ -1,5 +1,5 @@
 /**
- * A live video stream through a gateway (spec: orchestrator-gateway.md §14): `POST
+ * A live video stream through a gateway (docs/spec/orchestrator-gateway.md#live-video-to-video): `POST
  * {gateway}/live/video-to-video` starts it and answers trickle URLs on the gateway; MPEG-TS
  * segments go to `publish_url` with our {@link TricklePublisher}, the processed output is read from
  * `subscribe_url` with our {@link TrickleSubscriber}; `update_url`, `status_url` and `stop_url`

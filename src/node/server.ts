@@ -1,5 +1,5 @@
 /**
- * The one-port server factory both nodes use (orchestrator-gateway.md §3): TLS with HTTP/2 and an
+ * The orchestrator's one-port server factory (docs/spec/orchestrator-gateway.md#service-port-and-tls): TLS with HTTP/2 and an
  * HTTP/1.1 fallback on a single `node:http2` secure server, gRPC (Connect's node adapter, gRPC protocol
  * only) routed by `Content-Type: application/grpc*`, every other request to one HTTP handler.
  *

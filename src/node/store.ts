@@ -1,7 +1,7 @@
 /**
  * The node's durable store: one SQLite file (node:sqlite, WAL, `synchronous=FULL`) in the data
  * directory, with versioned schema migrations. It holds the money state that must survive a crash
- * (architecture principle 7):
+ * (durable money: written before the work is acknowledged, so a crash loses no ticket):
  *
  * - winning tickets, a redemption queue with a status (`pending` → `submitted` → `redeemed`, or
  *   `failed`), the transaction hash, the attempt count, the last error and the next attempt time;

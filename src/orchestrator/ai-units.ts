@@ -1,5 +1,5 @@
 /**
- * Billing units of the native AI batch routes (payments.md §15.1, go-livepeer `handleAIRequest`),
+ * Billing units of the native AI batch routes (docs/spec/orchestrator-gateway.md#pricing-units, go-livepeer `handleAIRequest`),
  * computed from the request body. Pure.
  *
  * JSON pipelines: text-to-image `height × width × n`, llm `max_tokens`, text-to-speech

@@ -1,6 +1,6 @@
 /**
  * Capability ids and the `net.Capabilities` message an orchestrator advertises
- * (orchestrator-gateway.md §13.1, §15.3). Pure: no I/O.
+ * (docs/spec/orchestrator-gateway.md#ai-pipelines, #capabilities-message). Pure: no I/O.
  */
 import { create } from "@bufbuild/protobuf";
 import {
@@ -26,7 +26,7 @@ export const capabilityIdOf = pipelineToCapability;
  * The `Capabilities` an orchestrator advertises: the default transcoding set plus one bit per
  * advertised AI pipeline, AuthToken as mandatory, capacities per capability id, and
  * `constraints.PerCapability[id].models[model_id] = {warm, capacity, capacityInUse}`. BYOC
- * capabilities are not in the bitstring (they are priced in `capabilities_prices`, §8.5).
+ * capabilities are not in the bitstring (they are priced in `capabilities_prices`, docs/spec/orchestrator-gateway.md#byoc-advertisement).
  */
 export function buildCapabilities(
   advertised: readonly AdvertisedCapability[],

@@ -1,14 +1,14 @@
 /**
- * `aiModels.json` (orchestrator-gateway.md §12.1): parsing, validation with zod (errors name the entry
+ * `aiModels.json` (docs/spec/orchestrator-gateway.md#aimodelsjson): parsing, validation with zod (errors name the entry
  * index and the field), and hot reload (fs.watch, debounced, plus SIGHUP).
  *
  * Accepted keys per entry: go-livepeer's `pipeline`, `model_id`, `url`, `token`, `warm`, `capacity`,
  * `optimization_flags`, `gateway`, `price_per_unit`, `pixels_per_unit`, `currency`, and ours:
  * `price_unit` — what one unit of a live pipeline is: `"pixel"` (go-livepeer's, the default),
- * `"frame"` or `"second"`. Batch pipelines keep go-livepeer's units (§13.3).
+ * `"frame"` or `"second"`. Batch pipelines keep go-livepeer's units (docs/spec/orchestrator-gateway.md#pricing-units).
  *
  * Differences from go-livepeer, deliberate:
- * - `url` is required: Tributary does not start managed docker containers (§12.2), so an entry
+ * - `url` is required: Tributary does not start managed docker containers (docs/spec/orchestrator-gateway.md#external-and-managed-containers), so an entry
  *   without one is an error rather than a silent no-op.
  * - `optimization_flags` are validated and kept but have no effect: they configure managed
  *   containers, which Tributary does not start.

@@ -1,7 +1,7 @@
 /**
  * Container health monitor: polls `GET <url>/health` of every container in the registry, before it
  * is advertised and continuously, and records the result with `registry.setHealth`
- * (container-contract.md §8, orchestrator-gateway.md §12.2).
+ * (docs/spec/container-contract.md#how-the-orchestrator-reads-health, docs/spec/orchestrator-gateway.md#external-and-managed-containers).
  *
  * Classification of one poll:
  * - 200 with `{"status": "ok" | "OK" | "IDLE"}` (any case) → ready;

@@ -1,7 +1,7 @@
 /**
  * The orchestrator (`tributary/orchestrator`): aiModels.json with hot reload, one capability registry
  * (config + BYOC registration), container health monitor, OrchestratorInfo over gRPC, and the BYOC,
- * native AI batch and live routes on one TLS port. Offchain only so far (see orchestrator.ts).
+ * native AI batch and live routes on one TLS port; offchain, or paid on chain through the payment gate (payments.ts, onchain.ts).
  */
 export * from "./capabilities.ts";
 export * from "./config.ts";

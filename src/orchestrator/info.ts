@@ -1,5 +1,5 @@
 /**
- * `OrchestratorInfo` for `GetOrchestrator` (orchestrator-gateway.md §15.2) and the JSON view of
+ * `OrchestratorInfo` for `GetOrchestrator` (docs/spec/orchestrator-gateway.md#orchestratorinfo) and the JSON view of
  * `GET /capabilities`, both built from the registry's advertised (healthy) capabilities.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";

@@ -1,6 +1,6 @@
 /**
  * Verification of the BYOC job and sender signatures the orchestrator receives
- * (orchestrator-gateway.md §4.3–§4.4). The header codec itself is src/protocol/job-header.ts.
+ * (docs/spec/orchestrator-gateway.md#job-signature-v0, #job-signature-v1). The header codec itself is src/protocol/job-header.ts.
  */
 import { createHash } from "node:crypto";
 import type { Address, Hex } from "viem";

@@ -1,18 +1,18 @@
 /**
- * The orchestrator node: one TLS service port (orchestrator-gateway.md §3) serving gRPC
+ * The orchestrator node: one TLS service port (docs/spec/orchestrator-gateway.md#service-port-and-tls) serving gRPC
  * `Orchestrator.GetOrchestrator`/`Ping`, the HTTP routes and the trickle server under `/ai/trickle/`,
  * over a capability registry fed by `aiModels.json` (hot reloaded) and BYOC registrations, with a
  * health monitor deciding what is advertised and routed to.
  *
  * Routes (status codes in the route JSDoc below and in the README of this folder):
- * - BYOC (§5): `POST /capability/register|unregister`, `GET /process/token`,
+ * - BYOC (docs/spec/orchestrator-gateway.md#orchestrator-byoc-routes): `POST /capability/register|unregister`, `GET /process/token`,
  *   `POST /process/request/*` (batch and SSE passthrough), `/ai/stream/start|stop|update|payment`;
- * - native AI batch (§13): `POST /<pipeline>` with `model_id` from the body;
- * - live (§14): `POST /live-video-to-video`;
+ * - native AI batch (docs/spec/orchestrator-gateway.md#ai-routes): `POST /<pipeline>` with `model_id` from the body;
+ * - live (docs/spec/orchestrator-gateway.md#live-video-to-video): `POST /live-video-to-video`;
  * - ours: `GET /capabilities`, `GET /metrics`, `GET /health`.
  *
  * **Payments.** Offchain (no `payments` gate): prices are advertised as 0, no ticket params are
- * sent, no payment or signature is required (architecture "Network modes"). With a gate
+ * sent, no payment or signature is required (docs/spec/README.md#network-modes). With a gate
  * (`devnet`/`arbitrum-one`, see onchain.ts): BYOC jobs and streams are paid, charged per second and
  * stopped when the balance runs out; GetOrchestrator is signed and carries ticket params; native AI
  * batch and LV2V take `Livepeer-Payment` and `Livepeer-Segment` and are charged per go-livepeer
@@ -121,7 +121,7 @@ const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.ur
   version: string;
 };
 
-/** Network modes (architecture "Network modes"). */
+/** Network modes (docs/spec/README.md#network-modes). */
 export type Network = "offchain" | "devnet" | "arbitrum-one";
 
 /** Default orchestrator service port (conventions). */
@@ -167,7 +167,7 @@ export interface OrchestratorOptions {
   /**
    * The payment path (on-chain networks). Without it the node is offchain: prices 0, no tickets.
    * With it, BYOC jobs and streams verify the V0 job signature, take `Livepeer-Payment`, require
-   * 60 × price of credit and are debited per second (payments.md §16).
+   * 60 × price of credit and are debited per second (docs/spec/payments.md#byoc-payments).
    */
   payments?: PaymentGate;
   /** Price (wei per unit) of aiModels.json entries without `price_per_unit` (`-pricePerUnit`). */
@@ -362,7 +362,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     return { runner: (ch) => runnerBase + ch, client: (ch) => clientBase + ch };
   };
 
-  // The trace id of the request being handled (architecture principle 8): taken from the caller's
+  // The trace id of the request being handled: taken from the caller's
   // `X-Trace-Id` or made here, answered back, sent on to the container and put on every log line.
   const traceStore = new AsyncLocalStorage<{ traceId: string; log: Logger }>();
   const rlog = (): Logger => traceStore.getStore()?.log ?? log;
@@ -753,7 +753,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
   }
 
   /**
-   * The native AI payment (payments.md §12, §15.1): `Livepeer-Payment` (402 missing or undecodable),
+   * The native AI payment (docs/spec/payments.md#payment-header, #segment-credentials, #orchestrator-balances): `Livepeer-Payment` (402 missing or undecodable),
    * `Livepeer-Segment` signed by the payer with a valid auth token (403), tickets credited to
    * `<capId>_<modelId>`, and a balance of at least one ticket EV (400). Returns who pays what.
    */
@@ -1002,7 +1002,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
   }
 
   /**
-   * LV2V debits (payments.md §15.2): every interval, `price × units` where a unit is a pixel of
+   * LV2V debits (docs/spec/payments.md#live-video-debits): every interval, `price × units` where a unit is a pixel of
    * 1280×720 at 30 fps (go-livepeer's), a frame at 30 fps, or a second (`price_unit`). When the
    * balance cannot cover the fee the stream's channels are closed, which ends the container's
    * stream. Driven by a timer, not by ingest segments as in go-livepeer.
@@ -1037,7 +1037,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
   }
 
   /**
-   * `POST /payment` (LV2V top-ups, payments.md §13): verified `Livepeer-Payment` and
+   * `POST /payment` (LV2V top-ups, docs/spec/payments.md#paid-endpoints): verified `Livepeer-Payment` and
    * `Livepeer-Segment`, tickets credited to the segment's manifest id (the stream's `manifest_id`);
    * answers a protobuf `PaymentResult{info}` with fresh ticket params.
    */
@@ -1370,7 +1370,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     router.service(Orchestrator, {
       getOrchestrator: async (request) => {
         if (gate) {
-          // On-chain: the gateway signs its own checksummed address (orchestrator-gateway.md §15.2).
+          // On-chain: the gateway signs its own checksummed address (docs/spec/orchestrator-gateway.md#orchestratorinfo).
           const addr = `0x${Buffer.from(request.address).toString("hex")}` as Address;
           const sig = `0x${Buffer.from(request.sig).toString("hex")}` as `0x${string}`;
           const ok =

@@ -1,6 +1,6 @@
 /**
- * The orchestrator's payment gate: one path for every priced route (architecture principle 1) over
- * the payments module's {@link Recipient} and {@link Balances} (payments.md §9, §15, §16).
+ * The orchestrator's payment gate: one path for every priced route over
+ * the payments module's {@link Recipient} and {@link Balances} (docs/spec/payments.md#validation-order, #orchestrator-balances, #byoc-payments).
  *
  * - {@link PaymentGate.ticketParams}: params for a sender at a price (`GET /process/token`,
  *   `GetOrchestrator`); "insufficient sender reserve" answers 503 on the token route.

@@ -1,13 +1,13 @@
 /**
- * The orchestrator's one registry of capabilities (architecture principle 1), fed by several sources:
+ * The orchestrator's one registry of capabilities, fed by several sources:
  * `aiModels.json` entries ({@link CapabilityRegistry.setConfigModels}, replaced as a whole on each hot
  * reload) and BYOC registrations ({@link CapabilityRegistry.registerByoc} / `unregisterByoc`,
- * orchestrator-gateway.md §5.1–§5.2, §8.1).
+ * docs/spec/orchestrator-gateway.md#capability-register, #capability-unregister, #registration-body).
  *
  * A capability is `pipeline/model_id` (BYOC: `byoc/<name>`); it maps to one or more container URLs,
  * a price per gateway and a warm flag. **Capacity belongs to the container URL**, not to a
  * registration (go-livepeer #4015): two capabilities served by the same container share its slots,
- * and re-registering does not reset the in-flight count (go-livepeer's §7 quirk). A container's
+ * and re-registering does not reset the in-flight count (go-livepeer's, docs/spec/upstream-quirks.md#capacity-not-enforced-on-the-orchestrator). A container's
  * capacity is the largest any of its registrations declares.
  *
  * Health comes from the {@link HealthMonitor} through {@link CapabilityRegistry.setHealth}: only
@@ -24,7 +24,7 @@ export type ContainerHealth = "unknown" | "loading" | "ready" | "failed";
 /** Pseudo-pipeline of BYOC capabilities (capability id 37, "byoc"). */
 export const BYOC_PIPELINE = "byoc";
 
-/** A BYOC registration (`core.ExternalCapability`, §8.1), typed. */
+/** A BYOC registration (`core.ExternalCapability`, docs/spec/orchestrator-gateway.md#registration-body), typed. */
 export interface ByocRegistration {
   name: string;
   description: string;

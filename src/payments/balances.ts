@@ -1,5 +1,5 @@
 /**
- * Credit balances per (address, manifest id) as exact rationals (shared/spec/payments.md §15, §16;
+ * Credit balances per (address, manifest id) as exact rationals (docs/spec/payments.md#balances, #byoc-payments;
  * go-livepeer core/accounting.go). The orchestrator keys by sender address and credits ticket EV,
  * then debits price × units after the work; a gateway keys by orchestrator recipient address and
  * uses {@link stageUpdate} to decide how many tickets to send. Storage sits behind

@@ -1,4 +1,4 @@
-/** Protocol constants of the micropayment system (shared/spec/payments.md §22). */
+/** Protocol constants of the micropayment system (docs/spec/payments.md#constants). */
 
 /** Win probability denominator, 2^256 − 1. // go-livepeer pm/recipient.go maxWinProb */
 export const MAX_WIN_PROB = (1n << 256n) - 1n;

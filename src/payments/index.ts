@@ -1,5 +1,5 @@
 /**
- * Probabilistic micropayments: the public face of src/payments (shared/spec/payments.md).
+ * Probabilistic micropayments: the public face of src/payments (docs/spec/payments.md).
  * Wire codecs for the headers live in src/protocol (payment-header.ts, segment-header.ts).
  */
 export * from "./balances.ts";

@@ -1,5 +1,5 @@
 /**
- * Seen sender nonces per recipientRand (shared/spec/payments.md §9 step 5; go-livepeer
+ * Seen sender nonces per recipientRand (docs/spec/payments.md#validation-order step 5; go-livepeer
  * pm/recipient.go `updateSenderNonce`): at most {@link MAX_SENDER_NONCES} per recipientRand, any
  * order, each once; an entry is purged once its params expiration block is reached.
  *

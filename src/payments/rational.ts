@@ -1,6 +1,6 @@
 /**
  * Exact rational numbers on bigint, the TypeScript counterpart of Go's `big.Rat` used for ticket EV,
- * prices and balances (shared/spec/payments.md §2.1, §15). Values are immutable and always kept in
+ * prices and balances (docs/spec/payments.md#conventions, #balances). Values are immutable and always kept in
  * lowest terms with a positive denominator, so `num`/`den` equal Go's `Num()`/`Denom()`.
  */
 

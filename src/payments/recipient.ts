@@ -1,5 +1,5 @@
 /**
- * The orchestrator side of probabilistic micropayments (shared/spec/payments.md §7, §8, §9, §15.1;
+ * The orchestrator side of probabilistic micropayments (docs/spec/payments.md#recipientrand, #ticket-parameters, #validation-order, #orchestrator-balances;
  * go-livepeer pm/recipient.go, pm/validator.go, core/orchestrator.go `ProcessPayment`):
  * recipientRand by HMAC, ticket parameter generation, ticket validation in go-livepeer's order with
  * its error meanings, sender nonces, and crediting ticket EV to balances.
@@ -185,7 +185,7 @@ export class Recipient {
   }
 
   /**
-   * Face value for `sender` (§8): txCost × multiplier, or EV × 100 if that is below EV; capped by the
+   * Face value for `sender` (docs/spec/payments.md#ticket-parameters): txCost × multiplier, or EV × 100 if that is below EV; capped by the
    * sender's max float and `maxFaceValue`. Throws INSUFFICIENT_SENDER_RESERVE when the result is
    * below EV, or below both txCost and txCost at 3 gwei.
    */
@@ -221,7 +221,7 @@ export class Recipient {
   }
 
   /**
-   * Win probability for a face value (§8): 0 for 0; 2^256 − 1 when faceValue = EV; else
+   * Win probability for a face value (docs/spec/payments.md#ticket-parameters): 0 for 0; 2^256 − 1 when faceValue = EV; else
    * EV × ceil-ish(maxWinProb / faceValue) exactly as go-livepeer computes it.
    */
   winProb(faceValue: bigint): bigint {
@@ -312,7 +312,7 @@ export class Recipient {
   }
 
   /**
-   * Validates one ticket in go-livepeer's order (§9): derive recipientRand; sender not unlocking;
+   * Validates one ticket in go-livepeer's order (docs/spec/payments.md#validation-order): derive recipientRand; sender not unlocking;
    * recipient; sender ≠ 0; recipientRandHash; signature (non-fatal); winning; nonce; params expiry
    * (after winning detection, so an expired winner is still reported as won).
    *

@@ -1,5 +1,5 @@
 /**
- * The orchestrator's durable redemption queue for winning tickets (shared/spec/payments.md §18, §24.10).
+ * The orchestrator's durable redemption queue for winning tickets (docs/spec/payments.md#redemption).
  *
  * Winning tickets are committed to the {@link PaymentStore} by the payment path (`enqueue`, a
  * synchronous insert, made inside the payment batch's transaction so a winner commits with its nonce

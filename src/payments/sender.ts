@@ -1,5 +1,5 @@
 /**
- * The gateway side of probabilistic micropayments (shared/spec/payments.md §10, §15.3; go-livepeer
+ * The gateway side of probabilistic micropayments (docs/spec/payments.md#sender-rules, #gateway-balance; go-livepeer
  * pm/sender.go): sessions per recipientRandHash, ticket batches with nonces starting at 1, the
  * sender-side parameter checks, and signing.
  *

@@ -1,5 +1,5 @@
 /**
- * EIP-191 personal-sign signatures as go-livepeer makes and checks them (shared/spec/payments.md §5;
+ * EIP-191 personal-sign signatures as go-livepeer makes and checks them (docs/spec/payments.md#signatures;
  * go-livepeer eth/accountmanager.go `Sign`, crypto/verify.go `VerifySig`).
  *
  * Signing: `personal_sign(msg)` = secp256k1 over keccak256("\x19Ethereum Signed Message:\n" ‖

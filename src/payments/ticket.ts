@@ -1,6 +1,6 @@
 /**
  * Ticket hashing, auxData, EV, recipientRandHash and the winning rule
- * (shared/spec/payments.md §3, §4, §6; go-livepeer pm/ticket.go, pm/validator.go).
+ * (docs/spec/payments.md#auxdata, #ticket-hash, #winning-rule; go-livepeer pm/ticket.go, pm/validator.go).
  * Pure functions; byte-compatible with go-livepeer and TicketBroker.getTicketHash.
  */
 import { type Address, concat, type Hex, hexToBytes } from "viem";

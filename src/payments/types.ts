@@ -1,5 +1,5 @@
 /**
- * Typed values of the probabilistic micropayment system (shared/spec/payments.md §2). The wire forms
+ * Typed values of the probabilistic micropayment system (docs/spec/payments.md#ticket-fields). The wire forms
  * (protobuf, headers) live in src/protocol; everything else in the code sees these types.
  */
 import type { Address, Hex } from "viem";

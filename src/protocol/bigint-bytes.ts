@@ -1,6 +1,6 @@
 /**
  * Big-endian minimal-length integer bytes ↔ bigint, the encoding of every integer inside
- * `net.TicketParams` (Go `big.Int.Bytes()` / `SetBytes`; shared/spec/payments.md §1).
+ * `net.TicketParams` (Go `big.Int.Bytes()` / `SetBytes`; docs/spec/payments.md#conventions).
  */
 import { BadRequestError } from "../node/errors.ts";
 

@@ -1,10 +1,10 @@
 /**
  * Capability ids and capability bitstrings, as go-livepeer core/capabilities.go defines them
- * (shared/spec/orchestrator-gateway.md §13.1, §15.3). The one table both the orchestrator (which
+ * (docs/spec/orchestrator-gateway.md#ai-pipelines, #capabilities-message). The one table both the orchestrator (which
  * advertises) and the gateway (which matches) use. Pure, no I/O.
  */
 
-/** Capability ids (go-livepeer core/capabilities.go; spec §15.3). */
+/** Capability ids (go-livepeer core/capabilities.go; docs/spec/orchestrator-gateway.md#capability-ids). */
 export const CAPABILITY = {
   H264: 0,
   MPEGTS: 1,
@@ -35,13 +35,13 @@ export const CAPABILITY = {
   BYOC: 37,
 } as const;
 
-/** `DefaultCapabilities()` (go-livepeer core/capabilities.go; spec §15.3). */
+/** `DefaultCapabilities()` (go-livepeer core/capabilities.go; docs/spec/orchestrator-gateway.md#capability-ids). */
 export const DEFAULT_CAPABILITIES: readonly number[] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 26];
 
 /** `MandatoryOCapabilities()` (go-livepeer core/capabilities.go): AuthToken. */
 export const MANDATORY_O_CAPABILITIES: readonly number[] = [CAPABILITY.AuthToken];
 
-/** AI pipeline name → capability id (spec §13.1). `byoc` is listed although upstream's lookup skips it. */
+/** AI pipeline name → capability id (docs/spec/orchestrator-gateway.md#ai-pipelines). `byoc` is listed although upstream's lookup skips it. */
 export const PIPELINE_CAPABILITY: Readonly<Record<string, number>> = {
   "text-to-image": CAPABILITY.TextToImage,
   "image-to-image": CAPABILITY.ImageToImage,

@@ -1,12 +1,12 @@
 /**
- * The BYOC `Livepeer` job header (go-livepeer `JobRequest`, orchestrator-gateway.md §4.2) and the
- * `Livepeer-Eth-Address` header (`JobSender`, §4.3): one codec used by the gateway (which reads the
+ * The BYOC `Livepeer` job header (go-livepeer `JobRequest`, docs/spec/orchestrator-gateway.md#job-request) and the
+ * `Livepeer-Eth-Address` header (`JobSender`, docs/spec/orchestrator-gateway.md#job-signature-v0): one codec used by the gateway (which reads the
  * client's header and forwards it) and the orchestrator (which reads the gateway's signed header).
  *
  * Also the bytes a job signature covers:
- * - V0 (go-livepeer master): UTF-8 of `request + parameters`, nothing else (§4.3).
+ * - V0 (go-livepeer master): UTF-8 of `request + parameters`, nothing else (docs/spec/orchestrator-gateway.md#job-signature-v0).
  * - V1 (branch `feat/remote-signer-byoc`, PR #3869): `"LP_BYOC_JOB_V1\0\0"` ‖ u32be(timeout) ‖
- *   u32be(len) ‖ id ‖ u32be(len) ‖ capability ‖ u32be(len) ‖ request ‖ u32be(len) ‖ parameters (§4.4).
+ *   u32be(len) ‖ id ‖ u32be(len) ‖ capability ‖ u32be(len) ‖ request ‖ u32be(len) ‖ parameters (docs/spec/orchestrator-gateway.md#job-signature-v1).
  * Both are then signed as go-livepeer's `Sign` does: personal_sign(keccak256(payload)). The header
  * carries no version field: a verifier tries V1 and then V0 (the branch tries V1 only).
  *

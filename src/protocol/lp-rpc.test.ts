@@ -20,7 +20,7 @@ import {
   TicketSenderParamsSchema,
 } from "./gen/lp_rpc_pb.ts";
 
-// Field names and numbers as shared/spec/payments.md §11 and orchestrator-gateway.md §15 list them
+// Field names and numbers as docs/spec/payments.md#protobuf-messages and docs/spec/orchestrator-gateway.md#orchestratorinfo list them
 // (go-livepeer net/lp_rpc.proto).
 const expected: Array<[DescMessage, string, Record<string, number>]> = [
   [

@@ -1,6 +1,6 @@
 /**
  * The `Livepeer-Payment` header: standard padded base64 of a protobuf `net.Payment`
- * (shared/spec/payments.md §11, §12.1), and the typed ↔ wire mappings of `TicketParams`, `PriceInfo`
+ * (docs/spec/payments.md#protobuf-messages, #payment-header), and the typed ↔ wire mappings of `TicketParams`, `PriceInfo`
  * and `TicketExpirationParams` that `OrchestratorInfo` also carries.
  *
  * Decoding never throws anything but {@link PaymentHeaderError} (HTTP 402, like go-livepeer), whatever

@@ -1,6 +1,6 @@
 /**
  * The `Livepeer-Segment` header ("segment credentials"): standard padded base64 of a protobuf
- * `net.SegData` (shared/spec/payments.md §12.2), and the bytes its signature is taken over.
+ * `net.SegData` (docs/spec/payments.md#segment-credentials), and the bytes its signature is taken over.
  *
  * Partial: profiles are carried through as opaque `fullProfiles*` messages; the signing message
  * supports the AI/live form (no transcoding profiles, `profilesHex` = "") and any caller-supplied

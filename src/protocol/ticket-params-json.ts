@@ -1,6 +1,6 @@
 /**
  * `net.TicketParams` and `net.PriceInfo` as Go's `encoding/json` writes them (the BYOC `JobToken`
- * body of `GET /process/token`, shared/spec/orchestrator-gateway.md §4.5): snake_case keys from the Go
+ * body of `GET /process/token`, docs/spec/orchestrator-gateway.md#job-token): snake_case keys from the Go
  * struct tags (`face_value`, `expiration_params.creation_round`…), byte fields as standard padded
  * base64, int64 as plain JSON numbers, every key `omitempty`; PriceInfo keys are `pricePerUnit`,
  * `pixelsPerUnit`, `capability`, `constraint`.

@@ -1,6 +1,6 @@
 /**
  * Trickle wire facts: header names, special sequence numbers and status codes, as go-livepeer
- * `trickle/` defines them (spec: shared/spec/trickle.md §4–§6). No I/O here.
+ * `trickle/` defines them (docs/spec/trickle.md#headers, #status-codes, #sequence-numbers). No I/O here.
  */
 
 /** Response header: the segment index actually served or written (resolves -1 and -2). */

@@ -4,7 +4,7 @@
  * {@link SegmentSource} (read whole segments). {@link ChannelFactory} opens them by URL; the trickle
  * adapter lives in `trickle-channels.ts`, in-memory fakes in tests.
  *
- * Also the pure wire helpers of the events and control channels (spec: container-contract.md §13–§15).
+ * Also the pure wire helpers of the events and control channels (docs/spec/container-contract.md#control-channel, #events-channel, #data-channel).
  */
 
 /** A publishing channel: each `write` is one trickle segment. */

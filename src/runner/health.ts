@@ -1,7 +1,7 @@
 /**
  * The runner's health state machine, as pytrickle's `StreamState` derives `/health`
- * (spec: container-contract.md §8.1), with two deliberate differences: a failed parameter update and
- * a rejected stream start never set ERROR (pytrickle's sticky-ERROR quirks, §20).
+ * (docs/spec/container-contract.md#health-states), with two deliberate differences: a failed parameter update and
+ * a rejected stream start never set ERROR (pytrickle's sticky-ERROR quirks, docs/spec/upstream-quirks.md#params-handler-errors).
  *
  * Priority: error → ERROR; active streams or batch requests in flight → OK; loaded → IDLE;
  * otherwise LOADING. Pure state, no I/O.
@@ -101,7 +101,7 @@ export class RunnerHealth {
   }
 }
 
-/** The wire shape of pytrickle's `get_pipeline_state()` (spec §6.2). */
+/** The wire shape of pytrickle's `get_pipeline_state()` (docs/spec/container-contract.md#stream-routes). */
 export interface PipelineStatePayload {
   status: HealthStatus;
   state: HealthStatus;

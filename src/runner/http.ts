@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { BadRequestError, TributaryError } from "../node/errors.ts";
 import type { UploadedFile } from "./pipeline.ts";
 
-/** Default request-body limit: 10 MiB, go-livepeer's BYOC update limit (`orchestrator-gateway.md`). */
+/** Default request-body limit: 10 MiB, go-livepeer's BYOC update limit (docs/spec/orchestrator-gateway.md#byoc-timers). */
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 
 /** The request body exceeds the runner's limit. Answers 413. */

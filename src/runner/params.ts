@@ -1,6 +1,6 @@
 /**
  * Validation of the real-time request bodies, with pytrickle's rules and messages
- * (`StreamStartRequest`, `StreamParamsUpdateRequest`; spec: container-contract.md §7). Pure, no I/O.
+ * (`StreamStartRequest`, `StreamParamsUpdateRequest`; docs/spec/container-contract.md#start-body). Pure, no I/O.
  *
  * Where pytrickle reports a confusing message (a non-positive width is reported as "must be valid
  * integers") we report the precise one; the accepted inputs and coercions are the same.

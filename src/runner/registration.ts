@@ -1,8 +1,8 @@
 /**
  * Registration of a runner with a go-livepeer (or Tributary) orchestrator as a BYOC capability:
  * `POST {ORCH_URL}/capability/register` with `Authorization: <ORCH_SECRET>` (the raw secret, no
- * "Bearer") and the `core.ExternalCapability` JSON body (spec: container-contract.md §17,
- * orchestrator-gateway.md §5.1, §8.1).
+ * "Bearer") and the `core.ExternalCapability` JSON body (docs/spec/container-contract.md#registration,
+ * docs/spec/orchestrator-gateway.md#capability-register, #registration-body).
  *
  * Configuration comes from pytrickle's environment variables (`ORCH_URL`, `ORCH_SECRET`,
  * `CAPABILITY_NAME`, `CAPABILITY_DESCRIPTION`, `CAPABILITY_URL`, `CAPABILITY_CAPACITY`,

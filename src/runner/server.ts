@@ -1,6 +1,6 @@
 /**
  * The runner's HTTP server (node:http, no framework): the container contract a BYOC orchestrator,
- * go-livepeer's AI worker or a pytrickle client expects (spec: container-contract.md §3–§8).
+ * go-livepeer's AI worker or a pytrickle client expects (docs/spec/container-contract.md#documented-contract-versus-code to #how-the-orchestrator-reads-health).
  *
  * Routes (system routes are never prefixed; stream routes are served under both `/` and `/api`):
  *
@@ -12,7 +12,7 @@
  * | `POST [/api]/stream/start` (alias `POST /live-video-to-video`), `/stream/params` (alias `/stream/update`), `/stream/stop`; `GET [/api]/stream/status` | live |
  *
  * Stream routes answer in pytrickle's `{"status":"error","message":…}` shape with pytrickle's codes,
- * improved where pytrickle is wrong (§20): a start while a stream runs answers **409** (pytrickle: 503)
+ * improved where pytrickle is wrong (docs/spec/upstream-quirks.md#pytrickle): a start while a stream runs answers **409** (pytrickle: 503)
  * and changes nothing; invalid params answer **400** (pytrickle: 500) and a failed update never sets
  * ERROR; a start while loading answers 503 at once (pytrickle first waits for the load to finish).
  * Other routes answer errors as `{"error":{"code","message"}}`.

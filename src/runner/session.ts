@@ -1,5 +1,5 @@
 /**
- * One real-time stream: the runner side of a BYOC live job (spec: container-contract.md §5, §13–§15).
+ * One real-time stream: the runner side of a BYOC live job (docs/spec/container-contract.md#stream-start, #control-channel, #events-channel, #data-channel).
  *
  * A session owns the stream's channels, through the {@link ChannelFactory} interface:
  * - control (subscribe): params updates from the gateway; the `{"keep":"alive"}` keepalive is

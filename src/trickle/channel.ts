@@ -1,6 +1,6 @@
 /**
  * Trickle channel state: the ring of recent segments, the write head and the closed flag
- * (go-livepeer `trickle/trickle_server.go` `Stream`, spec trickle.md §6–§10). No I/O here: the HTTP
+ * (go-livepeer `trickle/trickle_server.go` `Stream`, docs/spec/trickle.md#sequence-numbers to #channel-lifecycle). No I/O here: the HTTP
  * handler (server.ts) and the in-process publisher/subscriber (local.ts) both drive this state.
  */
 import { TributaryError } from "../node/errors.ts";
@@ -153,7 +153,7 @@ export class Channel {
   /**
    * Resolves a GET position. -1 is nextWrite, -2 is nextWrite-1 (or 0). A missing segment is
    * precreated when the channel is open and idx == nextWrite, or nextWrite == 0 and idx == 1 (the
-   * precreate grace of spec §8); any other missing segment is reported as absent.
+   * precreate grace of docs/spec/trickle.md#subscribe-lifecycle); any other missing segment is reported as absent.
    */
   getForRead(requested: number): ReadLookup {
     let idx = requested;

@@ -1,5 +1,5 @@
 /**
- * Typed errors of the trickle publisher and subscriber clients (spec: shared/spec/trickle.md §12–§14).
+ * Typed errors of the trickle publisher and subscriber clients (docs/spec/trickle.md#publisher-rules, #subscriber-rules, #python-clients).
  */
 import { TributaryError } from "../node/errors.ts";
 
@@ -110,7 +110,7 @@ export class TrickleStallError extends TributaryError {
 }
 
 /**
- * Channel names are the only credential of a trickle channel (spec §2): errors name the server only,
+ * Channel names are the only credential of a trickle channel (docs/spec/trickle.md#model): errors name the server only,
  * never the channel path.
  */
 function redactChannel(url: string): string {

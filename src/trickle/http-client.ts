@@ -4,7 +4,7 @@
  *
  * What trickle needs and generic clients hide: request bodies streamed chunk by chunk with headers sent
  * at once (a preconnected POST), a per-chunk stall timeout instead of a total timeout, any number of
- * interim 1xx responses ignored (spec §18.1), responses that arrive before the request body ends, and
+ * interim 1xx responses ignored (docs/spec/upstream-quirks.md#repeated-100-continue), responses that arrive before the request body ends, and
  * cancellation of a request still waiting for its headers.
  */
 import { once } from "node:events";

@@ -1,4 +1,4 @@
-/** Trickle: Livepeer's HTTP publish/subscribe transport (spec trickle.md). */
+/** Trickle: Livepeer's HTTP publish/subscribe transport (docs/spec/trickle.md). */
 export * from "./channel.ts";
 export * from "./client-errors.ts";
 export {

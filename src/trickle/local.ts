@@ -1,7 +1,7 @@
 /**
  * In-process trickle publisher and subscriber on a {@link ChannelRegistry} (normally a
  * `TrickleServer`), as the orchestrator uses them on its own server: go-livepeer
- * `trickle/local_publisher.go` and `local_subscriber.go` (spec trickle.md §15). No HTTP involved;
+ * `trickle/local_publisher.go` and `local_subscriber.go` (docs/spec/trickle.md#in-process-channels). No HTTP involved;
  * subscribers read the very same segment memory HTTP subscribers do.
  */
 import { SEQ_NEXT } from "../protocol/trickle.ts";

@@ -1,5 +1,5 @@
 /**
- * Trickle publisher client (spec: shared/spec/trickle.md §6, §7, §12, §14, §22).
+ * Trickle publisher client (docs/spec/trickle.md#sequence-numbers, #publish-lifecycle, #publisher-rules, #python-clients).
  *
  * Each segment is one streaming `POST {channel}/{seq}`. The POST for seq+1 is preconnected (headers sent,
  * body open) as soon as segment seq is handed out, so the next segment starts without a round trip.
@@ -373,7 +373,7 @@ export class TricklePublisher {
     this.stats.segmentsFailed++;
     this.#consecutiveFailures++;
     if (bytesSent > 0 && writer.seq >= 0 && !this.#closed) {
-      // Close the partial segment so its subscribers unblock (spec §7.7).
+      // Close the partial segment so its subscribers unblock (docs/spec/trickle.md#publish-lifecycle step 7).
       try {
         const req = this.#client.request(`${this.url}/${writer.seq}`, {
           method: "DELETE",

@@ -1,6 +1,6 @@
 /**
  * The bytes of one trickle segment: an append-only list of pages that any number of readers walk
- * independently, while the writer is still appending (spec trickle.md §9; go-livepeer
+ * independently, while the writer is still appending (docs/spec/trickle.md#ring-and-segment-buffer; go-livepeer
  * `trickle/segment_buffer.go`).
  *
  * Memory: a segment holds ONE copy of its bytes however many subscribers read it. Incoming chunks are

@@ -1,5 +1,5 @@
 /**
- * The trickle server: go-livepeer `trickle/trickle_server.go` in TypeScript (spec trickle.md §3–§10).
+ * The trickle server: go-livepeer `trickle/trickle_server.go` in TypeScript (docs/spec/trickle.md#routes to #channel-lifecycle; our differences: docs/spec/upstream-quirks.md#trickle).
  *
  * `TrickleServer` is an HTTP handler mountable under a base path of any node:http or node:http2
  * (compat API) server: `server.handle(req, res)` answers and returns true for paths under the base
@@ -722,7 +722,7 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
       if (stall !== undefined) clearTimeout(stall);
       res.off("close", onResClose);
     };
-    /** 0 bytes: an empty segment, or a preconnect released by a close (spec §7 step 5). */
+    /** 0 bytes: an empty segment, or a preconnect released by a close (docs/spec/trickle.md#publish-lifecycle step 5). */
     const answerEmpty = (): void => {
       ch.markWritten(idx);
       segment.close();

@@ -1,5 +1,5 @@
 /**
- * Trickle subscriber client (spec: shared/spec/trickle.md §6, §8, §13, §14, §22).
+ * Trickle subscriber client (docs/spec/trickle.md#sequence-numbers, #subscribe-lifecycle, #subscriber-rules, #python-clients).
  *
  * Each segment is one `GET {channel}/{seq}` whose body streams while the publisher is still writing it.
  * Rules, following go-livepeer's subscriber and livepeer-python-gateway:

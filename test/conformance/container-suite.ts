@@ -1,7 +1,8 @@
 /**
- * The container-contract conformance suite (spec: shared/spec/container-contract.md §3–§8, §13–§15, §19,
- * §20, §25): what a BYOC container must serve, checked over plain HTTP against any target — our runner
- * SDK, or (later) a real pytrickle container.
+ * The container-contract conformance suite (docs/spec/container-contract.md#documented-contract-versus-code to
+ * #how-the-orchestrator-reads-health, #control-channel to #data-channel, #behaviours-the-conformance-suite-checks,
+ * docs/spec/upstream-quirks.md#pytrickle, docs/spec/container-contract.md#what-a-compatible-container-does): what a BYOC container must serve, checked over plain HTTP against any target — our runner
+ * SDK, or a real pytrickle container (test/conformance/container-pytrickle-target.ts).
  *
  * `containerSuite(target)` registers node:test tests. A target starts fresh containers running the
  * suite's reference pipelines:
@@ -14,7 +15,7 @@
  *
  * Expectations default to the contract as Tributary serves it (503 at once on a start while loading, 409
  * on a second start, 400 on bad or rejected params, a failed update leaves /health alone, 413 on oversized
- * bodies). A target that differs (pytrickle; §6, §20) declares it in `quirks`, and the suite checks that
+ * bodies). A target that differs (pytrickle; docs/spec/container-contract.md#stream-routes, docs/spec/upstream-quirks.md#pytrickle) declares it in `quirks`, and the suite checks that
  * documented behaviour instead. {@link PYTRICKLE_0_1_6_QUIRKS} lists what pytrickle 0.1.6 (PyPI) does,
  * as measured against this suite.
  * Features a target lacks (bearer auth, `/api` prefix) are not registered as tests for it.

@@ -1,5 +1,5 @@
 /**
- * The trickle conformance suite: every server behaviour of shared/spec/trickle.md (§3–§11, §18, §19),
+ * The trickle conformance suite: every server behaviour of docs/spec/trickle.md (#routes to #keepalives-on-sparse-channels, #behaviours-the-conformance-suite-checks; docs/spec/upstream-quirks.md#trickle),
  * exercised over raw HTTP and through our publisher and subscriber clients, against any target server.
  *
  * `trickleConformance(target)` registers node:test tests. A target starts a server (with optional
@@ -69,7 +69,7 @@ export interface TrickleTargetFeatures {
   channelCreate?: boolean;
   /** Odd channel names (percent-encoded slash, NUL, over-long) get a 4xx. go-livepeer accepts them. */
   strictChannelNames?: boolean;
-  /** `DELETE {ch}/{negative idx}` answers 400. go-livepeer panics and drops the connection (§18.11). */
+  /** `DELETE {ch}/{negative idx}` answers 400. go-livepeer panics and drops the connection (docs/spec/upstream-quirks.md#negative-sequence-numbers). */
   safeNegativeDelete?: boolean;
 }
 
@@ -234,7 +234,7 @@ export function trickleConformance(target: TrickleTarget): void {
     }
     const why = (what: string) => `${target.name} cannot configure ${what}`;
 
-    // ---- channel create and 404 contracts (§3, §19 CreateContract / Delete) ---------------------
+    // ---- channel create and 404 contracts (docs/spec/trickle.md#routes, #behaviours-the-conformance-suite-checks: CreateContract / Delete) ---------------------
 
     test("POST {ch} creates a channel with autocreate on; its Expect-Content is the GET Content-Type", async (t) => {
       if (!feature("channelCreate")) return t.skip("target has no POST {ch}");
@@ -303,7 +303,7 @@ export function trickleConformance(target: TrickleTarget): void {
       assert.equal((await raw.req("DELETE", ch)).status, 400);
     });
 
-    // ---- publish, read back, starts (§6, §8) ---------------------------------------------------
+    // ---- publish, read back, starts (docs/spec/trickle.md#sequence-numbers, #subscribe-lifecycle) ---------------------------------------------------
 
     test("segments publish and read back with Lp-Trickle-Seq and Latest = next write seq", async () => {
       const ch = uniqueChannel();
@@ -407,7 +407,7 @@ export function trickleConformance(target: TrickleTarget): void {
       assert.equal(await restText(it), "");
     });
 
-    // ---- missing segments (§8, §18.4, §18.9) -----------------------------------------------------
+    // ---- missing segments (docs/spec/trickle.md#subscribe-lifecycle; docs/spec/upstream-quirks.md#precreate-grace, #ring-of-five) -----------------------------------------------------
 
     test("470 with Latest and Seq for a segment evicted from the 5-slot ring", async () => {
       const ch = uniqueChannel();
@@ -463,7 +463,7 @@ export function trickleConformance(target: TrickleTarget): void {
       assert.equal(g.text, "");
     });
 
-    // ---- close and end of stream (§4, §8, §18.3) ---------------------------------------------------
+    // ---- close and end of stream (docs/spec/trickle.md#headers, #subscribe-lifecycle; docs/spec/upstream-quirks.md#end-of-stream-with-status-200) ---------------------------------------------------
 
     test("closing the channel answers waiting GETs and preconnected POSTs with 200 + Lp-Trickle-Closed", async () => {
       const ch = uniqueChannel();
@@ -499,7 +499,7 @@ export function trickleConformance(target: TrickleTarget): void {
       assert.equal((await raw.req("DELETE", `${ch}/3`)).status, 400, "nonexistent segment");
     });
 
-    // ---- Reset and append (§4, §7, §19 Reset / PublisherReset) ---------------------------------------
+    // ---- Reset and append (docs/spec/trickle.md#headers, #publish-lifecycle; Reset / PublisherReset) ---------------------------------------
 
     test("Lp-Trickle-Reset unblocks subscribers of older segments, keeps their bytes, writes at nextWrite", async (t) => {
       if (!feature("reset")) return t.skip("target has no Lp-Trickle-Reset");
@@ -541,7 +541,7 @@ export function trickleConformance(target: TrickleTarget): void {
       assert.equal((await raw.req("GET", `${ch}/0`)).text, "HelloGoodbyWorld");
     });
 
-    // ---- /next (§3) -------------------------------------------------------------------------------
+    // ---- /next (docs/spec/trickle.md#routes) -------------------------------------------------------------------------------
 
     test("GET {ch}/next returns the next write seq as text and in Lp-Trickle-Latest", async (t) => {
       if (!feature("next")) return t.skip("target has no /next");
@@ -553,7 +553,7 @@ export function trickleConformance(target: TrickleTarget): void {
       assert.equal(n.text.trim(), "2");
       assert.equal(n.headers.get("lp-trickle-latest"), "2");
       assert.equal(n.headers.get("lp-trickle-closed"), null);
-      // nextWrite moves on the first byte of a segment, before it completes (§6).
+      // nextWrite moves on the first byte of a segment, before it completes (docs/spec/trickle.md#sequence-numbers).
       const p = raw.post(`${ch}/2`);
       await p.write(enc("x"), 5000);
       await until("next 3", async () => (await raw.req("GET", `${ch}/next`)).text.trim() === "3", WAIT_MS);
@@ -575,7 +575,7 @@ export function trickleConformance(target: TrickleTarget): void {
       assert.equal(g.text, "");
     });
 
-    // ---- keepalives (§7, §18.1) ------------------------------------------------------------------
+    // ---- keepalives (docs/spec/trickle.md#publish-lifecycle; docs/spec/upstream-quirks.md#repeated-100-continue) ------------------------------------------------------------------
 
     test("a POST waiting for its first byte gets repeated 100 Continue keepalives, then completes", async (t) => {
       if (!can("continueInterval")) {
@@ -602,7 +602,7 @@ export function trickleConformance(target: TrickleTarget): void {
       assert.equal((await w.end()).seq, 0);
     });
 
-    // ---- bad input (§3, §18.10, §18.11) ----------------------------------------------------------
+    // ---- bad input (docs/spec/trickle.md#routes; docs/spec/upstream-quirks.md#channel-names, #negative-sequence-numbers) ----------------------------------------------------------
 
     test("a non-integer or out-of-range seq answers 400", async () => {
       const ch = uniqueChannel();
@@ -617,7 +617,9 @@ export function trickleConformance(target: TrickleTarget): void {
 
     test("DELETE {ch}/{negative seq} answers 400", async (t) => {
       if (inst.features?.safeNegativeDelete === false) {
-        return t.skip("the target panics on a negative DELETE idx (go-livepeer, spec §18.11)");
+        return t.skip(
+          "the target panics on a negative DELETE idx (go-livepeer, docs/spec/upstream-quirks.md#negative-sequence-numbers)",
+        );
       }
       const ch = uniqueChannel();
       await raw.publish(ch, 0, "a");
@@ -657,7 +659,7 @@ export function trickleConformance(target: TrickleTarget): void {
       res.discard(); // the reader goes away mid-segment
       p.abort(); // and so does the writer
       await sleep(SETTLE_MS);
-      // The failed segment stays open until closed (§7.7): DELETE it, then it reads back partial.
+      // The failed segment stays open until closed (docs/spec/trickle.md#publish-lifecycle step 7): DELETE it, then it reads back partial.
       assert.equal((await raw.req("DELETE", `${ch}/0`)).status, 200);
       assert.equal((await raw.req("GET", `${ch}/0`)).text, "half");
       const next = await raw.publish(ch, 1, "whole");
@@ -709,7 +711,7 @@ export function trickleConformance(target: TrickleTarget): void {
       assert.equal(Buffer.from(whole).equals(Buffer.from(data)), true, "complete reader");
     });
 
-    // ---- hooks and sweeper (§3, §10, §19 BeforeCreate / BeforeDelete / IdleSweep) ---------------------
+    // ---- hooks and sweeper (docs/spec/trickle.md#routes, #channel-lifecycle; BeforeCreate / BeforeDelete / IdleSweep) ---------------------
 
     test("create and delete hooks refuse with their 4xx status, or 500 for a generic error", async (t) => {
       if (!can("hooks")) return t.skip(why("create/delete hooks"));
@@ -781,7 +783,7 @@ export function trickleConformance(target: TrickleTarget): void {
       assert.deepEqual(seen, [{ added: [ch] }, { removed: [ch] }]);
     });
 
-    // ---- through our clients (§12–§14, §19) ------------------------------------------------------------
+    // ---- through our clients (docs/spec/trickle.md#publisher-rules to #python-clients) ------------------------------------------------------------
 
     test("TestTrickle_Close: publish, read back with Latest, close → subscriber EOS, publisher EOS, then 404", async () => {
       const ch = uniqueChannel();

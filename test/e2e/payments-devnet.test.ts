@@ -168,7 +168,7 @@ test("payments on the devnet", async (suite) => {
     },
   );
 
-  await suite.test("other on-chain checks answer with the spec's revert strings", async () => {
+  await suite.test("other on-chain checks answer with the TicketBroker's revert strings", async () => {
     const t = await ticket();
     assert.equal(
       await revertReason({ ...t, recipientRand: t.recipientRand + 1n }),

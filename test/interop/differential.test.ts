@@ -157,7 +157,7 @@ const KNOWN_DIFFERENCES: Record<string, { steps: number[]; why: string }> = {
     steps: [1, 2, 3],
     why:
       "go-livepeer indexes its ring with idx % 5: for -3 that is a negative index, the handler panics and " +
-      "the connection drops (GET and POST, like DELETE in spec §18.11); -100 % 5 == 0 gives 470. Ours: 400",
+      "the connection drops (GET and POST, like DELETE in docs/spec/upstream-quirks.md#negative-sequence-numbers); -100 % 5 == 0 gives 470. Ours: 400",
   },
   "seq beyond int range": {
     steps: [2],
@@ -292,7 +292,7 @@ test("go-livepeer and our server both keep a POST that sends no byte alive with 
   const go = await startGoTrickleServer({ autocreate: true });
   t.after(() => go.close());
   const ours = await startOurServer(t, { autocreate: true });
-  // Both default to one interim 100 every 10 s before the first byte (spec §7); wait for the first one.
+  // Both default to one interim 100 every 10 s before the first byte (docs/spec/trickle.md#publish-lifecycle); wait for the first one.
   const [g, o] = await Promise.all([
     rawPost(go.url, "/c/0", "", /100 Continue/, 15_000),
     rawPost(ours.url, "/c/0", "", /100 Continue/, 15_000),

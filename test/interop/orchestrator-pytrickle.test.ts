@@ -2,7 +2,7 @@
  * A real PyPI pytrickle 0.1.6 container (test/interop/py/orch_pytrickle.py: a StreamServer whose
  * FrameProcessor paints the blue channel full) registers itself with OUR orchestrator, started
  * in-process offchain, through pytrickle's own `RegisterCapability` helper configured only by the
- * environment (ORCH_URL, ORCH_SECRET, CAPABILITY_*; container-contract §17.1). Then a BYOC stream runs
+ * environment (ORCH_URL, ORCH_SECRET, CAPABILITY_*; docs/spec/container-contract.md#registration). Then a BYOC stream runs
  * through the orchestrator: `POST /ai/stream/start` with video ingress and egress, MPEG-TS segments
  * (node-av, src/runner/media/synthetic.ts) published to `X-Publish-Url`, processed segments read
  * back from `X-Subscribe-Url` and decoded, `POST /ai/stream/stop`.

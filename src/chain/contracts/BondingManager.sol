@@ -5,7 +5,7 @@ import "./ControllerClient.sol";
 
 /// @title BondingManager (Tributary devnet)
 /// @notice A stake-ordered pool of transcoders (orchestrators) with the views that discovery and ticket
-/// redemption use (shared/spec/payments.md §17, §21). There is no LPT token on the devnet: the Controller
+/// redemption use (docs/spec/payments.md#ticketbroker, #abi-signatures). There is no LPT token on the devnet: the Controller
 /// owner assigns stake with `setTranscoderStake`, and an account registers itself with
 /// `transcoder(rewardCut, feeShare)`. Registered accounts with stake > 0 form the active pool, ordered
 /// by stake (largest first), capped at `numActiveTranscoders`; membership changes take effect at once.

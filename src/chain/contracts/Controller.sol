@@ -3,7 +3,7 @@ pragma solidity ^0.8.20;
 
 /// @title Controller (Tributary devnet)
 /// @notice Registry of protocol contracts keyed by keccak256(name), plus a global pause switch.
-/// Written for the Tributary devnet from the interface described in shared/spec/payments.md §19;
+/// Written for the Tributary devnet from the interface described in docs/spec/payments.md#controller-and-rounds;
 /// like the mainnet Controller it is deployed paused and must be unpaused by its owner.
 contract Controller {
     struct ContractInfo {

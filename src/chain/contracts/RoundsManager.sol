@@ -5,7 +5,7 @@ import "./ControllerClient.sol";
 
 /// @title RoundsManager (Tributary devnet)
 /// @notice Rounds of `roundLength` blocks. `initializeRound()` records the hash of the previous block
-/// for the current round (shared/spec/payments.md §19). Unlike mainnet there is no round lock and no
+/// for the current round (docs/spec/payments.md#controller-and-rounds). Unlike mainnet there is no round lock and no
 /// LPT inflation; anyone may initialize a round.
 contract RoundsManager is ControllerClient {
     uint256 public roundLength;

@@ -3,7 +3,7 @@ pragma solidity ^0.8.20;
 
 /// @title ServiceRegistry (Tributary devnet)
 /// @notice Maps an account to the service URI it advertises. No access control: each account sets its
-/// own record (shared/spec/payments.md §20.1). The devnet also deploys a second instance as the
+/// own record (docs/spec/payments.md#serviceregistry). The devnet also deploys a second instance as the
 /// AI Service Registry, which has the same ABI.
 contract ServiceRegistry {
     struct Record {

@@ -16,7 +16,7 @@ interface IDevnetBondingManager {
 }
 
 /// @title TicketBroker (Tributary devnet)
-/// @notice Probabilistic micropayment settlement written from shared/spec/payments.md §17: sender
+/// @notice Probabilistic micropayment settlement written from docs/spec/payments.md#ticketbroker: sender
 /// deposits and reserves, winning-ticket redemption with the mainnet check order and revert strings,
 /// per-round reserve claims split over the active pool, and unlock/withdraw. Differences from mainnet:
 /// the ETH stays in this contract (there is no Minter) and is forwarded to the BondingManager with

@@ -1,5 +1,5 @@
-// Tributary's declaration of the go-livepeer wire messages it speaks (shared/spec/payments.md §11,
-// shared/spec/orchestrator-gateway.md §15). Package, message names, field names and field numbers
+// Tributary's declaration of the go-livepeer wire messages it speaks (docs/spec/payments.md#protobuf-messages,
+// docs/spec/orchestrator-gateway.md#orchestratorinfo). Package, message names, field names and field numbers
 // follow go-livepeer net/lp_rpc.proto at 176aa415ccea4f9861e0dd44e981cda17fb36f52 so that the bytes on
 // the wire are identical; only the subset Tributary uses is declared (unknown fields are preserved by
 // protobuf-es, so a message relayed through us keeps fields we do not declare).

@@ -1,5 +1,5 @@
 /**
- * The decode side of the media path (spec: container-contract.md §11.2, §12.1): one demuxer reads
+ * The decode side of the media path (docs/spec/container-contract.md#decode-path, #media-on-the-wire): one demuxer reads
  * the input channel's segments as one continuous MPEG-TS stream (a {@link SegmentByteQueue} behind
  * node-av's custom-IO callbacks), decodes the first video stream (H.264) and the first audio stream
  * (AAC or Opus), caps the video frame rate by PTS, scales to cover the target size and center-crops

@@ -1,5 +1,5 @@
 /**
- * The live media loop of one stream (spec: container-contract.md §10–§12): input channel →
+ * The live media loop of one stream (docs/spec/container-contract.md#backpressure-and-frame-skipping to #media-on-the-wire): input channel →
  * {@link SegmentByteQueue} → {@link decodeInput} → bounded drop-oldest queues → the pipeline's
  * `video`/`audio` handlers → {@link MediaOutput} → output channel.
  *

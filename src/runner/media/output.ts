@@ -1,5 +1,5 @@
 /**
- * The encode side of the media path (spec: container-contract.md §11.3, §12.2): RGB24 frames are
+ * The encode side of the media path (docs/spec/container-contract.md#encode-path, #media-on-the-wire): RGB24 frames are
  * encoded with libx264 (preset superfast, tune zerolatency, no B-frames, an IDR forced every 2 s of
  * PTS, no scene-cut keyframes), audio with libopus at 48 kHz mono, on a 1/90000 time base, and muxed
  * as MPEG-TS. Each segment is its own TS file (its own PAT/PMT, starting on a keyframe), cut at every

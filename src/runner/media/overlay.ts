@@ -1,5 +1,5 @@
 /**
- * The loading overlay (spec: container-contract.md §10.3): when the processor has produced no frame
+ * The loading overlay (docs/spec/container-contract.md#loading-overlay): when the processor has produced no frame
  * for a while (it withholds frames, is warming up, or is still loading), the stream shows a dimmed
  * copy of the last processed frame (a dark frame if there is none yet) with an animated bar along
  * the bottom, so viewers see a live "loading" picture instead of a frozen or empty stream.
