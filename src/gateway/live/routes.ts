@@ -39,6 +39,7 @@ export type StreamHandler = (
   s: LiveStream,
 ) => Promise<void>;
 
+// Body, JSON and error helpers are local until a shared HTTP toolkit exists in src/node/; then they move there.
 async function readJsonObject(
   req: IncomingMessage,
   limit = JSON_BODY_LIMIT,
