@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Command } from "commander";
-import { resolveHttpLimits } from "../node/http-limits.ts";
+import { resolveHttpLimits } from "../node/http/limits.ts";
 import { addHttpLimitOptions, type HttpLimitCliOptions, httpLimitsOf, parseByteSize } from "./http-limits.ts";
 
 const parse = (http2: boolean, argv: string[]) => {

@@ -1,5 +1,5 @@
 /**
- * The HTTP limit flags of the serving nodes (src/node/http-limits.ts): head size and headers timeout
+ * The HTTP limit flags of the serving nodes (src/node/http/limits.ts): head size and headers timeout
  * on every node, and on the orchestrator's HTTP/2 port the idle timeout, streams per connection and
  * the per-connection upload budget. Defaults are Go's, which go-livepeer runs with.
  */
@@ -11,7 +11,7 @@ import {
   DEFAULT_MAX_HEADER_BYTES,
   DEFAULT_MAX_SESSION_UPLOAD_BYTES,
   type HttpLimits,
-} from "../node/http-limits.ts";
+} from "../node/http/limits.ts";
 import { parseDuration } from "./options.ts";
 
 /** Parsed values of the flags added by {@link addHttpLimitOptions}. */

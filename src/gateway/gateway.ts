@@ -31,7 +31,7 @@ import {
   type HttpLimits,
   http1ServerOptions,
   resolveHttpLimits,
-} from "../node/http-limits.ts";
+} from "../node/http/limits.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
 import { createMetricsRegistry, writeMetrics } from "../node/metrics.ts";
 import type { Rat } from "../payments/rational.ts";
@@ -116,7 +116,7 @@ export interface GatewayOptions {
    * `tokenReuseMs`: see `GatewayPaymentsOptions.tokenReuseMs` (default 0, a `/process/token` per job).
    */
   payments?: { signer: MessageSigner; sender: Sender; tokenReuseMs?: number };
-  /** Head size and headers timeout of the user API (src/node/http-limits.ts; 1 MiB, 30 s). */
+  /** Head size and headers timeout of the user API (src/node/http/limits.ts; 1 MiB, 30 s). */
   limits?: Pick<HttpLimits, "maxHeaderBytes" | "headersTimeoutMs">;
   logger?: Logger;
   signal?: AbortSignal;

@@ -24,7 +24,7 @@ test("the scan finds the codes it must (a sanity check of the scanner itself)", 
   const found = (code: string, status: number | undefined, file: string) =>
     sites.some((s) => s.code === code && s.status === status && s.file === file);
   // new TributaryError("X", …, { status }) and a ternary code
-  assert.ok(found("HEADERS_TOO_LARGE", 431, "src/node/http-limits.ts"));
+  assert.ok(found("HEADERS_TOO_LARGE", 431, "src/node/http/limits.ts"));
   assert.ok(
     found("PORT_IN_USE", 500, "src/runner/server.ts") && found("LISTEN_FAILED", 500, "src/runner/server.ts"),
   );

@@ -31,7 +31,7 @@ import {
   type HttpLimits,
   http2ServerOptions,
   resolveHttpLimits,
-} from "./http-limits.ts";
+} from "./http/limits.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 
 /** A request on the shared port: HTTP/1.1 (`IncomingMessage`) or HTTP/2 compat. */
@@ -68,7 +68,7 @@ export interface NodeServerOptions {
   grpc?: (router: ConnectRouter) => void;
   /** Every other request. */
   handler: NodeHandler;
-  /** Header size, slow-client and HTTP/2 limits (src/node/http-limits.ts); Go-like defaults. */
+  /** Header size, slow-client and HTTP/2 limits (src/node/http/limits.ts); Go-like defaults. */
   limits?: HttpLimits;
   /**
    * Path prefixes whose request bodies are streamed through rather than buffered (the trickle mount:
@@ -135,7 +135,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
     listener,
   );
   // No inactivity or whole-request timeout: trickle POSTs and SSE answers stay open for a long time.
-  // Only the TLS handshake and a request's headers are timed (http-limits.ts).
+  // Only the TLS handshake and a request's headers are timed (http/limits.ts).
   server.setTimeout(0);
   applyHttp1Limits(server, limits);
   guardHttp2Sessions(server, limits);

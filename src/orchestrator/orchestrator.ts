@@ -35,7 +35,7 @@ import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import type { Address } from "viem";
 import { z } from "zod";
 import { BadRequestError, NotFoundError, TributaryError } from "../node/errors.ts";
-import type { HttpLimits } from "../node/http-limits.ts";
+import type { HttpLimits } from "../node/http/limits.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
 import { writeMetrics } from "../node/metrics.ts";
 import {
@@ -160,7 +160,7 @@ export interface OrchestratorOptions {
    * only because test/faults/container-crash.test.ts needs jobs slow enough to span discovery refreshes.
    */
   containerKeepAlive?: boolean;
-  /** Header size, slow-client and HTTP/2 limits of the service port (src/node/http-limits.ts). */
+  /** Header size, slow-client and HTTP/2 limits of the service port (src/node/http/limits.ts). */
   limits?: HttpLimits;
   /** How often live streams are checked for closed channels; default 2000 ms. */
   streamCheckIntervalMs?: number;

@@ -27,7 +27,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { errorBody, httpStatusOf, TributaryError } from "../node/errors.ts";
-import { clientErrorListener, http1ServerOptions, resolveHttpLimits } from "../node/http-limits.ts";
+import { clientErrorListener, http1ServerOptions, resolveHttpLimits } from "../node/http/limits.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
 import type { ChannelFactory } from "./channels.ts";
 import { type GpuProbe, gpuInfo, gpuStats, nvidiaSmiProbe } from "./hardware.ts";

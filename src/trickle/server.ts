@@ -40,7 +40,7 @@ import {
   http1ServerOptions,
   http2ServerOptions,
   resolveHttpLimits,
-} from "../node/http-limits.ts";
+} from "../node/http/limits.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
 import {
   CLOSED_VALUE,
@@ -823,7 +823,7 @@ export interface StartTrickleServerOptions extends TrickleServerOptions {
   /** Serve HTTP/2 and HTTP/1.1 over TLS with this certificate and key (PEM). */
   tls?: { cert: string | Buffer; key: string | Buffer };
   /**
-   * Head size, headers timeout and HTTP/2 limits (src/node/http-limits.ts; Go-like defaults). The
+   * Head size, headers timeout and HTTP/2 limits (src/node/http/limits.ts; Go-like defaults). The
    * HTTP/2 upload budget does not apply: segments stream through to subscribers.
    */
   limits?: HttpLimits;
@@ -862,7 +862,7 @@ export async function startTrickleServer(
   } = options;
   const trickle = new TrickleServer(trickleOptions);
   const listener = trickle.listener();
-  // Heads up to 1 MiB, a headers timeout, HTTP/2 stream and reset limits (src/node/http-limits.ts).
+  // Heads up to 1 MiB, a headers timeout, HTTP/2 stream and reset limits (src/node/http/limits.ts).
   // No whole-request timeout: a preconnected POST may wait for its first byte for a long time.
   const limits = resolveHttpLimits(limitOptions);
   let server: Server | Http2SecureServer;

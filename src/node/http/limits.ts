@@ -19,7 +19,7 @@ import { STATUS_CODES } from "node:http";
 import type { Http2SecureServer, Http2ServerRequest, Http2Session, ServerHttp2Stream } from "node:http2";
 import { constants as h2 } from "node:http2";
 import type { Duplex } from "node:stream";
-import { errorBody, TributaryError } from "./errors.ts";
+import { errorBody, TributaryError } from "../errors.ts";
 
 /** Largest request head accepted: 1 MiB, as Go's `http.DefaultMaxHeaderBytes`. */
 export const DEFAULT_MAX_HEADER_BYTES = 1024 * 1024;
