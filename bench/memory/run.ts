@@ -9,7 +9,7 @@
  *   node bench/memory/run.ts [--quick]
  */
 import { fileURLToPath } from "node:url";
-import { syntheticSegments } from "../../src/runner/media/synthetic.ts";
+import { syntheticSegments } from "../../src/media/synthetic.ts";
 import { type LiveStream, rssOf, startLiveStream, startNetworkProcess } from "../../test/soak/lib.ts";
 import { type BenchOptions, type BenchResult, fmt, logToStderr, markdownTable } from "../lib.ts";
 

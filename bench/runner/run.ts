@@ -28,7 +28,7 @@ import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { decodeSegments, syntheticSegments } from "../../src/runner/media/synthetic.ts";
+import { decodeSegments, syntheticSegments } from "../../src/media/synthetic.ts";
 import { TricklePublisher } from "../../src/trickle/publisher.ts";
 import { type RunningTrickleServer, startTrickleServer } from "../../src/trickle/server.ts";
 import { TrickleSubscriber } from "../../src/trickle/subscriber.ts";

@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type DevNetwork, GREEN_TINT_MODEL, startDevNetwork } from "../dev/network.ts";
-import { channelMean, decodeSegments, syntheticSegments } from "../runner/media/synthetic.ts";
+import { channelMean, decodeSegments, syntheticSegments } from "../media/synthetic.ts";
 import { GatewayError, LiveSession, parseLiveStatus, parseSse, runJob } from "./index.ts";
 
 async function* chunks(...parts: string[]): AsyncGenerator<Uint8Array> {

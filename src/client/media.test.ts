@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { syntheticSegments } from "../runner/media/synthetic.ts";
+import { syntheticSegments } from "../media/synthetic.ts";
 import { inputSegments, OutputFile, probeVideo } from "./media.ts";
 import { scanMpegTs } from "./mpegts.ts";
 

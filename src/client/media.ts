@@ -24,9 +24,9 @@ import {
   FF_ENCODER_LIBX264,
 } from "node-av/constants";
 import type { Frame, Packet, Stream } from "node-av/lib";
+import { silenceFfmpegLogs } from "../media/ffmpeg-log.ts";
+import { openSegmentMuxer } from "../media/output.ts";
 import { TributaryError } from "../node/errors.ts";
-import { silenceFfmpegLogs } from "../runner/media/ffmpeg-log.ts";
-import { openSegmentMuxer } from "../runner/media/output.ts";
 
 /** Where the input comes from. */
 export type MediaSource = { file: string } | { testsrc: { width: number; height: number; fps: number } };

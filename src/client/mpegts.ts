@@ -3,7 +3,7 @@
  * through the PAT and PMT (ISO/IEC 13818-1 §2.4.4) and counts its PES packets (one per frame in what
  * FFmpeg muxes) with their presentation timestamps.
  */
-import { TS_PACKET_SIZE, TS_SYNC_BYTE } from "../runner/media/ts-check.ts";
+import { TS_PACKET_SIZE, TS_SYNC_BYTE } from "../media/ts-check.ts";
 
 /** Stream types of video in a PMT: MPEG-1/2, MPEG-4 part 2, H.264, HEVC. */
 const VIDEO_STREAM_TYPES = new Set([0x01, 0x02, 0x10, 0x1b, 0x24]);

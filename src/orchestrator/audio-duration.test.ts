@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { silentWav } from "../../test/e2e/orchestrator-helpers.ts";
-import { syntheticSegments } from "../runner/media/synthetic.ts";
+import { syntheticSegments } from "../media/synthetic.ts";
 import { audioDurationSeconds, audioToTextUnits } from "./audio-duration.ts";
 
 const bad = (re: RegExp) => (e: Error & { status?: number; code?: string }) =>

@@ -9,7 +9,7 @@
  * ```
  *
  * Live pipelines get decoded RGB24 video frames and PCM audio and publish H.264 + Opus MPEG-TS (see
- * `media/media-loop.ts`), in process through `node-av` (FFmpeg).
+ * `media-loop.ts`), in process through `node-av` (FFmpeg).
  */
 export { BadRequestError, TributaryError } from "../node/errors.ts";
 export * from "./channels.ts";

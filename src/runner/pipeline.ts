@@ -3,45 +3,15 @@
  * {@link defineBatchPipeline} (request → response, optionally streamed as Server-Sent Events) or
  * {@link defineLivePipeline} (a real-time stream session with control, events and data channels).
  *
- * Live media (src/runner/media): a stream with `subscribe_url` is decoded into {@link VideoFrame}s
+ * Live media (src/media): a stream with `subscribe_url` is decoded into {@link VideoFrame}s
  * (RGB24, cover-scaled and center-cropped to the `width`×`height` params, capped at
  * `max_framerate`) and {@link AudioFrame}s (s16 PCM) handed to `video`/`audio`; with `publish_url`
  * their results are encoded (H.264 + Opus, MPEG-TS) and published.
  */
 
-/** Rational time base, e.g. `{ num: 1, den: 90000 }`. */
-export interface TimeBase {
-  num: number;
-  den: number;
-}
+import type { AudioFrame, VideoFrame } from "../media/frames.ts";
 
-/**
- * One decoded video frame: packed RGB24 (`width * height * 3` bytes, row-major, no padding).
- * pytrickle hands Python code float32 `[1, H, W, 3]` tensors in [0, 1]; we keep bytes and leave
- * conversion to the pipeline.
- */
-export interface VideoFrame {
-  data: Uint8Array;
-  width: number;
-  height: number;
-  /** Presentation timestamp in `timeBase` units. */
-  pts: number;
-  timeBase: TimeBase;
-}
-
-/**
- * One chunk of decoded audio: interleaved signed 16-bit PCM (`samples * channels` values), at the
- * input's sample rate and channel count. Output audio is resampled to 48 kHz mono for Opus.
- */
-export interface AudioFrame {
-  data: Int16Array;
-  sampleRate: number;
-  channels: number;
-  /** Samples per channel. */
-  samples: number;
-  pts: number;
-  timeBase: TimeBase;
-}
+export type { AudioFrame, TimeBase, VideoFrame } from "../media/frames.ts";
 
 /**
  * A `video` handler's explicit "no output for this frame" (pytrickle's

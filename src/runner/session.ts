@@ -14,7 +14,7 @@
  *
  * - media (pipelines with a `video` or `audio` handler): `subscribe_url` is decoded and handed to
  *   the handlers, their output encoded and published on `publish_url` by a {@link MediaLoop}
- *   (media/media-loop.ts); heartbeats carry its fps figures; the end of the input channel (closed,
+ *   (media-loop.ts); heartbeats carry its fps figures; the end of the input channel (closed,
  *   deleted, 404) or a decoder that keeps failing stops the stream.
  */
 import { setTimeout as sleep } from "node:timers/promises";
@@ -35,7 +35,7 @@ import {
   type SegmentSource,
   splitDataBatches,
 } from "./channels.ts";
-import { MediaLoop } from "./media/media-loop.ts";
+import { MediaLoop } from "./media-loop.ts";
 import type { StreamStartRequest } from "./params.ts";
 import type { LivePipeline, StreamContext } from "./pipeline.ts";
 

@@ -4,12 +4,13 @@
  * whole). Orchestrators serve trickle on their TLS port with self-signed certificates, so certificate
  * checks are off by default (as pytrickle does), and can be turned on.
  */
+
+import type { SegmentStream } from "../media/output.ts";
 import type { Logger } from "../node/logger.ts";
 import { TrickleStreamNotFoundError } from "../trickle/client-errors.ts";
 import { TricklePublisher } from "../trickle/publisher.ts";
 import { TrickleSubscriber } from "../trickle/subscriber.ts";
 import type { ChannelFactory, SegmentSink, SegmentSource } from "./channels.ts";
-import type { SegmentStream } from "./media/output.ts";
 
 /** Options of {@link TrickleChannels}. */
 export interface TrickleChannelsOptions {

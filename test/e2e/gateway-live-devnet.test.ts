@@ -17,7 +17,7 @@ import { startGateway } from "../../src/gateway/index.ts";
 import { parseAiModels } from "../../src/orchestrator/config.ts";
 import { startOrchestrator } from "../../src/orchestrator/index.ts";
 import { startRunner } from "../../src/runner/index.ts";
-import { channelMean, decodeSegments, syntheticSegments } from "../../src/runner/media/synthetic.ts";
+import { channelMean, decodeSegments, syntheticSegments } from "../../src/media/synthetic.ts";
 import { TricklePublisher, TrickleSubscriber } from "../../src/trickle/index.ts";
 import { devnetFixture } from "../devnet.ts";
 import { poll, until } from "../until.ts";

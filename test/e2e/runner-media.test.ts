@@ -14,8 +14,8 @@ import {
   startRunner,
   TrickleChannels,
 } from "../../src/runner/index.ts";
-import type { StreamingSegmentSink } from "../../src/runner/media/media-loop.ts";
-import { channelMean, decodeSegments, syntheticSegments } from "../../src/runner/media/synthetic.ts";
+import type { StreamingSegmentSink } from "../../src/runner/media-loop.ts";
+import { channelMean, decodeSegments, syntheticSegments } from "../../src/media/synthetic.ts";
 import { TricklePublisher } from "../../src/trickle/publisher.ts";
 import { type RunningTrickleServer, startTrickleServer } from "../../src/trickle/server.ts";
 import { TrickleSubscriber } from "../../src/trickle/subscriber.ts";

@@ -19,7 +19,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import greenTint from "../../examples/green-tint/pipeline.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/index.ts";
 import { type RunningRunner, startRunner } from "../../src/runner/index.ts";
-import { syntheticSegments } from "../../src/runner/media/synthetic.ts";
+import { syntheticSegments } from "../../src/media/synthetic.ts";
 import { TricklePublisher, TrickleSubscriber } from "../../src/trickle/index.ts";
 import { poll, until } from "../until.ts";
 import { httpsCall } from "./helpers.ts";

@@ -23,8 +23,8 @@ import textReverse from "../../examples/text-reverse/pipeline.ts";
 import { type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
 import { hasCapabilityBit } from "../../src/protocol/capabilities.ts";
 import { type RunningRunner, startRunner } from "../../src/runner/index.ts";
-import { channelMean, decodeSegments, syntheticSegments } from "../../src/runner/media/synthetic.ts";
-import { looksLikeMpegTs } from "../../src/runner/media/ts-check.ts";
+import { channelMean, decodeSegments, syntheticSegments } from "../../src/media/synthetic.ts";
+import { looksLikeMpegTs } from "../../src/media/ts-check.ts";
 import { until } from "../until.ts";
 import { interopCache, type PeerLine, type PeerResult, spawnPeer } from "./peers.ts";
 

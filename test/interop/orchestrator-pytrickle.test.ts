@@ -4,7 +4,7 @@
  * in-process offchain, through pytrickle's own `RegisterCapability` helper configured only by the
  * environment (ORCH_URL, ORCH_SECRET, CAPABILITY_*; docs/spec/container-contract.md#registration). Then a BYOC stream runs
  * through the orchestrator: `POST /ai/stream/start` with video ingress and egress, MPEG-TS segments
- * (node-av, src/runner/media/synthetic.ts) published to `X-Publish-Url`, processed segments read
+ * (node-av, src/media/synthetic.ts) published to `X-Publish-Url`, processed segments read
  * back from `X-Subscribe-Url` and decoded, `POST /ai/stream/stop`.
  *
  * Without the interop virtualenv the suite is skipped with the reason, except in CI (env `CI` set),
@@ -19,8 +19,8 @@ import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
-import { channelMean, decodeSegments, syntheticSegments } from "../../src/runner/media/synthetic.ts";
-import { looksLikeMpegTs } from "../../src/runner/media/ts-check.ts";
+import { channelMean, decodeSegments, syntheticSegments } from "../../src/media/synthetic.ts";
+import { looksLikeMpegTs } from "../../src/media/ts-check.ts";
 import { TricklePublisher, TrickleSubscriber } from "../../src/trickle/index.ts";
 import { until as waitUntil } from "../until.ts";
 import { interopCache, type PeerProcess, spawnPeer } from "./peers.ts";

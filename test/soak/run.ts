@@ -29,7 +29,7 @@ import { dirname, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { syntheticSegments } from "../../src/runner/media/synthetic.ts";
+import { syntheticSegments } from "../../src/media/synthetic.ts";
 import { fdsOf, type NetworkProcess, rssOf, startLiveStream, startNetworkProcess } from "./lib.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");

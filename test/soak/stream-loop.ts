@@ -14,7 +14,7 @@
  * - `encode`: encode + mux only (MediaOutput over synthetic frames).
  * - `demux`: demuxer only (packets read and freed, no decoder).
  * - `mux`: muxer only (the input packets re-muxed, no encoder).
- * `demux` and `mux` open the demuxer with a refusing seek callback as src/runner/media/input.ts
+ * `demux` and `mux` open the demuxer with a refusing seek callback as src/media/input.ts
  * does; `NOSEEK=1` leaves it out (the old, leaking behaviour: up to 5 MB per stream).
  *
  * Measured 2026-11-27 (192×144 15 fps H.264 + Opus input, 2 s segments, MiB of RSS per stream
@@ -27,15 +27,15 @@ import { parseArgs } from "node:util";
 import { Demuxer, Muxer } from "node-av/api";
 import pipeline from "../../examples/green-tint/pipeline.ts";
 import { defineLivePipeline } from "../../src/runner/index.ts";
-import { SegmentByteQueue } from "../../src/runner/media/byte-queue.ts";
-import { MediaLoop } from "../../src/runner/media/media-loop.ts";
-import { MediaOutput } from "../../src/runner/media/output.ts";
+import { SegmentByteQueue } from "../../src/media/byte-queue.ts";
+import { MediaLoop } from "../../src/runner/media-loop.ts";
+import { MediaOutput } from "../../src/media/output.ts";
 import {
   decodeSegments,
   syntheticFrame,
   syntheticSegments,
   syntheticTone,
-} from "../../src/runner/media/synthetic.ts";
+} from "../../src/media/synthetic.ts";
 import { MemoryChannels } from "../../src/runner/memory-channels.ts";
 
 const { values } = parseArgs({

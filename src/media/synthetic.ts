@@ -4,8 +4,9 @@
  * MPEG-TS segments through {@link MediaOutput} (H.264 + Opus, the same encoder the runner publishes
  * with).
  */
-import type { AudioFrame, VideoFrame } from "../pipeline.ts";
+
 import { SegmentByteQueue } from "./byte-queue.ts";
+import type { AudioFrame, VideoFrame } from "./frames.ts";
 import { decodeInput } from "./input.ts";
 import { MediaOutput } from "./output.ts";
 

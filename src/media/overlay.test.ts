@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { VideoFrame } from "../pipeline.ts";
+import type { VideoFrame } from "../runner/pipeline.ts";
 import { OverlayController } from "./overlay.ts";
 
 const frame = (v: number, pts = 0): VideoFrame => ({

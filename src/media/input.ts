@@ -7,11 +7,11 @@
  */
 import { Decoder, Demuxer, FilterAPI } from "node-av/api";
 import type { Frame, Packet, Stream } from "node-av/lib";
-import { TributaryError } from "../../node/errors.ts";
-import type { AudioFrame, TimeBase, VideoFrame } from "../pipeline.ts";
+import { TributaryError } from "../node/errors.ts";
 import type { SegmentByteQueue } from "./byte-queue.ts";
 import { silenceFfmpegLogs } from "./ffmpeg-log.ts";
 import { PtsFrameRateCap } from "./fps.ts";
+import type { AudioFrame, TimeBase, VideoFrame } from "./frames.ts";
 
 /** FFmpeg's AV_NOPTS_VALUE. */
 const NOPTS = -0x8000000000000000n;

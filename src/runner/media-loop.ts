@@ -22,8 +22,15 @@
  *   the next segment, at most {@link MAX_DECODER_RETRIES} times per 120 s, then the loop ends.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Logger, silentLogger } from "../../node/logger.ts";
-import type { SegmentSink, SegmentSource } from "../channels.ts";
+import { SegmentByteQueue } from "../media/byte-queue.ts";
+import { DEFAULT_MAX_FRAMERATE, FpsMeter } from "../media/fps.ts";
+import { DropOldestQueue } from "../media/frame-queue.ts";
+import { decodeInput } from "../media/input.ts";
+import { MediaOutput, type SegmentStream } from "../media/output.ts";
+import { OverlayController } from "../media/overlay.ts";
+import { looksLikeMpegTs } from "../media/ts-check.ts";
+import { type Logger, silentLogger } from "../node/logger.ts";
+import type { SegmentSink, SegmentSource } from "./channels.ts";
 import {
   type AudioFrame,
   type LivePipeline,
@@ -31,14 +38,7 @@ import {
   type VideoFrame,
   type VideoResult,
   WITHHELD,
-} from "../pipeline.ts";
-import { SegmentByteQueue } from "./byte-queue.ts";
-import { DEFAULT_MAX_FRAMERATE, FpsMeter } from "./fps.ts";
-import { DropOldestQueue } from "./frame-queue.ts";
-import { decodeInput } from "./input.ts";
-import { MediaOutput, type SegmentStream } from "./output.ts";
-import { OverlayController } from "./overlay.ts";
-import { looksLikeMpegTs } from "./ts-check.ts";
+} from "./pipeline.ts";
 
 /** Video frames queued for the handler before the oldest are dropped. */
 export const VIDEO_QUEUE_LIMIT = 15;

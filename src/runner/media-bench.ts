@@ -4,12 +4,13 @@
  * segments. The input is fed as fast as the loop takes it; the bounded queue may drop frames when
  * decoding outruns encoding, so both the handled and the encoded rates are printed.
  *
- *   node src/runner/media/bench.ts [WxH ...]        (default: 512x512 1280x720)
+ *   node src/runner/media-bench.ts [WxH ...]        (default: 512x512 1280x720)
  */
-import { MemoryChannels } from "../memory-channels.ts";
-import { defineLivePipeline } from "../pipeline.ts";
+
+import { syntheticSegments } from "../media/synthetic.ts";
 import { MediaLoop } from "./media-loop.ts";
-import { syntheticSegments } from "./synthetic.ts";
+import { MemoryChannels } from "./memory-channels.ts";
+import { defineLivePipeline } from "./pipeline.ts";
 
 const sizes = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["512x512", "1280x720"];
 const seconds = 10;

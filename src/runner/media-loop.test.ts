@@ -1,15 +1,10 @@
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { MemoryChannels } from "../memory-channels.ts";
-import {
-  defineLivePipeline,
-  type LivePipelineDefinition,
-  type StreamContext,
-  WITHHELD,
-} from "../pipeline.ts";
+import { channelMean, decodeSegments, syntheticSegments } from "../media/synthetic.ts";
 import { MediaLoop, VIDEO_QUEUE_LIMIT } from "./media-loop.ts";
-import { channelMean, decodeSegments, syntheticSegments } from "./synthetic.ts";
+import { MemoryChannels } from "./memory-channels.ts";
+import { defineLivePipeline, type LivePipelineDefinition, type StreamContext, WITHHELD } from "./pipeline.ts";
 
 let input: Uint8Array[] = [];
 before(async () => {

@@ -21,9 +21,9 @@ import {
   FF_ENCODER_LIBX264,
 } from "node-av/constants";
 import { Frame, type Packet } from "node-av/lib";
-import { TributaryError } from "../../node/errors.ts";
-import type { AudioFrame, TimeBase, VideoFrame } from "../pipeline.ts";
+import { TributaryError } from "../node/errors.ts";
 import { silenceFfmpegLogs } from "./ffmpeg-log.ts";
+import type { AudioFrame, TimeBase, VideoFrame } from "./frames.ts";
 
 /** Seconds between forced IDR frames, hence the segment length (pytrickle `GOP_SECS`). */
 export const GOP_SECONDS = 2;

@@ -4,7 +4,7 @@
  * copy of the last processed frame (a dark frame if there is none yet) with an animated bar along
  * the bottom, so viewers see a live "loading" picture instead of a frozen or empty stream.
  */
-import type { VideoFrame } from "../pipeline.ts";
+import type { VideoFrame } from "./frames.ts";
 
 /** Overlay settings of a live pipeline. */
 export interface OverlayOptions {
