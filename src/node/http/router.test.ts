@@ -1,6 +1,7 @@
 // The router over fake requests and responses: no server, no network.
 import assert from "node:assert/strict";
 import { AsyncLocalStorage } from "node:async_hooks";
+import type { ServerResponse } from "node:http";
 import { test } from "node:test";
 import { BadRequestError, errorBody, httpStatusOf } from "../errors.ts";
 import type { NodeRequest, NodeResponse } from "../server.ts";
@@ -38,11 +39,11 @@ function response() {
 const asRes = (r: ReturnType<typeof response>) => r as unknown as NodeResponse;
 
 const json: ErrorFormatter = (res, err) => {
-  res.writeHead(httpStatusOf(err), { "content-type": "application/json" });
+  (res as ServerResponse).writeHead(httpStatusOf(err), { "content-type": "application/json" });
   res.end(JSON.stringify(errorBody(err)));
 };
 const text: ErrorFormatter = (res, err) => {
-  res.writeHead(httpStatusOf(err), { "content-type": "text/plain" });
+  (res as ServerResponse).writeHead(httpStatusOf(err), { "content-type": "text/plain" });
   res.end(`${errorBody(err).error.message}\n`);
 };
 
@@ -194,7 +195,7 @@ test("an error after the answer started destroys the response; a failing metrics
     },
   });
   router.group({ name: "g" }).route("/half", (_q, res) => {
-    res.writeHead(200);
+    (res as ServerResponse).writeHead(200);
     throw new Error("cut");
   });
   const half = await call(router, "GET", "/half");
