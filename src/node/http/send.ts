@@ -1,0 +1,87 @@
+/**
+ * Writing answers: JSON, plain text, and errors in one of the three shapes our servers speak.
+ *
+ * - {@link envelopeError}: our own `{"error":{"code","message"}}` envelope (src/node/errors.ts);
+ * - {@link plainTextError}: go-livepeer's `http.Error` shape, the message as `text/plain` with a
+ *   trailing newline (the orchestrator's BYOC routes);
+ * - {@link pytrickleError}: pytrickle's `{"status":"error","message"}` (the runner's stream routes).
+ *
+ * Works on node:http responses and on node:http2 compat responses alike.
+ */
+import { ServerResponse } from "node:http";
+import type { Http2ServerResponse } from "node:http2";
+import { errorBody, httpStatusOf } from "../errors.ts";
+
+/** A response of either node:http or node:http2 (compat API). */
+export type AnyResponse = ServerResponse | Http2ServerResponse;
+
+/** Extra response headers. */
+export type Headers = Record<string, string>;
+
+/**
+ * Answers JSON (a string is sent as it is). Does nothing when the answer has already started. A 413
+ * over HTTP/1.1 closes the connection: the rest of the body was not read.
+ */
+export function sendJson(res: AnyResponse, status: number, body: unknown, headers: Headers = {}): void {
+  if (res.headersSent) return;
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  write(res, status, text, {
+    "content-type": "application/json",
+    "content-length": String(Buffer.byteLength(text)),
+    ...(status === 413 && res instanceof ServerResponse ? { connection: "close" } : {}),
+    ...headers,
+  });
+}
+
+/** Answers plain text with a trailing newline (go-livepeer's `http.Error` shape). */
+export function sendText(res: AnyResponse, status: number, text: string, headers: Headers = {}): void {
+  if (res.headersSent) return;
+  write(res, status, `${text}\n`, { "content-type": "text/plain; charset=utf-8", ...headers });
+}
+
+function write(res: AnyResponse, status: number, body: string, headers: Headers): void {
+  (res as ServerResponse).writeHead(status, headers);
+  res.end(body);
+}
+
+/** How an error becomes an answer: its status and JSON (object) or text (string) body. */
+export type ErrorFormat = (err: unknown) => { status: number; body: unknown };
+
+/** Our JSON envelope `{"error":{"code","message"}}` with the error's status. */
+export const envelopeError: ErrorFormat = (err) => ({ status: httpStatusOf(err), body: errorBody(err) });
+
+/** go-livepeer's plain-text message with the error's status. */
+export const plainTextError: ErrorFormat = (err) => ({
+  status: httpStatusOf(err),
+  body: `${errorBody(err).error.message}\n`,
+});
+
+/** pytrickle's `{"status":"error","message":…}` body, with extra fields. */
+export function pytrickleBody(message: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { status: "error", message, ...extra };
+}
+
+/** pytrickle's shape with the error's status; an unknown error's message is the generic one. */
+export const pytrickleError: ErrorFormat = (err) => ({
+  status: httpStatusOf(err),
+  body: pytrickleBody(errorBody(err).error.message),
+});
+
+/**
+ * Answers an error in `format` (default our envelope). When the answer has already started, the
+ * response is destroyed instead: a half-sent answer must not look complete.
+ */
+export function sendError(
+  res: AnyResponse,
+  err: unknown,
+  options: { format?: ErrorFormat; headers?: Headers } = {},
+): void {
+  if (res.headersSent) {
+    if (!res.writableEnded) (res as ServerResponse).destroy();
+    return;
+  }
+  const { status, body } = (options.format ?? envelopeError)(err);
+  if (typeof body === "string")
+    write(res, status, body, { "content-type": "text/plain; charset=utf-8", ...options.headers });
+  else sendJson(res, status, body, options.headers);
+}
