@@ -1,3 +1,2 @@
 export * from "./errors.ts";
 export * from "./logger.ts";
-export * from "./store.ts";

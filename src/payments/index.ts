@@ -13,5 +13,7 @@ export * from "./recipient.ts";
 export * from "./redeemer.ts";
 export * from "./sender.ts";
 export * from "./signature.ts";
+export * from "./store/store.ts";
 export * from "./ticket.ts";
 export type * from "./types.ts";
+export type * from "./winner-queue.ts";

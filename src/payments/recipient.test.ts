@@ -4,7 +4,7 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import type { Address, Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { openStore } from "../node/store.ts";
+import { openStore } from "./store/store.ts";
 import { Balances } from "./balances.ts";
 import type { SenderMonitor, TimeSource } from "./chain-facts.ts";
 import { MAX_SENDER_NONCES, MAX_WIN_PROB } from "./constants.ts";

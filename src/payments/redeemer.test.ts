@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Address, Hash, Hex } from "viem";
-import { openStore, type PaymentStore } from "../node/store.ts";
+import { openStore, type PaymentStore } from "./store/store.ts";
 import {
   Redeemer,
   type RedeemerChain,

@@ -1,7 +1,8 @@
 /**
  * The orchestrator's durable redemption queue for winning tickets (docs/spec/payments.md#redemption).
  *
- * Winning tickets are committed to the {@link PaymentStore} by the payment path (`enqueue`, a
+ * Winning tickets are committed to the {@link WinnerQueue} (winner-queue.ts; the SQLite payment store
+ * in store/ implements it) by the payment path (`enqueue`, a
  * synchronous insert, made inside the payment batch's transaction so a winner commits with its nonce
  * and credit) before the payment is acknowledged. The redeemer reads the store, so a restart
  * recovers every ticket that is still `pending` or `submitted`. For each due ticket, oldest first and
@@ -30,9 +31,9 @@ import type { Address, Hash, Hex } from "viem";
 import { TributaryError } from "../node/errors.ts";
 import type { Logger } from "../node/logger.ts";
 import { silentLogger } from "../node/logger.ts";
-import type { PaymentStore, StoredWinningTicket } from "../node/store.ts";
 import { ticketHash } from "./ticket.ts";
 import type { SignedTicket } from "./types.ts";
+import type { StoredWinningTicket, WinnerQueue } from "./winner-queue.ts";
 
 /** A redemption call reverted (in simulation or on-chain); `reason` is the contract's revert string. */
 export class RedeemRevertError extends TributaryError {
@@ -96,7 +97,7 @@ export const RETRYABLE_REVERTS: readonly string[] = ["current round is not initi
 
 /** Options of {@link Redeemer}. */
 export interface RedeemerOptions {
-  store: PaymentStore;
+  store: WinnerQueue;
   chain: RedeemerChain;
   /** Stops the loop. */
   signal?: AbortSignal;
@@ -124,7 +125,7 @@ export type RedeemOutcome =
 
 /** The redemption queue. Start it with {@link Redeemer.start}; dispose it to stop. */
 export class Redeemer implements AsyncDisposable {
-  readonly #store: PaymentStore;
+  readonly #store: WinnerQueue;
   readonly #chain: RedeemerChain;
   readonly #log: Logger;
   readonly #poll: number;

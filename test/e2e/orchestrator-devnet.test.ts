@@ -15,7 +15,7 @@ import {
   mineBlocks,
   ticketBrokerAbi,
 } from "../../src/chain/index.ts";
-import { openStore } from "../../src/node/store.ts";
+import { openStore } from "../../src/payments/store/store.ts";
 import { PaymentGate, startOrchestrator } from "../../src/orchestrator/index.ts";
 import { Balances } from "../../src/payments/balances.ts";
 import { Rat } from "../../src/payments/rational.ts";

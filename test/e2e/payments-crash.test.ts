@@ -11,7 +11,7 @@ import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { type Hash, parseEther } from "viem";
 import { createChainClients, ticketBrokerAbi } from "../../src/chain/index.ts";
-import { openStore } from "../../src/node/store.ts";
+import { openStore } from "../../src/payments/store/store.ts";
 import { devnetFixture } from "../devnet.ts";
 
 const src = (p: string) => JSON.stringify(new URL(`../../src/${p}`, import.meta.url).href);
@@ -21,7 +21,7 @@ const CHILD = `
 import { createChainClients } from ${src("chain/clients.ts")};
 import { createSignedTicket } from ${src("chain/devnet-tickets.ts")};
 import { createRedeemerChain } from ${src("chain/redeemer-chain.ts")};
-import { openStore } from ${src("node/store.ts")};
+import { openStore } from ${src("payments/store/store.ts")};
 import { Redeemer } from ${src("payments/redeemer.ts")};
 const [mode, json] = process.argv.slice(1);
 const c = JSON.parse(json);

@@ -33,7 +33,7 @@ import {
   startDevnet,
   ticketBrokerAbi,
 } from "../../src/chain/index.ts";
-import { openStore } from "../../src/node/store.ts";
+import { openStore } from "../../src/payments/store/store.ts";
 import { Rat } from "../../src/payments/rational.ts";
 import { Sender } from "../../src/payments/sender.ts";
 import { ticketEV } from "../../src/payments/ticket.ts";

@@ -6,9 +6,9 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, test } from "node:test";
 import type { Address, Hash, Hex } from "viem";
-import { until } from "../../test/until.ts";
-import { Balances } from "../payments/balances.ts";
-import { Rat } from "../payments/rational.ts";
+import { until } from "../../../test/until.ts";
+import { Balances } from "../balances.ts";
+import { Rat } from "../rational.ts";
 import { openStore, STORE_FILE_NAME, STORE_SCHEMA_VERSION } from "./store.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tributary-store-"));

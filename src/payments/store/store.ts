@@ -1,6 +1,6 @@
 /**
- * The node's durable store: one SQLite file (node:sqlite, WAL, `synchronous=FULL`) in the data
- * directory, with versioned schema migrations. It holds the money state that must survive a crash
+ * The orchestrator's payment store: one SQLite file (node:sqlite, WAL, `synchronous=FULL`) in the data
+ * directory, opened by src/node/sqlite.ts with the versioned migrations of schema.ts. It holds the money state that must survive a crash
  * (durable money: written before the work is acknowledged, so a crash loses no ticket):
  *
  * - winning tickets, a redemption queue with a status (`pending` → `submitted` → `redeemed`, or
@@ -27,45 +27,22 @@
  * balances with no credit left that were idle for an hour, on an unref'd timer stopped by `close()`.
  *
  * {@link PaymentStore.nonceStore} and {@link PaymentStore.balanceStore} adapt the store to the payment
- * modules' storage interfaces (`NonceStore` of src/payments/nonce-store.ts, `BalanceStore` of
- * src/payments/balances.ts), so `new Recipient({ nonces: store.nonceStore(), … })` and
+ * modules' storage interfaces (`NonceStore` of nonce-store.ts, `BalanceStore` of
+ * balances.ts), so `new Recipient({ nonces: store.nonceStore(), … })` and
  * `new Balances(store.balanceStore())` persist their state here.
  */
-import { chmodSync, existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import { join } from "node:path";
+import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import type { Address, Hash, Hex } from "viem";
-import type { BalanceEntry, BalanceStore } from "../payments/balances.ts";
-import type { NonceAddResult, NonceStore } from "../payments/nonce-store.ts";
-import { Rat } from "../payments/rational.ts";
-import type { SignedTicket } from "../payments/types.ts";
-import { DATA_FILE_MODE, ensureDataDir, ensurePrivateFile } from "./data-dir.ts";
-import { TributaryError } from "./errors.ts";
+import { openSqlite } from "../../node/sqlite.ts";
+import type { BalanceEntry, BalanceStore } from "../balances.ts";
+import type { NonceAddResult, NonceStore } from "../nonce-store.ts";
+import { Rat } from "../rational.ts";
+import type { SignedTicket } from "../types.ts";
+import type { StoredWinningTicket, WinnerQueue, WinningTicketStatus } from "../winner-queue.ts";
+import { type BalanceRow, MIGRATIONS, rowToTicket, STORE_FILE_NAME, type TicketRow } from "./schema.ts";
 
-/** File name of the store inside a data directory. */
-export const STORE_FILE_NAME = "tributary.sqlite";
-
-/** Status of a winning ticket in the redemption queue. */
-export type WinningTicketStatus = "pending" | "submitted" | "redeemed" | "failed";
-
-/** A winning ticket as stored, with its queue state. */
-export interface StoredWinningTicket {
-  /** Row id, increasing in insertion order. */
-  id: number;
-  /** keccak256 ticket hash (the TicketBroker `usedTickets` key). */
-  ticketHash: Hash;
-  ticket: SignedTicket & { recipientRand: bigint };
-  status: WinningTicketStatus;
-  /** Hash of the last redemption transaction signed for this ticket, if any. */
-  txHash: Hash | undefined;
-  attempts: number;
-  /** Last error text (retryable errors) or the permanent failure reason (status `failed`). */
-  lastError: string | undefined;
-  /** Epoch ms before which the redeemer does not retry. */
-  nextAttemptAt: number;
-  createdAt: number;
-  updatedAt: number;
-}
+export { STORE_FILE_NAME, STORE_SCHEMA_VERSION } from "./schema.ts";
 
 /** Options of {@link openStore}. */
 export interface StoreOptions {
@@ -102,118 +79,12 @@ export interface PurgeResult {
   balances: number;
 }
 
-// Schema migrations, applied in order; PRAGMA user_version holds the number applied.
-const MIGRATIONS: string[] = [
-  `CREATE TABLE winning_tickets (
-     id INTEGER PRIMARY KEY AUTOINCREMENT,
-     ticket_hash TEXT NOT NULL UNIQUE,
-     sender TEXT NOT NULL,
-     recipient TEXT NOT NULL,
-     face_value TEXT NOT NULL,
-     win_prob TEXT NOT NULL,
-     sender_nonce INTEGER NOT NULL,
-     recipient_rand_hash TEXT NOT NULL,
-     creation_round TEXT NOT NULL,
-     creation_round_block_hash TEXT NOT NULL,
-     params_expiration_block TEXT NOT NULL,
-     sig TEXT NOT NULL,
-     recipient_rand TEXT NOT NULL,
-     status TEXT NOT NULL CHECK (status IN ('pending', 'submitted', 'redeemed', 'failed')),
-     tx_hash TEXT,
-     attempts INTEGER NOT NULL DEFAULT 0,
-     last_error TEXT,
-     next_attempt_at INTEGER NOT NULL DEFAULT 0,
-     created_at INTEGER NOT NULL,
-     updated_at INTEGER NOT NULL
-   );
-   CREATE INDEX winning_tickets_status ON winning_tickets (status, next_attempt_at);
-   CREATE TABLE seen_nonces (
-     sender TEXT NOT NULL,
-     recipient_rand_hash TEXT NOT NULL,
-     nonce INTEGER NOT NULL,
-     expiration_block INTEGER NOT NULL,
-     PRIMARY KEY (sender, recipient_rand_hash, nonce)
-   ) WITHOUT ROWID;
-   CREATE INDEX seen_nonces_expiry ON seen_nonces (expiration_block);
-   CREATE TABLE balances (
-     sender TEXT NOT NULL,
-     manifest_id TEXT NOT NULL,
-     num TEXT NOT NULL,
-     den TEXT NOT NULL,
-     fixed_price_num TEXT,
-     fixed_price_den TEXT,
-     updated_at INTEGER NOT NULL,
-     PRIMARY KEY (sender, manifest_id)
-   ) WITHOUT ROWID;`,
-];
-
-/** Schema version this code writes. */
-export const STORE_SCHEMA_VERSION = MIGRATIONS.length;
-
-interface TicketRow {
-  id: number;
-  ticket_hash: string;
-  sender: string;
-  recipient: string;
-  face_value: string;
-  win_prob: string;
-  sender_nonce: number;
-  recipient_rand_hash: string;
-  creation_round: string;
-  creation_round_block_hash: string;
-  params_expiration_block: string;
-  sig: string;
-  recipient_rand: string;
-  status: WinningTicketStatus;
-  tx_hash: string | null;
-  attempts: number;
-  last_error: string | null;
-  next_attempt_at: number;
-  created_at: number;
-  updated_at: number;
-}
-
-function rowToTicket(r: TicketRow): StoredWinningTicket {
-  return {
-    id: r.id,
-    ticketHash: r.ticket_hash as Hash,
-    ticket: {
-      recipient: r.recipient as Address,
-      sender: r.sender as Address,
-      faceValue: BigInt(r.face_value),
-      winProb: BigInt(r.win_prob),
-      senderNonce: r.sender_nonce,
-      recipientRandHash: r.recipient_rand_hash as Hex,
-      creationRound: BigInt(r.creation_round),
-      creationRoundBlockHash: r.creation_round_block_hash as Hex,
-      paramsExpirationBlock: BigInt(r.params_expiration_block),
-      sig: r.sig as Hex,
-      recipientRand: BigInt(r.recipient_rand),
-    },
-    status: r.status,
-    txHash: (r.tx_hash ?? undefined) as Hash | undefined,
-    attempts: r.attempts,
-    lastError: r.last_error ?? undefined,
-    nextAttemptAt: r.next_attempt_at,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
-
-interface BalanceRow {
-  num: string;
-  den: string;
-  fixed_price_num: string | null;
-  fixed_price_den: string | null;
-  updated_at: number;
-}
-
 const lower = (a: string) => a.toLowerCase();
 // Block numbers beyond SQLite's INTEGER range (only a hostile sender sends those) are clamped.
 const MAX_SQLITE_INT = (1n << 63n) - 1n;
 
 /** The store. Open with {@link openStore}; close with `close()` or `using`. */
-export class PaymentStore implements Disposable {
+export class PaymentStore implements WinnerQueue, Disposable {
   /** The underlying database, for diagnostics and tests. */
   readonly db: DatabaseSync;
   readonly path: string;
@@ -556,7 +427,7 @@ export class PaymentStore implements Disposable {
     this.#purgeTimer = undefined;
   }
 
-  /** This store as the payment modules' `BalanceStore` (src/payments/balances.ts). */
+  /** This store as the payment modules' `BalanceStore` (balances.ts). */
   balanceStore(): BalanceStore {
     return {
       get: (address, manifestId) => this.getBalanceEntry(address, manifestId),
@@ -566,7 +437,7 @@ export class PaymentStore implements Disposable {
   }
 
   /**
-   * This store as the recipient's `NonceStore` (src/payments/nonce-store.ts), which keys nonces by
+   * This store as the recipient's `NonceStore` (nonce-store.ts), which keys nonces by
    * recipientRandHash alone (the hash already binds the sender through the HMAC); rows are stored
    * with an empty sender.
    */
@@ -598,46 +469,5 @@ export class PaymentStore implements Disposable {
 export function openStore(options: StoreOptions): PaymentStore {
   const path = options.path ?? (options.dataDir ? join(options.dataDir, STORE_FILE_NAME) : undefined);
   if (!path) throw new Error("openStore needs a path or a dataDir");
-  if (path !== ":memory:") {
-    // Owner-only: the store holds pending winners' recipientRand. SQLite gives the -wal and -shm
-    // files the database file's mode; files left by an older version are tightened too.
-    ensureDataDir(dirname(path));
-    ensurePrivateFile(path);
-    for (const suffix of ["-wal", "-shm"])
-      if (existsSync(path + suffix)) chmodSync(path + suffix, DATA_FILE_MODE);
-  }
-  const db = new DatabaseSync(path);
-  try {
-    db.exec("PRAGMA journal_mode = WAL");
-    db.exec("PRAGMA synchronous = FULL");
-    db.exec("PRAGMA busy_timeout = 5000");
-    db.exec("PRAGMA foreign_keys = ON");
-    migrate(db);
-  } catch (err) {
-    db.close();
-    throw err;
-  }
-  return new PaymentStore(db, path, options.now ?? Date.now);
-}
-
-function migrate(db: DatabaseSync): void {
-  const { user_version: version } = db.prepare("PRAGMA user_version").get() as { user_version: number };
-  if (version > MIGRATIONS.length) {
-    throw new TributaryError(
-      "STORE_SCHEMA_TOO_NEW",
-      `store schema version ${version} is newer than this Tributary supports (${MIGRATIONS.length}); upgrade Tributary`,
-      { status: 500, details: { version, supported: MIGRATIONS.length } },
-    );
-  }
-  for (let v = version; v < MIGRATIONS.length; v++) {
-    db.exec("BEGIN IMMEDIATE");
-    try {
-      db.exec(MIGRATIONS[v]!);
-      db.exec(`PRAGMA user_version = ${v + 1}`);
-      db.exec("COMMIT");
-    } catch (err) {
-      db.exec("ROLLBACK");
-      throw err;
-    }
-  }
+  return new PaymentStore(openSqlite(path, MIGRATIONS), path, options.now ?? Date.now);
 }
