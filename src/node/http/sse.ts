@@ -40,12 +40,13 @@ export interface SseWriterOptions {
  * when the client goes away or the stream is ended; writes after that are dropped.
  */
 export class SseWriter {
-  readonly #res: AnyResponse;
+  // Typed as node:http's: the http2 compat response has the same members used here.
+  readonly #res: ServerResponse;
   readonly #gone = new AbortController();
   #heartbeat: NodeJS.Timeout | undefined;
 
   constructor(res: AnyResponse, options: SseWriterOptions = {}) {
-    this.#res = res;
+    this.#res = res as ServerResponse;
     const head: Record<string, string> = {
       "content-type": "text/event-stream",
       "cache-control": "no-cache",
@@ -54,10 +55,10 @@ export class SseWriter {
       ...(res instanceof ServerResponse ? { connection: "keep-alive" } : {}),
       ...options.headers,
     };
-    (res as ServerResponse).writeHead(options.status ?? 200, head);
-    res.flushHeaders();
+    this.#res.writeHead(options.status ?? 200, head);
+    this.#res.flushHeaders();
     const onClose = (): void => this.#stop();
-    res.once("close", onClose);
+    this.#res.once("close", onClose);
     if (options.retryMs !== undefined) this.write(`retry: ${options.retryMs}\n\n`);
     if (options.heartbeatMs !== undefined && options.heartbeatMs > 0) {
       this.#heartbeat = setInterval(() => {
