@@ -42,6 +42,11 @@ const SECTIONS: readonly { component: ErrorComponent; title: string; about: stri
       "raise them as errors.",
   },
   {
+    component: "media",
+    title: "Media",
+    about: "Decoding and encoding MPEG-TS media (node-av), shared by the container SDK and the job client.",
+  },
+  {
     component: "runner",
     title: "Container SDK (runner)",
     about:

@@ -81,6 +81,19 @@ test("every code in the registry is still used", () => {
   );
 });
 
+test("every code lists the folders of src/ that raise it as its components", () => {
+  const wrong: string[] = [];
+  for (const [code, info] of Object.entries(registry)) {
+    const seen = [...new Set((byCode.get(code) ?? []).map((s) => s.file.split("/")[1]!))].sort();
+    const listed = [...info.components].sort();
+    if (seen.length > 0 && seen.join() !== listed.join())
+      wrong.push(
+        `${code}: the registry lists ${listed.join(", ")}, the source raises it in ${seen.join(", ")}`,
+      );
+  }
+  assert.deepEqual(wrong, [], "fix the components in src/node/error-codes.ts, then run `npm run gen:errors`");
+});
+
 test("every entry is well formed: UPPER_SNAKE code, one sentence, real components", () => {
   const dirs = new Set(
     readdirSync(join(ROOT, "src")).filter((d) => statSync(join(ROOT, "src", d)).isDirectory()),

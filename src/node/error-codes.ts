@@ -12,6 +12,7 @@ export type ErrorComponent =
   | "payments"
   | "chain"
   | "trickle"
+  | "media"
   | "runner"
   | "orchestrator"
   | "gateway"
@@ -38,7 +39,7 @@ export const ERROR_CODES = Object.freeze({
     status: 400,
     meaning:
       "The request is malformed (a header, path parameter or body field); the message names it: fix the request.",
-    components: ["node", "orchestrator"],
+    components: ["node", "orchestrator", "protocol"],
   },
   NOT_FOUND: {
     status: 404,
@@ -56,13 +57,13 @@ export const ERROR_CODES = Object.freeze({
     status: 405,
     meaning:
       "The route exists but not with this HTTP method; use the method named in the message (and the Allow header).",
-    components: ["gateway", "runner"],
+    components: ["node", "gateway", "runner"],
   },
   PAYLOAD_TOO_LARGE: {
     status: 413,
     meaning:
       "The request body is over the server's limit (10 MiB on the orchestrator and the gateway, --max-body-bytes on a container); send a smaller body.",
-    components: ["orchestrator", "gateway", "runner"],
+    components: ["node", "orchestrator", "gateway", "runner"],
   },
   HEADERS_TOO_LARGE: {
     status: 431,
@@ -226,7 +227,7 @@ export const ERROR_CODES = Object.freeze({
     status: 400,
     meaning:
       "A payment needs more tickets than the gateway's --max-tickets-per-payment (the orchestrator's ticket EV is small for its price); raise the limit (at most 600) or use an orchestrator with a higher ticket EV.",
-    components: ["payments", "gateway"],
+    components: ["payments"],
   },
   TOTAL_EV_TOO_HIGH: {
     status: 400,
@@ -357,7 +358,7 @@ export const ERROR_CODES = Object.freeze({
     status: 502,
     meaning:
       "Redeeming a winning ticket reverted on chain (the contract's reason is in the message); the ticket is marked failed, or retried when the reason is temporary.",
-    components: ["payments"],
+    components: ["payments", "chain"],
   },
   FUNDING_FAILED: {
     status: 500,
@@ -487,13 +488,13 @@ export const ERROR_CODES = Object.freeze({
   BODY_CUT_OFF: {
     status: 400,
     meaning: "The request body ended before its declared length; send the whole body.",
-    components: ["runner"],
+    components: ["node", "runner"],
   },
   MEDIA_DECODE_FAILED: {
     status: 502,
     meaning:
       "The container could not demux or decode the incoming MPEG-TS media; check what the publisher sends.",
-    components: ["runner"],
+    components: ["media"],
   },
   INVALID_REGISTRATION_CONFIG: {
     status: 400,
@@ -528,7 +529,7 @@ export const ERROR_CODES = Object.freeze({
     status: 500,
     meaning:
       "The installed node-av lacks the encoder hook the runner needs to cut segments; install the node-av version package.json names.",
-    components: ["runner"],
+    components: ["media"],
   },
 
   // ---------------------------------------------------------------- orchestrator
@@ -712,7 +713,7 @@ export const ERROR_CODES = Object.freeze({
   BAD_JSON: {
     status: 400,
     meaning: "The request body is not a valid JSON object; send one.",
-    components: ["gateway"],
+    components: ["gateway", "protocol"],
   },
   BAD_PARAMS: {
     status: 400,
