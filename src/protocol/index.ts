@@ -5,6 +5,7 @@ export * from "./capabilities.ts";
 export * from "./job-header.ts";
 export * from "./keccak.ts";
 export * from "./payment-header.ts";
+export type * from "./payment-types.ts";
 export * from "./segment-header.ts";
 export * from "./ticket-params-json.ts";
 export * from "./trickle.ts";

@@ -3,7 +3,6 @@ import { test } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { getAddress, type Hex } from "viem";
-import type { Payment } from "../payments/types.ts";
 import { PaymentSchema } from "./gen/lp_rpc_pb.ts";
 import {
   decodePaymentHeader,
@@ -11,6 +10,7 @@ import {
   encodePaymentHeader,
   PaymentHeaderError,
 } from "./payment-header.ts";
+import type { Payment } from "./payment-types.ts";
 
 const hexN = (n: number) =>
   fc.uint8Array({ minLength: n, maxLength: n }).map((b) => `0x${Buffer.from(b).toString("hex")}` as Hex);

@@ -9,13 +9,6 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { type Address, bytesToHex, getAddress, type Hex, hexToBytes } from "viem";
 import { TributaryError } from "../node/errors.ts";
-import type {
-  Payment,
-  PriceInfo,
-  TicketExpirationParams,
-  TicketParams,
-  TicketSenderParams,
-} from "../payments/types.ts";
 import { decodeStdBase64, encodeStdBase64 } from "./base64.ts";
 import { bigIntToBytes, bytesToUint } from "./bigint-bytes.ts";
 import {
@@ -28,6 +21,13 @@ import {
   type TicketParams as TicketParamsMsg,
   TicketParamsSchema,
 } from "./gen/lp_rpc_pb.ts";
+import type {
+  Payment,
+  PriceInfo,
+  TicketExpirationParams,
+  TicketParams,
+  TicketSenderParams,
+} from "./payment-types.ts";
 
 /** HTTP header carrying a payment. */
 export const PAYMENT_HEADER = "Livepeer-Payment";

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { getAddress, type Hex } from "viem";
 import { BadRequestError } from "../node/errors.ts";
-import type { TicketParams } from "../payments/types.ts";
+import type { TicketParams } from "./payment-types.ts";
 import {
   parseJsonBig,
   priceInfoFromGoJson,

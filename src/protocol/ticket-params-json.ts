@@ -10,7 +10,6 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { BadRequestError, TributaryError } from "../node/errors.ts";
-import type { PriceInfo, TicketParams } from "../payments/types.ts";
 import { decodeStdBase64, encodeStdBase64 } from "./base64.ts";
 import { TicketParamsSchema } from "./gen/lp_rpc_pb.ts";
 import {
@@ -19,6 +18,7 @@ import {
   ticketParamsFromWire,
   ticketParamsToWire,
 } from "./payment-header.ts";
+import type { PriceInfo, TicketParams } from "./payment-types.ts";
 
 const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
 
