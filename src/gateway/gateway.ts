@@ -37,6 +37,7 @@ import { createMetricsRegistry, writeMetrics } from "../node/metrics.ts";
 import type { Rat } from "../payments/rational.ts";
 import type { Sender } from "../payments/sender.ts";
 import type { MessageSigner } from "../payments/signature.ts";
+import { withDefaultMaxTokens } from "../protocol/ai-units.ts";
 import { encodeJobHeader, type JobRequest, newJobRequest, parseJobHeader } from "../protocol/job-header.ts";
 import { aiRequestCapabilities, PIPELINE_CAPABILITY } from "./capabilities.ts";
 import { createDashboard, createPoolDashboardSource, type Dashboard } from "./dashboard/index.ts";
@@ -53,7 +54,7 @@ import {
 } from "./discovery/index.ts";
 import { createLive, type LiveManager } from "./live/index.ts";
 import { createOrchestratorHttp, headerValue, type OrchestratorHttp, readText } from "./orch-http.ts";
-import { GatewayPayments } from "./payments.ts";
+import { aiPaymentUnits, GatewayPayments } from "./payments.ts";
 import { readBody } from "./read-body.ts";
 import {
   AI_SESSION_PENALTY,
@@ -437,7 +438,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   }
 
   async function handleAi(req: IncomingMessage, res: ServerResponse, pipeline: string, gone: AbortSignal) {
-    const body = await readBody(req);
+    const type = headerValue(req.headers, "content-type") ?? "";
+    // An llm request leaves with max_tokens (256 when the client gave none, as go-livepeer's gateway):
+    // orchestrators refuse one without it, and charge what the gateway paid for.
+    const body = withDefaultMaxTokens(pipeline, type, await readBody(req));
     const modelId = modelIdOf(req.headers, body);
     if (modelId === undefined)
       throw new BadRequestError(`${pipeline}: give model_id in the body or an X-Model-Id header`, {
@@ -446,6 +450,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     const { trace, log } = traceOf(req, `${pipeline}/${modelId}`);
     log.info({ bytes: body.length }, "AI job received");
     const headers = { ...forwardedType(req), authorization: AI_WORKER_PROTOCOL };
+    // Units once per job, by the orchestrator's rule: a body it would refuse is a 400 here.
+    const units = payments ? aiPaymentUnits(pipeline, type, body) : 0n;
     const prepare =
       payments &&
       (async (d: OrchestratorDescriptor, sig: AbortSignal) => {
@@ -454,7 +460,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           capabilities: aiRequestCapabilities({ pipeline, modelId }),
           signal: sig,
         });
-        return payments.aiHeaders(d.transcoder, info, pipeline, modelId, body);
+        return payments.aiHeaders(d.transcoder, info, pipeline, modelId, units);
       });
     await runJob(
       {

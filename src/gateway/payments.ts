@@ -24,7 +24,7 @@
  *
  * Native AI batch (spec §18): {@link GatewayPayments.aiHeaders} asks the orchestrator again with the
  * job's capabilities (fresh ticket params, price and auth token), estimates the fee from the request
- * (see {@link aiUnits}), sends `ceil(max(fee, ticketEV) / ticketEV)` tickets, and signs a
+ * (see {@link aiPaymentUnits}), sends `ceil(max(fee, ticketEV) / ticketEV)` tickets, and signs a
  * `Livepeer-Segment` (`manifestId = "<capId>_<modelId>"`, seq 0, empty-segment hash, auth token).
  * The gateway keeps no local credit between jobs (go-livepeer reserves and reuses it): each job pays
  * for itself.
@@ -46,6 +46,7 @@ import {
   signPayload,
   tooManyTickets,
 } from "../payments/index.ts";
+import { aiRequestUnits } from "../protocol/ai-units.ts";
 import type { OrchestratorInfo } from "../protocol/gen/lp_rpc_pb.ts";
 import { encodePaymentHeader, priceInfoFromWire, ticketParamsFromWire } from "../protocol/payment-header.ts";
 import { EMPTY_SEGMENT_HASH, encodeSegmentHeader, segCredsSigningBytes } from "../protocol/segment-header.ts";
@@ -123,36 +124,15 @@ export function byocTickets(need: Rat, floor: Rat, ev: Rat, max: number): number
 }
 
 /**
- * Units of a native AI request as go-livepeer prices them (spec §13.3), from its JSON body:
- * text-to-image h × w × n (512 × 512 × 1), image-to-video h × w × 25 (576 × 1024), llm `max_tokens`
- * (256), text-to-speech 1000 × characters. Other pipelines (image inputs, audio) return 0: the payment
- * is then one ticket, and the orchestrator's answer says if more is needed.
+ * Units a gateway pays for a native AI request: the orchestrator's own rule
+ * ({@link aiRequestUnits}, docs/spec/orchestrator-gateway.md#pricing-units) over the body the gateway
+ * sends (llm with `max_tokens` filled in by `withDefaultMaxTokens`). 0 when the units cannot be
+ * computed from the body (audio, images other than PNG/JPEG, a body neither JSON nor multipart): the
+ * payment is then one ticket, and the orchestrator's answer says if more is needed. Throws 400 for a
+ * body the orchestrator would refuse.
  */
-export function aiUnits(pipeline: string, body: Buffer): bigint {
-  let v: Record<string, unknown> = {};
-  try {
-    const parsed = JSON.parse(body.toString("utf8")) as unknown;
-    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed))
-      v = parsed as Record<string, unknown>;
-  } catch {
-    return 0n;
-  }
-  const int = (k: string, d: number) => {
-    const x = v[k];
-    return BigInt(typeof x === "number" && Number.isInteger(x) && x > 0 ? x : d);
-  };
-  switch (pipeline) {
-    case "text-to-image":
-      return int("height", 512) * int("width", 512) * int("num_images_per_prompt", 1);
-    case "image-to-video":
-      return int("height", 576) * int("width", 1024) * 25n;
-    case "llm":
-      return int("max_tokens", 256);
-    case "text-to-speech":
-      return 1000n * BigInt([...String(v.text ?? "")].length);
-    default:
-      return 0n;
-  }
+export function aiPaymentUnits(pipeline: string, contentType: string, body: Buffer): bigint {
+  return aiRequestUnits(pipeline, contentType, body) ?? 0n;
 }
 
 /** Pixels per second of live video as go-livepeer pays them (1280 × 720 at 30 fps). */
@@ -223,17 +203,18 @@ export class GatewayPayments {
   }
 
   /**
-   * `Livepeer-Segment` and, when priced, `Livepeer-Payment` for a native AI job on the orchestrator
-   * whose fresh `info` (asked with the job's capabilities) is given.
+   * `Livepeer-Segment` and, when priced, `Livepeer-Payment` for a native AI job of `units`
+   * ({@link aiPaymentUnits}, computed once per job) on the orchestrator whose fresh `info` (asked with
+   * the job's capabilities) is given.
    */
   aiHeaders(
     orchestrator: string,
     info: OrchestratorInfo,
     pipeline: string,
     modelId: string,
-    body: Buffer,
+    units: bigint,
   ): Promise<Record<string, string>> {
-    return this.nativeHeaders(orchestrator, info, pipeline, modelId, aiUnits(pipeline, body));
+    return this.nativeHeaders(orchestrator, info, pipeline, modelId, units);
   }
 
   /**

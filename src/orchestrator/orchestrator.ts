@@ -48,6 +48,7 @@ import {
 import { byocMinimumBalance } from "../payments/balances.ts";
 import { Rat } from "../payments/rational.ts";
 import { checkPayloadSig, orchestratorRequestPayload } from "../payments/signature.ts";
+import { aiRequestUnits } from "../protocol/ai-units.ts";
 import { CAPABILITY, pipelineToCapability } from "../protocol/capabilities.ts";
 import {
   Orchestrator,
@@ -64,11 +65,11 @@ import {
   type JobRequest,
   parseJobHeader,
 } from "../protocol/job-header.ts";
+import { parseMultipart } from "../protocol/multipart.ts";
 import { decodePaymentHeader, ticketParamsToWire } from "../protocol/payment-header.ts";
 import { decodeSegmentHeader, segCredsSigningBytes } from "../protocol/segment-header.ts";
 import { priceInfoToGoJson, stringifyJsonBig, ticketParamsToGoJson } from "../protocol/ticket-params-json.ts";
 import { TrickleServer } from "../trickle/server.ts";
-import { aiUnits, aiUnitsMultipart, parseMultipart } from "./ai-units.ts";
 import { audioToTextUnits } from "./audio-duration.ts";
 import { capabilityIdOf } from "./capabilities.ts";
 import {
@@ -845,13 +846,9 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     const priced = gate !== undefined && [...cap.prices.values()].some((p) => !p.isZero());
     const units = !priced
       ? undefined
-      : ct.includes("application/json")
-        ? aiUnits(pipeline, JSON.parse(body.toString("utf8")))
-        : ct.includes("multipart/form-data")
-          ? pipeline === "audio-to-text"
-            ? await audioToTextUnits(parseMultipart(body, ct).files.audio)
-            : aiUnitsMultipart(pipeline, parseMultipart(body, ct))
-          : undefined;
+      : pipeline === "audio-to-text" && ct.includes("multipart/form-data")
+        ? await audioToTextUnits(parseMultipart(body, ct).files.audio)
+        : aiRequestUnits(pipeline, ct, body);
     if (priced && units === undefined && !ct.includes("multipart/form-data"))
       throw new TributaryError(
         "UNSUPPORTED_MEDIA_TYPE",

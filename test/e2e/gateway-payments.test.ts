@@ -165,6 +165,17 @@ describe("gateway payments (BYOC, native AI, live)", () => {
     assert.ok(winners.length - before >= 3, `winning tickets: ${winners.length - before}`);
   });
 
+  test("a priced llm job without max_tokens is sent, paid and charged as 256 tokens", async () => {
+    const r = await fetch(`${gw.url}/llm`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model_id: "paid-llm", prompt: "hi" }),
+    });
+    const body = await r.text();
+    assert.equal(r.status, 200, body);
+    assert.deepEqual(JSON.parse(body), { text: "hi!", tokens: 256 });
+  });
+
   test("a priced live stream is paid at start and topped up while it runs", async () => {
     const before = winners.length;
     const r = await fetch(`${gw.url}/live/video-to-video`, {

@@ -9,8 +9,9 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { BadRequestError } from "../../src/node/errors.ts";
-import { aiUnitsMultipart, imageSize, parseMultipart } from "../../src/orchestrator/ai-units.ts";
 import { audioDurationSeconds } from "../../src/orchestrator/audio-duration.ts";
+import { aiUnitsMultipart, imageSize } from "../../src/protocol/ai-units.ts";
+import { parseMultipart } from "../../src/protocol/multipart.ts";
 import { assertHeapStable, check, checkAsync, heapAfterGc, throwsOnly } from "./fuzz-util.ts";
 import { bigBody } from "./http-util.ts";
 
