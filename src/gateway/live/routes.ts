@@ -18,6 +18,7 @@ import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BadRequestError, NotFoundError, TributaryError } from "../../node/errors.ts";
+import { SseWriter, sendJson } from "../../node/http/index.ts";
 import { parseJobHeader } from "../../protocol/job-header.ts";
 import { type LocalSegment, LocalSubscriber, TrickleSegmentNotFoundError } from "../../trickle/index.ts";
 import { headerValue } from "../orch-http.ts";
@@ -39,7 +40,8 @@ export type StreamHandler = (
   s: LiveStream,
 ) => Promise<void>;
 
-// Body, JSON and error helpers are local until a shared HTTP toolkit exists in src/node/; then they move there.
+// The gateway's own body limit answer (../read-body.ts) and 405 text ("use POST") are kept as the
+// rest of the gateway answers them; JSON and SSE answers use the shared toolkit (src/node/http/).
 async function readJsonObject(
   req: IncomingMessage,
   limit = JSON_BODY_LIMIT,
@@ -66,11 +68,6 @@ export function paramsOf(value: unknown): Record<string, unknown> {
   if (typeof params !== "object" || params === null || Array.isArray(params))
     throw new BadRequestError("invalid model params: params must be a JSON object", { code: "BAD_PARAMS" });
   return params as Record<string, unknown>;
-}
-
-function json(res: ServerResponse, status: number, value: unknown): void {
-  res.writeHead(status, { "content-type": "application/json" });
-  res.end(JSON.stringify(value));
 }
 
 function methodNotAllowed(allow: string): TributaryError {
@@ -110,7 +107,7 @@ export async function startLiveRoute(
   );
   const base = ctx.options.baseUrl();
   const route = routeUrl(s, `${base}/live/video-to-video`);
-  json(res, 200, {
+  sendJson(res, 200, {
     stream_id: id,
     publish_url: `${base}${LIVE_TRICKLE_BASE}${s.channel}-in`,
     subscribe_url: `${base}${LIVE_TRICKLE_BASE}${s.channel}-out`,
@@ -153,7 +150,7 @@ export async function startByocRoute(
   );
   const base = ctx.options.baseUrl();
   const route = routeUrl(s, `${base}/process/stream`);
-  json(res, 200, {
+  sendJson(res, 200, {
     stream_id: id,
     whip_url: "",
     whep_url: "",
@@ -183,7 +180,7 @@ export function controlled(ctx: LiveContext, req: IncomingMessage, id: string): 
 }
 
 /** `…/<id>/status`: the status JSON. */
-export const statusRoute: StreamHandler = async (_ctx, _req, res, s) => json(res, 200, statusOf(s));
+export const statusRoute: StreamHandler = async (_ctx, _req, res, s) => sendJson(res, 200, statusOf(s));
 
 /**
  * `POST …/<id>/update`. Native live: the JSON params are written to the orchestrator's control
@@ -207,7 +204,7 @@ export const updateRoute: StreamHandler = async (ctx, req, res, s) => {
         status: 503,
       });
     await s.control.write(Buffer.from(JSON.stringify(params)));
-    return json(res, 200, { stream_id: s.id, params });
+    return sendJson(res, 200, { stream_id: s.id, params });
   }
   const body = await readBody(req, BYOC_BODY_LIMIT);
   try {
@@ -230,12 +227,12 @@ export const stopRoute: StreamHandler = async (ctx, req, res, s) => {
   const body = await readBody(req, BYOC_BODY_LIMIT);
   const d = s.kind === "byoc" && s.state === "running" && s.orchestrator ? serving(s) : undefined;
   ctx.stop(s);
-  if (d === undefined) return json(res, 200, statusOf(s));
+  if (d === undefined) return sendJson(res, 200, statusOf(s));
   const answer = await stopByocOn(ctx.options, s, d, body).catch((err: unknown) => {
     s.log.warn({ stream_id: s.id, err: (err as Error).message }, "stop on the orchestrator failed");
     return undefined;
   });
-  if (answer === undefined || answer.status >= 400) return json(res, 200, statusOf(s));
+  if (answer === undefined || answer.status >= 400) return sendJson(res, 200, statusOf(s));
   res.writeHead(200, answer.type ? { "content-type": answer.type } : {});
   res.end(answer.text);
 };
@@ -247,21 +244,13 @@ export const dataEventsRoute: StreamHandler = async (ctx, req, res, s) => {
     throw new TributaryError("NO_DATA", "stream data not available: start it with enable_data_output", {
       status: 503,
     });
-  const gone = new AbortController();
-  res.on("close", () => gone.abort());
+  const sse = new SseWriter(res);
   const sub = new LocalSubscriber(ctx.trickle, `${s.channel}-data`, {
     start: 0,
-    signal: AbortSignal.any([gone.signal, s.stopped.signal]),
+    signal: AbortSignal.any([sse.signal, s.stopped.signal]),
   });
-  res.writeHead(200, {
-    "content-type": "text/event-stream",
-    "cache-control": "no-cache",
-    connection: "keep-alive",
-    "x-accel-buffering": "no",
-  });
-  res.flushHeaders();
   try {
-    while (!gone.signal.aborted) {
+    while (!sse.closed) {
       let seg: LocalSegment;
       try {
         seg = sub.read();
@@ -274,12 +263,12 @@ export const dataEventsRoute: StreamHandler = async (ctx, req, res, s) => {
         break; // closed or removed: the stream ended
       }
       for (const line of (await seg.text()).split("\n"))
-        if (line.trim() !== "") res.write(`data: ${line}\n\n`);
+        if (line.trim() !== "") sse.write(`data: ${line}\n\n`);
     }
   } catch {
     // the client went away, or the stream stopped while a segment was being read
   }
-  if (!gone.signal.aborted) res.end('event: end\ndata: {"type":"stream_ended"}\n\n');
+  sse.end('event: end\ndata: {"type":"stream_ended"}\n\n');
 };
 
 const STREAM_ROUTES: Record<string, StreamHandler> = {
