@@ -1,106 +1,15 @@
 /**
- * Small node:http helpers of the runner: bounded body reading, JSON answers, bearer-token checks,
- * request-body decoding and Server-Sent Events framing.
+ * Small node:http helpers of the runner: bearer-token checks, request-body decoding and the SSE
+ * events of streamed batch answers. Body reading, JSON answers and SSE framing come from the shared
+ * HTTP toolkit (src/node/http/).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
-import { BadRequestError, TributaryError } from "../node/errors.ts";
+import { BadRequestError } from "../node/errors.ts";
+import { sseEvent } from "../node/http/sse.ts";
 import type { UploadedFile } from "./pipeline.ts";
 
-/** Default request-body limit: 10 MiB, go-livepeer's BYOC update limit (docs/spec/orchestrator-gateway.md#byoc-timers). */
-export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
-
-/** The request body exceeds the runner's limit. Answers 413. */
-export class PayloadTooLargeError extends TributaryError {
-  constructor(limit: number) {
-    super("PAYLOAD_TOO_LARGE", `request body exceeds the ${limit}-byte limit; send a smaller body`, {
-      status: 413,
-      details: { limit },
-    });
-  }
-}
-
-/** Longest time the rest of a refused upload is read and discarded before answering anyway. */
-const DRAIN_MS = 5000;
-
-/**
- * Reads and discards the rest of a request body (at most {@link DRAIN_MS}), so that a client still
- * uploading — an orchestrator piping a BYOC job — reads our answer instead of a connection reset.
- */
-function drain(req: IncomingMessage): Promise<void> {
-  if (req.readableEnded || req.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(done, DRAIN_MS);
-    req.once("end", done);
-    req.once("close", done);
-    req.once("error", done);
-    req.resume();
-  });
-}
-
-/**
- * Reads the whole request body, at most `limit` bytes.
- * @throws PayloadTooLargeError once the declared or received size exceeds `limit` and the rest of the
- *   upload has been discarded (at most 5 s), so that the client reads the 413.
- */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
-  const declared = Number(req.headers["content-length"]);
-  if (Number.isFinite(declared) && declared > limit) {
-    await drain(req);
-    throw new PayloadTooLargeError(limit);
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size <= limit) {
-        chunks.push(chunk);
-        return;
-      }
-      req.off("data", onData);
-      req.off("end", onEnd);
-      chunks.length = 0;
-      void drain(req).then(() => reject(new PayloadTooLargeError(limit)));
-    };
-    const onEnd = (): void => resolve(Buffer.concat(chunks));
-    req.on("data", onData);
-    req.on("end", onEnd);
-    req.once("error", reject);
-    req.once("close", () => {
-      if (!req.readableEnded && size <= limit)
-        reject(
-          new BadRequestError("the request body was cut off; send the whole body", { code: "BODY_CUT_OFF" }),
-        );
-    });
-  });
-}
-
-/** Writes a JSON answer (unless the response was already started). */
-export function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  if (res.headersSent) {
-    res.end();
-    return;
-  }
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(text),
-    // a body over the limit was not read to the end: do not reuse the connection
-    ...(status === 413 ? { connection: "close" } : {}),
-    ...headers,
-  });
-  res.end(text);
-}
+/** Bounded body reading and the 413 error live in the shared HTTP toolkit (src/node/http/body.ts). */
+export { DEFAULT_MAX_BODY_BYTES, PayloadTooLargeError } from "../node/http/body.ts";
 
 /** The media type of a Content-Type header, lower-cased, without parameters. */
 export function mediaType(contentType: string | undefined): string {
@@ -185,13 +94,13 @@ export function acceptsEventStream(accept: string | undefined): boolean {
 
 /** One SSE message carrying `data` as JSON (multi-line safe: JSON has no raw newlines). */
 export function sseData(value: unknown): string {
-  return `data: ${JSON.stringify(value)}\n\n`;
+  return sseEvent({ data: JSON.stringify(value) });
 }
 
 /** The SSE terminator the BYOC orchestrator and `runner/serve.py` clients expect. */
-export const SSE_DONE = "data: [DONE]\n\n";
+export const SSE_DONE = sseEvent({ data: "[DONE]" });
 
 /** An SSE `error` event with our error envelope. */
 export function sseError(body: unknown): string {
-  return `event: error\ndata: ${JSON.stringify(body)}\n\n`;
+  return sseEvent({ event: "error", data: JSON.stringify(body) });
 }

@@ -27,7 +27,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { errorBody, httpStatusOf, TributaryError } from "../node/errors.ts";
+import { DEFAULT_MAX_BODY_BYTES, readBody } from "../node/http/body.ts";
 import { clientErrorListener, http1ServerOptions, resolveHttpLimits } from "../node/http/limits.ts";
+import { closeServer, listen } from "../node/http/listen.ts";
+import { pytrickleBody, sendError, sendJson } from "../node/http/send.ts";
+import { SseWriter } from "../node/http/sse.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
 import type { ChannelFactory } from "./channels.ts";
 import { type GpuProbe, gpuInfo, gpuStats, nvidiaSmiProbe } from "./hardware.ts";
@@ -35,15 +39,11 @@ import { RunnerHealth } from "./health.ts";
 import {
   acceptsEventStream,
   bearerAuthorized,
-  DEFAULT_MAX_BODY_BYTES,
   decodeBatchBody,
   isJsonType,
   mediaType,
   parseJson,
-  readBody,
   SSE_DONE,
-  sendJson,
-  sseData,
   sseError,
 } from "./http.ts";
 import { runnerMetrics } from "./metrics.ts";
@@ -68,9 +68,9 @@ export interface RunnerOptions {
   channels?: ChannelFactory;
   /** Largest accepted request body in bytes (413 above); default 10 MiB. */
   maxBodyBytes?: number;
-  /** `pipeline` of `/version` and `/hardware/*`; default env `PIPELINE`, then the pipeline's name. */
+  /** `pipeline` of `/version` and `/hardware/*`; default the pipeline's name (`tributary serve`: env `PIPELINE`, see env.ts). */
   pipelineName?: string;
-  /** `model_id` of `/version` and `/hardware/*`; default env `CAPABILITY_NAME`, then `MODEL_ID`, then "". */
+  /** `model_id` of `/version` and `/hardware/*`; default "" (`tributary serve`: env `CAPABILITY_NAME`, then `MODEL_ID`). */
   modelId?: string;
   /** `/app-version` answer; default "0.0.1" (pytrickle's default). */
   appVersion?: string;
@@ -99,9 +99,10 @@ export interface RunningRunner extends AsyncDisposable {
 type Family = "system" | "stream" | "batch";
 
 /** The pytrickle-shaped error body of stream routes. */
-function streamError(message: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { status: "error", message, ...extra };
-}
+const streamError = pytrickleBody;
+
+/** A refused upload is read to its end (at most 5 s) before the 413, so a piping orchestrator reads it. */
+const DRAIN = { tooLarge: "drain" } as const;
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -125,8 +126,8 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
   const log = (options.logger ?? silentLogger()).child({ pipeline: pipeline.name });
   const health = new RunnerHealth();
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const pipelineName = options.pipelineName ?? process.env.PIPELINE ?? pipeline.name;
-  const modelId = options.modelId ?? process.env.CAPABILITY_NAME ?? process.env.MODEL_ID ?? "";
+  const pipelineName = options.pipelineName ?? pipeline.name;
+  const modelId = options.modelId ?? "";
   const closing = new AbortController();
   let session: StreamSession | undefined;
   let starting = false;
@@ -239,7 +240,7 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
     const ct = req.headers["content-type"];
     if (!isJsonType(ct)) {
       // drain, so the connection stays usable
-      await readBody(req, maxBody);
+      await readBody(req, maxBody, DRAIN);
       throw new TributaryError(
         "UNSUPPORTED_CONTENT_TYPE",
         `Unknown content type: ${mediaType(ct) || "(none)"}`,
@@ -248,13 +249,13 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
         },
       );
     }
-    return parseJson(await readBody(req, maxBody));
+    return parseJson(await readBody(req, maxBody, DRAIN));
   }
 
   async function startStream(pl: LivePipeline, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const state = () => health.pipelineState();
     if (!health.ready) {
-      await readBody(req, maxBody).catch(() => {});
+      await readBody(req, maxBody, DRAIN).catch(() => {});
       const message =
         health.status === "ERROR"
           ? `Pipeline is in ERROR state: ${health.errorMessage}`
@@ -343,7 +344,7 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
 
   async function stopStream(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // The body is free text (a reason) or empty; read it (bounded) and ignore it.
-    await readBody(req, maxBody).catch(() => {});
+    await readBody(req, maxBody, DRAIN).catch(() => {});
     const s = session;
     if (!s) {
       sendJson(res, 400, streamError("No active stream to stop"));
@@ -375,7 +376,7 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
     res: ServerResponse,
   ): Promise<void> {
     if (!health.ready) {
-      await readBody(req, maxBody).catch(() => {});
+      await readBody(req, maxBody, DRAIN).catch(() => {});
       const loading = health.status !== "ERROR";
       sendJson(res, 503, {
         error: {
@@ -387,7 +388,7 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
       });
       return;
     }
-    const input = await decodeBatchBody(req.headers["content-type"], await readBody(req, maxBody));
+    const input = await decodeBatchBody(req.headers["content-type"], await readBody(req, maxBody, DRAIN));
     const done = health.enterRequest();
     stats.batchRequests++;
     const abort = new AbortController();
@@ -425,7 +426,7 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
     } catch (err) {
       stats.batchErrors++;
       if (!(err instanceof TributaryError)) log.warn({ err: messageOf(err) }, "batch run failed");
-      sendJson(res, httpStatusOf(err), errorBody(err));
+      sendError(res, err);
     } finally {
       done();
       res.off("close", onClose);
@@ -458,13 +459,7 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
     items: AsyncIterable<unknown>,
     signal: AbortSignal,
   ): Promise<void> {
-    res.writeHead(200, {
-      "content-type": "text/event-stream",
-      "cache-control": "no-cache",
-      connection: "keep-alive",
-      "x-accel-buffering": "no",
-    });
-    res.flushHeaders();
+    const sse = new SseWriter(res);
     const it = items[Symbol.asyncIterator]();
     try {
       for (;;) {
@@ -472,16 +467,16 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
         const { value, done } = await it.next();
         if (done) break;
         if (value === undefined) continue;
-        if (!res.write(sseData(value))) await Promise.race([once(res, "drain"), once(res, "close")]);
+        if (!sse.json(value)) await sse.drained();
       }
-      if (!signal.aborted) res.write(SSE_DONE);
+      if (!signal.aborted) sse.write(SSE_DONE);
     } catch (err) {
       stats.batchErrors++;
       log.warn({ err: messageOf(err) }, "batch stream failed");
-      if (!res.destroyed) res.write(sseError(errorBody(err)));
+      sse.write(sseError(errorBody(err)));
     } finally {
       if (signal.aborted) await it.return?.().catch(() => {});
-      res.end();
+      sse.end();
     }
   }
 
@@ -548,9 +543,8 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
   server.on("clientError", clientErrorListener(limits));
   const port = options.port ?? 8000;
   const bindHost = options.host ?? "127.0.0.1";
-  server.listen(port, bindHost);
   try {
-    await once(server, "listening");
+    await listen(server, bindHost, port);
   } catch (err) {
     closing.abort();
     await loaded;
@@ -574,10 +568,8 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
       closing.abort();
       options.signal?.removeEventListener("abort", onAbort);
       await session?.stop();
-      const done = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      setTimeout(() => server.closeAllConnections(), 1000).unref();
-      await done;
+      // Answers in flight get a second; then every connection left is dropped.
+      await closeServer(server, { graceMs: 1000 });
       await loaded;
     })();
     return closed;

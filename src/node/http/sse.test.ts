@@ -52,13 +52,13 @@ test("SseWriter writes the head, events as they come, and ends when the client g
     assert.equal(text, 'retry: 2000\n\nid: 1\nevent: state\ndata: {"n":1}\n\n');
     const w = writer!;
     assert.equal(w.closed, false);
-    assert.equal(w.data([1, 2]), true);
+    assert.equal(w.json([1, 2]), true);
     await until("data: [1,2]\n\n");
     // The client leaves: the writer's signal aborts and later writes are dropped.
     res.destroy();
     await new Promise<void>((resolve) => w.signal.addEventListener("abort", () => resolve(), { once: true }));
     assert.equal(w.closed, true);
-    assert.equal(w.data("late"), false);
+    assert.equal(w.json("late"), false);
     await w.drained(); // resolves at once on a closed stream
   } finally {
     await closeServer(server);
@@ -68,7 +68,7 @@ test("SseWriter writes the head, events as they come, and ends when the client g
 test("SseWriter.end sends the last text and ends the response once", async () => {
   const server = createServer((_req, res) => {
     const w = new SseWriter(res);
-    w.data("x");
+    w.json("x");
     w.end(sseEvent({ data: "[DONE]" }));
     w.end("ignored");
     assert.equal(w.closed, true);
@@ -84,7 +84,7 @@ test("SseWriter.end sends the last text and ends the response once", async () =>
         res.on("end", () => resolve(t));
       }),
     );
-    assert.equal(text, "data: x\n\ndata: [DONE]\n\n");
+    assert.equal(text, 'data: "x"\n\ndata: [DONE]\n\n');
   } finally {
     await closeServer(server);
   }

@@ -88,9 +88,9 @@ export class SseWriter {
     return this.write(sseEvent(event));
   }
 
-  /** Sends `data` as one unnamed event. */
-  data(value: unknown): boolean {
-    return this.send({ data: value });
+  /** Sends `value` as JSON in one unnamed event (a string too: `"…"`). */
+  json(value: unknown): boolean {
+    return this.send({ data: JSON.stringify(value) });
   }
 
   /** Writes raw, already framed text; false when the buffer is full (or the stream is closed). */
