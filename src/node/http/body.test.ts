@@ -1,8 +1,15 @@
 import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, request, type ServerResponse } from "node:http";
 import { connect } from "node:net";
+import { Readable } from "node:stream";
 import { test } from "node:test";
-import { BodyCutOffError, PayloadTooLargeError, type ReadBodyOptions, readBody } from "./body.ts";
+import {
+  BodyCutOffError,
+  PayloadTooLargeError,
+  type ReadBodyOptions,
+  readBody,
+  readJsonObject,
+} from "./body.ts";
 import { closeServer, listen } from "./listen.ts";
 import { sendError } from "./send.ts";
 
@@ -124,4 +131,16 @@ test('"drain" mode reads the rest of a refused upload first, so the client reads
   assert.equal(r.status, 413);
   const out = await s.next();
   assert.ok("err" in out && out.err instanceof PayloadTooLargeError);
+});
+
+test("readJsonObject: {} for an empty body, the object, or the caller's error for anything else", async () => {
+  const source = (text: string) => Object.assign(Readable.from([Buffer.from(text)]), { headers: {} });
+  assert.deepEqual(await readJsonObject(Object.assign(Readable.from([]), { headers: {} })), {});
+  assert.deepEqual(await readJsonObject(source('{"a":1}')), { a: 1 });
+  await assert.rejects(readJsonObject(source("[1]")), { code: "BAD_JSON", status: 400 });
+  await assert.rejects(readJsonObject(source("{")), { code: "BAD_JSON" });
+  await assert.rejects(
+    readJsonObject(source("1"), 100, () => new Error("Invalid JSON body")),
+    /Invalid JSON body/,
+  );
 });

@@ -142,3 +142,25 @@ function drain(req: BodySource, ms: number): Promise<void> {
     req.resume();
   });
 }
+
+/**
+ * Reads a body that must be a JSON object; an empty body is `{}`.
+ * @param invalid the error for anything else (default: 400 `BAD_JSON`, "the body must be a JSON object").
+ * @throws what {@link readBody} throws, and `invalid()`.
+ */
+export async function readJsonObject(
+  req: BodySource,
+  limit = DEFAULT_MAX_BODY_BYTES,
+  invalid: () => Error = () => new BadRequestError("the body must be a JSON object", { code: "BAD_JSON" }),
+): Promise<Record<string, unknown>> {
+  const raw = await readBody(req, limit);
+  if (raw.length === 0) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(raw.toString("utf8"));
+  } catch {
+    throw invalid();
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw invalid();
+  return value as Record<string, unknown>;
+}
