@@ -122,10 +122,23 @@ export function buildProgram(): Command {
 }
 
 /**
+ * The library's process-wide switches, set from the environment (only the CLI reads it):
+ * `TRIBUTARY_PURE_JS_KECCAK=1` and `TRIBUTARY_PURE_JS_SECP256K1=1` use the pure-JavaScript keccak256
+ * and signature recovery instead of the native bindings. Their modules load only when a switch is set.
+ */
+export async function applyEnvironment(env: Record<string, string | undefined> = process.env): Promise<void> {
+  if (env.TRIBUTARY_PURE_JS_KECCAK === "1") (await import("../protocol/keccak.ts")).usePureJsKeccak();
+  if (env.TRIBUTARY_PURE_JS_SECP256K1 === "1")
+    (await import("../payments/ecrecover.ts")).usePureJsSecp256k1();
+}
+
+/**
  * Builds the tree for one command line: only the module of the command named in `argv` (also
- * after `help`) is loaded; the others are placeholders.
+ * after `help`) is loaded; the others are placeholders. Applies the environment's switches first
+ * ({@link applyEnvironment}).
  */
 export async function loadProgram(argv: readonly string[] = process.argv): Promise<Command> {
+  await applyEnvironment();
   const args = argv.slice(2);
   let name = args.find((a) => !a.startsWith("-"));
   if (name === "help") name = args.slice(args.indexOf("help") + 1).find((a) => !a.startsWith("-"));

@@ -9,6 +9,7 @@ import { pathToFileURL } from "node:url";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { TributaryError } from "../node/errors.ts";
 import { createLogger, type Logger } from "../node/logger.ts";
+import { runnerOptionsFromEnv } from "../runner/env.ts";
 import { isPipeline, type Pipeline } from "../runner/pipeline.ts";
 import { type RegistrationLoop, registrationFromEnv, startRegistration } from "../runner/registration.ts";
 import { type RunningRunner, startRunner } from "../runner/server.ts";
@@ -91,6 +92,7 @@ export async function serve(target: string, options: ServeOptions): Promise<Serv
       ? undefined
       : registrationFromEnv(env, { name: pipeline.name, ...(options.token ? { token: options.token } : {}) });
   const runner = await startRunner(pipeline, {
+    ...runnerOptionsFromEnv(env),
     port: options.port,
     host: options.host,
     ...(options.token ? { token: options.token } : {}),
@@ -192,7 +194,8 @@ Examples:
         target: string,
         opts: { port: number; host: string; token?: string; maxBodyBytes?: number; register: boolean },
       ) => {
-        const logger = createLogger({ name: "runner" });
+        const level = process.env.TRIBUTARY_LOG_LEVEL;
+        const logger = createLogger({ name: "runner", ...(level ? { level } : {}) });
         const ac = new AbortController();
         let served: Served;
         try {

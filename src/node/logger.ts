@@ -41,7 +41,7 @@ export const REDACT_PATHS: readonly string[] = [
 export interface CreateLoggerOptions {
   /** Component name, added to every line as `component`. */
   name: string;
-  /** pino level; defaults to `TRIBUTARY_LOG_LEVEL` or `info`. */
+  /** pino level; default `info` (the CLI passes `--log-level`, or `TRIBUTARY_LOG_LEVEL`). */
   level?: string;
   /** Where lines go; defaults to stderr so stdout stays free for command output. */
   destination?: NodeJS.WritableStream;
@@ -51,7 +51,7 @@ export interface CreateLoggerOptions {
 export function createLogger(options: CreateLoggerOptions): Logger {
   const config: LoggerOptions = {
     name: options.name,
-    level: options.level ?? process.env.TRIBUTARY_LOG_LEVEL ?? "info",
+    level: options.level ?? "info",
     redact: { paths: [...REDACT_PATHS], censor: "[redacted]" },
     base: { component: options.name },
   };

@@ -4,7 +4,9 @@
  * Uses libsecp256k1 through the `secp256k1` package's prebuilt N-API binding when it loads (the same C
  * library go-ethereum's `crypto.Ecrecover` uses with cgo), and viem's pure-JavaScript implementation
  * otherwise. bench/payments/validate.ts measured the JavaScript path at about 1/35 of go-ethereum's
- * rate and the native one on par with it; {@link ecrecoverBackend} says which one runs.
+ * rate and the native one on par with it; {@link ecrecoverBackend} says which one runs, and
+ * {@link usePureJsSecp256k1} forces the JavaScript one (the CLI does when
+ * `TRIBUTARY_PURE_JS_SECP256K1=1`).
  */
 import { createRequire } from "node:module";
 import { type Address, bytesToHex, recoverAddress } from "viem";
@@ -15,7 +17,6 @@ interface NativeSecp256k1 {
 }
 
 function loadNative(): NativeSecp256k1 | undefined {
-  if (process.env.TRIBUTARY_PURE_JS_SECP256K1 === "1") return undefined;
   try {
     // `secp256k1/bindings` is the native build only (no silent fallback to the slow `elliptic` path).
     return createRequire(import.meta.url)("secp256k1/bindings") as NativeSecp256k1;
@@ -24,10 +25,20 @@ function loadNative(): NativeSecp256k1 | undefined {
   }
 }
 
-const native = loadNative();
+const loaded = loadNative();
+let native = loaded;
 
 /** Which implementation {@link recoverSigner} uses: `"libsecp256k1"` or `"javascript"`. */
-export const ecrecoverBackend: "libsecp256k1" | "javascript" = native ? "libsecp256k1" : "javascript";
+export let ecrecoverBackend: "libsecp256k1" | "javascript" = native ? "libsecp256k1" : "javascript";
+
+/**
+ * Forces viem's pure-JavaScript recovery (`pure`, the default), or goes back to libsecp256k1 when it
+ * loaded. Both recover the same address; for comparing speed and for platforms without the binding.
+ */
+export function usePureJsSecp256k1(pure = true): void {
+  native = pure ? undefined : loaded;
+  ecrecoverBackend = native ? "libsecp256k1" : "javascript";
+}
 
 /**
  * Recovers the address (lower-case hex; compare with `isAddressEqual`) that signed the 32-byte `digest` with the 65-byte r ‖ s ‖ v signature

@@ -5,7 +5,8 @@
  * Uses the `keccak` package's prebuilt N-API binding (the reference C implementation) when it loads,
  * about 6× faster than the pure-JavaScript hash (bench/payments/validate.ts: keccak was a third of a
  * ticket validation's CPU time), and viem's implementation otherwise. Both give the same bytes;
- * {@link keccakBackend} says which runs.
+ * {@link keccakBackend} says which runs, and {@link usePureJsKeccak} forces the JavaScript one (the
+ * CLI does when `TRIBUTARY_PURE_JS_KECCAK=1`).
  */
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
@@ -21,7 +22,6 @@ interface KeccakStateCtor {
 }
 
 function loadNative(): KeccakStateCtor | undefined {
-  if (process.env.TRIBUTARY_PURE_JS_KECCAK === "1") return undefined;
   try {
     const bindings = createRequire(import.meta.url).resolve("keccak/bindings");
     // node-gyp-build as `keccak` itself resolves it: it finds the prebuilt binary for this platform.
@@ -33,10 +33,20 @@ function loadNative(): KeccakStateCtor | undefined {
   }
 }
 
-const NativeState = loadNative();
+const native = loadNative();
+let NativeState = native;
 
 /** Which implementation {@link keccak256} uses. */
-export const keccakBackend: "native" | "javascript" = NativeState ? "native" : "javascript";
+export let keccakBackend: "native" | "javascript" = NativeState ? "native" : "javascript";
+
+/**
+ * Forces viem's pure-JavaScript hash (`pure`, the default), or goes back to the native binding when it
+ * loaded. Both give the same bytes; for comparing speed and for platforms without the prebuilt binary.
+ */
+export function usePureJsKeccak(pure = true): void {
+  NativeState = pure ? undefined : native;
+  keccakBackend = NativeState ? "native" : "javascript";
+}
 
 /** keccak256 of `data` as 32 bytes. */
 export function keccak256(data: Uint8Array): Uint8Array {

@@ -13,6 +13,7 @@
  */
 export { BadRequestError, TributaryError } from "../node/errors.ts";
 export * from "./channels.ts";
+export { runnerOptionsFromEnv } from "./env.ts";
 export { type GpuDevice, type GpuProbe, nvidiaSmiProbe } from "./hardware.ts";
 export { type HealthStatus, type PipelineStatePayload, RunnerHealth } from "./health.ts";
 export { PayloadTooLargeError } from "./http.ts";

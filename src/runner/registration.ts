@@ -89,7 +89,7 @@ function int64(name: string, text: string): bigint {
  * @throws RegistrationConfigError for malformed numbers.
  */
 export function registrationFromEnv(
-  env: Record<string, string | undefined> = process.env,
+  env: Record<string, string | undefined>,
   defaults: Partial<Pick<CapabilityRegistration, "name" | "description" | "url" | "token">> = {},
 ): CapabilityRegistration | undefined {
   const orchUrl = env.ORCH_URL?.trim();

@@ -64,8 +64,22 @@ function importsOf(text: string): { specifier: string; line: number }[] {
   }));
 }
 
-function lineOf(text: string, index: number): number {
-  return text.slice(0, index).split("\n").length;
+/** Lines (1-based) where the code reads `process.env` (comments and strings do not count). */
+function envReadsOf(file: string, text: string): number[] {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
+  const lines: number[] = [];
+  const visit = (node: ts.Node): void => {
+    if (
+      ts.isPropertyAccessExpression(node) &&
+      ts.isIdentifier(node.expression) &&
+      node.expression.text === "process" &&
+      node.name.text === "env"
+    )
+      lines.push(source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1);
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return lines;
 }
 
 function violations(): Violation[] {
@@ -102,9 +116,9 @@ function violations(): Violation[] {
       }
     }
     if (from !== ENV_FOLDER) {
-      for (const m of text.matchAll(/\bprocess\.env\b/g)) {
+      for (const line of envReadsOf(file, text)) {
         out.push({
-          where: `${file}:${lineOf(text, m.index)}`,
+          where: `${file}:${line}`,
           message: `reads process.env outside src/${ENV_FOLDER}: take the value as an option`,
         });
       }
@@ -143,6 +157,10 @@ test("the check sees imports of every kind, and points up", () => {
     { specifier: "./side-effect.ts", line: 6 },
     { specifier: "../chain/f.ts", line: 9 },
   ]);
+  assert.deepEqual(
+    envReadsOf("x.ts", "// process.env.A\nconst a = process.env.A;\nconst s = 'process.env';"),
+    [2],
+  );
   assert.ok((RANK.get("node") ?? -1) < (RANK.get("payments") ?? -1));
   assert.ok((RANK.get("media") ?? -1) < (RANK.get("runner") ?? -1));
   assert.ok((RANK.get("runner") ?? -1) < (RANK.get("client") ?? -1));
