@@ -23,7 +23,6 @@
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { Counter, Histogram, type Registry } from "prom-client";
 import { BadRequestError, errorBody, httpStatusOf, TributaryError } from "../node/errors.ts";
 import {
@@ -32,6 +31,8 @@ import {
   http1ServerOptions,
   resolveHttpLimits,
 } from "../node/http/limits.ts";
+import { closeServer, listen, originOf } from "../node/http/listen.ts";
+import { sendError, sendJson } from "../node/http/send.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
 import { createMetricsRegistry, writeMetrics } from "../node/metrics.ts";
 import type { Rat } from "../payments/rational.ts";
@@ -183,31 +184,6 @@ function metricsOf(registry: Registry): GatewayMetrics {
       registers: [registry],
     }),
   };
-}
-
-/** Writes our JSON error envelope. */
-export function sendError(
-  res: ServerResponse,
-  err: unknown,
-  extraHeaders: Record<string, string> = {},
-): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = JSON.stringify(errorBody(err));
-  res.writeHead(httpStatusOf(err), { "content-type": "application/json", ...extraHeaders });
-  res.end(body);
-}
-
-function sendJson(
-  res: ServerResponse,
-  status: number,
-  value: unknown,
-  headers: Record<string, string> = {},
-): void {
-  res.writeHead(status, { "content-type": "application/json", ...headers });
-  res.end(JSON.stringify(value));
 }
 
 /** The model id of a native AI request: `X-Model-Id`, else JSON `model_id`, else a multipart field. */
@@ -592,25 +568,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       const trace = (err as { trace?: TraceContext }).trace;
       if (status >= 500) baseLog.warn({ err, trace_id: trace?.traceId, path: req.url }, "request failed");
       // A body refused as too large (often before any of it was read) is not drained: the
-      // connection closes after the answer.
-      sendError(res, err, {
-        ...(trace ? { "x-trace-id": trace.traceId } : {}),
-        ...(status === 413 ? { connection: "close" } : {}),
-      });
+      // connection closes after the answer (sendJson adds `Connection: close` to a 413).
+      sendError(res, err, { headers: trace ? { "x-trace-id": trace.traceId } : {} });
       if (status !== 413) req.resume();
     });
   });
   server.on("clientError", clientErrorListener(limits));
   const host = options.host ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? DEFAULT_GATEWAY_PORT, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const port = await listen(server, host, options.port ?? DEFAULT_GATEWAY_PORT);
+  const url = originOf("http", host, port);
   const publicUrl = (options.publicUrl ?? url).replace(/\/+$/, "");
   pool.start();
   baseLog.info({ url }, "gateway listening");
@@ -624,11 +590,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       dashSource?.close();
       pool.close();
       grpc?.close();
-      server.closeIdleConnections();
-      await new Promise<void>((r) => {
-        server.close(() => r());
-        setTimeout(() => server.closeAllConnections(), 1000).unref();
-      });
+      await closeServer(server, { graceMs: 1000 });
       http.close();
     })();
     return closing;
