@@ -48,11 +48,11 @@ import {
 } from "../payments/index.ts";
 import { aiRequestUnits } from "../protocol/ai-units.ts";
 import type { OrchestratorInfo } from "../protocol/gen/lp_rpc_pb.ts";
+import type { JobRequest as ClientJobRequest } from "../protocol/job-header.ts";
 import { encodePaymentHeader, priceInfoFromWire, ticketParamsFromWire } from "../protocol/payment-header.ts";
 import { EMPTY_SEGMENT_HASH, encodeSegmentHeader, segCredsSigningBytes } from "../protocol/segment-header.ts";
 import { parseJsonBig, priceInfoFromGoJson, ticketParamsFromGoJson } from "../protocol/ticket-params-json.ts";
 import { aiRequestCapabilities, pipelineToCapability, quotedPrice } from "./capabilities.ts";
-import type { ClientJobRequest } from "./gateway.ts";
 import { type OrchestratorHttp, readText } from "./orch-http.ts";
 
 /** Balance (in seconds of price) under which the gateway pays again (go-livepeer `minBal = 120 × price`). */
