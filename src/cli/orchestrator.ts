@@ -53,6 +53,13 @@ function parseCount(value: string): number {
   return Number(value);
 }
 
+/** `--target-tickets-per-payment`: 0 (off) to 600 (what an orchestrator takes on one set of params). */
+function parseTarget(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 600)
+    throw new InvalidArgumentError("expected an integer from 0 to 600");
+  return Number(value);
+}
+
 /** `--max-job-timeout`: a duration (plain numbers are seconds) of whole seconds, at most one day. */
 function parseJobTimeout(value: string): number {
   const ms = parseDuration(value);
@@ -83,6 +90,7 @@ interface OrchestratorCliOptions extends KeyCliOptions, HttpLimitCliOptions {
   pricePerUnit?: Rat;
   ticketEv?: bigint;
   maxFaceValue?: bigint;
+  targetTicketsPerPayment?: number;
   maxJobTimeout: number;
   maxChainStaleness: number;
   trickleHostForRunner?: string;
@@ -151,6 +159,14 @@ export function orchestratorCommand(): Command {
       new Option("--max-face-value <wei>", "cap on a ticket's face value (default: none)")
         .env("TRIBUTARY_MAX_FACE_VALUE")
         .argParser(parseWei),
+    )
+    .addOption(
+      new Option(
+        "--target-tickets-per-payment <n>",
+        "for prices where a gateway's usual payment would take more tickets than this, quote tickets worth more (within --max-face-value and the sender's float); 0 = always --ticket-ev (default 50)",
+      )
+        .env("TRIBUTARY_TARGET_TICKETS_PER_PAYMENT")
+        .argParser(parseTarget),
     )
     .addOption(
       new Option(
@@ -240,6 +256,9 @@ Examples:
             dataDir: opts.dataDir,
             ...(opts.ticketEv === undefined ? {} : { ticketEV: opts.ticketEv }),
             ...(opts.maxFaceValue === undefined ? {} : { maxFaceValue: opts.maxFaceValue }),
+            ...(opts.targetTicketsPerPayment === undefined
+              ? {}
+              : { targetTicketsPerPayment: opts.targetTicketsPerPayment }),
             maxChainStalenessMs: opts.maxChainStaleness,
             logger,
           });

@@ -62,6 +62,8 @@ export interface OnchainPaymentsOptions {
   ticketEV?: bigint;
   /** Face value cap in wei (`-maxFaceValue`); default none. */
   maxFaceValue?: bigint;
+  /** See `RecipientOptions.targetTicketsPerPayment` (`--target-tickets-per-payment`); default 50. */
+  targetTicketsPerPayment?: number;
   /** Period of the store's purge of expired nonces and spent balances, ms; default 60 s. */
   purgeIntervalMs?: number;
   /** Idle time after which a balance with no credit left is deleted, ms; default 1 h. */
@@ -137,6 +139,9 @@ export async function startOnchainPayments(options: OnchainPaymentsOptions): Pro
     ticketEV: options.ticketEV ?? DEFAULT_TICKET_EV,
     redeemGas: options.network === "arbitrum-one" ? REDEEM_GAS_L2 : REDEEM_GAS_L1,
     ...(options.maxFaceValue ? { maxFaceValue: options.maxFaceValue } : {}),
+    ...(options.targetTicketsPerPayment === undefined
+      ? {}
+      : { targetTicketsPerPayment: options.targetTicketsPerPayment }),
     time: facts,
     gasPrice: facts,
     senders: facts,

@@ -176,10 +176,13 @@ export class PaymentGate {
     this.#isActive = options.isActive ?? (() => true);
   }
 
-  /** Ticket params for `sender` at `price`; maps "insufficient sender reserve" to 503. */
-  async ticketParams(sender: Address, price: Rat): Promise<TicketParams> {
+  /**
+   * Ticket params for `sender` at `price`, sized for a usual payment of `usualUnits` units
+   * (`Recipient.ticketParams`); maps "insufficient sender reserve" to 503.
+   */
+  async ticketParams(sender: Address, price: Rat, usualUnits = 0n): Promise<TicketParams> {
     try {
-      return await this.recipient.ticketParams(sender, price);
+      return await this.recipient.ticketParams(sender, price, usualUnits);
     } catch (err) {
       if (err instanceof PaymentError && err.code === "INSUFFICIENT_SENDER_RESERVE")
         throw new TributaryError(err.code, err.message, { status: 503, details: err.details, cause: err });

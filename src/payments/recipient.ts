@@ -18,6 +18,7 @@ import {
 } from "./chain-facts.ts";
 import {
   AVG_GAS_PRICE,
+  DEFAULT_MAX_TICKET_EV,
   EV_MULTIPLIER,
   MAX_SENDER_NONCES,
   MAX_WIN_PROB,
@@ -47,6 +48,14 @@ import type {
   TicketParams,
 } from "./types.ts";
 
+/**
+ * Default most tickets a gateway's usual payment should take ({@link RecipientOptions.targetTicketsPerPayment}):
+ * 50 tickets are a `Livepeer-Payment` header of about 5 KB and about 25 ms of signing, and one
+ * ticket is then at most 2 % of the payment (2.4 s of a BYOC price), so rounding up to whole tickets
+ * overpays little.
+ */
+export const DEFAULT_TARGET_TICKETS_PER_PAYMENT = 50;
+
 /** processPayment yields to the event loop after this many tickets. */
 const YIELD_EVERY = 16;
 
@@ -66,6 +75,16 @@ export interface RecipientOptions {
   txCostMultiplier?: bigint;
   /** Upper bound on face value; 0 or undefined = unlimited (`-maxFaceValue`). */
   maxFaceValue?: bigint;
+  /**
+   * Most tickets a gateway's usual payment at the quoted price should take; 0 = always quote
+   * `ticketEV`. Default {@link DEFAULT_TARGET_TICKETS_PER_PAYMENT}. See {@link Recipient.ticketParams}.
+   */
+  targetTicketsPerPayment?: number;
+  /**
+   * Highest EV a raised quote may have (wei); default go-livepeer gateways' `-maxTicketEV`
+   * (3000 gwei), which they refuse to exceed.
+   */
+  maxScaledTicketEV?: bigint;
   time: TimeSource;
   gasPrice: GasPriceSource;
   senders: SenderMonitor;
@@ -119,6 +138,8 @@ export class Recipient {
   readonly #redeemGas: bigint;
   readonly #txCostMultiplier: bigint;
   #maxFaceValue: bigint;
+  readonly #target: bigint;
+  readonly #maxScaledEV: bigint;
   readonly #time: TimeSource;
   readonly #gas: GasPriceSource;
   readonly #senders: SenderMonitor;
@@ -135,6 +156,11 @@ export class Recipient {
     this.#redeemGas = o.redeemGas;
     this.#txCostMultiplier = o.txCostMultiplier ?? TX_COST_MULTIPLIER;
     this.#maxFaceValue = o.maxFaceValue ?? 0n;
+    const target = o.targetTicketsPerPayment ?? DEFAULT_TARGET_TICKETS_PER_PAYMENT;
+    if (!Number.isInteger(target) || target < 0)
+      throw new RangeError("targetTicketsPerPayment must be an integer ≥ 0");
+    this.#target = BigInt(target);
+    this.#maxScaledEV = o.maxScaledTicketEV ?? DEFAULT_MAX_TICKET_EV;
     this.#time = o.time;
     this.#gas = o.gasPrice;
     this.#senders = o.senders;
@@ -224,11 +250,57 @@ export class Recipient {
    * Win probability for a face value (docs/spec/payments.md#ticket-parameters): 0 for 0; 2^256 − 1 when faceValue = EV; else
    * EV × ceil-ish(maxWinProb / faceValue) exactly as go-livepeer computes it.
    */
-  winProb(faceValue: bigint): bigint {
+  winProb(faceValue: bigint, ev: bigint = this.#ev): bigint {
     if (faceValue === 0n) return 0n;
-    if (faceValue === this.#ev) return MAX_WIN_PROB;
+    if (faceValue === ev) return MAX_WIN_PROB;
     const x = MAX_WIN_PROB / faceValue;
-    return MAX_WIN_PROB % faceValue !== 0n ? this.#ev * (x + 1n) : this.#ev * x;
+    return MAX_WIN_PROB % faceValue !== 0n ? ev * (x + 1n) : ev * x;
+  }
+
+  /**
+   * The EV to quote at `price` for a usual payment of `usualUnits` units: the ticket EV, or, when
+   * price × units would take more than the target number of tickets of that EV, ceil(price × units /
+   * target), below {@link RecipientOptions.maxScaledTicketEV}. Never below the ticket EV.
+   */
+  wantedEV(price: Rat, usualUnits: bigint): bigint {
+    if (this.#target === 0n || usualUnits <= 0n || price.cmp(0n) <= 0) return this.#ev;
+    const want = price.mul(usualUnits).div(this.#target).ceil();
+    let ev = want;
+    // − 1: the win probability rounds up, so the EV quoted is a fraction of a wei above this one.
+    if (ev >= this.#maxScaledEV) ev = this.#maxScaledEV - 1n;
+    if (ev < this.#ev) ev = this.#ev;
+    return ev;
+  }
+
+  /**
+   * Face value and win probability at `price` (docs/spec/payments.md#ticket-parameters): go-livepeer's
+   * at the ticket EV, unless {@link wantedEV} is higher. Then go-livepeer's face value rule runs at
+   * that EV (txCost × multiplier, or EV × 100 when that is below the EV), bounded by the sender's
+   * max float, `maxFaceValue` and the sender's deposit (a gateway refuses a face value above its
+   * deposit; a default face value already above it is kept), and never below the default face
+   * value; the EV is then kept below the face value (win probability under 1). Where the bounds
+   * leave no room, the quote is the default one and the gateway sends more tickets.
+   */
+  async #faceValueAndWinProb(
+    sender: Address,
+    price: Rat,
+    usualUnits: bigint,
+  ): Promise<{ fv: bigint; wp: bigint }> {
+    const fv = await this.faceValue(sender);
+    const want = this.wantedEV(price, usualUnits);
+    if (want === this.#ev) return { fv, wp: this.winProb(fv) };
+    let big = this.txCost() * this.#txCostMultiplier;
+    if (big < want) big = want * EV_MULTIPLIER;
+    const maxFloat = await this.#senders.maxFloat(sender);
+    if (big > maxFloat) big = maxFloat;
+    if (this.#maxFaceValue > 0n && big > this.#maxFaceValue) big = this.#maxFaceValue;
+    const { deposit } = await this.#senders.senderInfo(sender);
+    if (big > deposit) big = deposit;
+    if (big < fv) big = fv;
+    const ev = want < big ? want : big - 1n;
+    const wp = this.winProb(big, ev);
+    if (ev <= this.#ev || wp >= MAX_WIN_PROB) return { fv, wp: this.winProb(fv) };
+    return { fv: big, wp };
   }
 
   /** faceValue / txCost for `sender` (go-livepeer `TxCostMultiplier`); 0 when gas is free. */
@@ -255,12 +327,17 @@ export class Recipient {
    * Ticket params for `sender` at `price` wei per unit (go-livepeer `TicketParams`): a fresh seed,
    * face value and win probability (0 and 0 for a free price), expiry 40 L1 blocks ahead, and
    * expiration params. Throws INSUFFICIENT_SENDER_RESERVE when the sender cannot back a ticket.
+   *
+   * `usualUnits` (see usual-payment.ts) is how many units a gateway usually pays for at once: when
+   * that payment would take more than the target number of tickets, the tickets quoted are worth
+   * more (face value and/or win probability raised within the orchestrator's limits), so the
+   * gateway sends fewer. 0 (the default), a cheap price or a target of 0 quote go-livepeer's params.
    */
-  async ticketParams(sender: Address, price: Rat): Promise<TicketParams> {
+  async ticketParams(sender: Address, price: Rat, usualUnits = 0n): Promise<TicketParams> {
     const seed = bytesToBigInt(this.#random(32));
-    const faceValue = price.num > 0n ? await this.faceValue(sender) : 0n;
+    const { fv: faceValue, wp: winProb } =
+      price.num > 0n ? await this.#faceValueAndWinProb(sender, price, usualUnits) : { fv: 0n, wp: 0n };
     const expirationBlock = this.#time.lastSeenL1Block() + PARAMS_EXPIRATION_BLOCKS;
-    const winProb = this.winProb(faceValue);
     const expirationParams = this.expirationParams();
     const rand = this.recipientRand(
       seed,
