@@ -6,7 +6,9 @@
  *   trailing newline (the orchestrator's BYOC routes);
  * - {@link pytrickleError}: pytrickle's `{"status":"error","message"}` (the runner's stream routes).
  *
- * Works on node:http responses and on node:http2 compat responses alike.
+ * Works on node:http responses and on node:http2 compat responses alike. Head fields are written in
+ * their canonical case (`Content-Type`): some HTTP/1.1 clients of the orchestrator read them
+ * case-sensitively; a caller's field replaces a default whatever its case.
  */
 import { ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
@@ -25,18 +27,36 @@ export type Headers = Record<string, string>;
 export function sendJson(res: AnyResponse, status: number, body: unknown, headers: Headers = {}): void {
   if (res.headersSent) return;
   const text = typeof body === "string" ? body : JSON.stringify(body);
-  write(res, status, text, {
-    "content-type": "application/json",
-    "content-length": String(Buffer.byteLength(text)),
-    ...(status === 413 && res instanceof ServerResponse ? { connection: "close" } : {}),
-    ...headers,
-  });
+  write(
+    res,
+    status,
+    text,
+    withDefaults(
+      {
+        "Content-Type": "application/json",
+        "Content-Length": String(Buffer.byteLength(text)),
+        ...(status === 413 && res instanceof ServerResponse ? { Connection: "close" } : {}),
+      },
+      headers,
+    ),
+  );
 }
 
 /** Answers plain text with a trailing newline (go-livepeer's `http.Error` shape). */
 export function sendText(res: AnyResponse, status: number, text: string, headers: Headers = {}): void {
   if (res.headersSent) return;
-  write(res, status, `${text}\n`, { "content-type": "text/plain; charset=utf-8", ...headers });
+  write(res, status, `${text}\n`, withDefaults({ "Content-Type": "text/plain; charset=utf-8" }, headers));
+}
+
+/** `defaults` with `headers` over them, names compared without case (one `Content-Type`, not two). */
+export function withDefaults(defaults: Headers, headers: Headers): Headers {
+  const out = { ...defaults };
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    for (const d of Object.keys(out)) if (d.toLowerCase() === lower) delete out[d];
+    out[name] = value;
+  }
+  return out;
 }
 
 function write(res: AnyResponse, status: number, body: string, headers: Headers): void {
@@ -82,6 +102,11 @@ export function sendError(
   }
   const { status, body } = (options.format ?? envelopeError)(err);
   if (typeof body === "string")
-    write(res, status, body, { "content-type": "text/plain; charset=utf-8", ...options.headers });
+    write(
+      res,
+      status,
+      body,
+      withDefaults({ "Content-Type": "text/plain; charset=utf-8" }, options.headers ?? {}),
+    );
   else sendJson(res, status, body, options.headers);
 }

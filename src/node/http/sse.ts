@@ -4,7 +4,7 @@
  * feed; {@link sseEvent} frames the events other relays add to a stream they pass through.
  */
 import { ServerResponse } from "node:http";
-import type { AnyResponse } from "./send.ts";
+import { type AnyResponse, withDefaults } from "./send.ts";
 
 /** One event. `data` that is not a string is sent as JSON (one line: JSON has no raw newlines). */
 export interface SseEvent {
@@ -47,14 +47,16 @@ export class SseWriter {
 
   constructor(res: AnyResponse, options: SseWriterOptions = {}) {
     this.#res = res as ServerResponse;
-    const head: Record<string, string> = {
-      "content-type": "text/event-stream",
-      "cache-control": "no-cache",
-      "x-accel-buffering": "no",
-      // A connection header is not allowed over HTTP/2.
-      ...(res instanceof ServerResponse ? { connection: "keep-alive" } : {}),
-      ...options.headers,
-    };
+    const head = withDefaults(
+      {
+        "Content-Type": "text/event-stream",
+        "Cache-Control": "no-cache",
+        "X-Accel-Buffering": "no",
+        // A connection header is not allowed over HTTP/2.
+        ...(res instanceof ServerResponse ? { Connection: "keep-alive" } : {}),
+      },
+      options.headers ?? {},
+    );
     this.#res.writeHead(options.status ?? 200, head);
     this.#res.flushHeaders();
     const onClose = (): void => this.#stop();
