@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Address, Hash, Hex } from "viem";
-import { openStore, type PaymentStore } from "./store/store.ts";
 import {
   Redeemer,
   type RedeemerChain,
@@ -9,6 +8,7 @@ import {
   RedeemRevertError,
   type SignedRedeemTx,
 } from "./redeemer.ts";
+import { openStore, type PaymentStore } from "./store/store.ts";
 import { ticketHash } from "./ticket.ts";
 import type { SignedTicket } from "./types.ts";
 
