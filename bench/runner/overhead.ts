@@ -7,8 +7,8 @@
  *   node bench/runner/overhead.ts <W>x<H> <seconds> [passthrough|tint]   → one JSON line on stdout
  */
 
-import { MediaLoop } from "../../src/runner/media-loop.ts";
 import { syntheticSegments } from "../../src/media/synthetic.ts";
+import { MediaLoop } from "../../src/runner/media-loop.ts";
 import { MemoryChannels } from "../../src/runner/memory-channels.ts";
 import { defineLivePipeline, type VideoFrame } from "../../src/runner/pipeline.ts";
 

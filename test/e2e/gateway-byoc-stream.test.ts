@@ -13,9 +13,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import greenTint from "../../examples/green-tint/pipeline.ts";
 import { scanMpegTs } from "../../src/client/mpegts.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/index.ts";
+import { channelMean, decodeSegments, syntheticSegments } from "../../src/media/synthetic.ts";
 import { type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
 import { defineLivePipeline, type RunningRunner, startRunner } from "../../src/runner/index.ts";
-import { channelMean, decodeSegments, syntheticSegments } from "../../src/media/synthetic.ts";
 import { TricklePublisher, TrickleSubscriber } from "../../src/trickle/index.ts";
 import { call } from "./orchestrator-helpers.ts";
 

@@ -15,7 +15,6 @@ import {
   mineBlocks,
   ticketBrokerAbi,
 } from "../../src/chain/index.ts";
-import { openStore } from "../../src/payments/store/store.ts";
 import { PaymentGate, startOrchestrator } from "../../src/orchestrator/index.ts";
 import { Balances } from "../../src/payments/balances.ts";
 import { Rat } from "../../src/payments/rational.ts";
@@ -23,6 +22,7 @@ import { Recipient } from "../../src/payments/recipient.ts";
 import { Redeemer } from "../../src/payments/redeemer.ts";
 import { Sender } from "../../src/payments/sender.ts";
 import { signPayload } from "../../src/payments/signature.ts";
+import { openStore } from "../../src/payments/store/store.ts";
 import { ticketHash } from "../../src/payments/ticket.ts";
 import { encodePaymentHeader } from "../../src/protocol/payment-header.ts";
 import { priceInfoFromGoJson, ticketParamsFromGoJson } from "../../src/protocol/ticket-params-json.ts";

@@ -18,8 +18,8 @@ import {
   ticketBrokerAbi,
   toContractTicket,
 } from "../../src/chain/index.ts";
-import { openStore } from "../../src/payments/store/store.ts";
 import { Redeemer } from "../../src/payments/redeemer.ts";
+import { openStore } from "../../src/payments/store/store.ts";
 import type { SignedTicket } from "../../src/payments/types.ts";
 import { devnetFixture } from "../devnet.ts";
 

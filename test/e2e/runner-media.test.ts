@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import pipeline from "../../examples/green-tint/pipeline.ts";
+import { channelMean, decodeSegments, syntheticSegments } from "../../src/media/synthetic.ts";
 import {
   type ChannelFactory,
   type RunningRunner,
@@ -15,7 +16,6 @@ import {
   TrickleChannels,
 } from "../../src/runner/index.ts";
 import type { StreamingSegmentSink } from "../../src/runner/media-loop.ts";
-import { channelMean, decodeSegments, syntheticSegments } from "../../src/media/synthetic.ts";
 import { TricklePublisher } from "../../src/trickle/publisher.ts";
 import { type RunningTrickleServer, startTrickleServer } from "../../src/trickle/server.ts";
 import { TrickleSubscriber } from "../../src/trickle/subscriber.ts";

@@ -33,9 +33,9 @@ import {
   startDevnet,
   ticketBrokerAbi,
 } from "../../src/chain/index.ts";
-import { openStore } from "../../src/payments/store/store.ts";
 import { Rat } from "../../src/payments/rational.ts";
 import { Sender } from "../../src/payments/sender.ts";
+import { openStore } from "../../src/payments/store/store.ts";
 import { ticketEV } from "../../src/payments/ticket.ts";
 import { defineBatchPipeline, type RunningRunner, startRunner } from "../../src/runner/index.ts";
 import { httpsCall, openPaidSession, type PaidSession, paidJob, preparePaidJob } from "./helpers.ts";

@@ -20,11 +20,11 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import greenTint from "../../examples/green-tint/pipeline.ts";
 import textReverse from "../../examples/text-reverse/pipeline.ts";
+import { channelMean, decodeSegments, syntheticSegments } from "../../src/media/synthetic.ts";
+import { looksLikeMpegTs } from "../../src/media/ts-check.ts";
 import { type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
 import { hasCapabilityBit } from "../../src/protocol/capabilities.ts";
 import { type RunningRunner, startRunner } from "../../src/runner/index.ts";
-import { channelMean, decodeSegments, syntheticSegments } from "../../src/media/synthetic.ts";
-import { looksLikeMpegTs } from "../../src/media/ts-check.ts";
 import { until } from "../until.ts";
 import { interopCache, type PeerLine, type PeerResult, spawnPeer } from "./peers.ts";
 

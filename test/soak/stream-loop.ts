@@ -26,9 +26,7 @@
 import { parseArgs } from "node:util";
 import { Demuxer, Muxer } from "node-av/api";
 import pipeline from "../../examples/green-tint/pipeline.ts";
-import { defineLivePipeline } from "../../src/runner/index.ts";
 import { SegmentByteQueue } from "../../src/media/byte-queue.ts";
-import { MediaLoop } from "../../src/runner/media-loop.ts";
 import { MediaOutput } from "../../src/media/output.ts";
 import {
   decodeSegments,
@@ -36,6 +34,8 @@ import {
   syntheticSegments,
   syntheticTone,
 } from "../../src/media/synthetic.ts";
+import { defineLivePipeline } from "../../src/runner/index.ts";
+import { MediaLoop } from "../../src/runner/media-loop.ts";
 import { MemoryChannels } from "../../src/runner/memory-channels.ts";
 
 const { values } = parseArgs({
