@@ -32,7 +32,7 @@ import {
   resolveHttpLimits,
 } from "../node/http/limits.ts";
 import { closeServer, listen, originOf } from "../node/http/listen.ts";
-import { sendError, sendJson } from "../node/http/send.ts";
+import { envelopeError, sendFormattedError, sendJson } from "../node/http/send.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
 import { createMetricsRegistry, writeMetrics } from "../node/metrics.ts";
 import type { Rat } from "../payments/rational.ts";
@@ -569,7 +569,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       if (status >= 500) baseLog.warn({ err, trace_id: trace?.traceId, path: req.url }, "request failed");
       // A body refused as too large (often before any of it was read) is not drained: the
       // connection closes after the answer (sendJson adds `Connection: close` to a 413).
-      sendError(res, err, { headers: trace ? { "x-trace-id": trace.traceId } : {} });
+      sendFormattedError(res, err, envelopeError, trace ? { "x-trace-id": trace.traceId } : {});
       if (status !== 413) req.resume();
     });
   });

@@ -1,26 +1,22 @@
 /**
- * Small HTTP plumbing for the orchestrator's routes: body reading with a limit, answers in our JSON
- * envelope or in go-livepeer's plain-text shape, and one call to a container.
+ * Small HTTP plumbing for the orchestrator's routes: body reading, JSON and error answers (in our
+ * envelope or in go-livepeer's plain-text shape) from the shared toolkit (src/node/http/), and one
+ * call to a container.
  */
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { Readable } from "node:stream";
-import { errorBody, httpStatusOf, TributaryError } from "../node/errors.ts";
-import type { NodeRequest, NodeResponse } from "../node/server.ts";
+import { TributaryError } from "../node/errors.ts";
+import { BodyCutOffError, readBody } from "../node/http/body.ts";
 
-/** Default largest request body read into memory: 10 MiB (go-livepeer's `MaxBytesReader`). */
-export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
-
-/** A request body over the limit (413). */
-export class PayloadTooLargeError extends TributaryError {
-  constructor(limit: number) {
-    super("PAYLOAD_TOO_LARGE", `request body is larger than ${limit} bytes`, {
-      status: 413,
-      details: { limit },
-    });
-  }
-}
+export {
+  DEFAULT_MAX_BODY_BYTES,
+  PayloadTooLargeError,
+  readBody,
+  readJsonObject,
+} from "../node/http/body.ts";
+export { sendError, sendErrorText, sendJson, sendText } from "../node/http/send.ts";
 
 /** No free slot on a ready container (503). */
 export class NoCapacityError extends TributaryError {
@@ -34,67 +30,6 @@ export class ContainerError extends TributaryError {
   constructor(message: string, cause?: unknown) {
     super("CONTAINER_UNAVAILABLE", message, { status: 502, cause });
   }
-}
-
-/** Reads a whole body, up to `limit` bytes (413 beyond). */
-export function readBody(req: NodeRequest, limit = DEFAULT_MAX_BODY_BYTES): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let size = 0;
-    const declared = Number(req.headers["content-length"] ?? "0");
-    if (declared > limit) {
-      reject(new PayloadTooLargeError(limit));
-      req.resume();
-      return;
-    }
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        req.removeAllListeners("data");
-        req.resume();
-        reject(new PayloadTooLargeError(limit));
-      } else parts.push(c);
-    });
-    req.on("end", () => resolve(Buffer.concat(parts)));
-    req.on("error", reject);
-  });
-}
-
-const asRes = (res: NodeResponse) => res as ServerResponse;
-
-/** Answers JSON. */
-export function sendJson(
-  res: NodeResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  if (res.headersSent) return;
-  asRes(res).writeHead(status, { ...headers, "Content-Type": "application/json" });
-  asRes(res).end(typeof body === "string" ? body : JSON.stringify(body));
-}
-
-/** Answers plain text with a trailing newline (go-livepeer's `http.Error` shape). */
-export function sendText(
-  res: NodeResponse,
-  status: number,
-  text: string,
-  headers: Record<string, string> = {},
-): void {
-  if (res.headersSent) return;
-  asRes(res).writeHead(status, { "Content-Type": "text/plain; charset=utf-8", ...headers });
-  asRes(res).end(`${text}\n`);
-}
-
-/** Answers an error in our JSON envelope with its status. */
-export function sendError(res: NodeResponse, err: unknown): void {
-  sendJson(res, httpStatusOf(err), errorBody(err));
-}
-
-/** Answers an error as go-livepeer's plain text (the BYOC routes' compatible shape). */
-export function sendErrorText(res: NodeResponse, err: unknown): void {
-  const body = errorBody(err);
-  sendText(res, httpStatusOf(err), body.error.message);
 }
 
 /** How long an idle pooled socket to a container is kept. */
@@ -193,9 +128,17 @@ function callOnce(call: ContainerCall, mayRetry: boolean): Promise<IncomingMessa
   });
 }
 
-/** Reads a container's whole answer (bounded). */
-export function readResponse(res: IncomingMessage, limit = 256 * 1024 * 1024): Promise<Buffer> {
-  return readBody(res as unknown as NodeRequest, limit);
+/**
+ * Reads a container's whole answer (bounded).
+ * @throws ContainerError (502) when the answer is cut off; PayloadTooLargeError beyond `limit`.
+ */
+export async function readResponse(res: IncomingMessage, limit = 256 * 1024 * 1024): Promise<Buffer> {
+  try {
+    return await readBody(res, limit);
+  } catch (err) {
+    if (err instanceof BodyCutOffError) throw new ContainerError("the container's answer was cut off", err);
+    throw err;
+  }
 }
 
 /** A header as one string ("" when absent). */

@@ -3,7 +3,15 @@ import { createServer, request, type ServerResponse } from "node:http";
 import { test } from "node:test";
 import { TributaryError } from "../errors.ts";
 import { closeServer, listen } from "./listen.ts";
-import { plainTextError, pytrickleError, sendError, sendJson, sendText, withDefaults } from "./send.ts";
+import {
+  pytrickleError,
+  sendError,
+  sendErrorText,
+  sendFormattedError,
+  sendJson,
+  sendText,
+  withDefaults,
+} from "./send.ts";
 
 test("withDefaults: a caller's field replaces a default whatever its case", () => {
   assert.deepEqual(withDefaults({ "Content-Type": "a", "Content-Length": "1" }, { "content-type": "b" }), {
@@ -55,14 +63,17 @@ test("sendError answers in the envelope, go-livepeer's text or pytrickle's shape
   assert.deepEqual(JSON.parse(env.body), {
     error: { code: "TEAPOT", message: "no coffee here; ask the kettle" },
   });
-  const text = await answerOf((res) => sendError(res, teapot, { format: plainTextError }));
+  const text = await answerOf((res) => sendErrorText(res, teapot));
   assert.ok(text !== "reset");
   assert.equal(text.body, "no coffee here; ask the kettle\n");
   assert.ok(text.raw.includes("text/plain; charset=utf-8"));
-  const py = await answerOf((res) => sendError(res, new Error("secret detail"), { format: pytrickleError }));
+  const py = await answerOf((res) =>
+    sendFormattedError(res, new Error("secret detail"), pytrickleError, { "X-Trace-Id": "t1" }),
+  );
   assert.ok(py !== "reset");
   assert.equal(py.status, 500);
   assert.deepEqual(JSON.parse(py.body), { status: "error", message: "internal error; see the server log" });
+  assert.ok(py.raw.includes("X-Trace-Id") && py.raw.includes("t1"));
   const plain = await answerOf((res) => sendText(res, 405, "Method not allowed"));
   assert.ok(plain !== "reset" && plain.body === "Method not allowed\n");
 });

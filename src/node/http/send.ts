@@ -88,25 +88,31 @@ export const pytrickleError: ErrorFormat = (err) => ({
 });
 
 /**
- * Answers an error in `format` (default our envelope). When the answer has already started, the
+ * Answers an error in `format` with extra head fields. When the answer has already started, the
  * response is destroyed instead: a half-sent answer must not look complete.
  */
-export function sendError(
+export function sendFormattedError(
   res: AnyResponse,
   err: unknown,
-  options: { format?: ErrorFormat; headers?: Headers } = {},
+  format: ErrorFormat,
+  headers: Headers = {},
 ): void {
   if (res.headersSent) {
     if (!res.writableEnded) (res as ServerResponse).destroy();
     return;
   }
-  const { status, body } = (options.format ?? envelopeError)(err);
+  const { status, body } = format(err);
   if (typeof body === "string")
-    write(
-      res,
-      status,
-      body,
-      withDefaults({ "Content-Type": "text/plain; charset=utf-8" }, options.headers ?? {}),
-    );
-  else sendJson(res, status, body, options.headers);
+    write(res, status, body, withDefaults({ "Content-Type": "text/plain; charset=utf-8" }, headers));
+  else sendJson(res, status, body, headers);
+}
+
+/** Answers an error in our JSON envelope (usable as a router group's error formatter). */
+export function sendError(res: AnyResponse, err: unknown): void {
+  sendFormattedError(res, err, envelopeError);
+}
+
+/** Answers an error as go-livepeer's plain text (usable as a router group's error formatter). */
+export function sendErrorText(res: AnyResponse, err: unknown): void {
+  sendFormattedError(res, err, plainTextError);
 }
