@@ -16,9 +16,8 @@ import {
   type Http2SecureServer,
   type Http2ServerRequest,
   type Http2ServerResponse,
-  type Http2Session,
 } from "node:http2";
-import { type AddressInfo, isIP, type Socket } from "node:net";
+import { isIP } from "node:net";
 import { join } from "node:path";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -32,6 +31,7 @@ import {
   http2ServerOptions,
   resolveHttpLimits,
 } from "./http/limits.ts";
+import { closeServer, listen, originOf } from "./http/listen.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 
 /** A request on the shared port: HTTP/1.1 (`IncomingMessage`) or HTTP/2 compat. */
@@ -140,40 +140,18 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
   applyHttp1Limits(server, limits);
   guardHttp2Sessions(server, limits);
   server.on("clientError", clientErrorListener(limits));
-  const sockets = new Set<Socket>();
-  const sessions = new Set<Http2Session>();
-  server.on("secureConnection", (socket: Socket) => {
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-  });
-  server.on("session", (session: Http2Session) => {
-    sessions.add(session);
-    session.once("close", () => sessions.delete(session));
-  });
   server.on("error", (err) => log.error({ err }, "listener error"));
   // Node leaves the socket open once this event has a listener (a handshake timeout included).
   server.on("tlsClientError", (err, socket) => {
     log.debug({ err: err.message }, "TLS handshake failed");
     socket.destroy();
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const url = `https://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const port = await listen(server, host, options.port);
+  const url = originOf("https", host, port);
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
-    closing ??= (async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      await new Promise((resolve) => setImmediate(resolve));
-      for (const s of sessions) s.destroy();
-      for (const s of sockets) s.destroy();
-      await closed;
-    })();
+    // The answers already written flush; then every connection and HTTP/2 session is dropped.
+    closing ??= closeServer(server);
     return closing;
   };
   if (options.signal?.aborted) await close();
