@@ -35,6 +35,23 @@ test("serve loads a folder's pipeline and serves the text-reverse example end to
   assert.equal(bad.status, 400);
 });
 
+test("serve names /version from PIPELINE and CAPABILITY_NAME of the environment it is given", async (t) => {
+  const served = await serve(EXAMPLE, {
+    port: 0,
+    host: "127.0.0.1",
+    env: { PIPELINE: "my-pipeline", CAPABILITY_NAME: "my-capability", MODEL_ID: "ignored" },
+  });
+  t.after(() => served.close());
+  const version = (await (await fetch(`${served.runner.url}/version`)).json()) as Record<string, unknown>;
+  assert.equal(version.pipeline, "my-pipeline");
+  assert.equal(version.model_id, "my-capability");
+  const plain = await serve(EXAMPLE, { port: 0, host: "127.0.0.1", env: {} });
+  t.after(() => plain.close());
+  const v2 = (await (await fetch(`${plain.runner.url}/version`)).json()) as Record<string, unknown>;
+  assert.equal(v2.pipeline, "text-reverse");
+  assert.equal(v2.model_id, "");
+});
+
 test("serve requires the token when given and registers when ORCH_URL and ORCH_SECRET are set", async (t) => {
   const bodies: string[] = [];
   const orch = createServer((req, res) => {

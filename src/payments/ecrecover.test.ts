@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { hashMessage, hexToBytes, recoverAddress } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { ecrecoverBackend, recoverSigner } from "./ecrecover.ts";
+import { ecrecoverBackend, recoverSigner, usePureJsSecp256k1 } from "./ecrecover.ts";
 
 const account = privateKeyToAccount(`0x${"42".repeat(32)}`);
 
@@ -30,4 +30,20 @@ test("recoverSigner answers undefined, never throws, for signatures no key recov
   assert.equal(await recoverSigner(digest, zeroRS), undefined);
   assert.equal(await recoverSigner(digest, new Uint8Array(64)), undefined);
   assert.equal(await recoverSigner(new Uint8Array(31), zeroRS), undefined);
+});
+
+test("usePureJsSecp256k1 switches to viem's recovery and back, recovering the same signer", async () => {
+  const msg = new Uint8Array(32).fill(9);
+  const sig = hexToBytes(await account.signMessage({ message: { raw: msg } }));
+  const digest = hashMessage({ raw: msg }, "bytes");
+  const before = ecrecoverBackend;
+  usePureJsSecp256k1();
+  try {
+    assert.equal(ecrecoverBackend, "javascript");
+    assert.equal((await recoverSigner(digest, sig))?.toLowerCase(), account.address.toLowerCase());
+  } finally {
+    usePureJsSecp256k1(false);
+  }
+  assert.equal(ecrecoverBackend, before);
+  assert.equal((await recoverSigner(digest, sig))?.toLowerCase(), account.address.toLowerCase());
 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import { hashMessage, keccak256 as viemKeccak256 } from "viem";
-import { keccak256, keccak256Hex, keccakBackend, personalMessageDigest } from "./keccak.ts";
+import { keccak256, keccak256Hex, keccakBackend, personalMessageDigest, usePureJsKeccak } from "./keccak.ts";
 
 test("the native keccak backend loads on linux-x64", {
   skip: process.platform === "linux" && process.arch === "x64" ? false : "prebuild checked on linux-x64 only",
@@ -41,4 +41,18 @@ test("keccak256 hashes a subarray view, not its whole backing buffer", () => {
   const backing = new Uint8Array(64).fill(9);
   const view = backing.subarray(10, 42);
   assert.deepEqual(keccak256(view), viemKeccak256(view.slice(), "bytes"));
+});
+
+test("usePureJsKeccak switches to viem's hash and back, with the same bytes", () => {
+  const data = new Uint8Array(300).map((_, i) => (i * 7) & 0xff);
+  const before = keccakBackend;
+  usePureJsKeccak();
+  try {
+    assert.equal(keccakBackend, "javascript");
+    assert.equal(keccak256Hex(data), viemKeccak256(data));
+  } finally {
+    usePureJsKeccak(false);
+  }
+  assert.equal(keccakBackend, before);
+  assert.equal(keccak256Hex(data), viemKeccak256(data));
 });
