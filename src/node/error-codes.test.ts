@@ -40,7 +40,7 @@ test("the scan finds the codes it must (a sanity check of the scanner itself)", 
   // a hand-built envelope with the status of the call it is sent with
   assert.ok(found("UNAUTHORIZED", 401, "src/runner/server.ts"));
   // a status given as a constructor argument
-  assert.ok(found("INSUFFICIENT_BALANCE", 400, "src/orchestrator/orchestrator.ts"));
+  assert.ok(found("INSUFFICIENT_BALANCE", 400, "src/orchestrator/ai-payment.ts"));
   // nothing from comments, type unions of non-error words, or tests
   assert.ok(!byCode.has("NOT_WARM"), "selection reasons are not error codes");
   assert.ok(!sites.some((s) => s.file.endsWith(".test.ts")));
