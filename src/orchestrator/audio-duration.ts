@@ -7,8 +7,8 @@
  * upstream ("Unable to calculate duration").
  */
 import { Demuxer } from "node-av/api";
-import { BadRequestError } from "../node/errors.ts";
 import { silenceFfmpegLogs } from "../media/ffmpeg-log.ts";
+import { BadRequestError } from "../node/errors.ts";
 
 function unreadable(why: string): BadRequestError {
   return new BadRequestError(`Unable to calculate duration: ${why}`, { code: "BAD_AUDIO" });

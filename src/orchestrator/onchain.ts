@@ -21,11 +21,11 @@ import { createRedeemerChain } from "../chain/redeemer-chain.ts";
 import { ensureDataDir, lockDataDir } from "../node/data-dir.ts";
 import { TributaryError } from "../node/errors.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
-import { openStore, type PaymentStore } from "../payments/store/store.ts";
 import { Balances } from "../payments/balances.ts";
 import { DEFAULT_TICKET_EV, REDEEM_GAS_L1, REDEEM_GAS_L2 } from "../payments/constants.ts";
 import { Recipient } from "../payments/recipient.ts";
 import { Redeemer } from "../payments/redeemer.ts";
+import { openStore, type PaymentStore } from "../payments/store/store.ts";
 import { PaymentGate } from "./payments.ts";
 
 /** File in the data directory holding the recipient's 32-byte HMAC secret (mode 0600). */
