@@ -16,6 +16,8 @@
 import { readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { errorBody, NotFoundError, TributaryError } from "../../node/errors.ts";
+import { sendJson } from "../../node/http/send.ts";
+import { SseWriter } from "../../node/http/sse.ts";
 import type { DashboardSource } from "./source.ts";
 import type { DashboardState } from "./state.ts";
 
@@ -93,17 +95,13 @@ export function createDashboard(options: DashboardOptions): Dashboard {
   const clients = new Set<() => void>();
   let closed = false;
 
-  const sendError = (res: ServerResponse, err: TributaryError, headers: Record<string, string> = {}) => {
-    const body = JSON.stringify(errorBody(err));
-    res.writeHead(err.status, {
+  const sendError = (res: ServerResponse, err: TributaryError, headers: Record<string, string> = {}) =>
+    sendJson(res, err.status, errorBody(err), {
       ...COMMON_HEADERS,
       ...headers,
       "content-type": "application/json; charset=utf-8",
       "cache-control": "no-store",
-      "content-length": Buffer.byteLength(body),
     });
-    res.end(body);
-  };
 
   const sendBody = (
     req: IncomingMessage,
@@ -126,30 +124,27 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       );
       return;
     }
-    res.writeHead(200, {
-      ...COMMON_HEADERS,
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-store",
-      connection: "keep-alive",
-      "x-accel-buffering": "no",
+    const head = req.method === "HEAD";
+    const sse = new SseWriter(res, {
+      headers: {
+        ...COMMON_HEADERS,
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-store",
+      },
+      ...(head ? {} : { retryMs: 2000, heartbeatMs }),
     });
-    if (req.method === "HEAD") {
-      res.end();
+    if (head) {
+      sse.end();
       return;
     }
     res.socket?.setNoDelay(true);
-    let blocked = false;
+    // While the client's buffer is full only the newest state waits: each event holds the whole state.
     let latest: DashboardState | undefined;
     const send = (state: DashboardState) => {
-      if (blocked) {
-        latest = state;
-        return;
-      }
-      // JSON.stringify never emits a raw newline, so one data line holds the whole state.
-      blocked = !res.write(`id: ${state.version}\nevent: state\ndata: ${JSON.stringify(state)}\n\n`);
+      if (sse.blocked) latest = state;
+      else sse.send({ id: state.version, event: "state", data: state });
     };
     const onDrain = () => {
-      blocked = false;
       if (latest !== undefined) {
         const s = latest;
         latest = undefined;
@@ -157,18 +152,13 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       }
     };
     res.on("drain", onDrain);
-    res.write("retry: 2000\n\n");
     send(options.source.snapshot());
     const unsubscribe = options.source.subscribe(send);
-    const heartbeat = setInterval(() => {
-      if (!blocked) res.write(": ping\n\n");
-    }, heartbeatMs);
     const end = () => {
       if (!clients.delete(end)) return;
-      clearInterval(heartbeat);
       unsubscribe();
       res.off("drain", onDrain);
-      if (!res.writableEnded) res.end();
+      sse.end();
     };
     clients.add(end);
     res.on("close", end);
