@@ -63,7 +63,7 @@ export const ERROR_CODES = Object.freeze({
     status: 413,
     meaning:
       "The request body is over the server's limit (10 MiB on the orchestrator and the gateway, --max-body-bytes on a container); send a smaller body.",
-    components: ["node", "orchestrator", "gateway", "runner"],
+    components: ["node"],
   },
   HEADERS_TOO_LARGE: {
     status: 431,
@@ -488,7 +488,7 @@ export const ERROR_CODES = Object.freeze({
   BODY_CUT_OFF: {
     status: 400,
     meaning: "The request body ended before its declared length; send the whole body.",
-    components: ["node", "runner"],
+    components: ["node"],
   },
   MEDIA_DECODE_FAILED: {
     status: 502,
@@ -713,7 +713,7 @@ export const ERROR_CODES = Object.freeze({
   BAD_JSON: {
     status: 400,
     meaning: "The request body is not a valid JSON object; send one.",
-    components: ["gateway", "protocol"],
+    components: ["gateway", "node", "protocol"],
   },
   BAD_PARAMS: {
     status: 400,

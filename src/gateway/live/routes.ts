@@ -22,7 +22,7 @@ import { SseWriter, sendJson } from "../../node/http/index.ts";
 import { parseJobHeader } from "../../protocol/job-header.ts";
 import { type LocalSegment, LocalSubscriber, TrickleSegmentNotFoundError } from "../../trickle/index.ts";
 import { headerValue } from "../orch-http.ts";
-import { readBody } from "../read-body.ts";
+import { readBody, readJsonObject as readJson } from "../read-body.ts";
 import { BYOC_BODY_LIMIT, LIVE_TRICKLE_BASE, type LiveContext } from "./context.ts";
 import { stopByocOn, updateByocOn } from "./orchestrator-api.ts";
 import { endedError, type LiveStream, serving, statusOf } from "./stream.ts";
@@ -42,17 +42,8 @@ export type StreamHandler = (
 
 // The gateway's own body limit answer (../read-body.ts) and 405 text ("use POST") are kept as the
 // rest of the gateway answers them; JSON and SSE answers use the shared toolkit (src/node/http/).
-async function readJsonObject(
-  req: IncomingMessage,
-  limit = JSON_BODY_LIMIT,
-): Promise<Record<string, unknown>> {
-  const raw = await readBody(req, limit);
-  if (raw.length === 0) return {};
-  try {
-    const v = JSON.parse(raw.toString("utf8")) as unknown;
-    if (typeof v === "object" && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
-  } catch {}
-  throw new BadRequestError("the body must be a JSON object", { code: "BAD_JSON" });
+function readJsonObject(req: IncomingMessage, limit = JSON_BODY_LIMIT): Promise<Record<string, unknown>> {
+  return readJson(req, limit);
 }
 
 /** `params` of a start: a JSON object, or a string holding one (go-livepeer's `StartRequest.params`). */
