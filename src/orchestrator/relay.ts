@@ -3,6 +3,7 @@
  * opening balance, closing balance event, credit stop and deadline), anything else whole.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { drainedOrClosed } from "../node/http/send.ts";
 import type { NodeResponse } from "../node/server.ts";
 import { header, readResponse } from "./http.ts";
 import { CreditExhaustedError } from "./payments.ts";
@@ -22,19 +23,6 @@ export interface RelayBilling {
   stop?: AbortSignal;
   /** SSE: the stream ends (closing event, then `data: [DONE]`) after this long, go-livepeer's bound. */
   deadlineMs?: number;
-}
-
-/** Resolves when `out` can take more, or closed (a client gone while backpressured must not hang the relay). */
-function drainedOrClosed(out: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      out.off("drain", done);
-      out.off("close", done);
-      resolve();
-    };
-    out.on("drain", done);
-    out.on("close", done);
-  });
 }
 
 /** go-livepeer's ending of an SSE answer whose balance ran out. */

@@ -116,3 +116,19 @@ export function sendError(res: AnyResponse, err: unknown): void {
 export function sendErrorText(res: AnyResponse, err: unknown): void {
   sendFormattedError(res, err, plainTextError);
 }
+
+/**
+ * Resolves once `res` can take more bytes, or once it closed: a client that leaves while
+ * back-pressured must not hang the writer.
+ */
+export function drainedOrClosed(res: AnyResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}

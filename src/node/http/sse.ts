@@ -4,7 +4,7 @@
  * feed; {@link sseEvent} frames the events other relays add to a stream they pass through.
  */
 import { ServerResponse } from "node:http";
-import { type AnyResponse, withDefaults } from "./send.ts";
+import { type AnyResponse, drainedOrClosed, withDefaults } from "./send.ts";
 
 /** One event. `data` that is not a string is sent as JSON (one line: JSON has no raw newlines). */
 export interface SseEvent {
@@ -104,16 +104,7 @@ export class SseWriter {
   /** Resolves once the buffer has room again or the client is gone. */
   async drained(): Promise<void> {
     if (this.closed || !this.blocked) return;
-    const res = this.#res;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        res.off("drain", done);
-        res.off("close", done);
-        resolve();
-      };
-      res.on("drain", done);
-      res.on("close", done);
-    });
+    await drainedOrClosed(this.#res);
   }
 
   /** Ends the stream, after `last` (framed text) if given. Idempotent. */
