@@ -3,7 +3,7 @@
  * opening balance, closing balance event, credit stop and deadline), anything else whole.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { drainedOrClosed } from "../node/http/send.ts";
+import { SseWriter, sseEvent } from "../node/http/sse.ts";
 import type { NodeResponse } from "../node/server.ts";
 import { header, readResponse } from "./http.ts";
 import { CreditExhaustedError } from "./payments.ts";
@@ -27,7 +27,7 @@ export interface RelayBilling {
 
 /** go-livepeer's ending of an SSE answer whose balance ran out. */
 export const SSE_INSUFFICIENT_BALANCE =
-  'event: insufficient balance\ndata: {"balance": 0}\n\ndata: [DONE]\n\n';
+  sseEvent({ event: "insufficient balance", data: '{"balance": 0}' }) + sseEvent({ data: "[DONE]" });
 
 /** Copies a container answer to the client: SSE streamed as it comes, anything else whole. */
 export async function relay(
@@ -41,19 +41,16 @@ export async function relay(
   const meta = header(upstream.headers, "x-metadata");
   const status = upstream.statusCode ?? 502;
   if (ct.includes("text/event-stream")) {
-    out.writeHead(status < 400 ? 200 : status, {
-      "Content-Type": "text/event-stream",
-      "Cache-Control": "no-cache",
-      ...(meta ? { "X-Metadata": meta } : {}),
-      ...(billing.openingHeaders ?? {}),
+    const sse = new SseWriter(res, {
+      status: status < 400 ? 200 : status,
+      headers: { ...(meta ? { "X-Metadata": meta } : {}), ...(billing.openingHeaders ?? {}) },
     });
-    out.flushHeaders?.();
     // Ended by us (credit out, deadline) rather than by the container.
     let ended = false;
     const end = (last: string): void => {
       if (ended) return;
       ended = true;
-      out.end(last);
+      sse.end(last);
       upstream.destroy();
     };
     const onStop = (): void => {
@@ -63,11 +60,14 @@ export async function relay(
     const deadline =
       billing.deadlineMs === undefined
         ? undefined
-        : setTimeout(() => end(`${billing.closingEvent?.() ?? ""}data: [DONE]\n\n`), billing.deadlineMs);
+        : setTimeout(
+            () => end(`${billing.closingEvent?.() ?? ""}${sseEvent({ data: "[DONE]" })}`),
+            billing.deadlineMs,
+          );
     try {
       for await (const chunk of upstream) {
         if (ended) break;
-        if (!out.write(chunk)) await drainedOrClosed(out);
+        if (!sse.write(chunk)) await sse.drained();
       }
     } catch (err) {
       if (!ended) throw err;

@@ -95,8 +95,8 @@ export class SseWriter {
     return this.send({ data: JSON.stringify(value) });
   }
 
-  /** Writes raw, already framed text; false when the buffer is full (or the stream is closed). */
-  write(text: string): boolean {
+  /** Writes raw, already framed text (or bytes relayed as they are); false when the buffer is full (or the stream is closed). */
+  write(text: string | Uint8Array): boolean {
     if (this.closed) return false;
     return this.#res.write(text);
   }
