@@ -14,7 +14,7 @@
  * | LV2V | `livePaymentIntervalMs` (5 s, go-livepeer `-livePaymentInterval`) | by `price_unit`: pixels of 1280×720 at 30 fps × seconds, frames at 30 fps × seconds, or seconds | `end-unpaid`: a period is charged only when the balance covers it; when it does not, the stream ends (its channels close, which ends the container's stream) |
  * | BYOC stream | `streamDebitIntervalMs` (23 s, go-livepeer `monitorOrchStream`) | seconds | `grace-once`: the period is charged anyway; one negative balance is tolerated (a payment may be in flight), the second in a row tells the container to stop and ends the stream |
  *
- * The two shortfall rules are kept as they were before this table (tests pin both). LV2V debits
+ * The two shortfall rules are kept as they were before this table (streams.test.ts pins both). LV2V debits
  * run on a timer, not per ingest segment as in go-livepeer.
  */
 import type { Address } from "viem";
