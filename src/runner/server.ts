@@ -30,9 +30,17 @@ import { errorBody, httpStatusOf, TributaryError } from "../node/errors.ts";
 import { DEFAULT_MAX_BODY_BYTES, readBody } from "../node/http/body.ts";
 import { clientErrorListener, http1ServerOptions, resolveHttpLimits } from "../node/http/limits.ts";
 import { closeServer, listen } from "../node/http/listen.ts";
+import {
+  MethodNotAllowedError,
+  pathOf,
+  type RouteGroup,
+  type RouteHandler,
+  Router,
+} from "../node/http/router.ts";
 import { pytrickleBody, sendError, sendJson } from "../node/http/send.ts";
 import { SseWriter } from "../node/http/sse.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
+import type { NodeRequest, NodeResponse } from "../node/server.ts";
 import type { ChannelFactory } from "./channels.ts";
 import { type GpuProbe, gpuInfo, gpuStats, nvidiaSmiProbe } from "./hardware.ts";
 import { RunnerHealth } from "./health.ts";
@@ -161,22 +169,41 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
   const live = pipeline.kind === "live" ? pipeline : undefined;
   const batch = pipeline.kind === "batch" ? pipeline : undefined;
 
-  const routes = new Map<
-    string,
-    {
-      family: Family;
-      methods: Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void> | void>;
-    }
-  >();
-  const add = (
-    path: string,
-    family: Family,
-    method: string,
-    h: (req: IncomingMessage, res: ServerResponse) => Promise<void> | void,
-  ) => {
-    const r = routes.get(path) ?? { family, methods: {} };
-    r.methods[method] = h;
-    routes.set(path, r);
+  // Each family answers its errors in its own shape: stream routes in pytrickle's, the others in
+  // our envelope. A wrong or missing token is refused before routing (401, also on unknown paths).
+  const unauthorized = "missing or wrong bearer token; send Authorization: Bearer <token>";
+  const router = new Router({
+    formatError: (res, err, req) => answerError("system", res, err, req),
+    onRequest: (req, res) => {
+      if (bearerAuthorized(req.headers.authorization, options.token)) return;
+      req.resume();
+      res.setHeader("WWW-Authenticate", "Bearer");
+      throw new TributaryError("UNAUTHORIZED", unauthorized, { status: 401 });
+    },
+    onError: (err, req) => {
+      if (httpStatusOf(err) >= 500)
+        log.error({ err: messageOf(err), path: pathOf(req.url) }, "request failed");
+    },
+    notFound: (req, res, match) => {
+      req.resume();
+      sendJson(res, 404, { error: { code: "NOT_FOUND", message: `no route ${req.method} ${match.path}` } });
+    },
+  });
+  const groups = {
+    system: router.group({ name: "system" }),
+    stream: router.group({
+      name: "stream",
+      formatError: (res, err, req) => answerError("stream", res, err, req),
+    }),
+    batch: router.group({ name: "batch" }),
+  } satisfies Record<Family, RouteGroup>;
+  type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
+  // A GET route answers HEAD too.
+  const add = (path: string, family: Family, method: "GET" | "POST", h: Handler, prefix = false) => {
+    const handler: RouteHandler = (req, res) => h(req as IncomingMessage, res as ServerResponse);
+    const methods = method === "GET" ? ["GET", "HEAD"] : [method];
+    if (prefix) groups[family].prefix(path, handler, { methods });
+    else groups[family].route(path, handler, { methods });
   };
 
   // System routes.
@@ -232,8 +259,10 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
 
   // Batch routes.
   if (batch) {
-    for (const path of [`/${batch.name}`, "/run", "/"])
-      add(path, "batch", "POST", (req, res) => runBatch(batch, req, res));
+    const run: Handler = (req, res) => runBatch(batch, req, res);
+    for (const path of [`/${batch.name}`, "/run", "/"]) add(path, "batch", "POST", run);
+    // BYOC forwards /process/request/<route> as POST {url}/<route>; sub-paths of the name reach `run` too.
+    add(`/${batch.name}/`, "batch", "POST", run, true);
   }
 
   async function readJsonStreamBody(req: IncomingMessage): Promise<unknown> {
@@ -480,66 +509,27 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
     }
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? "/").split("?", 1)[0]!;
-    // BYOC forwards /process/request/<route> as POST {url}/<route>; sub-paths of the name reach `run` too.
-    const route =
-      routes.get(path) ??
-      (batch && path.startsWith(`/${batch.name}/`) ? routes.get(`/${batch.name}`) : undefined);
-    const family: Family = route?.family ?? "system";
-    if (!bearerAuthorized(req.headers.authorization, options.token)) {
+  /** Answers an error in the family's shape; a 405 names the method, the path and what to use. */
+  function answerError(family: Family, res: NodeResponse, err: unknown, req: NodeRequest): void {
+    let e = err;
+    if (err instanceof MethodNotAllowedError) {
       req.resume();
-      const message = "missing or wrong bearer token; send Authorization: Bearer <token>";
-      sendJson(
-        res,
-        401,
-        family === "stream" ? streamError(message) : { error: { code: "UNAUTHORIZED", message } },
-        {
-          "www-authenticate": "Bearer",
-        },
+      const allow = err.allow.filter((m) => m !== "HEAD").join(", ");
+      res.setHeader("Allow", allow);
+      e = new TributaryError(
+        "METHOD_NOT_ALLOWED",
+        `method ${req.method} not allowed on ${pathOf(req.url)}; use ${allow}`,
+        { status: 405 },
       );
-      return;
     }
-    if (!route) {
-      req.resume();
-      sendJson(res, 404, { error: { code: "NOT_FOUND", message: `no route ${req.method} ${path}` } });
-      return;
-    }
-    const method = req.method === "HEAD" && route.methods.GET ? "GET" : (req.method ?? "GET");
-    const h = route.methods[method];
-    if (!h) {
-      req.resume();
-      const allow = Object.keys(route.methods).join(", ");
-      const message = `method ${req.method} not allowed on ${path}; use ${allow}`;
-      sendJson(
-        res,
-        405,
-        family === "stream" ? streamError(message) : { error: { code: "METHOD_NOT_ALLOWED", message } },
-        {
-          allow,
-        },
-      );
-      return;
-    }
-    try {
-      await h(req, res);
-    } catch (err) {
-      const status = httpStatusOf(err);
-      if (status >= 500) log.error({ err: messageOf(err), path }, "request failed");
-      sendJson(res, status, family === "stream" ? streamError(messageOf(err)) : errorBody(err));
-    }
+    if (family === "stream") sendJson(res, httpStatusOf(e), streamError(messageOf(e)));
+    else sendJson(res, httpStatusOf(e), errorBody(e));
   }
 
   // Heads up to 1 MiB (a BYOC job's `Livepeer` header can be large), 30 s to send them, no
   // whole-request timeout (long uploads and SSE answers).
   const limits = resolveHttpLimits();
-  const server: Server = createServer(http1ServerOptions(limits), (req, res) => {
-    handle(req, res).catch((err) => {
-      log.error({ err: messageOf(err) }, "unhandled request error");
-      if (!res.headersSent) sendJson(res, 500, errorBody(err));
-      else res.destroy();
-    });
-  });
+  const server: Server = createServer(http1ServerOptions(limits), router.handle);
   server.on("clientError", clientErrorListener(limits));
   const port = options.port ?? 8000;
   const bindHost = options.host ?? "127.0.0.1";
