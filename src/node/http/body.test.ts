@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, request, type ServerResponse } from "node:http";
+import { connect as h2connect, createServer as h2server } from "node:http2";
 import { connect } from "node:net";
 import { Readable } from "node:stream";
 import { test } from "node:test";
@@ -143,4 +144,35 @@ test("readJsonObject: {} for an empty body, the object, or the caller's error fo
     readJsonObject(source("1"), 100, () => new Error("Invalid JSON body")),
     /Invalid JSON body/,
   );
+});
+
+test("over HTTP/2, a stream reset mid-body is a cut-off body, not a short body read as whole", async () => {
+  let settle: (v: unknown) => void = () => {};
+  const outcome = new Promise((r) => {
+    settle = r;
+  });
+  const server = h2server((req) => {
+    readBody(req, 1024).then(
+      (body) => settle(body),
+      (err: unknown) => settle(err),
+    );
+  });
+  const port = await listen(server, "127.0.0.1", 0);
+  const client = h2connect(`http://127.0.0.1:${port}`);
+  client.on("error", () => {});
+  try {
+    const stream = client.request({ ":method": "POST", ":path": "/", "content-length": "100" });
+    stream.on("error", () => {});
+    stream.write(Buffer.alloc(10));
+    await new Promise((r) => setTimeout(r, 50));
+    stream.close(8); // RST_STREAM CANCEL after 10 of the 100 bytes
+    const out = await outcome;
+    assert.ok(
+      out instanceof BodyCutOffError,
+      `got ${out instanceof Buffer ? `${out.length} bytes` : String(out)}`,
+    );
+  } finally {
+    client.close();
+    await closeServer(server);
+  }
 });
