@@ -140,13 +140,8 @@ describe("documentation", () => {
     );
   });
 
-  test("every relative link in docs/*.md and README.md resolves to a file (and its #anchor to a heading)", () => {
-    const files = [
-      "README.md",
-      ...readdirSync(join(ROOT, "docs"))
-        .filter((f) => f.endsWith(".md"))
-        .map((f) => `docs/${f}`),
-    ];
+  test("every relative link in docs/**/*.md and README.md resolves to a file (and its #anchor to a heading)", () => {
+    const files = ["README.md", ...docsPages()];
     const broken: string[] = [];
     for (const file of files) {
       const text = read(file);
@@ -166,4 +161,74 @@ describe("documentation", () => {
     assert.ok(files.length >= 5);
     assert.deepEqual(broken, [], `broken links:\n  ${broken.join("\n  ")}`);
   });
+
+  test("every repository path named in backticks in the docs and READMEs exists, with the names cited beside it", () => {
+    const files = ["README.md", ...docsPages(), ...readmes()].filter((f) => !REPORTS.has(f));
+    const missing: string[] = [];
+    for (const file of files) {
+      const text = read(file);
+      for (const path of backtickedPaths(text)) {
+        if (!existsSync(join(ROOT, path))) missing.push(`${file}: \`${path}\``);
+      }
+      for (const { path, names } of citedNames(text)) {
+        if (!existsSync(join(ROOT, path)) || !statSync(join(ROOT, path)).isFile()) continue;
+        const source = read(path);
+        for (const name of names) {
+          if (!new RegExp(`\\b${name.replace(/[$]/g, "\\$")}\\b`).test(source))
+            missing.push(`${file}: \`${name}\` is not in ${path}`);
+        }
+      }
+    }
+    assert.ok(files.length >= 10);
+    assert.deepEqual(missing, [], `paths that do not exist:\n  ${missing.join("\n  ")}`);
+  });
 });
+
+/**
+ * Reports of a run at a date (benchmarks, soak) describe the code as it was then; their paths are
+ * history, not claims about today's tree.
+ */
+const REPORTS = new Set(["docs/benchmarks.md", "docs/soak-report.md"]);
+
+/** docs/**\/*.md, relative to the repository. */
+function docsPages(): string[] {
+  return readdirSync(join(ROOT, "docs"), { recursive: true, encoding: "utf8" })
+    .filter((f) => f.endsWith(".md"))
+    .map((f) => `docs/${f}`);
+}
+
+/** Every README.md of the source, examples, templates, tests and benchmarks. */
+function readmes(): string[] {
+  return ["src", "examples", "templates", "test", "bench"].flatMap((top) =>
+    readdirSync(join(ROOT, top), { recursive: true, encoding: "utf8" })
+      .filter((f) => f === "README.md" || f.endsWith("/README.md"))
+      .filter((f) => !f.includes("node_modules"))
+      .map((f) => `${top}/${f}`),
+  );
+}
+
+/**
+ * `path` (`name`, `name2`, …): the identifiers a doc cites in parentheses right after a source file.
+ * Only plain identifiers count (`#route`, `NAME = 1` or prose in the parentheses are skipped).
+ */
+function citedNames(markdown: string): { path: string; names: string[] }[] {
+  const cited: { path: string; names: string[] }[] = [];
+  for (const m of markdown.matchAll(
+    /`((?:src|test|bench|scripts|examples|templates)\/[A-Za-z0-9_./-]+\.ts)` \(([^)]*)\)/g,
+  )) {
+    const names = [...(m[2] as string).matchAll(/`([A-Za-z_$][A-Za-z0-9_$]*)`/g)].map((n) => n[1] as string);
+    if (names.length > 0) cited.push({ path: m[1] as string, names });
+  }
+  return cited;
+}
+
+/** Backticked spans that are exactly a repository path (`src/x/y.ts`, `test/e2e/`); no globs or placeholders. */
+function backtickedPaths(markdown: string): string[] {
+  const paths: string[] = [];
+  for (const m of markdown.matchAll(
+    /`((?:src|test|bench|scripts|examples|templates|docs)\/[A-Za-z0-9_./-]*)`/g,
+  )) {
+    paths.push((m[1] as string).replace(/\/$/, ""));
+  }
+  return paths;
+}
