@@ -1,0 +1,128 @@
+/**
+ * Processing one decoded `Livepeer-Payment` (go-livepeer core/orchestrator.go `ProcessPayment`):
+ * every ticket checked first, then the nonces, the credit and the winners written together.
+ * The per-ticket checks are {@link Recipient}'s; this module owns the batch and its two phases.
+ */
+import { type Hex, isAddressEqual, zeroAddress } from "viem";
+import type { Balances } from "./balances.ts";
+import { PaymentError } from "./errors.ts";
+import { Rat } from "./rational.ts";
+import type { ReceiveResult } from "./recipient.ts";
+import { newTicket, priceRat, ticketEV } from "./ticket.ts";
+import type { Payment, SignedTicket, Ticket } from "./types.ts";
+
+/** A batch yields to the event loop after this many tickets. */
+const YIELD_EVERY = 16;
+
+/** Result of {@link Recipient.processPayment}. */
+export interface ProcessPaymentResult {
+  /** Tickets whose EV was credited. */
+  creditedTickets: number;
+  /** Sum of the credited EVs. */
+  credited: Rat;
+  /** Balance after crediting (undefined when nothing was ever credited). */
+  balance: Rat | undefined;
+  /** Winning tickets, with recipientRand, to hand to the redemption queue. */
+  winners: SignedTicket[];
+  /**
+   * The last non-fatal error (go-livepeer answers it as HTTP 400 after crediting the tickets before
+   * it). Fatal errors are thrown instead.
+   */
+  error?: PaymentError;
+}
+
+/** What a batch needs from the recipient: the two halves of one ticket's validation, and a transaction. */
+export interface TicketChecks {
+  /** Every check before the nonce; writes nothing. */
+  check(ticket: Ticket, sig: Hex, seed: bigint, price: Rat): Promise<ReceiveResult>;
+  /** Records the nonce of a checked ticket, then checks its params expiry (synchronous). */
+  record(ticket: Ticket, won: boolean, rand: bigint): ReceiveResult;
+  /** Runs `fn` atomically and durably (`RecipientOptions.transaction`). */
+  transaction<T>(fn: () => T): T;
+}
+
+/** {@link Recipient.processPayment} over `checks` (its documentation describes the phases). */
+export async function processPaymentBatch(
+  checks: TicketChecks,
+  payment: Payment,
+  manifestId: string,
+  balances: Balances,
+  onWinner?: (ticket: SignedTicket) => void,
+): Promise<ProcessPaymentResult> {
+  const sender = payment.sender;
+  const params = payment.ticketParams;
+  const empty = { creditedTickets: 0, credited: Rat.ZERO, winners: [] as SignedTicket[] };
+  if (!params) {
+    // A free payment (go-livepeer fixes a zero session price): only an existing session's price
+    // is fixed, so a header naming any sender creates no state.
+    const balance = balances.balance(sender, manifestId);
+    if (balance !== undefined) balances.fixPrice(sender, manifestId, Rat.ZERO);
+    return { ...empty, balance };
+  }
+  if (isAddressEqual(sender, zeroAddress)) {
+    throw new PaymentError("MISSING_SENDER", "payment has ticket params but no sender; set Payment.sender", {
+      upstream: "Could not find Sender for payment",
+      fatal: true,
+    });
+  }
+  const priceInfo = payment.expectedPrice;
+  const price = priceInfo ? priceRat(priceInfo) : undefined;
+  if (!price) {
+    const why = priceInfo ? "pixels per unit is 0" : "expected price is nil";
+    throw new PaymentError(
+      "INVALID_PRICE",
+      `payment expected_price is invalid (${why}); echo the price_info that came with the ticket params`,
+      { upstream: `invalid expected price sent with payment err="${why}"`, fatal: true },
+    );
+  }
+
+  // Phase 1: check every ticket; nothing is written.
+  const checked: { ticket: Ticket; sig: Hex; r: ReceiveResult }[] = [];
+  let fatal: PaymentError | undefined;
+  for (const [i, sp] of payment.senderParams.entries()) {
+    // signature recovery is CPU-bound (~ms each): let other requests run during a large batch
+    if (i > 0 && i % YIELD_EVERY === 0) await new Promise<void>((r) => setImmediate(r));
+    const ticket = newTicket(params, payment.expirationParams, sender, sp.senderNonce);
+    const r = await checks.check(ticket, sp.sig, params.seed, price);
+    if (r.error?.fatal) {
+      fatal = r.error;
+      break;
+    }
+    checked.push({ ticket, sig: sp.sig, r });
+  }
+
+  // Phase 2: nonces, credit and winners in one transaction.
+  const result: ProcessPaymentResult = { ...empty, balance: undefined };
+  if (checked.every((c) => c.r.error)) {
+    // Nothing passed the checks: no nonce, credit or winner to record (and no row to create).
+    result.error = checked.at(-1)?.r.error;
+    if (fatal) throw fatal;
+    result.balance = balances.balance(sender, manifestId);
+    return result;
+  }
+  checks.transaction(() => {
+    let credited = Rat.ZERO;
+    for (const c of checked) {
+      const r = c.r.error ? c.r : checks.record(c.ticket, c.r.won, c.r.recipientRand);
+      if (r.error) result.error = r.error;
+      if (!result.error) {
+        credited = credited.add(ticketEV(c.ticket.faceValue, c.ticket.winProb));
+        result.creditedTickets++;
+      }
+      if (r.won) {
+        const winner: SignedTicket = { ...c.ticket, sig: c.sig, recipientRand: r.recipientRand };
+        onWinner?.(winner);
+        result.winners.push(winner);
+      }
+    }
+    if (result.creditedTickets > 0) {
+      balances.fixPrice(sender, manifestId, price);
+      result.balance = balances.credit(sender, manifestId, credited);
+    } else {
+      result.balance = balances.balance(sender, manifestId);
+    }
+    result.credited = credited;
+  });
+  if (fatal) throw fatal;
+  return result;
+}
