@@ -6,6 +6,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import { Agent, request } from "node:https";
 import { TributaryError } from "../node/errors.ts";
+import type { FailureCause } from "./selection/retry.ts";
 
 /** A failure to get response headers from an orchestrator (connect, TLS, reset, timeout). */
 export class OrchestratorTransportError extends TributaryError {
@@ -112,6 +113,22 @@ export async function readText(res: IncomingMessage, limit = 64 * 1024): Promise
  */
 export function saysTicketParamsExpired(answer: string): boolean {
   return /ticket ?params expire/i.test(answer) || /"code"\s*:\s*"TICKET_EXPIRED"/.test(answer);
+}
+
+/**
+ * Why a batch attempt failed, for the retry loop (selection/retry.ts): our own typed errors by their
+ * code (the Sender's `TICKET_EXPIRED`), an orchestrator's answer (`answer`, its body text, or the
+ * message of an error built from one) by {@link saysTicketParamsExpired} and go-livepeer's phrases
+ * for a reused nonce and a full orchestrator.
+ */
+export function failureCauseOf(failure: unknown): FailureCause {
+  if (failure instanceof TributaryError && failure.code === "TICKET_EXPIRED") return "ticket-params-expired";
+  const answer = typeof failure === "string" ? failure : failure instanceof Error ? failure.message : "";
+  if (saysTicketParamsExpired(answer)) return "ticket-params-expired";
+  const lower = answer.toLowerCase();
+  if (lower.includes("invalid ticket sendernonce")) return "nonce-reused";
+  if (lower.includes("insufficient capacity")) return "no-capacity";
+  return "other";
 }
 
 /** First value of a header. */

@@ -32,7 +32,7 @@ test("the scan finds the codes it must (a sanity check of the scanner itself)", 
   assert.ok(found("TRICKLE_EOS", 410, "src/trickle/client-errors.ts"));
   assert.ok(found("INVALID_STREAM_REQUEST", 400, "src/runner/params.ts"));
   // { code } option of BadRequestError, and a class's default code
-  assert.ok(found("BAD_JSON", 400, "src/gateway/gateway.ts"));
+  assert.ok(found("BAD_JSON", 400, "src/gateway/routes/ai-batch.ts"));
   assert.ok(found("NOT_FOUND", 404, "src/node/errors.ts"));
   // PaymentError(code, …) with the class's default status, and a parameter typed as a literal union
   assert.ok(found("TICKET_EXPIRED", 400, "src/payments/sender.ts"));

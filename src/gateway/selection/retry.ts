@@ -16,14 +16,20 @@ export const MAX_SAME_SESSION_TRIES = 3;
 export type FailureAction = "refresh-and-retry" | "switch" | "suspend";
 
 /**
- * Classifies an orchestrator's error text as go-livepeer does (case-insensitive substring match).
- * `sameSessionTries` is how many attempts this orchestrator already had for the job: once it reaches
- * {@link MAX_SAME_SESSION_TRIES}, an expired-params error switches orchestrator (still no suspension).
+ * Why an attempt failed, as the retry loop tells failures apart. It is read once, where the failure
+ * is known: from our own typed errors by their code, from an orchestrator's answer by the one
+ * recognizer of each (src/gateway/orch-http.ts `failureCauseOf`).
  */
-export function failureAction(errorText: string, sameSessionTries = 0): FailureAction {
-  const t = errorText.toLowerCase();
-  if (t.includes("ticketparams expired"))
+export type FailureCause = "ticket-params-expired" | "nonce-reused" | "no-capacity" | "other";
+
+/**
+ * What to do after a failure, as go-livepeer decides. `sameSessionTries` is how many attempts this
+ * orchestrator already had for the job: once it reaches {@link MAX_SAME_SESSION_TRIES}, expired
+ * params switch orchestrator (still no suspension).
+ */
+export function failureAction(cause: FailureCause, sameSessionTries = 0): FailureAction {
+  if (cause === "ticket-params-expired")
     return sameSessionTries < MAX_SAME_SESSION_TRIES ? "refresh-and-retry" : "switch";
-  if (t.includes("invalid ticket sendernonce") || t.includes("insufficient capacity")) return "switch";
+  if (cause === "nonce-reused" || cause === "no-capacity") return "switch";
   return "suspend";
 }

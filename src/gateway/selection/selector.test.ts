@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Rat } from "../../payments/rational.ts";
+import { failureCauseOf } from "../orch-http.ts";
 import { descriptorOf, SELECTION_CASES, type SelectionCase, urlOf } from "./cases.ts";
 import {
   DEFAULT_PROBABILITY_WEIGHTS,
@@ -261,12 +262,12 @@ describe("Suspender (count-based, decays per refresh)", () => {
 
 describe("retry classification (docs/spec/orchestrator-gateway.md#suspension-and-retries)", () => {
   test("expired ticket params retry the same orchestrator, up to the same-session limit", () => {
-    assert.equal(failureAction("TicketParams expired"), "refresh-and-retry");
-    assert.equal(failureAction("ticketparams expired", MAX_SAME_SESSION_TRIES), "switch");
+    assert.equal(failureAction(failureCauseOf("TicketParams expired")), "refresh-and-retry");
+    assert.equal(failureAction(failureCauseOf("ticketparams expired"), MAX_SAME_SESSION_TRIES), "switch");
   });
   test("nonce reuse and no capacity switch without suspending; anything else suspends", () => {
-    assert.equal(failureAction("invalid ticket senderNonce sender=0x… nonce=3"), "switch");
-    assert.equal(failureAction("insufficient capacity"), "switch");
-    assert.equal(failureAction("runner crashed"), "suspend");
+    assert.equal(failureAction(failureCauseOf("invalid ticket senderNonce sender=0x… nonce=3")), "switch");
+    assert.equal(failureAction(failureCauseOf("insufficient capacity")), "switch");
+    assert.equal(failureAction(failureCauseOf("runner crashed")), "suspend");
   });
 });
