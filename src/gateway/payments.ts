@@ -1,5 +1,5 @@
 /**
- * Gateway-side BYOC payments (shared/spec/payments.md §16, orchestrator-gateway.md §4.3–§4.6, §6.1):
+ * Gateway-side BYOC payments (docs/spec/payments.md#byoc-payments, docs/spec/orchestrator-gateway.md#job-signature-v0, #job-token, #byoc-payment-header, #gateway-batch-flow):
  * before each send of a BYOC job to an orchestrator the gateway
  * 1. signs the job (`sender`, `sig` = V0 personal_sign over keccak256(request + parameters));
  * 2. asks `GET {O}/process/token` (signed `Livepeer-Eth-Address`, `Livepeer-Capability`) for the price,
@@ -22,14 +22,14 @@
  * orchestrator's own 60 × price minimum for short timeouts; we top up to the 120 × price threshold.
  * Sender errors (deposit or reserve too low, params expired) become actionable 402s.
  *
- * Native AI batch (spec §18): {@link GatewayPayments.aiHeaders} asks the orchestrator again with the
+ * Native AI batch (docs/spec/orchestrator-gateway.md#ai-batch-request-end-to-end): {@link GatewayPayments.aiHeaders} asks the orchestrator again with the
  * job's capabilities (fresh ticket params, price and auth token), estimates the fee from the request
  * (see {@link aiPaymentUnits}), sends `ceil(max(fee, ticketEV) / ticketEV)` tickets, and signs a
  * `Livepeer-Segment` (`manifestId = "<capId>_<modelId>"`, seq 0, empty-segment hash, auth token).
  * The gateway keeps no local credit between jobs (go-livepeer reserves and reuses it): each job pays
  * for itself.
  *
- * Live video (spec §14.4): the start pays {@link LIVE_INITIAL_SECONDS} of 1280×720 at 30 fps in
+ * Live video (docs/spec/orchestrator-gateway.md#lv2v-payments): the start pays {@link LIVE_INITIAL_SECONDS} of 1280×720 at 30 fps in
  * pixels, then every interval the elapsed seconds' pixels, through the same signed segment
  * (manifest = the stream's `manifest_id`) and `POST {O}/payment` (see live/topups.ts). Pixel units as
  * go-livepeer; an orchestrator pricing live per second or frame is overpaid (bounded by the Sender's

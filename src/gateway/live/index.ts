@@ -1,6 +1,6 @@
 /**
- * Real-time streams on the gateway: native live video (shared/spec/orchestrator-gateway.md §14,
- * §6.2) and BYOC streams (§4.7, go-livepeer `byoc/stream_gateway.go`). Both get URLs on the
+ * Real-time streams on the gateway: native live video (docs/spec/orchestrator-gateway.md#live-video-to-video)
+ * and BYOC streams (docs/spec/orchestrator-gateway.md#gateway-stream-start, go-livepeer `byoc/stream_gateway.go`). Both get URLs on the
  * GATEWAY's own trickle server (mounted at `/live/trickle/`), so the client never talks to an
  * orchestrator and its URLs survive a move. The folder's README lists its files; the routes and
  * answers are in the gateway's README.
