@@ -14,6 +14,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TributaryError } from "../node/errors.ts";
 
+/** The devnet's JSON-RPC port when the CLI is not told another: anvil's own default (8545). */
+export const DEFAULT_CHAIN_PORT = 8545;
+
 /** Options of {@link startAnvil}. */
 export interface AnvilOptions {
   /** TCP port; 0 or undefined picks an ephemeral port. */

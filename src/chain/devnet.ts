@@ -53,9 +53,12 @@ export interface DevnetAccount {
   privateKey: Hex;
 }
 
+/** Blocks per round on the devnet. */
+export const DEFAULT_ROUND_LENGTH = 100;
+
 /** Options of {@link deployDevnet}. */
 export interface DevnetDeployOptions {
-  /** Blocks per round; default 100. */
+  /** Blocks per round; default {@link DEFAULT_ROUND_LENGTH}. */
   roundLength?: number;
   /** Rounds a winning ticket stays redeemable; default 2 (Arbitrum One). */
   ticketValidityPeriod?: number;
@@ -131,7 +134,7 @@ export async function deployDevnet(
   rpcUrl: string,
   options: DevnetDeployOptions = {},
 ): Promise<DevnetDeployment> {
-  const roundLength = options.roundLength ?? 100;
+  const roundLength = options.roundLength ?? DEFAULT_ROUND_LENGTH;
   const ticketValidityPeriod = options.ticketValidityPeriod ?? 2;
   const unlockPeriod = options.unlockPeriod ?? 2;
   const deployer = account(options.deployerKey ?? ANVIL_DEV_KEYS[0]);

@@ -6,6 +6,7 @@
  * reverse order.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
+import { DEFAULT_CHAIN_PORT } from "../chain/anvil.ts";
 import {
   type DevNetwork,
   type DevNetworkSummary,
@@ -14,7 +15,9 @@ import {
   TEXT_REVERSE_CAPABILITY,
 } from "../dev/network.ts";
 import type { SupervisorEvent } from "../dev/supervisor.ts";
+import { DEFAULT_GATEWAY_PORT } from "../gateway/index.ts";
 import { createLogger } from "../node/logger.ts";
+import { DEFAULT_SERVICE_PORT } from "../orchestrator/orchestrator.ts";
 
 function parsePort(value: string): number {
   const n = Number(value);
@@ -165,17 +168,17 @@ export function devCommand(): Command {
     .addOption(new Option("--host <host>", "interface every component binds").default("127.0.0.1"))
     .addOption(
       new Option("--orchestrator-port <port>", "orchestrator port; 0 picks a free one")
-        .default(8935)
+        .default(DEFAULT_SERVICE_PORT)
         .argParser(parsePort),
     )
     .addOption(
       new Option("--gateway-port <port>", "gateway port; 0 picks a free one")
-        .default(8937)
+        .default(DEFAULT_GATEWAY_PORT)
         .argParser(parsePort),
     )
     .addOption(
       new Option("--chain-port <port>", "anvil JSON-RPC port; 0 picks a free one")
-        .default(8545)
+        .default(DEFAULT_CHAIN_PORT)
         .argParser(parsePort),
     )
     .option("--json", "print the summary as one JSON line on stdout (for scripts and tests)", false)

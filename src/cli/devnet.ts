@@ -3,7 +3,14 @@
  * a funded gateway and an orchestrator in the active pool, rounds kept initialized.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
-import { createChainClients, type Devnet, startDevnet, startRoundInitializer } from "../chain/index.ts";
+import {
+  createChainClients,
+  DEFAULT_CHAIN_PORT,
+  DEFAULT_ROUND_LENGTH,
+  type Devnet,
+  startDevnet,
+  startRoundInitializer,
+} from "../chain/index.ts";
 import { parseAmount } from "./deposit.ts";
 
 function parsePort(value: string): number {
@@ -63,7 +70,7 @@ export function devnetCommand(): Command {
     .addOption(
       new Option("-p, --port <port>", "RPC port; 0 picks a free port")
         .env("TRIBUTARY_DEVNET_PORT")
-        .default(8545)
+        .default(DEFAULT_CHAIN_PORT)
         .argParser(parsePort),
     )
     .addOption(
@@ -71,7 +78,7 @@ export function devnetCommand(): Command {
     )
     .addOption(
       new Option("--round-length <blocks>", "blocks per round (winning tickets stay redeemable for 2 rounds)")
-        .default(100)
+        .default(DEFAULT_ROUND_LENGTH)
         .argParser(parsePositiveInt),
     )
     .addOption(

@@ -1,11 +1,12 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
+import { DEFAULT_REFRESH_INTERVAL_MS } from "../gateway/discovery/index.ts";
 import { DEFAULT_GATEWAY_PORT, type RunningGateway, startGateway } from "../gateway/index.ts";
-import { DEFAULT_BYOC_PAYMENT_INTERVAL_MS } from "../gateway/live/index.ts";
+import { DEFAULT_BYOC_PAYMENT_INTERVAL_MS, DEFAULT_EVENT_TIMEOUT_MS } from "../gateway/live/index.ts";
 import { type GatewayOnchain, startGatewayOnchain } from "../gateway/onchain.ts";
 import { STRATEGY_NAMES } from "../gateway/selection/index.ts";
 import { TributaryError } from "../node/errors.ts";
 import { createLogger } from "../node/logger.ts";
-import { MAX_SENDER_NONCES } from "../payments/constants.ts";
+import { DEFAULT_MAX_TICKET_EV, DEFAULT_MAX_TOTAL_EV, MAX_SENDER_NONCES } from "../payments/constants.ts";
 import type { Rat } from "../payments/rational.ts";
 import { DEFAULT_MAX_TICKETS_PER_PAYMENT } from "../payments/sender.ts";
 import { addHttpLimitOptions, type HttpLimitCliOptions, httpLimitsOf, parseCount } from "./http-limits.ts";
@@ -19,6 +20,7 @@ import {
 } from "./key-options.ts";
 import {
   addNodeOptions,
+  durationLabel,
   GoCompatibleCommand,
   parseDuration,
   parseHostPort,
@@ -95,7 +97,7 @@ export function gatewayCommand(): Command {
         new Option("--http-addr <host:port>", "address of the user API")
           .env("TRIBUTARY_HTTP_ADDR")
           .default(parseHostPort(`127.0.0.1:${DEFAULT_GATEWAY_PORT}`), `127.0.0.1:${DEFAULT_GATEWAY_PORT}`)
-          .argParser((v) => parseHostPort(v, "127.0.0.1:8937")),
+          .argParser((v) => parseHostPort(v, `127.0.0.1:${DEFAULT_GATEWAY_PORT}`)),
       )
       .addOption(
         new Option(
@@ -118,13 +120,13 @@ export function gatewayCommand(): Command {
     .addOption(
       new Option(
         "--max-ticket-ev <wei>",
-        "highest EV of one ticket the gateway sends (default 3000000000000)",
+        `highest EV of one ticket the gateway sends (default ${DEFAULT_MAX_TICKET_EV})`,
       )
         .env("TRIBUTARY_MAX_TICKET_EV")
         .argParser(parseWei),
     )
     .addOption(
-      new Option("--max-total-ev <wei>", "highest EV of one ticket batch (default 20000000000000)")
+      new Option("--max-total-ev <wei>", `highest EV of one ticket batch (default ${DEFAULT_MAX_TOTAL_EV})`)
         .env("TRIBUTARY_MAX_TOTAL_EV")
         .argParser(parseWei),
     )
@@ -149,7 +151,7 @@ export function gatewayCommand(): Command {
         "--live-event-timeout <duration>",
         "move a live stream when its orchestrator is silent this long",
       )
-        .default(30_000, "30s")
+        .default(DEFAULT_EVENT_TIMEOUT_MS, durationLabel(DEFAULT_EVENT_TIMEOUT_MS))
         .argParser(parseDuration),
     )
     .addOption(
@@ -170,12 +172,12 @@ export function gatewayCommand(): Command {
           "when under 120 × price); go-livepeer's period is 50s",
       )
         .env("TRIBUTARY_BYOC_STREAM_PAYMENT_INTERVAL")
-        .default(DEFAULT_BYOC_PAYMENT_INTERVAL_MS, "50s")
+        .default(DEFAULT_BYOC_PAYMENT_INTERVAL_MS, durationLabel(DEFAULT_BYOC_PAYMENT_INTERVAL_MS))
         .argParser(parseDuration),
     )
     .addOption(
       new Option("--refresh-interval <duration>", "how often orchestrators are asked again")
-        .default(5 * 60_000, "5m")
+        .default(DEFAULT_REFRESH_INTERVAL_MS, durationLabel(DEFAULT_REFRESH_INTERVAL_MS))
         .argParser(parseDuration),
     )
     .addOption(new Option("--log-level <level>", "pino log level").env("TRIBUTARY_LOG_LEVEL"))

@@ -12,7 +12,7 @@ import {
   DEFAULT_MAX_SESSION_UPLOAD_BYTES,
   type HttpLimits,
 } from "../node/http/limits.ts";
-import { parseDuration } from "./options.ts";
+import { durationLabel, parseDuration } from "./options.ts";
 
 /** Parsed values of the flags added by {@link addHttpLimitOptions}. */
 export interface HttpLimitCliOptions {
@@ -31,6 +31,17 @@ export function parseByteSize(value: string): number {
   if (!Number.isSafeInteger(n) || n < 1)
     throw new InvalidArgumentError("expected a positive size in bytes, e.g. 1048576 or 1MiB");
   return n;
+}
+
+/** A size in bytes as the help text shows a default, in the largest unit that divides it (`64MiB`). */
+export function byteSizeLabel(bytes: number): string {
+  for (const [unit, size] of [
+    ["GiB", 1024 ** 3],
+    ["MiB", 1024 ** 2],
+    ["KiB", 1024],
+  ] as const)
+    if (bytes > 0 && bytes % size === 0) return `${bytes / size}${unit}`;
+  return String(bytes);
 }
 
 /** A positive whole number. */
@@ -52,7 +63,7 @@ export function addHttpLimitOptions<C extends Command>(command: C, http2: boolea
         "largest request head (request line and headers) accepted; a larger one answers 431",
       )
         .env("TRIBUTARY_MAX_HEADER_BYTES")
-        .default(DEFAULT_MAX_HEADER_BYTES, "1MiB")
+        .default(DEFAULT_MAX_HEADER_BYTES, byteSizeLabel(DEFAULT_MAX_HEADER_BYTES))
         .argParser(parseByteSize),
     )
     .addOption(
@@ -61,7 +72,7 @@ export function addHttpLimitOptions<C extends Command>(command: C, http2: boolea
         `time a client has to ${http2 ? "finish the TLS handshake and " : ""}send a request's headers (slow clients are closed; long uploads and answers are not affected)`,
       )
         .env("TRIBUTARY_HEADERS_TIMEOUT")
-        .default(DEFAULT_HEADERS_TIMEOUT_MS, "30s")
+        .default(DEFAULT_HEADERS_TIMEOUT_MS, durationLabel(DEFAULT_HEADERS_TIMEOUT_MS))
         .argParser(parseDuration),
     );
   if (!http2) return command;
@@ -72,7 +83,7 @@ export function addHttpLimitOptions<C extends Command>(command: C, http2: boolea
         "close an HTTP/2 connection without open streams after this",
       )
         .env("TRIBUTARY_HTTP2_IDLE_TIMEOUT")
-        .default(DEFAULT_IDLE_TIMEOUT_MS, "2m")
+        .default(DEFAULT_IDLE_TIMEOUT_MS, durationLabel(DEFAULT_IDLE_TIMEOUT_MS))
         .argParser(parseDuration),
     )
     .addOption(
@@ -87,7 +98,7 @@ export function addHttpLimitOptions<C extends Command>(command: C, http2: boolea
         "request-body bytes of unfinished uploads one HTTP/2 connection may hold (the stream over it is reset; trickle is exempt)",
       )
         .env("TRIBUTARY_HTTP2_MAX_UPLOAD_BYTES")
-        .default(DEFAULT_MAX_SESSION_UPLOAD_BYTES, "64MiB")
+        .default(DEFAULT_MAX_SESSION_UPLOAD_BYTES, byteSizeLabel(DEFAULT_MAX_SESSION_UPLOAD_BYTES))
         .argParser(parseByteSize),
     ) as C;
 }

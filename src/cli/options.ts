@@ -69,6 +69,16 @@ export function parseDuration(value: string): number {
   return ms;
 }
 
+/**
+ * A duration in milliseconds as the help text shows a default, in the largest unit that divides it:
+ * 300000 → `5m`, 30000 → `30s`, 1500 → `1500ms` ({@link parseDuration} reads each back).
+ */
+export function durationLabel(ms: number): string {
+  if (ms > 0 && ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
 /** A whole number of wei (`-maxTicketEV`, `-ticketEV`, `-maxFaceValue`, …). */
 export function parseWei(value: string): bigint {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError("expected an integer number of wei");

@@ -7,9 +7,18 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { TributaryError } from "../node/errors.ts";
 import { createLogger } from "../node/logger.ts";
-import { DEFAULT_SERVICE_PORT, type Network, startOrchestrator } from "../orchestrator/index.ts";
+import {
+  DEFAULT_HEALTH_FAILURES,
+  DEFAULT_HEALTH_INTERVAL_MS,
+  DEFAULT_HEALTH_TIMEOUT_MS,
+  DEFAULT_SERVICE_PORT,
+  type Network,
+  startOrchestrator,
+} from "../orchestrator/index.ts";
 import { type OnchainPayments, startOnchainPayments } from "../orchestrator/onchain.ts";
 import { DEFAULT_MAX_CHAIN_STALENESS_MS } from "../payments/chain-facts.ts";
+import { DEFAULT_TICKET_EV, MAX_SENDER_NONCES } from "../payments/constants.ts";
+import { DEFAULT_TARGET_TICKETS_PER_PAYMENT } from "../payments/index.ts";
 import type { Rat } from "../payments/rational.ts";
 import { MAX_JOB_TIMEOUT_SECONDS } from "../protocol/job-header.ts";
 import { addHttpLimitOptions, type HttpLimitCliOptions, httpLimitsOf } from "./http-limits.ts";
@@ -22,6 +31,7 @@ import {
 } from "./key-options.ts";
 import {
   addNodeOptions,
+  durationLabel,
   GoCompatibleCommand,
   parseDuration,
   parseHostPort,
@@ -55,8 +65,8 @@ function parseCount(value: string): number {
 
 /** `--target-tickets-per-payment`: 0 (off) to 600 (what an orchestrator takes on one set of params). */
 function parseTarget(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) > 600)
-    throw new InvalidArgumentError("expected an integer from 0 to 600");
+  if (!/^\d+$/.test(value) || Number(value) > MAX_SENDER_NONCES)
+    throw new InvalidArgumentError(`expected an integer from 0 to ${MAX_SENDER_NONCES}`);
   return Number(value);
 }
 
@@ -150,7 +160,7 @@ export function orchestratorCommand(): Command {
     .addOption(
       new Option(
         "--ticket-ev <wei>",
-        "expected value of one ticket the orchestrator asks for (default 8000000000)",
+        `expected value of one ticket the orchestrator asks for (default ${DEFAULT_TICKET_EV})`,
       )
         .env("TRIBUTARY_TICKET_EV")
         .argParser(parseWei),
@@ -163,7 +173,7 @@ export function orchestratorCommand(): Command {
     .addOption(
       new Option(
         "--target-tickets-per-payment <n>",
-        "for prices where a gateway's usual payment would take more tickets than this, quote tickets worth more (within --max-face-value and the sender's float); 0 = always --ticket-ev (default 50)",
+        `for prices where a gateway's usual payment would take more tickets than this, quote tickets worth more (within --max-face-value and the sender's float); 0 = always --ticket-ev (default ${DEFAULT_TARGET_TICKETS_PER_PAYMENT})`,
       )
         .env("TRIBUTARY_TARGET_TICKETS_PER_PAYMENT")
         .argParser(parseTarget),
@@ -174,7 +184,7 @@ export function orchestratorCommand(): Command {
         "how long cached chain facts are trusted while the chain RPC fails; then paid work is refused (503 CHAIN_FACTS_STALE) until it answers",
       )
         .env("TRIBUTARY_MAX_CHAIN_STALENESS")
-        .default(DEFAULT_MAX_CHAIN_STALENESS_MS, "8m")
+        .default(DEFAULT_MAX_CHAIN_STALENESS_MS, durationLabel(DEFAULT_MAX_CHAIN_STALENESS_MS))
         .argParser(parseDuration),
     )
     .addOption(
@@ -194,17 +204,17 @@ export function orchestratorCommand(): Command {
     )
     .addOption(
       new Option("--health-interval <duration>", "time between container health polls")
-        .default(5000, "5s")
+        .default(DEFAULT_HEALTH_INTERVAL_MS, durationLabel(DEFAULT_HEALTH_INTERVAL_MS))
         .argParser(parseDuration),
     )
     .addOption(
       new Option("--health-timeout <duration>", "timeout of one health poll")
-        .default(5000, "5s")
+        .default(DEFAULT_HEALTH_TIMEOUT_MS, durationLabel(DEFAULT_HEALTH_TIMEOUT_MS))
         .argParser(parseDuration),
     )
     .addOption(
       new Option("--health-failures <n>", "consecutive failed polls before a container is withdrawn")
-        .default(2)
+        .default(DEFAULT_HEALTH_FAILURES)
         .argParser(parseCount),
     )
     .addOption(

@@ -12,7 +12,7 @@ import { createLogger, type Logger } from "../node/logger.ts";
 import { runnerOptionsFromEnv } from "../runner/env.ts";
 import { isPipeline, type Pipeline } from "../runner/pipeline.ts";
 import { type RegistrationLoop, registrationFromEnv, startRegistration } from "../runner/registration.ts";
-import { type RunningRunner, startRunner } from "../runner/server.ts";
+import { DEFAULT_RUNNER_PORT, type RunningRunner, startRunner } from "../runner/server.ts";
 
 /** Files tried, in order, when `serve` is given a folder. */
 export const ENTRY_FILES = [
@@ -145,7 +145,10 @@ export function serveCommand(): Command {
       `pipeline module, or a folder containing one of ${ENTRY_FILES.slice(0, 3).join(", ")}, …`,
     )
     .addOption(
-      new Option("--port <port>", "TCP port").env("TRIBUTARY_PORT").default(8000).argParser(parsePort),
+      new Option("--port <port>", "TCP port")
+        .env("TRIBUTARY_PORT")
+        .default(DEFAULT_RUNNER_PORT)
+        .argParser(parsePort),
     )
     .addOption(
       new Option("--host <host>", "interface to bind (0.0.0.0 inside a container)")
@@ -180,7 +183,7 @@ Registration with an orchestrator (POST {ORCH_URL}/capability/register), when OR
 are set; retried with backoff and refreshed every 5 minutes while idle:
   ORCH_URL, ORCH_SECRET              orchestrator URL (self-signed TLS accepted) and its -orchSecret
   CAPABILITY_NAME                    default: the pipeline name
-  CAPABILITY_URL                     where the orchestrator reaches this runner (default http://localhost:8000)
+  CAPABILITY_URL                     where the orchestrator reaches this runner (default http://localhost:${DEFAULT_RUNNER_PORT})
   CAPABILITY_DESCRIPTION, CAPABILITY_CAPACITY (1), CAPABILITY_PRICE_PER_UNIT (0),
   CAPABILITY_PRICE_SCALING (1), CAPABILITY_CURRENCY (""), CAPABILITY_TOKEN (default: --token)
 

@@ -5,7 +5,13 @@
 import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { createLogger } from "../node/logger.ts";
-import { DEFAULT_TRICKLE_PORT, startTrickleServer } from "../trickle/index.ts";
+import {
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_STALL_TIMEOUT_MS,
+  DEFAULT_TRICKLE_PORT,
+  startTrickleServer,
+} from "../trickle/index.ts";
+import { durationLabel } from "./options.ts";
 
 function parsePort(value: string): number {
   const n = Number(value);
@@ -71,7 +77,7 @@ export function trickleCommand(): Command {
     .addOption(
       new Option("--idle-timeout <duration>", "remove channels with no new segment for this long")
         .env("TRIBUTARY_IDLE_TIMEOUT")
-        .default(5 * 60_000, "5m")
+        .default(DEFAULT_IDLE_TIMEOUT_MS, durationLabel(DEFAULT_IDLE_TIMEOUT_MS))
         .argParser(parseDuration),
     )
     .addOption(
@@ -80,7 +86,7 @@ export function trickleCommand(): Command {
         "drop a subscriber that accepts no bytes, or a publisher that sends none mid-segment, for this long",
       )
         .env("TRIBUTARY_STALL_TIMEOUT")
-        .default(30_000, "30s")
+        .default(DEFAULT_STALL_TIMEOUT_MS, durationLabel(DEFAULT_STALL_TIMEOUT_MS))
         .argParser(parseDuration),
     )
     .addOption(new Option("--log-level <level>", "pino log level").env("TRIBUTARY_LOG_LEVEL"))

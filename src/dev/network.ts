@@ -32,15 +32,21 @@ import { privateKeyToAccount } from "viem/accounts";
 import type { Devnet } from "../chain/devnet.ts";
 import {
   createChainClients,
+  DEFAULT_CHAIN_PORT,
   serviceRegistryAbi,
   startDevnet,
   startRoundInitializer,
 } from "../chain/index.ts";
+import { DEFAULT_GATEWAY_PORT } from "../gateway/index.ts";
 import { TributaryError } from "../node/errors.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
 import { parseAiModels } from "../orchestrator/config.ts";
 import { startOnchainPayments } from "../orchestrator/onchain.ts";
-import { type RunningOrchestrator, startOrchestrator } from "../orchestrator/orchestrator.ts";
+import {
+  DEFAULT_SERVICE_PORT,
+  type RunningOrchestrator,
+  startOrchestrator,
+} from "../orchestrator/orchestrator.ts";
 import type { Sender } from "../payments/sender.ts";
 import { signPayload } from "../payments/signature.ts";
 import { encodePaymentHeader } from "../protocol/payment-header.ts";
@@ -73,7 +79,7 @@ export interface DevNetworkOptions {
   persist?: boolean;
   /** Interface every component binds; default 127.0.0.1. */
   host?: string;
-  /** Ports; 0 picks a free one. Defaults 8935 / 8937 / 8545. */
+  /** Ports; 0 picks a free one. Defaults DEFAULT_SERVICE_PORT / DEFAULT_GATEWAY_PORT / DEFAULT_CHAIN_PORT. */
   orchestratorPort?: number;
   gatewayPort?: number;
   chainPort?: number;
@@ -303,7 +309,12 @@ export async function startDevNetwork(options: DevNetworkOptions = {}): Promise<
           d = await startDevnet({
             gatewayDeposit: 10n ** 18n,
             gatewayReserve: 10n ** 18n,
-            anvil: { host, port: options.chainPort ?? 8545, blockTime: 1, signal: starting.signal },
+            anvil: {
+              host,
+              port: options.chainPort ?? DEFAULT_CHAIN_PORT,
+              blockTime: 1,
+              signal: starting.signal,
+            },
           });
         } finally {
           signal.removeEventListener("abort", cancel);
@@ -412,7 +423,7 @@ export async function startDevNetwork(options: DevNetworkOptions = {}): Promise<
         try {
           running = await startOrchestrator({
             host,
-            port: options.orchestratorPort ?? 8935,
+            port: options.orchestratorPort ?? DEFAULT_SERVICE_PORT,
             ...(onchain
               ? { payments: onchain.gate, address: onchain.address, network: "devnet" as const }
               : {}),
@@ -516,7 +527,7 @@ export async function startDevNetwork(options: DevNetworkOptions = {}): Promise<
         try {
           gw = await startGateway({
             host,
-            port: options.gatewayPort ?? 8937,
+            port: options.gatewayPort ?? DEFAULT_GATEWAY_PORT,
             // Devnet: discovered on chain (active pool + AI Service Registry); offchain: by address.
             discovery: onchain ? { chain: onchain.chainSource } : { orchAddr: [orch.url] },
             ...(onchain ? { payments: onchain.payments } : {}),

@@ -34,6 +34,12 @@ const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.ur
 
 /** Base path of the trickle mount. */
 export const TRICKLE_BASE_PATH = "/ai/trickle/";
+/** Debit period of a running priced BYOC batch job: go-livepeer's SSE period in `processJob` (5 s). */
+export const DEFAULT_JOB_DEBIT_INTERVAL_MS = 5000;
+/** BYOC stream debit period: go-livepeer `monitorOrchStream` (23 s). */
+export const DEFAULT_STREAM_DEBIT_INTERVAL_MS = 23_000;
+/** LV2V debit period: go-livepeer `-livePaymentInterval` (5 s). */
+export const DEFAULT_LIVE_DEBIT_INTERVAL_MS = 5000;
 
 /** The request being handled: its trace id (the caller's `X-Trace-Id` or a new one) and logger. */
 export interface RequestScope {
@@ -152,9 +158,9 @@ export function createContext(
     settings: {
       maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       maxJobTimeoutSeconds: maxJobTimeoutOption(options.maxJobTimeoutSeconds),
-      jobDebitIntervalMs: options.sseDebitIntervalMs ?? 5000,
-      streamDebitIntervalMs: options.streamDebitIntervalMs ?? 23_000,
-      livePaymentIntervalMs: options.livePaymentIntervalMs ?? 5000,
+      jobDebitIntervalMs: options.sseDebitIntervalMs ?? DEFAULT_JOB_DEBIT_INTERVAL_MS,
+      streamDebitIntervalMs: options.streamDebitIntervalMs ?? DEFAULT_STREAM_DEBIT_INTERVAL_MS,
+      livePaymentIntervalMs: options.livePaymentIntervalMs ?? DEFAULT_LIVE_DEBIT_INTERVAL_MS,
       trickleHostForRunner: options.trickleHostForRunner,
     },
   };

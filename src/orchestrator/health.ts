@@ -17,13 +17,20 @@ import { request as httpsRequest } from "node:https";
 import { type Logger, silentLogger } from "../node/logger.ts";
 import type { CapabilityRegistry, ContainerHealth, ContainerState, GpuInfo } from "./registry.ts";
 
+/** Time between health polls of one container: go-livepeer's watch interval (5 s). */
+export const DEFAULT_HEALTH_INTERVAL_MS = 5000;
+/** Timeout of one health poll. */
+export const DEFAULT_HEALTH_TIMEOUT_MS = 5000;
+/** Consecutive failed polls before a container is withdrawn: go-livepeer's `maxHealthCheckFailures`. */
+export const DEFAULT_HEALTH_FAILURES = 2;
+
 /** Options of {@link HealthMonitor}. */
 export interface HealthMonitorOptions {
-  /** Time between polls of one container; default 5000 ms (go-livepeer's watch interval). */
+  /** Time between polls of one container; default {@link DEFAULT_HEALTH_INTERVAL_MS}. */
   intervalMs?: number;
-  /** Per-poll timeout; default 5000 ms. */
+  /** Per-poll timeout; default {@link DEFAULT_HEALTH_TIMEOUT_MS}. */
   timeoutMs?: number;
-  /** Consecutive failures before a container is withdrawn; default 2 (`maxHealthCheckFailures`). */
+  /** Consecutive failures before a container is withdrawn; default {@link DEFAULT_HEALTH_FAILURES}. */
   failureThreshold?: number;
   logger?: Logger;
   signal?: AbortSignal;
@@ -137,9 +144,9 @@ export class HealthMonitor implements AsyncDisposable {
 
   constructor(registry: CapabilityRegistry, options: HealthMonitorOptions = {}) {
     this.#registry = registry;
-    this.#intervalMs = options.intervalMs ?? 5000;
-    this.#timeoutMs = options.timeoutMs ?? 5000;
-    this.#threshold = Math.max(1, options.failureThreshold ?? 2);
+    this.#intervalMs = options.intervalMs ?? DEFAULT_HEALTH_INTERVAL_MS;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS;
+    this.#threshold = Math.max(1, options.failureThreshold ?? DEFAULT_HEALTH_FAILURES);
     this.#log = options.logger ?? silentLogger();
     options.signal?.addEventListener("abort", () => void this.close(), { once: true });
   }

@@ -21,7 +21,7 @@ export { MemoryChannel, MemoryChannels } from "./memory-channels.ts";
 export { InvalidStreamRequestError, type StreamParams, type StreamStartRequest } from "./params.ts";
 export * from "./pipeline.ts";
 export * from "./registration.ts";
-export { type RunnerOptions, type RunningRunner, startRunner } from "./server.ts";
+export { DEFAULT_RUNNER_PORT, type RunnerOptions, type RunningRunner, startRunner } from "./server.ts";
 export {
   type FpsStats,
   ParamsUpdateFailedError,

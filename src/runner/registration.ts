@@ -19,6 +19,7 @@ import { request as httpsRequest } from "node:https";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TributaryError } from "../node/errors.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
+import { DEFAULT_RUNNER_PORT } from "./server.ts";
 
 /** Everything one registration needs. */
 export interface CapabilityRegistration {
@@ -103,7 +104,7 @@ export function registrationFromEnv(
     orchSecret,
     name: env.CAPABILITY_NAME || defaults.name || "tributary-worker",
     description: env.CAPABILITY_DESCRIPTION || defaults.description || "Tributary runner",
-    url: env.CAPABILITY_URL || defaults.url || "http://localhost:8000",
+    url: env.CAPABILITY_URL || defaults.url || `http://localhost:${DEFAULT_RUNNER_PORT}`,
     capacity,
     pricePerUnit: int64("CAPABILITY_PRICE_PER_UNIT", env.CAPABILITY_PRICE_PER_UNIT || "0"),
     priceScaling: int64("CAPABILITY_PRICE_SCALING", env.CAPABILITY_PRICE_SCALING || "1"),

@@ -61,9 +61,12 @@ import { type SessionStats, StreamSession } from "./session.ts";
 import { TrickleChannels } from "./trickle-channels.ts";
 import { version as sdkVersion } from "./version.ts";
 
+/** The port a container serves on: the BYOC container contract's (pytrickle's and ai-runner's 8000). */
+export const DEFAULT_RUNNER_PORT = 8000;
+
 /** Options of {@link startRunner}. */
 export interface RunnerOptions {
-  /** TCP port; default 8000; 0 picks a free port. */
+  /** TCP port; default {@link DEFAULT_RUNNER_PORT}; 0 picks a free port. */
   port?: number;
   /** Interface to bind; default 127.0.0.1 (use 0.0.0.0 in a container). */
   host?: string;
@@ -531,7 +534,7 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
   const limits = resolveHttpLimits();
   const server: Server = createServer(http1ServerOptions(limits), router.handle);
   server.on("clientError", clientErrorListener(limits));
-  const port = options.port ?? 8000;
+  const port = options.port ?? DEFAULT_RUNNER_PORT;
   const bindHost = options.host ?? "127.0.0.1";
   try {
     await listen(server, bindHost, port);
