@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { TributaryError } from "../../node/errors.ts";
 import { Rat } from "../../payments/rational.ts";
 import { failureCauseOf } from "../orch-http.ts";
 import { descriptorOf, SELECTION_CASES, type SelectionCase, urlOf } from "./cases.ts";
@@ -269,5 +270,15 @@ describe("retry classification (docs/spec/orchestrator-gateway.md#suspension-and
     assert.equal(failureAction(failureCauseOf("invalid ticket senderNonce sender=0x… nonce=3")), "switch");
     assert.equal(failureAction(failureCauseOf("insufficient capacity")), "switch");
     assert.equal(failureAction(failureCauseOf("runner crashed")), "suspend");
+  });
+  test("the cause comes from our typed errors' codes and from the one expired-params recognizer", () => {
+    const ours = new TributaryError("TICKET_EXPIRED", "fetch fresh params", { status: 400 });
+    assert.equal(failureCauseOf(ours), "ticket-params-expired");
+    // our orchestrators' answer: code TICKET_EXPIRED, "ticket params" with a space
+    const answer = '{"error":{"code":"TICKET_EXPIRED","message":"ticket params expired at L1 block 9"}}';
+    assert.equal(failureCauseOf(answer), "ticket-params-expired");
+    assert.equal(failureCauseOf(new Error(`HTTP 500: ${answer}`)), "ticket-params-expired");
+    assert.equal(failureCauseOf(new TributaryError("BAD_REQUEST", "expired", { status: 400 })), "other");
+    assert.equal(failureCauseOf(undefined), "other");
   });
 });
