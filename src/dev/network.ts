@@ -329,8 +329,7 @@ export async function startDevNetwork(options: DevNetworkOptions = {}): Promise<
           roundsManager: d.contracts.roundsManager,
           signal: rounds.signal,
           onEvent: (e) => {
-            if (e.error !== undefined)
-              log.warn({ err: (e.error as Error)?.message }, "round initialization failed");
+            if (e.error !== undefined) log.warn({ err: e.error }, "round initialization failed");
             else log.info({ round: e.round?.toString() }, "round initialized");
           },
         });
@@ -571,7 +570,7 @@ export async function startDevNetwork(options: DevNetworkOptions = {}): Promise<
             gateway.onchain.payments.sender,
           );
         } catch (err) {
-          log.warn({ err: (err as Error).message }, "could not make a sample Livepeer-Payment header");
+          log.warn({ err }, "could not make a sample Livepeer-Payment header");
         }
       }
     }

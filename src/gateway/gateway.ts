@@ -129,7 +129,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       if (e.type === "refresh-failed") baseLog.warn({ err: e.error }, "orchestrator discovery failed");
       else if (e.type === "rejected")
         baseLog.debug({ orchestrator: e.url, reason: e.reason }, "orchestrator rejected");
-      else baseLog.debug(e, "orchestrator pool refreshed");
+      else
+        baseLog.debug(
+          { orchestrators: e.orchestrators, candidates: e.candidates, duration_ms: Math.round(e.durationMs) },
+          "orchestrator pool refreshed",
+        );
       dashSource?.observe(e);
     },
   });
@@ -177,7 +181,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const url = originOf("http", host, port);
   publicUrl = (options.publicUrl ?? url).replace(/\/+$/, "");
   pool.start();
-  baseLog.info({ url }, "gateway listening");
+  baseLog.info({ address: url }, "gateway listening");
 
   let closing: Promise<void> | undefined;
   const close = () => {

@@ -3,16 +3,44 @@ import { type Logger, type LoggerOptions, pino } from "pino";
 export type { Logger } from "pino";
 
 /**
+ * Secret-bearing field names: each is redacted at the top of a line and one level down. Log fields are
+ * snake_case (`orch_secret`); the camelCase spellings stay covered for objects logged whole.
+ */
+const SECRET_FIELDS = [
+  "secret",
+  "orchSecret",
+  "orch_secret",
+  "token",
+  "authToken",
+  "auth_token",
+  "password",
+  "privateKey",
+  "private_key",
+  "url",
+];
+
+/** Trickle channel URL fields (a channel's URL is its credential), redacted at the top of a line. */
+const CHANNEL_URL_FIELDS = [
+  "channelUrl",
+  "subscribeUrl",
+  "publishUrl",
+  "controlUrl",
+  "eventsUrl",
+  "dataUrl",
+  "channel_url",
+  "subscribe_url",
+  "publish_url",
+  "control_url",
+  "events_url",
+  "data_url",
+];
+
+/**
  * Paths pino redacts in every log line: secrets, tokens, payment and segment credentials (also in a
  * request logged one level down, e.g. `{req: {headers}}`) and trickle channel URLs.
  */
 export const REDACT_PATHS: readonly string[] = [
-  "secret",
-  "orchSecret",
-  "token",
-  "authToken",
-  "password",
-  "privateKey",
+  ...SECRET_FIELDS,
   "headers.authorization",
   "headers.livepeer",
   'headers["livepeer-payment"]',
@@ -21,20 +49,8 @@ export const REDACT_PATHS: readonly string[] = [
   "*.headers.livepeer",
   '*.headers["livepeer-payment"]',
   '*.headers["livepeer-segment"]',
-  "url",
-  "channelUrl",
-  "subscribeUrl",
-  "publishUrl",
-  "controlUrl",
-  "eventsUrl",
-  "dataUrl",
-  "*.secret",
-  "*.orchSecret",
-  "*.token",
-  "*.authToken",
-  "*.password",
-  "*.privateKey",
-  "*.url",
+  ...CHANNEL_URL_FIELDS,
+  ...SECRET_FIELDS.map((f) => `*.${f}`),
 ];
 
 /** Options for {@link createLogger}. */

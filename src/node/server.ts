@@ -143,7 +143,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
   server.on("error", (err) => log.error({ err }, "listener error"));
   // Node leaves the socket open once this event has a listener (a handshake timeout included).
   server.on("tlsClientError", (err, socket) => {
-    log.debug({ err: err.message }, "TLS handshake failed");
+    log.debug({ err }, "TLS handshake failed");
     socket.destroy();
   });
   const port = await listen(server, host, options.port);

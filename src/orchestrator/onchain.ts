@@ -155,7 +155,8 @@ export async function startOnchainPayments(options: OnchainPaymentsOptions): Pro
     ...(options.purgeIntervalMs === undefined ? {} : { intervalMs: options.purgeIntervalMs }),
     ...(options.balanceIdleMs === undefined ? {} : { balanceIdleMs: options.balanceIdleMs }),
     onPurge: (r) => {
-      if (r.nonces > 0 || r.balances > 0) log.debug(r, "purged expired nonces and spent balances");
+      if (r.nonces > 0 || r.balances > 0)
+        log.debug({ nonces: r.nonces, balances: r.balances }, "purged expired nonces and spent balances");
     },
     onError: (err) => log.warn({ err }, "store purge failed; retrying at the next tick"),
   });

@@ -184,10 +184,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
   };
   const reloadFailed = (err: unknown): void => {
     metrics.configReloads.inc({ result: "invalid" });
-    log.error(
-      { err: err instanceof Error ? err.message : err },
-      "aiModels.json reload failed; keeping the previous configuration",
-    );
+    log.error({ err }, "aiModels.json reload failed; keeping the previous configuration");
   };
   if (options.aiModelsPath)
     watcher = watchAiModels(options.aiModelsPath, applyModels, reloadFailed, {
@@ -204,7 +201,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     return closing;
   };
   options.signal?.addEventListener("abort", () => void close(), { once: true });
-  log.info({ serviceUri, network, models: initial.length }, "orchestrator listening");
+  log.info({ service_uri: serviceUri, network, models: initial.length }, "orchestrator listening");
   return {
     url: server.url,
     serviceUri,

@@ -237,7 +237,19 @@ export class Redeemer implements AsyncDisposable {
       out.push(outcome);
       const level =
         outcome.outcome === "waiting" ? "debug" : outcome.outcome === "redeemed" ? "info" : "warn";
-      this.#log[level]({ ticket: t.ticketHash, sender: t.ticket.sender, ...outcome }, "winning ticket");
+      const reason = "reason" in outcome ? outcome.reason : undefined;
+      const txHash = "txHash" in outcome ? outcome.txHash : undefined;
+      this.#log[level](
+        {
+          ticket: t.ticketHash,
+          sender: t.ticket.sender,
+          id: outcome.id,
+          outcome: outcome.outcome,
+          reason,
+          tx_hash: txHash,
+        },
+        "winning ticket",
+      );
       // The chain is shared by all tickets: if it is unreachable, stop this pass.
       if (outcome.outcome === "retry" && outcome.reason.startsWith("network:")) break;
     }

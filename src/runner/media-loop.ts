@@ -328,7 +328,7 @@ export class MediaLoop {
       await this.#out?.close();
     } catch (err) {
       this.stats.encoderErrors++;
-      this.#log.warn({ err: (err as Error).message }, "flushing the encoder failed");
+      this.#log.warn({ err }, "flushing the encoder failed");
     }
     await this.#opts.input?.close();
     await ingress;
@@ -357,7 +357,7 @@ export class MediaLoop {
         this.stats.segmentsSkipped = this.#queue.segmentsDropped;
       }
     } catch (err) {
-      if (!this.#stopped) this.#log.warn({ err: (err as Error).message }, "input channel failed");
+      if (!this.#stopped) this.#log.warn({ err }, "input channel failed");
     } finally {
       this.#queue.end();
     }
@@ -395,7 +395,7 @@ export class MediaLoop {
       } catch (err) {
         this.stats.decoderErrors++;
         const message = (err as Error).message;
-        this.#log.warn({ err: message }, "decoding the input failed");
+        this.#log.warn({ err }, "decoding the input failed");
         this.#opts.onMediaError("decoder", message);
         if (performance.now() - windowStart > DECODER_RETRY_RESET_MS) {
           retries = 0;

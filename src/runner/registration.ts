@@ -277,10 +277,10 @@ export function startRegistration(
       } catch (err) {
         if (stopper.signal.aborted) break;
         if (err instanceof RegistrationRejectedError) {
-          log.error({ err: err.message }, "registration rejected; not retrying");
+          log.error({ err }, "registration rejected; not retrying");
           break;
         }
-        log.warn({ err: (err as Error).message, retry_in_ms: delay }, "registration attempt failed");
+        log.warn({ err, retry_in_ms: delay }, "registration attempt failed");
         if (!(await wait(delay))) break;
         delay = Math.min(delay * 2, maxDelay);
       }

@@ -165,7 +165,7 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
       log.info("pipeline loaded");
     } catch (err) {
       health.setError(`Model loading failed: ${messageOf(err)}`);
-      log.error({ err: messageOf(err) }, "pipeline load failed");
+      log.error({ err }, "pipeline load failed");
     }
   })();
 
@@ -184,8 +184,7 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
       throw new TributaryError("UNAUTHORIZED", unauthorized, { status: 401 });
     },
     onError: (err, req) => {
-      if (httpStatusOf(err) >= 500)
-        log.error({ err: messageOf(err), path: pathOf(req.url) }, "request failed");
+      if (httpStatusOf(err) >= 500) log.error({ err, path: pathOf(req.url) }, "request failed");
     },
     notFound: (req, res, match) => {
       req.resume();
@@ -457,7 +456,7 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
       }
     } catch (err) {
       stats.batchErrors++;
-      if (!(err instanceof TributaryError)) log.warn({ err: messageOf(err) }, "batch run failed");
+      if (!(err instanceof TributaryError)) log.warn({ err }, "batch run failed");
       sendError(res, err);
     } finally {
       done();
@@ -504,7 +503,7 @@ export async function startRunner(pipeline: Pipeline, options: RunnerOptions = {
       if (!signal.aborted) sse.write(SSE_DONE);
     } catch (err) {
       stats.batchErrors++;
-      log.warn({ err: messageOf(err) }, "batch stream failed");
+      log.warn({ err }, "batch stream failed");
       sse.write(sseError(errorBody(err)));
     } finally {
       if (signal.aborted) await it.return?.().catch(() => {});

@@ -187,7 +187,7 @@ export class StreamSession implements AsyncDisposable {
     try {
       await s.#pipeline.start?.({ ...s.#params }, s.#ctx);
     } catch (err) {
-      s.#log.warn({ err: messageOf(err) }, "pipeline start handler failed; stream not started");
+      s.#log.warn({ err }, "pipeline start handler failed; stream not started");
       await s.#shutdown(false);
       throw new StreamStartFailedError(err);
     }
@@ -280,7 +280,7 @@ export class StreamSession implements AsyncDisposable {
     try {
       body = encodeEvent(event, type);
     } catch (err) {
-      this.#log.warn({ err: messageOf(err) }, "event is not JSON-serialisable; dropped");
+      this.#log.warn({ err }, "event is not JSON-serialisable; dropped");
       return Promise.resolve(false);
     }
     const p = this.#eventChain.then(async () => {
@@ -290,7 +290,7 @@ export class StreamSession implements AsyncDisposable {
         return true;
       } catch (err) {
         this.stats.eventErrors++;
-        this.#log.warn({ err: messageOf(err) }, "events channel write failed");
+        this.#log.warn({ err }, "events channel write failed");
         return false;
       }
     });
@@ -342,7 +342,7 @@ export class StreamSession implements AsyncDisposable {
 
   #userError(source: string, err: unknown): void {
     this.stats.userErrors++;
-    this.#log.warn({ source, err: messageOf(err) }, "pipeline handler failed");
+    this.#log.warn({ source, err }, "pipeline handler failed");
     void this.sendEvent(
       { type: "error", source, message: messageOf(err), timestamp: Date.now() },
       QUEUE_AI_STREAM_EVENTS,
@@ -435,8 +435,7 @@ export class StreamSession implements AsyncDisposable {
         void this.stop();
       }
     } catch (err) {
-      if (!this.#abort.signal.aborted)
-        this.#log.warn({ err: messageOf(err) }, "control channel ended with an error");
+      if (!this.#abort.signal.aborted) this.#log.warn({ err }, "control channel ended with an error");
     } finally {
       this.#abort.signal.removeEventListener("abort", onAbort);
     }
@@ -457,10 +456,7 @@ export class StreamSession implements AsyncDisposable {
         await sink.write(body);
         this.stats.dataItemsSent += batch.length;
       } catch (err) {
-        this.#log.warn(
-          { err: messageOf(err), items: batch.length },
-          "data channel write failed; items dropped",
-        );
+        this.#log.warn({ err, items: batch.length }, "data channel write failed; items dropped");
         return false;
       }
     }

@@ -241,8 +241,7 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
     if (this.#closed || !(force || this.autocreate)) return undefined;
     const channel = new Channel(name, mimeType, { ringSize: this.#ringSize });
     this.#channels.set(name, channel);
-    this.#log.info({ channel: shortName(name), mimeType }, "channel created");
-    this.#log.debug({ channelName: name }, "channel created (full name)");
+    this.#log.info({ channel: shortName(name), mime_type: mimeType }, "channel created");
     this.#announce({ added: [name] });
     return channel;
   }
@@ -466,7 +465,7 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
       httpError(res, 400, "Nonexistent segment");
       return;
     }
-    this.#log.debug({ channelName: name, seq: idx }, "segment closed by DELETE");
+    this.#log.debug({ channel: shortName(name), seq: idx }, "segment closed by DELETE");
     segment.close();
     res.statusCode = 200;
     res.end();

@@ -15,7 +15,7 @@ export const CONTENT_TYPE = "Content-Type";
 export const CONNECTION = "Connection";
 export const TEXT_PLAIN = "text/plain; charset=utf-8";
 
-/** A shortened channel name for info-level logs: channel names are credentials. */
+/** A shortened channel name for logs, at every level: channel names are credentials. */
 export function shortName(name: string): string {
   return name.length <= 6 ? "…" : `${name.slice(0, 4)}…(${name.length})`;
 }

@@ -20,6 +20,7 @@ import {
   type Res,
   SEQ,
   safely,
+  shortName,
   TEXT_PLAIN,
 } from "./server-http.ts";
 
@@ -38,7 +39,7 @@ export function receiveSegment(
   if (header(req, HEADER_RESET) !== "") ch.closeBelow(idx);
   const buffer = segment.buffer;
   const log = io.log;
-  log.debug({ channelName: name, seq: idx, next: ch.nextWrite }, "POST segment");
+  log.debug({ channel: shortName(name), seq: idx, next: ch.nextWrite }, "POST segment");
 
   let total = 0;
   let finished = false;

@@ -102,7 +102,7 @@ export async function startOnNext(ctx: LiveContext, s: LiveStream): Promise<void
       if (s.stopped.signal.aborted) return;
       if (isTicketParamsExpired(err) && expiredRetries < EXPIRED_PARAMS_RETRIES) {
         expiredRetries++;
-        log.info({ stream_id: s.id, err: (err as Error).message }, "ticket params expired; retrying");
+        log.info({ stream_id: s.id, err }, "ticket params expired; retrying");
         await sleep(EXPIRED_PARAMS_RETRY_DELAY_MS, undefined, { signal: s.stopped.signal }).catch(() => {});
         again = d;
         continue;
@@ -110,7 +110,7 @@ export async function startOnNext(ctx: LiveContext, s: LiveStream): Promise<void
       if (isClientFailure(err)) throw err;
       options.pool.recordFailure(d.transcoder, err);
       options.suspender.suspend(d.transcoder, LIVE_VIDEO_PENALTY);
-      log.warn({ stream_id: s.id, err: (err as Error).message }, "stream start failed; trying the next one");
+      log.warn({ stream_id: s.id, err }, "stream start failed; trying the next one");
     }
   }
 }
@@ -146,6 +146,6 @@ export function moveStream(
   if (!transition(s, "lost")) return;
   log.warn({ stream_id: s.id, reason, swaps: s.swaps }, "moving the stream to another orchestrator");
   startOnNext(ctx, s).catch((err: unknown) => {
-    if (fail(s, (err as Error).message)) log.warn({ stream_id: s.id, err: s.error }, "stream failed");
+    if (fail(s, (err as Error).message)) log.warn({ stream_id: s.id, err }, "stream failed");
   });
 }

@@ -220,7 +220,7 @@ export const stopRoute: StreamHandler = async (ctx, req, res, s) => {
   ctx.stop(s);
   if (d === undefined) return sendJson(res, 200, statusOf(s));
   const answer = await stopByocOn(ctx.options, s, d, body).catch((err: unknown) => {
-    s.log.warn({ stream_id: s.id, err: (err as Error).message }, "stop on the orchestrator failed");
+    s.log.warn({ stream_id: s.id, err }, "stop on the orchestrator failed");
     return undefined;
   });
   if (answer === undefined || answer.status >= 400) return sendJson(res, 200, statusOf(s));

@@ -106,8 +106,7 @@ export function startTopUps(
       paying = true;
       topUp()
         .catch((err: unknown) => {
-          if (!signal.aborted)
-            log.warn({ stream_id: s.id, err: (err as Error).message }, "stream payment failed");
+          if (!signal.aborted) log.warn({ stream_id: s.id, err }, "stream payment failed");
         })
         .finally(() => {
           paying = false;

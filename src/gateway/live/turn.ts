@@ -100,11 +100,11 @@ export function runTurn(
       if (signal.aborted) return;
       if (s.inputEnded && name !== "input") {
         // The container closed its channels at the end of its input (a 404 before any segment).
-        log.debug({ stream_id: s.id, err: (err as Error).message }, `stream ${name} ended after the input`);
+        log.debug({ stream_id: s.id, err }, `stream ${name} ended after the input`);
         control.drained(name);
         return;
       }
-      log.warn({ stream_id: s.id, err: (err as Error).message }, `stream ${name} relay failed`);
+      log.warn({ stream_id: s.id, err }, `stream ${name} relay failed`);
       turn.abort(err);
     });
 
