@@ -5,7 +5,7 @@
  * about a second. Ctrl-C / SIGTERM / SIGHUP, or the death of the parent process, stops everything in
  * reverse order.
  */
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
 import { DEFAULT_CHAIN_PORT } from "../chain/anvil.ts";
 import {
   type DevNetwork,
@@ -18,12 +18,7 @@ import type { SupervisorEvent } from "../dev/supervisor.ts";
 import { DEFAULT_GATEWAY_PORT } from "../gateway/index.ts";
 import { createLogger } from "../node/logger.ts";
 import { DEFAULT_SERVICE_PORT } from "../orchestrator/orchestrator.ts";
-
-function parsePort(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError("expected a port number 0-65535");
-  return n;
-}
+import { parsePort } from "./options.ts";
 
 interface DevCliOptions {
   offchain: boolean;

@@ -12,12 +12,7 @@ import {
   startRoundInitializer,
 } from "../chain/index.ts";
 import { parseAmount } from "./deposit.ts";
-
-function parsePort(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError("expected a port number 0-65535");
-  return n;
-}
+import { parsePort } from "./options.ts";
 
 function parsePositiveInt(value: string): number {
   const n = Number(value);

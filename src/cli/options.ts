@@ -50,6 +50,13 @@ export class GoCompatibleCommand extends Command {
   }
 }
 
+/** A TCP port number, 0 to 65535 (0: the system picks a free port). */
+export function parsePort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError("expected a port number 0-65535");
+  return n;
+}
+
 /** `host:port` (IPv6 in brackets; an empty host means every interface). */
 export function parseHostPort(value: string, example = "127.0.0.1:8935"): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]*):(\d+)$/.exec(value);

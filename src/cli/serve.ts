@@ -13,6 +13,7 @@ import { runnerOptionsFromEnv } from "../runner/env.ts";
 import { isPipeline, type Pipeline } from "../runner/pipeline.ts";
 import { type RegistrationLoop, registrationFromEnv, startRegistration } from "../runner/registration.ts";
 import { DEFAULT_RUNNER_PORT, type RunningRunner, startRunner } from "../runner/server.ts";
+import { parsePort } from "./options.ts";
 
 /** Files tried, in order, when `serve` is given a folder. */
 export const ENTRY_FILES = [
@@ -116,13 +117,6 @@ export async function serve(target: string, options: ServeOptions): Promise<Serv
     return closing;
   };
   return { runner, pipeline, registration, close, [Symbol.asyncDispose]: close };
-}
-
-function parsePort(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new InvalidArgumentError("expected a port number 0-65535");
-  return n;
 }
 
 function parseBytes(value: string): number {

@@ -3,7 +3,7 @@
  * auto-created on first publish).
  */
 import { readFileSync } from "node:fs";
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
 import { createLogger } from "../node/logger.ts";
 import {
   DEFAULT_IDLE_TIMEOUT_MS,
@@ -11,23 +11,7 @@ import {
   DEFAULT_TRICKLE_PORT,
   startTrickleServer,
 } from "../trickle/index.ts";
-import { durationLabel } from "./options.ts";
-
-function parsePort(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError("expected a port number 0-65535");
-  return n;
-}
-
-function parseDuration(value: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value);
-  if (!m) throw new InvalidArgumentError("expected a duration such as 500ms, 10s or 5m");
-  const n = Number(m[1]);
-  const unit = m[2] ?? "s";
-  const ms = unit === "ms" ? n : unit === "s" ? n * 1000 : n * 60_000;
-  if (!(ms > 0)) throw new InvalidArgumentError("expected a positive duration");
-  return ms;
-}
+import { durationLabel, parseDuration, parsePort } from "./options.ts";
 
 /** Options as commander parses them. */
 interface TrickleCliOptions {
