@@ -13,6 +13,7 @@ import {
   DEFAULT_EVENT_TIMEOUT_MS,
   DEFAULT_GATEWAY_PORT,
 } from "../gateway/index.ts";
+import { DEFAULT_STRATEGY } from "../gateway/selection/index.ts";
 import {
   DEFAULT_HEADERS_TIMEOUT_MS,
   DEFAULT_IDLE_TIMEOUT_MS as DEFAULT_HTTP2_IDLE_TIMEOUT_MS,
@@ -83,6 +84,7 @@ test("gateway flags default to the gateway's and the payments' constants", () =>
   assertDuration(c, "--refresh-interval", DEFAULT_REFRESH_INTERVAL_MS);
   assertDuration(c, "--byoc-stream-payment-interval", DEFAULT_BYOC_PAYMENT_INTERVAL_MS);
   assert.equal(defaultOf(c, "--max-tickets-per-payment"), DEFAULT_MAX_TICKETS_PER_PAYMENT);
+  assert.equal(defaultOf(c, "--selection-strategy"), DEFAULT_STRATEGY);
   assert.match(option(c, "--max-ticket-ev").description, new RegExp(`default ${DEFAULT_MAX_TICKET_EV}\\)`));
   assert.match(option(c, "--max-total-ev").description, new RegExp(`default ${DEFAULT_MAX_TOTAL_EV}\\)`));
 });

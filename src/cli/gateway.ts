@@ -3,7 +3,7 @@ import { DEFAULT_REFRESH_INTERVAL_MS } from "../gateway/discovery/index.ts";
 import { DEFAULT_GATEWAY_PORT, type RunningGateway, startGateway } from "../gateway/index.ts";
 import { DEFAULT_BYOC_PAYMENT_INTERVAL_MS, DEFAULT_EVENT_TIMEOUT_MS } from "../gateway/live/index.ts";
 import { type GatewayOnchain, startGatewayOnchain } from "../gateway/onchain.ts";
-import { STRATEGY_NAMES } from "../gateway/selection/index.ts";
+import { DEFAULT_STRATEGY, STRATEGY_NAMES } from "../gateway/selection/index.ts";
 import { TributaryError } from "../node/errors.ts";
 import { createLogger } from "../node/logger.ts";
 import { DEFAULT_MAX_TICKET_EV, DEFAULT_MAX_TOTAL_EV, MAX_SENDER_NONCES } from "../payments/constants.ts";
@@ -144,7 +144,7 @@ export function gatewayCommand(): Command {
       new Option("--selection-strategy <name>", "how orchestrators are ranked")
         .choices([...STRATEGY_NAMES])
         .env("TRIBUTARY_SELECTION_STRATEGY")
-        .default("latency"),
+        .default(DEFAULT_STRATEGY),
     )
     .addOption(
       new Option(

@@ -40,7 +40,7 @@ import { createLive, type LiveManager } from "./live/index.ts";
 import { createOrchestratorHttp } from "./orch-http.ts";
 import { GatewayPayments } from "./payments.ts";
 import { createRouter } from "./routes/index.ts";
-import { createSelector, Suspender, strategyByName } from "./selection/index.ts";
+import { createSelector, DEFAULT_STRATEGY, Suspender, strategyByName } from "./selection/index.ts";
 
 export { modelIdOf } from "./routes/ai-batch.ts";
 export { type ClientJobRequest, DEFAULT_BYOC_TIMEOUT_SECONDS } from "./routes/byoc-jobs.ts";
@@ -139,7 +139,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
   dashSource = createPoolDashboardSource({ pool, suspender, signal });
   const selector = createSelector({
-    strategy: strategyByName(options.strategy ?? "latency"),
+    strategy: strategyByName(options.strategy ?? DEFAULT_STRATEGY),
     maxPricePerUnit: options.maxPricePerUnit,
     suspender,
   });

@@ -113,6 +113,8 @@ export function latencyStrategy(): SelectionStrategy {
 export const STRATEGY_NAMES = ["probability", "stake", "random", "price", "latency"] as const;
 /** One of {@link STRATEGY_NAMES}. */
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
+/** The strategy a gateway uses when none is named. */
+export const DEFAULT_STRATEGY: StrategyName = "latency";
 
 /** The strategy for a name; `probability` takes `weights`. Throws RangeError on an unknown name. */
 export function strategyByName(name: string, weights?: Partial<ProbabilityWeights>): SelectionStrategy {
