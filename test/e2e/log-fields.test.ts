@@ -3,8 +3,9 @@
  *
  * - fields are snake_case (`stream_id`, `trace_id`, `retry_in_ms`), given as an object literal so
  *   they can be read here (`log.info(fields, …)` with a variable hides them);
- * - `err` is the thrown value itself, which pino serialises with its type, code and stack, never
- *   its message (`err.message`, `String(err)`, a template or a helper returning text);
+ * - an error goes in `err` (not `error`) as the thrown value itself, which pino serialises with its
+ *   type, code and stack, never its message (`err.message`, `String(err)`, a template or a helper
+ *   returning text);
  * - a trickle channel name is logged only through `shortName()`, and a field whose name says it is
  *   a URL or a secret is one the logger redacts (REDACT_PATHS in src/node/logger.ts).
  *
@@ -81,6 +82,7 @@ function fieldProblems(fields: ts.ObjectLiteralExpression): string[] {
       continue;
     }
     if (!SNAKE.test(key)) out.push(`field "${key}" is not snake_case`);
+    if (key === "error") out.push('field "error": name the error "err" (pino serialises that key)');
     const value = ts.isPropertyAssignment(p) ? p.initializer : p.name;
     if (key === "err") {
       const why = textualError(value);
@@ -150,6 +152,7 @@ test("the check catches each kind of break, and passes a conforming call", () =>
     "const l = log.child({ traceId });",
     'this.#log[level]({ mimeType }, "k");',
     'log.info({ ...fields }, "m");',
+    'log.warn({ error: e }, "n");',
     // conforming: none of these is reported
     'log.warn({ err, stream_id: s.id, retry_in_ms: 5 }, "ok");',
     'log.info({ channel: shortName(name), subscribe_url: u, err: e.error }, "ok");',
@@ -159,5 +162,5 @@ test("the check catches each kind of break, and passes a conforming call", () =>
     "const c = log.child({ trace_id: id });",
   ];
   const found = problemsOf("x.ts", lines.join("\n")).map((p) => Number(p.split(":")[1]));
-  assert.deepEqual(found, [1, 2, 3, 4, 5, 6, 7, 7, 8, 9, 10, 11, 12, 13]);
+  assert.deepEqual(found, [1, 2, 3, 4, 5, 6, 7, 7, 8, 9, 10, 11, 12, 13, 14]);
 });
