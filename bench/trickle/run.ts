@@ -1,25 +1,6 @@
-/**
- * Trickle server benchmark: our server vs go-livepeer's trickle server vs a plain Node HTTP pipe
- * (the floor), measured in the same run with the same raw-HTTP clients.
- *
- *   npm run bench:trickle            full run (about 2 minutes)
- *   npm run bench:trickle -- --quick a short run (about 30 s)
- *
- * Measures
- *   1. throughput: one channel, one publisher, one subscriber, 1 MiB segments (MB/s);
- *   2. fan-out: one ~2 Mbit/s publisher (4 KiB frames, 2 s segments) to 100 subscribers:
- *      p50/p99 delay from the publisher's write of a frame to each subscriber's read of it;
- *   3. memory per channel: server RSS growth per channel holding 5 segments of 1 KiB.
- *
- * Every server runs in its own process; the clients run here. go-livepeer's server comes from
- * test/interop/peers.ts (`startGoTrickleServer`, built by `scripts/interop-setup.ts`); when it is
- * missing the table says why. Never part of `npm test`.
- */
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { Agent, type IncomingMessage, request } from "node:http";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import {
   type BenchOptions,
   type BenchResult,
@@ -32,6 +13,7 @@ import {
   percentile,
   ratio,
 } from "../lib.ts";
+import { rssBytes, startGo, startPipe, startTributary, type Target } from "./servers.ts";
 
 /** go-livepeer's trickle server, built once by hand (see docs/benchmarks.md); optional. */
 const GO_TRICKLE = join(CACHE, "bin", "go-trickle");
@@ -52,102 +34,6 @@ const SEGMENT_BYTES = 1024 * 1024;
 const BITRATE = 2_000_000; // bits per second
 const FRAME = 4096;
 const FANOUT_SEGMENT_SECONDS = 2;
-
-export interface Target {
-  name: string;
-  /** Base URL ending with "/". */
-  url: string;
-  /** True for the pipe floor: a GET must be registered before the POST starts; nothing is stored. */
-  pipe: boolean;
-  pid: number | undefined;
-  close(): Promise<void>;
-}
-
-// ---- servers ----------------------------------------------------------------------------------
-
-function waitForUrl(child: ChildProcess, what: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout?.on("data", (c: Buffer) => {
-      out += c.toString();
-      const m = /listening on (\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.once("exit", (code) => reject(new Error(`${what} exited with ${code}: ${out}`)));
-  });
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once("exit", r));
-  child.kill("SIGTERM");
-  const hard = setTimeout(() => child.kill("SIGKILL"), 3000);
-  await exited;
-  clearTimeout(hard);
-}
-
-async function startNodeChild(name: string, args: string[], pipe: boolean): Promise<Target> {
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
-  const url = await waitForUrl(child, name);
-  return { name, url, pipe, pid: child.pid, close: () => stopChild(child) };
-}
-
-export function startTributary(): Promise<Target> {
-  const main = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
-  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  return startNodeChild(
-    "tributary",
-    [...nodeArgs, main, "trickle", "--port", "0", "--log-level", "silent"],
-    false,
-  );
-}
-
-export function startPipe(): Promise<Target> {
-  return startNodeChild(
-    "node pipe (floor)",
-    [fileURLToPath(new URL("./pipe-server.ts", import.meta.url))],
-    true,
-  );
-}
-
-/** The pids of this process's children whose command name is `comm`. */
-function childPids(comm: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const m = /^\d+ \((.*)\) \S+ (\d+)/.exec(stat);
-      if (m && m[1] === comm && Number(m[2]) === process.pid) pids.push(Number(entry));
-    } catch {
-      // the process is gone
-    }
-  }
-  return pids;
-}
-
-export async function startGo(): Promise<Target | string> {
-  let peers: typeof import("../../test/interop/peers.ts");
-  try {
-    peers = await import("../../test/interop/peers.ts");
-  } catch (err) {
-    return `test/interop/peers.ts cannot be loaded (${(err as Error).message})`;
-  }
-  try {
-    const before = new Set(childPids("go-trickle"));
-    const go = await peers.startGoTrickleServer({ autocreate: true });
-    const pid = childPids("go-trickle").find((p) => !before.has(p));
-    return { name: "go-livepeer", url: go.url, pipe: false, pid, close: () => go.close() };
-  } catch (err) {
-    return `go-livepeer's trickle server did not start: ${(err as Error).message.split("\n")[0]} (run scripts/interop-setup.ts)`;
-  }
-}
-
-function rssBytes(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const m = /VmRSS:\s+(\d+) kB/.exec(status);
-  return m ? Number(m[1]) * 1024 : Number.NaN;
-}
 
 // ---- raw HTTP client --------------------------------------------------------------------------
 
