@@ -3,6 +3,7 @@
  * `createLive` builds once (index.ts) and hands to the routes, the failover and the relays.
  */
 import type { IncomingMessage } from "node:http";
+import { DEFAULT_MAX_BODY_BYTES } from "../../node/http/body.ts";
 import type { Logger } from "../../node/logger.ts";
 import type { TrickleServer } from "../../trickle/index.ts";
 import type { OrchestratorPool } from "../discovery/index.ts";
@@ -33,8 +34,8 @@ export const INPUT_DRAIN_TIMEOUT_MS = 4_000;
 export const ENDED_RETENTION_MS = 60_000;
 /** The native live pipeline. */
 export const PIPELINE = "live-video-to-video";
-/** Body limit of BYOC stream start and update requests (go-livepeer: 10 MB). */
-export const BYOC_BODY_LIMIT = 10 * 1024 * 1024;
+/** Body limit of BYOC stream start and update requests: go-livepeer's BYOC `MaxBytesReader` (10 MiB). */
+export const BYOC_BODY_LIMIT = DEFAULT_MAX_BODY_BYTES;
 /** TLS toward orchestrators' trickle channels: self-signed certificates accepted, as go-livepeer. */
 export const ORCH_TLS = { insecure: true } as const;
 
