@@ -57,7 +57,7 @@ export const ERROR_CODES = Object.freeze({
     status: 405,
     meaning:
       "The route exists but not with this HTTP method; use the method named in the message (and the Allow header).",
-    components: ["node", "gateway", "runner"],
+    components: ["node", "gateway", "orchestrator", "runner"],
   },
   PAYLOAD_TOO_LARGE: {
     status: 413,
@@ -642,6 +642,40 @@ export const ERROR_CODES = Object.freeze({
     components: ["orchestrator", "gateway"],
   },
 
+  LIVE_RUNNERS_DISABLED: {
+    status: 404,
+    meaning:
+      "This orchestrator does not serve live runners; start it with --use-live-runners or --live-runner-config.",
+    components: ["orchestrator"],
+  },
+  RUNNER_NOT_FOUND: {
+    status: 404,
+    meaning:
+      "No ready live runner under this id or label (unknown, withdrawn after its heartbeat TTL, unhealthy or not ready); check /discovery, or re-register the runner.",
+    components: ["orchestrator"],
+  },
+  RUNNER_SESSION_NOT_FOUND: {
+    status: 404,
+    meaning: "The live runner session does not exist (stopped, released or never reserved); reserve a new one.",
+    components: ["orchestrator"],
+  },
+  RUNNER_SESSION_EXISTS: {
+    status: 409,
+    meaning: "A live runner session with this id already exists on the runner; use another id.",
+    components: ["orchestrator"],
+  },
+  RUNNER_UNAUTHORIZED: {
+    status: 401,
+    meaning:
+      "Wrong or missing orchestrator secret, heartbeat secret or Livepeer-Session-Token; a dynamic runner re-bootstraps with the orchestrator secret.",
+    components: ["orchestrator"],
+  },
+  INVALID_RUNNERS_CONFIG: {
+    status: 400,
+    meaning:
+      "The live runner configuration (runners.json or /registerLiveRunners) is invalid; the message names runners[i] and the field, and nothing was registered.",
+    components: ["orchestrator"],
+  },
   // ---------------------------------------------------------------- gateway
   NO_DISCOVERY_SOURCE: {
     status: 400,

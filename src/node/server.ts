@@ -19,6 +19,7 @@ import {
 } from "node:http2";
 import { isIP } from "node:net";
 import { join } from "node:path";
+import type { Duplex } from "node:stream";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { errorBody, TributaryError } from "./errors.ts";
@@ -68,6 +69,11 @@ export interface NodeServerOptions {
   grpc?: (router: ConnectRouter) => void;
   /** Every other request. */
   handler: NodeHandler;
+  /**
+   * HTTP/1.1 `Upgrade` requests (WebSocket), on node's `upgrade` event: the listener owns the socket.
+   * HTTP/2 has no upgrade. Without it, node answers such requests itself.
+   */
+  upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** Header size, slow-client and HTTP/2 limits (src/node/http/limits.ts); Go-like defaults. */
   limits?: HttpLimits;
   /**
@@ -140,6 +146,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
   applyHttp1Limits(server, limits);
   guardHttp2Sessions(server, limits);
   server.on("clientError", clientErrorListener(limits));
+  if (options.upgrade !== undefined) server.on("upgrade", options.upgrade);
   server.on("error", (err) => log.error({ err }, "listener error"));
   // Node leaves the socket open once this event has a listener (a handshake timeout included).
   server.on("tlsClientError", (err, socket) => {

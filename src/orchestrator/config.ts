@@ -296,6 +296,20 @@ export function watchAiModels(
   onError: (err: unknown) => void,
   options: WatchOptions = {},
 ): AiModelsWatcher {
+  return watchConfigFile(path, loadAiModels, onChange, onError, options);
+}
+
+/**
+ * The same watcher for any configuration file (`runners.json` too): `load` reads and validates it,
+ * `onChange` gets each valid version, `onError` each failure (the previous one stays in force).
+ */
+export function watchConfigFile<T>(
+  path: string,
+  load: (path: string) => Promise<T>,
+  onChange: (config: T) => void | Promise<void>,
+  onError: (err: unknown) => void,
+  options: WatchOptions = {},
+): AiModelsWatcher {
   const log = options.logger ?? silentLogger();
   const debounceMs = options.debounceMs ?? 200;
   let timer: NodeJS.Timeout | undefined;
@@ -305,8 +319,8 @@ export function watchAiModels(
     running = running.then(async () => {
       if (closed) return;
       try {
-        const models = await loadAiModels(path);
-        if (!closed) await onChange(models);
+        const config = await load(path);
+        if (!closed) await onChange(config);
       } catch (err) {
         onError(err);
       }
@@ -322,9 +336,9 @@ export function watchAiModels(
   const watcher = watch(dirname(path), { persistent: false }, (_event, name) => {
     if (name === null || name === file) schedule();
   });
-  watcher.on("error", (err) => log.warn({ err }, "aiModels watcher error"));
+  watcher.on("error", (err) => log.warn({ err, file }, "config watcher error"));
   const onHup = (): void => {
-    log.info("SIGHUP: reloading aiModels");
+    log.info({ file }, "SIGHUP: reloading");
     void reload();
   };
   if (options.sighup ?? true) process.on("SIGHUP", onHup);

@@ -26,6 +26,7 @@ import { createOrchestratorMetrics, type OrchestratorMetrics } from "./metrics.t
 import type { OrchestratorOptions } from "./orchestrator.ts";
 import type { PaymentGate } from "./payments.ts";
 import { type Capability, CapabilityRegistry, type Lease } from "./registry.ts";
+import { LiveRunners } from "./runners/service.ts";
 import { StreamTable } from "./streams.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -55,6 +56,8 @@ export interface OrchestratorContext {
   /** The payment path; undefined offchain (prices 0, no tickets). */
   readonly gate: PaymentGate | undefined;
   readonly trickle: TrickleServer;
+  /** Live runners (routes/live-runners.ts); undefined unless `liveRunners` is given. */
+  readonly runners: LiveRunners | undefined;
   readonly streams: StreamTable;
   readonly metrics: OrchestratorMetrics;
   readonly health: HealthMonitor;
@@ -147,6 +150,17 @@ export function createContext(
     registry,
     gate,
     trickle,
+    runners:
+      options.liveRunners === undefined
+        ? undefined
+        : new LiveRunners(
+            trickle,
+            TRICKLE_BASE_PATH,
+            options.liveRunners,
+            options.orchSecret,
+            gate !== undefined,
+            log,
+          ),
     streams,
     metrics: createOrchestratorMetrics(registry, () => streams.size, gate),
     health: new HealthMonitor(registry, { ...options.health, logger: log }),
@@ -175,6 +189,7 @@ export async function closeContext(
   closeServer: () => Promise<void> = async () => {},
 ): Promise<void> {
   ctx.streams.close("orchestrator closing");
+  await ctx.runners?.close();
   await ctx.health.close();
   await ctx.trickle.close();
   await closeServer();

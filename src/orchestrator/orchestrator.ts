@@ -44,6 +44,8 @@ import type { PaymentGate } from "./payments.ts";
 import type { CapabilityRegistry } from "./registry.ts";
 import { grpcRoutes } from "./routes/grpc.ts";
 import { createRouter } from "./routes/index.ts";
+import { liveRunnerUpgrade, tryGeneratedProxy } from "./routes/live-runners.ts";
+import type { LiveRunnerOptions, LiveRunners } from "./runners/service.ts";
 
 export { TRICKLE_BASE_PATH } from "./context.ts";
 
@@ -112,6 +114,11 @@ export interface OrchestratorOptions {
   maxJobTimeoutSeconds?: number;
   /** LV2V debit period; default 5 s (go-livepeer `-livePaymentInterval`). */
   livePaymentIntervalMs?: number;
+  /**
+   * Live runners (`--use-live-runners`, `--live-runner-config`): the Live Runner API routes, dynamic
+   * registration with `orchSecret`, static runners from `configPath`. Undefined: off (404).
+   */
+  liveRunners?: LiveRunnerOptions;
   logger?: Logger;
   signal?: AbortSignal;
 }
@@ -127,6 +134,8 @@ export interface RunningOrchestrator extends AsyncDisposable {
   registry: CapabilityRegistry;
   health: HealthMonitor;
   trickle: TrickleServer;
+  /** Live runners, when enabled (`liveRunners`). */
+  runners: LiveRunners | undefined;
   metrics: OrchestratorMetrics;
   /** Reloads aiModels.json now (as SIGHUP). */
   reload(): Promise<void>;
@@ -162,7 +171,9 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
       dataDir: options.dataDir,
       tlsHosts: options.serviceUri ? [new URL(options.serviceUri).hostname] : [],
       // the trickle mount first (no trace id, no router), then the routes
-      handler: (req, res) => (trickle.handle(req, res) ? undefined : router.handle(req, res)),
+      handler: (req, res) =>
+        trickle.handle(req, res) || tryGeneratedProxy(ctx, req, res) ? undefined : router.handle(req, res),
+      ...(ctx.runners ? { upgrade: (req, socket, head) => liveRunnerUpgrade(ctx, req, socket, head) } : {}),
       grpc: grpcRoutes(ctx),
       limits: options.limits,
       streamingPaths: [TRICKLE_BASE_PATH],
@@ -175,6 +186,12 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
   const serviceUri = (options.serviceUri ?? server.url).replace(/\/+$/, "");
   ctx.info.serviceUri = serviceUri;
   await health.start();
+  try {
+    await ctx.runners?.start(serviceUri);
+  } catch (err) {
+    await closeContext(ctx, () => server.close());
+    throw err;
+  }
 
   let watcher: AiModelsWatcher | undefined;
   const applyModels = (models: ModelConfig[]): void => {
@@ -210,6 +227,7 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
     registry,
     health,
     trickle,
+    runners: ctx.runners,
     metrics,
     reload: async () => {
       if (watcher) await watcher.reload();

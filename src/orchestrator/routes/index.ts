@@ -11,6 +11,7 @@
  * | `POST /<pipeline>` (native AI batch) | ai-batch.ts | own |
  * | `POST /live-video-to-video`, `POST /payment` | live-video.ts | own |
  * | `GET /capabilities`, `/metrics`, `/health` | here | own |
+ * | `/discovery`, `/runners/…`, `/apps/…`, `/runner/…` (Live Runner API) | live-runners.ts | live-runners |
  * | anything else | 404 `no route <METHOD> <path>` | router (JSON) |
  *
  * Every answer carries `X-Trace-Id` (the caller's when well-formed, else a new one), which the
@@ -29,6 +30,7 @@ import { NATIVE_BATCH_PIPELINES, nativeBatch } from "./ai-batch.ts";
 import { processRequest } from "./byoc-jobs.ts";
 import { processToken, register, requireOperator, unregister } from "./byoc-registration.ts";
 import { streamPayment, streamStart, streamStop, streamUpdate } from "./byoc-streams.ts";
+import { apps, discovery, runnerCallbacks, runnerHeartbeat, runnersPath } from "./live-runners.ts";
 import { liveVideoToVideo, payment } from "./live-video.ts";
 
 /** A well-formed caller trace id. */
@@ -94,6 +96,25 @@ export function createRouter(ctx: OrchestratorContext): Router {
     )
     .route("/metrics", (_req, res) => writeMetrics(ctx.metrics.registry, res))
     .route("/health", (_req, res) => sendJson(res, 200, { status: "ok" }));
+  type PrefixHandler = (
+    ctx: OrchestratorContext,
+    req: NodeRequest,
+    res: NodeResponse,
+    rest: string,
+  ) => Promise<void>;
+  const under = (fn: PrefixHandler) => (req: NodeRequest, res: NodeResponse, m: { rest: string }) =>
+    fn(ctx, req, res, m.rest);
+  router
+    .group({
+      name: "live-runners",
+      formatError: sendError,
+      onError: logUnexpected(ctx, "live runner route failed"),
+    })
+    .route("/discovery", on(discovery), { methods: ["GET"] })
+    .route("/runners/heartbeat", on(runnerHeartbeat), { methods: ["POST"] })
+    .prefix("/runners/", under(runnersPath), { methods: ["POST"] })
+    .prefix("/apps/", under(apps))
+    .prefix("/runner/", under(runnerCallbacks), { methods: ["POST", "DELETE"] });
   for (const pipeline of NATIVE_BATCH_PIPELINES)
     own.route(`/${pipeline}`, (req, res) => nativeBatch(ctx, req, res, pipeline));
   return router;

@@ -1,0 +1,398 @@
+/**
+ * The Live Runner API (go-livepeer `doc/live-runner.md`, HTTP reference), over `ctx.runners`
+ * (runners/service.ts; undefined without `--use-live-runners` / `--live-runner-config`: every route
+ * answers 404 `LIVE_RUNNERS_DISABLED`). Errors are our JSON envelope.
+ *
+ * | route | answers |
+ * |---|---|
+ * | `GET /discovery` | `[{address, runners: [{url, gpu?, app, version?, metadata?, mode, capacity, capacity_used, capacity_available}]}]`, ready runners only; `url` ends in `/session` (persistent) or `/app` (single-shot), never the runner's own URL |
+ * | `POST /runners/heartbeat` | runners/heartbeat.ts: 200, 400, 401, 404 |
+ * | `POST /runners/{id}/unregister` | 204, 400, 401, 404 |
+ * | `POST /apps/{id}/session` | `{session_id, app_url, control_url}`; 404 no ready runner; 503 `NO_CAPACITY` |
+ * | `POST /apps/{id}/session/{sid}/stop` | 204 (also for a session already gone); 404 no runner |
+ * | `POST /apps/{id}/session/{sid}/payment` | 404 no session; else 501 (payments are not done yet) |
+ * | `ANY /apps/{id}/session/{sid}/app/{path…}` | the runner's answer (runners/proxy.ts); 404; 502 |
+ * | `ANY /apps/{id}/app/{path…}` | single-shot: a session for this one request; 400 not single-shot; 503; 502 |
+ * | `POST`/`DELETE /runner/{id}/session/{sid}/channels` | `{"channels":[…]}` / `{"deleted":[…]}`; 400, 401, 404 |
+ * | `POST /runner/{id}/session/{sid}/proxy` | `{proxy_id, url}`; 400, 401, 404 |
+ * | `POST /runner/{id}/session/{sid}/stop` | 204; 401, 404 |
+ * | `ANY {--live-runner-proxy-url}/{path…}` | the generated proxy's target (before the router, {@link tryGeneratedProxy}) |
+ *
+ * Runner callbacks need `Livepeer-Session-Token` (401 otherwise). On a paid node (with a payment
+ * gate) reservations answer 501 `NOT_IMPLEMENTED`: runner payments (402 challenge, metering) are
+ * not done yet, and nothing is served unpaid there.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import { BadRequestError, NotFoundError, TributaryError } from "../../node/errors.ts";
+import { pathOf } from "../../node/http/router.ts";
+import type { NodeRequest, NodeResponse } from "../../node/server.ts";
+import { type OrchestratorContext, readJsonBody, requestLog } from "../context.ts";
+import { header, sendError, sendJson } from "../http.ts";
+import { heartbeat, unregister } from "../runners/heartbeat.ts";
+import {
+  checkProxyTarget,
+  proxyHttp,
+  proxyUpgrade,
+  refuseUpgrade,
+  type SessionHeaders,
+  targetUrl,
+} from "../runners/proxy.ts";
+import type { Runner, RunnerSession } from "../runners/registry.ts";
+import { RunnerUnauthorizedError } from "../runners/registry.ts";
+import { newProxyId, sameSecret } from "../runners/secrets.ts";
+import type { LiveRunners } from "../runners/service.ts";
+
+/** Most channels one session holds, and most names one request may carry (go-livepeer: 25 per request). */
+export const MAX_SESSION_CHANNELS = 25;
+/** Most generated proxies one session holds. */
+export const MAX_SESSION_PROXIES = 25;
+
+/** Answers 204 without a body. */
+function noContent(res: NodeResponse): void {
+  (res as ServerResponse).writeHead(204);
+  res.end();
+}
+
+const CHANNEL_NAME = /^[A-Za-z0-9_-]+$/;
+
+function runnersOf(ctx: OrchestratorContext): LiveRunners {
+  if (ctx.runners === undefined)
+    throw new NotFoundError(
+      "live runners are not supported: start the orchestrator with --use-live-runners",
+      {
+        code: "LIVE_RUNNERS_DISABLED",
+      },
+    );
+  return ctx.runners;
+}
+
+function refuseUnpaid(ctx: OrchestratorContext): void {
+  if (ctx.gate !== undefined)
+    throw new TributaryError(
+      "NOT_IMPLEMENTED",
+      "live runner payments are not implemented on this orchestrator yet; run live runners offchain",
+      { status: 501 },
+    );
+}
+
+const seg = (s: string | undefined): string => {
+  try {
+    return decodeURIComponent(s ?? "");
+  } catch {
+    throw new BadRequestError("bad path segment");
+  }
+};
+
+const queryOf = (url: string | undefined): string => {
+  const q = (url ?? "").indexOf("?");
+  return q === -1 ? "" : (url ?? "").slice(q);
+};
+
+function sessionHeaders(runners: LiveRunners, runner: Runner, session: RunnerSession): SessionHeaders {
+  return {
+    route: runner.route,
+    sessionId: session.id,
+    token: runners.registry.sessionToken(runner, session.id),
+    control: runners.sessionControl(runner, session.id),
+  };
+}
+
+/** `GET /discovery`. */
+export async function discovery(
+  ctx: OrchestratorContext,
+  _req: NodeRequest,
+  res: NodeResponse,
+): Promise<void> {
+  const runners = runnersOf(ctx);
+  const base = runners.serviceUri;
+  const list = runners.registry.discovery().map(({ route, ...r }) => ({
+    url: `${base}/apps/${encodeURIComponent(route)}/${r.mode === "single-shot" ? "app" : "session"}`,
+    ...r,
+  }));
+  sendJson(res, 200, [{ address: base, runners: list }]);
+}
+
+/** `POST /runners/heartbeat`. */
+export async function runnerHeartbeat(
+  ctx: OrchestratorContext,
+  req: NodeRequest,
+  res: NodeResponse,
+): Promise<void> {
+  const runners = runnersOf(ctx);
+  const body = await readJsonBody(ctx, req);
+  const answer = heartbeat(
+    {
+      registry: runners.registry,
+      secret: runners.secret,
+      paid: runners.paid,
+      runnerFacingUrl: () => runners.runnerFacingUrl(),
+      openO2r: (r) => runners.openO2r(r),
+    },
+    body,
+    header(req.headers, "authorization"),
+  );
+  sendJson(res, 200, answer);
+}
+
+/** `POST /runners/{id}/unregister`. */
+export async function runnersPath(
+  ctx: OrchestratorContext,
+  req: NodeRequest,
+  res: NodeResponse,
+  rest: string,
+): Promise<void> {
+  const runners = runnersOf(ctx);
+  const parts = rest.split("/");
+  if (parts.length !== 2 || parts[1] !== "unregister" || req.method !== "POST")
+    throw new NotFoundError(`no route ${req.method} /runners/${rest}`);
+  unregister(runners.registry, seg(parts[0]), header(req.headers, "authorization"));
+  noContent(res);
+}
+
+/** Everything under `/apps/`. */
+export async function apps(
+  ctx: OrchestratorContext,
+  req: NodeRequest,
+  res: NodeResponse,
+  rest: string,
+): Promise<void> {
+  const runners = runnersOf(ctx);
+  const { registry } = runners;
+  const parts = rest.split("/");
+  const route = seg(parts[0]);
+  const method = req.method ?? "GET";
+  const notFound = (): never => {
+    throw new NotFoundError(`no route ${method} /apps/${rest}`);
+  };
+  if (parts[1] === "session" && parts.length === 2) {
+    if (method !== "POST") notFound();
+    refuseUnpaid(ctx);
+    const { runner, session } = registry.reserve(route);
+    requestLog(ctx).info({ runner_id: runner.id, session_id: session.id }, "live runner session reserved");
+    const base = `${runners.serviceUri}/apps/${encodeURIComponent(runner.route)}/session/${session.id}`;
+    return sendJson(res, 200, { session_id: session.id, app_url: `${base}/app`, control_url: base });
+  }
+  if (parts[1] === "session" && parts.length >= 4) {
+    const sid = seg(parts[2]);
+    if (parts[3] === "stop" && parts.length === 4 && method === "POST") {
+      const runner = registry.ready(route);
+      registry.release(runner, sid);
+      noContent(res);
+      return;
+    }
+    if (parts[3] === "payment" && parts.length === 4 && method === "POST") {
+      registry.session(route, sid);
+      throw new TributaryError("NOT_IMPLEMENTED", "live runner payments are not implemented yet", {
+        status: 501,
+      });
+    }
+    if (parts[3] === "app") {
+      const { runner, session } = registry.session(route, sid);
+      const target = targetUrl(runner.advert.runnerUrl, parts.slice(4).join("/"), queryOf(req.url));
+      return proxyHttp(req, res, target, sessionHeaders(runners, runner, session), session.ended.signal);
+    }
+    notFound();
+  }
+  if (parts[1] === "app") {
+    const runner = registry.ready(route);
+    if (runner.advert.mode !== "single-shot") throw new BadRequestError("runner is not single-shot");
+    refuseUnpaid(ctx);
+    const { session } = registry.reserve(route);
+    res.on("close", () => registry.release(runner, session.id));
+    const target = targetUrl(runner.advert.runnerUrl, parts.slice(2).join("/"), queryOf(req.url));
+    return proxyHttp(req, res, target, sessionHeaders(runners, runner, session), session.ended.signal);
+  }
+  notFound();
+}
+
+/** A session's runner callbacks: the token must match. */
+function authorized(runners: LiveRunners, req: NodeRequest, route: string, sid: string) {
+  const found = runners.registry.session(route, sid);
+  const token = header(req.headers, "livepeer-session-token");
+  if (!sameSecret(token, runners.registry.sessionToken(found.runner, sid)))
+    throw new RunnerUnauthorizedError("invalid session token");
+  return found;
+}
+
+function channelNames(body: Record<string, unknown>): unknown[] {
+  const list = body.channels;
+  if (!Array.isArray(list) || list.length === 0) throw new BadRequestError("channels is required");
+  if (list.length > MAX_SESSION_CHANNELS)
+    throw new BadRequestError(`channels cannot contain more than ${MAX_SESSION_CHANNELS} entries`);
+  return list;
+}
+
+function cleanName(raw: unknown): string {
+  const name = (typeof raw === "string" ? raw : "").trim().replaceAll("/", "-");
+  if (name === "") throw new BadRequestError("trickle channel name is required");
+  if (!CHANNEL_NAME.test(name) || name.length > 64)
+    throw new BadRequestError(
+      "trickle channel name may only contain alphanumerics, underscores, or hyphens (64 at most)",
+    );
+  return name;
+}
+
+/** Everything under `/runner/`: `{id}/session/{sid}/channels|proxy|stop`. */
+export async function runnerCallbacks(
+  ctx: OrchestratorContext,
+  req: NodeRequest,
+  res: NodeResponse,
+  rest: string,
+): Promise<void> {
+  const runners = runnersOf(ctx);
+  const parts = rest.split("/");
+  const method = req.method ?? "GET";
+  if (parts.length !== 4 || parts[1] !== "session")
+    throw new NotFoundError(`no route ${method} /runner/${rest}`);
+  const route = seg(parts[0]);
+  const sid = seg(parts[2]);
+  const action = parts[3];
+  const { runner, session } = authorized(runners, req, route, sid);
+  if (action === "stop" && method === "POST") {
+    runners.registry.release(runner, sid);
+    noContent(res);
+    return;
+  }
+  if (action === "channels" && method === "POST") {
+    const wanted = channelNames(await readJsonBody(ctx, req)).map((c) => {
+      const o = (typeof c === "object" && c !== null ? c : {}) as Record<string, unknown>;
+      const mime =
+        typeof o.mime_type === "string" && o.mime_type.trim() !== ""
+          ? o.mime_type.trim()
+          : "application/octet-stream";
+      return { name: cleanName(o.name), mime };
+    });
+    const fresh = new Set(wanted.map((w) => w.name).filter((n) => !session.channels.has(n)));
+    if (session.channels.size + fresh.size > MAX_SESSION_CHANNELS)
+      throw new BadRequestError(`a session holds at most ${MAX_SESSION_CHANNELS} channels`);
+    const channels = wanted.map(({ name, mime }) => {
+      const known = session.channels.get(name);
+      if (known !== undefined) return known;
+      const made = runners.channels.create(name, runners.channelName(runner, session, name), mime);
+      session.channels.set(name, made);
+      return made;
+    });
+    return sendJson(res, 200, { channels });
+  }
+  if (action === "channels" && method === "DELETE") {
+    const names = channelNames(await readJsonBody(ctx, req)).map(cleanName);
+    for (const n of names) if (!session.channels.has(n)) throw new NotFoundError("trickle channel not found");
+    for (const n of names) {
+      const ch = session.channels.get(n);
+      if (ch === undefined) continue;
+      runners.channels.remove(ch.channel_name);
+      session.channels.delete(n);
+    }
+    return sendJson(res, 200, { deleted: names });
+  }
+  if (action === "proxy" && method === "POST") {
+    const body = await readJsonBody(ctx, req);
+    const given = typeof body.target_url === "string" ? body.target_url.trim() : "";
+    const target = given === "" ? runner.advert.runnerUrl : checkProxyTarget(given, runner.advert.runnerUrl);
+    if (session.proxies.size >= MAX_SESSION_PROXIES)
+      throw new BadRequestError(`a session holds at most ${MAX_SESSION_PROXIES} proxies`);
+    let id = newProxyId();
+    while (session.proxies.has(id)) id = newProxyId();
+    session.proxies.set(id, target);
+    return sendJson(res, 200, { proxy_id: id, url: runners.template.url(id) });
+  }
+  throw new NotFoundError(`no route ${method} /runner/${rest}`);
+}
+
+const hostOf = (req: NodeRequest): string => String(req.headers[":authority"] ?? req.headers.host ?? "");
+
+/** Serves a generated proxy URL; false when the request is not one (the router takes it then). */
+export function tryGeneratedProxy(ctx: OrchestratorContext, req: NodeRequest, res: NodeResponse): boolean {
+  const runners = ctx.runners;
+  if (runners === undefined) return false;
+  const m = runners.template.match(hostOf(req), pathOf(req.url));
+  if (m === undefined) return false;
+  const found = runners.registry.findProxy(m.id);
+  const run = async (): Promise<void> => {
+    if (found === undefined) throw new NotFoundError("live runner proxy not found");
+    const { runner, session, target } = found;
+    await proxyHttp(
+      req,
+      res,
+      targetUrl(target, m.appPath, queryOf(req.url)),
+      sessionHeaders(runners, runner, session),
+      session.ended.signal,
+    );
+  };
+  run().catch((err: unknown) => {
+    if (res.headersSent) (res as { destroy?: () => void }).destroy?.();
+    else sendError(res, err);
+  });
+  return true;
+}
+
+interface UpgradeTarget {
+  target: URL;
+  headers: SessionHeaders;
+  ended: AbortSignal;
+  done?: () => void;
+}
+
+/** Where an upgrade request goes; throws 404/400/503 as the HTTP routes do. */
+function upgradeTarget(ctx: OrchestratorContext, runners: LiveRunners, req: IncomingMessage): UpgradeTarget {
+  const { registry } = runners;
+  const path = pathOf(req.url);
+  const query = queryOf(req.url);
+  const m = runners.template.match(hostOf(req), path);
+  if (m !== undefined) {
+    const found = registry.findProxy(m.id);
+    if (found === undefined) throw new NotFoundError("live runner proxy not found");
+    return {
+      target: targetUrl(found.target, m.appPath, query),
+      headers: sessionHeaders(runners, found.runner, found.session),
+      ended: found.session.ended.signal,
+    };
+  }
+  const parts = path.startsWith("/apps/") ? path.slice("/apps/".length).split("/") : [];
+  const route = seg(parts[0]);
+  if (parts[1] === "session" && parts[3] === "app") {
+    const { runner, session } = registry.session(route, seg(parts[2]));
+    return {
+      target: targetUrl(runner.advert.runnerUrl, parts.slice(4).join("/"), query),
+      headers: sessionHeaders(runners, runner, session),
+      ended: session.ended.signal,
+    };
+  }
+  if (parts[1] === "app") {
+    const runner = registry.ready(route);
+    if (runner.advert.mode !== "single-shot") throw new BadRequestError("runner is not single-shot");
+    refuseUnpaid(ctx);
+    const { session } = registry.reserve(route);
+    return {
+      target: targetUrl(runner.advert.runnerUrl, parts.slice(2).join("/"), query),
+      headers: sessionHeaders(runners, runner, session),
+      ended: session.ended.signal,
+      done: () => registry.release(runner, session.id),
+    };
+  }
+  throw new NotFoundError(`no route ${req.method} ${path}`);
+}
+
+/** The service port's `upgrade` listener: WebSocket (HTTP/1.1) through the same routes. */
+export function liveRunnerUpgrade(
+  ctx: OrchestratorContext,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+): void {
+  const runners = ctx.runners;
+  if (runners === undefined) {
+    refuseUpgrade(socket, 404, "no upgrade here");
+    return;
+  }
+  let t: UpgradeTarget;
+  try {
+    t = upgradeTarget(ctx, runners, req);
+  } catch (err) {
+    const e = err instanceof TributaryError ? err : undefined;
+    refuseUpgrade(socket, e?.status ?? 500, e?.message ?? "internal error", e?.code ?? "INTERNAL");
+    return;
+  }
+  proxyUpgrade(req, socket, head, t.target, t.headers, t.ended, t.done);
+}

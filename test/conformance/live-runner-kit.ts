@@ -1,0 +1,265 @@
+/**
+ * What the live runner conformance suite needs: HTTPS calls to the orchestrator (self-signed), a
+ * minimal WebSocket client and server (RFC 6455 text frames, enough for an echo), and a tiny Node
+ * runner with plain HTTP (`/echo`, which reports what it received, the session headers included),
+ * SSE (`/sse`: three events 50 ms apart), a WebSocket echo (`/ws`), `/health` and `/ui/...` (a second
+ * "service" for generated proxies).
+ */
+import { createHash } from "node:crypto";
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from "node:http";
+import { request as httpsRequest } from "node:https";
+import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+
+/** An answer, read whole. */
+export interface Answer {
+  status: number;
+  headers: IncomingMessage["headers"];
+  text: string;
+  // biome-ignore lint/suspicious/noExplicitAny: answers are read field by field in the tests
+  json: () => any;
+}
+
+/** One HTTP(S) call (self-signed certificates accepted). */
+export function call(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
+): Promise<Answer> {
+  const u = new URL(url);
+  const request = u.protocol === "https:" ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const headers = { ...options.headers };
+    if (options.body !== undefined) headers["content-length"] = String(Buffer.byteLength(options.body));
+    const req = request(
+      u,
+      { method: options.method ?? "GET", headers, rejectUnauthorized: false, agent: false },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on("data", (c: Buffer) => parts.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(parts).toString("utf8");
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) });
+        });
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(options.body);
+  });
+}
+
+/** A POST of a JSON body. */
+export function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  return call(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
+}
+
+/** The times (ms since the request) at which each chunk of a streamed answer arrived, and its text. */
+export function streamed(url: string): Promise<{ status: number; chunks: { at: number; text: string }[] }> {
+  const u = new URL(url);
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(u, { rejectUnauthorized: false, agent: false }, (res) => {
+      const chunks: { at: number; text: string }[] = [];
+      res.on("data", (c: Buffer) => chunks.push({ at: performance.now() - t0, text: c.toString("utf8") }));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, chunks }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+// ---- WebSocket, text frames only ---------------------------------------------------------------
+
+const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+function frame(text: string, mask: boolean): Buffer {
+  const payload = Buffer.from(text);
+  const head = [0x81, (mask ? 0x80 : 0) | Math.min(payload.length, 126)];
+  const ext = payload.length < 126 ? [] : [payload.length >> 8, payload.length & 0xff];
+  if (!mask) return Buffer.concat([Buffer.from([...head, ...ext]), payload]);
+  const key = Buffer.from([1, 2, 3, 4]);
+  const masked = Buffer.from(payload.map((b, i) => b ^ (key[i % 4] as number)));
+  return Buffer.concat([Buffer.from([...head, ...ext]), key, masked]);
+}
+
+/** Reads text frames from a socket (masked or not). */
+function onFrames(socket: Duplex, onText: (text: string) => void): void {
+  let buf = Buffer.alloc(0);
+  socket.on("data", (c: Buffer) => {
+    buf = Buffer.concat([buf, c]);
+    for (;;) {
+      if (buf.length < 2) return;
+      const masked = ((buf[1] as number) & 0x80) !== 0;
+      let len = (buf[1] as number) & 0x7f;
+      let off = 2;
+      if (len === 126) {
+        if (buf.length < 4) return;
+        len = buf.readUInt16BE(2);
+        off = 4;
+      }
+      const total = off + (masked ? 4 : 0) + len;
+      if (buf.length < total) return;
+      let payload = buf.subarray(off + (masked ? 4 : 0), total);
+      if (masked) {
+        const key = buf.subarray(off, off + 4);
+        payload = Buffer.from(payload.map((b, i) => b ^ (key[i % 4] as number)));
+      }
+      buf = buf.subarray(total);
+      onText(payload.toString("utf8"));
+    }
+  });
+}
+
+/** A connected WebSocket client: send text, receive the next text. */
+export interface WsClient {
+  status: number;
+  send(text: string): void;
+  next(): Promise<string>;
+  /** Resolves when the connection closed (either side). */
+  closed: Promise<void>;
+  close(): void;
+}
+
+/** Opens a WebSocket over HTTPS (HTTP/1.1 upgrade); resolves with the status when it was refused. */
+export function wsConnect(url: string): Promise<WsClient> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(u, {
+      rejectUnauthorized: false,
+      agent: false,
+      headers: {
+        connection: "Upgrade",
+        upgrade: "websocket",
+        "sec-websocket-version": "13",
+        "sec-websocket-key": Buffer.from("0123456789abcdef").toString("base64"),
+      },
+    });
+    req.on("upgrade", (res, socket) => {
+      const queue: string[] = [];
+      const waiters: ((t: string) => void)[] = [];
+      onFrames(socket, (t) => {
+        const w = waiters.shift();
+        if (w) w(t);
+        else queue.push(t);
+      });
+      const closed = new Promise<void>((r) => socket.once("close", () => r()));
+      socket.on("error", () => {});
+      resolve({
+        status: res.statusCode ?? 0,
+        closed,
+        send: (t) => socket.write(frame(t, true)),
+        next: () => {
+          const t = queue.shift();
+          return t !== undefined ? Promise.resolve(t) : new Promise((r) => waiters.push(r));
+        },
+        close: () => socket.destroy(),
+      });
+    });
+    req.on("response", (res) => {
+      res.resume();
+      resolve({
+        status: res.statusCode ?? 0,
+        closed: Promise.resolve(),
+        send() {},
+        next: () => Promise.reject(new Error("refused")),
+        close() {},
+      });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+// ---- the tiny runner ---------------------------------------------------------------------------
+
+/** A running test runner. */
+export interface TinyRunner extends AsyncDisposable {
+  url: string;
+  /** Headers of the last request it got. */
+  last: IncomingMessage["headers"] | undefined;
+  /** Answer of `/health` (settable). */
+  healthStatus: number;
+  close(): Promise<void>;
+}
+
+/** Starts the tiny runner on 127.0.0.1. */
+export async function startTinyRunner(): Promise<TinyRunner> {
+  const state = { last: undefined as IncomingMessage["headers"] | undefined, healthStatus: 200 };
+  const sockets = new Set<Duplex>();
+  const server: Server = createServer((req, res) => {
+    const u = new URL(req.url ?? "/", "http://x");
+    if (u.pathname === "/health") {
+      res.writeHead(state.healthStatus).end();
+      return;
+    }
+    state.last = req.headers;
+    if (u.pathname === "/sse") {
+      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+      let n = 0;
+      const t = setInterval(() => {
+        res.write(`data: {"n":${n}}\n\n`);
+        if (++n === 3) {
+          clearInterval(t);
+          res.end();
+        }
+      }, 50);
+      res.on("close", () => clearInterval(t));
+      return;
+    }
+    const parts: Buffer[] = [];
+    req.on("data", (c: Buffer) => parts.push(c));
+    req.on("end", () => {
+      res.writeHead(200, { "content-type": "application/json", "x-runner": "tiny" });
+      res.end(
+        JSON.stringify({
+          method: req.method,
+          path: u.pathname,
+          query: u.search,
+          body: Buffer.concat(parts).toString("utf8"),
+          route: req.headers["livepeer-runner-route"],
+          session_id: req.headers["livepeer-session-id"],
+          token: req.headers["livepeer-session-token"],
+          control: req.headers["livepeer-session-control"],
+          custom: req.headers["x-custom"],
+        }),
+      );
+    });
+  });
+  server.on("upgrade", (req, socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    state.last = req.headers;
+    const accept = createHash("sha1").update(`${req.headers["sec-websocket-key"]}${GUID}`).digest("base64");
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+    );
+    onFrames(socket, (t) =>
+      socket.write(frame(`echo:${t}:${req.headers["livepeer-session-id"] ?? ""}`, false)),
+    );
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const close = async (): Promise<void> => {
+    for (const s of sockets) s.destroy();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  };
+  return {
+    url,
+    get last() {
+      return state.last;
+    },
+    get healthStatus() {
+      return state.healthStatus;
+    },
+    set healthStatus(v: number) {
+      state.healthStatus = v;
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
