@@ -11,6 +11,7 @@ import {
   DEFAULT_HEALTH_FAILURES,
   DEFAULT_HEALTH_INTERVAL_MS,
   DEFAULT_HEALTH_TIMEOUT_MS,
+  DEFAULT_OPERATOR_PORT,
   DEFAULT_SERVICE_PORT,
   type Network,
   startOrchestrator,
@@ -53,9 +54,32 @@ export const GO_FLAG_ALIASES: Readonly<Record<string, string | undefined>> = {
   liveAITrickleHostForRunner: "--trickle-host-for-runner",
   ticketEV: "--ticket-ev",
   maxFaceValue: "--max-face-value",
+  useLiveRunners: "--use-live-runners",
+  liveRunnerConfig: "--live-runner-config",
+  liveRunnerAddr: "--live-runner-addr",
+  liveRunnerProxyUrl: "--live-runner-proxy-url",
+  cliAddr: "--cli-addr",
   orchestrator: undefined,
   aiWorker: undefined,
 };
+
+/** `--use-live-runners` alone, or with a value as go-livepeer's `-useLiveRunners=true|false`. */
+function parseBool(value: string): boolean {
+  if (/^(true|1)$/i.test(value)) return true;
+  if (/^(false|0)$/i.test(value)) return false;
+  throw new InvalidArgumentError("expected true or false");
+}
+
+/** An absolute http(s) URL (`--live-runner-addr`). */
+function parseHttpUrl(value: string): string {
+  try {
+    const u = new URL(value);
+    if (u.protocol === "http:" || u.protocol === "https:") return value.replace(/\/+$/, "");
+  } catch {
+    // reported below
+  }
+  throw new InvalidArgumentError("expected an absolute http(s) URL, e.g. http://orchestrator:8935");
+}
 
 function parseCount(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1)
@@ -108,6 +132,11 @@ interface OrchestratorCliOptions extends KeyCliOptions, HttpLimitCliOptions {
   healthTimeout: number;
   healthFailures: number;
   containerKeepAlive?: boolean;
+  useLiveRunners?: boolean;
+  liveRunnerConfig?: string;
+  liveRunnerAddr?: string;
+  liveRunnerProxyUrl?: string;
+  cliAddr: { host: string; port: number };
   logLevel?: string;
 }
 
@@ -223,12 +252,50 @@ export function orchestratorCommand(): Command {
         "keep connections to containers open between calls (about 0.3 ms less per job)",
       ).env("TRIBUTARY_CONTAINER_KEEP_ALIVE"),
     )
+    .addOption(
+      new Option(
+        "--use-live-runners [enabled]",
+        "serve the Live Runner API: /discovery, dynamic runners (POST /runners/heartbeat with --orch-secret), /apps/… sessions and proxy",
+      )
+        .env("TRIBUTARY_USE_LIVE_RUNNERS")
+        .argParser(parseBool),
+    )
+    .addOption(
+      new Option(
+        "--live-runner-config <file>",
+        "runners.json of static live runners (hot reloaded; implies --use-live-runners)",
+      ).env("TRIBUTARY_LIVE_RUNNER_CONFIG"),
+    )
+    .addOption(
+      new Option(
+        "--live-runner-addr <url>",
+        "orchestrator URL live runners reach (heartbeat answer, session callbacks, internal trickle URLs); default the service URI",
+      )
+        .env("TRIBUTARY_LIVE_RUNNER_ADDR")
+        .argParser(parseHttpUrl),
+    )
+    .addOption(
+      new Option(
+        "--live-runner-proxy-url <template>",
+        "public URL template of generated runner proxies, one {proxy} in the host or last path segment; default {service URI}/run/{proxy}",
+      ).env("TRIBUTARY_LIVE_RUNNER_PROXY_URL"),
+    )
+    .addOption(
+      new Option(
+        "--cli-addr <host:port>",
+        "operator listener (plain HTTP, keep it on loopback) for POST /registerLiveRunners, started with live runners",
+      )
+        .env("TRIBUTARY_CLI_ADDR")
+        .default(parseHostPort(`127.0.0.1:${DEFAULT_OPERATOR_PORT}`), `127.0.0.1:${DEFAULT_OPERATOR_PORT}`)
+        .argParser((v) => parseHostPort(v, `127.0.0.1:${DEFAULT_OPERATOR_PORT}`)),
+    )
     .addOption(new Option("--log-level <level>", "pino log level").env("TRIBUTARY_LOG_LEVEL"))
     .addHelpText(
       "after",
       `
 go-livepeer spellings are accepted: -aiModels, -serviceAddr, -orchSecret, -network, -pricePerUnit,
--ethUrl, -ethKeystorePath, -dataDir, -liveAITrickleHostForRunner, -ticketEV, -maxFaceValue (also as -flag=value); -orchestrator and
+-ethUrl, -ethKeystorePath, -dataDir, -liveAITrickleHostForRunner, -ticketEV, -maxFaceValue, -useLiveRunners,
+-liveRunnerConfig, -liveRunnerAddr, -liveRunnerProxyUrl, -cliAddr (also as -flag=value); -orchestrator and
 -aiWorker are implied and ignored. -ethKeystorePath (--key-file) takes a hex key file, a V3 JSON keystore (with -ethPassword/--password, a
 file or the value) or a keystore directory (with -ethAcctAddr/--eth-acct-addr when it holds several); without it,
 <data-dir>/keystore is used when that directory exists.
@@ -245,6 +312,7 @@ Routes on the service port (TLS, self-signed certificate kept in --data-dir):
   POST   /<pipeline>                                     AI batch (model_id in the body)
   POST   /live-video-to-video                            live video (trickle under /ai/trickle/)
   GET    /capabilities, /metrics, /health
+  GET    /discovery   POST /runners/heartbeat   /apps/…   /runner/…   Live Runner API (--use-live-runners)
 
 Examples:
   tributary orchestrator --ai-models ./aiModels.json --orch-secret s3cret
@@ -293,6 +361,17 @@ Examples:
             failureThreshold: opts.healthFailures,
           },
           containerKeepAlive: opts.containerKeepAlive === true,
+          ...(opts.useLiveRunners === true || opts.liveRunnerConfig !== undefined
+            ? {
+                liveRunners: {
+                  configPath: opts.liveRunnerConfig,
+                  runnerAddr: opts.liveRunnerAddr,
+                  proxyUrl: opts.liveRunnerProxyUrl,
+                  operatorHost: opts.cliAddr.host,
+                  operatorPort: opts.cliAddr.port,
+                },
+              }
+            : {}),
           limits: httpLimitsOf(opts),
           logger,
         });

@@ -14,3 +14,10 @@ export * from "./onchain.ts";
 export * from "./orchestrator.ts";
 export * from "./payments.ts";
 export * from "./registry.ts";
+export { DEFAULT_OPERATOR_PORT } from "./runners/operator.ts";
+export {
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_HEARTBEAT_TTL_MS,
+  RunnerRegistry,
+} from "./runners/registry.ts";
+export { type LiveRunnerOptions, LiveRunners } from "./runners/service.ts";

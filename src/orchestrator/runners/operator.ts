@@ -16,6 +16,9 @@ import { MethodNotAllowedError, pathOf } from "../../node/http/router.ts";
 import { sendError, sendJson } from "../../node/http/send.ts";
 import type { LiveRunners } from "./service.ts";
 
+/** Port of the operator listener in the CLI (go-livepeer's CLI port, 7935). */
+export const DEFAULT_OPERATOR_PORT = 7935;
+
 /** A running operator listener. */
 export interface OperatorListener {
   url: string;
