@@ -63,6 +63,11 @@ const SECTIONS: readonly { component: ErrorComponent; title: string; about: stri
     about: "Discovery, selection, failover, the user API and the live relay of the gateway.",
   },
   {
+    component: "signer",
+    title: "Remote signer",
+    about: "Auth, limits, payment state and discovery of `tributary signer`.",
+  },
+  {
     component: "client",
     title: "Client library",
     about:

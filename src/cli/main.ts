@@ -73,6 +73,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     factory: "gatewayCommand",
   },
   {
+    name: "signer",
+    summary: "run a remote signer: one key and deposit paying for many clients (go-livepeer -remoteSigner)",
+    module: "signer",
+    factory: "signerCommand",
+  },
+  {
     name: "dev",
     summary: "run a whole local network in one process (npm start)",
     module: "dev",

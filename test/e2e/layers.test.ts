@@ -22,7 +22,9 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
  *   payments  tickets, balances, the payment store; trickle: the transport
  *   chain     contracts and clients; media: decoding, encoding and muxing shared by runner and client
  *   runner    the container SDK
- *   client, orchestrator, gateway (and the remote signer): the nodes and the job client
+ *   client, orchestrator, gateway: the nodes and the job client
+ *   signer    the remote signer: a gateway whose key others use; it reuses the gateway's on-chain
+ *             Sender assembly and its discovery pool (the gateway never imports it)
  *   dev       the local network, which starts nodes
  *   cli       the `tributary` command: the only place that reads the environment
  */
@@ -32,7 +34,8 @@ const LAYERS: readonly (readonly string[])[] = [
   ["payments", "trickle"],
   ["chain", "media"],
   ["runner"],
-  ["client", "orchestrator", "gateway", "signer"],
+  ["client", "orchestrator", "gateway"],
+  ["signer"],
   ["dev"],
   ["cli"],
 ];
