@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { loadRunnersConfig, MAX_RUNNER_METADATA_BYTES, parseAdvert, parseRunnersConfig } from "./config.ts";
+
+const base = { runner_url: "http://10.0.0.2:8080/", app: "live-video-to-video/scope" };
+
+test("parseAdvert: defaults and go-livepeer's rules", () => {
+  const a = parseAdvert(base, false);
+  assert.deepEqual(
+    [a.runnerUrl, a.mode, a.capacity, a.status, a.price],
+    ["http://10.0.0.2:8080", "persistent", 1, "", undefined],
+  );
+  assert.equal(parseAdvert({ ...base, mode: "single_shot" }, false).mode, "single-shot");
+  assert.deepEqual(parseAdvert({ ...base, gpu: 2 }, false).gpu, { id: "2" });
+  for (const [field, value, message] of [
+    ["runner_url", "ftp://x", /runner_url/],
+    ["app", " a", /app must be trimmed/],
+    ["status", "Ready", /lowercase/],
+    ["mode", "batch", /mode/],
+    ["capacity", -1, /capacity/],
+    ["metadata", "é".repeat(MAX_RUNNER_METADATA_BYTES / 2 + 1), /metadata/],
+    ["session_ids", [1], /session_ids/],
+  ] as const)
+    assert.throws(() => parseAdvert({ ...base, [field]: value }, false), { status: 400, message }, field);
+});
+
+test("parseAdvert on a paid node: price_info required, usd per hour or 720p; the SDK's price_per_unit is read", () => {
+  assert.throws(() => parseAdvert(base, true), /price_info.price is required/);
+  assert.throws(() => parseAdvert({ ...base, price_info: { price: 0 } }, true), /positive/);
+  assert.throws(() => parseAdvert({ ...base, price_info: { price: 1, currency: "eur" } }, true), /usd/);
+  assert.throws(
+    () => parseAdvert({ ...base, price_info: { price: 1, unit: "fixed" } }, true),
+    /hour or 720p/,
+  );
+  assert.deepEqual(parseAdvert({ ...base, price_info: { price: 3.5 } }, true).price, {
+    price: "3.5",
+    currency: "usd",
+    unit: "hour",
+  });
+  assert.equal(
+    parseAdvert({ ...base, price_info: { price_per_unit: "2", unit: "720p" } }, true).price?.unit,
+    "720p",
+  );
+  assert.equal(
+    parseAdvert({ ...base, price_info: { price: "x" } }, false).price,
+    undefined,
+    "ignored offchain",
+  );
+});
+
+test("parseRunnersConfig: whole or nothing, naming runners[i]; health_url resolved; label rules", () => {
+  const e = { label: "a", runner_url: "http://h:1/base", health_url: "/health", app: "x" };
+  const [one] = parseRunnersConfig({ runners: [e] }, false);
+  assert.equal(one?.healthUrl, "http://h:1/base/health");
+  assert.equal(one?.healthyStatusCode, 200);
+  assert.equal(one?.routing, "runner-id");
+  const cases: [unknown, RegExp][] = [
+    [[], /must be an object/],
+    [{ runners: {} }, /runners must be a list/],
+    [{ runners: [e, e] }, /runners\[1\]: duplicate label/],
+    [{ runners: [e, { ...e, label: "b", health_url: "" }] }, /runners\[1\]: health_url is required/],
+    [{ runners: [{ ...e, routing: "label", label: "a/b" }] }, /cannot contain \//],
+    [{ runners: [{ ...e, routing: "random" }] }, /routing/],
+    [{ runners: [{ ...e, healthy_status_code: 99 }] }, /healthy_status_code/],
+    [{ runners: [{ ...e, health_url: "health" }] }, /invalid health_url/],
+  ];
+  for (const [doc, message] of cases)
+    assert.throws(() => parseRunnersConfig(doc, false), { code: "INVALID_RUNNERS_CONFIG", message });
+});
+
+test("loadRunnersConfig: unreadable and non-JSON files are clear errors", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "runners-cfg-"));
+  await assert.rejects(loadRunnersConfig(join(dir, "none.json"), false), /cannot read .*ENOENT/);
+  writeFileSync(join(dir, "bad.json"), "{");
+  await assert.rejects(loadRunnersConfig(join(dir, "bad.json"), false), /not JSON/);
+});
