@@ -5,6 +5,9 @@
  * is checked without waiting 20 s.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
 import { until } from "../until.ts";
@@ -15,6 +18,7 @@ const SECRET = "orch-secret-for-runners";
 describe("Live Runner API (offchain)", () => {
   let orch: RunningOrchestrator;
   let runner: TinyRunner;
+  const dir = mkdtempSync(join(tmpdir(), "lr-conf-"));
   let clock = 1_000_000;
   /** The registry's fake clock: moves only when a test moves it. */
   const now = (): number => clock;
@@ -24,14 +28,14 @@ describe("Live Runner API (offchain)", () => {
     orch = await startOrchestrator({
       port: 0,
       orchSecret: SECRET,
-      tls: undefined,
-      dataDir: `/tmp/lr-conf-${process.pid}`,
+      dataDir: dir,
       liveRunners: { now, operatorPort: 0, healthIntervalMs: 60_000, runnerAddr: undefined },
     });
   });
   after(async () => {
     await orch?.close();
     await runner?.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   const o = (path: string): string => `${orch.url}${path}`;

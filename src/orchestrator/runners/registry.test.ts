@@ -165,3 +165,26 @@ test("static upsert by label keeps the id and sessions; unhealthy releases; a fi
   f.registry.upsertStatic(cfg(1, ["s3"]), [true], "api");
   assert.ok(f.registry.get("s2"), "the API never removes");
 });
+
+test("a static batch whose label route is another runner's id registers nothing", () => {
+  const f = fixture();
+  f.registry.addDynamic("taken", advert());
+  const entries = parseRunnersConfig(
+    {
+      runners: ["ok", "taken"].map((label) => ({
+        label,
+        routing: "label",
+        runner_url: "http://h:1",
+        health_url: "/health",
+        app: "x",
+      })),
+    },
+    false,
+  );
+  assert.throws(() => f.registry.upsertStatic(entries, [true, true], "api"), {
+    status: 400,
+    message: /"taken"/,
+  });
+  assert.equal(f.registry.get("ok"), undefined);
+  assert.equal(f.registry.get("taken")?.isStatic, false);
+});

@@ -168,6 +168,13 @@ export class RunnerRegistry {
   ): { runner_id: string; label: string; app: string; mode: string; healthy: boolean }[] {
     const byLabel = new Map<string, Runner>();
     for (const r of this.#byRoute.values()) if (r.isStatic) byLabel.set(r.advert.label, r);
+    // Checked before anything changes, so a refused batch registers nothing.
+    for (const entry of entries) {
+      if (entry.routing !== "label") continue;
+      const taken = this.#byRoute.get(entry.label);
+      if (taken !== undefined && taken !== byLabel.get(entry.label))
+        throw new BadRequestError(`route ${JSON.stringify(entry.label)} is used by another runner`);
+    }
     const out = entries.map((entry, i) => {
       const ok = healthy[i] === true;
       let runner = byLabel.get(entry.label);
