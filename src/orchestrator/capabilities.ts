@@ -17,7 +17,7 @@ import {
   Capabilities_ConstraintsSchema,
   CapabilitiesSchema,
 } from "../protocol/gen/lp_rpc_pb.ts";
-import type { AdvertisedCapability } from "./registry.ts";
+import { type AdvertisedCapability, servedAsByoc } from "./registry.ts";
 
 /** The capability id of a pipeline (BYOC → 37), or undefined for an unknown pipeline. */
 export const capabilityIdOf = pipelineToCapability;
@@ -26,7 +26,7 @@ export const capabilityIdOf = pipelineToCapability;
  * The `Capabilities` an orchestrator advertises: the default transcoding set plus one bit per
  * advertised AI pipeline, AuthToken as mandatory, capacities per capability id, and
  * `constraints.PerCapability[id].models[model_id] = {warm, capacity, capacityInUse}`. BYOC
- * capabilities are not in the bitstring (they are priced in `capabilities_prices`, docs/spec/orchestrator-gateway.md#byoc-advertisement).
+ * capabilities (and `aiModels.json` entries of pipelines that are not built in) are not in the bitstring (they are priced in `capabilities_prices`, docs/spec/orchestrator-gateway.md#byoc-advertisement).
  */
 export function buildCapabilities(
   advertised: readonly AdvertisedCapability[],
@@ -40,7 +40,7 @@ export function buildCapabilities(
     ReturnType<typeof create<typeof Capabilities_CapabilityConstraintsSchema>>
   > = {};
   for (const a of advertised) {
-    if (a.source === "byoc") continue;
+    if (servedAsByoc(a)) continue;
     const id = pipelineToCapability(a.pipeline);
     if (id === undefined || id === CAPABILITY.BYOC) continue;
     ids.add(id);

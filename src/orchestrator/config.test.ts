@@ -108,6 +108,26 @@ describe("parseAiModels", () => {
       /entry 0 \(text-to-image\/sd\): url/,
     );
   });
+
+  test("a model_id shared by two pipelines that are not built in is refused (it is their BYOC name)", () => {
+    const entries = [
+      { pipeline: "text-reverse", model_id: "v1", url: "http://a" },
+      { pipeline: "text-upper", model_id: "v1", url: "http://b" },
+    ];
+    assert.throws(
+      () => parseAiModels(JSON.stringify(entries)),
+      /entry 1 \(text-upper\/v1\): model_id is also used by entry 0/,
+    );
+    // The same model id on a built-in pipeline, or twice on one pipeline (two containers), is fine.
+    const ok = parseAiModels(
+      JSON.stringify([
+        entries[0],
+        { ...entries[0], url: "http://c" },
+        { pipeline: "llm", model_id: "v1", url: "http://d" },
+      ]),
+    );
+    assert.equal(ok.length, 3);
+  });
 });
 
 describe("watchAiModels", () => {

@@ -18,6 +18,9 @@
  *   string holding one (upstream rejects strings; we accept them because big values lose precision as
  *   JSON numbers elsewhere).
  * - Unknown keys are rejected, so a typo (`"capcity"`) does not pass silently.
+ * - A `pipeline` that is none of go-livepeer's built-in AI pipelines (`text-reverse`) is served as a
+ *   BYOC capability named by its `model_id` (registry.ts `servedAsByoc`), priced per second; such
+ *   model ids must therefore be unique across those pipelines.
  * - The legacy `-aiModels` string `pipeline:model_id:warm,…` is parsed by {@link parseLegacyAiModels}
  *   but has no `url`, so it only validates (and then fails the `url` rule) — kept for clear errors.
  */
@@ -28,6 +31,7 @@ import { z } from "zod";
 import { TributaryError } from "../node/errors.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
 import { Rat } from "../payments/rational.ts";
+import { pipelineToCapability } from "../protocol/capabilities.ts";
 
 /** What one unit of a live pipeline is, for pricing. */
 export type PriceUnit = "pixel" | "frame" | "second";
@@ -227,6 +231,17 @@ export function parseAiModels(text: string, source = "aiModels.json"): ModelConf
         `entry ${m.index} (${m.pipeline}/${m.modelId}): duplicates entry ${first} (same url and gateway)`,
       );
     else seen.set(key, m.index);
+  }
+  // A pipeline that is not built in is reached as BYOC by model id alone: two pipelines, one name is ambiguous.
+  const byocNames = new Map<string, ModelConfig>();
+  for (const m of out) {
+    if (m.pipeline !== "byoc" && pipelineToCapability(m.pipeline) !== undefined) continue;
+    const first = byocNames.get(m.modelId);
+    if (first === undefined) byocNames.set(m.modelId, m);
+    else if (first.pipeline !== m.pipeline)
+      issues.push(
+        `entry ${m.index} (${m.pipeline}/${m.modelId}): model_id is also used by entry ${first.index} (${first.pipeline}); a pipeline that is not built in is advertised as the BYOC capability named by its model_id, so give each a different model_id`,
+      );
   }
   if (issues.length > 0)
     throw new ConfigError(`${source}: ${issues.length} problem(s):\n  ${issues.join("\n  ")}`, issues);

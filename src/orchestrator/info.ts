@@ -18,7 +18,7 @@ import {
   type TicketParams,
 } from "../protocol/gen/lp_rpc_pb.ts";
 import { buildCapabilities, capabilityIdOf } from "./capabilities.ts";
-import type { AdvertisedCapability, CapabilityRegistry } from "./registry.ts";
+import { type AdvertisedCapability, type CapabilityRegistry, servedAsByoc } from "./registry.ts";
 
 /** `authTokenValidPeriod` (go-livepeer core/orchestrator.go): 30 minutes. */
 export const AUTH_TOKEN_VALID_SECONDS = 30 * 60;
@@ -135,12 +135,13 @@ export async function buildOrchestratorInfo(
   });
   if (!withCaps) {
     info.capabilitiesPrices = advertised.flatMap((a) => {
-      const id = capabilityIdOf(a.pipeline) ?? (a.source === "byoc" ? CAPABILITY.BYOC : undefined);
+      // BYOC (and aiModels.json entries of a pipeline that is not built in): {37, name}, as go-livepeer.
+      const id = servedAsByoc(a) ? CAPABILITY.BYOC : capabilityIdOf(a.pipeline);
       if (id === undefined) return [];
       return [priceInfoOf(advertisedPrice(ctx, a, gateway), id, a.modelId)];
     });
     info.hardware = advertised
-      .filter((a) => a.source !== "byoc")
+      .filter((a) => !servedAsByoc(a))
       .map((a) =>
         create(HardwareInformationSchema, {
           pipeline: a.pipeline,
@@ -185,14 +186,19 @@ export function capabilitiesJson(
         capability: a.key,
         pipeline: a.pipeline,
         model_id: a.modelId,
-        capability_id: capabilityIdOf(a.pipeline) ?? null,
+        capability_id: servedAsByoc(a) ? CAPABILITY.BYOC : (capabilityIdOf(a.pipeline) ?? null),
         source: a.source,
+        // The name gateways call it by (`POST /<pipeline>` with this model id, or the `Livepeer` header).
+        ...(servedAsByoc(a) ? { byoc_capability: a.modelId } : {}),
         warm: a.warm,
         capacity: a.capacity,
         capacity_in_use: a.inUse,
         price_per_unit: price.toString(),
-        price_unit:
-          a.source === "byoc" ? "second" : a.pipeline === "live-video-to-video" ? a.priceUnit : "pipeline",
+        price_unit: servedAsByoc(a)
+          ? "second"
+          : a.pipeline === "live-video-to-video"
+            ? a.priceUnit
+            : "pipeline",
         ...(a.description ? { description: a.description } : {}),
       };
     }),

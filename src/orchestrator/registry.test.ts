@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Rat } from "../payments/rational.ts";
 import { parseAiModels } from "./config.ts";
-import { type ByocRegistration, CapabilityRegistry } from "./registry.ts";
+import { type ByocRegistration, CapabilityRegistry, servedAsByoc } from "./registry.ts";
 
 const models = (entries: object[]) => parseAiModels(JSON.stringify(entries));
 const byoc = (name: string, url: string, capacity = 1): ByocRegistration => ({
@@ -18,6 +18,31 @@ const byoc = (name: string, url: string, capacity = 1): ByocRegistration => ({
 });
 
 describe("CapabilityRegistry", () => {
+  test("an aiModels.json entry of a pipeline that is not built in is BYOC <model_id>, priced per second", () => {
+    const r = new CapabilityRegistry();
+    r.setConfigModels(
+      models([
+        { pipeline: "text-reverse", model_id: "reverse-v1", url: "http://rev", price_per_unit: 3 },
+        { pipeline: "llm", model_id: "m", url: "http://llm" },
+      ]),
+    );
+    const cap = r.get("byoc", "reverse-v1");
+    assert.equal(cap?.key, "text-reverse/reverse-v1");
+    assert.equal(cap?.priceUnit, "second");
+    assert.equal(r.get("byoc", "m"), undefined, "built-in pipelines stay native");
+    assert.ok(servedAsByoc(cap!));
+    assert.ok(!servedAsByoc(r.get("llm", "m")!));
+    // A registration of the same name wins, and is advertised once.
+    r.setHealth("http://rev", "ready");
+    r.registerByoc(byoc("reverse-v1", "http://other"));
+    r.setHealth("http://other", "ready");
+    assert.equal(r.get("byoc", "reverse-v1")?.source, "byoc");
+    assert.deepEqual(
+      r.advertised().map((a) => a.key),
+      ["byoc/reverse-v1"],
+    );
+  });
+
   test("only ready containers are advertised and reserved", () => {
     const r = new CapabilityRegistry();
     r.setConfigModels(models([{ pipeline: "llm", model_id: "m", url: "http://a", capacity: 2, warm: true }]));

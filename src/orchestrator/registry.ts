@@ -16,6 +16,7 @@
  */
 import { EventEmitter } from "node:events";
 import { Rat } from "../payments/rational.ts";
+import { pipelineToCapability } from "../protocol/capabilities.ts";
 import type { ModelConfig, PriceUnit } from "./config.ts";
 
 /** Health of a container as the monitor last saw it. */
@@ -23,6 +24,16 @@ export type ContainerHealth = "unknown" | "loading" | "ready" | "failed";
 
 /** Pseudo-pipeline of BYOC capabilities (capability id 37, "byoc"). */
 export const BYOC_PIPELINE = "byoc";
+
+/**
+ * True when a capability is reached as a BYOC capability named after its model id: a BYOC
+ * registration, or an `aiModels.json` entry whose pipeline is none of go-livepeer's built-in AI
+ * pipelines (`{"pipeline": "text-reverse", "model_id": "reverse-v1", …}` is BYOC `reverse-v1`, its
+ * jobs go to `<url>/<route>`, priced per second). Built-in pipelines keep their native routes.
+ */
+export function servedAsByoc(c: { readonly pipeline: string }): boolean {
+  return c.pipeline === BYOC_PIPELINE || pipelineToCapability(c.pipeline) === undefined;
+}
 
 /** A BYOC registration (`core.ExternalCapability`, docs/spec/orchestrator-gateway.md#registration-body), typed. */
 export interface ByocRegistration {
@@ -133,7 +144,8 @@ export class CapabilityRegistry extends EventEmitter<RegistryEvents> {
           warm: m.warm,
           prices: new Map(),
           priceParts: new Map(),
-          priceUnit: m.priceUnit,
+          // Reached as BYOC: billed per second of job time like every BYOC capability.
+          priceUnit: servedAsByoc(m) ? "second" : m.priceUnit,
           description: "",
           urls: [],
         };
@@ -175,10 +187,19 @@ export class CapabilityRegistry extends EventEmitter<RegistryEvents> {
     return had;
   }
 
-  /** The capability for `pipeline/modelId` (BYOC: pipeline {@link BYOC_PIPELINE}, model = name). */
+  /**
+   * The capability for `pipeline/modelId` (BYOC: pipeline {@link BYOC_PIPELINE}, model = name; a
+   * registration first, else an `aiModels.json` entry {@link servedAsByoc} with that model id).
+   */
   get(pipeline: string, modelId: string): Capability | undefined {
-    if (pipeline === BYOC_PIPELINE) return this.#byoc.get(modelId);
+    if (pipeline === BYOC_PIPELINE) return this.#byoc.get(modelId) ?? this.#configByoc(modelId);
     return this.#config.get(`${pipeline}/${modelId}`);
+  }
+
+  /** The `aiModels.json` capability reached as BYOC `name` (model ids are unique among them, config.ts). */
+  #configByoc(name: string): Capability | undefined {
+    for (const c of this.#config.values()) if (c.modelId === name && servedAsByoc(c)) return c;
+    return undefined;
   }
 
   /** Every capability of a pipeline (any health). */
@@ -241,6 +262,8 @@ export class CapabilityRegistry extends EventEmitter<RegistryEvents> {
   advertised(): AdvertisedCapability[] {
     const out: AdvertisedCapability[] = [];
     for (const cap of this.all()) {
+      // A registration of the same name wins over an aiModels.json entry reached as BYOC.
+      if (cap.source === "config" && servedAsByoc(cap) && this.#byoc.has(cap.modelId)) continue;
       let capacity = 0;
       let inUse = 0;
       let ready = false;
