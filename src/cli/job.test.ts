@@ -85,7 +85,7 @@ describe("tributary job against an offchain dev network", () => {
     const io = captureIo();
     assert.equal(await jobRun("no-such-capability", { gateway, json: {} }, io), 1);
     assert.equal(io.out(), "");
-    assert.match(io.err(), /^error: job no-such-capability: 503 NO_ORCHESTRATORS: /);
+    assert.match(io.err(), /^error: job no-such-capability: 404 MODEL_NOT_OFFERED: /);
   });
 
   test("the real CLI: job run through main.ts, exit codes and --help", async () => {
@@ -94,7 +94,7 @@ describe("tributary job against an offchain dev network", () => {
     assert.equal(ok.stdout, '{"text":"ilc"}');
     const bad = await cli(["job", "run", "nope", "--gateway", gateway, "--json", "{}"]);
     assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /NO_ORCHESTRATORS/);
+    assert.match(bad.stderr, /MODEL_NOT_OFFERED/);
     const badJson = await cli(["job", "run", "text-reverse", "--json", "{nope"]);
     assert.notEqual(badJson.code, 0);
     assert.match(badJson.stderr, /not JSON/);

@@ -5,6 +5,13 @@
  * cause says `switch`, selection/retry.ts), a 4xx goes back to the client unchanged, a 2xx streams
  * back (SSE unbuffered). Expired ticket params switch orchestrator too: params are fetched fresh for
  * every send anyway.
+ *
+ * Busy is not dead: an orchestrator that answers `NO_CAPACITY` is neither counted as failed nor
+ * suspended, and an answered job lifts its suspension. When no job could run the client learns
+ * which case it is: nobody offers the model (404 `MODEL_NOT_OFFERED`), everyone offering it is busy
+ * (503 `ORCHESTRATORS_BUSY` with `Retry-After`), everyone is above the price limit (503
+ * `PRICE_ABOVE_LIMIT`, only with a limit set), or the orchestrators failed (502, with the last
+ * orchestrator's refusal as a structured `details.orchestrator`).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { httpStatusOf, TributaryError } from "../node/errors.ts";
@@ -12,7 +19,14 @@ import type { Logger } from "../node/logger.ts";
 import type { GatewayContext } from "./context.ts";
 import type { OrchestratorDescriptor } from "./discovery/index.ts";
 import { failureCauseOf, headerValue, readText } from "./orch-http.ts";
-import { AI_SESSION_PENALTY, type FailureAction, failureAction, MAX_TRIES } from "./selection/index.ts";
+import {
+  AI_SESSION_PENALTY,
+  type FailureAction,
+  type FailureCause,
+  failureAction,
+  MAX_TRIES,
+  type Rejection,
+} from "./selection/index.ts";
 import { formatTraceparent, type TraceContext } from "./tracing.ts";
 
 /** Headers passed from the orchestrator's answer to the client. */
@@ -64,16 +78,75 @@ export async function candidates(
   if (r.ranked.length === 0 && tried.size === 0) {
     r = pick(await ctx.pool.refresh(ctx.signal).catch(() => ctx.pool.snapshot()));
   }
-  if (r.ranked.length === 0 && tried.size === 0) {
-    const reasons = r.rejected.slice(0, 5).map((x) => `${x.transcoder}: ${x.message}`);
-    throw new TributaryError(
-      "NO_ORCHESTRATORS",
-      `no orchestrator offers ${job.pipeline === "byoc" ? `BYOC capability "${job.modelId}"` : `${job.pipeline}/${job.modelId}`} within the price limit` +
-        (reasons.length ? ` (${reasons.join("; ")})` : "; check --orch-addr and that the model is loaded"),
-      { status: 503 },
-    );
-  }
+  if (r.ranked.length === 0 && tried.size === 0) throw noCandidateError(job, r.rejected);
   return r.ranked;
+}
+
+/** Seconds a client is told to wait when every orchestrator offering its model is busy. */
+export const BUSY_RETRY_AFTER_S = 2;
+
+/** What the job asks for, as messages name it. */
+function wanted(job: Job): string {
+  return job.pipeline === "byoc" ? `BYOC capability "${job.modelId}"` : `${job.pipeline}/${job.modelId}`;
+}
+
+/** Every orchestrator offering the job's model is busy: 503 with `Retry-After`. */
+function busyError(job: Job, count: number): TributaryError {
+  return new TributaryError(
+    "ORCHESTRATORS_BUSY",
+    `all ${count} orchestrator${count === 1 ? "" : "s"} offering ${wanted(job)} are busy; retry in ${BUSY_RETRY_AFTER_S} s`,
+    { status: 503, details: { retryAfterSeconds: BUSY_RETRY_AFTER_S, orchestrators: count } },
+  );
+}
+
+/**
+ * Why no orchestrator could take the job, from the selector's rejections: nobody offers the model,
+ * everyone offering it is busy, everyone is above the price limit (a rejection that only exists with
+ * a limit set), or a mix (listed).
+ */
+export function noCandidateError(job: Job, rejected: readonly Rejection[]): TributaryError {
+  const considered = rejected.filter((x) => x.code !== "EXCLUDED" && x.code !== "NOT_INCLUDED");
+  const offering = considered.filter((x) => x.code !== "MODEL_NOT_OFFERED");
+  if (offering.length === 0)
+    return new TributaryError(
+      "MODEL_NOT_OFFERED",
+      `no orchestrator offers ${wanted(job)} (${considered.length} known); check the model id, or GET /dashboard for what the network offers`,
+      { status: 404, details: { orchestrators: considered.length } },
+    );
+  if (offering.every((x) => x.code === "NO_CAPACITY")) return busyError(job, offering.length);
+  if (offering.every((x) => x.code === "PRICE_ABOVE_MAX"))
+    return new TributaryError(
+      "PRICE_ABOVE_LIMIT",
+      `all ${offering.length} orchestrator${offering.length === 1 ? "" : "s"} offering ${wanted(job)} are above your price limit (${offering[0]?.message}); raise --max-price-per-unit or --max-price-per-capability`,
+      { status: 503, details: { orchestrators: offering.length } },
+    );
+  const reasons = offering.slice(0, 5).map((x) => `${x.transcoder}: ${x.message}`);
+  return new TributaryError(
+    "NO_ORCHESTRATORS",
+    `no orchestrator can take ${wanted(job)} (${reasons.join("; ")})`,
+    { status: 503 },
+  );
+}
+
+/** An orchestrator's error answer as structured facts (our envelope, else its text). */
+export interface OrchestratorRefusal {
+  url: string;
+  status: number;
+  code?: string;
+  message: string;
+}
+
+/** Reads an orchestrator's error body: our `{"error":{"code","message"}}` envelope or plain text. */
+export function refusalOf(url: string, status: number, text: string): OrchestratorRefusal {
+  try {
+    const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
+    const e = body?.error;
+    if (e && typeof e.message === "string")
+      return { url, status, ...(typeof e.code === "string" && { code: e.code }), message: e.message };
+  } catch {
+    // not JSON: plain text (go-livepeer's http.Error shape)
+  }
+  return { url, status, message: text.trim().slice(0, 300) || `HTTP ${status}` };
 }
 
 /** Runs `job` down the ranking and answers the client; throws (with the job's trace) when it cannot. */
@@ -99,8 +172,16 @@ async function attempts(
   const labels = { pipeline: job.pipeline, model_id: job.modelId };
   const tried = new Set<string>();
   let lastError = "";
-  /** Records a failed attempt; suspends unless the cause says `switch`. */
-  const failed = (d: OrchestratorDescriptor, err: unknown, action: FailureAction) => {
+  let lastRefusal: OrchestratorRefusal | undefined;
+  /** Orchestrators that answered "no capacity": busy, not failed. */
+  const busy = new Set<string>();
+  /** Records a failed attempt; suspends unless the cause says `switch`; a busy one is neither. */
+  const failed = (d: OrchestratorDescriptor, err: unknown, action: FailureAction, cause?: FailureCause) => {
+    if (cause === "no-capacity") {
+      busy.add(d.transcoder);
+      metrics.failovers.inc({ ...labels, action: "busy" });
+      return;
+    }
     pool.recordFailure(d.transcoder, err);
     if (action === "suspend") suspender.suspend(d.transcoder, AI_SESSION_PENALTY);
     metrics.failovers.inc({ ...labels, action: action === "suspend" ? "suspend" : "switch" });
@@ -122,7 +203,8 @@ async function attempts(
       // The gateway's own deposit/reserve problems: no other orchestrator would fare better.
       if (httpStatusOf(err) === 402) throw err;
       lastError = err instanceof Error ? err.message : String(err);
-      failed(d, err, failureAction(failureCauseOf(err)));
+      const cause = failureCauseOf(err);
+      failed(d, err, failureAction(cause), cause);
       log.warn({ err, attempt }, "could not prepare the job for this orchestrator; trying the next one");
       continue;
     }
@@ -149,13 +231,17 @@ async function attempts(
     const status = upstream.statusCode ?? 502;
     if (status >= 500) {
       const text = await readText(upstream).catch(() => "");
-      lastError = `HTTP ${status}: ${text.slice(0, 300)}`;
-      const action = failureAction(failureCauseOf(text));
-      failed(d, new Error(lastError), action);
-      log.warn({ status, action, attempt }, "orchestrator failed the job; trying the next one");
+      lastRefusal = refusalOf(d.transcoder, status, text);
+      lastError = `HTTP ${status}: ${lastRefusal.code ? `${lastRefusal.code}: ` : ""}${lastRefusal.message}`;
+      const cause = failureCauseOf(text);
+      const action = failureAction(cause);
+      failed(d, new Error(lastError), action, cause);
+      log.warn({ status, action, cause, attempt }, "orchestrator failed the job; trying the next one");
       continue;
     }
     pool.recordSuccess(d.transcoder, performance.now() - callStarted);
+    // Health is what was measured: an orchestrator that answered is no longer suspended.
+    suspender.release(d.transcoder);
     const headers: Record<string, string> = {
       "x-orchestrator-url": d.transcoder,
       traceparent: formatTraceparent(job.trace),
@@ -178,11 +264,15 @@ async function attempts(
     await pipeAnswer(upstream, res);
     return;
   }
+  if (tried.size > 0 && busy.size === tried.size) {
+    metrics.jobs.inc({ ...labels, outcome: "busy" });
+    throw busyError(job, busy.size);
+  }
   metrics.jobs.inc({ ...labels, outcome: "failed" });
   throw new TributaryError(
     "ALL_ORCHESTRATORS_FAILED",
     `every orchestrator tried (${tried.size}) failed the job; last error: ${lastError || "none"}`,
-    { status: 502 },
+    { status: 502, ...(lastRefusal && { details: { orchestrator: lastRefusal } }) },
   );
 }
 

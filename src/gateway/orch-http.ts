@@ -127,7 +127,10 @@ export function failureCauseOf(failure: unknown): FailureCause {
   if (saysTicketParamsExpired(answer)) return "ticket-params-expired";
   const lower = answer.toLowerCase();
   if (lower.includes("invalid ticket sendernonce")) return "nonce-reused";
-  if (lower.includes("insufficient capacity")) return "no-capacity";
+  // go-livepeer's phrase, and our orchestrators' `NO_CAPACITY` code ("No capacity available for …").
+  if (lower.includes("insufficient capacity") || lower.includes("no capacity available"))
+    return "no-capacity";
+  if (/"code"\s*:\s*"NO_CAPACITY"/.test(answer)) return "no-capacity";
   return "other";
 }
 

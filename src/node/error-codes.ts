@@ -723,6 +723,24 @@ export const ERROR_CODES = Object.freeze({
       "No orchestrator offers this capability or model within the price limit; the message gives each one's reason.",
     components: ["gateway"],
   },
+  MODEL_NOT_OFFERED: {
+    status: 404,
+    meaning:
+      "No orchestrator the gateway knows offers this model or capability; check the model id, or GET /dashboard for what the network offers.",
+    components: ["gateway"],
+  },
+  ORCHESTRATORS_BUSY: {
+    status: 503,
+    meaning:
+      "Every orchestrator offering this model is at capacity; retry after the `Retry-After` seconds (busy orchestrators are not suspended).",
+    components: ["gateway"],
+  },
+  PRICE_ABOVE_LIMIT: {
+    status: 503,
+    meaning:
+      "Every orchestrator offering this model asks more than your price limit; raise --max-price-per-unit or --max-price-per-capability.",
+    components: ["gateway"],
+  },
   ALL_ORCHESTRATORS_FAILED: {
     status: 502,
     meaning: "Every orchestrator tried failed the job; the message has the last error.",

@@ -297,8 +297,8 @@ describe("gateway offchain e2e", () => {
       method: "POST",
       body: JSON.stringify({ model_id: "nope" }),
     });
-    assert.equal(unknown.status, 503);
-    assert.equal(((await unknown.json()) as { error: { code: string } }).error.code, "NO_ORCHESTRATORS");
+    assert.equal(unknown.status, 404);
+    assert.equal(((await unknown.json()) as { error: { code: string } }).error.code, "MODEL_NOT_OFFERED");
   });
 
   test("bad requests get 4xx envelopes and never a crash", async () => {

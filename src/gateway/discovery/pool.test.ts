@@ -365,3 +365,22 @@ describe("OrchestratorPool.fetchOne", () => {
     assert.equal(pool.stats(B)?.consecutiveFailures, 1);
   });
 });
+
+describe("OrchestratorPool stats (issue 17: health shown is health measured)", () => {
+  test("a job's outcome reported by transcoder counts for the URL discovery asked", async () => {
+    const asked = "https://orch.example:8935";
+    const transcoder = "https://10.0.0.7:8935/";
+    const { fetchInfo } = fakeFetcher({ [asked]: { delayMs: 1, info: { transcoder } } });
+    await using pool = new OrchestratorPool({ source: staticSource([asked]), fetchInfo });
+    await pool.refresh();
+    pool.recordFailure(transcoder, new Error("HTTP 502: container restarting"));
+    assert.equal(pool.stats(asked)?.consecutiveFailures, 1, "the failure is the asked URL's");
+    pool.recordSuccess("https://10.0.0.7:8935", 5);
+    assert.equal(pool.stats(asked)?.consecutiveFailures, 0, "a later success clears it");
+    assert.deepEqual(
+      pool.stats().map((s) => s.url),
+      [asked],
+      "no second, forever-unreachable entry under the transcoder URL",
+    );
+  });
+});

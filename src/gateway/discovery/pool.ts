@@ -77,6 +77,8 @@ export type InfoPredicate = (info: OrchestratorInfo) => string | undefined;
  */
 export const onchainInfoPredicate: InfoPredicate = (info) => {
   if (info.address.length === 0) return "empty orchestrator address";
+  // 20 zero bytes: an offchain orchestrator (go-livepeer's and ours send that), never paid on chain.
+  if (info.address.every((b) => b === 0)) return "zero orchestrator address (an offchain orchestrator)";
   if (priceToRat(info.priceInfo) === undefined) return "missing or invalid price_info";
   return undefined;
 };
@@ -424,9 +426,13 @@ export class OrchestratorPool implements AsyncDisposable {
     }
   }
 
-  /** Records a successful call (also for calls the gateway makes itself, e.g. a job that succeeded). */
+  /**
+   * Records a successful call (also for calls the gateway makes itself, e.g. a job that succeeded).
+   * Jobs name an orchestrator by its `transcoder`; their outcomes count for the URL discovery asked,
+   * so the health shown for it is the health measured.
+   */
   recordSuccess(url: string, latencyMs?: number): void {
-    const s = this.#statsFor(url);
+    const s = this.#statsFor(this.#statsKey(url));
     s.successes++;
     s.consecutiveFailures = 0;
     s.lastSuccessAt = this.#now();
@@ -441,7 +447,7 @@ export class OrchestratorPool implements AsyncDisposable {
 
   /** Records a failed call (also for failures of the gateway's own calls to the orchestrator). */
   recordFailure(url: string, error: unknown): void {
-    const s = this.#statsFor(url);
+    const s = this.#statsFor(this.#statsKey(url));
     s.failures++;
     s.consecutiveFailures++;
     s.lastFailureAt = this.#now();
@@ -457,6 +463,13 @@ export class OrchestratorPool implements AsyncDisposable {
       return s && { ...s };
     }
     return [...this.#stats.values()].map((s) => ({ ...s }));
+  }
+
+  /** The asked URL of the snapshot's orchestrator whose `transcoder` is `key`, else `key` itself. */
+  #statsKey(key: string): string {
+    const bare = key.replace(/\/+$/, "");
+    const d = this.#snapshot.find((x) => x.url === key || x.transcoder.replace(/\/+$/, "") === bare);
+    return d?.url ?? key;
   }
 
   #statsFor(url: string): OrchestratorStats {

@@ -17,6 +17,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { TributaryError } from "../../node/errors.ts";
 import type { Logger } from "../../node/logger.ts";
 import type { OrchestratorDescriptor } from "../discovery/index.ts";
+import { failureCauseOf } from "../orch-http.ts";
 import { LIVE_VIDEO_PENALTY } from "../selection/index.ts";
 import { type LiveContext, MAX_SWAPS, PIPELINE, trimSlash } from "./context.ts";
 import {
@@ -92,6 +93,7 @@ export async function startOnNext(ctx: LiveContext, s: LiveStream): Promise<void
     try {
       const started = s.kind === "live" ? await startLive(options, s, d) : await startByoc(options, s, d);
       options.pool.recordSuccess(d.transcoder);
+      options.suspender.release(d.transcoder);
       countPayment(s, started.paid);
       s.orchestrator = d.transcoder;
       s.orch = started.urls;
@@ -108,6 +110,11 @@ export async function startOnNext(ctx: LiveContext, s: LiveStream): Promise<void
         continue;
       }
       if (isClientFailure(err)) throw err;
+      // Busy is not dead: an orchestrator at capacity is skipped, not counted as failed nor suspended.
+      if (failureCauseOf(err) === "no-capacity") {
+        log.info({ stream_id: s.id, err }, "orchestrator at capacity; trying the next one");
+        continue;
+      }
       options.pool.recordFailure(d.transcoder, err);
       options.suspender.suspend(d.transcoder, LIVE_VIDEO_PENALTY);
       log.warn({ stream_id: s.id, err }, "stream start failed; trying the next one");

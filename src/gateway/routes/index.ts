@@ -98,12 +98,27 @@ export function createRouter(ctx: GatewayContext): Router {
   return router;
 }
 
-/** Answers an error in our envelope (with the job's trace id); the request body is drained, but not a refused one's. */
+/**
+ * Answers an error in our envelope (with the job's trace id); the request body is drained, but not a
+ * refused one's. An orchestrator's refusal travels as the structured `error.orchestrator`
+ * (`{url, status, code?, message}`), a busy answer carries `Retry-After`.
+ */
 function answerError(req: NodeRequest, res: NodeResponse, err: unknown): void {
   const trace = traceOfError(err);
+  const details = err instanceof TributaryError ? err.details : undefined;
+  const headers: Record<string, string> = trace ? { "x-trace-id": trace.traceId } : {};
+  if (typeof details?.retryAfterSeconds === "number")
+    headers["retry-after"] = String(details.retryAfterSeconds);
+  const format: typeof envelopeError = details?.orchestrator
+    ? (e) => {
+        const { status, body } = envelopeError(e);
+        const envelope = body as { error: Record<string, unknown> };
+        return { status, body: { error: { ...envelope.error, orchestrator: details.orchestrator } } };
+      }
+    : envelopeError;
   // A body refused as too large (often before any of it was read) is not drained: the
   // connection closes after the answer (sendJson adds `Connection: close` to a 413).
-  sendFormattedError(res, err, envelopeError, trace ? { "x-trace-id": trace.traceId } : {});
+  sendFormattedError(res, err, format, headers);
   if (httpStatusOf(err) !== 413) req.resume();
 }
 

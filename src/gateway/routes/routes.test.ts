@@ -11,7 +11,7 @@ import type { NodeRequest, NodeResponse } from "../../node/server.ts";
 import { type GatewayContext, gatewayMetrics } from "../context.ts";
 import type { OrchestratorDescriptor } from "../discovery/index.ts";
 import type { OrchestratorCall } from "../orch-http.ts";
-import { Suspender } from "../selection/index.ts";
+import { type Rejection, Suspender } from "../selection/index.ts";
 import { createRouter } from "./index.ts";
 
 function request(method: string, url: string, headers: Record<string, string> = {}, body = ""): NodeRequest {
@@ -57,7 +57,10 @@ class FakeResponse extends EventEmitter {
   get body(): string {
     return Buffer.concat(this.chunks).toString("utf8");
   }
-  get json(): { error?: { code: string; message: string } } & Record<string, unknown> {
+  get json(): { error?: { code: string; message: string; orchestrator?: unknown } } & Record<
+    string,
+    unknown
+  > {
     return JSON.parse(this.body) as never;
   }
 }
@@ -190,4 +193,91 @@ test("a job every orchestrator fails is a 502 ALL_ORCHESTRATORS_FAILED with the 
   const job = await serve(ctx, request("POST", "/reverse", {}, "abc"));
   assert.deepEqual([job.status, job.json.error?.code], [502, "ALL_ORCHESTRATORS_FAILED"]);
   assert.match(job.headers["x-trace-id"] ?? "", /^[0-9a-f]{32}$/);
+});
+
+// Issue 17 (busy is not dead; say which): an orchestrator's capacity refusal is neither a failure nor a
+// suspension, a success lifts a suspension, and the client learns which case it hit.
+const BUSY = JSON.stringify({
+  error: { code: "NO_CAPACITY", message: "No capacity available for capability text-reverse" },
+});
+
+test("a NO_CAPACITY answer is busy, not failed: no suspension, no failure counted; a success lifts a suspension", async () => {
+  const { ctx, suspender } = fakeContext({
+    [ORCHS[0] as string]: { status: 503, body: BUSY },
+    [ORCHS[1] as string]: { status: 200, body: "done", type: "text/plain" },
+  });
+  const failures: string[] = [];
+  (ctx.pool as unknown as { recordFailure: (u: string) => void }).recordFailure = (u) => failures.push(u);
+  suspender.suspend(ORCHS[1] as string, 3);
+  const res = await serve(ctx, request("POST", "/reverse", {}, "abc"));
+  assert.deepEqual([res.status, res.headers["x-orchestrator-url"]], [200, ORCHS[1]]);
+  assert.equal(suspender.isSuspended(ORCHS[0] as string), false, "busy is not suspended");
+  assert.deepEqual(failures, [], "busy is not counted as a failure");
+  assert.equal(suspender.isSuspended(ORCHS[1] as string), false, "an answered job lifts the suspension");
+});
+
+test("every orchestrator busy: 503 ORCHESTRATORS_BUSY with Retry-After, 'all 2 … are busy'", async () => {
+  const { ctx, suspender } = fakeContext({
+    [ORCHS[0] as string]: { status: 503, body: BUSY },
+    [ORCHS[1] as string]: { status: 503, body: "insufficient capacity" },
+  });
+  const res = await serve(ctx, request("POST", "/reverse", {}, "abc"));
+  assert.deepEqual([res.status, res.json.error?.code], [503, "ORCHESTRATORS_BUSY"]);
+  assert.equal(res.headers["retry-after"], "2");
+  assert.match(
+    res.json.error?.message ?? "",
+    /^all 2 orchestrators offering BYOC capability "reverse" are busy/,
+  );
+  assert.equal(suspender.entries().length, 0);
+});
+
+test("an orchestrator's refusal is passed on as a structured error, not JSON inside a string", async () => {
+  const { ctx } = fakeContext({
+    [ORCHS[0] as string]: {
+      status: 502,
+      body: JSON.stringify({ error: { code: "CONTAINER_UNAVAILABLE", message: "container crashed" } }),
+    },
+  });
+  const res = await serve(ctx, request("POST", "/reverse", {}, "abc"));
+  assert.deepEqual([res.status, res.json.error?.code], [502, "ALL_ORCHESTRATORS_FAILED"]);
+  assert.deepEqual(res.json.error?.orchestrator, {
+    url: ORCHS[0],
+    status: 502,
+    code: "CONTAINER_UNAVAILABLE",
+    message: "container crashed",
+  });
+  assert.doesNotMatch(res.json.error?.message ?? "", /\{"error"/);
+});
+
+test("no candidate: unknown model is a 404, all busy a 503 with Retry-After, all too dear a 503 PRICE_ABOVE_LIMIT", async () => {
+  const cases: [Rejection["code"][], number, string, string | undefined][] = [
+    [["MODEL_NOT_OFFERED", "MODEL_NOT_OFFERED"], 404, "MODEL_NOT_OFFERED", undefined],
+    [["MODEL_NOT_OFFERED", "NO_CAPACITY"], 503, "ORCHESTRATORS_BUSY", "2"],
+    [["PRICE_ABOVE_MAX", "PRICE_ABOVE_MAX"], 503, "PRICE_ABOVE_LIMIT", undefined],
+    [["PRICE_ABOVE_MAX", "NO_CAPACITY"], 503, "NO_ORCHESTRATORS", undefined],
+  ];
+  for (const [codes, status, code, retryAfter] of cases) {
+    const { ctx, calls } = fakeContext({});
+    (ctx as unknown as { selector: unknown }).selector = {
+      select: () => ({
+        ranked: [],
+        rejected: codes.map((c, i) => ({ transcoder: ORCHS[i], code: c, message: `${c} here` })),
+      }),
+    };
+    const res = await serve(ctx, request("POST", "/text-to-image", {}, '{"model_id":"m1"}'));
+    assert.deepEqual(
+      [res.status, res.json.error?.code, res.headers["retry-after"]],
+      [status, code, retryAfter],
+    );
+    assert.equal(calls.length, 0);
+  }
+  const { ctx } = fakeContext({});
+  (ctx as unknown as { selector: unknown }).selector = {
+    select: () => ({
+      ranked: [],
+      rejected: [{ transcoder: ORCHS[0], code: "MODEL_NOT_OFFERED", message: "" }],
+    }),
+  };
+  const res = await serve(ctx, request("POST", "/text-to-image", {}, '{"model_id":"m1"}'));
+  assert.match(res.json.error?.message ?? "", /^no orchestrator offers text-to-image\/m1 \(1 known\)/);
 });
