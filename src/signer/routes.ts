@@ -163,6 +163,7 @@ export async function generateLivePayment(
   req: NodeRequest,
   res: NodeResponse,
 ): Promise<void> {
+  ctx.auth.appOf(req.headers);
   const body = await readJsonObject(req, MAX_BODY_BYTES);
   const sender = ctx.sender;
   if (sender === undefined)
