@@ -17,6 +17,10 @@
  * - A POST that arrives for an already closed segment is released at once as an empty write (200,
  *   `Connection: close`); in Go that outcome is a race that the close nearly always wins.
  * - A GET precreating a slot closes the segment it replaces (Go leaves that one's readers waiting).
+ * - A subscriber at the head of a channel that is deleted gets `Lp-Trickle-Closed` (end of stream),
+ *   also when its GET for the head (or -1) arrives just after the delete: the head of a deleted channel
+ *   that had segments is remembered for {@link DELETED_HEAD_GRACE_MS}. In Go that outcome depends on
+ *   whether the GET beat the delete (404 otherwise); every other request to a deleted channel is a 404.
  * - With the changefeed on, HTTP clients may only read `_changes`: POST and DELETE answer 403 (Go lets
  *   anyone inject or delete changefeed entries when autocreate is on).
  * - Stalled peers are dropped (Go waits forever): a subscriber that accepts no bytes for
@@ -153,6 +157,11 @@ export function channelNameProblem(name: string): string | undefined {
   return undefined;
 }
 
+/** How long the head of a deleted channel still answers its subscribers with `Lp-Trickle-Closed`. */
+export const DELETED_HEAD_GRACE_MS = 30_000;
+/** Deleted channel heads remembered at most (the oldest is forgotten first). */
+const DELETED_HEADS_MAX = 1024;
+
 /**
  * A trickle server: channels of numbered segments, published with POST and read with GET while they
  * are being written. Create it, route requests to {@link handle} (or use {@link startTrickleServer}),
@@ -164,6 +173,8 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
   /** Whether channels are created on demand by HTTP clients. */
   readonly autocreate: boolean;
   readonly #channels = new Map<string, Channel>();
+  /** Recently deleted channels that had segments: their head seq and when they went (oldest first). */
+  readonly #deletedHeads = new Map<string, { head: number; at: number }>();
   readonly #log: Logger;
   readonly #idleTimeoutMs: number;
   readonly #continueIntervalMs: number;
@@ -241,6 +252,7 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
     if (this.#closed || !(force || this.autocreate)) return undefined;
     const channel = new Channel(name, mimeType, { ringSize: this.#ringSize });
     this.#channels.set(name, channel);
+    this.#deletedHeads.delete(name);
     this.#log.info({ channel: shortName(name), mime_type: mimeType }, "channel created");
     this.#announce({ added: [name] });
     return channel;
@@ -255,8 +267,11 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
   deleteChannel(name: string): boolean {
     const channel = this.#channels.get(name);
     if (channel === undefined) return false;
+    // The head before the close: closing releases waiting publishers, which may advance it.
+    const head = channel.nextWrite;
     channel.close();
     this.#channels.delete(name);
+    if (head > 0) this.#rememberDeletedHead(name, head);
     this.#log.info({ channel: shortName(name) }, "channel deleted");
     this.#announce({ removed: [name] });
     return true;
@@ -298,6 +313,27 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
     clearInterval(this.#sweeper);
     for (const channel of this.#channels.values()) channel.close();
     this.#channels.clear();
+    this.#deletedHeads.clear();
+  }
+
+  #rememberDeletedHead(name: string, head: number, now = Date.now()): void {
+    this.#deletedHeads.delete(name);
+    for (const [n, d] of this.#deletedHeads) {
+      if (now - d.at <= DELETED_HEAD_GRACE_MS && this.#deletedHeads.size < DELETED_HEADS_MAX) break;
+      this.#deletedHeads.delete(n);
+    }
+    this.#deletedHeads.set(name, { head, at: now });
+  }
+
+  /** The head seq of a channel deleted within the grace period, if `requested` asks for it (or -1). */
+  #deletedHead(name: string, requested: number | undefined): number | undefined {
+    const d = this.#deletedHeads.get(name);
+    if (d === undefined || requested === undefined) return undefined;
+    if (Date.now() - d.at > DELETED_HEAD_GRACE_MS) {
+      this.#deletedHeads.delete(name);
+      return undefined;
+    }
+    return requested === d.head || requested === SEQ_NEXT ? d.head : undefined;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -474,7 +510,17 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
   #handleGet(req: TrickleHttpRequest, res: Res, name: string, seqText: string): void {
     const channel = this.#channels.get(name);
     if (channel === undefined) {
-      httpError(res, 404, "Stream not found");
+      const head = this.#deletedHead(name, parseSeq(seqText));
+      if (head === undefined) {
+        httpError(res, 404, "Stream not found");
+        return;
+      }
+      // A subscriber at the head of a channel deleted a moment ago: end of stream, as if it had waited.
+      res.setHeader(SEQ, String(head));
+      res.setHeader(LATEST, String(head));
+      res.setHeader(CLOSED, CLOSED_VALUE);
+      res.statusCode = 200;
+      res.end();
       return;
     }
     const requested = parseSeq(seqText);
