@@ -15,6 +15,7 @@ import type { Duplex } from "node:stream";
 export interface Answer {
   status: number;
   headers: IncomingMessage["headers"];
+  bytes: Buffer;
   text: string;
   // biome-ignore lint/suspicious/noExplicitAny: answers are read field by field in the tests
   json: () => any;
@@ -37,8 +38,15 @@ export function call(
         const parts: Buffer[] = [];
         res.on("data", (c: Buffer) => parts.push(c));
         res.on("end", () => {
-          const text = Buffer.concat(parts).toString("utf8");
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) });
+          const bytes = Buffer.concat(parts);
+          const text = bytes.toString("utf8");
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            bytes,
+            text,
+            json: () => JSON.parse(text),
+          });
         });
         res.on("error", reject);
       },

@@ -8,9 +8,9 @@
  * | `GET /discovery` | `[{address, runners: [{url, gpu?, app, version?, metadata?, mode, capacity, capacity_used, capacity_available}]}]`, ready runners only; `url` ends in `/session` (persistent) or `/app` (single-shot), never the runner's own URL |
  * | `POST /runners/heartbeat` | runners/heartbeat.ts: 200, 400, 401, 404 |
  * | `POST /runners/{id}/unregister` | 204, 400, 401, 404 |
- * | `POST /apps/{id}/session` | `{session_id, app_url, control_url}`; 404 no ready runner; 503 `NO_CAPACITY` |
+ * | `POST /apps/{id}/session` | `{session_id, app_url, control_url}`; 404 no ready runner; 503 `NO_CAPACITY`; 402 challenge on a paid node (runners/payments.ts) |
  * | `POST /apps/{id}/session/{sid}/stop` | 204 (also for a session already gone); 404 no runner |
- * | `POST /apps/{id}/session/{sid}/payment` | 404 no session; else 501 (payments are not done yet) |
+ * | `POST /apps/{id}/session/{sid}/payment` | protobuf `PaymentResult`; 403 manifest ≠ session; 404 no session; 501 offchain |
  * | `ANY /apps/{id}/session/{sid}/app/{path…}` | the runner's answer (runners/proxy.ts); 404; 502 |
  * | `ANY /apps/{id}/app/{path…}` | single-shot: a session for this one request; 400 not single-shot; 503; 502 |
  * | `POST`/`DELETE /runner/{id}/session/{sid}/channels` | `{"channels":[…]}` / `{"deleted":[…]}`; 400, 401, 404 |
@@ -18,18 +18,28 @@
  * | `POST /runner/{id}/session/{sid}/stop` | 204; 401, 404 |
  * | `ANY {--live-runner-proxy-url}/{path…}` | the generated proxy's target (before the router, {@link tryGeneratedProxy}) |
  *
- * Runner callbacks need `Livepeer-Session-Token` (401 otherwise). On a paid node (with a payment
- * gate) reservations answer 501 `NOT_IMPLEMENTED`: runner payments (402 challenge, metering) are
- * not done yet, and nothing is served unpaid there.
+ * Runner callbacks need `Livepeer-Session-Token` (401 otherwise). On a paid node persistent sessions
+ * are paid (runners/payments.ts); single-shot calls answer 501 `NOT_IMPLEMENTED` (not charged yet,
+ * nor upstream), so nothing is served unpaid there.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { BadRequestError, NotFoundError, TributaryError } from "../../node/errors.ts";
 import { pathOf } from "../../node/http/router.ts";
 import type { NodeRequest, NodeResponse } from "../../node/server.ts";
+import { OrchestratorRequestSchema, PaymentResultSchema } from "../../protocol/gen/lp_rpc_pb.ts";
 import { type OrchestratorContext, readJsonBody, requestLog } from "../context.ts";
 import { header, sendError, sendJson } from "../http.ts";
+import { buildOrchestratorInfo } from "../info.ts";
 import { heartbeat, unregister } from "../runners/heartbeat.ts";
+import {
+  carriesPayment,
+  meterSession,
+  PAYER_ADDRESS_HEADER,
+  runnerChallenge,
+  takeRunnerPayment,
+} from "../runners/payments.ts";
 import {
   checkProxyTarget,
   proxyHttp,
@@ -67,11 +77,12 @@ function runnersOf(ctx: OrchestratorContext): LiveRunners {
   return ctx.runners;
 }
 
+/** Single-shot runners are not charged yet (nor upstream): refused on a paid node rather than free. */
 function refuseUnpaid(ctx: OrchestratorContext): void {
   if (ctx.gate !== undefined)
     throw new TributaryError(
       "NOT_IMPLEMENTED",
-      "live runner payments are not implemented on this orchestrator yet; run live runners offchain",
+      "paid single-shot live runners are not implemented yet; use a persistent runner on a paid node",
       { status: 501 },
     );
 }
@@ -167,8 +178,8 @@ export async function apps(
   };
   if (parts[1] === "session" && parts.length === 2) {
     if (method !== "POST") notFound();
-    refuseUnpaid(ctx);
-    const { runner, session } = registry.reserve(route);
+    const { runner, session } = await reserveSession(ctx, runners, req, res, route);
+    if (session === undefined) return; // the 402 challenge was answered
     requestLog(ctx).info({ runner_id: runner.id, session_id: session.id }, "live runner session reserved");
     const base = `${runners.serviceUri}/apps/${encodeURIComponent(runner.route)}/session/${session.id}`;
     return sendJson(res, 200, { session_id: session.id, app_url: `${base}/app`, control_url: base });
@@ -183,9 +194,25 @@ export async function apps(
     }
     if (parts[3] === "payment" && parts.length === 4 && method === "POST") {
       registry.session(route, sid);
-      throw new TributaryError("NOT_IMPLEMENTED", "live runner payments are not implemented yet", {
-        status: 501,
-      });
+      const gate = ctx.gate;
+      if (gate === undefined)
+        throw new TributaryError(
+          "NOT_IMPLEMENTED",
+          "this orchestrator is offchain: live runner sessions are free",
+          {
+            status: 501,
+          },
+        );
+      const { sender, paymentValue } = await takeRunnerPayment(ctx, req, sid);
+      req.resume();
+      await gate.receive(paymentValue, sid);
+      const info = await buildOrchestratorInfo(
+        ctx.info,
+        create(OrchestratorRequestSchema, { address: Buffer.from(sender.slice(2), "hex") }),
+      );
+      (res as ServerResponse).writeHead(200, { "Content-Type": "application/octet-stream" });
+      res.end(toBinary(PaymentResultSchema, create(PaymentResultSchema, { info })));
+      return;
     }
     if (parts[3] === "app") {
       const { runner, session } = registry.session(route, sid);
@@ -204,6 +231,52 @@ export async function apps(
     return proxyHttp(req, res, target, sessionHeaders(runners, runner, session), session.ended.signal);
   }
   notFound();
+}
+
+/**
+ * Reserves a persistent session: free offchain or for an unpriced runner; on a paid node a priced
+ * runner first answers the 402 challenge (then `session` is undefined), then takes the payment and
+ * meters the session (runners/payments.ts).
+ */
+async function reserveSession(
+  ctx: OrchestratorContext,
+  runners: LiveRunners,
+  req: NodeRequest,
+  res: NodeResponse,
+  route: string,
+): Promise<{ runner: Runner; session: RunnerSession | undefined }> {
+  const { registry } = runners;
+  const gate = ctx.gate;
+  const runner = registry.ready(route);
+  const price = runner.advert.price;
+  if (gate === undefined || price === undefined) return registry.reserve(route);
+  if (!carriesPayment(req)) {
+    const challenge = await runnerChallenge(
+      ctx,
+      header(req.headers, PAYER_ADDRESS_HEADER),
+      price.weiPerSecond,
+    );
+    sendJson(res, 402, challenge);
+    return { runner, session: undefined };
+  }
+  const { sender, manifestId, paymentValue } = await takeRunnerPayment(ctx, req);
+  const reserved = registry.reserve(route, manifestId);
+  try {
+    await gate.receive(paymentValue, manifestId);
+  } catch (err) {
+    registry.release(reserved.runner, manifestId);
+    throw err;
+  }
+  meterSession(
+    gate,
+    registry,
+    reserved.runner,
+    reserved.session,
+    { sender, manifestId, weiPerSecond: price.weiPerSecond },
+    ctx.settings.livePaymentIntervalMs,
+    requestLog(ctx),
+  );
+  return reserved;
 }
 
 /** A session's runner callbacks: the token must match. */

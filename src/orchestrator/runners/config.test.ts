@@ -27,23 +27,18 @@ test("parseAdvert: defaults and go-livepeer's rules", () => {
     assert.throws(() => parseAdvert({ ...base, [field]: value }, false), { status: 400, message }, field);
 });
 
-test("parseAdvert on a paid node: price_info required, usd per hour or 720p; the SDK's price_per_unit is read", () => {
+test("parseAdvert on a paid node: price_info required, wei per second; usd refused (no ETH/USD feed yet)", () => {
+  const wei = (p: Record<string, unknown>) => parseAdvert({ ...base, price_info: p }, true).price;
   assert.throws(() => parseAdvert(base, true), /price_info.price is required/);
-  assert.throws(() => parseAdvert({ ...base, price_info: { price: 0 } }, true), /positive/);
-  assert.throws(() => parseAdvert({ ...base, price_info: { price: 1, currency: "eur" } }, true), /usd/);
-  assert.throws(
-    () => parseAdvert({ ...base, price_info: { price: 1, unit: "fixed" } }, true),
-    /hour or 720p/,
-  );
-  assert.deepEqual(parseAdvert({ ...base, price_info: { price: 3.5 } }, true).price, {
-    price: "3.5",
-    currency: "usd",
-    unit: "hour",
+  assert.throws(() => wei({ price: 3.5 }), /usd needs an ETH\/USD price feed/, "usd is the default currency");
+  assert.throws(() => wei({ price: 1, currency: "eur" }), /currency must be wei/);
+  assert.throws(() => wei({ price: 1, currency: "wei", unit: "hour" }), /unit must be seconds/);
+  assert.throws(() => wei({ price: 0, currency: "wei", unit: "seconds" }), /positive integer/);
+  assert.throws(() => wei({ price: 1.5, currency: "wei", unit: "seconds" }), /positive integer/);
+  assert.deepEqual(wei({ price: 12, currency: "wei", unit: "seconds" }), { weiPerSecond: 12n });
+  assert.deepEqual(wei({ price_per_unit: "99999999999999999999", currency: "WEI", unit: "seconds" }), {
+    weiPerSecond: 99999999999999999999n,
   });
-  assert.equal(
-    parseAdvert({ ...base, price_info: { price_per_unit: "2", unit: "720p" } }, true).price?.unit,
-    "720p",
-  );
   assert.equal(
     parseAdvert({ ...base, price_info: { price: "x" } }, false).price,
     undefined,

@@ -8,9 +8,8 @@
  *   (only "" and `ready` are routable); `mode` `persistent` (default), `single-shot` or `single_shot`;
  *   `capacity` ≥ 0, 0 meaning 1; `metadata` at most 1024 UTF-8 bytes (public: never a secret);
  *   `gpu` an object `{id, name, vram_mb}` or a device index (kept as its id).
- * - `price_info` is ignored offchain. On a paid node it must hold a positive decimal `price` in
- *   `usd` per `hour` or `720p` (go-livepeer's rules); the SDK's older `{price_per_unit, unit}` shape
- *   is read as `price`.
+ * - `price_info` is ignored offchain. On a paid node it must be wei per second ({@link RunnerPrice});
+ *   the SDK's older `{price_per_unit, unit}` shape is read as `price`.
  * - Static entries add `label` (required, trimmed, unique in a batch, no `/` with label routing),
  *   `routing` (`runner-id`, default, or `label`), `health_url` (absolute, or a path starting with `/`
  *   resolved against `runner_url`) and `healthy_status_code` (100–599, default 200, matched exactly).
@@ -30,11 +29,14 @@ export interface RunnerGpu {
   vram_mb?: number;
 }
 
-/** A registration price as given (USD per hour or per 720p-second at 30 fps). */
+/**
+ * A runner's price on a paid node: integer wei per second (`{"price": N, "currency": "wei", "unit":
+ * "seconds"}`, what discovery advertises). go-livepeer registers USD per hour or per 720p and converts
+ * through its ETH/USD feed; this orchestrator has no feed yet, so a USD price is refused (fail closed).
+ */
 export interface RunnerPrice {
-  price: string;
-  currency: "usd";
-  unit: "hour" | "720p";
+  /** Wei per second, > 0. */
+  weiPerSecond: bigint;
 }
 
 /** What one runner advertises (validated). */
@@ -101,20 +103,23 @@ function gpuOf(v: unknown): RunnerGpu | undefined {
   return out;
 }
 
-const DECIMAL = /^\d+(\.\d+)?$/;
-
 function priceOf(v: unknown): RunnerPrice {
   const p = (typeof v === "object" && v !== null && !Array.isArray(v) ? v : {}) as Record<string, unknown>;
   const raw = p.price ?? p.price_per_unit;
   const price = typeof raw === "number" ? String(raw) : typeof raw === "string" ? raw.trim() : "";
   if (price === "") throw new BadRequestError("price_info.price is required");
-  if (!DECIMAL.test(price) || !/[1-9]/.test(price))
-    throw new BadRequestError("price_info.price must be a positive decimal");
   const currency = (typeof p.currency === "string" ? p.currency.trim().toLowerCase() : "") || "usd";
-  if (currency !== "usd") throw new BadRequestError("price_info.currency must be usd");
   const unit = (typeof p.unit === "string" ? p.unit.trim().toLowerCase() : "") || "hour";
-  if (unit !== "hour" && unit !== "720p") throw new BadRequestError("price_info.unit must be hour or 720p");
-  return { price, currency, unit };
+  if (currency === "usd")
+    throw new BadRequestError(
+      'price_info in usd needs an ETH/USD price feed, which this orchestrator does not have yet: give {"price": <wei per second>, "currency": "wei", "unit": "seconds"}',
+    );
+  if (currency !== "wei")
+    throw new BadRequestError("price_info.currency must be wei (usd is not supported yet)");
+  if (unit !== "seconds") throw new BadRequestError("price_info.unit must be seconds for a wei price");
+  if (!/^\d+$/.test(price) || BigInt(price) === 0n)
+    throw new BadRequestError("price_info.price must be a positive integer number of wei per second");
+  return { weiPerSecond: BigInt(price) };
 }
 
 /** Validates what a runner advertises; throws 400 `BAD_REQUEST` naming the field. */

@@ -1,0 +1,214 @@
+/**
+ * Paid live runner sessions on a priced orchestrator (payment gate over an in-memory Recipient, chain
+ * facts faked in process — no devnet) with a tiny Node runner priced in wei per second: the 402
+ * challenge (`payment_params` = OrchestratorInfo with ticket params for `Livepeer-Payer-Address`, an
+ * auth token whose session id is `manifest_id`), the paid reservation (`Livepeer-Payment` +
+ * `Livepeer-Segment`), the top-up at `…/payment`, the per-period meter, and the release when the
+ * credit stops covering a period.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fromBinary } from "@bufbuild/protobuf";
+import type { Address } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { PaymentGate, type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
+import { Balances } from "../../src/payments/balances.ts";
+import { Rat } from "../../src/payments/rational.ts";
+import { Sender } from "../../src/payments/sender.ts";
+import { signPayload } from "../../src/payments/signature.ts";
+import { OrchestratorInfoSchema, PaymentResultSchema } from "../../src/protocol/gen/lp_rpc_pb.ts";
+import {
+  encodePaymentHeader,
+  priceInfoFromWire,
+  ticketParamsFromWire,
+} from "../../src/protocol/payment-header.ts";
+import {
+  EMPTY_SEGMENT_HASH,
+  encodeSegmentHeader,
+  segCredsSigningBytes,
+} from "../../src/protocol/segment-header.ts";
+import { call, postJson, startTinyRunner, type TinyRunner } from "../conformance/live-runner-kit.ts";
+import { until } from "../until.ts";
+import { inMemoryRecipient, senders, time } from "./orchestrator-helpers.ts";
+
+const ORCH: Address = "0x73AEd7b5dEb30222fa896f399d46cC99c7BEe57F";
+const payer = privateKeyToAccount(`0x${"43".repeat(32)}`);
+const TICKET_EV = 1000n;
+/** Wei per second: one ticket's EV pays one 1 s period. */
+const PRICE = 1000;
+
+describe("paid live runner sessions", () => {
+  const dir = mkdtempSync(join(tmpdir(), "lr-pay-"));
+  let orch: RunningOrchestrator;
+  let gate: PaymentGate;
+  let runner: TinyRunner;
+  let sender: Sender;
+
+  before(async () => {
+    runner = await startTinyRunner();
+    let seed = 0;
+    gate = new PaymentGate({
+      recipient: inMemoryRecipient(ORCH, TICKET_EV, (n) => new Uint8Array(n).fill(++seed)),
+      balances: new Balances(),
+      enqueueWinner: () => {},
+    });
+    orch = await startOrchestrator({
+      port: 0,
+      dataDir: dir,
+      orchSecret: "s",
+      network: "devnet",
+      payments: gate,
+      address: ORCH,
+      livePaymentIntervalMs: 1000,
+      liveRunners: {},
+    });
+    sender = new Sender({ signer: payer, time, senders });
+  });
+  after(async () => {
+    await orch?.close();
+    await runner?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const o = (path: string): string => `${orch.url}${path}`;
+  /** One ticket session per challenge, so nonces go on. */
+  const sessions = new Map<string, string>();
+
+  /** The payment and segment headers for `tickets` tickets under a challenge. */
+  async function pay(
+    challenge: { payment_params: string; manifest_id: string },
+    tickets: number,
+    manifest?: string,
+  ) {
+    const info = fromBinary(OrchestratorInfoSchema, Buffer.from(challenge.payment_params, "base64"));
+    let session = sessions.get(challenge.payment_params);
+    if (session === undefined) {
+      session = sender.startSession(ticketParamsFromWire(info.ticketParams!));
+      sessions.set(challenge.payment_params, session);
+    }
+    const payment = encodePaymentHeader(
+      await sender.createPayment(session, tickets, priceInfoFromWire(info.priceInfo!)),
+    );
+    const manifestId = manifest ?? challenge.manifest_id;
+    const sig = await signPayload(payer, segCredsSigningBytes(manifestId, 0n, EMPTY_SEGMENT_HASH));
+    const token = info.authToken!;
+    const segment = encodeSegmentHeader({
+      manifestId,
+      seq: 0n,
+      hash: EMPTY_SEGMENT_HASH,
+      sig,
+      durationMs: 0,
+      authToken: {
+        token: `0x${Buffer.from(token.token).toString("hex")}`,
+        sessionId: token.sessionId,
+        expiration: token.expiration,
+      },
+    });
+    return { "livepeer-payment": payment, "livepeer-segment": segment };
+  }
+
+  test("registration needs a wei price; discovery advertises it", async () => {
+    const body = { runner_url: runner.url, app: "paid/echo", runner_id: "usd" };
+    const usd = await postJson(
+      o("/runners/heartbeat"),
+      { ...body, price_info: { price: 3.5, unit: "hour" } },
+      { authorization: "s" },
+    );
+    assert.equal(usd.status, 400);
+    assert.match(usd.json().error.message, /ETH\/USD price feed/);
+    const free = await postJson(o("/runners/heartbeat"), body, { authorization: "s" });
+    assert.equal(free.status, 400, "a paid node needs a price");
+    const ok = await postJson(
+      o("/runners/heartbeat"),
+      { ...body, runner_id: "paid", price_info: { price: PRICE, currency: "wei", unit: "seconds" } },
+      { authorization: "s" },
+    );
+    assert.equal(ok.status, 200, ok.text);
+    const d = (await call(o("/discovery"))).json();
+    assert.deepEqual(d[0].runners[0].price_info, { price: PRICE, currency: "wei", unit: "seconds" });
+  });
+
+  test("402 challenge, paid reservation, top-up, meter, release when the credit stops", async () => {
+    const noPayer = await call(o("/apps/paid/session"), { method: "POST" });
+    assert.equal(noPayer.status, 402);
+    assert.equal(noPayer.json().error.code, "PAYMENT_REQUIRED");
+    const first = await call(o("/apps/paid/session"), {
+      method: "POST",
+      headers: { "livepeer-payer-address": payer.address },
+    });
+    assert.equal(first.status, 402);
+    const challenge = first.json();
+    assert.equal(challenge.orchestrator, orch.serviceUri);
+    const info = fromBinary(OrchestratorInfoSchema, Buffer.from(challenge.payment_params, "base64"));
+    assert.equal(info.authToken?.sessionId, challenge.manifest_id);
+    assert.equal(info.priceInfo?.pricePerUnit, BigInt(PRICE));
+    assert.equal(info.priceInfo?.pixelsPerUnit, 1n);
+    assert.ok(info.ticketParams, "ticket params for the payer");
+    assert.equal(Buffer.from(info.address).toString("hex"), ORCH.slice(2).toLowerCase());
+
+    const mismatched = await call(o("/apps/paid/session"), {
+      method: "POST",
+      headers: await pay(challenge, 1, "another-manifest"),
+    });
+    assert.equal(mismatched.status, 403, mismatched.text);
+
+    const paid = await call(o("/apps/paid/session"), { method: "POST", headers: await pay(challenge, 1) });
+    assert.equal(paid.status, 200, paid.text);
+    const s = paid.json();
+    assert.equal(s.session_id, challenge.manifest_id, "the session id is the payment's manifest id");
+    assert.equal((await postJson(`${s.app_url}/echo`, {})).status, 200);
+
+    // top-up: manifest must be the session id
+    const wrongTopUp = await call(`${s.control_url}/payment`, {
+      method: "POST",
+      headers: await pay(challenge, 1, "x"),
+    });
+    assert.equal(wrongTopUp.status, 403);
+    const topUp = await call(`${s.control_url}/payment`, {
+      method: "POST",
+      headers: await pay(challenge, 1),
+    });
+    assert.equal(topUp.status, 200, topUp.text);
+    const result = fromBinary(PaymentResultSchema, topUp.bytes);
+    assert.ok(result.info?.ticketParams, "fresh ticket params");
+    const balance = () => gate.balance(payer.address, s.session_id);
+    // Two tickets of EV ≈ 1000 wei each (the face value is rounded up a little).
+    const credited = balance();
+    assert.ok(credited.cmp(Rat.of(1999n)) > 0 && credited.cmp(Rat.of(2001n)) < 0, credited.toFixed(3));
+    assert.equal((await postJson(`${s.app_url}/echo`, {})).status, 200, "running while paid");
+
+    // Two periods are paid, the third is not: the session is released and its URLs answer 404.
+    await until(
+      "the unpaid session released",
+      async () => (await postJson(`${s.app_url}/echo`, {})).status === 404,
+      6000,
+    );
+    const left = balance();
+    assert.ok(
+      left.cmp(Rat.of(BigInt(PRICE))) < 0 && left.cmp(Rat.ZERO) >= 0,
+      `charged two periods: ${left.toFixed(3)} left`,
+    );
+    assert.equal(orch.runners?.registry.get("paid")?.sessions.size, 0);
+    const late = await call(`${s.control_url}/payment`, { method: "POST", headers: await pay(challenge, 1) });
+    assert.equal(late.status, 404, "no payment for a released session");
+  });
+
+  test("single-shot runners are refused on a paid node (not charged yet)", async () => {
+    const ok = await postJson(
+      o("/runners/heartbeat"),
+      {
+        runner_url: runner.url,
+        app: "paid/once",
+        runner_id: "once",
+        mode: "single-shot",
+        price_info: { price: PRICE, currency: "wei", unit: "seconds" },
+      },
+      { authorization: "s" },
+    );
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal((await postJson(o("/apps/once/app/echo"), {})).status, 501);
+  });
+});
