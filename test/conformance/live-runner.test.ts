@@ -303,6 +303,9 @@ describe("Live Runner API (offchain)", () => {
     assert.ok(orch.trickle.getChannel(inCh.channel_name), "exists on our trickle server");
     const again = await postJson(cb, { channels: [{ name: "in" }] }, tok);
     assert.equal(again.json().channels[0].channel_name, inCh.channel_name, "idempotent");
+    orch.trickle.deleteChannel(inCh.channel_name); // as the idle sweep would
+    await postJson(cb, { channels: [{ name: "in" }] }, tok);
+    assert.ok(orch.trickle.getChannel(inCh.channel_name), "made again after the idle sweep removed it");
     const many = Array.from({ length: 24 }, (_, i) => ({ name: `c${i}` }));
     assert.equal((await postJson(cb, { channels: many }, tok)).status, 400, "over 25 in the session");
     assert.equal((await postJson(cb, { channels: [{ name: "bad name" }] }, tok)).status, 400);

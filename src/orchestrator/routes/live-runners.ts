@@ -341,7 +341,8 @@ export async function runnerCallbacks(
       throw new BadRequestError(`a session holds at most ${MAX_SESSION_CHANNELS} channels`);
     const channels = wanted.map(({ name, mime }) => {
       const known = session.channels.get(name);
-      if (known !== undefined) return known;
+      // Idempotent, unless the trickle server's idle sweep removed the channel: then it is made again.
+      if (known !== undefined && runners.channels.exists(known.channel_name)) return known;
       const made = runners.channels.create(name, runners.channelName(runner, session, name), mime);
       session.channels.set(name, made);
       return made;

@@ -105,6 +105,11 @@ export class RunnerChannels {
     };
   }
 
+  /** True while the channel exists (the trickle server's idle sweep may have removed it). */
+  exists(channelName: string): boolean {
+    return this.#trickle.getChannel(channelName) !== undefined;
+  }
+
   /** Closes and removes a channel; false when it was already gone. */
   remove(channelName: string): boolean {
     return this.#trickle.deleteChannel(channelName);
