@@ -12,6 +12,8 @@
  *   `POST /process/request/*` (batch and SSE passthrough), `/ai/stream/start|stop|update|payment`;
  * - native AI batch (docs/spec/orchestrator-gateway.md#ai-routes): `POST /<pipeline>` with `model_id` from the body;
  * - live (docs/spec/orchestrator-gateway.md#live-video-to-video): `POST /live-video-to-video`;
+ * - live runners (`liveRunners`, routes/live-runners.ts): `/discovery`, `/runners/…`, `/apps/…`, `/runner/…`,
+ *   generated proxy URLs (served before the router) and WebSocket upgrades (the port's `upgrade` event);
  * - ours: `GET /capabilities`, `GET /metrics`, `GET /health`.
  *
  * **Payments.** Offchain (no `payments` gate): prices are advertised as 0, no ticket params are

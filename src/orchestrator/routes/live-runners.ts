@@ -369,7 +369,7 @@ export async function runnerCallbacks(
     let id = newProxyId();
     while (session.proxies.has(id)) id = newProxyId();
     session.proxies.set(id, target);
-    return sendJson(res, 200, { proxy_id: id, url: runners.template.url(id) });
+    return sendJson(res, 200, { proxy_id: id, url: runners.template?.url(id) ?? "" });
   }
   throw new NotFoundError(`no route ${method} /runner/${rest}`);
 }
@@ -380,7 +380,7 @@ const hostOf = (req: NodeRequest): string => String(req.headers[":authority"] ??
 export function tryGeneratedProxy(ctx: OrchestratorContext, req: NodeRequest, res: NodeResponse): boolean {
   const runners = ctx.runners;
   if (runners === undefined) return false;
-  const m = runners.template.match(hostOf(req), pathOf(req.url));
+  const m = runners.template?.match(hostOf(req), pathOf(req.url));
   if (m === undefined) return false;
   const found = runners.registry.findProxy(m.id);
   const run = async (): Promise<void> => {
@@ -413,7 +413,7 @@ function upgradeTarget(ctx: OrchestratorContext, runners: LiveRunners, req: Inco
   const { registry } = runners;
   const path = pathOf(req.url);
   const query = queryOf(req.url);
-  const m = runners.template.match(hostOf(req), path);
+  const m = runners.template?.match(hostOf(req), path);
   if (m !== undefined) {
     const found = registry.findProxy(m.id);
     if (found === undefined) throw new NotFoundError("live runner proxy not found");

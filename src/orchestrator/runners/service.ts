@@ -118,9 +118,8 @@ export class LiveRunners {
     return this.#operator?.url;
   }
 
-  /** The generated proxy template (set by {@link start}). */
-  get template(): ProxyTemplate {
-    if (this.#template === undefined) throw new Error("live runners not started");
+  /** The generated proxy template; undefined until {@link start} (the port is bound a moment before). */
+  get template(): ProxyTemplate | undefined {
     return this.#template;
   }
 
