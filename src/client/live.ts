@@ -67,6 +67,7 @@ const firstNum = (o: Record<string, unknown>, ...keys: string[]): number | undef
   }
   return undefined;
 };
+const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
 const nested = (o: Record<string, unknown>, key: string): Record<string, unknown> => {
   const v = o[key];
   return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
@@ -90,7 +91,8 @@ export function parseLiveStatus(raw: Record<string, unknown>): LiveStatus {
   return {
     streamId: String(raw.stream_id ?? ""),
     state: String(raw.state ?? "unknown"),
-    orchestrator: typeof raw.orchestrator === "string" ? raw.orchestrator : undefined,
+    orchestrator:
+      typeof raw.orchestrator === "string" && raw.orchestrator !== "" ? raw.orchestrator : undefined,
     swaps: num(raw.swaps),
     payments: num(raw.payments),
     fps: firstNum(stats, "fps", "output_fps", "fps_out") ?? firstNum(fpsObj, "egress_video_fps", "output"),
@@ -101,7 +103,8 @@ export function parseLiveStatus(raw: Record<string, unknown>): LiveStatus {
     segmentsOut: firstNum(stats, "segments_out", "output_segments") ?? num(segs.out) ?? num(segs.output),
     paidWei,
     ticketsSent: firstNum(stats, "tickets_sent", "tickets"),
-    error: typeof raw.error === "string" ? raw.error : undefined,
+    // go-livepeer's `{error_message, error_time}`; a plain string from older gateways.
+    error: typeof raw.error === "string" ? raw.error : str(nested(raw, "error").error_message),
     raw,
   };
 }

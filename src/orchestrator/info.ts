@@ -32,12 +32,21 @@ export interface InfoContext {
   version: string;
   /** Offchain: every price is 0 and no ticket params are sent. */
   offchain: boolean;
-  /** The orchestrator's signing address (20 bytes); empty offchain. */
+  /** The orchestrator's signing address (20 bytes); offchain none ({@link advertisedAddress}). */
   address?: Uint8Array;
   /** Key of the auth token HMAC (go-livepeer uses the orchestrator secret). */
   authSecret?: Uint8Array;
   /** Ticket params for a sender at a price (on-chain only). */
   ticketParams?: (sender: Uint8Array, price: PriceInfo) => Promise<TicketParams | undefined>;
+}
+
+/**
+ * `OrchestratorInfo.address`: the signing address, or offchain 20 zero bytes as go-livepeer's offchain
+ * orchestrator sends (a go-livepeer gateway drops an orchestrator whose address is empty when its
+ * `-orchBlocklist` is empty, because that list then holds one empty string).
+ */
+export function advertisedAddress(ctx: Pick<InfoContext, "address">): Uint8Array {
+  return ctx.address ?? new Uint8Array(20);
 }
 
 /** go-livepeer's auth token: HMAC-SHA256(secret, utf8(sessionId) ‖ big-endian expiration bytes). */
@@ -125,7 +134,7 @@ export async function buildOrchestratorInfo(
   const info = create(OrchestratorInfoSchema, {
     transcoder: ctx.serviceUri,
     priceInfo: price,
-    address: ctx.address ?? new Uint8Array(0),
+    address: advertisedAddress(ctx),
     capabilities: buildCapabilities(advertised, ctx.version),
     authToken: create(AuthTokenSchema, {
       token: ctx.authSecret ? authTokenMac(ctx.authSecret, sessionId, expiration) : randomBytes(32),

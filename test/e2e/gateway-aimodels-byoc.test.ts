@@ -3,7 +3,8 @@
  * (`{"pipeline": "text-reverse", "model_id": "reverse-v1", "url": …}`) end to end, offchain: the
  * orchestrator advertises it as the BYOC capability `reverse-v1` (`capabilities_prices` entry
  * `{37, "reverse-v1"}`), our gateway routes `POST /text-reverse` with that model id to the container,
- * and the gateway dashboard lists it. A built-in pipeline in the same file stays native.
+ * and the gateway dashboard lists it. A built-in pipeline in the same file stays native. Also: the
+ * offchain orchestrator's `OrchestratorInfo.address` is 20 zero bytes, as go-livepeer's.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -13,6 +14,7 @@ import { after, before, describe, test } from "node:test";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import textReverse from "../../examples/text-reverse/pipeline.ts";
+import { onchainInfoPredicate } from "../../src/gateway/discovery/pool.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/index.ts";
 import { type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
 import { Orchestrator } from "../../src/protocol/gen/lp_rpc_pb.ts";
@@ -70,6 +72,11 @@ describe("aiModels.json entries of pipelines that are not built in, through our 
     );
     assert.ok(info.capabilitiesPrices.some((p) => p.capability === 33 && p.constraint === "m1"));
     assert.deepEqual(Object.keys(info.capabilities?.constraints?.PerCapability ?? {}), ["33"]);
+    // Offchain, the address is 20 zero bytes as go-livepeer's offchain orchestrator sends (an empty
+    // one makes a go-livepeer gateway with an empty -orchBlocklist drop it); our gateway still
+    // discovers and uses it (the jobs below), and refuses it as an on-chain orchestrator.
+    assert.deepEqual([...info.address], new Array(20).fill(0));
+    assert.match(String(onchainInfoPredicate(info)), /zero orchestrator address/);
   });
 
   test("POST /text-reverse with model_id reverse-v1 reaches the container (body and X-Model-Id)", async () => {

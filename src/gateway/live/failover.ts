@@ -126,6 +126,7 @@ export async function startOnNext(ctx: LiveContext, s: LiveStream): Promise<void
 function fail(s: LiveStream, error: string): boolean {
   if (!transition(s, "gaveUp")) return false;
   s.error = error;
+  s.errorAt = Date.now();
   return true;
 }
 

@@ -154,6 +154,8 @@ export async function readEvents(t: TurnControl, events: TrickleSubscriber): Pro
       if (line.trim() !== "")
         try {
           s.lastEvent = redactEventUrls(JSON.parse(line));
+          if ((s.lastEvent as { type?: unknown } | null)?.type === "status")
+            s.runnerStatus = s.lastEvent as Record<string, unknown>;
           const e = s.lastEvent as { event?: { fps?: unknown }; fps?: unknown } | null;
           const fps = e?.event?.fps ?? e?.fps;
           if (typeof fps === "object" && fps !== null) s.stats.fps = fps;

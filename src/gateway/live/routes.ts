@@ -170,8 +170,29 @@ export function controlled(ctx: LiveContext, req: IncomingMessage, id: string): 
   return s;
 }
 
-/** `…/<id>/status`: the status JSON. */
-export const statusRoute: StreamHandler = async (_ctx, _req, res, s) => sendJson(res, 200, statusOf(s));
+/**
+ * The status JSON in go-livepeer's shape: the container's last status event (`{"type":"status",…}`)
+ * as the base, then our fields (`stream_id`, `state`, counters …), then the keys go-livepeer's gateway
+ * sets: `orchestrator` (its URL, "" before one is chosen), `whep_url` ("": no WHEP egress here),
+ * `ingest_metrics` (`{"stats": …}` of the input) and, once the stream failed, `error`
+ * (`{error_message, error_time}`).
+ */
+export function streamStatus(s: LiveStream): Record<string, unknown> {
+  const { error: _ours, ...ours } = statusOf(s);
+  return {
+    ...s.runnerStatus,
+    ...ours,
+    orchestrator: s.orchestrator ?? "",
+    whep_url: "",
+    ingest_metrics: {
+      stats: { segments_in: s.stats.segmentsIn, bytes_in: s.stats.bytesIn, uptime_ms: ours.uptime_ms },
+    },
+    ...(s.error ? { error: { error_message: s.error, error_time: s.errorAt ?? null } } : {}),
+  };
+}
+
+/** `…/<id>/status`: the status JSON ({@link streamStatus}). */
+export const statusRoute: StreamHandler = async (_ctx, _req, res, s) => sendJson(res, 200, streamStatus(s));
 
 /**
  * `POST …/<id>/update`. Native live: the JSON params are written to the orchestrator's control
@@ -218,12 +239,12 @@ export const stopRoute: StreamHandler = async (ctx, req, res, s) => {
   const body = await readBody(req, BYOC_BODY_LIMIT);
   const d = s.kind === "byoc" && s.state === "running" && s.orchestrator ? serving(s) : undefined;
   ctx.stop(s);
-  if (d === undefined) return sendJson(res, 200, statusOf(s));
+  if (d === undefined) return sendJson(res, 200, streamStatus(s));
   const answer = await stopByocOn(ctx.options, s, d, body).catch((err: unknown) => {
     s.log.warn({ stream_id: s.id, err }, "stop on the orchestrator failed");
     return undefined;
   });
-  if (answer === undefined || answer.status >= 400) return sendJson(res, 200, statusOf(s));
+  if (answer === undefined || answer.status >= 400) return sendJson(res, 200, streamStatus(s));
   res.writeHead(200, answer.type ? { "content-type": answer.type } : {});
   res.end(answer.text);
 };

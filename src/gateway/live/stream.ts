@@ -114,9 +114,13 @@ export interface LiveStream {
   control?: TricklePublisher;
   lastEvent?: unknown;
   lastEventAt: number;
+  /** The container's last `{"type":"status",…}` event: the base of the status JSON, as go-livepeer. */
+  runnerStatus?: Record<string, unknown>;
   /** Changed only by {@link transition}. */
   readonly state: StreamState;
   error?: string;
+  /** When {@link error} was set (ms since the epoch). */
+  errorAt?: number;
   /** Local seq of the last input segment relayed whole to an orchestrator (-1 before the first). */
   inputRelayed: number;
   /** The client ended its input (closed `<channel>-in`); the orchestrator was told (its input channel closed). */
