@@ -7,6 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from "node:http";
+import { connect as http2Connect } from "node:http2";
 import { request as httpsRequest } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
@@ -77,6 +78,44 @@ export function streamed(url: string): Promise<{ status: number; chunks: { at: n
     });
     req.on("error", reject);
     req.end();
+  });
+}
+
+/** One HTTP/2 call over TLS (self-signed accepted): status, headers and body text. */
+export function callH2(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; headers: Record<string, unknown>; text: string; chunks: number }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const session = http2Connect(u.origin, { rejectUnauthorized: false });
+    session.on("error", reject);
+    const stream = session.request({
+      ":method": options.method ?? "GET",
+      ":path": `${u.pathname}${u.search}`,
+      ...options.headers,
+    });
+    let headers: Record<string, unknown> = {};
+    let chunks = 0;
+    const parts: Buffer[] = [];
+    stream.on("response", (h) => {
+      headers = h;
+    });
+    stream.on("data", (c: Buffer) => {
+      chunks++;
+      parts.push(c);
+    });
+    stream.on("end", () => {
+      session.close();
+      resolve({
+        status: Number(headers[":status"]),
+        headers,
+        text: Buffer.concat(parts).toString("utf8"),
+        chunks,
+      });
+    });
+    stream.on("error", reject);
+    stream.end(options.body);
   });
 }
 
@@ -233,6 +272,7 @@ export async function startTinyRunner(): Promise<TinyRunner> {
           token: req.headers["livepeer-session-token"],
           control: req.headers["livepeer-session-control"],
           custom: req.headers["x-custom"],
+          trace: req.headers["x-trace-id"],
         }),
       );
     });

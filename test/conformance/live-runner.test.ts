@@ -11,7 +11,15 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
 import { until } from "../until.ts";
-import { call, postJson, startTinyRunner, streamed, type TinyRunner, wsConnect } from "./live-runner-kit.ts";
+import {
+  call,
+  callH2,
+  postJson,
+  startTinyRunner,
+  streamed,
+  type TinyRunner,
+  wsConnect,
+} from "./live-runner-kit.ts";
 
 const SECRET = "orch-secret-for-runners";
 
@@ -232,6 +240,7 @@ describe("Live Runner API (offchain)", () => {
       [e.method, e.path, e.query, e.body, e.custom, e.route, e.session_id],
       ["PUT", "/echo/deep", "?x=1&y=%20", "payload", "kept", hb.runner_id, s.session_id],
     );
+    assert.equal(e.trace, r.headers["x-trace-id"], "the runner gets the request's trace id");
     assert.notEqual(e.token, "forged");
     assert.match(e.token, /^[0-9a-f]{64}$/);
     assert.equal(e.control, `${orch.serviceUri}/runner/${hb.runner_id}/session/${s.session_id}`);
@@ -242,6 +251,21 @@ describe("Live Runner API (offchain)", () => {
     assert.ok(events.length >= 2, `events came in ${events.length} chunk(s)`);
     assert.ok((events.at(-1)?.at ?? 0) - (events[0]?.at ?? 0) >= 60, "streamed as written");
     assert.match(sse.chunks.map((c) => c.text).join(""), /data: \{"n":2\}/);
+    // the same over HTTP/2 (what a Go client negotiates over TLS)
+    const h2 = await callH2(`${s.app_url}/echo/h2?z=3`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"h":2}',
+    });
+    assert.equal(h2.status, 200, h2.text);
+    assert.deepEqual(
+      [JSON.parse(h2.text).path, JSON.parse(h2.text).query, JSON.parse(h2.text).body],
+      ["/echo/h2", "?z=3", '{"h":2}'],
+    );
+    const h2sse = await callH2(`${s.app_url}/sse`);
+    assert.equal(h2sse.headers["content-type"], "text/event-stream");
+    assert.match(h2sse.text, /data: \{"n":2\}/);
+    assert.ok(h2sse.chunks >= 2, "SSE events arrive as written over HTTP/2 too");
     // WebSocket
     const ws = await wsConnect(`${s.app_url}/ws`);
     assert.equal(ws.status, 101);

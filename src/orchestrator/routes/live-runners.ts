@@ -100,12 +100,19 @@ const queryOf = (url: string | undefined): string => {
   return q === -1 ? "" : (url ?? "").slice(q);
 };
 
-function sessionHeaders(runners: LiveRunners, runner: Runner, session: RunnerSession): SessionHeaders {
+function sessionHeaders(
+  runners: LiveRunners,
+  runner: Runner,
+  session: RunnerSession,
+  ctx?: OrchestratorContext,
+): SessionHeaders {
+  const traceId = ctx?.scope.getStore()?.traceId;
   return {
     route: runner.route,
     sessionId: session.id,
     token: runners.registry.sessionToken(runner, session.id),
     control: runners.sessionControl(runner, session.id),
+    ...(traceId !== undefined ? { traceId } : {}),
   };
 }
 
@@ -217,7 +224,7 @@ export async function apps(
     if (parts[3] === "app") {
       const { runner, session } = registry.session(route, sid);
       const target = targetUrl(runner.advert.runnerUrl, parts.slice(4).join("/"), queryOf(req.url));
-      return proxyHttp(req, res, target, sessionHeaders(runners, runner, session), session.ended.signal);
+      return proxyHttp(req, res, target, sessionHeaders(runners, runner, session, ctx), session.ended.signal);
     }
     notFound();
   }
@@ -228,7 +235,7 @@ export async function apps(
     const { session } = registry.reserve(route);
     res.on("close", () => registry.release(runner, session.id));
     const target = targetUrl(runner.advert.runnerUrl, parts.slice(2).join("/"), queryOf(req.url));
-    return proxyHttp(req, res, target, sessionHeaders(runners, runner, session), session.ended.signal);
+    return proxyHttp(req, res, target, sessionHeaders(runners, runner, session, ctx), session.ended.signal);
   }
   notFound();
 }

@@ -37,6 +37,8 @@ export interface SessionHeaders {
   sessionId: string;
   token: string;
   control: string;
+  /** The request's trace id (the router's), sent as `X-Trace-Id` when the client gave none. */
+  traceId?: string;
 }
 
 const HOP_BY_HOP = new Set([
@@ -83,6 +85,7 @@ function outgoingHeaders(
     out.connection = "Upgrade";
     out.upgrade = String(headers.upgrade ?? "");
   }
+  if (s.traceId !== undefined && out["x-trace-id"] === undefined) out["x-trace-id"] = s.traceId;
   out["livepeer-runner-route"] = s.route;
   out["livepeer-session-id"] = s.sessionId;
   out["livepeer-session-token"] = s.token;
