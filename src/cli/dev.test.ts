@@ -58,6 +58,13 @@ test("offchain summary: URLs, ready time, a curl through the gateway, no chain o
   assert.match(text, /curl -s http:\/\/127\.0\.0\.1:8937\/text-reverse -H 'content-type: application\/json'/);
   assert.match(text, /Authorization: dev-s3cret/);
   assert.doesNotMatch(text, /chain RPC|Accounts/);
+  // A live stream the way that stops itself and frees the slot, on the real gateway URL (issue 17),
+  // not a bare curl that starts a paid stream nobody feeds or stops.
+  assert.match(
+    text,
+    /tributary -- job live --gateway http:\/\/127\.0\.0\.1:8937 --model green-tint --testsrc --duration 10s/,
+  );
+  assert.doesNotMatch(text, /curl[^\n]*\/live\/video-to-video/);
 });
 
 test("devnet summary: chain, contracts, accounts with keys, a paid job through the gateway, the job token", () => {

@@ -108,10 +108,10 @@ export function formatSummary(s: DevNetworkSummary): string {
       `  curl -s ${s.gateway.url}/process/request/${TEXT_REVERSE_CAPABILITY} -H 'Livepeer: ${byocHeader}' -H 'content-type: application/json' -d '{"text":"hello"}'`,
     );
     out(
-      "  # a live video stream on green-tint: answers publish_url (POST MPEG-TS segments), subscribe_url, stop_url",
+      "  # a live video stream on green-tint for 10 s (a test pattern in, the tinted video out; stopped at the end, so the slot is freed)",
     );
     out(
-      `  curl -s ${s.gateway.url}/live/video-to-video -H 'content-type: application/json' -d '{"model_id":"${GREEN_TINT_MODEL}","params":{"green":100}}'`,
+      `  npm run -s tributary -- job live --gateway ${s.gateway.url} --model ${GREEN_TINT_MODEL} --testsrc --duration 10s --params '{"green":100}' --output out.mp4`,
     );
     out(`  # what the network offers: open ${s.gateway.dashboard}`);
   }

@@ -1,7 +1,11 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { DEFAULT_REFRESH_INTERVAL_MS } from "../gateway/discovery/index.ts";
 import { DEFAULT_GATEWAY_PORT, type RunningGateway, startGateway } from "../gateway/index.ts";
-import { DEFAULT_BYOC_PAYMENT_INTERVAL_MS, DEFAULT_EVENT_TIMEOUT_MS } from "../gateway/live/index.ts";
+import {
+  DEFAULT_BYOC_PAYMENT_INTERVAL_MS,
+  DEFAULT_EVENT_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
+} from "../gateway/live/index.ts";
 import { type GatewayOnchain, startGatewayOnchain } from "../gateway/onchain.ts";
 import { DEFAULT_STRATEGY, STRATEGY_NAMES } from "../gateway/selection/index.ts";
 import { TributaryError } from "../node/errors.ts";
@@ -62,6 +66,7 @@ interface GatewayCliOptions extends KeyCliOptions, HttpLimitCliOptions {
   maxTicketsPerPayment: number;
   selectionStrategy: string;
   liveEventTimeout: number;
+  liveIdleTimeout: number;
   byocStreamPaymentInterval: number;
   tokenReuse: number;
   refreshInterval: number;
@@ -156,6 +161,15 @@ export function gatewayCommand(): Command {
     )
     .addOption(
       new Option(
+        "--live-idle-timeout <duration>",
+        "stop a live or BYOC stream whose input got nothing this long (never fed, or the client went away): " +
+          "frees the orchestrator's slot and stops paying (0 = never)",
+      )
+        .default(DEFAULT_IDLE_TIMEOUT_MS, durationLabel(DEFAULT_IDLE_TIMEOUT_MS))
+        .argParser(parseDuration),
+    )
+    .addOption(
+      new Option(
         "--token-reuse <duration>",
         "on-chain: reuse an orchestrator's /process/token (price, ticket params, balance) for batch jobs " +
           "for this long instead of asking for one per job (0 = one per job, as go-livepeer); saves a " +
@@ -236,6 +250,7 @@ Examples:
           strategy: opts.selectionStrategy,
           maxPricePerUnit: opts.maxPricePerUnit,
           liveEventTimeoutMs: opts.liveEventTimeout,
+          liveIdleTimeoutMs: opts.liveIdleTimeout,
           byocStreamPaymentIntervalMs: opts.byocStreamPaymentInterval,
           refreshIntervalMs: opts.refreshInterval,
           limits: httpLimitsOf(opts),

@@ -70,6 +70,8 @@ export interface GatewayOptions {
   aiTimeoutMs?: number;
   /** Live streams: seconds without an event before moving the stream to another orchestrator. */
   liveEventTimeoutMs?: number;
+  /** Live streams: stop one whose input got nothing this long, ms; default 60 s; 0 = never. */
+  liveIdleTimeoutMs?: number;
   /** Live top-up period when paying, ms; default 5 s. */
   livePaymentIntervalMs?: number;
   /** BYOC stream top-up period when paying, ms; default 50 s (go-livepeer's). */
@@ -152,6 +154,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     logger: baseLog,
     signal,
     eventTimeoutMs: options.liveEventTimeoutMs,
+    idleTimeoutMs: options.liveIdleTimeoutMs,
     payments,
     paymentIntervalMs: options.livePaymentIntervalMs,
     byocPaymentIntervalMs: options.byocStreamPaymentIntervalMs,

@@ -155,3 +155,44 @@ test("a stream ends when its control channel closes (the check) or is deleted (r
   table.close("test");
   mock.timers.reset();
 });
+
+test("a stream whose input got no write for the idle timeout ends and frees its slot; a fed one stays", (t) => {
+  t.mock.timers.enable({ apis: ["setInterval", "Date"], now: 1_000_000 });
+  const writeTimes = new Map<string, number>();
+  const open = new Set<string>();
+  const trickle = {
+    getChannel: (name: string) =>
+      open.has(name) ? { closed: false, writeTime: writeTimes.get(name) ?? 1_000_000 } : undefined,
+    deleteChannel: (name: string) => open.delete(name),
+  } as unknown as TrickleServer;
+  const table = new StreamTable({
+    trickle,
+    gate: undefined,
+    log: silentLogger(),
+    checkIntervalMs: 100,
+    idleTimeoutMs: 1000,
+  });
+  const idle = stream("idle", "lv2v", open);
+  const fed = stream("fed", "byoc", open);
+  const noInput = stream("noinput", "byoc", open);
+  for (const x of [idle, fed]) {
+    x.s.input = x.s.id;
+    x.s.channels.push(x.s.id);
+    open.add(x.s.id);
+    table.add(x.s);
+  }
+  table.add(noInput.s);
+  for (let i = 0; i < 9; i++) {
+    t.mock.timers.tick(100);
+    writeTimes.set("fed", Date.now()); // a segment every 100 ms
+  }
+  assert.equal(table.size, 3, "nothing ends before the timeout");
+  t.mock.timers.tick(300);
+  writeTimes.set("fed", Date.now());
+  assert.equal(table.has("idle"), false, "never fed: ended");
+  assert.equal(idle.released(), 1, "its slot is free");
+  assert.equal(open.has("idle"), false, "its channels are deleted");
+  assert.equal(table.has("fed"), true, "a fed stream stays");
+  assert.equal(table.has("noinput"), true, "a stream without input is not judged by it");
+  table.close("test over");
+});

@@ -3,8 +3,10 @@
  * debit mechanism.
  *
  * A stream holds a container slot (its lease) and trickle channels; it ends, once, when its control
- * channel is deleted or closes (checked every `checkIntervalMs`), when it is stopped, when its
- * credit runs out, or when the orchestrator closes: its channels are deleted and its slot freed.
+ * channel is deleted or closes (checked every `checkIntervalMs`), when its input channel got no
+ * write for `idleTimeoutMs` (started and never fed, or a gateway that went away without a stop),
+ * when it is stopped, when its credit runs out, or when the orchestrator closes: its channels are
+ * deleted and its slot freed.
  *
  * **How each kind is charged** (only with a payment gate and a non-zero price): every period one
  * timer per paying stream charges `price × units` to (sender, manifest id), by {@link debitTick}:
@@ -52,6 +54,8 @@ export interface LiveStream {
   channels: string[];
   /** The channel whose end stops the stream (the control channel). */
   watch: string;
+  /** Its video input channel, when it takes input: silent for the idle timeout, the stream ends. */
+  input?: string;
   /**
    * BYOC: who may update, pay for and stop it: the lower-case address whose job signature verified
    * at start, or "" for an unsigned start (offchain only). See routes/byoc-streams.ts `ownedStream`.
@@ -94,9 +98,14 @@ export interface StreamTableOptions {
   trickle: TrickleServer;
   gate: PaymentGate | undefined;
   log: Logger;
-  /** How often streams are checked for a closed control channel; default 2000 ms. */
+  /** How often streams are checked for a closed control channel or an idle input; default 2000 ms. */
   checkIntervalMs?: number;
+  /** End a stream whose input channel got no write this long, ms; default {@link DEFAULT_STREAM_IDLE_TIMEOUT_MS}; 0 = never. */
+  idleTimeoutMs?: number;
 }
+
+/** Default idle timeout of a stream's input (started and never fed, or its gateway went away). */
+export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 60_000;
 
 /** The running streams by id. */
 export class StreamTable {
@@ -110,10 +119,19 @@ export class StreamTable {
     this.#trickle = options.trickle;
     this.#gate = options.gate;
     this.#log = options.log;
+    const idleMs = options.idleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS;
     this.#checker = setInterval(() => {
+      const now = Date.now();
       for (const s of [...this.#streams.values()]) {
         const ch = this.#trickle.getChannel(s.watch);
-        if (ch === undefined || ch.closed) this.end(s, "control channel closed");
+        if (ch === undefined || ch.closed) {
+          this.end(s, "control channel closed");
+          continue;
+        }
+        // A channel's write time is its creation until the first segment: a never-fed stream counts too.
+        const input = s.input === undefined ? undefined : this.#trickle.getChannel(s.input);
+        if (idleMs > 0 && input !== undefined && !input.closed && now - input.writeTime > idleMs)
+          this.end(s, `input idle for ${idleMs} ms`);
       }
     }, options.checkIntervalMs ?? 2000);
     this.#checker.unref();

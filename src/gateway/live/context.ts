@@ -17,6 +17,12 @@ import type { LiveStream, StreamFields } from "./stream.ts";
 export const LIVE_TRICKLE_BASE = "/live/trickle/";
 /** Default events watchdog (go-livepeer: no event for 30 s ends the orchestrator's turn). */
 export const DEFAULT_EVENT_TIMEOUT_MS = 30_000;
+/**
+ * Default idle timeout: a stream whose client has written nothing to its input for this long (never
+ * fed, or the client went away without a stop) is stopped, freeing the orchestrator's slot and
+ * ending its payments.
+ */
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 /** Live top-up period (go-livepeer `-livePaymentInterval`). */
 export const DEFAULT_LIVE_PAYMENT_INTERVAL_MS = 5_000;
 /** BYOC stream top-up period (go-livepeer `monitorStream`: 50 s). */
@@ -48,6 +54,8 @@ export interface LiveOptions {
   logger: Logger;
   signal: AbortSignal;
   eventTimeoutMs?: number;
+  /** Stop a stream whose input got nothing this long, ms; default {@link DEFAULT_IDLE_TIMEOUT_MS}; 0 = never. */
+  idleTimeoutMs?: number;
   /** Pays live streams (on-chain); omit offchain. */
   payments?: GatewayPayments;
   /** Live top-up period, ms; default {@link DEFAULT_LIVE_PAYMENT_INTERVAL_MS}. */

@@ -18,6 +18,7 @@ import { TributaryError } from "../../node/errors.ts";
 import { LocalPublisher, LocalSubscriber, TrickleServer } from "../../trickle/index.ts";
 import {
   DEFAULT_EVENT_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
   ENDED_RETENTION_MS,
   INPUT_DRAIN_TIMEOUT_MS,
   LIVE_TRICKLE_BASE,
@@ -32,6 +33,7 @@ import { type LiveStream, newStream, transition } from "./stream.ts";
 export {
   DEFAULT_BYOC_PAYMENT_INTERVAL_MS,
   DEFAULT_EVENT_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_LIVE_PAYMENT_INTERVAL_MS,
   END_DRAIN_TIMEOUT_MS,
   ENDED_RETENTION_MS,
@@ -63,17 +65,36 @@ export function createLive(options: LiveOptions): LiveManager {
     beforeDelete: (channel) => inputDrained(channel),
   });
   const eventTimeoutMs = options.eventTimeoutMs ?? DEFAULT_EVENT_TIMEOUT_MS;
+  const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   const watchdog = setInterval(
     () => {
       const now = Date.now();
-      // After the input's end the drain timeout bounds the turn (the container stops its heartbeats).
-      for (const s of streams.values())
+      for (const s of [...streams.values()]) {
+        // After the input's end the drain timeout bounds the turn (the container stops its heartbeats).
         if (s.state === "running" && !s.inputEnded && now - s.lastEventAt > eventTimeoutMs)
           s.turn?.abort(new Error(`no event from the orchestrator for ${eventTimeoutMs} ms`));
+        if (idleTimeoutMs > 0 && isIdle(s, now)) {
+          s.error = `no input for ${idleTimeoutMs} ms (started and never fed, or the client went away); stopped`;
+          s.errorAt = now;
+          s.log.info({ stream_id: s.id, idle_timeout_ms: idleTimeoutMs }, "idle stream stopped");
+          ctx.stop(s);
+        }
+      }
     },
-    Math.max(50, Math.min(1000, eventTimeoutMs / 4)),
+    Math.max(50, Math.min(1000, eventTimeoutMs / 4, idleTimeoutMs > 0 ? idleTimeoutMs / 4 : 1000)),
   );
   watchdog.unref();
+
+  /**
+   * True when `s` takes input and its `<channel>-in` got no write for the idle timeout (the channel's
+   * write time is its creation until the first segment). A stream whose input ended is not idle: it
+   * drains and ends on its own.
+   */
+  function isIdle(s: LiveStream, now: number): boolean {
+    if (s.input === undefined || s.inputEnded || s.state === "ended" || s.state === "stopped") return false;
+    const ch = trickle.getChannel(`${s.channel}-in`);
+    return ch !== undefined && !ch.closed && now - ch.writeTime > idleTimeoutMs;
+  }
 
   /**
    * The client's `DELETE` of `<channel>-in` (its end of input) waits until the input relay has passed on

@@ -206,3 +206,75 @@ test("container events shown in a stream's status carry no URL (trickle channel 
   });
   assert.equal(redactEventUrls("https://orch/ai/trickle/secret-events"), "[redacted]");
 });
+
+test("a stream started and never fed is stopped after the idle timeout: its orchestrator's control channel closes (slot freed, payments stop)", async () => {
+  const tr = await startTrickleServer({ port: 0, autocreate: true });
+  const t = tr.url.replace(/\/$/, "");
+  const http: OrchestratorHttp = {
+    async send() {
+      for (const ch of ["in", "out", "control", "events"])
+        tr.trickle.createChannel(`e-${ch}`, "application/json");
+      const body = JSON.stringify({
+        publish_url: `${t}/e-in`,
+        subscribe_url: `${t}/e-out`,
+        control_url: `${t}/e-control`,
+        events_url: `${t}/e-events`,
+      });
+      return Object.assign(Readable.from([Buffer.from(body)]), { statusCode: 200, headers: {} }) as never;
+    },
+    close() {},
+  };
+  const only = [descriptor("https://e")];
+  const pool = {
+    current: async () => only,
+    refresh: async () => only,
+    recordSuccess() {},
+    recordFailure() {},
+  } as unknown as OrchestratorPool;
+  const selector = {
+    select: (all: OrchestratorDescriptor[]) => ({
+      ranked: all.map((descriptor) => ({ descriptor })),
+      rejected: [],
+    }),
+  } as unknown as Selector;
+  const lm = createLive({
+    pool,
+    selector,
+    suspender: new Suspender(),
+    http,
+    logger: silentLogger(),
+    signal: new AbortController().signal,
+    idleTimeoutMs: 300,
+    baseUrl: () => "http://gw",
+    traceOf: () => ({ trace: startTrace(undefined), log: silentLogger() }),
+  });
+  const srv = createServer((req, res) => {
+    lm.handle(req, res, new URL(req.url ?? "/", "http://x").pathname).catch((err: unknown) => {
+      res.writeHead(500);
+      res.end(String(err));
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  try {
+    const r = await fetch(`http://127.0.0.1:${(srv.address() as AddressInfo).port}/live/video-to-video`, {
+      method: "POST",
+      body: JSON.stringify({ model_id: "m" }),
+    });
+    assert.equal(r.status, 200);
+    assert.equal(lm.count, 1);
+    const started = Date.now();
+    while (lm.count > 0 && Date.now() - started < 3000) await new Promise((res) => setTimeout(res, 25));
+    assert.equal(lm.count, 0, "the idle stream was stopped");
+    assert.ok(Date.now() - started >= 200, "not before the timeout");
+    // The gateway's control publisher closed: the orchestrator ends the stream and frees its slot.
+    while (tr.trickle.getChannel("e-control")?.closed === false && Date.now() - started < 5000)
+      await new Promise((res) => setTimeout(res, 25));
+    const control = tr.trickle.getChannel("e-control");
+    assert.ok(control === undefined || control.closed, "the orchestrator's control channel is closed");
+  } finally {
+    await lm.close();
+    srv.closeAllConnections();
+    await new Promise((r) => srv.close(r));
+    await tr.close();
+  }
+});

@@ -6,6 +6,7 @@
  * |---|---|---|
  * | `/dashboard`, `/dashboard/…` | dashboard/ | system |
  * | `GET /metrics`, `GET /health` | here | system |
+ * | `GET /getNetworkCapabilities` | network-capabilities.ts (go-livepeer's shape) | system |
  * | `/live/…`, `/process/stream/…` | live/ (its own routes) | live |
  * | `POST /process/request`, `/process/request/<route>` | byoc-jobs.ts | jobs |
  * | `POST /<ai pipeline>` | ai-batch.ts | jobs |
@@ -26,11 +27,20 @@ import type { GatewayContext } from "../context.ts";
 import { traceOfError } from "../jobs.ts";
 import { aiBatch } from "./ai-batch.ts";
 import { answerUsePost, namedByocJob, processRequest } from "./byoc-jobs.ts";
+import { answerNetworkCapabilities } from "./network-capabilities.ts";
 
 /** Where the dashboard is mounted. */
 const DASHBOARD = "/dashboard";
 /** Paths that are never pipeline or BYOC names. */
-const RESERVED = new Set(["health", "metrics", "dashboard", "process", "live", "favicon.ico"]);
+const RESERVED = new Set([
+  "health",
+  "metrics",
+  "dashboard",
+  "process",
+  "live",
+  "favicon.ico",
+  "getNetworkCapabilities",
+]);
 /** A one-segment path: a pipeline or BYOC name. */
 const NAME = /^\/([A-Za-z0-9][A-Za-z0-9._-]*)$/;
 
@@ -74,7 +84,8 @@ export function createRouter(ctx: GatewayContext): Router {
     .route(DASHBOARD, on(dashboard))
     .prefix(`${DASHBOARD}/`, on(dashboard))
     .route("/metrics", on(metrics))
-    .route("/health", on(health));
+    .route("/health", on(health))
+    .route("/getNetworkCapabilities", on(networkCapabilities));
   router
     .group({ name: "live" })
     .prefix(
@@ -134,6 +145,18 @@ function metrics(ctx: GatewayContext, req: IncomingMessage, res: ServerResponse,
 function health(_ctx: GatewayContext, req: IncomingMessage, res: ServerResponse, path: string): void {
   if (req.method !== "GET") notFound(req, path);
   sendJson(res, 200, { status: "ok" });
+}
+
+/** `GET /getNetworkCapabilities`: the discovery pool's orchestrators in go-livepeer's JSON shape. */
+async function networkCapabilities(
+  ctx: GatewayContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+) {
+  if (req.method !== "GET") notFound(req, path);
+  const snapshot = await ctx.pool.current(ctx.signal).catch(() => ctx.pool.snapshot());
+  answerNetworkCapabilities(res, snapshot);
 }
 
 /** `POST /<name>`: a native AI pipeline, else a BYOC job; other paths are not found. */

@@ -281,3 +281,26 @@ test("no candidate: unknown model is a 404, all busy a 503 with Retry-After, all
   const res = await serve(ctx, request("POST", "/text-to-image", {}, '{"model_id":"m1"}'));
   assert.match(res.json.error?.message ?? "", /^no orchestrator offers text-to-image\/m1 \(1 known\)/);
 });
+
+test("GET /getNetworkCapabilities is routed (go-livepeer's shape, from the pool); POST to it is a 404", async () => {
+  const { ctx } = fakeContext({});
+  const info = { transcoder: ORCHS[0], capabilitiesPrices: [], hardware: [] };
+  (ctx.pool as unknown as { current: () => Promise<unknown[]> }).current = async () => [
+    { url: ORCHS[0], transcoder: ORCHS[0], address: "0x", info },
+  ];
+  const res = await serve(ctx, request("GET", "/getNetworkCapabilities"));
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.json, {
+    orchestrators: [
+      {
+        address: "0x",
+        local_address: ORCHS[0],
+        orch_uri: ORCHS[0],
+        capabilities: null,
+        capabilities_prices: null,
+        hardware: null,
+      },
+    ],
+  });
+  assert.equal((await serve(ctx, request("POST", "/getNetworkCapabilities"))).status, 404);
+});

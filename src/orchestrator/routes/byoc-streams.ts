@@ -72,6 +72,7 @@ export async function streamStart(
     lease,
     channels: Object.values(names),
     watch: names.control!,
+    ...(names.in && { input: names.in }),
     owner,
   };
   streams.add(stream);

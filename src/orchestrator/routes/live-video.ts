@@ -73,6 +73,7 @@ export async function liveVideoToVideo(
     lease,
     channels: Object.values(names),
     watch: names.control,
+    input: names.in,
   };
   streams.add(stream);
   const urls = trickleUrls(ctx);
