@@ -15,8 +15,10 @@ import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { parseEther } from "viem";
+import greenTint from "../../examples/green-tint/pipeline.ts";
 import textReverse from "../../examples/text-reverse/pipeline.ts";
-import { initializeCurrentRound, mineBlocks } from "../../src/chain/index.ts";
+import { mineBlocks, readSenderInfo } from "../../src/chain/index.ts";
+import { parseAiModels } from "../../src/orchestrator/config.ts";
 import { startOrchestrator } from "../../src/orchestrator/index.ts";
 import { Rat } from "../../src/payments/rational.ts";
 import { ticketEV } from "../../src/payments/ticket.ts";
@@ -33,6 +35,8 @@ const python = join(interopCache(), "venv", "bin", "python");
 const missing = `no interop virtualenv at ${python}: run \`node scripts/interop-setup.ts\` (or \`npm run test:interop\`)`;
 const EV = 10n ** 15n;
 const PRICE_PER_SECOND = 10n ** 13n;
+/** Wei per pixel of the LV2V model: 60 s of 720p30 is 6.6e16 (67 tickets), each 1.1 s 1.2e15 (1 or 2 more). */
+const PRICE_PER_PIXEL = 40_000_000;
 const TOKEN = "interop-app-token-0123456789";
 
 async function py(args: string[]): Promise<PeerResult> {
@@ -47,15 +51,19 @@ async function py(args: string[]): Promise<PeerResult> {
   }
 }
 
-test("livepeer-gateway 1.0.0 with signer_url = tributary signer: discovery finds our orchestrator, submit_byoc_job pays it, winners redeemed", {
+test("livepeer-gateway 1.0.0 with signer_url = tributary signer: discovery finds our orchestrator, submit_byoc_job and start_lv2v with its payments pay it, winners redeemed", {
   skip: !existsSync(python) && !process.env.CI ? missing : false,
 }, async () => {
   assert.ok(existsSync(python), missing);
+  // Long rounds: redeeming a block per winner must not cross into an uninitialized round.
   await using net = await devnetFixture({
+    roundLength: 1000,
     fundGateway: { deposit: parseEther("1"), reserve: parseEther("1") },
   });
   const { devnet } = net;
   const runner = net.use(await startRunner(textReverse, { port: 0 }));
+  const tint = net.use(await startRunner(greenTint, { port: 0 }));
+  await tint.loaded;
   const onchain = await net.orchestratorPayments({ ticketEV: EV, maxFaceValue: EV + 1n });
   const orch = net.use(
     await startOrchestrator({
@@ -67,6 +75,18 @@ test("livepeer-gateway 1.0.0 with signer_url = tributary signer: discovery finds
       payments: onchain.gate,
       address: onchain.address,
       health: { intervalMs: 100, failureThreshold: 1 },
+      streamCheckIntervalMs: 100,
+      models: parseAiModels(
+        JSON.stringify([
+          {
+            pipeline: "live-video-to-video",
+            model_id: "green-tint",
+            url: tint.url,
+            price_per_unit: PRICE_PER_PIXEL,
+            warm: true,
+          },
+        ]),
+      ),
     }),
   );
   const reg = await call(orch, "/capability/register", {
@@ -80,7 +100,9 @@ test("livepeer-gateway 1.0.0 with signer_url = tributary signer: discovery finds
     }),
   });
   assert.equal(reg.status, 200, reg.body);
-  await poll(() => orch.registry.advertised().some((a) => a.modelId === "text-reverse"));
+  await poll(() =>
+    ["text-reverse", "green-tint"].every((m) => orch.registry.advertised().some((a) => a.modelId === m)),
+  );
   const signer = net.use(
     await startSigner({
       port: 0,
@@ -125,6 +147,37 @@ test("livepeer-gateway 1.0.0 with signer_url = tributary signer: discovery finds
   assert.deepEqual(job.data, { text: "rengis" });
   assert.ok(onchain.gate.balance(signer.address as `0x${string}`, "text-reverse").cmp(0n) > 0, "credited");
 
+  // start_lv2v through the signer, then four payment cycles of its session (state round-trip, POST /payment).
+  const l = await py([
+    "lv2v",
+    "--signer",
+    signer.url,
+    "--token",
+    TOKEN,
+    "--orch",
+    "127.0.0.1:8935",
+    "--model",
+    "green-tint",
+    "--payments",
+    "4",
+  ]);
+  const started = l.lines.find((x) => x.event === "started");
+  assert.ok(started, `${JSON.stringify(l.lines)}\n${l.stderr.slice(-3000)}`);
+  const paidCycles = l.lines.filter((x) => x.event === "payment").length;
+  const skipped = l.lines.filter((x) => x.event === "skipped").length;
+  assert.equal(paidCycles + skipped, 4, `${JSON.stringify(l.lines)}\n${l.stderr.slice(-3000)}`);
+  assert.ok(paidCycles >= 2, `paid ${paidCycles} of 4 cycles`);
+  assert.equal(l.code, 0, l.stderr.slice(-3000));
+  const payments = signer.context.metrics.registry.getSingleMetric("tributary_signer_payments_total");
+  const byType = new Map(
+    ((await payments?.get())?.values ?? []).map((v) => [String(v.labels.type), v.value]),
+  );
+  assert.deepEqual(
+    [byType.get("byoc"), byType.get("lv2v")],
+    [1, 1 + paidCycles],
+    "one BYOC payment; the LV2V start and each paid cycle",
+  );
+
   // What the signer paid, what the orchestrator holds, what the chain redeemed.
   const spent = signer.context.store.spent("interop");
   assert.ok(spent.tickets >= 1);
@@ -137,8 +190,7 @@ test("livepeer-gateway 1.0.0 with signer_url = tributary signer: discovery finds
   const evOf = (t: (typeof won)[number]) => ticketEV(t.ticket.faceValue, t.ticket.winProb);
   const paid = won.reduce((s, t) => s.add(evOf(t)), Rat.ZERO);
   assert.equal(paid.cmp(spent.wei), 0, `paid ${paid} vs spent ${spent.wei}`);
-  await mineBlocks(devnet.rpcUrl, 41);
-  await initializeCurrentRound(net.clients("deployer"), devnet.contracts.roundsManager);
+  await mineBlocks(devnet.rpcUrl, 45);
   await until(
     "the winners to be redeemed",
     async () => {
@@ -148,6 +200,11 @@ test("livepeer-gateway 1.0.0 with signer_url = tributary signer: discovery finds
     60_000,
     250,
   );
-  const redeemed = won.reduce((s, t) => s + t.ticket.faceValue, 0n);
-  assert.equal(redeemed, BigInt(won.length) * (EV + 1n), "value redeemed = face value of every winner");
+  const redeemed = won.reduce((sum, t) => sum + t.ticket.faceValue, 0n);
+  const info = await readSenderInfo(
+    net.clients("gateway"),
+    devnet.contracts.ticketBroker,
+    signer.address as `0x${string}`,
+  );
+  assert.equal(parseEther("1") - info.deposit, redeemed, "the deposit paid exactly the redeemed face values");
 });
