@@ -18,7 +18,7 @@ import type { SupervisorEvent } from "../dev/supervisor.ts";
 import { DEFAULT_GATEWAY_PORT } from "../gateway/index.ts";
 import { createLogger } from "../node/logger.ts";
 import { DEFAULT_SERVICE_PORT } from "../orchestrator/orchestrator.ts";
-import { parsePort } from "./options.ts";
+import { parsePort, startFailureMessage } from "./options.ts";
 
 interface DevCliOptions {
   offchain: boolean;
@@ -253,7 +253,13 @@ Examples:
       try {
         net = await started;
       } catch (e) {
-        err(`error: the dev network failed to start: ${e instanceof Error ? e.message : String(e)}`);
+        const flag = (port?: number) =>
+          port === opts.orchestratorPort
+            ? "--orchestrator-port"
+            : port === opts.chainPort
+              ? "--chain-port"
+              : "--gateway-port";
+        err(`error: the dev network failed to start: ${startFailureMessage(e, flag)}`);
         err("       everything that had started was stopped.");
         cleanup();
         process.exitCode = 1;

@@ -8,7 +8,6 @@ import {
 } from "../gateway/live/index.ts";
 import { type GatewayOnchain, startGatewayOnchain } from "../gateway/onchain.ts";
 import { DEFAULT_STRATEGY, STRATEGY_NAMES } from "../gateway/selection/index.ts";
-import { TributaryError } from "../node/errors.ts";
 import { createLogger } from "../node/logger.ts";
 import { DEFAULT_MAX_TICKET_EV, DEFAULT_MAX_TOTAL_EV, MAX_SENDER_NONCES } from "../payments/constants.ts";
 import type { Rat } from "../payments/rational.ts";
@@ -35,6 +34,7 @@ import {
 /** go-livepeer gateway flag → our flag (`undefined`: accepted and ignored, it is implied). */
 export const GATEWAY_GO_FLAG_ALIASES: Readonly<Record<string, string | undefined>> = {
   orchAddr: "--orch-addr",
+  startFailureMessage,
   orchWebhookUrl: "--orch-webhook-url",
   httpAddr: "--http-addr",
   network: "--network",
@@ -263,8 +263,7 @@ Examples:
         });
       } catch (err) {
         await onchain?.close();
-        const message = err instanceof TributaryError || err instanceof Error ? err.message : String(err);
-        cmd.error(`error: ${message}`, { exitCode: 1 });
+        cmd.error(`error: ${startFailureMessage(err, "--http-addr")}`, { exitCode: 1 });
       }
       process.stdout.write(
         `gateway listening on ${running.url} (dashboard at ${running.url}/dashboard)${onchain ? `, paying as ${onchain.address}` : ""}\n`,

@@ -139,11 +139,35 @@ export async function applyEnvironment(env: Record<string, string | undefined> =
 }
 
 /**
+ * Drops the one warning every node start would print, node:sqlite's `ExperimentalWarning` (the
+ * orchestrator, gateway, signer and dev keep their stores in SQLite); every other warning is printed
+ * as Node prints it. Called once per process by {@link loadProgram}.
+ */
+export function quietWarnings(proc: NodeJS.Process = process): void {
+  if (quieted.has(proc)) return;
+  quieted.add(proc);
+  proc.removeAllListeners("warning");
+  proc.on("warning", (warning: Error & { code?: string }) => {
+    if (isSqliteWarning(warning)) return;
+    const code = warning.code ? `[${warning.code}] ` : "";
+    proc.stderr.write(`(node:${proc.pid}) ${code}${warning.name}: ${warning.message}\n`);
+  });
+}
+
+const quieted = new WeakSet<NodeJS.Process>();
+
+/** node:sqlite's experimental-feature warning. */
+export function isSqliteWarning(warning: Error): boolean {
+  return warning.name === "ExperimentalWarning" && /\bSQLite\b/.test(warning.message);
+}
+
+/**
  * Builds the tree for one command line: only the module of the command named in `argv` (also
  * after `help`) is loaded; the others are placeholders. Applies the environment's switches first
  * ({@link applyEnvironment}).
  */
 export async function loadProgram(argv: readonly string[] = process.argv): Promise<Command> {
+  quietWarnings();
   await applyEnvironment();
   const args = argv.slice(2);
   let name = args.find((a) => !a.startsWith("-"));

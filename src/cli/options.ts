@@ -106,6 +106,33 @@ export function parsePrice(value: string): Rat {
   return r;
 }
 
+/** The first `ErrnoException` of a listen failure in `err` or its `cause` chain. */
+function listenErrnoOf(
+  err: unknown,
+): (NodeJS.ErrnoException & { address?: string; port?: number }) | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++)
+    if (
+      typeof (e as NodeJS.ErrnoException).code === "string" &&
+      (e as NodeJS.ErrnoException).syscall === "listen"
+    )
+      return e as NodeJS.ErrnoException & { address?: string; port?: number };
+  return undefined;
+}
+
+/**
+ * The one line a node command prints when it cannot start. A busy port (`EADDRINUSE`) or a port it may
+ * not bind (`EACCES`) names the flag that picks another, as `tributary serve` does; anything else is
+ * the error's message.
+ */
+export function startFailureMessage(err: unknown, flag: string | ((port?: number) => string)): string {
+  const e = listenErrnoOf(err);
+  if (typeof flag === "function") flag = flag(e?.port);
+  const where = e?.port === undefined ? "" : `${e.port} on ${e.address ?? "the host"}`;
+  if (e?.code === "EADDRINUSE") return `port ${where} is already in use; pick another with ${flag}`;
+  if (e?.code === "EACCES") return `no permission to listen on port ${where}; pick another with ${flag}`;
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** What a node's `--network` does, for its help text. */
 export interface NodeOptionsHelp {
   /** The node's name, e.g. "orchestrator": default data dir `~/.tributary/<node>`. */

@@ -5,7 +5,6 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { TributaryError } from "../node/errors.ts";
 import { createLogger } from "../node/logger.ts";
 import {
   DEFAULT_HEALTH_FAILURES,
@@ -38,6 +37,7 @@ import {
   parseHostPort,
   parsePrice,
   parseWei,
+  startFailureMessage,
 } from "./options.ts";
 
 /** go-livepeer flag → our flag (`undefined`: accepted and ignored, it is implied). */
@@ -377,8 +377,9 @@ Examples:
         });
       } catch (err) {
         await onchain?.close();
-        const message = err instanceof TributaryError || err instanceof Error ? err.message : String(err);
-        cmd.error(`error: ${message}`, { exitCode: 1 });
+        const flag = (p?: number) =>
+          p === opts.cliAddr.port && p !== port ? "--cli-addr" : "--service-addr";
+        cmd.error(`error: ${startFailureMessage(err, flag)}`, { exitCode: 1 });
       }
       process.stdout.write(
         `orchestrator listening on ${running.url} (advertised as ${running.serviceUri})\n`,

@@ -26,6 +26,7 @@ import {
   parseHostPort,
   parsePrice,
   parseWei,
+  startFailureMessage,
 } from "./options.ts";
 
 /** go-livepeer flag → our flag (`undefined`: accepted and ignored, it is implied). */
@@ -189,8 +190,7 @@ Example:
           logger,
         });
       } catch (err) {
-        const message = err instanceof Error ? err.message : String(err);
-        cmd.error(`error: ${message}`, { exitCode: 1 });
+        cmd.error(`error: ${startFailureMessage(err, "--http-addr")}`, { exitCode: 1 });
       }
       process.stdout.write(`signer listening on ${running.url}, signing as ${running.address}\n`);
       await new Promise<void>((resolve) => {

@@ -11,7 +11,7 @@ import {
   DEFAULT_TRICKLE_PORT,
   startTrickleServer,
 } from "../trickle/index.ts";
-import { durationLabel, parseDuration, parsePort } from "./options.ts";
+import { durationLabel, parseDuration, parsePort, startFailureMessage } from "./options.ts";
 
 /** Options as commander parses them. */
 interface TrickleCliOptions {
@@ -99,17 +99,22 @@ Examples:
         opts.tlsCert !== undefined && opts.tlsKey !== undefined
           ? { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) }
           : undefined;
-      const running = await startTrickleServer({
-        host: opts.host,
-        port: opts.port,
-        basePath: opts.basePath,
-        autocreate: opts.autocreate,
-        changefeed: opts.changefeed === true,
-        idleTimeoutMs: opts.idleTimeout,
-        stallTimeoutMs: opts.stallTimeout,
-        tls,
-        logger,
-      });
+      let running: Awaited<ReturnType<typeof startTrickleServer>>;
+      try {
+        running = await startTrickleServer({
+          host: opts.host,
+          port: opts.port,
+          basePath: opts.basePath,
+          autocreate: opts.autocreate,
+          changefeed: opts.changefeed === true,
+          idleTimeoutMs: opts.idleTimeout,
+          stallTimeoutMs: opts.stallTimeout,
+          tls,
+          logger,
+        });
+      } catch (err) {
+        cmd.error(`error: ${startFailureMessage(err, "--port")}`, { exitCode: 1 });
+      }
       process.stdout.write(`trickle server listening on ${running.url}\n`);
       await new Promise<void>((resolve) => {
         const stop = (): void => {

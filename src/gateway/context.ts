@@ -87,7 +87,10 @@ export function forwardedType(req: IncomingMessage): Record<string, string> {
 }
 
 /** Aborted when the client goes away before its answer was written. */
-export function clientGone(res: { on(event: "close", fn: () => void): unknown; writableFinished: boolean }) {
+export function clientGone(res: {
+  on(event: "close", fn: () => void): unknown;
+  writableFinished: boolean;
+}): AbortSignal {
   const gone = new AbortController();
   res.on("close", () => {
     if (!res.writableFinished) gone.abort(new Error("client went away"));

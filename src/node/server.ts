@@ -147,13 +147,14 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
   guardHttp2Sessions(server, limits);
   server.on("clientError", clientErrorListener(limits));
   if (options.upgrade !== undefined) server.on("upgrade", options.upgrade);
-  server.on("error", (err) => log.error({ err }, "listener error"));
   // Node leaves the socket open once this event has a listener (a handshake timeout included).
   server.on("tlsClientError", (err, socket) => {
     log.debug({ err }, "TLS handshake failed");
     socket.destroy();
   });
+  // A failed listen rejects (the caller words it, e.g. a busy port); errors after that are logged.
   const port = await listen(server, host, options.port);
+  server.on("error", (err) => log.error({ err }, "listener error"));
   const url = originOf("https", host, port);
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {

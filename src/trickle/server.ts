@@ -82,7 +82,6 @@ export async function startTrickleServer(
     server = secure;
   } else server = createServer(http1ServerOptions(limits), listener);
   server.on("clientError", clientErrorListener(limits));
-  server.on("error", (err) => trickleOptions.logger?.error({ err }, "trickle listener error"));
   let bound: number;
   try {
     bound = await listen(server, host, port);
@@ -90,6 +89,8 @@ export async function startTrickleServer(
     await trickle.close();
     throw err;
   }
+  // A failed listen rejects (the caller words it); errors after that are logged.
+  server.on("error", (err) => trickleOptions.logger?.error({ err }, "trickle listener error"));
   const url = `${originOf(tls ? "https" : "http", host, bound)}${trickle.basePath}`;
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
