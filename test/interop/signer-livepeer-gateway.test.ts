@@ -3,7 +3,10 @@
  * Python side is test/interop/py/signer_gateway.py): `discover_orchestrators(signer_url=…)` finds the
  * orchestrator through the signer, and `submit_byoc_job(signer_url=…)` with no orchestrator given
  * discovers it, has the signer sign the job (V1) and make the tickets, and gets the text-reverse
- * container's answer. The orchestrator credits the signer's address, stores the winners, and its
+ * container's answer; `start_lv2v(signer_url=…)` starts a green-tint stream paid by the signer, and
+ * four payment cycles of its `PaymentSession` follow (each `send_payment` is the signer's state
+ * round-trip and `POST /payment`; the SDK's own loop runs them per output segment, which needs media,
+ * not sent here). The orchestrator credits the signer's address, stores the winners, and its
  * redeemer redeems them on chain; tickets, value paid and value redeemed agree.
  *
  * The Python client asks for BYOC ticket params over gRPC at port 8935 of the orchestrator's host
