@@ -11,7 +11,8 @@
  * | `POST /<pipeline>` (native AI batch) | ai-batch.ts | own |
  * | `POST /live-video-to-video`, `POST /payment` | live-video.ts | own |
  * | `GET /capabilities`, `/metrics`, `/health` | here | own |
- * | `/discovery`, `/runners/…`, `/apps/…`, `/runner/…` (Live Runner API) | live-runners.ts | live-runners |
+ * | `/discovery`, `/runners/…`, `/apps/…` (Live Runner API) | live-runners.ts | live-runners |
+ * | `/runner/…` (live runner session callbacks) | live-runner-callbacks.ts | live-runners |
  * | anything else | 404 `no route <METHOD> <path>` | router (JSON) |
  *
  * Every answer carries `X-Trace-Id` (the caller's when well-formed, else a new one), which the
@@ -30,7 +31,8 @@ import { NATIVE_BATCH_PIPELINES, nativeBatch } from "./ai-batch.ts";
 import { processRequest } from "./byoc-jobs.ts";
 import { processToken, register, requireOperator, unregister } from "./byoc-registration.ts";
 import { streamPayment, streamStart, streamStop, streamUpdate } from "./byoc-streams.ts";
-import { apps, discovery, runnerCallbacks, runnerHeartbeat, runnersPath } from "./live-runners.ts";
+import { runnerCallbacks } from "./live-runner-callbacks.ts";
+import { apps, discovery, runnerHeartbeat, runnersPath } from "./live-runners.ts";
 import { liveVideoToVideo, payment } from "./live-video.ts";
 
 /** A well-formed caller trace id. */

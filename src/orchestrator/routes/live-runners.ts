@@ -13,9 +13,7 @@
  * | `POST /apps/{id}/session/{sid}/payment` | protobuf `PaymentResult`; 403 manifest ≠ session; 404 no session; 501 offchain |
  * | `ANY /apps/{id}/session/{sid}/app/{path…}` | the runner's answer (runners/proxy.ts); 404; 502 |
  * | `ANY /apps/{id}/app/{path…}` | single-shot: a session for this one request; 400 not single-shot; 503; 502 |
- * | `POST`/`DELETE /runner/{id}/session/{sid}/channels` | `{"channels":[…]}` / `{"deleted":[…]}`; 400, 401, 404 |
- * | `POST /runner/{id}/session/{sid}/proxy` | `{proxy_id, url}`; 400, 401, 404 |
- * | `POST /runner/{id}/session/{sid}/stop` | 204; 401, 404 |
+ * | `/runner/{id}/session/{sid}/channels`, `…/proxy`, `…/stop` | the runner callbacks: live-runner-callbacks.ts |
  * | `ANY {--live-runner-proxy-url}/{path…}` | the generated proxy's target (before the router, {@link tryGeneratedProxy}) |
  *
  * Runner callbacks need `Livepeer-Session-Token` (401 otherwise). On a paid node persistent sessions
@@ -40,42 +38,10 @@ import {
   runnerChallenge,
   takeRunnerPayment,
 } from "../runners/payments.ts";
-import {
-  checkProxyTarget,
-  proxyHttp,
-  proxyUpgrade,
-  refuseUpgrade,
-  type SessionHeaders,
-  targetUrl,
-} from "../runners/proxy.ts";
+import { proxyHttp, proxyUpgrade, refuseUpgrade, type SessionHeaders, targetUrl } from "../runners/proxy.ts";
 import type { Runner, RunnerSession } from "../runners/registry.ts";
-import { RunnerUnauthorizedError } from "../runners/registry.ts";
-import { newProxyId, sameSecret } from "../runners/secrets.ts";
+import { hostOf, noContent, queryOf, runnersOf, seg, sessionHeaders } from "../runners/routing.ts";
 import type { LiveRunners } from "../runners/service.ts";
-
-/** Most channels one session holds, and most names one request may carry (go-livepeer: 25 per request). */
-export const MAX_SESSION_CHANNELS = 25;
-/** Most generated proxies one session holds. */
-export const MAX_SESSION_PROXIES = 25;
-
-/** Answers 204 without a body. */
-function noContent(res: NodeResponse): void {
-  (res as ServerResponse).writeHead(204);
-  res.end();
-}
-
-const CHANNEL_NAME = /^[A-Za-z0-9_-]+$/;
-
-function runnersOf(ctx: OrchestratorContext): LiveRunners {
-  if (ctx.runners === undefined)
-    throw new NotFoundError(
-      "live runners are not supported: start the orchestrator with --use-live-runners",
-      {
-        code: "LIVE_RUNNERS_DISABLED",
-      },
-    );
-  return ctx.runners;
-}
 
 /** Single-shot runners are not charged yet (nor upstream): refused on a paid node rather than free. */
 function refuseUnpaid(ctx: OrchestratorContext): void {
@@ -85,35 +51,6 @@ function refuseUnpaid(ctx: OrchestratorContext): void {
       "paid single-shot live runners are not implemented yet; use a persistent runner on a paid node",
       { status: 501 },
     );
-}
-
-const seg = (s: string | undefined): string => {
-  try {
-    return decodeURIComponent(s ?? "");
-  } catch {
-    throw new BadRequestError("bad path segment");
-  }
-};
-
-const queryOf = (url: string | undefined): string => {
-  const q = (url ?? "").indexOf("?");
-  return q === -1 ? "" : (url ?? "").slice(q);
-};
-
-function sessionHeaders(
-  runners: LiveRunners,
-  runner: Runner,
-  session: RunnerSession,
-  ctx?: OrchestratorContext,
-): SessionHeaders {
-  const traceId = ctx?.scope.getStore()?.traceId;
-  return {
-    route: runner.route,
-    sessionId: session.id,
-    token: runners.registry.sessionToken(runner, session.id),
-    control: runners.sessionControl(runner, session.id),
-    ...(traceId !== undefined ? { traceId } : {}),
-  };
 }
 
 /** `GET /discovery`. */
@@ -285,103 +222,6 @@ async function reserveSession(
   );
   return reserved;
 }
-
-/** A session's runner callbacks: the token must match. */
-function authorized(runners: LiveRunners, req: NodeRequest, route: string, sid: string) {
-  const found = runners.registry.session(route, sid);
-  const token = header(req.headers, "livepeer-session-token");
-  if (!sameSecret(token, runners.registry.sessionToken(found.runner, sid)))
-    throw new RunnerUnauthorizedError("invalid session token");
-  return found;
-}
-
-function channelNames(body: Record<string, unknown>): unknown[] {
-  const list = body.channels;
-  if (!Array.isArray(list) || list.length === 0) throw new BadRequestError("channels is required");
-  if (list.length > MAX_SESSION_CHANNELS)
-    throw new BadRequestError(`channels cannot contain more than ${MAX_SESSION_CHANNELS} entries`);
-  return list;
-}
-
-function cleanName(raw: unknown): string {
-  const name = (typeof raw === "string" ? raw : "").trim().replaceAll("/", "-");
-  if (name === "") throw new BadRequestError("trickle channel name is required");
-  if (!CHANNEL_NAME.test(name) || name.length > 64)
-    throw new BadRequestError(
-      "trickle channel name may only contain alphanumerics, underscores, or hyphens (64 at most)",
-    );
-  return name;
-}
-
-/** Everything under `/runner/`: `{id}/session/{sid}/channels|proxy|stop`. */
-export async function runnerCallbacks(
-  ctx: OrchestratorContext,
-  req: NodeRequest,
-  res: NodeResponse,
-  rest: string,
-): Promise<void> {
-  const runners = runnersOf(ctx);
-  const parts = rest.split("/");
-  const method = req.method ?? "GET";
-  if (parts.length !== 4 || parts[1] !== "session")
-    throw new NotFoundError(`no route ${method} /runner/${rest}`);
-  const route = seg(parts[0]);
-  const sid = seg(parts[2]);
-  const action = parts[3];
-  const { runner, session } = authorized(runners, req, route, sid);
-  if (action === "stop" && method === "POST") {
-    runners.registry.release(runner, sid);
-    noContent(res);
-    return;
-  }
-  if (action === "channels" && method === "POST") {
-    const wanted = channelNames(await readJsonBody(ctx, req)).map((c) => {
-      const o = (typeof c === "object" && c !== null ? c : {}) as Record<string, unknown>;
-      const mime =
-        typeof o.mime_type === "string" && o.mime_type.trim() !== ""
-          ? o.mime_type.trim()
-          : "application/octet-stream";
-      return { name: cleanName(o.name), mime };
-    });
-    const fresh = new Set(wanted.map((w) => w.name).filter((n) => !session.channels.has(n)));
-    if (session.channels.size + fresh.size > MAX_SESSION_CHANNELS)
-      throw new BadRequestError(`a session holds at most ${MAX_SESSION_CHANNELS} channels`);
-    const channels = wanted.map(({ name, mime }) => {
-      const known = session.channels.get(name);
-      // Idempotent, unless the trickle server's idle sweep removed the channel: then it is made again.
-      if (known !== undefined && runners.channels.exists(known.channel_name)) return known;
-      const made = runners.channels.create(name, runners.channelName(runner, session, name), mime);
-      session.channels.set(name, made);
-      return made;
-    });
-    return sendJson(res, 200, { channels });
-  }
-  if (action === "channels" && method === "DELETE") {
-    const names = channelNames(await readJsonBody(ctx, req)).map(cleanName);
-    for (const n of names) if (!session.channels.has(n)) throw new NotFoundError("trickle channel not found");
-    for (const n of names) {
-      const ch = session.channels.get(n);
-      if (ch === undefined) continue;
-      runners.channels.remove(ch.channel_name);
-      session.channels.delete(n);
-    }
-    return sendJson(res, 200, { deleted: names });
-  }
-  if (action === "proxy" && method === "POST") {
-    const body = await readJsonBody(ctx, req);
-    const given = typeof body.target_url === "string" ? body.target_url.trim() : "";
-    const target = given === "" ? runner.advert.runnerUrl : checkProxyTarget(given, runner.advert.runnerUrl);
-    if (session.proxies.size >= MAX_SESSION_PROXIES)
-      throw new BadRequestError(`a session holds at most ${MAX_SESSION_PROXIES} proxies`);
-    let id = newProxyId();
-    while (session.proxies.has(id)) id = newProxyId();
-    session.proxies.set(id, target);
-    return sendJson(res, 200, { proxy_id: id, url: runners.template?.url(id) ?? "" });
-  }
-  throw new NotFoundError(`no route ${method} /runner/${rest}`);
-}
-
-const hostOf = (req: NodeRequest): string => String(req.headers[":authority"] ?? req.headers.host ?? "");
 
 /** Serves a generated proxy URL; false when the request is not one (the router takes it then). */
 export function tryGeneratedProxy(ctx: OrchestratorContext, req: NodeRequest, res: NodeResponse): boolean {

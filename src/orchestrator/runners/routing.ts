@@ -1,0 +1,66 @@
+/**
+ * Small steps the live runner route modules share (routes/live-runners.ts, routes/live-runner-callbacks.ts):
+ * the node's live runners or 404, path segments and queries, the session headers of a proxied
+ * request, a 204.
+ */
+import type { ServerResponse } from "node:http";
+import { BadRequestError, NotFoundError } from "../../node/errors.ts";
+import type { NodeRequest, NodeResponse } from "../../node/server.ts";
+import type { OrchestratorContext } from "../context.ts";
+import type { SessionHeaders } from "./proxy.ts";
+import type { Runner, RunnerSession } from "./registry.ts";
+import type { LiveRunners } from "./service.ts";
+
+/** Answers 204 without a body. */
+export function noContent(res: NodeResponse): void {
+  (res as ServerResponse).writeHead(204);
+  res.end();
+}
+
+/** The live runners of the node, or 404 `LIVE_RUNNERS_DISABLED`. */
+export function runnersOf(ctx: OrchestratorContext): LiveRunners {
+  if (ctx.runners === undefined)
+    throw new NotFoundError(
+      "live runners are not supported: start the orchestrator with --use-live-runners",
+      {
+        code: "LIVE_RUNNERS_DISABLED",
+      },
+    );
+  return ctx.runners;
+}
+
+/** A decoded path segment (400 when its escapes are bad). */
+export const seg = (s: string | undefined): string => {
+  try {
+    return decodeURIComponent(s ?? "");
+  } catch {
+    throw new BadRequestError("bad path segment");
+  }
+};
+
+/** The query string of a request URL, with its `?` ("" when none). */
+export const queryOf = (url: string | undefined): string => {
+  const q = (url ?? "").indexOf("?");
+  return q === -1 ? "" : (url ?? "").slice(q);
+};
+
+/** The four session headers (and the trace id) of a proxied request. */
+export function sessionHeaders(
+  runners: LiveRunners,
+  runner: Runner,
+  session: RunnerSession,
+  ctx?: OrchestratorContext,
+): SessionHeaders {
+  const traceId = ctx?.scope.getStore()?.traceId;
+  return {
+    route: runner.route,
+    sessionId: session.id,
+    token: runners.registry.sessionToken(runner, session.id),
+    control: runners.sessionControl(runner, session.id),
+    ...(traceId !== undefined ? { traceId } : {}),
+  };
+}
+
+/** The request's host: HTTP/2 `:authority`, else `Host`. */
+export const hostOf = (req: NodeRequest): string =>
+  String(req.headers[":authority"] ?? req.headers.host ?? "");
