@@ -153,6 +153,8 @@ function prettyIfJson(text: string): string {
 export interface JobLiveOptions {
   gateway: string;
   model: string;
+  /** A BYOC stream (`--model` is the capability); without it the gateway's offers decide. */
+  byoc?: boolean;
   input?: string;
   testsrc?: boolean;
   size: { width: number; height: number };
@@ -212,7 +214,7 @@ function bar(fraction: number, width = 24): string {
 /** `job live`: streams the input through the gateway; resolves with the exit code. */
 export async function jobLive(opts: JobLiveOptions, io: JobIo = processIo()): Promise<number> {
   // node-av and the trickle clients load only here: `job run` and `--help` stay light.
-  const [{ LiveSession: Session }, media, { scanMpegTs }] = await Promise.all([
+  const [{ LiveSession: Session, detectLiveKind }, media, { scanMpegTs }] = await Promise.all([
     import("../client/live.ts"),
     import("../client/media.ts"),
     import("../client/mpegts.ts"),
@@ -282,9 +284,12 @@ export async function jobLive(opts: JobLiveOptions, io: JobIo = processIo()): Pr
   };
 
   let session: LiveSession;
+  let kind: "live" | "byoc" = "byoc";
   try {
+    if (opts.byoc !== true) kind = await detectLiveKind(opts.gateway, opts.model, stop.signal);
     session = await Session.start(opts.gateway, {
       model: opts.model,
+      kind,
       ...(opts.params ? { params: opts.params } : {}),
       signal: stop.signal,
     });
@@ -293,7 +298,10 @@ export async function jobLive(opts: JobLiveOptions, io: JobIo = processIo()): Pr
     err(`error: ${e instanceof Error ? e.message : String(e)}`);
     return 1;
   }
-  if (!tty) err(`live: stream ${session.info.streamId} on ${session.info.orchestrator ?? "?"}`);
+  if (!tty)
+    err(
+      `live: ${kind === "byoc" ? "BYOC " : ""}stream ${session.info.streamId} on ${session.info.orchestrator ?? "?"}`,
+    );
   const out = opts.output ? new media.OutputFile(opts.output) : undefined;
   let failure: Error | undefined;
   let videoPid: number | undefined;
@@ -384,10 +392,13 @@ export async function jobLive(opts: JobLiveOptions, io: JobIo = processIo()): Pr
       await Promise.race([ended, sleep(250)]);
     if (!outputEnded && !stop.signal.aborted && failure === undefined)
       err(`live: the output did not end within ${drainMs} ms of the end of input; stopping the stream`);
-    // One more status read for the final figures (payments of the whole stream).
-    const last = await session.stop().catch(() => undefined);
-    if (last?.paidWei !== undefined) stats.paidWei = last.paidWei;
-    if (last?.ticketsSent !== undefined) stats.tickets = last.ticketsSent;
+    // One more status read for the final figures (payments of the whole stream): a native stop
+    // answers the final status, a BYOC stop the container's answer, so read the status first.
+    const before = kind === "byoc" ? await session.status().catch(() => undefined) : undefined;
+    const last = (await session.stop().catch(() => undefined)) ?? before;
+    const final = kind === "byoc" ? before : last;
+    if (final?.paidWei !== undefined) stats.paidWei = final.paidWei;
+    if (final?.ticketsSent !== undefined) stats.tickets = final.ticketsSent;
     stop.abort();
     await receiving;
     await polling;
@@ -473,7 +484,12 @@ Examples:
         "latency, segments and the price paid.",
     )
     .addOption(gatewayOption())
-    .requiredOption("--model <id>", "live model id, e.g. green-tint")
+    .requiredOption("--model <id>", "live model id, e.g. green-tint; or a BYOC capability name")
+    .option(
+      "--byoc",
+      "a BYOC stream (POST /process/stream/start, --model is the capability); by default the gateway's " +
+        "offers decide: BYOC when only byoc/<model> is offered",
+    )
     .addOption(
       new Option("--input <file>", "video file to stream (H.264 is copied, other codecs encoded)").conflicts(
         "testsrc",
@@ -514,7 +530,8 @@ The output size is the pipeline's (the SDK's default is 512x512: pass --params
 Examples:
   tributary job live --model green-tint --testsrc --duration 10s --output out.mp4
   tributary job live --model green-tint --input clip.mp4 --params '{"green":120}' --output tinted.mp4
-  tributary job live --model green-tint --testsrc --size 1280x720 --fps 30 --duration 1m --output out.ts`,
+  tributary job live --model green-tint --testsrc --size 1280x720 --fps 30 --duration 1m --output out.ts
+  tributary job live --byoc --model my-filter --testsrc --duration 10s --output out.mp4`,
     )
     .action(async (opts: JobLiveOptions) => {
       process.exitCode = await jobLive(opts);

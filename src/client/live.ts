@@ -1,11 +1,13 @@
 /**
  * A live video stream through a gateway (docs/spec/orchestrator-gateway.md#live-video-to-video): `POST
- * {gateway}/live/video-to-video` starts it and answers trickle URLs on the gateway; MPEG-TS
+ * {gateway}/live/video-to-video` starts it (a BYOC stream: `POST {gateway}/process/stream/start` with a
+ * `Livepeer` job header naming the capability, video in and out) and answers trickle URLs on the gateway; MPEG-TS
  * segments go to `publish_url` with our {@link TricklePublisher}, the processed output is read from
  * `subscribe_url` with our {@link TrickleSubscriber}; `update_url`, `status_url` and `stop_url`
  * control it. Dispose (`await using`) stops the stream and closes both channels' clients.
  */
 import { TributaryError } from "../node/errors.ts";
+import { encodeJobHeader, newJobRequest } from "../protocol/job-header.ts";
 import { TricklePublisher, type TrickleSegmentResult, TrickleSubscriber } from "../trickle/index.ts";
 import { gatewayErrorOf, gatewayFetch, normalizeGatewayUrl } from "./job.ts";
 
@@ -57,6 +59,47 @@ export interface LiveStartOptions {
   streamId?: string;
   /** Aborting stops the stream and closes the trickle clients. */
   signal?: AbortSignal;
+  /**
+   * `live` (default): a native live-video-to-video stream, `model` its model id; `byoc`: a BYOC
+   * stream, `model` the capability name ({@link detectLiveKind} tells which a gateway offers).
+   */
+  kind?: LiveKind;
+  /** BYOC: the job's `timeout_seconds` (default {@link DEFAULT_BYOC_STREAM_TIMEOUT_SECONDS}). */
+  timeoutSeconds?: number;
+}
+
+/** Which start route a live stream uses. */
+export type LiveKind = "live" | "byoc";
+
+/** `timeout_seconds` of a BYOC stream start's job header when not given. */
+export const DEFAULT_BYOC_STREAM_TIMEOUT_SECONDS = 30;
+
+/**
+ * Which kind of live stream the gateway offers for `model`, from its dashboard state
+ * (`GET {gateway}/dashboard/api/state`): `byoc` when some orchestrator offers the BYOC capability
+ * `byoc/<model>` and none `live-video-to-video/<model>`, else `live` (also when the state cannot be
+ * read: the native start then answers what is wrong).
+ */
+export async function detectLiveKind(
+  gatewayUrl: string,
+  model: string,
+  signal?: AbortSignal,
+): Promise<LiveKind> {
+  try {
+    const res = await fetch(
+      `${normalizeGatewayUrl(gatewayUrl)}/dashboard/api/state`,
+      signal ? { signal } : {},
+    );
+    if (res.status !== 200) {
+      await res.body?.cancel();
+      return "live";
+    }
+    const state = (await res.json()) as { capabilities?: { key?: unknown }[] };
+    const keys = new Set((state.capabilities ?? []).map((c) => c.key));
+    return keys.has(`byoc/${model}`) && !keys.has(`live-video-to-video/${model}`) ? "byoc" : "live";
+  } catch {
+    return "live";
+  }
 }
 
 const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
@@ -72,6 +115,16 @@ const nested = (o: Record<string, unknown>, key: string): Record<string, unknown
   const v = o[key];
   return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 };
+
+/** `text` as a JSON object, else `{}`. */
+function jsonObjectOr(text: string): Record<string, unknown> {
+  try {
+    const v = JSON.parse(text) as unknown;
+    return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
 
 /** Reads a status answer, tolerant of where a gateway version puts its live statistics. */
 export function parseLiveStatus(raw: Record<string, unknown>): LiveStatus {
@@ -124,17 +177,30 @@ export class LiveSession implements AsyncDisposable {
     signal?.addEventListener("abort", this.#stopOnAbort, { once: true });
   }
 
-  /** Starts a stream: `POST {gatewayUrl}/live/video-to-video`. Rejects with a GatewayError on 4xx/5xx. */
+  /**
+   * Starts a stream: `POST {gatewayUrl}/live/video-to-video`, or for `kind: "byoc"` `POST
+   * {gatewayUrl}/process/stream/start` (video in and out). Rejects with a GatewayError on 4xx/5xx.
+   */
   static async start(gatewayUrl: string, options: LiveStartOptions): Promise<LiveSession> {
-    const url = `${normalizeGatewayUrl(gatewayUrl)}/live/video-to-video`;
-    const what = `live start (model ${options.model})`;
+    const base = normalizeGatewayUrl(gatewayUrl);
+    const byoc = options.kind === "byoc";
+    const what = `${byoc ? "BYOC stream" : "live"} start (${byoc ? "capability" : "model"} ${options.model})`;
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (byoc)
+      headers.livepeer = encodeJobHeader(
+        newJobRequest({
+          capability: options.model,
+          timeoutSeconds: options.timeoutSeconds ?? DEFAULT_BYOC_STREAM_TIMEOUT_SECONDS,
+          parameters: JSON.stringify({ enable_video_ingress: true, enable_video_egress: true }),
+        }),
+      );
     const res = await gatewayFetch(
-      url,
+      byoc ? `${base}/process/stream/start` : `${base}/live/video-to-video`,
       {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers,
         body: JSON.stringify({
-          model_id: options.model,
+          ...(byoc ? {} : { model_id: options.model }),
           ...(options.params ? { params: options.params } : {}),
           ...(options.streamId ? { stream_id: options.streamId } : {}),
         }),
@@ -264,7 +330,8 @@ export class LiveSession implements AsyncDisposable {
       let status: LiveStatus | undefined;
       try {
         const res = await gatewayFetch(this.info.stopUrl, { method: "POST" }, "live stop");
-        if (res.status === 200) status = parseLiveStatus((await res.json()) as Record<string, unknown>);
+        // A BYOC stop answers the container's own stop answer (JSON or not), not a status.
+        if (res.status === 200) status = parseLiveStatus(jsonObjectOr(await res.text()));
         else if (res.status !== 404) throw await gatewayErrorOf(res, "live stop");
         else await res.body?.cancel();
       } finally {
