@@ -32,6 +32,7 @@ export const BENCHES: Bench[] = [
   { name: "orchestrator", run: async (o) => (await import("./orchestrator/run.ts")).orchestratorBench(o) },
   { name: "gateway", run: async (o) => (await import("./gateway/run.ts")).gatewayBench(o) },
   { name: "memory", run: async (o) => (await import("./memory/run.ts")).memoryBench(o) },
+  { name: "signer", run: async (o) => (await import("./signer/run.ts")).signerBench(o) },
 ];
 
 /** What {@link runAll} gives back. */
