@@ -85,15 +85,21 @@ export function createLive(options: LiveOptions): LiveManager {
   );
   watchdog.unref();
 
+  /** When the watchdog first saw each stream past `starting` (its client has had its URLs since). */
+  const answeredAt = new WeakMap<LiveStream, number>();
+
   /**
-   * True when `s` takes input and its `<channel>-in` got no write for the idle timeout (the channel's
-   * write time is its creation until the first segment). A stream whose input ended is not idle: it
-   * drains and ends on its own.
+   * True when `s` takes input and its `<channel>-in` got no write for the idle timeout, counted from
+   * the later of its last write and the start's answer (a slow start is not idleness). A stream still
+   * starting, or whose input ended (it drains and ends on its own), is not idle.
    */
   function isIdle(s: LiveStream, now: number): boolean {
-    if (s.input === undefined || s.inputEnded || s.state === "ended" || s.state === "stopped") return false;
+    if (s.input === undefined || s.inputEnded || s.state === "starting") return false;
+    if (s.state === "ended" || s.state === "stopped") return false;
+    let since = answeredAt.get(s);
+    if (since === undefined) answeredAt.set(s, (since = now));
     const ch = trickle.getChannel(`${s.channel}-in`);
-    return ch !== undefined && !ch.closed && now - ch.writeTime > idleTimeoutMs;
+    return ch !== undefined && !ch.closed && now - Math.max(ch.writeTime, since) > idleTimeoutMs;
   }
 
   /**
