@@ -5,7 +5,7 @@
  * - **Dynamic runners** register with `POST /runners/heartbeat` (heartbeat.ts): bootstrap with the
  *   orchestrator secret, then the derived heartbeat secret. One that sends no valid heartbeat for
  *   `heartbeatTtlMs` (20 s, go-livepeer's) is withdrawn: hidden at once, then removed by the sweep
- *   (every `heartbeatIntervalMs`, 5 s) with its sessions released and its channels closed.
+ *   (every second, service.ts; go-livepeer: every 5 s) with its sessions released and its channels closed.
  * - **Static runners** come from `runners.json` or `/registerLiveRunners` (upsert by label: the id and
  *   the sessions of a known label survive). Their `health_url` is polled (health.ts); an unhealthy one
  *   is hidden and its sessions released; it does not expire.

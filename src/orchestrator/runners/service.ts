@@ -19,6 +19,9 @@ import { ProxyTemplate } from "./proxy.ts";
 import { type Runner, RunnerRegistry, type RunnerSession } from "./registry.ts";
 import { deriveSecret } from "./secrets.ts";
 
+/** How often withdrawn dynamic runners are removed and their sessions released (go-livepeer: 5 s). */
+export const SWEEP_INTERVAL_MS = 1000;
+
 /** Options of {@link LiveRunners} (the orchestrator's `liveRunners` option). */
 export interface LiveRunnerOptions {
   /** Static runners file (`--live-runner-config`): loaded at start, hot reloaded. */
@@ -176,7 +179,8 @@ export class LiveRunners {
       t.unref();
       this.#timers.push(t);
     };
-    every(this.registry.heartbeatIntervalMs, () => this.registry.sweep());
+    // Hidden at the TTL already (lookups check it); the sweep releases sessions within a second after.
+    every(Math.min(SWEEP_INTERVAL_MS, this.registry.heartbeatIntervalMs), () => this.registry.sweep());
     every(this.options.healthIntervalMs ?? DEFAULT_RUNNER_HEALTH_INTERVAL_MS, () =>
       checkStaticRunners(this.registry, this.options.probe),
     );
