@@ -29,12 +29,12 @@ import {
   parseHostPort,
   parsePrice,
   parseWei,
+  startFailureMessage,
 } from "./options.ts";
 
 /** go-livepeer gateway flag → our flag (`undefined`: accepted and ignored, it is implied). */
 export const GATEWAY_GO_FLAG_ALIASES: Readonly<Record<string, string | undefined>> = {
   orchAddr: "--orch-addr",
-  startFailureMessage,
   orchWebhookUrl: "--orch-webhook-url",
   httpAddr: "--http-addr",
   network: "--network",
