@@ -95,6 +95,10 @@ describe("Live Runner API (offchain)", () => {
     assert.equal(ok.status, 200, ok.text);
     const first = ok.json().runners[0];
     assert.equal(first.healthy, true);
+    assert.deepEqual(
+      [first.health_url, first.healthy_status_code, first.mode],
+      [`${runner.url}/health`, 200, "persistent"],
+    );
     const again = await postJson(`${op}/registerLiveRunners`, { runners: [{ ...entry, capacity: 3 }] });
     assert.equal(again.json().runners[0].runner_id, first.runner_id, "upsert keeps the id");
     assert.equal((await call(`${op}/registerLiveRunners`)).status, 405);

@@ -4,7 +4,7 @@
  *
  * `POST /registerLiveRunners` with a `{"runners": [...]}` document (runners/config.ts): validates the
  * whole batch (400 `INVALID_RUNNERS_CONFIG` naming `runners[i]`, nothing registered), health checks
- * each entry, upserts by label and answers `{"runners": [{runner_id, label, app, mode, healthy}]}`;
+ * each entry, upserts by label and answers `{"runners": [{runner_id, label, app, runner_url, mode, health_url, healthy_status_code, healthy}]}` (go-livepeer's);
  * 405 for another method; 404 for other paths. It has no authentication of its own, as upstream:
  * keep it on loopback (`--cli-addr`).
  */

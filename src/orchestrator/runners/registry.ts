@@ -167,7 +167,16 @@ export class RunnerRegistry {
     entries: readonly StaticRunner[],
     healthy: readonly boolean[],
     source: "file" | "api",
-  ): { runner_id: string; label: string; app: string; mode: string; healthy: boolean }[] {
+  ): {
+    runner_id: string;
+    label: string;
+    app: string;
+    runner_url: string;
+    mode: string;
+    health_url: string;
+    healthy_status_code: number;
+    healthy: boolean;
+  }[] {
     const byLabel = new Map<string, Runner>();
     for (const r of this.#byRoute.values()) if (r.isStatic) byLabel.set(r.advert.label, r);
     // Checked before anything changes, so a refused batch registers nothing.
@@ -205,7 +214,16 @@ export class RunnerRegistry {
       runner.health = { url: entry.healthUrl, status: entry.healthyStatusCode, source };
       if (!ok) for (const id of [...runner.sessions.keys()]) this.release(runner, id);
       this.#byRoute.set(route, runner);
-      return { runner_id: runner.id, label: entry.label, app: entry.app, mode: entry.mode, healthy: ok };
+      return {
+        runner_id: runner.id,
+        label: entry.label,
+        app: entry.app,
+        runner_url: entry.runnerUrl,
+        mode: entry.mode,
+        health_url: entry.healthUrl,
+        healthy_status_code: entry.healthyStatusCode,
+        healthy: ok,
+      };
     });
     if (source === "file") {
       const kept = new Set(entries.map((e) => e.label));
