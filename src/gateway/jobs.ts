@@ -90,11 +90,11 @@ function wanted(job: Job): string {
   return job.pipeline === "byoc" ? `BYOC capability "${job.modelId}"` : `${job.pipeline}/${job.modelId}`;
 }
 
-/** Every orchestrator offering the job's model is busy: 503 with `Retry-After`. */
-function busyError(job: Job, count: number): TributaryError {
+/** Every orchestrator offering `what` (a model, a capability) is busy: 503 with `Retry-After`. */
+export function busyError(what: string, count: number): TributaryError {
   return new TributaryError(
     "ORCHESTRATORS_BUSY",
-    `all ${count} orchestrator${count === 1 ? "" : "s"} offering ${wanted(job)} are busy; retry in ${BUSY_RETRY_AFTER_S} s`,
+    `all ${count} orchestrator${count === 1 ? "" : "s"} offering ${what} are busy; retry in ${BUSY_RETRY_AFTER_S} s`,
     { status: 503, details: { retryAfterSeconds: BUSY_RETRY_AFTER_S, orchestrators: count } },
   );
 }
@@ -113,7 +113,7 @@ export function noCandidateError(job: Job, rejected: readonly Rejection[]): Trib
       `no orchestrator offers ${wanted(job)} (${considered.length} known); check the model id, or GET /dashboard for what the network offers`,
       { status: 404, details: { orchestrators: considered.length } },
     );
-  if (offering.every((x) => x.code === "NO_CAPACITY")) return busyError(job, offering.length);
+  if (offering.every((x) => x.code === "NO_CAPACITY")) return busyError(wanted(job), offering.length);
   if (offering.every((x) => x.code === "PRICE_ABOVE_MAX"))
     return new TributaryError(
       "PRICE_ABOVE_LIMIT",
@@ -266,7 +266,7 @@ async function attempts(
   }
   if (tried.size > 0 && busy.size === tried.size) {
     metrics.jobs.inc({ ...labels, outcome: "busy" });
-    throw busyError(job, busy.size);
+    throw busyError(wanted(job), busy.size);
   }
   metrics.jobs.inc({ ...labels, outcome: "failed" });
   throw new TributaryError(

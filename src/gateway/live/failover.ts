@@ -17,6 +17,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { TributaryError } from "../../node/errors.ts";
 import type { Logger } from "../../node/logger.ts";
 import type { OrchestratorDescriptor } from "../discovery/index.ts";
+import { busyError } from "../jobs.ts";
 import { failureCauseOf } from "../orch-http.ts";
 import { LIVE_VIDEO_PENALTY } from "../selection/index.ts";
 import { type LiveContext, MAX_SWAPS, PIPELINE, trimSlash } from "./context.ts";
@@ -75,6 +76,8 @@ export async function startOnNext(ctx: LiveContext, s: LiveStream): Promise<void
   /** An orchestrator to try again: its ticket params expired on the way. */
   let again: OrchestratorDescriptor | undefined;
   let expiredRetries = 0;
+  /** Orchestrators that answered "no capacity" (busy, not failed). */
+  let busy = 0;
   for (;;) {
     if (s.stopped.signal.aborted) return;
     const retry = again;
@@ -82,6 +85,11 @@ export async function startOnNext(ctx: LiveContext, s: LiveStream): Promise<void
     const d = retry ?? (await pick(ctx, s));
     if (retry === undefined) expiredRetries = 0;
     if (d === undefined) {
+      if (busy > 0 && busy === s.tried.size)
+        throw busyError(
+          `${s.kind === "live" ? `${PIPELINE}/` : "BYOC stream capability "}${s.modelId}`,
+          busy,
+        );
       throw new TributaryError(
         "NO_ORCHESTRATORS",
         `no orchestrator accepted ${s.kind === "live" ? "live stream model" : "BYOC stream capability"} ${s.modelId} (tried ${s.tried.size})`,
@@ -112,6 +120,7 @@ export async function startOnNext(ctx: LiveContext, s: LiveStream): Promise<void
       if (isClientFailure(err)) throw err;
       // Busy is not dead: an orchestrator at capacity is skipped, not counted as failed nor suspended.
       if (failureCauseOf(err) === "no-capacity") {
+        busy++;
         log.info({ stream_id: s.id, err }, "orchestrator at capacity; trying the next one");
         continue;
       }

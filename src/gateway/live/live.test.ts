@@ -278,3 +278,62 @@ test("a stream started and never fed is stopped after the idle timeout: its orch
     await tr.close();
   }
 });
+
+test("a live start every orchestrator refuses as busy (NO_CAPACITY) is a 503 ORCHESTRATORS_BUSY; nobody is suspended or counted failed", async () => {
+  const busy = JSON.stringify({
+    error: { code: "NO_CAPACITY", message: "No capacity available for capability x" },
+  });
+  const http: OrchestratorHttp = {
+    async send() {
+      return Object.assign(Readable.from([Buffer.from(busy)]), { statusCode: 503, headers: {} }) as never;
+    },
+    close() {},
+  };
+  const two = [descriptor("https://f"), descriptor("https://g")];
+  const failures: string[] = [];
+  const pool = {
+    current: async () => two,
+    refresh: async () => two,
+    recordSuccess() {},
+    recordFailure: (url: string) => failures.push(url),
+  } as unknown as OrchestratorPool;
+  const selector = {
+    select: (all: OrchestratorDescriptor[], req: { exclude?: readonly string[] }) => ({
+      ranked: all.filter((d) => !req.exclude?.includes(d.transcoder)).map((descriptor) => ({ descriptor })),
+      rejected: [],
+    }),
+  } as unknown as Selector;
+  const sus = new Suspender();
+  const lm = createLive({
+    pool,
+    selector,
+    suspender: sus,
+    http,
+    logger: silentLogger(),
+    signal: new AbortController().signal,
+    baseUrl: () => "http://gw",
+    traceOf: () => ({ trace: startTrace(undefined), log: silentLogger() }),
+  });
+  const req = Object.assign(Readable.from([Buffer.from('{"model_id":"m"}')]), {
+    method: "POST",
+    url: "/live/video-to-video",
+    headers: { "content-type": "application/json" },
+  }) as unknown as IncomingMessage;
+  try {
+    await assert.rejects(lm.handle(req, {} as never, "/live/video-to-video"), (err: unknown) => {
+      const e = err as {
+        code?: string;
+        status?: number;
+        details?: { retryAfterSeconds?: number };
+        message: string;
+      };
+      assert.deepEqual([e.code, e.status, e.details?.retryAfterSeconds], ["ORCHESTRATORS_BUSY", 503, 2]);
+      assert.match(e.message, /^all 2 orchestrators offering live-video-to-video\/m are busy/);
+      return true;
+    });
+    assert.deepEqual(failures, []);
+    assert.deepEqual(sus.entries(), []);
+  } finally {
+    await lm.close();
+  }
+});
