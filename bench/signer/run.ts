@@ -5,7 +5,7 @@
  *
  * Both sides make one-ticket `live` payments on a chain that stands still. The signer side is the
  * real router over HTTP/1.1 keep-alive on 127.0.0.1, its store a SQLite file in a temporary data
- * directory (WAL, synchronous=FULL: each payment commits its nonce range before signing). Each client
+ * directory (WAL, synchronous=FULL: a payment leaves only once its nonce range is committed; one commit per event-loop turn). Each client
  * rotates to fresh ticket params every 500 tickets (an orchestrator takes 600 per params).
  *
  *   node bench/signer/run.ts [--quick]
@@ -127,7 +127,10 @@ export async function signerBench(opts: BenchOptions & { seconds?: number }): Pr
     const infoOf = (c: number, i: number): string => {
       const key = `${c}/${Math.floor(i / 500)}`;
       let v = infos.get(key);
-      if (v === undefined) infos.set(key, (v = info(params(c, Math.floor(i / 500)))));
+      if (v === undefined) {
+        v = info(params(c, Math.floor(i / 500)));
+        infos.set(key, v);
+      }
       return v;
     };
     log(`signer: ${CLIENTS} clients over HTTP for ${seconds} s…`);
@@ -182,7 +185,7 @@ export async function signerBench(opts: BenchOptions & { seconds?: number }): Pr
       rows: [row],
       detail: markdownTable([
         {
-          path: "tributary signer over HTTP (SQLite commit per payment)",
+          path: "tributary signer over HTTP (SQLite group commit)",
           "payments/s": viaSigner.toFixed(0),
         },
         { path: "in-process Sender + headers (a gateway with the key)", "payments/s": inProcess.toFixed(0) },

@@ -301,7 +301,7 @@ export async function generateLivePayment(
   // reserved and committed, and the Sender session started on it, in one synchronous run.
   if (ctx.store.lastNonce(params.recipientRandHash) + n > MAX_SENDER_NONCES)
     throw refresh(transcoder, `these ticket params carried ${MAX_SENDER_NONCES} tickets already`);
-  const first = ctx.store.reserve(reservation, ctx.limits);
+  const { first, durable } = ctx.store.reserve(reservation, ctx.limits);
   const sessionId = sender.startSession(params, first - 1);
   // createPayment takes the session object synchronously, before its first await, so the session
   // can be forgotten at once and a concurrent request on the same params starts its own.
@@ -313,7 +313,11 @@ export async function generateLivePayment(
   sender.cleanupSession(sessionId);
   let payment: string;
   let segCreds: string;
+  let committed = false;
   try {
+    // Nothing made on the reserved nonces leaves before the reservation is on disk.
+    await durable;
+    committed = true;
     payment = encodePaymentHeader(await paying);
     const sig: Hex = await signPayload(ctx.signer, segCredsSigningBytes(manifestId, 0n, EMPTY_SEGMENT_HASH));
     segCreds = encodeSegmentHeader({
@@ -334,7 +338,10 @@ export async function generateLivePayment(
         : {}),
     });
   } catch (err) {
-    ctx.store.refund(reservation, prev ?? { ...session, balance, lastUpdateMs: 0 });
+    paying.catch(() => {});
+    // A reservation whose commit failed was rolled back: nothing to refund.
+    if (committed)
+      await ctx.store.refund(reservation, prev ?? { ...session, balance, lastUpdateMs: 0 }).catch(() => {});
     throw err instanceof PaymentError ? paymentAnswer(err, transcoder) : err;
   }
   ctx.metrics.paid(approval.app, capability !== undefined ? "byoc" : type || "pixels", n, value);

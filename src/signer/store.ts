@@ -1,9 +1,10 @@
 /**
  * The remote signer's durable state, one SQLite file in its data directory (`signer.db`):
  * - **nonces**: the last ticket nonce handed out per recipientRandHash. A payment reserves its range
- *   with one `INSERT … ON CONFLICT DO UPDATE … RETURNING` inside the same transaction that records
- *   the spend, and that transaction commits (WAL, `synchronous=FULL`) before any ticket is signed, so
- *   neither concurrent clients nor a restart after SIGKILL can hand out a nonce twice.
+ *   with one `INSERT … ON CONFLICT DO UPDATE … RETURNING` together with its spend and session, and
+ *   its tickets leave the process only once that is committed (WAL, `synchronous=FULL`), so neither
+ *   concurrent clients nor a restart after SIGKILL can hand out a nonce twice. Reservations made in
+ *   one event-loop turn share one commit (group commit: one sync for many payments).
  * - **sessions**: one row per payment state the signer gave a client (orchestrator, payment type,
  *   manifest id, app, initial price, the credit estimate at the orchestrator, last payment time). The
  *   client only holds an HMAC-tagged reference to its row; nothing it sends back is trusted beyond
@@ -161,6 +162,8 @@ export class SignerStore implements Disposable {
   readonly #windowMs: number;
   readonly #now: () => number;
   readonly #q: Record<string, StatementSync>;
+  /** The transaction the reservations of this event-loop turn share (see {@link reserve}). */
+  #group: { done: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | undefined;
 
   constructor(db: DatabaseSync, options: SignerStoreOptions) {
     this.#db = db;
@@ -267,13 +270,64 @@ export class SignerStore implements Disposable {
   }
 
   /**
-   * In one transaction: checks the limits, adds the spend, reserves `tickets` nonces on
-   * `recipientRandHash` and writes the session. Returns the first reserved nonce. Throws
-   * {@link SpendLimitError} (nothing written).
+   * Group commit: the reservations of one event-loop turn share one transaction, committed (and
+   * synced) at the next `setImmediate`. Returns the promise of that commit. Each reservation runs in
+   * its own savepoint inside it, so one that throws leaves nothing behind.
    */
-  reserve(r: Reservation, limits: SpendLimits): number {
-    this.#db.exec("BEGIN IMMEDIATE");
+  #join(): Promise<void> {
+    if (this.#group === undefined) {
+      this.#db.exec("BEGIN IMMEDIATE");
+      let resolve!: () => void;
+      let reject!: (err: unknown) => void;
+      const done = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      this.#group = { done, resolve, reject };
+      setImmediate(() => this.#commit());
+    }
+    return this.#group.done;
+  }
+
+  #commit(): void {
+    const g = this.#group;
+    if (g === undefined) return;
+    this.#group = undefined;
     try {
+      this.#db.exec("COMMIT");
+      g.resolve();
+    } catch (err) {
+      try {
+        this.#db.exec("ROLLBACK");
+      } catch {
+        // the transaction is gone already
+      }
+      g.reject(err);
+    }
+  }
+
+  #inSavepoint<T>(fn: () => T): { value: T; durable: Promise<void> } {
+    const durable = this.#join();
+    this.#db.exec("SAVEPOINT reservation");
+    try {
+      const value = fn();
+      this.#db.exec("RELEASE reservation");
+      return { value, durable };
+    } catch (err) {
+      this.#db.exec("ROLLBACK TO reservation");
+      this.#db.exec("RELEASE reservation");
+      throw err;
+    }
+  }
+
+  /**
+   * Checks the limits, adds the spend, reserves `tickets` nonces on `recipientRandHash` and writes
+   * the session, all at once. Returns the first reserved nonce and the promise that all of it is on
+   * disk (group commit): nothing made on these nonces may leave the process before it resolves.
+   * Throws {@link SpendLimitError} (nothing written).
+   */
+  reserve(r: Reservation, limits: SpendLimits): { first: number; durable: Promise<void> } {
+    const { value: first, durable } = this.#inSavepoint(() => {
       const mine = this.spent(r.app, r.window);
       if (limits.perApp !== undefined && mine.wei.add(r.value).cmp(limits.perApp) > 0)
         throw new SpendLimitError(`app "${r.app}"`, mine.wei, r.value, limits.perApp);
@@ -291,18 +345,14 @@ export class SignerStore implements Disposable {
         first = Number(row.nonce) - r.tickets + 1;
       }
       this.#putSession(r.session);
-      this.#db.exec("COMMIT");
       return first;
-    } catch (err) {
-      this.#db.exec("ROLLBACK");
-      throw err;
-    }
+    });
+    return { first, durable };
   }
 
   /** Takes back the spend and the credit of a reservation whose tickets could not be signed (nonces stay used). */
-  refund(r: Reservation, previous: SignerSession): void {
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
+  refund(r: Reservation, previous: SignerSession): Promise<void> {
+    return this.#inSavepoint(() => {
       const mine = this.spent(r.app, r.window);
       this.#q.putSpend!.run(
         r.app,
@@ -311,11 +361,7 @@ export class SignerStore implements Disposable {
         Math.max(0, mine.tickets - r.tickets),
       );
       this.#putSession(previous);
-      this.#db.exec("COMMIT");
-    } catch (err) {
-      this.#db.exec("ROLLBACK");
-      throw err;
-    }
+    }).durable;
   }
 
   #putSession(s: SignerSession): void {
@@ -341,6 +387,7 @@ export class SignerStore implements Disposable {
   }
 
   close(): void {
+    this.#commit();
     if (this.#db.isOpen) this.#db.close();
   }
 
