@@ -22,6 +22,7 @@ import { parsePort, startFailureMessage } from "./options.ts";
 
 interface DevCliOptions {
   offchain: boolean;
+  remoteSigner: boolean;
   dataDir?: string;
   persist: boolean;
   host: string;
@@ -67,6 +68,8 @@ export function formatSummary(s: DevNetworkSummary): string {
     out(`  gateway       ${s.gateway.url}`);
     out(`  dashboard     ${s.gateway.dashboard}`);
   } else out("  gateway       not started");
+  if (s.signer)
+    out(`  signer        ${s.signer.url}   (the gateway pays through it as ${s.signer.address}; no key)`);
   out(`  orchestrator  ${s.orchestrator.url}   (self-signed TLS; BYOC secret ${s.orchestrator.secret})`);
   if (s.chain) out(`  chain RPC     ${s.chain.rpcUrl}   (chain id ${s.chain.chainId})`);
   for (const c of s.containers) out(`  container     ${c.name.padEnd(13)} ${c.url}   → ${c.capability}`);
@@ -153,6 +156,11 @@ export function devCommand(): Command {
         "try; Ctrl-C stops everything.",
     )
     .option("--offchain", "no chain: the orchestrator runs offchain (no payments)", false)
+    .option(
+      "--remote-signer",
+      "devnet: run the gateway and a remote signer split (the signer holds the gateway account, the gateway no key)",
+      false,
+    )
     .addOption(
       new Option(
         "--data-dir <dir>",
@@ -196,10 +204,16 @@ text-reverse costs 1 gwei per second there, so each job carries real tickets.
 Examples:
   npm start
   tributary dev --offchain
+  tributary dev --remote-signer
   tributary dev --orchestrator-port 0 --gateway-port 0 --chain-port 0 --json`,
     )
     .action(async (opts: DevCliOptions) => {
       const err = (s: string) => process.stderr.write(`${s}\n`);
+      if (opts.remoteSigner && opts.offchain) {
+        err("error: --remote-signer needs the devnet (it pays with tickets); drop --offchain");
+        process.exitCode = 2;
+        return;
+      }
       const logger = createLogger({ name: "dev", level: opts.logLevel });
       const stopRequested = new AbortController();
       let signals = 0;
@@ -236,6 +250,7 @@ Examples:
       );
       const started = startDevNetwork({
         offchain: opts.offchain,
+        remoteSigner: opts.remoteSigner,
         ...(opts.dataDir === undefined ? {} : { dataDir: opts.dataDir }),
         persist: opts.persist,
         host: opts.host,

@@ -7,6 +7,11 @@ import {
   DEFAULT_IDLE_TIMEOUT_MS,
 } from "../gateway/live/index.ts";
 import { type GatewayOnchain, startGatewayOnchain } from "../gateway/onchain.ts";
+import {
+  connectRemoteSigner,
+  parseSignerHeaders,
+  type RemoteSignerClient,
+} from "../gateway/remote-signer.ts";
 import { DEFAULT_STRATEGY, STRATEGY_NAMES } from "../gateway/selection/index.ts";
 import { createLogger } from "../node/logger.ts";
 import { DEFAULT_MAX_TICKET_EV, DEFAULT_MAX_TOTAL_EV, MAX_SENDER_NONCES } from "../payments/constants.ts";
@@ -47,6 +52,8 @@ export const GATEWAY_GO_FLAG_ALIASES: Readonly<Record<string, string | undefined
   maxTotalEV: "--max-total-ev",
   selectionAlgorithm: "--selection-strategy",
   gatewayHost: "--gateway-host",
+  remoteSignerUrl: "--remote-signer-url",
+  remoteSignerHeaders: "--remote-signer-headers",
   gateway: undefined,
   broadcaster: undefined,
 };
@@ -70,6 +77,8 @@ interface GatewayCliOptions extends KeyCliOptions, HttpLimitCliOptions {
   byocStreamPaymentInterval: number;
   tokenReuse: number;
   refreshInterval: number;
+  remoteSignerUrl?: string;
+  remoteSignerHeaders?: Record<string, string>;
   logLevel?: string;
 }
 
@@ -194,13 +203,34 @@ export function gatewayCommand(): Command {
         .default(DEFAULT_REFRESH_INTERVAL_MS, durationLabel(DEFAULT_REFRESH_INTERVAL_MS))
         .argParser(parseDuration),
     )
+    .addOption(
+      new Option(
+        "--remote-signer-url <url>",
+        "pay through a remote signer (tributary signer or go-livepeer -remoteSigner) that holds the key and " +
+          "deposit; the gateway holds no key (no --key-file) and needs --orch-addr or --orch-webhook-url",
+      ).env("TRIBUTARY_REMOTE_SIGNER_URL"),
+    )
+    .addOption(
+      new Option(
+        "--remote-signer-headers <list>",
+        'headers sent on every signer call: "Name:value,Name2:value2" (go-livepeer\'s format) or a JSON object',
+      )
+        .env("TRIBUTARY_REMOTE_SIGNER_HEADERS")
+        .argParser((v) => {
+          try {
+            return parseSignerHeaders(v);
+          } catch (err) {
+            throw new InvalidArgumentError((err as Error).message);
+          }
+        }),
+    )
     .addOption(new Option("--log-level <level>", "pino log level").env("TRIBUTARY_LOG_LEVEL"))
     .addHelpText(
       "after",
       `
 go-livepeer spellings are accepted: -orchAddr, -orchWebhookUrl, -httpAddr, -network, -ethUrl,
 -ethKeystorePath, -dataDir, -maxPricePerUnit, -maxTicketEV, -maxTotalEV, -selectionAlgorithm,
--gatewayHost, -ethPassword, -ethAcctAddr (also as -flag=value); -ethKeystorePath (--key-file) takes a hex
+-gatewayHost, -remoteSignerUrl, -remoteSignerHeaders, -ethPassword, -ethAcctAddr (also as -flag=value); -ethKeystorePath (--key-file) takes a hex
 key file, a V3 JSON keystore (password: --password, a file or the value) or a keystore directory;
 -gateway and -broadcaster are implied and ignored.
 
@@ -218,16 +248,38 @@ Examples:
   tributary gateway -gateway -orchAddr 10.0.0.5:8935,10.0.0.6:8935 -httpAddr 0.0.0.0:8937 -network offchain`,
     )
     .action(async (opts: GatewayCliOptions, cmd: Command) => {
+      const remote = opts.remoteSignerUrl !== undefined;
+      if (remote && keyFileOf(opts) !== undefined)
+        cmd.error(
+          "error: --remote-signer-url and --key-file both given: a gateway paying through a remote signer holds no key; drop one",
+          { exitCode: 2 },
+        );
+      if (remote && !opts.orchAddr && !opts.orchWebhookUrl)
+        cmd.error("error: --remote-signer-url needs --orch-addr host:port[,…] or --orch-webhook-url URL", {
+          exitCode: 2,
+        });
+      if (!remote && opts.remoteSignerHeaders !== undefined)
+        cmd.error("error: --remote-signer-headers needs --remote-signer-url", { exitCode: 2 });
       if (opts.network === "offchain" && !opts.orchAddr && !opts.orchWebhookUrl)
         cmd.error("error: give --orch-addr host:port[,…] or --orch-webhook-url URL", { exitCode: 2 });
-      if (opts.network !== "offchain" && (opts.ethUrl === undefined || keyFileOf(opts) === undefined))
+      if (
+        !remote &&
+        opts.network !== "offchain" &&
+        (opts.ethUrl === undefined || keyFileOf(opts) === undefined)
+      )
         cmd.error(`error: --network ${opts.network} needs --eth-url and --key-file`, { exitCode: 2 });
       const logger = createLogger({ name: "gateway", level: opts.logLevel });
       const { host, port } = opts.httpAddr;
       let running: RunningGateway;
       let onchain: GatewayOnchain | undefined;
+      let signer: RemoteSignerClient | undefined;
       try {
-        if (opts.network !== "offchain")
+        if (remote)
+          signer = await connectRemoteSigner({
+            url: opts.remoteSignerUrl as string,
+            headers: opts.remoteSignerHeaders,
+          });
+        else if (opts.network !== "offchain")
           onchain = await startGatewayOnchain({
             network: opts.network,
             ethUrl: opts.ethUrl as string,
@@ -247,6 +299,7 @@ Examples:
             ...(onchain ? { chain: onchain.chainSource } : {}),
           },
           payments: onchain ? { ...onchain.payments, tokenReuseMs: opts.tokenReuse } : undefined,
+          remoteSigner: signer,
           strategy: opts.selectionStrategy,
           maxPricePerUnit: opts.maxPricePerUnit,
           liveEventTimeoutMs: opts.liveEventTimeout,
@@ -266,7 +319,7 @@ Examples:
         cmd.error(`error: ${startFailureMessage(err, "--http-addr")}`, { exitCode: 1 });
       }
       process.stdout.write(
-        `gateway listening on ${running.url} (dashboard at ${running.url}/dashboard)${onchain ? `, paying as ${onchain.address}` : ""}\n`,
+        `gateway listening on ${running.url} (dashboard at ${running.url}/dashboard)${onchain ? `, paying as ${onchain.address}` : ""}${signer ? `, paying through the remote signer ${signer.url} as ${signer.address}` : ""}\n`,
       );
       await new Promise<void>((resolve) => {
         const stop = (): void => {

@@ -16,6 +16,7 @@ import {
   startOrchestrator,
 } from "../orchestrator/index.ts";
 import { type OnchainPayments, startOnchainPayments } from "../orchestrator/onchain.ts";
+import { DEFAULT_STREAM_IDLE_TIMEOUT_MS } from "../orchestrator/streams.ts";
 import { DEFAULT_MAX_CHAIN_STALENESS_MS } from "../payments/chain-facts.ts";
 import { DEFAULT_TICKET_EV, MAX_SENDER_NONCES } from "../payments/constants.ts";
 import { DEFAULT_TARGET_TICKETS_PER_PAYMENT } from "../payments/index.ts";
@@ -132,6 +133,7 @@ interface OrchestratorCliOptions extends KeyCliOptions, HttpLimitCliOptions {
   healthTimeout: number;
   healthFailures: number;
   containerKeepAlive?: boolean;
+  streamIdleTimeout: number;
   useLiveRunners?: boolean;
   liveRunnerConfig?: string;
   liveRunnerAddr?: string;
@@ -254,6 +256,14 @@ export function orchestratorCommand(): Command {
     )
     .addOption(
       new Option(
+        "--stream-idle-timeout <duration>",
+        "end a live or BYOC stream whose input channel got nothing this long (never fed, or its gateway went away) and free its slot (0 = never)",
+      )
+        .default(DEFAULT_STREAM_IDLE_TIMEOUT_MS, durationLabel(DEFAULT_STREAM_IDLE_TIMEOUT_MS))
+        .argParser(parseDuration),
+    )
+    .addOption(
+      new Option(
         "--use-live-runners [enabled]",
         "serve the Live Runner API: /discovery, dynamic runners (POST /runners/heartbeat with --orch-secret), /apps/… sessions and proxy",
       )
@@ -361,6 +371,7 @@ Examples:
             failureThreshold: opts.healthFailures,
           },
           containerKeepAlive: opts.containerKeepAlive === true,
+          streamIdleTimeoutMs: opts.streamIdleTimeout,
           ...(opts.useLiveRunners === true || opts.liveRunnerConfig !== undefined
             ? {
                 liveRunners: {

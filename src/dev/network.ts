@@ -38,6 +38,7 @@ import {
   startRoundInitializer,
 } from "../chain/index.ts";
 import { DEFAULT_GATEWAY_PORT } from "../gateway/index.ts";
+import type { RemoteSignerClient } from "../gateway/remote-signer.ts";
 import { TributaryError } from "../node/errors.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
 import { parseAiModels } from "../orchestrator/config.ts";
@@ -54,6 +55,7 @@ import { parseJsonBig, priceInfoFromGoJson, ticketParamsFromGoJson } from "../pr
 import type { Pipeline } from "../runner/pipeline.ts";
 import { startRegistration } from "../runner/registration.ts";
 import { type RunningRunner, startRunner } from "../runner/server.ts";
+import type { RunningSigner } from "../signer/index.ts";
 import { Supervisor, type SupervisorEvent } from "./supervisor.ts";
 
 /** Name of the BYOC capability text-reverse registers. */
@@ -85,6 +87,12 @@ export interface DevNetworkOptions {
   chainPort?: number;
   /** Start the gateway; default true. */
   gateway?: boolean;
+  /**
+   * Devnet: run the gateway and a remote signer split (`tributary signer` holds the funded gateway
+   * account on `<dataDir>/signer`; the gateway pays through it with a bearer token and holds no key,
+   * finding the orchestrator by address). Default false.
+   */
+  remoteSigner?: boolean;
   /** Component log lines (pino); default silent. */
   logger?: Logger;
   onEvent?: (event: SupervisorEvent) => void;
@@ -111,6 +119,8 @@ export interface DevNetworkSummary {
   readyMs: number;
   dataDir: string;
   gateway?: { url: string; dashboard: string };
+  /** With `remoteSigner`: the signer the gateway pays through, and the bearer token it sends. */
+  signer?: { url: string; address: string; token: string };
   orchestrator: { url: string; secret: string };
   chain?: { rpcUrl: string; chainId: number; contracts: Record<string, string> };
   accounts: DevAccountSummary[];
@@ -273,7 +283,11 @@ export async function startDevNetwork(options: DevNetworkOptions = {}): Promise<
   const withGateway = options.gateway ?? true;
   const readyTimeoutMs = options.readyTimeoutMs ?? 15_000;
   const sup = new Supervisor({
-    total: (offchain ? 0 : 1) + 3 + (withGateway ? 1 : 0),
+    total:
+      (offchain ? 0 : 1) +
+      3 +
+      (withGateway ? 1 : 0) +
+      (withGateway && !offchain && options.remoteSigner ? 1 : 0),
     onEvent: options.onEvent,
   });
   const tempDir = options.dataDir === undefined && !options.persist;
@@ -508,28 +522,69 @@ export async function startDevNetwork(options: DevNetworkOptions = {}): Promise<
       ).toString("base64");
     }
 
+    let remote: { signer: RunningSigner; client: RemoteSignerClient } | undefined;
+    if (withGateway && devnet && options.remoteSigner) {
+      const chain = devnet;
+      remote = await sup.start("remote signer (holds the gateway account)", async () => {
+        const { startSigner } = await import("../signer/index.ts");
+        const { connectRemoteSigner } = await import("../gateway/remote-signer.ts");
+        const token = Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString("hex");
+        const signer = await startSigner({
+          host,
+          port: 0,
+          dataDir: join(dataDir, "signer"),
+          network: "devnet",
+          ethUrl: chain.rpcUrl,
+          contracts: chain.contracts,
+          privateKey: chain.accounts.gateway.privateKey,
+          tokens: new Map([[token, "dev-gateway"]]),
+          logger: log,
+        });
+        let client: RemoteSignerClient;
+        try {
+          client = await connectRemoteSigner({
+            url: signer.url,
+            headers: { Authorization: `Bearer ${token}` },
+          });
+        } catch (err) {
+          await signer.close();
+          throw err;
+        }
+        summary.signer = { url: signer.url, address: signer.address, token };
+        return {
+          value: { signer, client },
+          detail: `${signer.url}, signing as ${signer.address}`,
+          stop: () => signer.close(),
+        };
+      });
+    }
+
     if (withGateway) {
       const gateway = await sup.start("gateway + dashboard", async (signal) => {
         const { startGateway } = await import("../gateway/gateway.ts");
         const { startGatewayOnchain } = await import("../gateway/onchain.ts");
-        // On devnet the gateway signs its requests and pays with tickets from the funded gateway account.
-        const onchain = devnet
-          ? await startGatewayOnchain({
-              network: "devnet",
-              ethUrl: devnet.rpcUrl,
-              privateKey: devnet.accounts.gateway.privateKey,
-              contracts: devnet.contracts,
-              logger: log,
-            })
-          : undefined;
+        // On devnet the gateway signs its requests and pays with tickets from the funded gateway
+        // account, itself or (split) through the remote signer that holds it.
+        const onchain =
+          devnet && !remote
+            ? await startGatewayOnchain({
+                network: "devnet",
+                ethUrl: devnet.rpcUrl,
+                privateKey: devnet.accounts.gateway.privateKey,
+                contracts: devnet.contracts,
+                logger: log,
+              })
+            : undefined;
         let gw: Awaited<ReturnType<typeof startGateway>>;
         try {
           gw = await startGateway({
             host,
             port: options.gatewayPort ?? DEFAULT_GATEWAY_PORT,
             // Devnet: discovered on chain (active pool + AI Service Registry); offchain: by address.
+            // A keyless gateway (split from its signer) has no chain client: by address too.
             discovery: onchain ? { chain: onchain.chainSource } : { orchAddr: [orch.url] },
             ...(onchain ? { payments: onchain.payments } : {}),
+            ...(remote ? { remoteSigner: remote.client } : {}),
             logger: log,
             signal,
           });
@@ -556,7 +611,7 @@ export async function startDevNetwork(options: DevNetworkOptions = {}): Promise<
         }
         return {
           value: { gw, onchain },
-          detail: `${gw.url}/dashboard${onchain ? `, orchestrator found on chain, paying as ${onchain.address}` : ""}`,
+          detail: `${gw.url}/dashboard${onchain ? `, orchestrator found on chain, paying as ${onchain.address}` : ""}${remote ? `, paying through the signer as ${remote.client.address}` : ""}`,
           stop: close,
         };
       });

@@ -10,7 +10,7 @@ import type { Dashboard } from "./dashboard/index.ts";
 import type { OrchestratorPool } from "./discovery/index.ts";
 import type { LiveManager } from "./live/index.ts";
 import { headerValue, type OrchestratorHttp } from "./orch-http.ts";
-import type { GatewayPayments } from "./payments.ts";
+import type { GatewayPayer } from "./payments.ts";
 import type { Selector, Suspender } from "./selection/index.ts";
 import { startTrace, type TraceContext } from "./tracing.ts";
 
@@ -32,7 +32,7 @@ export interface GatewayContext {
   suspender: Suspender;
   http: OrchestratorHttp;
   /** On-chain payments; undefined offchain. */
-  payments: GatewayPayments | undefined;
+  payments: GatewayPayer | undefined;
   metrics: GatewayMetrics;
   dashboard: Dashboard;
   live: LiveManager;

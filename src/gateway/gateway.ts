@@ -12,6 +12,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { Registry } from "prom-client";
+import { TributaryError } from "../node/errors.ts";
 import {
   clientErrorListener,
   type HttpLimits,
@@ -38,7 +39,8 @@ import {
 } from "./discovery/index.ts";
 import { createLive, type LiveManager } from "./live/index.ts";
 import { createOrchestratorHttp } from "./orch-http.ts";
-import { GatewayPayments } from "./payments.ts";
+import { type GatewayPayer, GatewayPayments } from "./payments.ts";
+import { RemotePayments, type RemoteSignerClient } from "./remote-signer.ts";
 import { createRouter } from "./routes/index.ts";
 import { createSelector, DEFAULT_STRATEGY, Suspender, strategyByName } from "./selection/index.ts";
 
@@ -84,6 +86,11 @@ export interface GatewayOptions {
    * `tokenReuseMs`: see `GatewayPaymentsOptions.tokenReuseMs` (default 0, a `/process/token` per job).
    */
   payments?: { signer: MessageSigner; sender: Sender; tokenReuseMs?: number };
+  /**
+   * Pay through a remote signer instead (remote-signer.ts, `--remote-signer-url`): it holds the key and
+   * deposit, the gateway none. Exclusive with `payments` (REMOTE_SIGNER_WITH_KEY).
+   */
+  remoteSigner?: RemoteSignerClient;
   /** Head size and headers timeout of the user API (src/node/http/limits.ts; 1 MiB, 30 s). */
   limits?: Pick<HttpLimits, "maxHeaderBytes" | "headersTimeoutMs">;
   logger?: Logger;
@@ -104,6 +111,12 @@ export interface RunningGateway extends AsyncDisposable {
 
 /** Starts the gateway. */
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
+  if (options.payments && options.remoteSigner)
+    throw new TributaryError(
+      "REMOTE_SIGNER_WITH_KEY",
+      "the gateway was given both a key and a remote signer: pay with one, drop --key-file or --remote-signer-url",
+      { status: 400 },
+    );
   const baseLog = options.logger ?? silentLogger();
   const closer = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, closer.signal]) : closer.signal;
@@ -117,8 +130,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const grpc = options.fetchInfo ? undefined : createGrpcOrchestratorClient();
   const suspender = new Suspender();
   const http = createOrchestratorHttp();
-  const payments = options.payments && new GatewayPayments({ ...options.payments, http });
-  const credentials = options.payments ? await signRequestCredentials(options.payments.signer) : undefined;
+  // Who pays is chosen here, once: the gateway's own key and Sender, a remote signer, or nobody.
+  const payments: GatewayPayer | undefined = options.remoteSigner
+    ? new RemotePayments({ signer: options.remoteSigner, http })
+    : options.payments && new GatewayPayments({ ...options.payments, http });
+  const credentials = options.remoteSigner
+    ? options.remoteSigner.credentials
+    : options.payments
+      ? await signRequestCredentials(options.payments.signer)
+      : undefined;
   let dashSource: ReturnType<typeof createPoolDashboardSource> | undefined;
   const pool = new OrchestratorPool({
     source,

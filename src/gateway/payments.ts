@@ -50,6 +50,7 @@ import { aiRequestUnits } from "../protocol/ai-units.ts";
 import type { OrchestratorInfo } from "../protocol/gen/lp_rpc_pb.ts";
 import type { JobRequest as ClientJobRequest } from "../protocol/job-header.ts";
 import { encodePaymentHeader, priceInfoFromWire, ticketParamsFromWire } from "../protocol/payment-header.ts";
+import type { PriceInfo, TicketParams } from "../protocol/payment-types.ts";
 import { EMPTY_SEGMENT_HASH, encodeSegmentHeader, segCredsSigningBytes } from "../protocol/segment-header.ts";
 import { parseJsonBig, priceInfoFromGoJson, ticketParamsFromGoJson } from "../protocol/ticket-params-json.ts";
 import { aiRequestCapabilities, pipelineToCapability, quotedPrice } from "./capabilities.ts";
@@ -148,10 +149,55 @@ export interface SentPayment {
   tickets: number;
   /** Their expected value in wei (tickets × EV). */
   value: Rat;
+  /**
+   * Nothing to send this cycle: the payer says the credit with the orchestrator covers it (a remote
+   * signer's 482 on a live top-up). Only a live top-up sees it.
+   */
+  skip?: boolean;
 }
 
-/** BYOC and native AI payments of one gateway. */
-export class GatewayPayments {
+/**
+ * Who makes the gateway's payments, chosen once at gateway start: {@link GatewayPayments} (the
+ * gateway's own key and ticket Sender) or `RemotePayments` (remote-signer.ts: a remote signer holds
+ * the key; the gateway holds none). Handlers only see this interface.
+ */
+export interface GatewayPayer {
+  /** The address that pays (the signer's, when remote). */
+  readonly address: string;
+  /** The signed `Livepeer` header of a BYOC job (base64 JSON), without any payment. */
+  jobHeader(job: ClientJobRequest): Promise<string>;
+  /** Native AI batch: `Livepeer-Segment` and, when priced, `Livepeer-Payment` for `units`. */
+  aiHeaders(
+    orchestrator: string,
+    info: OrchestratorInfo,
+    pipeline: string,
+    modelId: string,
+    units: bigint,
+  ): Promise<Record<string, string>>;
+  /**
+   * Native AI or live payment worth `units`; `manifestOverride` is a live stream's manifest (its start
+   * and top-ups).
+   */
+  nativePayment(
+    orchestrator: string,
+    info: OrchestratorInfo,
+    pipeline: string,
+    modelId: string,
+    units: bigint,
+    manifestOverride?: string,
+  ): Promise<SentPayment>;
+  /** BYOC batch job headers: the signed job and, when the balance is low, a payment. */
+  byocHeaders(
+    orchestrator: string,
+    job: ClientJobRequest,
+    signal?: AbortSignal,
+  ): Promise<Record<string, string>>;
+  /** As {@link byocHeaders}, saying what was sent (BYOC streams: start, updates, top-ups). */
+  byocPayment(orchestrator: string, job: ClientJobRequest, signal?: AbortSignal): Promise<SentPayment>;
+}
+
+/** BYOC and native AI payments of one gateway, with its own key and ticket Sender. */
+export class GatewayPayments implements GatewayPayer {
   readonly #o: GatewayPaymentsOptions;
   /** First price seen per orchestrator and capability. */
   readonly #initialPrice = new Map<string, Rat>();
@@ -453,38 +499,21 @@ export class GatewayPayments {
     key: string,
     signal: AbortSignal | undefined,
   ): Promise<Token | "free"> {
-    const res = await this.#o.http.send(`${orchestrator.replace(/\/+$/, "")}/process/token`, {
-      method: "GET",
-      headers: {
-        "livepeer-eth-address": await this.#ethAddressHeader(),
-        "livepeer-capability": capability,
-      },
-      headersTimeoutMs: TOKEN_TIMEOUT_MS,
+    const token = await fetchProcessToken(
+      this.#o.http,
+      orchestrator,
+      capability,
+      await this.#ethAddressHeader(),
       signal,
-    });
-    const text = await readText(res, 256 * 1024);
-    if ((res.statusCode ?? 500) !== 200)
-      throw new TributaryError(
-        "TOKEN_FAILED",
-        `orchestrator token request: HTTP ${res.statusCode}: ${text.slice(0, 200)}`,
-        {
-          status: 502,
-        },
-      );
-    const token = parseJsonBig(text) as { price?: unknown; ticket_params?: unknown; balance?: unknown };
-    const price = token.price === undefined ? undefined : priceInfoFromGoJson(token.price);
-    const perUnit = price ? priceRat(price) : Rat.of(0n, 1n);
-    if (perUnit.cmp(0n) <= 0 || price === undefined) return "free";
+    );
+    if (token === "free") return "free";
+    const { price, perUnit } = token;
     const initial = this.#initialPrice.get(key);
     if (initial === undefined) this.#initialPrice.set(key, perUnit);
     else checkPriceIncrease(initial, perUnit);
-    if (token.ticket_params === undefined)
-      throw new TributaryError("NO_TICKET_PARAMS", "a priced orchestrator sent no ticket params", {
-        status: 502,
-      });
     let session: string;
     try {
-      session = this.#o.sender.startSession(ticketParamsFromGoJson(token.ticket_params));
+      session = this.#o.sender.startSession(token.ticketParams);
     } catch (err) {
       if (err instanceof PaymentError)
         throw new TributaryError(err.code, `cannot pay ${orchestrator}: ${err.message}`, {
@@ -497,8 +526,58 @@ export class GatewayPayments {
       price,
       perUnit,
       session,
-      balance: Rat.of(BigInt(String(token.balance ?? 0)), 1n),
+      balance: token.balance,
       fetchedAt: performance.now(),
     };
   }
+}
+
+/** A priced `/process/token` answer (docs/spec/orchestrator-gateway.md#job-token). */
+export interface ProcessToken {
+  price: PriceInfo;
+  /** Wei per unit (second). */
+  perUnit: Rat;
+  ticketParams: TicketParams;
+  /** The sender's balance with the orchestrator for the capability (wei). */
+  balance: Rat;
+}
+
+/**
+ * Asks `GET {O}/process/token` for `capability` as the sender whose signed `Livepeer-Eth-Address`
+ * is `ethAddress`: the price, fresh ticket params and the balance; "free" when not priced.
+ */
+export async function fetchProcessToken(
+  http: OrchestratorHttp,
+  orchestrator: string,
+  capability: string,
+  ethAddress: string,
+  signal: AbortSignal | undefined,
+): Promise<ProcessToken | "free"> {
+  const res = await http.send(`${orchestrator.replace(/\/+$/, "")}/process/token`, {
+    method: "GET",
+    headers: { "livepeer-eth-address": ethAddress, "livepeer-capability": capability },
+    headersTimeoutMs: TOKEN_TIMEOUT_MS,
+    signal,
+  });
+  const text = await readText(res, 256 * 1024);
+  if ((res.statusCode ?? 500) !== 200)
+    throw new TributaryError(
+      "TOKEN_FAILED",
+      `orchestrator token request: HTTP ${res.statusCode}: ${text.slice(0, 200)}`,
+      { status: 502 },
+    );
+  const token = parseJsonBig(text) as { price?: unknown; ticket_params?: unknown; balance?: unknown };
+  const price = token.price === undefined ? undefined : priceInfoFromGoJson(token.price);
+  const perUnit = price ? priceRat(price) : Rat.of(0n, 1n);
+  if (perUnit.cmp(0n) <= 0 || price === undefined) return "free";
+  if (token.ticket_params === undefined)
+    throw new TributaryError("NO_TICKET_PARAMS", "a priced orchestrator sent no ticket params", {
+      status: 502,
+    });
+  return {
+    price,
+    perUnit,
+    ticketParams: ticketParamsFromGoJson(token.ticket_params),
+    balance: Rat.of(BigInt(String(token.balance ?? 0)), 1n),
+  };
 }

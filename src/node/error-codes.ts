@@ -757,6 +757,36 @@ export const ERROR_CODES = Object.freeze({
     meaning: "The orchestrator's /process/token answered an error; the gateway tries another orchestrator.",
     components: ["gateway"],
   },
+  REMOTE_SIGNER_WITH_KEY: {
+    status: 400,
+    meaning:
+      "The gateway was given both its own key and a remote signer; a gateway paying through a signer holds no key: drop --key-file or --remote-signer-url.",
+    components: ["gateway"],
+  },
+  REMOTE_SIGNER_UNREACHABLE: {
+    status: 502,
+    meaning:
+      "The gateway's remote signer could not be reached or answered something other than the signer protocol; check --remote-signer-url and that the signer runs.",
+    components: ["gateway"],
+  },
+  REMOTE_SIGNER_REFUSED: {
+    status: 402,
+    meaning:
+      "The gateway's remote signer refused a signature or payment (auth, spend limit, price ceiling, refresh); the message carries its status and reason: fix --remote-signer-headers or ask the signer's operator.",
+    components: ["gateway"],
+  },
+  REMOTE_SIGNER_FREE: {
+    status: 502,
+    meaning:
+      "A gateway paying through a remote signer met an orchestrator quoting no price for a native AI or live model; the signer signs only with a payment, so the job moves to another orchestrator.",
+    components: ["gateway"],
+  },
+  BAD_SIGNER_HEADERS: {
+    status: 400,
+    meaning:
+      'The gateway\'s --remote-signer-url is not an http(s) URL or --remote-signer-headers is neither "Name:value,Name2:value2" nor a JSON object of strings; fix the flag.',
+    components: ["gateway"],
+  },
   LIVE_START_REJECTED: {
     status: 400,
     meaning:

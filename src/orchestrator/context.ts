@@ -119,6 +119,7 @@ export function createContext(
     gate,
     log,
     checkIntervalMs: options.streamCheckIntervalMs,
+    idleTimeoutMs: options.streamIdleTimeoutMs,
   });
   // Key of the auth token HMAC: derived from the orchestrator secret when there is one (so tokens
   // survive a restart), else random per process.

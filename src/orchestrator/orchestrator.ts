@@ -92,6 +92,8 @@ export interface OrchestratorOptions {
   limits?: HttpLimits;
   /** How often live streams are checked for closed channels; default 2000 ms. */
   streamCheckIntervalMs?: number;
+  /** End a stream whose input channel got no write this long, ms; default 60 s (streams.ts); 0 = never. */
+  streamIdleTimeoutMs?: number;
   /**
    * The payment path (on-chain networks). Without it the node is offchain: prices 0, no tickets.
    * With it, BYOC jobs and streams verify the V0 job signature, take `Livepeer-Payment`, require

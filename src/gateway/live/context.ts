@@ -8,7 +8,7 @@ import type { Logger } from "../../node/logger.ts";
 import type { TrickleServer } from "../../trickle/index.ts";
 import type { OrchestratorPool } from "../discovery/index.ts";
 import type { OrchestratorHttp } from "../orch-http.ts";
-import type { GatewayPayments } from "../payments.ts";
+import type { GatewayPayer } from "../payments.ts";
 import type { Selector, Suspender } from "../selection/index.ts";
 import type { TraceContext } from "../tracing.ts";
 import type { LiveStream, StreamFields } from "./stream.ts";
@@ -57,7 +57,7 @@ export interface LiveOptions {
   /** Stop a stream whose input got nothing this long, ms; default {@link DEFAULT_IDLE_TIMEOUT_MS}; 0 = never. */
   idleTimeoutMs?: number;
   /** Pays live streams (on-chain); omit offchain. */
-  payments?: GatewayPayments;
+  payments?: GatewayPayer;
   /** Live top-up period, ms; default {@link DEFAULT_LIVE_PAYMENT_INTERVAL_MS}. */
   paymentIntervalMs?: number;
   /** BYOC stream top-up period, ms; default {@link DEFAULT_BYOC_PAYMENT_INTERVAL_MS}. */

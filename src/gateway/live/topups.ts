@@ -10,7 +10,7 @@ import type { Logger } from "../../node/logger.ts";
 import { aiRequestCapabilities } from "../capabilities.ts";
 import type { OrchestratorDescriptor } from "../discovery/index.ts";
 import { readText } from "../orch-http.ts";
-import { type GatewayPayments, LIVE_PIXELS_PER_SECOND } from "../payments.ts";
+import { type GatewayPayer, LIVE_PIXELS_PER_SECOND } from "../payments.ts";
 import {
   DEFAULT_BYOC_PAYMENT_INTERVAL_MS,
   DEFAULT_LIVE_PAYMENT_INTERVAL_MS,
@@ -29,7 +29,7 @@ const TOP_UP_TIMEOUT_MS = 10_000;
 /** One native live top-up: the seconds since `paidUntil`. Resolves with the time now paid until. */
 async function topUpLive(
   options: LiveOptions,
-  payments: GatewayPayments,
+  payments: GatewayPayer,
   s: LiveStream,
   d: OrchestratorDescriptor,
   urls: OrchUrls,
@@ -50,6 +50,7 @@ async function topUpLive(
     seconds * LIVE_PIXELS_PER_SECOND,
     urls.manifestId,
   );
+  if (sent.skip) return paidUntil; // a remote signer says the credit covers this period
   const res = await options.http.send(`${trimSlash(d.transcoder)}/payment`, {
     headers: { ...sent.headers, ...traceHeaders(s) },
     headersTimeoutMs: TOP_UP_TIMEOUT_MS,
@@ -65,7 +66,7 @@ async function topUpLive(
 /** One BYOC stream top-up, when the balance is low. */
 async function topUpByoc(
   options: LiveOptions,
-  payments: GatewayPayments,
+  payments: GatewayPayer,
   s: LiveStream,
   d: OrchestratorDescriptor,
   signal: AbortSignal,
