@@ -3,7 +3,8 @@ import { describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { OrchestratorInfoSchema } from "../../protocol/gen/lp_rpc_pb.ts";
 import { CAPABILITY, capabilityBitstring, DEFAULT_CAPABILITIES } from "../capabilities.ts";
-import type { OrchestratorDescriptor, OrchestratorStats } from "../discovery/pool.ts";
+import { type OrchestratorDescriptor, OrchestratorPool, type OrchestratorStats } from "../discovery/pool.ts";
+import { staticSource } from "../discovery/static-source.ts";
 import { Suspender } from "../selection/suspender.ts";
 import { createPoolDashboardSource } from "./source.ts";
 import type { DashboardState } from "./state.ts";
@@ -197,5 +198,35 @@ describe("pool dashboard source", () => {
     ok("https://a:1", 1);
     source.update();
     assert.equal(calls, 1);
+  });
+});
+
+describe("pool dashboard source over the real pool (issue 17: health shown is health measured)", () => {
+  test("a job failure then successes reported by transcoder show one orchestrator, healthy again", async () => {
+    const asked = "https://orch.example:8935";
+    const transcoder = "https://10.0.0.7:8935";
+    const d = descriptor(transcoder, true);
+    await using pool = new OrchestratorPool({
+      source: staticSource([asked]),
+      fetchInfo: async () => d.info,
+    });
+    await pool.refresh();
+    using source = createPoolDashboardSource({ pool, intervalMs: 60_000, now: () => 500 });
+    // The container restarts: one job fails on the orchestrator (reported by its transcoder URL)…
+    pool.recordFailure(transcoder, new Error("HTTP 502: CONTAINER_UNAVAILABLE: container restarting"));
+    source.update();
+    let s = source.snapshot();
+    assert.deepEqual(
+      s.orchestrators.map((o) => [o.url, o.health]),
+      [[asked, "unreachable"]],
+    );
+    // …then jobs succeed again: the dashboard says so, with no stale second entry.
+    pool.recordSuccess(transcoder, 7);
+    source.update();
+    s = source.snapshot();
+    assert.deepEqual(
+      s.orchestrators.map((o) => [o.url, o.health]),
+      [[asked, "healthy"]],
+    );
   });
 });
