@@ -97,7 +97,10 @@ export function createLive(options: LiveOptions): LiveManager {
     if (s.input === undefined || s.inputEnded || s.state === "starting") return false;
     if (s.state === "ended" || s.state === "stopped") return false;
     let since = answeredAt.get(s);
-    if (since === undefined) answeredAt.set(s, (since = now));
+    if (since === undefined) {
+      since = now;
+      answeredAt.set(s, since);
+    }
     const ch = trickle.getChannel(`${s.channel}-in`);
     return ch !== undefined && !ch.closed && now - Math.max(ch.writeTime, since) > idleTimeoutMs;
   }
