@@ -123,13 +123,18 @@ function fakeSigner() {
 
 /** A fake orchestrator `/process/token`: price 10 wei/s, tickets of EV 1000, `balance` as set. */
 function fakeOrchestrator() {
-  const state = { balance: 0n, ethAddress: [] as string[] };
+  const state = { balance: 0n, price: 10n, ethAddress: [] as string[] };
   const http: OrchestratorHttp = {
     async send(url, call) {
       assert.ok(url.endsWith("/process/token"), url);
       state.ethAddress.push(String(call.headers?.["livepeer-eth-address"]));
       const body = stringifyJsonBig({
-        price: priceInfoToGoJson({ pricePerUnit: 10n, pixelsPerUnit: 1n, capability: 0, constraint: "" }),
+        price: priceInfoToGoJson({
+          pricePerUnit: state.price,
+          pixelsPerUnit: 1n,
+          capability: 0,
+          constraint: "",
+        }),
         ticket_params: ticketParamsToGoJson(params(7)),
         balance: state.balance,
       });
@@ -304,7 +309,8 @@ test("live through the signer: lv2v on the stream's manifest, the state sent bac
   );
   assert.equal(sentInfo.priceInfo?.pricePerUnit, 5n);
   const caps = fromBinary(CapabilitiesSchema, Buffer.from(gens()[0]!.body.capabilities as string, "base64"));
-  assert.ok(caps.capacities[35] !== undefined || Object.keys(caps.capacities).length > 0);
+  assert.equal(caps.capacities[35], 1);
+  assert.ok(caps.constraints?.PerCapability[35]?.models["green-tint"], "the job's model is named");
 
   await p.nativePayment(ORCH, liveInfo(true), "live-video-to-video", "green-tint", 1n, "m-1");
   assert.deepEqual(gens()[1]!.body.state, { State: "s1", Sig: "0x00" });
@@ -373,6 +379,25 @@ test("native AI through the signer: no type, inPixels = the request's units, man
   assert.equal(gen.body.inPixels, 4096);
   assert.equal(gen.body.ManifestID, "27_sd");
   assert.equal(gen.body.state, undefined);
+});
+
+test("a BYOC price more than doubled since the first is refused before the signer is asked to pay", async () => {
+  const s = fakeSigner();
+  const orch = fakeOrchestrator();
+  const signer = await connectRemoteSigner({
+    url: "http://127.0.0.1:1",
+    headers: AUTH,
+    transport: s.transport,
+  });
+  const p = new RemotePayments({ signer, http: orch.http });
+  await p.byocPayment(ORCH, job());
+  orch.state.price = 25n;
+  const paid = s.o.calls.filter((c) => c.path === "/generate-live-payment").length;
+  await assert.rejects(
+    p.byocPayment(ORCH, job()),
+    (e: TributaryError) => e.code === "PRICE_INCREASED" && e.status === 402,
+  );
+  assert.equal(s.o.calls.filter((c) => c.path === "/generate-live-payment").length, paid);
 });
 
 test("startGateway refuses a key and a remote signer together (REMOTE_SIGNER_WITH_KEY)", async () => {
