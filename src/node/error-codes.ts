@@ -572,7 +572,7 @@ export const ERROR_CODES = Object.freeze({
   PAYMENT_REQUIRED: {
     status: 402,
     meaning: "This model is priced and the request carries no Livepeer-Payment header; pay with tickets.",
-    components: ["orchestrator"],
+    components: ["orchestrator", "client"],
   },
   CREDIT_EXHAUSTED: {
     status: 402,
@@ -652,7 +652,7 @@ export const ERROR_CODES = Object.freeze({
     status: 404,
     meaning:
       "No ready live runner under this id or label (unknown, withdrawn after its heartbeat TTL, unhealthy or not ready); check /discovery, or re-register the runner.",
-    components: ["orchestrator"],
+    components: ["orchestrator", "client"],
   },
   RUNNER_SESSION_NOT_FOUND: {
     status: 404,
