@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from "node:fs";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { DEFAULT_REFRESH_INTERVAL_MS } from "../gateway/discovery/index.ts";
 import { DEFAULT_GATEWAY_PORT, type RunningGateway, startGateway } from "../gateway/index.ts";
@@ -12,7 +13,14 @@ import {
   parseSignerHeaders,
   type RemoteSignerClient,
 } from "../gateway/remote-signer.ts";
-import { DEFAULT_STRATEGY, STRATEGY_NAMES } from "../gateway/selection/index.ts";
+import {
+  DEFAULT_PROBABILITY_WEIGHTS,
+  DEFAULT_STRATEGY,
+  type MaxPricePerCapability,
+  type ProbabilityWeights,
+  STRATEGY_NAMES,
+  validateWeights,
+} from "../gateway/selection/index.ts";
 import { createLogger } from "../node/logger.ts";
 import { DEFAULT_MAX_TICKET_EV, DEFAULT_MAX_TOTAL_EV, MAX_SENDER_NONCES } from "../payments/constants.ts";
 import type { Rat } from "../payments/rational.ts";
@@ -28,17 +36,21 @@ import {
 } from "./key-options.ts";
 import {
   addNodeOptions,
+  COMMON_IGNORED_GO_FLAGS,
   durationLabel,
   GoCompatibleCommand,
+  type GoFlagAliases,
+  type IgnoredGoFlags,
   parseDuration,
   parseHostPort,
   parsePrice,
   parseWei,
   startFailureMessage,
+  verbosityToLogLevel,
 } from "./options.ts";
 
 /** go-livepeer gateway flag → our flag (`undefined`: accepted and ignored, it is implied). */
-export const GATEWAY_GO_FLAG_ALIASES: Readonly<Record<string, string | undefined>> = {
+export const GATEWAY_GO_FLAG_ALIASES: GoFlagAliases = {
   orchAddr: "--orch-addr",
   orchWebhookUrl: "--orch-webhook-url",
   httpAddr: "--http-addr",
@@ -50,13 +62,128 @@ export const GATEWAY_GO_FLAG_ALIASES: Readonly<Record<string, string | undefined
   maxPricePerUnit: "--max-price-per-unit",
   maxTicketEV: "--max-ticket-ev",
   maxTotalEV: "--max-total-ev",
-  selectionAlgorithm: "--selection-strategy",
+  maxPricePerCapability: "--max-price-per-capability",
+  pixelsPerUnit: "--pixels-per-unit",
+  ignoreMaxPriceIfNeeded: "--ignore-max-price-if-needed",
+  minPerfScore: "--min-perf-score",
+  orchBlocklist: "--orch-blocklist",
+  selectStakeWeight: "--select-stake-weight",
+  selectPriceWeight: "--select-price-weight",
+  selectRandWeight: "--select-rand-weight",
+  selectPriceExpFactor: "--select-price-exp-factor",
+  datadir: "--data-dir",
+  v: { flag: "--log-level", value: verbosityToLogLevel },
   gatewayHost: "--gateway-host",
   remoteSignerUrl: "--remote-signer-url",
   remoteSignerHeaders: "--remote-signer-headers",
   gateway: undefined,
   broadcaster: undefined,
 };
+
+/**
+ * go-livepeer gateway flags with no meaning here: each is warned about and ignored (refused with
+ * --strict-flags), so a go-livepeer command line starts as it is.
+ */
+export const GATEWAY_IGNORED_GO_FLAGS: IgnoredGoFlags = {
+  ...COMMON_IGNORED_GO_FLAGS,
+  orchPerfStatsUrl: {
+    why: "performance scores are not fetched, so -minPerfScore has no scores to filter on",
+    value: true,
+  },
+  region: { why: "performance scores are not fetched", value: true },
+  depositMultiplier: { why: "the ticket EV limits are -maxTicketEV and -maxTotalEV", value: true },
+  discoveryTimeout: { why: "discovery waits per orchestrator with its own timeouts", value: true },
+  extraNodes: { why: "only the listed or discovered orchestrators are asked", value: true },
+  authWebhookUrl: { why: "no stream authentication webhook", value: true },
+  liveAIAuthWebhookUrl: { why: "no stream authentication webhook", value: true },
+  transcoder: { why: "transcoding is not supported", value: false },
+};
+
+/** `--select-…-weight` and `--select-price-exp-factor`: a finite number >= 0. */
+function parseWeight(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0)
+    throw new InvalidArgumentError("expected a number >= 0");
+  return n;
+}
+
+/** `--pixels-per-unit`: a positive integer. */
+function parsePixelsPerUnit(value: string): bigint {
+  if (!/^\d+$/.test(value) || BigInt(value) === 0n)
+    throw new InvalidArgumentError("expected a positive integer");
+  return BigInt(value);
+}
+
+/** `--ignore-max-price-if-needed` alone, or with go-livepeer's `=true|false`. */
+function parseBool(value: string): boolean {
+  if (/^(true|1)$/i.test(value)) return true;
+  if (/^(false|0)$/i.test(value)) return false;
+  throw new InvalidArgumentError("expected true or false");
+}
+
+/** `--orch-blocklist`: comma-separated orchestrator addresses (or URLs), empty entries dropped. */
+export function parseBlocklist(value: string): string[] {
+  return value
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+}
+
+/**
+ * `--max-price-per-capability`: go-livepeer's JSON, inline or in a file —
+ * `{"capabilities_prices": [{"pipeline": "text-to-image", "model_id": "stabilityai/sd-turbo",
+ * "price_per_unit": 1000, "pixels_per_unit": 1, "currency": "WEI"}]}` (a bare list also works).
+ * `model_id` `default` (or none) prices every model of the pipeline; prices are wei per unit, divided
+ * by `pixels_per_unit` (default 1).
+ */
+export function parseMaxPricePerCapability(value: string): MaxPricePerCapability {
+  let text = value;
+  if (!value.trim().startsWith("{") && !value.trim().startsWith("[")) {
+    if (!existsSync(value)) throw new InvalidArgumentError("expected JSON or a JSON file");
+    text = readFileSync(value, "utf8");
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new InvalidArgumentError("not valid JSON");
+  }
+  const list = Array.isArray(parsed)
+    ? parsed
+    : (parsed as { capabilities_prices?: unknown })?.capabilities_prices;
+  if (!Array.isArray(list))
+    throw new InvalidArgumentError(
+      'expected {"capabilities_prices": [{"pipeline", "model_id", "price_per_unit"}, …]}',
+    );
+  const out: Record<string, Record<string, Rat>> = {};
+  for (const [i, entry] of list.entries()) {
+    const e = entry as Record<string, unknown>;
+    const where = `capabilities_prices[${i}]`;
+    if (typeof e?.pipeline !== "string" || e.pipeline === "")
+      throw new InvalidArgumentError(`${where}: pipeline must be a non-empty string`);
+    const model = e.model_id === undefined || e.model_id === "" ? "default" : e.model_id;
+    if (typeof model !== "string") throw new InvalidArgumentError(`${where}: model_id must be a string`);
+    if (e.currency !== undefined && !/^wei$/i.test(String(e.currency)))
+      throw new InvalidArgumentError(
+        `${where}: only wei prices are supported (currency ${String(e.currency)})`,
+      );
+    if (typeof e.price_per_unit !== "number" && typeof e.price_per_unit !== "string")
+      throw new InvalidArgumentError(`${where}: price_per_unit must be a number of wei`);
+    let price: Rat;
+    try {
+      price = parsePrice(String(e.price_per_unit));
+    } catch (err) {
+      throw new InvalidArgumentError(`${where}: price_per_unit ${(err as Error).message}`);
+    }
+    const pixels = e.pixels_per_unit === undefined ? 1 : Number(e.pixels_per_unit);
+    if (!Number.isSafeInteger(pixels) || pixels <= 0)
+      throw new InvalidArgumentError(`${where}: pixels_per_unit must be a positive integer`);
+    const prices = out[e.pipeline] ?? {};
+    prices[model] = price.div(BigInt(pixels));
+    out[e.pipeline] = prices;
+  }
+  return out;
+}
 
 interface GatewayCliOptions extends KeyCliOptions, HttpLimitCliOptions {
   orchAddr?: string;
@@ -68,6 +195,15 @@ interface GatewayCliOptions extends KeyCliOptions, HttpLimitCliOptions {
   ethUrl?: string;
   keyFile?: string;
   maxPricePerUnit?: Rat;
+  pixelsPerUnit: bigint;
+  maxPricePerCapability?: MaxPricePerCapability;
+  ignoreMaxPriceIfNeeded?: boolean;
+  minPerfScore?: number;
+  orchBlocklist?: string[];
+  selectStakeWeight?: number;
+  selectPriceWeight?: number;
+  selectRandWeight?: number;
+  selectPriceExpFactor?: number;
   maxTicketEv?: bigint;
   maxTotalEv?: bigint;
   maxTicketsPerPayment: number;
@@ -89,10 +225,73 @@ function parseTicketCount(value: string): number {
   return n;
 }
 
+/** The selection part of `startGateway`'s options from the flags. */
+export function selectionOptionsOf(
+  opts: Pick<
+    GatewayCliOptions,
+    | "selectionStrategy"
+    | "maxPricePerUnit"
+    | "pixelsPerUnit"
+    | "maxPricePerCapability"
+    | "ignoreMaxPriceIfNeeded"
+    | "minPerfScore"
+    | "orchBlocklist"
+    | "selectStakeWeight"
+    | "selectPriceWeight"
+    | "selectRandWeight"
+    | "selectPriceExpFactor"
+  >,
+  strategyGiven: boolean,
+): {
+  strategy: string;
+  strategyWeights: Partial<ProbabilityWeights>;
+  maxPricePerUnit: Rat | undefined;
+  selection: {
+    maxPricePerCapability?: MaxPricePerCapability;
+    ignoreMaxPriceIfNeeded?: boolean;
+    minPerfScore?: number;
+    exclude?: string[];
+  };
+} {
+  const weights: Partial<ProbabilityWeights> = {
+    ...(opts.selectStakeWeight === undefined ? {} : { stakeWeight: opts.selectStakeWeight }),
+    ...(opts.selectPriceWeight === undefined ? {} : { priceWeight: opts.selectPriceWeight }),
+    ...(opts.selectRandWeight === undefined ? {} : { randWeight: opts.selectRandWeight }),
+    ...(opts.selectPriceExpFactor === undefined ? {} : { priceExpFactor: opts.selectPriceExpFactor }),
+  };
+  const weighted = Object.keys(weights).some((k) => k !== "priceExpFactor");
+  // go-livepeer's weights configure its probability selection: giving one selects it here too.
+  const strategy = weighted && !strategyGiven ? "probability" : opts.selectionStrategy;
+  if (strategy === "probability") {
+    try {
+      validateWeights({ ...DEFAULT_PROBABILITY_WEIGHTS, ...weights });
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  }
+  return {
+    strategy,
+    strategyWeights: weights,
+    maxPricePerUnit: opts.maxPricePerUnit?.div(opts.pixelsPerUnit),
+    selection: {
+      ...(opts.maxPricePerCapability === undefined
+        ? {}
+        : { maxPricePerCapability: opts.maxPricePerCapability }),
+      ...(opts.ignoreMaxPriceIfNeeded === undefined
+        ? {}
+        : { ignoreMaxPriceIfNeeded: opts.ignoreMaxPriceIfNeeded }),
+      ...(opts.minPerfScore === undefined ? {} : { minPerfScore: opts.minPerfScore }),
+      ...(opts.orchBlocklist === undefined || opts.orchBlocklist.length === 0
+        ? {}
+        : { exclude: opts.orchBlocklist }),
+    },
+  };
+}
+
 /** Builds the `gateway` subcommand. */
 export function gatewayCommand(): Command {
   const command = addNodeOptions(
-    new GoCompatibleCommand("gateway", GATEWAY_GO_FLAG_ALIASES)
+    new GoCompatibleCommand("gateway", GATEWAY_GO_FLAG_ALIASES, GATEWAY_IGNORED_GO_FLAGS)
       .description(
         "Run a gateway: a plain-HTTP user API for AI batch jobs, BYOC jobs and live video, sent to orchestrators " +
           "found by discovery, with failover, tracing, a dashboard and metrics.",
@@ -155,10 +354,84 @@ export function gatewayCommand(): Command {
         .argParser(parseTicketCount),
     )
     .addOption(
+      new Option(
+        "--pixels-per-unit <n>",
+        "--max-price-per-unit is per this many units (go-livepeer -pixelsPerUnit): the limit is their quotient",
+      )
+        .env("TRIBUTARY_PIXELS_PER_UNIT")
+        .default(1n, "1")
+        .argParser(parsePixelsPerUnit),
+    )
+    .addOption(
+      new Option(
+        "--max-price-per-capability <json|file>",
+        'max prices per pipeline and model, over --max-price-per-unit: {"capabilities_prices": [{"pipeline", ' +
+          '"model_id" (or "default"), "price_per_unit", "pixels_per_unit"}]} inline or in a file',
+      )
+        .env("TRIBUTARY_MAX_PRICE_PER_CAPABILITY")
+        .argParser(parseMaxPricePerCapability),
+    )
+    .addOption(
+      new Option(
+        "--ignore-max-price-if-needed [enabled]",
+        "when no orchestrator is at or under the max price, use the others rather than fail",
+      )
+        .env("TRIBUTARY_IGNORE_MAX_PRICE_IF_NEEDED")
+        .argParser(parseBool),
+    )
+    .addOption(
+      new Option(
+        "--min-perf-score <score>",
+        "leave out orchestrators whose performance score is under this (0 to 1; ignored when none pass or no scores are known)",
+      )
+        .env("TRIBUTARY_MIN_PERF_SCORE")
+        .argParser(parseWeight),
+    )
+    .addOption(
+      new Option(
+        "--orch-blocklist <list>",
+        "never use these orchestrators: comma-separated addresses (or service URLs)",
+      )
+        .env("TRIBUTARY_ORCH_BLOCKLIST")
+        .argParser(parseBlocklist),
+    )
+    .addOption(
       new Option("--selection-strategy <name>", "how orchestrators are ranked")
         .choices([...STRATEGY_NAMES])
         .env("TRIBUTARY_SELECTION_STRATEGY")
         .default(DEFAULT_STRATEGY),
+    )
+    .addOption(
+      new Option(
+        "--select-stake-weight <w>",
+        `probability strategy: weight of stake (default ${DEFAULT_PROBABILITY_WEIGHTS.stakeWeight}; the three weights sum to 1; any of them selects the probability strategy unless --selection-strategy is given)`,
+      )
+        .env("TRIBUTARY_SELECT_STAKE_WEIGHT")
+        .argParser(parseWeight),
+    )
+    .addOption(
+      new Option(
+        "--select-price-weight <w>",
+        `probability strategy: weight of price (default ${DEFAULT_PROBABILITY_WEIGHTS.priceWeight})`,
+      )
+        .env("TRIBUTARY_SELECT_PRICE_WEIGHT")
+        .argParser(parseWeight),
+    )
+    .addOption(
+      new Option(
+        "--select-rand-weight <w>",
+        `probability strategy: weight of chance (default ${DEFAULT_PROBABILITY_WEIGHTS.randWeight})`,
+      )
+        .env("TRIBUTARY_SELECT_RAND_WEIGHT")
+        .argParser(parseWeight),
+    )
+    .addOption(
+      new Option(
+        "--select-price-exp-factor <f>",
+        `probability and price strategies: how steeply a higher price lowers the odds (default ${DEFAULT_PROBABILITY_WEIGHTS.priceExpFactor})`,
+      )
+        .env("TRIBUTARY_SELECT_PRICE_EXP_FACTOR")
+        .argParser(parseWeight),
     )
     .addOption(
       new Option(
@@ -229,10 +502,14 @@ export function gatewayCommand(): Command {
       "after",
       `
 go-livepeer spellings are accepted: -orchAddr, -orchWebhookUrl, -httpAddr, -network, -ethUrl,
--ethKeystorePath, -dataDir, -maxPricePerUnit, -maxTicketEV, -maxTotalEV, -selectionAlgorithm,
+-ethKeystorePath, -datadir (or -dataDir), -maxPricePerUnit, -pixelsPerUnit, -maxPricePerCapability,
+-ignoreMaxPriceIfNeeded, -minPerfScore, -orchBlocklist, -selectStakeWeight, -selectPriceWeight,
+-selectRandWeight, -selectPriceExpFactor, -maxTicketEV, -maxTotalEV, -v <level> (as --log-level),
 -gatewayHost, -remoteSignerUrl, -remoteSignerHeaders, -ethPassword, -ethAcctAddr (also as -flag=value); -ethKeystorePath (--key-file) takes a hex
 key file, a V3 JSON keystore (password: --password, a file or the value) or a keystore directory;
--gateway and -broadcaster are implied and ignored.
+-gateway and -broadcaster are implied and ignored. go-livepeer flags with no meaning here (-monitor,
+-orchPerfStatsUrl, -httpIngest, …) are warned about and ignored; --strict-flags refuses them. Every
+unknown flag is reported at once.
 
 Routes (plain HTTP on --http-addr):
   POST /<ai pipeline>              text-to-image, image-to-image, llm, … (model_id in the body or X-Model-Id)
@@ -268,6 +545,12 @@ Examples:
         (opts.ethUrl === undefined || keyFileOf(opts) === undefined)
       )
         cmd.error(`error: --network ${opts.network} needs --eth-url and --key-file`, { exitCode: 2 });
+      let selection: ReturnType<typeof selectionOptionsOf>;
+      try {
+        selection = selectionOptionsOf(opts, cmd.getOptionValueSource("selectionStrategy") !== "default");
+      } catch (err) {
+        cmd.error(`error: ${(err as Error).message}`, { exitCode: 2 });
+      }
       const logger = createLogger({ name: "gateway", level: opts.logLevel });
       const { host, port } = opts.httpAddr;
       let running: RunningGateway;
@@ -300,8 +583,7 @@ Examples:
           },
           payments: onchain ? { ...onchain.payments, tokenReuseMs: opts.tokenReuse } : undefined,
           remoteSigner: signer,
-          strategy: opts.selectionStrategy,
-          maxPricePerUnit: opts.maxPricePerUnit,
+          ...selection,
           liveEventTimeoutMs: opts.liveEventTimeout,
           liveIdleTimeoutMs: opts.liveIdleTimeout,
           byocStreamPaymentIntervalMs: opts.byocStreamPaymentInterval,

@@ -32,17 +32,21 @@ import {
 } from "./key-options.ts";
 import {
   addNodeOptions,
+  COMMON_IGNORED_GO_FLAGS,
   durationLabel,
   GoCompatibleCommand,
+  type GoFlagAliases,
+  type IgnoredGoFlags,
   parseDuration,
   parseHostPort,
   parsePrice,
   parseWei,
   startFailureMessage,
+  verbosityToLogLevel,
 } from "./options.ts";
 
 /** go-livepeer flag → our flag (`undefined`: accepted and ignored, it is implied). */
-export const GO_FLAG_ALIASES: Readonly<Record<string, string | undefined>> = {
+export const GO_FLAG_ALIASES: GoFlagAliases = {
   aiModels: "--ai-models",
   serviceAddr: "--service-addr",
   orchSecret: "--orch-secret",
@@ -52,6 +56,8 @@ export const GO_FLAG_ALIASES: Readonly<Record<string, string | undefined>> = {
   ethKeystorePath: "--key-file",
   ...KEY_GO_FLAG_ALIASES,
   dataDir: "--data-dir",
+  datadir: "--data-dir",
+  v: { flag: "--log-level", value: verbosityToLogLevel },
   liveAITrickleHostForRunner: "--trickle-host-for-runner",
   ticketEV: "--ticket-ev",
   maxFaceValue: "--max-face-value",
@@ -63,6 +69,60 @@ export const GO_FLAG_ALIASES: Readonly<Record<string, string | undefined>> = {
   orchestrator: undefined,
   aiWorker: undefined,
 };
+
+/**
+ * go-livepeer orchestrator flags with no meaning here: each is warned about and ignored (refused with
+ * --strict-flags), so a go-livepeer command line starts as it is.
+ */
+export const IGNORED_GO_FLAGS: IgnoredGoFlags = {
+  ...COMMON_IGNORED_GO_FLAGS,
+  transcoder: { why: "transcoding is not supported; AI and BYOC work runs in containers", value: false },
+  testTranscoder: { why: "transcoding is not supported", value: false },
+  nvidia: { why: "containers pick their own GPUs", value: true },
+  netint: { why: "containers pick their own hardware", value: true },
+  aiModelsDir: { why: "models live in your containers; aiModels.json gives their URLs", value: true },
+  aiRunnerImage: { why: "containers are started by you, not by the orchestrator", value: true },
+  aiRunnerImageOverrides: { why: "containers are started by you, not by the orchestrator", value: true },
+  aiRunnerContainersPerGPU: { why: "containers are started by you, not by the orchestrator", value: true },
+  aiVerboseLogs: { why: "container logs are the containers' own", value: false },
+  autoAdjustPrice: { why: "prices are fixed: price_per_unit per aiModels.json entry", value: false },
+  pixelsPerUnit: { why: "set pixels_per_unit per aiModels.json entry", value: true },
+  pricePerGateway: { why: "set a gateway's price per aiModels.json entry (gateway)", value: true },
+  maxSessions: { why: "capacity is set per aiModels.json entry (capacity)", value: true },
+  ethOrchAddr: { why: "the orchestrator's address is its key's address", value: true },
+  reward: { why: "reward calls are not made", value: false },
+  redeemer: { why: "winning tickets are redeemed in-process", value: false },
+  redeemerAddr: { why: "winning tickets are redeemed in-process", value: true },
+  httpAddr: { why: "the orchestrator serves everything on -serviceAddr", value: true },
+};
+
+/**
+ * go-livepeer's legacy `-aiModels pipeline:model_id:warm[,…]` string names models that go-livepeer
+ * starts in its own runner containers; here each entry needs the URL of a container you run. Returns the
+ * hint for such a value (one that is not an existing file), else undefined.
+ */
+export function legacyAiModelsHint(value: string): string | undefined {
+  if (
+    existsSync(value) ||
+    /\.json$/i.test(value) ||
+    !/^[a-z0-9-]+:[^:,\s]+(:(true|false))?(,[a-z0-9-]+:[^:,\s]+(:(true|false))?)*$/i.test(value)
+  )
+    return undefined;
+  const entries = value.split(",").map((e) => {
+    const [pipeline, modelId, warm] = e.split(":");
+    return {
+      pipeline,
+      model_id: modelId,
+      url: "http://<container>:8000",
+      ...(warm === "true" ? { warm: true } : {}),
+    };
+  });
+  return (
+    `-aiModels ${JSON.stringify(value)} is go-livepeer's legacy pipeline:model:warm string; Tributary needs a ` +
+    `JSON file whose entries carry the URL of a container serving each model, e.g. aiModels.json:\n` +
+    `${JSON.stringify(entries, null, 2)}\nthen pass -aiModels aiModels.json`
+  );
+}
 
 /** `--use-live-runners` alone, or with a value as go-livepeer's `-useLiveRunners=true|false`. */
 function parseBool(value: string): boolean {
@@ -145,7 +205,7 @@ interface OrchestratorCliOptions extends KeyCliOptions, HttpLimitCliOptions {
 /** Builds the `orchestrator` subcommand. */
 export function orchestratorCommand(): Command {
   const command = addNodeOptions(
-    new GoCompatibleCommand("orchestrator", GO_FLAG_ALIASES)
+    new GoCompatibleCommand("orchestrator", GO_FLAG_ALIASES, IGNORED_GO_FLAGS)
       .description(
         "Run an orchestrator: one TLS port serving gRPC GetOrchestrator, the BYOC, AI batch and live routes, " +
           "and trickle under /ai/trickle/, in front of containers from aiModels.json and BYOC registrations.",
@@ -304,9 +364,11 @@ export function orchestratorCommand(): Command {
       "after",
       `
 go-livepeer spellings are accepted: -aiModels, -serviceAddr, -orchSecret, -network, -pricePerUnit,
--ethUrl, -ethKeystorePath, -dataDir, -liveAITrickleHostForRunner, -ticketEV, -maxFaceValue, -useLiveRunners,
--liveRunnerConfig, -liveRunnerAddr, -liveRunnerProxyUrl, -cliAddr (also as -flag=value); -orchestrator and
--aiWorker are implied and ignored. -ethKeystorePath (--key-file) takes a hex key file, a V3 JSON keystore (with -ethPassword/--password, a
+-ethUrl, -ethKeystorePath, -datadir (or -dataDir), -liveAITrickleHostForRunner, -ticketEV, -maxFaceValue,
+-useLiveRunners, -liveRunnerConfig, -liveRunnerAddr, -liveRunnerProxyUrl, -cliAddr, -v <level> (as --log-level)
+(also as -flag=value); -orchestrator and -aiWorker are implied and ignored. go-livepeer flags with no meaning
+here (-transcoder, -nvidia, -aiModelsDir, -monitor, -autoAdjustPrice, -maxSessions, …) are warned about and
+ignored; --strict-flags refuses them. Every unknown flag is reported at once. -ethKeystorePath (--key-file) takes a hex key file, a V3 JSON keystore (with -ethPassword/--password, a
 file or the value) or a keystore directory (with -ethAcctAddr/--eth-acct-addr when it holds several); without it,
 <data-dir>/keystore is used when that directory exists.
 
@@ -329,6 +391,8 @@ Examples:
   tributary orchestrator -orchestrator -aiWorker -aiModels ./aiModels.json -serviceAddr 0.0.0.0:8935 -network offchain`,
     )
     .action(async (opts: OrchestratorCliOptions, cmd: Command) => {
+      const legacy = opts.aiModels === undefined ? undefined : legacyAiModelsHint(opts.aiModels);
+      if (legacy !== undefined) cmd.error(`error: ${legacy}`, { exitCode: 2 });
       const logger = createLogger({ name: "orchestrator", level: opts.logLevel });
       const { host, port } = opts.serviceAddr;
       let running: Awaited<ReturnType<typeof startOrchestrator>>;

@@ -42,7 +42,14 @@ import { createOrchestratorHttp } from "./orch-http.ts";
 import { type GatewayPayer, GatewayPayments } from "./payments.ts";
 import { RemotePayments, type RemoteSignerClient } from "./remote-signer.ts";
 import { createRouter } from "./routes/index.ts";
-import { createSelector, DEFAULT_STRATEGY, Suspender, strategyByName } from "./selection/index.ts";
+import {
+  createSelector,
+  DEFAULT_STRATEGY,
+  type ProbabilityWeights,
+  type SelectorOptions,
+  Suspender,
+  strategyByName,
+} from "./selection/index.ts";
 
 export { modelIdOf } from "./routes/ai-batch.ts";
 export { type ClientJobRequest, DEFAULT_BYOC_TIMEOUT_SECONDS } from "./routes/byoc-jobs.ts";
@@ -66,6 +73,16 @@ export interface GatewayOptions {
   strategy?: string;
   /** Highest price in wei per unit the gateway pays (`-maxPricePerUnit`); default no limit. */
   maxPricePerUnit?: Rat;
+  /**
+   * The selection filters beyond the global max price: per-capability max prices
+   * (`-maxPricePerCapability`), `-ignoreMaxPriceIfNeeded`, `-minPerfScore`, `-orchBlocklist` (exclude).
+   */
+  selection?: Pick<
+    SelectorOptions,
+    "maxPricePerCapability" | "ignoreMaxPriceIfNeeded" | "minPerfScore" | "exclude"
+  >;
+  /** Weights of the `probability` strategy (`-selectStakeWeight`, …) and `-selectPriceExpFactor`. */
+  strategyWeights?: Partial<ProbabilityWeights>;
   /** Pool refresh period, ms (default 5 min). */
   refreshIntervalMs?: number;
   /** Time to response headers of native AI jobs, ms; default {@link DEFAULT_AI_TIMEOUT_MS}. */
@@ -161,8 +178,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
   dashSource = createPoolDashboardSource({ pool, suspender, signal });
   const selector = createSelector({
-    strategy: strategyByName(options.strategy ?? DEFAULT_STRATEGY),
+    strategy: strategyByName(options.strategy ?? DEFAULT_STRATEGY, options.strategyWeights),
     maxPricePerUnit: options.maxPricePerUnit,
+    ...options.selection,
     suspender,
   });
   let publicUrl = "";
