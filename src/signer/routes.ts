@@ -142,6 +142,18 @@ function refresh(transcoder: string, why: string): TributaryError {
   });
 }
 
+/**
+ * Whether the request carries a state: a go-livepeer client sends `{"State": null, "Sig": null}` (or
+ * empty strings) on its first request, which means none, as go-livepeer's signer reads it.
+ */
+function hasState(state: unknown): boolean {
+  if (state === undefined || state === null) return false;
+  if (typeof state !== "object") return true;
+  const { State, Sig } = state as { State?: unknown; Sig?: unknown };
+  const empty = (v: unknown) => v === undefined || v === null || v === "";
+  return !(empty(State) && empty(Sig));
+}
+
 /** A client's own ceiling (`maxPrice`) in wei per unit, when it is one (a USD ceiling is not checked here). */
 function clientCeiling(value: unknown): Rat | undefined {
   if (typeof value !== "object" || value === null) return undefined;
@@ -207,7 +219,7 @@ export async function generateLivePayment(
   const params = ticketParamsFromWire(info.ticketParams);
   const transcoder = info.transcoder;
 
-  const prev = body.state === undefined || body.state === null ? undefined : ctx.store.sessionOf(body.state);
+  const prev = hasState(body.state) ? ctx.store.sessionOf(body.state) : undefined;
   if (prev && prev.orchestrator !== orchestrator) throw bad("orchestratorAddress mismatch");
   if (prev && prev.type !== type) throw bad("job type mismatch");
   const approval = await ctx.auth.approve(

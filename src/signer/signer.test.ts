@@ -195,7 +195,7 @@ describe("remote signer handlers", () => {
     assert.ok(first > want);
   });
 
-  test("a forged or foreign state is refused with 400 BAD_SIGNER_STATE", async () => {
+  test("a forged or foreign state is refused with 400 BAD_SIGNER_STATE; go-livepeer's empty first state starts a session", async () => {
     const h = await harness();
     const r = await h.post("/generate-live-payment", { orchestrator: orchInfo(), type: "live" });
     assert.equal(r.status, 200);
@@ -213,6 +213,13 @@ describe("remote signer handlers", () => {
       state: r.body.state,
     });
     assert.equal(other.status, 400, "type mismatch");
+    // A go-livepeer client's first request carries an empty state: it starts a session.
+    const goFirst = await h.post("/generate-live-payment", {
+      orchestrator: orchInfo(),
+      type: "live",
+      state: { State: null, Sig: null },
+    });
+    assert.equal(goFirst.status, 200, JSON.stringify(goFirst.body));
   });
 
   test("64 concurrent payments on one set of ticket params get distinct, contiguous nonces", async () => {
