@@ -13,6 +13,7 @@ import type { Command } from "commander";
 import { GATEWAY_GO_FLAG_ALIASES } from "../../src/cli/gateway.ts";
 import { buildProgram } from "../../src/cli/main.ts";
 import { GO_FLAG_ALIASES } from "../../src/cli/orchestrator.ts";
+import { SIGNER_GO_FLAG_ALIASES } from "../../src/cli/signer.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const read = (rel: string): string => readFileSync(join(ROOT, rel), "utf8");
@@ -28,6 +29,7 @@ const DOCUMENTED: Record<string, string> = {
   serve: CONTAINER_GUIDE,
   init: CONTAINER_GUIDE,
   job: OPERATOR_GUIDE,
+  signer: OPERATOR_GUIDE,
 };
 
 function subcommand(program: Command, name: string): Command | undefined {
@@ -97,7 +99,7 @@ describe("documentation", () => {
     [CONTAINER_GUIDE]: read(CONTAINER_GUIDE),
   };
 
-  test("every long flag of orchestrator, gateway, dev, serve and init (and job) is in its guide", () => {
+  test("every long flag of orchestrator, gateway, signer, dev, serve and init (and job) is in its guide", () => {
     const missing: string[] = [];
     let checked = 0;
     for (const [name, guide] of Object.entries(DOCUMENTED)) {
@@ -115,8 +117,12 @@ describe("documentation", () => {
     assert.deepEqual(missing, [], `undocumented flags:\n  ${missing.join("\n  ")}`);
   });
 
-  test("every go-livepeer flag spelling the orchestrator and gateway accept is in the operator guide", () => {
-    const missing = [...Object.keys(GO_FLAG_ALIASES), ...Object.keys(GATEWAY_GO_FLAG_ALIASES)]
+  test("every go-livepeer flag spelling the orchestrator, gateway and signer accept is in the operator guide", () => {
+    const missing = [
+      ...Object.keys(GO_FLAG_ALIASES),
+      ...Object.keys(GATEWAY_GO_FLAG_ALIASES),
+      ...Object.keys(SIGNER_GO_FLAG_ALIASES),
+    ]
       .map((k) => `-${k}`)
       .filter((f) => !mentions(guides[OPERATOR_GUIDE]!, f));
     assert.deepEqual(missing, []);
