@@ -329,8 +329,18 @@ test("live through the signer: lv2v on the stream's manifest, the state sent bac
   s.o.status = 403;
   await assert.rejects(
     p.nativePayment(ORCH, liveInfo(true), "live-video-to-video", "green-tint", 1n, "m-1"),
-    (e: TributaryError) => e.code === "REMOTE_SIGNER_REFUSED" && /HTTP 403: status 403/.test(e.message),
+    (e: TributaryError) =>
+      e.code === "REMOTE_SIGNER_REFUSED" && e.status === 402 && /HTTP 403: status 403/.test(e.message),
+    "the gateway's own refusal goes back to the client",
   );
+  for (const status of [480, 481]) {
+    s.o.status = status;
+    await assert.rejects(
+      p.nativePayment(ORCH, liveInfo(true), "live-video-to-video", "green-tint", 1n, "m-1"),
+      (e: TributaryError) => e.code === "REMOTE_SIGNER_REFUSED" && e.status === 502,
+      `the signer's ${status} concerns the orchestrator: the job moves on`,
+    );
+  }
 });
 
 test("a live start (no manifest yet) is an lv2v payment whose state the stream's first top-up sends back", async () => {

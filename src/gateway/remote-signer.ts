@@ -48,7 +48,9 @@ import {
 
 /** Time allowed for one signer call (go-livepeer's client waits 5 s for sign-orchestrator-info). */
 export const DEFAULT_SIGNER_TIMEOUT_MS = 10_000;
-/** The signer's status for "no tickets needed this cycle". */
+/** The signer's statuses: refresh the orchestrator's info, its price is over a ceiling, no tickets needed. */
+const HTTP_REFRESH = 480;
+const HTTP_PRICE_EXCEEDED = 481;
 const HTTP_NO_TICKETS = 482;
 /** Live streams whose signer state is kept (the oldest is dropped first). */
 const MAX_STREAM_STATES = 10_000;
@@ -210,11 +212,17 @@ async function callSigner(
     );
   }
   if (answer.status === HTTP_NO_TICKETS) return "no-tickets";
+  // 480 (refresh the orchestrator's info) and 481 (its price is over a ceiling) concern the
+  // orchestrator: 502 moves the job on. Any other refusal is the gateway's own (auth, spend limit):
+  // 402 goes back to the client, as the gateway's own deposit problems do.
   if (answer.status !== 200)
     throw new TributaryError(
       "REMOTE_SIGNER_REFUSED",
       `the remote signer answered ${path} with HTTP ${answer.status}: ${signerMessage(answer.text)}`,
-      { status: 402, details: { signerStatus: answer.status } },
+      {
+        status: answer.status === HTTP_REFRESH || answer.status === HTTP_PRICE_EXCEEDED ? 502 : 402,
+        details: { signerStatus: answer.status },
+      },
     );
   let v: unknown;
   try {

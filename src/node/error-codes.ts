@@ -771,8 +771,9 @@ export const ERROR_CODES = Object.freeze({
   },
   REMOTE_SIGNER_REFUSED: {
     status: 402,
+    otherStatuses: [502],
     meaning:
-      "The gateway's remote signer refused a signature or payment (auth, spend limit, price ceiling, refresh); the message carries its status and reason: fix --remote-signer-headers or ask the signer's operator.",
+      "The gateway's remote signer refused a signature or payment; the message carries its status and reason. 402 (auth, spend limit): fix --remote-signer-headers or ask the signer's operator; 502 (the signer's 480 refresh or 481 price ceiling): the job moves to another orchestrator.",
     components: ["gateway"],
   },
   REMOTE_SIGNER_FREE: {
