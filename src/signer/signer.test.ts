@@ -326,6 +326,72 @@ describe("remote signer handlers", () => {
     assert.ok(h.ctx.store.spent("hooked").tickets > 0);
   });
 
+  test("a webhook approval with an expiry is not asked again for that session until then; its headers are sent", async () => {
+    let calls = 0;
+    const seen: string[] = [];
+    const hook = createServer((req, res) => {
+      calls++;
+      seen.push(String(req.headers["x-hook-key"]));
+      req.resume();
+      req.on("end", () =>
+        res
+          .writeHead(200, { "content-type": "application/json" })
+          .end(JSON.stringify({ status: 200, app: "timed", expiry: Math.floor(Date.now() / 1000) + 60 })),
+      );
+    });
+    const port = await listen(hook, "127.0.0.1", 0);
+    cleanups.push(() => closeServer(hook));
+    let now = 1_000_000;
+    const h = await harness({
+      now: () => now,
+      auth: new SignerAuth({
+        webhookUrl: `http://127.0.0.1:${port}/`,
+        webhookHeaders: { "X-Hook-Key": "k1" },
+      }),
+    });
+    const a = await h.post(
+      "/generate-live-payment",
+      { orchestrator: orchInfo({ price: 10n ** 11n }), type: "live" },
+      {},
+    );
+    assert.equal(a.status, 200, JSON.stringify(a.body));
+    now += 30_000;
+    const b = await h.post(
+      "/generate-live-payment",
+      { orchestrator: orchInfo({ price: 10n ** 11n }), type: "live", state: a.body.state },
+      {},
+    );
+    assert.equal(b.status, 200, JSON.stringify(b.body));
+    assert.equal(calls, 1, "the second payment of the session skipped the webhook");
+    assert.deepEqual(seen, ["k1"]);
+    assert.deepEqual(
+      [...h.ctx.store.totals().keys()],
+      ["timed"],
+      "spending counted against the app the webhook named",
+    );
+  });
+
+  test("the signer-wide limit counts every app together", async () => {
+    const tokens = new Map([
+      [TOKEN, "app-a"],
+      ["tok-bbbbbbbbbbbbbbbb", "app-b"],
+    ]);
+    const ev = ticketEV(2n * EV, 2n ** 255n);
+    const h = await harness({ auth: new SignerAuth({ tokens }), limits: { total: 3n * ev.ceil() } });
+    const pay = (token: string) =>
+      h.post(
+        "/generate-live-payment",
+        { orchestrator: orchInfo(), type: "live" },
+        { authorization: `Bearer ${token}` },
+      );
+    assert.equal((await pay(TOKEN)).status, 200);
+    assert.equal((await pay("tok-bbbbbbbbbbbbbbbb")).status, 200);
+    assert.equal((await pay(TOKEN)).status, 200);
+    const over = await pay("tok-bbbbbbbbbbbbbbbb");
+    assert.equal(over.status, 429);
+    assert.match(over.body.error.message, /this signer/);
+  });
+
   test("no auth on a non-loopback address is refused unless allowed, then warned", () => {
     assert.throws(() => checkExposure("0.0.0.0", {}, false), /--remote-signer-allow-no-auth/);
     checkExposure("127.0.0.1", {}, false);
