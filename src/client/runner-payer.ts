@@ -85,13 +85,21 @@ export function decodePaymentParams(paymentParams: string): OrchestratorInfo {
 }
 
 /**
- * `paymentParams` with the ticket params and price of a top-up answer's fresh `OrchestratorInfo`; the
- * auth token (bound to the session's manifest id) stays the challenge's.
+ * `paymentParams` with the ticket params of a top-up answer's fresh `OrchestratorInfo` when they carry
+ * value; the price (the runner's) and the auth token (bound to the session's manifest id) stay the
+ * challenge's: the answer's price is the node's general one.
  */
 export function refreshPaymentParams(paymentParams: string, fresh: OrchestratorInfo): string {
+  if (fresh.ticketParams === undefined) return paymentParams;
+  let t: { faceValue: bigint; winProb: bigint };
+  try {
+    t = ticketParamsFromWire(fresh.ticketParams);
+  } catch {
+    return paymentParams;
+  }
+  if (t.faceValue <= 0n || t.winProb <= 0n) return paymentParams;
   const info = decodePaymentParams(paymentParams);
-  if (fresh.ticketParams !== undefined) info.ticketParams = fresh.ticketParams;
-  if (fresh.priceInfo !== undefined) info.priceInfo = fresh.priceInfo;
+  info.ticketParams = fresh.ticketParams;
   return Buffer.from(toBinary(OrchestratorInfoSchema, info)).toString("base64");
 }
 

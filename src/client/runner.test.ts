@@ -137,7 +137,12 @@ describe("session lifecycle against a fake orchestrator", () => {
           return json(topUpStatus, { error: { code: "RUNNER_SESSION_NOT_FOUND", message: "gone" } });
         const info = create(OrchestratorInfoSchema, {
           priceInfo: create(PriceInfoSchema, { pricePerUnit: 1000n, pixelsPerUnit: 1n }),
-          ticketParams: create(TicketParamsSchema, { faceValue: new Uint8Array([9]) }),
+          ticketParams: create(TicketParamsSchema, {
+            recipient: new Uint8Array(20).fill(1),
+            faceValue: new Uint8Array([9]),
+            winProb: new Uint8Array([1]),
+            recipientRandHash: new Uint8Array(32).fill(2),
+          }),
         });
         res.writeHead(200, { "content-type": "application/octet-stream" });
         return res.end(toBinary(PaymentResultSchema, create(PaymentResultSchema, { info })));

@@ -216,7 +216,7 @@ export class RunnerClient implements AsyncDisposable {
     if (found === undefined)
       throw new GatewayError(
         "RUNNER_NOT_FOUND",
-        `no ready live runner for ${app} at ${orchUrl} (discovery lists: ${runners.map((r) => r.route).join(", ") || "none"})`,
+        `no ready live runner for ${app} at ${orchUrl} (discovery lists: ${runners.map((r) => `${r.app} as ${r.route}`).join(", ") || "none"})`,
         404,
       );
     return found;
