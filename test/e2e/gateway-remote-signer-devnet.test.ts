@@ -15,7 +15,7 @@ import { startGateway } from "../../src/gateway/index.ts";
 import { connectRemoteSigner } from "../../src/gateway/remote-signer.ts";
 import { parseAiModels } from "../../src/orchestrator/config.ts";
 import { startOrchestrator } from "../../src/orchestrator/index.ts";
-import { startRunner } from "../../src/runner/index.ts";
+import { defineBatchPipeline, startRunner } from "../../src/runner/index.ts";
 import { startSigner } from "../../src/signer/index.ts";
 import { devnetFixture } from "../devnet.ts";
 import { poll, until } from "../until.ts";
@@ -27,6 +27,8 @@ const EV = 10n ** 15n;
 const PRICE_PER_SECOND = 10n ** 13n;
 /** Wei per pixel of green-tint: 60 s of 1280×720@30 at start is ~1.7e15, two tickets. */
 const PRICE_PER_PIXEL = 10 ** 6;
+/** Wei per llm token: 50 tokens is 5e14, one ticket. */
+const PRICE_PER_TOKEN = 10 ** 13;
 const TOKEN = "gateway-token-0123456789";
 
 /** A counter of the signer's /metrics, summed over its labels. */
@@ -47,6 +49,15 @@ test("gateway --remote-signer-url on the devnet: BYOC and live paid by our signe
     await startRunner(greenTint, { port: 0, session: { heartbeatIntervalMs: 200 } }),
   );
   await liveRunner.loaded;
+  const llmRunner = net.use(
+    await startRunner(
+      defineBatchPipeline({
+        name: "llm",
+        run: (i: { prompt: string; max_tokens: number }) => ({ text: `${i.prompt}!`, tokens: i.max_tokens }),
+      }),
+      { port: 0 },
+    ),
+  );
   const onchain = await net.orchestratorPayments({ ticketEV: EV, maxFaceValue: EV + 1n });
   const orch = net.use(
     await startOrchestrator({
@@ -67,6 +78,7 @@ test("gateway --remote-signer-url on the devnet: BYOC and live paid by our signe
             url: liveRunner.url,
             price_per_unit: PRICE_PER_PIXEL,
           },
+          { pipeline: "llm", model_id: "paid-llm", url: llmRunner.url, price_per_unit: PRICE_PER_TOKEN },
         ]),
       ),
     }),
@@ -83,7 +95,9 @@ test("gateway --remote-signer-url on the devnet: BYOC and live paid by our signe
   });
   assert.equal(reg.status, 200, reg.body);
   await poll(() =>
-    ["green-tint", "text-reverse"].every((m) => orch.registry.advertised().some((a) => a.modelId === m)),
+    ["green-tint", "text-reverse", "paid-llm"].every((m) =>
+      orch.registry.advertised().some((a) => a.modelId === m),
+    ),
   );
 
   const signer = await startSigner({
@@ -191,6 +205,22 @@ test("gateway --remote-signer-url on the devnet: BYOC and live paid by our signe
       assert.equal(stop.status, 200);
     },
   );
+
+  await t.test("a native AI (llm) job is paid through the signer at the model's price", async () => {
+    const before = onchain.gate.totals.tickets;
+    const signed = metric(await signerMetrics(), "tributary_signer_tickets_total");
+    const r = await fetch(`${gw.url}/llm`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model_id: "paid-llm", prompt: "hi", max_tokens: 50 }),
+    });
+    const text = await r.text();
+    assert.equal(r.status, 200, text);
+    assert.deepEqual(JSON.parse(text), { text: "hi!", tokens: 50 });
+    const made = metric(await signerMetrics(), "tributary_signer_tickets_total") - signed;
+    assert.ok(made >= 1, `the signer made ${made} tickets`);
+    assert.equal(onchain.gate.totals.tickets - before, made, "the orchestrator credited them");
+  });
 
   await t.test("the winners are the signer's and are redeemed on chain", async () => {
     const won = onchain.store.listWinningTickets({ limit: 100 });
