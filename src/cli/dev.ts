@@ -136,10 +136,10 @@ export function formatSummary(s: DevNetworkSummary): string {
     out(
       "  # decode a Livepeer-Payment header: one ticket from the gateway account to the orchestrator (made, not sent)",
     );
-    out(`  node src/cli/main.ts payment decode ${s.samplePaymentHeader}`);
+    out(`  npm run -s tributary -- payment decode ${s.samplePaymentHeader}`);
   } else {
     out("  # decode a Livepeer-Payment header (what a paying gateway sends; try the devnet mode)");
-    out("  node src/cli/main.ts payment decode <header>");
+    out("  npm run -s tributary -- payment decode <header>");
   }
   out();
   out("Ctrl-C stops everything.");
