@@ -10,7 +10,11 @@
  *    plays), send SIGINT to the process group (as Ctrl-C does), wait for the exit, and check that no
  *    process of that tree is left (every /proc entry whose cwd or command line is in the temporary
  *    directory);
- * 4. remove the temporary directory.
+ * 4. a container project as its README says: `npm run tributary -- init` in the temporary directory
+ *    (npm passes it as INIT_CWD; from a checkout, init packs it with `npm pack`, which compiles it, and
+ *    the project depends on that tarball), then `npm install --prefer-offline` and `npm test` in the
+ *    project (the pipeline and its test run against the compiled package, on the project's Node.js 24);
+ * 5. remove the temporary directory.
  *
  * The default ports (8935, 8937, 8545) are used as a user would; when one is taken, every port is
  * chosen by the system instead (said in the output). Exit code 1 on any failure; `--keep` keeps the
@@ -280,6 +284,41 @@ async function jobs(
   });
 }
 
+/** `tributary init` a live project beside the clone, install the packed package into it, run its test. */
+async function project(clone: string, dir: string): Promise<void> {
+  const proj = join(dir, "my-filter");
+  await step("npm run tributary -- init my-filter --template live (packs the clone)", async () => {
+    // npm --prefix runs the clone's script from `dir`, as a user does from their own folder.
+    const r = await run(
+      "npm",
+      ["--prefix", clone, "run", "--silent", "tributary", "--", "init", "my-filter", "--template", "live"],
+      dir,
+      300_000,
+    );
+    if (!/^ {2}cd my-filter$/m.test(r.stdout))
+      throw new SmokeFailure(`init printed no "cd my-filter"\n${r.stdout}`);
+    const pkg = JSON.parse(readFileSync(join(proj, "package.json"), "utf8")) as {
+      dependencies: Record<string, string>;
+    };
+    const spec = pkg.dependencies.tributary ?? "";
+    if (
+      !/^file:\.\/tributary-[\d.]+\.tgz$/.test(spec) ||
+      !existsSync(join(proj, spec.slice("file:./".length)))
+    )
+      throw new SmokeFailure(`the project does not depend on a packed tarball: ${spec}`);
+  });
+  await step("my-filter: npm install --prefer-offline --no-audit --no-fund", () =>
+    run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund"], proj, 600_000),
+  );
+  await step("my-filter: npm test", async () => {
+    const r = await run("npm", ["test"], proj, 300_000);
+    const pass = /(?:ℹ|#) pass (\d+)/.exec(r.stdout)?.[1];
+    if (!/(?:ℹ|#) fail 0\n/.test(r.stdout) || pass === undefined || Number(pass) === 0)
+      throw new SmokeFailure(`the project's tests did not pass\n${tail(r.stdout)}`);
+    say(`  ${pass} tests passed`);
+  });
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "tributary-smoke-"));
   const clone = join(dir, "tributary");
@@ -295,6 +334,7 @@ async function main(): Promise<void> {
     const defaults = (await Promise.all([8935, 8937, 8545].map(portFree))).every(Boolean);
     const portArgs = defaults ? [] : ["--orchestrator-port", "0", "--gateway-port", "0", "--chain-port", "0"];
     if (!defaults) say("a default port (8935, 8937 or 8545) is taken: every port is picked by the system");
+    await project(clone, dir);
     for (const mode of ["offchain", "devnet"] as const) {
       const args = [...(mode === "offchain" ? ["--offchain"] : []), ...portArgs];
       running = await step(`${mode}: npm start${args.length ? ` -- ${args.join(" ")}` : ""}`, () =>
