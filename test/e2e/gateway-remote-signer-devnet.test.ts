@@ -1,7 +1,8 @@
 /**
  * Our gateway paying through our remote signer on the devnet (anvil + our contracts): the signer
  * holds the funded key; the gateway is started with `remoteSigner` only (no key, no Sender, no
- * chain). A BYOC batch job, a native AI (llm) job and a live stream's start are paid by the signer;
+ * chain). A BYOC batch job, a BYOC stream's start, a native AI (llm) job and a live stream's start
+ * are paid by the signer;
  * the orchestrator credits the signer's address, and the tickets and value the signer and the gateway
  * report agree with what the orchestrator credited; the winners are redeemed on chain.
  */
@@ -49,6 +50,10 @@ test("gateway --remote-signer-url on the devnet: BYOC and live paid by our signe
     await startRunner(greenTint, { port: 0, session: { heartbeatIntervalMs: 200 } }),
   );
   await liveRunner.loaded;
+  const streamRunner = net.use(
+    await startRunner(greenTint, { port: 0, session: { heartbeatIntervalMs: 200 } }),
+  );
+  await streamRunner.loaded;
   const llmRunner = net.use(
     await startRunner(
       defineBatchPipeline({
@@ -94,8 +99,19 @@ test("gateway --remote-signer-url on the devnet: BYOC and live paid by our signe
     }),
   });
   assert.equal(reg.status, 200, reg.body);
+  const regStream = await call(orch, "/capability/register", {
+    method: "POST",
+    headers: { authorization: "s" },
+    body: JSON.stringify({
+      name: "tint-stream",
+      url: streamRunner.url,
+      capacity: 1,
+      price_per_unit: Number(PRICE_PER_SECOND),
+    }),
+  });
+  assert.equal(regStream.status, 200, regStream.body);
   await poll(() =>
-    ["green-tint", "text-reverse", "paid-llm"].every((m) =>
+    ["green-tint", "text-reverse", "paid-llm", "tint-stream"].every((m) =>
       orch.registry.advertised().some((a) => a.modelId === m),
     ),
   );
@@ -202,6 +218,43 @@ test("gateway --remote-signer-url on the devnet: BYOC and live paid by our signe
       const after = (await (await fetch(s.status_url)).json()) as { tickets_sent: number };
       assert.equal(after.tickets_sent, st.tickets_sent);
       const stop = await fetch(s.stop_url, { method: "POST" });
+      assert.equal(stop.status, 200);
+    },
+  );
+
+  await t.test(
+    "a BYOC stream's start is signed and paid by the signer and credited to the capability",
+    async () => {
+      const before = onchain.gate.totals.tickets;
+      const header = Buffer.from(
+        JSON.stringify({
+          request: "{}",
+          parameters: JSON.stringify({ enable_video_ingress: true, enable_video_egress: true }),
+          capability: "tint-stream",
+          timeout_seconds: 30,
+        }),
+      ).toString("base64");
+      const r = await fetch(`${gw.url}/process/stream/start`, {
+        method: "POST",
+        headers: { livepeer: header, "content-type": "application/json" },
+        body: JSON.stringify({ params: JSON.stringify({ width: 160, height: 120, green: 80 }) }),
+      });
+      const text = await r.text();
+      assert.equal(r.status, 200, text);
+      const s = JSON.parse(text) as { status_url: string; stop_url: string };
+      const st = (await (await fetch(s.status_url)).json()) as { tickets_sent: number; paid_wei: string };
+      assert.ok(st.tickets_sent >= 1, `sent ${st.tickets_sent}`);
+      assert.equal(
+        onchain.gate.totals.tickets - before,
+        st.tickets_sent,
+        "the orchestrator credited each ticket",
+      );
+      const credited = onchain.gate.balance(payer, "tint-stream");
+      assert.ok(
+        credited.cmp(0n) > 0 && credited.cmp(BigInt(st.paid_wei) + 1n) <= 0,
+        `credited ${credited.toFixed(0)}`,
+      );
+      const stop = await fetch(s.stop_url, { method: "POST", body: "{}" });
       assert.equal(stop.status, 200);
     },
   );
