@@ -2,9 +2,9 @@
  * Our gateway paying through our remote signer on the devnet (anvil + our contracts): the signer
  * holds the funded key; the gateway is started with `remoteSigner` only (no key, no Sender, no
  * chain). A BYOC batch job, a BYOC stream's start, a native AI (llm) job and a live stream's start
- * are paid by the signer;
- * the orchestrator credits the signer's address, and the tickets and value the signer and the gateway
- * report agree with what the orchestrator credited; the winners are redeemed on chain.
+ * are paid by the signer; the orchestrator credits the signer's address, and the tickets and value
+ * the signer and the gateway report agree with what the orchestrator credited; the winners are
+ * redeemed on chain.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
