@@ -9,6 +9,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { runJob } from "../client/job.ts";
 import type { LiveSession, LiveStatus } from "../client/live.ts";
 import { TributaryError } from "../node/errors.ts";
+import { addRunnerCommand } from "./job-runner.ts";
 import { parseDuration } from "./options.ts";
 
 /** The gateway URL when neither `--gateway` nor `TRIBUTARY_GATEWAY` is given (conventions: port 8937). */
@@ -37,7 +38,7 @@ function parseJsonObject(value: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-function collectHeader(value: string, previous: Record<string, string> = {}): Record<string, string> {
+export function collectHeader(value: string, previous: Record<string, string> = {}): Record<string, string> {
   const i = value.indexOf(":");
   if (i <= 0) throw new InvalidArgumentError('expected "Name: value"');
   return { ...previous, [value.slice(0, i).trim().toLowerCase()]: value.slice(i + 1).trim() };
@@ -141,7 +142,7 @@ export async function jobRun(
   }
 }
 
-function prettyIfJson(text: string): string {
+export function prettyIfJson(text: string): string {
   try {
     return JSON.stringify(JSON.parse(text), null, 2);
   } catch {
@@ -434,7 +435,8 @@ function gatewayOption(): Option {
 /** Builds the `job` command (`job run`, `job live`). */
 export function jobCommand(): Command {
   const job = new Command("job").description(
-    "Send jobs through a gateway: a batch job (job run) or a live video stream (job live)",
+    "Send jobs through a gateway: a batch job (job run) or a live video stream (job live); or call a live " +
+      "runner app on an orchestrator (job runner)",
   );
   job
     .command("run")
@@ -536,5 +538,6 @@ Examples:
     .action(async (opts: JobLiveOptions) => {
       process.exitCode = await jobLive(opts);
     });
+  addRunnerCommand(job, parseJsonOption);
   return job;
 }

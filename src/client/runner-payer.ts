@@ -13,8 +13,9 @@
  */
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { Address } from "viem";
-import type { MessageSigner, Sender } from "../payments/index.ts";
-import { signPayload, ticketEV } from "../payments/index.ts";
+import type { Sender } from "../payments/sender.ts";
+import { type MessageSigner, signPayload } from "../payments/signature.ts";
+import { ticketEV } from "../payments/ticket.ts";
 import { type OrchestratorInfo, OrchestratorInfoSchema } from "../protocol/gen/lp_rpc_pb.ts";
 import {
   encodePaymentHeader,

@@ -1,0 +1,193 @@
+/**
+ * `tributary job runner <app> --orch <url>`: calls a live runner app directly on an orchestrator
+ * (src/client/runner.ts). The runner is found in the orchestrator's `/discovery` (by its route or its
+ * app name); a single-shot runner gets one call, a persistent one a session: reserved, called (plain
+ * HTTP, `--sse`, or `--ws`), and stopped. `--session` reserves and keeps the session open until
+ * Ctrl-C, printing its URLs for other tools. Offchain: a priced runner answers PAYMENT_REQUIRED
+ * (pay through `tributary/client` with a payer).
+ */
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { type RunnerAnswer, RunnerClient, type RunnerRequest } from "../client/runner.ts";
+import { collectHeader, type JobIo, prettyIfJson, readDataOption } from "./job.ts";
+
+/** Options of `job runner`, as commander parses them. */
+export interface JobRunnerOptions {
+  orch: string;
+  session?: boolean;
+  path: string;
+  method?: string;
+  json?: unknown;
+  data?: string;
+  header?: Record<string, string>;
+  sse?: boolean;
+  ws?: boolean;
+  /** `--ws`: stop after this many messages. */
+  messages?: number;
+  verbose?: boolean;
+  /** Ends `--session` and `--ws` (tests; Ctrl-C otherwise). */
+  signal?: AbortSignal;
+}
+
+const processIo = (): JobIo => ({ stdout: process.stdout, stderr: process.stderr });
+
+function parseCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a whole number ≥ 1");
+  return n;
+}
+
+function requestOf(opts: JobRunnerOptions): RunnerRequest {
+  const headers: Record<string, string> = { ...opts.header };
+  const req: RunnerRequest = { headers };
+  if (opts.json !== undefined) req.json = opts.json;
+  else if (opts.data !== undefined) req.body = readDataOption(opts.data);
+  if (opts.method !== undefined) req.method = opts.method.toUpperCase();
+  if (opts.sse) headers.accept ??= "text/event-stream";
+  return req;
+}
+
+async function print(a: RunnerAnswer, io: JobIo): Promise<void> {
+  const tty = io.stdout.isTTY === true;
+  if (a.sse) {
+    for await (const e of a.events()) {
+      const prefix = e.event === "message" ? "" : `event ${e.event}: `;
+      io.stdout.write(`${prefix}${tty ? prettyIfJson(e.data) : e.data}\n`);
+    }
+  } else if (a.contentType.includes("json")) {
+    const text = await a.text();
+    io.stdout.write(tty ? `${prettyIfJson(text)}\n` : text);
+  } else io.stdout.write(await a.bytes());
+}
+
+/** A promise resolved when `signal` or `also` aborts or on Ctrl-C, and its disposer. */
+function interrupted(
+  signal: AbortSignal | undefined,
+  also?: AbortSignal,
+): { done: Promise<void>; dispose(): void } {
+  let finish = () => {};
+  const done = new Promise<void>((resolve) => {
+    finish = () => {
+      dispose();
+      resolve();
+    };
+  });
+  const dispose = () => {
+    process.off("SIGINT", finish);
+    signal?.removeEventListener("abort", finish);
+    also?.removeEventListener("abort", finish);
+  };
+  process.once("SIGINT", finish);
+  signal?.addEventListener("abort", finish, { once: true });
+  also?.addEventListener("abort", finish, { once: true });
+  if (signal?.aborted || also?.aborted) finish();
+  return { done, dispose };
+}
+
+/** `job runner`: resolves with the exit code. */
+export async function jobRunner(
+  app: string,
+  opts: JobRunnerOptions,
+  io: JobIo = processIo(),
+): Promise<number> {
+  const started = performance.now();
+  await using client = new RunnerClient();
+  try {
+    const info = await client.find(opts.orch, app);
+    const req = requestOf(opts);
+    const verbose = (line: string) => {
+      if (opts.verbose) io.stderr.write(`runner: ${line}\n`);
+    };
+    if (info.mode === "single-shot") {
+      if (opts.session || opts.ws)
+        throw new InvalidArgumentError(
+          `${app} is a single-shot runner: --session and --ws need a persistent one`,
+        );
+      await print(await client.call(info.url, opts.path, req), io);
+      verbose(`single-shot ${info.app} in ${((performance.now() - started) / 1000).toFixed(2)} s`);
+      return 0;
+    }
+    const session = await client.reserve(info.url);
+    verbose(`session ${session.id} of ${info.app} reserved`);
+    try {
+      if (opts.session) {
+        io.stdout.write(
+          `${JSON.stringify({ session_id: session.id, app_url: session.appUrl, control_url: session.controlUrl })}\n`,
+        );
+        io.stderr.write("session open: Ctrl-C stops it\n");
+        const stop = interrupted(opts.signal, session.signal);
+        await stop.done;
+      } else if (opts.ws) {
+        await using socket = await session.websocket(opts.path, opts.header ?? {});
+        if (req.json !== undefined) socket.send(JSON.stringify(req.json));
+        else if (req.body !== undefined) socket.send(Buffer.from(req.body).toString("utf8"));
+        const limit = opts.messages ?? (req.json !== undefined || req.body !== undefined ? 1 : Infinity);
+        let n = 0;
+        const stop = interrupted(opts.signal, session.signal);
+        void stop.done.then(() => socket.close());
+        try {
+          for await (const m of socket.messages()) {
+            io.stdout.write(m.text !== undefined ? `${m.text}\n` : m.bytes);
+            if (++n >= limit) break;
+          }
+        } finally {
+          stop.dispose();
+        }
+      } else await print(await session.fetch(opts.path, req), io);
+    } finally {
+      await session.stop();
+      verbose(`session ${session.id} stopped after ${((performance.now() - started) / 1000).toFixed(2)} s`);
+    }
+    return 0;
+  } catch (err) {
+    io.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
+/** Adds `job runner` to the `job` command. */
+export function addRunnerCommand(job: Command, parseJson: (v: string) => unknown): void {
+  job
+    .command("runner")
+    .summary("call a live runner app on an orchestrator")
+    .description(
+      "Call a live runner app directly on an orchestrator (its /discovery names the runner by route or app): " +
+        "a single-shot runner gets one call; a persistent one a session that is reserved, called (HTTP, --sse " +
+        "or --ws) and stopped. Offchain; a priced runner answers PAYMENT_REQUIRED.",
+    )
+    .argument("<app>", "the runner's route (label or id) or app name, as /discovery lists it")
+    .requiredOption("--orch <url>", "the orchestrator's service URL, e.g. https://127.0.0.1:8935")
+    .option(
+      "--session",
+      "reserve a session, print {session_id, app_url, control_url} and keep it until Ctrl-C",
+    )
+    .option("--path <path>", "the app path to call (with its query)", "/")
+    .option("--method <method>", "HTTP method (default POST with a body, GET without)")
+    .addOption(
+      new Option("--json <json>", "JSON request body (--ws: one text message)")
+        .argParser(parseJson)
+        .conflicts("data"),
+    )
+    .option("--data <body>", "request body: text, @file, or @- for standard input (--ws: one text message)")
+    .option("-H, --header <name: value>", "extra request header (repeatable)", collectHeader)
+    .option("--sse", "ask for Server-Sent Events and print one data line each")
+    .addOption(new Option("--ws", "open a WebSocket at --path and print the messages").conflicts("sse"))
+    .addOption(
+      new Option(
+        "--messages <n>",
+        "--ws: stop after n messages (default 1 after sending a body, else until closed)",
+      ).argParser(parseCount),
+    )
+    .option("-v, --verbose", "print the session and timing on stderr")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  tributary job runner my/echo --orch https://127.0.0.1:8935 --path /echo --json '{"hi":1}'
+  tributary job runner llm --orch https://127.0.0.1:8935 --path /v1/stream --json '{"prompt":"hi"}' --sse
+  tributary job runner chat --orch https://127.0.0.1:8935 --path /ws --ws --data hello
+  tributary job runner my/echo --orch https://127.0.0.1:8935 --session`,
+    )
+    .action(async (app: string, opts: JobRunnerOptions) => {
+      process.exitCode = await jobRunner(app, opts);
+    });
+}
