@@ -480,7 +480,8 @@ export function gatewayCommand(): Command {
       new Option(
         "--remote-signer-url <url>",
         "pay through a remote signer (tributary signer or go-livepeer -remoteSigner) that holds the key and " +
-          "deposit; the gateway holds no key (no --key-file) and needs --orch-addr or --orch-webhook-url",
+          "deposit; the gateway holds no key (no --key-file); without --orch-addr or --orch-webhook-url it " +
+          "discovers orchestrators through the signer (GET /discover-orchestrators)",
       ).env("TRIBUTARY_REMOTE_SIGNER_URL"),
     )
     .addOption(
@@ -531,13 +532,9 @@ Examples:
           "error: --remote-signer-url and --key-file both given: a gateway paying through a remote signer holds no key; drop one",
           { exitCode: 2 },
         );
-      if (remote && !opts.orchAddr && !opts.orchWebhookUrl)
-        cmd.error("error: --remote-signer-url needs --orch-addr host:port[,…] or --orch-webhook-url URL", {
-          exitCode: 2,
-        });
       if (!remote && opts.remoteSignerHeaders !== undefined)
         cmd.error("error: --remote-signer-headers needs --remote-signer-url", { exitCode: 2 });
-      if (opts.network === "offchain" && !opts.orchAddr && !opts.orchWebhookUrl)
+      if (!remote && opts.network === "offchain" && !opts.orchAddr && !opts.orchWebhookUrl)
         cmd.error("error: give --orch-addr host:port[,…] or --orch-webhook-url URL", { exitCode: 2 });
       if (
         !remote &&
@@ -580,6 +577,8 @@ Examples:
             orchAddr: opts.orchAddr,
             orchWebhookUrl: opts.orchWebhookUrl,
             ...(onchain ? { chain: onchain.chainSource } : {}),
+            // Without --orch-addr or --orch-webhook-url: the signer's GET /discover-orchestrators.
+            ...(signer ? { remoteSignerUrl: signer.url, remoteSignerHeaders: opts.remoteSignerHeaders } : {}),
           },
           payments: onchain ? { ...onchain.payments, tokenReuseMs: opts.tokenReuse } : undefined,
           remoteSigner: signer,

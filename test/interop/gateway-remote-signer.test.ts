@@ -4,7 +4,9 @@
  * orchestrator through OUR remote signer on the devnet. A BYOC job through the gateway is signed
  * (V1) and paid by the signer; the orchestrator credits the signer's address; the tickets the signer
  * counts are the tickets the orchestrator credited; the winners are the signer's and one is redeemed
- * on chain. The CLI refuses a key and a signer together, and an unreachable signer at start.
+ * on chain. Without --orch-addr the gateway finds the orchestrator through the signer's
+ * `/discover-orchestrators`. The CLI refuses a key and a signer together, and an unreachable signer
+ * at start.
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -89,6 +91,7 @@ test("our gateway process with --remote-signer-url pays our orchestrator through
     maxTotalEV: 1000n * EV,
     pollIntervalMs: 200,
     tokens: new Map([[TOKEN, "cli-gateway"]]),
+    discovery: { orchAddr: [orch.url] },
   });
   t.after(() => signer.close());
   const gwDir = join(net.dir, "gateway");
@@ -110,50 +113,62 @@ test("our gateway process with --remote-signer-url pays our orchestrator through
     },
   );
 
+  /** Starts the CLI gateway with `args`; resolves once it prints that it listens. */
+  const startCli = async (args: string[]) => {
+    const child = cli(args);
+    t.after(() => {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    });
+    let stderr = "";
+    child.stderr!.on("data", (c: Buffer) => {
+      stderr += c.toString("utf8");
+    });
+    const [line] = (await Promise.race([
+      once(createInterface({ input: child.stdout! }), "line"),
+      once(child, "exit").then(() => {
+        throw new Error(`the gateway exited: ${stderr}`);
+      }),
+    ])) as [string];
+    const m =
+      /gateway listening on (http:\/\/[^ ]+) .*paying through the remote signer (\S+) as (0x[0-9a-fA-F]{40})/.exec(
+        line,
+      );
+    assert.ok(m, line);
+    const stop = async () => {
+      child.kill("SIGTERM");
+      const [code] = (await once(child, "exit")) as [number | null];
+      assert.equal(code, 0, stderr);
+    };
+    return { url: m[1]!, payer: m[3]!, stop };
+  };
+  /** A text-reverse job through the gateway at `gwUrl` (retried while it has no orchestrator yet). */
+  const textReverseJob = async (gwUrl: string) => {
+    let res: Response | undefined;
+    await until("the gateway to run the job", async () => {
+      res = await fetch(`${gwUrl}/text-reverse`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ text: "abc" }),
+      });
+      return res.status !== 503;
+    });
+    const text = await res!.text();
+    assert.equal(res!.status, 200, text);
+    assert.deepEqual(JSON.parse(text), { text: "cba" });
+  };
+
   await t.test(
     "a BYOC job through the keyless gateway process is paid by the signer and credited",
     async () => {
-      const child = cli([
+      const gw = await startCli([
         ...base,
         "-remoteSignerUrl",
         signer.url,
         "-remoteSignerHeaders",
         `Authorization:Bearer ${TOKEN}`,
       ]);
-      t.after(() => {
-        if (child.exitCode === null) child.kill("SIGKILL");
-      });
-      let stderr = "";
-      child.stderr!.on("data", (c: Buffer) => {
-        stderr += c.toString("utf8");
-      });
-      const [line] = (await Promise.race([
-        once(createInterface({ input: child.stdout! }), "line"),
-        once(child, "exit").then(() => {
-          throw new Error(`the gateway exited: ${stderr}`);
-        }),
-      ])) as [string];
-      const m =
-        /gateway listening on (http:\/\/[^ ]+) .*paying through the remote signer (\S+) as (0x[0-9a-fA-F]{40})/.exec(
-          line,
-        );
-      assert.ok(m, line);
-      const [, gwUrl, , payer] = m;
-      assert.equal(payer!.toLowerCase(), signer.address.toLowerCase());
-
-      let res: Response | undefined;
-      await until("the gateway to run the job", async () => {
-        res = await fetch(`${gwUrl}/text-reverse`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ text: "abc" }),
-        });
-        return res.status !== 503;
-      });
-      const text = await res!.text();
-      assert.equal(res!.status, 200, text);
-      assert.deepEqual(JSON.parse(text), { text: "cba" });
-
+      assert.equal(gw.payer.toLowerCase(), signer.address.toLowerCase());
+      await textReverseJob(gw.url);
       const metrics = await (await fetch(`${signer.url}/metrics`)).text();
       const tickets = Number(
         /tributary_signer_tickets_total\{app="cli-gateway"[^}]*\} (\d+)/.exec(metrics)?.[1],
@@ -165,10 +180,28 @@ test("our gateway process with --remote-signer-url pays our orchestrator through
         "the orchestrator credited every ticket the signer made",
       );
       assert.ok(onchain.gate.balance(signer.address as `0x${string}`, "text-reverse").cmp(0n) > 0);
+      await gw.stop();
+    },
+  );
 
-      child.kill("SIGTERM");
-      const [code] = (await once(child, "exit")) as [number | null];
-      assert.equal(code, 0, stderr);
+  await t.test(
+    "without --orch-addr the gateway finds the orchestrator through the signer's discovery",
+    async () => {
+      const before = onchain.gate.totals.tickets;
+      const gw = await startCli([
+        "gateway",
+        "--http-addr",
+        "127.0.0.1:0",
+        "--data-dir",
+        gwDir,
+        "--remote-signer-url",
+        signer.url,
+        "--remote-signer-headers",
+        JSON.stringify({ Authorization: `Bearer ${TOKEN}` }),
+      ]);
+      await textReverseJob(gw.url);
+      assert.ok(onchain.gate.totals.tickets > before, "paid through the signer");
+      await gw.stop();
     },
   );
 
