@@ -7,7 +7,12 @@ import { privateKeyToAccount } from "viem/accounts";
 import { TributaryError } from "../node/errors.ts";
 import { CONTRACT_IDS, type ContractAddresses } from "./addresses.ts";
 import { type Anvil, type AnvilOptions, startAnvil } from "./anvil.ts";
-import { createChainClients, DEVNET_CHAIN_ID, type SigningChainClients } from "./clients.ts";
+import {
+  type ChainClients,
+  createChainClients,
+  DEVNET_CHAIN_ID,
+  type SigningChainClients,
+} from "./clients.ts";
 import {
   bondingManagerAbi,
   bondingManagerBytecode,
@@ -267,16 +272,31 @@ export async function deployDevnet(
   };
 }
 
-/** Initializes the current round if it is not yet; returns the current round. */
+/**
+ * Whether the round the next transaction lands in is initialized. It is read at the pending block:
+ * at the last block of a round, the latest block's round is initialized but any transaction (a
+ * redemption, this initialization) executes in the next block, the first of a round nobody has
+ * initialized yet; on an automine chain no block comes on its own, so reading `latest` there waits
+ * forever.
+ */
+export function nextRoundInitialized(clients: ChainClients, roundsManager: Address): Promise<boolean> {
+  return clients.publicClient.readContract({
+    address: roundsManager,
+    abi: roundsManagerAbi,
+    functionName: "currentRoundInitialized",
+    blockTag: "pending",
+  });
+}
+
+/**
+ * Initializes the round the next transaction lands in (see {@link nextRoundInitialized}) if it is
+ * not yet; returns the current round afterwards.
+ */
 export async function initializeCurrentRound(
   clients: SigningChainClients,
   roundsManager: Address,
 ): Promise<bigint> {
-  const initialized = await clients.publicClient.readContract({
-    address: roundsManager,
-    abi: roundsManagerAbi,
-    functionName: "currentRoundInitialized",
-  });
+  const initialized = await nextRoundInitialized(clients, roundsManager);
   if (!initialized) {
     await confirm(
       clients,
@@ -342,8 +362,9 @@ export interface RoundInitializerOptions {
 }
 
 /**
- * Keeps rounds initialized: on every new block, if the current round is not initialized, initializes
- * it. Runs until `signal` aborts. Failures are reported to `onEvent` and retried on the next block.
+ * Keeps rounds initialized: on every new block, if the round the next transaction lands in is not
+ * initialized ({@link nextRoundInitialized}), initializes it. Runs until `signal` aborts. Failures
+ * are reported to `onEvent` and retried on the next block.
  */
 export function startRoundInitializer(options: RoundInitializerOptions): void {
   let busy = false;
@@ -353,12 +374,7 @@ export function startRoundInitializer(options: RoundInitializerOptions): void {
       if (busy || options.signal.aborted) return;
       busy = true;
       try {
-        const initialized = await options.clients.publicClient.readContract({
-          address: options.roundsManager,
-          abi: roundsManagerAbi,
-          functionName: "currentRoundInitialized",
-        });
-        if (!initialized) {
+        if (!(await nextRoundInitialized(options.clients, options.roundsManager))) {
           const round = await initializeCurrentRound(options.clients, options.roundsManager);
           options.onEvent?.({ round });
         }
