@@ -6,7 +6,7 @@ import { after, before, describe, test } from "node:test";
 import { postJson, startTinyRunner, type TinyRunner } from "../../test/conformance/live-runner-kit.ts";
 import { type RunningOrchestrator, startOrchestrator } from "../orchestrator/index.ts";
 import { jobCommand } from "./job.ts";
-import { jobRunner } from "./job-runner.ts";
+import { jobRunner, paymentTypeOf } from "./job-runner.ts";
 
 /** Captured output of one command. */
 function io() {
@@ -114,6 +114,21 @@ describe("tributary job runner", () => {
     stop.abort();
     assert.equal(await running, 0);
     assert.equal((await postJson(`${s.app_url}/echo`, {})).status, 404, "stopped on interrupt");
+  });
+
+  test("--remote-signer-url: the payment type follows the price unit; signer errors exit 1", async () => {
+    assert.deepEqual(
+      ["seconds", "hour", "720p", "720p-pixel-seconds", "fixed", undefined].map(paymentTypeOf),
+      ["live", "live", "lv2v", "lv2v", "fixed", "live"],
+    );
+    const a = io();
+    const opts = { orch: orch.url, path: "/echo", remoteSignerUrl: "http://127.0.0.1:1" };
+    assert.equal(await jobRunner("echo", opts, a.io), 1);
+    assert.match(a.err(), /remote signer .*cannot reach/);
+    const b = io();
+    assert.equal(await jobRunner("echo", { orch: orch.url, path: "/", remoteSignerHeaders: "A:b" }, b.io), 1);
+    assert.match(b.err(), /needs --remote-signer-url/);
+    assert.equal(orch.runners?.registry.get("echo")?.sessions.size, 0, "nothing reserved");
   });
 
   test("errors: unknown app, single-shot with --ws", async () => {

@@ -3,11 +3,13 @@
  * (src/client/runner.ts). The runner is found in the orchestrator's `/discovery` (by its route or its
  * app name); a single-shot runner gets one call, a persistent one a session: reserved, called (plain
  * HTTP, `--sse`, or `--ws`), and stopped. `--session` reserves and keeps the session open until
- * Ctrl-C, printing its URLs for other tools. Offchain: a priced runner answers PAYMENT_REQUIRED
- * (pay through `tributary/client` with a payer).
+ * Ctrl-C, printing its URLs for other tools. A priced runner is paid through `--remote-signer-url`
+ * (the signer's payment type from the runner's price unit); without it the runner answers
+ * PAYMENT_REQUIRED.
  */
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { type RunnerAnswer, RunnerClient, type RunnerRequest } from "../client/runner.ts";
+import { type RunnerAnswer, RunnerClient, type RunnerInfo, type RunnerRequest } from "../client/runner.ts";
+import { type RemoteSignerPayerOptions, remoteSignerPayer } from "../client/runner-payer.ts";
 import { collectHeader, type JobIo, prettyIfJson, readDataOption } from "./job.ts";
 
 /** Options of `job runner`, as commander parses them. */
@@ -24,6 +26,10 @@ export interface JobRunnerOptions {
   /** `--ws`: stop after this many messages. */
   messages?: number;
   verbose?: boolean;
+  /** Pay priced runners through this remote signer. */
+  remoteSignerUrl?: string;
+  /** Headers of every signer call, go-livepeer's `Name:value,…` or a JSON object. */
+  remoteSignerHeaders?: string;
   /** Ends `--session` and `--ws` (tests; Ctrl-C otherwise). */
   signal?: AbortSignal;
 }
@@ -90,9 +96,12 @@ export async function jobRunner(
   io: JobIo = processIo(),
 ): Promise<number> {
   const started = performance.now();
-  await using client = new RunnerClient();
+  await using discovery = new RunnerClient();
+  let paying: RunnerClient | undefined;
   try {
-    const info = await client.find(opts.orch, app);
+    const info = await discovery.find(opts.orch, app);
+    paying = await payingClient(info, opts);
+    const client = paying ?? discovery;
     const req = requestOf(opts);
     const verbose = (line: string) => {
       if (opts.verbose) io.stderr.write(`runner: ${line}\n`);
@@ -141,7 +150,33 @@ export async function jobRunner(
   } catch (err) {
     io.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
+  } finally {
+    await paying?.close();
   }
+}
+
+/** The signer payment type of a runner's price unit (livepeer-gateway's mapping); `live` by default. */
+export function paymentTypeOf(unit: string | undefined): NonNullable<RemoteSignerPayerOptions["type"]> {
+  if (unit === "fixed") return "fixed";
+  if (unit === "720p" || unit === "720p-pixel-seconds") return "lv2v";
+  return "live";
+}
+
+/** A client paying through `--remote-signer-url`, or undefined (offchain). */
+async function payingClient(info: RunnerInfo, opts: JobRunnerOptions): Promise<RunnerClient | undefined> {
+  if (opts.remoteSignerUrl === undefined) {
+    if (opts.remoteSignerHeaders !== undefined)
+      throw new InvalidArgumentError("--remote-signer-headers needs --remote-signer-url");
+    return undefined;
+  }
+  // Loaded only when paying: the gateway's parser of go-livepeer's header list.
+  const { parseSignerHeaders } = await import("../gateway/remote-signer.ts");
+  const headers = opts.remoteSignerHeaders === undefined ? {} : parseSignerHeaders(opts.remoteSignerHeaders);
+  const payer = await remoteSignerPayer(opts.remoteSignerUrl, {
+    headers,
+    type: paymentTypeOf(info.priceInfo?.unit),
+  });
+  return new RunnerClient({ payer });
 }
 
 /** Adds `job runner` to the `job` command. */
@@ -152,7 +187,7 @@ export function addRunnerCommand(job: Command, parseJson: (v: string) => unknown
     .description(
       "Call a live runner app directly on an orchestrator (its /discovery names the runner by route or app): " +
         "a single-shot runner gets one call; a persistent one a session that is reserved, called (HTTP, --sse " +
-        "or --ws) and stopped. Offchain; a priced runner answers PAYMENT_REQUIRED.",
+        "or --ws) and stopped. A priced runner is paid through --remote-signer-url (else PAYMENT_REQUIRED).",
     )
     .argument("<app>", "the runner's route (label or id) or app name, as /discovery lists it")
     .requiredOption("--orch <url>", "the orchestrator's service URL, e.g. https://127.0.0.1:8935")
@@ -176,6 +211,14 @@ export function addRunnerCommand(job: Command, parseJson: (v: string) => unknown
         "--messages <n>",
         "--ws: stop after n messages (default 1 after sending a body, else until closed)",
       ).argParser(parseCount),
+    )
+    .option(
+      "--remote-signer-url <url>",
+      "pay priced runners through this remote signer (tributary signer or go-livepeer -remoteSigner)",
+    )
+    .option(
+      "--remote-signer-headers <list>",
+      'headers sent on every signer call: "Name:value,Name2:value2" or a JSON object',
     )
     .option("-v, --verbose", "print the session and timing on stderr")
     .addHelpText(

@@ -9,7 +9,11 @@
  * (go-livepeer), else to `{control_url}/payment`.
  *
  * {@link ticketPayer} pays with a local key through the payments module's {@link Sender} (the caller
- * builds the Sender with its chain facts, as the gateway does).
+ * builds the Sender with its chain facts, as the gateway does); {@link remoteSignerPayer} through a
+ * remote signer (`tributary signer`, go-livepeer `-remoteSigner`): `POST /sign-orchestrator-info` once
+ * for the address, then `POST /generate-live-payment` `{orchestrator: payment_params, type,
+ * ManifestID, state}` per payment, the answered `state` sent back on the next one; the signer decides
+ * how many tickets (for `live`: 10 s first, then the time since its last payment).
  */
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { Address } from "viem";
@@ -29,7 +33,7 @@ import {
   SEGMENT_HEADER,
   segCredsSigningBytes,
 } from "../protocol/segment-header.ts";
-import { GatewayError } from "./job.ts";
+import { GatewayError, gatewayErrorOf, gatewayFetch } from "./job.ts";
 
 /** The header naming the payer when asking for a challenge (go-livepeer `Livepeer-Payer-Address`). */
 export const PAYER_ADDRESS_HEADER = "Livepeer-Payer-Address";
@@ -108,8 +112,15 @@ export function refreshPaymentParams(paymentParams: string, fresh: OrchestratorI
 export interface RunnerPayer {
   /** The payer's 0x address (sent as `Livepeer-Payer-Address` to get a challenge). */
   readonly address: Address;
-  /** `Livepeer-Payment` and `Livepeer-Segment` paying `seconds` of the runner's price for `manifestId`. */
-  pay(paymentParams: string, manifestId: string, seconds: number): Promise<Record<string, string>>;
+  /**
+   * `Livepeer-Payment` and `Livepeer-Segment` paying `seconds` of the runner's price for `manifestId`;
+   * undefined when nothing needs paying this time (a remote signer's 482: the credit covers it).
+   */
+  pay(
+    paymentParams: string,
+    manifestId: string,
+    seconds: number,
+  ): Promise<Record<string, string> | undefined>;
 }
 
 /** Tickets that cover `seconds` at `price` wei per `pixelsPerUnit` units, at least one. */
@@ -165,6 +176,69 @@ export function ticketPayer(sender: Sender, signer: MessageSigner): RunnerPayer 
         },
       });
       return { [PAYMENT_HEADER]: encodePaymentHeader(payment), [SEGMENT_HEADER]: segment };
+    },
+  };
+}
+
+/** The signer's status for "no tickets needed this cycle". */
+const HTTP_NO_TICKETS = 482;
+
+/** Options of {@link remoteSignerPayer}. */
+export interface RemoteSignerPayerOptions {
+  /** Headers of every signer call (e.g. `Authorization: Bearer …`). */
+  headers?: Record<string, string>;
+  /** The payment type: `live` (priced per second or hour, the default), `lv2v` (720p units) or `fixed`. */
+  type?: "live" | "lv2v" | "fixed";
+}
+
+/** A {@link RunnerPayer} over a remote signer at `signerUrl`; asks its address first. */
+export async function remoteSignerPayer(
+  signerUrl: string,
+  options: RemoteSignerPayerOptions = {},
+): Promise<RunnerPayer> {
+  const origin = new URL(signerUrl).origin;
+  const headers = { "content-type": "application/json", ...options.headers };
+  const post = async (path: string, body: unknown): Promise<Response> =>
+    gatewayFetch(
+      `${origin}${path}`,
+      { method: "POST", headers, body: JSON.stringify(body) },
+      `remote signer ${path}`,
+    );
+  const info = await post("/sign-orchestrator-info", {});
+  if (info.status !== 200) throw await gatewayErrorOf(info, "remote signer /sign-orchestrator-info");
+  const { address } = (await info.json()) as { address?: unknown };
+  if (typeof address !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(address))
+    throw new GatewayError(
+      "BAD_GATEWAY_ANSWER",
+      "remote signer /sign-orchestrator-info answered no address",
+      502,
+    );
+  const states = new Map<string, unknown>();
+  return {
+    address: address as Address,
+    async pay(paymentParams, manifestId) {
+      const state = states.get(manifestId);
+      const res = await post("/generate-live-payment", {
+        orchestrator: paymentParams,
+        type: options.type ?? "live",
+        ManifestID: manifestId,
+        ...(state === undefined ? {} : { state }),
+      });
+      if (res.status === HTTP_NO_TICKETS) {
+        await res.body?.cancel();
+        return undefined;
+      }
+      if (res.status !== 200) throw await gatewayErrorOf(res, "remote signer /generate-live-payment");
+      const body = (await res.json()) as { payment?: unknown; segCreds?: unknown; state?: unknown };
+      if (
+        typeof body.payment !== "string" ||
+        body.payment === "" ||
+        typeof body.segCreds !== "string" ||
+        body.segCreds === ""
+      )
+        throw new GatewayError("BAD_GATEWAY_ANSWER", "remote signer answered no payment or segCreds", 502);
+      if (body.state !== undefined) states.set(manifestId, body.state);
+      return { [PAYMENT_HEADER]: body.payment, [SEGMENT_HEADER]: body.segCreds };
     },
   };
 }

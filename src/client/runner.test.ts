@@ -11,7 +11,13 @@ import {
 } from "../protocol/gen/lp_rpc_pb.ts";
 import { GatewayError } from "./job.ts";
 import { parseDiscovery, RunnerClient } from "./runner.ts";
-import { decodePaymentParams, parseRunnerChallenge, type RunnerPayer, ticketsFor } from "./runner-payer.ts";
+import {
+  decodePaymentParams,
+  parseRunnerChallenge,
+  type RunnerPayer,
+  remoteSignerPayer,
+  ticketsFor,
+} from "./runner-payer.ts";
 
 const params = (face: number) =>
   Buffer.from(
@@ -233,4 +239,50 @@ describe("session lifecycle against a fake orchestrator", () => {
     );
     await c2.close();
   });
+});
+
+test("remoteSignerPayer: the address once, the state sent back per manifest, 482 = nothing to pay", async () => {
+  const calls: { path: string; body: Record<string, unknown> }[] = [];
+  let next = 200;
+  const server = createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on("data", (c: Buffer) => parts.push(c));
+    req.on("end", () => {
+      const body = JSON.parse(Buffer.concat(parts).toString("utf8") || "{}");
+      calls.push({ path: req.url ?? "", body });
+      res.setHeader("content-type", "application/json");
+      if (req.url === "/sign-orchestrator-info")
+        return res.end(
+          JSON.stringify({ address: "0x2222222222222222222222222222222222222222", signature: "0x01" }),
+        );
+      if (next !== 200)
+        return res.writeHead(next).end(JSON.stringify({ error: { code: "NO_TICKETS", message: "skip" } }));
+      res.end(
+        JSON.stringify({ payment: "P", segCreds: "S", state: { State: `st-${calls.length}`, Sig: "x" } }),
+      );
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/anything`;
+    const payer = await remoteSignerPayer(url, { type: "fixed" });
+    assert.equal(payer.address, "0x2222222222222222222222222222222222222222");
+    assert.deepEqual(await payer.pay("cGFyYW1z", "m1", 10), {
+      "Livepeer-Payment": "P",
+      "Livepeer-Segment": "S",
+    });
+    await payer.pay("cGFyYW1z", "m1", 1);
+    await payer.pay("cGFyYW1z", "m2", 1);
+    const gens = calls.filter((c) => c.path === "/generate-live-payment").map((c) => c.body);
+    assert.deepEqual(gens[0], { orchestrator: "cGFyYW1z", type: "fixed", ManifestID: "m1" });
+    assert.deepEqual(gens[1]?.state, { State: "st-2", Sig: "x" }, "the first answer's state comes back");
+    assert.equal(gens[2]?.state, undefined, "another manifest has its own state");
+    next = 482;
+    assert.equal(await payer.pay("cGFyYW1z", "m1", 1), undefined);
+    next = 503;
+    await assert.rejects(payer.pay("cGFyYW1z", "m1", 1), (e: GatewayError) => e.httpStatus === 503);
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
 });

@@ -233,7 +233,7 @@ export class RunnerClient implements AsyncDisposable {
     let res = await this.request(target, req, extra);
     if (res.status === 402 && payer !== undefined) {
       const challenge = parseRunnerChallenge(await readText(res.body));
-      const paid = await payer.pay(challenge.paymentParams, challenge.manifestId, this.#upfront());
+      const paid = await this.#payUpfront(payer, challenge);
       res = await this.request(target, req, { ...extra, ...paid });
     }
     if (res.status >= 300) throw await errorOf(res, "live runner call");
@@ -261,7 +261,7 @@ export class RunnerClient implements AsyncDisposable {
           "this live runner is priced: give the client a payer (a local key or a remote signer)",
           402,
         );
-      const paid = await payer.pay(challenge.paymentParams, challenge.manifestId, this.#upfront());
+      const paid = await this.#payUpfront(payer, challenge);
       res = await this.request(url, { method: "POST" }, { ...extra, ...paid });
     }
     if (res.status !== 200) throw await errorOf(res, "live runner reservation");
@@ -284,8 +284,19 @@ export class RunnerClient implements AsyncDisposable {
     return session;
   }
 
-  #upfront(): number {
-    return this.#options.upfrontSeconds ?? 10;
+  async #payUpfront(payer: RunnerPayer, challenge: RunnerChallenge): Promise<Record<string, string>> {
+    const paid = await payer.pay(
+      challenge.paymentParams,
+      challenge.manifestId,
+      this.#options.upfrontSeconds ?? 10,
+    );
+    if (paid === undefined)
+      throw new GatewayError(
+        "PAYMENT_REQUIRED",
+        "the payer made no payment for the live runner's challenge",
+        402,
+      );
+    return paid;
   }
 
   /** Stops every session still open and closes the connections. */
@@ -356,6 +367,7 @@ export class RunnerSession implements AsyncDisposable {
     this.#paying = true;
     try {
       const headers = await payer.pay(this.#paymentParams, challenge.manifestId, topUpSeconds);
+      if (headers === undefined) return false; // the payer's credit covers this period
       const url = challenge.paymentUrl ?? `${this.controlUrl}/payment`;
       const res = await this.#client.request(url, { method: "POST" }, headers);
       if (res.status === 200) {

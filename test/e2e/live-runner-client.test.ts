@@ -7,15 +7,22 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { Address } from "viem";
+import type { Address, Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { type GatewayError, RunnerClient, ticketPayer } from "../../src/client/index.ts";
+import { type GatewayError, RunnerClient, remoteSignerPayer, ticketPayer } from "../../src/client/index.ts";
+import { closeServer, listen } from "../../src/node/http/listen.ts";
+import { silentLogger } from "../../src/node/logger.ts";
 import { PaymentGate, type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
 import { Balances } from "../../src/payments/balances.ts";
 import { Sender } from "../../src/payments/sender.ts";
+import { SignerAuth } from "../../src/signer/auth.ts";
+import { SignerMetrics } from "../../src/signer/metrics.ts";
+import { createSignerRouter } from "../../src/signer/signer.ts";
+import { openSignerStore } from "../../src/signer/store.ts";
 import { postJson, startTinyRunner, type TinyRunner } from "../conformance/live-runner-kit.ts";
 import { until } from "../until.ts";
 import { inMemoryRecipient, senders, time } from "./orchestrator-helpers.ts";
@@ -190,5 +197,52 @@ describe("RunnerClient paying a priced runner (in-process payment gate)", () => 
       6000,
     );
     await assert.rejects(l.fetch("/echo"), (e: GatewayError) => e.httpStatus === 404);
+  });
+
+  test("paid through a remote signer (ours, in process): the signer's address, its payments and top-ups", async () => {
+    const signerKey = privateKeyToAccount(`0x${"45".repeat(32)}`);
+    const store = openSignerStore({ dataDir: ":memory:" });
+    let id = 0;
+    const server = createServer(
+      createSignerRouter({
+        signer: signerKey,
+        sender: new Sender({ signer: signerKey, time, senders }),
+        store,
+        auth: new SignerAuth({ tokens: new Map([["tok", "app-a"]]) }),
+        limits: {},
+        metrics: new SignerMetrics(),
+        logger: silentLogger(),
+        infoSig: async () => "0x01" as Hex,
+        lastSeenL1Block: () => time.lastSeenL1Block(),
+        now: Date.now,
+        newId: () => `sid-${++id}`,
+      }).handle,
+    );
+    const port = await listen(server, "127.0.0.1", 0);
+    try {
+      await assert.rejects(
+        remoteSignerPayer(`http://127.0.0.1:${port}`),
+        (e: GatewayError) => e.httpStatus === 401,
+        "the signer wants its token",
+      );
+      const payer = await remoteSignerPayer(`http://127.0.0.1:${port}`, {
+        headers: { authorization: "Bearer tok" },
+      });
+      assert.equal(payer.address, signerKey.address);
+      await using client = new RunnerClient({ payer, topUpEveryMs: 500 });
+      const s = await client.reserve(orch.url, "paid");
+      assert.ok(
+        gate.balance(signerKey.address, s.id).cmp(gate.balance(signerKey.address, "x")) > 0,
+        "paid by the signer",
+      );
+      assert.equal((await s.fetch("/echo", { json: {} })).status, 200);
+      await until("two top-ups through the signer", async () => s.topUps >= 2, 5000);
+      assert.equal(s.lastPaymentError, undefined);
+      await s.stop();
+      assert.equal(orch.runners?.registry.get("paid")?.sessions.size, 0);
+    } finally {
+      await closeServer(server);
+      store.close();
+    }
   });
 });
