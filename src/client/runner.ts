@@ -16,6 +16,7 @@
 import type { Readable } from "node:stream";
 import { fromBinary } from "@bufbuild/protobuf";
 import { PaymentResultSchema } from "../protocol/gen/lp_rpc_pb.ts";
+import { parseDiscovery, type RunnerInfo } from "../protocol/live-runners.ts";
 import { readBytes, readText, TrickleHttpClient, type TrickleResponse } from "../trickle/http-client.ts";
 import { GatewayError, parseSse, type SseEvent } from "./job.ts";
 import {
@@ -27,23 +28,7 @@ import {
 } from "./runner-payer.ts";
 import { openRunnerSocket, type RunnerSocket } from "./runner-socket.ts";
 
-/** A runner as `/discovery` lists it. */
-export interface RunnerInfo {
-  /** The orchestrator-generated endpoint: `…/apps/{id}/session` (persistent) or `…/apps/{id}/app` (single-shot). */
-  url: string;
-  app: string;
-  /** The `{id}` of the URL (the runner's label, or its app). */
-  route: string;
-  mode: "persistent" | "single-shot";
-  capacity: number | undefined;
-  capacityUsed: number | undefined;
-  capacityAvailable: number | undefined;
-  priceInfo: { price: number | string; currency: string; unit: string } | undefined;
-  /** The orchestrator's address as discovery gives it. */
-  orchestrator: string;
-  /** The whole entry. */
-  raw: Record<string, unknown>;
-}
+export { parseDiscovery, type RunnerInfo } from "../protocol/live-runners.ts";
 
 /** Options of a {@link RunnerClient}. */
 export interface RunnerClientOptions {
@@ -117,51 +102,6 @@ async function errorOf(res: TrickleResponse, what: string): Promise<GatewayError
     // plain text
   }
   return new GatewayError(code, `${what}: ${res.status} ${code}: ${message}`, res.status);
-}
-
-function runnerOf(address: string, r: Record<string, unknown>): RunnerInfo | undefined {
-  const url = typeof r.url === "string" ? r.url : "";
-  const app = typeof r.app === "string" ? r.app : "";
-  const m = /\/apps\/([^/]+)\/(session|app)\/?$/.exec(url);
-  if (url === "" || app === "" || m === null) return undefined;
-  const num = (v: unknown) => (typeof v === "number" ? v : undefined);
-  const p = r.price_info as { price?: unknown; currency?: unknown; unit?: unknown } | undefined;
-  const priceInfo =
-    p !== undefined && p !== null && (typeof p.price === "number" || typeof p.price === "string")
-      ? {
-          price: p.price,
-          currency: typeof p.currency === "string" ? p.currency.toLowerCase() : "",
-          unit: typeof p.unit === "string" ? p.unit.toLowerCase() : "",
-        }
-      : undefined;
-  return {
-    url,
-    app,
-    route: decodeURIComponent(m[1] as string),
-    mode: m[2] === "app" ? "single-shot" : "persistent",
-    capacity: num(r.capacity),
-    capacityUsed: num(r.capacity_used),
-    capacityAvailable: num(r.capacity_available),
-    priceInfo,
-    orchestrator: address,
-    raw: r,
-  };
-}
-
-/** Reads a `/discovery` answer (a list of `{address, runners}`); entries it cannot use are skipped. */
-export function parseDiscovery(body: unknown): RunnerInfo[] {
-  if (!Array.isArray(body)) return [];
-  const out: RunnerInfo[] = [];
-  for (const entry of body as { address?: unknown; runners?: unknown }[]) {
-    if (entry === null || typeof entry !== "object" || !Array.isArray(entry.runners)) continue;
-    const address = typeof entry.address === "string" ? entry.address : "";
-    for (const r of entry.runners)
-      if (r !== null && typeof r === "object") {
-        const info = runnerOf(address, r as Record<string, unknown>);
-        if (info !== undefined) out.push(info);
-      }
-  }
-  return out;
 }
 
 /** Calls runner apps on orchestrators; {@link RunnerClient.close} ends its connections. */
