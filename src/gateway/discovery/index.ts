@@ -8,6 +8,7 @@ export * from "./config.ts";
 export * from "./grpc-client.ts";
 export * from "./pool.ts";
 export * from "./request.ts";
+export * from "./runners.ts";
 export * from "./static-source.ts";
 export * from "./types.ts";
 export * from "./uri.ts";
