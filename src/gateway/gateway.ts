@@ -35,6 +35,7 @@ import {
   type OrchestratorInfoFetcher,
   OrchestratorPool,
   type PoolEvent,
+  RunnerDirectory,
   signRequestCredentials,
 } from "./discovery/index.ts";
 import { createLive, type LiveManager } from "./live/index.ts";
@@ -85,6 +86,11 @@ export interface GatewayOptions {
   strategyWeights?: Partial<ProbabilityWeights>;
   /** Pool refresh period, ms (default 5 min). */
   refreshIntervalMs?: number;
+  /**
+   * Ask the pool's orchestrators for their live runners (`GET /discovery`) this often, ms, and list
+   * them on the dashboard (discovery/runners.ts); off by default.
+   */
+  liveRunnerDiscoveryIntervalMs?: number;
   /** Time to response headers of native AI jobs, ms; default {@link DEFAULT_AI_TIMEOUT_MS}. */
   aiTimeoutMs?: number;
   /** Live streams: seconds without an event before moving the stream to another orchestrator. */
@@ -176,7 +182,20 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       dashSource?.observe(e);
     },
   });
-  dashSource = createPoolDashboardSource({ pool, suspender, signal });
+  const runnerDirectory =
+    options.liveRunnerDiscoveryIntervalMs === undefined
+      ? undefined
+      : new RunnerDirectory({
+          http,
+          orchestrators: () => pool.snapshot().map((d) => d.transcoder || d.url),
+          intervalMs: options.liveRunnerDiscoveryIntervalMs,
+        });
+  dashSource = createPoolDashboardSource({
+    pool,
+    suspender,
+    signal,
+    ...(runnerDirectory && { runners: () => runnerDirectory.dashboard() }),
+  });
   const selector = createSelector({
     strategy: strategyByName(options.strategy ?? DEFAULT_STRATEGY, options.strategyWeights),
     maxPricePerUnit: options.maxPricePerUnit,
@@ -222,6 +241,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const url = originOf("http", host, port);
   publicUrl = (options.publicUrl ?? url).replace(/\/+$/, "");
   pool.start();
+  runnerDirectory?.start();
   baseLog.info({ address: url }, "gateway listening");
 
   let closing: Promise<void> | undefined;
@@ -231,6 +251,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       closer.abort(new Error("gateway closed"));
       ctx.dashboard.close();
       dashSource?.close();
+      runnerDirectory?.close();
       pool.close();
       grpc?.close();
       await closeServer(server, { graceMs: 1000 });

@@ -10,6 +10,7 @@
  */
 import type { OrchestratorInfo } from "../../protocol/gen/lp_rpc_pb.ts";
 import type { OrchestratorDescriptor, OrchestratorStats, PoolEvent } from "../discovery/pool.ts";
+import type { DashboardRunner } from "../discovery/runners.ts";
 import {
   capabilityIndex,
   type DashboardFailure,
@@ -50,6 +51,8 @@ export interface PoolDashboardSourceOptions {
   /** Stops sampling when aborted. */
   signal?: AbortSignal;
   now?: () => number;
+  /** The orchestrators' live runners (a RunnerDirectory's `dashboard()`), sampled with the pool. */
+  runners?: () => DashboardRunner[];
 }
 
 /** The pool adapter: a {@link DashboardSource} with a lifecycle. */
@@ -216,6 +219,7 @@ export function createPoolDashboardSource(options: PoolDashboardSourceOptions): 
       ...(options.pool.snapshotAt !== undefined && { snapshotAt: options.pool.snapshotAt }),
       orchestrators,
       capabilities: capabilityIndex(orchestrators),
+      ...(options.runners && { runners: options.runners() }),
     };
     const print = JSON.stringify(next);
     if (print === fingerprint) return;

@@ -12,6 +12,7 @@
 import { Rat } from "../../payments/rational.ts";
 import type { OrchestratorInfo } from "../../protocol/gen/lp_rpc_pb.ts";
 import { listModelOffers, type ModelOffer, offerFor, quotedPrice } from "../capabilities.ts";
+import type { DashboardRunner } from "../discovery/runners.ts";
 
 /** Health of an orchestrator as the dashboard classifies it. */
 export type DashboardHealth =
@@ -149,6 +150,8 @@ export interface DashboardState {
   snapshotAt?: number;
   orchestrators: DashboardOrchestrator[];
   capabilities: DashboardCapability[];
+  /** Live runners and apps of the orchestrators (state, capacity, price), when the gateway asks for them. */
+  runners?: DashboardRunner[];
 }
 
 /** What a pipeline's unit is and the larger unit worth showing (docs/spec/orchestrator-gateway.md#pricing-units, #effective-price, docs/spec/payments.md#live-video-debits). */
