@@ -40,7 +40,7 @@ export const ERROR_CODES = Object.freeze({
     status: 400,
     meaning:
       "The request is malformed (a header, path parameter or body field); the message names it: fix the request.",
-    components: ["node", "orchestrator", "protocol"],
+    components: ["node", "orchestrator", "protocol", "runner"],
   },
   NOT_FOUND: {
     status: 404,
@@ -513,6 +513,29 @@ export const ERROR_CODES = Object.freeze({
     status: 502,
     meaning:
       "The capability registration could not reach the orchestrator or got an unexpected answer; it is retried.",
+    components: ["runner"],
+  },
+  LIVE_RUNNER_ORCHESTRATOR_UNREACHABLE: {
+    status: 502,
+    meaning:
+      "A live runner could not reach its orchestrator (heartbeat or session callback); heartbeats are retried with backoff, check the orchestrator URL.",
+    components: ["runner"],
+  },
+  LIVE_RUNNER_HEARTBEAT_FAILED: {
+    status: 502,
+    meaning:
+      "The orchestrator refused a live runner's heartbeat or answered it malformed (the message has its status); it is retried with backoff, check the orchestrator secret and the advertised fields.",
+    components: ["runner"],
+  },
+  LIVE_RUNNER_CALLBACK_FAILED: {
+    status: 502,
+    meaning:
+      "The orchestrator refused a live runner's session callback (channels, proxy or stop; the orchestrator's status is in details): the session may be gone or over its 25 channels or proxies.",
+    components: ["runner"],
+  },
+  INVALID_RUNNER_APP: {
+    status: 400,
+    meaning: 'A live runner app definition is invalid (app id, capacity or a route key not "METHOD /path").',
     components: ["runner"],
   },
   PORT_IN_USE: {

@@ -8,12 +8,20 @@
  * const runner = await startRunner(pipeline, { port: 8000 });
  * ```
  *
+ * Live runners (the Live Runner API, `live-runner/`): `defineRunnerApp` + `startLiveRunner` serve
+ * HTTP/SSE routes, register with an orchestrator by heartbeats and use each session's trickle
+ * channels and proxies (docs/runner-guide.md).
+ *
  * Live pipelines get decoded RGB24 video frames and PCM audio and publish H.264 + Opus MPEG-TS (see
  * `media-loop.ts`), in process through `node-av` (FFmpeg).
  */
 export { BadRequestError, TributaryError } from "../node/errors.ts";
 export * from "./channels.ts";
 export { runnerOptionsFromEnv } from "./env.ts";
+export * from "./live-runner/app.ts";
+export { OrchestratorUnreachableError } from "./live-runner/http.ts";
+export * from "./live-runner/register.ts";
+export * from "./live-runner/session.ts";
 export { type GpuDevice, type GpuProbe, nvidiaSmiProbe } from "./hardware.ts";
 export { type HealthStatus, type PipelineStatePayload, RunnerHealth } from "./health.ts";
 export { PayloadTooLargeError } from "./http.ts";
