@@ -1,7 +1,9 @@
 /**
  * `tributary job runner <app> --orch <url>`: calls a live runner app directly on an orchestrator
- * (src/client/runner.ts). The runner is found in the orchestrator's `/discovery` (by its route or its
- * app name); a single-shot runner gets one call, a persistent one a session: reserved, called (plain
+ * (src/client/runner.ts). The runner is found in `/discovery` of `--orch` (by its route or its app
+ * name): an orchestrator's, or a gateway's listing every orchestrator's runners, tried in order (the
+ * most free capacity first; full, withdrawn or unreachable ones fail over to the next). A
+ * single-shot runner gets one call, a persistent one a session: reserved, called (plain
  * HTTP, `--sse`, or `--ws`), and stopped. `--session` reserves and keeps the session open until
  * Ctrl-C, printing its URLs for other tools. A priced runner is paid through `--remote-signer-url`
  * (the signer's payment type from the runner's price unit); without it the runner answers
@@ -99,7 +101,9 @@ export async function jobRunner(
   await using discovery = new RunnerClient();
   let paying: RunnerClient | undefined;
   try {
-    const info = await discovery.find(opts.orch, app);
+    const candidates = await discovery.candidates(opts.orch, app);
+    const info = candidates[0] as RunnerInfo;
+    const sameMode = candidates.filter((r) => r.mode === info.mode);
     paying = await payingClient(info, opts);
     const client = paying ?? discovery;
     const req = requestOf(opts);
@@ -111,12 +115,15 @@ export async function jobRunner(
         throw new InvalidArgumentError(
           `${app} is a single-shot runner: --session and --ws need a persistent one`,
         );
-      await print(await client.call(info.url, opts.path, req), io);
-      verbose(`single-shot ${info.app} in ${((performance.now() - started) / 1000).toFixed(2)} s`);
+      const { runner, value } = await client.failover(sameMode, (r) => client.call(r.url, opts.path, req));
+      await print(value, io);
+      verbose(
+        `single-shot ${runner.app} at ${runner.url} in ${((performance.now() - started) / 1000).toFixed(2)} s`,
+      );
       return 0;
     }
-    const session = await client.reserve(info.url);
-    verbose(`session ${session.id} of ${info.app} reserved`);
+    const { runner, value: session } = await client.failover(sameMode, (r) => client.reserve(r.url));
+    verbose(`session ${session.id} of ${runner.app} reserved at ${runner.url}`);
     try {
       if (opts.session) {
         io.stdout.write(
@@ -190,7 +197,10 @@ export function addRunnerCommand(job: Command, parseJson: (v: string) => unknown
         "or --ws) and stopped. A priced runner is paid through --remote-signer-url (else PAYMENT_REQUIRED).",
     )
     .argument("<app>", "the runner's route (label or id) or app name, as /discovery lists it")
-    .requiredOption("--orch <url>", "the orchestrator's service URL, e.g. https://127.0.0.1:8935")
+    .requiredOption(
+      "--orch <url>",
+      "the orchestrator's service URL (e.g. https://127.0.0.1:8935), or a gateway's whose /discovery lists its orchestrators' runners",
+    )
     .option(
       "--session",
       "reserve a session, print {session_id, app_url, control_url} and keep it until Ctrl-C",

@@ -149,17 +149,58 @@ export class RunnerClient implements AsyncDisposable {
     return parseDiscovery(JSON.parse(await readText(res.body, 16 * 1024 * 1024)));
   }
 
-  /** The runner serving `app` (its app name or its route) at an orchestrator; 404 `RUNNER_NOT_FOUND` when none. */
-  async find(orchUrl: string, app: string): Promise<RunnerInfo> {
-    const runners = await this.discover(orchUrl);
-    const found = runners.find((r) => r.route === app) ?? runners.find((r) => r.app === app);
-    if (found === undefined)
+  /**
+   * The runners serving `app` (its route or app name) that `baseUrl`'s `/discovery` lists: an
+   * orchestrator's, or a gateway's over all its orchestrators. Route matches first, then the most
+   * free capacity first (unknown counts as free).
+   */
+  async candidates(baseUrl: string, app: string): Promise<RunnerInfo[]> {
+    const runners = await this.discover(baseUrl);
+    const free = (r: RunnerInfo) => r.capacityAvailable ?? Number.MAX_SAFE_INTEGER;
+    const byRoute = runners.filter((r) => r.route === app);
+    const list = byRoute.length > 0 ? byRoute : runners.filter((r) => r.app === app);
+    if (list.length === 0)
       throw new GatewayError(
         "RUNNER_NOT_FOUND",
-        `no ready live runner for ${app} at ${orchUrl} (discovery lists: ${runners.map((r) => `${r.app} as ${r.route}`).join(", ") || "none"})`,
+        `no ready live runner for ${app} at ${baseUrl} (discovery lists: ${runners.map((r) => `${r.app} as ${r.route}`).join(", ") || "none"})`,
         404,
       );
-    return found;
+    return list.sort((a, b) => free(b) - free(a));
+  }
+
+  /** The best runner serving `app` at `baseUrl` ({@link RunnerClient.candidates}' first); 404 `RUNNER_NOT_FOUND` when none. */
+  async find(baseUrl: string, app: string): Promise<RunnerInfo> {
+    return (await this.candidates(baseUrl, app))[0] as RunnerInfo;
+  }
+
+  /**
+   * Runs `fn` on each candidate in turn until one answers: a full runner (503), one withdrawn since
+   * discovery (404), a bad gateway (502) or an unreachable orchestrator (status 0) fail over to the
+   * next; any other error (a 402 without payer, a 4xx of the app) is thrown at once.
+   */
+  async failover<T>(
+    candidates: readonly RunnerInfo[],
+    fn: (r: RunnerInfo) => Promise<T>,
+  ): Promise<{ runner: RunnerInfo; value: T }> {
+    let last: unknown;
+    for (const runner of candidates) {
+      try {
+        return { runner, value: await fn(runner) };
+      } catch (err) {
+        const status = err instanceof GatewayError ? err.httpStatus : -1;
+        if (![0, 404, 502, 503].includes(status)) throw err;
+        last = err;
+      }
+    }
+    throw last ?? new GatewayError("RUNNER_NOT_FOUND", "no live runner candidates", 404);
+  }
+
+  /** Reserves a session of `app` on the first of `baseUrl`'s candidates that accepts one. */
+  async reserveAny(baseUrl: string, app: string): Promise<RunnerSession> {
+    const list = (await this.candidates(baseUrl, app)).filter((r) => r.mode === "persistent");
+    if (list.length === 0)
+      throw new GatewayError("RUNNER_NOT_FOUND", `${app} has only single-shot runners: use call`, 404);
+    return (await this.failover(list, (r) => this.reserve(r.url))).value;
   }
 
   /**

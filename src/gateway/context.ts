@@ -8,6 +8,7 @@ import { Counter, Histogram, type Registry } from "prom-client";
 import type { Logger } from "../node/logger.ts";
 import type { Dashboard } from "./dashboard/index.ts";
 import type { OrchestratorPool } from "./discovery/index.ts";
+import type { RunnerDirectory } from "./discovery/runners.ts";
 import type { LiveManager } from "./live/index.ts";
 import { headerValue, type OrchestratorHttp } from "./orch-http.ts";
 import type { GatewayPayer } from "./payments.ts";
@@ -35,6 +36,8 @@ export interface GatewayContext {
   payments: GatewayPayer | undefined;
   metrics: GatewayMetrics;
   dashboard: Dashboard;
+  /** The orchestrators' live runners (`liveRunnerDiscoveryIntervalMs`); undefined when off. */
+  runners?: RunnerDirectory;
   live: LiveManager;
   /** Time to response headers of native AI jobs, ms. */
   aiTimeoutMs: number;

@@ -228,6 +228,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     payments,
     metrics: gatewayMetrics(createMetricsRegistry({ defaultLabels: { node: "gateway" } })),
     dashboard: createDashboard({ source: dashSource }),
+    ...(runnerDirectory && { runners: runnerDirectory }),
     live,
     aiTimeoutMs: options.aiTimeoutMs ?? DEFAULT_AI_TIMEOUT_MS,
   };

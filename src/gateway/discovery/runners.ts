@@ -117,6 +117,17 @@ export class RunnerDirectory implements Disposable {
     return [...this.#listings.values()].sort((a, b) => a.orchestrator.localeCompare(b.orchestrator));
   }
 
+  /**
+   * The gateway's own `GET /discovery`: the Live Runner shape (`[{address, runners}]`, each runner as
+   * its orchestrator listed it) over every reachable orchestrator, so a Live Runner client
+   * (livepeer-gateway's `discovery_url`, our RunnerClient) picks and fails over across them.
+   */
+  discovery(): { address: string; runners: Record<string, unknown>[] }[] {
+    return this.listings()
+      .filter((l) => l.state === "ok" && l.runners.length > 0)
+      .map((l) => ({ address: l.orchestrator, runners: l.runners.map((r) => r.raw) }));
+  }
+
   /** Every runner for the dashboard, by app then orchestrator. */
   dashboard(): DashboardRunner[] {
     const out: DashboardRunner[] = [];

@@ -7,6 +7,7 @@
  * | `/dashboard`, `/dashboard/…` | dashboard/ | system |
  * | `GET /metrics`, `GET /health` | here | system |
  * | `GET /getNetworkCapabilities` | network-capabilities.ts (go-livepeer's shape) | system |
+ * | `GET /discovery` | the orchestrators' live runners (discovery/runners.ts); 404 unless `liveRunnerDiscoveryIntervalMs` | system |
  * | `/live/…`, `/process/stream/…` | live/ (its own routes) | live |
  * | `POST /process/request`, `/process/request/<route>` | byoc-jobs.ts | jobs |
  * | `POST /<ai pipeline>` | ai-batch.ts | jobs |
@@ -40,6 +41,7 @@ const RESERVED = new Set([
   "live",
   "favicon.ico",
   "getNetworkCapabilities",
+  "discovery",
 ]);
 /** A one-segment path: a pipeline or BYOC name. */
 const NAME = /^\/([A-Za-z0-9][A-Za-z0-9._-]*)$/;
@@ -85,7 +87,8 @@ export function createRouter(ctx: GatewayContext): Router {
     .prefix(`${DASHBOARD}/`, on(dashboard))
     .route("/metrics", on(metrics))
     .route("/health", on(health))
-    .route("/getNetworkCapabilities", on(networkCapabilities));
+    .route("/getNetworkCapabilities", on(networkCapabilities))
+    .route("/discovery", on(runnerDiscovery));
   router
     .group({ name: "live" })
     .prefix(
@@ -131,6 +134,11 @@ function answerError(req: NodeRequest, res: NodeResponse, err: unknown): void {
   // connection closes after the answer (sendJson adds `Connection: close` to a 413).
   sendFormattedError(res, err, format, headers);
   if (httpStatusOf(err) !== 413) req.resume();
+}
+
+function runnerDiscovery(ctx: GatewayContext, req: IncomingMessage, res: ServerResponse, path: string): void {
+  if (ctx.runners === undefined || (req.method !== "GET" && req.method !== "HEAD")) notFound(req, path);
+  else sendJson(res, 200, ctx.runners.discovery());
 }
 
 function dashboard(ctx: GatewayContext, req: IncomingMessage, res: ServerResponse, path: string): void {
