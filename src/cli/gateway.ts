@@ -213,6 +213,7 @@ interface GatewayCliOptions extends KeyCliOptions, HttpLimitCliOptions {
   byocStreamPaymentInterval: number;
   tokenReuse: number;
   refreshInterval: number;
+  liveRunnerDiscovery?: number;
   remoteSignerUrl?: string;
   remoteSignerHeaders?: Record<string, string>;
   logLevel?: string;
@@ -478,6 +479,15 @@ export function gatewayCommand(): Command {
     )
     .addOption(
       new Option(
+        "--live-runner-discovery <duration>",
+        "ask the orchestrators for their live runners (GET /discovery) this often: the gateway's own " +
+          "GET /discovery and the dashboard list them (off by default)",
+      )
+        .env("TRIBUTARY_LIVE_RUNNER_DISCOVERY")
+        .argParser(parseDuration),
+    )
+    .addOption(
+      new Option(
         "--remote-signer-url <url>",
         "pay through a remote signer (tributary signer or go-livepeer -remoteSigner) that holds the key and " +
           "deposit; the gateway holds no key (no --key-file); without --orch-addr or --orch-webhook-url it " +
@@ -587,6 +597,7 @@ Examples:
           liveIdleTimeoutMs: opts.liveIdleTimeout,
           byocStreamPaymentIntervalMs: opts.byocStreamPaymentInterval,
           refreshIntervalMs: opts.refreshInterval,
+          ...(opts.liveRunnerDiscovery ? { liveRunnerDiscoveryIntervalMs: opts.liveRunnerDiscovery } : {}),
           limits: httpLimitsOf(opts),
           publicUrl: opts.gatewayHost
             ? /^https?:\/\//.test(opts.gatewayHost)
