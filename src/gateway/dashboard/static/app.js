@@ -274,6 +274,37 @@ function renderOrchestrators(state) {
   document.getElementById("orchs-empty").hidden = state.orchestrators.length > 0;
 }
 
+/** Live runners: shown only when the gateway lists them (--live-runner-discovery). */
+function renderRunners(state) {
+  const section = document.getElementById("runners-section");
+  section.hidden = state.runners === undefined;
+  if (state.runners === undefined) return;
+  const used = (r) => (r.capacity === undefined ? "–" : `${r.capacityUsed ?? 0} / ${r.capacity}`);
+  document
+    .querySelector("#runners tbody")
+    .replaceChildren(
+      ...state.runners.map((r) =>
+        el(
+          "tr",
+          { "data-route": r.route, "data-state": r.state },
+          el(
+            "th",
+            { scope: "row" },
+            el("span", { class: "pipeline" }, r.app),
+            " ",
+            el("span", { class: "model" }, r.route),
+          ),
+          el("td", {}, r.mode),
+          el("td", { class: r.state === "ok" ? "good" : "" }, r.state === "ok" ? "ready" : r.state),
+          el("td", { class: "num" }, used(r)),
+          el("td", {}, r.price ?? el("span", { class: "muted" }, "free")),
+          el("td", {}, el("span", { class: "url" }, r.url)),
+        ),
+      ),
+    );
+  document.getElementById("runners-empty").hidden = state.runners.length > 0;
+}
+
 function render(state) {
   if (current && state.version < current.version) return;
   current = state;
@@ -281,6 +312,7 @@ function render(state) {
   renderSummary(state);
   renderCapabilities(state);
   renderOrchestrators(state);
+  renderRunners(state);
 }
 
 /** The connection pill is a live region, so it only changes when the connection does. */
