@@ -679,7 +679,8 @@ export const ERROR_CODES = Object.freeze({
   },
   RUNNER_SESSION_NOT_FOUND: {
     status: 404,
-    meaning: "The live runner session does not exist (stopped, released or never reserved); reserve a new one.",
+    meaning:
+      "The live runner session does not exist (stopped, released or never reserved); reserve a new one.",
     components: ["orchestrator"],
   },
   RUNNER_SESSION_EXISTS: {
@@ -879,7 +880,8 @@ export const ERROR_CODES = Object.freeze({
   },
   SIGNER_UNAUTHORIZED: {
     status: 401,
-    meaning: "The remote signer needs a known bearer token (Authorization: Bearer <token>); send one from its --auth-tokens file.",
+    meaning:
+      "The remote signer needs a known bearer token (Authorization: Bearer <token>); send one from its --auth-tokens file.",
     components: ["signer"],
   },
   SIGNER_REFUSED: {
@@ -902,12 +904,14 @@ export const ERROR_CODES = Object.freeze({
   },
   BAD_AUTH_TOKENS: {
     status: 400,
-    meaning: "A line of the signer's --auth-tokens file is not \"<app> <token>\" with a token of at least 16 characters; fix the file.",
+    meaning:
+      'A line of the signer\'s --auth-tokens file is not "<app> <token>" with a token of at least 16 characters; fix the file.',
     components: ["signer"],
   },
   BAD_HEADERS: {
     status: 400,
-    meaning: "A header list flag (--remote-signer-webhook-headers) has an item that is not \"Name: value\"; fix the flag.",
+    meaning:
+      'A header list flag (--remote-signer-webhook-headers) has an item that is not "Name: value"; fix the flag.',
     components: ["signer"],
   },
   SPEND_LIMIT_REACHED: {
@@ -935,7 +939,8 @@ export const ERROR_CODES = Object.freeze({
   },
   SIGNER_OFFCHAIN: {
     status: 503,
-    meaning: "The remote signer runs offchain and makes no tickets; start it with --network devnet|arbitrum-one and --eth-url.",
+    meaning:
+      "The remote signer runs offchain and makes no tickets; start it with --network devnet|arbitrum-one and --eth-url.",
     components: ["signer"],
   },
   SIGNER_NO_DISCOVERY: {
@@ -945,12 +950,14 @@ export const ERROR_CODES = Object.freeze({
   },
   SIGNER_DISCOVERY_EMPTY: {
     status: 503,
-    meaning: "The remote signer's discovery has found no orchestrator yet; retry shortly, or check --orch-addr.",
+    meaning:
+      "The remote signer's discovery has found no orchestrator yet; retry shortly, or check --orch-addr.",
     components: ["signer"],
   },
   SIGNER_DISCOVERY_CONFIG: {
     status: 400,
-    meaning: "--remote-discovery on an offchain signer needs --orch-addr (on chain the pool is read from the chain).",
+    meaning:
+      "--remote-discovery on an offchain signer needs --orch-addr (on chain the pool is read from the chain).",
     components: ["signer"],
   },
   ETH_URL_REQUIRED: {
