@@ -1,8 +1,9 @@
 /**
- * `tributary init <dir> --template live|batch [--name N]`: writes a ready pipeline project — package.json,
+ * `tributary init <dir> --template live|batch|runner [--name N]`: writes a ready pipeline project — package.json,
  * pipeline.ts, pipeline.test.ts (node:test, starts the pipeline with `startRunner`), README.md,
  * Dockerfile (node:24-slim), tsconfig.json, .gitignore, .dockerignore — from `templates/<template>` and
- * `templates/common` in this package.
+ * `templates/common` in this package (`runner`: a live runner app, `defineRunnerApp` + `startLiveRunner`,
+ * started with `node pipeline.ts`, with its own Dockerfile).
  *
  * The project depends on the tributary package (its compiled build: Node refuses to strip types under
  * `node_modules`) and on the `node` package at 24, so `npm install`, `npm test` and `npm start` run on
@@ -34,7 +35,7 @@ import { TributaryError } from "../node/errors.ts";
 import { RESERVED_NAMES } from "../runner/pipeline.ts";
 
 /** The project templates `init` offers. */
-export const TEMPLATES = ["live", "batch"] as const;
+export const TEMPLATES = ["live", "batch", "runner"] as const;
 
 /** One of {@link TEMPLATES}. */
 export type TemplateName = (typeof TEMPLATES)[number];
@@ -158,11 +159,15 @@ function packageJson(name: string, template: TemplateName, spec: string): string
     name,
     version: "0.1.0",
     private: true,
-    description: `A ${template} Livepeer BYOC pipeline served by the tributary container SDK`,
+    description:
+      template === "runner"
+        ? "A Livepeer live runner served by the tributary SDK"
+        : `A ${template} Livepeer BYOC pipeline served by the tributary container SDK`,
     type: "module",
     engines: { node: ">=24" },
     scripts: {
-      start: "tributary serve pipeline.ts --port 8000",
+      // A live runner starts itself (and registers with ORCH_URL / ORCH_SECRET).
+      start: template === "runner" ? "node pipeline.ts" : "tributary serve pipeline.ts --port 8000",
       test: "node --test pipeline.test.ts",
       typecheck: "tsc --noEmit",
     },
@@ -235,7 +240,10 @@ export function initCommand(): Command {
     .description("create a new pipeline project (container SDK) in <dir>")
     .argument("<dir>", "folder to create (must be empty or missing, unless --force)")
     .addOption(
-      new Option("-t, --template <template>", "live: real-time video stream; batch: request/response")
+      new Option(
+        "-t, --template <template>",
+        "live: real-time video stream; batch: request/response; runner: a live runner (Live Runner API)",
+      )
         .choices([...TEMPLATES])
         .makeOptionMandatory(),
     )
@@ -260,6 +268,7 @@ the node package at Node.js 24, so its npm scripts run on Node.js 24 whatever no
 Examples:
   tributary init my-filter --template live
   tributary init summarise --template batch --name summarise-v1
+  tributary init my-runner --template runner
   tributary init my-filter --template live --tributary ./tributary-${TRIBUTARY_VERSION}.tgz
   cd my-filter && npm install && npm test && npm start`,
     )
