@@ -18,13 +18,13 @@
 export { BadRequestError, TributaryError } from "../node/errors.ts";
 export * from "./channels.ts";
 export { runnerOptionsFromEnv } from "./env.ts";
+export { type GpuDevice, type GpuProbe, nvidiaSmiProbe } from "./hardware.ts";
+export { type HealthStatus, type PipelineStatePayload, RunnerHealth } from "./health.ts";
+export { PayloadTooLargeError } from "./http.ts";
 export * from "./live-runner/app.ts";
 export { OrchestratorUnreachableError } from "./live-runner/http.ts";
 export * from "./live-runner/register.ts";
 export * from "./live-runner/session.ts";
-export { type GpuDevice, type GpuProbe, nvidiaSmiProbe } from "./hardware.ts";
-export { type HealthStatus, type PipelineStatePayload, RunnerHealth } from "./health.ts";
-export { PayloadTooLargeError } from "./http.ts";
 export { MemoryChannel, MemoryChannels } from "./memory-channels.ts";
 export { InvalidStreamRequestError, type StreamParams, type StreamStartRequest } from "./params.ts";
 export * from "./pipeline.ts";
