@@ -646,8 +646,21 @@ export const ERROR_CODES = Object.freeze({
   },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
-    meaning: "A priced AI request must be JSON or multipart so its units can be counted; send one of those.",
-    components: ["orchestrator"],
+    meaning:
+      "The body's content type is not one this route takes: a priced AI request must be JSON or multipart (so its units can be counted), a WHIP or WHEP offer application/sdp; send one of those.",
+    components: ["orchestrator", "gateway"],
+  },
+  BAD_SDP: {
+    status: 400,
+    meaning:
+      "The WHIP or WHEP body is not a usable SDP offer; send the offer your WebRTC client created (it starts with v=0).",
+    components: ["gateway"],
+  },
+  BAD_ICE_SERVERS: {
+    status: 400,
+    meaning:
+      "--ice-servers holds something other than stun:/turn: URLs (turn:user:pass@host:port) or a JSON array of RTCIceServer; fix the flag.",
+    components: ["gateway"],
   },
   STREAM_EXISTS: {
     status: 409,
@@ -675,7 +688,7 @@ export const ERROR_CODES = Object.freeze({
     status: 404,
     meaning:
       "No ready live runner under this id or label (unknown, withdrawn after its heartbeat TTL, unhealthy or not ready); check /discovery, or re-register the runner.",
-    components: ["orchestrator", "client"],
+    components: ["orchestrator", "client", "gateway"],
   },
   RUNNER_SESSION_NOT_FOUND: {
     status: 404,

@@ -120,3 +120,28 @@ test("GET /discovery on the gateway: every orchestrator's runners; the client fa
   assert.equal(code, 0, cli.join(""));
   assert.equal(JSON.parse(cli.join("")).method, "POST", "tributary job runner --orch <gateway>");
 });
+
+test("POST /apps/{app}/session on the gateway reserves on the first orchestrator that accepts", async () => {
+  await using client = new RunnerClient();
+  const a = await client.reserve(gw.url, "demo/pair");
+  const b = await client.reserve(gw.url, "demo/pair");
+  assert.notEqual(
+    new URL(a.appUrl).origin,
+    new URL(b.appUrl).origin,
+    "the full one failed over to the other",
+  );
+  assert.equal(
+    (await a.fetch("/echo", { json: {} })).status,
+    200,
+    "the client calls the orchestrator's app_url",
+  );
+  const full = await fetch(`${gw.url}/apps/demo%2Fpair/session`, { method: "POST" });
+  assert.equal(full.status, 503);
+  assert.equal(((await full.json()) as { error: { code: string } }).error.code, "ORCHESTRATORS_BUSY");
+  assert.equal(full.headers.get("retry-after"), "5");
+  await a.stop();
+  await b.stop();
+  const none = await fetch(`${gw.url}/apps/nope/session`, { method: "POST" });
+  assert.equal(((await none.json()) as { error: { code: string } }).error.code, "RUNNER_NOT_FOUND");
+  assert.equal((await fetch(`${gw.url}/apps/demo%2Fpair/session`)).status, 404, "GET is not a reservation");
+});

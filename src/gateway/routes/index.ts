@@ -8,6 +8,7 @@
  * | `GET /metrics`, `GET /health` | here | system |
  * | `GET /getNetworkCapabilities` | network-capabilities.ts (go-livepeer's shape) | system |
  * | `GET /discovery` | the orchestrators' live runners (discovery/runners.ts); 404 unless `liveRunnerDiscoveryIntervalMs` | system |
+ * | `POST /apps/{app}/session` | live-runners.ts: a session reserved on the first orchestrator that accepts | jobs |
  * | `/live/…`, `/process/stream/…` | live/ (its own routes) | live |
  * | `POST /process/request`, `/process/request/<route>` | byoc-jobs.ts | jobs |
  * | `POST /<ai pipeline>` | ai-batch.ts | jobs |
@@ -28,6 +29,7 @@ import type { GatewayContext } from "../context.ts";
 import { traceOfError } from "../jobs.ts";
 import { aiBatch } from "./ai-batch.ts";
 import { answerUsePost, namedByocJob, processRequest } from "./byoc-jobs.ts";
+import { runnerSession } from "./live-runners.ts";
 import { answerNetworkCapabilities } from "./network-capabilities.ts";
 
 /** Where the dashboard is mounted. */
@@ -42,6 +44,7 @@ const RESERVED = new Set([
   "favicon.ico",
   "getNetworkCapabilities",
   "discovery",
+  "apps",
 ]);
 /** A one-segment path: a pipeline or BYOC name. */
 const NAME = /^\/([A-Za-z0-9][A-Za-z0-9._-]*)$/;
@@ -108,6 +111,7 @@ export function createRouter(ctx: GatewayContext): Router {
     .prefix("/process/request/", (req, res, m) =>
       processRequest(ctx, req as IncomingMessage, res as ServerResponse, m.rest),
     )
+    .prefix("/apps/", on(runnerSession))
     .prefix("/", on(named));
   return router;
 }
