@@ -64,6 +64,8 @@ export interface LiveOptions {
   byocPaymentIntervalMs?: number;
   /** The gateway's public base URL (no trailing slash). */
   baseUrl: () => string;
+  /** STUN/TURN servers of WHIP/WHEP peer connections (`--ice-servers`); none by default. */
+  iceServers?: { urls: string | string[]; username?: string; credential?: string }[];
   traceOf: (req: IncomingMessage, capability: string) => { trace: TraceContext; log: Logger };
 }
 

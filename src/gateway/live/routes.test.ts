@@ -105,6 +105,7 @@ test("a live start answers URLs on this gateway: channels by their random name, 
     update_url: `http://gw/live/video-to-video/s1/update?key=${key}`,
     status_url: `http://gw/live/video-to-video/s1/status?key=${key}`,
     stop_url: `http://gw/live/video-to-video/s1/stop?key=${key}`,
+    whep_url: `http://gw/live/video-to-video/s1-out/whep?key=${key}`,
     orchestrator: "https://o",
   });
 });

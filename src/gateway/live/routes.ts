@@ -9,6 +9,7 @@
  * | `…/<id>/update` | {@link updateRoute} |
  * | `…/<id>/stop` | {@link stopRoute} |
  * | `GET /process/stream/<id>/data` | {@link dataEventsRoute} |
+ * | `/live/video-to-video/<stream>/whip`, `…/<id>-out/whep` | {@link webrtcRoute} (WHIP ingest, WHEP playback) |
  * | `/live/trickle/…` | the gateway's trickle server |
  *
  * Every route about one stream needs its control key as `?key=` ({@link controlled}); a missing or
@@ -23,6 +24,8 @@ import { parseJobHeader } from "../../protocol/job-header.ts";
 import { type LocalSegment, LocalSubscriber, TrickleSegmentNotFoundError } from "../../trickle/index.ts";
 import { headerValue } from "../orch-http.ts";
 import { readBody, readJsonObject as readJson } from "../read-body.ts";
+import { startWhep } from "../webrtc/whep.ts";
+import { startWhip } from "../webrtc/whip.ts";
 import { BYOC_BODY_LIMIT, LIVE_TRICKLE_BASE, type LiveContext } from "./context.ts";
 import { stopByocOn, updateByocOn } from "./orchestrator-api.ts";
 import { endedError, type LiveStream, serving, statusOf } from "./stream.ts";
@@ -98,6 +101,7 @@ export async function startLiveRoute(
   );
   const base = ctx.options.baseUrl();
   const route = routeUrl(s, `${base}/live/video-to-video`);
+  s.whepUrl = whepUrlOf(s, base);
   sendJson(res, 200, {
     stream_id: id,
     publish_url: `${base}${LIVE_TRICKLE_BASE}${s.channel}-in`,
@@ -105,7 +109,109 @@ export async function startLiveRoute(
     update_url: route("update"),
     status_url: route("status"),
     stop_url: route("stop"),
+    whep_url: s.whepUrl,
     orchestrator: s.orchestrator,
+  });
+}
+
+/** The WHEP playback URL of a native live stream's output (go-livepeer's `<stream>-out/whep`, plus the key). */
+export function whepUrlOf(s: LiveStream, base: string): string {
+  return `${base}/live/video-to-video/${encodeURIComponent(s.id)}-out/whep?key=${s.key}`;
+}
+
+/** Largest SDP offer a WHIP or WHEP POST may send. */
+const SDP_BODY_LIMIT = 64 * 1024;
+
+const CORS = {
+  "access-control-allow-origin": "*",
+  "access-control-allow-methods": "POST, DELETE, OPTIONS",
+  "access-control-allow-headers": "content-type, authorization",
+  "access-control-expose-headers": "location, livepeer-playback-url",
+};
+
+async function readSdp(req: IncomingMessage): Promise<string> {
+  const type = (headerValue(req.headers, "content-type") ?? "").split(";")[0]?.trim().toLowerCase();
+  if (type !== "application/sdp") {
+    req.resume();
+    throw new TributaryError(
+      "UNSUPPORTED_MEDIA_TYPE",
+      "send the SDP offer with Content-Type: application/sdp",
+      {
+        status: 415,
+      },
+    );
+  }
+  return (await readBody(req, SDP_BODY_LIMIT)).toString("utf8");
+}
+
+function sendSdp(res: ServerResponse, sdp: string, headers: Record<string, string>): void {
+  res.writeHead(201, { ...CORS, "content-type": "application/sdp", ...headers });
+  res.end(sdp);
+}
+
+/**
+ * WHIP (RFC 9725) and WHEP at go-livepeer's routes. `POST /live/video-to-video/<stream>/whip`
+ * (`Content-Type: application/sdp`, else 415; query `pipeline` = model id, `params` = JSON,
+ * `streamId`) starts a native live stream fed by the publisher and answers 201 with the SDP, a
+ * `Location` (DELETE it to end the stream) and the WHEP URL in `Livepeer-Playback-URL`.
+ * `POST …/<id>-out/whep?key=` answers a viewer of the output. `OPTIONS` answers CORS for browsers.
+ */
+export async function webrtcRoute(
+  ctx: LiveContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  name: string,
+  kind: "whip" | "whep",
+): Promise<void> {
+  if (req.method === "OPTIONS") {
+    req.resume();
+    res.writeHead(204, { ...CORS, "accept-post": "application/sdp" });
+    return void res.end();
+  }
+  const base = ctx.options.baseUrl();
+  const iceServers = ctx.options.iceServers ?? [];
+  if (kind === "whep") {
+    if (req.method !== "POST") throw methodNotAllowed("POST");
+    const id = name.endsWith("-out") ? name.slice(0, -4) : name;
+    const s = controlled(ctx, req, id);
+    if (s.state === "ended" || s.state === "stopped") {
+      req.resume();
+      throw endedError(s);
+    }
+    const answer = await startWhep(ctx, s, await readSdp(req), { iceServers });
+    return sendSdp(res, answer, { location: whepUrlOf(s, base) });
+  }
+  if (req.method === "DELETE") {
+    req.resume();
+    ctx.stop(controlled(ctx, req, name));
+    res.writeHead(200, CORS);
+    return void res.end();
+  }
+  if (req.method !== "POST") throw methodNotAllowed("POST, DELETE or OPTIONS");
+  const q = new URL(req.url ?? "/", "http://x").searchParams;
+  const modelId = q.get("pipeline") || headerValue(req.headers, "x-model-id") || "";
+  if (modelId === "") {
+    req.resume();
+    throw new BadRequestError("give ?pipeline= (the live pipeline, e.g. noop or comfyui)", {
+      code: "MODEL_ID_REQUIRED",
+    });
+  }
+  const params = paramsOf(q.get("params") ?? undefined);
+  const id = q.get("streamId") || name;
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) {
+    req.resume();
+    throw new BadRequestError("the stream name and streamId may hold only letters, digits, '_' and '-'", {
+      code: "BAD_STREAM",
+    });
+  }
+  const offer = await readSdp(req);
+  const { stream: s, answer } = await startWhip(ctx, req, { id, kind: "live", modelId, params }, offer, {
+    iceServers,
+  });
+  s.whepUrl = whepUrlOf(s, base);
+  sendSdp(res, answer, {
+    location: `${base}/live/video-to-video/${encodeURIComponent(s.id)}/whip?key=${s.key}`,
+    "livepeer-playback-url": s.whepUrl,
   });
 }
 
@@ -173,7 +279,7 @@ export function controlled(ctx: LiveContext, req: IncomingMessage, id: string): 
 /**
  * The status JSON in go-livepeer's shape: the container's last status event (`{"type":"status",…}`)
  * as the base, then our fields (`stream_id`, `state`, counters …), then the keys go-livepeer's gateway
- * sets: `orchestrator` (its URL, "" before one is chosen), `whep_url` ("": no WHEP egress here),
+ * sets: `orchestrator` (its URL, "" before one is chosen), `whep_url` (WHEP playback, also as `gateway_status.whep_url`),
  * `ingest_metrics` (`{"stats": …}` of the input) and, once the stream failed, `error`
  * (`{error_message, error_time}`).
  */
@@ -183,7 +289,8 @@ export function streamStatus(s: LiveStream): Record<string, unknown> {
     ...s.runnerStatus,
     ...ours,
     orchestrator: s.orchestrator ?? "",
-    whep_url: "",
+    whep_url: s.whepUrl ?? "",
+    gateway_status: { whep_url: s.whepUrl ?? "" },
     ingest_metrics: {
       stats: { segments_in: s.stats.segmentsIn, bytes_in: s.stats.bytesIn, uptime_ms: ours.uptime_ms },
     },
@@ -309,6 +416,8 @@ export async function handleLiveRequest(
     if (req.method !== "POST") throw methodNotAllowed("POST");
     return startByocRoute(ctx, req, res);
   }
+  const w = /^\/live\/video-to-video\/([^/]+)\/(whip|whep)$/.exec(path);
+  if (w) return webrtcRoute(ctx, req, res, decodeURIComponent(w[1] as string), w[2] as "whip" | "whep");
   const m =
     /^\/live\/video-to-video\/([^/]+)\/(update|status|stop)$/.exec(path) ??
     /^\/process\/stream\/([^/]+)\/(update|status|stop|data|whip|rtmp)$/.exec(path);

@@ -132,6 +132,8 @@ export interface LiveStream {
   output?: LocalPublisher;
   /** `<channel>-data` (BYOC with data output). */
   data?: LocalPublisher;
+  /** WHEP playback URL of its output (with its key); native live streams. */
+  whepUrl?: string;
 }
 
 /** What a start route decides about a new stream. */

@@ -1,0 +1,151 @@
+/**
+ * WHIP ingest's media path: H.264 RTP packets → access units → MPEG-TS segments, without
+ * re-encoding. A segment is cut at the first keyframe after {@link SEGMENT_MS}; when none came by
+ * then, a keyframe is asked for (the `requestKeyframe` callback sends an RTCP PLI), at most once per
+ * {@link PLI_INTERVAL_MS}.
+ */
+import { H264RtpPayload, type RtpPacket } from "werift";
+import { type AccessUnit, TsWriter } from "./ts.ts";
+
+/** Target segment length, ms (the orchestrator's trickle segments). */
+export const SEGMENT_MS = 1_000;
+/** Least time between two keyframe requests, ms. */
+export const PLI_INTERVAL_MS = 500;
+
+/** Joins RTP packets (RFC 6184: single NAL, STAP-A, FU-A) into access units, one per RTP timestamp. */
+export class H264Depacketizer {
+  #fragment: Buffer | undefined;
+  #parts: Buffer[] = [];
+  #ts: number | undefined;
+  #lastSeq: number | undefined;
+  #broken = false;
+  #keyframe = false;
+
+  /** Feeds one packet; returns the access unit it completed (marker bit), if any. */
+  push(rtp: RtpPacket): { data: Buffer; timestamp: number; keyframe: boolean } | undefined {
+    const { sequenceNumber: seq, timestamp, marker } = rtp.header;
+    if (this.#lastSeq !== undefined && seq !== ((this.#lastSeq + 1) & 0xffff)) this.#broken = true;
+    this.#lastSeq = seq;
+    let done: { data: Buffer; timestamp: number; keyframe: boolean } | undefined;
+    if (this.#ts !== undefined && timestamp !== this.#ts) done = this.#emit(); // marker lost
+    this.#ts = timestamp;
+    const p = H264RtpPayload.deSerialize(rtp.payload, this.#fragment);
+    this.#fragment = p.fragment;
+    if (p.payload && p.payload.length > 0) this.#parts.push(p.payload);
+    if (p.isKeyframe) this.#keyframe = true;
+    if (marker) done = this.#emit() ?? done;
+    return done;
+  }
+
+  #emit(): { data: Buffer; timestamp: number; keyframe: boolean } | undefined {
+    const parts = this.#parts;
+    const broken = this.#broken;
+    const keyframe = this.#keyframe;
+    const timestamp = this.#ts as number;
+    this.#parts = [];
+    this.#fragment = undefined;
+    this.#broken = false;
+    this.#keyframe = false;
+    this.#ts = undefined;
+    if (parts.length === 0 || broken) return undefined;
+    return { data: Buffer.concat(parts), timestamp, keyframe };
+  }
+
+  /** A packet was lost since the last access unit: the next one is dropped (the caller asks for a keyframe). */
+  get lossSeen(): boolean {
+    return this.#broken;
+  }
+}
+
+/** Options of {@link RtpToTs}. */
+export interface RtpToTsOptions {
+  /** A finished segment (whole TS bytes), in order. */
+  onSegment: (segment: Buffer) => void;
+  /** Ask the sender for a keyframe (RTCP PLI). */
+  requestKeyframe: () => void;
+  segmentMs?: number;
+  now?: () => number;
+}
+
+/** RTP in, MPEG-TS segments out (see the module comment). */
+export class RtpToTs {
+  readonly #opts: RtpToTsOptions;
+  readonly #depack = new H264Depacketizer();
+  readonly #ts = new TsWriter();
+  #chunks: Buffer[] = [];
+  #segmentStart = 0;
+  #started = false;
+  #lastPli = -Infinity;
+  #firstTs: number | undefined;
+  #lastTs = 0;
+  #ptsBase = 0;
+  /** Access units put into segments. */
+  frames = 0;
+
+  constructor(opts: RtpToTsOptions) {
+    this.#opts = opts;
+  }
+
+  #now(): number {
+    return (this.#opts.now ?? Date.now)();
+  }
+
+  #pli(): void {
+    const now = this.#now();
+    if (now - this.#lastPli < PLI_INTERVAL_MS) return;
+    this.#lastPli = now;
+    this.#opts.requestKeyframe();
+  }
+
+  /** 32-bit RTP timestamps unwrapped to a PTS starting at 0. */
+  #pts(timestamp: number): number {
+    if (this.#firstTs === undefined) this.#firstTs = timestamp;
+    const delta = (timestamp - this.#lastTs) | 0; // signed 32-bit step
+    if (this.#frames0()) this.#ptsBase = 0;
+    else this.#ptsBase += delta;
+    this.#lastTs = timestamp;
+    return Math.max(0, this.#ptsBase);
+  }
+
+  #frames0(): boolean {
+    return this.frames === 0 && this.#chunks.length === 0;
+  }
+
+  /** Feeds one RTP packet of the H.264 track. */
+  push(rtp: RtpPacket): void {
+    const au = this.#depack.push(rtp);
+    if (this.#depack.lossSeen) this.#pli();
+    if (au === undefined) return;
+    const now = this.#now();
+    if (!this.#started) {
+      if (!au.keyframe) {
+        this.#pli(); // a segment starts on a keyframe
+        return;
+      }
+      this.#started = true;
+      this.#segmentStart = now;
+      this.#chunks.push(this.#ts.tables());
+    } else if (now - this.#segmentStart >= (this.#opts.segmentMs ?? SEGMENT_MS)) {
+      if (au.keyframe) {
+        this.#cut();
+        this.#segmentStart = now;
+        this.#chunks.push(this.#ts.tables());
+      } else this.#pli();
+    }
+    const unit: AccessUnit = { data: au.data, pts: this.#pts(au.timestamp), keyframe: au.keyframe };
+    this.#chunks.push(this.#ts.accessUnit(unit));
+    this.frames++;
+  }
+
+  #cut(): void {
+    if (this.#chunks.length === 0) return;
+    const seg = Buffer.concat(this.#chunks);
+    this.#chunks = [];
+    this.#opts.onSegment(seg);
+  }
+
+  /** Ends the last segment. */
+  close(): void {
+    this.#cut();
+  }
+}
