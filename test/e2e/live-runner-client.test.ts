@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Address, Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { jobRunner } from "../../src/cli/job-runner.ts";
 import { type GatewayError, RunnerClient, remoteSignerPayer, ticketPayer } from "../../src/client/index.ts";
 import { closeServer, listen } from "../../src/node/http/listen.ts";
 import { silentLogger } from "../../src/node/logger.ts";
@@ -240,6 +241,23 @@ describe("RunnerClient paying a priced runner (in-process payment gate)", () => 
       assert.equal(s.lastPaymentError, undefined);
       await s.stop();
       assert.equal(orch.runners?.registry.get("paid")?.sessions.size, 0);
+
+      // the CLI pays through the same signer
+      const out: string[] = [];
+      const code = await jobRunner(
+        "paid",
+        {
+          orch: orch.url,
+          path: "/echo",
+          json: { via: "cli" },
+          remoteSignerUrl: `http://127.0.0.1:${port}`,
+          remoteSignerHeaders: "Authorization:Bearer tok",
+        },
+        { stdout: { write: (c) => out.push(String(c)) }, stderr: { write: (c) => out.push(c) } },
+      );
+      assert.equal(code, 0, out.join(""));
+      assert.equal(JSON.parse(out.join("")).body, '{"via":"cli"}');
+      assert.equal(orch.runners?.registry.get("paid")?.sessions.size, 0, "the CLI stopped its session");
     } finally {
       await closeServer(server);
       store.close();
