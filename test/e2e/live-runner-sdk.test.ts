@@ -2,8 +2,8 @@
  * The SDK's live runner end to end with our orchestrator (in-process, offchain): the runner-sse
  * example registers itself by heartbeats, `/discovery` lists it, a session is reserved (the runner
  * hears of it on its o2r channel), an SSE call streams through the orchestrator's session proxy,
- * the runner creates a session trickle channel and a session proxy through the callbacks, a stop
- * releases the session, an orchestrator restart is followed by a re-registration, and closing the
+ * the runner creates a session trickle channel and a session proxy through the callbacks, an upgrade
+ * reaches the app's upgrade hook with its session, a stop releases the session, an orchestrator restart is followed by a re-registration, and closing the
  * runner unregisters it.
  */
 import assert from "node:assert/strict";
@@ -160,6 +160,63 @@ test("the runner creates session trickle channels and a proxy through the sessio
   assert.equal(tooMany.status, 502);
   assert.equal(tooMany.json().error.code, "LIVE_RUNNER_CALLBACK_FAILED");
   assert.match(tooMany.json().error.message, /\(400\): .*25/);
+  await call(`${s.control_url}/stop`, { method: "POST" });
+});
+
+test("an upgrade (WebSocket) through the session proxy reaches the app's upgrade hook with its session", async (t) => {
+  const ws = await startLiveRunner(
+    defineRunnerApp({
+      app: "example/upgrade",
+      routes: {},
+      upgrade: (_req, socket, head, session) => {
+        socket.write(
+          `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Session: ${session?.id ?? "none"}\r\n\r\n`,
+        );
+        if (head.length > 0) socket.write(head);
+        socket.pipe(socket); // an echo of raw bytes is enough to show the tunnel
+      },
+    }),
+    { port: 0, orchUrl: orch.url, orchSecret: SECRET },
+  );
+  t.after(() => ws.close());
+  await ws.heartbeats?.registered;
+  const s = (
+    await call(`${orch.url}/apps/${ws.heartbeats?.runnerId}/session`, { method: "POST" })
+  ).json() as {
+    session_id: string;
+    app_url: string;
+    control_url: string;
+  };
+  const { request } = await import("node:https");
+  const { status, session, echoed } = await new Promise<{ status: number; session: string; echoed: string }>(
+    (resolve, reject) => {
+      const req = request(`${s.app_url}/socket`, {
+        rejectUnauthorized: false,
+        agent: false,
+        headers: {
+          Connection: "Upgrade",
+          Upgrade: "websocket",
+          "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+          "Sec-WebSocket-Version": "13",
+        },
+      });
+      req.on("upgrade", (res, socket) => {
+        socket.once("data", (d: Buffer) => {
+          resolve({
+            status: res.statusCode ?? 0,
+            session: String(res.headers["x-session"]),
+            echoed: d.toString(),
+          });
+          socket.destroy();
+        });
+        socket.write("hello through the proxy");
+      });
+      req.on("response", (res) => reject(new Error(`no upgrade: ${res.statusCode}`)));
+      req.on("error", reject);
+      req.end();
+    },
+  );
+  assert.deepEqual([status, session, echoed], [101, s.session_id, "hello through the proxy"]);
   await call(`${s.control_url}/stop`, { method: "POST" });
 });
 

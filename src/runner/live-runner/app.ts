@@ -16,10 +16,11 @@
  * under it (`call.rest` is the part after). A handler answers through `call.res`, `call.sse()`, or by
  * returning a value (sent as JSON with 200; `undefined` with nothing written sends 204). Errors are
  * answered in Tributary's JSON envelope. `GET /health` answers `{"status":"OK"}` unless the app
- * defines it.
+ * defines it. WebSocket (HTTP/1.1 upgrades) goes to the app's `upgrade` hook.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { TributaryError } from "../../node/errors.ts";
 import { readBody } from "../../node/http/body.ts";
 import { clientErrorListener, http1ServerOptions, resolveHttpLimits } from "../../node/http/limits.ts";
@@ -69,6 +70,12 @@ export interface RunnerAppDefinition extends Omit<RunnerAdvert, "runnerUrl"> {
   onSession?: (event: SessionEvent) => unknown;
   /** Largest request body {@link RunnerCall.json} reads; default 10 MiB. */
   maxBodyBytes?: number;
+  /**
+   * HTTP/1.1 upgrade requests (WebSocket), which the orchestrator's proxy forwards with the session
+   * headers: the hook owns the socket (answer `101` and speak the protocol, or refuse). Without it
+   * upgrades answer 404.
+   */
+  upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer, session: RunnerSession | undefined) => void;
 }
 
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
@@ -222,6 +229,20 @@ export async function startLiveRunner(
   const limits = resolveHttpLimits();
   const server: Server = createServer(http1ServerOptions(limits), router.handle);
   server.on("clientError", clientErrorListener(limits));
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const refuse = (status: string): void => {
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    let session: RunnerSession | undefined;
+    try {
+      session = RunnerSession.fromHeaders(req.headers, options.callbacks);
+    } catch {
+      refuse("400 Bad Request");
+      return;
+    }
+    if (def.upgrade === undefined) refuse("404 Not Found");
+    else def.upgrade(req, socket, head, session);
+  });
   const host = options.host ?? "127.0.0.1";
   const port = options.port ?? DEFAULT_LIVE_RUNNER_PORT;
   try {
@@ -239,7 +260,7 @@ export async function startLiveRunner(
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.family === "IPv6" ? `[${addr.address}]` : addr.address}:${addr.port}`;
   log.info({ port: addr.port, app: def.app }, "live runner listening");
-  const { routes: _routes, onSession, maxBodyBytes: _max, ...advert } = def;
+  const { routes: _routes, onSession, maxBodyBytes: _max, upgrade: _upgrade, ...advert } = def;
   const heartbeats =
     options.orchUrl && options.orchSecret
       ? startHeartbeats(
