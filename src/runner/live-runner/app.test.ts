@@ -81,3 +81,25 @@ test("RunnerSession.fromHeaders: none without a session id; the id needs the tok
   });
   assert.deepEqual([s?.id, s?.route], ["s", "r"]);
 });
+
+test("an upgrade without an upgrade hook answers 404; partial session headers answer 400", async (t) => {
+  const runner = await startLiveRunner(defineRunnerApp({ app: "test/noup", routes: {} }), { port: 0 });
+  t.after(() => runner.close());
+  const { connect } = await import("node:net");
+  const statusOf = (extra: string) =>
+    new Promise<string>((resolve, reject) => {
+      const u = new URL(runner.url);
+      const sock = connect(Number(u.port), u.hostname, () =>
+        sock.write(
+          `GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n${extra}\r\n`,
+        ),
+      );
+      sock.once("data", (d: Buffer) => {
+        resolve(d.toString().split("\r\n")[0] ?? "");
+        sock.destroy();
+      });
+      sock.on("error", reject);
+    });
+  assert.equal(await statusOf(""), "HTTP/1.1 404 Not Found");
+  assert.equal(await statusOf("Livepeer-Session-Id: s\r\n"), "HTTP/1.1 400 Bad Request");
+});
