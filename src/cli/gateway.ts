@@ -21,6 +21,7 @@ import {
   STRATEGY_NAMES,
   validateWeights,
 } from "../gateway/selection/index.ts";
+import { parseIceServers } from "../gateway/webrtc/peer.ts";
 import { createLogger } from "../node/logger.ts";
 import { DEFAULT_MAX_TICKET_EV, DEFAULT_MAX_TOTAL_EV, MAX_SENDER_NONCES } from "../payments/constants.ts";
 import type { Rat } from "../payments/rational.ts";
@@ -210,6 +211,7 @@ interface GatewayCliOptions extends KeyCliOptions, HttpLimitCliOptions {
   selectionStrategy: string;
   liveEventTimeout: number;
   liveIdleTimeout: number;
+  iceServers: { urls: string | string[]; username?: string; credential?: string }[];
   byocStreamPaymentInterval: number;
   tokenReuse: number;
   refreshInterval: number;
@@ -453,6 +455,21 @@ export function gatewayCommand(): Command {
     )
     .addOption(
       new Option(
+        "--ice-servers <servers>",
+        "STUN/TURN servers for WHIP/WHEP peers: comma-separated stun:/turn: URLs (turn:user:pass@host:3478) " +
+          "or a JSON array of RTCIceServer",
+      )
+        .default([], "none: host candidates only")
+        .argParser((v: string) => {
+          try {
+            return parseIceServers(v);
+          } catch (err) {
+            throw new InvalidArgumentError((err as Error).message);
+          }
+        }),
+    )
+    .addOption(
+      new Option(
         "--token-reuse <duration>",
         "on-chain: reuse an orchestrator's /process/token (price, ticket params, balance) for batch jobs " +
           "for this long instead of asking for one per job (0 = one per job, as go-livepeer); saves a " +
@@ -595,6 +612,7 @@ Examples:
           ...selection,
           liveEventTimeoutMs: opts.liveEventTimeout,
           liveIdleTimeoutMs: opts.liveIdleTimeout,
+          iceServers: opts.iceServers,
           byocStreamPaymentIntervalMs: opts.byocStreamPaymentInterval,
           refreshIntervalMs: opts.refreshInterval,
           ...(opts.liveRunnerDiscovery ? { liveRunnerDiscoveryIntervalMs: opts.liveRunnerDiscovery } : {}),

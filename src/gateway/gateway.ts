@@ -97,6 +97,8 @@ export interface GatewayOptions {
   liveEventTimeoutMs?: number;
   /** Live streams: stop one whose input got nothing this long, ms; default 60 s; 0 = never. */
   liveIdleTimeoutMs?: number;
+  /** STUN/TURN servers of WHIP/WHEP peer connections; none by default (host candidates only). */
+  iceServers?: { urls: string | string[]; username?: string; credential?: string }[];
   /** Live top-up period when paying, ms; default 5 s. */
   livePaymentIntervalMs?: number;
   /** BYOC stream top-up period when paying, ms; default 50 s (go-livepeer's). */
@@ -212,6 +214,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     signal,
     eventTimeoutMs: options.liveEventTimeoutMs,
     idleTimeoutMs: options.liveIdleTimeoutMs,
+    iceServers: options.iceServers,
     payments,
     paymentIntervalMs: options.livePaymentIntervalMs,
     byocPaymentIntervalMs: options.byocStreamPaymentIntervalMs,
