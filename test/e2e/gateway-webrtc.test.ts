@@ -2,14 +2,18 @@
  * WHIP ingest and WHEP playback through the gateway, without a browser: a werift client publishes a
  * generated H.264 stream by WHIP to a gateway in front of an orchestrator running green-tint, a
  * second werift client plays the output by WHEP; a received frame decodes and is green-boosted.
+ * A second, independent WHIP client: FFmpeg's WHIP muxer (through node-av) publishes the same
+ * stream and ends it with its DELETE on the Location.
  * Also: 415 for a wrong content type, CORS preflight, `whep_url` in the status, DELETE on the
  * Location stops the stream, and a publisher that goes away stops the stream (so it stops paying).
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { Demuxer, Muxer } from "node-av";
 import { H264Packetizer, MediaStreamTrack, RTCPeerConnection, type RTCRtpCodecParameters } from "werift";
 import greenTint from "../../examples/green-tint/pipeline.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/index.ts";
@@ -43,9 +47,10 @@ describe("gateway WHIP/WHEP e2e", () => {
   let orch: RunningOrchestrator;
   let gw: RunningGateway;
   let units: AccessUnit[];
+  let segs: Uint8Array[];
 
   before(async () => {
-    const segs = await syntheticSegments({ width: 192, height: 144, fps: 15, seconds: 6, audio: false });
+    segs = await syntheticSegments({ width: 192, height: 144, fps: 15, seconds: 6, audio: false });
     const reader = new TsH264Reader();
     units = [];
     for (const s of segs) units.push(...reader.push(s), ...reader.flush());
@@ -120,61 +125,65 @@ describe("gateway WHIP/WHEP e2e", () => {
       }
     })();
 
-    const statusUrl = location.replace("/whip?", "/status?");
-    const status = (await (await fetch(statusUrl)).json()) as Record<string, unknown>;
-    assert.equal(status.whep_url, playback);
-    let last: unknown;
-    await until(
-      () => `segments from RTP into the stream's input (status ${JSON.stringify(last)})`,
-      async () => {
-        last = await (await fetch(statusUrl)).json();
-        const stats = (last as { ingest_metrics?: { stats: { segments_in: number } } }).ingest_metrics?.stats;
-        return (stats?.segments_in ?? 0) > 1;
-      },
-      20_000,
-    );
-    assert.deepEqual(status.gateway_status, { whep_url: playback });
-
-    // WHEP viewer
     const view = peer();
-    view.addTransceiver("video", { direction: "recvonly" });
-    const got: AccessUnit[] = [];
-    const depack = new H264Depacketizer();
-    view.onTrack.subscribe((t) =>
-      t.onReceiveRtp.subscribe((rtp) => {
-        const au = depack.push(rtp);
-        if (au) got.push({ data: au.data, pts: au.timestamp, keyframe: au.keyframe });
-      }),
-    );
-    const w = await fetch(playback, {
-      method: "POST",
-      headers: { "content-type": "application/sdp" },
-      body: await offerOf(view),
-    });
-    assert.equal(w.status, 201, await w.clone().text());
-    await view.setRemoteDescription({ type: "answer", sdp: await w.text() });
-    await until(
-      "processed frames arrive by WHEP",
-      () => got.length >= 10 && got.some((a) => a.keyframe),
-      30_000,
-    );
+    try {
+      const statusUrl = location.replace("/whip?", "/status?");
+      const status = (await (await fetch(statusUrl)).json()) as Record<string, unknown>;
+      assert.equal(status.whep_url, playback);
+      let last: unknown;
+      await until(
+        () => `segments from RTP into the stream's input (status ${JSON.stringify(last)})`,
+        async () => {
+          last = await (await fetch(statusUrl)).json();
+          const stats = (last as { ingest_metrics?: { stats: { segments_in: number } } }).ingest_metrics
+            ?.stats;
+          return (stats?.segments_in ?? 0) > 1;
+        },
+        20_000,
+      );
+      assert.deepEqual(status.gateway_status, { whep_url: playback });
 
-    const first = got.findIndex((a) => a.keyframe);
-    const ts = new TsWriter();
-    const seg = Buffer.concat([ts.tables(), ...got.slice(first).map((a) => ts.accessUnit(a))]);
-    const decoded = await decodeSegments([seg], 192, 144);
-    const frame = decoded.video[0];
-    assert.ok(frame, "a WHEP frame decodes");
-    assert.ok(channelMean(frame, 1) - channelMean(frame, 0) > 50, "and is tinted green by the container");
+      // WHEP viewer
+      view.addTransceiver("video", { direction: "recvonly" });
+      const got: AccessUnit[] = [];
+      const depack = new H264Depacketizer();
+      view.onTrack.subscribe((t) =>
+        t.onReceiveRtp.subscribe((rtp) => {
+          const au = depack.push(rtp);
+          if (au) got.push({ data: au.data, pts: au.timestamp, keyframe: au.keyframe });
+        }),
+      );
+      const w = await fetch(playback, {
+        method: "POST",
+        headers: { "content-type": "application/sdp" },
+        body: await offerOf(view),
+      });
+      assert.equal(w.status, 201, await w.clone().text());
+      await view.setRemoteDescription({ type: "answer", sdp: await w.text() });
+      await until(
+        "processed frames arrive by WHEP",
+        () => got.length >= 10 && got.some((a) => a.keyframe),
+        30_000,
+      );
 
-    const del = await fetch(location, { method: "DELETE" });
-    assert.equal(del.status, 200);
-    const gone = await fetch(location.replace("/whip?", "/status?"));
-    assert.ok(gone.status === 404 || ((await gone.json()) as { state: string }).state === "stopped");
-    sending = false;
-    await sender;
-    await pub.close();
-    await view.close();
+      const first = got.findIndex((a) => a.keyframe);
+      const ts = new TsWriter();
+      const seg = Buffer.concat([ts.tables(), ...got.slice(first).map((a) => ts.accessUnit(a))]);
+      const decoded = await decodeSegments([seg], 192, 144);
+      const frame = decoded.video[0];
+      assert.ok(frame, "a WHEP frame decodes");
+      assert.ok(channelMean(frame, 1) - channelMean(frame, 0) > 50, "and is tinted green by the container");
+
+      const del = await fetch(location, { method: "DELETE" });
+      assert.equal(del.status, 200);
+      const gone = await fetch(location.replace("/whip?", "/status?"));
+      assert.ok(gone.status === 404 || ((await gone.json()) as { state: string }).state === "stopped");
+    } finally {
+      sending = false;
+      await sender.catch(() => {});
+      await pub.close();
+      await view.close();
+    }
   });
 
   test("a publisher that goes away stops the stream", async () => {
@@ -199,5 +208,56 @@ describe("gateway WHIP/WHEP e2e", () => {
       },
       20_000,
     );
+  });
+
+  test("FFmpeg's WHIP muxer publishes through the gateway; its DELETE on close stops the stream", async () => {
+    const params = encodeURIComponent(JSON.stringify({ width: 192, height: 144 }));
+    // a pass-through in front of the gateway's WHIP route, to learn the Location FFmpeg gets
+    let location = "";
+    const proxy = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      const r = await fetch(`${gw.url}${req.url}`, {
+        method: req.method,
+        headers: { "content-type": req.headers["content-type"] ?? "" },
+        body: Buffer.concat(chunks),
+      });
+      location = r.headers.get("location") ?? "";
+      res.writeHead(r.status, { "content-type": r.headers.get("content-type") ?? "", location });
+      res.end(Buffer.from(await r.arrayBuffer()));
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    const port = (proxy.address() as { port: number }).port;
+    const url = `http://127.0.0.1:${port}/live/video-to-video/ffmpeg1/whip?pipeline=green-tint&params=${params}`;
+    const demuxer = await Demuxer.open(Buffer.concat(segs), { format: "mpegts" } as never);
+    const mux = await Muxer.open(url, { format: "whip" } as never);
+    const video = demuxer.video();
+    assert.ok(video);
+    const idx = mux.addStream(video as never);
+    let sent = 0;
+    try {
+      for await (const pkt of demuxer.packets()) {
+        if (!pkt) break;
+        if (pkt.streamIndex !== video.index) continue;
+        await mux.writePacket(pkt, idx);
+        sent++;
+        await new Promise((r) => setTimeout(r, 66)); // 15 fps
+      }
+      assert.match(location, /\/live\/video-to-video\/ffmpeg1\/whip\?key=/);
+      const status = location.replace("/whip?", "/status?");
+      await until("its segments reached the orchestrator", async () => {
+        const st = (await (await fetch(status)).json()) as { segments_in?: number };
+        return (st.segments_in ?? 0) >= 2;
+      });
+    } finally {
+      await mux.close();
+      await demuxer.close();
+      proxy.close();
+    }
+    assert.ok(sent >= 80, `${sent} frames sent`);
+    await until("FFmpeg's DELETE stopped the stream", async () => {
+      const r = await fetch(location.replace("/whip?", "/status?"));
+      return r.status === 404 || ((await r.json()) as { state: string }).state === "stopped";
+    });
   });
 });
