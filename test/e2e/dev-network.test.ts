@@ -194,7 +194,10 @@ describe("tributary dev", { concurrency: false }, () => {
       assert.equal(r.code, 1, r.stderr);
       assert.match(
         r.stderr,
-        /error: the dev network failed to start: gateway \+ dashboard: .*(EADDRINUSE|in use)/i,
+        // One friendly line naming the port and the flag to change (issue #17: no stack for a busy port).
+        new RegExp(
+          `error: the dev network failed to start: port ${port} on 127\\.0\\.0\\.1 is already in use; pick another with --gateway-port`,
+        ),
       );
       // What had started was stopped, in reverse order.
       assert.match(
