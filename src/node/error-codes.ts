@@ -656,6 +656,17 @@ export const ERROR_CODES = Object.freeze({
       "The WHIP or WHEP body is not a usable SDP offer; send the offer your WebRTC client created (it starts with v=0).",
     components: ["gateway"],
   },
+  NO_VIDEO_CHANNEL: {
+    status: 409,
+    meaning:
+      "WHIP or WHEP asked of a BYOC stream started without video ingress (WHIP) or egress (WHEP); start it with enable_video_ingress / enable_video_egress.",
+    components: ["gateway"],
+  },
+  PUBLISHER_EXISTS: {
+    status: 409,
+    meaning: "The stream already has a WHIP publisher; DELETE that session (its Location) before publishing again.",
+    components: ["gateway"],
+  },
   BAD_ICE_SERVERS: {
     status: 400,
     meaning:

@@ -34,6 +34,7 @@ function jobHeader(capability: string, parameters: Record<string, unknown>): str
 interface StreamUrls {
   stream_id: string;
   whip_url: string;
+  whep_url: string;
   update_url: string;
   status_url: string;
   data_url: string;
@@ -101,7 +102,7 @@ describe("gateway BYOC streams", () => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
-  test("bad starts are 4xx; unknown streams 404; WHIP ingest is 501", async () => {
+  test("bad starts are 4xx; unknown streams 404; WHIP needs the key and video ingress", async () => {
     const start = (headers: Record<string, string>, body: unknown) =>
       fetch(`${gw.url}/process/stream/start`, { method: "POST", headers, body: JSON.stringify(body) });
     assert.equal((await start({}, {})).status, 400, "no Livepeer header");
@@ -118,7 +119,11 @@ describe("gateway BYOC streams", () => {
     const s = JSON.parse(text) as StreamUrls;
     assert.equal(s.publish_url, "", "no video ingress asked");
     assert.equal(s.data_url, "");
-    assert.equal((await fetch(`${gw.url}/process/stream/plain/whip`, { method: "POST" })).status, 501);
+    assert.equal(s.whip_url, "", "no WHIP without video ingress");
+    assert.equal((await fetch(`${gw.url}/process/stream/plain/whip`, { method: "POST" })).status, 404, "no key");
+    const whip = s.status_url.replace("/status?", "/whip?");
+    const sdp = { method: "POST", headers: { "content-type": "application/sdp" }, body: "v=0" };
+    assert.equal((await fetch(whip, sdp)).status, 409, "no video ingress");
     const data = s.status_url.replace("/status?", "/data?");
     assert.equal((await fetch(data)).status, 503, "no data output asked");
     assert.equal((await fetch(s.stop_url, { method: "POST", body: "{}" })).status, 200);
@@ -145,7 +150,8 @@ describe("gateway BYOC streams", () => {
     assert.equal(r.status, 200, text);
     const s = JSON.parse(text) as StreamUrls;
     assert.match(s.stream_id, /^cam-/);
-    assert.equal(s.whip_url, "");
+    assert.equal(s.whip_url, s.status_url.replace("/status?", "/whip?"), "WHIP ingest of this stream");
+    assert.equal(s.whep_url, s.status_url.replace("/status?", "/whep?"), "WHEP playback of this stream");
     for (const u of [s.publish_url, s.subscribe_url, s.update_url, s.status_url, s.data_url, s.stop_url])
       assert.ok(u.startsWith(gw.url), u);
     const orch = orchOf(s.orchestrator);

@@ -24,6 +24,7 @@ import { channelMean, decodeSegments, syntheticSegments } from "../../src/media/
 import { type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
 import { type RunningRunner, startRunner } from "../../src/runner/index.ts";
 import { poll, until } from "../until.ts";
+import { call } from "./orchestrator-helpers.ts";
 
 const codecs = (): { video: RTCRtpCodecParameters[] } => ({ video: [H264_CODEC()] });
 const peer = (): RTCPeerConnection =>
@@ -41,9 +42,61 @@ async function offerOf(pc: RTCPeerConnection): Promise<string> {
   return pc.localDescription?.sdp ?? "";
 }
 
+/** Publishes `units` (looping, 15 fps) on `track` once `pc` connects, until `stop()`. */
+function sendLoop(pc: RTCPeerConnection, track: MediaStreamTrack, units: AccessUnit[]): () => Promise<void> {
+  let sending = true;
+  const packetizer = new H264Packetizer({ payloadType: 96, inputFormat: "annexb" });
+  const done = (async () => {
+    await until("publisher connected", () => pc.connectionState === "connected");
+    for (let i = 0; sending; i++) {
+      const au = units[i % units.length] as AccessUnit;
+      for (const p of packetizer.packetize(au.data, (i * 6000) % 2 ** 32, { isKeyframe: au.keyframe }))
+        track.writeRtp(p);
+      await new Promise((res) => setTimeout(res, 66));
+    }
+  })();
+  return async () => {
+    sending = false;
+    await done.catch(() => {});
+  };
+}
+
+/** A WHEP viewer of `url`: the access units it receives. */
+async function watch(url: string): Promise<{ pc: RTCPeerConnection; got: AccessUnit[] }> {
+  const pc = peer();
+  pc.addTransceiver("video", { direction: "recvonly" });
+  const got: AccessUnit[] = [];
+  const depack = new H264Depacketizer();
+  pc.onTrack.subscribe((t) =>
+    t.onReceiveRtp.subscribe((rtp) => {
+      const au = depack.push(rtp);
+      if (au) got.push({ data: au.data, pts: au.timestamp, keyframe: au.keyframe });
+    }),
+  );
+  const w = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/sdp" },
+    body: await offerOf(pc),
+  });
+  assert.equal(w.status, 201, await w.clone().text());
+  await pc.setRemoteDescription({ type: "answer", sdp: await w.text() });
+  return { pc, got };
+}
+
+/** The first decoded frame of `got` (from its first keyframe) is green-boosted. */
+async function assertGreen(got: AccessUnit[]): Promise<void> {
+  const first = got.findIndex((a) => a.keyframe);
+  const ts = new TsWriter();
+  const seg = Buffer.concat([ts.tables(), ...got.slice(first).map((a) => ts.accessUnit(a))]);
+  const frame = (await decodeSegments([seg], 192, 144)).video[0];
+  assert.ok(frame, "a WHEP frame decodes");
+  assert.ok(channelMean(frame, 1) - channelMean(frame, 0) > 50, "and is tinted green by the container");
+}
+
 describe("gateway WHIP/WHEP e2e", () => {
   let dir: string;
   let runner: RunningRunner;
+  let byocRunner: RunningRunner;
   let orch: RunningOrchestrator;
   let gw: RunningGateway;
   let units: AccessUnit[];
@@ -69,8 +122,18 @@ describe("gateway WHIP/WHEP e2e", () => {
       health: { intervalMs: 100, timeoutMs: 1000, failureThreshold: 1 },
       reload: { sighup: false },
       streamCheckIntervalMs: 100,
+      orchSecret: "s",
     });
+    byocRunner = await startRunner(greenTint, { port: 0, session: { heartbeatIntervalMs: 200 } });
+    await byocRunner.loaded;
+    const reg = await call(orch, "/capability/register", {
+      method: "POST",
+      headers: { authorization: "s" },
+      body: JSON.stringify({ name: "tint-stream", url: byocRunner.url, capacity: 1, price_per_unit: 0 }),
+    });
+    assert.equal(reg.status, 200, reg.body);
     await poll(() => orch.registry.advertised().some((a) => a.modelId === "green-tint"), 5_000);
+    await poll(() => orch.registry.advertised().some((a) => a.modelId === "tint-stream"), 5_000);
     gw = await startGateway({ port: 0, discovery: { orchAddr: [orch.url] }, liveEventTimeoutMs: 5000 });
   });
 
@@ -78,6 +141,7 @@ describe("gateway WHIP/WHEP e2e", () => {
     await gw?.close();
     await orch?.close();
     await runner?.close();
+    await byocRunner?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -259,5 +323,63 @@ describe("gateway WHIP/WHEP e2e", () => {
       const r = await fetch(location.replace("/whip?", "/status?"));
       return r.status === 404 || ((await r.json()) as { state: string }).state === "stopped";
     });
+  });
+
+  test("a BYOC stream answers whip_url and whep_url: publish by WHIP, play the green output by WHEP", async () => {
+    const livepeer = Buffer.from(
+      JSON.stringify({
+        request: "{}",
+        parameters: JSON.stringify({ enable_video_ingress: true, enable_video_egress: true }),
+        capability: "tint-stream",
+        timeout_seconds: 30,
+      }),
+    ).toString("base64");
+    const r = await fetch(`${gw.url}/process/stream/start`, {
+      method: "POST",
+      headers: { "content-type": "application/json", livepeer },
+      body: JSON.stringify({
+        stream_id: "byoc1",
+        params: JSON.stringify({ width: 192, height: 144, green: 80 }),
+      }),
+    });
+    assert.equal(r.status, 200, await r.clone().text());
+    const s = (await r.json()) as { whip_url: string; whep_url: string; stop_url: string };
+    assert.match(s.whip_url, /\/process\/stream\/byoc1\/whip\?key=/);
+    assert.match(s.whep_url, /\/process\/stream\/byoc1\/whep\?key=/);
+
+    const pub = peer();
+    const track = new MediaStreamTrack({ kind: "video" });
+    pub.addTransceiver(track, { direction: "sendonly" });
+    const w = await fetch(s.whip_url, {
+      method: "POST",
+      headers: { "content-type": "application/sdp" },
+      body: await offerOf(pub),
+    });
+    assert.equal(w.status, 201, await w.clone().text());
+    assert.equal(w.headers.get("livepeer-playback-url"), s.whep_url);
+    await pub.setRemoteDescription({ type: "answer", sdp: await w.text() });
+    const stop = sendLoop(pub, track, units);
+    let viewer: RTCPeerConnection | undefined;
+    try {
+      const second = await fetch(s.whip_url, {
+        method: "POST",
+        headers: { "content-type": "application/sdp" },
+        body: "v=0",
+      });
+      assert.equal(second.status, 409, "one publisher per stream");
+      const { pc, got } = await watch(s.whep_url);
+      viewer = pc;
+      await until(
+        "processed frames arrive by WHEP",
+        () => got.length >= 10 && got.some((a) => a.keyframe),
+        30_000,
+      );
+      await assertGreen(got);
+      assert.equal((await fetch(s.stop_url, { method: "POST", body: "{}" })).status, 200);
+    } finally {
+      await stop();
+      await pub.close();
+      await viewer?.close();
+    }
   });
 });

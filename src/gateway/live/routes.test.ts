@@ -146,13 +146,24 @@ test("a stream's routes need its key: a wrong or missing key answers as an unkno
   assert.equal(await refusal("/process/stream/s1/stop", "/process/stream/s1/stop"), unknown);
 });
 
-test("WHIP and RTMP ingest answer 501 whatever the id", async () => {
-  const { ctx } = fakeContext(stream());
-  for (const path of ["/process/stream/s1/whip", "/process/stream/anything/rtmp"])
-    await assert.rejects(
-      handleLiveRequest(ctx, request("POST", path), asRes(response()), path),
-      (err: TributaryError) => err.code === "NOT_IMPLEMENTED" && err.status === 501,
-    );
+test("RTMP ingest answers 501 whatever the id; BYOC WHIP needs the key and a video channel", async () => {
+  const { ctx } = fakeContext(stream({ kind: "byoc" }));
+  const rtmp = "/process/stream/anything/rtmp";
+  await assert.rejects(
+    handleLiveRequest(ctx, request("POST", rtmp), asRes(response()), rtmp),
+    (err: TributaryError) => err.code === "NOT_IMPLEMENTED" && err.status === 501,
+  );
+  const whip = "/process/stream/s1/whip";
+  await assert.rejects(
+    handleLiveRequest(ctx, request("POST", whip), asRes(response()), whip),
+    (err: TributaryError) => err.code === "NOT_FOUND" && err.status === 404,
+  );
+  const keyed = `${whip}?key=${"k".repeat(32)}`;
+  const req = request("POST", keyed, "v=0", { "content-type": "application/sdp" });
+  await assert.rejects(
+    handleLiveRequest(ctx, req, asRes(response()), whip),
+    (err: TributaryError) => err.code === "NO_VIDEO_CHANNEL" && err.status === 409,
+  );
 });
 
 test("a live update is written to the orchestrator's control channel and kept for a move", async () => {

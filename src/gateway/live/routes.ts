@@ -25,7 +25,7 @@ import { type LocalSegment, LocalSubscriber, TrickleSegmentNotFoundError } from 
 import { headerValue } from "../orch-http.ts";
 import { readBody, readJsonObject as readJson } from "../read-body.ts";
 import { startWhep } from "../webrtc/whep.ts";
-import { startWhip } from "../webrtc/whip.ts";
+import { startWhip, whipInto } from "../webrtc/whip.ts";
 import { BYOC_BODY_LIMIT, LIVE_TRICKLE_BASE, type LiveContext } from "./context.ts";
 import { stopByocOn, updateByocOn } from "./orchestrator-api.ts";
 import { endedError, type LiveStream, serving, statusOf } from "./stream.ts";
@@ -215,6 +215,38 @@ export async function webrtcRoute(
   });
 }
 
+/**
+ * `/process/stream/<id>/whip?key=` and `…/whep?key=` of a BYOC stream (answered as `whip_url` /
+ * `whep_url` by its start when it has video ingress / egress): `POST` an SDP offer to publish its
+ * input or play its output; `DELETE` on the WHIP URL stops the stream.
+ */
+async function byocWebrtcRoute(
+  ctx: LiveContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  s: LiveStream,
+  kind: "whip" | "whep",
+): Promise<void> {
+  const iceServers = ctx.options.iceServers ?? [];
+  const here = routeUrl(s, `${ctx.options.baseUrl()}/process/stream`)(kind);
+  if (kind === "whip" && req.method === "DELETE") {
+    req.resume();
+    ctx.stop(s);
+    res.writeHead(200, CORS);
+    return void res.end();
+  }
+  if (req.method !== "POST") throw methodNotAllowed(kind === "whip" ? "POST, DELETE or OPTIONS" : "POST");
+  if (s.state === "ended" || s.state === "stopped") {
+    req.resume();
+    throw endedError(s);
+  }
+  const offer = await readSdp(req);
+  if (kind === "whep")
+    return sendSdp(res, await startWhep(ctx, s, offer, { iceServers }), { location: here });
+  const answer = await whipInto(ctx, s, offer, { iceServers });
+  sendSdp(res, answer, { location: here, ...(s.whepUrl ? { "livepeer-playback-url": s.whepUrl } : {}) });
+}
+
 /** `POST /process/stream/start`: a BYOC stream (client `Livepeer` header, go-livepeer's `StartRequest` body). */
 export async function startByocRoute(
   ctx: LiveContext,
@@ -247,10 +279,11 @@ export async function startByocRoute(
   );
   const base = ctx.options.baseUrl();
   const route = routeUrl(s, `${base}/process/stream`);
+  if (s.output) s.whepUrl = route("whep");
   sendJson(res, 200, {
     stream_id: id,
-    whip_url: "",
-    whep_url: "",
+    whip_url: s.input ? route("whip") : "",
+    whep_url: s.whepUrl ?? "",
     rtmp_url: "",
     rtmp_output_url: "",
     update_url: route("update"),
@@ -420,17 +453,23 @@ export async function handleLiveRequest(
   if (w) return webrtcRoute(ctx, req, res, decodeURIComponent(w[1] as string), w[2] as "whip" | "whep");
   const m =
     /^\/live\/video-to-video\/([^/]+)\/(update|status|stop)$/.exec(path) ??
-    /^\/process\/stream\/([^/]+)\/(update|status|stop|data|whip|rtmp)$/.exec(path);
+    /^\/process\/stream\/([^/]+)\/(update|status|stop|data|whip|whep|rtmp)$/.exec(path);
   if (!m) throw new NotFoundError(`no route ${req.method} ${path}`);
   const route = m[2] as string;
-  if (route === "whip" || route === "rtmp") {
+  if (route === "rtmp") {
     req.resume();
     throw new TributaryError(
       "NOT_IMPLEMENTED",
-      `${route} ingest is not supported by this gateway; publish MPEG-TS segments to the stream's publish_url (trickle)`,
+      "rtmp ingest is not supported by this gateway; publish by WHIP or MPEG-TS segments to the stream's publish_url (trickle)",
       { status: 501 },
     );
   }
+  if ((route === "whip" || route === "whep") && req.method === "OPTIONS") {
+    req.resume();
+    res.writeHead(204, { ...CORS, "accept-post": "application/sdp" });
+    return void res.end();
+  }
   const s = controlled(ctx, req, m[1] as string);
+  if (route === "whip" || route === "whep") return byocWebrtcRoute(ctx, req, res, s, route);
   return (STREAM_ROUTES[route] as StreamHandler)(ctx, req, res, s);
 }

@@ -4,6 +4,7 @@
  * peer connection per viewer; it closes when the viewer's connection fails or the stream ends.
  */
 import { MediaStreamTrack, type RTCPeerConnection } from "werift";
+import { TributaryError } from "../../node/errors.ts";
 import { type LocalSegment, LocalSubscriber, TrickleSegmentNotFoundError } from "../../trickle/index.ts";
 import type { LiveContext } from "../live/context.ts";
 import type { LiveStream } from "../live/stream.ts";
@@ -17,6 +18,14 @@ export async function startWhep(
   offer: string,
   options: PeerOptions = {},
 ): Promise<string> {
+  if (s.output === undefined)
+    throw new TributaryError(
+      "NO_VIDEO_CHANNEL",
+      "the stream has no video output: start it with enable_video_egress",
+      {
+        status: 409,
+      },
+    );
   const pc = createPeer(options);
   const track = new MediaStreamTrack({ kind: "video" });
   let answer: string;

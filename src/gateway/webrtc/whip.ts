@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { MediaStreamTrack, RTCPeerConnection } from "werift";
+import { TributaryError } from "../../node/errors.ts";
 import { LocalPublisher } from "../../trickle/index.ts";
 import type { LiveContext } from "../live/context.ts";
 import type { LiveStream, StreamFields } from "../live/stream.ts";
@@ -39,38 +40,87 @@ export async function startWhip(
   offer: string,
   options: WhipOptions = {},
 ): Promise<WhipSession> {
-  const pc = createPeer(options);
-  // tracks arrive while the offer is applied, before the stream exists
-  const tracks: MediaStreamTrack[] = [];
-  const onTrack = pc.onTrack.subscribe((track) => tracks.push(track));
-  let answer: string;
-  try {
-    pc.addTransceiver("video", { direction: "recvonly" });
-    answer = await answerOffer(pc, offer);
-  } catch (err) {
-    await pc.close();
-    throw err;
-  }
+  const p = await answerPublisher(offer, options);
   let s: LiveStream;
   try {
     s = await ctx.open(req, fields, { input: true, output: true, data: false });
   } catch (err) {
+    await p.pc.close();
+    throw err;
+  }
+  attach(ctx, s, p, options.silentMs ?? WHIP_SILENT_MS);
+  return { stream: s, answer: p.answer };
+}
+
+/** Streams fed by a WHIP publisher (one each). */
+const published = new WeakSet<LiveStream>();
+
+/**
+ * Answers a WHIP offer for a stream that already runs (a BYOC stream started with video ingress):
+ * its input comes from the publisher from now on. One publisher per stream.
+ */
+export async function whipInto(
+  ctx: LiveContext,
+  s: LiveStream,
+  offer: string,
+  options: WhipOptions = {},
+): Promise<string> {
+  if (s.input === undefined)
+    throw new TributaryError(
+      "NO_VIDEO_CHANNEL",
+      "the stream has no video input: start it with enable_video_ingress",
+      {
+        status: 409,
+      },
+    );
+  if (published.has(s))
+    throw new TributaryError(
+      "PUBLISHER_EXISTS",
+      "the stream already has a WHIP publisher: DELETE its session first",
+      {
+        status: 409,
+      },
+    );
+  published.add(s);
+  try {
+    const p = await answerPublisher(offer, options);
+    attach(ctx, s, p, options.silentMs ?? WHIP_SILENT_MS);
+    return p.answer;
+  } catch (err) {
+    published.delete(s);
+    throw err;
+  }
+}
+
+interface Publisher {
+  pc: RTCPeerConnection;
+  /** Tracks that arrived while the offer was applied (before the stream existed). */
+  tracks: MediaStreamTrack[];
+  answer: string;
+  /** Stops collecting into {@link tracks} (the stream takes over). */
+  collected: () => void;
+}
+
+async function answerPublisher(offer: string, options: PeerOptions): Promise<Publisher> {
+  const pc = createPeer(options);
+  const tracks: MediaStreamTrack[] = [];
+  const onTrack = pc.onTrack.subscribe((track) => tracks.push(track));
+  try {
+    pc.addTransceiver("video", { direction: "recvonly" });
+    const answer = await answerOffer(pc, offer);
+    return { pc, tracks, answer, collected: () => onTrack.unSubscribe() };
+  } catch (err) {
+    onTrack.unSubscribe();
     await pc.close();
     throw err;
   }
-  onTrack.unSubscribe();
-  attach(ctx, s, pc, tracks, options.silentMs ?? WHIP_SILENT_MS);
-  return { stream: s, answer };
 }
 
 /** Wires the peer's video into the stream's input channel and ties their lifecycles together. */
-function attach(
-  ctx: LiveContext,
-  s: LiveStream,
-  pc: RTCPeerConnection,
-  tracks: MediaStreamTrack[],
-  silentMs: number,
-): void {
+function attach(ctx: LiveContext, s: LiveStream, p: Publisher, silentMs: number): void {
+  const { pc, tracks } = p;
+  p.collected();
+  published.add(s);
   const publisher = new LocalPublisher(ctx.trickle, `${s.channel}-in`, "video/MP2T");
   let lastMedia = Date.now();
   let pli: (() => void) | undefined;
