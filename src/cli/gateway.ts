@@ -47,6 +47,7 @@ import {
   parsePrice,
   parseWei,
   startFailureMessage,
+  untilStopSignal,
   verbosityToLogLevel,
 } from "./options.ts";
 
@@ -631,15 +632,7 @@ Examples:
       process.stdout.write(
         `gateway listening on ${running.url} (dashboard at ${running.url}/dashboard)${onchain ? `, paying as ${onchain.address}` : ""}${signer ? `, paying through the remote signer ${signer.url} as ${signer.address}` : ""}\n`,
       );
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.off("SIGINT", stop);
-          process.off("SIGTERM", stop);
-          resolve();
-        };
-        process.on("SIGINT", stop);
-        process.on("SIGTERM", stop);
-      });
+      await untilStopSignal();
       await running.close();
       await onchain?.close();
     });

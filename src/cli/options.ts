@@ -282,6 +282,19 @@ export function startFailureMessage(err: unknown, flag: string | ((port?: number
   return err instanceof Error ? err.message : String(err);
 }
 
+/** Resolves at the first SIGINT or SIGTERM (then stops listening for them): a node command waits on it, then closes. */
+export function untilStopSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}
+
 /** What a node's `--network` does, for its help text. */
 export interface NodeOptionsHelp {
   /** The node's name, e.g. "orchestrator": default data dir `~/.tributary/<node>`. */

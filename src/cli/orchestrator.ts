@@ -42,6 +42,7 @@ import {
   parsePrice,
   parseWei,
   startFailureMessage,
+  untilStopSignal,
   verbosityToLogLevel,
 } from "./options.ts";
 
@@ -463,15 +464,7 @@ Examples:
         process.stderr.write(
           `warning: gateways are told ${running.serviceUri}, which they cannot reach; set --service-uri to the public https://host:port\n`,
         );
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.off("SIGINT", stop);
-          process.off("SIGTERM", stop);
-          resolve();
-        };
-        process.on("SIGINT", stop);
-        process.on("SIGTERM", stop);
-      });
+      await untilStopSignal();
       await running.close();
       await onchain?.close();
     });

@@ -27,6 +27,7 @@ import {
   parsePrice,
   parseWei,
   startFailureMessage,
+  untilStopSignal,
 } from "./options.ts";
 
 /** go-livepeer flag → our flag (`undefined`: accepted and ignored, it is implied). */
@@ -193,15 +194,7 @@ Example:
         cmd.error(`error: ${startFailureMessage(err, "--http-addr")}`, { exitCode: 1 });
       }
       process.stdout.write(`signer listening on ${running.url}, signing as ${running.address}\n`);
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.off("SIGINT", stop);
-          process.off("SIGTERM", stop);
-          resolve();
-        };
-        process.on("SIGINT", stop);
-        process.on("SIGTERM", stop);
-      });
+      await untilStopSignal();
       await running.close();
     });
 }

@@ -11,7 +11,7 @@ import {
   DEFAULT_TRICKLE_PORT,
   startTrickleServer,
 } from "../trickle/index.ts";
-import { durationLabel, parseDuration, parsePort, startFailureMessage } from "./options.ts";
+import { durationLabel, parseDuration, parsePort, startFailureMessage, untilStopSignal } from "./options.ts";
 
 /** Options as commander parses them. */
 interface TrickleCliOptions {
@@ -116,15 +116,7 @@ Examples:
         cmd.error(`error: ${startFailureMessage(err, "--port")}`, { exitCode: 1 });
       }
       process.stdout.write(`trickle server listening on ${running.url}\n`);
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.off("SIGINT", stop);
-          process.off("SIGTERM", stop);
-          resolve();
-        };
-        process.on("SIGINT", stop);
-        process.on("SIGTERM", stop);
-      });
+      await untilStopSignal();
       await running.close();
       logger.info("trickle server stopped");
       logger.flush();
