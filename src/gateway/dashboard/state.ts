@@ -173,6 +173,15 @@ const UNITS: Readonly<Record<string, { unit: string; scaled?: { label: string; f
 };
 const DEFAULT_UNIT = { unit: "pixel", scaled: { label: "megapixel", factor: 1_000_000n } };
 
+/**
+ * The unit prices of `pipeline` are compared in: the larger unit where there is one (a megapixel, a
+ * second of 720p30, 1k tokens, …), else the pipeline unit itself (`factor` 1, e.g. a second for BYOC).
+ */
+export function comparableUnit(pipeline: string): { unit: string; label: string; factor: bigint } {
+  const u = (Object.hasOwn(UNITS, pipeline) ? UNITS[pipeline] : undefined) ?? DEFAULT_UNIT;
+  return { unit: u.unit, label: u.scaled?.label ?? u.unit, factor: u.scaled?.factor ?? 1n };
+}
+
 /** A short decimal of a non-negative rational: up to 4 significant digits, trailing zeros trimmed. */
 function shortDecimal(r: Rat): string {
   if (r.isZero()) return "0";

@@ -1,0 +1,425 @@
+/**
+ * The explorer's figures: every number the network explorer shows about the active set and the
+ * capabilities across it, computed here and nowhere else, by pure functions from measured facts
+ * (what the chain says about each orchestrator, what it answered when probed, its live runners).
+ * No I/O, no clock: the caller passes the facts and the time.
+ *
+ * Rules that keep the figures trustworthy:
+ * - capacity comes from the orchestrator's own answer (the model constraint, else its `capacities`
+ *   entry, see {@link offersOf}); free = capacity − in use, never below 0;
+ * - a probe refused for capacity (`busy`) is not a failure: the orchestrator counts as reachable, with
+ *   the offers it last advertised and no free capacity;
+ * - each offer has one price ({@link offersOf}: the per-model price, else `price_info`), and prices
+ *   are compared in one unit per pipeline ({@link comparableUnit}): per megapixel, per second of
+ *   720p30, per 1k tokens, per second of BYOC compute, …;
+ * - warm/cold counts, capacity and price ranges count reachable orchestrators only; unreachable ones
+ *   are still listed as providers, with their state.
+ */
+import { Rat } from "../../payments/rational.ts";
+import type { OrchestratorInfo } from "../../protocol/gen/lp_rpc_pb.ts";
+import { comparableUnit, type DashboardOffer, formatWei, offersOf } from "../dashboard/state.ts";
+import type { DashboardRunner } from "../discovery/runners.ts";
+
+/** What the chain says about one orchestrator (BondingManager + ServiceRegistry). */
+export interface ChainFacts {
+  /** Orchestrator (transcoder) address, EIP-55. */
+  address: string;
+  /** `transcoderTotalStake`, wei of LPT. */
+  stake: bigint;
+  /** Share of rewards the orchestrator keeps, parts per million (`rewardCut`). */
+  rewardCut: bigint;
+  /** Share of fees passed to delegators, parts per million (`feeShare`). */
+  feeShare: bigint;
+  activationRound: bigint;
+  deactivationRound: bigint;
+  /** Service URI as registered ("" when none). */
+  serviceUri: string;
+  /** Active in the current round (`activationRound <= round < deactivationRound`); undefined when the round is unknown. */
+  active?: boolean;
+}
+
+/** The outcome of the last `GetOrchestrator` probe. */
+export type ProbeFacts =
+  | { ok: true; at: number; latencyMs: number; info: OrchestratorInfo }
+  | {
+      ok: false;
+      at: number;
+      error: string;
+      /** The orchestrator refused for lack of capacity (it is up, just full). */
+      busy: boolean;
+      /** The last answer it gave, if any (shown for a busy orchestrator). */
+      lastInfo?: OrchestratorInfo;
+    };
+
+/** Everything measured about one orchestrator. */
+export interface OrchestratorFacts {
+  /** The URL probed (normalised service URI). */
+  url: string;
+  chain?: ChainFacts;
+  /** Undefined until the first probe finishes (or when it has no usable service URI). */
+  probe?: ProbeFacts;
+  /** Its live runners from `/discovery`. */
+  runners?: DashboardRunner[];
+}
+
+/** State of an orchestrator in the explorer. */
+export type ExplorerState =
+  /** Answered its last probe and has free capacity (or advertises none). */
+  | "ok"
+  /** Up, but every advertised slot is in use or it refused for capacity. */
+  | "busy"
+  /** Its last probe failed (connection, timeout, error other than capacity). */
+  | "unreachable"
+  /** Not probed yet, or nothing to probe (no service URI). */
+  | "unknown";
+
+/** GPUs an orchestrator advertises for one pipeline and model. */
+export interface ExplorerHardware {
+  pipeline: string;
+  modelId: string;
+  gpus: { name: string; memoryTotal: string; memoryFree: string }[];
+}
+
+/** An offer's price in its pipeline's comparable unit. */
+export interface ComparablePrice {
+  /** Exact wei per comparable unit, `"n"` or `"n/d"`. */
+  wei: string;
+  /** The comparable unit, e.g. `megapixel`, `second of 720p30`, `second`. */
+  unit: string;
+  /** e.g. `"1.5 gwei per second"`. */
+  display: string;
+  /** `capability`: a per-model price; `default`: the orchestrator's `price_info`. */
+  source: "capability" | "default";
+}
+
+/** One orchestrator as the explorer shows it. */
+export interface ExplorerOrchestrator {
+  url: string;
+  /** On-chain address ("" offchain). */
+  address: string;
+  state: ExplorerState;
+  /** Why it is not `ok`. */
+  reason?: string;
+  /** Stake in wei of LPT, decimal; absent offchain. */
+  stake?: string;
+  /** Share of the listed orchestrators' total stake, 0..1; absent offchain. */
+  stakeShare?: number;
+  /** Percent of rewards kept (`rewardCut` / 10^4). */
+  rewardCutPercent?: number;
+  /** Percent of fees passed to delegators (`feeShare` / 10^4). */
+  feeSharePercent?: number;
+  activationRound?: string;
+  deactivationRound?: string;
+  active?: boolean;
+  serviceUri?: string;
+  /** Node version it advertises ("" when it never answered). */
+  version: string;
+  latencyMs?: number;
+  /** When the facts shown were measured, ms since epoch. */
+  probedAt?: number;
+  offers: (DashboardOffer & { comparablePrice?: ComparablePrice })[];
+  capacity: number;
+  free: number;
+  hardware: ExplorerHardware[];
+  runners: DashboardRunner[];
+}
+
+/** One orchestrator offering a capability. */
+export interface ExplorerProvider {
+  url: string;
+  address: string;
+  state: ExplorerState;
+  warm: boolean;
+  capacity: number;
+  free: number;
+  price?: ComparablePrice;
+  gpus: string[];
+}
+
+/** Kind of capability: a BYOC container, a go-livepeer AI pipeline, or a live-runner app. */
+export type CapabilityKind = "byoc" | "ai" | "live-app";
+
+/** One (pipeline, model) across the active set. */
+export interface ExplorerCapability {
+  /** `pipeline/model` (`byoc/<name>`, `live/<app>`). */
+  key: string;
+  kind: CapabilityKind;
+  pipeline: string;
+  modelId: string;
+  /** Reachable providers with the model loaded. */
+  warm: number;
+  /** Reachable providers without. */
+  cold: number;
+  /** Providers listed, reachable or not. */
+  providerCount: number;
+  /** Sum of reachable providers' capacity. */
+  capacity: number;
+  /** Sum of reachable providers' free capacity. */
+  free: number;
+  /** Lowest and highest price among reachable providers, in the comparable unit. */
+  priceMin?: ComparablePrice;
+  priceMax?: ComparablePrice;
+  /** Reachable first, warm first, cheapest first. */
+  providers: ExplorerProvider[];
+}
+
+/** Totals over the whole set. */
+export interface ExplorerTotals {
+  orchestrators: number;
+  ok: number;
+  busy: number;
+  unreachable: number;
+  unknown: number;
+  /** Total stake of the listed orchestrators, wei; absent offchain. */
+  stake?: string;
+  capabilities: number;
+  capacity: number;
+  free: number;
+}
+
+/** The explorer's whole view, served as JSON. */
+export interface ExplorerView {
+  generatedAt: number;
+  /** Current round when read from the chain. */
+  round?: string;
+  totals: ExplorerTotals;
+  orchestrators: ExplorerOrchestrator[];
+  capabilities: ExplorerCapability[];
+}
+
+const REACHABLE: ReadonlySet<ExplorerState> = new Set(["ok", "busy"]);
+
+/** True for a state whose offers count in the capability totals. */
+export function isReachable(state: ExplorerState): boolean {
+  return REACHABLE.has(state);
+}
+
+/** An offer's wire price in its pipeline's comparable unit. */
+export function comparablePrice(offer: DashboardOffer): ComparablePrice | undefined {
+  if (offer.price === undefined) return undefined;
+  const u = comparableUnit(offer.pipeline);
+  const wei = Rat.parse(offer.price.weiPerUnit).mul(u.factor);
+  return {
+    wei: wei.toString(),
+    unit: u.label,
+    display: `${formatWei(wei)} per ${u.label}`,
+    source: offer.price.source,
+  };
+}
+
+/** Fixed rounding of a ppm value as a percent with up to 4 decimals. */
+function ppmPercent(ppm: bigint): number {
+  return Number(ppm) / 10_000;
+}
+
+function hardwareOf(info: OrchestratorInfo | undefined): ExplorerHardware[] {
+  if (info === undefined) return [];
+  return info.hardware.map((h) => ({
+    pipeline: h.pipeline,
+    modelId: h.modelId,
+    gpus: Object.keys(h.gpuInfo)
+      .sort()
+      .map((k) => {
+        const g = h.gpuInfo[k];
+        return {
+          name: g?.name ?? "",
+          memoryTotal: String(g?.memoryTotal ?? 0n),
+          memoryFree: String(g?.memoryFree ?? 0n),
+        };
+      }),
+  }));
+}
+
+/** One orchestrator's figures. `totalStake` is the sum over the set (for `stakeShare`). */
+export function orchestratorView(f: OrchestratorFacts, totalStake: bigint): ExplorerOrchestrator {
+  const p = f.probe;
+  const info = p === undefined ? undefined : p.ok ? p.info : p.lastInfo;
+  const offers = info
+    ? offersOf(info).map((o) => {
+        const cp = comparablePrice(o);
+        return { ...o, ...(cp && { comparablePrice: cp }) };
+      })
+    : [];
+  const capacity = offers.reduce((n, o) => n + o.capacity, 0);
+  const inUse = offers.reduce((n, o) => n + Math.min(o.capacityInUse, o.capacity), 0);
+  let state: ExplorerState;
+  let reason: string | undefined;
+  if (p === undefined) {
+    state = "unknown";
+    reason = f.chain && f.chain.serviceUri === "" ? "no service URI registered" : "not probed yet";
+  } else if (!p.ok) {
+    state = p.busy ? "busy" : "unreachable";
+    reason = p.error;
+  } else if (capacity > 0 && inUse >= capacity) {
+    state = "busy";
+    reason = "every advertised slot is in use";
+  } else state = "ok";
+  const free = state === "busy" ? 0 : capacity - inUse;
+  const c = f.chain;
+  return {
+    url: f.url,
+    address: c?.address ?? (info ? hexAddress(info.address) : ""),
+    state,
+    ...(reason !== undefined && { reason }),
+    ...(c && {
+      stake: c.stake.toString(),
+      stakeShare: totalStake > 0n ? Number((c.stake * 1_000_000n) / totalStake) / 1_000_000 : 0,
+      rewardCutPercent: ppmPercent(c.rewardCut),
+      feeSharePercent: ppmPercent(c.feeShare),
+      activationRound: c.activationRound.toString(),
+      deactivationRound: c.deactivationRound.toString(),
+      serviceUri: c.serviceUri,
+      ...(c.active !== undefined && { active: c.active }),
+    }),
+    version: info?.capabilities?.version ?? "",
+    ...(p?.ok && { latencyMs: p.latencyMs }),
+    ...(p && { probedAt: p.at }),
+    offers,
+    capacity,
+    free,
+    hardware: hardwareOf(info),
+    runners: f.runners ?? [],
+  };
+}
+
+function hexAddress(bytes: Uint8Array): string {
+  if (bytes.length === 0) return "";
+  return `0x${Buffer.from(bytes).toString("hex")}`;
+}
+
+function priceCmp(a: ComparablePrice | undefined, b: ComparablePrice | undefined): number {
+  if (a === undefined || b === undefined) return a === b ? 0 : a === undefined ? 1 : -1;
+  return Rat.parse(a.wei).cmp(Rat.parse(b.wei));
+}
+
+/** The per-capability view of a list of orchestrator views. */
+export function capabilityView(orchestrators: readonly ExplorerOrchestrator[]): ExplorerCapability[] {
+  const byKey = new Map<string, ExplorerCapability>();
+  const entry = (key: string, kind: CapabilityKind, pipeline: string, modelId: string) => {
+    let c = byKey.get(key);
+    if (c === undefined) {
+      c = {
+        key,
+        kind,
+        pipeline,
+        modelId,
+        warm: 0,
+        cold: 0,
+        providerCount: 0,
+        capacity: 0,
+        free: 0,
+        providers: [],
+      };
+      byKey.set(key, c);
+    }
+    return c;
+  };
+  for (const o of orchestrators) {
+    const reachable = isReachable(o.state);
+    for (const offer of o.offers) {
+      const c = entry(offer.key, offer.pipeline === "byoc" ? "byoc" : "ai", offer.pipeline, offer.modelId);
+      const free = o.state === "busy" ? 0 : Math.max(0, offer.capacity - offer.capacityInUse);
+      const gpus = o.hardware
+        .filter((h) => h.pipeline === offer.pipeline && h.modelId === offer.modelId)
+        .flatMap((h) => h.gpus.map((g) => g.name));
+      c.providers.push({
+        url: o.url,
+        address: o.address,
+        state: o.state,
+        warm: offer.warm,
+        capacity: offer.capacity,
+        free,
+        ...(offer.comparablePrice && { price: offer.comparablePrice }),
+        gpus,
+      });
+      if (reachable) {
+        if (offer.warm) c.warm++;
+        else c.cold++;
+        c.capacity += offer.capacity;
+        c.free += free;
+      }
+    }
+    for (const r of o.runners) {
+      const c = entry(`live/${r.app}`, "live-app", "live", r.app);
+      const up = reachable && r.state === "ok";
+      const capacity = r.capacity ?? 0;
+      const free = Math.max(0, r.capacityAvailable ?? capacity - (r.capacityUsed ?? 0));
+      c.providers.push({
+        url: o.url,
+        address: o.address,
+        state: o.state,
+        warm: up,
+        capacity,
+        free,
+        gpus: [],
+      });
+      if (reachable) {
+        if (up) c.warm++;
+        else c.cold++;
+        c.capacity += capacity;
+        c.free += free;
+      }
+    }
+  }
+  const out = [...byKey.values()];
+  for (const c of out) {
+    c.providerCount = c.providers.length;
+    c.providers.sort(
+      (a, b) =>
+        Number(isReachable(b.state)) - Number(isReachable(a.state)) ||
+        Number(b.warm) - Number(a.warm) ||
+        priceCmp(a.price, b.price) ||
+        a.url.localeCompare(b.url),
+    );
+    const priced = c.providers
+      .filter((p) => isReachable(p.state) && p.price !== undefined)
+      .map((p) => p.price as ComparablePrice)
+      .sort(priceCmp);
+    const min = priced[0];
+    const max = priced[priced.length - 1];
+    if (min) c.priceMin = min;
+    if (max) c.priceMax = max;
+  }
+  return out.sort((a, b) => a.key.localeCompare(b.key));
+}
+
+/** The whole view from the facts, orchestrators ordered by stake (largest first), then URL. */
+export function aggregate(
+  facts: readonly OrchestratorFacts[],
+  options: { now: number; round?: bigint },
+): ExplorerView {
+  const totalStake = facts.reduce((n, f) => n + (f.chain?.stake ?? 0n), 0n);
+  const onchain = facts.some((f) => f.chain !== undefined);
+  const orchestrators = [...facts]
+    .sort((a, b) => {
+      const sa = a.chain?.stake ?? 0n;
+      const sb = b.chain?.stake ?? 0n;
+      return sa === sb ? a.url.localeCompare(b.url) : sa > sb ? -1 : 1;
+    })
+    .map((f) => orchestratorView(f, totalStake));
+  const capabilities = capabilityView(orchestrators);
+  const count = (s: ExplorerState) => orchestrators.filter((o) => o.state === s).length;
+  const reachable = orchestrators.filter((o) => isReachable(o.state));
+  return {
+    generatedAt: options.now,
+    ...(options.round !== undefined && { round: options.round.toString() }),
+    totals: {
+      orchestrators: orchestrators.length,
+      ok: count("ok"),
+      busy: count("busy"),
+      unreachable: count("unreachable"),
+      unknown: count("unknown"),
+      ...(onchain && { stake: totalStake.toString() }),
+      capabilities: capabilities.length,
+      capacity: reachable.reduce((n, o) => n + o.capacity, 0),
+      free: reachable.reduce((n, o) => n + o.free, 0),
+    },
+    orchestrators,
+    capabilities,
+  };
+}
+
+/** A probe error that means "up but full": gRPC `resource_exhausted`, or a capacity/busy refusal. */
+export function isCapacityRefusal(grpcCode: string | undefined, message: string): boolean {
+  return grpcCode === "resource_exhausted" || /\b(insufficient capacity|no capacity|busy)\b/i.test(message);
+}
