@@ -25,20 +25,11 @@
  * gateway is given the orchestrator's address.
  */
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { request as httpsRequest } from "node:https";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { privateKeyToAccount } from "viem/accounts";
 import type { Devnet } from "../chain/devnet.ts";
-import {
-  createChainClients,
-  DEFAULT_CHAIN_PORT,
-  serviceRegistryAbi,
-  startDevnet,
-  startRoundInitializer,
-} from "../chain/index.ts";
 import { DEFAULT_GATEWAY_PORT } from "../gateway/index.ts";
-import type { RemoteSignerClient } from "../gateway/remote-signer.ts";
 import { TributaryError } from "../node/errors.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
 import { parseAiModels } from "../orchestrator/config.ts";
@@ -48,28 +39,28 @@ import {
   type RunningOrchestrator,
   startOrchestrator,
 } from "../orchestrator/orchestrator.ts";
-import type { Sender } from "../payments/sender.ts";
 import { signPayload } from "../payments/signature.ts";
-import { encodePaymentHeader } from "../protocol/payment-header.ts";
-import { parseJsonBig, priceInfoFromGoJson, ticketParamsFromGoJson } from "../protocol/ticket-params-json.ts";
-import type { Pipeline } from "../runner/pipeline.ts";
 import { startRegistration } from "../runner/registration.ts";
-import { type RunningRunner, startRunner } from "../runner/server.ts";
-import type { RunningSigner } from "../signer/index.ts";
+import { registerServiceUri, startDevChain } from "./chain.ts";
+import {
+  GREEN_TINT_DEVNET_PRICE_PER_PIXEL,
+  GREEN_TINT_MODEL,
+  GREEN_TINT_PIPELINE,
+  TEXT_REVERSE_CAPABILITY,
+  TEXT_REVERSE_DEVNET_PRICE,
+} from "./constants.ts";
+import { containerReady, startDevContainers } from "./containers.ts";
+import { type DevRemoteSigner, startDevRemoteSigner } from "./remote-signer.ts";
+import { samplePayment } from "./sample-payment.ts";
 import { Supervisor, type SupervisorEvent } from "./supervisor.ts";
 
-/** Name of the BYOC capability text-reverse registers. */
-export const TEXT_REVERSE_CAPABILITY = "text-reverse";
-/** Price of text-reverse on devnet, wei per second (free offchain). */
-export const TEXT_REVERSE_DEVNET_PRICE = 1_000_000_000n;
-/** The live pipeline and model id green-tint is configured as. */
-export const GREEN_TINT_PIPELINE = "live-video-to-video";
-export const GREEN_TINT_MODEL = "green-tint";
-/**
- * Price of green-tint on devnet, wei per pixel (go-livepeer's live unit; free offchain): a minute of
- * 1280×720 at 30 fps costs about 1.7e11 wei, well inside the gateway's 1 ETH deposit.
- */
-export const GREEN_TINT_DEVNET_PRICE_PER_PIXEL = 100n;
+export {
+  GREEN_TINT_DEVNET_PRICE_PER_PIXEL,
+  GREEN_TINT_MODEL,
+  GREEN_TINT_PIPELINE,
+  TEXT_REVERSE_CAPABILITY,
+  TEXT_REVERSE_DEVNET_PRICE,
+} from "./constants.ts";
 
 /** Options of {@link startDevNetwork}. */
 export interface DevNetworkOptions {
@@ -142,135 +133,6 @@ export interface DevNetwork extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-async function loadPipeline(rel: string): Promise<Pipeline> {
-  const mod = (await import(new URL(`../../examples/${rel}/pipeline.ts`, import.meta.url).href)) as {
-    default: Pipeline;
-  };
-  return mod.default;
-}
-
-/** GETs a URL over TLS without verifying the orchestrator's self-signed certificate. */
-function getInsecure(url: string, headers: Record<string, string>): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { headers, rejectUnauthorized: false, timeout: 5000 }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => {
-        body += c;
-      });
-      res.on("end", () =>
-        res.statusCode === 200
-          ? resolve(body)
-          : reject(new Error(`HTTP ${res.statusCode}: ${body.slice(0, 200)}`)),
-      );
-      res.on("error", reject);
-    });
-    req.on("timeout", () => req.destroy(new Error("timed out")));
-    req.on("error", reject);
-    req.end();
-  });
-}
-
-/**
- * A `Livepeer-Payment` header with one ticket from the gateway account for text-reverse, made from the
- * orchestrator's `/process/token` ticket params. It is never sent: an example to decode.
- */
-async function samplePayment(orchUrl: string, ethAddressHeader: string, sender: Sender): Promise<string> {
-  const token = parseJsonBig(
-    await getInsecure(`${orchUrl}/process/token`, {
-      "livepeer-eth-address": ethAddressHeader,
-      "livepeer-capability": TEXT_REVERSE_CAPABILITY,
-    }),
-  ) as { price?: unknown; ticket_params?: unknown };
-  if (token.price === undefined || token.ticket_params === undefined)
-    throw new TributaryError("DEV_NETWORK_FAILED", "the orchestrator sent no price or ticket params", {
-      status: 500,
-    });
-  const session = sender.startSession(ticketParamsFromGoJson(token.ticket_params));
-  try {
-    return encodePaymentHeader(await sender.createPayment(session, 1, priceInfoFromGoJson(token.price)));
-  } finally {
-    sender.cleanupSession(session);
-  }
-}
-
-/** The orchestrator account sets its service URI in both service registries. */
-async function registerServiceUri(devnet: Devnet, uri: string): Promise<void> {
-  const o = createChainClients({
-    rpcUrl: devnet.rpcUrl,
-    chainId: devnet.chainId,
-    privateKey: devnet.accounts.orchestrator.privateKey,
-  });
-  for (const registry of [devnet.contracts.aiServiceRegistry, devnet.contracts.serviceRegistry]) {
-    const hash = await o.walletClient.writeContract({
-      address: registry,
-      abi: serviceRegistryAbi,
-      functionName: "setServiceURI",
-      args: [uri],
-    });
-    const receipt = await o.publicClient.waitForTransactionReceipt({ hash });
-    if (receipt.status !== "success")
-      throw new TributaryError("DEVNET_DEPLOY_FAILED", `setServiceURI reverted (tx ${hash})`, {
-        status: 500,
-      });
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/** Resolves once the container at `url` is `ready` in the orchestrator's registry. */
-function containerReady(
-  orch: RunningOrchestrator,
-  url: string,
-  timeoutMs: number,
-  signal: AbortSignal,
-): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const check = (): boolean => {
-      const c = orch.registry.container(url);
-      if (c?.health === "ready") {
-        done();
-        resolve();
-        return true;
-      }
-      if (c?.health === "failed") {
-        done();
-        reject(new Error(`the orchestrator finds container ${url} unhealthy`));
-        return true;
-      }
-      return false;
-    };
-    const onAbort = () => {
-      done();
-      reject(new Error("stopped"));
-    };
-    const timer = setTimeout(() => {
-      done();
-      reject(
-        new Error(
-          `container ${url} not ready at the orchestrator within ${timeoutMs} ms (health ${orch.registry.container(url)?.health ?? "not registered"})`,
-        ),
-      );
-    }, timeoutMs);
-    const onChange = () => void check();
-    const done = () => {
-      clearTimeout(timer);
-      orch.registry.off("change", onChange);
-      signal.removeEventListener("abort", onAbort);
-    };
-    orch.registry.on("change", onChange);
-    signal.addEventListener("abort", onAbort, { once: true });
-    if (!check()) void orch.health.checkAll();
-  });
-}
-
 /**
  * Starts the network and resolves once every component is healthy. On a failure, what was started is
  * stopped (reverse order) before the error (a `ComponentError` naming the component) is thrown.
@@ -312,60 +174,9 @@ export async function startDevNetwork(options: DevNetworkOptions = {}): Promise<
     mkdirSync(dataDir, { recursive: true });
     let devnet: Devnet | undefined;
     if (!offchain) {
-      devnet = await sup.start("chain (anvil + contracts)", async (signal) => {
-        // The signal cancels the start only: once running, anvil stops last, in reverse order, so the
-        // orchestrator's redeemer and the gateway's chain facts close while the chain still answers.
-        const starting = new AbortController();
-        const cancel = () => starting.abort();
-        signal.addEventListener("abort", cancel, { once: true });
-        let d: Devnet;
-        try {
-          d = await startDevnet({
-            gatewayDeposit: 10n ** 18n,
-            gatewayReserve: 10n ** 18n,
-            anvil: {
-              host,
-              port: options.chainPort ?? DEFAULT_CHAIN_PORT,
-              blockTime: 1,
-              signal: starting.signal,
-            },
-          });
-        } finally {
-          signal.removeEventListener("abort", cancel);
-        }
-        const rounds = new AbortController();
-        startRoundInitializer({
-          clients: createChainClients({
-            rpcUrl: d.rpcUrl,
-            chainId: d.chainId,
-            privateKey: d.accounts.deployer.privateKey,
-          }),
-          roundsManager: d.contracts.roundsManager,
-          signal: rounds.signal,
-          onEvent: (e) => {
-            if (e.error !== undefined) log.warn({ err: e.error }, "round initialization failed");
-            else log.info({ round: e.round?.toString() }, "round initialized");
-          },
-        });
-        // anvil is the one child process: if it dies, the network is broken; say so and stop.
-        const pid = d.anvil.pid;
-        const watch = setInterval(() => {
-          if (pid !== undefined && !processAlive(pid)) {
-            clearInterval(watch);
-            sup.fail("chain (anvil)", new Error(`anvil (pid ${pid}) exited`));
-          }
-        }, 500);
-        watch.unref();
-        return {
-          value: d,
-          detail: `${d.rpcUrl}, round ${d.round}`,
-          stop: async () => {
-            clearInterval(watch);
-            rounds.abort();
-            await d.stop();
-          },
-        };
-      });
+      devnet = await sup.start("chain (anvil + contracts)", (signal) =>
+        startDevChain(sup, { host, port: options.chainPort, log }, signal),
+      );
       if (devnet.anvil.pid !== undefined) summary.childPids.push(devnet.anvil.pid);
       summary.chain = { rpcUrl: devnet.rpcUrl, chainId: devnet.chainId, contracts: { ...devnet.contracts } };
       summary.accounts = [
@@ -375,35 +186,9 @@ export async function startDevNetwork(options: DevNetworkOptions = {}): Promise<
       ];
     }
 
-    const containers = await sup.start("containers (text-reverse, green-tint)", async () => {
-      const [tr, gt] = await Promise.all([loadPipeline("text-reverse"), loadPipeline("green-tint")]);
-      const runners: RunningRunner[] = [];
-      const closeAll = async () => {
-        await Promise.all(runners.map((r) => r.close()));
-      };
-      try {
-        runners.push(await startRunner(tr, { host, port: 0, logger: log, modelId: TEXT_REVERSE_CAPABILITY }));
-        runners.push(
-          await startRunner(gt, {
-            host,
-            port: 0,
-            logger: log,
-            pipelineName: GREEN_TINT_PIPELINE,
-            modelId: GREEN_TINT_MODEL,
-          }),
-        );
-        await Promise.all(runners.map((r) => r.loaded));
-      } catch (err) {
-        await closeAll();
-        throw err;
-      }
-      const [textReverse, greenTint] = runners as [RunningRunner, RunningRunner];
-      return {
-        value: { textReverse, greenTint },
-        detail: `${textReverse.url}, ${greenTint.url}`,
-        stop: closeAll,
-      };
-    });
+    const containers = await sup.start("containers (text-reverse, green-tint)", () =>
+      startDevContainers(host, log),
+    );
     summary.containers = [
       {
         name: "text-reverse",
@@ -522,41 +307,13 @@ export async function startDevNetwork(options: DevNetworkOptions = {}): Promise<
       ).toString("base64");
     }
 
-    let remote: { signer: RunningSigner; client: RemoteSignerClient } | undefined;
+    let remote: DevRemoteSigner | undefined;
     if (withGateway && devnet && options.remoteSigner) {
       const chain = devnet;
-      remote = await sup.start("remote signer (holds the gateway account)", async () => {
-        const { startSigner } = await import("../signer/index.ts");
-        const { connectRemoteSigner } = await import("../gateway/remote-signer.ts");
-        const token = Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString("hex");
-        const signer = await startSigner({
-          host,
-          port: 0,
-          dataDir: join(dataDir, "signer"),
-          network: "devnet",
-          ethUrl: chain.rpcUrl,
-          contracts: chain.contracts,
-          privateKey: chain.accounts.gateway.privateKey,
-          tokens: new Map([[token, "dev-gateway"]]),
-          logger: log,
-        });
-        let client: RemoteSignerClient;
-        try {
-          client = await connectRemoteSigner({
-            url: signer.url,
-            headers: { Authorization: `Bearer ${token}` },
-          });
-        } catch (err) {
-          await signer.close();
-          throw err;
-        }
-        summary.signer = { url: signer.url, address: signer.address, token };
-        return {
-          value: { signer, client },
-          detail: `${signer.url}, signing as ${signer.address}`,
-          stop: () => signer.close(),
-        };
-      });
+      remote = await sup.start("remote signer (holds the gateway account)", () =>
+        startDevRemoteSigner(chain, { host, dataDir, log }),
+      );
+      summary.signer = { url: remote.signer.url, address: remote.signer.address, token: remote.token };
     }
 
     if (withGateway) {
