@@ -236,4 +236,30 @@ describe("dashboard lifecycle and mounting", () => {
       await new Promise((r) => server.close(r));
     }
   });
+
+  test("extra views answer JSON at api/<name>; unknown names and prototype keys answer 404", async () => {
+    const m = manualSource();
+    let calls = 0;
+    using dashboard = createDashboard({
+      source: m.source,
+      views: { capabilities: () => ({ n: ++calls }) },
+    });
+    const { server, url } = await serve(dashboard);
+    try {
+      const res = await fetch(`${url}/dashboard/api/capabilities`);
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("cache-control"), "no-store");
+      assert.deepEqual(await res.json(), { n: 1 });
+      assert.deepEqual(
+        await (await fetch(`${url}/dashboard/api/capabilities`)).json(),
+        { n: 2 },
+        "computed per request",
+      );
+      for (const name of ["orchestrators", "constructor", "__proto__"])
+        assert.equal((await fetch(`${url}/dashboard/api/${name}`)).status, 404, name);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
 });

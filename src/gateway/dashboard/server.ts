@@ -6,6 +6,7 @@
  *   external loads, and a Content-Security-Policy forbids it);
  * - `{base}/app.js`, `{base}/style.css`: the static files from `./static/`;
  * - `{base}/api/state`: the current {@link DashboardState} as JSON;
+ * - `{base}/api/<name>`: each of `views` (e.g. the explorer's `orchestrators` and `capabilities`) as JSON;
  * - `{base}/events`: Server-Sent Events, one `state` event (the whole state, `id` = its version) on
  *   connect and after every change, a comment heartbeat every 15 s.
  *
@@ -37,6 +38,8 @@ export interface DashboardOptions {
   maxEventClients?: number;
   /** SSE heartbeat interval, ms; default {@link SSE_HEARTBEAT_MS}. */
   heartbeatMs?: number;
+  /** More JSON views, served at `{base}/api/<name>` (names of `[a-z-]` only; `state` is taken). */
+  views?: Readonly<Record<string, () => unknown>>;
 }
 
 /** A mounted dashboard. */
@@ -198,6 +201,14 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     }
     if (sub === "/api/state") {
       sendBody(req, res, JSON.stringify(options.source.snapshot()), {
+        "content-type": "application/json; charset=utf-8",
+        "cache-control": "no-store",
+      });
+      return true;
+    }
+    const view = sub.startsWith("/api/") ? sub.slice(5) : "";
+    if (options.views && /^[a-z-]+$/.test(view) && Object.hasOwn(options.views, view)) {
+      sendBody(req, res, JSON.stringify(options.views[view]?.()), {
         "content-type": "application/json; charset=utf-8",
         "cache-control": "no-store",
       });
