@@ -38,7 +38,6 @@
 import { TributaryError } from "../node/errors.ts";
 import {
   byocMinimumBalance,
-  checkPriceIncrease,
   type MessageSigner,
   PaymentError,
   Rat,
@@ -55,6 +54,7 @@ import { EMPTY_SEGMENT_HASH, encodeSegmentHeader, segCredsSigningBytes } from ".
 import { parseJsonBig, priceInfoFromGoJson, ticketParamsFromGoJson } from "../protocol/ticket-params-json.ts";
 import { aiRequestCapabilities, pipelineToCapability, quotedPrice } from "./capabilities.ts";
 import { type OrchestratorHttp, readText } from "./orch-http.ts";
+import { asPaymentRefusal, checkKeptPrice, noTicketParams } from "./payment-checks.ts";
 
 /** Balance (in seconds of price) under which the gateway pays again (go-livepeer `minBal = 120 × price`). */
 export const BYOC_MIN_BALANCE_SECONDS = 120n;
@@ -312,13 +312,8 @@ export class GatewayPayments implements GatewayPayer {
     const quoted = quotedPrice(info, pipeline, modelId);
     if (quoted === undefined || quoted.perUnit.cmp(0n) <= 0) return { headers, tickets: 0, value: Rat.ZERO };
     const key = `${orchestrator}\u0000${pipeline}/${modelId}`;
-    const initial = this.#initialPrice.get(key);
-    if (initial === undefined) this.#initialPrice.set(key, quoted.perUnit);
-    else checkPriceIncrease(initial, quoted.perUnit);
-    if (info.ticketParams === undefined)
-      throw new TributaryError("NO_TICKET_PARAMS", "a priced orchestrator sent no ticket params", {
-        status: 502,
-      });
+    checkKeptPrice(this.#initialPrice, key, quoted.perUnit);
+    if (info.ticketParams === undefined) throw noTicketParams();
     const fee = quoted.perUnit.mul(units);
     try {
       const session = this.#o.sender.startSession(ticketParamsFromWire(info.ticketParams));
@@ -340,12 +335,7 @@ export class GatewayPayments implements GatewayPayer {
         this.#o.sender.cleanupSession(session);
       }
     } catch (err) {
-      if (err instanceof PaymentError)
-        throw new TributaryError(err.code, `cannot pay ${orchestrator}: ${err.message}`, {
-          status: 402,
-          cause: err,
-        });
-      throw err;
+      throw asPaymentRefusal(err, orchestrator);
     }
   }
 
@@ -438,12 +428,7 @@ export class GatewayPayments implements GatewayPayer {
       headers["livepeer-payment"] = encodePaymentHeader(payment);
       return { headers, tickets: n, value: ev.mul(BigInt(n)) };
     } catch (err) {
-      if (err instanceof PaymentError)
-        throw new TributaryError(err.code, `cannot pay ${orchestrator}: ${err.message}`, {
-          status: 402,
-          cause: err,
-        });
-      throw err;
+      throw asPaymentRefusal(err, orchestrator);
     }
   }
 
@@ -508,19 +493,12 @@ export class GatewayPayments implements GatewayPayer {
     );
     if (token === "free") return "free";
     const { price, perUnit } = token;
-    const initial = this.#initialPrice.get(key);
-    if (initial === undefined) this.#initialPrice.set(key, perUnit);
-    else checkPriceIncrease(initial, perUnit);
+    checkKeptPrice(this.#initialPrice, key, perUnit);
     let session: string;
     try {
       session = this.#o.sender.startSession(token.ticketParams);
     } catch (err) {
-      if (err instanceof PaymentError)
-        throw new TributaryError(err.code, `cannot pay ${orchestrator}: ${err.message}`, {
-          status: 402,
-          cause: err,
-        });
-      throw err;
+      throw asPaymentRefusal(err, orchestrator);
     }
     return {
       price,
@@ -570,10 +548,7 @@ export async function fetchProcessToken(
   const price = token.price === undefined ? undefined : priceInfoFromGoJson(token.price);
   const perUnit = price ? priceRat(price) : Rat.of(0n, 1n);
   if (perUnit.cmp(0n) <= 0 || price === undefined) return "free";
-  if (token.ticket_params === undefined)
-    throw new TributaryError("NO_TICKET_PARAMS", "a priced orchestrator sent no ticket params", {
-      status: 502,
-    });
+  if (token.ticket_params === undefined) throw noTicketParams();
   return {
     price,
     perUnit,

@@ -26,7 +26,7 @@ import { randomBytes } from "node:crypto";
 import { clone, create, toBinary } from "@bufbuild/protobuf";
 import { getAddress, type Hex, hexToBytes } from "viem";
 import { TributaryError } from "../node/errors.ts";
-import { checkPriceIncrease, PaymentError, Rat } from "../payments/index.ts";
+import { Rat } from "../payments/index.ts";
 import { ticketEV } from "../payments/ticket.ts";
 import { CAPABILITY } from "../protocol/capabilities.ts";
 import {
@@ -39,6 +39,7 @@ import { decodePaymentHeader, priceInfoToWire, ticketParamsToWire } from "../pro
 import { aiRequestCapabilities, pipelineToCapability, quotedPrice } from "./capabilities.ts";
 import type { RequestCredentials } from "./discovery/index.ts";
 import type { OrchestratorHttp } from "./orch-http.ts";
+import { asPaymentRefusal, checkKeptPrice, noTicketParams } from "./payment-checks.ts";
 import {
   BYOC_MIN_BALANCE_SECONDS,
   fetchProcessToken,
@@ -430,10 +431,7 @@ export class RemotePayments implements GatewayPayer {
         { status: 502 },
       );
     this.#checkPrice(`${orchestrator}\u0000${pipeline}/${modelId}`, quoted.perUnit);
-    if (info.ticketParams === undefined)
-      throw new TributaryError("NO_TICKET_PARAMS", "a priced orchestrator sent no ticket params", {
-        status: 502,
-      });
+    if (info.ticketParams === undefined) throw noTicketParams();
     // The signer charges `price_info`: the model's quote when the orchestrator sent none.
     let sent = info;
     if (info.priceInfo === undefined || info.priceInfo.pricePerUnit <= 0n) {
@@ -484,17 +482,10 @@ export class RemotePayments implements GatewayPayer {
   }
 
   #checkPrice(key: string, perUnit: Rat): void {
-    const initial = this.#initialPrice.get(key);
-    if (initial === undefined) {
-      this.#initialPrice.set(key, perUnit);
-      return;
-    }
     try {
-      checkPriceIncrease(initial, perUnit);
+      checkKeptPrice(this.#initialPrice, key, perUnit);
     } catch (err) {
-      if (err instanceof PaymentError)
-        throw new TributaryError(err.code, err.message, { status: 402, cause: err });
-      throw err;
+      throw asPaymentRefusal(err);
     }
   }
 
