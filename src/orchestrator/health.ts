@@ -12,9 +12,8 @@
  * A failed container that answers ready again is restored. Transitions are logged here and emitted
  * by the registry (`health` event) for metrics.
  */
-import { request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
 import { type Logger, silentLogger } from "../node/logger.ts";
+import { probeGet } from "./probe.ts";
 import type { CapabilityRegistry, ContainerHealth, ContainerState, GpuInfo } from "./registry.ts";
 
 /** Time between health polls of one container: go-livepeer's watch interval (5 s). */
@@ -40,90 +39,34 @@ export interface HealthMonitorOptions {
 export type PollResult = "ready" | "loading" | "error" | "unreachable";
 
 /** GETs a small JSON document; undefined on any failure. Never throws. */
-function getJson(url: string, token: string | undefined, timeoutMs: number): Promise<unknown> {
-  return new Promise((resolve) => {
-    let target: URL;
-    try {
-      target = new URL(url);
-    } catch {
-      resolve(undefined);
-      return;
-    }
-    const request = target.protocol === "https:" ? httpsRequest : httpRequest;
-    const headers: Record<string, string> = { accept: "application/json" };
-    if (token !== undefined) headers.authorization = `Bearer ${token}`;
-    const req = request(
-      target,
-      { method: "GET", headers, agent: false, rejectUnauthorized: false },
-      (res) => {
-        const parts: Buffer[] = [];
-        let size = 0;
-        res.on("data", (c: Buffer) => {
-          size += c.length;
-          if (size > 256 * 1024) req.destroy();
-          else parts.push(c);
-        });
-        res.on("end", () => {
-          if (res.statusCode !== 200) return resolve(undefined);
-          try {
-            resolve(JSON.parse(Buffer.concat(parts).toString("utf8")));
-          } catch {
-            resolve(undefined);
-          }
-        });
-        res.on("error", () => resolve(undefined));
-      },
-    );
-    req.setTimeout(timeoutMs, () => req.destroy());
-    req.on("error", () => resolve(undefined));
-    req.end();
-  });
+async function getJson(url: string, token: string | undefined, timeoutMs: number): Promise<unknown> {
+  const got = await probeGet(url, { token, timeoutMs, maxBytes: 256 * 1024 });
+  if (got?.status !== 200) return undefined;
+  try {
+    return JSON.parse(got.body.toString("utf8"));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Polls `<url>/health` once. Never throws. */
-export function pollHealth(url: string, token: string | undefined, timeoutMs: number): Promise<PollResult> {
-  return new Promise((resolve) => {
-    let target: URL;
-    try {
-      target = new URL(`${url}/health`);
-    } catch {
-      resolve("unreachable");
-      return;
-    }
-    const request = target.protocol === "https:" ? httpsRequest : httpRequest;
-    const headers: Record<string, string> = { accept: "application/json" };
-    if (token !== undefined) headers.authorization = `Bearer ${token}`;
-    const req = request(
-      target,
-      { method: "GET", headers, agent: false, rejectUnauthorized: false },
-      (res) => {
-        const parts: Buffer[] = [];
-        let size = 0;
-        res.on("data", (c: Buffer) => {
-          size += c.length;
-          if (size > 64 * 1024) req.destroy();
-          else parts.push(c);
-        });
-        res.on("end", () => {
-          if (res.statusCode !== 200) return resolve("unreachable");
-          try {
-            const body = JSON.parse(Buffer.concat(parts).toString("utf8")) as { status?: unknown };
-            const s = typeof body?.status === "string" ? body.status.toUpperCase() : "";
-            if (s === "OK" || s === "IDLE") resolve("ready");
-            else if (s === "LOADING") resolve("loading");
-            else if (s === "ERROR") resolve("error");
-            else resolve("unreachable");
-          } catch {
-            resolve("unreachable");
-          }
-        });
-        res.on("error", () => resolve("unreachable"));
-      },
-    );
-    req.setTimeout(timeoutMs, () => req.destroy(new Error("health poll timed out")));
-    req.on("error", () => resolve("unreachable"));
-    req.end();
-  });
+export async function pollHealth(
+  url: string,
+  token: string | undefined,
+  timeoutMs: number,
+): Promise<PollResult> {
+  const got = await probeGet(`${url}/health`, { token, timeoutMs, maxBytes: 64 * 1024 });
+  if (got?.status !== 200) return "unreachable";
+  try {
+    const body = JSON.parse(got.body.toString("utf8")) as { status?: unknown };
+    const s = typeof body?.status === "string" ? body.status.toUpperCase() : "";
+    if (s === "OK" || s === "IDLE") return "ready";
+    if (s === "LOADING") return "loading";
+    if (s === "ERROR") return "error";
+    return "unreachable";
+  } catch {
+    return "unreachable";
+  }
 }
 
 /** Polls every container of a registry and keeps its health current. */

@@ -4,8 +4,7 @@
  * reads a JSON `status` and tolerates one failure), one bad answer hides a static runner and releases
  * its sessions, as upstream does; the next good one brings it back.
  */
-import { request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
+import { probeGet } from "../probe.ts";
 import type { RunnerRegistry } from "./registry.ts";
 
 /** Time between health checks of static runners (go-livepeer: 5 s). */
@@ -18,23 +17,7 @@ export function probeStatus(
   url: string,
   timeoutMs = DEFAULT_RUNNER_HEALTH_TIMEOUT_MS,
 ): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    let target: URL;
-    try {
-      target = new URL(url);
-    } catch {
-      resolve(undefined);
-      return;
-    }
-    const request = target.protocol === "https:" ? httpsRequest : httpRequest;
-    const req = request(target, { method: "GET", agent: false, rejectUnauthorized: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode);
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error("health check timed out")));
-    req.on("error", () => resolve(undefined));
-    req.end();
-  });
+  return probeGet(url, { timeoutMs }).then((got) => got?.status);
 }
 
 /** Checks every static runner once (checks of one round run in parallel). */
