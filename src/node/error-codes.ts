@@ -664,7 +664,8 @@ export const ERROR_CODES = Object.freeze({
   },
   PUBLISHER_EXISTS: {
     status: 409,
-    meaning: "The stream already has a WHIP publisher; DELETE that session (its Location) before publishing again.",
+    meaning:
+      "The stream already has a WHIP publisher; DELETE that session (its Location) before publishing again.",
     components: ["gateway"],
   },
   BAD_ICE_SERVERS: {
