@@ -10,12 +10,12 @@
  * | `POST …/stop` | 204: the runner releases its own session |
  */
 import { BadRequestError, NotFoundError } from "../../node/errors.ts";
-import type { NodeRequest, NodeResponse } from "../../node/server.ts";
-import { type OrchestratorContext, readJsonBody } from "../context.ts";
+import type { NodeRequest } from "../../node/server.ts";
+import { readJsonBody } from "../context.ts";
 import { header, sendJson } from "../http.ts";
 import { checkProxyTarget } from "../runners/proxy.ts";
 import { RunnerUnauthorizedError } from "../runners/registry.ts";
-import { noContent, runnersOf, seg } from "../runners/routing.ts";
+import { noContent, seg, underRunners } from "../runners/routing.ts";
 import { newProxyId, sameSecret } from "../runners/secrets.ts";
 import type { LiveRunners } from "../runners/service.ts";
 
@@ -54,14 +54,7 @@ function cleanName(raw: unknown): string {
 }
 
 /** Everything under `/runner/`: `{id}/session/{sid}/channels|proxy|stop`. */
-export async function runnerCallbacks(
-  ctx: OrchestratorContext,
-  req: NodeRequest,
-  res: NodeResponse,
-  rest: string,
-): Promise<void> {
-  const runners = runnersOf(ctx);
-  const parts = rest.split("/");
+export const runnerCallbacks = underRunners(async ({ ctx, runners, rest, parts }, req, res) => {
   const method = req.method ?? "GET";
   if (parts.length !== 4 || parts[1] !== "session")
     throw new NotFoundError(`no route ${method} /runner/${rest}`);
@@ -119,4 +112,4 @@ export async function runnerCallbacks(
     return sendJson(res, 200, { proxy_id: id, url: runners.template?.url(id) ?? "" });
   }
   throw new NotFoundError(`no route ${method} /runner/${rest}`);
-}
+});

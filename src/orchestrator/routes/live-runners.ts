@@ -40,7 +40,15 @@ import {
 } from "../runners/payments.ts";
 import { proxyHttp, proxyUpgrade, refuseUpgrade, type SessionHeaders, targetUrl } from "../runners/proxy.ts";
 import type { Runner, RunnerSession } from "../runners/registry.ts";
-import { hostOf, noContent, queryOf, runnersOf, seg, sessionHeaders } from "../runners/routing.ts";
+import {
+  hostOf,
+  noContent,
+  queryOf,
+  runnersOf,
+  seg,
+  sessionHeaders,
+  underRunners,
+} from "../runners/routing.ts";
 import type { LiveRunners } from "../runners/service.ts";
 
 /** Single-shot runners are not charged yet (nor upstream): refused on a paid node rather than free. */
@@ -91,30 +99,16 @@ export async function runnerHeartbeat(
 }
 
 /** `POST /runners/{id}/unregister`. */
-export async function runnersPath(
-  ctx: OrchestratorContext,
-  req: NodeRequest,
-  res: NodeResponse,
-  rest: string,
-): Promise<void> {
-  const runners = runnersOf(ctx);
-  const parts = rest.split("/");
+export const runnersPath = underRunners(async ({ runners, rest, parts }, req, res) => {
   if (parts.length !== 2 || parts[1] !== "unregister" || req.method !== "POST")
     throw new NotFoundError(`no route ${req.method} /runners/${rest}`);
   unregister(runners.registry, seg(parts[0]), header(req.headers, "authorization"));
   noContent(res);
-}
+});
 
 /** Everything under `/apps/`. */
-export async function apps(
-  ctx: OrchestratorContext,
-  req: NodeRequest,
-  res: NodeResponse,
-  rest: string,
-): Promise<void> {
-  const runners = runnersOf(ctx);
+export const apps = underRunners(async ({ ctx, runners, rest, parts }, req, res) => {
   const { registry } = runners;
-  const parts = rest.split("/");
   const route = seg(parts[0]);
   const method = req.method ?? "GET";
   const notFound = (): never => {
@@ -175,7 +169,7 @@ export async function apps(
     return proxyHttp(req, res, target, sessionHeaders(runners, runner, session, ctx), session.ended.signal);
   }
   notFound();
-}
+});
 
 /**
  * Reserves a persistent session: free offchain or for an unpriced runner; on a paid node a priced

@@ -29,6 +29,26 @@ export function runnersOf(ctx: OrchestratorContext): LiveRunners {
   return ctx.runners;
 }
 
+/** A request under a live runner prefix (`/runners/`, `/apps/`, `/runner/`): the node, its live runners and the path after the prefix. */
+export interface RunnerPath {
+  ctx: OrchestratorContext;
+  runners: LiveRunners;
+  /** The path after the prefix, and it split at `/`. */
+  rest: string;
+  parts: string[];
+}
+
+/**
+ * A prefix handler `(ctx, req, res, rest)` over `fn`, which is given the {@link RunnerPath} (404
+ * `LIVE_RUNNERS_DISABLED` without live runners).
+ */
+export function underRunners(
+  fn: (at: RunnerPath, req: NodeRequest, res: NodeResponse) => Promise<void>,
+): (ctx: OrchestratorContext, req: NodeRequest, res: NodeResponse, rest: string) => Promise<void> {
+  return async (ctx, req, res, rest) =>
+    fn({ ctx, runners: runnersOf(ctx), rest, parts: rest.split("/") }, req, res);
+}
+
 /** A decoded path segment (400 when its escapes are bad). */
 export const seg = (s: string | undefined): string => {
   try {
