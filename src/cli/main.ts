@@ -73,6 +73,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     factory: "gatewayCommand",
   },
   {
+    name: "explorer",
+    summary: "run the network capabilities dashboard on its own, against a network's active set",
+    module: "explorer",
+    factory: "explorerCommand",
+  },
+  {
     name: "signer",
     summary: "run a remote signer: one key and deposit paying for many clients (go-livepeer -remoteSigner)",
     module: "signer",

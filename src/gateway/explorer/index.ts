@@ -5,4 +5,5 @@
  */
 export * from "./active-set.ts";
 export * from "./aggregate.ts";
+export * from "./server.ts";
 export * from "./source.ts";

@@ -1,0 +1,137 @@
+/**
+ * `tributary explorer` as a library: an HTTP server with the dashboard page fed by an
+ * {@link createExplorerSource} (no pool, no selection, no payments), its JSON views, and go-livepeer's
+ * `GET /getNetworkCapabilities` shape from the last probes.
+ *
+ * Routes: `/dashboard` (the page, `api/state`, `api/explorer`, `api/orchestrators`,
+ * `api/capabilities`, `events`), `GET /getNetworkCapabilities`, `GET /` → redirect to the page.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Address, Chain, PublicClient, Transport } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import type { ContractAddresses } from "../../chain/addresses.ts";
+import { errorBody, NotFoundError } from "../../node/errors.ts";
+import { sendJson } from "../../node/http/send.ts";
+import type { Logger } from "../../node/logger.ts";
+import { createDashboard } from "../dashboard/server.ts";
+import { createGrpcOrchestratorClient } from "../discovery/grpc-client.ts";
+import { OFFCHAIN_CREDENTIALS, signRequestCredentials } from "../discovery/request.ts";
+import { RunnerDirectory } from "../discovery/runners.ts";
+import { createOrchestratorHttp } from "../orch-http.ts";
+import { answerNetworkCapabilities } from "../routes/network-capabilities.ts";
+import { readActiveSet } from "./active-set.ts";
+import { createExplorerSource, EXPLORER_PROBE_TIMEOUT_MS, type ExplorerSource } from "./source.ts";
+
+/** Options of {@link startExplorer}. */
+export interface ExplorerOptions {
+  host?: string;
+  port: number;
+  /** Orchestrators to probe besides (or instead of) the chain's active set. */
+  orchestrators?: readonly string[];
+  /** Read the active set from this chain. */
+  chain?: { publicClient: PublicClient<Transport, Chain | undefined>; contracts: ContractAddresses };
+  intervalMs?: number;
+  probeTimeoutMs?: number;
+  logger?: Logger;
+}
+
+/** A running explorer. */
+export interface RunningExplorer extends AsyncDisposable {
+  url: string;
+  source: ExplorerSource;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the explorer. On chain, probes are signed with a throwaway key made at start (orchestrators
+ * check the signature, not who signed; nothing is ever paid), offchain with the zero address.
+ */
+export async function startExplorer(options: ExplorerOptions): Promise<RunningExplorer> {
+  const log = options.logger;
+  const grpc = createGrpcOrchestratorClient();
+  const http = createOrchestratorHttp();
+  const credentials = options.chain
+    ? await signRequestCredentials(privateKeyToAccount(generatePrivateKey()))
+    : OFFCHAIN_CREDENTIALS;
+  const chain = options.chain;
+  let source: ExplorerSource | undefined;
+  const runners = new RunnerDirectory({
+    http,
+    orchestrators: () => source?.urls() ?? [],
+    timeoutMs: options.probeTimeoutMs ?? EXPLORER_PROBE_TIMEOUT_MS,
+  });
+  source = createExplorerSource({
+    ...(options.orchestrators && { orchestrators: options.orchestrators }),
+    ...(chain && {
+      activeSet: (signal: AbortSignal) =>
+        readActiveSet(
+          {
+            publicClient: chain.publicClient,
+            bondingManager: chain.contracts.bondingManager as Address,
+            aiServiceRegistry: chain.contracts.aiServiceRegistry,
+            serviceRegistry: chain.contracts.serviceRegistry,
+            roundsManager: chain.contracts.roundsManager,
+          },
+          signal,
+        ),
+    }),
+    fetchInfo: grpc.getOrchestrator,
+    credentials,
+    runners,
+    ...(options.intervalMs !== undefined && { intervalMs: options.intervalMs }),
+    ...(options.probeTimeoutMs !== undefined && { probeTimeoutMs: options.probeTimeoutMs }),
+    onError: (err) => log?.warn({ err }, "explorer could not read the active set; showing the last one"),
+  });
+  const s = source;
+  const dashboard = createDashboard({
+    source: s,
+    views: {
+      explorer: () => s.view(),
+      orchestrators: () => ({ generatedAt: s.view().generatedAt, orchestrators: s.view().orchestrators }),
+      capabilities: () => ({ generatedAt: s.view().generatedAt, capabilities: s.view().capabilities }),
+    },
+  });
+  const server: Server = createServer((req, res) => {
+    if (dashboard.handle(req, res)) return;
+    const path = new URL(req.url ?? "/", "http://localhost").pathname;
+    if (req.method === "GET" && path === "/getNetworkCapabilities") {
+      answerNetworkCapabilities(res, s.descriptors());
+      return;
+    }
+    if (req.method === "GET" && path === "/") {
+      res.writeHead(302, { location: "/dashboard/" });
+      res.end();
+      return;
+    }
+    const err = new NotFoundError(`no explorer resource at ${path}; the page is at /dashboard`);
+    sendJson(res, err.status, errorBody(err));
+  });
+  const close = async () => {
+    s.close();
+    runners[Symbol.dispose]();
+    dashboard.close();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+    grpc.close();
+    http.close();
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.port, options.host ?? "127.0.0.1", () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    s.close();
+    runners[Symbol.dispose]();
+    grpc.close();
+    http.close();
+    throw err;
+  }
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  return { url: `http://${host}:${addr.port}`, source: s, close, [Symbol.asyncDispose]: close };
+}
