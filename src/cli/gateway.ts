@@ -1,4 +1,3 @@
-import { existsSync, readFileSync } from "node:fs";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { DEFAULT_REFRESH_INTERVAL_MS } from "../gateway/discovery/index.ts";
 import { DEFAULT_GATEWAY_PORT, type RunningGateway, startGateway } from "../gateway/index.ts";
@@ -13,23 +12,24 @@ import {
   parseSignerHeaders,
   type RemoteSignerClient,
 } from "../gateway/remote-signer.ts";
-import {
-  DEFAULT_PROBABILITY_WEIGHTS,
-  DEFAULT_STRATEGY,
-  type MaxPricePerCapability,
-  type ProbabilityWeights,
-  STRATEGY_NAMES,
-  validateWeights,
-} from "../gateway/selection/index.ts";
+import { DEFAULT_PROBABILITY_WEIGHTS, DEFAULT_STRATEGY, STRATEGY_NAMES } from "../gateway/selection/index.ts";
 import { parseIceServers } from "../gateway/webrtc/peer.ts";
 import { createLogger } from "../node/logger.ts";
 import { DEFAULT_MAX_TICKET_EV, DEFAULT_MAX_TOTAL_EV, MAX_SENDER_NONCES } from "../payments/constants.ts";
-import type { Rat } from "../payments/rational.ts";
 import { DEFAULT_MAX_TICKETS_PER_PAYMENT } from "../payments/sender.ts";
+import { GATEWAY_GO_FLAG_ALIASES, GATEWAY_IGNORED_GO_FLAGS } from "./gateway-flags.ts";
+import {
+  parseBlocklist,
+  parseBool,
+  parseMaxPricePerCapability,
+  parsePixelsPerUnit,
+  parseWeight,
+  type SelectionCliOptions,
+  selectionOptionsOf,
+} from "./gateway-selection.ts";
 import { addHttpLimitOptions, type HttpLimitCliOptions, httpLimitsOf, parseCount } from "./http-limits.ts";
 import {
   ethAcctAddrOption,
-  KEY_GO_FLAG_ALIASES,
   type KeyCliOptions,
   keyFileOf,
   loadNodeKey,
@@ -37,157 +37,20 @@ import {
 } from "./key-options.ts";
 import {
   addNodeOptions,
-  COMMON_IGNORED_GO_FLAGS,
   durationLabel,
   GoCompatibleCommand,
-  type GoFlagAliases,
-  type IgnoredGoFlags,
   parseDuration,
   parseHostPort,
   parsePrice,
   parseWei,
   startFailureMessage,
   untilStopSignal,
-  verbosityToLogLevel,
 } from "./options.ts";
 
-/** go-livepeer gateway flag → our flag (`undefined`: accepted and ignored, it is implied). */
-export const GATEWAY_GO_FLAG_ALIASES: GoFlagAliases = {
-  orchAddr: "--orch-addr",
-  orchWebhookUrl: "--orch-webhook-url",
-  httpAddr: "--http-addr",
-  network: "--network",
-  ethUrl: "--eth-url",
-  ethKeystorePath: "--key-file",
-  ...KEY_GO_FLAG_ALIASES,
-  dataDir: "--data-dir",
-  maxPricePerUnit: "--max-price-per-unit",
-  maxTicketEV: "--max-ticket-ev",
-  maxTotalEV: "--max-total-ev",
-  maxPricePerCapability: "--max-price-per-capability",
-  pixelsPerUnit: "--pixels-per-unit",
-  ignoreMaxPriceIfNeeded: "--ignore-max-price-if-needed",
-  minPerfScore: "--min-perf-score",
-  orchBlocklist: "--orch-blocklist",
-  selectStakeWeight: "--select-stake-weight",
-  selectPriceWeight: "--select-price-weight",
-  selectRandWeight: "--select-rand-weight",
-  selectPriceExpFactor: "--select-price-exp-factor",
-  datadir: "--data-dir",
-  v: { flag: "--log-level", value: verbosityToLogLevel },
-  gatewayHost: "--gateway-host",
-  remoteSignerUrl: "--remote-signer-url",
-  remoteSignerHeaders: "--remote-signer-headers",
-  gateway: undefined,
-  broadcaster: undefined,
-};
+export { GATEWAY_GO_FLAG_ALIASES, GATEWAY_IGNORED_GO_FLAGS } from "./gateway-flags.ts";
+export { parseBlocklist, parseMaxPricePerCapability, selectionOptionsOf } from "./gateway-selection.ts";
 
-/**
- * go-livepeer gateway flags with no meaning here: each is warned about and ignored (refused with
- * --strict-flags), so a go-livepeer command line starts as it is.
- */
-export const GATEWAY_IGNORED_GO_FLAGS: IgnoredGoFlags = {
-  ...COMMON_IGNORED_GO_FLAGS,
-  orchPerfStatsUrl: {
-    why: "performance scores are not fetched, so -minPerfScore has no scores to filter on",
-    value: true,
-  },
-  region: { why: "performance scores are not fetched", value: true },
-  depositMultiplier: { why: "the ticket EV limits are -maxTicketEV and -maxTotalEV", value: true },
-  discoveryTimeout: { why: "discovery waits per orchestrator with its own timeouts", value: true },
-  extraNodes: { why: "only the listed or discovered orchestrators are asked", value: true },
-  authWebhookUrl: { why: "no stream authentication webhook", value: true },
-  liveAIAuthWebhookUrl: { why: "no stream authentication webhook", value: true },
-  transcoder: { why: "transcoding is not supported", value: false },
-};
-
-/** `--select-…-weight` and `--select-price-exp-factor`: a finite number >= 0. */
-function parseWeight(value: string): number {
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n) || n < 0)
-    throw new InvalidArgumentError("expected a number >= 0");
-  return n;
-}
-
-/** `--pixels-per-unit`: a positive integer. */
-function parsePixelsPerUnit(value: string): bigint {
-  if (!/^\d+$/.test(value) || BigInt(value) === 0n)
-    throw new InvalidArgumentError("expected a positive integer");
-  return BigInt(value);
-}
-
-/** `--ignore-max-price-if-needed` alone, or with go-livepeer's `=true|false`. */
-function parseBool(value: string): boolean {
-  if (/^(true|1)$/i.test(value)) return true;
-  if (/^(false|0)$/i.test(value)) return false;
-  throw new InvalidArgumentError("expected true or false");
-}
-
-/** `--orch-blocklist`: comma-separated orchestrator addresses (or URLs), empty entries dropped. */
-export function parseBlocklist(value: string): string[] {
-  return value
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s !== "");
-}
-
-/**
- * `--max-price-per-capability`: go-livepeer's JSON, inline or in a file —
- * `{"capabilities_prices": [{"pipeline": "text-to-image", "model_id": "stabilityai/sd-turbo",
- * "price_per_unit": 1000, "pixels_per_unit": 1, "currency": "WEI"}]}` (a bare list also works).
- * `model_id` `default` (or none) prices every model of the pipeline; prices are wei per unit, divided
- * by `pixels_per_unit` (default 1).
- */
-export function parseMaxPricePerCapability(value: string): MaxPricePerCapability {
-  let text = value;
-  if (!value.trim().startsWith("{") && !value.trim().startsWith("[")) {
-    if (!existsSync(value)) throw new InvalidArgumentError("expected JSON or a JSON file");
-    text = readFileSync(value, "utf8");
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new InvalidArgumentError("not valid JSON");
-  }
-  const list = Array.isArray(parsed)
-    ? parsed
-    : (parsed as { capabilities_prices?: unknown })?.capabilities_prices;
-  if (!Array.isArray(list))
-    throw new InvalidArgumentError(
-      'expected {"capabilities_prices": [{"pipeline", "model_id", "price_per_unit"}, …]}',
-    );
-  const out: Record<string, Record<string, Rat>> = {};
-  for (const [i, entry] of list.entries()) {
-    const e = entry as Record<string, unknown>;
-    const where = `capabilities_prices[${i}]`;
-    if (typeof e?.pipeline !== "string" || e.pipeline === "")
-      throw new InvalidArgumentError(`${where}: pipeline must be a non-empty string`);
-    const model = e.model_id === undefined || e.model_id === "" ? "default" : e.model_id;
-    if (typeof model !== "string") throw new InvalidArgumentError(`${where}: model_id must be a string`);
-    if (e.currency !== undefined && !/^wei$/i.test(String(e.currency)))
-      throw new InvalidArgumentError(
-        `${where}: only wei prices are supported (currency ${String(e.currency)})`,
-      );
-    if (typeof e.price_per_unit !== "number" && typeof e.price_per_unit !== "string")
-      throw new InvalidArgumentError(`${where}: price_per_unit must be a number of wei`);
-    let price: Rat;
-    try {
-      price = parsePrice(String(e.price_per_unit));
-    } catch (err) {
-      throw new InvalidArgumentError(`${where}: price_per_unit ${(err as Error).message}`);
-    }
-    const pixels = e.pixels_per_unit === undefined ? 1 : Number(e.pixels_per_unit);
-    if (!Number.isSafeInteger(pixels) || pixels <= 0)
-      throw new InvalidArgumentError(`${where}: pixels_per_unit must be a positive integer`);
-    const prices = out[e.pipeline] ?? {};
-    prices[model] = price.div(BigInt(pixels));
-    out[e.pipeline] = prices;
-  }
-  return out;
-}
-
-interface GatewayCliOptions extends KeyCliOptions, HttpLimitCliOptions {
+interface GatewayCliOptions extends KeyCliOptions, HttpLimitCliOptions, SelectionCliOptions {
   orchAddr?: string;
   orchWebhookUrl?: string;
   httpAddr: { host: string; port: number };
@@ -196,20 +59,9 @@ interface GatewayCliOptions extends KeyCliOptions, HttpLimitCliOptions {
   network: "offchain" | "devnet" | "arbitrum-one";
   ethUrl?: string;
   keyFile?: string;
-  maxPricePerUnit?: Rat;
-  pixelsPerUnit: bigint;
-  maxPricePerCapability?: MaxPricePerCapability;
-  ignoreMaxPriceIfNeeded?: boolean;
-  minPerfScore?: number;
-  orchBlocklist?: string[];
-  selectStakeWeight?: number;
-  selectPriceWeight?: number;
-  selectRandWeight?: number;
-  selectPriceExpFactor?: number;
   maxTicketEv?: bigint;
   maxTotalEv?: bigint;
   maxTicketsPerPayment: number;
-  selectionStrategy: string;
   liveEventTimeout: number;
   liveIdleTimeout: number;
   iceServers: { urls: string | string[]; username?: string; credential?: string }[];
@@ -227,69 +79,6 @@ function parseTicketCount(value: string): number {
   const n = parseCount(value);
   if (n > MAX_SENDER_NONCES) throw new InvalidArgumentError(`expected 1 to ${MAX_SENDER_NONCES}`);
   return n;
-}
-
-/** The selection part of `startGateway`'s options from the flags. */
-export function selectionOptionsOf(
-  opts: Pick<
-    GatewayCliOptions,
-    | "selectionStrategy"
-    | "maxPricePerUnit"
-    | "pixelsPerUnit"
-    | "maxPricePerCapability"
-    | "ignoreMaxPriceIfNeeded"
-    | "minPerfScore"
-    | "orchBlocklist"
-    | "selectStakeWeight"
-    | "selectPriceWeight"
-    | "selectRandWeight"
-    | "selectPriceExpFactor"
-  >,
-  strategyGiven: boolean,
-): {
-  strategy: string;
-  strategyWeights: Partial<ProbabilityWeights>;
-  maxPricePerUnit: Rat | undefined;
-  selection: {
-    maxPricePerCapability?: MaxPricePerCapability;
-    ignoreMaxPriceIfNeeded?: boolean;
-    minPerfScore?: number;
-    exclude?: string[];
-  };
-} {
-  const weights: Partial<ProbabilityWeights> = {
-    ...(opts.selectStakeWeight === undefined ? {} : { stakeWeight: opts.selectStakeWeight }),
-    ...(opts.selectPriceWeight === undefined ? {} : { priceWeight: opts.selectPriceWeight }),
-    ...(opts.selectRandWeight === undefined ? {} : { randWeight: opts.selectRandWeight }),
-    ...(opts.selectPriceExpFactor === undefined ? {} : { priceExpFactor: opts.selectPriceExpFactor }),
-  };
-  const weighted = Object.keys(weights).some((k) => k !== "priceExpFactor");
-  // go-livepeer's weights configure its probability selection: giving one selects it here too.
-  const strategy = weighted && !strategyGiven ? "probability" : opts.selectionStrategy;
-  if (strategy === "probability") {
-    try {
-      validateWeights({ ...DEFAULT_PROBABILITY_WEIGHTS, ...weights });
-    } catch (err) {
-      throw new InvalidArgumentError((err as Error).message);
-    }
-  }
-  return {
-    strategy,
-    strategyWeights: weights,
-    maxPricePerUnit: opts.maxPricePerUnit?.div(opts.pixelsPerUnit),
-    selection: {
-      ...(opts.maxPricePerCapability === undefined
-        ? {}
-        : { maxPricePerCapability: opts.maxPricePerCapability }),
-      ...(opts.ignoreMaxPriceIfNeeded === undefined
-        ? {}
-        : { ignoreMaxPriceIfNeeded: opts.ignoreMaxPriceIfNeeded }),
-      ...(opts.minPerfScore === undefined ? {} : { minPerfScore: opts.minPerfScore }),
-      ...(opts.orchBlocklist === undefined || opts.orchBlocklist.length === 0
-        ? {}
-        : { exclude: opts.orchBlocklist }),
-    },
-  };
 }
 
 /** Builds the `gateway` subcommand. */
