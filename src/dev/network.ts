@@ -54,13 +54,7 @@ import { type DevRemoteSigner, startDevRemoteSigner } from "./remote-signer.ts";
 import { samplePayment } from "./sample-payment.ts";
 import { Supervisor, type SupervisorEvent } from "./supervisor.ts";
 
-export {
-  GREEN_TINT_DEVNET_PRICE_PER_PIXEL,
-  GREEN_TINT_MODEL,
-  GREEN_TINT_PIPELINE,
-  TEXT_REVERSE_CAPABILITY,
-  TEXT_REVERSE_DEVNET_PRICE,
-} from "./constants.ts";
+export * from "./constants.ts";
 
 /** Options of {@link startDevNetwork}. */
 export interface DevNetworkOptions {
