@@ -76,3 +76,17 @@ export function parseDiscovery(body: unknown): RunnerInfo[] {
   }
   return out;
 }
+
+/**
+ * A session trickle channel as the orchestrator answers it to the runner (go-livepeer
+ * `LiveRunnerTrickleChannel`).
+ */
+export interface SessionChannel {
+  name: string;
+  channel_name: string;
+  /** The URL clients use (a secret). */
+  url: string;
+  /** The URL the runner uses (a secret). */
+  internal_url: string;
+  mime_type: string;
+}

@@ -14,6 +14,7 @@
  * shortened).
  */
 import type { Logger } from "../../node/logger.ts";
+import type { SessionChannel } from "../../protocol/live-runners.ts";
 import { LocalPublisher } from "../../trickle/local.ts";
 import type { TrickleServer } from "../../trickle/server.ts";
 
@@ -55,14 +56,7 @@ export class O2rChannel {
   }
 }
 
-/** A session channel as answered to the runner (go-livepeer `LiveRunnerTrickleChannel`). */
-export interface SessionChannel {
-  name: string;
-  channel_name: string;
-  url: string;
-  internal_url: string;
-  mime_type: string;
-}
+export type { SessionChannel } from "../../protocol/live-runners.ts";
 
 /** Creates, removes and names runner channels on one trickle server. */
 export class RunnerChannels {

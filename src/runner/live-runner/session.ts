@@ -17,6 +17,7 @@
  * Channel URLs, proxy URLs and the token are credentials: never log them.
  */
 import { BadRequestError, TributaryError } from "../../node/errors.ts";
+import type { SessionChannel } from "../../protocol/live-runners.ts";
 import { answerMessage, type CallOptions, callOrchestrator } from "./http.ts";
 
 /** The session headers, lower-cased as node gives them. */
@@ -35,16 +36,7 @@ export interface ChannelRequest {
   mime_type?: string;
 }
 
-/** A trickle channel as the orchestrator answers it. */
-export interface SessionChannel {
-  name: string;
-  channel_name: string;
-  /** The URL clients use (a secret). */
-  url: string;
-  /** The URL this runner uses (a secret). */
-  internal_url: string;
-  mime_type: string;
-}
+export type { SessionChannel } from "../../protocol/live-runners.ts";
 
 /** A session-scoped proxy URL. */
 export interface SessionProxy {
