@@ -1,5 +1,5 @@
 /** The go-livepeer gateway flags `tributary gateway` accepts as aliases, and those it accepts and ignores. */
-import { KEY_GO_FLAG_ALIASES } from "./key-options.ts";
+import { NODE_GO_FLAG_ALIASES } from "./key-options.ts";
 import {
   COMMON_IGNORED_GO_FLAGS,
   type GoFlagAliases,
@@ -12,11 +12,7 @@ export const GATEWAY_GO_FLAG_ALIASES: GoFlagAliases = {
   orchAddr: "--orch-addr",
   orchWebhookUrl: "--orch-webhook-url",
   httpAddr: "--http-addr",
-  network: "--network",
-  ethUrl: "--eth-url",
-  ethKeystorePath: "--key-file",
-  ...KEY_GO_FLAG_ALIASES,
-  dataDir: "--data-dir",
+  ...NODE_GO_FLAG_ALIASES,
   maxPricePerUnit: "--max-price-per-unit",
   maxTicketEV: "--max-ticket-ev",
   maxTotalEV: "--max-total-ev",

@@ -17,6 +17,18 @@ export const KEY_GO_FLAG_ALIASES: Readonly<Record<string, string>> = {
   ethAcctAddr: "--eth-acct-addr",
 };
 
+/**
+ * go-livepeer's flags for what every key-holding node shares (`addNodeOptions` and the key options):
+ * the network, the chain URL, the key file with its password and account, the data directory.
+ */
+export const NODE_GO_FLAG_ALIASES: Readonly<Record<string, string>> = {
+  network: "--network",
+  ethUrl: "--eth-url",
+  ethKeystorePath: "--key-file",
+  ...KEY_GO_FLAG_ALIASES,
+  dataDir: "--data-dir",
+};
+
 /** The parsed key options. */
 export interface KeyCliOptions {
   keyFile?: string;

@@ -25,9 +25,9 @@ import { MAX_JOB_TIMEOUT_SECONDS } from "../protocol/job-header.ts";
 import { addHttpLimitOptions, type HttpLimitCliOptions, httpLimitsOf } from "./http-limits.ts";
 import {
   ethAcctAddrOption,
-  KEY_GO_FLAG_ALIASES,
   type KeyCliOptions,
   loadNodeKey,
+  NODE_GO_FLAG_ALIASES,
   passwordOption,
 } from "./key-options.ts";
 import {
@@ -51,12 +51,8 @@ export const GO_FLAG_ALIASES: GoFlagAliases = {
   aiModels: "--ai-models",
   serviceAddr: "--service-addr",
   orchSecret: "--orch-secret",
-  network: "--network",
+  ...NODE_GO_FLAG_ALIASES,
   pricePerUnit: "--price-per-unit",
-  ethUrl: "--eth-url",
-  ethKeystorePath: "--key-file",
-  ...KEY_GO_FLAG_ALIASES,
-  dataDir: "--data-dir",
   datadir: "--data-dir",
   v: { flag: "--log-level", value: verbosityToLogLevel },
   liveAITrickleHostForRunner: "--trickle-host-for-runner",

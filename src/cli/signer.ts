@@ -12,10 +12,10 @@ import { parseHeaderList, parseTokenFile } from "../signer/auth.ts";
 import { DEFAULT_SIGNER_PORT, type RunningSigner, startSigner } from "../signer/signer.ts";
 import {
   ethAcctAddrOption,
-  KEY_GO_FLAG_ALIASES,
   type KeyCliOptions,
   keyFileOf,
   loadNodeKey,
+  NODE_GO_FLAG_ALIASES,
   passwordOption,
 } from "./key-options.ts";
 import {
@@ -33,11 +33,7 @@ import {
 /** go-livepeer flag → our flag (`undefined`: accepted and ignored, it is implied). */
 export const SIGNER_GO_FLAG_ALIASES: Readonly<Record<string, string | undefined>> = {
   httpAddr: "--http-addr",
-  network: "--network",
-  ethUrl: "--eth-url",
-  ethKeystorePath: "--key-file",
-  ...KEY_GO_FLAG_ALIASES,
-  dataDir: "--data-dir",
+  ...NODE_GO_FLAG_ALIASES,
   orchAddr: "--orch-addr",
   maxPricePerUnit: "--max-price-per-unit",
   maxTicketEV: "--max-ticket-ev",
