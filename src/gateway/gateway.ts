@@ -38,6 +38,7 @@ import {
   RunnerDirectory,
   signRequestCredentials,
 } from "./discovery/index.ts";
+import { poolExplorerViews } from "./explorer/views.ts";
 import { createLive, type LiveManager } from "./live/index.ts";
 import { createOrchestratorHttp } from "./orch-http.ts";
 import { type GatewayPayer, GatewayPayments } from "./payments.ts";
@@ -230,7 +231,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     http,
     payments,
     metrics: gatewayMetrics(createMetricsRegistry({ defaultLabels: { node: "gateway" } })),
-    dashboard: createDashboard({ source: dashSource }),
+    dashboard: createDashboard({ source: dashSource, views: poolExplorerViews(pool, runnerDirectory) }),
     ...(runnerDirectory && { runners: runnerDirectory }),
     live,
     aiTimeoutMs: options.aiTimeoutMs ?? DEFAULT_AI_TIMEOUT_MS,

@@ -7,3 +7,4 @@ export * from "./active-set.ts";
 export * from "./aggregate.ts";
 export * from "./server.ts";
 export * from "./source.ts";
+export * from "./views.ts";

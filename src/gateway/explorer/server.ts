@@ -22,6 +22,7 @@ import { createOrchestratorHttp } from "../orch-http.ts";
 import { answerNetworkCapabilities } from "../routes/network-capabilities.ts";
 import { readActiveSet } from "./active-set.ts";
 import { createExplorerSource, EXPLORER_PROBE_TIMEOUT_MS, type ExplorerSource } from "./source.ts";
+import { explorerViews } from "./views.ts";
 
 /** Options of {@link startExplorer}. */
 export interface ExplorerOptions {
@@ -86,11 +87,7 @@ export async function startExplorer(options: ExplorerOptions): Promise<RunningEx
   const s = source;
   const dashboard = createDashboard({
     source: s,
-    views: {
-      explorer: () => s.view(),
-      orchestrators: () => ({ generatedAt: s.view().generatedAt, orchestrators: s.view().orchestrators }),
-      capabilities: () => ({ generatedAt: s.view().generatedAt, capabilities: s.view().capabilities }),
-    },
+    views: explorerViews(() => s.view()),
   });
   const server: Server = createServer((req, res) => {
     if (dashboard.handle(req, res)) return;
