@@ -23,6 +23,7 @@ import { callContainer, header, readBody, readResponse } from "../http.ts";
 import { BYOC_PIPELINE } from "../registry.ts";
 import { relay } from "../relay.ts";
 import { byocStreamPolicy, type LiveStream } from "../streams.ts";
+import { startOnContainer } from "./stream-start.ts";
 
 /** `POST /ai/stream/start`: channels made, the container told, `X-…-Url` headers answered. */
 export async function streamStart(
@@ -84,30 +85,26 @@ export async function streamStart(
   if (names.in) runnerUrls.subscribe_url = urls.runner(names.in);
   if (names.out) runnerUrls.publish_url = urls.runner(names.out);
   if (names.data) runnerUrls.data_url = urls.runner(names.data);
-  try {
-    const upstream = await callContainer({
+  const accepted = await startOnContainer(
+    ctx,
+    stream,
+    labels,
+    {
       agents: ctx.agents,
       url: `${lease.container.url}/stream/start`,
       headers: containerHeaders(ctx, lease, { "Content-Type": "application/json", "x-stream-id": id }),
       body: Buffer.from(JSON.stringify({ ...body, gateway_request_id: id, ...runnerUrls })),
       timeoutMs: job.timeoutSeconds * 1000,
-    });
-    const answer = await readResponse(upstream, 1024 * 1024);
-    if ((upstream.statusCode ?? 500) >= 400) {
-      streams.end(stream, `container refused the stream (${upstream.statusCode})`);
-      metrics.jobs.inc({ ...labels, outcome: "error" });
+    },
+    (upstream, answer) => {
       const status = upstream.statusCode === 401 ? 500 : (upstream.statusCode ?? 500);
       (res as ServerResponse).writeHead(status, {
         "Content-Type": header(upstream.headers, "content-type") || "text/plain",
       });
       res.end(upstream.statusCode === 401 ? "Orchestrator worker failure\n" : answer);
-      return;
-    }
-  } catch (err) {
-    streams.end(stream, "container call failed");
-    metrics.jobs.inc({ ...labels, outcome: "error" });
-    throw err;
-  }
+    },
+  );
+  if (!accepted) return;
   metrics.jobDuration.observe(labels, (performance.now() - started) / 1000);
   metrics.jobs.inc({ ...labels, outcome: "ok" });
   const balance = charge(ctx, j, BigInt(Math.max(1, Math.ceil((performance.now() - started) / 1000))));

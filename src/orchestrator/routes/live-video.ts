@@ -19,9 +19,10 @@ import {
   reserveOrThrow,
   trickleUrls,
 } from "../context.ts";
-import { callContainer, header, NoCapacityError, readResponse, sendJson, sendText } from "../http.ts";
+import { header, NoCapacityError, sendJson, sendText } from "../http.ts";
 import { buildOrchestratorInfo } from "../info.ts";
 import { type LiveStream, liveVideoPolicy } from "../streams.ts";
+import { startOnContainer } from "./stream-start.ts";
 
 const PIPELINE = "live-video-to-video";
 
@@ -77,8 +78,11 @@ export async function liveVideoToVideo(
   };
   streams.add(stream);
   const urls = trickleUrls(ctx);
-  try {
-    const upstream = await callContainer({
+  const accepted = await startOnContainer(
+    ctx,
+    stream,
+    labels,
+    {
       agents: ctx.agents,
       url: `${lease.container.url}/live-video-to-video`,
       headers: containerHeaders(ctx, lease, { "Content-Type": "application/json" }),
@@ -96,22 +100,15 @@ export async function liveVideoToVideo(
         }),
       ),
       timeoutMs: 60_000,
-    });
-    const answer = await readResponse(upstream, 1024 * 1024);
-    if ((upstream.statusCode ?? 500) >= 400) {
-      streams.end(stream, `container refused the stream (${upstream.statusCode})`);
-      metrics.jobs.inc({ ...labels, outcome: "error" });
+    },
+    (upstream, answer) => {
       (res as ServerResponse).writeHead(upstream.statusCode ?? 500, {
         "Content-Type": header(upstream.headers, "content-type") || "application/json",
       });
       res.end(answer);
-      return;
-    }
-  } catch (err) {
-    streams.end(stream, "container call failed");
-    metrics.jobs.inc({ ...labels, outcome: "error" });
-    throw err;
-  }
+    },
+  );
+  if (!accepted) return;
   metrics.jobDuration.observe(labels, (performance.now() - started) / 1000);
   metrics.jobs.inc({ ...labels, outcome: "ok" });
   if (payer)
