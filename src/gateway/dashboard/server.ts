@@ -88,7 +88,14 @@ export function createDashboard(options: DashboardOptions): Dashboard {
   const maxClients = options.maxEventClients ?? DEFAULT_MAX_EVENT_CLIENTS;
   const heartbeatMs = options.heartbeatMs ?? SSE_HEARTBEAT_MS;
   // The base path is validated above, so it is safe inside an HTML attribute.
-  const html = Buffer.from(loadStatic("index.html").toString("utf8").replaceAll("{{BASE}}", base));
+  const viewNames = Object.keys(options.views ?? {}).filter((n) => /^[a-z-]+$/.test(n));
+  // The page asks only for views that exist (names are `[a-z-]`, safe inside an attribute).
+  const html = Buffer.from(
+    loadStatic("index.html")
+      .toString("utf8")
+      .replaceAll("{{BASE}}", base)
+      .replaceAll("{{VIEWS}}", viewNames.join(",")),
+  );
   const files = new Map<string, StaticFile>([
     ["", { body: html, type: "text/html; charset=utf-8" }],
     ["/", { body: html, type: "text/html; charset=utf-8" }],

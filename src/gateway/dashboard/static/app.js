@@ -5,6 +5,9 @@
 const base = new URL(".", import.meta.url);
 const stateUrl = new URL("api/state", base);
 const eventsUrl = new URL("events", base);
+const explorerUrl = new URL("api/explorer", base);
+/** The server says which extra views it serves; the explorer's sections show only where it does. */
+const hasExplorer = (document.body.dataset.views ?? "").split(",").includes("explorer");
 const SVG_NS = "http://www.w3.org/2000/svg";
 
 let current;
@@ -305,6 +308,137 @@ function renderRunners(state) {
   document.getElementById("runners-empty").hidden = state.runners.length > 0;
 }
 
+const STATE_LABEL = { ok: "OK", busy: "Busy", unreachable: "Unreachable", unknown: "Not probed" };
+const STATE_HEALTH = { ok: "healthy", busy: "suspended", unreachable: "unreachable", unknown: "absent" };
+
+function stateBadge(state) {
+  return el(
+    "span",
+    { class: `badge health-${STATE_HEALTH[state] ?? "absent"}` },
+    STATE_LABEL[state] ?? String(state),
+  );
+}
+
+/** LPT wei as a short LPT figure. */
+function lpt(wei) {
+  if (typeof wei !== "string") return "–";
+  const whole = BigInt(wei) / 10n ** 18n;
+  return `${whole.toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",")} LPT`;
+}
+
+function priceRange(c) {
+  if (!c.priceMin) return el("span", { class: "muted" }, "no price");
+  const same = c.priceMax && c.priceMax.wei === c.priceMin.wei;
+  return el(
+    "span",
+    {
+      class: "price",
+      title: `exact: ${c.priceMin.wei}${same ? "" : ` to ${c.priceMax.wei}`} wei per ${c.priceMin.unit}`,
+    },
+    same ? c.priceMin.display : `${c.priceMin.display} – ${c.priceMax.display}`,
+  );
+}
+
+function renderExplorer(view) {
+  const caps = view.capabilities;
+  const xcaps = document.querySelector("#xcaps tbody");
+  xcaps.replaceChildren(
+    ...caps.map((c) =>
+      el(
+        "tr",
+        { "data-key": c.key },
+        el("th", { scope: "row" }, el("span", { class: "cap" }, c.key)),
+        el("td", {}, c.kind),
+        el("td", { class: "num warm-count" }, c.warm),
+        el("td", { class: "num cold-count" }, c.cold),
+        el("td", { class: "num" }, `${c.free} / ${c.capacity}`),
+        el("td", {}, priceRange(c)),
+        el(
+          "td",
+          {},
+          el(
+            "ul",
+            { class: "providers" },
+            ...c.providers.map((p) =>
+              el(
+                "li",
+                {},
+                stateBadge(p.state),
+                " ",
+                warmBadge(p.warm),
+                " ",
+                el("span", { class: "url" }, p.address || p.url),
+              ),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+  document.getElementById("xcaps-section").hidden = caps.length === 0;
+  const xset = document.querySelector("#xset tbody");
+  const onchain = view.totals.stake !== undefined;
+  xset.replaceChildren(
+    ...view.orchestrators.map((o) =>
+      el(
+        "tr",
+        { "data-url": o.url, "data-state": o.state },
+        el(
+          "th",
+          { scope: "row" },
+          el("span", { class: "url" }, o.address || o.url),
+          o.address ? el("span", { class: "scaled" }, o.url) : null,
+        ),
+        el(
+          "td",
+          { title: o.reason ?? "" },
+          stateBadge(o.state),
+          o.reason ? el("span", { class: "scaled" }, o.reason) : null,
+        ),
+        el(
+          "td",
+          { class: "num" },
+          onchain ? `${lpt(o.stake)} (${Math.round((o.stakeShare ?? 0) * 1000) / 10}%)` : "–",
+        ),
+        el(
+          "td",
+          { class: "num" },
+          o.rewardCutPercent === undefined ? "–" : `${o.rewardCutPercent}% / ${o.feeSharePercent}%`,
+        ),
+        el("td", { class: "num" }, o.activationRound === undefined ? "–" : `round ${o.activationRound}`),
+        el("td", { class: "num" }, `${o.free} / ${o.capacity}`),
+        el("td", {}, [...new Set(o.hardware.flatMap((h) => h.gpus.map((g) => g.name)))].join(", ") || "–"),
+        el("td", { class: "num" }, ms(o.latencyMs)),
+      ),
+    ),
+  );
+  document.getElementById("xset-section").hidden = view.orchestrators.length === 0;
+}
+
+let explorerLoading = false;
+let explorerAgain = false;
+
+/** Fetches the explorer's figures after a state change (one request at a time; the last change wins). */
+async function loadExplorer() {
+  if (explorerLoading) {
+    explorerAgain = true;
+    return;
+  }
+  explorerLoading = true;
+  try {
+    const res = await fetch(explorerUrl, { cache: "no-store" });
+    if (res.ok) renderExplorer(await res.json());
+  } catch {
+    // The event stream reports the connection state.
+  } finally {
+    explorerLoading = false;
+    if (explorerAgain) {
+      explorerAgain = false;
+      loadExplorer();
+    }
+  }
+}
+
 function render(state) {
   if (current && state.version < current.version) return;
   current = state;
@@ -313,6 +447,7 @@ function render(state) {
   renderCapabilities(state);
   renderOrchestrators(state);
   renderRunners(state);
+  if (hasExplorer) loadExplorer();
 }
 
 /** The connection pill is a live region, so it only changes when the connection does. */
