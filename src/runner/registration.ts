@@ -14,11 +14,10 @@
  * re-registration resets the orchestrator's in-flight count for the capability, so the refresh is
  * postponed while the runner is busy (`isIdle`).
  */
-import { request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TributaryError } from "../node/errors.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
+import { requestOrchestrator } from "./live-runner/http.ts";
 import { DEFAULT_RUNNER_PORT } from "./server.ts";
 
 /** Everything one registration needs. */
@@ -147,51 +146,25 @@ export function registerCapability(
   options: RegisterOptions = {},
 ): Promise<void> {
   const target = new URL(`${reg.orchUrl.replace(/\/+$/, "")}/capability/register`);
-  const body = registrationBody(reg);
-  const send = target.protocol === "https:" ? httpsRequest : httpRequest;
-  return new Promise<void>((resolve, reject) => {
-    const req = send(
-      target,
-      {
-        method: "POST",
-        headers: {
-          authorization: reg.orchSecret,
-          "content-type": "application/json",
-          "content-length": Buffer.byteLength(body),
-        },
-        timeout: options.timeoutMs ?? 5000,
-        signal: options.signal,
-        ...(target.protocol === "https:" ? { rejectUnauthorized: options.verifyTls ?? false } : {}),
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on("data", (c: Buffer) => {
-          size += c.length;
-          if (size <= 4096) chunks.push(c);
-        });
-        res.on("error", (err) =>
-          reject(new RegistrationFailedError(`registration answer failed: ${err.message}`, err)),
-        );
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          if (res.statusCode === 200) resolve();
-          else if (res.statusCode === 400 || res.statusCode === 401 || res.statusCode === 403)
-            reject(new RegistrationRejectedError(text, res.statusCode));
-          else
-            reject(
-              new RegistrationFailedError(
-                `orchestrator answered ${res.statusCode} ${text.trim().slice(0, 200)}`,
-              ),
-            );
-        });
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("timed out")));
-    req.on("error", (err) =>
-      reject(new RegistrationFailedError(`cannot reach the orchestrator: ${err.message}`, err)),
-    );
-    req.end(body);
+  return requestOrchestrator(target, {
+    method: "POST",
+    headers: { authorization: reg.orchSecret },
+    body: registrationBody(reg),
+    timeoutMs: options.timeoutMs ?? 5000,
+    verifyTls: options.verifyTls,
+    signal: options.signal,
+    maxBytes: 4096,
+    fail: (stage, err) =>
+      new RegistrationFailedError(
+        stage === "answer"
+          ? `registration answer failed: ${err.message}`
+          : `cannot reach the orchestrator: ${err.message}`,
+        err,
+      ),
+  }).then(({ status, text }) => {
+    if (status === 200) return;
+    if (status === 400 || status === 401 || status === 403) throw new RegistrationRejectedError(text, status);
+    throw new RegistrationFailedError(`orchestrator answered ${status} ${text.trim().slice(0, 200)}`);
   });
 }
 

@@ -38,20 +38,59 @@ export class OrchestratorUnreachableError extends TributaryError {
 /** One request to the orchestrator; rejects only when no answer came. */
 export function callOrchestrator(url: string, options: CallOptions = {}): Promise<CallAnswer> {
   const target = new URL(url);
-  const body = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
+  return requestOrchestrator(target, {
+    method: options.method ?? "POST",
+    headers: options.headers ?? {},
+    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+    timeoutMs: options.timeoutMs ?? 10_000,
+    verifyTls: options.verifyTls,
+    signal: options.signal,
+    maxBytes: MAX_ANSWER_BYTES,
+    fail: (stage, err) =>
+      new OrchestratorUnreachableError(
+        stage === "answer"
+          ? `the orchestrator's answer failed: ${err.message}`
+          : `cannot reach the orchestrator at ${target.origin}: ${err.message}`,
+        err,
+      ),
+  });
+}
+
+/** Options of {@link requestOrchestrator}. */
+export interface RawRequestOptions {
+  method: string;
+  headers: Record<string, string>;
+  /** A JSON text, sent with its content type and length; undefined sends none. */
+  body?: string;
+  timeoutMs: number;
+  verifyTls?: boolean;
+  signal?: AbortSignal;
+  /** Answer bytes kept; the rest is read and dropped. */
+  maxBytes: number;
+  /** The error to reject with: the request failed (`request`) or its answer broke off (`answer`). */
+  fail: (stage: "request" | "answer", err: Error) => Error;
+}
+
+/**
+ * The request both the live runner SDK and the BYOC registration (../registration.ts) make to their
+ * orchestrator: certificates not checked unless `verifyTls`, a timeout, a bounded answer. Rejects (with
+ * `fail`'s error) only when no answer came.
+ */
+export function requestOrchestrator(target: URL, options: RawRequestOptions): Promise<CallAnswer> {
+  const { body } = options;
   const send = target.protocol === "https:" ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     const req = send(
       target,
       {
-        method: options.method ?? "POST",
+        method: options.method,
         headers: {
           ...(body !== undefined
-            ? { "content-type": "application/json", "content-length": String(body.length) }
+            ? { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) }
             : {}),
           ...options.headers,
         },
-        timeout: options.timeoutMs ?? 10_000,
+        timeout: options.timeoutMs,
         ...(options.signal !== undefined ? { signal: options.signal } : {}),
         ...(target.protocol === "https:" ? { rejectUnauthorized: options.verifyTls ?? false } : {}),
       },
@@ -60,25 +99,16 @@ export function callOrchestrator(url: string, options: CallOptions = {}): Promis
         let size = 0;
         res.on("data", (c: Buffer) => {
           size += c.length;
-          if (size <= MAX_ANSWER_BYTES) chunks.push(c);
+          if (size <= options.maxBytes) chunks.push(c);
         });
-        res.on("error", (err) =>
-          reject(new OrchestratorUnreachableError(`the orchestrator's answer failed: ${err.message}`, err)),
-        );
+        res.on("error", (err) => reject(options.fail("answer", err)));
         res.on("end", () =>
           resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }),
         );
       },
     );
     req.on("timeout", () => req.destroy(new Error("timed out")));
-    req.on("error", (err) =>
-      reject(
-        new OrchestratorUnreachableError(
-          `cannot reach the orchestrator at ${target.origin}: ${err.message}`,
-          err,
-        ),
-      ),
-    );
+    req.on("error", (err) => reject(options.fail("request", err)));
     req.end(body);
   });
 }
