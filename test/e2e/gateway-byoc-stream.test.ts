@@ -120,7 +120,11 @@ describe("gateway BYOC streams", () => {
     assert.equal(s.publish_url, "", "no video ingress asked");
     assert.equal(s.data_url, "");
     assert.equal(s.whip_url, "", "no WHIP without video ingress");
-    assert.equal((await fetch(`${gw.url}/process/stream/plain/whip`, { method: "POST" })).status, 404, "no key");
+    assert.equal(
+      (await fetch(`${gw.url}/process/stream/plain/whip`, { method: "POST" })).status,
+      404,
+      "no key",
+    );
     const whip = s.status_url.replace("/status?", "/whip?");
     const sdp = { method: "POST", headers: { "content-type": "application/sdp" }, body: "v=0" };
     assert.equal((await fetch(whip, sdp)).status, 409, "no video ingress");
