@@ -7,7 +7,11 @@
  * next round.
  */
 import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
+import { chromium } from "playwright-core";
 import { type Address, bytesToHex, getAddress, type Hex, parseEther } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import {
@@ -145,10 +149,85 @@ test("tributary explorer on the devnet", async () => {
   assert.ok(![devnet.accounts.gateway.address, devnet.accounts.deployer.address].includes(prober));
   assert.ok((await checkPayloadSig(prober, prober, bytesToHex(req.sig))).valid);
 
+  // The page in a real browser (Debian chromium), when installed.
+  const browser = existsSync(CHROMIUM) ? await openPage(`${explorer.url}/dashboard`) : undefined;
+  if (browser === undefined)
+    assert.ok(!process.env.CI, `${CHROMIUM} is missing (apt-get install -y chromium)`);
+  const page = browser?.page;
+  const setRow = (address: string, state: string) => `#xset tr[data-state="${state}"]:has-text("${address}")`;
+  if (page) {
+    await page.waitForSelector(
+      `#xcaps tr[data-key="text-to-image/${MODEL}"][data-warm-count="1"][data-cold-count="1"]`,
+    );
+    for (const k of [keys.warm, keys.cold]) await page.waitForSelector(setRow(getAddress(addr(k)), "ok"));
+    await page.waitForSelector(setRow(getAddress(addr(keys.nouri)), "unknown"));
+    const set = (await page.locator("#xset tbody").textContent()) ?? "";
+    assert.match(set, /1,000 LPT \(62\.5%\)/);
+    assert.match(set, /500 LPT \(31\.3%\)/);
+    assert.match(set, /10% \/ 50%/);
+    assert.match(set, /no service URI registered/);
+    const row = (await page.locator(`#xcaps tr[data-key="text-to-image/${MODEL}"]`).textContent()) ?? "";
+    assert.match(row, /4 \/ 4/);
+    assert.match(row, /2,000,000 wei per megapixel – 5,000,000 wei per megapixel/);
+    await page.screenshot({ path: "/tmp/explorer-desktop.png", fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: "/tmp/explorer-phone.png", fullPage: true });
+  }
+
   // The cold orchestrator stops: the next round shows it unreachable and drops it from the counts.
   await coldOrch.close();
   await explorer.source.refresh();
   view = await get();
   assert.equal(view.orchestrators[1]?.state, "unreachable");
   assert.deepEqual([cap()?.warm, cap()?.cold, cap()?.providerCount], [1, 0, 2]);
+  if (page && browser) {
+    // One refresh later the page follows, without a reload.
+    await page.waitForSelector(setRow(getAddress(addr(keys.cold)), "unreachable"));
+    await page.waitForSelector(
+      `#xcaps tr[data-key="text-to-image/${MODEL}"][data-warm-count="1"][data-cold-count="0"]`,
+    );
+    assert.deepEqual(browser.problems, []);
+    assert.ok(
+      browser.requests.every((u) => u.startsWith(explorer.url)),
+      "nothing loads from elsewhere",
+    );
+    await browser.close();
+  }
 });
+
+const CHROMIUM = "/usr/bin/chromium";
+
+/** Opens `url` in headless chromium, recording requests and page errors. */
+async function openPage(url: string) {
+  const userDataDir = mkdtempSync(join(tmpdir(), "tributary-explorer-chromium-"));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1400, height: 900 },
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--no-first-run",
+      "--disable-background-networking",
+    ],
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  const requests: string[] = [];
+  const problems: string[] = [];
+  page.on("request", (r) => requests.push(r.url()));
+  page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error") problems.push(`console: ${m.text()}`);
+  });
+  await page.goto(url);
+  return {
+    page,
+    requests,
+    problems,
+    close: async () => {
+      await context.close();
+      rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+}

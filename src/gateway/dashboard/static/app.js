@@ -346,7 +346,7 @@ function renderExplorer(view) {
     ...caps.map((c) =>
       el(
         "tr",
-        { "data-key": c.key },
+        { "data-key": c.key, "data-warm-count": c.warm, "data-cold-count": c.cold },
         el("th", { scope: "row" }, el("span", { class: "cap" }, c.key)),
         el("td", {}, c.kind),
         el("td", { class: "num warm-count" }, c.warm),
@@ -387,7 +387,7 @@ function renderExplorer(view) {
           "th",
           { scope: "row" },
           el("span", { class: "url" }, o.address || o.url),
-          o.address ? el("span", { class: "scaled" }, o.url) : null,
+          o.address && o.url !== o.address ? el("span", { class: "scaled" }, o.url) : null,
         ),
         el(
           "td",
