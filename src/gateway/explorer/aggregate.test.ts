@@ -94,6 +94,7 @@ function facts(): OrchestratorFacts[] {
   return [
     {
       url: "https://b:8935",
+      calls: { successes: 10, failures: 0 },
       chain: chain("0xB", 200n, "https://b:8935"),
       probe: ok(
         info(
@@ -121,6 +122,7 @@ function facts(): OrchestratorFacts[] {
     },
     {
       url: "https://a:8935",
+      calls: { successes: 9, failures: 1 },
       chain: chain("0xA", 600n, "https://a:8935"),
       probe: ok(
         info(
@@ -132,6 +134,7 @@ function facts(): OrchestratorFacts[] {
     },
     {
       url: "https://c:8935",
+      calls: { successes: 5, failures: 5 },
       chain: chain("0xC", 100n, "https://c:8935"),
       probe: ok(
         info([
@@ -142,6 +145,7 @@ function facts(): OrchestratorFacts[] {
     },
     {
       url: "https://d:8935",
+      calls: { successes: 0, failures: 4 },
       chain: chain("0xD", 100n, "https://d:8935"),
       probe: {
         ok: false,
@@ -239,6 +243,20 @@ describe("explorer aggregation", () => {
     const live = view.capabilities.find((c) => c.key === "live-video-to-video/comfy");
     assert.equal(live?.priceMin?.unit, "second of 720p30");
     assert.equal(live?.priceMin?.wei, String(1280 * 720 * 30));
+  });
+
+  test("latency is the median of reachable providers; success rate counts every provider's probes", () => {
+    const t2i = view.capabilities.find((c) => c.key === "text-to-image/sd");
+    // Reachable A (20 ms), B (35 ms), C (20 ms); D's failures count in the rate, not in the latency.
+    assert.equal(t2i?.latencyMs, 20);
+    assert.equal(t2i?.successRate, Math.round((24 / 34) * 1000) / 1000);
+    assert.deepEqual(
+      view.orchestrators.map((o) => o.successRate),
+      [0.9, 1, 0.5, 0, undefined],
+    );
+    const live = view.capabilities.find((c) => c.key === "live-video-to-video/comfy");
+    assert.equal(live?.latencyMs, 35);
+    assert.equal(live?.successRate, 1);
   });
 
   test("a model without its own price uses the orchestrator's default price, marked as such", () => {

@@ -60,6 +60,8 @@ export interface OrchestratorFacts {
   probe?: ProbeFacts;
   /** Its live runners from `/discovery`. */
   runners?: DashboardRunner[];
+  /** Probes answered and failed so far (a capacity refusal is neither). */
+  calls?: { successes: number; failures: number };
 }
 
 /** State of an orchestrator in the explorer. */
@@ -115,6 +117,8 @@ export interface ExplorerOrchestrator {
   /** Node version it advertises ("" when it never answered). */
   version: string;
   latencyMs?: number;
+  /** Share of probes answered, 0..1; absent before the first. */
+  successRate?: number;
   /** When the facts shown were measured, ms since epoch. */
   probedAt?: number;
   offers: (DashboardOffer & { comparablePrice?: ComparablePrice })[];
@@ -134,6 +138,7 @@ export interface ExplorerProvider {
   free: number;
   price?: ComparablePrice;
   gpus: string[];
+  latencyMs?: number;
 }
 
 /** Kind of capability: a BYOC container, a go-livepeer AI pipeline, or a live-runner app. */
@@ -159,6 +164,10 @@ export interface ExplorerCapability {
   /** Lowest and highest price among reachable providers, in the comparable unit. */
   priceMin?: ComparablePrice;
   priceMax?: ComparablePrice;
+  /** Median probe latency of reachable providers that answered, ms. */
+  latencyMs?: number;
+  /** Share of probes answered, over every provider's probes. */
+  successRate?: number;
   /** Reachable first, warm first, cheapest first. */
   providers: ExplorerProvider[];
 }
@@ -273,6 +282,7 @@ export function orchestratorView(f: OrchestratorFacts, totalStake: bigint): Expl
     }),
     version: info?.capabilities?.version ?? "",
     ...(p?.ok && { latencyMs: p.latencyMs }),
+    ...(rate(f.calls) !== undefined && { successRate: rate(f.calls) }),
     ...(p && { probedAt: p.at }),
     offers,
     capacity,
@@ -280,6 +290,20 @@ export function orchestratorView(f: OrchestratorFacts, totalStake: bigint): Expl
     hardware: hardwareOf(info),
     runners: f.runners ?? [],
   };
+}
+
+function rate(calls: OrchestratorFacts["calls"]): number | undefined {
+  if (calls === undefined) return undefined;
+  const n = calls.successes + calls.failures;
+  return n === 0 ? undefined : Math.round((calls.successes / n) * 1000) / 1000;
+}
+
+/** Median of a sorted non-empty list (the mean of the two middle values for an even count). */
+function median(sorted: readonly number[]): number {
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 function hexAddress(bytes: Uint8Array): string {
@@ -293,8 +317,20 @@ function priceCmp(a: ComparablePrice | undefined, b: ComparablePrice | undefined
 }
 
 /** The per-capability view of a list of orchestrator views. */
-export function capabilityView(orchestrators: readonly ExplorerOrchestrator[]): ExplorerCapability[] {
+export function capabilityView(
+  orchestrators: readonly ExplorerOrchestrator[],
+  callsOf: (url: string) => OrchestratorFacts["calls"] = () => undefined,
+): ExplorerCapability[] {
   const byKey = new Map<string, ExplorerCapability>();
+  const callsByKey = new Map<string, { successes: number; failures: number }>();
+  const tally = (c: ExplorerCapability, o: ExplorerOrchestrator) => {
+    const n = callsOf(o.url);
+    if (n === undefined) return;
+    const t = callsByKey.get(c.key) ?? { successes: 0, failures: 0 };
+    t.successes += n.successes;
+    t.failures += n.failures;
+    callsByKey.set(c.key, t);
+  };
   const entry = (key: string, kind: CapabilityKind, pipeline: string, modelId: string) => {
     let c = byKey.get(key);
     if (c === undefined) {
@@ -331,7 +367,9 @@ export function capabilityView(orchestrators: readonly ExplorerOrchestrator[]): 
         free,
         ...(offer.comparablePrice && { price: offer.comparablePrice }),
         gpus,
+        ...(o.latencyMs !== undefined && { latencyMs: o.latencyMs }),
       });
+      tally(c, o);
       if (reachable) {
         if (offer.warm) c.warm++;
         else c.cold++;
@@ -352,7 +390,9 @@ export function capabilityView(orchestrators: readonly ExplorerOrchestrator[]): 
         capacity,
         free,
         gpus: [],
+        ...(o.latencyMs !== undefined && { latencyMs: o.latencyMs }),
       });
+      tally(c, o);
       if (reachable) {
         if (up) c.warm++;
         else c.cold++;
@@ -375,6 +415,13 @@ export function capabilityView(orchestrators: readonly ExplorerOrchestrator[]): 
       .filter((p) => isReachable(p.state) && p.price !== undefined)
       .map((p) => p.price as ComparablePrice)
       .sort(priceCmp);
+    const latencies = c.providers
+      .filter((p) => isReachable(p.state) && p.latencyMs !== undefined)
+      .map((p) => p.latencyMs as number)
+      .sort((a, b) => a - b);
+    if (latencies.length > 0) c.latencyMs = median(latencies);
+    const r = rate(callsByKey.get(c.key));
+    if (r !== undefined) c.successRate = r;
     const min = priced[0];
     const max = priced[priced.length - 1];
     if (min) c.priceMin = min;
@@ -397,7 +444,8 @@ export function aggregate(
       return sa === sb ? a.url.localeCompare(b.url) : sa > sb ? -1 : 1;
     })
     .map((f) => orchestratorView(f, totalStake));
-  const capabilities = capabilityView(orchestrators);
+  const callsByUrl = new Map(facts.map((f) => [f.url, f.calls]));
+  const capabilities = capabilityView(orchestrators, (url) => callsByUrl.get(url));
   const count = (s: ExplorerState) => orchestrators.filter((o) => o.state === s).length;
   const reachable = orchestrators.filter((o) => isReachable(o.state));
   return {

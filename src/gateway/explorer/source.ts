@@ -72,6 +72,8 @@ export interface ExplorerSource extends DashboardSource, Disposable {
 
 interface Tracked {
   facts: OrchestratorFacts;
+  /** Answered and failed probes (shared with `facts.calls`). */
+  calls: { successes: number; failures: number };
   lastInfo?: OrchestratorInfo;
   successes: number;
   failures: number;
@@ -142,6 +144,7 @@ export function createExplorerSource(options: ExplorerSourceOptions): ExplorerSo
       const latencyMs = Math.round(performance.now() - started);
       t.lastInfo = info;
       t.successes++;
+      t.calls.successes++;
       t.consecutiveFailures = 0;
       t.lastSuccessAt = at;
       f.probe = { ok: true, at, latencyMs, info };
@@ -152,6 +155,7 @@ export function createExplorerSource(options: ExplorerSourceOptions): ExplorerSo
       f.probe = { ok: false, at, error: e.message, busy, ...(t.lastInfo && { lastInfo: t.lastInfo }) };
       if (busy) return;
       t.failures++;
+      t.calls.failures++;
       t.consecutiveFailures++;
       t.lastFailureAt = at;
       const newest = t.recentFailures[0];
@@ -172,6 +176,7 @@ export function createExplorerSource(options: ExplorerSourceOptions): ExplorerSo
       if (t === undefined) {
         t = {
           facts: f,
+          calls: { successes: 0, failures: 0 },
           successes: 0,
           failures: 0,
           consecutiveFailures: 0,
@@ -181,6 +186,7 @@ export function createExplorerSource(options: ExplorerSourceOptions): ExplorerSo
         tracked.set(f.url, t);
       }
       t.facts = f;
+      f.calls = t.calls;
       return [f, t] as const;
     });
     let next = 0;

@@ -355,6 +355,14 @@ function renderExplorer(view) {
         el("td", {}, priceRange(c)),
         el(
           "td",
+          { class: "num" },
+          ms(c.latencyMs),
+          c.successRate === undefined
+            ? null
+            : el("span", { class: "scaled" }, `${Math.round(c.successRate * 100)}% of probes`),
+        ),
+        el(
+          "td",
           {},
           el(
             "ul",
