@@ -291,6 +291,26 @@ describe("explorer aggregation", () => {
     assert.equal(isCapacityRefusal("unavailable", "connect ECONNREFUSED"), false);
   });
 
+  test("BYOC capabilities share one capacity: an orchestrator's total counts it once", () => {
+    const i = info(
+      [],
+      [
+        { name: "echo", price: 1n, capacity: 2 },
+        { name: "upper", price: 1n, capacity: 2 },
+      ],
+    );
+    const v = aggregate([{ url: "https://o:1", probe: ok(i) }], { now: 1 });
+    assert.deepEqual(
+      v.capabilities.map((c) => [c.key, c.capacity]),
+      [
+        ["byoc/echo", 4],
+        ["byoc/upper", 4],
+      ],
+    );
+    assert.equal(v.orchestrators[0]?.capacity, 4, "not 8");
+    assert.equal(v.totals.capacity, 4);
+  });
+
   test("offchain facts (no chain) have no stake figures and take the address from the answer", () => {
     const i = info([{ cap: CAPABILITY.TextToImage, model: "sd", warm: true, capacity: 1 }]);
     i.address = new Uint8Array([0xab, 0xcd]);

@@ -6,7 +6,8 @@
  *
  * Rules that keep the figures trustworthy:
  * - capacity comes from the orchestrator's own answer (the model constraint, else its `capacities`
- *   entry, see {@link offersOf}); free = capacity − in use, never below 0;
+ *   entry, see {@link offersOf}); free = capacity − in use, never below 0; an orchestrator's BYOC
+ *   capabilities share one capacity, counted once in its total;
  * - a probe refused for capacity (`busy`) is not a failure: the orchestrator counts as reachable, with
  *   the offers it last advertised and no free capacity;
  * - each offer has one price ({@link offersOf}: the per-model price, else `price_info`), and prices
@@ -249,8 +250,16 @@ export function orchestratorView(f: OrchestratorFacts, totalStake: bigint): Expl
         return { ...o, ...(cp && { comparablePrice: cp }) };
       })
     : [];
-  const capacity = offers.reduce((n, o) => n + o.capacity, 0);
-  const inUse = offers.reduce((n, o) => n + Math.min(o.capacityInUse, o.capacity), 0);
+  // BYOC capabilities share one capacity (the `capacities` entry of capability 37): count it once.
+  const models = offers.filter((o) => o.pipeline !== "byoc");
+  const byoc = offers.filter((o) => o.pipeline === "byoc");
+  const byocCapacity = byoc.reduce((n, o) => Math.max(n, o.capacity), 0);
+  const byocInUse = Math.min(
+    byocCapacity,
+    byoc.reduce((n, o) => n + o.capacityInUse, 0),
+  );
+  const capacity = models.reduce((n, o) => n + o.capacity, 0) + byocCapacity;
+  const inUse = models.reduce((n, o) => n + Math.min(o.capacityInUse, o.capacity), 0) + byocInUse;
   let state: ExplorerState;
   let reason: string | undefined;
   if (p === undefined) {
