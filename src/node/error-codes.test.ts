@@ -6,8 +6,9 @@
  * `{ error: { code } }` envelope, with the status where the source spells it out.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type ErrorCodeSite, scanErrorCodes } from "../../scripts/error-scan.ts";
@@ -20,30 +21,90 @@ const sites = scanErrorCodes(ROOT);
 const where = (s: ErrorCodeSite) => `${s.file}:${s.line}`;
 const byCode = Map.groupBy(sites, (s) => s.code);
 
-test("the scan finds the codes it must (a sanity check of the scanner itself)", () => {
-  const found = (code: string, status: number | undefined, file: string) =>
-    sites.some((s) => s.code === code && s.status === status && s.file === file);
-  // new TributaryError("X", …, { status }) and a ternary code
-  assert.ok(found("HEADERS_TOO_LARGE", 431, "src/node/http/limits.ts"));
-  assert.ok(
-    found("PORT_IN_USE", 500, "src/runner/server.ts") && found("LISTEN_FAILED", 500, "src/runner/server.ts"),
-  );
-  // a subclass with a fixed code, and a subclass of a subclass passing { code } to BadRequestError
-  assert.ok(found("TRICKLE_EOS", 410, "src/trickle/client-errors.ts"));
-  assert.ok(found("INVALID_STREAM_REQUEST", 400, "src/runner/params.ts"));
-  // { code } option of BadRequestError, and a class's default code
-  assert.ok(found("BAD_JSON", 400, "src/gateway/routes/ai-batch.ts"));
-  assert.ok(found("NOT_FOUND", 404, "src/node/errors.ts"));
-  // PaymentError(code, …) with the class's default status, and a parameter typed as a literal union
-  assert.ok(found("TICKET_EXPIRED", 400, "src/payments/sender.ts"));
-  assert.ok(found("INVALID_TICKET_SENDER", 400, "src/payments/recipient.ts"));
-  // a hand-built envelope with the status of the call it is sent with
-  assert.ok(found("UNAUTHORIZED", 401, "src/runner/server.ts"));
-  // a status given as a constructor argument
-  assert.ok(found("INSUFFICIENT_BALANCE", 400, "src/orchestrator/ai-payment.ts"));
-  // nothing from comments, type unions of non-error words, or tests
-  assert.ok(!byCode.has("NOT_WARM"), "selection reasons are not error codes");
+/** A small source tree with one case of each pattern the scanner reads (and some it must ignore). */
+const FIXTURE: Record<string, string> = {
+  "src/node/errors.ts": `
+    export class TributaryError extends Error {
+      constructor(code: string, message: string, options: { status?: number } = {}) { super(message); }
+    }
+    export class BadRequestError extends TributaryError {
+      constructor(message: string, options: { code?: string } = {}) {
+        super(options.code ?? "BAD_REQUEST", message, { ...options, status: 400 });
+      }
+    }`,
+  "src/alpha/errors.ts": `
+    import { BadRequestError, TributaryError } from "../node/errors.ts";
+    export class FixedError extends TributaryError {
+      constructor(m: string) { super("FIXED", m, { status: 410 }); }
+    }
+    export class StatusArgError extends TributaryError {
+      constructor(m: string, status: number) { super("STATUS_ARG", m, { status }); }
+    }
+    export class CodeFirstError extends TributaryError {
+      constructor(code: string, m: string, o: { status?: number } = {}) { super(code, m, { status: o.status ?? 400 }); }
+    }
+    export class SubBadError extends BadRequestError {
+      constructor(m: string) { super(m, { code: "SUB_BAD" }); }
+    }`,
+  "src/beta/use.ts": `
+    import { BadRequestError, TributaryError } from "../node/errors.ts";
+    import { CodeFirstError, FixedError, StatusArgError } from "../alpha/errors.ts";
+    // new TributaryError("IN_COMMENT", "m", { status: 400 })
+    const text = 'new TributaryError("IN_STRING")';
+    const re = /"NOT_IN_REGEX"/;
+    const CONST_CODE = "FROM_CONST";
+    export function f(cond: boolean, err: { code: string }, d: unknown, res: unknown, kind: "LIT_A" | "LIT_B") {
+      if (cond) throw new TributaryError(cond ? "TERN_A" : "TERN_B", "m", { status: 503 });
+      if (cond) throw new BadRequestError("m", { code: "OPT_CODE" });
+      if (cond) throw new BadRequestError("m");
+      if (cond) throw new StatusArgError("m", 402);
+      if (cond) throw new CodeFirstError("FIRST_ARG", "m", { status: 402 });
+      if (cond) throw new CodeFirstError(kind, "m");
+      if (cond) throw new FixedError("m");
+      if (cond) throw new TributaryError(CONST_CODE, "m");
+      if (cond && err.code === "NARROWED") throw new TributaryError(err.code, "m", { status: 503 });
+      sendJson(res, 401, { error: { code: "ENVELOPE", message: "m" } });
+      reject(d, "NOT_A_CODE", "a plain string argument");
+      return [text, re];
+    }`,
+  "src/beta/use.test.ts": `throw new TributaryError("IN_A_TEST", "m", { status: 400 });`,
+};
+
+test("the scanner reads each pattern of its header, and nothing else (a fixture tree)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tributary-error-scan-"));
+  try {
+    for (const [file, text] of Object.entries(FIXTURE)) {
+      mkdirSync(join(dir, dirname(file)), { recursive: true });
+      writeFileSync(join(dir, file), text);
+    }
+    const found = scanErrorCodes(dir).map((s) => `${s.code} ${s.status ?? "?"} ${s.file}`);
+    assert.deepEqual([...new Set(found)].sort(), [
+      "BAD_REQUEST 400 src/beta/use.ts", // a class's default code, at a call site…
+      "BAD_REQUEST 400 src/node/errors.ts", // …and where the class is declared
+      "ENVELOPE 401 src/beta/use.ts", // a hand-built envelope, with its call's status
+      "FIRST_ARG 402 src/beta/use.ts", // a subclass taking the code first, status option
+      "FIXED 410 src/alpha/errors.ts", // a subclass's own code (declaration)…
+      "FIXED 410 src/beta/use.ts", // …and its use
+      "FROM_CONST 500 src/beta/use.ts", // a const, and TributaryError's default status
+      "LIT_A 400 src/beta/use.ts", // a parameter typed as a union of literals
+      "LIT_B 400 src/beta/use.ts",
+      "NARROWED 503 src/beta/use.ts", // err.code inside if (err.code === "NARROWED")
+      "OPT_CODE 400 src/beta/use.ts", // { code } option of BadRequestError
+      "STATUS_ARG 402 src/beta/use.ts", // status given as a constructor argument
+      "STATUS_ARG ? src/alpha/errors.ts", // …unknown where the class is declared
+      "SUB_BAD 400 src/alpha/errors.ts", // a subclass of a subclass passing { code }
+      "TERN_A 503 src/beta/use.ts", // both branches of a ternary
+      "TERN_B 503 src/beta/use.ts",
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the scan of src/ finds codes, none from tests", () => {
+  assert.ok(byCode.size > 100, `only ${byCode.size} codes found`);
   assert.ok(!sites.some((s) => s.file.endsWith(".test.ts")));
+  assert.ok(!byCode.has("NOT_WARM"), "selection reasons are not error codes");
 });
 
 test("every code in the source is in src/node/error-codes.ts", () => {
