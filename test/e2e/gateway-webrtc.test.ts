@@ -254,24 +254,39 @@ describe("gateway WHIP/WHEP e2e", () => {
     const pub = peer();
     const track = new MediaStreamTrack({ kind: "video" });
     pub.addTransceiver(track, { direction: "sendonly" });
-    const r = await fetch(`${gw.url}/live/video-to-video/webrtc2/whip?pipeline=green-tint`, {
-      method: "POST",
-      headers: { "content-type": "application/sdp" },
-      body: await offerOf(pub),
-    });
-    assert.equal(r.status, 201);
-    const status = (r.headers.get("location") ?? "").replace("/whip?", "/status?");
-    await pub.setRemoteDescription({ type: "answer", sdp: await r.text() });
-    await until("connected", () => pub.connectionState === "connected");
-    await pub.close(); // no media, then gone: the silence watchdog or the failed connection stops it
-    await until(
-      "the stream is stopped",
-      async () => {
-        const s = await fetch(status);
-        return s.status === 404 || ((await s.json()) as { state: string }).state === "stopped";
-      },
-      20_000,
-    );
+    try {
+      const offer = await offerOf(pub);
+      // the container may still be freeing the previous test's stream: a busy start is retried
+      let r: Response | undefined;
+      await until(
+        () => `a WHIP start (last ${r?.status})`,
+        async () => {
+          r = await fetch(`${gw.url}/live/video-to-video/webrtc2/whip?pipeline=green-tint`, {
+            method: "POST",
+            headers: { "content-type": "application/sdp" },
+            body: offer,
+          });
+          return r.status === 201 || (r.status !== 409 && r.status !== 503);
+        },
+        15_000,
+        250,
+      );
+      assert.equal(r?.status, 201, await r?.clone().text());
+      const status = (r?.headers.get("location") ?? "").replace("/whip?", "/status?");
+      await pub.setRemoteDescription({ type: "answer", sdp: (await r?.text()) ?? "" });
+      await until("connected", () => pub.connectionState === "connected");
+      await pub.close(); // no media, then gone: the silence watchdog or the failed connection stops it
+      await until(
+        "the stream is stopped",
+        async () => {
+          const s = await fetch(status);
+          return s.status === 404 || ((await s.json()) as { state: string }).state === "stopped";
+        },
+        20_000,
+      );
+    } finally {
+      await pub.close();
+    }
   });
 
   test("FFmpeg's WHIP muxer publishes through the gateway; its DELETE on close stops the stream", async () => {

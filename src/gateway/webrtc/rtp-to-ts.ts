@@ -76,8 +76,7 @@ export class RtpToTs {
   #segmentStart = 0;
   #started = false;
   #lastPli = -Infinity;
-  #firstTs: number | undefined;
-  #lastTs = 0;
+  #lastTs: number | undefined;
   #ptsBase = 0;
   /** Access units put into segments. */
   frames = 0;
@@ -97,18 +96,12 @@ export class RtpToTs {
     this.#opts.requestKeyframe();
   }
 
-  /** 32-bit RTP timestamps unwrapped to a PTS starting at 0. */
+  /** 32-bit RTP timestamps (any start, wrapping) unwrapped to a PTS starting at 0. */
   #pts(timestamp: number): number {
-    if (this.#firstTs === undefined) this.#firstTs = timestamp;
-    const delta = (timestamp - this.#lastTs) | 0; // signed 32-bit step
-    if (this.#frames0()) this.#ptsBase = 0;
-    else this.#ptsBase += delta;
+    if (this.#lastTs === undefined) this.#ptsBase = 0;
+    else this.#ptsBase += (timestamp - this.#lastTs) | 0; // signed 32-bit step: wraps and reorders
     this.#lastTs = timestamp;
     return Math.max(0, this.#ptsBase);
-  }
-
-  #frames0(): boolean {
-    return this.frames === 0 && this.#chunks.length === 0;
   }
 
   /** Feeds one RTP packet of the H.264 track. */

@@ -80,6 +80,27 @@ test("RtpToTs: segments start on keyframes, cut after ~1 s; a late keyframe is a
   }
 });
 
+test("RtpToTs: PTS start at 0 and grow whatever the RTP timestamps' start, across their 32-bit wrap", () => {
+  for (const start of [0, 2 ** 31 + 12345, 2 ** 32 - 6000 * 3]) {
+    const segments: Buffer[] = [];
+    let now = 0;
+    const m = new RtpToTs({ onSegment: (s) => segments.push(s), requestKeyframe: () => {}, now: () => now });
+    const pk = new H264Packetizer({ payloadType: 96, inputFormat: "annexb" });
+    for (let i = 0; i < 30; i++) {
+      now = i * 66;
+      for (const p of pk.packetize(au(i % 15 === 0, 200, i), (start + i * 6000) % 2 ** 32)) m.push(p);
+    }
+    m.close();
+    const r = new TsH264Reader();
+    const pts = segments.flatMap((s) => [...r.push(s), ...r.flush()]).map((u) => u.pts);
+    assert.deepEqual(
+      pts,
+      Array.from({ length: 30 }, (_, i) => i * 6000),
+      `RTP start ${start}`,
+    );
+  }
+});
+
 test("H264Depacketizer: a lost packet drops the frame (the caller asks for a keyframe)", () => {
   const pk = new H264Packetizer({ payloadType: 96, inputFormat: "annexb" });
   const d = new H264Depacketizer();

@@ -5,7 +5,12 @@
  */
 import { MediaStreamTrack, type RTCPeerConnection } from "werift";
 import { TributaryError } from "../../node/errors.ts";
-import { type LocalSegment, LocalSubscriber, TrickleSegmentNotFoundError } from "../../trickle/index.ts";
+import {
+  type LocalSegment,
+  LocalSubscriber,
+  TrickleSegmentNotFoundError,
+  TrickleStreamNotFoundError,
+} from "../../trickle/index.ts";
 import type { LiveContext } from "../live/context.ts";
 import type { LiveStream } from "../live/stream.ts";
 import { answerOffer, createPeer, type PeerOptions } from "./peer.ts";
@@ -67,6 +72,11 @@ async function play(
       if (err instanceof TrickleSegmentNotFoundError) {
         sub.setSeq(-1);
         await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      // the output channel appears with the orchestrator's first segment: wait for it
+      if (err instanceof TrickleStreamNotFoundError) {
+        await new Promise((r) => setTimeout(r, 100));
         continue;
       }
       return; // the output ended

@@ -134,12 +134,18 @@ function attach(ctx: LiveContext, s: LiveStream, p: Publisher, silentMs: number)
   });
   const onTrack = (track: MediaStreamTrack): void => {
     if (track.kind !== "video") return; // audio: not carried yet (see docs/webrtc.md)
-    const receiver = pc.getTransceivers().find((t) => t.receiver.track === track)?.receiver;
+    const receiver = (
+      pc.getTransceivers().find((t) => t.receiver.tracks.includes(track)) ??
+      pc.getTransceivers().find((t) => t.kind === "video")
+    )?.receiver;
+    // the media SSRC as the packets carry it (the SDP may not announce one)
+    let ssrc = track.ssrc;
     pli = () => {
-      if (track.ssrc !== undefined) receiver?.sendRtcpPLI(track.ssrc).catch(() => {});
+      if (ssrc !== undefined) receiver?.sendRtcpPLI(ssrc).catch(() => {});
     };
     track.onReceiveRtp.subscribe((rtp) => {
       lastMedia = Date.now();
+      ssrc = rtp.header.ssrc;
       muxer.push(rtp);
     });
   };
