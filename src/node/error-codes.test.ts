@@ -112,7 +112,7 @@ test("every code in the source is in src/node/error-codes.ts", () => {
   assert.deepEqual(
     missing.map(([code, s]) => `${code} (${s.map(where).join(", ")})`),
     [],
-    "add these codes to ERROR_CODES in src/node/error-codes.ts, then run `npm run gen:errors`",
+    "add these codes to their component's file in src/node/error-codes/, then run `npm run gen:errors`",
   );
 });
 
@@ -130,7 +130,11 @@ test("every code is thrown with the status the registry gives it", () => {
         if (!seen.some((s) => s.status === status))
           wrong.push(`${code}: the registry lists ${status}, the source never uses it`);
   }
-  assert.deepEqual(wrong, [], "fix src/node/error-codes.ts (or the throw), then run `npm run gen:errors`");
+  assert.deepEqual(
+    wrong,
+    [],
+    "fix the entry in src/node/error-codes/ (or the throw), then run `npm run gen:errors`",
+  );
 });
 
 test("every code in the registry is still used", () => {
@@ -138,7 +142,7 @@ test("every code in the registry is still used", () => {
   assert.deepEqual(
     unused,
     [],
-    "remove these codes from src/node/error-codes.ts, then run `npm run gen:errors`",
+    "remove these codes from src/node/error-codes/, then run `npm run gen:errors`",
   );
 });
 
