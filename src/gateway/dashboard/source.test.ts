@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
-import { OrchestratorInfoSchema } from "../../protocol/gen/lp_rpc_pb.ts";
+import { OrchestratorInfoSchema, PriceInfoSchema } from "../../protocol/gen/lp_rpc_pb.ts";
 import { CAPABILITY, capabilityBitstring, DEFAULT_CAPABILITIES } from "../capabilities.ts";
 import { type OrchestratorDescriptor, OrchestratorPool, type OrchestratorStats } from "../discovery/pool.ts";
 import { staticSource } from "../discovery/static-source.ts";
 import { Suspender } from "../selection/suspender.ts";
-import { createPoolDashboardSource } from "./source.ts";
+import { createPoolDashboardSource, dashboardHealth } from "./source.ts";
 import type { DashboardState } from "./state.ts";
 
 const MODEL = "m/sd";
@@ -218,8 +218,10 @@ describe("pool dashboard source over the real pool (issue 17: health shown is he
     let s = source.snapshot();
     assert.deepEqual(
       s.orchestrators.map((o) => [o.url, o.health]),
-      [[asked, "unreachable"]],
+      [[asked, "erroring"]],
+      "the orchestrator answered (its container failed): not unreachable",
     );
+    assert.equal(s.orchestrators[0]?.reason, "HTTP 502: CONTAINER_UNAVAILABLE: container restarting");
     // …then jobs succeed again: the dashboard says so, with no stale second entry.
     pool.recordSuccess(transcoder, 7);
     source.update();
@@ -228,5 +230,114 @@ describe("pool dashboard source over the real pool (issue 17: health shown is he
       s.orchestrators.map((o) => [o.url, o.health]),
       [[asked, "healthy"]],
     );
+  });
+
+  test("BYOC capabilities share one capacity: counted once per orchestrator, not once per capability", () => {
+    const { view, pool, ok } = fakePool();
+    const url = "https://byoc:1";
+    view.list = [
+      {
+        ...descriptor(url, true),
+        info: create(OrchestratorInfoSchema, {
+          transcoder: url,
+          priceInfo: { pricePerUnit: 1n, pixelsPerUnit: 1n },
+          capabilities: {
+            bitstring: capabilityBitstring([...DEFAULT_CAPABILITIES, CAPABILITY.BYOC]),
+            capacities: { [CAPABILITY.BYOC]: 4 },
+          },
+          capabilitiesPrices: ["echo", "upper", "resize"].map((constraint) => ({
+            capability: CAPABILITY.BYOC,
+            constraint,
+            pricePerUnit: 2n,
+            pixelsPerUnit: 1n,
+          })),
+        }),
+      },
+    ];
+    ok(url, 3);
+    using source = createPoolDashboardSource({ pool, intervalMs: 60_000, now: () => 500 });
+    const [o] = source.snapshot().orchestrators;
+    assert.equal(o?.offers.length, 3);
+    assert.equal(o?.capacity, 4, "the orchestrator says 4, the page says 4 (not 3 × 4)");
+    assert.deepEqual(o?.history.capacity, [4]);
+  });
+
+  test("the default price is one stable value when answers alternate between two price_info quotes", () => {
+    const { view, pool, ok } = fakePool();
+    const url = "https://a:1";
+    const quoting = (wei: bigint, at: number) => {
+      const d = descriptor(url, true, 0, at);
+      d.info.priceInfo = create(PriceInfoSchema, { pricePerUnit: wei, pixelsPerUnit: 1n });
+      return d;
+    };
+    ok(url, 3);
+    view.list = [quoting(7n, 1)];
+    using source = createPoolDashboardSource({ pool, intervalMs: 60_000, now: () => 500 });
+    assert.equal(source.snapshot().orchestrators[0]?.defaultPrice?.weiPerUnit, "7");
+    const shown: (string | undefined)[] = [];
+    for (let i = 2; i < 8; i++) {
+      view.list = [quoting(i % 2 === 0 ? 5n : 7n, i)];
+      source.update();
+      shown.push(source.snapshot().orchestrators[0]?.defaultPrice?.weiPerUnit);
+    }
+    assert.deepEqual(shown, ["5", "5", "5", "5", "5", "5"], "the lower of the two, every time");
+    // A new price replaces the old ones once they are no longer quoted.
+    view.list = [quoting(9n, 8)];
+    source.update();
+    view.list = [quoting(11n, 9)];
+    source.update();
+    assert.equal(source.snapshot().orchestrators[0]?.defaultPrice?.weiPerUnit, "9");
+  });
+
+  test("health: busy is not suspended, an answered error is not unreachable, reasons are words", () => {
+    assert.deepEqual(
+      dashboardHealth({
+        consecutiveFailures: 1,
+        lastError:
+          'HTTP 503: {"error":{"code":"INSUFFICIENT_CAPACITY","message":"no capacity: all 4 slots busy"}}',
+        inSnapshot: true,
+        suspension: 3,
+      }),
+      { health: "busy", reason: "HTTP 503: INSUFFICIENT_CAPACITY: no capacity: all 4 slots busy" },
+    );
+    assert.deepEqual(
+      dashboardHealth({
+        consecutiveFailures: 2,
+        lastError: 'HTTP 502: {"error":"container answered 500: model failed to load"}',
+        inSnapshot: true,
+        suspension: 0,
+      }),
+      { health: "erroring", reason: "HTTP 502: container answered 500: model failed to load" },
+    );
+    assert.deepEqual(
+      dashboardHealth({
+        consecutiveFailures: 1,
+        lastError: "orchestrator https://a:1: connect ECONNREFUSED 127.0.0.1:1",
+        inSnapshot: false,
+        suspension: 0,
+      }),
+      { health: "unreachable", reason: "orchestrator https://a:1: connect ECONNREFUSED 127.0.0.1:1" },
+    );
+    assert.deepEqual(dashboardHealth({ consecutiveFailures: 0, inSnapshot: true, suspension: 2 }), {
+      health: "suspended",
+      reason: "suspended (penalty 2)",
+    });
+    assert.deepEqual(dashboardHealth({ consecutiveFailures: 0, inSnapshot: true, suspension: 0 }), {
+      health: "healthy",
+    });
+  });
+
+  test("recent failures are listed in words, not raw JSON", () => {
+    const { view, pool, fail } = fakePool();
+    view.list = [descriptor("https://a:1", true)];
+    fail(
+      "https://a:1",
+      'HTTP 500: {\n  "error": { "code": "X_FAILED", "message": "the container crashed" }\n}',
+      40,
+    );
+    using source = createPoolDashboardSource({ pool, intervalMs: 60_000, now: () => 500 });
+    const [o] = source.snapshot().orchestrators;
+    assert.equal(o?.recentFailures[0]?.error, "HTTP 500: X_FAILED: the container crashed");
+    assert.equal(o?.reason, "HTTP 500: X_FAILED: the container crashed");
   });
 });

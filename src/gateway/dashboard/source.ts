@@ -11,15 +11,18 @@
 import type { OrchestratorInfo } from "../../protocol/gen/lp_rpc_pb.ts";
 import type { OrchestratorDescriptor, OrchestratorStats, PoolEvent } from "../discovery/pool.ts";
 import type { DashboardRunner } from "../discovery/runners.ts";
+import { isCapacityRefusal, orchestratorCapacity } from "../explorer/aggregate.ts";
 import {
+  answeredStatus,
   capabilityIndex,
   type DashboardFailure,
   type DashboardHealth,
   type DashboardOrchestrator,
   type DashboardState,
+  errorInWords,
   HistoryRing,
   offersOf,
-  priceView,
+  stableDefaultPrice,
 } from "./state.ts";
 
 /** A provider of dashboard state with change notification. One interface for every backing store. */
@@ -77,16 +80,27 @@ interface Tracked {
   calls: number;
   failures: number;
   recentFailures: DashboardFailure[];
+  /** Distinct recent `price_info` quotes, most recently quoted first (bounded), for {@link stableDefaultPrice}. */
+  priceQuotes: { pricePerUnit: bigint; pixelsPerUnit: bigint }[];
   history: HistoryRing<{ at: number; latencyMs: number | null; inUse: number; capacity: number }>;
 }
 
 const HEALTH_ORDER: readonly DashboardHealth[] = [
   "healthy",
+  "busy",
   "suspended",
+  "erroring",
   "rejected",
   "unreachable",
   "absent",
 ];
+
+/**
+ * Distinct `price_info` quotes remembered per orchestrator for its default price: the two most
+ * recently quoted, so answers alternating between two quotes show one value (the lower) and a price
+ * change shows once the old quote is no longer the most recent other one.
+ */
+const PRICE_QUOTES_KEPT = 2;
 
 /** See the module documentation. Samples once immediately. */
 export function createPoolDashboardSource(options: PoolDashboardSourceOptions): PoolDashboardSource {
@@ -110,6 +124,7 @@ export function createPoolDashboardSource(options: PoolDashboardSourceOptions): 
         calls: 0,
         failures: 0,
         recentFailures: [],
+        priceQuotes: [],
         history: new HistoryRing(historySize),
       };
       tracked.set(url, t);
@@ -129,6 +144,16 @@ export function createPoolDashboardSource(options: PoolDashboardSourceOptions): 
         t.transcoder = d.transcoder;
         t.address = d.address;
         t.fetchedAt = d.fetchedAt;
+        const q = d.info.priceInfo;
+        if (q) {
+          // Most recently quoted first; a quote seen again moves to the front, an old one drops out.
+          t.priceQuotes = [
+            { pricePerUnit: q.pricePerUnit, pixelsPerUnit: q.pixelsPerUnit },
+            ...t.priceQuotes.filter(
+              (x) => x.pricePerUnit !== q.pricePerUnit || x.pixelsPerUnit !== q.pixelsPerUnit,
+            ),
+          ].slice(0, PRICE_QUOTES_KEPT);
+        }
       }
     }
     for (const url of stats.keys()) track(url);
@@ -138,12 +163,11 @@ export function createPoolDashboardSource(options: PoolDashboardSourceOptions): 
       const s = stats.get(url);
       const d = inSnapshot.get(url);
       const offers = t.info ? offersOf(t.info) : [];
-      const capacity = offers.reduce((n, o) => n + o.capacity, 0);
-      const capacityInUse = offers.reduce((n, o) => n + o.capacityInUse, 0);
+      const { capacity, inUse: capacityInUse } = orchestratorCapacity(offers);
       const failures = s?.failures ?? 0;
       const calls = (s?.successes ?? 0) + failures;
       if (failures > t.failures && s?.lastFailureAt !== undefined) {
-        const error = s.lastError ?? "unknown error";
+        const error = errorInWords(s.lastError ?? "unknown error");
         const newest = t.recentFailures[0];
         // The same error again (an orchestrator that stays down) is counted, not listed again.
         if (newest?.error === error)
@@ -169,22 +193,14 @@ export function createPoolDashboardSource(options: PoolDashboardSourceOptions): 
         t.transcoder !== "" && options.suspender
           ? options.suspender.penalty(t.transcoder)
           : (d?.suspension ?? 0);
-      let health: DashboardHealth;
-      let reason: string | undefined;
-      if ((s?.consecutiveFailures ?? 0) > 0) {
-        health = "unreachable";
-        reason = s?.lastError;
-      } else if (d !== undefined) {
-        health = suspension > 0 ? "suspended" : "healthy";
-        if (suspension > 0) reason = `suspended (penalty ${suspension})`;
-      } else if (rejections.has(url)) {
-        health = "rejected";
-        reason = rejections.get(url);
-      } else {
-        health = "absent";
-        reason = "not in the current discovery snapshot";
-      }
-      const defaultPrice = t.info?.priceInfo && priceView(t.info.priceInfo, undefined, "default");
+      const { health, reason } = dashboardHealth({
+        consecutiveFailures: s?.consecutiveFailures ?? 0,
+        ...(s?.lastError !== undefined && { lastError: s.lastError }),
+        inSnapshot: d !== undefined,
+        suspension,
+        ...(rejections.has(url) && { rejection: rejections.get(url) }),
+      });
+      const defaultPrice = stableDefaultPrice(t.priceQuotes);
       const samples = t.history.values();
       orchestrators.push({
         url,
@@ -265,6 +281,43 @@ export function createPoolDashboardSource(options: PoolDashboardSourceOptions): 
     close,
     [Symbol.dispose]: close,
   };
+}
+
+/** What {@link dashboardHealth} classifies. */
+export interface HealthFacts {
+  /** Failed calls in a row (0 when the last call succeeded). */
+  consecutiveFailures: number;
+  /** The last failure's error message. */
+  lastError?: string;
+  /** In the pool's current snapshot. */
+  inSnapshot: boolean;
+  /** Suspension penalty; 0 = not suspended. */
+  suspension: number;
+  /** Why the pool did not accept its last answer, if it did not. */
+  rejection?: string;
+}
+
+/**
+ * An orchestrator's health and the reason shown, in words. A failed last call is `busy` when it was a
+ * refusal for capacity (it is up, just full; checked before suspension, so a busy answer is never
+ * shown as suspended), `erroring` when the orchestrator answered with an HTTP error (e.g. a container's
+ * 502), else `unreachable`. Without a failure: `suspended`/`healthy` when in the snapshot, else
+ * `rejected` or `absent`.
+ */
+export function dashboardHealth(f: HealthFacts): { health: DashboardHealth; reason?: string } {
+  if (f.consecutiveFailures > 0) {
+    const error = f.lastError ?? "unknown error";
+    const reason = errorInWords(error);
+    if (isCapacityRefusal(undefined, error)) return { health: "busy", reason };
+    if (answeredStatus(error) !== undefined) return { health: "erroring", reason };
+    return { health: "unreachable", reason };
+  }
+  if (f.inSnapshot)
+    return f.suspension > 0
+      ? { health: "suspended", reason: `suspended (penalty ${f.suspension})` }
+      : { health: "healthy" };
+  if (f.rejection !== undefined) return { health: "rejected", reason: errorInWords(f.rejection) };
+  return { health: "absent", reason: "not in the current discovery snapshot" };
 }
 
 /** Sort key of a health state (healthy first); for views that order by health. */

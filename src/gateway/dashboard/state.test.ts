@@ -5,12 +5,15 @@ import { Rat } from "../../payments/rational.ts";
 import { OrchestratorInfoSchema } from "../../protocol/gen/lp_rpc_pb.ts";
 import { CAPABILITY, capabilityBitstring, DEFAULT_CAPABILITIES } from "../capabilities.ts";
 import {
+  answeredStatus,
   capabilityIndex,
   type DashboardOrchestrator,
+  errorInWords,
   formatWei,
   HistoryRing,
   offersOf,
   priceView,
+  stableDefaultPrice,
 } from "./state.ts";
 
 function orch(url: string, health: DashboardOrchestrator["health"], offers: DashboardOrchestrator["offers"]) {
@@ -145,5 +148,29 @@ describe("HistoryRing", () => {
     assert.deepEqual(ring.values(), [3, 4, 5]);
     assert.equal(ring.length, 3);
     assert.throws(() => new HistoryRing(0), RangeError);
+  });
+});
+
+describe("dashboard words and default price", () => {
+  test("an error with a JSON body reads as its message; plain text is kept", () => {
+    assert.equal(
+      errorInWords('HTTP 502: {"error":{"code":"CONTAINER_FAILED","message":"the container answered 500"}}'),
+      "HTTP 502: CONTAINER_FAILED: the container answered 500",
+    );
+    assert.equal(errorInWords('{"message":"model not loaded","detail":"x"}'), "model not loaded");
+    assert.equal(errorInWords("HTTP 500: {not json"), "HTTP 500: {not json");
+    assert.equal(errorInWords("connect\n  ECONNREFUSED"), "connect ECONNREFUSED");
+    assert.equal(errorInWords("x".repeat(400)).length, 300);
+    assert.equal(answeredStatus("HTTP 502: bad gateway"), 502);
+    assert.equal(answeredStatus("connect ECONNREFUSED 127.0.0.1:8935"), undefined);
+  });
+
+  test("the default price is the lowest quote, whatever the order", () => {
+    const a = { pricePerUnit: 3n, pixelsPerUnit: 2n };
+    const b = { pricePerUnit: 2n, pixelsPerUnit: 1n };
+    assert.equal(stableDefaultPrice([a, b])?.weiPerUnit, "3/2");
+    assert.equal(stableDefaultPrice([b, a])?.weiPerUnit, "3/2");
+    assert.equal(stableDefaultPrice([{ pricePerUnit: 1n, pixelsPerUnit: 0n }, b])?.weiPerUnit, "2");
+    assert.equal(stableDefaultPrice([]), undefined);
   });
 });

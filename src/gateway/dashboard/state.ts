@@ -20,7 +20,11 @@ export type DashboardHealth =
   | "healthy"
   /** Answers, but selection avoids it for a few refreshes (docs/spec/orchestrator-gateway.md#suspension-and-retries). */
   | "suspended"
-  /** Its last `GetOrchestrator` call (or a job the gateway reported) failed. */
+  /** Its last call was refused for lack of capacity: it is up, just full (not a failure to avoid it for). */
+  | "busy"
+  /** It answered, but its last call failed with an error response (e.g. its container's HTTP 502). */
+  | "erroring"
+  /** Its last `GetOrchestrator` call (or a job the gateway reported) failed without an answer (connect, TLS, timeout). */
   | "unreachable"
   /** Answered, but the pool did not accept the answer (blocklisted, bad price, …). */
   | "rejected"
@@ -106,7 +110,11 @@ export interface DashboardOrchestrator {
   /** Suspension penalty; 0 = not suspended. */
   suspension: number;
   offers: DashboardOffer[];
-  /** `price_info` (the default price). */
+  /**
+   * `price_info` (the default price). An orchestrator may quote a different `price_info` depending on
+   * the capabilities it was asked about, so the lowest of its recent distinct quotes is shown
+   * ({@link stableDefaultPrice}): one value, not whichever answer came last.
+   */
   defaultPrice?: DashboardPrice;
   capacity: number;
   capacityInUse: number;
@@ -228,6 +236,63 @@ export function priceView(
     pricePerUnit: wire.pricePerUnit.toString(),
     pixelsPerUnit: wire.pixelsPerUnit.toString(),
   };
+}
+
+/**
+ * The default price shown for an orchestrator: the lowest of the `price_info` quotes given (wei per
+ * unit, exact), whatever their order, so answers that alternate between two quotes show one stable
+ * value. Unusable quotes are ignored.
+ */
+export function stableDefaultPrice(
+  quotes: readonly { pricePerUnit: bigint; pixelsPerUnit: bigint }[],
+): DashboardPrice | undefined {
+  let best: DashboardPrice | undefined;
+  for (const q of quotes) {
+    const p = priceView(q, undefined, "default");
+    if (p !== undefined && (best === undefined || priceCmp(p, best) < 0)) best = p;
+  }
+  return best;
+}
+
+/**
+ * An error message in words for display: a JSON body in it (`HTTP 502: {"error":{"message":…}}`) is
+ * replaced by its message (and code), whitespace is collapsed, and the text is cut at 300 characters.
+ */
+export function errorInWords(error: string): string {
+  const start = error.indexOf("{");
+  let text = error;
+  if (start >= 0) {
+    const words = jsonMessage(error.slice(start));
+    if (words !== undefined) text = `${error.slice(0, start)}${words}`;
+  }
+  text = text.replace(/\s+/g, " ").trim();
+  return text.length > 300 ? `${text.slice(0, 299)}…` : text || "unknown error";
+}
+
+function jsonMessage(body: string): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  const pick = (o: unknown): string | undefined => {
+    if (typeof o === "string") return o;
+    if (typeof o !== "object" || o === null) return undefined;
+    const r = o as Record<string, unknown>;
+    const message = pick(r.message) ?? pick(r.detail) ?? pick(r.error);
+    if (message === undefined) return undefined;
+    return typeof r.code === "string" && r.code !== "" && !message.startsWith(r.code)
+      ? `${r.code}: ${message}`
+      : message;
+  };
+  return pick(parsed);
+}
+
+/** The HTTP status of an error the orchestrator answered with (`HTTP 502: …`), else undefined. */
+export function answeredStatus(error: string): number | undefined {
+  const m = /\bHTTP (\d{3})\b/.exec(error);
+  return m ? Number(m[1]) : undefined;
 }
 
 /**

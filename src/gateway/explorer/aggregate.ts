@@ -240,6 +240,25 @@ function hardwareOf(info: OrchestratorInfo | undefined): ExplorerHardware[] {
   }));
 }
 
+/**
+ * An orchestrator's total capacity and slots in use from its offers. Model offers add up (each
+ * model constraint has its own capacity); BYOC capabilities share one capacity (the `capacities`
+ * entry of capability 37), counted once; in use never exceeds capacity.
+ */
+export function orchestratorCapacity(offers: readonly DashboardOffer[]): { capacity: number; inUse: number } {
+  const models = offers.filter((o) => o.pipeline !== "byoc");
+  const byoc = offers.filter((o) => o.pipeline === "byoc");
+  const byocCapacity = byoc.reduce((n, o) => Math.max(n, o.capacity), 0);
+  const byocInUse = Math.min(
+    byocCapacity,
+    byoc.reduce((n, o) => n + o.capacityInUse, 0),
+  );
+  return {
+    capacity: models.reduce((n, o) => n + o.capacity, 0) + byocCapacity,
+    inUse: models.reduce((n, o) => n + Math.min(o.capacityInUse, o.capacity), 0) + byocInUse,
+  };
+}
+
 /** One orchestrator's figures. `totalStake` is the sum over the set (for `stakeShare`). */
 export function orchestratorView(f: OrchestratorFacts, totalStake: bigint): ExplorerOrchestrator {
   const p = f.probe;
@@ -250,16 +269,7 @@ export function orchestratorView(f: OrchestratorFacts, totalStake: bigint): Expl
         return { ...o, ...(cp && { comparablePrice: cp }) };
       })
     : [];
-  // BYOC capabilities share one capacity (the `capacities` entry of capability 37): count it once.
-  const models = offers.filter((o) => o.pipeline !== "byoc");
-  const byoc = offers.filter((o) => o.pipeline === "byoc");
-  const byocCapacity = byoc.reduce((n, o) => Math.max(n, o.capacity), 0);
-  const byocInUse = Math.min(
-    byocCapacity,
-    byoc.reduce((n, o) => n + o.capacityInUse, 0),
-  );
-  const capacity = models.reduce((n, o) => n + o.capacity, 0) + byocCapacity;
-  const inUse = models.reduce((n, o) => n + Math.min(o.capacityInUse, o.capacity), 0) + byocInUse;
+  const { capacity, inUse } = orchestratorCapacity(offers);
   let state: ExplorerState;
   let reason: string | undefined;
   if (p === undefined) {

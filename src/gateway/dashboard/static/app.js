@@ -29,7 +29,9 @@ function el(tag, attrs, ...children) {
 
 const HEALTH_LABEL = {
   healthy: "Healthy",
+  busy: "Busy",
   suspended: "Suspended",
+  erroring: "Error answer",
   unreachable: "Unreachable",
   rejected: "Rejected",
   absent: "Not listed",
@@ -309,7 +311,7 @@ function renderRunners(state) {
 }
 
 const STATE_LABEL = { ok: "OK", busy: "Busy", unreachable: "Unreachable", unknown: "Not probed" };
-const STATE_HEALTH = { ok: "healthy", busy: "suspended", unreachable: "unreachable", unknown: "absent" };
+const STATE_HEALTH = { ok: "healthy", busy: "busy", unreachable: "unreachable", unknown: "absent" };
 
 function stateBadge(state) {
   return el(
