@@ -14,6 +14,7 @@ import {
 } from "../gateway/remote-signer.ts";
 import { DEFAULT_PROBABILITY_WEIGHTS, DEFAULT_STRATEGY, STRATEGY_NAMES } from "../gateway/selection/index.ts";
 import { parseIceServers } from "../gateway/webrtc/peer.ts";
+import { DEFAULT_MAX_WHEP_VIEWERS } from "../gateway/webrtc/whep.ts";
 import { createLogger } from "../node/logger.ts";
 import { DEFAULT_MAX_TICKET_EV, DEFAULT_MAX_TOTAL_EV, MAX_SENDER_NONCES } from "../payments/constants.ts";
 import { DEFAULT_MAX_TICKETS_PER_PAYMENT } from "../payments/sender.ts";
@@ -65,6 +66,7 @@ interface GatewayCliOptions extends KeyCliOptions, HttpLimitCliOptions, Selectio
   liveEventTimeout: number;
   liveIdleTimeout: number;
   iceServers: { urls: string | string[]; username?: string; credential?: string }[];
+  maxWhepViewers: number;
   byocStreamPaymentInterval: number;
   tokenReuse: number;
   refreshInterval: number;
@@ -260,6 +262,15 @@ export function gatewayCommand(): Command {
     )
     .addOption(
       new Option(
+        "--max-whep-viewers <n>",
+        "most WHEP viewers of one stream at once (each costs a peer connection and a trickle reader); " +
+          "the next one is answered 503 WHEP_VIEWERS_FULL",
+      )
+        .default(DEFAULT_MAX_WHEP_VIEWERS)
+        .argParser(parseCount),
+    )
+    .addOption(
+      new Option(
         "--token-reuse <duration>",
         "on-chain: reuse an orchestrator's /process/token (price, ticket params, balance) for batch jobs " +
           "for this long instead of asking for one per job (0 = one per job, as go-livepeer); saves a " +
@@ -403,6 +414,7 @@ Examples:
           liveEventTimeoutMs: opts.liveEventTimeout,
           liveIdleTimeoutMs: opts.liveIdleTimeout,
           iceServers: opts.iceServers,
+          maxWhepViewers: opts.maxWhepViewers,
           byocStreamPaymentIntervalMs: opts.byocStreamPaymentInterval,
           refreshIntervalMs: opts.refreshInterval,
           ...(opts.liveRunnerDiscovery ? { liveRunnerDiscoveryIntervalMs: opts.liveRunnerDiscovery } : {}),

@@ -100,6 +100,8 @@ export interface GatewayOptions {
   liveIdleTimeoutMs?: number;
   /** STUN/TURN servers of WHIP/WHEP peer connections; none by default (host candidates only). */
   iceServers?: { urls: string | string[]; username?: string; credential?: string }[];
+  /** Most WHEP viewers of one stream at once; default 8 (`DEFAULT_MAX_WHEP_VIEWERS`). */
+  maxWhepViewers?: number;
   /** Live top-up period when paying, ms; default 5 s. */
   livePaymentIntervalMs?: number;
   /** BYOC stream top-up period when paying, ms; default 50 s (go-livepeer's). */
@@ -216,6 +218,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     eventTimeoutMs: options.liveEventTimeoutMs,
     idleTimeoutMs: options.liveIdleTimeoutMs,
     iceServers: options.iceServers,
+    maxWhepViewers: options.maxWhepViewers,
     payments,
     paymentIntervalMs: options.livePaymentIntervalMs,
     byocPaymentIntervalMs: options.byocStreamPaymentIntervalMs,

@@ -66,6 +66,8 @@ export interface LiveOptions {
   baseUrl: () => string;
   /** STUN/TURN servers of WHIP/WHEP peer connections (`--ice-servers`); none by default. */
   iceServers?: { urls: string | string[]; username?: string; credential?: string }[];
+  /** Most WHEP viewers of one stream (`--max-whep-viewers`); default 8. */
+  maxWhepViewers?: number;
   traceOf: (req: IncomingMessage, capability: string) => { trace: TraceContext; log: Logger };
 }
 

@@ -24,7 +24,7 @@ import { parseJobHeader } from "../../protocol/job-header.ts";
 import { type LocalSegment, LocalSubscriber, TrickleSegmentNotFoundError } from "../../trickle/index.ts";
 import { headerValue } from "../orch-http.ts";
 import { readBody, readJsonObject as readJson } from "../read-body.ts";
-import { startWhep } from "../webrtc/whep.ts";
+import { endWhepViewer, startWhep, type WhepOptions } from "../webrtc/whep.ts";
 import { startWhip, whipInto } from "../webrtc/whip.ts";
 import { BYOC_BODY_LIMIT, LIVE_TRICKLE_BASE, type LiveContext } from "./context.ts";
 import { stopByocOn, updateByocOn } from "./orchestrator-api.ts";
@@ -154,7 +154,8 @@ function sendSdp(res: ServerResponse, sdp: string, headers: Record<string, strin
  * (`Content-Type: application/sdp`, else 415; query `pipeline` = model id, `params` = JSON,
  * `streamId`) starts a native live stream fed by the publisher and answers 201 with the SDP, a
  * `Location` (DELETE it to end the stream) and the WHEP URL in `Livepeer-Playback-URL`.
- * `POST …/<id>-out/whep?key=` answers a viewer of the output. `OPTIONS` answers CORS for browsers.
+ * `POST …/<id>-out/whep?key=` answers a viewer of the output (at most `--max-whep-viewers`, else 503)
+ * with its own `Location` (`…&viewer=<id>`), whose `DELETE` ends that viewer. `OPTIONS` answers CORS.
  */
 export async function webrtcRoute(
   ctx: LiveContext,
@@ -171,15 +172,16 @@ export async function webrtcRoute(
   const base = ctx.options.baseUrl();
   const iceServers = ctx.options.iceServers ?? [];
   if (kind === "whep") {
-    if (req.method !== "POST") throw methodNotAllowed("POST");
+    if (req.method !== "POST" && req.method !== "DELETE") throw methodNotAllowed("POST, DELETE or OPTIONS");
     const id = name.endsWith("-out") ? name.slice(0, -4) : name;
     const s = controlled(ctx, req, id);
+    if (req.method === "DELETE") return deleteWhepViewer(req, res, s);
     if (s.state === "ended" || s.state === "stopped") {
       req.resume();
       throw endedError(s);
     }
-    const answer = await startWhep(ctx, s, await readSdp(req), { iceServers });
-    return sendSdp(res, answer, { location: whepUrlOf(s, base) });
+    const v = await startWhep(ctx, s, await readSdp(req), whepOptions(ctx));
+    return sendSdp(res, v.answer, { location: `${whepUrlOf(s, base)}&viewer=${v.id}` });
   }
   if (req.method === "DELETE") {
     req.resume();
@@ -215,10 +217,26 @@ export async function webrtcRoute(
   });
 }
 
+function whepOptions(ctx: LiveContext): WhepOptions {
+  return { iceServers: ctx.options.iceServers ?? [], maxViewers: ctx.options.maxWhepViewers };
+}
+
+/** WHEP `DELETE` on a viewer's resource URL (the 201's `Location`, `…&viewer=<id>`): ends that viewer. */
+function deleteWhepViewer(req: IncomingMessage, res: ServerResponse, s: LiveStream): void {
+  req.resume();
+  const viewer = new URL(req.url ?? "/", "http://x").searchParams.get("viewer") ?? "";
+  if (!endWhepViewer(s, viewer))
+    throw new NotFoundError("no such WHEP viewer: DELETE the Location the WHEP answer gave", {
+      code: "WHEP_VIEWER_NOT_FOUND",
+    });
+  res.writeHead(200, CORS);
+  res.end();
+}
+
 /**
  * `/process/stream/<id>/whip?key=` and `…/whep?key=` of a BYOC stream (answered as `whip_url` /
  * `whep_url` by its start when it has video ingress / egress): `POST` an SDP offer to publish its
- * input or play its output; `DELETE` on the WHIP URL stops the stream.
+ * input or play its output; `DELETE` on the WHIP URL stops the stream, on a WHEP `Location` ends that viewer.
  */
 async function byocWebrtcRoute(
   ctx: LiveContext,
@@ -235,14 +253,17 @@ async function byocWebrtcRoute(
     res.writeHead(200, CORS);
     return void res.end();
   }
-  if (req.method !== "POST") throw methodNotAllowed(kind === "whip" ? "POST, DELETE or OPTIONS" : "POST");
+  if (kind === "whep" && req.method === "DELETE") return deleteWhepViewer(req, res, s);
+  if (req.method !== "POST") throw methodNotAllowed("POST, DELETE or OPTIONS");
   if (s.state === "ended" || s.state === "stopped") {
     req.resume();
     throw endedError(s);
   }
   const offer = await readSdp(req);
-  if (kind === "whep")
-    return sendSdp(res, await startWhep(ctx, s, offer, { iceServers }), { location: here });
+  if (kind === "whep") {
+    const v = await startWhep(ctx, s, offer, whepOptions(ctx));
+    return sendSdp(res, v.answer, { location: `${here}&viewer=${v.id}` });
+  }
   const answer = await whipInto(ctx, s, offer, { iceServers });
   sendSdp(res, answer, { location: here, ...(s.whepUrl ? { "livepeer-playback-url": s.whepUrl } : {}) });
 }

@@ -1,8 +1,12 @@
 /**
  * WHEP playback of a live stream's output: the `<channel>-out` segments on the gateway's trickle
  * server (what the relay reads from the orchestrator) are sent to the viewer as H.264 RTP. One
- * peer connection per viewer; it closes when the viewer's connection fails or the stream ends.
+ * peer connection per viewer; it closes when the viewer's connection fails, the viewer DELETEs its
+ * resource URL ({@link endWhepViewer}) or the stream ends. At most `maxViewers` per stream
+ * (`--max-whep-viewers`, {@link DEFAULT_MAX_WHEP_VIEWERS}): each costs a peer connection, a trickle
+ * reader and the RTP packetizing of every segment.
  */
+import { randomUUID } from "node:crypto";
 import { MediaStreamTrack, type RTCPeerConnection } from "werift";
 import { TributaryError } from "../../node/errors.ts";
 import {
@@ -16,13 +20,44 @@ import type { LiveStream } from "../live/stream.ts";
 import { answerOffer, createPeer, type PeerOptions } from "./peer.ts";
 import { TsToRtp } from "./ts-to-rtp.ts";
 
-/** Answers a WHEP offer for `s`'s output; returns the SDP answer. */
+/** WHEP viewers per stream by default: a small room's worth, each costing a peer and a reader. */
+export const DEFAULT_MAX_WHEP_VIEWERS = 8;
+
+/** Options of {@link startWhep}. */
+export interface WhepOptions extends PeerOptions {
+  /** Most viewers of one stream at once; default {@link DEFAULT_MAX_WHEP_VIEWERS}. */
+  maxViewers?: number;
+}
+
+/** A viewer started by {@link startWhep}: its id (for its resource URL) and the SDP answer. */
+export interface WhepViewer {
+  id: string;
+  answer: string;
+}
+
+/** The stream's viewers: id → what ends that viewer. */
+const viewersOf = new WeakMap<LiveStream, Map<string, () => void>>();
+
+/** How many WHEP viewers `s` has now. */
+export function whepViewerCount(s: LiveStream): number {
+  return viewersOf.get(s)?.size ?? 0;
+}
+
+/** Ends viewer `id` of `s` (WHEP `DELETE` on its resource URL); false when there is no such viewer. */
+export function endWhepViewer(s: LiveStream, id: string): boolean {
+  const end = viewersOf.get(s)?.get(id);
+  if (end === undefined) return false;
+  end();
+  return true;
+}
+
+/** Answers a WHEP offer for `s`'s output; 503 `WHEP_VIEWERS_FULL` when `s` already has `maxViewers`. */
 export async function startWhep(
   ctx: LiveContext,
   s: LiveStream,
   offer: string,
-  options: PeerOptions = {},
-): Promise<string> {
+  options: WhepOptions = {},
+): Promise<WhepViewer> {
   if (s.output === undefined)
     throw new TributaryError(
       "NO_VIDEO_CHANNEL",
@@ -31,28 +66,42 @@ export async function startWhep(
         status: 409,
       },
     );
+  const max = options.maxViewers ?? DEFAULT_MAX_WHEP_VIEWERS;
+  const viewers = viewersOf.get(s) ?? new Map<string, () => void>();
+  viewersOf.set(s, viewers);
+  if (viewers.size >= max)
+    throw new TributaryError(
+      "WHEP_VIEWERS_FULL",
+      `the stream already has ${max} WHEP viewers (--max-whep-viewers); try again when one leaves`,
+      { status: 503 },
+    );
+  // the place is taken before the answer is awaited, so concurrent offers cannot overshoot
+  const id = randomUUID();
   const pc = createPeer(options);
+  const viewer = new AbortController();
+  const close = (): void => {
+    viewers.delete(id);
+    viewer.abort();
+    pc.close().catch(() => {});
+  };
+  viewers.set(id, close);
   const track = new MediaStreamTrack({ kind: "video" });
   let answer: string;
   try {
     pc.addTransceiver(track, { direction: "sendonly" });
     answer = await answerOffer(pc, offer);
   } catch (err) {
+    viewers.delete(id);
     await pc.close();
     throw err;
   }
-  const viewer = new AbortController();
   const signal = AbortSignal.any([viewer.signal, s.stopped.signal]);
-  const close = (): void => {
-    viewer.abort();
-    pc.close().catch(() => {});
-  };
   pc.connectionStateChange.subscribe((state) => {
     if (state === "failed" || state === "closed") close();
   });
   signal.addEventListener("abort", close, { once: true });
   void play(ctx, s, pc, track, signal).finally(close);
-  return answer;
+  return { id, answer };
 }
 
 async function play(

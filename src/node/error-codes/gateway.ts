@@ -2,6 +2,17 @@
 import type { ErrorCodeInfo } from "../error-codes.ts";
 
 export const GATEWAY_ERROR_CODES = {
+  WHEP_VIEWERS_FULL: {
+    status: 503,
+    meaning:
+      "The stream already has --max-whep-viewers WHEP viewers; retry when one leaves (DELETE its Location) or raise the flag.",
+    components: ["gateway"],
+  },
+  WHEP_VIEWER_NOT_FOUND: {
+    status: 404,
+    meaning: "A WHEP DELETE named no current viewer of the stream; DELETE the Location the WHEP answer gave.",
+    components: ["gateway"],
+  },
   NO_DISCOVERY_SOURCE: {
     status: 400,
     meaning:
