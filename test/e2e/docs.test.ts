@@ -14,6 +14,7 @@ import { GATEWAY_GO_FLAG_ALIASES } from "../../src/cli/gateway.ts";
 import { buildProgram } from "../../src/cli/main.ts";
 import { GO_FLAG_ALIASES } from "../../src/cli/orchestrator.ts";
 import { SIGNER_GO_FLAG_ALIASES } from "../../src/cli/signer.ts";
+import { anchorsOf } from "./markdown.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const read = (rel: string): string => readFileSync(join(ROOT, rel), "utf8");
@@ -49,27 +50,6 @@ function longFlags(cmd: Command, prefix = ""): { flag: string; where: string }[]
 function mentions(text: string, flag: string): boolean {
   const escaped = flag.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   return new RegExp(`(^|[^A-Za-z0-9-])${escaped}(?![A-Za-z0-9-])`).test(text);
-}
-
-/** GitHub's heading anchors: lower case, punctuation dropped, spaces to dashes, repeats numbered. */
-function anchorsOf(markdown: string): Set<string> {
-  const anchors = new Set<string>();
-  const seen = new Map<string, number>();
-  let fenced = false;
-  for (const line of markdown.split("\n")) {
-    if (/^(```|~~~)/.test(line)) fenced = !fenced;
-    const m = fenced ? null : /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
-    if (!m) continue;
-    const text = m[1]!.replace(/`/g, "").replace(/\[([^\]]*)\]\([^)]*\)/g, "$1");
-    const base = text
-      .toLowerCase()
-      .replace(/[^\p{L}\p{N}\s_-]/gu, "")
-      .replace(/\s/g, "-");
-    const n = seen.get(base) ?? 0;
-    anchors.add(n === 0 ? base : `${base}-${n}`);
-    seen.set(base, n + 1);
-  }
-  return anchors;
 }
 
 /** Relative link targets of a markdown file (outside code blocks and inline code; a link text may span lines). */

@@ -10,33 +10,13 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { anchorsOf } from "./markdown.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const SCANNED = ["src", "test", "bench", "scripts", "examples", "templates", "bin"];
 const TEXT = /\.(ts|js|mjs|md|sol|proto|json|ya?ml|py|go|sh)$/;
 const SKIPPED = /(^|\/)(node_modules|artifacts)(\/|$)/;
 const SELF = "test/e2e/spec-citations.test.ts";
-
-/** GitHub's heading anchors (the same rule as docs.test.ts). */
-function anchorsOf(markdown: string): Set<string> {
-  const anchors = new Set<string>();
-  const seen = new Map<string, number>();
-  let fenced = false;
-  for (const line of markdown.split("\n")) {
-    if (/^(```|~~~)/.test(line)) fenced = !fenced;
-    const m = fenced ? null : /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
-    if (!m) continue;
-    const text = m[1]!.replace(/`/g, "").replace(/\[([^\]]*)\]\([^)]*\)/g, "$1");
-    const base = text
-      .toLowerCase()
-      .replace(/[^\p{L}\p{N}\s_-]/gu, "")
-      .replace(/\s/g, "-");
-    const n = seen.get(base) ?? 0;
-    anchors.add(n === 0 ? base : `${base}-${n}`);
-    seen.set(base, n + 1);
-  }
-  return anchors;
-}
 
 function scannedFiles(): string[] {
   const out: string[] = [];
