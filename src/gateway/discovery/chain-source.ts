@@ -34,25 +34,42 @@ export interface ChainSourceOptions {
   onSkip?: (address: Address, reason: string) => void;
 }
 
-interface PoolMember {
-  ethAddress: Address;
+/** One BondingManager pool member as the chain records it. */
+export interface PoolRecord {
+  address: Address;
+  /** `transcoderTotalStake`, wei. */
   stake: bigint;
+  rewardCut: bigint;
+  feeShare: bigint;
   activationRound: bigint;
   deactivationRound: bigint;
-  uri: string;
+  /** From the AI Service Registry, else the ServiceRegistry; "" when neither has one. */
+  serviceUri: string;
 }
 
-/**
- * A source listing the BondingManager's active pool (stake order, largest first) with service URIs.
- * Members without a URI in either registry, with an unparseable URI, or outside their activation
- * window are skipped (reported to `onSkip`). RPC failures reject with `DISCOVERY_CHAIN_FAILED` (503).
- */
-export function chainSource(options: ChainSourceOptions): DiscoverySource {
-  if (options.aiServiceRegistry === undefined && options.serviceRegistry === undefined)
-    throw new RangeError("chainSource needs aiServiceRegistry or serviceRegistry");
-  const client = options.publicClient;
-  const concurrency = Math.max(1, options.concurrency ?? 16);
+/** What {@link readPool} needs. */
+export type PoolReadOptions = Pick<
+  ChainSourceOptions,
+  | "publicClient"
+  | "bondingManager"
+  | "aiServiceRegistry"
+  | "serviceRegistry"
+  | "roundsManager"
+  | "concurrency"
+>;
 
+/**
+ * Walks the whole BondingManager pool (stake order, at most {@link MAX_POOL_WALK}) and reads each
+ * member's stake, transcoder record and service URI, `concurrency` reads at a time; with a
+ * RoundsManager also the current round. Used by {@link chainSource} (which keeps the members a
+ * gateway can use) and the explorer (which keeps them all). RPC errors reject as they are.
+ */
+export async function readPool(
+  options: PoolReadOptions,
+  signal?: AbortSignal,
+): Promise<{ round?: bigint; members: PoolRecord[] }> {
+  const client = options.publicClient;
+  const bm = options.bondingManager;
   const uriOf = async (addr: Address): Promise<string> => {
     for (const registry of [options.aiServiceRegistry, options.serviceRegistry]) {
       if (registry === undefined) continue;
@@ -66,89 +83,105 @@ export function chainSource(options: ChainSourceOptions): DiscoverySource {
     }
     return "";
   };
-
-  const member = async (addr: Address): Promise<PoolMember> => {
-    const [stake, t, uri] = await Promise.all([
-      client.readContract({
-        address: options.bondingManager,
-        abi: bondingManagerAbi,
-        functionName: "transcoderTotalStake",
-        args: [addr],
-      }),
-      client.readContract({
-        address: options.bondingManager,
-        abi: bondingManagerAbi,
-        functionName: "getTranscoder",
-        args: [addr],
-      }),
-      uriOf(addr),
-    ]);
-    return { ethAddress: addr, stake, activationRound: t[4], deactivationRound: t[5], uri };
+  const addrs: Address[] = [];
+  let cur = await client.readContract({
+    address: bm,
+    abi: bondingManagerAbi,
+    functionName: "getFirstTranscoderInPool",
+  });
+  while (cur !== zeroAddress && addrs.length < MAX_POOL_WALK) {
+    signal?.throwIfAborted();
+    const a = getAddress(cur);
+    if (addrs.includes(a)) break;
+    addrs.push(a);
+    cur = await client.readContract({
+      address: bm,
+      abi: bondingManagerAbi,
+      functionName: "getNextTranscoderInPool",
+      args: [a],
+    });
+  }
+  const round =
+    options.roundsManager === undefined
+      ? undefined
+      : await client.readContract({
+          address: options.roundsManager,
+          abi: roundsManagerAbi,
+          functionName: "currentRound",
+        });
+  const members: PoolRecord[] = new Array(addrs.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < addrs.length) {
+      signal?.throwIfAborted();
+      const i = next++;
+      const address = addrs[i] as Address;
+      const [stake, t, serviceUri] = await Promise.all([
+        client.readContract({
+          address: bm,
+          abi: bondingManagerAbi,
+          functionName: "transcoderTotalStake",
+          args: [address],
+        }),
+        client.readContract({
+          address: bm,
+          abi: bondingManagerAbi,
+          functionName: "getTranscoder",
+          args: [address],
+        }),
+        uriOf(address),
+      ]);
+      members[i] = {
+        address,
+        stake,
+        rewardCut: t[1],
+        feeShare: t[2],
+        activationRound: t[4],
+        deactivationRound: t[5],
+        serviceUri,
+      };
+    }
   };
+  const concurrency = Math.max(1, options.concurrency ?? 16);
+  await Promise.all(Array.from({ length: Math.min(concurrency, addrs.length) }, worker));
+  return { ...(round !== undefined && { round }), members };
+}
 
+/**
+ * A source listing the BondingManager's active pool (stake order, largest first) with service URIs.
+ * Members without a URI in either registry, with an unparseable URI, or outside their activation
+ * window are skipped (reported to `onSkip`). RPC failures reject with `DISCOVERY_CHAIN_FAILED` (503).
+ */
+export function chainSource(options: ChainSourceOptions): DiscoverySource {
+  if (options.aiServiceRegistry === undefined && options.serviceRegistry === undefined)
+    throw new RangeError("chainSource needs aiServiceRegistry or serviceRegistry");
   return {
     name: "chain",
     async list(signal) {
       try {
-        const addrs: Address[] = [];
-        let cur = await client.readContract({
-          address: options.bondingManager,
-          abi: bondingManagerAbi,
-          functionName: "getFirstTranscoderInPool",
-        });
-        while (cur !== zeroAddress && addrs.length < MAX_POOL_WALK) {
-          signal?.throwIfAborted();
-          const a = getAddress(cur);
-          if (addrs.includes(a)) break;
-          addrs.push(a);
-          cur = await client.readContract({
-            address: options.bondingManager,
-            abi: bondingManagerAbi,
-            functionName: "getNextTranscoderInPool",
-            args: [a],
-          });
-        }
-        const round =
-          options.roundsManager === undefined
-            ? undefined
-            : await client.readContract({
-                address: options.roundsManager,
-                abi: roundsManagerAbi,
-                functionName: "currentRound",
-              });
-        const members: PoolMember[] = new Array(addrs.length);
-        let next = 0;
-        const worker = async () => {
-          while (next < addrs.length) {
-            signal?.throwIfAborted();
-            const i = next++;
-            members[i] = await member(addrs[i] as Address);
-          }
-        };
-        await Promise.all(Array.from({ length: Math.min(concurrency, addrs.length) }, worker));
-
+        const { round, members } = await readPool(options, signal);
         const out: OrchestratorCandidate[] = [];
         for (const m of members) {
           if (round !== undefined && !(m.activationRound <= round && round < m.deactivationRound)) {
-            options.onSkip?.(m.ethAddress, `not active in round ${round}`);
+            options.onSkip?.(m.address, `not active in round ${round}`);
             continue;
           }
-          if (m.uri === "") {
-            options.onSkip?.(m.ethAddress, "no service URI registered");
+          if (m.serviceUri === "") {
+            options.onSkip?.(m.address, "no service URI registered");
             continue;
           }
           let url: string;
           try {
-            url = normalizeOrchestratorUrl(m.uri);
+            url = normalizeOrchestratorUrl(m.serviceUri);
           } catch {
-            options.onSkip?.(m.ethAddress, `invalid service URI ${JSON.stringify(m.uri)}`);
+            options.onSkip?.(m.address, `invalid service URI ${JSON.stringify(m.serviceUri)}`);
             continue;
           }
           if (out.some((c) => c.url === url)) {
-            options.onSkip?.(m.ethAddress, `service URI ${url} already listed by another orchestrator`);
+            options.onSkip?.(m.address, `service URI ${url} already listed by another orchestrator`);
             continue;
           }
-          out.push({ url, score: SCORE_TRUSTED, ethAddress: m.ethAddress, stake: m.stake, source: "chain" });
+          out.push({ url, score: SCORE_TRUSTED, ethAddress: m.address, stake: m.stake, source: "chain" });
         }
         return out;
       } catch (err) {
