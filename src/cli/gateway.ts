@@ -419,6 +419,7 @@ Examples:
           refreshIntervalMs: opts.refreshInterval,
           ...(opts.liveRunnerDiscovery ? { liveRunnerDiscoveryIntervalMs: opts.liveRunnerDiscovery } : {}),
           limits: httpLimitsOf(opts),
+          historyDir: opts.dataDir,
           publicUrl: opts.gatewayHost
             ? /^https?:\/\//.test(opts.gatewayHost)
               ? opts.gatewayHost

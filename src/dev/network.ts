@@ -336,6 +336,7 @@ export async function startDevNetwork(options: DevNetworkOptions = {}): Promise<
             discovery: onchain ? { chain: onchain.chainSource } : { orchAddr: [orch.url] },
             ...(onchain ? { payments: onchain.payments } : {}),
             ...(remote ? { remoteSigner: remote.client } : {}),
+            historyDir: join(dataDir, "gateway"),
             logger: log,
             signal,
           });

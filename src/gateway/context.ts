@@ -9,6 +9,7 @@ import type { Logger } from "../node/logger.ts";
 import type { Dashboard } from "./dashboard/index.ts";
 import type { OrchestratorPool } from "./discovery/index.ts";
 import type { RunnerDirectory } from "./discovery/runners.ts";
+import type { ExperienceRecorder } from "./history/experience.ts";
 import type { LiveManager } from "./live/index.ts";
 import { headerValue, type OrchestratorHttp } from "./orch-http.ts";
 import type { GatewayPayer } from "./payments.ts";
@@ -39,6 +40,8 @@ export interface GatewayContext {
   /** The orchestrators' live runners (`liveRunnerDiscoveryIntervalMs`); undefined when off. */
   runners?: RunnerDirectory;
   live: LiveManager;
+  /** Where job attempts are reported for the dashboard's experience charts (history/). */
+  experience?: ExperienceRecorder;
   /** Time to response headers of native AI jobs, ms. */
   aiTimeoutMs: number;
 }

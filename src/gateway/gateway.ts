@@ -11,6 +11,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
+import { join } from "node:path";
 import type { Registry } from "prom-client";
 import { TributaryError } from "../node/errors.ts";
 import {
@@ -39,6 +40,7 @@ import {
   signRequestCredentials,
 } from "./discovery/index.ts";
 import { poolExplorerViews } from "./explorer/views.ts";
+import { EXPERIENCE_FILE, ExperienceHistory, StreamWatcher } from "./history/index.ts";
 import { createLive, type LiveManager } from "./live/index.ts";
 import { createOrchestratorHttp } from "./orch-http.ts";
 import { type GatewayPayer, GatewayPayments } from "./payments.ts";
@@ -119,6 +121,11 @@ export interface GatewayOptions {
    * deposit, the gateway none. Exclusive with `payments` (REMOTE_SIGNER_WITH_KEY).
    */
   remoteSigner?: RemoteSignerClient;
+  /**
+   * The data directory: the dashboard's experience history is kept there (`dashboard-history.json`)
+   * so a restart keeps its charts; without it the history lives in memory only.
+   */
+  historyDir?: string;
   /** Head size and headers timeout of the user API (src/node/http/limits.ts; 1 MiB, 30 s). */
   limits?: Pick<HttpLimits, "maxHeaderBytes" | "headersTimeoutMs">;
   logger?: Logger;
@@ -225,6 +232,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     baseUrl: () => publicUrl,
     traceOf: (req, capability) => traceOf(baseLog, req, capability),
   });
+  const history = new ExperienceHistory({
+    ...(options.historyDir !== undefined && { file: join(options.historyDir, EXPERIENCE_FILE) }),
+    onError: (err, message) => baseLog.warn({ err }, message),
+  });
+  const streamWatcher = new StreamWatcher(history);
+  // Streams are counted when seen running or failed: looked at on each page read and every 2 s.
+  const streamSampler = setInterval(() => streamWatcher.observe(live.statuses()), 2000);
+  streamSampler.unref();
   const ctx: GatewayContext = {
     log: baseLog,
     signal,
@@ -234,7 +249,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     http,
     payments,
     metrics: gatewayMetrics(createMetricsRegistry({ defaultLabels: { node: "gateway" } })),
-    dashboard: createDashboard({ source: dashSource, views: poolExplorerViews(pool, runnerDirectory) }),
+    dashboard: createDashboard({
+      source: dashSource,
+      views: {
+        ...poolExplorerViews(pool, runnerDirectory),
+        experience: () => history.view(streamWatcher.observe(live.statuses())),
+      },
+    }),
+    experience: history,
     ...(runnerDirectory && { runners: runnerDirectory }),
     live,
     aiTimeoutMs: options.aiTimeoutMs ?? DEFAULT_AI_TIMEOUT_MS,
@@ -255,7 +277,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
+      clearInterval(streamSampler);
+      streamWatcher.observe(live.statuses());
       await live.close();
+      history.close();
       closer.abort(new Error("gateway closed"));
       ctx.dashboard.close();
       dashSource?.close();

@@ -175,8 +175,16 @@ async function attempts(
   let lastRefusal: OrchestratorRefusal | undefined;
   /** Orchestrators that answered "no capacity": busy, not failed. */
   const busy = new Set<string>();
+  const capability = `${job.pipeline}/${job.modelId}`;
   /** Records a failed attempt; suspends unless the cause says `switch`; a busy one is neither. */
   const failed = (d: OrchestratorDescriptor, err: unknown, action: FailureAction, cause?: FailureCause) => {
+    ctx.experience?.record({
+      kind: "job",
+      capability,
+      orchestrator: d.transcoder,
+      outcome: cause === "no-capacity" ? "busy" : "failed",
+      error: err instanceof Error ? err.message : String(err),
+    });
     if (cause === "no-capacity") {
       busy.add(d.transcoder);
       metrics.failovers.inc({ ...labels, action: "busy" });
@@ -240,6 +248,13 @@ async function attempts(
       continue;
     }
     pool.recordSuccess(d.transcoder, performance.now() - callStarted);
+    ctx.experience?.record({
+      kind: "job",
+      capability,
+      orchestrator: d.transcoder,
+      outcome: status < 400 ? "ok" : "client_error",
+      latencyMs: performance.now() - callStarted,
+    });
     // Health is what was measured: an orchestrator that answered is no longer suspended.
     suspender.release(d.transcoder);
     const headers: Record<string, string> = {

@@ -28,7 +28,7 @@ import {
 } from "./context.ts";
 import { startOnNext } from "./failover.ts";
 import { handleLiveRequest } from "./routes.ts";
-import { type LiveStream, newStream, transition } from "./stream.ts";
+import { type LiveStream, newStream, statusOf, transition } from "./stream.ts";
 
 export {
   DEFAULT_BYOC_PAYMENT_INTERVAL_MS,
@@ -52,6 +52,8 @@ export interface LiveManager {
   handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void>;
   /** Streams not ended or stopped (an ended stream's status stays readable for a while). */
   readonly count: number;
+  /** The status of every stream held (as its status route answers it), for the dashboard. */
+  statuses(): ReturnType<typeof statusOf>[];
   close(): Promise<void>;
 }
 
@@ -192,6 +194,7 @@ export function createLive(options: LiveOptions): LiveManager {
       for (const s of streams.values()) if (s.state !== "ended") n++;
       return n;
     },
+    statuses: () => [...streams.values()].map(statusOf),
     handle: (req, res, path) => handleLiveRequest(ctx, req, res, path),
     async close() {
       clearInterval(watchdog);
