@@ -5,6 +5,7 @@
  * | route | handler | group |
  * |---|---|---|
  * | `/dashboard`, `/dashboard/…` | dashboard/ | system |
+ * | `GET /live`, `/live/page/…` | live-page/ (WHIP/WHEP in a browser) | system |
  * | `GET /metrics`, `GET /health` | here | system |
  * | `GET /getNetworkCapabilities` | network-capabilities.ts (go-livepeer's shape) | system |
  * | `GET /discovery` | the orchestrators' live runners (discovery/runners.ts); 404 unless `liveRunnerDiscoveryIntervalMs` | system |
@@ -27,6 +28,7 @@ import type { NodeRequest, NodeResponse } from "../../node/server.ts";
 import { PIPELINE_CAPABILITY } from "../capabilities.ts";
 import type { GatewayContext } from "../context.ts";
 import { traceOfError } from "../jobs.ts";
+import { createLivePage, LIVE_PAGE_ASSETS, LIVE_PAGE_PATH, liveModelsOf } from "../live-page/index.ts";
 import { aiBatch } from "./ai-batch.ts";
 import { answerUsePost, namedByocJob, processRequest } from "./byoc-jobs.ts";
 import { runnerSession } from "./live-runners.ts";
@@ -84,10 +86,15 @@ export function createRouter(ctx: GatewayContext): Router {
     (req: NodeRequest, res: NodeResponse, match: { path: string }): unknown =>
       fn(ctx, req as IncomingMessage, res as ServerResponse, match.path);
 
+  const livePage = createLivePage({ models: () => liveModelsOf(ctx.pool.snapshot().map((d) => d.info)) });
+  const page = on((_ctx, req, res, path) => livePage.handle(req, res) || notFound(req, path));
   router
     .group({ name: "system" })
     .route(DASHBOARD, on(dashboard))
     .prefix(`${DASHBOARD}/`, on(dashboard))
+    .route(LIVE_PAGE_PATH, page)
+    .route(`${LIVE_PAGE_PATH}/`, page)
+    .prefix(LIVE_PAGE_ASSETS, page)
     .route("/metrics", on(metrics))
     .route("/health", on(health))
     .route("/getNetworkCapabilities", on(networkCapabilities))
