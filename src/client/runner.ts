@@ -14,17 +14,16 @@
  * Errors are {@link GatewayError}s carrying the orchestrator's error envelope code.
  */
 import type { Readable } from "node:stream";
-import { fromBinary } from "@bufbuild/protobuf";
-import { PaymentResultSchema } from "../protocol/gen/lp_rpc_pb.ts";
+import { payChallenge, RunnerTopUps } from "../payments/runner-payer.ts";
 import { parseDiscovery, type RunnerInfo } from "../protocol/live-runners.ts";
 import { readBytes, readText, TrickleHttpClient, type TrickleResponse } from "../trickle/http-client.ts";
 import { GatewayError, parseSse, type SseEvent } from "./job.ts";
 import {
+  asGatewayError,
   PAYER_ADDRESS_HEADER,
   parseRunnerChallenge,
   type RunnerChallenge,
   type RunnerPayer,
-  refreshPaymentParams,
 } from "./runner-payer.ts";
 import { openRunnerSocket, type RunnerSocket } from "./runner-socket.ts";
 
@@ -266,18 +265,11 @@ export class RunnerClient implements AsyncDisposable {
   }
 
   async #payUpfront(payer: RunnerPayer, challenge: RunnerChallenge): Promise<Record<string, string>> {
-    const paid = await payer.pay(
-      challenge.paymentParams,
-      challenge.manifestId,
-      this.#options.upfrontSeconds ?? 10,
-    );
-    if (paid === undefined)
-      throw new GatewayError(
-        "PAYMENT_REQUIRED",
-        "the payer made no payment for the live runner's challenge",
-        402,
-      );
-    return paid;
+    try {
+      return await payChallenge(payer, challenge, this.#options.upfrontSeconds ?? 10);
+    } catch (err) {
+      throw asGatewayError(err);
+    }
   }
 
   /** Stops every session still open and closes the connections. */
@@ -305,16 +297,11 @@ export class RunnerSession implements AsyncDisposable {
   readonly id: string;
   readonly appUrl: string;
   readonly controlUrl: string;
-  /** Top-ups the orchestrator accepted. */
-  topUps = 0;
-  /** The last top-up failure, if any (a 4xx other than 408/429 ends the top-ups). */
-  lastPaymentError: Error | undefined;
   readonly #client: RunnerClient;
   readonly #options: SessionOptions;
   readonly #released = new AbortController();
-  #timer: NodeJS.Timeout | undefined;
-  #paymentParams: string | undefined;
-  #paying = false;
+  /** The top-up loop of a paid session (src/payments/runner-payer.ts). */
+  readonly #payments: RunnerTopUps | undefined;
 
   constructor(client: RunnerClient, id: string, appUrl: string, controlUrl: string, options: SessionOptions) {
     this.#client = client;
@@ -323,11 +310,30 @@ export class RunnerSession implements AsyncDisposable {
     this.controlUrl = controlUrl;
     this.#options = options;
     const { challenge, payer } = options;
-    if (challenge !== undefined && payer !== undefined) {
-      this.#paymentParams = challenge.paymentParams;
-      this.#timer = setInterval(() => void this.topUp(), options.topUpEveryMs);
-      this.#timer.unref();
-    }
+    if (challenge !== undefined && payer !== undefined)
+      this.#payments = new RunnerTopUps({
+        payer,
+        challenge,
+        controlUrl,
+        everyMs: options.topUpEveryMs,
+        seconds: options.topUpSeconds,
+        post: async (url, headers) => {
+          const res = await this.#client.request(url, { method: "POST" }, headers);
+          return { status: res.status, body: await readBytes(res.body) };
+        },
+        onGone: () => this.#release(),
+      });
+  }
+
+  /** Top-ups the orchestrator accepted. */
+  get topUps(): number {
+    return this.#payments?.accepted ?? 0;
+  }
+
+  /** The last top-up failure, if any (a 4xx other than 408/429 ends the top-ups). */
+  get lastPaymentError(): Error | undefined {
+    const err = this.#payments?.lastError;
+    return err === undefined ? undefined : (asGatewayError(err) as Error);
   }
 
   /** True once stopped, or once the orchestrator said the session is gone (a top-up's 404). */
@@ -342,38 +348,8 @@ export class RunnerSession implements AsyncDisposable {
 
   /** Pays one top-up now (the timer calls this); false when it was not accepted. */
   async topUp(): Promise<boolean> {
-    const { challenge, payer, topUpSeconds } = this.#options;
-    if (challenge === undefined || payer === undefined || this.#paymentParams === undefined) return false;
-    if (this.released || this.#paying) return false;
-    this.#paying = true;
-    try {
-      const headers = await payer.pay(this.#paymentParams, challenge.manifestId, topUpSeconds);
-      if (headers === undefined) return false; // the payer's credit covers this period
-      const url = challenge.paymentUrl ?? `${this.controlUrl}/payment`;
-      const res = await this.#client.request(url, { method: "POST" }, headers);
-      if (res.status === 200) {
-        const bytes = await readBytes(res.body);
-        try {
-          const info = fromBinary(PaymentResultSchema, bytes).info;
-          if (info !== undefined) this.#paymentParams = refreshPaymentParams(this.#paymentParams, info);
-        } catch {
-          // not a PaymentResult: keep the params
-        }
-        this.topUps++;
-        return true;
-      }
-      const err = await errorOf(res, "live runner top-up");
-      this.lastPaymentError = err;
-      if (res.status === 404) this.#release();
-      else if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429)
-        this.#stopPaying();
-      return false;
-    } catch (err) {
-      this.lastPaymentError = err as Error;
-      return false;
-    } finally {
-      this.#paying = false;
-    }
+    if (this.released) return false;
+    return (await this.#payments?.topUp()) ?? false;
   }
 
   /** A request to the app: `{app_url}/{path}`. */
@@ -400,8 +376,7 @@ export class RunnerSession implements AsyncDisposable {
   }
 
   #stopPaying(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#payments?.stop();
   }
 
   #release(): void {
