@@ -33,6 +33,7 @@ export const BENCHES: Bench[] = [
   { name: "gateway", run: async (o) => (await import("./gateway/run.ts")).gatewayBench(o) },
   { name: "memory", run: async (o) => (await import("./memory/run.ts")).memoryBench(o) },
   { name: "signer", run: async (o) => (await import("./signer/run.ts")).signerBench(o) },
+  { name: "runner-proxy", run: async (o) => (await import("./runner-proxy/run.ts")).runnerProxyBench(o) },
 ];
 
 /** What {@link runAll} gives back. */

@@ -171,11 +171,15 @@ export interface WsClient {
   close(): void;
 }
 
-/** Opens a WebSocket over HTTPS (HTTP/1.1 upgrade); resolves with the status when it was refused. */
+/**
+ * Opens a WebSocket over HTTP or HTTPS (HTTP/1.1 upgrade, self-signed certificates accepted); resolves
+ * with the status when it was refused.
+ */
 export function wsConnect(url: string): Promise<WsClient> {
   const u = new URL(url);
+  const request = u.protocol === "https:" ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(u, {
+    const req = request(u, {
       rejectUnauthorized: false,
       agent: false,
       headers: {
@@ -218,6 +222,26 @@ export function wsConnect(url: string): Promise<WsClient> {
     });
     req.on("error", reject);
     req.end();
+  });
+}
+
+/**
+ * The server side of a WebSocket (a runner's `upgrade` hook): answers the 101 and sends `reply(text)`
+ * for every text frame received (nothing when it returns undefined).
+ */
+export function acceptWebSocket(
+  req: IncomingMessage,
+  socket: Duplex,
+  reply: (text: string) => string | undefined,
+): void {
+  const accept = createHash("sha1").update(`${req.headers["sec-websocket-key"]}${GUID}`).digest("base64");
+  socket.on("error", () => {});
+  socket.write(
+    `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+  );
+  onFrames(socket, (t) => {
+    const out = reply(t);
+    if (out !== undefined) socket.write(frame(out, false));
   });
 }
 
@@ -281,13 +305,7 @@ export async function startTinyRunner(): Promise<TinyRunner> {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     state.last = req.headers;
-    const accept = createHash("sha1").update(`${req.headers["sec-websocket-key"]}${GUID}`).digest("base64");
-    socket.write(
-      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
-    );
-    onFrames(socket, (t) =>
-      socket.write(frame(`echo:${t}:${req.headers["livepeer-session-id"] ?? ""}`, false)),
-    );
+    acceptWebSocket(req, socket, (t) => `echo:${t}:${req.headers["livepeer-session-id"] ?? ""}`);
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

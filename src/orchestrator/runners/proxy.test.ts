@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
+import { createServer, request, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { test } from "node:test";
-import { checkProxyTarget, ProxyTemplate, targetUrl } from "./proxy.ts";
+import { checkProxyTarget, ProxyTemplate, proxyHttp, targetUrl } from "./proxy.ts";
 
 test("the default template is {serviceUri}/run/{proxy} and matches only its host and prefix", () => {
   const t = new ProxyTemplate(undefined, "https://orch.example:8935/");
@@ -50,4 +52,45 @@ test("targetUrl joins the runner path and the app path with one slash and keeps 
   assert.equal(targetUrl("http://r:1", "a/b", "?x=1").toString(), "http://r:1/a/b?x=1");
   assert.equal(targetUrl("http://r:1/base/", "/a", "").toString(), "http://r:1/base/a");
   assert.equal(targetUrl("http://r:1/base", "", "").toString(), "http://r:1/base/");
+});
+
+test("proxyHttp turns Nagle off on the client's HTTP/1.1 connection (else each write after the headers waits ~40 ms for a delayed ACK)", async (t) => {
+  const listen = async (server: Server): Promise<string> => {
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    t.after(() => new Promise<void>((r) => server.close(() => r())));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  };
+  const runner = await listen(
+    createServer((req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.end(`data: ${req.headers["livepeer-session-id"]}\n\n`);
+    }),
+  );
+  const noDelay: (boolean | undefined)[] = [];
+  const front = await listen(
+    createServer((req, res) => {
+      const socket = res.socket;
+      assert.ok(socket);
+      const original = socket.setNoDelay.bind(socket);
+      socket.setNoDelay = (on?: boolean) => {
+        noDelay.push(on);
+        return original(on);
+      };
+      const session = { route: "r", sessionId: "s1", token: "t", control: "http://o/runner/r/session/s1" };
+      void proxyHttp(req, res, targetUrl(runner, "sse", ""), session);
+    }),
+  );
+  const text = await new Promise<string>((resolve, reject) => {
+    request(`${front}/x`, { agent: false }, (res) => {
+      let got = "";
+      res.on("data", (c) => {
+        got += c;
+      });
+      res.on("end", () => resolve(got));
+    })
+      .on("error", reject)
+      .end();
+  });
+  assert.equal(text, "data: s1\n\n");
+  assert.deepEqual(noDelay, [true]);
 });

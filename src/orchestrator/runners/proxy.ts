@@ -138,6 +138,10 @@ export function proxyHttp(
       for (const [k, v] of Object.entries(answer.headers))
         if (v !== undefined && !HOP_BY_HOP_ANSWER.has(k)) headers[k] = v;
       const out = res as ServerResponse;
+      // The headers go out at once and the body follows in its own writes (SSE): without TCP_NODELAY
+      // (the HTTP/2 server's HTTP/1.1 connections do not set it) each write after the first waits
+      // for the client's delayed ACK, about 40 ms.
+      if ((req as IncomingMessage).httpVersionMajor === 1) out.socket?.setNoDelay(true);
       out.writeHead(answer.statusCode ?? 502, headers);
       (res as { flushHeaders?: () => void }).flushHeaders?.();
       answer.on("data", (chunk: Buffer) => {
