@@ -8,7 +8,12 @@ const base: DevNetworkSummary = {
   mode: "offchain",
   readyMs: 1234,
   dataDir: "/tmp/x",
-  gateway: { url: "http://127.0.0.1:8937", dashboard: "http://127.0.0.1:8937/dashboard" },
+  gateway: {
+    url: "http://127.0.0.1:8937",
+    dashboard: "http://127.0.0.1:8937/dashboard",
+    live: "http://127.0.0.1:8937/live",
+    whip: "http://127.0.0.1:8937/live/video-to-video/obs/whip?pipeline=green-tint",
+  },
   orchestrator: { url: "https://127.0.0.1:8935", secret: "dev-s3cret" },
   accounts: [],
   containers: [
@@ -55,6 +60,12 @@ test("offchain summary: URLs, ready time, a curl through the gateway, no chain o
   const text = formatSummary(base);
   assert.match(text, /\(offchain\) ready in 1\.23 s/);
   assert.match(text, /dashboard +http:\/\/127\.0\.0\.1:8937\/dashboard/);
+  // the live page and a WHIP URL for OBS (issue 16)
+  assert.match(text, /live page +http:\/\/127\.0\.0\.1:8937\/live /);
+  assert.match(
+    text,
+    /WHIP \(OBS\) +http:\/\/127\.0\.0\.1:8937\/live\/video-to-video\/obs\/whip\?pipeline=green-tint/,
+  );
   assert.match(text, /curl -s http:\/\/127\.0\.0\.1:8937\/text-reverse -H 'content-type: application\/json'/);
   assert.match(text, /Authorization: dev-s3cret/);
   assert.doesNotMatch(text, /chain RPC|Accounts/);

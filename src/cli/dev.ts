@@ -67,6 +67,9 @@ export function formatSummary(s: DevNetworkSummary): string {
   if (s.gateway) {
     out(`  gateway       ${s.gateway.url}`);
     out(`  dashboard     ${s.gateway.dashboard}`);
+    if (s.gateway.live)
+      out(`  live page     ${s.gateway.live}   (publish your camera to green-tint, watch the output)`);
+    if (s.gateway.whip) out(`  WHIP (OBS)    ${s.gateway.whip}`);
   } else out("  gateway       not started");
   if (s.signer)
     out(`  signer        ${s.signer.url}   (the gateway pays through it as ${s.signer.address}; no key)`);
@@ -117,6 +120,10 @@ export function formatSummary(s: DevNetworkSummary): string {
       `  npm run -s tributary -- job live --gateway ${s.gateway.url} --model ${GREEN_TINT_MODEL} --testsrc --duration 10s --params '{"green":100}' --output out.mp4`,
     );
     out(`  # what the network offers: open ${s.gateway.dashboard}`);
+    if (s.gateway.live)
+      out(
+        `  # your camera through green-tint, in a browser: open ${s.gateway.live} (OBS 30+: docs/webrtc.md#obs)`,
+      );
   }
   if (s.signedEthAddressHeader) {
     out("  # a job token with the orchestrator's ticket params for the gateway account");

@@ -103,7 +103,11 @@ export interface DevNetworkSummary {
   /** Time to ready in ms (from `startedAt`). */
   readyMs: number;
   dataDir: string;
-  gateway?: { url: string; dashboard: string };
+  /**
+   * The gateway: its URL, the dashboard, the live page (`live`: publish a browser camera, watch the
+   * output) and a WHIP URL on green-tint for OBS or any WHIP client (`whip`).
+   */
+  gateway?: { url: string; dashboard: string; live?: string; whip?: string };
   /** With `remoteSigner`: the signer the gateway pays through, and the bearer token it sends. */
   signer?: { url: string; address: string; token: string };
   orchestrator: { url: string; secret: string };
@@ -367,7 +371,12 @@ export async function startDevNetwork(options: DevNetworkOptions = {}): Promise<
           stop: close,
         };
       });
-      summary.gateway = { url: gateway.gw.url, dashboard: `${gateway.gw.url}/dashboard` };
+      summary.gateway = {
+        url: gateway.gw.url,
+        dashboard: `${gateway.gw.url}/dashboard`,
+        live: `${gateway.gw.url}/live`,
+        whip: `${gateway.gw.url}/live/video-to-video/obs/whip?pipeline=${GREEN_TINT_MODEL}`,
+      };
       if (gateway.onchain && summary.signedEthAddressHeader) {
         // One real ticket (never sent) for `tributary payment decode`: it shows what the gateway pays with.
         try {

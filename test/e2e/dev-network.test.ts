@@ -235,6 +235,18 @@ describe("tributary dev", { concurrency: false }, () => {
       const dash = await fetch(s.summary.gateway.dashboard);
       assert.equal(dash.status, 200);
       await dash.text();
+      // the printed live page is served, and offers green-tint
+      assert.equal(s.summary.gateway.live, `${s.summary.gateway.url}/live`);
+      const livePage = await fetch(s.summary.gateway.live);
+      assert.equal(livePage.status, 200);
+      await livePage.text();
+      const models = (await (await fetch(`${s.summary.gateway.url}/live/page/models`)).json()) as {
+        models: { model_id: string }[];
+      };
+      assert.ok(
+        models.models.some((m) => m.model_id === "green-tint"),
+        JSON.stringify(models),
+      );
     } finally {
       await stopAndCheck(s);
     }
