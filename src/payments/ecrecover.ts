@@ -2,24 +2,36 @@
  * secp256k1 public-key recovery, the dominant cost of ticket validation.
  *
  * Uses libsecp256k1 through the `secp256k1` package's prebuilt N-API binding when it loads (the same C
- * library go-ethereum's `crypto.Ecrecover` uses with cgo), and viem's pure-JavaScript implementation
- * otherwise. bench/payments/validate.ts measured the JavaScript path at about 1/35 of go-ethereum's
- * rate and the native one on par with it; {@link ecrecoverBackend} says which one runs, and
- * {@link usePureJsSecp256k1} forces the JavaScript one (the CLI does when
- * `TRIBUTARY_PURE_JS_SECP256K1=1`).
+ * library go-ethereum's `crypto.Ecrecover` uses with cgo), called directly with one reused output
+ * buffer, and viem's pure-JavaScript implementation otherwise. bench/payments/validate.ts measured
+ * the JavaScript path at about 1/35 of go-ethereum's rate and the native one close to it;
+ * {@link ecrecoverBackend} says which one runs, and {@link usePureJsSecp256k1} forces the JavaScript
+ * one (the CLI does when `TRIBUTARY_PURE_JS_SECP256K1=1`).
+ *
+ * A process may hand recoveries to worker threads (verify-pool.ts, installed with
+ * {@link useRecoveryPool}) so that they use every core; {@link recoverSigner} then sends them there.
  */
 import { createRequire } from "node:module";
+import { dirname } from "node:path";
 import { type Address, bytesToHex, recoverAddress } from "viem";
-import { keccak256Hex } from "../protocol/keccak.ts";
+import { bytesToHexDigits } from "../protocol/bigint-bytes.ts";
+import { keccak256 } from "../protocol/keccak.ts";
 
+/** The binding's own object: `ecdsaRecover` writes the 65-byte uncompressed key and returns 0, or an error code. */
 interface NativeSecp256k1 {
-  ecdsaRecover(sig: Uint8Array, recid: number, msg32: Uint8Array, compressed: boolean): Uint8Array;
+  ecdsaRecover(output: Uint8Array, sig64: Uint8Array, recid: number, msg32: Uint8Array): number;
 }
 
 function loadNative(): NativeSecp256k1 | undefined {
   try {
-    // `secp256k1/bindings` is the native build only (no silent fallback to the slow `elliptic` path).
-    return createRequire(import.meta.url)("secp256k1/bindings") as NativeSecp256k1;
+    // The prebuilt binary only, found as `secp256k1/bindings` finds it, but without its argument
+    // checks and output allocation (the lengths are checked here): no fallback to its slow `elliptic` path.
+    const require = createRequire(import.meta.url);
+    const bindings = require.resolve("secp256k1/bindings");
+    const nodeGypBuild = createRequire(bindings)("node-gyp-build") as (dir: string) => {
+      Secp256k1: new () => NativeSecp256k1;
+    };
+    return new (nodeGypBuild(dirname(bindings)).Secp256k1)();
   } catch {
     return undefined;
   }
@@ -27,6 +39,8 @@ function loadNative(): NativeSecp256k1 | undefined {
 
 const loaded = loadNative();
 let native = loaded;
+/** The uncompressed public key of the last native recovery (recovery is synchronous). */
+const pubkey = new Uint8Array(65);
 
 /** Which implementation {@link recoverSigner} uses: `"libsecp256k1"` or `"javascript"`. */
 export let ecrecoverBackend: "libsecp256k1" | "javascript" = native ? "libsecp256k1" : "javascript";
@@ -40,26 +54,64 @@ export function usePureJsSecp256k1(pure = true): void {
   ecrecoverBackend = native ? "libsecp256k1" : "javascript";
 }
 
+/** Somewhere else to run recoveries (verify-pool.ts's worker threads). */
+export interface RecoveryPool {
+  /** How many recoveries it runs at once. */
+  readonly threads: number;
+  /** True when a recovery should go to the pool rather than run on this thread now. */
+  wants(): boolean;
+  /** {@link recoverSignerHere} on a worker thread. */
+  recover(digest: Uint8Array, sig: Uint8Array): Promise<Address | undefined>;
+}
+
+let pool: RecoveryPool | undefined;
+
 /**
- * Recovers the address (lower-case hex; compare with `isAddressEqual`) that signed the 32-byte `digest` with the 65-byte r ‖ s ‖ v signature
- * (v = 27/28). Returns undefined when no key recovers (an invalid r or s). Range checks on v and s
- * are the caller's (go-livepeer checks them before recovery, and so does `checkSig`).
+ * Sends {@link recoverSigner}'s recoveries to `p` from now on (undefined: run them on this thread).
+ * Returns the pool it replaces.
  */
-export async function recoverSigner(digest: Uint8Array, sig: Uint8Array): Promise<Address | undefined> {
+export function useRecoveryPool(p: RecoveryPool | undefined): RecoveryPool | undefined {
+  const before = pool;
+  pool = p;
+  return before;
+}
+
+/** How many recoveries can run at once: the installed pool's threads, or 1. */
+export function recoveryParallelism(): number {
+  return pool?.threads ?? 1;
+}
+
+/**
+ * Recovers the address (lower-case hex; compare with `isAddressEqual`) that signed the 32-byte `digest`
+ * with the 65-byte r ‖ s ‖ v signature (v = 27/28). Returns undefined when no key recovers (an
+ * invalid r or s). Range checks on v and s are the caller's (go-livepeer checks them before
+ * recovery, and so does `checkSig`). Runs on the installed {@link useRecoveryPool} when it wants the work.
+ */
+export function recoverSigner(digest: Uint8Array, sig: Uint8Array): Promise<Address | undefined> {
+  if (pool?.wants() && digest.length === 32 && sig.length === 65) return pool.recover(digest, sig);
+  return recoverSignerHere(digest, sig);
+}
+
+/** {@link recoverSigner} on this thread, whatever pool is installed. */
+export async function recoverSignerHere(digest: Uint8Array, sig: Uint8Array): Promise<Address | undefined> {
+  if (native) return recoverSignerNative(digest, sig);
   if (digest.length !== 32 || sig.length !== 65) return undefined;
-  const v = sig[64]!;
-  if (native) {
-    try {
-      const pub = native.ecdsaRecover(sig.subarray(0, 64), v - 27, digest, false);
-      // Lower-case hex: EIP-55 checksumming costs another keccak and callers compare case-insensitively.
-      return `0x${keccak256Hex(pub.subarray(1)).slice(26)}`;
-    } catch {
-      return undefined;
-    }
-  }
   try {
     return await recoverAddress({ hash: bytesToHex(digest), signature: bytesToHex(sig) });
   } catch {
     return undefined;
   }
+}
+
+/**
+ * {@link recoverSigner} with libsecp256k1, synchronously; undefined also when the binding did not
+ * load (check {@link ecrecoverBackend}).
+ */
+export function recoverSignerNative(digest: Uint8Array, sig: Uint8Array): Address | undefined {
+  if (!native || digest.length !== 32 || sig.length !== 65) return undefined;
+  const recid = sig[64]! - 27;
+  if (recid < 0 || recid > 3) return undefined;
+  if (native.ecdsaRecover(pubkey, sig.subarray(0, 64), recid, digest) !== 0) return undefined;
+  // Lower-case hex: EIP-55 checksumming costs another keccak and callers compare case-insensitively.
+  return `0x${bytesToHexDigits(keccak256(pubkey.subarray(1)).subarray(12))}`;
 }

@@ -18,7 +18,7 @@ import { MemoryNonceStore, type NonceStore } from "./nonce-store.ts";
 import { type ProcessPaymentResult, processPaymentBatch } from "./payment-batch.ts";
 import { Rat } from "./rational.ts";
 import { checkSig } from "./signature.ts";
-import { auxData, isWinningTicket, isZeroHash, recipientRandHash, ticketHash } from "./ticket.ts";
+import { auxData, isWinningTicket, isZeroHash, recipientRandHash, ticketHashBytes } from "./ticket.ts";
 import { TicketSizing, type TicketSizingOptions } from "./ticket-sizing.ts";
 import type {
   Payment,
@@ -52,6 +52,19 @@ export interface RecipientOptions extends TicketSizingOptions {
   transaction?: <T>(fn: () => T) => T;
 }
 
+/** Everything recipientRand is derived from, besides the secret. */
+interface RandInputs {
+  seed: bigint;
+  sender: Address;
+  faceValue: bigint;
+  winProb: bigint;
+  expirationBlock: bigint;
+  num: bigint;
+  den: bigint;
+  creationRound: bigint;
+  creationRoundBlockHash: Hex;
+}
+
 /** What happened to one ticket. */
 export interface ReceiveResult {
   /** The ticket wins: queue it for redemption (even when `error` is set). */
@@ -75,6 +88,8 @@ export class Recipient {
   readonly #nonces: NonceStore;
   readonly #random: (n: number) => Uint8Array;
   readonly #transaction: <T>(fn: () => T) => T;
+  /** The last recipientRand derived for a ticket, with its inputs (a payment's tickets share them). */
+  #lastRand: { key: RandInputs; rand: bigint; hash: string } | undefined;
 
   constructor(o: RecipientOptions) {
     this.address = o.address;
@@ -242,15 +257,7 @@ export class Recipient {
 
   /** Every check of {@link Recipient.receiveTicket} before the nonce; writes nothing. */
   async #check(ticket: Ticket, sig: Hex, seed: bigint, price: Rat): Promise<ReceiveResult> {
-    const rand = this.recipientRand(
-      seed,
-      ticket.sender,
-      ticket.faceValue,
-      ticket.winProb,
-      ticket.paramsExpirationBlock,
-      price,
-      ticket,
-    );
+    const { rand, hash: randHash } = this.#ticketRand(ticket, seed, price);
     try {
       await this.validateSender(ticket.sender);
     } catch (err) {
@@ -280,14 +287,14 @@ export class Recipient {
         "invalid ticket sender",
       );
     }
-    if (recipientRandHash(rand).toLowerCase() !== ticket.recipientRandHash.toLowerCase()) {
+    if (randHash !== ticket.recipientRandHash.toLowerCase()) {
       return fatal(
         "INVALID_RECIPIENT_RAND",
         "ticket params do not match what this orchestrator quoted (seed, face value, win probability, expiration block or params, or expected price changed, or the orchestrator restarted); fetch fresh ticket params and echo them exactly",
         "invalid recipientRand for ticket recipientRandHash",
       );
     }
-    const check = await checkSig(ticket.sender, ticketHash(ticket), sig);
+    const check = await checkSig(ticket.sender, ticketHashBytes(ticket), sig);
     if (!check.valid) {
       return {
         won: false,
@@ -300,6 +307,50 @@ export class Recipient {
       };
     }
     return { won: isWinningTicket(sig, rand, ticket.winProb), recipientRand: rand };
+  }
+
+  /**
+   * recipientRand and its hash (lower-case) for a ticket: the HMAC and the hash are a pure function of
+   * the ticket params, seed and price, so a payment's tickets (which share them) derive them once.
+   */
+  #ticketRand(ticket: Ticket, seed: bigint, price: Rat): { rand: bigint; hash: string } {
+    const last = this.#lastRand;
+    const k = last?.key;
+    if (
+      k !== undefined &&
+      k.seed === seed &&
+      k.sender === ticket.sender &&
+      k.faceValue === ticket.faceValue &&
+      k.winProb === ticket.winProb &&
+      k.expirationBlock === ticket.paramsExpirationBlock &&
+      k.num === price.num &&
+      k.den === price.den &&
+      k.creationRound === ticket.creationRound &&
+      k.creationRoundBlockHash === ticket.creationRoundBlockHash
+    )
+      return last!;
+    const rand = this.recipientRand(
+      seed,
+      ticket.sender,
+      ticket.faceValue,
+      ticket.winProb,
+      ticket.paramsExpirationBlock,
+      price,
+      ticket,
+    );
+    const key: RandInputs = {
+      seed,
+      sender: ticket.sender,
+      faceValue: ticket.faceValue,
+      winProb: ticket.winProb,
+      expirationBlock: ticket.paramsExpirationBlock,
+      num: price.num,
+      den: price.den,
+      creationRound: ticket.creationRound,
+      creationRoundBlockHash: ticket.creationRoundBlockHash,
+    };
+    this.#lastRand = { key, rand, hash: recipientRandHash(rand).toLowerCase() };
+    return this.#lastRand;
   }
 
   /** Records the nonce of a checked ticket, then checks its params expiry (synchronous). */

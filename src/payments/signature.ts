@@ -7,21 +7,35 @@
  * Verification, in go-livepeer's order: length 65, s ≤ n/2, v ∈ {27, 28}, then recovery and an
  * address comparison.
  */
-import {
-  type Address,
-  getAddress,
-  type Hex,
-  hexToBytes,
-  isAddressEqual,
-  keccak256,
-  size,
-  stringToBytes,
-} from "viem";
+import { type Address, getAddress, type Hex, hexToBytes, size, stringToBytes } from "viem";
 import type { LocalAccount } from "viem/accounts";
 import { TributaryError } from "../node/errors.ts";
-import { personalMessageDigest } from "../protocol/keccak.ts";
+import { hexInto, uintToFixedBytes } from "../protocol/bigint-bytes.ts";
+import { keccak256, personalMessageDigest } from "../protocol/keccak.ts";
 import { SECP256K1_HALF_N } from "./constants.ts";
 import { recoverSigner } from "./ecrecover.ts";
+
+const HALF_N = uintToFixedBytes(SECP256K1_HALF_N);
+
+/** True when the 32 bytes at `s[offset…]` exceed n/2 (a high-s signature). */
+function highS(s: Uint8Array, offset: number): boolean {
+  for (let i = 0; i < 32; i++) {
+    const d = s[offset + i]! - HALF_N[i]!;
+    if (d !== 0) return d > 0;
+  }
+  return false;
+}
+
+/** The personal-sign digest of a 32-byte message (a hash: the common case) built in one reused buffer. */
+const PREFIX32 = stringToBytes("\x19Ethereum Signed Message:\n32");
+const personal32 = new Uint8Array(PREFIX32.length + 32);
+personal32.set(PREFIX32);
+
+function personalDigest(msg: Uint8Array): Uint8Array {
+  if (msg.length !== 32) return personalMessageDigest(msg);
+  personal32.set(msg, PREFIX32.length);
+  return keccak256(personal32);
+}
 
 /** Why a signature failed verification; the texts are go-livepeer's. */
 export type SigFailure =
@@ -71,15 +85,16 @@ export async function signPersonal(
  * why it failed. Never throws.
  */
 export async function checkSig(expected: Address, msg: Hex | Uint8Array, sig: Hex): Promise<SigCheck> {
-  if (!/^0x[0-9a-fA-F]{130}$/.test(sig)) return { valid: false, reason: "invalid signature length" };
-  const s = BigInt(`0x${sig.slice(66, 130)}`);
-  if (s > SECP256K1_HALF_N) return { valid: false, reason: "signature s value too high" };
-  const v = Number.parseInt(sig.slice(130, 132), 16);
+  const bytes = new Uint8Array(65);
+  if (!sig.startsWith("0x") || !hexInto(sig, 65, bytes))
+    return { valid: false, reason: "invalid signature length" };
+  if (highS(bytes, 32)) return { valid: false, reason: "signature s value too high" };
+  const v = bytes[64];
   if (v !== 27 && v !== 28) return { valid: false, reason: "signature v value must be 27 or 28" };
-  const bytes = typeof msg === "string" ? hexToBytes(msg) : msg;
-  const signer = await recoverSigner(personalMessageDigest(bytes), hexToBytes(sig));
+  const signer = await recoverSigner(personalDigest(typeof msg === "string" ? hexToBytes(msg) : msg), bytes);
   if (signer === undefined) return { valid: false, reason: "signature recovery failed" };
-  if (!isAddressEqual(signer, expected))
+  // `signer` is lower-case hex; `expected` may be checksummed
+  if (signer !== expected.toLowerCase())
     return { valid: false, reason: "signer mismatch", signer: getAddress(signer) };
   return { valid: true, signer: expected };
 }

@@ -3,9 +3,9 @@
  * (docs/spec/payments.md#auxdata, #ticket-hash, #winning-rule; go-livepeer pm/ticket.go, pm/validator.go).
  * Pure functions; byte-compatible with go-livepeer and TicketBroker.getTicketHash.
  */
-import { type Address, concat, type Hex, hexToBytes } from "viem";
-import { uintToFixedBytes } from "../protocol/bigint-bytes.ts";
-import { keccak256Hex } from "../protocol/keccak.ts";
+import { type Address, type Hex, hexToBytes } from "viem";
+import { bytesToBigInt, hexInto, uintInto, uintToFixedBytes } from "../protocol/bigint-bytes.ts";
+import { keccak256, keccak256Hex } from "../protocol/keccak.ts";
 import { MAX_WIN_PROB } from "./constants.ts";
 import { Rat } from "./rational.ts";
 import type {
@@ -34,13 +34,23 @@ export function auxData(params: TicketExpirationParams): Uint8Array {
   if (params.creationRound === 0n && isZeroHash(hash)) return new Uint8Array(0);
   const out = new Uint8Array(64);
   const round = params.creationRound < 0n ? -params.creationRound : params.creationRound;
-  out.set(uintToFixedBytes(round % (1n << 256n)), 0);
-  out.set(hexToBytes(hash, { size: 32 }), 32);
+  uintInto(round, 32, out, 0); // mod 2^256
+  putHex(hash, 32, out, 32);
   return out;
 }
 
-function addressBytes(a: Address): Uint8Array {
-  return hexToBytes(a, { size: 20 });
+/**
+ * Writes the `size`-byte hex value at `out[offset…]`; anything but exactly `size` bytes of hex goes
+ * through viem's `hexToBytes(hex, { size })` (which right-pads a shorter value and throws otherwise).
+ */
+function putHex(hex: Hex, size: number, out: Uint8Array, offset: number): void {
+  if (!hexInto(hex, size, out, offset)) out.set(hexToBytes(hex, { size }), offset);
+}
+
+/** A uint256 into `out[offset…]`, throwing RangeError when out of range (as {@link uintToFixedBytes}). */
+function putUint(value: bigint, out: Uint8Array, offset: number): void {
+  if (value < 0n || value >> 256n !== 0n) uintToFixedBytes(value); // throws the RangeError
+  uintInto(value, 32, out, offset);
 }
 
 /**
@@ -48,16 +58,21 @@ function addressBytes(a: Address): Uint8Array {
  * senderNonce(32) ‖ recipientRandHash(32) ‖ auxData(0|64) — `abi.encodePacked` of the Solidity tuple.
  */
 export function ticketHashPreimage(ticket: Ticket): Uint8Array {
-  const aux = auxData(ticket);
-  const buf = new Uint8Array(168 + aux.length);
-  buf.set(addressBytes(ticket.recipient), 0);
-  buf.set(addressBytes(ticket.sender), 20);
-  buf.set(uintToFixedBytes(ticket.faceValue), 40);
-  buf.set(uintToFixedBytes(ticket.winProb), 72);
-  buf.set(uintToFixedBytes(BigInt(ticket.senderNonce)), 104);
-  buf.set(hexToBytes(ticket.recipientRandHash, { size: 32 }), 136);
-  buf.set(aux, 168);
+  const withAux = !(ticket.creationRound === 0n && isZeroHash(ticket.creationRoundBlockHash));
+  const buf = new Uint8Array(withAux ? 232 : 168);
+  putHex(ticket.recipient, 20, buf, 0);
+  putHex(ticket.sender, 20, buf, 20);
+  putUint(ticket.faceValue, buf, 40);
+  putUint(ticket.winProb, buf, 72);
+  putUint(BigInt(ticket.senderNonce), buf, 104);
+  putHex(ticket.recipientRandHash, 32, buf, 136);
+  if (withAux) buf.set(auxData(ticket), 168);
   return buf;
+}
+
+/** keccak256 of {@link ticketHashPreimage} as 32 bytes. */
+export function ticketHashBytes(ticket: Ticket): Uint8Array {
+  return keccak256(ticketHashPreimage(ticket));
 }
 
 /** keccak256 of {@link ticketHashPreimage}: the hash the sender signs and the broker marks used. */
@@ -85,7 +100,17 @@ export function recipientRandHash(recipientRand: bigint): Hex {
  * the raw signature bytes as sent.
  */
 export function isWinningTicket(sig: Hex, recipientRand: bigint, winProb: bigint): boolean {
-  return BigInt(keccak256Hex(concat([hexToBytes(sig), uintToFixedBytes(recipientRand)]))) < winProb;
+  const buf = new Uint8Array(97);
+  if (!hexInto(sig, 65, buf)) {
+    // not 65 bytes: hashed as sent all the same
+    const raw = hexToBytes(sig);
+    const other = new Uint8Array(raw.length + 32);
+    other.set(raw);
+    putUint(recipientRand, other, raw.length);
+    return bytesToBigInt(keccak256(other)) < winProb;
+  }
+  putUint(recipientRand, buf, 65);
+  return bytesToBigInt(keccak256(buf)) < winProb;
 }
 
 /** Builds one ticket from a batch's params (go-livepeer `pm.NewTicket`). */

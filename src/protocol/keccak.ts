@@ -48,10 +48,13 @@ export function usePureJsKeccak(pure = true): void {
   keccakBackend = NativeState ? "native" : "javascript";
 }
 
+/** One sponge reused by every call (hashing is synchronous; `initialize` resets it): a new one per hash cost more than the hash. */
+let state: InstanceType<KeccakStateCtor> | undefined;
+
 /** keccak256 of `data` as 32 bytes. */
 export function keccak256(data: Uint8Array): Uint8Array {
   if (!NativeState) return viemKeccak256(data, "bytes");
-  const state = new NativeState();
+  state ??= new NativeState();
   state.initialize(1088, 512); // keccak256: rate 1088 bits, capacity 512 bits
   state.absorb(Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
   state.absorbLastFewBits(0x01); // original Keccak padding (not SHA-3's 0x06)
