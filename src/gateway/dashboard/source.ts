@@ -163,7 +163,7 @@ export function createPoolDashboardSource(options: PoolDashboardSourceOptions): 
       const s = stats.get(url);
       const d = inSnapshot.get(url);
       const offers = t.info ? offersOf(t.info) : [];
-      const { capacity, inUse: capacityInUse } = orchestratorCapacity(offers);
+      const { capacity, inUse: capacityInUse, unknown } = orchestratorCapacity(offers);
       const failures = s?.failures ?? 0;
       const calls = (s?.successes ?? 0) + failures;
       if (failures > t.failures && s?.lastFailureAt !== undefined) {
@@ -223,6 +223,7 @@ export function createPoolDashboardSource(options: PoolDashboardSourceOptions): 
         ...(defaultPrice && { defaultPrice }),
         capacity,
         capacityInUse,
+        ...(unknown && { capacityUnknown: true }),
         history: {
           at: samples.map((x) => x.at),
           latencyMs: samples.map((x) => x.latencyMs),

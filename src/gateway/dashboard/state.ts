@@ -56,8 +56,14 @@ export interface DashboardOffer {
   modelId: string;
   capability: number;
   warm: boolean;
+  /**
+   * Slots the orchestrator advertises for it: the model constraint's capacity, or for BYOC the
+   * `capacities` entry of capability 37. 0 with `capacityUnknown` when it advertises none.
+   */
   capacity: number;
   capacityInUse: number;
+  /** It advertises no capacity for this (unknown, not 1 as selection assumes). */
+  capacityUnknown?: true;
   runnerVersion: string;
   price?: DashboardPrice;
 }
@@ -116,8 +122,11 @@ export interface DashboardOrchestrator {
    * ({@link stableDefaultPrice}): one value, not whichever answer came last.
    */
   defaultPrice?: DashboardPrice;
+  /** Sum of the known capacities of its offers (BYOC counted once; see `orchestratorCapacity`). */
   capacity: number;
   capacityInUse: number;
+  /** Some offer advertises no capacity: `capacity` counts only the others. */
+  capacityUnknown?: boolean;
   history: DashboardHistory;
 }
 
@@ -128,6 +137,8 @@ export interface DashboardProvider {
   warm: boolean;
   capacity: number;
   capacityInUse: number;
+  /** Advertises no capacity for this (unknown). */
+  capacityUnknown?: true;
   price?: DashboardPrice;
 }
 
@@ -141,8 +152,11 @@ export interface DashboardCapability {
   warm: number;
   /** Healthy providers without. */
   cold: number;
+  /** Sum of healthy providers' known capacity. */
   capacity: number;
   capacityInUse: number;
+  /** Healthy providers that advertise no capacity (not counted in `capacity`). */
+  capacityUnknown: number;
   /** Lowest price among healthy warm providers (else healthy cold ones). */
   bestPrice?: DashboardPrice;
   /** Healthy first, warm first, cheapest first. */
@@ -208,6 +222,16 @@ function shortDecimal(r: Rat): string {
 
 function trimZeros(s: string): string {
   return s.includes(".") ? s.replace(/0+$/, "").replace(/\.$/, "") : s;
+}
+
+/** A US dollar amount, e.g. `$0.0004213`, `$12.5`, `$1,204`. */
+export function formatUsd(usd: Rat): string {
+  return `$${shortDecimal(usd)}`;
+}
+
+/** The USD value of `wei` at `usdPerEth` dollars per ETH (exact to a millionth of a dollar per ETH). */
+export function weiToUsd(wei: Rat, usdPerEth: number): Rat {
+  return wei.mul(BigInt(Math.round(usdPerEth * 1_000_000))).div(10n ** 24n);
 }
 
 /** Wei amount in the largest readable denomination: `wei`, `gwei` (≥ 1e9 wei) or `ETH` (≥ 1e15 wei). */
@@ -306,6 +330,8 @@ export function offersOf(info: OrchestratorInfo): DashboardOffer[] {
     const o = offerFor(info, "byoc", p.constraint);
     if (o && !offers.some((x) => x.pipeline === "byoc" && x.modelId === p.constraint)) offers.push(o);
   }
+  // Selection assumes one slot where BYOC capacity is not advertised; the page says it is unknown.
+  const byocCapacity = info.capabilities?.capacities[37];
   return offers.map((o) => {
     const q = quotedPrice(info, o.pipeline, o.modelId);
     const price = q && priceView(q.wire, o.pipeline, q.source);
@@ -315,8 +341,9 @@ export function offersOf(info: OrchestratorInfo): DashboardOffer[] {
       modelId: o.modelId,
       capability: o.capability,
       warm: o.warm,
-      capacity: o.capacity,
+      capacity: o.pipeline === "byoc" ? (byocCapacity ?? 0) : o.capacity,
       capacityInUse: o.capacityInUse,
+      ...(o.pipeline === "byoc" && byocCapacity === undefined && { capacityUnknown: true as const }),
       runnerVersion: o.runnerVersion,
       ...(price && { price }),
     };
@@ -349,6 +376,7 @@ export function capabilityIndex(orchestrators: readonly DashboardOrchestrator[])
           cold: 0,
           capacity: 0,
           capacityInUse: 0,
+          capacityUnknown: 0,
           providers: [],
         };
         byKey.set(offer.key, c);
@@ -359,12 +387,14 @@ export function capabilityIndex(orchestrators: readonly DashboardOrchestrator[])
         warm: offer.warm,
         capacity: offer.capacity,
         capacityInUse: offer.capacityInUse,
+        ...(offer.capacityUnknown && { capacityUnknown: true as const }),
         ...(offer.price && { price: offer.price }),
       });
       if (isUsable(o.health)) {
         if (offer.warm) c.warm++;
         else c.cold++;
-        c.capacity += offer.capacity;
+        if (offer.capacityUnknown) c.capacityUnknown++;
+        else c.capacity += offer.capacity;
         c.capacityInUse += offer.capacityInUse;
       }
     }

@@ -203,6 +203,7 @@ describe("explorer aggregation", () => {
       capacity: 11,
       // A: 1 + 4, B: 3, C busy: 0 (live-runner slots are counted per app, not here).
       free: 8,
+      capacityUnknown: 0,
     });
   });
 
@@ -309,6 +310,47 @@ describe("explorer aggregation", () => {
     );
     assert.equal(v.orchestrators[0]?.capacity, 4, "not 8");
     assert.equal(v.totals.capacity, 4);
+  });
+
+  test("an orchestrator that advertises no BYOC capacity shows it unknown, not 1, and is not busy", () => {
+    const i = info([{ cap: CAPABILITY.TextToImage, model: "sd", warm: true, capacity: 2 }]);
+    // BYOC capabilities listed with prices, but no `capacities` entry for capability 37.
+    i.capabilitiesPrices.push({
+      $typeName: "net.PriceInfo",
+      capability: CAPABILITY.BYOC,
+      constraint: "echo",
+      pricePerUnit: 1n,
+      pixelsPerUnit: 1n,
+    });
+    const v = aggregate([{ url: "https://o:1", probe: ok(i) }], { now: 1 });
+    const o = v.orchestrators[0];
+    assert.equal(o?.state, "ok");
+    assert.equal(o?.capacity, 2, "only the model's advertised slots");
+    assert.equal(o?.capacityUnknown, true);
+    const echo = o?.offers.find((x) => x.key === "byoc/echo");
+    assert.deepEqual([echo?.capacity, echo?.capacityUnknown], [0, true]);
+    const cap = v.capabilities.find((c) => c.key === "byoc/echo");
+    assert.deepEqual([cap?.capacity, cap?.free, cap?.capacityUnknown, cap?.warm], [0, 0, 1, 1]);
+    assert.equal(cap?.providers[0]?.capacityUnknown, true);
+    assert.equal(v.totals.capacityUnknown, 1);
+    assert.equal(v.capabilities.find((c) => c.key === "text-to-image/sd")?.capacityUnknown, 0);
+  });
+
+  test("with a USD/ETH price every comparable price is also in dollars; without, none is", () => {
+    const v = aggregate(facts(), { now: 1, usdPerEth: 2000 });
+    assert.equal(v.usdPerEth, 2000);
+    const byoc = v.capabilities.find((c) => c.key === "byoc/echo");
+    // 1 gwei per second at $2000/ETH = $0.000002 per second; 3 gwei = $0.000006.
+    assert.equal(byoc?.priceMin?.usd, 0.000002);
+    assert.equal(byoc?.priceMin?.usdDisplay, "$0.000002 per second");
+    assert.equal(byoc?.priceMax?.usdDisplay, "$0.000006 per second");
+    const t2i = v.capabilities.find((c) => c.key === "text-to-image/sd");
+    // 500,000 wei per megapixel = $1e-9 per megapixel.
+    assert.equal(t2i?.priceMin?.usd, 1e-9);
+    assert.equal(view.usdPerEth, undefined);
+    assert.equal(view.capabilities.find((c) => c.key === "byoc/echo")?.priceMin?.usd, undefined);
+    for (const bad of [0, -1, Number.NaN])
+      assert.equal(aggregate(facts(), { now: 1, usdPerEth: bad }).capabilities[0]?.priceMin?.usd, undefined);
   });
 
   test("offchain facts (no chain) have no stake figures and take the address from the answer", () => {

@@ -18,7 +18,14 @@
  */
 import { Rat } from "../../payments/rational.ts";
 import type { OrchestratorInfo } from "../../protocol/gen/lp_rpc_pb.ts";
-import { comparableUnit, type DashboardOffer, formatWei, offersOf } from "../dashboard/state.ts";
+import {
+  comparableUnit,
+  type DashboardOffer,
+  formatUsd,
+  formatWei,
+  offersOf,
+  weiToUsd,
+} from "../dashboard/state.ts";
 import type { DashboardRunner } from "../discovery/runners.ts";
 
 /** What the chain says about one orchestrator (BondingManager + ServiceRegistry). */
@@ -93,6 +100,10 @@ export interface ComparablePrice {
   display: string;
   /** `capability`: a per-model price; `default`: the orchestrator's `price_info`. */
   source: "capability" | "default";
+  /** US dollars per comparable unit, when a USD/ETH price is known (`usdPerEth`). */
+  usd?: number;
+  /** e.g. `"$0.000005 per second"`. */
+  usdDisplay?: string;
 }
 
 /** One orchestrator as the explorer shows it. */
@@ -123,8 +134,11 @@ export interface ExplorerOrchestrator {
   /** When the facts shown were measured, ms since epoch. */
   probedAt?: number;
   offers: (DashboardOffer & { comparablePrice?: ComparablePrice })[];
+  /** Sum of its offers' known capacities ({@link orchestratorCapacity}). */
   capacity: number;
   free: number;
+  /** Some offer advertises no capacity: `capacity` and `free` count only the others. */
+  capacityUnknown?: boolean;
   hardware: ExplorerHardware[];
   runners: DashboardRunner[];
 }
@@ -137,6 +151,8 @@ export interface ExplorerProvider {
   warm: boolean;
   capacity: number;
   free: number;
+  /** It advertises no capacity for this: `capacity` and `free` are 0 and mean unknown. */
+  capacityUnknown?: true;
   price?: ComparablePrice;
   gpus: string[];
   latencyMs?: number;
@@ -158,10 +174,12 @@ export interface ExplorerCapability {
   cold: number;
   /** Providers listed, reachable or not. */
   providerCount: number;
-  /** Sum of reachable providers' capacity. */
+  /** Sum of reachable providers' known capacity. */
   capacity: number;
-  /** Sum of reachable providers' free capacity. */
+  /** Sum of reachable providers' free capacity (known capacities only). */
   free: number;
+  /** Reachable providers that advertise no capacity for it (not counted in `capacity`). */
+  capacityUnknown: number;
   /** Lowest and highest price among reachable providers, in the comparable unit. */
   priceMin?: ComparablePrice;
   priceMax?: ComparablePrice;
@@ -185,11 +203,15 @@ export interface ExplorerTotals {
   capabilities: number;
   capacity: number;
   free: number;
+  /** Reachable orchestrators with an offer of unknown capacity. */
+  capacityUnknown: number;
 }
 
 /** The explorer's whole view, served as JSON. */
 export interface ExplorerView {
   generatedAt: number;
+  /** The USD per ETH the `usd` prices were computed with (absent: no price feed configured). */
+  usdPerEth?: number;
   /** Current round when read from the chain. */
   round?: string;
   totals: ExplorerTotals;
@@ -204,16 +226,24 @@ export function isReachable(state: ExplorerState): boolean {
   return REACHABLE.has(state);
 }
 
-/** An offer's wire price in its pipeline's comparable unit. */
-export function comparablePrice(offer: DashboardOffer): ComparablePrice | undefined {
+/**
+ * An offer's wire price in its pipeline's comparable unit, and in US dollars when `usdPerEth` (a
+ * positive finite number) is given.
+ */
+export function comparablePrice(offer: DashboardOffer, usdPerEth?: number): ComparablePrice | undefined {
   if (offer.price === undefined) return undefined;
   const u = comparableUnit(offer.pipeline);
   const wei = Rat.parse(offer.price.weiPerUnit).mul(u.factor);
+  const usd =
+    usdPerEth !== undefined && usdPerEth > 0 && Number.isFinite(usdPerEth)
+      ? weiToUsd(wei, usdPerEth)
+      : undefined;
   return {
     wei: wei.toString(),
     unit: u.label,
     display: `${formatWei(wei)} per ${u.label}`,
     source: offer.price.source,
+    ...(usd && { usd: Number(usd.toFixed(18)), usdDisplay: `${formatUsd(usd)} per ${u.label}` }),
   };
 }
 
@@ -243,11 +273,17 @@ function hardwareOf(info: OrchestratorInfo | undefined): ExplorerHardware[] {
 /**
  * An orchestrator's total capacity and slots in use from its offers. Model offers add up (each
  * model constraint has its own capacity); BYOC capabilities share one capacity (the `capacities`
- * entry of capability 37), counted once; in use never exceeds capacity.
+ * entry of capability 37), counted once; in use never exceeds capacity. An offer that advertises no
+ * capacity (`capacityUnknown`) adds nothing and sets `unknown`.
  */
-export function orchestratorCapacity(offers: readonly DashboardOffer[]): { capacity: number; inUse: number } {
-  const models = offers.filter((o) => o.pipeline !== "byoc");
-  const byoc = offers.filter((o) => o.pipeline === "byoc");
+export function orchestratorCapacity(offers: readonly DashboardOffer[]): {
+  capacity: number;
+  inUse: number;
+  unknown: boolean;
+} {
+  const known = offers.filter((o) => !o.capacityUnknown);
+  const models = known.filter((o) => o.pipeline !== "byoc");
+  const byoc = known.filter((o) => o.pipeline === "byoc");
   const byocCapacity = byoc.reduce((n, o) => Math.max(n, o.capacity), 0);
   const byocInUse = Math.min(
     byocCapacity,
@@ -256,20 +292,28 @@ export function orchestratorCapacity(offers: readonly DashboardOffer[]): { capac
   return {
     capacity: models.reduce((n, o) => n + o.capacity, 0) + byocCapacity,
     inUse: models.reduce((n, o) => n + Math.min(o.capacityInUse, o.capacity), 0) + byocInUse,
+    unknown: known.length < offers.length,
   };
 }
 
-/** One orchestrator's figures. `totalStake` is the sum over the set (for `stakeShare`). */
-export function orchestratorView(f: OrchestratorFacts, totalStake: bigint): ExplorerOrchestrator {
+/**
+ * One orchestrator's figures. `totalStake` is the sum over the set (for `stakeShare`); `usdPerEth`
+ * adds USD prices.
+ */
+export function orchestratorView(
+  f: OrchestratorFacts,
+  totalStake: bigint,
+  usdPerEth?: number,
+): ExplorerOrchestrator {
   const p = f.probe;
   const info = p === undefined ? undefined : p.ok ? p.info : p.lastInfo;
   const offers = info
     ? offersOf(info).map((o) => {
-        const cp = comparablePrice(o);
+        const cp = comparablePrice(o, usdPerEth);
         return { ...o, ...(cp && { comparablePrice: cp }) };
       })
     : [];
-  const { capacity, inUse } = orchestratorCapacity(offers);
+  const { capacity, inUse, unknown } = orchestratorCapacity(offers);
   let state: ExplorerState;
   let reason: string | undefined;
   if (p === undefined) {
@@ -306,6 +350,7 @@ export function orchestratorView(f: OrchestratorFacts, totalStake: bigint): Expl
     offers,
     capacity,
     free,
+    ...(unknown && { capacityUnknown: true }),
     hardware: hardwareOf(info),
     runners: f.runners ?? [],
   };
@@ -363,6 +408,7 @@ export function capabilityView(
         providerCount: 0,
         capacity: 0,
         free: 0,
+        capacityUnknown: 0,
         providers: [],
       };
       byKey.set(key, c);
@@ -384,6 +430,7 @@ export function capabilityView(
         warm: offer.warm,
         capacity: offer.capacity,
         free,
+        ...(offer.capacityUnknown && { capacityUnknown: true as const }),
         ...(offer.comparablePrice && { price: offer.comparablePrice }),
         gpus,
         ...(o.latencyMs !== undefined && { latencyMs: o.latencyMs }),
@@ -392,7 +439,8 @@ export function capabilityView(
       if (reachable) {
         if (offer.warm) c.warm++;
         else c.cold++;
-        c.capacity += offer.capacity;
+        if (offer.capacityUnknown) c.capacityUnknown++;
+        else c.capacity += offer.capacity;
         c.free += free;
       }
     }
@@ -452,8 +500,10 @@ export function capabilityView(
 /** The whole view from the facts, orchestrators ordered by stake (largest first), then URL. */
 export function aggregate(
   facts: readonly OrchestratorFacts[],
-  options: { now: number; round?: bigint },
+  options: { now: number; round?: bigint; usdPerEth?: number },
 ): ExplorerView {
+  const u = options.usdPerEth;
+  const usdPerEth = u !== undefined && Number.isFinite(u) && u > 0 ? u : undefined;
   const totalStake = facts.reduce((n, f) => n + (f.chain?.stake ?? 0n), 0n);
   const onchain = facts.some((f) => f.chain !== undefined);
   const orchestrators = [...facts]
@@ -462,13 +512,14 @@ export function aggregate(
       const sb = b.chain?.stake ?? 0n;
       return sa === sb ? a.url.localeCompare(b.url) : sa > sb ? -1 : 1;
     })
-    .map((f) => orchestratorView(f, totalStake));
+    .map((f) => orchestratorView(f, totalStake, usdPerEth));
   const callsByUrl = new Map(facts.map((f) => [f.url, f.calls]));
   const capabilities = capabilityView(orchestrators, (url) => callsByUrl.get(url));
   const count = (s: ExplorerState) => orchestrators.filter((o) => o.state === s).length;
   const reachable = orchestrators.filter((o) => isReachable(o.state));
   return {
     generatedAt: options.now,
+    ...(usdPerEth !== undefined && { usdPerEth }),
     ...(options.round !== undefined && { round: options.round.toString() }),
     totals: {
       orchestrators: orchestrators.length,
@@ -480,6 +531,7 @@ export function aggregate(
       capabilities: capabilities.length,
       capacity: reachable.reduce((n, o) => n + o.capacity, 0),
       free: reachable.reduce((n, o) => n + o.free, 0),
+      capacityUnknown: reachable.filter((o) => o.capacityUnknown).length,
     },
     orchestrators,
     capabilities,

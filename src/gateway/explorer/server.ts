@@ -34,6 +34,8 @@ export interface ExplorerOptions {
   chain?: { publicClient: PublicClient<Transport, Chain | undefined>; contracts: ContractAddresses };
   intervalMs?: number;
   probeTimeoutMs?: number;
+  /** The current USD per ETH (a price feed); prices are then shown in dollars too. */
+  usdPerEth?: () => number | undefined;
   logger?: Logger;
 }
 
@@ -82,6 +84,7 @@ export async function startExplorer(options: ExplorerOptions): Promise<RunningEx
     runners,
     ...(options.intervalMs !== undefined && { intervalMs: options.intervalMs }),
     ...(options.probeTimeoutMs !== undefined && { probeTimeoutMs: options.probeTimeoutMs }),
+    ...(options.usdPerEth && { usdPerEth: options.usdPerEth }),
     onError: (err) => log?.warn({ err }, "explorer could not read the active set; showing the last one"),
   });
   const s = source;

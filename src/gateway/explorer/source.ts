@@ -28,6 +28,7 @@ import {
   type ExplorerView,
   isCapacityRefusal,
   type OrchestratorFacts,
+  orchestratorCapacity,
 } from "./aggregate.ts";
 
 /** Default period between two measurements, ms. */
@@ -53,6 +54,8 @@ export interface ExplorerSourceOptions {
   /** Samples kept per orchestrator for the page's sparklines; default 60. */
   historySize?: number;
   now?: () => number;
+  /** The current USD per ETH for prices in dollars; undefined (or a throw) when unknown or stale. */
+  usdPerEth?: () => number | undefined;
   /** Called when the chain read fails (the previous active set is kept). */
   onError?: (err: unknown) => void;
 }
@@ -213,15 +216,16 @@ export function createExplorerSource(options: ExplorerSourceOptions): ExplorerSo
 
   const publish = () => {
     const at = now();
+    const usdPerEth = readUsdPerEth(options.usdPerEth);
     view = aggregate(
       [...tracked.values()].map((t) => t.facts),
-      { now: at, ...(round !== undefined && { round }) },
+      { now: at, ...(round !== undefined && { round }), ...(usdPerEth !== undefined && { usdPerEth }) },
     );
     const orchestrators: DashboardOrchestrator[] = view.orchestrators.map((o) => {
       const t = tracked.get(o.url) as Tracked;
       const info = t.lastInfo;
       const offers = info ? offersOf(info) : [];
-      const inUse = offers.reduce((n, x) => n + x.capacityInUse, 0);
+      const { inUse } = orchestratorCapacity(offers);
       const probe = t.facts.probe;
       const latencyMs = probe?.ok ? probe.latencyMs : undefined;
       if (probe && probe.at !== t.history.values().at(-1)?.at)
@@ -248,6 +252,7 @@ export function createExplorerSource(options: ExplorerSourceOptions): ExplorerSo
         ...(defaultPrice && { defaultPrice }),
         capacity: o.capacity,
         capacityInUse: inUse,
+        ...(o.capacityUnknown && { capacityUnknown: true }),
         history: {
           at: samples.map((x) => x.at),
           latencyMs: samples.map((x) => x.latencyMs),
@@ -337,4 +342,14 @@ export function createExplorerSource(options: ExplorerSourceOptions): ExplorerSo
     close,
     [Symbol.dispose]: close,
   };
+}
+
+/** The USD per ETH from `read`, or undefined when absent, unknown, stale (it threw) or not positive. */
+export function readUsdPerEth(read: (() => number | undefined) | undefined): number | undefined {
+  try {
+    const v = read?.();
+    return v !== undefined && Number.isFinite(v) && v > 0 ? v : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -6,6 +6,7 @@
 import type { OrchestratorDescriptor, OrchestratorStats } from "../discovery/pool.ts";
 import type { DashboardRunner } from "../discovery/runners.ts";
 import { aggregate, type ExplorerView, type OrchestratorFacts } from "./aggregate.ts";
+import { readUsdPerEth } from "./source.ts";
 
 /** The three views over a function giving the current figures (computed per request). */
 export function explorerViews(view: () => ExplorerView): Record<string, () => unknown> {
@@ -51,8 +52,13 @@ export function poolExplorerViews(
   pool: { snapshot(): OrchestratorDescriptor[]; stats(): OrchestratorStats[] },
   runners?: { dashboard(): DashboardRunner[] },
   now: () => number = Date.now,
+  usdPerEthOf?: () => number | undefined,
 ): Record<string, () => unknown> {
-  return explorerViews(() =>
-    aggregate(poolFacts(pool.snapshot(), pool.stats(), runners?.dashboard()), { now: now() }),
-  );
+  return explorerViews(() => {
+    const usdPerEth = readUsdPerEth(usdPerEthOf);
+    return aggregate(poolFacts(pool.snapshot(), pool.stats(), runners?.dashboard()), {
+      now: now(),
+      ...(usdPerEth !== undefined && { usdPerEth }),
+    });
+  });
 }
