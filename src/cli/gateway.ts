@@ -15,6 +15,7 @@ import {
 import { DEFAULT_PROBABILITY_WEIGHTS, DEFAULT_STRATEGY, STRATEGY_NAMES } from "../gateway/selection/index.ts";
 import { parseIceServers } from "../gateway/webrtc/peer.ts";
 import { DEFAULT_MAX_WHEP_VIEWERS } from "../gateway/webrtc/whep.ts";
+import { WHIP_SILENT_MS } from "../gateway/webrtc/whip.ts";
 import { createLogger } from "../node/logger.ts";
 import { DEFAULT_MAX_TICKET_EV, DEFAULT_MAX_TOTAL_EV, MAX_SENDER_NONCES } from "../payments/constants.ts";
 import { DEFAULT_MAX_TICKETS_PER_PAYMENT } from "../payments/sender.ts";
@@ -67,6 +68,7 @@ interface GatewayCliOptions extends KeyCliOptions, HttpLimitCliOptions, Selectio
   liveIdleTimeout: number;
   iceServers: { urls: string | string[]; username?: string; credential?: string }[];
   maxWhepViewers: number;
+  whipSilenceTimeout: number;
   byocStreamPaymentInterval: number;
   tokenReuse: number;
   refreshInterval: number;
@@ -271,6 +273,14 @@ export function gatewayCommand(): Command {
     )
     .addOption(
       new Option(
+        "--whip-silence-timeout <duration>",
+        "stop a WHIP stream whose publisher sent no video this long (it stops paying); 0 = only --live-idle-timeout",
+      )
+        .default(WHIP_SILENT_MS, durationLabel(WHIP_SILENT_MS))
+        .argParser(parseDuration),
+    )
+    .addOption(
+      new Option(
         "--token-reuse <duration>",
         "on-chain: reuse an orchestrator's /process/token (price, ticket params, balance) for batch jobs " +
           "for this long instead of asking for one per job (0 = one per job, as go-livepeer); saves a " +
@@ -415,6 +425,7 @@ Examples:
           liveIdleTimeoutMs: opts.liveIdleTimeout,
           iceServers: opts.iceServers,
           maxWhepViewers: opts.maxWhepViewers,
+          whipSilenceTimeoutMs: opts.whipSilenceTimeout,
           byocStreamPaymentIntervalMs: opts.byocStreamPaymentInterval,
           refreshIntervalMs: opts.refreshInterval,
           ...(opts.liveRunnerDiscovery ? { liveRunnerDiscoveryIntervalMs: opts.liveRunnerDiscovery } : {}),

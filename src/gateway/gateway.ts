@@ -104,6 +104,8 @@ export interface GatewayOptions {
   iceServers?: { urls: string | string[]; username?: string; credential?: string }[];
   /** Most WHEP viewers of one stream at once; default 8 (`DEFAULT_MAX_WHEP_VIEWERS`). */
   maxWhepViewers?: number;
+  /** Stop a WHIP stream whose publisher sent no video this long, ms; default 10 s (`WHIP_SILENT_MS`). */
+  whipSilenceTimeoutMs?: number;
   /** Live top-up period when paying, ms; default 5 s. */
   livePaymentIntervalMs?: number;
   /** BYOC stream top-up period when paying, ms; default 50 s (go-livepeer's). */
@@ -226,6 +228,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     idleTimeoutMs: options.liveIdleTimeoutMs,
     iceServers: options.iceServers,
     maxWhepViewers: options.maxWhepViewers,
+    whipSilenceTimeoutMs: options.whipSilenceTimeoutMs,
     payments,
     paymentIntervalMs: options.livePaymentIntervalMs,
     byocPaymentIntervalMs: options.byocStreamPaymentIntervalMs,

@@ -68,6 +68,8 @@ export interface LiveOptions {
   iceServers?: { urls: string | string[]; username?: string; credential?: string }[];
   /** Most WHEP viewers of one stream (`--max-whep-viewers`); default 8. */
   maxWhepViewers?: number;
+  /** Stop a WHIP stream whose publisher sent no video this long, ms (`--whip-silence-timeout`); default 10 s. */
+  whipSilenceTimeoutMs?: number;
   traceOf: (req: IncomingMessage, capability: string) => { trace: TraceContext; log: Logger };
 }
 

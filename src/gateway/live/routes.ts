@@ -24,8 +24,9 @@ import { parseJobHeader } from "../../protocol/job-header.ts";
 import { type LocalSegment, LocalSubscriber, TrickleSegmentNotFoundError } from "../../trickle/index.ts";
 import { headerValue } from "../orch-http.ts";
 import { readBody, readJsonObject as readJson } from "../read-body.ts";
-import { endWhepViewer, startWhep, type WhepOptions } from "../webrtc/whep.ts";
-import { startWhip, whipInto } from "../webrtc/whip.ts";
+import { patchRoute, TRICKLE_ICE_TYPE } from "../webrtc/trickle-ice.ts";
+import { endWhepViewer, startWhep, type WhepOptions, whepSession } from "../webrtc/whep.ts";
+import { startWhip, whipInto, whipSession } from "../webrtc/whip.ts";
 import { BYOC_BODY_LIMIT, LIVE_TRICKLE_BASE, type LiveContext } from "./context.ts";
 import { stopByocOn, updateByocOn } from "./orchestrator-api.ts";
 import { endedError, type LiveStream, serving, statusOf } from "./stream.ts";
@@ -124,10 +125,13 @@ const SDP_BODY_LIMIT = 64 * 1024;
 
 const CORS = {
   "access-control-allow-origin": "*",
-  "access-control-allow-methods": "POST, DELETE, OPTIONS",
-  "access-control-allow-headers": "content-type, authorization",
-  "access-control-expose-headers": "location, livepeer-playback-url",
+  "access-control-allow-methods": "POST, PATCH, DELETE, OPTIONS",
+  "access-control-allow-headers": "content-type, authorization, if-match",
+  "access-control-expose-headers": "location, livepeer-playback-url, etag, accept-patch",
 };
+
+/** What WHIP/WHEP `OPTIONS` answers (RFC 9725: the offer's and the trickle ICE PATCH's media types). */
+const WEBRTC_OPTIONS = { ...CORS, "accept-post": "application/sdp", "accept-patch": TRICKLE_ICE_TYPE };
 
 async function readSdp(req: IncomingMessage): Promise<string> {
   const type = (headerValue(req.headers, "content-type") ?? "").split(";")[0]?.trim().toLowerCase();
@@ -166,22 +170,24 @@ export async function webrtcRoute(
 ): Promise<void> {
   if (req.method === "OPTIONS") {
     req.resume();
-    res.writeHead(204, { ...CORS, "accept-post": "application/sdp" });
+    res.writeHead(204, WEBRTC_OPTIONS);
     return void res.end();
   }
   const base = ctx.options.baseUrl();
   const iceServers = ctx.options.iceServers ?? [];
   if (kind === "whep") {
-    if (req.method !== "POST" && req.method !== "DELETE") throw methodNotAllowed("POST, DELETE or OPTIONS");
+    if (req.method !== "POST" && req.method !== "DELETE" && req.method !== "PATCH")
+      throw methodNotAllowed("POST, PATCH, DELETE or OPTIONS");
     const id = name.endsWith("-out") ? name.slice(0, -4) : name;
     const s = controlled(ctx, req, id);
     if (req.method === "DELETE") return deleteWhepViewer(req, res, s);
+    if (req.method === "PATCH") return patchRoute(req, res, whepSession(s, viewerOf(req)), CORS);
     if (s.state === "ended" || s.state === "stopped") {
       req.resume();
       throw endedError(s);
     }
     const v = await startWhep(ctx, s, await readSdp(req), whepOptions(ctx));
-    return sendSdp(res, v.answer, { location: `${whepUrlOf(s, base)}&viewer=${v.id}` });
+    return sendSdp(res, v.answer, { location: `${whepUrlOf(s, base)}&viewer=${v.id}`, etag: v.etag });
   }
   if (req.method === "DELETE") {
     req.resume();
@@ -189,7 +195,8 @@ export async function webrtcRoute(
     res.writeHead(200, CORS);
     return void res.end();
   }
-  if (req.method !== "POST") throw methodNotAllowed("POST, DELETE or OPTIONS");
+  if (req.method === "PATCH") return patchRoute(req, res, whipSession(controlled(ctx, req, name)), CORS);
+  if (req.method !== "POST") throw methodNotAllowed("POST, PATCH, DELETE or OPTIONS");
   const q = new URL(req.url ?? "/", "http://x").searchParams;
   const modelId = q.get("pipeline") || headerValue(req.headers, "x-model-id") || "";
   if (modelId === "") {
@@ -207,13 +214,19 @@ export async function webrtcRoute(
     });
   }
   const offer = await readSdp(req);
-  const { stream: s, answer } = await startWhip(ctx, req, { id, kind: "live", modelId, params }, offer, {
+  const {
+    stream: s,
+    answer,
+    etag,
+  } = await startWhip(ctx, req, { id, kind: "live", modelId, params }, offer, {
     iceServers,
+    silentMs: ctx.options.whipSilenceTimeoutMs,
   });
   s.whepUrl = whepUrlOf(s, base);
   sendSdp(res, answer, {
     location: `${base}/live/video-to-video/${encodeURIComponent(s.id)}/whip?key=${s.key}`,
     "livepeer-playback-url": s.whepUrl,
+    etag,
   });
 }
 
@@ -221,11 +234,15 @@ function whepOptions(ctx: LiveContext): WhepOptions {
   return { iceServers: ctx.options.iceServers ?? [], maxViewers: ctx.options.maxWhepViewers };
 }
 
+/** The viewer id of a WHEP resource URL (`…&viewer=<id>`). */
+function viewerOf(req: IncomingMessage): string {
+  return new URL(req.url ?? "/", "http://x").searchParams.get("viewer") ?? "";
+}
+
 /** WHEP `DELETE` on a viewer's resource URL (the 201's `Location`, `…&viewer=<id>`): ends that viewer. */
 function deleteWhepViewer(req: IncomingMessage, res: ServerResponse, s: LiveStream): void {
   req.resume();
-  const viewer = new URL(req.url ?? "/", "http://x").searchParams.get("viewer") ?? "";
-  if (!endWhepViewer(s, viewer))
+  if (!endWhepViewer(s, viewerOf(req)))
     throw new NotFoundError("no such WHEP viewer: DELETE the Location the WHEP answer gave", {
       code: "WHEP_VIEWER_NOT_FOUND",
     });
@@ -254,7 +271,9 @@ async function byocWebrtcRoute(
     return void res.end();
   }
   if (kind === "whep" && req.method === "DELETE") return deleteWhepViewer(req, res, s);
-  if (req.method !== "POST") throw methodNotAllowed("POST, DELETE or OPTIONS");
+  if (req.method === "PATCH")
+    return patchRoute(req, res, kind === "whip" ? whipSession(s) : whepSession(s, viewerOf(req)), CORS);
+  if (req.method !== "POST") throw methodNotAllowed("POST, PATCH, DELETE or OPTIONS");
   if (s.state === "ended" || s.state === "stopped") {
     req.resume();
     throw endedError(s);
@@ -262,10 +281,17 @@ async function byocWebrtcRoute(
   const offer = await readSdp(req);
   if (kind === "whep") {
     const v = await startWhep(ctx, s, offer, whepOptions(ctx));
-    return sendSdp(res, v.answer, { location: `${here}&viewer=${v.id}` });
+    return sendSdp(res, v.answer, { location: `${here}&viewer=${v.id}`, etag: v.etag });
   }
-  const answer = await whipInto(ctx, s, offer, { iceServers });
-  sendSdp(res, answer, { location: here, ...(s.whepUrl ? { "livepeer-playback-url": s.whepUrl } : {}) });
+  const { answer, etag } = await whipInto(ctx, s, offer, {
+    iceServers,
+    silentMs: ctx.options.whipSilenceTimeoutMs,
+  });
+  sendSdp(res, answer, {
+    location: here,
+    etag,
+    ...(s.whepUrl ? { "livepeer-playback-url": s.whepUrl } : {}),
+  });
 }
 
 /** `POST /process/stream/start`: a BYOC stream (client `Livepeer` header, go-livepeer's `StartRequest` body). */
@@ -487,7 +513,7 @@ export async function handleLiveRequest(
   }
   if ((route === "whip" || route === "whep") && req.method === "OPTIONS") {
     req.resume();
-    res.writeHead(204, { ...CORS, "accept-post": "application/sdp" });
+    res.writeHead(204, WEBRTC_OPTIONS);
     return void res.end();
   }
   const s = controlled(ctx, req, m[1] as string);

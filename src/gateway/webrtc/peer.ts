@@ -39,6 +39,11 @@ export function createPeer(options: PeerOptions = {}): RTCPeerConnection {
   });
 }
 
+/** The SDP offers an audio media section (WHIP/WHEP answer it with an Opus transceiver). */
+export function offersAudio(sdp: string): boolean {
+  return /^m=audio /m.test(sdp);
+}
+
 /** Resolves once the peer gathered its candidates (or after {@link ICE_GATHER_TIMEOUT_MS}). */
 export async function gathered(pc: RTCPeerConnection): Promise<void> {
   if (pc.iceGatheringState === "complete") return;

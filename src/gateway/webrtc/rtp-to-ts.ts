@@ -1,11 +1,18 @@
 /**
- * WHIP ingest's media path: H.264 RTP packets → access units → MPEG-TS segments, without
- * re-encoding. A segment is cut at the first keyframe after {@link SEGMENT_MS}; when none came by
- * then, a keyframe is asked for (the `requestKeyframe` callback sends an RTCP PLI), at most once per
- * {@link PLI_INTERVAL_MS}.
+ * WHIP ingest's media path: H.264 RTP packets → access units → MPEG-TS segments, and Opus RTP
+ * packets into the same segments, without re-encoding. A segment is cut at the first keyframe after
+ * {@link SEGMENT_MS}; when none came by then, a keyframe is asked for (the `requestKeyframe`
+ * callback sends an RTCP PLI), at most once per {@link PLI_INTERVAL_MS}.
+ *
+ * Audio and video share the TS clock (90 kHz, starting at 0 with the first video keyframe). Their
+ * RTP clocks have unrelated random origins, so the first Opus packet is placed where the video
+ * stands when it arrives (the last video PTS plus the wall time since that frame arrived); later
+ * packets follow from their RTP timestamps (48 kHz). Audio is carried when some arrived before the
+ * stream's first keyframe (the first PMT declares it, so the runner's demuxer opens it); audio that
+ * starts later waits for the next segment, whose PMT declares it.
  */
 import { H264RtpPayload, type RtpPacket } from "werift";
-import { type AccessUnit, TsWriter } from "./ts.ts";
+import { type AccessUnit, OPUS_TO_90K, TsWriter } from "./ts.ts";
 
 /** Target segment length, ms (the orchestrator's trickle segments). */
 export const SEGMENT_MS = 1_000;
@@ -78,8 +85,15 @@ export class RtpToTs {
   #lastPli = -Infinity;
   #lastTs: number | undefined;
   #ptsBase = 0;
+  /** The last video PTS and when its frame arrived (the audio's anchor). */
+  #lastVideo: { pts: number; at: number } | undefined;
+  /** Audio: an Opus packet came; the first one's RTP timestamp and PTS; the unwrapped RTP offset. */
+  #audioSeen = false;
+  #audio: { pts0: number; lastTs: number; offset: number } | undefined;
   /** Access units put into segments. */
   frames = 0;
+  /** Opus packets put into segments. */
+  audioPackets = 0;
 
   constructor(opts: RtpToTsOptions) {
     this.#opts = opts;
@@ -117,17 +131,43 @@ export class RtpToTs {
       }
       this.#started = true;
       this.#segmentStart = now;
-      this.#chunks.push(this.#ts.tables());
+      this.#tables();
     } else if (now - this.#segmentStart >= (this.#opts.segmentMs ?? SEGMENT_MS)) {
       if (au.keyframe) {
         this.#cut();
         this.#segmentStart = now;
-        this.#chunks.push(this.#ts.tables());
+        this.#tables();
       } else this.#pli();
     }
     const unit: AccessUnit = { data: au.data, pts: this.#pts(au.timestamp), keyframe: au.keyframe };
+    this.#lastVideo = { pts: unit.pts, at: now };
     this.#chunks.push(this.#ts.accessUnit(unit));
     this.frames++;
+  }
+
+  /** A segment's PAT and PMT; the PMT declares Opus once some came. */
+  #tables(): void {
+    this.#ts.audio = this.#audioSeen;
+    this.#chunks.push(this.#ts.tables());
+  }
+
+  /** Feeds one RTP packet of the Opus track (one Opus packet each, RFC 7587). */
+  pushOpus(rtp: RtpPacket): void {
+    this.#audioSeen = true;
+    if (!this.#ts.audio || this.#lastVideo === undefined || rtp.payload.length === 0) return;
+    const ts = rtp.header.timestamp;
+    let a = this.#audio;
+    if (a === undefined) {
+      const v = this.#lastVideo;
+      a = { pts0: v.pts + (this.#now() - v.at) * 90, lastTs: ts, offset: 0 };
+      this.#audio = a;
+    }
+    a.offset += (ts - a.lastTs) | 0; // signed 32-bit step, as for video
+    a.lastTs = ts;
+    const pts = Math.round(a.pts0 + a.offset * OPUS_TO_90K);
+    if (pts < 0) return;
+    this.#chunks.push(this.#ts.opus({ data: Buffer.from(rtp.payload), pts }));
+    this.audioPackets++;
   }
 
   #cut(): void {

@@ -1,13 +1,14 @@
 /**
  * WHEP playback of a live stream's output: the `<channel>-out` segments on the gateway's trickle
- * server (what the relay reads from the orchestrator) are sent to the viewer as H.264 RTP. One
+ * server (what the relay reads from the orchestrator) are sent to the viewer as H.264 RTP, and their
+ * Opus audio (what the runner SDK encodes) as Opus RTP when the viewer offers audio. One
  * peer connection per viewer; it closes when the viewer's connection fails, the viewer DELETEs its
  * resource URL ({@link endWhepViewer}) or the stream ends. At most `maxViewers` per stream
  * (`--max-whep-viewers`, {@link DEFAULT_MAX_WHEP_VIEWERS}): each costs a peer connection, a trickle
  * reader and the RTP packetizing of every segment.
  */
 import { randomUUID } from "node:crypto";
-import { MediaStreamTrack, type RTCPeerConnection } from "werift";
+import { MediaStreamTrack, type RtpPacket } from "werift";
 import { TributaryError } from "../../node/errors.ts";
 import {
   type LocalSegment,
@@ -17,7 +18,8 @@ import {
 } from "../../trickle/index.ts";
 import type { LiveContext } from "../live/context.ts";
 import type { LiveStream } from "../live/stream.ts";
-import { answerOffer, createPeer, type PeerOptions } from "./peer.ts";
+import { answerOffer, createPeer, offersAudio, type PeerOptions } from "./peer.ts";
+import { type IceSession, iceSession } from "./trickle-ice.ts";
 import { TsToRtp } from "./ts-to-rtp.ts";
 
 /** WHEP viewers per stream by default: a small room's worth, each costing a peer and a reader. */
@@ -29,14 +31,22 @@ export interface WhepOptions extends PeerOptions {
   maxViewers?: number;
 }
 
-/** A viewer started by {@link startWhep}: its id (for its resource URL) and the SDP answer. */
+/** A viewer started by {@link startWhep}: its id (for its resource URL), the SDP answer and its ETag. */
 export interface WhepViewer {
   id: string;
   answer: string;
+  /** The session's entity-tag (the 201's `ETag`, for trickle ICE `PATCH`). */
+  etag: string;
 }
 
-/** The stream's viewers: id → what ends that viewer. */
-const viewersOf = new WeakMap<LiveStream, Map<string, () => void>>();
+/** One viewer: what ends it, and its session (trickle ICE). */
+interface Viewer {
+  end: () => void;
+  session: IceSession | undefined;
+}
+
+/** The stream's viewers by id. */
+const viewersOf = new WeakMap<LiveStream, Map<string, Viewer>>();
 
 /** How many WHEP viewers `s` has now. */
 export function whepViewerCount(s: LiveStream): number {
@@ -45,10 +55,15 @@ export function whepViewerCount(s: LiveStream): number {
 
 /** Ends viewer `id` of `s` (WHEP `DELETE` on its resource URL); false when there is no such viewer. */
 export function endWhepViewer(s: LiveStream, id: string): boolean {
-  const end = viewersOf.get(s)?.get(id);
-  if (end === undefined) return false;
-  end();
+  const v = viewersOf.get(s)?.get(id);
+  if (v === undefined) return false;
+  v.end();
   return true;
+}
+
+/** Viewer `id`'s session (trickle ICE `PATCH` on its resource URL), once answered. */
+export function whepSession(s: LiveStream, id: string): IceSession | undefined {
+  return viewersOf.get(s)?.get(id)?.session;
 }
 
 /** Answers a WHEP offer for `s`'s output; 503 `WHEP_VIEWERS_FULL` when `s` already has `maxViewers`. */
@@ -67,7 +82,7 @@ export async function startWhep(
       },
     );
   const max = options.maxViewers ?? DEFAULT_MAX_WHEP_VIEWERS;
-  const viewers = viewersOf.get(s) ?? new Map<string, () => void>();
+  const viewers = viewersOf.get(s) ?? new Map<string, Viewer>();
   viewersOf.set(s, viewers);
   if (viewers.size >= max)
     throw new TributaryError(
@@ -84,11 +99,14 @@ export async function startWhep(
     viewer.abort();
     pc.close().catch(() => {});
   };
-  viewers.set(id, close);
+  const viewerEntry: Viewer = { end: close, session: undefined };
+  viewers.set(id, viewerEntry);
   const track = new MediaStreamTrack({ kind: "video" });
+  const audio = offersAudio(offer) ? new MediaStreamTrack({ kind: "audio" }) : undefined;
   let answer: string;
   try {
     pc.addTransceiver(track, { direction: "sendonly" });
+    if (audio) pc.addTransceiver(audio, { direction: "sendonly" });
     answer = await answerOffer(pc, offer);
   } catch (err) {
     viewers.delete(id);
@@ -100,17 +118,21 @@ export async function startWhep(
     if (state === "failed" || state === "closed") close();
   });
   signal.addEventListener("abort", close, { once: true });
-  void play(ctx, s, pc, track, signal).finally(close);
-  return { id, answer };
+  viewerEntry.session = iceSession(pc);
+  void play(ctx, s, { video: track, audio }, signal).finally(close);
+  return { id, answer, etag: viewerEntry.session.etag };
 }
 
 async function play(
   ctx: LiveContext,
   s: LiveStream,
-  _pc: RTCPeerConnection,
-  track: MediaStreamTrack,
+  tracks: { video: MediaStreamTrack; audio: MediaStreamTrack | undefined },
   signal: AbortSignal,
 ): Promise<void> {
+  const send = (p: { video: RtpPacket[]; audio: RtpPacket[] }): void => {
+    for (const v of p.video) tracks.video.writeRtp(v);
+    if (tracks.audio) for (const a of p.audio) tracks.audio.writeRtp(a);
+  };
   const sub = new LocalSubscriber(ctx.trickle, `${s.channel}-out`, { start: -2, signal });
   const rtp = new TsToRtp();
   while (!signal.aborted) {
@@ -131,10 +153,10 @@ async function play(
       return; // the output ended
     }
     try {
-      for await (const chunk of seg) for (const p of rtp.push(chunk)) track.writeRtp(p);
+      for await (const chunk of seg) send(rtp.push(chunk));
     } catch {
       if (signal.aborted) return;
     }
-    for (const p of rtp.endSegment()) track.writeRtp(p);
+    send(rtp.endSegment());
   }
 }

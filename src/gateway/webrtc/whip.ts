@@ -1,9 +1,10 @@
 /**
- * WHIP ingest (RFC 9725) into a native live stream: the publisher's H.264 track becomes the MPEG-TS
- * segments of the stream's `<channel>-in` on the gateway's trickle server, from where the usual
- * relay sends them to the orchestrator (paid as any live stream). The routes' HTTP side (query,
- * content type, keys, CORS) is in `../live/routes.ts`; this file owns the peer connection and its
- * lifecycle: a failed, closed or silent peer stops the stream (and so its payments).
+ * WHIP ingest (RFC 9725) into a native live stream: the publisher's H.264 track (and its Opus
+ * track, when it sends one) becomes the MPEG-TS segments of the stream's `<channel>-in` on the
+ * gateway's trickle server, from where the usual relay sends them to the orchestrator (paid as any
+ * live stream). The routes' HTTP side (query, content type, keys, CORS) is in `../live/routes.ts`;
+ * this file owns the peer connection and its lifecycle: a failed, closed or silent peer (no video
+ * RTP for `silentMs`, `--whip-silence-timeout`) stops the stream (and so its payments).
  */
 import type { IncomingMessage } from "node:http";
 import type { MediaStreamTrack, RTCPeerConnection } from "werift";
@@ -11,10 +12,11 @@ import { TributaryError } from "../../node/errors.ts";
 import { LocalPublisher } from "../../trickle/index.ts";
 import type { LiveContext } from "../live/context.ts";
 import type { LiveStream, StreamFields } from "../live/stream.ts";
-import { answerOffer, createPeer, type PeerOptions } from "./peer.ts";
+import { answerOffer, createPeer, offersAudio, type PeerOptions } from "./peer.ts";
 import { RtpToTs } from "./rtp-to-ts.ts";
+import { type IceSession, iceSession } from "./trickle-ice.ts";
 
-/** A publisher that sent no video this long (or never connected) stops its stream, ms. */
+/** A publisher that sent no video this long (or never connected) stops its stream, ms (`--whip-silence-timeout`). */
 export const WHIP_SILENT_MS = 10_000;
 
 /** What a WHIP POST produced. */
@@ -22,11 +24,22 @@ export interface WhipSession {
   stream: LiveStream;
   /** The SDP answer. */
   answer: string;
+  /** The session's entity-tag (the 201's `ETag`, for trickle ICE `PATCH`). */
+  etag: string;
 }
 
 /** Options of {@link startWhip}. */
 export interface WhipOptions extends PeerOptions {
+  /** Stop the stream after this long without video RTP, ms; default {@link WHIP_SILENT_MS}. */
   silentMs?: number;
+}
+
+/** The publisher sessions of running streams (trickle ICE `PATCH` on the WHIP URL). */
+const sessions = new WeakMap<LiveStream, IceSession>();
+
+/** The WHIP session feeding `s`, while its peer is open. */
+export function whipSession(s: LiveStream): IceSession | undefined {
+  return sessions.get(s);
 }
 
 /**
@@ -48,8 +61,8 @@ export async function startWhip(
     await p.pc.close();
     throw err;
   }
-  attach(ctx, s, p, options.silentMs ?? WHIP_SILENT_MS);
-  return { stream: s, answer: p.answer };
+  const session = attach(ctx, s, p, options.silentMs ?? WHIP_SILENT_MS);
+  return { stream: s, answer: p.answer, etag: session.etag };
 }
 
 /** Streams fed by a WHIP publisher (one each). */
@@ -64,7 +77,7 @@ export async function whipInto(
   s: LiveStream,
   offer: string,
   options: WhipOptions = {},
-): Promise<string> {
+): Promise<{ answer: string; etag: string }> {
   if (s.input === undefined)
     throw new TributaryError(
       "NO_VIDEO_CHANNEL",
@@ -84,8 +97,8 @@ export async function whipInto(
   published.add(s);
   try {
     const p = await answerPublisher(offer, options);
-    attach(ctx, s, p, options.silentMs ?? WHIP_SILENT_MS);
-    return p.answer;
+    const session = attach(ctx, s, p, options.silentMs ?? WHIP_SILENT_MS);
+    return { answer: p.answer, etag: session.etag };
   } catch (err) {
     published.delete(s);
     throw err;
@@ -107,6 +120,7 @@ async function answerPublisher(offer: string, options: PeerOptions): Promise<Pub
   const onTrack = pc.onTrack.subscribe((track) => tracks.push(track));
   try {
     pc.addTransceiver("video", { direction: "recvonly" });
+    if (offersAudio(offer)) pc.addTransceiver("audio", { direction: "recvonly" });
     const answer = await answerOffer(pc, offer);
     return { pc, tracks, answer, collected: () => onTrack.unSubscribe() };
   } catch (err) {
@@ -116,11 +130,13 @@ async function answerPublisher(offer: string, options: PeerOptions): Promise<Pub
   }
 }
 
-/** Wires the peer's video into the stream's input channel and ties their lifecycles together. */
-function attach(ctx: LiveContext, s: LiveStream, p: Publisher, silentMs: number): void {
+/** Wires the peer's video and audio into the stream's input channel and ties their lifecycles together. */
+function attach(ctx: LiveContext, s: LiveStream, p: Publisher, silentMs: number): IceSession {
   const { pc, tracks } = p;
   p.collected();
   published.add(s);
+  const session = iceSession(pc);
+  sessions.set(s, session);
   const publisher = new LocalPublisher(ctx.trickle, `${s.channel}-in`, "video/MP2T");
   let lastMedia = Date.now();
   let pli: (() => void) | undefined;
@@ -133,7 +149,11 @@ function attach(ctx: LiveContext, s: LiveStream, p: Publisher, silentMs: number)
     requestKeyframe: () => pli?.(),
   });
   const onTrack = (track: MediaStreamTrack): void => {
-    if (track.kind !== "video") return; // audio: not carried yet (see docs/webrtc.md)
+    if (track.kind === "audio") {
+      track.onReceiveRtp.subscribe((rtp) => muxer.pushOpus(rtp));
+      return;
+    }
+    if (track.kind !== "video") return;
     const receiver = (
       pc.getTransceivers().find((t) => t.receiver.tracks.includes(track)) ??
       pc.getTransceivers().find((t) => t.kind === "video")
@@ -156,25 +176,31 @@ function attach(ctx: LiveContext, s: LiveStream, p: Publisher, silentMs: number)
     if (closed) return;
     closed = true;
     clearInterval(watchdog);
+    if (sessions.get(s) === session) sessions.delete(s);
     muxer.close();
     pc.close().catch(() => {});
     if (!s.stopped.signal.aborted) {
       s.log.info(
-        { stream_id: s.id, reason: why, frames: muxer.frames },
+        { stream_id: s.id, reason: why, frames: muxer.frames, audio_packets: muxer.audioPackets },
         "whip publisher gone: stopping the stream",
       );
       ctx.stop(s);
     }
   };
-  const watchdog = setInterval(
-    () => {
-      if (Date.now() - lastMedia > silentMs) close("silent");
-    },
-    Math.min(1_000, silentMs),
-  );
-  watchdog.unref();
+  // 0: no watchdog of its own (the stream's --live-idle-timeout still applies)
+  const watchdog =
+    silentMs > 0
+      ? setInterval(
+          () => {
+            if (Date.now() - lastMedia > silentMs) close("silent");
+          },
+          Math.min(1_000, silentMs),
+        )
+      : undefined;
+  watchdog?.unref();
   pc.connectionStateChange.subscribe((state) => {
     if (state === "failed" || state === "closed") close(state);
   });
   s.stopped.signal.addEventListener("abort", () => close("stopped"), { once: true });
+  return session;
 }

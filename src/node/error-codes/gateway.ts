@@ -13,6 +13,30 @@ export const GATEWAY_ERROR_CODES = {
     meaning: "A WHEP DELETE named no current viewer of the stream; DELETE the Location the WHEP answer gave.",
     components: ["gateway"],
   },
+  ICE_SESSION_NOT_FOUND: {
+    status: 404,
+    meaning:
+      "A trickle ICE PATCH reached no open WHIP/WHEP session; PATCH the Location of the 201 answer while its session runs.",
+    components: ["gateway"],
+  },
+  ICE_ETAG_MISMATCH: {
+    status: 412,
+    meaning:
+      "A trickle ICE PATCH's If-Match names another entity-tag than the session's; send the ETag of the 201 answer.",
+    components: ["gateway"],
+  },
+  ICE_RESTART_UNSUPPORTED: {
+    status: 422,
+    meaning:
+      "A PATCH asked for an ICE restart (If-Match: *, or new ICE credentials); this gateway supports trickle ICE only: start a new session.",
+    components: ["gateway"],
+  },
+  BAD_SDPFRAG: {
+    status: 422,
+    meaning:
+      "A trickle ICE PATCH body is not a usable application/trickle-ice-sdpfrag (no candidates, an unknown mid, or a candidate that does not parse); send the fragment RFC 8840 describes.",
+    components: ["gateway"],
+  },
   NO_DISCOVERY_SOURCE: {
     status: 400,
     meaning:
