@@ -1,14 +1,22 @@
 /**
- * Live Runner API conformance: one test per endpoint of go-livepeer's HTTP reference table
- * (`doc/live-runner.md`), against our orchestrator started in-process, offchain, with a tiny Node
- * runner (live-runner-kit.ts) behind it. The registry's clock is a fake one here, so TTL withdrawal
- * is checked without waiting 20 s.
+ * Live Runner API conformance: one test per endpoint of go-livepeer's HTTP reference table, as our
+ * own words give it in docs/spec/live-runner.md#http-reference, against our orchestrator started
+ * in-process, offchain, with a tiny Node runner (live-runner-kit.ts) behind it. The registry's clock
+ * is a fake one here, so TTL withdrawal is checked without waiting 20 s.
+ *
+ * Each test is declared with {@link endpoint} under the endpoint it covers, and checks statuses with
+ * `got(answer, status)`, which records them. The last test reads the reference table and fails when an
+ * endpoint has no test or one of its statuses was neither produced here nor listed in {@link ELSEWHERE}
+ * (tested in another file, or answered otherwise on purpose); it prints the endpoint → test table.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
 import { until } from "../until.ts";
 import {
@@ -22,10 +30,86 @@ import {
 } from "./live-runner-kit.ts";
 
 const SECRET = "orch-secret-for-runners";
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+/** The endpoints of docs/spec/live-runner.md#http-reference and their statuses. */
+function referenceTable(): Map<string, number[]> {
+  const page = readFileSync(join(ROOT, "docs/spec/live-runner.md"), "utf8");
+  const section = page.split(/^## /m).find((s) => s.startsWith("HTTP reference\n")) ?? "";
+  const out = new Map<string, number[]>();
+  for (const line of section.split("\n")) {
+    const cells = line.split("|").map((c) => c.trim());
+    const key = /^`([^`]+)`$/.exec(cells[1] ?? "")?.[1];
+    if (key === undefined) continue;
+    out.set(
+      key,
+      [...(cells.at(-2) ?? "").matchAll(/\b[1-5]\d\d\b/g)].map((m) => Number(m[0])),
+    );
+  }
+  return out;
+}
+
+/**
+ * Statuses of the reference that no test here produces: the file that tests them, or why we answer
+ * otherwise (docs/spec/live-runner.md#where-we-differ). A file named here must exist and mention the
+ * status.
+ */
+const ELSEWHERE: Record<string, Record<number, { file?: string; why: string }>> = {
+  "POST /registerLiveRunners": {
+    404: { why: "differs: without live runners there is no operator listener at all" },
+  },
+  "GET /discover-orchestrators": {
+    200: { file: "test/e2e/signer-devnet.test.ts", why: "a remote signer endpoint, not the orchestrator's" },
+    503: { why: "a remote signer endpoint; its 503 (discovery off or empty) is not tested yet" },
+  },
+  "POST /apps/{runner_id}/session": {
+    402: { file: "test/e2e/live-runner-payments.test.ts", why: "paid node" },
+    409: { file: "src/orchestrator/runners/registry.test.ts", why: "paid node: a manifest id used twice" },
+  },
+  "POST /apps/{runner_id}/session/{session_id}/payment": {
+    200: { file: "test/e2e/live-runner-payments.test.ts", why: "paid node (offchain answers 501)" },
+    400: { why: "paid node: a payment the gate refuses; not tested yet" },
+    403: { file: "test/e2e/live-runner-payments.test.ts", why: "paid node: manifest is not the session" },
+    409: { why: "differs: a fixed-price session's top-up is credited" },
+  },
+};
+
+/** Statuses produced by the tests here, per endpoint, and the tests per endpoint. */
+const seen = new Map<string, Set<number>>();
+const testsOf = new Map<string, string[]>();
+
+/** An answer's status is `status` (recorded for the endpoint under test). */
+type Got = (answer: { status: number; text?: string }, status: number, message?: string) => void;
+
+/** A test of `key` (an endpoint of the reference): `got` asserts a status and records it. */
+function endpoint(key: string, title: string, fn: (got: Got) => Promise<void>): void {
+  testsOf.set(key, [...(testsOf.get(key) ?? []), title]);
+  const got: Got = (answer, status, message) => {
+    assert.equal(answer.status, status, message ?? answer.text);
+    const set = seen.get(key) ?? new Set<number>();
+    set.add(status);
+    seen.set(key, set);
+  };
+  test(`${key}: ${title}`, () => fn(got));
+}
+
+/** A URL nothing listens on. */
+async function deadUrl(): Promise<string> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return `http://127.0.0.1:${port}`;
+}
 
 describe("Live Runner API (offchain)", () => {
   let orch: RunningOrchestrator;
+  /** Without live runners, and with live runners but no orchestrator secret (no dynamic runners). */
+  let bare: RunningOrchestrator;
+  let noSecret: RunningOrchestrator;
   let runner: TinyRunner;
+  /** A static runner routed by its id (registered by the heartbeat test, refused by unregister). */
+  let staticId = "";
   const dir = mkdtempSync(join(tmpdir(), "lr-conf-"));
   let clock = 1_000_000;
   /** The registry's fake clock: moves only when a test moves it. */
@@ -39,8 +123,12 @@ describe("Live Runner API (offchain)", () => {
       dataDir: dir,
       liveRunners: { now, operatorPort: 0, healthIntervalMs: 60_000, runnerAddr: undefined },
     });
+    bare = await startOrchestrator({ port: 0, dataDir: join(dir, "bare") });
+    noSecret = await startOrchestrator({ port: 0, dataDir: join(dir, "no-secret"), liveRunners: {} });
   });
   after(async () => {
+    await noSecret?.close();
+    await bare?.close();
     await orch?.close();
     await runner?.close();
     rmSync(dir, { recursive: true, force: true });
@@ -72,119 +160,162 @@ describe("Live Runner API (offchain)", () => {
     return r.json() as { session_id: string; app_url: string; control_url: string };
   }
 
-  test("POST /registerLiveRunners (operator listener): validates whole, upserts by label, label routing", async () => {
-    const op = orch.runners?.operatorUrl;
-    assert.ok(op);
-    const entry = {
-      label: "echo-static",
-      routing: "label",
-      runner_url: runner.url,
-      health_url: "/health",
-      app: "test/static",
-      capacity: 2,
-    };
-    const bad = await postJson(`${op}/registerLiveRunners`, { runners: [entry, { ...entry, label: "" }] });
-    assert.equal(bad.status, 400);
-    assert.match(bad.json().error.message, /runners\[1\]: label is required/);
-    assert.equal(
-      (await call(o("/apps/echo-static/session"), { method: "POST" })).status,
-      404,
-      "nothing registered",
-    );
-    const ok = await postJson(`${op}/registerLiveRunners`, { runners: [entry] });
-    assert.equal(ok.status, 200, ok.text);
-    const first = ok.json().runners[0];
-    assert.equal(first.healthy, true);
-    assert.deepEqual(
-      [first.health_url, first.healthy_status_code, first.mode],
-      [`${runner.url}/health`, 200, "persistent"],
-    );
-    const again = await postJson(`${op}/registerLiveRunners`, { runners: [{ ...entry, capacity: 3 }] });
-    assert.equal(again.json().runners[0].runner_id, first.runner_id, "upsert keeps the id");
-    assert.equal((await call(`${op}/registerLiveRunners`)).status, 405);
-    // label routing: the public route is the label
-    const s = await reserve("echo-static");
-    assert.match(s.app_url, /\/apps\/echo-static\/session\//);
-    const echo = await postJson(`${s.app_url}/hello`, {});
-    assert.equal(echo.json().route, "echo-static");
-    assert.equal((await call(`${s.control_url}/stop`, { method: "POST" })).status, 204);
-  });
+  endpoint(
+    "POST /registerLiveRunners",
+    "validates the whole batch, upserts by label, label routing, 405 for another method",
+    async (got) => {
+      const op = orch.runners?.operatorUrl;
+      assert.ok(op);
+      const entry = {
+        label: "echo-static",
+        routing: "label",
+        runner_url: runner.url,
+        health_url: "/health",
+        app: "test/static",
+        capacity: 2,
+      };
+      const bad = await postJson(`${op}/registerLiveRunners`, { runners: [entry, { ...entry, label: "" }] });
+      got(bad, 400);
+      assert.match(bad.json().error.message, /runners\[1\]: label is required/);
+      assert.equal(
+        (await call(o("/apps/echo-static/session"), { method: "POST" })).status,
+        404,
+        "nothing registered",
+      );
+      const ok = await postJson(`${op}/registerLiveRunners`, { runners: [entry] });
+      got(ok, 200);
+      const first = ok.json().runners[0];
+      assert.equal(first.healthy, true);
+      assert.deepEqual(
+        [first.health_url, first.healthy_status_code, first.mode],
+        [`${runner.url}/health`, 200, "persistent"],
+      );
+      const again = await postJson(`${op}/registerLiveRunners`, { runners: [{ ...entry, capacity: 3 }] });
+      assert.equal(again.json().runners[0].runner_id, first.runner_id, "upsert keeps the id");
+      got(await call(`${op}/registerLiveRunners`), 405);
+      assert.equal((await call(`${op}/other`, { method: "POST" })).status, 404, "one route only");
+      // label routing: the public route is the label
+      const s = await reserve("echo-static");
+      assert.match(s.app_url, /\/apps\/echo-static\/session\//);
+      const echo = await postJson(`${s.app_url}/hello`, {});
+      assert.equal(echo.json().route, "echo-static");
+      assert.equal((await call(`${s.control_url}/stop`, { method: "POST" })).status, 204);
+    },
+  );
 
-  test("POST /runners/heartbeat: bootstrap with the orchestrator secret, then the derived secret only", async () => {
-    const wrong = await postJson(
-      o("/runners/heartbeat"),
-      { runner_url: runner.url, app: "a" },
-      { authorization: "x" },
-    );
-    assert.equal(wrong.status, 401);
-    const bad = await postJson(
-      o("/runners/heartbeat"),
-      { runner_url: "ftp://x", app: "a" },
-      { authorization: SECRET },
-    );
-    assert.equal(bad.status, 400);
-    const hb = await register();
-    assert.equal(hb.heartbeat_interval, "5s");
-    assert.equal(hb.heartbeat_ttl, "20s");
-    assert.equal(hb.orchestrator, orch.serviceUri);
-    assert.equal(hb.o2r.mime_type, "application/json");
-    assert.ok(hb.o2r.url.includes("/ai/trickle/"));
-    assert.deepEqual(hb.session_ids, []);
-    const body = { runner_url: runner.url, app: "test/echo", runner_id: hb.runner_id };
-    // the orchestrator secret no longer works for a known runner; the derived one does
-    assert.equal((await postJson(o("/runners/heartbeat"), body, { authorization: SECRET })).status, 401);
-    const s = await reserve(hb.runner_id);
-    const beat = await postJson(o("/runners/heartbeat"), body, { authorization: hb.heartbeat_secret });
-    assert.equal(beat.status, 200, beat.text);
-    assert.deepEqual(beat.json().session_ids, [s.session_id]);
-    assert.equal(beat.json().heartbeat_secret, undefined, "the secret is given once");
-    // the o2r channel carried the reservation
-    const seg = await call(`${hb.o2r.url}/0`);
-    assert.equal(seg.status, 200);
-    const msg = seg.json();
-    assert.equal(msg.event, "reserved");
-    assert.equal(msg.session, s.session_id);
-  });
+  endpoint(
+    "POST /runners/heartbeat",
+    "bootstrap with the orchestrator secret, then the derived secret only",
+    async (got) => {
+      got(
+        await postJson(o("/runners/heartbeat"), { runner_url: runner.url, app: "a" }, { authorization: "x" }),
+        401,
+      );
+      got(
+        await postJson(
+          o("/runners/heartbeat"),
+          { runner_url: "ftp://x", app: "a" },
+          { authorization: SECRET },
+        ),
+        400,
+      );
+      const hb = await register();
+      assert.equal(hb.heartbeat_interval, "5s");
+      assert.equal(hb.heartbeat_ttl, "20s");
+      assert.equal(hb.orchestrator, orch.serviceUri);
+      assert.equal(hb.o2r.mime_type, "application/json");
+      assert.ok(hb.o2r.url.includes("/ai/trickle/"));
+      assert.deepEqual(hb.session_ids, []);
+      const body = { runner_url: runner.url, app: "test/echo", runner_id: hb.runner_id };
+      // the orchestrator secret no longer works for a known runner; the derived one does
+      assert.equal((await postJson(o("/runners/heartbeat"), body, { authorization: SECRET })).status, 401);
+      const s = await reserve(hb.runner_id);
+      const beat = await postJson(o("/runners/heartbeat"), body, { authorization: hb.heartbeat_secret });
+      got(beat, 200);
+      assert.deepEqual(beat.json().session_ids, [s.session_id]);
+      assert.equal(beat.json().heartbeat_secret, undefined, "the secret is given once");
+      // the o2r channel carried the reservation
+      const seg = await call(`${hb.o2r.url}/0`);
+      assert.equal(seg.status, 200);
+      const msg = seg.json();
+      assert.equal(msg.event, "reserved");
+      assert.equal(msg.session, s.session_id);
+    },
+  );
 
-  test("heartbeat TTL: a silent runner is withdrawn within its TTL and its sessions released", async () => {
-    const hb = await register();
-    const s = await reserve(hb.runner_id);
-    clock += 20_001;
-    const d = (await call(o("/discovery"))).json();
-    assert.ok(!d[0].runners.some((r: { url: string }) => r.url.includes(hb.runner_id)), "hidden at once");
-    assert.equal((await postJson(`${s.app_url}/x`, {})).status, 404);
-    assert.ok(orch.runners?.registry.sweep().includes(hb.runner_id));
-    // its heartbeat secret now answers 401: livepeer-gateway re-bootstraps with the orchestrator secret
-    const late = await postJson(
-      o("/runners/heartbeat"),
-      { runner_url: runner.url, app: "test/echo", runner_id: hb.runner_id },
-      { authorization: hb.heartbeat_secret },
-    );
-    assert.equal(late.status, 401);
-    const back = await register({ runner_id: hb.runner_id });
-    assert.deepEqual(back.session_ids, [], "the old session was released");
-  });
+  endpoint(
+    "POST /runners/heartbeat",
+    "404 when dynamic registration is off (no orchestrator secret); 400 for a static runner's id",
+    async (got) => {
+      const body = { runner_url: runner.url, app: "test/echo" };
+      const off = await postJson(`${noSecret.url}/runners/heartbeat`, body, { authorization: SECRET });
+      got(off, 404);
+      assert.match(off.json().error.message, /dynamic live runner registration is disabled/);
+      const op = orch.runners?.operatorUrl;
+      const reg = await postJson(`${op}/registerLiveRunners`, {
+        runners: [
+          { label: "static-by-id", runner_url: runner.url, health_url: "/health", app: "test/static" },
+        ],
+      });
+      assert.equal(reg.status, 200, reg.text);
+      staticId = reg.json().runners[0].runner_id;
+      const stat = await postJson(
+        o("/runners/heartbeat"),
+        { ...body, runner_id: staticId },
+        { authorization: SECRET },
+      );
+      got(stat, 400);
+      assert.match(stat.json().error.message, /static runner cannot heartbeat/);
+    },
+  );
 
-  test("POST /runners/{id}/unregister: 204 with the heartbeat secret, 401 without, 404 after", async () => {
-    const hb = await register();
-    assert.equal((await call(o(`/runners/${hb.runner_id}/unregister`), { method: "POST" })).status, 401);
-    const ok = await call(o(`/runners/${hb.runner_id}/unregister`), {
-      method: "POST",
-      headers: { authorization: hb.heartbeat_secret },
-    });
-    assert.equal(ok.status, 204);
-    const again = await call(o(`/runners/${hb.runner_id}/unregister`), {
-      method: "POST",
-      headers: { authorization: hb.heartbeat_secret },
-    });
-    assert.equal(again.status, 404);
-  });
+  endpoint(
+    "POST /runners/heartbeat",
+    "TTL: a silent runner is withdrawn within its TTL and its sessions released",
+    async () => {
+      const hb = await register();
+      const s = await reserve(hb.runner_id);
+      clock += 20_001;
+      const d = (await call(o("/discovery"))).json();
+      assert.ok(!d[0].runners.some((r: { url: string }) => r.url.includes(hb.runner_id)), "hidden at once");
+      assert.equal((await postJson(`${s.app_url}/x`, {})).status, 404);
+      assert.ok(orch.runners?.registry.sweep().includes(hb.runner_id));
+      // its heartbeat secret now answers 401: livepeer-gateway re-bootstraps with the orchestrator secret
+      const late = await postJson(
+        o("/runners/heartbeat"),
+        { runner_url: runner.url, app: "test/echo", runner_id: hb.runner_id },
+        { authorization: hb.heartbeat_secret },
+      );
+      assert.equal(late.status, 401);
+      const back = await register({ runner_id: hb.runner_id });
+      assert.deepEqual(back.session_ids, [], "the old session was released");
+    },
+  );
 
-  test("GET /discovery: ready runners only, orchestrator URLs, capacity counts", async () => {
+  endpoint(
+    "POST /runners/{runner_id}/unregister",
+    "204 with the heartbeat secret, 401 without, 404 after, 400 for a static runner",
+    async (got) => {
+      const hb = await register();
+      const s = await reserve(hb.runner_id);
+      got(await call(o(`/runners/${hb.runner_id}/unregister`), { method: "POST" }), 401);
+      const auth = { authorization: hb.heartbeat_secret };
+      got(await call(o(`/runners/${hb.runner_id}/unregister`), { method: "POST", headers: auth }), 204);
+      assert.equal((await postJson(`${s.app_url}/x`, {})).status, 404, "its session went with it");
+      got(await call(o(`/runners/${hb.runner_id}/unregister`), { method: "POST", headers: auth }), 404);
+      const stat = await call(o(`/runners/${staticId}/unregister`), { method: "POST", headers: auth });
+      got(stat, 400);
+      assert.match(stat.json().error.message, /static runner/);
+    },
+  );
+
+  endpoint("GET /discovery", "ready runners only, orchestrator URLs, capacity counts", async (got) => {
     const hb = await register({ capacity: 2, version: "1.2", metadata: '{"r":"eu"}', gpu: { name: "L4" } });
     await reserve(hb.runner_id);
     const notReady = await register({ status: "loading" });
-    const d = (await call(o("/discovery"))).json();
+    const answer = await call(o("/discovery"));
+    got(answer, 200);
+    const d = answer.json();
     assert.equal(d.length, 1);
     assert.equal(d[0].address, orch.serviceUri);
     const mine = d[0].runners.find((r: { url: string }) => r.url.includes(hb.runner_id));
@@ -201,202 +332,409 @@ describe("Live Runner API (offchain)", () => {
     });
     assert.ok(!JSON.stringify(d).includes(runner.url), "never the runner's own URL");
     assert.ok(!JSON.stringify(d).includes(notReady.runner_id), "a runner not ready is not listed");
+    const off = await call(`${bare.url}/discovery`);
+    got(off, 404);
+    assert.equal(off.json().error.code, "LIVE_RUNNERS_DISABLED");
   });
 
-  test("POST /apps/{id}/session: session ids, 503 when full, 404 unknown", async () => {
-    const hb = await register({ capacity: 1 });
-    const s = await reserve(hb.runner_id);
-    assert.equal(s.control_url, `${orch.serviceUri}/apps/${hb.runner_id}/session/${s.session_id}`);
-    assert.equal(s.app_url, `${s.control_url}/app`);
-    const full = await call(o(`/apps/${hb.runner_id}/session`), { method: "POST" });
-    assert.equal(full.status, 503);
-    assert.equal(full.json().error.code, "NO_CAPACITY");
-    assert.equal((await call(o("/apps/nope/session"), { method: "POST" })).status, 404);
-  });
+  endpoint(
+    "POST /apps/{runner_id}/session",
+    "session ids, 503 when full, 404 unknown, 400 for a single-shot runner",
+    async (got) => {
+      const hb = await register({ capacity: 1 });
+      const r = await call(o(`/apps/${hb.runner_id}/session`), { method: "POST" });
+      got(r, 200);
+      const s = r.json();
+      assert.match(s.session_id, /^session_/);
+      assert.equal(s.control_url, `${orch.serviceUri}/apps/${hb.runner_id}/session/${s.session_id}`);
+      assert.equal(s.app_url, `${s.control_url}/app`);
+      const full = await call(o(`/apps/${hb.runner_id}/session`), { method: "POST" });
+      got(full, 503);
+      assert.equal(full.json().error.code, "NO_CAPACITY");
+      got(await call(o("/apps/nope/session"), { method: "POST" }), 404);
+      const once = await register({ mode: "single-shot" });
+      const refused = await call(o(`/apps/${once.runner_id}/session`), { method: "POST" });
+      got(refused, 400);
+      assert.match(refused.json().error.message, /only persistent runners have sessions/);
+    },
+  );
 
-  test("POST /apps/{id}/session/{sid}/stop: 204, frees the slot, the session's URLs answer 404", async () => {
-    const hb = await register({ capacity: 1 });
-    const s = await reserve(hb.runner_id);
-    assert.equal((await call(`${s.control_url}/stop`, { method: "POST" })).status, 204);
-    assert.equal((await postJson(`${s.app_url}/x`, {})).status, 404);
-    await reserve(hb.runner_id);
-  });
+  endpoint(
+    "POST /apps/{runner_id}/session",
+    "proxy: true gives the session a generated proxy URL as app_url; control_url stays",
+    async () => {
+      const hb = await register({ proxy: true });
+      const s = await reserve(hb.runner_id);
+      assert.match(s.app_url, new RegExp(`^${orch.serviceUri}/run/[^/]+$`));
+      assert.equal(s.control_url, `${orch.serviceUri}/apps/${hb.runner_id}/session/${s.session_id}`);
+      const via = await postJson(`${s.app_url}/echo/p?k=v`, { a: 1 });
+      assert.equal(via.status, 200, via.text);
+      assert.deepEqual(
+        [via.json().path, via.json().query, via.json().session_id],
+        ["/echo/p", "?k=v", s.session_id],
+      );
+      assert.equal((await call(`${s.control_url}/stop`, { method: "POST" })).status, 204);
+      assert.equal((await postJson(`${s.app_url}/echo`, {})).status, 404, "gone with the session");
+    },
+  );
 
-  test("POST /apps/{id}/session/{sid}/payment: 404 for no session; 501 until payments are done", async () => {
-    const hb = await register();
-    const s = await reserve(hb.runner_id);
-    assert.equal((await call(`${s.control_url}x/payment`, { method: "POST" })).status, 404);
-    assert.equal((await call(`${s.control_url}/payment`, { method: "POST" })).status, 501);
-  });
+  endpoint(
+    "POST /apps/{runner_id}/session/{session_id}/stop",
+    "204, frees the slot, the session's URLs answer 404; 404 for an unknown runner",
+    async (got) => {
+      const hb = await register({ capacity: 1 });
+      const s = await reserve(hb.runner_id);
+      got(await call(`${s.control_url}/stop`, { method: "POST" }), 204);
+      assert.equal((await postJson(`${s.app_url}/x`, {})).status, 404);
+      await reserve(hb.runner_id);
+      got(await call(o(`/apps/nope/session/${s.session_id}/stop`), { method: "POST" }), 404);
+    },
+  );
 
-  test("ANY /apps/{id}/session/{sid}/app/{path}: HTTP, SSE and WebSocket through the proxy", async () => {
-    const hb = await register();
-    const s = await reserve(hb.runner_id);
-    const r = await call(`${s.app_url}/echo/deep?x=1&y=%20`, {
-      method: "PUT",
-      headers: { "x-custom": "kept", "livepeer-session-token": "forged", "content-type": "text/plain" },
-      body: "payload",
-    });
-    assert.equal(r.status, 200, r.text);
-    assert.equal(r.headers["x-runner"], "tiny");
-    const e = r.json();
-    assert.deepEqual(
-      [e.method, e.path, e.query, e.body, e.custom, e.route, e.session_id],
-      ["PUT", "/echo/deep", "?x=1&y=%20", "payload", "kept", hb.runner_id, s.session_id],
+  endpoint(
+    "POST /apps/{runner_id}/session/{session_id}/payment",
+    "404 for no session; 501 offchain (sessions are free)",
+    async (got) => {
+      const hb = await register();
+      const s = await reserve(hb.runner_id);
+      got(await call(`${s.control_url}x/payment`, { method: "POST" }), 404);
+      const free = await call(`${s.control_url}/payment`, { method: "POST" });
+      assert.equal(free.status, 501);
+      assert.equal(free.json().error.code, "NOT_IMPLEMENTED");
+    },
+  );
+
+  endpoint(
+    "ANY /apps/{runner_id}/session/{session_id}/app/{path…}",
+    "HTTP, SSE and WebSocket through the proxy",
+    async (got) => {
+      const hb = await register();
+      const s = await reserve(hb.runner_id);
+      const r = await call(`${s.app_url}/echo/deep?x=1&y=%20`, {
+        method: "PUT",
+        headers: { "x-custom": "kept", "livepeer-session-token": "forged", "content-type": "text/plain" },
+        body: "payload",
+      });
+      got(r, 200);
+      assert.equal(r.headers["x-runner"], "tiny");
+      const e = r.json();
+      assert.deepEqual(
+        [e.method, e.path, e.query, e.body, e.custom, e.route, e.session_id],
+        ["PUT", "/echo/deep", "?x=1&y=%20", "payload", "kept", hb.runner_id, s.session_id],
+      );
+      assert.equal(e.trace, r.headers["x-trace-id"], "the runner gets the request's trace id");
+      assert.notEqual(e.token, "forged");
+      assert.match(e.token, /^[0-9a-f]{64}$/);
+      assert.equal(e.control, `${orch.serviceUri}/runner/${hb.runner_id}/session/${s.session_id}`);
+      // SSE: the three events arrive apart, not in one buffered chunk
+      const sse = await streamed(`${s.app_url}/sse`);
+      assert.equal(sse.status, 200);
+      const events = sse.chunks.filter((c) => c.text.includes("data:"));
+      assert.ok(events.length >= 2, `events came in ${events.length} chunk(s)`);
+      assert.ok((events.at(-1)?.at ?? 0) - (events[0]?.at ?? 0) >= 60, "streamed as written");
+      assert.match(sse.chunks.map((c) => c.text).join(""), /data: \{"n":2\}/);
+      // the same over HTTP/2 (what a Go client negotiates over TLS)
+      const h2 = await callH2(`${s.app_url}/echo/h2?z=3`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: '{"h":2}',
+      });
+      assert.equal(h2.status, 200, h2.text);
+      assert.deepEqual(
+        [JSON.parse(h2.text).path, JSON.parse(h2.text).query, JSON.parse(h2.text).body],
+        ["/echo/h2", "?z=3", '{"h":2}'],
+      );
+      const h2sse = await callH2(`${s.app_url}/sse`);
+      assert.equal(h2sse.headers["content-type"], "text/event-stream");
+      assert.match(h2sse.text, /data: \{"n":2\}/);
+      assert.ok(h2sse.chunks >= 2, "SSE events arrive as written over HTTP/2 too");
+      // WebSocket
+      const ws = await wsConnect(`${s.app_url}/ws`);
+      assert.equal(ws.status, 101);
+      ws.send("ping");
+      assert.equal(await ws.next(), `echo:ping:${s.session_id}`);
+      ws.close();
+      // a released session cuts its open sockets
+      const ws2 = await wsConnect(`${s.app_url}/ws`);
+      await call(`${s.control_url}/stop`, { method: "POST" });
+      const cut = await Promise.race([
+        ws2.closed.then(() => true),
+        new Promise((r) => setTimeout(() => r(false), 2000)),
+      ]);
+      assert.equal(cut, true, "the session's WebSocket is closed with it");
+      got(await wsConnect(`${s.app_url}/ws`), 404);
+      got(await postJson(`${s.app_url}/echo`, {}), 404);
+    },
+  );
+
+  endpoint(
+    "ANY /apps/{runner_id}/session/{session_id}/app/{path…}",
+    "502 when the runner cannot be reached; the runner's own status passes through",
+    async (got) => {
+      const dead = await register({ runner_url: await deadUrl() });
+      const s = await reserve(dead.runner_id);
+      const r = await postJson(`${s.app_url}/echo`, {});
+      got(r, 502);
+      assert.equal(r.json().error.code, "CONTAINER_UNAVAILABLE");
+      const live = await reserve((await register()).runner_id);
+      runner.healthStatus = 418;
+      try {
+        got(await call(`${live.app_url}/health`), 418);
+      } finally {
+        runner.healthStatus = 200;
+      }
+    },
+  );
+
+  endpoint(
+    "ANY /apps/{runner_id}/app/{path…}",
+    "single-shot reserves for one request and releases after; 400 persistent; 404 unknown",
+    async (got) => {
+      const hb = await register({ mode: "single_shot", capacity: 1 });
+      const d = (await call(o("/discovery"))).json();
+      const mine = d[0].runners.find((r: { url: string }) => r.url.includes(hb.runner_id));
+      assert.equal(mine.url, `${orch.serviceUri}/apps/${hb.runner_id}/app`);
+      assert.equal(mine.mode, "single-shot");
+      const r = await postJson(`${mine.url}/run?q=2`, { a: 1 });
+      got(r, 200);
+      assert.equal(r.json().path, "/run");
+      assert.match(r.json().session_id, /^session_/);
+      await until(
+        "the single-shot session released",
+        () => orch.runners?.registry.get(hb.runner_id)?.sessions.size === 0,
+      );
+      assert.equal((await postJson(`${mine.url}/run`, {})).status, 200, "the slot came back");
+      const persistent = await register();
+      got(await postJson(o(`/apps/${persistent.runner_id}/app/x`), {}), 400);
+      got(await postJson(o("/apps/nope/app/x"), {}), 404);
+    },
+  );
+
+  endpoint(
+    "ANY /apps/{runner_id}/app/{path…}",
+    "503 while its one slot is taken by a call in flight; 502 when the runner cannot be reached",
+    async (got) => {
+      const hb = await register({ mode: "single-shot", capacity: 1 });
+      const url = o(`/apps/${hb.runner_id}/app`);
+      const long = streamed(`${url}/sse`); // three events 50 ms apart hold the slot
+      await until("the slot taken", () => orch.runners?.registry.get(hb.runner_id)?.sessions.size === 1);
+      const busy = await postJson(`${url}/x`, {});
+      got(busy, 503);
+      assert.equal(busy.json().error.code, "NO_CAPACITY");
+      assert.equal((await long).status, 200);
+      const dead = await register({ mode: "single-shot", runner_url: await deadUrl() });
+      got(await postJson(o(`/apps/${dead.runner_id}/app/x`), {}), 502);
+      await until(
+        "released after the failure",
+        () => orch.runners?.registry.get(dead.runner_id)?.sessions.size === 0,
+      );
+    },
+  );
+
+  endpoint(
+    "POST /runner/{runner_id}/session/{session_id}/channels",
+    "≤ 25, idempotent, made again after the idle sweep, token required, 404 for no session",
+    async (got) => {
+      const hb = await register();
+      const s = await reserve(hb.runner_id);
+      const echo = (await postJson(`${s.app_url}/echo`, {})).json();
+      const cb = `${echo.control}/channels`;
+      const tok = { "livepeer-session-token": echo.token };
+      got(await postJson(cb, { channels: [{ name: "in" }] }), 401);
+      got(await postJson(cb, { channels: [{ name: "in" }] }, { "livepeer-session-token": "x" }), 401);
+      const made = await postJson(
+        cb,
+        { channels: [{ name: "in", mime_type: "video/MP2T" }, { name: "events" }] },
+        tok,
+      );
+      got(made, 200);
+      const [inCh, evCh] = made.json().channels;
+      assert.equal(inCh.name, "in");
+      assert.equal(inCh.mime_type, "video/MP2T");
+      assert.equal(evCh.mime_type, "application/octet-stream");
+      assert.ok(inCh.url.startsWith(`${orch.serviceUri}/ai/trickle/${s.session_id}-`));
+      assert.ok(orch.trickle.getChannel(inCh.channel_name), "exists on our trickle server");
+      const again = await postJson(cb, { channels: [{ name: "in" }] }, tok);
+      assert.equal(again.json().channels[0].channel_name, inCh.channel_name, "idempotent");
+      orch.trickle.deleteChannel(inCh.channel_name); // as the idle sweep would
+      await postJson(cb, { channels: [{ name: "in" }] }, tok);
+      assert.ok(orch.trickle.getChannel(inCh.channel_name), "made again after the idle sweep removed it");
+      const many = Array.from({ length: 24 }, (_, i) => ({ name: `c${i}` }));
+      got(await postJson(cb, { channels: many }, tok), 400, "over 25 in the session");
+      got(await postJson(cb, { channels: [{ name: "bad name" }] }, tok), 400);
+      got(await postJson(cb, { channels: [] }, tok), 400, "channels is required");
+      got(await postJson(`${echo.control}x/channels`, { channels: [{ name: "in" }] }, tok), 404);
+      // released with the session
+      await call(`${s.control_url}/stop`, { method: "POST" });
+      assert.equal(orch.trickle.getChannel(evCh.channel_name), undefined);
+      assert.equal(orch.trickle.getChannel(inCh.channel_name), undefined);
+    },
+  );
+
+  endpoint(
+    "DELETE /runner/{runner_id}/session/{session_id}/channels",
+    "deletes named channels; 404 for an unknown name; 400 for an empty list; token required",
+    async (got) => {
+      const hb = await register();
+      const s = await reserve(hb.runner_id);
+      const echo = (await postJson(`${s.app_url}/echo`, {})).json();
+      const cb = `${echo.control}/channels`;
+      const tok = { "livepeer-session-token": echo.token, "content-type": "application/json" };
+      const made = await postJson(cb, { channels: [{ name: "in" }, { name: "out" }] }, tok);
+      const [inCh, outCh] = made.json().channels;
+      const del = (headers: Record<string, string>, channels: unknown) =>
+        call(cb, { method: "DELETE", headers, body: JSON.stringify({ channels }) });
+      got(await del({ "content-type": "application/json" }, ["in"]), 401);
+      got(await del(tok, []), 400);
+      const ok = await del(tok, ["in"]);
+      got(ok, 200);
+      assert.deepEqual(ok.json(), { deleted: ["in"] });
+      assert.equal(orch.trickle.getChannel(inCh.channel_name), undefined);
+      got(await del(tok, ["in"]), 404);
+      assert.ok(orch.trickle.getChannel(outCh.channel_name), "the other one stays");
+      await call(`${s.control_url}/stop`, { method: "POST" });
+      got(await del(tok, ["out"]), 404, "no session any more");
+    },
+  );
+
+  endpoint(
+    "POST /runner/{runner_id}/session/{session_id}/proxy",
+    "target-URL restrictions, token required, 404 for no session",
+    async (got) => {
+      const hb = await register();
+      const s = await reserve(hb.runner_id);
+      const echo = (await postJson(`${s.app_url}/echo`, {})).json();
+      const tok = { "livepeer-session-token": echo.token };
+      const cb = `${echo.control}/proxy`;
+      const host = new URL(runner.url);
+      for (const target of [
+        "ftp://127.0.0.1/x",
+        "http://evil.example/ui",
+        `${runner.url}/ui#frag`,
+        "relative/x",
+      ])
+        got(await postJson(cb, { target_url: target }, tok), 400, target);
+      got(await postJson(cb, { target_url: `${runner.url}/ui` }), 401);
+      const p = await postJson(cb, { target_url: `http://${host.hostname}:${host.port}/ui` }, tok);
+      got(p, 200);
+      const { proxy_id, url } = p.json();
+      assert.equal(url, `${orch.serviceUri}/run/${proxy_id}`);
+      const plain = await postJson(cb, {}, tok);
+      assert.equal(plain.status, 200, "no target: the app's own URL");
+      assert.equal((await call(`${plain.json().url}/echo/x`)).json().path, "/echo/x");
+      got(await postJson(`${echo.control}x/proxy`, {}, tok), 404);
+      await call(`${s.control_url}/stop`, { method: "POST" });
+      assert.equal((await call(`${url}/status`)).status, 404, "gone with the session");
+    },
+  );
+
+  endpoint(
+    "POST /runner/{runner_id}/session/{session_id}/stop",
+    "the runner releases its own session; token required; 404 after",
+    async (got) => {
+      const hb = await register();
+      const s = await reserve(hb.runner_id);
+      const echo = (await postJson(`${s.app_url}/echo`, {})).json();
+      got(await call(`${echo.control}/stop`, { method: "POST" }), 401);
+      const tok = { "livepeer-session-token": echo.token };
+      got(await call(`${echo.control}/stop`, { method: "POST", headers: tok }), 204);
+      assert.equal((await postJson(`${s.app_url}/echo`, {})).status, 404);
+      got(await call(`${echo.control}/stop`, { method: "POST", headers: tok }), 404);
+    },
+  );
+
+  endpoint(
+    "ANY {proxy URL}/{path…}",
+    "a session's proxy (HTTP, WebSocket, query kept), 404 unknown or released, 502 unreachable target",
+    async (got) => {
+      const hb = await register();
+      const s = await reserve(hb.runner_id);
+      const echo = (await postJson(`${s.app_url}/echo`, {})).json();
+      const tok = { "livepeer-session-token": echo.token };
+      const host = new URL(runner.url);
+      const { url } = (
+        await postJson(
+          `${echo.control}/proxy`,
+          { target_url: `http://${host.hostname}:${host.port}/ui` },
+          tok,
+        )
+      ).json();
+      const via = await call(`${url}/status?v=1`);
+      got(via, 200);
+      assert.deepEqual(
+        [via.json().path, via.json().query, via.json().session_id, via.json().route],
+        ["/ui/status", "?v=1", s.session_id, hb.runner_id],
+      );
+      const ws = await wsConnect(`${url}/ws`);
+      assert.equal(ws.status, 101);
+      ws.send("hi");
+      assert.equal(await ws.next(), `echo:hi:${s.session_id}`);
+      ws.close();
+      const deadTarget = new URL(await deadUrl());
+      const dead = (await postJson(`${echo.control}/proxy`, { target_url: deadTarget.href }, tok)).json();
+      got(await call(`${dead.url}/x`), 502);
+      got(await call(o("/run/no-such-proxy/x")), 404);
+      await call(`${s.control_url}/stop`, { method: "POST" });
+      got(await call(`${url}/status`), 404, "gone with the session");
+    },
+  );
+
+  endpoint(
+    "ANY {proxy URL}/{path…}",
+    "a single-shot runner with proxy: true is discovered and called at the proxy URL of its route",
+    async (got) => {
+      const hb = await register({ mode: "single-shot", proxy: true, capacity: 1 });
+      const d = (await call(o("/discovery"))).json();
+      const mine = d[0].runners.find((r: { url: string }) => r.url.endsWith(`/run/${hb.runner_id}`));
+      assert.ok(mine, "discovery gives the proxy URL of the route");
+      assert.equal(mine.url, `${orch.serviceUri}/run/${hb.runner_id}`);
+      const r = await postJson(`${mine.url}/gen?x=1`, { p: 1 });
+      got(r, 200);
+      assert.deepEqual([r.json().path, r.json().query, r.json().route], ["/gen", "?x=1", hb.runner_id]);
+      assert.match(r.json().session_id, /^session_/);
+      await until(
+        "released after the call",
+        () => orch.runners?.registry.get(hb.runner_id)?.sessions.size === 0,
+      );
+      const ws = await wsConnect(`${mine.url}/ws`);
+      assert.equal(ws.status, 101);
+      ws.send("once");
+      assert.match(await ws.next(), /^echo:once:session_/);
+      ws.close();
+    },
+  );
+
+  test("every endpoint of docs/spec/live-runner.md#http-reference has a test here, with each status", (t) => {
+    const reference = referenceTable();
+    assert.ok(reference.size >= 15, `the reference table has ${reference.size} rows`);
+    const rows: string[] = [];
+    const missing: string[] = [];
+    for (const [key, statuses] of reference) {
+      const tests = testsOf.get(key) ?? [];
+      const elsewhere = ELSEWHERE[key] ?? {};
+      if (tests.length === 0 && Object.keys(elsewhere).length === 0) missing.push(`${key}: no test`);
+      for (const status of statuses) {
+        const other = elsewhere[status];
+        if (seen.get(key)?.has(status)) continue;
+        if (other === undefined) missing.push(`${key}: ${status} not produced by any test here`);
+        else if (
+          other.file !== undefined &&
+          (!existsSync(join(ROOT, other.file)) ||
+            !readFileSync(join(ROOT, other.file), "utf8").includes(String(status)))
+        )
+          missing.push(`${key}: ${status} said to be tested in ${other.file}, which does not mention it`);
+      }
+      const here = [...(seen.get(key) ?? [])].sort().join(", ");
+      const notHere = Object.entries(elsewhere)
+        .map(([s, w]) => `${s} ${w.file ?? w.why}`)
+        .join("; ");
+      rows.push(`| ${key} | ${tests.length} | ${here} | ${notHere} |`);
+    }
+    for (const key of testsOf.keys())
+      if (!reference.has(key)) missing.push(`${key}: tested here but not in the reference table`);
+    t.diagnostic(
+      `\n| endpoint | tests | statuses seen here | elsewhere or differing |\n|---|---|---|---|\n${rows.join("\n")}`,
     );
-    assert.equal(e.trace, r.headers["x-trace-id"], "the runner gets the request's trace id");
-    assert.notEqual(e.token, "forged");
-    assert.match(e.token, /^[0-9a-f]{64}$/);
-    assert.equal(e.control, `${orch.serviceUri}/runner/${hb.runner_id}/session/${s.session_id}`);
-    // SSE: the three events arrive apart, not in one buffered chunk
-    const sse = await streamed(`${s.app_url}/sse`);
-    assert.equal(sse.status, 200);
-    const events = sse.chunks.filter((c) => c.text.includes("data:"));
-    assert.ok(events.length >= 2, `events came in ${events.length} chunk(s)`);
-    assert.ok((events.at(-1)?.at ?? 0) - (events[0]?.at ?? 0) >= 60, "streamed as written");
-    assert.match(sse.chunks.map((c) => c.text).join(""), /data: \{"n":2\}/);
-    // the same over HTTP/2 (what a Go client negotiates over TLS)
-    const h2 = await callH2(`${s.app_url}/echo/h2?z=3`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: '{"h":2}',
-    });
-    assert.equal(h2.status, 200, h2.text);
-    assert.deepEqual(
-      [JSON.parse(h2.text).path, JSON.parse(h2.text).query, JSON.parse(h2.text).body],
-      ["/echo/h2", "?z=3", '{"h":2}'],
-    );
-    const h2sse = await callH2(`${s.app_url}/sse`);
-    assert.equal(h2sse.headers["content-type"], "text/event-stream");
-    assert.match(h2sse.text, /data: \{"n":2\}/);
-    assert.ok(h2sse.chunks >= 2, "SSE events arrive as written over HTTP/2 too");
-    // WebSocket
-    const ws = await wsConnect(`${s.app_url}/ws`);
-    assert.equal(ws.status, 101);
-    ws.send("ping");
-    assert.equal(await ws.next(), `echo:ping:${s.session_id}`);
-    ws.close();
-    // a released session cuts its open sockets
-    const ws2 = await wsConnect(`${s.app_url}/ws`);
-    await call(`${s.control_url}/stop`, { method: "POST" });
-    const cut = await Promise.race([
-      ws2.closed.then(() => true),
-      new Promise((r) => setTimeout(() => r(false), 2000)),
-    ]);
-    assert.equal(cut, true, "the session's WebSocket is closed with it");
-    assert.equal((await wsConnect(`${s.app_url}/ws`)).status, 404);
-  });
-
-  test("ANY /apps/{id}/app/{path}: single-shot reserves for one request and releases after", async () => {
-    const hb = await register({ mode: "single_shot", capacity: 1 });
-    const d = (await call(o("/discovery"))).json();
-    const mine = d[0].runners.find((r: { url: string }) => r.url.includes(hb.runner_id));
-    assert.equal(mine.url, `${orch.serviceUri}/apps/${hb.runner_id}/app`);
-    assert.equal(mine.mode, "single-shot");
-    const r = await postJson(`${mine.url}/run?q=2`, { a: 1 });
-    assert.equal(r.status, 200, r.text);
-    assert.equal(r.json().path, "/run");
-    assert.match(r.json().session_id, /^session_/);
-    await until(
-      "the single-shot session released",
-      () => orch.runners?.registry.get(hb.runner_id)?.sessions.size === 0,
-    );
-    assert.equal((await postJson(`${mine.url}/run`, {})).status, 200, "the slot came back");
-    const persistent = await register();
-    assert.equal((await postJson(o(`/apps/${persistent.runner_id}/app/x`), {})).status, 400);
-  });
-
-  test("POST/DELETE /runner/{id}/session/{sid}/channels: ≤ 25, idempotent, token required", async () => {
-    const hb = await register();
-    const s = await reserve(hb.runner_id);
-    const echo = (await postJson(`${s.app_url}/echo`, {})).json();
-    const cb = `${echo.control}/channels`;
-    const tok = { "livepeer-session-token": echo.token };
-    assert.equal((await postJson(cb, { channels: [{ name: "in" }] })).status, 401);
-    assert.equal(
-      (await postJson(cb, { channels: [{ name: "in" }] }, { "livepeer-session-token": "x" })).status,
-      401,
-    );
-    const made = await postJson(
-      cb,
-      { channels: [{ name: "in", mime_type: "video/MP2T" }, { name: "events" }] },
-      tok,
-    );
-    assert.equal(made.status, 200, made.text);
-    const [inCh, evCh] = made.json().channels;
-    assert.equal(inCh.name, "in");
-    assert.equal(inCh.mime_type, "video/MP2T");
-    assert.equal(evCh.mime_type, "application/octet-stream");
-    assert.ok(inCh.url.startsWith(`${orch.serviceUri}/ai/trickle/${s.session_id}-`));
-    assert.ok(orch.trickle.getChannel(inCh.channel_name), "exists on our trickle server");
-    const again = await postJson(cb, { channels: [{ name: "in" }] }, tok);
-    assert.equal(again.json().channels[0].channel_name, inCh.channel_name, "idempotent");
-    orch.trickle.deleteChannel(inCh.channel_name); // as the idle sweep would
-    await postJson(cb, { channels: [{ name: "in" }] }, tok);
-    assert.ok(orch.trickle.getChannel(inCh.channel_name), "made again after the idle sweep removed it");
-    const many = Array.from({ length: 24 }, (_, i) => ({ name: `c${i}` }));
-    assert.equal((await postJson(cb, { channels: many }, tok)).status, 400, "over 25 in the session");
-    assert.equal((await postJson(cb, { channels: [{ name: "bad name" }] }, tok)).status, 400);
-    const del = await call(cb, {
-      method: "DELETE",
-      headers: tok,
-      body: JSON.stringify({ channels: ["in"] }),
-    });
-    assert.deepEqual(del.json(), { deleted: ["in"] });
-    assert.equal(orch.trickle.getChannel(inCh.channel_name), undefined);
-    const gone = await call(cb, {
-      method: "DELETE",
-      headers: tok,
-      body: JSON.stringify({ channels: ["in"] }),
-    });
-    assert.equal(gone.status, 404);
-    // released with the session
-    await call(`${s.control_url}/stop`, { method: "POST" });
-    assert.equal(orch.trickle.getChannel(evCh.channel_name), undefined);
-  });
-
-  test("POST /runner/{id}/session/{sid}/proxy and the generated proxy URL", async () => {
-    const hb = await register();
-    const s = await reserve(hb.runner_id);
-    const echo = (await postJson(`${s.app_url}/echo`, {})).json();
-    const tok = { "livepeer-session-token": echo.token };
-    const cb = `${echo.control}/proxy`;
-    const host = new URL(runner.url);
-    for (const target of [
-      "ftp://127.0.0.1/x",
-      "http://evil.example/ui",
-      `${runner.url}/ui#frag`,
-      "relative/x",
-    ])
-      assert.equal((await postJson(cb, { target_url: target }, tok)).status, 400, target);
-    assert.equal((await postJson(cb, { target_url: `${runner.url}/ui` })).status, 401);
-    const p = await postJson(cb, { target_url: `http://${host.hostname}:${host.port}/ui` }, tok);
-    assert.equal(p.status, 200, p.text);
-    const { proxy_id, url } = p.json();
-    assert.equal(url, `${orch.serviceUri}/run/${proxy_id}`);
-    const via = await call(`${url}/status?v=1`);
-    assert.equal(via.status, 200, via.text);
-    assert.deepEqual(
-      [via.json().path, via.json().query, via.json().session_id],
-      ["/ui/status", "?v=1", s.session_id],
-    );
-    const ws = await wsConnect(`${url}/ws`);
-    assert.equal(ws.status, 101);
-    ws.close();
-    await call(`${s.control_url}/stop`, { method: "POST" });
-    assert.equal((await call(`${url}/status`)).status, 404, "gone with the session");
-  });
-
-  test("POST /runner/{id}/session/{sid}/stop: the runner releases its own session", async () => {
-    const hb = await register();
-    const s = await reserve(hb.runner_id);
-    const echo = (await postJson(`${s.app_url}/echo`, {})).json();
-    assert.equal((await call(`${echo.control}/stop`, { method: "POST" })).status, 401);
-    const ok = await call(`${echo.control}/stop`, {
-      method: "POST",
-      headers: { "livepeer-session-token": echo.token },
-    });
-    assert.equal(ok.status, 204);
-    assert.equal((await postJson(`${s.app_url}/echo`, {})).status, 404);
+    assert.deepEqual(missing, []);
   });
 });

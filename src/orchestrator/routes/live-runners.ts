@@ -8,13 +8,13 @@
  * | `GET /discovery` | `[{address, runners: [{url, gpu?, app, version?, metadata?, mode, capacity, capacity_used, capacity_available}]}]`, ready runners only; `url` ends in `/session` (persistent) or `/app` (single-shot), never the runner's own URL |
  * | `POST /runners/heartbeat` | runners/heartbeat.ts: 200, 400, 401, 404 |
  * | `POST /runners/{id}/unregister` | 204, 400, 401, 404 |
- * | `POST /apps/{id}/session` | `{session_id, app_url, control_url}`; 404 no ready runner; 503 `NO_CAPACITY`; 402 challenge on a paid node (runners/payments.ts) |
+ * | `POST /apps/{id}/session` | `{session_id, app_url, control_url}` (`app_url` a generated proxy URL for a runner with `proxy: true`); 400 a single-shot runner; 404 no ready runner; 503 `NO_CAPACITY`; 402 challenge on a paid node (runners/payments.ts) |
  * | `POST /apps/{id}/session/{sid}/stop` | 204 (also for a session already gone); 404 no runner |
  * | `POST /apps/{id}/session/{sid}/payment` | protobuf `PaymentResult`; 403 manifest ≠ session; 404 no session; 501 offchain |
  * | `ANY /apps/{id}/session/{sid}/app/{path…}` | the runner's answer (runners/proxy.ts); 404; 502 |
  * | `ANY /apps/{id}/app/{path…}` | single-shot: a session for this one request; 400 not single-shot; 503; 502 |
  * | `/runner/{id}/session/{sid}/channels`, `…/proxy`, `…/stop` | the runner callbacks: live-runner-callbacks.ts |
- * | `ANY {--live-runner-proxy-url}/{path…}` | the generated proxy's target (before the router, {@link tryGeneratedProxy}) |
+ * | `ANY {--live-runner-proxy-url}/{path…}` | the generated proxy's target (before the router, {@link tryGeneratedProxy}); for a single-shot runner with `proxy: true` the proxy id is its route and the call is its `/apps/{route}/app/{path…}` (discovery gives that URL) |
  *
  * Runner callbacks need `Livepeer-Session-Token` (401 otherwise). On a paid node persistent sessions
  * are paid (runners/payments.ts); single-shot calls answer 501 `NOT_IMPLEMENTED` (not charged yet,
@@ -70,7 +70,9 @@ export async function discovery(
   const runners = runnersOf(ctx);
   const base = runners.serviceUri;
   const list = runners.registry.discovery().map(({ route, ...r }) => ({
-    url: `${base}/apps/${encodeURIComponent(route)}/${r.mode === "single-shot" ? "app" : "session"}`,
+    url: proxiedSingleShot(runners, route)
+      ? (runners.template?.url(encodeURIComponent(route)) ?? "")
+      : `${base}/apps/${encodeURIComponent(route)}/${r.mode === "single-shot" ? "app" : "session"}`,
     ...r,
   }));
   sendJson(res, 200, [{ address: base, runners: list }]);
@@ -116,11 +118,21 @@ export const apps = underRunners(async ({ ctx, runners, rest, parts }, req, res)
   };
   if (parts[1] === "session" && parts.length === 2) {
     if (method !== "POST") notFound();
+    if (registry.ready(route).advert.mode === "single-shot")
+      throw new BadRequestError("only persistent runners have sessions: call /apps/{id}/app/… instead");
     const { runner, session } = await reserveSession(ctx, runners, req, res, route);
     if (session === undefined) return; // the 402 challenge was answered
     requestLog(ctx).info({ runner_id: runner.id, session_id: session.id }, "live runner session reserved");
     const base = `${runners.serviceUri}/apps/${encodeURIComponent(runner.route)}/session/${session.id}`;
-    return sendJson(res, 200, { session_id: session.id, app_url: `${base}/app`, control_url: base });
+    // `proxy: true`: the session's app URL is a generated proxy to the runner's URL.
+    const proxied = runner.advert.proxy
+      ? runners.template?.url(registry.addProxy(session, runner.advert.runnerUrl))
+      : undefined;
+    return sendJson(res, 200, {
+      session_id: session.id,
+      app_url: proxied ?? `${base}/app`,
+      control_url: base,
+    });
   }
   if (parts[1] === "session" && parts.length >= 4) {
     const sid = seg(parts[2]);
@@ -217,6 +229,15 @@ async function reserveSession(
   return reserved;
 }
 
+/**
+ * A single-shot runner registered with `proxy: true`: discovery gives the proxy URL of its route, which
+ * serves as its `/apps/{route}/app` (go-livepeer's runner-level proxy).
+ */
+function proxiedSingleShot(runners: LiveRunners, route: string): boolean {
+  const r = runners.registry.get(route);
+  return r !== undefined && !r.removed && r.advert.proxy && r.advert.mode === "single-shot";
+}
+
 /** Serves a generated proxy URL; false when the request is not one (the router takes it then). */
 export function tryGeneratedProxy(ctx: OrchestratorContext, req: NodeRequest, res: NodeResponse): boolean {
   const runners = ctx.runners;
@@ -225,6 +246,8 @@ export function tryGeneratedProxy(ctx: OrchestratorContext, req: NodeRequest, re
   if (m === undefined) return false;
   const found = runners.registry.findProxy(m.id);
   const run = async (): Promise<void> => {
+    if (found === undefined && proxiedSingleShot(runners, m.id))
+      return apps(ctx, req, res, `${encodeURIComponent(m.id)}/app/${m.appPath}`);
     if (found === undefined) throw new NotFoundError("live runner proxy not found");
     const { runner, session, target } = found;
     await proxyHttp(
@@ -255,16 +278,18 @@ function upgradeTarget(ctx: OrchestratorContext, runners: LiveRunners, req: Inco
   const path = pathOf(req.url);
   const query = queryOf(req.url);
   const m = runners.template?.match(hostOf(req), path);
+  let parts = path.startsWith("/apps/") ? path.slice("/apps/".length).split("/") : [];
   if (m !== undefined) {
     const found = registry.findProxy(m.id);
-    if (found === undefined) throw new NotFoundError("live runner proxy not found");
-    return {
-      target: targetUrl(found.target, m.appPath, query),
-      headers: sessionHeaders(runners, found.runner, found.session),
-      ended: found.session.ended.signal,
-    };
+    if (found !== undefined)
+      return {
+        target: targetUrl(found.target, m.appPath, query),
+        headers: sessionHeaders(runners, found.runner, found.session),
+        ended: found.session.ended.signal,
+      };
+    if (!proxiedSingleShot(runners, m.id)) throw new NotFoundError("live runner proxy not found");
+    parts = [encodeURIComponent(m.id), "app", ...m.appPath.split("/")];
   }
-  const parts = path.startsWith("/apps/") ? path.slice("/apps/".length).split("/") : [];
   const route = seg(parts[0]);
   if (parts[1] === "session" && parts[3] === "app") {
     const { runner, session } = registry.session(route, seg(parts[2]));

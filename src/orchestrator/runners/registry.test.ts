@@ -123,6 +123,9 @@ test("capacity counts sessions: 503 when full, a stop frees a slot, a given id i
   f.registry.release(c.runner, "mine");
   f.registry.reserve("r5", "mine");
   assert.throws(() => f.registry.reserve("r5", "mine"), { status: 503 }, "full first");
+  f.registry.addDynamic("r6", advert({ capacity: 2 }));
+  f.registry.reserve("r6", "taken");
+  assert.throws(() => f.registry.reserve("r6", "taken"), { code: "RUNNER_SESSION_EXISTS", status: 409 });
   assert.equal(f.registry.discovery()[0]?.capacity_available, 0);
 });
 

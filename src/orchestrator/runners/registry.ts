@@ -18,7 +18,7 @@ import { type Logger, silentLogger } from "../../node/logger.ts";
 import { NoCapacityError } from "../http.ts";
 import type { SessionChannel } from "./channels.ts";
 import type { RunnerAdvert, StaticRunner } from "./config.ts";
-import { deriveSecret, newRunnerId, newSeed, newSessionId } from "./secrets.ts";
+import { deriveSecret, newProxyId, newRunnerId, newSeed, newSessionId } from "./secrets.ts";
 
 /** Default heartbeat period told to runners (go-livepeer: 5 s). */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 5000;
@@ -363,6 +363,14 @@ export class RunnerRegistry {
       }
     }
     return undefined;
+  }
+
+  /** Adds a generated proxy to `target` to a session; returns its id. */
+  addProxy(session: RunnerSession, target: string): string {
+    let id = newProxyId();
+    while (session.proxies.has(id)) id = newProxyId();
+    session.proxies.set(id, target.replace(/\/+$/, ""));
+    return id;
   }
 
   /** Releases every session and removes every runner (node shutdown). */
