@@ -361,5 +361,9 @@ describe("explorer aggregation", () => {
     assert.equal(v.orchestrators[0]?.stake, undefined);
     assert.equal(v.orchestrators[0]?.address, "0xabcd");
     assert.equal(v.round, undefined);
+    i.address = new Uint8Array(20);
+    const zero = aggregate([{ url: "https://o:1", probe: ok(i) }], { now: 1 });
+    assert.equal(zero.orchestrators[0]?.address, "", "an offchain node's zero address is no address");
+    assert.equal(zero.capabilities[0]?.providers[0]?.address, "");
   });
 });

@@ -370,8 +370,9 @@ function median(sorted: readonly number[]): number {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+/** The address an orchestrator answered with, hex; "" when none or all zeros (offchain). */
 function hexAddress(bytes: Uint8Array): string {
-  if (bytes.length === 0) return "";
+  if (bytes.every((b) => b === 0)) return "";
   return `0x${Buffer.from(bytes).toString("hex")}`;
 }
 

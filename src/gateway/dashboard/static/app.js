@@ -491,7 +491,7 @@ function renderOrchestrators(state) {
       cells: [
         [
           el("span", { class: "url" }, o.url),
-          o.address && o.address !== "0x" ? el("span", { class: "addr" }, o.address) : null,
+          o.address && !/^0x0*$/.test(o.address) ? el("span", { class: "addr" }, o.address) : null,
           o.version ? el("span", { class: "muted" }, `version ${o.version}`) : null,
         ],
         [
