@@ -13,6 +13,7 @@ import type { ExperienceRecorder } from "./history/experience.ts";
 import type { LiveManager } from "./live/index.ts";
 import { headerValue, type OrchestratorHttp } from "./orch-http.ts";
 import type { GatewayPayer } from "./payments.ts";
+import type { RunnerSessions } from "./runners/sessions.ts";
 import type { Selector, Suspender } from "./selection/index.ts";
 import { startTrace, type TraceContext } from "./tracing.ts";
 
@@ -39,6 +40,10 @@ export interface GatewayContext {
   dashboard: Dashboard;
   /** The orchestrators' live runners (`liveRunnerDiscoveryIntervalMs`); undefined when off. */
   runners?: RunnerDirectory;
+  /** Live runner sessions the gateway holds and pays for its users (with `runners`). */
+  runnerSessions?: RunnerSessions;
+  /** The gateway's public base URL (`publicUrl`, else its listening URL), for URLs it answers. */
+  publicUrl?: () => string;
   live: LiveManager;
   /** Where job attempts are reported for the dashboard's experience charts (history/). */
   experience?: ExperienceRecorder;

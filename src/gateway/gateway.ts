@@ -46,6 +46,9 @@ import { createOrchestratorHttp } from "./orch-http.ts";
 import { type GatewayPayer, GatewayPayments } from "./payments.ts";
 import { RemotePayments, type RemoteSignerClient } from "./remote-signer.ts";
 import { createRouter } from "./routes/index.ts";
+import { runnerUpgrade } from "./routes/live-runners.ts";
+import { gatewayRunnerPayers } from "./runners/payer.ts";
+import { RunnerSessions } from "./runners/sessions.ts";
 import {
   createSelector,
   DEFAULT_STRATEGY,
@@ -94,6 +97,12 @@ export interface GatewayOptions {
    * them on the dashboard (discovery/runners.ts); off by default.
    */
   liveRunnerDiscoveryIntervalMs?: number;
+  /**
+   * Live runner sessions the gateway holds for its users (with `liveRunnerDiscoveryIntervalMs`,
+   * runners/sessions.ts): stop one with no call in flight this long, ms (default 60 s); top-up period
+   * of paid ones, ms (default 5 s).
+   */
+  liveRunnerSessions?: { idleTimeoutMs?: number; topUpEveryMs?: number; upfrontSeconds?: number };
   /** Time to response headers of native AI jobs, ms; default {@link DEFAULT_AI_TIMEOUT_MS}. */
   aiTimeoutMs?: number;
   /** Live streams: seconds without an event before moving the stream to another orchestrator. */
@@ -260,7 +269,17 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       },
     }),
     experience: history,
-    ...(runnerDirectory && { runners: runnerDirectory }),
+    ...(runnerDirectory && {
+      runners: runnerDirectory,
+      runnerSessions: new RunnerSessions({
+        http,
+        runners: runnerDirectory,
+        payers: gatewayRunnerPayers(options),
+        log: baseLog,
+        ...options.liveRunnerSessions,
+      }),
+    }),
+    publicUrl: () => publicUrl,
     live,
     aiTimeoutMs: options.aiTimeoutMs ?? DEFAULT_AI_TIMEOUT_MS,
   };
@@ -269,6 +288,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   // Heads up to 1 MiB, 30 s to send them, no whole-request timeout (long live and SSE answers).
   const server: Server = createServer(http1ServerOptions(limits), createRouter(ctx).handle);
   server.on("clientError", clientErrorListener(limits));
+  server.on("upgrade", (req, socket, head) => runnerUpgrade(ctx, req, socket, head));
   const host = options.host ?? "127.0.0.1";
   const port = await listen(server, host, options.port ?? DEFAULT_GATEWAY_PORT);
   const url = originOf("http", host, port);
@@ -288,6 +308,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       ctx.dashboard.close();
       dashSource?.close();
       runnerDirectory?.close();
+      await ctx.runnerSessions?.close();
       pool.close();
       grpc?.close();
       await closeServer(server, { graceMs: 1000 });

@@ -17,7 +17,7 @@
  * paid once per reservation (1 unit), `720p…` units as live video pixels, the others per second.
  *
  * Errors are TributaryErrors: 402 `PAYMENT_REQUIRED` for a challenge that cannot be paid, 502
- * `BAD_GATEWAY_ANSWER` for a payer answer without a payment.
+ * `REMOTE_SIGNER_UNREACHABLE` for a signer answer without a payment.
  */
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { Address } from "viem";
@@ -239,9 +239,11 @@ export function signerPayer(
       if (got === "no-tickets") return undefined;
       const { payment, segCreds } = got;
       if (typeof payment !== "string" || payment === "" || typeof segCreds !== "string" || segCreds === "")
-        throw new TributaryError("BAD_GATEWAY_ANSWER", "remote signer answered no payment or segCreds", {
-          status: 502,
-        });
+        throw new TributaryError(
+          "REMOTE_SIGNER_UNREACHABLE",
+          "the remote signer answered /generate-live-payment without payment or segCreds",
+          { status: 502 },
+        );
       if (got.state !== undefined) states.set(manifestId, got.state);
       return { [PAYMENT_HEADER]: payment, [SEGMENT_HEADER]: segCreds };
     },

@@ -157,11 +157,17 @@ export class RunnerDirectory implements Disposable {
    */
   candidates(app: string): RunnerInfo[] {
     const free = (r: RunnerInfo) => r.capacityAvailable ?? Number.MAX_SAFE_INTEGER;
+    return this.listed(app)
+      .filter((r) => free(r) > 0)
+      .sort((a, b) => free(b) - free(a));
+  }
+
+  /** Every listed runner of `app` (an app name or a route) on reachable orchestrators, full ones too. */
+  listed(app: string): RunnerInfo[] {
     return this.listings()
       .filter((l) => l.state === "ok")
       .flatMap((l) => l.runners)
-      .filter((r) => (r.app === app || r.route === app) && free(r) > 0)
-      .sort((a, b) => free(b) - free(a));
+      .filter((r) => r.app === app || r.route === app);
   }
 
   close(): void {

@@ -9,7 +9,7 @@
  * | `GET /metrics`, `GET /health` | here | system |
  * | `GET /getNetworkCapabilities` | network-capabilities.ts (go-livepeer's shape) | system |
  * | `GET /discovery` | the orchestrators' live runners (discovery/runners.ts); 404 unless `liveRunnerDiscoveryIntervalMs` | system |
- * | `POST /apps/{app}/session` | live-runners.ts: a session reserved on the first orchestrator that accepts | jobs |
+ * | `/apps/{app}/session`, `…/session/{id}/app/…`, `…/session/{id}/stop`, `/apps/{app}/app/…` | live-runners.ts: sessions reserved (failover), paid and carried for the user; single-shot calls; WebSocket upgrades on the server's `upgrade` event | jobs |
  * | `/live/…`, `/process/stream/…` | live/ (its own routes) | live |
  * | `POST /process/request`, `/process/request/<route>` | byoc-jobs.ts | jobs |
  * | `POST /<ai pipeline>` | ai-batch.ts | jobs |

@@ -88,6 +88,17 @@ export const GATEWAY_ERROR_CODES = {
       "No orchestrator the gateway knows offers this model or capability; check the model id, or GET /dashboard for what the network offers.",
     components: ["gateway"],
   },
+  BAD_ORCHESTRATOR_ANSWER: {
+    status: 502,
+    meaning:
+      "An orchestrator's answer to a live runner reservation lacks session_id, app_url or control_url; the gateway does not use that orchestrator for the session.",
+    components: ["gateway"],
+  },
+  GATEWAY_CLOSING: {
+    status: 503,
+    meaning: "The gateway is shutting down and reserves no new live runner session; retry on another gateway or after its restart.",
+    components: ["gateway"],
+  },
   ORCHESTRATORS_BUSY: {
     status: 503,
     meaning:
@@ -126,7 +137,7 @@ export const GATEWAY_ERROR_CODES = {
     status: 502,
     meaning:
       "The gateway's remote signer could not be reached or answered something other than the signer protocol; check --remote-signer-url and that the signer runs.",
-    components: ["gateway"],
+    components: ["gateway", "payments"],
   },
   REMOTE_SIGNER_REFUSED: {
     status: 402,

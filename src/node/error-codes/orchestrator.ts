@@ -39,8 +39,9 @@ export const ORCHESTRATOR_ERROR_CODES = {
   },
   PAYMENT_REQUIRED: {
     status: 402,
-    meaning: "This model is priced and the request carries no Livepeer-Payment header; pay with tickets.",
-    components: ["orchestrator", "client"],
+    meaning:
+      "This model or live runner is priced and the request carries no payment (or one the payer could not make); pay with tickets, or give the client or gateway a key or remote signer.",
+    components: ["orchestrator", "client", "gateway", "payments"],
   },
   CREDIT_EXHAUSTED: {
     status: 402,
@@ -150,8 +151,8 @@ export const ORCHESTRATOR_ERROR_CODES = {
   RUNNER_SESSION_NOT_FOUND: {
     status: 404,
     meaning:
-      "The live runner session does not exist (stopped, released or never reserved); reserve a new one.",
-    components: ["orchestrator"],
+      "The live runner session does not exist (stopped, released or never reserved; at a gateway also stopped when idle); reserve a new one.",
+    components: ["orchestrator", "gateway"],
   },
   RUNNER_SESSION_EXISTS: {
     status: 409,
