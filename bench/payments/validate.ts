@@ -1,15 +1,19 @@
 /**
- * Ticket validation throughput on one core: how many tickets per second Tributary's recipient can
- * check, against go-ethereum's secp256k1 recovery (the dominant cost of go-livepeer's
- * `ReceiveTicket`) measured in the same run by bench/payments/go-ecrecover.
+ * Ticket validation throughput: how many tickets per second Tributary's recipient can check on one
+ * core, and on the whole machine (signature recoveries in the verify pool's worker threads, 64
+ * validations in flight), against go-ethereum's secp256k1 recovery (the dominant cost of
+ * go-livepeer's `ReceiveTicket`) measured in the same run by bench/payments/go-ecrecover on one
+ * goroutine and on as many goroutines as cores (GOMAXPROCS = cores).
  *
  * Run: node bench/payments/validate.ts [--seconds 2] [--no-go] [--quick]   (`--quick`: 1 s per row)
  * The Go baseline is built once into the tool cache (~/.cache/tributary/bin/go-ecrecover, rebuilt
- * when main.go or go.mod is newer) and needs `go` on PATH for that build (modules come from the Go
- * module proxy); without it the table uses our own signature check as the baseline.
+ * when main.go or go.mod is newer) with cgo, as go-ethereum ships it (libsecp256k1; needs `go` and a C
+ * compiler on PATH, modules come from the Go module proxy), and reports the go-ethereum version it
+ * was built with; without it the table uses our own signature check as the baseline.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, statSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -23,8 +27,10 @@ import {
   Sender,
   type SignedTicket,
   ticketHash,
+  ticketHashBytes,
   ticketsOfPayment,
 } from "../../src/payments/index.ts";
+import { startVerifyPool } from "../../src/payments/verify-pool.ts";
 import { type BenchOptions, type BenchResult, CACHE, fmt, logToStderr, met, ratio } from "../lib.ts";
 
 /** Accepts every nonce, forgetting them in bulk, so the benchmark can loop over a fixed ticket set. */
@@ -56,6 +62,46 @@ async function measure(
   return { name, opsPerSecond: ops / elapsed };
 }
 
+/** Like {@link measure} with `inFlight` calls of `fn` running at once (closed loop). */
+async function measureConcurrent(
+  seconds: number,
+  name: string,
+  inFlight: number,
+  fn: (i: number) => Promise<unknown>,
+): Promise<{ name: string; opsPerSecond: number }> {
+  let next = 0;
+  const loop = async (deadline: number) => {
+    let n = 0;
+    while (performance.now() < deadline) {
+      await fn(next++);
+      n++;
+    }
+    return n;
+  };
+  const warm = performance.now() + 200;
+  await Promise.all(Array.from({ length: inFlight }, () => loop(warm)));
+  const start = performance.now();
+  const counts = await Promise.all(Array.from({ length: inFlight }, () => loop(start + seconds * 1000)));
+  const ops = counts.reduce((a, b) => a + b, 0);
+  return { name, opsPerSecond: ops / ((performance.now() - start) / 1000) };
+}
+
+/** One run of the Go baseline: recoveries per second on `goroutines` goroutines (GOMAXPROCS the same). */
+interface GoRun {
+  impl: string;
+  goEthereum: string;
+  cgo: boolean;
+  opsPerSecond: number;
+}
+
+function runGo(bin: string, seconds: number, goroutines: number): GoRun {
+  const out = execFileSync(bin, ["-duration", `${seconds}s`, "-goroutines", String(goroutines)], {
+    encoding: "utf8",
+    env: { ...process.env, GOMAXPROCS: String(goroutines) },
+  });
+  return JSON.parse(out) as GoRun;
+}
+
 /**
  * The go-ethereum baseline binary, built into the tool cache on first use (and again when its source
  * is newer). Returns its path, or why it is not available.
@@ -67,7 +113,12 @@ export function goEcrecoverBinary(): string | { skipped: string } {
   if (existsSync(bin) && statSync(bin).mtimeMs >= newest) return bin;
   try {
     mkdirSync(join(CACHE, "bin"), { recursive: true });
-    execFileSync("go", ["build", "-o", bin, "."], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+    // CGO_ENABLED=1: go-ethereum's crypto uses libsecp256k1 only with cgo (its pure-Go fallback is slower)
+    execFileSync("go", ["build", "-o", bin, "."], {
+      cwd: dir,
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, CGO_ENABLED: "1" },
+    });
     return bin;
   } catch (err) {
     return { skipped: `go-ecrecover did not build: ${(err as Error).message.split("\n")[0]}` };
@@ -113,16 +164,14 @@ export async function paymentsBench(
     constraint: "",
   });
   const tickets: SignedTicket[] = ticketsOfPayment(payment);
-  const hashes = tickets.map((t) => ticketHash(t));
+  const hashes = tickets.map((t) => ticketHashBytes(t));
 
-  let goBefore = { opsPerSecond: Number.NaN };
-  if (!opts.noGo) {
-    const bin = goEcrecoverBinary();
-    if (typeof bin === "string")
-      goBefore = JSON.parse(execFileSync(bin, ["-duration", `${seconds}s`], { encoding: "utf8" })) as {
-        opsPerSecond: number;
-      };
-  }
+  const cores = availableParallelism();
+  const bin = opts.noGo ? { skipped: "--no-go" } : goEcrecoverBinary();
+  const goRuns = (): { one: GoRun; all: GoRun } | undefined =>
+    typeof bin === "string" ? { one: runGo(bin, seconds, 1), all: runGo(bin, seconds, cores) } : undefined;
+  const goBefore = goRuns();
+
   const rows = [
     await measure(seconds, "ticket hash (keccak of 232 bytes)", (i) =>
       ticketHash(tickets[i % tickets.length]!),
@@ -132,62 +181,101 @@ export async function paymentsBench(
       const r = await checkSig(t.sender, hashes[i % hashes.length]!, t.sig);
       if (!r.valid) throw new Error("bench ticket failed to verify");
     }),
-    await measure(seconds, "Recipient.receiveTicket (full)", async (i) => {
+    await measure(seconds, "Recipient.receiveTicket (full), one core", async (i) => {
       const t = tickets[i % tickets.length]!;
       const r = await recipient.receiveTicket(t, t.sig, params.seed, price);
       if (r.error) throw r.error;
     }),
   ];
-
-  let baseline: { name: string; opsPerSecond: number } | undefined;
-  let skipped: string | undefined;
-  if (!opts.noGo) {
-    // Measured before AND after our rows (the mean is the baseline), so that a change in the shared
-    // machine's load during the run shifts both sides alike.
-    const bin = goEcrecoverBinary();
-    if (typeof bin === "string") {
-      const after = JSON.parse(execFileSync(bin, ["-duration", `${seconds}s`], { encoding: "utf8" })) as {
-        impl: string;
-        opsPerSecond: number;
-      };
-      const rate = (goBefore.opsPerSecond + after.opsPerSecond) / 2;
-      baseline = {
-        name: `${after.impl} (Go, baseline; mean of ${goBefore.opsPerSecond.toFixed(0)} before and ${after.opsPerSecond.toFixed(0)} after ours)`,
-        opsPerSecond: rate,
-      };
-    } else skipped = bin.skipped;
+  // The whole machine: recoveries in the verify pool (one worker per core), 64 validations in flight.
+  const pool = startVerifyPool({ threads: cores });
+  try {
+    rows.push(
+      await measureConcurrent(
+        seconds,
+        `Recipient.receiveTicket (full), whole machine (verify pool, ${cores} workers, 64 in flight)`,
+        64,
+        async (i) => {
+          const t = tickets[i % tickets.length]!;
+          const r = await recipient.receiveTicket(t, t.sig, params.seed, price);
+          if (r.error) throw r.error;
+        },
+      ),
+    );
+  } finally {
+    await pool.close();
   }
+
+  // Go measured before AND after our rows (the mean is the baseline), so that a change in the shared
+  // machine's load during the run shifts both sides alike.
+  const goAfter = goRuns();
+  const mean = (f: (r: { one: GoRun; all: GoRun }) => GoRun) =>
+    goBefore && goAfter ? (f(goBefore).opsPerSecond + f(goAfter).opsPerSecond) / 2 : Number.NaN;
+  const goOne = mean((r) => r.one);
+  const goAll = mean((r) => r.all);
+  const skipped = typeof bin === "string" ? undefined : bin.skipped;
+  const version = goAfter
+    ? `go-ethereum ${goAfter.one.goEthereum} crypto.Ecrecover${goAfter.one.cgo ? " (cgo, libsecp256k1)" : " (NO cgo: pure-Go fallback)"}`
+    : "";
+  const baseline =
+    goBefore && goAfter
+      ? {
+          name: `${version}, one goroutine (mean of ${goBefore.one.opsPerSecond.toFixed(0)} before and ${goAfter.one.opsPerSecond.toFixed(0)} after ours)`,
+          opsPerSecond: goOne,
+        }
+      : undefined;
+  const goWhole =
+    goBefore && goAfter
+      ? {
+          name: `${version}, ${cores} goroutines, GOMAXPROCS=${cores} (mean of ${goBefore.all.opsPerSecond.toFixed(0)} and ${goAfter.all.opsPerSecond.toFixed(0)})`,
+          opsPerSecond: goAll,
+        }
+      : undefined;
   const base = baseline ?? rows[1]!;
-  const all = baseline ? [baseline, ...rows] : rows;
+  const all = baseline && goWhole ? [baseline, goWhole, ...rows] : rows;
   const lines = [
-    `ticket validation, one core, ${seconds}s per row (baseline: ${base.name})${skipped ? ` (${skipped})` : ""}`,
+    `ticket validation, ${seconds}s per row, ${cores} cores (baseline: ${base.name})${skipped ? ` (${skipped})` : ""}`,
     "",
-    "| what | ops/s | × baseline |",
+    "| what | ops/s | × baseline (one goroutine) |",
     "|---|---|---|",
     ...all.map(
       (r) =>
         `| ${r.name} | ${r.opsPerSecond.toFixed(0)} | ${(r.opsPerSecond / base.opsPerSecond).toFixed(3)} |`,
     ),
   ];
-  const full = rows[2]!.opsPerSecond;
-  const goRate = baseline?.opsPerSecond ?? Number.NaN;
+  const one = rows[2]!.opsPerSecond;
+  const whole = rows[3]!.opsPerSecond;
+  const goName = (rate: number, what: string) =>
+    baseline ? `${version} ${fmt(rate, 0)} (${what})` : (skipped ?? "skipped (--no-go)");
   return {
     rows: [
       {
         component: "payments",
         measure: "ticket validations/s, one core (Recipient.receiveTicket, higher is better)",
-        ours: fmt(full, 0),
-        baseline: baseline ? `go-ethereum Ecrecover ${fmt(goRate, 0)}` : (skipped ?? "skipped (--no-go)"),
-        ratio: ratio(full, goRate),
+        ours: fmt(one, 0),
+        baseline: goName(goOne, "one goroutine"),
+        ratio: ratio(one, goOne),
         goal: "≥ 0.5× go-ethereum",
-        met: baseline ? met(full / goRate >= 0.5) : `skipped: ${skipped ?? "--no-go"}`,
+        met: baseline ? met(one / goOne >= 0.5) : `skipped: ${skipped ?? "--no-go"}`,
+      },
+      {
+        component: "payments",
+        measure: `ticket validations/s, whole machine (${cores} cores: verify pool, 64 in flight; higher is better)`,
+        ours: fmt(whole, 0),
+        baseline: goName(
+          goAll,
+          `${cores} goroutines, GOMAXPROCS=${cores}; one goroutine ${fmt(goOne, 0)}: ours ${ratio(whole, goOne)}`,
+        ),
+        ratio: ratio(whole, goAll),
+        goal: "≥ 1× go-ethereum",
+        met: baseline ? met(whole / goAll >= 1) : `skipped: ${skipped ?? "--no-go"}`,
       },
       {
         component: "payments",
         measure: "signature recoveries/s, one core (checkSig, higher is better)",
         ours: fmt(rows[1]!.opsPerSecond, 0),
-        baseline: baseline ? `go-ethereum Ecrecover ${fmt(goRate, 0)}` : (skipped ?? "skipped (--no-go)"),
-        ratio: ratio(rows[1]!.opsPerSecond, goRate),
+        baseline: goName(goOne, "one goroutine"),
+        ratio: ratio(rows[1]!.opsPerSecond, goOne),
         goal: "",
         met: "",
       },

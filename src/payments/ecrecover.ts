@@ -1,9 +1,9 @@
 /**
  * secp256k1 public-key recovery, the dominant cost of ticket validation.
  *
- * Uses libsecp256k1 through the `secp256k1` package's prebuilt N-API binding when it loads (the same C
- * library go-ethereum's `crypto.Ecrecover` uses with cgo), called directly with one reused output
- * buffer, and viem's pure-JavaScript implementation otherwise. bench/payments/validate.ts measured
+ * Uses libsecp256k1 through the `secp256k1` package's prebuilt N-API binding when it and the native
+ * keccak load (secp256k1-native.ts; the same C library go-ethereum's `crypto.Ecrecover` uses with
+ * cgo, though an older release of it), and viem's pure-JavaScript implementation otherwise. bench/payments/validate.ts measured
  * the JavaScript path at about 1/35 of go-ethereum's rate and the native one close to it;
  * {@link ecrecoverBackend} says which one runs, and {@link usePureJsSecp256k1} forces the JavaScript
  * one (the CLI does when `TRIBUTARY_PURE_JS_SECP256K1=1`).
@@ -11,36 +11,12 @@
  * A process may hand recoveries to worker threads (verify-pool.ts, installed with
  * {@link useRecoveryPool}) so that they use every core; {@link recoverSigner} then sends them there.
  */
-import { createRequire } from "node:module";
-import { dirname } from "node:path";
 import { type Address, bytesToHex, recoverAddress } from "viem";
 import { bytesToHexDigits } from "../protocol/bigint-bytes.ts";
-import { keccak256 } from "../protocol/keccak.ts";
+import { nativeRecoveryLoaded, recoverAddressNative } from "./secp256k1-native.ts";
 
-/** The binding's own object: `ecdsaRecover` writes the 65-byte uncompressed key and returns 0, or an error code. */
-interface NativeSecp256k1 {
-  ecdsaRecover(output: Uint8Array, sig64: Uint8Array, recid: number, msg32: Uint8Array): number;
-}
-
-function loadNative(): NativeSecp256k1 | undefined {
-  try {
-    // The prebuilt binary only, found as `secp256k1/bindings` finds it, but without its argument
-    // checks and output allocation (the lengths are checked here): no fallback to its slow `elliptic` path.
-    const require = createRequire(import.meta.url);
-    const bindings = require.resolve("secp256k1/bindings");
-    const nodeGypBuild = createRequire(bindings)("node-gyp-build") as (dir: string) => {
-      Secp256k1: new () => NativeSecp256k1;
-    };
-    return new (nodeGypBuild(dirname(bindings)).Secp256k1)();
-  } catch {
-    return undefined;
-  }
-}
-
-const loaded = loadNative();
+const loaded = nativeRecoveryLoaded;
 let native = loaded;
-/** The uncompressed public key of the last native recovery (recovery is synchronous). */
-const pubkey = new Uint8Array(65);
 
 /** Which implementation {@link recoverSigner} uses: `"libsecp256k1"` or `"javascript"`. */
 export let ecrecoverBackend: "libsecp256k1" | "javascript" = native ? "libsecp256k1" : "javascript";
@@ -50,7 +26,7 @@ export let ecrecoverBackend: "libsecp256k1" | "javascript" = native ? "libsecp25
  * loaded. Both recover the same address; for comparing speed and for platforms without the binding.
  */
 export function usePureJsSecp256k1(pure = true): void {
-  native = pure ? undefined : loaded;
+  native = pure ? false : loaded;
   ecrecoverBackend = native ? "libsecp256k1" : "javascript";
 }
 
@@ -108,10 +84,8 @@ export async function recoverSignerHere(digest: Uint8Array, sig: Uint8Array): Pr
  * load (check {@link ecrecoverBackend}).
  */
 export function recoverSignerNative(digest: Uint8Array, sig: Uint8Array): Address | undefined {
-  if (!native || digest.length !== 32 || sig.length !== 65) return undefined;
-  const recid = sig[64]! - 27;
-  if (recid < 0 || recid > 3) return undefined;
-  if (native.ecdsaRecover(pubkey, sig.subarray(0, 64), recid, digest) !== 0) return undefined;
+  if (!native) return undefined;
+  const address = recoverAddressNative(digest, sig);
   // Lower-case hex: EIP-55 checksumming costs another keccak and callers compare case-insensitively.
-  return `0x${bytesToHexDigits(keccak256(pubkey.subarray(1)).subarray(12))}`;
+  return address && `0x${bytesToHexDigits(address)}`;
 }

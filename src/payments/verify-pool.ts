@@ -14,17 +14,16 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { Address } from "viem";
+import { bytesToHexDigits } from "../protocol/bigint-bytes.ts";
 import { keccakBackend } from "../protocol/keccak.ts";
 import { ecrecoverBackend, type RecoveryPool, recoverSignerHere, useRecoveryPool } from "./ecrecover.ts";
-
-/** Bytes of one job record sent to a worker: 32-byte digest ‖ 65-byte signature. */
-export const JOB_BYTES = 97;
-
-/** What the pool passes as `workerData`: the main thread's backend choices. */
-export interface VerifyWorkerData {
-  pureJsSecp256k1: boolean;
-  pureJsKeccak: boolean;
-}
+import {
+  JOB_BYTES,
+  SIGNER_BYTES,
+  type VerifyAnswer,
+  type VerifyRequest,
+  type VerifyWorkerData,
+} from "./verify-wire.ts";
 
 /** Options of {@link startVerifyPool}. */
 export interface VerifyPoolOptions {
@@ -69,7 +68,7 @@ export class VerifyPool implements RecoveryPool, AsyncDisposable {
     for (let i = 0; i < threads; i++) {
       const worker = new Worker(new URL("./verify-worker.ts", import.meta.url), { workerData: data });
       const slot: Slot = { worker, batches: new Map(), load: 0 };
-      worker.on("message", (m: { id: number; signers: (Address | undefined)[] }) => this.#answer(slot, m));
+      worker.on("message", (m: VerifyAnswer) => this.#answer(slot, m));
       worker.on("error", () => this.#lost(slot));
       worker.on("exit", () => this.#lost(slot));
       worker.unref(); // referenced only while it has work (see #send)
@@ -134,16 +133,21 @@ export class VerifyPool implements RecoveryPool, AsyncDisposable {
     if (slot.load === 0) slot.worker.ref();
     slot.load += jobs.length;
     this.offloaded += jobs.length;
-    slot.worker.postMessage({ id, jobs: buf.buffer }, [buf.buffer]);
+    const request: VerifyRequest = { id, jobs: buf.buffer };
+    slot.worker.postMessage(request, [buf.buffer]);
   }
 
-  #answer(slot: Slot, m: { id: number; signers: (Address | undefined)[] }): void {
+  #answer(slot: Slot, m: VerifyAnswer): void {
     const jobs = slot.batches.get(m.id);
     if (!jobs) return;
     slot.batches.delete(m.id);
     slot.load -= jobs.length;
     if (slot.load === 0) slot.worker.unref();
-    for (const [i, j] of jobs.entries()) j.resolve(m.signers[i]);
+    const out = new Uint8Array(m.signers);
+    for (const [i, j] of jobs.entries()) {
+      const at = i * SIGNER_BYTES;
+      j.resolve(out[at] === 1 ? `0x${bytesToHexDigits(out.subarray(at + 1, at + SIGNER_BYTES))}` : undefined);
+    }
   }
 
   /** A worker died (or was terminated): its unanswered jobs run here, and it takes no more. */
