@@ -34,6 +34,7 @@ export const BENCHES: Bench[] = [
   { name: "memory", run: async (o) => (await import("./memory/run.ts")).memoryBench(o) },
   { name: "signer", run: async (o) => (await import("./signer/run.ts")).signerBench(o) },
   { name: "runner-proxy", run: async (o) => (await import("./runner-proxy/run.ts")).runnerProxyBench(o) },
+  { name: "webrtc", run: async (o) => (await import("./webrtc/run.ts")).webrtcBench(o) },
 ];
 
 /** What {@link runAll} gives back. */
