@@ -1,25 +1,35 @@
 /**
- * The gateway benchmark's nodes in their own process: a devnet (anvil + contracts, funded gateway,
- * staked orchestrator, rounds kept initialized), a priced orchestrator with on-chain payments
- * (`startOnchainPayments`: real ticket validation, winners redeemed on anvil) and a gateway paying it
- * with tickets from the gateway account (`startGatewayOnchain`), discovering it by address. The
- * batch container is NOT here: its URL is the first argument (bench/orchestrator/container.ts in its
- * own process), registered as BYOC capability `text-reverse` at 1 gwei per second of compute.
+ * The gateway benchmark's nodes, each role in its own process (so that CPU time and RSS are measured
+ * per node):
  *
- * Prints one line `READY {"gateway": url, "orchestrator": url}` once the gateway can use the
- * orchestrator, and stops everything when stdin closes or on SIGTERM.
+ * - `orchestrator <container url>`: a devnet (anvil + contracts, funded gateway, staked orchestrator,
+ *   rounds kept initialized) and a priced orchestrator with on-chain payments
+ *   (`startOnchainPayments`: real ticket validation, winners redeemed on anvil). The batch container
+ *   is NOT here: its URL is the argument (bench/orchestrator/container.ts in its own process),
+ *   registered as BYOC capability `text-reverse` at 1 gwei per second of compute. Prints
+ *   `READY {"orchestrator": url, "chain": {...}}`, where `chain` is what the gateway role needs.
+ * - `gateway <chain json>`: a gateway paying that orchestrator with tickets from the gateway account
+ *   (`startGatewayOnchain`), discovering it by address, at default flags. Prints
+ *   `READY {"gateway": url}` once it can use the orchestrator.
+ *
+ * Each process answers a line `STATS` on stdin with `STATS {"cpuMs": …, "rssBytes": …}` (its CPU time
+ * so far, user + system, and its resident set), and stops everything when stdin closes or on SIGTERM.
  *
  * With `BENCH_COUNT_RPC=1` the orchestrator and the gateway reach anvil through a counting relay in
- * this process, and READY also carries `rpcCounts`: a URL answering the JSON-RPC calls made so far
- * by method (for "how many chain reads does a paid job cost"; the relay adds a hop to every call, so
- * timed runs go without it).
+ * the orchestrator's process, and READY also carries `rpcCounts`: a URL answering the JSON-RPC calls
+ * made so far by method (for "how many chain reads does a paid job cost"; the relay adds a hop to
+ * every call, so timed runs go without it).
  *
- *   node bench/gateway/nodes.ts http://127.0.0.1:PORT
+ *   node bench/gateway/nodes.ts orchestrator http://127.0.0.1:PORT
+ *   node bench/gateway/nodes.ts gateway '{"ethUrl": …, "privateKey": …, "contracts": {…}, "orchestrator": url}'
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
+import type { Hex } from "viem";
+import type { ContractAddresses } from "../../src/chain/addresses.ts";
 import { createChainClients, startDevnet, startRoundInitializer } from "../../src/chain/index.ts";
 import { startGateway } from "../../src/gateway/gateway.ts";
 import { startGatewayOnchain } from "../../src/gateway/onchain.ts";
@@ -27,9 +37,12 @@ import { startOnchainPayments } from "../../src/orchestrator/onchain.ts";
 import { startOrchestrator } from "../../src/orchestrator/orchestrator.ts";
 import { startRegistration } from "../../src/runner/registration.ts";
 
-const containerUrl = process.argv[2];
-if (!containerUrl) {
-  process.stderr.write("usage: node bench/gateway/nodes.ts <container url>\n");
+const role = process.argv[2];
+const arg = process.argv[3];
+if ((role !== "orchestrator" && role !== "gateway") || !arg) {
+  process.stderr.write(
+    "usage: node bench/gateway/nodes.ts orchestrator <container url> | gateway <chain json>\n",
+  );
   process.exit(2);
 }
 const stops: (() => Promise<void>)[] = [];
@@ -47,11 +60,26 @@ process.on("SIGTERM", () => void stop(0));
 const t0 = performance.now();
 const step = (what: string) =>
   process.env.BENCH_DEBUG &&
-  process.stderr.write(`nodes +${(performance.now() - t0).toFixed(0)} ms: ${what}\n`);
+  process.stderr.write(`nodes ${role} +${(performance.now() - t0).toFixed(0)} ms: ${what}\n`);
+createInterface({ input: process.stdin }).on("line", (line) => {
+  if (line.trim() !== "STATS") return;
+  const cpu = process.cpuUsage();
+  process.stdout.write(
+    `STATS ${JSON.stringify({ cpuMs: (cpu.user + cpu.system) / 1000, rssBytes: process.memoryUsage.rss() })}\n`,
+  );
+});
 process.stdin.resume();
 process.stdin.on("end", () => void stop(0));
 
-try {
+/** What the gateway process needs from the orchestrator's: its chain and the orchestrator. */
+interface ChainFacts {
+  ethUrl: string;
+  privateKey: Hex;
+  contracts: ContractAddresses;
+  orchestrator: string;
+}
+
+async function orchestratorRole(containerUrl: string): Promise<void> {
   const devnet = await startDevnet({
     gatewayDeposit: 10n ** 20n,
     gatewayReserve: 10n ** 20n,
@@ -61,42 +89,8 @@ try {
   let ethUrl = devnet.rpcUrl;
   let rpcCounts: string | undefined;
   if (process.env.BENCH_COUNT_RPC === "1") {
-    const counts: Record<string, number> = {};
-    const relay = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => {
-        if (req.method === "GET") {
-          res.setHeader("content-type", "application/json");
-          res.end(JSON.stringify(counts));
-          return;
-        }
-        const body = Buffer.concat(chunks);
-        try {
-          const parsed = JSON.parse(body.toString()) as { method?: string } | { method?: string }[];
-          for (const call of Array.isArray(parsed) ? parsed : [parsed]) {
-            const m = call.method ?? "?";
-            counts[m] = (counts[m] ?? 0) + 1;
-          }
-        } catch {
-          counts["(unparsable)"] = (counts["(unparsable)"] ?? 0) + 1;
-        }
-        fetch(devnet.rpcUrl, { method: "POST", headers: { "content-type": "application/json" }, body })
-          .then(async (r) => {
-            res.statusCode = r.status;
-            res.setHeader("content-type", "application/json");
-            res.end(Buffer.from(await r.arrayBuffer()));
-          })
-          .catch(() => {
-            res.statusCode = 502;
-            res.end();
-          });
-      });
-    });
-    await new Promise<void>((r) => relay.listen(0, "127.0.0.1", r));
-    stops.push(() => new Promise<void>((r) => relay.close(() => r())));
-    ethUrl = `http://127.0.0.1:${(relay.address() as { port: number }).port}`;
-    rpcCounts = ethUrl;
+    rpcCounts = await countingRelay(devnet.rpcUrl);
+    ethUrl = rpcCounts;
   }
   step("devnet up");
   const rounds = new AbortController();
@@ -158,11 +152,21 @@ try {
     await orch.health.checkAll();
     await new Promise((r) => setTimeout(r, 100));
   }
-  const gwChain = await startGatewayOnchain({
-    network: "devnet",
+  const chain: ChainFacts = {
     ethUrl,
     privateKey: devnet.accounts.gateway.privateKey,
     contracts: devnet.contracts,
+    orchestrator: orch.url,
+  };
+  process.stdout.write(`READY ${JSON.stringify({ orchestrator: orch.url, chain, rpcCounts })}\n`);
+}
+
+async function gatewayRole(chain: ChainFacts): Promise<void> {
+  const gwChain = await startGatewayOnchain({
+    network: "devnet",
+    ethUrl: chain.ethUrl,
+    privateKey: chain.privateKey,
+    contracts: chain.contracts,
   });
   stops.push(() => gwChain.close());
   step("gateway chain up");
@@ -170,7 +174,7 @@ try {
   const gw = await startGateway({
     host: "127.0.0.1",
     port: 0,
-    discovery: { orchAddr: [orch.url] },
+    discovery: { orchAddr: [chain.orchestrator] },
     payments: gwChain.payments,
     signal: abort.signal,
   });
@@ -178,8 +182,52 @@ try {
   step("gateway up");
   if ((await gw.pool.current(abort.signal)).length === 0)
     throw new Error("the gateway cannot use the orchestrator");
-  process.stdout.write(`READY ${JSON.stringify({ gateway: gw.url, orchestrator: orch.url, rpcCounts })}\n`);
+  process.stdout.write(`READY ${JSON.stringify({ gateway: gw.url })}\n`);
+}
+
+/** A relay to anvil counting JSON-RPC calls by method; GET answers the counts. Returns its URL. */
+async function countingRelay(rpcUrl: string): Promise<string> {
+  const counts: Record<string, number> = {};
+  const relay = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      if (req.method === "GET") {
+        res.setHeader("content-type", "application/json");
+        res.end(JSON.stringify(counts));
+        return;
+      }
+      const body = Buffer.concat(chunks);
+      try {
+        const parsed = JSON.parse(body.toString()) as { method?: string } | { method?: string }[];
+        for (const call of Array.isArray(parsed) ? parsed : [parsed]) {
+          const m = call.method ?? "?";
+          counts[m] = (counts[m] ?? 0) + 1;
+        }
+      } catch {
+        counts["(unparsable)"] = (counts["(unparsable)"] ?? 0) + 1;
+      }
+      fetch(rpcUrl, { method: "POST", headers: { "content-type": "application/json" }, body })
+        .then(async (r) => {
+          res.statusCode = r.status;
+          res.setHeader("content-type", "application/json");
+          res.end(Buffer.from(await r.arrayBuffer()));
+        })
+        .catch(() => {
+          res.statusCode = 502;
+          res.end();
+        });
+    });
+  });
+  await new Promise<void>((r) => relay.listen(0, "127.0.0.1", r));
+  stops.push(() => new Promise<void>((r) => relay.close(() => r())));
+  return `http://127.0.0.1:${(relay.address() as { port: number }).port}`;
+}
+
+try {
+  if (role === "orchestrator") await orchestratorRole(arg);
+  else await gatewayRole(JSON.parse(arg) as ChainFacts);
 } catch (err) {
-  process.stderr.write(`bench/gateway/nodes.ts: ${(err as Error).stack ?? String(err)}\n`);
+  process.stderr.write(`bench/gateway/nodes.ts ${role}: ${(err as Error).stack ?? String(err)}\n`);
   await stop(1);
 }

@@ -40,18 +40,67 @@ export interface OrchestratorHttp {
   close(): void;
 }
 
-/** Creates the client. */
+/**
+ * A reset on a reused socket this soon after the request was handed to it is taken for the
+ * orchestrator having closed the idle connection under us: the call is sent once more on a new
+ * connection (see {@link createOrchestratorHttp}).
+ */
+export const STALE_SOCKET_WINDOW_MS = 100;
+
+/**
+ * Creates the client: one keep-alive agent (no limit on sockets: a connection per job in flight,
+ * reused between jobs). A call that fails on a reused socket with ECONNRESET or EPIPE before any byte
+ * of an answer and within {@link STALE_SOCKET_WINDOW_MS} of being handed to it met a connection the
+ * orchestrator had closed while idle, before reading it: it is sent once more on a new connection
+ * (the body is always a Buffer here). Any other failure is the caller's (the retry loop moves on).
+ */
 export function createOrchestratorHttp(options: OrchestratorHttpOptions = {}): OrchestratorHttp {
-  const agent = new Agent({
-    keepAlive: true,
-    rejectUnauthorized: options.rejectUnauthorized ?? false,
-    ca: options.ca,
-  });
+  const tls = { rejectUnauthorized: options.rejectUnauthorized ?? false, ca: options.ca };
+  const agent = new Agent({ keepAlive: true, ...tls });
   return {
     send(url, call) {
       return new Promise((resolve, reject) => {
         let settled = false;
-        const req = request(url, { method: call.method ?? "POST", headers: call.headers, agent });
+        function start(pooled: boolean) {
+          const r = request(url, {
+            method: call.method ?? "POST",
+            headers: call.headers,
+            ...(pooled ? { agent } : { agent: false, ...tls }),
+          });
+          let handedAt = performance.now();
+          r.once("socket", () => {
+            handedAt = performance.now();
+          });
+          r.on("response", (res) => {
+            if (settled) {
+              res.destroy();
+              return;
+            }
+            done();
+            // Aborting later (client gone) ends the response stream too.
+            if (call.signal) {
+              const abortRes = () => res.destroy();
+              call.signal.addEventListener("abort", abortRes, { once: true });
+              res.on("close", () => call.signal?.removeEventListener("abort", abortRes));
+            }
+            resolve(res);
+          });
+          r.on("error", (err: NodeJS.ErrnoException) => {
+            if (
+              pooled &&
+              !settled &&
+              r.reusedSocket &&
+              (err.code === "ECONNRESET" || err.code === "EPIPE") &&
+              performance.now() - handedAt < STALE_SOCKET_WINDOW_MS
+            ) {
+              req = start(false);
+              return;
+            }
+            fail(new OrchestratorTransportError(url, err.message, err));
+          });
+          if (!call.signal?.aborted) r.end(call.body);
+          return r;
+        }
         const timer = setTimeout(() => {
           fail(new OrchestratorTransportError(url, `no response within ${call.headersTimeoutMs} ms`));
         }, call.headersTimeoutMs);
@@ -68,23 +117,8 @@ export function createOrchestratorHttp(options: OrchestratorHttpOptions = {}): O
           req.destroy();
           reject(err);
         }
-        req.on("response", (res) => {
-          if (settled) {
-            res.destroy();
-            return;
-          }
-          done();
-          // Aborting later (client gone) ends the response stream too.
-          if (call.signal) {
-            const abortRes = () => res.destroy();
-            call.signal.addEventListener("abort", abortRes, { once: true });
-            res.on("close", () => call.signal?.removeEventListener("abort", abortRes));
-          }
-          resolve(res);
-        });
-        req.on("error", (err) => fail(new OrchestratorTransportError(url, err.message, err)));
+        let req = start(true);
         if (call.signal?.aborted) onAbort();
-        else req.end(call.body);
       });
     },
     close() {

@@ -36,11 +36,22 @@ export class ContainerError extends TributaryError {
 export const CONTAINER_IDLE_SOCKET_MS = 2000;
 
 /**
- * Keep-alive connection pools for the orchestrator's calls to its containers, one per protocol.
- * Idle sockets are closed after {@link CONTAINER_IDLE_SOCKET_MS} (or a second before the container's
- * own `Keep-Alive: timeout=` hint), below the 5 s idle timeout of Node and uvicorn servers, so a
- * container rarely closes a socket we are about to reuse; when it does, a call with a replayable body
- * is retried once on a new connection. `destroy()` closes every socket (the orchestrator's close).
+ * A reset on a reused socket this soon after the request was handed to it is taken for the container
+ * having closed the idle connection under us (see {@link callContainer}); later, it may have started
+ * the job, and the call fails instead.
+ */
+export const STALE_SOCKET_WINDOW_MS = 100;
+
+/** Largest request body held in memory so that a call can be sent again (see {@link replayableBody}). */
+export const REPLAYABLE_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Keep-alive connection pools for the orchestrator's calls to its containers, one per protocol (on
+ * by default; `containerKeepAlive: false` opens a connection per call). Idle sockets are closed after
+ * {@link CONTAINER_IDLE_SOCKET_MS} (or a second before the container's own `Keep-Alive: timeout=`
+ * hint), below the 5 s idle timeout of Node and uvicorn servers, so a container rarely closes a
+ * socket we are about to reuse; when it does, {@link callContainer} sends the call once more on a new
+ * connection under a strict rule. `destroy()` closes every socket (the orchestrator's close).
  */
 export class ContainerAgents {
   readonly #http = new HttpAgent({ keepAlive: true, timeout: CONTAINER_IDLE_SOCKET_MS });
@@ -67,6 +78,10 @@ export interface ContainerCall {
   url: string;
   method?: string;
   headers?: Record<string, string>;
+  /**
+   * The request body. A Buffer can be sent again (the stale-socket retry of {@link callContainer});
+   * a stream cannot, so it never goes on a pooled socket: it gets a connection of its own.
+   */
   body?: Buffer | Readable;
   /** Time allowed until the response headers. */
   timeoutMs: number;
@@ -76,12 +91,23 @@ export interface ContainerCall {
   agents?: ContainerAgents;
 }
 
-/** Sends a request to a container and resolves with the response once its headers arrive. */
+/**
+ * Sends a request to a container and resolves with the response once its headers arrive.
+ *
+ * The stale-socket rule: a call on a pooled socket is sent once more, on a new connection of its
+ * own, only when all of these hold — the socket was reused (it had carried an earlier call and sat
+ * idle in the pool), it failed with ECONNRESET or EPIPE (a reset, or "socket hang up") before any
+ * byte of an answer, within {@link STALE_SOCKET_WINDOW_MS} of being handed the request, the body is
+ * held in memory (absent or a Buffer), and the client is still there. That is the signature of a
+ * container closing an idle connection while we picked it: the request met a closed socket and
+ * was never read. A failure later than that, on a new connection, after part of an answer, or with
+ * a streamed body is never replayed (the container may have started the job): it is a 502.
+ */
 export function callContainer(call: ContainerCall): Promise<IncomingMessage> {
-  return callOnce(call, true);
+  return callOnce(call, call.agents !== undefined);
 }
 
-function callOnce(call: ContainerCall, mayRetry: boolean): Promise<IncomingMessage> {
+function callOnce(call: ContainerCall, pooled: boolean): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     let target: URL;
     try {
@@ -90,13 +116,19 @@ function callOnce(call: ContainerCall, mayRetry: boolean): Promise<IncomingMessa
       reject(new ContainerError("container URL is invalid", err));
       return;
     }
+    const replayable = call.body === undefined || Buffer.isBuffer(call.body);
     const request = target.protocol === "https:" ? httpsRequest : httpRequest;
     const req = request(target, {
       method: call.method ?? "POST",
       headers: call.headers,
-      agent: call.agents ? call.agents.for(target) : false,
+      // A streamed body cannot be sent again: never on a socket that may be stale.
+      agent: pooled && replayable && call.agents ? call.agents.for(target) : false,
       rejectUnauthorized: false,
       signal: call.signal,
+    });
+    let handedAt = performance.now();
+    req.once("socket", () => {
+      handedAt = performance.now();
     });
     const timer = setTimeout(
       () => req.destroy(new Error("timed out waiting for the container")),
@@ -108,14 +140,12 @@ function callOnce(call: ContainerCall, mayRetry: boolean): Promise<IncomingMessa
     });
     req.on("error", (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      // A pooled socket the container had just closed: once more on a new connection, if the body
-      // can be sent again.
-      const stale = req.reusedSocket && (err.code === "ECONNRESET" || err.code === "EPIPE");
       if (
-        stale &&
-        mayRetry &&
-        !call.signal?.aborted &&
-        (call.body === undefined || Buffer.isBuffer(call.body))
+        req.reusedSocket &&
+        replayable &&
+        (err.code === "ECONNRESET" || err.code === "EPIPE") &&
+        performance.now() - handedAt < STALE_SOCKET_WINDOW_MS &&
+        !call.signal?.aborted
       ) {
         callOnce(call, false).then(resolve, reject);
         return;
@@ -126,6 +156,20 @@ function callOnce(call: ContainerCall, mayRetry: boolean): Promise<IncomingMessa
     else if (Buffer.isBuffer(call.body)) req.end(call.body);
     else call.body.pipe(req);
   });
+}
+
+/**
+ * A job's request body for {@link callContainer}: read into memory when it declares a length of at
+ * most {@link REPLAYABLE_BODY_BYTES} (so the call can go on a pooled connection and be sent again
+ * under the stale-socket rule), else the stream itself (sent as it comes, on a connection of its own).
+ * @throws BodyCutOffError (400) when a body read into memory ends early.
+ */
+export async function replayableBody(
+  req: Readable & { headers: IncomingHttpHeaders },
+): Promise<Buffer | Readable> {
+  const declared = Number(header(req.headers, "content-length"));
+  if (!Number.isSafeInteger(declared) || declared > REPLAYABLE_BODY_BYTES) return req;
+  return readBody(req, REPLAYABLE_BODY_BYTES);
 }
 
 /**

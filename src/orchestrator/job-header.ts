@@ -123,8 +123,12 @@ export async function parseJobSender(value: string | undefined, verify: boolean)
     const sig = sigHex(sender.sig);
     if (!/^0x[0-9a-fA-F]{40}$/.test(sender.addr) || sig === undefined)
       throw bad("Invalid eth address header");
+    // A gateway sends the same signed address with every token request: one recovery per pair.
+    const key = `sender:${sender.addr}:${sig}`;
+    if (verified.has(key)) return sender;
     const check = await checkPayloadSig(sender.addr as Address, sender.addr, sig);
     if (!check.valid) throw bad("Invalid eth address header");
+    remember(key, { signer: sender.addr as Address, version: "v0" });
   }
   return sender;
 }

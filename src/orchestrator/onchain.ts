@@ -26,6 +26,7 @@ import { DEFAULT_TICKET_EV, REDEEM_GAS_L1, REDEEM_GAS_L2 } from "../payments/con
 import { Recipient } from "../payments/recipient.ts";
 import { Redeemer } from "../payments/redeemer.ts";
 import { openStore, type PaymentStore } from "../payments/store/store.ts";
+import { CachedBalanceStore } from "./balance-cache.ts";
 import { PaymentGate } from "./payments.ts";
 
 /** File in the data directory holding the recipient's 32-byte HMAC secret (mode 0600). */
@@ -100,11 +101,21 @@ export async function startOnchainPayments(options: OnchainPaymentsOptions): Pro
     lock.release();
     throw err;
   }
+  // Every ticket-params quote (each BYOC `/process/token`) reads a sender's unredeemed winners for
+  // its max float: the sums per sender are read from the store at most once a second, and at once
+  // after a new winner (a winner redeemed meanwhile still counts: the float is only lower).
+  let pending: { at: number; sums: Map<string, bigint> } | undefined;
   const pendingAmount = (sender: Address): bigint => {
-    let sum = 0n;
-    for (const t of store.listWinningTickets({ status: ["pending", "submitted"] }))
-      if (t.ticket.sender.toLowerCase() === sender.toLowerCase()) sum += t.ticket.faceValue;
-    return sum;
+    const now = performance.now();
+    if (pending === undefined || now - pending.at > 1000) {
+      const sums = new Map<string, bigint>();
+      for (const t of store.listWinningTickets({ status: ["pending", "submitted"] })) {
+        const k = t.ticket.sender.toLowerCase();
+        sums.set(k, (sums.get(k) ?? 0n) + t.ticket.faceValue);
+      }
+      pending = { at: now, sums };
+    }
+    return pending.sums.get(sender.toLowerCase()) ?? 0n;
   };
   let facts: ChainFacts;
   try {
@@ -122,6 +133,9 @@ export async function startOnchainPayments(options: OnchainPaymentsOptions): Pro
     lock.release();
     throw err;
   }
+  const balanceCache = new CachedBalanceStore(store.balanceStore(), (err) =>
+    log.warn({ err }, "writing balances to the store failed; retrying"),
+  );
   const redeemer = new Redeemer({
     store,
     logger: log,
@@ -146,8 +160,9 @@ export async function startOnchainPayments(options: OnchainPaymentsOptions): Pro
     gasPrice: facts,
     senders: facts,
     nonces: store.nonceStore(),
-    // A payment's nonces, credit and winners commit together (one fsync per batch).
-    transaction: (fn) => store.transaction(fn),
+    // A payment's nonces, credit and winners commit together (one fsync per batch); the balances
+    // in memory follow it (balance-cache.ts).
+    transaction: (fn) => balanceCache.transaction(() => store.transaction(fn)),
   });
   // Expired nonces and spent, idle balances are deleted in the background.
   store.startPurging({
@@ -162,8 +177,11 @@ export async function startOnchainPayments(options: OnchainPaymentsOptions): Pro
   });
   const gate = new PaymentGate({
     recipient,
-    balances: new Balances(store.balanceStore()),
-    enqueueWinner: (t) => redeemer.enqueue(t),
+    balances: new Balances(balanceCache),
+    enqueueWinner: (t) => {
+      redeemer.enqueue(t);
+      pending = undefined;
+    },
     isActive: () => facts.isActive(),
   });
   let closing: Promise<void> | undefined;
@@ -171,6 +189,7 @@ export async function startOnchainPayments(options: OnchainPaymentsOptions): Pro
     closing ??= (async () => {
       await redeemer.stop();
       await facts.close();
+      balanceCache.close();
       store.close();
       lock.release();
     })();

@@ -83,9 +83,9 @@ export interface OrchestratorOptions {
   /** Largest JSON/multipart body read into memory; default 10 MiB. */
   maxBodyBytes?: number;
   /**
-   * Keep connections to containers open between calls (http.ts `ContainerAgents`); default false:
-   * a new connection per call. Saves about 0.3 ms per job (bench/orchestrator/run.ts); off by default
-   * only because test/faults/container-crash.test.ts needs jobs slow enough to span discovery refreshes.
+   * Keep connections to containers open between calls (http.ts `ContainerAgents`); default true.
+   * false opens a new connection per call. A call that meets a socket the container had just closed
+   * is sent again on a new connection only under http.ts `callContainer`'s stale-socket rule.
    */
   containerKeepAlive?: boolean;
   /** Header size, slow-client and HTTP/2 limits of the service port (src/node/http/limits.ts). */
@@ -162,7 +162,10 @@ export async function startOrchestrator(options: OrchestratorOptions = {}): Prom
   if (network === "offchain" && gate !== undefined)
     throw new TributaryError("CONFIG", "an offchain orchestrator takes no payment gate", { status: 500 });
   const initial = options.aiModelsPath ? await loadAiModels(options.aiModelsPath) : (options.models ?? []);
-  const ctx = createContext({ ...options, logger: log }, initial);
+  const ctx = createContext(
+    { ...options, containerKeepAlive: options.containerKeepAlive ?? true, logger: log },
+    initial,
+  );
   const { registry, health, trickle, metrics, streams } = ctx;
   const router = createRouter(ctx);
 

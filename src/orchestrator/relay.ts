@@ -12,8 +12,8 @@ import { CreditExhaustedError } from "./payments.ts";
 export interface RelayBilling {
   /** Headers for a whole (non-SSE) answer, computed when the body is complete (the charge). */
   finalHeaders?: () => Record<string, string>;
-  /** SSE: headers sent first (the opening balance). */
-  openingHeaders?: Record<string, string>;
+  /** SSE: headers sent first (the opening balance), computed only for an SSE answer. */
+  openingHeaders?: () => Record<string, string>;
   /** SSE: the last event of a stream that ended or timed out (the final charge and its balance). */
   closingEvent?: () => string;
   /**
@@ -43,7 +43,7 @@ export async function relay(
   if (ct.includes("text/event-stream")) {
     const sse = new SseWriter(res, {
       status: status < 400 ? 200 : status,
-      headers: { ...(meta ? { "X-Metadata": meta } : {}), ...(billing.openingHeaders ?? {}) },
+      headers: { ...(meta ? { "X-Metadata": meta } : {}), ...(billing.openingHeaders?.() ?? {}) },
     });
     // Ended by us (credit out, deadline) rather than by the container.
     let ended = false;

@@ -1,6 +1,6 @@
 /**
- * `containerKeepAlive`: the orchestrator keeps its connections to a container open between jobs
- * and closes them when it closes. The container is a plain node:http server so that its TCP
+ * `containerKeepAlive` (default on): the orchestrator keeps its connections to a container open
+ * between jobs and closes them when it closes. The container is a plain node:http server so that its TCP
  * connections can be counted.
  */
 import assert from "node:assert/strict";
@@ -41,12 +41,12 @@ describe("orchestrator → container keep-alive", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function orchestratorWith(containerKeepAlive: boolean): Promise<RunningOrchestrator> {
+  async function orchestratorWith(containerKeepAlive: boolean | undefined): Promise<RunningOrchestrator> {
     const orch = await startOrchestrator({
       port: 0,
       orchSecret: "s",
       dataDir: join(dir, String(containerKeepAlive)),
-      containerKeepAlive,
+      ...(containerKeepAlive === undefined ? {} : { containerKeepAlive }),
       health: { intervalMs: 60_000 },
       reload: { sighup: false },
     });
@@ -88,7 +88,12 @@ describe("orchestrator → container keep-alive", () => {
     if (!socket.destroyed) await once(socket, "close");
   });
 
-  test("without it (the default), each job opens its own connection", async () => {
+  test("by default, sequential jobs share one connection", async () => {
+    const orch = await orchestratorWith(undefined);
+    assert.equal(await jobs(orch, 4), 1);
+  });
+
+  test("with containerKeepAlive false, each job opens its own connection", async () => {
     const orch = await orchestratorWith(false);
     assert.equal(await jobs(orch, 3), 3);
   });

@@ -7,7 +7,7 @@ import type { IncomingMessage } from "node:http";
 import type { NodeRequest, NodeResponse } from "../../node/server.ts";
 import { byocJob, isPaid, takePayment } from "../byoc-job.ts";
 import { clientGone, containerHeaders, type OrchestratorContext, reserveOrThrow } from "../context.ts";
-import { ContainerError, callContainer, header } from "../http.ts";
+import { ContainerError, callContainer, header, replayableBody } from "../http.ts";
 import { balanceHeader, CreditExhaustedError, type JobMeter } from "../payments.ts";
 import { BYOC_PIPELINE } from "../registry.ts";
 import { type RelayBilling, relay } from "../relay.ts";
@@ -61,7 +61,7 @@ export async function processRequest(
       agents: ctx.agents,
       url: rest === "" ? lease.container.url : `${lease.container.url}/${rest}`,
       headers,
-      body: req as unknown as IncomingMessage,
+      body: await replayableBody(req as unknown as IncomingMessage),
       timeoutMs: j.job.timeoutSeconds * 1000,
       signal: gone,
     });
@@ -71,13 +71,14 @@ export async function processRequest(
       throw new ContainerError("job not able to be processed: worker auth token failed");
     }
     const m = meter;
+    const sender = j.sender;
     const billing: RelayBilling =
-      m && gate && j.sender
+      m && gate && sender
         ? {
             finalHeaders: () => ({ "Livepeer-Balance": balanceHeader(m.finish()) }),
-            openingHeaders: {
-              "livepeer-payment-balance": balanceHeader(gate.balance(j.sender, j.cap.modelId)),
-            },
+            openingHeaders: () => ({
+              "livepeer-payment-balance": balanceHeader(gate.balance(sender, j.cap.modelId)),
+            }),
             closingEvent: () => `event: balance\ndata: {"balance": ${balanceHeader(m.finish())}}\n\n`,
             stop: stop.signal,
             deadlineMs: j.job.timeoutSeconds * 1000,
