@@ -3,7 +3,8 @@
  * minimal WebSocket client and server (RFC 6455 text frames, enough for an echo), and a tiny Node
  * runner with plain HTTP (`/echo`, which reports what it received, the session headers included),
  * SSE (`/sse`: three events 50 ms apart), a WebSocket echo (`/ws`), `/health` and `/ui/...` (a second
- * "service" for generated proxies).
+ * "service" for generated proxies), and the payment headers of a priced runner's session
+ * ({@link runnerPayment}).
  */
 import { createHash } from "node:crypto";
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from "node:http";
@@ -11,6 +12,21 @@ import { connect as http2Connect } from "node:http2";
 import { request as httpsRequest } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
+import { fromBinary } from "@bufbuild/protobuf";
+import type { LocalAccount } from "viem";
+import type { Sender } from "../../src/payments/sender.ts";
+import { signPayload } from "../../src/payments/signature.ts";
+import { OrchestratorInfoSchema } from "../../src/protocol/gen/lp_rpc_pb.ts";
+import {
+  encodePaymentHeader,
+  priceInfoFromWire,
+  ticketParamsFromWire,
+} from "../../src/protocol/payment-header.ts";
+import {
+  EMPTY_SEGMENT_HASH,
+  encodeSegmentHeader,
+  segCredsSigningBytes,
+} from "../../src/protocol/segment-header.ts";
 
 /** An answer, read whole. */
 export interface Answer {
@@ -117,6 +133,54 @@ export function callH2(
     stream.on("error", reject);
     stream.end(options.body);
   });
+}
+
+// ---- paying a runner session ------------------------------------------------------------------
+
+/** A 402 challenge of a priced runner (`POST /apps/{id}/session` without payment). */
+export interface RunnerChallenge {
+  payment_params: string;
+  manifest_id: string;
+}
+
+/**
+ * The `Livepeer-Payment` and `Livepeer-Segment` headers of `tickets` tickets under a challenge (one
+ * ticket session per challenge, kept in `sessions`, so nonces go on), for `manifest` (default the
+ * challenge's manifest id), signed by `payer`.
+ */
+export async function runnerPayment(
+  sender: Sender,
+  payer: LocalAccount,
+  sessions: Map<string, string>,
+  challenge: RunnerChallenge,
+  tickets: number,
+  manifest?: string,
+): Promise<Record<string, string>> {
+  const info = fromBinary(OrchestratorInfoSchema, Buffer.from(challenge.payment_params, "base64"));
+  let session = sessions.get(challenge.payment_params);
+  if (session === undefined) {
+    session = sender.startSession(ticketParamsFromWire(info.ticketParams!));
+    sessions.set(challenge.payment_params, session);
+  }
+  const payment = encodePaymentHeader(
+    await sender.createPayment(session, tickets, priceInfoFromWire(info.priceInfo!)),
+  );
+  const manifestId = manifest ?? challenge.manifest_id;
+  const sig = await signPayload(payer, segCredsSigningBytes(manifestId, 0n, EMPTY_SEGMENT_HASH));
+  const token = info.authToken!;
+  const segment = encodeSegmentHeader({
+    manifestId,
+    seq: 0n,
+    hash: EMPTY_SEGMENT_HASH,
+    sig,
+    durationMs: 0,
+    authToken: {
+      token: `0x${Buffer.from(token.token).toString("hex")}`,
+      sessionId: token.sessionId,
+      expiration: token.expiration,
+    },
+  });
+  return { "livepeer-payment": payment, "livepeer-segment": segment };
 }
 
 // ---- WebSocket, text frames only ---------------------------------------------------------------

@@ -1,8 +1,9 @@
 /**
  * Live Runner API conformance: one test per endpoint of go-livepeer's HTTP reference table, as our
  * own words give it in docs/spec/live-runner.md#http-reference, against our orchestrator started
- * in-process, offchain, with a tiny Node runner (live-runner-kit.ts) behind it. The registry's clock
- * is a fake one here, so TTL withdrawal is checked without waiting 20 s.
+ * in-process, offchain, with a tiny Node runner (live-runner-kit.ts) behind it, and the paid statuses
+ * against a priced orchestrator (a payment gate over an in-memory recipient, no chain). The registry's
+ * clock is a fake one offchain, so TTL withdrawal is checked without waiting 20 s.
  *
  * Each test is declared with {@link endpoint} under the endpoint it covers, and checks statuses with
  * `got(answer, status)`, which records them. The last test reads the reference table and fails when an
@@ -17,12 +18,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
+import { privateKeyToAccount } from "viem/accounts";
+import { PaymentGate, type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
+import { Balances } from "../../src/payments/balances.ts";
+import { Sender } from "../../src/payments/sender.ts";
+import { inMemoryRecipient, senders, time } from "../e2e/orchestrator-helpers.ts";
 import { until } from "../until.ts";
 import {
   call,
   callH2,
   postJson,
+  type RunnerChallenge,
+  runnerPayment,
   startTinyRunner,
   streamed,
   type TinyRunner,
@@ -62,14 +69,7 @@ const ELSEWHERE: Record<string, Record<number, { file?: string; why: string }>> 
     200: { file: "test/e2e/signer-devnet.test.ts", why: "a remote signer endpoint, not the orchestrator's" },
     503: { why: "a remote signer endpoint; its 503 (discovery off or empty) is not tested yet" },
   },
-  "POST /apps/{runner_id}/session": {
-    402: { file: "test/e2e/live-runner-payments.test.ts", why: "paid node" },
-    409: { file: "src/orchestrator/runners/registry.test.ts", why: "paid node: a manifest id used twice" },
-  },
   "POST /apps/{runner_id}/session/{session_id}/payment": {
-    200: { file: "test/e2e/live-runner-payments.test.ts", why: "paid node (offchain answers 501)" },
-    400: { why: "paid node: a payment the gate refuses; not tested yet" },
-    403: { file: "test/e2e/live-runner-payments.test.ts", why: "paid node: manifest is not the session" },
     409: { why: "differs: a fixed-price session's top-up is credited" },
   },
 };
@@ -703,7 +703,107 @@ describe("Live Runner API (offchain)", () => {
       ws.close();
     },
   );
+});
 
+describe("Live Runner API (paid node)", () => {
+  const ORCH = "0x73AEd7b5dEb30222fa896f399d46cC99c7BEe57F";
+  const payer = privateKeyToAccount(`0x${"44".repeat(32)}`);
+  const dir = mkdtempSync(join(tmpdir(), "lr-conf-paid-"));
+  let orch: RunningOrchestrator;
+  let runner: TinyRunner;
+  let sender: Sender;
+  const sessions = new Map<string, string>();
+  const pay = (challenge: RunnerChallenge, tickets: number, manifest?: string) =>
+    runnerPayment(sender, payer, sessions, challenge, tickets, manifest);
+
+  before(async () => {
+    runner = await startTinyRunner();
+    let seed = 0;
+    orch = await startOrchestrator({
+      port: 0,
+      dataDir: dir,
+      orchSecret: SECRET,
+      network: "devnet",
+      address: ORCH,
+      payments: new PaymentGate({
+        recipient: inMemoryRecipient(ORCH, 1000n, (n) => new Uint8Array(n).fill(++seed)),
+        balances: new Balances(),
+        enqueueWinner: () => {},
+      }),
+      liveRunners: {},
+    });
+    sender = new Sender({ signer: payer, time, senders });
+    const hb = await postJson(
+      `${orch.url}/runners/heartbeat`,
+      {
+        runner_url: runner.url,
+        app: "paid/echo",
+        runner_id: "paid",
+        capacity: 4,
+        price_info: { price: 1000, currency: "wei", unit: "seconds" },
+      },
+      { authorization: SECRET },
+    );
+    assert.equal(hb.status, 200, hb.text);
+  });
+  after(async () => {
+    await orch?.close();
+    await runner?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A fresh 402 challenge for the payer. */
+  async function challenge(): Promise<RunnerChallenge> {
+    const r = await call(`${orch.url}/apps/paid/session`, {
+      method: "POST",
+      headers: { "livepeer-payer-address": payer.address },
+    });
+    assert.equal(r.status, 402, r.text);
+    return r.json();
+  }
+
+  endpoint(
+    "POST /apps/{runner_id}/session",
+    "a priced runner: 402 challenge, 200 paid, 409 when the paid manifest is already a session",
+    async (got) => {
+      got(await call(`${orch.url}/apps/paid/session`, { method: "POST" }), 402, "no payer, no payment");
+      const c = await challenge();
+      assert.ok(c.payment_params.length > 0 && c.manifest_id.length > 0);
+      const paid = await call(`${orch.url}/apps/paid/session`, { method: "POST", headers: await pay(c, 2) });
+      got(paid, 200);
+      assert.equal(paid.json().session_id, c.manifest_id, "the session id is the payment's manifest id");
+      const twice = await call(`${orch.url}/apps/paid/session`, {
+        method: "POST",
+        headers: await pay(c, 1),
+      });
+      got(twice, 409);
+      assert.equal(twice.json().error.code, "RUNNER_SESSION_EXISTS");
+      await call(`${paid.json().control_url}/stop`, { method: "POST" });
+    },
+  );
+
+  endpoint(
+    "POST /apps/{runner_id}/session/{session_id}/payment",
+    "top-up 200 (PaymentResult), 403 manifest not the session, 400 a replayed payment, 404 after stop",
+    async (got) => {
+      const c = await challenge();
+      const s = (
+        await call(`${orch.url}/apps/paid/session`, { method: "POST", headers: await pay(c, 2) })
+      ).json();
+      const topUp = await pay(c, 1);
+      const ok = await call(`${s.control_url}/payment`, { method: "POST", headers: topUp });
+      got(ok, 200);
+      assert.equal(ok.headers["content-type"], "application/octet-stream");
+      got(await call(`${s.control_url}/payment`, { method: "POST", headers: await pay(c, 1, "x") }), 403);
+      const replay = await call(`${s.control_url}/payment`, { method: "POST", headers: topUp });
+      got(replay, 400, "the same tickets again");
+      await call(`${s.control_url}/stop`, { method: "POST" });
+      got(await call(`${s.control_url}/payment`, { method: "POST", headers: await pay(c, 1) }), 404);
+    },
+  );
+});
+
+describe("Live Runner API reference", () => {
   test("every endpoint of docs/spec/live-runner.md#http-reference has a test here, with each status", (t) => {
     const reference = referenceTable();
     assert.ok(reference.size >= 15, `the reference table has ${reference.size} rows`);
