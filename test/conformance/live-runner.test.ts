@@ -22,6 +22,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { PaymentGate, type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
 import { Balances } from "../../src/payments/balances.ts";
 import { Sender } from "../../src/payments/sender.ts";
+import { startSigner } from "../../src/signer/signer.ts";
 import { inMemoryRecipient, senders, time } from "../e2e/orchestrator-helpers.ts";
 import { until } from "../until.ts";
 import {
@@ -64,10 +65,6 @@ function referenceTable(): Map<string, number[]> {
 const ELSEWHERE: Record<string, Record<number, { file?: string; why: string }>> = {
   "POST /registerLiveRunners": {
     404: { why: "differs: without live runners there is no operator listener at all" },
-  },
-  "GET /discover-orchestrators": {
-    200: { file: "test/e2e/signer-devnet.test.ts", why: "a remote signer endpoint, not the orchestrator's" },
-    503: { why: "a remote signer endpoint; its 503 (discovery off or empty) is not tested yet" },
   },
   "POST /apps/{runner_id}/session/{session_id}/payment": {
     409: { why: "differs: a fixed-price session's top-up is credited" },
@@ -306,6 +303,39 @@ describe("Live Runner API (offchain)", () => {
       const stat = await call(o(`/runners/${staticId}/unregister`), { method: "POST", headers: auth });
       got(stat, 400);
       assert.match(stat.json().error.message, /static runner/);
+    },
+  );
+
+  endpoint(
+    "GET /discover-orchestrators",
+    "our remote signer lists our orchestrator (not yet its runners: docs/spec/live-runner.md#where-we-differ); 503 with discovery off",
+    async (got) => {
+      const key = `0x${"45".repeat(32)}` as const;
+      await using off = await startSigner({
+        network: "offchain",
+        port: 0,
+        dataDir: join(dir, "signer-off"),
+        privateKey: key,
+      });
+      const refused = await call(`${off.url}/discover-orchestrators`);
+      got(refused, 503);
+      assert.equal(refused.json().error.code, "SIGNER_NO_DISCOVERY");
+      await using on = await startSigner({
+        network: "offchain",
+        port: 0,
+        dataDir: join(dir, "signer-on"),
+        privateKey: key,
+        discovery: { orchAddr: [orch.url] },
+      });
+      let answer = refused;
+      await until("the signer discovered the orchestrator", async () => {
+        answer = await call(`${on.url}/discover-orchestrators`);
+        return answer.status === 200;
+      });
+      got(answer, 200);
+      const list = answer.json();
+      assert.equal(list.length, 1);
+      assert.equal(list[0].address, orch.url);
     },
   );
 
