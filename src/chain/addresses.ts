@@ -20,6 +20,12 @@ export const ARBITRUM_ONE_ADDRESSES = {
   minter: "0xc20DE37170B45774e6CD3d2304017fc962f27252",
 } as const satisfies Record<string, Address>;
 
+/**
+ * Chainlink's ETH/USD aggregator on Arbitrum One (8 decimals, description "ETH / USD"): go-livepeer's
+ * `-priceFeedAddr` default, read to turn USD prices into wei (src/chain/price-feed.ts).
+ */
+export const ARBITRUM_ONE_ETH_USD_FEED: Address = "0x639Fe6ab55C921f74e7fac1ee960C0B6293ba612";
+
 /** The set of contract addresses a node uses, on any network. */
 export interface ContractAddresses {
   controller: Address;

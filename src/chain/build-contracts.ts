@@ -20,6 +20,7 @@ export const DEPLOYED_CONTRACTS = [
   "BondingManager",
   "TicketBroker",
   "ServiceRegistry",
+  "PriceFeed",
 ] as const;
 
 const here = new URL(".", import.meta.url).pathname;

@@ -18,6 +18,8 @@ import {
   bondingManagerBytecode,
   controllerAbi,
   controllerBytecode,
+  priceFeedAbi,
+  priceFeedBytecode,
   roundsManagerAbi,
   roundsManagerBytecode,
   serviceRegistryAbi,
@@ -52,6 +54,20 @@ export const DEVNET_DEFAULT_ADDRESSES: ContractAddresses = (() => {
   };
 })();
 
+/** Digits of the devnet ETH/USD feed's answer (Chainlink's ETH/USD on Arbitrum One: 8). */
+export const DEVNET_PRICE_FEED_DECIMALS = 8;
+/** The devnet ETH/USD feed's first answer: 3000 USD per ETH. */
+export const DEVNET_ETH_USD = 3000n * 10n ** BigInt(DEVNET_PRICE_FEED_DECIMALS);
+
+/**
+ * Address of the devnet's ETH/USD price feed (src/chain/contracts/PriceFeed.sol) on a fresh anvil with
+ * the default deployer: deployed right after the AI Service Registry (nonce 6).
+ */
+export const DEVNET_PRICE_FEED_ADDRESS: Address = getContractAddress({
+  from: privateKeyToAccount(ANVIL_DEV_KEYS[0]).address,
+  nonce: 6n,
+});
+
 /** An account with its key. */
 export interface DevnetAccount {
   address: Address;
@@ -85,6 +101,8 @@ export interface DevnetDeployOptions {
   gatewayDeposit?: bigint;
   /** Reserve the gateway funds in the TicketBroker; default 0 (none). */
   gatewayReserve?: bigint;
+  /** First answer of the ETH/USD feed, with {@link DEVNET_PRICE_FEED_DECIMALS}; default {@link DEVNET_ETH_USD}. */
+  ethUsd?: bigint;
 }
 
 /** What {@link deployDevnet} produced. */
@@ -92,6 +110,8 @@ export interface DevnetDeployment {
   rpcUrl: string;
   chainId: number;
   contracts: ContractAddresses;
+  /** The ETH/USD price feed (PriceFeed.sol, owned by the deployer, which can set its answer). */
+  priceFeed: Address;
   accounts: { deployer: DevnetAccount; gateway: DevnetAccount; orchestrator: DevnetAccount };
   /** The round initialized by the deployment. */
   round: bigint;
@@ -129,8 +149,9 @@ async function deploy(
 }
 
 /**
- * Deploys Controller, RoundsManager, BondingManager, TicketBroker, ServiceRegistry and a second
- * ServiceRegistry as the AI Service Registry on the chain at `rpcUrl`; registers them in the Controller
+ * Deploys Controller, RoundsManager, BondingManager, TicketBroker, ServiceRegistry, a second
+ * ServiceRegistry as the AI Service Registry and an ETH/USD PriceFeed on the chain at `rpcUrl`; registers
+ * the protocol contracts in the Controller
  * and unpauses it; registers the orchestrator in the pool with stake (and its service URI if given);
  * initializes the current round; funds the gateway's deposit and reserve if asked.
  * With anvil's fresh state and the default deployer the addresses are always the same.
@@ -180,6 +201,13 @@ export async function deployDevnet(
     serviceRegistryBytecode,
     [],
     "AIServiceRegistry",
+  );
+  const priceFeed = await deploy(
+    d,
+    priceFeedAbi,
+    priceFeedBytecode,
+    [DEVNET_PRICE_FEED_DECIMALS, "ETH / USD", options.ethUsd ?? DEVNET_ETH_USD],
+    "PriceFeed",
   );
 
   const register: [Hex, Address][] = [
@@ -264,6 +292,7 @@ export async function deployDevnet(
       serviceRegistry,
       aiServiceRegistry,
     },
+    priceFeed,
     accounts: { deployer, gateway, orchestrator },
     round,
     roundLength,
@@ -313,6 +342,37 @@ export async function initializeCurrentRound(
     abi: roundsManagerAbi,
     functionName: "currentRound",
   });
+}
+
+/**
+ * Sets the devnet ETH/USD feed's answer (with {@link DEVNET_PRICE_FEED_DECIMALS}) as the deployer: a new
+ * round updated now, or at `updatedAt` (unix seconds) to test staleness. Devnet only.
+ */
+export async function setDevnetEthUsd(
+  deployment: DevnetDeployment,
+  answer: bigint,
+  updatedAt?: bigint,
+): Promise<void> {
+  const d = createChainClients({
+    rpcUrl: deployment.rpcUrl,
+    chainId: deployment.chainId,
+    privateKey: deployment.accounts.deployer.privateKey,
+  });
+  const hash =
+    updatedAt === undefined
+      ? await d.walletClient.writeContract({
+          address: deployment.priceFeed,
+          abi: priceFeedAbi,
+          functionName: "setAnswer",
+          args: [answer],
+        })
+      : await d.walletClient.writeContract({
+          address: deployment.priceFeed,
+          abi: priceFeedAbi,
+          functionName: "setRoundData",
+          args: [answer, updatedAt],
+        });
+  await confirm(d, hash, "PriceFeed answer");
 }
 
 /** Mines `blocks` empty blocks (anvil `anvil_mine`). */

@@ -10,5 +10,6 @@ export * from "./clients.ts";
 export * from "./devnet.ts";
 export * from "./devnet-tickets.ts";
 export * from "./network.ts";
+export * from "./price-feed.ts";
 export * from "./redeemer-chain.ts";
 export * from "./ticket-broker.ts";

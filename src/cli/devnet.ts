@@ -41,6 +41,8 @@ export function devnetSummary(devnet: Devnet) {
     rpcUrl: devnet.rpcUrl,
     chainId: devnet.chainId,
     contracts: devnet.contracts,
+    /** The ETH/USD price feed (owned by the deployer; orchestrators read it by default on devnet). */
+    priceFeed: devnet.priceFeed,
     accounts: {
       deployer: account(devnet.accounts.deployer),
       gateway: account(devnet.accounts.gateway),

@@ -5,6 +5,8 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { type Command, InvalidArgumentError, Option } from "commander";
+import { type Address, getAddress, isAddress } from "viem";
+import { DEFAULT_PRICE_FEED_MAX_AGE_MS, defaultPriceFeedAddress, PriceFeed } from "../chain/price-feed.ts";
 import { createLogger } from "../node/logger.ts";
 import {
   DEFAULT_HEALTH_FAILURES,
@@ -62,6 +64,7 @@ export const GO_FLAG_ALIASES: GoFlagAliases = {
   liveRunnerConfig: "--live-runner-config",
   liveRunnerAddr: "--live-runner-addr",
   liveRunnerProxyUrl: "--live-runner-proxy-url",
+  priceFeedAddr: "--price-feed-addr",
   cliAddr: "--cli-addr",
   orchestrator: undefined,
   aiWorker: undefined,
@@ -139,6 +142,13 @@ function parseHttpUrl(value: string): string {
   throw new InvalidArgumentError("expected an absolute http(s) URL, e.g. http://orchestrator:8935");
 }
 
+/** `--price-feed-addr`: a 0x address. */
+function parseAddress(value: string): Address {
+  if (!isAddress(value, { strict: false }))
+    throw new InvalidArgumentError("expected a 0x-prefixed 20-byte address");
+  return getAddress(value);
+}
+
 function parseCount(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1)
     throw new InvalidArgumentError("expected a positive integer");
@@ -195,6 +205,8 @@ interface OrchestratorCliOptions extends KeyCliOptions, HttpLimitCliOptions {
   liveRunnerConfig?: string;
   liveRunnerAddr?: string;
   liveRunnerProxyUrl?: string;
+  priceFeedAddr?: Address;
+  priceFeedMaxAge: number;
   cliAddr: { host: string; port: number };
   logLevel?: string;
 }
@@ -351,6 +363,23 @@ export function orchestratorCommand(): Command {
     )
     .addOption(
       new Option(
+        "--price-feed-addr <address>",
+        "Chainlink-style ETH/USD aggregator read to price live runners in USD (on-chain networks); default Chainlink's on arbitrum-one, the devnet's PriceFeed on devnet",
+      )
+        .env("TRIBUTARY_PRICE_FEED_ADDR")
+        .argParser(parseAddress),
+    )
+    .addOption(
+      new Option(
+        "--price-feed-max-age <duration>",
+        "largest age of the ETH/USD feed's answer; older, USD-priced runners are refused (503 PRICE_FEED_STALE) until it updates",
+      )
+        .env("TRIBUTARY_PRICE_FEED_MAX_AGE")
+        .default(DEFAULT_PRICE_FEED_MAX_AGE_MS, durationLabel(DEFAULT_PRICE_FEED_MAX_AGE_MS))
+        .argParser(parseDuration),
+    )
+    .addOption(
+      new Option(
         "--cli-addr <host:port>",
         "operator listener (plain HTTP, keep it on loopback) for POST /registerLiveRunners, started with live runners",
       )
@@ -364,7 +393,7 @@ export function orchestratorCommand(): Command {
       `
 go-livepeer spellings are accepted: -aiModels, -serviceAddr, -orchSecret, -network, -pricePerUnit,
 -ethUrl, -ethKeystorePath, -datadir (or -dataDir), -liveAITrickleHostForRunner, -ticketEV, -maxFaceValue,
--useLiveRunners, -liveRunnerConfig, -liveRunnerAddr, -liveRunnerProxyUrl, -cliAddr, -v <level> (as --log-level)
+-useLiveRunners, -liveRunnerConfig, -liveRunnerAddr, -liveRunnerProxyUrl, -priceFeedAddr, -cliAddr, -v <level> (as --log-level)
 (also as -flag=value); -orchestrator and -aiWorker are implied and ignored. go-livepeer flags with no meaning
 here (-transcoder, -nvidia, -aiModelsDir, -monitor, -autoAdjustPrice, -maxSessions, …) are warned about and
 ignored; --strict-flags refuses them. Every unknown flag is reported at once. -ethKeystorePath (--key-file) takes a hex key file, a V3 JSON keystore (with -ethPassword/--password, a
@@ -438,6 +467,19 @@ Examples:
           ...(opts.useLiveRunners === true || opts.liveRunnerConfig !== undefined
             ? {
                 liveRunners: {
+                  ...(onchain === undefined
+                    ? {}
+                    : {
+                        priceFeed: new PriceFeed({
+                          clients: onchain.clients,
+                          address:
+                            opts.priceFeedAddr ??
+                            defaultPriceFeedAddress(
+                              opts.network === "arbitrum-one" ? "arbitrum-one" : "devnet",
+                            ),
+                          maxAgeMs: opts.priceFeedMaxAge,
+                        }),
+                      }),
                   configPath: opts.liveRunnerConfig,
                   runnerAddr: opts.liveRunnerAddr,
                   proxyUrl: opts.liveRunnerProxyUrl,

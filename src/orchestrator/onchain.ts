@@ -16,6 +16,7 @@ import { dirname, join } from "node:path";
 import type { Address, Hex } from "viem";
 import type { ContractAddresses } from "../chain/addresses.ts";
 import { type ChainFacts, startChainFacts } from "../chain/chain-facts.ts";
+import type { SigningChainClients } from "../chain/clients.ts";
 import { connectNetwork } from "../chain/network.ts";
 import { createRedeemerChain } from "../chain/redeemer-chain.ts";
 import { ensureDataDir, lockDataDir } from "../node/data-dir.ts";
@@ -84,6 +85,8 @@ export interface OnchainPayments extends AsyncDisposable {
   store: PaymentStore;
   facts: ChainFacts;
   redeemer: Redeemer;
+  /** The chain clients (also read by the ETH/USD price feed, src/chain/price-feed.ts). */
+  clients: SigningChainClients;
   close(): Promise<void>;
 }
 
@@ -196,5 +199,5 @@ export async function startOnchainPayments(options: OnchainPaymentsOptions): Pro
     return closing;
   };
   log.info({ address, network: options.network }, "on-chain payments ready");
-  return { gate, address, store, facts, redeemer, close, [Symbol.asyncDispose]: close };
+  return { gate, address, store, facts, redeemer, clients, close, [Symbol.asyncDispose]: close };
 }

@@ -89,6 +89,18 @@ export const CHAIN_ERROR_CODES = {
     meaning: "The local anvil devnet chain did not start; the message says why (binary missing, port, exit).",
     components: ["chain"],
   },
+  PRICE_FEED_UNAVAILABLE: {
+    status: 503,
+    meaning:
+      "The ETH/USD price feed cannot be read, answers a price <= 0 or is not an ETH / USD feed, or this orchestrator has none (offchain): USD-priced work is refused; check --price-feed-addr and --eth-url, or price in wei.",
+    components: ["chain", "orchestrator"],
+  },
+  PRICE_FEED_STALE: {
+    status: 503,
+    meaning:
+      "The ETH/USD price feed's latest answer is older than --price-feed-max-age: USD-priced work is refused until the feed updates (or raise the limit).",
+    components: ["chain"],
+  },
   DEVNET_DEPLOY_FAILED: {
     status: 500,
     meaning:

@@ -171,4 +171,10 @@ export const ORCHESTRATOR_ERROR_CODES = {
       "The live runner configuration (runners.json or /registerLiveRunners) is invalid; the message names runners[i] and the field, and nothing was registered.",
     components: ["orchestrator"],
   },
+  PRICE_BELOW_ONE_WEI: {
+    status: 503,
+    meaning:
+      "A live runner's USD price converts to less than one wei per charged unit at the current ETH/USD: the runner is not sold until its price is raised.",
+    components: ["orchestrator"],
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;

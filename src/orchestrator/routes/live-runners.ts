@@ -33,8 +33,10 @@ import { buildOrchestratorInfo } from "../info.ts";
 import { heartbeat, unregister } from "../runners/heartbeat.ts";
 import {
   carriesPayment,
+  discoveryPriceInfo,
   meterSession,
   PAYER_ADDRESS_HEADER,
+  quoteRunnerPrice,
   runnerChallenge,
   takeRunnerPayment,
 } from "../runners/payments.ts";
@@ -61,7 +63,10 @@ function refuseUnpaid(ctx: OrchestratorContext): void {
     );
 }
 
-/** `GET /discovery`. */
+/**
+ * `GET /discovery`. On a paid node each price is quoted now (wei per charged unit, USD through the
+ * price feed); a runner whose price cannot be quoted (stale feed) is left out and logged.
+ */
 export async function discovery(
   ctx: OrchestratorContext,
   _req: NodeRequest,
@@ -69,12 +74,28 @@ export async function discovery(
 ): Promise<void> {
   const runners = runnersOf(ctx);
   const base = runners.serviceUri;
-  const list = runners.registry.discovery().map(({ route, ...r }) => ({
-    url: proxiedSingleShot(runners, route)
-      ? (runners.template?.url(encodeURIComponent(route)) ?? "")
-      : `${base}/apps/${encodeURIComponent(route)}/${r.mode === "single-shot" ? "app" : "session"}`,
-    ...r,
-  }));
+  const list = [];
+  for (const { route, price, ...r } of runners.registry.discovery()) {
+    let priceInfo: ReturnType<typeof discoveryPriceInfo> | undefined;
+    if (price !== undefined && ctx.gate !== undefined) {
+      try {
+        priceInfo = discoveryPriceInfo(await quoteRunnerPrice(price, runners.options.priceFeed));
+      } catch (err) {
+        requestLog(ctx).warn(
+          { err, runner: route },
+          "live runner left out of discovery: its price cannot be quoted",
+        );
+        continue;
+      }
+    }
+    list.push({
+      url: proxiedSingleShot(runners, route)
+        ? (runners.template?.url(encodeURIComponent(route)) ?? "")
+        : `${base}/apps/${encodeURIComponent(route)}/${r.mode === "single-shot" ? "app" : "session"}`,
+      ...r,
+      ...(priceInfo !== undefined ? { price_info: priceInfo } : {}),
+    });
+  }
   sendJson(res, 200, [{ address: base, runners: list }]);
 }
 
@@ -200,12 +221,9 @@ async function reserveSession(
   const runner = registry.ready(route);
   const price = runner.advert.price;
   if (gate === undefined || price === undefined) return registry.reserve(route);
+  const quoted = await quoteRunnerPrice(price, runners.options.priceFeed);
   if (!carriesPayment(req)) {
-    const challenge = await runnerChallenge(
-      ctx,
-      header(req.headers, PAYER_ADDRESS_HEADER),
-      price.weiPerSecond,
-    );
+    const challenge = await runnerChallenge(ctx, header(req.headers, PAYER_ADDRESS_HEADER), quoted);
     // go-livepeer names the top-up endpoint too (livepeer-gateway's client requires it).
     const paymentUrl = `${runners.serviceUri}/apps/${encodeURIComponent(runner.route)}/session/${challenge.manifest_id}/payment`;
     sendJson(res, 402, { ...challenge, payment_url: paymentUrl });
@@ -215,19 +233,19 @@ async function reserveSession(
   const reserved = registry.reserve(route, manifestId);
   try {
     await gate.receive(paymentValue, manifestId);
+    meterSession(
+      gate,
+      registry,
+      reserved.runner,
+      reserved.session,
+      { sender, manifestId, price: quoted },
+      ctx.settings.livePaymentIntervalMs,
+      requestLog(ctx),
+    );
   } catch (err) {
     registry.release(reserved.runner, manifestId);
     throw err;
   }
-  meterSession(
-    gate,
-    registry,
-    reserved.runner,
-    reserved.session,
-    { sender, manifestId, weiPerSecond: price.weiPerSecond },
-    ctx.settings.livePaymentIntervalMs,
-    requestLog(ctx),
-  );
   return reserved;
 }
 

@@ -8,8 +8,11 @@
  *   (only "" and `ready` are routable); `mode` `persistent` (default), `single-shot` or `single_shot`;
  *   `capacity` ≥ 0, 0 meaning 1; `metadata` at most 1024 UTF-8 bytes (public: never a secret);
  *   `gpu` an object `{id, name, vram_mb}` or a device index (kept as its id).
- * - `price_info` is ignored offchain. On a paid node it must be wei per second ({@link RunnerPrice});
- *   the SDK's older `{price_per_unit, unit}` shape is read as `price`.
+ * - `price_info` is ignored offchain. On a paid node it is required ({@link RunnerPrice}): `price` a
+ *   positive decimal, `currency` `usd` (default, go-livepeer's only currency) or `wei` (a positive
+ *   integer), `unit` `hour` (default for usd), `seconds` (default for wei), `720p`,
+ *   `720p-pixel-seconds` or `fixed`; usd needs the node's ETH/USD price feed. The SDK's older
+ *   `{price_per_unit, unit}` shape is read as `price`.
  * - Static entries add `label` (required, trimmed, unique in a batch, no `/` with label routing),
  *   `routing` (`runner-id`, default, or `label`), `health_url` (absolute, or a path starting with `/`
  *   resolved against `runner_url`) and `healthy_status_code` (100–599, default 200, matched exactly).
@@ -18,6 +21,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { BadRequestError, TributaryError } from "../../node/errors.ts";
+import { Rat } from "../../payments/rational.ts";
 
 /** How long a runner's sessions live. */
 export type RunnerMode = "persistent" | "single-shot";
@@ -29,14 +33,40 @@ export interface RunnerGpu {
   vram_mb?: number;
 }
 
+/** The unit a session is charged in (what discovery advertises, go-livepeer's converted units). */
+export type RunnerPriceUnit = "seconds" | "720p-pixel-seconds" | "fixed";
+
+/** Pixels of one second of 720p at 30 fps: the `720p-pixel-seconds` a session is charged per second. */
+export const PIXELS_720P30_PER_SECOND = 1280n * 720n * 30n;
+
+/** Each accepted `unit`: the charged unit it converts to and how many of those it holds. */
+export const RUNNER_PRICE_UNITS: Readonly<Record<string, { unit: RunnerPriceUnit; holds: bigint }>> = {
+  hour: { unit: "seconds", holds: 3600n },
+  seconds: { unit: "seconds", holds: 1n },
+  "720p": { unit: "720p-pixel-seconds", holds: 3600n * PIXELS_720P30_PER_SECOND },
+  "720p-pixel-seconds": { unit: "720p-pixel-seconds", holds: 1n },
+  fixed: { unit: "fixed", holds: 1n },
+};
+
 /**
- * A runner's price on a paid node: integer wei per second (`{"price": N, "currency": "wei", "unit":
- * "seconds"}`, what discovery advertises). go-livepeer registers USD per hour or per 720p and converts
- * through its ETH/USD feed; this orchestrator has no feed yet, so a USD price is refused (fail closed).
+ * How a node prices runners: `false` offchain (prices ignored), `true` paid in wei only, `"usd"` paid
+ * with an ETH/USD price feed (USD prices accepted and converted when quoted).
+ */
+export type RunnerPricing = boolean | "usd";
+
+/**
+ * A runner's price on a paid node, in its currency per charged unit, exact: `3 usd/hour` is kept as
+ * `1/1200 usd per seconds`, `10 usd/720p` as `10 / (3600 × 1280 × 720 × 30)` usd per
+ * `720p-pixel-seconds`. Wei prices are converted here; USD prices when a challenge or discovery quotes
+ * them (runners/payments.ts `quoteRunnerPrice`, through the ETH/USD feed).
  */
 export interface RunnerPrice {
-  /** Wei per second, > 0. */
-  weiPerSecond: bigint;
+  currency: "wei" | "usd";
+  /** `currency` per `unit`, > 0. */
+  perUnit: Rat;
+  unit: RunnerPriceUnit;
+  /** What the runner gave, for messages (`"3.5 usd/hour"`). */
+  given: string;
 }
 
 /** What one runner advertises (validated). */
@@ -103,27 +133,56 @@ function gpuOf(v: unknown): RunnerGpu | undefined {
   return out;
 }
 
-function priceOf(v: unknown): RunnerPrice {
-  const p = (typeof v === "object" && v !== null && !Array.isArray(v) ? v : {}) as Record<string, unknown>;
-  const raw = p.price ?? p.price_per_unit;
-  const price = typeof raw === "number" ? String(raw) : typeof raw === "string" ? raw.trim() : "";
-  if (price === "") throw new BadRequestError("price_info.price is required");
-  const currency = (typeof p.currency === "string" ? p.currency.trim().toLowerCase() : "") || "usd";
-  const unit = (typeof p.unit === "string" ? p.unit.trim().toLowerCase() : "") || "hour";
-  if (currency === "usd")
-    throw new BadRequestError(
-      'price_info in usd needs an ETH/USD price feed, which this orchestrator does not have yet: give {"price": <wei per second>, "currency": "wei", "unit": "seconds"}',
-    );
-  if (currency !== "wei")
-    throw new BadRequestError("price_info.currency must be wei (usd is not supported yet)");
-  if (unit !== "seconds") throw new BadRequestError("price_info.unit must be seconds for a wei price");
-  if (!/^\d+$/.test(price) || BigInt(price) === 0n)
-    throw new BadRequestError("price_info.price must be a positive integer number of wei per second");
-  return { weiPerSecond: BigInt(price) };
+/** A decimal as JSON gives it (`"2.5"`, `2.5`, `1e-7`), exact; undefined when it is not one. */
+function decimalOf(raw: unknown): Rat | undefined {
+  const text = typeof raw === "number" ? String(raw) : typeof raw === "string" ? raw.trim() : "";
+  const m = /^(\d+(?:\.\d+)?)(?:[eE]([-+]?\d{1,3}))?$/.exec(text);
+  if (m === null) return undefined;
+  const exp = BigInt(m[2] ?? "0");
+  const mantissa = Rat.parse(m[1]!);
+  return exp >= 0n ? mantissa.mul(10n ** exp) : mantissa.div(10n ** -exp);
 }
 
-/** Validates what a runner advertises; throws 400 `BAD_REQUEST` naming the field. */
-export function parseAdvert(body: Record<string, unknown>, paid: boolean): RunnerAdvert {
+function priceOf(v: unknown, pricing: RunnerPricing): RunnerPrice {
+  const p = (typeof v === "object" && v !== null && !Array.isArray(v) ? v : {}) as Record<string, unknown>;
+  const raw = p.price ?? p.price_per_unit;
+  if (raw === undefined || raw === null || raw === "")
+    throw new BadRequestError("price_info.price is required");
+  const amount = decimalOf(raw);
+  if (amount === undefined || amount.isZero())
+    throw new BadRequestError("price_info.price must be a positive decimal");
+  const currency = (typeof p.currency === "string" ? p.currency.trim().toLowerCase() : "") || "usd";
+  if (currency !== "usd" && currency !== "wei")
+    throw new BadRequestError("price_info.currency must be usd or wei");
+  const unitName =
+    (typeof p.unit === "string" ? p.unit.trim().toLowerCase() : "") ||
+    (currency === "usd" ? "hour" : "seconds");
+  const unit = Object.hasOwn(RUNNER_PRICE_UNITS, unitName) ? RUNNER_PRICE_UNITS[unitName] : undefined;
+  if (unit === undefined)
+    throw new BadRequestError(`price_info.unit must be one of ${Object.keys(RUNNER_PRICE_UNITS).join(", ")}`);
+  const given = `${String(raw).trim()} ${currency}/${unitName}`;
+  const perUnit = amount.div(unit.holds);
+  if (currency === "usd") {
+    if (pricing !== "usd")
+      throw new BadRequestError(
+        'price_info in usd needs an ETH/USD price feed, which this orchestrator does not have (it reads one on --network arbitrum-one or devnet, or at --price-feed-addr): give a feed or {"price": <wei per second>, "currency": "wei", "unit": "seconds"}',
+      );
+    return { currency, perUnit, unit: unit.unit, given };
+  }
+  if (!amount.isInt())
+    throw new BadRequestError(`price_info.price must be a positive integer number of wei per ${unitName}`);
+  if (perUnit.floor() < 1n)
+    throw new BadRequestError(
+      `price_info ${given} is less than one wei per ${unit.unit === "seconds" ? "second" : unit.unit}: raise it`,
+    );
+  return { currency, perUnit, unit: unit.unit, given };
+}
+
+/**
+ * Validates what a runner advertises; throws 400 `BAD_REQUEST` naming the field. `paid`: see
+ * {@link RunnerPricing}.
+ */
+export function parseAdvert(body: Record<string, unknown>, paid: RunnerPricing): RunnerAdvert {
   const runnerUrl = str(body, "runner_url");
   if (httpUrl(runnerUrl) === undefined) throw new BadRequestError("invalid runner_url");
   const app = str(body, "app");
@@ -155,12 +214,12 @@ export function parseAdvert(body: Record<string, unknown>, paid: boolean): Runne
     status,
     gpu: gpuOf(body.gpu),
     proxy: body.proxy === true,
-    price: paid ? priceOf(body.price_info) : undefined,
+    price: paid ? priceOf(body.price_info, paid) : undefined,
     sessionIds: ids as string[],
   };
 }
 
-function staticEntry(body: unknown, paid: boolean): StaticRunner {
+function staticEntry(body: unknown, paid: RunnerPricing): StaticRunner {
   if (typeof body !== "object" || body === null || Array.isArray(body))
     throw new BadRequestError("must be an object");
   const e = body as Record<string, unknown>;
@@ -192,7 +251,7 @@ function staticEntry(body: unknown, paid: boolean): StaticRunner {
 }
 
 /** Validates a `{"runners": [...]}` document; throws {@link RunnersConfigError} (`runners[i]: …`). */
-export function parseRunnersConfig(doc: unknown, paid: boolean): StaticRunner[] {
+export function parseRunnersConfig(doc: unknown, paid: RunnerPricing): StaticRunner[] {
   if (typeof doc !== "object" || doc === null || Array.isArray(doc))
     throw new RunnersConfigError('the live runner configuration must be an object {"runners": [...]}');
   const list = (doc as Record<string, unknown>).runners ?? [];
@@ -213,7 +272,7 @@ export function parseRunnersConfig(doc: unknown, paid: boolean): StaticRunner[] 
 }
 
 /** Reads and validates a `runners.json` file. */
-export async function loadRunnersConfig(path: string, paid: boolean): Promise<StaticRunner[]> {
+export async function loadRunnersConfig(path: string, paid: RunnerPricing): Promise<StaticRunner[]> {
   let text: string;
   try {
     text = await readFile(path, "utf8");

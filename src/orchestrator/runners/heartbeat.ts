@@ -13,7 +13,7 @@
  */
 import { BadRequestError } from "../../node/errors.ts";
 import type { SessionChannel } from "./channels.ts";
-import { parseAdvert } from "./config.ts";
+import { parseAdvert, type RunnerPricing } from "./config.ts";
 import {
   type Runner,
   RunnerNotFoundError,
@@ -39,7 +39,7 @@ export interface HeartbeatDeps {
   /** The bootstrap secret; undefined: dynamic registration is off (404). */
   secret: string | undefined;
   /** True on a paid node (prices are then required). */
-  paid: boolean;
+  paid: RunnerPricing;
   /** The runner-facing orchestrator URL (`--live-runner-addr`, else the service URI). */
   runnerFacingUrl: () => string;
   /** Opens the o2r channel of a new runner and describes it. */

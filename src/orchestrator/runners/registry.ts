@@ -103,8 +103,11 @@ export interface DiscoveredRunner {
   capacity: number;
   capacity_used: number;
   capacity_available: number;
-  /** On a paid node: wei per second, as go-livepeer advertises converted prices. */
-  price_info?: { price: number | string; currency: "wei"; unit: "seconds" };
+  /**
+   * On a paid node: the runner's price, which the route quotes into go-livepeer's converted
+   * `price_info` (wei per charged unit, runners/payments.ts) and does not send as such.
+   */
+  price?: RunnerAdvert["price"];
 }
 
 const isReady = (r: Runner): boolean => r.advert.status === "" || r.advert.status === "ready";
@@ -336,18 +339,7 @@ export class RunnerRegistry {
         capacity: a.capacity,
         capacity_used: r.sessions.size,
         capacity_available: Math.max(0, a.capacity - r.sessions.size),
-        ...(a.price !== undefined
-          ? {
-              price_info: {
-                price:
-                  a.price.weiPerSecond <= BigInt(Number.MAX_SAFE_INTEGER)
-                    ? Number(a.price.weiPerSecond)
-                    : a.price.weiPerSecond.toString(),
-                currency: "wei" as const,
-                unit: "seconds" as const,
-              },
-            }
-          : {}),
+        ...(a.price !== undefined ? { price: a.price } : {}),
       });
     }
     return out;

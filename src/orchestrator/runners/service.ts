@@ -8,11 +8,12 @@
  * runners get `--live-runner-addr` (go-livepeer `-liveRunnerAddr`, default the service URI) in the
  * heartbeat answer, the `Livepeer-Session-Control` header and channels' `internal_url`.
  */
+import type { EthUsdSource } from "../../chain/price-feed.ts";
 import { type Logger, silentLogger } from "../../node/logger.ts";
 import type { TrickleServer } from "../../trickle/server.ts";
 import { type AiModelsWatcher, watchConfigFile } from "../config.ts";
 import { type O2rChannel, RunnerChannels } from "./channels.ts";
-import { loadRunnersConfig, parseRunnersConfig, type StaticRunner } from "./config.ts";
+import { loadRunnersConfig, parseRunnersConfig, type RunnerPricing, type StaticRunner } from "./config.ts";
 import { checkStaticRunners, DEFAULT_RUNNER_HEALTH_INTERVAL_MS, probeStatus } from "./health.ts";
 import { type OperatorListener, startOperatorListener } from "./operator.ts";
 import { ProxyTemplate } from "./proxy.ts";
@@ -45,6 +46,11 @@ export interface LiveRunnerOptions {
   operatorHost?: string;
   /** runners.json reload: debounce and SIGHUP (default on). */
   reload?: { debounceMs?: number; sighup?: boolean };
+  /**
+   * ETH/USD for runners priced in USD on a paid node (`--price-feed-addr`, src/chain/price-feed.ts);
+   * without it such runners are refused at registration.
+   */
+  priceFeed?: EthUsdSource;
 }
 
 /** Live runners of one orchestrator. */
@@ -54,8 +60,8 @@ export class LiveRunners {
   readonly options: LiveRunnerOptions;
   /** The bootstrap secret of dynamic runners (the orchestrator secret). */
   readonly secret: string | undefined;
-  /** True on a paid node. */
-  readonly paid: boolean;
+  /** Truthy on a paid node; `"usd"` when it has a price feed (runners/config.ts `RunnerPricing`). */
+  readonly paid: RunnerPricing;
   readonly #log: Logger;
   readonly #o2r = new Map<Runner, O2rChannel>();
   readonly #timers: NodeJS.Timeout[] = [];
@@ -77,7 +83,7 @@ export class LiveRunners {
   ) {
     this.options = options;
     this.secret = secret;
-    this.paid = paid;
+    this.paid = paid && options.priceFeed !== undefined ? "usd" : paid;
     this.#log = log ?? silentLogger();
     this.channels = new RunnerChannels(
       trickle,
