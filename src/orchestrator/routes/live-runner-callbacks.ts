@@ -16,7 +16,7 @@ import { header, sendJson } from "../http.ts";
 import { checkProxyTarget } from "../runners/proxy.ts";
 import { RunnerUnauthorizedError } from "../runners/registry.ts";
 import { noContent, seg, underRunners } from "../runners/routing.ts";
-import { newProxyId, sameSecret } from "../runners/secrets.ts";
+import { sameSecret } from "../runners/secrets.ts";
 import type { LiveRunners } from "../runners/service.ts";
 
 /** Most channels one session holds, and most names one request may carry (go-livepeer: 25 per request). */
@@ -106,9 +106,7 @@ export const runnerCallbacks = underRunners(async ({ ctx, runners, rest, parts }
     const target = given === "" ? runner.advert.runnerUrl : checkProxyTarget(given, runner.advert.runnerUrl);
     if (session.proxies.size >= MAX_SESSION_PROXIES)
       throw new BadRequestError(`a session holds at most ${MAX_SESSION_PROXIES} proxies`);
-    let id = newProxyId();
-    while (session.proxies.has(id)) id = newProxyId();
-    session.proxies.set(id, target);
+    const id = runners.registry.addProxy(session, target);
     return sendJson(res, 200, { proxy_id: id, url: runners.template?.url(id) ?? "" });
   }
   throw new NotFoundError(`no route ${method} /runner/${rest}`);
