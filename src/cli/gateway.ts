@@ -12,6 +12,7 @@ import {
   parseSignerHeaders,
   type RemoteSignerClient,
 } from "../gateway/remote-signer.ts";
+import { DEFAULT_RUNNER_IDLE_TIMEOUT_MS } from "../gateway/runners/sessions.ts";
 import { DEFAULT_PROBABILITY_WEIGHTS, DEFAULT_STRATEGY, STRATEGY_NAMES } from "../gateway/selection/index.ts";
 import { parseIceServers } from "../gateway/webrtc/peer.ts";
 import { DEFAULT_MAX_WHEP_VIEWERS } from "../gateway/webrtc/whep.ts";
@@ -73,6 +74,7 @@ interface GatewayCliOptions extends KeyCliOptions, HttpLimitCliOptions, Selectio
   tokenReuse: number;
   refreshInterval: number;
   liveRunnerDiscovery?: number;
+  liveRunnerIdleTimeout: number;
   remoteSignerUrl?: string;
   remoteSignerHeaders?: Record<string, string>;
   logLevel?: string;
@@ -316,6 +318,16 @@ export function gatewayCommand(): Command {
     )
     .addOption(
       new Option(
+        "--live-runner-idle-timeout <duration>",
+        "with --live-runner-discovery: stop a live runner session the gateway holds (and pays) for a user " +
+          "when none of its calls has been in flight this long",
+      )
+        .env("TRIBUTARY_LIVE_RUNNER_IDLE_TIMEOUT")
+        .default(DEFAULT_RUNNER_IDLE_TIMEOUT_MS, durationLabel(DEFAULT_RUNNER_IDLE_TIMEOUT_MS))
+        .argParser(parseDuration),
+    )
+    .addOption(
+      new Option(
         "--remote-signer-url <url>",
         "pay through a remote signer (tributary signer or go-livepeer -remoteSigner) that holds the key and " +
           "deposit; the gateway holds no key (no --key-file); without --orch-addr or --orch-webhook-url it " +
@@ -429,6 +441,7 @@ Examples:
           byocStreamPaymentIntervalMs: opts.byocStreamPaymentInterval,
           refreshIntervalMs: opts.refreshInterval,
           ...(opts.liveRunnerDiscovery ? { liveRunnerDiscoveryIntervalMs: opts.liveRunnerDiscovery } : {}),
+          liveRunnerSessions: { idleTimeoutMs: opts.liveRunnerIdleTimeout },
           limits: httpLimitsOf(opts),
           historyDir: opts.dataDir,
           publicUrl: opts.gatewayHost
