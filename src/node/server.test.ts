@@ -89,6 +89,9 @@ describe("startNodeServer", () => {
         });
       },
     });
+    // Nagle off on every accepted connection (net.Server applies `noDelay` to each socket): a body
+    // written after flushed headers must not wait for the client's delayed ACK.
+    assert.equal((srv.server as unknown as { noDelay: boolean }).noDelay, true);
     const h1 = await h1get(`${srv.url}/x`, srv.cert);
     assert.equal(h1.status, 200);
     assert.equal(h1.body, "hello 1.1");

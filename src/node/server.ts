@@ -136,8 +136,16 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
       internalError(res, err, log);
     }
   };
+  // noDelay: answers are often written as headers then body (proxies, SSE); with Nagle on, the body
+  // waited for the peer's delayed ACK (~40 ms per exchange on Linux), as node:http already avoids.
   const server = createSecureServer(
-    { cert: tls.cert, key: tls.key, allowHTTP1: true, ...http2ServerOptions(limits) },
+    {
+      cert: tls.cert,
+      key: tls.key,
+      allowHTTP1: true,
+      noDelay: true,
+      ...http2ServerOptions(limits),
+    },
     listener,
   );
   // No inactivity or whole-request timeout: trickle POSTs and SSE answers stay open for a long time.
