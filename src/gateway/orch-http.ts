@@ -4,8 +4,9 @@
  * One keep-alive agent per gateway.
  */
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from "node:http";
-import { Agent, request } from "node:https";
+import { request } from "node:https";
 import { TributaryError } from "../node/errors.ts";
+import { httpsAgent } from "../node/http/agents.ts";
 import type { FailureCause } from "./selection/retry.ts";
 
 /** A failure to get response headers from an orchestrator (connect, TLS, reset, timeout). */
@@ -56,7 +57,7 @@ export const STALE_SOCKET_WINDOW_MS = 100;
  */
 export function createOrchestratorHttp(options: OrchestratorHttpOptions = {}): OrchestratorHttp {
   const tls = { rejectUnauthorized: options.rejectUnauthorized ?? false, ca: options.ca };
-  const agent = new Agent({ keepAlive: true, ...tls });
+  const agent = httpsAgent(tls);
   return {
     send(url, call) {
       return new Promise((resolve, reject) => {

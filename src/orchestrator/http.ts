@@ -4,10 +4,11 @@
  * call to a container.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
-import { Agent as HttpAgent, request as httpRequest } from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { type Agent as HttpAgent, request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import type { Readable } from "node:stream";
 import { TributaryError } from "../node/errors.ts";
+import { httpAgent, httpsAgent } from "../node/http/agents.ts";
 import { BodyCutOffError, readBody } from "../node/http/body.ts";
 
 export {
@@ -54,12 +55,8 @@ export const REPLAYABLE_BODY_BYTES = 1024 * 1024;
  * connection under a strict rule. `destroy()` closes every socket (the orchestrator's close).
  */
 export class ContainerAgents {
-  readonly #http = new HttpAgent({ keepAlive: true, timeout: CONTAINER_IDLE_SOCKET_MS });
-  readonly #https = new HttpsAgent({
-    keepAlive: true,
-    timeout: CONTAINER_IDLE_SOCKET_MS,
-    rejectUnauthorized: false,
-  });
+  readonly #http = httpAgent({ timeout: CONTAINER_IDLE_SOCKET_MS });
+  readonly #https = httpsAgent({ timeout: CONTAINER_IDLE_SOCKET_MS, rejectUnauthorized: false });
 
   /** The pool for a URL's protocol. */
   for(target: URL): HttpAgent {

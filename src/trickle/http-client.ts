@@ -12,6 +12,7 @@ import http from "node:http";
 import http2 from "node:http2";
 import https from "node:https";
 import type { Readable, Writable } from "node:stream";
+import { httpAgent, httpsAgent } from "../node/http/agents.ts";
 import { TrickleStallError } from "./client-errors.ts";
 
 /** TLS settings for https:// channel URLs. */
@@ -87,9 +88,8 @@ export class TrickleHttpClient {
 
   constructor(options: TrickleHttpClientOptions = {}) {
     this.#options = options;
-    this.#httpAgent = new http.Agent({ keepAlive: true });
-    this.#httpsAgent = new https.Agent({
-      keepAlive: true,
+    this.#httpAgent = httpAgent();
+    this.#httpsAgent = httpsAgent({
       rejectUnauthorized: !options.tls?.insecure,
       ...(options.tls?.ca === undefined ? {} : { ca: options.tls.ca }),
     });

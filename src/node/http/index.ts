@@ -1,3 +1,4 @@
+export * from "./agents.ts";
 export * from "./body.ts";
 export * from "./limits.ts";
 export * from "./listen.ts";
