@@ -153,6 +153,8 @@ test("tributary explorer on the devnet", async () => {
   const browser = existsSync(CHROMIUM) ? await openPage(`${explorer.url}/dashboard`) : undefined;
   if (browser === undefined)
     assert.ok(!process.env.CI, `${CHROMIUM} is missing (apt-get install -y chromium)`);
+  // Closed even when an assertion fails (an open browser would keep the test process alive).
+  await using _closeBrowser = { [Symbol.asyncDispose]: async () => browser?.close() };
   const page = browser?.page;
   const setRow = (address: string, state: string) => `#xset tr[data-state="${state}"]:has-text("${address}")`;
   if (page) {
@@ -169,6 +171,49 @@ test("tributary explorer on the devnet", async () => {
     const row = (await page.locator(`#xcaps tr[data-key="text-to-image/${MODEL}"]`).textContent()) ?? "";
     assert.match(row, /4 \/ 4/);
     assert.match(row, /2,000,000 wei per megapixel – 5,000,000 wei per megapixel/);
+
+    // Sorting: the active set comes largest stake first; a click on Stake sorts it ascending, another descending.
+    const order = () =>
+      page
+        .locator("#xset tbody tr")
+        .evaluateAll((trs) => trs.map((tr) => tr.querySelector("th .url")?.textContent));
+    const byStake = [keys.warm, keys.cold, keys.nouri].map((k) => getAddress(addr(k)));
+    assert.deepEqual(await order(), byStake);
+    await page.locator("#xset thead button.sort", { hasText: "Stake" }).click();
+    assert.deepEqual(await order(), [...byStake].reverse());
+    await page.locator("#xset thead button.sort", { hasText: "Stake" }).click();
+    assert.deepEqual(await order(), byStake);
+
+    // Filters: the state filter keeps the orchestrator never probed; the orchestrator filter one row.
+    await page.selectOption('#filters select[name="state"]', "unknown");
+    await page.waitForSelector('#xset[data-shown="1"]');
+    await page.waitForSelector(setRow(getAddress(addr(keys.nouri)), "unknown"));
+    await page.waitForSelector('#xcaps[data-shown="0"]');
+    await page.click("#filters-clear");
+    await page.fill(
+      '#filters input[name="orchestrator"]',
+      getAddress(addr(keys.cold)).slice(0, 12).toLowerCase(),
+    );
+    await page.waitForSelector('#xset[data-shown="1"]');
+    await page.waitForSelector(`#xcaps[data-shown="1"] tr[data-key="text-to-image/${MODEL}"]`);
+    await page.click("#filters-clear");
+    await page.waitForSelector('#xset[data-shown="3"]');
+
+    // Links: a capability's provider leads to its row in the active set, and its capability back.
+    await page
+      .locator(`#xcaps tr[data-key="text-to-image/${MODEL}"] li a.jump`, {
+        hasText: getAddress(addr(keys.warm)),
+      })
+      .click();
+    await page.waitForSelector('#xset[data-shown="1"]');
+    assert.equal(await page.inputValue('#filters input[name="orchestrator"]'), getAddress(addr(keys.warm)));
+    await page.locator(`#xset tbody a.jump`, { hasText: `text-to-image/${MODEL}` }).click();
+    assert.equal(await page.inputValue('#filters input[name="model"]'), MODEL);
+    assert.equal(await page.inputValue('#filters input[name="orchestrator"]'), "");
+    await page.waitForSelector(`#xcaps[data-shown="1"] tr[data-key="text-to-image/${MODEL}"]`);
+    await page.waitForSelector('#xset[data-shown="2"]', { state: "attached" });
+    await page.click("#filters-clear");
+
     await page.screenshot({ path: "/tmp/explorer-desktop.png", fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: "/tmp/explorer-phone.png", fullPage: true });
@@ -186,6 +231,9 @@ test("tributary explorer on the devnet", async () => {
     await page.waitForSelector(
       `#xcaps tr[data-key="text-to-image/${MODEL}"][data-warm-count="1"][data-cold-count="0"]`,
     );
+    await page.selectOption('#filters select[name="state"]', "down");
+    await page.waitForSelector('#xset[data-shown="1"]');
+    await page.waitForSelector(setRow(getAddress(addr(keys.cold)), "unreachable"));
     assert.deepEqual(browser.problems, []);
     assert.ok(
       browser.requests.every((u) => u.startsWith(explorer.url)),
@@ -213,6 +261,7 @@ async function openPage(url: string) {
     ],
   });
   const page = context.pages()[0] ?? (await context.newPage());
+  let closed = false;
   const requests: string[] = [];
   const problems: string[] = [];
   page.on("request", (r) => requests.push(r.url()));
@@ -226,6 +275,8 @@ async function openPage(url: string) {
     requests,
     problems,
     close: async () => {
+      if (closed) return;
+      closed = true;
       await context.close();
       rmSync(userDataDir, { recursive: true, force: true });
     },
