@@ -12,7 +12,7 @@ import {
   parseSignerHeaders,
   type RemoteSignerClient,
 } from "../gateway/remote-signer.ts";
-import { DEFAULT_RUNNER_IDLE_TIMEOUT_MS } from "../gateway/runners/sessions.ts";
+import { DEFAULT_MAX_RUNNER_SESSIONS, DEFAULT_RUNNER_IDLE_TIMEOUT_MS } from "../gateway/runners/sessions.ts";
 import { DEFAULT_PROBABILITY_WEIGHTS, DEFAULT_STRATEGY, STRATEGY_NAMES } from "../gateway/selection/index.ts";
 import { parseIceServers } from "../gateway/webrtc/peer.ts";
 import { DEFAULT_MAX_WHEP_VIEWERS } from "../gateway/webrtc/whep.ts";
@@ -75,6 +75,7 @@ interface GatewayCliOptions extends KeyCliOptions, HttpLimitCliOptions, Selectio
   refreshInterval: number;
   liveRunnerDiscovery?: number;
   liveRunnerIdleTimeout: number;
+  maxLiveRunnerSessions: number;
   remoteSignerUrl?: string;
   remoteSignerHeaders?: Record<string, string>;
   logLevel?: string;
@@ -328,6 +329,16 @@ export function gatewayCommand(): Command {
     )
     .addOption(
       new Option(
+        "--max-live-runner-sessions <n>",
+        "with --live-runner-discovery: most live runner sessions the gateway holds (and pays for) at once; " +
+          "the next reservation is answered 503 RUNNER_SESSIONS_FULL",
+      )
+        .env("TRIBUTARY_MAX_LIVE_RUNNER_SESSIONS")
+        .default(DEFAULT_MAX_RUNNER_SESSIONS)
+        .argParser(parseCount),
+    )
+    .addOption(
+      new Option(
         "--remote-signer-url <url>",
         "pay through a remote signer (tributary signer or go-livepeer -remoteSigner) that holds the key and " +
           "deposit; the gateway holds no key (no --key-file); without --orch-addr or --orch-webhook-url it " +
@@ -441,7 +452,10 @@ Examples:
           byocStreamPaymentIntervalMs: opts.byocStreamPaymentInterval,
           refreshIntervalMs: opts.refreshInterval,
           ...(opts.liveRunnerDiscovery ? { liveRunnerDiscoveryIntervalMs: opts.liveRunnerDiscovery } : {}),
-          liveRunnerSessions: { idleTimeoutMs: opts.liveRunnerIdleTimeout },
+          liveRunnerSessions: {
+            idleTimeoutMs: opts.liveRunnerIdleTimeout,
+            maxSessions: opts.maxLiveRunnerSessions,
+          },
           limits: httpLimitsOf(opts),
           historyDir: opts.dataDir,
           publicUrl: opts.gatewayHost

@@ -99,10 +99,15 @@ export interface GatewayOptions {
   liveRunnerDiscoveryIntervalMs?: number;
   /**
    * Live runner sessions the gateway holds for its users (with `liveRunnerDiscoveryIntervalMs`,
-   * runners/sessions.ts): stop one with no call in flight this long, ms (default 60 s); top-up period
-   * of paid ones, ms (default 5 s).
+   * runners/sessions.ts): stop one with no call in flight this long, ms (default 60 s); most held at
+   * once (default 256); top-up period of paid ones, ms (default 5 s); seconds paid upfront (10).
    */
-  liveRunnerSessions?: { idleTimeoutMs?: number; topUpEveryMs?: number; upfrontSeconds?: number };
+  liveRunnerSessions?: {
+    idleTimeoutMs?: number;
+    maxSessions?: number;
+    topUpEveryMs?: number;
+    upfrontSeconds?: number;
+  };
   /** Time to response headers of native AI jobs, ms; default {@link DEFAULT_AI_TIMEOUT_MS}. */
   aiTimeoutMs?: number;
   /** Live streams: seconds without an event before moving the stream to another orchestrator. */

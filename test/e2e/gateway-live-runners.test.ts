@@ -225,12 +225,12 @@ test("the gateway carries a session's traffic: HTTP with query and headers, SSE,
   assert.equal(unknownWs.status, 404);
 });
 
-test("a session with no call in flight for the idle timeout is stopped at the orchestrator", async () => {
+test("a session with no call in flight for the idle timeout is stopped at the orchestrator; at most maxSessions are held", async () => {
   await using idleGw = await startGateway({
     port: 0,
     discovery: { orchAddr: [orch.url] },
     liveRunnerDiscoveryIntervalMs: 200,
-    liveRunnerSessions: { idleTimeoutMs: 400 },
+    liveRunnerSessions: { idleTimeoutMs: 400, maxSessions: 1 },
   });
   const sessions = () => orch.runners?.registry.get("echo-1")?.sessions.size ?? 0;
   const before = sessions();
@@ -244,6 +244,9 @@ test("a session with no call in flight for the idle timeout is stopped at the or
   const r = await fetch(`${idleGw.url}/apps/echo-1/session`, { method: "POST" });
   const s = (await r.json()) as { app_url: string };
   assert.equal(sessions(), before + 1);
+  const second = await fetch(`${idleGw.url}/apps/echo-1/session`, { method: "POST" });
+  assert.equal(second.status, 503, "--max-live-runner-sessions 1");
+  assert.equal(((await second.json()) as { error: { code: string } }).error.code, "RUNNER_SESSIONS_FULL");
   // An SSE answer of 150 ms keeps it busy; then nothing: stopped 400 ms later.
   assert.equal((await streamed(`${s.app_url}/sse`)).status, 200);
   await until("the idle session stopped", async () => sessions() === before, 5000);

@@ -23,8 +23,8 @@
  */
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { Agent } from "node:https";
 import { TributaryError } from "../../node/errors.ts";
+import { httpsAgent } from "../../node/http/agents.ts";
 import { forwardHeaders, relayAnswer } from "../../node/http/proxy.ts";
 import type { Logger } from "../../node/logger.ts";
 import {
@@ -47,6 +47,8 @@ export const DEFAULT_RUNNER_IDLE_TIMEOUT_MS = 60_000;
 export const DEFAULT_RUNNER_TOP_UP_MS = 5_000;
 /** Seconds of the price paid with a reservation. */
 export const DEFAULT_RUNNER_UPFRONT_SECONDS = 10;
+/** Most sessions the gateway holds at once (each may be paid for). */
+export const DEFAULT_MAX_RUNNER_SESSIONS = 256;
 /** Time allowed for an orchestrator's reservation or stop answer, ms. */
 const CONTROL_TIMEOUT_MS = 10_000;
 
@@ -69,6 +71,8 @@ export interface RunnerSessionsOptions {
   payers: RunnerPayers | undefined;
   log: Logger;
   idleTimeoutMs?: number;
+  /** Most sessions held at once; default {@link DEFAULT_MAX_RUNNER_SESSIONS}. */
+  maxSessions?: number;
   topUpEveryMs?: number;
   upfrontSeconds?: number;
   /** Time to the answer headers of a single-shot call, ms. */
@@ -92,6 +96,8 @@ export class GatewayRunnerSession {
   readonly controlUrl: string;
   /** The top-up loop of a metered paid session. */
   readonly topUps: RunnerTopUps | undefined;
+  /** Who paid it and for which manifest (told to forget it when the session ends). */
+  readonly paidBy: { payer: RunnerPayer; manifestId: string } | undefined;
   /** Aborted when the session ended at the gateway (its proxied connections are cut). */
   readonly ended = new AbortController();
   /** Why it ended, once it did. */
@@ -106,6 +112,7 @@ export class GatewayRunnerSession {
     runner: RunnerInfo,
     answer: { session_id: string; app_url: string; control_url: string },
     topUps: RunnerTopUps | undefined,
+    paidBy: { payer: RunnerPayer; manifestId: string } | undefined,
   ) {
     this.id = id;
     this.app = app;
@@ -114,6 +121,7 @@ export class GatewayRunnerSession {
     this.appUrl = answer.app_url;
     this.controlUrl = answer.control_url;
     this.topUps = topUps;
+    this.paidBy = paidBy;
   }
 }
 
@@ -159,7 +167,7 @@ export class RunnerSessions implements AsyncDisposable {
   readonly #o: RunnerSessionsOptions;
   readonly #sessions = new Map<string, GatewayRunnerSession>();
   /** Keep-alive connections to orchestrators for proxied calls (self-signed: not verified). */
-  readonly agent = new Agent({ keepAlive: true, rejectUnauthorized: false });
+  readonly agent = httpsAgent({ rejectUnauthorized: false });
   #closed = false;
 
   constructor(options: RunnerSessionsOptions) {
@@ -252,6 +260,13 @@ export class RunnerSessions implements AsyncDisposable {
    */
   async reserve(app: string, signal?: AbortSignal): Promise<GatewayRunnerSession> {
     if (this.#closed) throw new TributaryError("GATEWAY_CLOSING", "the gateway is closing", { status: 503 });
+    const max = this.#o.maxSessions ?? DEFAULT_MAX_RUNNER_SESSIONS;
+    if (this.#sessions.size >= max)
+      throw new TributaryError(
+        "RUNNER_SESSIONS_FULL",
+        `this gateway already holds ${max} live runner sessions (--max-live-runner-sessions); stop one or retry later`,
+        { status: 503, details: { retryAfterSeconds: 5 } },
+      );
     const candidates = this.#candidates(app, "persistent");
     const tried: string[] = [];
     for (const runner of candidates) {
@@ -276,6 +291,7 @@ export class RunnerSessions implements AsyncDisposable {
           answer = await post({ ...base, ...(await this.#payUpfront(runner, challenge)) });
         }
       } catch (err) {
+        if (challenge !== undefined) payer?.end?.(challenge.manifestId);
         if (err instanceof TributaryError && err.status < 500 && err.code !== "ORCHESTRATOR_UNREACHABLE")
           throw err;
         tried.push(`${runner.orchestrator}: ${(err as Error).message}`);
@@ -314,7 +330,9 @@ export class RunnerSessions implements AsyncDisposable {
       if (session !== undefined) void this.#end(session, "released", false);
     };
     const topUps = challenge && this.#topUps(runner, challenge, answer.control_url, gone);
-    session = new GatewayRunnerSession(id, app, runner, answer, topUps);
+    const payer = challenge && this.#payer(runner);
+    const paidBy = challenge && payer ? { payer, manifestId: challenge.manifestId } : undefined;
+    session = new GatewayRunnerSession(id, app, runner, answer, topUps, paidBy);
     this.#sessions.set(id, session);
     this.#armIdle(session);
     this.#o.log.info(
@@ -362,6 +380,7 @@ export class RunnerSessions implements AsyncDisposable {
     s.endedBy = why;
     if (s.idleTimer !== undefined) clearTimeout(s.idleTimer);
     s.topUps?.stop();
+    s.paidBy?.payer.end?.(s.paidBy.manifestId);
     this.#sessions.delete(s.id);
     s.ended.abort(new Error(`live runner session ${why}`));
     this.#o.log.info(
@@ -417,18 +436,19 @@ export class RunnerSessions implements AsyncDisposable {
         });
       let answer: IncomingMessage;
       let topUps: RunnerTopUps | undefined;
+      let paidFor: string | undefined;
       try {
         answer = await send(base);
         if (answer.statusCode === 402) {
           const challenge = parseRunnerChallenge(await readText(answer, 64 * 1024));
+          paidFor = challenge.manifestId;
           answer = await send({ ...base, ...(await this.#payUpfront(runner, challenge)) });
           const orchestrator = runner.url.replace(/\/apps\/[^/]+\/app\/?$/, "");
           const control = `${orchestrator}/apps/${encodeURIComponent(runner.route)}/session/${encodeURIComponent(challenge.manifestId)}`;
-          if (answer.statusCode === 200 || (answer.statusCode ?? 0) < 400)
-            topUps = this.#topUps(runner, challenge, control, () => {});
-          else payer?.end?.(challenge.manifestId);
+          if ((answer.statusCode ?? 500) < 400) topUps = this.#topUps(runner, challenge, control, () => {});
         }
       } catch (err) {
+        if (paidFor !== undefined) payer?.end?.(paidFor);
         if (err instanceof TributaryError && err.status < 500 && err.code !== "ORCHESTRATOR_UNREACHABLE")
           throw err;
         if (signal.aborted) throw err;
@@ -436,9 +456,14 @@ export class RunnerSessions implements AsyncDisposable {
         continue;
       }
       const status = answer.statusCode ?? 502;
+      const forget = () => {
+        topUps?.stop();
+        if (paidFor !== undefined) payer?.end?.(paidFor);
+      };
       if (status === 503 || status === 404) {
         const text = await readText(answer, 64 * 1024);
         const code = codeOf(text);
+        forget();
         if (status === 503 || code === "RUNNER_NOT_FOUND" || code === "LIVE_RUNNERS_DISABLED") {
           tried.push(`${runner.orchestrator}: ${status} ${code ?? ""}`.trim());
           continue;
@@ -450,7 +475,7 @@ export class RunnerSessions implements AsyncDisposable {
       try {
         await relayAnswer(answer, res);
       } finally {
-        topUps?.stop();
+        forget();
       }
       return;
     }

@@ -94,6 +94,12 @@ export const GATEWAY_ERROR_CODES = {
       "An orchestrator's answer to a live runner reservation lacks session_id, app_url or control_url; the gateway does not use that orchestrator for the session.",
     components: ["gateway"],
   },
+  RUNNER_SESSIONS_FULL: {
+    status: 503,
+    meaning:
+      "The gateway already holds --max-live-runner-sessions live runner sessions (each may be paid for); stop one, wait for idle ones to end, or raise the flag.",
+    components: ["gateway"],
+  },
   GATEWAY_CLOSING: {
     status: 503,
     meaning: "The gateway is shutting down and reserves no new live runner session; retry on another gateway or after its restart.",
