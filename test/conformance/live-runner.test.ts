@@ -67,7 +67,10 @@ const ELSEWHERE: Record<string, Record<number, { file?: string; why: string }>> 
     404: { why: "differs: without live runners there is no operator listener at all" },
   },
   "POST /apps/{runner_id}/session/{session_id}/payment": {
-    409: { why: "differs: a fixed-price session's top-up is credited" },
+    409: {
+      file: "test/e2e/live-runner-payments.test.ts",
+      why: "a fixed-price session's top-up (FIXED_PRICE_SESSION)",
+    },
   },
 };
 

@@ -19,6 +19,7 @@ import { Balances } from "../../src/payments/balances.ts";
 import { Rat } from "../../src/payments/rational.ts";
 import { Sender } from "../../src/payments/sender.ts";
 import { signPayload } from "../../src/payments/signature.ts";
+import { ticketEV } from "../../src/payments/ticket.ts";
 import { OrchestratorInfoSchema, PaymentResultSchema } from "../../src/protocol/gen/lp_rpc_pb.ts";
 import {
   encodePaymentHeader,
@@ -196,19 +197,70 @@ describe("paid live runner sessions", () => {
     assert.equal(late.status, 404, "no payment for a released session");
   });
 
-  test("single-shot runners are refused on a paid node (not charged yet)", async () => {
-    const ok = await postJson(
-      o("/runners/heartbeat"),
-      {
-        runner_url: runner.url,
-        app: "paid/once",
-        runner_id: "once",
-        mode: "single-shot",
-        price_info: { price: PRICE, currency: "wei", unit: "seconds" },
-      },
-      { authorization: "s" },
+  test("single-shot calls are paid per call: 402, then the paid call, charged once at a fixed price; a fixed session takes no top-up", async () => {
+    const register = async (id: string, mode: string) => {
+      const r = await postJson(
+        o("/runners/heartbeat"),
+        {
+          runner_url: runner.url,
+          app: `paid/${id}`,
+          runner_id: id,
+          mode,
+          price_info: { price: 5000, currency: "wei", unit: "fixed" },
+        },
+        { authorization: "s" },
+      );
+      assert.equal(r.status, 200, r.text);
+    };
+    await register("once", "single-shot");
+    const asPayer = { "livepeer-payer-address": payer.address };
+    const first = await call(o("/apps/once/app/echo"), { method: "POST", headers: asPayer, body: "hi" });
+    assert.equal(first.status, 402, first.text);
+    const challenge = first.json();
+    const info = fromBinary(OrchestratorInfoSchema, Buffer.from(challenge.payment_params, "base64"));
+    assert.equal(info.priceInfo?.pricePerUnit, 5000n, "the fixed price of one call");
+    const paid = await call(o("/apps/once/app/echo?x=1"), {
+      method: "POST",
+      headers: { ...asPayer, ...(await pay(challenge, 10)) },
+      body: "hi",
+    });
+    assert.equal(paid.status, 200, paid.text);
+    assert.deepEqual(
+      [paid.json().body, paid.json().query, paid.json().session_id],
+      ["hi", "?x=1", challenge.manifest_id],
     );
-    assert.equal(ok.status, 200, ok.text);
-    assert.equal((await postJson(o("/apps/once/app/echo"), {})).status, 501);
+    const params = ticketParamsFromWire(info.ticketParams!);
+    const ev = ticketEV(params.faceValue, params.winProb);
+    assert.deepEqual(
+      gate.balance(payer.address, challenge.manifest_id),
+      ev.mul(10n).sub(5000n),
+      "ten tickets credited, the call charged once",
+    );
+    // Not enough for the call: 402, and the runner's capacity is given back.
+    const again = (await call(o("/apps/once/app/echo"), { method: "POST", headers: asPayer })).json();
+    const short = await call(o("/apps/once/app/echo"), {
+      method: "POST",
+      headers: { ...asPayer, ...(await pay(again, 2)) },
+    });
+    assert.equal(short.status, 402, short.text);
+    assert.equal(short.json().error.code, "INSUFFICIENT_BALANCE");
+    const d = (await call(o("/discovery")))
+      .json()[0]
+      .runners.find((r: { app: string }) => r.app === "paid/once");
+    assert.deepEqual([d.capacity_used, d.price_info], [0, { price: 5000, currency: "wei", unit: "fixed" }]);
+
+    await register("fixedsession", "persistent");
+    const sc = (await call(o("/apps/fixedsession/session"), { method: "POST", headers: asPayer })).json();
+    const session = await call(o("/apps/fixedsession/session"), {
+      method: "POST",
+      headers: { ...asPayer, ...(await pay(sc, 10)) },
+    });
+    assert.equal(session.status, 200, session.text);
+    const topUp = await call(`${session.json().control_url}/payment`, {
+      method: "POST",
+      headers: await pay(sc, 1),
+    });
+    assert.equal(topUp.status, 409, topUp.text);
+    assert.equal(topUp.json().error.code, "FIXED_PRICE_SESSION");
   });
 });

@@ -171,6 +171,12 @@ export const ORCHESTRATOR_ERROR_CODES = {
       "The live runner configuration (runners.json or /registerLiveRunners) is invalid; the message names runners[i] and the field, and nothing was registered.",
     components: ["orchestrator"],
   },
+  FIXED_PRICE_SESSION: {
+    status: 409,
+    meaning:
+      "A top-up was sent for a live runner session with a fixed price, which was paid in full when it was reserved; send none.",
+    components: ["orchestrator"],
+  },
   PRICE_BELOW_ONE_WEI: {
     status: 503,
     meaning:

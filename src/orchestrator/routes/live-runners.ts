@@ -16,9 +16,11 @@
  * | `/runner/{id}/session/{sid}/channels`, `…/proxy`, `…/stop` | the runner callbacks: live-runner-callbacks.ts |
  * | `ANY {--live-runner-proxy-url}/{path…}` | the generated proxy's target (before the router, {@link tryGeneratedProxy}); for a single-shot runner with `proxy: true` the proxy id is its route and the call is its `/apps/{route}/app/{path…}` (discovery gives that URL) |
  *
- * Runner callbacks need `Livepeer-Session-Token` (401 otherwise). On a paid node persistent sessions
- * are paid (runners/payments.ts); single-shot calls answer 501 `NOT_IMPLEMENTED` (not charged yet,
- * nor upstream), so nothing is served unpaid there.
+ * Runner callbacks need `Livepeer-Session-Token` (401 otherwise). On a paid node sessions and
+ * single-shot calls are paid (runners/payments.ts): a 402 challenge, then the call with
+ * `Livepeer-Payment`/`Livepeer-Segment`, charged once (`fixed`) or metered while it runs; a
+ * `fixed` session takes no top-up (409). Single-shot WebSocket calls answer 501 `NOT_IMPLEMENTED`
+ * there, so nothing is served unpaid.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
@@ -53,12 +55,12 @@ import {
 } from "../runners/routing.ts";
 import type { LiveRunners } from "../runners/service.ts";
 
-/** Single-shot runners are not charged yet (nor upstream): refused on a paid node rather than free. */
+/** Single-shot WebSocket calls are not charged: refused on a paid node rather than free. */
 function refuseUnpaid(ctx: OrchestratorContext): void {
   if (ctx.gate !== undefined)
     throw new TributaryError(
       "NOT_IMPLEMENTED",
-      "paid single-shot live runners are not implemented yet; use a persistent runner on a paid node",
+      "paid single-shot WebSocket calls are not implemented; use a persistent session on a paid node",
       { status: 501 },
     );
 }
@@ -164,7 +166,7 @@ export const apps = underRunners(async ({ ctx, runners, rest, parts }, req, res)
       return;
     }
     if (parts[3] === "payment" && parts.length === 4 && method === "POST") {
-      registry.session(route, sid);
+      const { runner } = registry.session(route, sid);
       const gate = ctx.gate;
       if (gate === undefined)
         throw new TributaryError(
@@ -173,6 +175,12 @@ export const apps = underRunners(async ({ ctx, runners, rest, parts }, req, res)
           {
             status: 501,
           },
+        );
+      if (runner.advert.price?.unit === "fixed")
+        throw new TributaryError(
+          "FIXED_PRICE_SESSION",
+          "this session has a fixed price, paid when it was reserved: it takes no top-ups",
+          { status: 409 },
         );
       const { sender, paymentValue } = await takeRunnerPayment(ctx, req, sid);
       req.resume();
@@ -195,8 +203,9 @@ export const apps = underRunners(async ({ ctx, runners, rest, parts }, req, res)
   if (parts[1] === "app") {
     const runner = registry.ready(route);
     if (runner.advert.mode !== "single-shot") throw new BadRequestError("runner is not single-shot");
-    refuseUnpaid(ctx);
-    const { session } = registry.reserve(route);
+    // Paid like a session: the 402 challenge, then this call with the payment (runners/payments.ts).
+    const { session } = await reserveSession(ctx, runners, req, res, route);
+    if (session === undefined) return;
     res.on("close", () => registry.release(runner, session.id));
     const target = targetUrl(runner.advert.runnerUrl, parts.slice(2).join("/"), queryOf(req.url));
     return proxyHttp(req, res, target, sessionHeaders(runners, runner, session, ctx), session.ended.signal);
@@ -205,9 +214,9 @@ export const apps = underRunners(async ({ ctx, runners, rest, parts }, req, res)
 });
 
 /**
- * Reserves a persistent session: free offchain or for an unpriced runner; on a paid node a priced
- * runner first answers the 402 challenge (then `session` is undefined), then takes the payment and
- * meters the session (runners/payments.ts).
+ * Reserves a session (persistent, or a single-shot call's): free offchain or for an unpriced runner;
+ * on a paid node a priced runner first answers the 402 challenge (then `session` is undefined), then
+ * takes the payment and charges the session (runners/payments.ts).
  */
 async function reserveSession(
   ctx: OrchestratorContext,

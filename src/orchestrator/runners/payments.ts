@@ -22,8 +22,9 @@
  *    `POST /apps/{id}/session/{sid}/payment` tops it up (manifest = session id, 403 otherwise) and
  *    answers a protobuf `PaymentResult{info}` with fresh ticket params.
  *
- * Not done: single-shot runners on a paid node (refused with 501 here), and refusing top-ups of a
- * `fixed` session (go-livepeer answers 409; here a top-up is accepted and simply credited).
+ * A single-shot call is paid the same way (its retry carries the payment and is served); a `fixed`
+ * session's top-up is refused (409 `FIXED_PRICE_SESSION`, routes/live-runners.ts). Not done: paid
+ * single-shot WebSocket calls (501).
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import type { Address } from "viem";
