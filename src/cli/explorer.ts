@@ -2,10 +2,12 @@
  * `tributary explorer`: the network capabilities dashboard on its own, against a network's active set
  * (read from the chain) or a list of orchestrators, without acting as a paying gateway.
  */
-import { type Command, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { type Address, getAddress, isAddress } from "viem";
 import { ARBITRUM_ONE_ADDRESSES } from "../chain/addresses.ts";
 import { connectChain } from "../chain/clients.ts";
 import { DEVNET_DEFAULT_ADDRESSES } from "../chain/devnet.ts";
+import { DEFAULT_PRICE_FEED_MAX_AGE_MS, defaultPriceFeedAddress, PriceFeed } from "../chain/price-feed.ts";
 import { normalizeOrchestratorUrl } from "../gateway/discovery/uri.ts";
 import { startExplorer } from "../gateway/explorer/server.ts";
 import { EXPLORER_INTERVAL_MS, EXPLORER_PROBE_TIMEOUT_MS } from "../gateway/explorer/source.ts";
@@ -26,6 +28,7 @@ export const EXPLORER_GO_FLAG_ALIASES: GoFlagAliases = {
   httpAddr: "--http-addr",
   network: "--network",
   ethUrl: "--eth-url",
+  priceFeedAddr: "--price-feed-addr",
 };
 
 /** Default address of the explorer's page. */
@@ -38,7 +41,17 @@ interface ExplorerCliOptions {
   httpAddr: { host: string; port: number };
   interval: number;
   probeTimeout: number;
+  priceFeedAddr?: Address;
+  priceFeedMaxAge: number;
+  usd: boolean;
   logLevel?: string;
+}
+
+/** `--price-feed-addr`: a 0x address. */
+function parseAddress(value: string): Address {
+  if (!isAddress(value, { strict: false }))
+    throw new InvalidArgumentError("expected a 0x-prefixed 20-byte address");
+  return getAddress(value);
 }
 
 /** Builds the `explorer` subcommand. */
@@ -85,6 +98,24 @@ export function explorerCommand(): Command {
         .default(EXPLORER_PROBE_TIMEOUT_MS, durationLabel(EXPLORER_PROBE_TIMEOUT_MS))
         .argParser(parseDuration),
     )
+    .addOption(
+      new Option(
+        "--price-feed-addr <address>",
+        "ETH/USD aggregator read to show prices in US dollars too (on-chain networks); default Chainlink's on arbitrum-one, the devnet's PriceFeed on devnet",
+      )
+        .env("TRIBUTARY_PRICE_FEED_ADDR")
+        .argParser(parseAddress),
+    )
+    .addOption(
+      new Option(
+        "--price-feed-max-age <duration>",
+        "largest age of the ETH/USD feed's answer; older, no dollar figures are shown until it updates",
+      )
+        .env("TRIBUTARY_PRICE_FEED_MAX_AGE")
+        .default(DEFAULT_PRICE_FEED_MAX_AGE_MS, durationLabel(DEFAULT_PRICE_FEED_MAX_AGE_MS))
+        .argParser(parseDuration),
+    )
+    .addOption(new Option("--no-usd", "do not read the ETH/USD price feed (prices in wei only)"))
     .addOption(new Option("--log-level <level>", "pino log level").env("TRIBUTARY_LOG_LEVEL"))
     .addHelpText(
       "after",
@@ -114,23 +145,37 @@ Examples:
             exitCode: 2,
           });
         }
+      if (opts.network === "offchain" && opts.priceFeedAddr !== undefined)
+        cmd.error("error: --price-feed-addr needs --network devnet|arbitrum-one and --eth-url", {
+          exitCode: 2,
+        });
       if (opts.network !== "offchain" && opts.ethUrl === undefined)
         cmd.error(`error: --network ${opts.network} needs --eth-url`, { exitCode: 2 });
       const logger = createLogger({ name: "explorer", level: opts.logLevel });
       let running: Awaited<ReturnType<typeof startExplorer>>;
       try {
+        const network = opts.network;
         const chain =
-          opts.network === "offchain"
+          network === "offchain"
             ? undefined
             : {
                 publicClient: (await connectChain({ rpcUrl: opts.ethUrl as string })).publicClient,
-                contracts: opts.network === "devnet" ? DEVNET_DEFAULT_ADDRESSES : ARBITRUM_ONE_ADDRESSES,
+                contracts: network === "devnet" ? DEVNET_DEFAULT_ADDRESSES : ARBITRUM_ONE_ADDRESSES,
               };
+        const priceFeed =
+          chain && network !== "offchain" && opts.usd
+            ? new PriceFeed({
+                clients: { publicClient: chain.publicClient },
+                address: opts.priceFeedAddr ?? defaultPriceFeedAddress(network),
+                maxAgeMs: opts.priceFeedMaxAge,
+              })
+            : undefined;
         running = await startExplorer({
           host: opts.httpAddr.host,
           port: opts.httpAddr.port,
           ...(orchestrators.length > 0 && { orchestrators }),
           ...(chain && { chain }),
+          ...(priceFeed && { priceFeed }),
           intervalMs: opts.interval,
           probeTimeoutMs: opts.probeTimeout,
           logger,

@@ -204,7 +204,7 @@ async function checkPage(url: string) {
 
     await page.screenshot({ path: "/tmp/dashboard-experience-desktop.png", fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
-    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    const width = Number(await page.evaluate("document.documentElement.scrollWidth"));
     assert.ok(width <= 400, `no sideways scrolling on a phone (page is ${width} px wide)`);
     await page.screenshot({ path: "/tmp/dashboard-experience-phone.png", fullPage: true });
     assert.deepEqual(b.problems, []);

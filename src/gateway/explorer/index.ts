@@ -7,4 +7,5 @@ export * from "./active-set.ts";
 export * from "./aggregate.ts";
 export * from "./server.ts";
 export * from "./source.ts";
+export * from "./usd.ts";
 export * from "./views.ts";

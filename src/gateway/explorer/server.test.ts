@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { Rat } from "../../payments/rational.ts";
 import { CAPABILITY, capabilityBitstring, DEFAULT_CAPABILITIES } from "../capabilities.ts";
 import { type FakeOrchestrator, startFakeOrchestrator } from "../discovery/testing.ts";
 import type { ExplorerView } from "./aggregate.ts";
@@ -40,6 +41,8 @@ describe("tributary explorer server", () => {
       orchestrators: [a.url, b.url, busy.url, "127.0.0.1:1"],
       intervalMs: 60_000,
       probeTimeoutMs: 2_000,
+      // ETH at $2,500 (the feed is read before the first round ends).
+      priceFeed: { ethUsd: async () => ({ usdPerEth: Rat.of(2500n), updatedAtMs: Date.now(), roundId: 1n }) },
     });
     await explorer.source.refresh();
   });
@@ -65,6 +68,9 @@ describe("tributary explorer server", () => {
     assert.deepEqual([c.warm, c.cold, c.capacity, c.free], [1, 1, 8, 6]);
     assert.equal(c.priceMin?.display, "1,000,000 wei per megapixel");
     assert.equal(c.priceMax?.wei, "3000000");
+    // 1e6 wei per megapixel at $2,500 per ETH = $2.5e-9 per megapixel.
+    assert.equal(c.priceMin?.usd, 2.5e-9);
+    assert.equal(c.priceMin?.usdDisplay, "$0.0000000025 per megapixel");
   });
 
   test("api/orchestrators: a capacity refusal is busy, a closed port unreachable", async () => {

@@ -11,6 +11,7 @@ import type { AddressInfo } from "node:net";
 import type { Address, Chain, PublicClient, Transport } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import type { ContractAddresses } from "../../chain/addresses.ts";
+import type { EthUsdSource } from "../../chain/price-feed.ts";
 import { errorBody, NotFoundError } from "../../node/errors.ts";
 import { sendJson } from "../../node/http/send.ts";
 import type { Logger } from "../../node/logger.ts";
@@ -22,6 +23,7 @@ import { createOrchestratorHttp } from "../orch-http.ts";
 import { answerNetworkCapabilities } from "../routes/network-capabilities.ts";
 import { readActiveSet } from "./active-set.ts";
 import { createExplorerSource, EXPLORER_PROBE_TIMEOUT_MS, type ExplorerSource } from "./source.ts";
+import { UsdPerEthCache } from "./usd.ts";
 import { explorerViews } from "./views.ts";
 
 /** Options of {@link startExplorer}. */
@@ -34,8 +36,11 @@ export interface ExplorerOptions {
   chain?: { publicClient: PublicClient<Transport, Chain | undefined>; contracts: ContractAddresses };
   intervalMs?: number;
   probeTimeoutMs?: number;
-  /** The current USD per ETH (a price feed); prices are then shown in dollars too. */
-  usdPerEth?: () => number | undefined;
+  /**
+   * The ETH/USD price feed (src/chain/price-feed.ts): prices are then shown in dollars too, read every
+   * minute; none while it is stale or unreadable.
+   */
+  priceFeed?: EthUsdSource;
   logger?: Logger;
 }
 
@@ -58,6 +63,12 @@ export async function startExplorer(options: ExplorerOptions): Promise<RunningEx
     ? await signRequestCredentials(privateKeyToAccount(generatePrivateKey()))
     : OFFCHAIN_CREDENTIALS;
   const chain = options.chain;
+  const usd =
+    options.priceFeed &&
+    new UsdPerEthCache(options.priceFeed, {
+      onError: (err) =>
+        log?.warn({ err }, "the ETH/USD price feed cannot be used; prices are shown in wei only"),
+    });
   let source: ExplorerSource | undefined;
   const runners = new RunnerDirectory({
     http,
@@ -84,7 +95,7 @@ export async function startExplorer(options: ExplorerOptions): Promise<RunningEx
     runners,
     ...(options.intervalMs !== undefined && { intervalMs: options.intervalMs }),
     ...(options.probeTimeoutMs !== undefined && { probeTimeoutMs: options.probeTimeoutMs }),
-    ...(options.usdPerEth && { usdPerEth: options.usdPerEth }),
+    ...(usd && { usdPerEth: () => usd.read() }),
     onError: (err) => log?.warn({ err }, "explorer could not read the active set; showing the last one"),
   });
   const s = source;
@@ -108,6 +119,7 @@ export async function startExplorer(options: ExplorerOptions): Promise<RunningEx
     sendJson(res, err.status, errorBody(err));
   });
   const close = async () => {
+    usd?.close();
     s.close();
     runners[Symbol.dispose]();
     dashboard.close();
@@ -125,6 +137,7 @@ export async function startExplorer(options: ExplorerOptions): Promise<RunningEx
       });
     });
   } catch (err) {
+    usd?.close();
     s.close();
     runners[Symbol.dispose]();
     grpc.close();
