@@ -2,25 +2,27 @@
  * The gateway benchmark's nodes, each role in its own process (so that CPU time and RSS are measured
  * per node):
  *
- * - `orchestrator <container url>`: a devnet (anvil + contracts, funded gateway, staked orchestrator,
- *   rounds kept initialized) and a priced orchestrator with on-chain payments
- *   (`startOnchainPayments`: real ticket validation, winners redeemed on anvil). The batch container
- *   is NOT here: its URL is the argument (bench/orchestrator/container.ts in its own process),
- *   registered as BYOC capability `text-reverse` at 1 gwei per second of compute. Prints
+ * - `devnet`: anvil with our contracts (funded gateway, staked orchestrator, rounds kept initialized).
+ *   Prints `READY {ethUrl, contracts, orchestratorKey, gatewayKey}`.
+ * - `orchestrator <container url> <devnet json>`: a priced orchestrator with on-chain payments
+ *   (`startOnchainPayments`: real ticket validation, winners redeemed on anvil) at default flags. The
+ *   batch container is NOT here: its URL is the argument (bench/orchestrator/container.ts in its own
+ *   process), registered as BYOC capability `text-reverse` at 1 gwei per second of compute. Prints
  *   `READY {"orchestrator": url, "chain": {...}}`, where `chain` is what the gateway role needs.
  * - `gateway <chain json>`: a gateway paying that orchestrator with tickets from the gateway account
  *   (`startGatewayOnchain`), discovering it by address, at default flags. Prints
  *   `READY {"gateway": url}` once it can use the orchestrator.
  *
- * Each process answers a line `STATS` on stdin with `STATS {"cpuMs": …, "rssBytes": …}` (its CPU time
- * so far, user + system, and its resident set), and stops everything when stdin closes or on SIGTERM.
+ * Each process answers a line `STATS` on stdin with `STATS {"cpuMs": …, "rssBytes": …, "heapUsedBytes": …}`
+ * (its CPU time so far, user + system, its resident set and the JavaScript heap in use), and stops everything when stdin closes or on SIGTERM.
  *
  * With `BENCH_COUNT_RPC=1` the orchestrator and the gateway reach anvil through a counting relay in
- * the orchestrator's process, and READY also carries `rpcCounts`: a URL answering the JSON-RPC calls
+ * the devnet's process, and its READY also carries `rpcCounts`: a URL answering the JSON-RPC calls
  * made so far by method (for "how many chain reads does a paid job cost"; the relay adds a hop to
  * every call, so timed runs go without it).
  *
- *   node bench/gateway/nodes.ts orchestrator http://127.0.0.1:PORT
+ *   node bench/gateway/nodes.ts devnet
+ *   node bench/gateway/nodes.ts orchestrator http://127.0.0.1:PORT '{"ethUrl": …}'
  *   node bench/gateway/nodes.ts gateway '{"ethUrl": …, "privateKey": …, "contracts": {…}, "orchestrator": url}'
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -39,9 +41,9 @@ import { startRegistration } from "../../src/runner/registration.ts";
 
 const role = process.argv[2];
 const arg = process.argv[3];
-if ((role !== "orchestrator" && role !== "gateway") || !arg) {
+if (role !== "devnet" && ((role !== "orchestrator" && role !== "gateway") || !arg)) {
   process.stderr.write(
-    "usage: node bench/gateway/nodes.ts orchestrator <container url> | gateway <chain json>\n",
+    "usage: node bench/gateway/nodes.ts devnet | orchestrator <container url> <devnet json> | gateway <chain json>\n",
   );
   process.exit(2);
 }
@@ -65,13 +67,23 @@ createInterface({ input: process.stdin }).on("line", (line) => {
   if (line.trim() !== "STATS") return;
   const cpu = process.cpuUsage();
   process.stdout.write(
-    `STATS ${JSON.stringify({ cpuMs: (cpu.user + cpu.system) / 1000, rssBytes: process.memoryUsage.rss() })}\n`,
+    `STATS ${JSON.stringify({ cpuMs: (cpu.user + cpu.system) / 1000, rssBytes: process.memoryUsage.rss(), heapUsedBytes: process.memoryUsage().heapUsed })}\n`,
   );
 });
 process.stdin.resume();
 process.stdin.on("end", () => void stop(0));
 
-/** What the gateway process needs from the orchestrator's: its chain and the orchestrator. */
+/** The devnet as the other roles need it. */
+interface DevnetFacts {
+  /** anvil, or the counting relay in front of it (`BENCH_COUNT_RPC=1`). */
+  ethUrl: string;
+  contracts: ContractAddresses;
+  orchestratorKey: Hex;
+  gatewayKey: Hex;
+  rpcCounts?: string;
+}
+
+/** What the gateway process needs from the others: the devnet and the orchestrator. */
 interface ChainFacts {
   ethUrl: string;
   privateKey: Hex;
@@ -79,7 +91,7 @@ interface ChainFacts {
   orchestrator: string;
 }
 
-async function orchestratorRole(containerUrl: string): Promise<void> {
+async function devnetRole(): Promise<void> {
   const devnet = await startDevnet({
     gatewayDeposit: 10n ** 20n,
     gatewayReserve: 10n ** 20n,
@@ -105,10 +117,21 @@ async function orchestratorRole(containerUrl: string): Promise<void> {
     onEvent: () => {},
   });
   stops.push(async () => rounds.abort());
+  const facts: DevnetFacts = {
+    ethUrl,
+    contracts: devnet.contracts,
+    orchestratorKey: devnet.accounts.orchestrator.privateKey,
+    gatewayKey: devnet.accounts.gateway.privateKey,
+    ...(rpcCounts ? { rpcCounts } : {}),
+  };
+  process.stdout.write(`READY ${JSON.stringify(facts)}\n`);
+}
+
+async function orchestratorRole(containerUrl: string, devnet: DevnetFacts): Promise<void> {
   const onchain = await startOnchainPayments({
     network: "devnet",
-    ethUrl,
-    privateKey: devnet.accounts.orchestrator.privateKey,
+    ethUrl: devnet.ethUrl,
+    privateKey: devnet.orchestratorKey,
     contracts: devnet.contracts,
     dataDir: join(dir, "orchestrator"),
   });
@@ -153,12 +176,12 @@ async function orchestratorRole(containerUrl: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   const chain: ChainFacts = {
-    ethUrl,
-    privateKey: devnet.accounts.gateway.privateKey,
+    ethUrl: devnet.ethUrl,
+    privateKey: devnet.gatewayKey,
     contracts: devnet.contracts,
     orchestrator: orch.url,
   };
-  process.stdout.write(`READY ${JSON.stringify({ orchestrator: orch.url, chain, rpcCounts })}\n`);
+  process.stdout.write(`READY ${JSON.stringify({ orchestrator: orch.url, chain })}\n`);
 }
 
 async function gatewayRole(chain: ChainFacts): Promise<void> {
@@ -225,8 +248,10 @@ async function countingRelay(rpcUrl: string): Promise<string> {
 }
 
 try {
-  if (role === "orchestrator") await orchestratorRole(arg);
-  else await gatewayRole(JSON.parse(arg) as ChainFacts);
+  if (role === "devnet") await devnetRole();
+  else if (role === "orchestrator")
+    await orchestratorRole(arg as string, JSON.parse(process.argv[4] as string) as DevnetFacts);
+  else await gatewayRole(JSON.parse(arg as string) as ChainFacts);
 } catch (err) {
   process.stderr.write(`bench/gateway/nodes.ts ${role}: ${(err as Error).stack ?? String(err)}\n`);
   await stop(1);

@@ -4,8 +4,8 @@
  * 64 concurrent clients; issue #19 goal: paid jobs/s at least half a two-hop bare Node proxy's).
  *
  * - The container: examples/text-reverse in its own process (bench/orchestrator/container.ts).
- * - The nodes (bench/gateway/nodes.ts), each in its own process: a devnet (anvil) with a priced
- *   orchestrator validating real tickets (winners redeemed on anvil), and a gateway at default flags
+ * - The nodes (bench/gateway/nodes.ts), each in its own process: a devnet (anvil and our contracts), a
+ *   priced orchestrator validating real tickets (winners redeemed on anvil), and a gateway at default flags
  *   paying it from the funded gateway account. A job through them is `POST <gateway>/text-reverse`
  *   (HTTP) → gateway → HTTPS `/process/request/text-reverse` with a signed job header and a
  *   `Livepeer-Payment` → container.
@@ -60,6 +60,8 @@ export const DEFAULT_OFFERED = 500;
 interface Stats {
   cpuMs: number;
   rssBytes: number;
+  /** Node processes only (not the bare proxies). */
+  heapUsedBytes?: number;
 }
 
 /** A node process of the benchmark: its READY / LISTENING line and its STATS. */
@@ -130,7 +132,13 @@ export async function gatewayBench(opts: BenchOptions): Promise<BenchResult> {
   const procs: NodeProcess[] = [];
   await using container = await startBenchContainer();
   try {
-    const orch = await startProcess("bench/gateway/nodes.ts", ["orchestrator", container.url], "READY ");
+    const devnet = await startProcess("bench/gateway/nodes.ts", ["devnet"], "READY ");
+    procs.push(devnet);
+    const orch = await startProcess(
+      "bench/gateway/nodes.ts",
+      ["orchestrator", container.url, devnet.ready],
+      "READY ",
+    );
     procs.push(orch);
     const { chain } = JSON.parse(orch.ready) as { chain: unknown };
     const gw = await startProcess("bench/gateway/nodes.ts", ["gateway", JSON.stringify(chain)], "READY ");
@@ -324,7 +332,8 @@ export async function gatewayBench(opts: BenchOptions): Promise<BenchResult> {
       `gateway + orchestrator batch overhead (latency: ${latencyJobs} jobs per path, ${load} and ${CLIENTS} in flight; capacity: ${CLIENTS} in flight; ${rounds} interleaved rounds)\n\n` +
       markdownTable(records) +
       `\n\nCPU per 1000 jobs (${cpuJobs} jobs, ${CLIENTS} in flight): gateway ${fmt(gwCpu, 3)} s, orchestrator ${fmt(orchCpu, 3)} s; bare proxy hops ${fmt(hop1Cpu, 3)} + ${fmt(hop2Cpu, 3)} s. ` +
-      `RSS: gateway ${mib(idle.gateway.rssBytes)} MiB idle, ${mib(loaded.gateway.rssBytes)} MiB after the runs; orchestrator ${mib(idle.orchestrator.rssBytes)} → ${mib(loaded.orchestrator.rssBytes)} MiB.` +
+      `RSS (JavaScript heap in use): gateway ${mib(idle.gateway.rssBytes)} (${mib(idle.gateway.heapUsedBytes ?? Number.NaN)}) MiB idle, ${mib(loaded.gateway.rssBytes)} (${mib(loaded.gateway.heapUsedBytes ?? Number.NaN)}) MiB after the runs; ` +
+      `orchestrator ${mib(idle.orchestrator.rssBytes)} (${mib(idle.orchestrator.heapUsedBytes ?? Number.NaN)}) → ${mib(loaded.orchestrator.rssBytes)} (${mib(loaded.orchestrator.heapUsedBytes ?? Number.NaN)}) MiB.` +
       (failureNotes.length ? `\n\nFailed jobs:\n\n${failureNotes.join("\n")}` : "");
     return { rows, detail };
   } finally {

@@ -247,8 +247,8 @@ export async function orchestratorBench(opts: BenchOptions): Promise<BenchResult
         send: () => exchange(httpRequest, `${container.url}/text-reverse`, direct, json),
       },
       {
-        // Reference: what the orchestrator itself does to the container (agent: false in
-        // src/orchestrator/http.ts), i.e. a new TCP connection per job.
+        // Reference: what a job to the container costs on a new TCP connection, as the orchestrator
+        // did before it kept them open (`containerKeepAlive`, now on by default; false opts out).
         name: "direct, new connection per job (reference)",
         send: () => exchange(httpRequest, `${container.url}/text-reverse`, fresh, json),
       },

@@ -6,9 +6,18 @@
  * Audio that FFmpeg cannot open, without an audio stream, or shorter than one second is a 400, as
  * upstream ("Unable to calculate duration").
  */
-import { Demuxer } from "node-av/api";
-import { silenceFfmpegLogs } from "../media/ffmpeg-log.ts";
+import type { Demuxer } from "node-av/api";
 import { BadRequestError } from "../node/errors.ts";
+
+/**
+ * FFmpeg (node-av and its native libraries, about 40 MiB resident) is loaded on the first priced
+ * audio request, not with the orchestrator: most orchestrators never price audio.
+ */
+async function ffmpeg(): Promise<{ Demuxer: typeof Demuxer }> {
+  const [api, log] = await Promise.all([import("node-av/api"), import("../media/ffmpeg-log.ts")]);
+  log.silenceFfmpegLogs();
+  return api;
+}
 
 function unreadable(why: string): BadRequestError {
   return new BadRequestError(`Unable to calculate duration: ${why}`, { code: "BAD_AUDIO" });
@@ -17,7 +26,7 @@ function unreadable(why: string): BadRequestError {
 /** The duration in seconds FFmpeg reports for an audio file (fractional). Throws 400 BAD_AUDIO. */
 export async function audioDurationSeconds(audio: Buffer): Promise<number> {
   if (audio.length === 0) throw unreadable("the audio file is empty");
-  silenceFfmpegLogs();
+  const { Demuxer } = await ffmpeg();
   let demuxer: Demuxer;
   try {
     demuxer = await Demuxer.open(audio);
