@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { FIRST_PAGE, MAX_PAGE, SegmentBuffer, type SegmentReader } from "./segment-buffer.ts";
+import { ADOPT_MIN, FIRST_PAGE, MAX_PAGE, SegmentBuffer, type SegmentReader } from "./segment-buffer.ts";
 
 function drain(reader: SegmentReader): Buffer {
   const parts: Buffer[] = [];
@@ -121,4 +121,68 @@ test("writes after close still append; after release they are dropped and memory
   assert.equal(drain(early).toString(), "Hellolate", "a reader already started finishes what it saw");
   assert.equal(early.done, true);
   assert.equal(buf.reader().done, true);
+});
+
+test("adopt keeps a large chunk itself (no copy) and copies small ones into shared pages", () => {
+  const buf = new SegmentBuffer();
+  const big = Buffer.alloc(ADOPT_MIN, 1);
+  buf.adopt(big);
+  const view = buf.reader().next()!;
+  assert.equal(view, big, "the adopted chunk is handed to readers as it is");
+  buf.adopt(Buffer.from("ab"));
+  buf.adopt(Buffer.from("cd"));
+  assert.equal(buf.pageCount, 2, "small chunks after an adopted one share one copy page");
+  const small = Buffer.from("ef");
+  buf.adopt(small);
+  small.fill(0);
+  assert.equal(drain(buf.reader()).subarray(ADOPT_MIN).toString(), "abcdef", "small chunks are copies");
+  assert.equal(buf.length, ADOPT_MIN + 6);
+});
+
+test("adopt: a copy page cut short by an adopted chunk is trimmed; readers inside it are undisturbed", () => {
+  const buf = new SegmentBuffer();
+  buf.adopt(Buffer.from("head"));
+  const reader = buf.reader();
+  assert.equal(reader.next()?.toString(), "head");
+  buf.adopt(Buffer.from("!"));
+  buf.adopt(Buffer.alloc(ADOPT_MIN, 2));
+  const pages: Buffer[] = [];
+  const fresh = buf.reader();
+  for (let c = fresh.next(); c !== undefined; c = fresh.next()) pages.push(c);
+  assert.equal(pages.length, 2);
+  assert.equal(pages[0]!.buffer.byteLength, 5, "the 4 KiB copy page holding 5 bytes was trimmed to size");
+  assert.equal(reader.next()?.toString(), "!", "a reader positioned in the trimmed page continues");
+  assert.equal(reader.next()?.length, ADOPT_MIN);
+  // Alternating large and small chunks (what node:http delivers around chunk-size lines) cost no
+  // more than their bytes plus one right-sized page per small run.
+  const alt = new SegmentBuffer();
+  let pageBytes = 0;
+  for (let i = 0; i < 20; i++) {
+    alt.adopt(Buffer.alloc(64 * 1024, i));
+    alt.adopt(Buffer.alloc(100, i));
+  }
+  alt.close();
+  const r = alt.reader();
+  for (let c = r.next(); c !== undefined; c = r.next()) pageBytes += c.buffer.byteLength;
+  assert.equal(pageBytes, alt.length, "no page holds more memory than its bytes");
+});
+
+test("notify calls back once, synchronously, on the next write or close; unnotify cancels", () => {
+  const buf = new SegmentBuffer();
+  let calls = 0;
+  const wake = (): void => {
+    calls++;
+  };
+  buf.notify(wake);
+  assert.equal(calls, 0);
+  buf.write(Buffer.from("x"));
+  assert.equal(calls, 1, "called by the write itself");
+  buf.write(Buffer.from("y"));
+  assert.equal(calls, 1, "one-shot");
+  buf.notify(wake);
+  buf.unnotify(wake);
+  buf.close();
+  assert.equal(calls, 1, "cancelled");
+  buf.notify(wake);
+  assert.equal(calls, 2, "at once on a closed segment");
 });

@@ -3,17 +3,26 @@
  * independently, while the writer is still appending (docs/spec/trickle.md#ring-and-segment-buffer; go-livepeer
  * `trickle/segment_buffer.go`).
  *
- * Memory: a segment holds ONE copy of its bytes however many subscribers read it. Incoming chunks are
- * copied once into pages (4 KiB first, doubling up to 1 MiB); readers receive views (`subarray`) of
- * those pages, never copies. A published byte is never modified again, so the views stay valid and
- * every reader shares the same memory. Copying into large pages (rather than keeping each incoming
- * chunk) lets a reader that is behind send one large write instead of many small ones: measured
- * 1.5–3× the single-channel throughput of keeping the chunks (bench/trickle). On close, a mostly
- * empty tail page is trimmed to size.
+ * Memory: a segment holds ONE copy of its bytes however many subscribers read it; readers receive
+ * views (`subarray`) of its pages, never copies. A published byte is never modified again, so the
+ * views stay valid and every reader shares the same memory.
  *
- * No I/O here; waiting is promise-based with an optional AbortSignal.
+ * - {@link SegmentBuffer.write} copies a chunk into pages (4 KiB first, doubling up to 1 MiB): the
+ *   caller may reuse its chunk (in-process publishers).
+ * - {@link SegmentBuffer.adopt} keeps a chunk of at least {@link ADOPT_MIN} bytes as a page of its
+ *   own, with no copy: for chunks nobody else writes to again, as the body chunks node:http hands a
+ *   POST handler (each an exact-size allocation). Smaller ones are copied as by `write`, so a stream
+ *   of tiny chunks does not cost a page each; the copy page before an adopted chunk is trimmed when
+ *   more than half empty.
+ *
+ * On close, a mostly empty tail page is trimmed to size.
+ *
+ * No I/O here. Readers wait with a promise ({@link SegmentReader.wait}) or a one-shot callback
+ * ({@link SegmentBuffer.notify}, run synchronously by the write or close that wakes it).
  */
 
+/** Chunks at least this long are kept as they are by {@link SegmentBuffer.adopt}. */
+export const ADOPT_MIN = 16 * 1024;
 /** First page size; later pages double up to {@link MAX_PAGE}. */
 export const FIRST_PAGE = 4 * 1024;
 /** Largest page (go-livepeer `segmentBufferMaxPageSize` is also 1 MiB). */
@@ -27,6 +36,8 @@ interface Page {
   readonly data: Buffer;
   /** Published length. */
   length: number;
+  /** True for pages this buffer allocated (copies may be appended); false for adopted chunks. */
+  readonly owned: boolean;
 }
 
 /** A reader's position in a {@link SegmentBuffer}. */
@@ -58,7 +69,10 @@ export class SegmentReader {
     while (this.#page < pages.length) {
       const page = pages[this.#page]!;
       if (this.#offset < page.length) {
-        const view = page.data.subarray(this.#offset, page.length);
+        const view =
+          this.#offset === 0 && page.length === page.data.length
+            ? page.data
+            : page.data.subarray(this.#offset, page.length);
         this.#offset = page.length;
         this.#position += view.length;
         return view;
@@ -92,6 +106,7 @@ export class SegmentBuffer {
   #closed = false;
   #released = false;
   #nextPageSize = FIRST_PAGE;
+  /** One-shot wake-ups: promise resolvers of {@link changed} and {@link notify} callbacks. */
   #waiters = new Set<() => void>();
   readonly #closeController = new AbortController();
 
@@ -127,21 +142,42 @@ export class SegmentBuffer {
    */
   write(chunk: Uint8Array): void {
     if (this.#released || chunk.length === 0) return;
+    this.#copy(chunk);
+    this.#length += chunk.length;
+    this.#wake();
+  }
+
+  /**
+   * Appends `chunk` like {@link write}, but keeps a chunk of at least {@link ADOPT_MIN} bytes itself
+   * instead of a copy. The caller hands the chunk over: nothing may modify it afterwards (true of the
+   * Buffers node:http and node:http2 emit as request body data).
+   */
+  adopt(chunk: Buffer): void {
+    if (this.#released || chunk.length === 0) return;
+    if (chunk.length < ADOPT_MIN) this.#copy(chunk);
+    else {
+      this.#sealTail();
+      this.#pages.push({ data: chunk, length: chunk.length, owned: false });
+      this.#nextPageSize = FIRST_PAGE;
+    }
+    this.#length += chunk.length;
+    this.#wake();
+  }
+
+  #copy(chunk: Uint8Array): void {
     let off = 0;
     while (off < chunk.length) {
       let tail = this.#pages[this.#pages.length - 1];
-      if (tail === undefined || tail.length === tail.data.length) {
-        tail = { data: Buffer.allocUnsafeSlow(this.#nextPageSize), length: 0 };
+      if (tail === undefined || !tail.owned || tail.length === tail.data.length) {
+        tail = { data: Buffer.allocUnsafeSlow(this.#nextPageSize), length: 0, owned: true };
         this.#nextPageSize = Math.min(this.#nextPageSize * 2, MAX_PAGE);
         this.#pages.push(tail);
       }
       const n = Math.min(tail.data.length - tail.length, chunk.length - off);
-      tail.data.set(chunk.subarray(off, off + n), tail.length);
+      tail.data.set(off === 0 && n === chunk.length ? chunk : chunk.subarray(off, off + n), tail.length);
       tail.length += n;
       off += n;
     }
-    this.#length += chunk.length;
-    this.#wake();
   }
 
   /** Marks the segment complete and wakes every reader and waiting publisher. Idempotent. */
@@ -168,12 +204,18 @@ export class SegmentBuffer {
   /** Replaces a tail page that is more than half empty by a right-sized copy (same bytes). */
   #trimTail(): void {
     if (this.#released) return;
+    this.#sealTail();
+  }
+
+  /** Trims the tail page, if it is a copy page more than half empty, to a right-sized copy. */
+  #sealTail(): void {
     const last = this.#pages.length - 1;
     const tail = this.#pages[last];
-    if (tail === undefined || tail.length === 0 || tail.data.length - tail.length <= tail.length) return;
+    if (tail === undefined || !tail.owned || tail.length === 0) return;
+    if (tail.data.length - tail.length <= tail.length) return;
     const data = Buffer.allocUnsafeSlow(tail.length);
     tail.data.copy(data, 0, 0, tail.length);
-    this.#pages[last] = { data, length: tail.length };
+    this.#pages[last] = { data, length: tail.length, owned: true };
   }
 
   /** A new reader positioned at byte 0. */
@@ -193,6 +235,21 @@ export class SegmentBuffer {
       this.#waiters.add(done);
       signal?.addEventListener("abort", done, { once: true });
     });
+  }
+
+  /**
+   * Calls `wake` once, synchronously, from the next write or close (at once if already closed). No
+   * promise and no signal: the cheap path for a server pumping a reader. `wake` must not throw.
+   * {@link unnotify} cancels it.
+   */
+  notify(wake: () => void): void {
+    if (this.#closed) wake();
+    else this.#waiters.add(wake);
+  }
+
+  /** Cancels a pending {@link notify}. */
+  unnotify(wake: () => void): void {
+    this.#waiters.delete(wake);
   }
 
   #wake(): void {

@@ -48,7 +48,6 @@ import {
   CLOSED,
   CONNECTION,
   CONTENT_TYPE,
-  gone,
   header,
   httpError,
   isH2,
@@ -541,11 +540,7 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
       res.end("Entry not found");
       return;
     }
-    serveSegment(this.#io, req, res, channel, lookup).catch((err: unknown) => {
-      this.#log.warn({ err, seq: lookup.idx }, "error sending a segment");
-      if (!res.headersSent) httpError(res, 500, "Server error");
-      else if (!gone(res)) safely(() => res.end());
-    });
+    serveSegment(this.#io, req, res, channel, lookup);
   }
 
   #handlePost(req: TrickleHttpRequest, res: Res, name: string, seqText: string): void {

@@ -24,6 +24,8 @@ export interface Res {
   statusCode: number;
   readonly headersSent: boolean;
   readonly writableEnded: boolean;
+  /** Bytes queued for the peer (both node:http and the http2 compat API have it). */
+  readonly writableLength: number;
   /** Absent on Http2ServerResponse: use {@link gone}. */
   readonly destroyed?: boolean;
   setHeader(name: string, value: string | number): unknown;
@@ -134,20 +136,4 @@ export function endAbandoningBody(req: TrickleHttpRequest, res: Res, h2: boolean
   }
   res.end(body);
   req.resume();
-}
-
-/** Resolves true on drain or client gone, false when the client accepted nothing for the stall timeout. */
-export function drainedOrStalled(res: Res, signal: AbortSignal, stallTimeoutMs: number): Promise<boolean> {
-  return new Promise<boolean>((resolve) => {
-    const done = (drained: boolean): void => {
-      clearTimeout(timer);
-      res.off("drain", onDrain);
-      signal.removeEventListener("abort", onDrain);
-      resolve(drained);
-    };
-    const onDrain = (): void => done(true);
-    const timer = setTimeout(() => done(false), stallTimeoutMs);
-    res.on("drain", onDrain);
-    signal.addEventListener("abort", onDrain, { once: true });
-  });
 }

@@ -112,7 +112,8 @@ export function receiveSegment(
       return;
     }
     total += chunk.length;
-    buffer.write(chunk);
+    // node hands each body chunk over as its own allocation: kept as it is, no copy.
+    buffer.adopt(chunk);
   });
   req.on("end", () => {
     if (finished) return;
