@@ -10,10 +10,11 @@ const T0 = 1_800_000_000_000;
 
 /** A fake public client answering the aggregator's three reads, counting them. */
 function fakeFeed(state: { answer: bigint; updatedAt: bigint; description?: string; fail?: Error }) {
-  const reads = { latest: 0, decimals: 0 };
+  const reads = { latest: 0, decimals: 0, calls: 0 };
   let round = 0n;
   const publicClient = {
     readContract: async ({ functionName }: { functionName: string }) => {
+      reads.calls++;
       await Promise.resolve();
       if (state.fail) throw state.fail;
       if (functionName === "decimals") {
@@ -69,7 +70,7 @@ test("PriceFeed caches a reading for the refresh interval and re-checks its age 
   const [a, b] = await Promise.all([feed.ethUsd(), feed.ethUsd()]);
   assert.deepEqual(a.usdPerEth, Rat.of(3000n));
   assert.equal(a, b, "concurrent reads share one");
-  assert.deepEqual(reads, { latest: 1, decimals: 1 });
+  assert.deepEqual([reads.latest, reads.decimals], [1, 1]);
   state.answer = 4000n * 10n ** 8n;
   now += 59_000;
   assert.deepEqual((await feed.ethUsd()).usdPerEth, Rat.of(3000n), "cached within the refresh interval");
@@ -77,7 +78,7 @@ test("PriceFeed caches a reading for the refresh interval and re-checks its age 
   now += 1000;
   state.updatedAt = BigInt(now / 1000);
   assert.deepEqual((await feed.ethUsd()).usdPerEth, Rat.of(4000n), "read again after it");
-  assert.deepEqual(reads, { latest: 2, decimals: 1 }, "decimals are read once");
+  assert.deepEqual([reads.latest, reads.decimals], [2, 1], "decimals are read once");
   // The cached reading ages past the max age before the next refresh: refused without a read.
   const slow = new PriceFeed({
     clients,
@@ -130,6 +131,25 @@ test("PriceFeed fails closed: stale, <= 0, wrong pair, unreadable (a cached read
   );
   now += 3_600_000;
   await assert.rejects(f.ethUsd(), { code: "PRICE_FEED_STALE" }, "not past it");
+});
+
+test("PriceFeed answers a failed read again for min(refresh, 5 s) without reading", async () => {
+  let now = T0;
+  const state = {
+    answer: 3000n * 10n ** 8n,
+    updatedAt: BigInt(T0 / 1000),
+    fail: new Error("down") as Error | undefined,
+  };
+  const { clients, reads } = fakeFeed(state);
+  const feed = new PriceFeed({ clients, address: FEED, refreshMs: 60_000, now: () => now });
+  await assert.rejects(feed.ethUsd(), { code: "PRICE_FEED_UNAVAILABLE" });
+  const calls = reads.calls;
+  state.fail = undefined;
+  now += 4999;
+  await assert.rejects(feed.ethUsd(), { code: "PRICE_FEED_UNAVAILABLE" });
+  assert.equal(reads.calls, calls, "no read while the failure is recent");
+  now += 1;
+  assert.deepEqual((await feed.ethUsd()).usdPerEth, Rat.of(3000n), "read again after 5 s");
 });
 
 test("default feeds: Chainlink's ETH/USD on Arbitrum One (go-livepeer's -priceFeedAddr default), ours on the devnet", () => {

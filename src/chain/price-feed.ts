@@ -8,7 +8,9 @@
  * "ETH / USD" pair (`PRICE_FEED_UNAVAILABLE`), and when its `updatedAt` is older than `maxAgeMs`
  * (`PRICE_FEED_STALE`), which is checked against the clock on every use, cached or not. A reading is
  * cached for `refreshMs`; when a refresh fails the cached reading is used while it is still within
- * `maxAgeMs`, else `PRICE_FEED_UNAVAILABLE`. Reads are single-flight; there is no timer to stop.
+ * `maxAgeMs`, else `PRICE_FEED_UNAVAILABLE`, and that failure is answered again without a read for
+ * `min(refreshMs, 5 s)` (a dead RPC does not slow every quote down). Reads are single-flight; there is
+ * no timer to stop.
  */
 import type { Address } from "viem";
 import { TributaryError } from "../node/errors.ts";
@@ -134,6 +136,7 @@ export class PriceFeed implements EthUsdSource {
   #decimals: number | undefined;
   #cached: { price: EthUsdPrice; readAtMs: number } | undefined;
   #inflight: Promise<EthUsdPrice> | undefined;
+  #failed: { error: Error; atMs: number } | undefined;
 
   constructor(options: PriceFeedOptions) {
     this.address = options.address;
@@ -155,9 +158,20 @@ export class PriceFeed implements EthUsdSource {
     const cached = this.#cached;
     if (cached !== undefined && now - cached.readAtMs < this.refreshMs)
       return checkAge(cached.price, now, this.maxAgeMs, this.#where);
-    this.#inflight ??= this.#read().finally(() => {
-      this.#inflight = undefined;
-    });
+    const failed = this.#failed;
+    if (failed !== undefined && now - failed.atMs < Math.min(this.refreshMs, 5000)) throw failed.error;
+    this.#inflight ??= this.#read().then(
+      (price) => {
+        this.#inflight = undefined;
+        this.#failed = undefined;
+        return price;
+      },
+      (error: Error) => {
+        this.#inflight = undefined;
+        this.#failed = { error, atMs: this.#now() };
+        throw error;
+      },
+    );
     return this.#inflight;
   }
 
