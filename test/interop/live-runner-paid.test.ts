@@ -86,18 +86,30 @@ test("livepeer-gateway 1.0.0 calls a priced runner paid through tributary signer
       liveRunners: {},
     }),
   );
+  const RUNNER = {
+    runner_url: runner.url,
+    app: "paid/echo",
+    capacity: 4,
+    price_info: { price: Number(PRICE), currency: "wei", unit: "seconds" },
+  };
   const reg = await postJson(
     `${orch.url}/runners/heartbeat`,
-    {
-      runner_url: runner.url,
-      app: "paid/echo",
-      runner_id: "paid",
-      capacity: 4,
-      price_info: { price: Number(PRICE), currency: "wei", unit: "seconds" },
-    },
+    { ...RUNNER, runner_id: "paid" },
     { authorization: "s" },
   );
   assert.equal(reg.status, 200, reg.text);
+  // The runner keeps heartbeating (its TTL is 20 s), as the SDKs do.
+  const body = reg.json() as { heartbeat_secret: string };
+  const beat = setInterval(
+    () =>
+      void postJson(
+        `${orch.url}/runners/heartbeat`,
+        { ...RUNNER, runner_id: "paid" },
+        { authorization: body.heartbeat_secret },
+      ).catch(() => {}),
+    2000,
+  );
+  net.defer(() => clearInterval(beat));
   const sessions = () => orch.runners?.registry.get("paid")?.sessions.size ?? 0;
   const signer = net.use(
     await startSigner({

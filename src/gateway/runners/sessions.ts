@@ -287,6 +287,7 @@ export class RunnerSessions implements AsyncDisposable {
       try {
         answer = await post(base);
         if (answer.status === 402) {
+          if (payer === undefined) throw this.#noPayer(app);
           challenge = parseRunnerChallenge(answer.text);
           answer = await post({ ...base, ...(await this.#payUpfront(runner, challenge)) });
         }
@@ -297,19 +298,24 @@ export class RunnerSessions implements AsyncDisposable {
         tried.push(`${runner.orchestrator}: ${(err as Error).message}`);
         continue;
       }
-      if (answer.status === 200) return this.#open(app, runner, sessionAnswer(answer.text), challenge);
-      if (challenge !== undefined) payer?.end?.(challenge.manifestId);
-      tried.push(`${runner.orchestrator}: ${answer.status} ${codeOf(answer.text) ?? ""}`.trim());
-      if (answer.status !== 404 && answer.status !== 502 && answer.status !== 503) {
-        const code = codeOf(answer.text) ?? `HTTP_${answer.status}`;
-        throw new TributaryError(
-          code,
-          `the orchestrator refused the ${app} session: ${answer.text.slice(0, 300)}`,
-          {
-            status: answer.status >= 400 && answer.status < 500 ? answer.status : 502,
-          },
-        );
+      if (answer.status === 200) {
+        try {
+          return this.#open(app, runner, sessionAnswer(answer.text), challenge);
+        } catch (err) {
+          if (challenge !== undefined) payer?.end?.(challenge.manifestId);
+          tried.push(`${runner.orchestrator}: ${(err as Error).message}`);
+          continue;
+        }
       }
+      if (challenge !== undefined) payer?.end?.(challenge.manifestId);
+      const code = codeOf(answer.text);
+      tried.push(`${runner.orchestrator}: ${answer.status} ${code ?? ""}`.trim());
+      if (answer.status !== 404 && answer.status !== 502 && answer.status !== 503)
+        throw new TributaryError(
+          "RUNNER_SESSION_REJECTED",
+          `${runner.orchestrator} refused the ${app} session: ${answer.status} ${code ?? ""} ${answer.text.slice(0, 300)}`,
+          { status: answer.status >= 400 && answer.status < 500 ? answer.status : 502 },
+        );
     }
     throw new TributaryError(
       "ORCHESTRATORS_BUSY",

@@ -164,6 +164,13 @@ export const GATEWAY_ERROR_CODES = {
       'The gateway\'s --remote-signer-url is not an http(s) URL or --remote-signer-headers is neither "Name:value,Name2:value2" nor a JSON object of strings; fix the flag.',
     components: ["gateway"],
   },
+  RUNNER_SESSION_REJECTED: {
+    status: 400,
+    otherStatuses: [401, 402, 403, 409, 502],
+    meaning:
+      "The orchestrator refused the live runner reservation the gateway paid or asked for with a 4xx (passed through; 502 for other answers); the message has its status, code and reason.",
+    components: ["gateway"],
+  },
   LIVE_START_REJECTED: {
     status: 400,
     meaning:
