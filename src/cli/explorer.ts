@@ -48,10 +48,36 @@ interface ExplorerCliOptions {
 }
 
 /** `--price-feed-addr`: a 0x address. */
-function parseAddress(value: string): Address {
+export function parseAddress(value: string): Address {
   if (!isAddress(value, { strict: false }))
     throw new InvalidArgumentError("expected a 0x-prefixed 20-byte address");
   return getAddress(value);
+}
+
+/** `--price-feed-addr` of the nodes whose dashboard shows prices in US dollars too (explorer, gateway). */
+export function priceFeedAddrOption(): Option {
+  return new Option(
+    "--price-feed-addr <address>",
+    "ETH/USD aggregator read to show dashboard prices in US dollars too (on-chain networks); default Chainlink's on arbitrum-one, the devnet's PriceFeed on devnet",
+  )
+    .env("TRIBUTARY_PRICE_FEED_ADDR")
+    .argParser(parseAddress);
+}
+
+/** `--price-feed-max-age`: past it, no dollar figure is shown. */
+export function priceFeedMaxAgeOption(): Option {
+  return new Option(
+    "--price-feed-max-age <duration>",
+    "largest age of the ETH/USD feed's answer; older, no dollar figures are shown until it updates",
+  )
+    .env("TRIBUTARY_PRICE_FEED_MAX_AGE")
+    .default(DEFAULT_PRICE_FEED_MAX_AGE_MS, durationLabel(DEFAULT_PRICE_FEED_MAX_AGE_MS))
+    .argParser(parseDuration);
+}
+
+/** `--no-usd`: do not read the feed. */
+export function noUsdOption(): Option {
+  return new Option("--no-usd", "do not read the ETH/USD price feed (dashboard prices in wei only)");
 }
 
 /** Builds the `explorer` subcommand. */
@@ -98,24 +124,9 @@ export function explorerCommand(): Command {
         .default(EXPLORER_PROBE_TIMEOUT_MS, durationLabel(EXPLORER_PROBE_TIMEOUT_MS))
         .argParser(parseDuration),
     )
-    .addOption(
-      new Option(
-        "--price-feed-addr <address>",
-        "ETH/USD aggregator read to show prices in US dollars too (on-chain networks); default Chainlink's on arbitrum-one, the devnet's PriceFeed on devnet",
-      )
-        .env("TRIBUTARY_PRICE_FEED_ADDR")
-        .argParser(parseAddress),
-    )
-    .addOption(
-      new Option(
-        "--price-feed-max-age <duration>",
-        "largest age of the ETH/USD feed's answer; older, no dollar figures are shown until it updates",
-      )
-        .env("TRIBUTARY_PRICE_FEED_MAX_AGE")
-        .default(DEFAULT_PRICE_FEED_MAX_AGE_MS, durationLabel(DEFAULT_PRICE_FEED_MAX_AGE_MS))
-        .argParser(parseDuration),
-    )
-    .addOption(new Option("--no-usd", "do not read the ETH/USD price feed (prices in wei only)"))
+    .addOption(priceFeedAddrOption())
+    .addOption(priceFeedMaxAgeOption())
+    .addOption(noUsdOption())
     .addOption(new Option("--log-level <level>", "pino log level").env("TRIBUTARY_LOG_LEVEL"))
     .addHelpText(
       "after",

@@ -30,6 +30,7 @@ export const GATEWAY_GO_FLAG_ALIASES: GoFlagAliases = {
   gatewayHost: "--gateway-host",
   remoteSignerUrl: "--remote-signer-url",
   remoteSignerHeaders: "--remote-signer-headers",
+  priceFeedAddr: "--price-feed-addr",
   gateway: undefined,
   broadcaster: undefined,
 };

@@ -1,4 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
+import { connectChain } from "../chain/clients.ts";
+import { defaultPriceFeedAddress, PriceFeed } from "../chain/price-feed.ts";
 import { DEFAULT_REFRESH_INTERVAL_MS } from "../gateway/discovery/index.ts";
 import { DEFAULT_GATEWAY_PORT, type RunningGateway, startGateway } from "../gateway/index.ts";
 import {
@@ -20,6 +22,7 @@ import { WHIP_SILENT_MS } from "../gateway/webrtc/whip.ts";
 import { createLogger } from "../node/logger.ts";
 import { DEFAULT_MAX_TICKET_EV, DEFAULT_MAX_TOTAL_EV, MAX_SENDER_NONCES } from "../payments/constants.ts";
 import { DEFAULT_MAX_TICKETS_PER_PAYMENT } from "../payments/sender.ts";
+import { noUsdOption, priceFeedAddrOption, priceFeedMaxAgeOption } from "./explorer.ts";
 import { GATEWAY_GO_FLAG_ALIASES, GATEWAY_IGNORED_GO_FLAGS } from "./gateway-flags.ts";
 import {
   parseBlocklist,
@@ -54,6 +57,9 @@ export { GATEWAY_GO_FLAG_ALIASES, GATEWAY_IGNORED_GO_FLAGS } from "./gateway-fla
 export { parseBlocklist, parseMaxPricePerCapability, selectionOptionsOf } from "./gateway-selection.ts";
 
 interface GatewayCliOptions extends KeyCliOptions, HttpLimitCliOptions, SelectionCliOptions {
+  priceFeedAddr?: `0x${string}`;
+  priceFeedMaxAge: number;
+  usd: boolean;
   orchAddr?: string;
   orchWebhookUrl?: string;
   httpAddr: { host: string; port: number };
@@ -122,6 +128,9 @@ export function gatewayCommand(): Command {
   )
     .addOption(passwordOption())
     .addOption(ethAcctAddrOption())
+    .addOption(priceFeedAddrOption())
+    .addOption(priceFeedMaxAgeOption())
+    .addOption(noUsdOption())
     .addOption(
       new Option(
         "--max-price-per-unit <wei>",
@@ -458,6 +467,16 @@ Examples:
           },
           limits: httpLimitsOf(opts),
           historyDir: opts.dataDir,
+          // On chain (with its own key): dashboard prices in US dollars too, from the ETH/USD feed.
+          ...(onchain && opts.usd && opts.network !== "offchain"
+            ? {
+                priceFeed: new PriceFeed({
+                  clients: await connectChain({ rpcUrl: opts.ethUrl as string }),
+                  address: opts.priceFeedAddr ?? defaultPriceFeedAddress(opts.network),
+                  maxAgeMs: opts.priceFeedMaxAge,
+                }),
+              }
+            : {}),
           publicUrl: opts.gatewayHost
             ? /^https?:\/\//.test(opts.gatewayHost)
               ? opts.gatewayHost

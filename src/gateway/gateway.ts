@@ -13,6 +13,7 @@ import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import type { Registry } from "prom-client";
+import type { EthUsdSource } from "../chain/price-feed.ts";
 import { TributaryError } from "../node/errors.ts";
 import {
   clientErrorListener,
@@ -39,6 +40,7 @@ import {
   RunnerDirectory,
   signRequestCredentials,
 } from "./discovery/index.ts";
+import { UsdPerEthCache } from "./explorer/usd.ts";
 import { poolExplorerViews } from "./explorer/views.ts";
 import { EXPERIENCE_FILE, ExperienceHistory, StreamWatcher } from "./history/index.ts";
 import { createLive, type LiveManager } from "./live/index.ts";
@@ -142,6 +144,8 @@ export interface GatewayOptions {
    * so a restart keeps its charts; without it the history lives in memory only.
    */
   historyDir?: string;
+  /** The chain's ETH/USD price feed: the dashboard then shows prices in US dollars too (none while stale). */
+  priceFeed?: EthUsdSource;
   /** Head size and headers timeout of the user API (src/node/http/limits.ts; 1 MiB, 30 s). */
   limits?: Pick<HttpLimits, "maxHeaderBytes" | "headersTimeoutMs">;
   logger?: Logger;
@@ -254,6 +258,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     onError: (err, message) => baseLog.warn({ err }, message),
   });
   const streamWatcher = new StreamWatcher(history);
+  const usd =
+    options.priceFeed &&
+    new UsdPerEthCache(options.priceFeed, {
+      onError: (err) =>
+        baseLog.warn({ err }, "the ETH/USD price feed cannot be used; dashboard prices in wei only"),
+    });
   // Streams are counted when seen running or failed: looked at on each page read and every 2 s.
   const streamSampler = setInterval(() => streamWatcher.observe(live.statuses()), 2000);
   streamSampler.unref();
@@ -269,7 +279,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     dashboard: createDashboard({
       source: dashSource,
       views: {
-        ...poolExplorerViews(pool, runnerDirectory),
+        ...poolExplorerViews(pool, runnerDirectory, Date.now, usd && (() => usd.read())),
         experience: () => history.view(streamWatcher.observe(live.statuses())),
       },
     }),
@@ -309,6 +319,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       streamWatcher.observe(live.statuses());
       await live.close();
       history.close();
+      usd?.close();
       closer.abort(new Error("gateway closed"));
       ctx.dashboard.close();
       dashSource?.close();
