@@ -1,21 +1,23 @@
 /**
  * Per-frame time our container SDK spends around the user's video handler, in one process (run it
  * pinned to one core; bench/runner/run.ts does): synthetic H.264 MPEG-TS → MediaLoop (demux, decode,
- * cover-crop to RGB24, queues, handler, H.264 encode, MPEG-TS mux) with the handler wrapped in a timer.
- * SDK time per frame = wall time per handled frame − handler time per frame.
+ * cover-crop to the pipeline's pixel format, queues, handler, H.264 encode, MPEG-TS mux) with the
+ * handler wrapped in a timer. SDK time per frame = wall time per handled frame − handler time per frame.
+ * `tint` (a per-pixel JavaScript handler on RGB) always asks for rgb24 frames.
  *
- *   node bench/runner/overhead.ts <W>x<H> <seconds> [passthrough|tint]   → one JSON line on stdout
+ *   node bench/runner/overhead.ts <W>x<H> <seconds> [passthrough|tint] [rgb24|yuv420p]   → one JSON line
  */
 
 import { syntheticSegments } from "../../src/media/synthetic.ts";
 import { MediaLoop } from "../../src/runner/media-loop.ts";
 import { MemoryChannels } from "../../src/runner/memory-channels.ts";
-import { defineLivePipeline, type VideoFrame } from "../../src/runner/pipeline.ts";
+import { defineLivePipeline, type PixelFormat, type VideoFrame } from "../../src/runner/pipeline.ts";
 
 /** What one run measured. */
 export interface OverheadResult {
   size: string;
   handler: "passthrough" | "tint";
+  pixelFormat: PixelFormat;
   frames: number;
   /** Frames decoded (the handled ones plus those the bounded queue dropped). */
   decoded: number;
@@ -42,6 +44,7 @@ export async function measureOverhead(
   size: string,
   seconds: number,
   handler: "passthrough" | "tint",
+  pixelFormat: PixelFormat = "rgb24",
 ): Promise<OverheadResult> {
   const [width, height] = size.split("x").map(Number) as [number, number];
   const input = await syntheticSegments({ width, height, fps: 60, seconds });
@@ -55,6 +58,7 @@ export async function measureOverhead(
   const loop = MediaLoop.start({
     maxPendingSegments: 1000, // the whole input is queued at once; nothing dropped for lateness
     pipeline: defineLivePipeline({
+      pixelFormat,
       video: (frame) => {
         const h0 = performance.now();
         const out = handler === "tint" ? tint(frame) : frame;
@@ -83,6 +87,7 @@ export async function measureOverhead(
   return {
     size,
     handler,
+    pixelFormat,
     frames,
     decoded: loop.stats.videoIn,
     wallMs,
@@ -95,7 +100,9 @@ export async function measureOverhead(
 }
 
 if (import.meta.main) {
-  const [size = "512x512", seconds = "10", handler = "passthrough"] = process.argv.slice(2);
+  const [size = "512x512", seconds = "10", handler = "passthrough", format = "rgb24"] = process.argv.slice(2);
   if (handler !== "passthrough" && handler !== "tint") throw new Error(`unknown handler ${handler}`);
-  console.log(JSON.stringify(await measureOverhead(size, Number(seconds), handler)));
+  if (format !== "rgb24" && format !== "yuv420p") throw new Error(`unknown pixel format ${format}`);
+  if (handler === "tint" && format !== "rgb24") throw new Error("tint works on rgb24 frames");
+  console.log(JSON.stringify(await measureOverhead(size, Number(seconds), handler, format)));
 }

@@ -1,6 +1,9 @@
 /**
  * Passthrough throughput of a live container, Tributary's runner SDK vs a PyPI pytrickle 0.1.6
- * container, in the same run and through the same path:
+ * container, in the same run and through the same path. Ours runs twice: asking for yuv420p frames
+ * (as decoded and as the encoder takes them: no colour conversion, the fastest correct path) and
+ * asking for rgb24 frames (one conversion each way; the default of a pipeline with a `video`
+ * handler, and what pytrickle does before making its RGB float tensors):
  *
  *   synthetic H.264 MPEG-TS (60 fps PTS, made first, not timed) → our trickle server → the container's
  *   subscriber (POST /stream/start) → decode → passthrough handler → encode → the container's publisher →
@@ -78,10 +81,13 @@ interface Container {
   close(): Promise<void>;
 }
 
-async function startContainer(kind: "tributary" | "pytrickle"): Promise<Container> {
+/** The containers compared: ours with yuv420p frames, ours with rgb24 frames, pytrickle (RGB tensors). */
+type Kind = "tributary" | "tributary-rgb24" | "pytrickle";
+
+async function startContainer(kind: Kind): Promise<Container> {
   const port = await freePort();
   const [cmd, args] =
-    kind === "tributary"
+    kind !== "pytrickle"
       ? pinned(process.execPath, [
           join(ROOT, "src/cli/main.ts"),
           "serve",
@@ -92,7 +98,12 @@ async function startContainer(kind: "tributary" | "pytrickle"): Promise<Containe
       : pinned(python, [join(ROOT, "test/interop/py/passthrough_pytrickle.py"), String(port)]);
   const child: ChildProcess = spawn(cmd, args, {
     stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, TRIBUTARY_LOG_LEVEL: "warn", PYTHONUNBUFFERED: "1" },
+    env: {
+      ...process.env,
+      TRIBUTARY_LOG_LEVEL: "warn",
+      PYTHONUNBUFFERED: "1",
+      TRIBUTARY_BENCH_PIXEL_FORMAT: kind === "tributary-rgb24" ? "rgb24" : "yuv420p",
+    },
   });
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => {
@@ -223,12 +234,18 @@ async function measureStream(
   };
 }
 
-function overhead(size: string, seconds: number, handler: "passthrough" | "tint"): OverheadResult {
+function overhead(
+  size: string,
+  seconds: number,
+  handler: "passthrough" | "tint",
+  format: "rgb24" | "yuv420p",
+): OverheadResult {
   const [cmd, args] = pinned(process.execPath, [
     join(ROOT, "bench/runner/overhead.ts"),
     size,
     String(seconds),
     handler,
+    format,
   ]);
   const r = spawnSync(cmd, args, { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`overhead.ts failed: ${r.stderr}`);
@@ -266,12 +283,18 @@ async function runnerBenchPinned(
       `pytrickle ${havePython ? "from the interop venv" : "MISSING (run node scripts/interop-setup.ts)"}`,
   );
   const trickle = await startTrickleServer({ port: 0 });
-  const rows: { size: string; inputFps: number; ours: StreamResult; py: StreamResult | undefined }[] = [];
+  const rows: {
+    size: string;
+    inputFps: number;
+    ours: StreamResult;
+    rgb: StreamResult;
+    py: StreamResult | undefined;
+  }[] = [];
   try {
     for (const c of CASES) {
       const [width, height] = c.size.split("x").map(Number) as [number, number];
       const input = await syntheticSegments({ width, height, fps: 60, seconds: c.seconds });
-      const run = async (kind: "tributary" | "pytrickle") => {
+      const run = async (kind: Kind) => {
         const container = await startContainer(kind);
         try {
           const res = await measureStream(trickle, container, input, width, height, c.inputFps);
@@ -285,64 +308,98 @@ async function runnerBenchPinned(
       };
       const best = (a: StreamResult | undefined, b: StreamResult) => (a && a.fps >= b.fps ? a : b);
       let ours: StreamResult | undefined;
+      let rgb: StreamResult | undefined;
       let py: StreamResult | undefined;
       for (let round = 0; round < ROUNDS; round++) {
-        const order: ("tributary" | "pytrickle")[] =
-          round % 2 === 0 ? ["tributary", "pytrickle"] : ["pytrickle", "tributary"];
+        const order: Kind[] =
+          round % 2 === 0
+            ? ["tributary", "pytrickle", "tributary-rgb24"]
+            : ["tributary-rgb24", "pytrickle", "tributary"];
         for (const kind of order) {
           if (kind === "pytrickle" && !havePython) continue;
           const res = await run(kind);
           if (kind === "tributary") ours = best(ours, res);
+          else if (kind === "tributary-rgb24") rgb = best(rgb, res);
           else py = best(py, res);
         }
       }
-      rows.push({ size: c.size, inputFps: c.inputFps, ours: ours as StreamResult, py });
+      rows.push({
+        size: c.size,
+        inputFps: c.inputFps,
+        ours: ours as StreamResult,
+        rgb: rgb as StreamResult,
+        py,
+      });
     }
   } finally {
     await trickle.close();
   }
 
   const out: string[] = [];
-  out.push(`passthrough, one core per container, output frames per second (best of ${ROUNDS}):\n`);
   out.push(
-    "| size | input fps | tributary fps | pytrickle 0.1.6 fps | ratio | frames out of input (ours / pytrickle) | drain after input ends (ours / pytrickle) |",
+    `passthrough, one core per container, output frames per second (best of ${ROUNDS}); ours with yuv420p frames (no colour conversion) and with rgb24 frames, pytrickle with RGB float32 tensors:\n`,
   );
-  out.push("|---|---|---|---|---|---|---|");
+  out.push(
+    "| size | input fps | tributary yuv420p fps | tributary rgb24 fps | pytrickle 0.1.6 fps | ratio yuv420p | ratio rgb24 | frames out of input (yuv420p / rgb24 / pytrickle) | drain after input ends (yuv420p / rgb24 / pytrickle) |",
+  );
+  out.push("|---|---|---|---|---|---|---|---|---|");
   for (const r of rows) {
     out.push(
-      `| ${r.size} | ${r.inputFps} | ${r.ours.fps.toFixed(1)} | ${r.py ? r.py.fps.toFixed(1) : "n/a"} | ${r.py ? ratio(r.ours.fps, r.py.fps) : "n/a"} | ` +
-        `${r.ours.outFrames} / ${r.py?.outFrames ?? "n/a"} of ${r.ours.inFrames} | ${r.ours.drainS.toFixed(1)} s / ${r.py ? `${r.py.drainS.toFixed(1)} s` : "n/a"} |`,
+      `| ${r.size} | ${r.inputFps} | ${r.ours.fps.toFixed(1)} | ${r.rgb.fps.toFixed(1)} | ${r.py ? r.py.fps.toFixed(1) : "n/a"} | ` +
+        `${r.py ? ratio(r.ours.fps, r.py.fps) : "n/a"} | ${r.py ? ratio(r.rgb.fps, r.py.fps) : "n/a"} | ` +
+        `${r.ours.outFrames} / ${r.rgb.outFrames} / ${r.py?.outFrames ?? "n/a"} of ${r.ours.inFrames} | ` +
+        `${r.ours.drainS.toFixed(1)} s / ${r.rgb.drainS.toFixed(1)} s / ${r.py ? `${r.py.drainS.toFixed(1)} s` : "n/a"} |`,
     );
   }
 
-  out.push("\nour SDK per frame, one core, in process (decode + crop + queues + encode vs the handler):\n");
+  out.push(
+    "\nour SDK per frame, one core, in process (decode + crop/convert + queues + encode vs the handler; CPU includes FFmpeg threads):\n",
+  );
   const sdk: OverheadResult[] = [];
-  out.push("| size | handler | ms/frame total | ms/frame handler | ms/frame SDK | SDK share |");
-  out.push("|---|---|---|---|---|---|");
+  out.push(
+    "| size | handler | pixel format | ms/frame total | ms/frame handler | ms/frame SDK | SDK share | CPU ms per decoded frame |",
+  );
+  out.push("|---|---|---|---|---|---|---|---|");
+  const splits = [
+    ["passthrough", "yuv420p"],
+    ["passthrough", "rgb24"],
+    ["tint", "rgb24"],
+  ] as const;
   for (const c of CASES) {
-    for (const handler of ["passthrough", "tint"] as const) {
-      const o = overhead(c.size, quick ? 6 : 12, handler);
-      if (handler === "passthrough") sdk.push(o);
+    for (const [handler, format] of splits) {
+      const o = overhead(c.size, quick ? 6 : 12, handler, format);
+      if (handler === "passthrough" && format === "yuv420p") sdk.push(o);
       out.push(
-        `| ${o.size} | ${handler} | ${o.perFrameMs.toFixed(2)} | ${o.handlerPerFrameMs.toFixed(3)} | ${o.sdkPerFrameMs.toFixed(2)} | ${((o.sdkPerFrameMs / o.perFrameMs) * 100).toFixed(0)}% |`,
+        `| ${o.size} | ${handler} | ${format} | ${o.perFrameMs.toFixed(2)} | ${o.handlerPerFrameMs.toFixed(3)} | ${o.sdkPerFrameMs.toFixed(2)} | ${((o.sdkPerFrameMs / o.perFrameMs) * 100).toFixed(0)}% | ${(o.cpuMs / Math.max(1, o.decoded)).toFixed(2)} |`,
       );
     }
   }
-  const goalRows: BenchRow[] = rows.map((r) => ({
-    component: "runner",
-    measure: `passthrough fps at ${r.size}, one core (higher is better)`,
-    ours: fmt(r.ours.fps, 1),
-    baseline: r.py
-      ? `pytrickle 0.1.6 ${fmt(r.py.fps, 1)}`
-      : "pytrickle missing (run node scripts/interop-setup.ts)",
-    ratio: r.py ? ratio(r.ours.fps, r.py.fps) : "n/a",
-    goal: "≥ 2× pytrickle",
-    met: r.py ? met(r.ours.fps >= 2 * r.py.fps) : "skipped: no pytrickle venv",
-  }));
+  const baseline = (r: (typeof rows)[number]) =>
+    r.py ? `pytrickle 0.1.6 ${fmt(r.py.fps, 1)}` : "pytrickle missing (run node scripts/interop-setup.ts)";
+  const goalRows: BenchRow[] = rows.flatMap((r) => [
+    {
+      component: "runner",
+      measure: `passthrough fps at ${r.size}, one core; ours yuv420p frames, pytrickle RGB tensors (higher is better)`,
+      ours: fmt(r.ours.fps, 1),
+      baseline: baseline(r),
+      ratio: r.py ? ratio(r.ours.fps, r.py.fps) : "n/a",
+      goal: "≥ 2× pytrickle",
+      met: r.py ? met(r.ours.fps >= 2 * r.py.fps) : "skipped: no pytrickle venv",
+    },
+    {
+      component: "runner",
+      measure: `passthrough fps at ${r.size}, one core; ours rgb24 frames too (higher is better)`,
+      ours: fmt(r.rgb.fps, 1),
+      baseline: baseline(r),
+      ratio: r.py ? ratio(r.rgb.fps, r.py.fps) : "n/a",
+      goal: "",
+      met: "",
+    },
+  ]);
   for (const o of sdk)
     goalRows.push({
       component: "runner",
-      measure: `SDK time per frame at ${o.size}, passthrough, one core (ms, lower is better)`,
+      measure: `SDK time per frame at ${o.size}, passthrough yuv420p, one core (ms, lower is better)`,
       ours: fmt(o.sdkPerFrameMs, 2),
       baseline: "",
       ratio: "",

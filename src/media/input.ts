@@ -3,15 +3,18 @@
  * the input channel's segments as one continuous MPEG-TS stream (a {@link SegmentByteQueue} behind
  * node-av's custom-IO callbacks), decodes the first video stream (H.264) and the first audio stream
  * (AAC or Opus), caps the video frame rate by PTS, scales to cover the target size and center-crops
- * it, and hands out packed RGB24 frames and interleaved s16 PCM.
+ * it, and hands out frames in the pixel format asked for (packed RGB24 by default, or planar
+ * yuv420p: then a frame that already has the target size and format is copied out as decoded, with
+ * no scaling or colour conversion) and interleaved s16 PCM.
  */
 import { Decoder, Demuxer, FilterAPI } from "node-av/api";
+import { AV_PIX_FMT_YUV420P } from "node-av/constants";
 import type { Frame, Packet, Stream } from "node-av/lib";
 import { TributaryError } from "../node/errors.ts";
 import type { SegmentByteQueue } from "./byte-queue.ts";
 import { silenceFfmpegLogs } from "./ffmpeg-log.ts";
 import { PtsFrameRateCap } from "./fps.ts";
-import type { AudioFrame, TimeBase, VideoFrame } from "./frames.ts";
+import type { AudioFrame, PixelFormat, TimeBase, VideoFrame } from "./frames.ts";
 
 /** FFmpeg's AV_NOPTS_VALUE. */
 const NOPTS = -0x8000000000000000n;
@@ -31,7 +34,9 @@ export interface DecodeInputOptions {
   size: () => { width: number; height: number };
   /** Frame-rate cap, read per frame (runtime `max_framerate` updates apply). */
   maxFramerate: () => number;
-  /** Receives each kept video frame (packed RGB24 at the target size). */
+  /** Pixel format of the frames handed to `onVideo` (default `rgb24`). */
+  pixelFormat?: PixelFormat;
+  /** Receives each kept video frame (in `pixelFormat`, at the target size). */
   onVideo: (frame: VideoFrame) => void;
   /** Receives each decoded audio chunk (interleaved s16). */
   onAudio: (frame: AudioFrame) => void;
@@ -47,10 +52,11 @@ function tb(r: { num: number; den: number }): TimeBase {
   return { num: r.num, den: r.den };
 }
 
-function coverCropFilter(width: number, height: number): string {
+function coverCropFilter(width: number, height: number, format: PixelFormat): string {
   return (
     `scale=w=${width}:h=${height}:force_original_aspect_ratio=increase:flags=bilinear,` +
-    `crop=${width}:${height},format=rgb24`
+    // exact: a yuv420p crop keeps odd sizes and offsets instead of rounding them to even.
+    `crop=${width}:${height}:exact=1,format=${format}`
   );
 }
 
@@ -104,6 +110,7 @@ export async function decodeInput(opts: DecodeInputOptions): Promise<void> {
   let scalerSize = "";
   let audioFmt: FilterAPI | undefined;
   const cap = new PtsFrameRateCap();
+  const pixelFormat: PixelFormat = opts.pixelFormat ?? "rgb24";
   try {
     if (!videoStream && !audioStream) throw new MediaDecodeError("the input has no audio or video stream");
     video = videoStream ? await Decoder.create(videoStream) : undefined;
@@ -117,16 +124,34 @@ export async function decodeInput(opts: DecodeInputOptions): Promise<void> {
       const pts = frame.pts === NOPTS ? (frame.bestEffortTimestamp ?? 0n) : frame.pts;
       if (!cap.accept((Number(pts) * vtb.num) / vtb.den, opts.maxFramerate())) return;
       const { width, height } = opts.size();
+      if (
+        pixelFormat === "yuv420p" &&
+        frame.format === AV_PIX_FMT_YUV420P &&
+        frame.width === width &&
+        frame.height === height
+      ) {
+        // Already what the pipeline asked for: one copy out of the decoder's frame, no filter.
+        opts.onVideo({
+          data: frame.toBuffer(),
+          width,
+          height,
+          pts: Number(pts),
+          timeBase: vtb,
+          format: pixelFormat,
+        });
+        return;
+      }
       const key = `${width}x${height}`;
       if (!scaler || key !== scalerSize) {
         scaler?.close();
-        scaler = FilterAPI.create(coverCropFilter(width, height));
+        scaler = FilterAPI.create(coverCropFilter(width, height, pixelFormat));
         scalerSize = key;
       }
       for (const out of await scaler.processAll(frame)) {
         const data = out.toBuffer();
+        const size = { width: out.width, height: out.height };
         out.free();
-        opts.onVideo({ data, width, height, pts: Number(pts), timeBase: vtb });
+        opts.onVideo({ data, ...size, pts: Number(pts), timeBase: vtb, format: pixelFormat });
       }
     };
     const onAudioFrame = async (frame: Frame) => {

@@ -1,13 +1,14 @@
 /**
- * The encode side of the media path (docs/spec/container-contract.md#encode-path, #media-on-the-wire): RGB24 frames are
- * encoded with libx264 (preset superfast, tune zerolatency, no B-frames, an IDR forced every 2 s of
+ * The encode side of the media path (docs/spec/container-contract.md#encode-path, #media-on-the-wire): RGB24 or
+ * yuv420p frames are encoded with libx264 (preset superfast, tune zerolatency, no B-frames, an IDR forced every 2 s of
  * PTS, no scene-cut keyframes), audio with libopus at 48 kHz mono, on a 1/90000 time base, and muxed
  * as MPEG-TS. Each segment is its own TS file (its own PAT/PMT, starting on a keyframe), cut at every
  * forced IDR, so about every 2 s; each finished segment goes to `onSegment` (one trickle segment),
  * or, with `openSegment`, each segment is streamed out while it is being muxed.
  *
  * The output size is taken from the first frame written; later frames of another size are scaled to
- * it. Audio packets are dropped until the first video keyframe (no audio-only segment goes out).
+ * it. A yuv420p frame of the output size goes to the encoder as is (one copy, no swscale); RGB24
+ * frames, and frames of another size, pass one scale filter that converts to yuv420p. Audio packets are dropped until the first video keyframe (no audio-only segment goes out).
  */
 import { Encoder, FilterAPI, Muxer } from "node-av/api";
 import {
@@ -15,6 +16,7 @@ import {
   AV_CHANNEL_LAYOUT_STEREO,
   AV_PICTURE_TYPE_I,
   AV_PIX_FMT_RGB24,
+  AV_PIX_FMT_YUV420P,
   AV_SAMPLE_FMT_S16,
   FF_ENCODER_AAC,
   FF_ENCODER_LIBOPUS,
@@ -23,7 +25,7 @@ import {
 import { Frame, type Packet } from "node-av/lib";
 import { TributaryError } from "../node/errors.ts";
 import { silenceFfmpegLogs } from "./ffmpeg-log.ts";
-import type { AudioFrame, TimeBase, VideoFrame } from "./frames.ts";
+import { type AudioFrame, formatOf, type PixelFormat, type TimeBase, type VideoFrame } from "./frames.ts";
 
 /** Seconds between forced IDR frames, hence the segment length (pytrickle `GOP_SECS`). */
 export const GOP_SECONDS = 2;
@@ -126,6 +128,8 @@ export class MediaOutput implements AsyncDisposable {
   #height = 0;
   #video: Encoder | undefined;
   #toYuv: FilterAPI | undefined;
+  /** Pixel format and size of the frames {@link #toYuv} was made for. */
+  #toYuvKey = "";
   #audio: Encoder | undefined;
   #toOpus: FilterAPI | undefined;
   #audioKey = "";
@@ -170,14 +174,13 @@ export class MediaOutput implements AsyncDisposable {
     return { width: this.#width, height: this.#height };
   }
 
-  /** Encodes one RGB24 video frame. */
+  /** Encodes one video frame (RGB24 or yuv420p, see {@link VideoFrame.format}). */
   async writeVideo(frame: VideoFrame): Promise<void> {
     if (this.#closed) return;
     if (!this.#video) {
       // x264 needs even dimensions.
       this.#width = Math.max(2, frame.width & ~1);
       this.#height = Math.max(2, frame.height & ~1);
-      this.#toYuv = FilterAPI.create(`scale=${this.#width}:${this.#height}:flags=bilinear,format=yuv420p`);
       const fps = Math.max(1, Math.round(this.#opts.frameRate ?? 24));
       this.#video = await Encoder.create(FF_ENCODER_LIBX264, {
         context: {
@@ -205,31 +208,45 @@ export class MediaOutput implements AsyncDisposable {
       pts = this.#lastVideoPts + step;
     }
     this.#lastVideoPts = pts;
+    const format = formatOf(frame);
     const input = Frame.fromVideoBuffer(
       Buffer.from(frame.data.buffer, frame.data.byteOffset, frame.data.byteLength),
       {
         width: frame.width,
         height: frame.height,
-        format: AV_PIX_FMT_RGB24,
+        format: format === "yuv420p" ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_RGB24,
         timeBase: OUT_TIME_BASE,
         pts: BigInt(pts),
       },
     );
+    // The encoder's own format and size: no filter, the one copy above is all.
+    const direct = format === "yuv420p" && frame.width === this.#width && frame.height === this.#height;
     try {
-      const yuvFrames = await (this.#toYuv as FilterAPI).processAll(input);
+      const yuvFrames = direct ? [input] : await this.#converter(format, frame).processAll(input);
       for (const yuv of yuvFrames) {
         if (Number(yuv.pts) >= this.#nextIdr) {
           yuv.pictType = AV_PICTURE_TYPE_I;
           this.#nextIdr = Number(yuv.pts) + GOP_SECONDS * 90000;
         }
         const packets = await this.#video.encodeAll(yuv);
-        yuv.free();
+        if (yuv !== input) yuv.free();
         this.videoFrames++;
         for (const p of packets) await this.#writeVideoPacket(p);
       }
     } finally {
       input.free();
     }
+  }
+
+  /** The scale filter from `format` at the frame's size to yuv420p at the output size. */
+  #converter(format: PixelFormat, frame: VideoFrame): FilterAPI {
+    const key = `${format}/${frame.width}x${frame.height}`;
+    if (!this.#toYuv || key !== this.#toYuvKey) {
+      this.#toYuv?.close();
+      this.#toYuv = FilterAPI.create(`scale=${this.#width}:${this.#height}:flags=bilinear,format=yuv420p`);
+      this.#toYuvKey = key;
+    }
+    return this.#toYuv;
   }
 
   /** Encodes one chunk of interleaved s16 audio (resampled to 48 kHz mono Opus). */

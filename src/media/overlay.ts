@@ -4,7 +4,7 @@
  * copy of the last processed frame (a dark frame if there is none yet) with an animated bar along
  * the bottom, so viewers see a live "loading" picture instead of a frozen or empty stream.
  */
-import type { VideoFrame } from "./frames.ts";
+import { formatOf, frameByteLength, type PixelFormat, type VideoFrame } from "./frames.ts";
 
 /** Overlay settings of a live pipeline. */
 export interface OverlayOptions {
@@ -20,8 +20,8 @@ export interface OverlayOptions {
 export const DEFAULT_OVERLAY_TIMEOUT_MS = 1500;
 
 /**
- * Draws an overlay frame of `width`×`height`: the dimmed `base` when it has that size, else a dark
- * frame; plus a bar along the bottom whose length follows `phase` (0..1).
+ * Draws an overlay frame of `width`×`height` in `format`: the dimmed `base` when it has that size
+ * and format, else a dark frame; plus a bar along the bottom whose length follows `phase` (0..1).
  */
 export function drawOverlay(
   base: VideoFrame | undefined,
@@ -29,9 +29,11 @@ export function drawOverlay(
   height: number,
   phase: number,
   dim = 0.35,
+  format: PixelFormat = "rgb24",
 ): Uint8Array {
+  if (format === "yuv420p") return drawOverlayYuv(base, width, height, phase, dim);
   const out = new Uint8Array(width * height * 3);
-  if (base && base.width === width && base.height === height) {
+  if (base && base.width === width && base.height === height && formatOf(base) === "rgb24") {
     const f = Math.round(Math.max(0, Math.min(1, dim)) * 256);
     const src = base.data;
     for (let i = 0; i < out.length; i++) out[i] = ((src[i] as number) * f) >> 8;
@@ -45,6 +47,38 @@ export function drawOverlay(
     const row = y * width * 3;
     for (let x = 0; x < barW; x++) out.fill(220, row + x * 3, row + x * 3 + 3);
   }
+  return out;
+}
+
+/** {@link drawOverlay} for yuv420p: luma dimmed towards black (16), chroma towards grey (128). */
+function drawOverlayYuv(
+  base: VideoFrame | undefined,
+  width: number,
+  height: number,
+  phase: number,
+  dim: number,
+): Uint8Array {
+  const out = new Uint8Array(frameByteLength("yuv420p", width, height));
+  const luma = width * height;
+  if (base && base.width === width && base.height === height && formatOf(base) === "yuv420p") {
+    const f = Math.round(Math.max(0, Math.min(1, dim)) * 256);
+    const src = base.data;
+    for (let i = 0; i < luma; i++) out[i] = 16 + ((((src[i] as number) - 16) * f) >> 8);
+    for (let i = luma; i < out.length; i++) out[i] = 128 + ((((src[i] as number) - 128) * f) >> 8);
+  } else {
+    out.fill(37, 0, luma); // RGB 24 grey in limited range
+    out.fill(128, luma);
+  }
+  const barH = Math.max(2, Math.round(height / 64));
+  const barW = Math.round(width * (((phase % 1) + 1) % 1));
+  for (let y = Math.max(0, height - 2 * barH); y < height - barH; y++)
+    out.fill(205, y * width, y * width + barW);
+  const cw = Math.ceil(width / 2);
+  const ch = Math.ceil(height / 2);
+  // Neutral chroma under the bar, so it is white whatever the dimmed frame's colour.
+  for (let y = Math.max(0, height - 2 * barH) >> 1; y < (height - barH + 1) >> 1 && y < ch; y++)
+    for (const plane of [luma, luma + cw * ch])
+      out.fill(128, plane + y * cw, plane + y * cw + ((barW + 1) >> 1));
   return out;
 }
 
@@ -88,7 +122,8 @@ export class OverlayController {
     const phase = (this.#now() / 2000) % 1;
     const width = this.#last?.width ?? input.width;
     const height = this.#last?.height ?? input.height;
-    const data = drawOverlay(this.#last, width, height, phase, this.#dim);
-    return { data, width, height, pts: input.pts, timeBase: input.timeBase };
+    const format = formatOf(this.#last ?? input);
+    const data = drawOverlay(this.#last, width, height, phase, this.#dim, format);
+    return { data, width, height, pts: input.pts, timeBase: input.timeBase, format };
   }
 }

@@ -6,7 +6,7 @@
  */
 
 import { SegmentByteQueue } from "./byte-queue.ts";
-import type { AudioFrame, VideoFrame } from "./frames.ts";
+import type { AudioFrame, PixelFormat, VideoFrame } from "./frames.ts";
 import { decodeInput } from "./input.ts";
 import { MediaOutput } from "./output.ts";
 
@@ -106,14 +106,16 @@ export interface DecodedMedia {
 }
 
 /**
- * Decodes MPEG-TS segments (joined as one stream) into RGB24 frames of `width`×`height` (cover-crop)
- * and s16 audio, without a frame-rate cap unless `maxFramerate` is given.
+ * Decodes MPEG-TS segments (joined as one stream) into frames of `width`×`height` (cover-crop; RGB24
+ * unless `pixelFormat` says otherwise) and s16 audio, without a frame-rate cap unless `maxFramerate`
+ * is given.
  */
 export async function decodeSegments(
   segments: readonly Uint8Array[],
   width: number,
   height: number,
   maxFramerate = 0,
+  pixelFormat: PixelFormat = "rgb24",
 ): Promise<DecodedMedia> {
   const queue = new SegmentByteQueue(Number.POSITIVE_INFINITY);
   for (const s of segments) queue.pushSegment(s);
@@ -121,6 +123,7 @@ export async function decodeSegments(
   const out: DecodedMedia = { video: [], audio: [], streams: { video: false, audio: false } };
   await decodeInput({
     queue,
+    pixelFormat,
     size: () => ({ width, height }),
     maxFramerate: () => maxFramerate,
     onVideo: (f) => void out.video.push(f),

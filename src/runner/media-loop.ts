@@ -8,6 +8,9 @@
  *   {@link AUDIO_QUEUE_LIMIT} chunks (pytrickle's 1200) and is never skipped otherwise. Publishing
  *   is awaited per segment, so a slow output channel slows encoding, which fills the video queue,
  *   which drops frames: memory stays bounded.
+ * - Pixel format: frames reach `video` in the pipeline's `pixelFormat` (RGB24 by default; yuv420p
+ *   skips the colour conversions: decoded frames of the target size are copied out as they are and
+ *   yuv420p frames of the output size go to the encoder as they are).
  * - Handler results: a frame is published; `undefined` passes the input through; `WITHHELD`
  *   publishes nothing and lets the loading overlay take over after its timeout; a throw is counted,
  *   reported as an `error` event (rate-limited), and the input passes through.
@@ -25,6 +28,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { SegmentByteQueue } from "../media/byte-queue.ts";
 import { DEFAULT_MAX_FRAMERATE, FpsMeter } from "../media/fps.ts";
 import { DropOldestQueue } from "../media/frame-queue.ts";
+import { blackFrameData, formatOf, frameByteLength, PIXEL_FORMATS } from "../media/frames.ts";
 import { decodeInput } from "../media/input.ts";
 import { MediaOutput, type SegmentStream } from "../media/output.ts";
 import { OverlayController } from "../media/overlay.ts";
@@ -131,7 +135,8 @@ function isVideoFrame(v: unknown): v is VideoFrame {
     Number.isInteger(f.height) &&
     f.width > 0 &&
     f.height > 0 &&
-    f.data.length === f.width * f.height * 3 &&
+    PIXEL_FORMATS.includes(formatOf(f)) &&
+    f.data.length === frameByteLength(formatOf(f), f.width, f.height) &&
     typeof f.pts === "number" &&
     typeof f.timeBase === "object"
   );
@@ -290,6 +295,11 @@ export class MediaLoop {
     };
   }
 
+  /** The pixel format the pipeline asked for. */
+  #pixelFormat() {
+    return this.#opts.pipeline.pixelFormat ?? "rgb24";
+  }
+
   #maxFps(): number {
     return Math.min(60, num(this.#opts.ctx.params.max_framerate, DEFAULT_MAX_FRAMERATE));
   }
@@ -371,6 +381,7 @@ export class MediaLoop {
       try {
         await decodeInput({
           queue: this.#queue,
+          pixelFormat: this.#pixelFormat(),
           size: () => this.#size(),
           maxFramerate: () => this.#maxFps(),
           onVideoDecoded: () => this.#meters.videoIn.tick(),
@@ -421,12 +432,14 @@ export class MediaLoop {
       const elapsed = (performance.now() - t0) / 1000;
       this.stats.videoIn++;
       this.#meters.videoIn.tick();
+      const format = this.#pixelFormat();
       this.stats.videoDropped += this.#video.push({
-        data: new Uint8Array(width * height * 3),
+        data: blackFrameData(format, width, height),
         width,
         height,
         pts: Math.round(elapsed * 90000),
         timeBase: { num: 1, den: 90000 },
+        format,
       }).length;
       n++;
       const wait = Math.max(0, (n / fps - elapsed) * 1000);
@@ -496,7 +509,7 @@ export class MediaLoop {
           this.#handlerError(
             "video",
             new TypeError(
-              "the video handler returned something that is not an RGB24 VideoFrame; passing the input",
+              "the video handler returned something that is not a VideoFrame (data must be width × height in its format: rgb24 or yuv420p); passing the input",
             ),
           );
           result = undefined;

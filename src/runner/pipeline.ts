@@ -4,14 +4,14 @@
  * {@link defineLivePipeline} (a real-time stream session with control, events and data channels).
  *
  * Live media (src/media): a stream with `subscribe_url` is decoded into {@link VideoFrame}s
- * (RGB24, cover-scaled and center-cropped to the `width`×`height` params, capped at
- * `max_framerate`) and {@link AudioFrame}s (s16 PCM) handed to `video`/`audio`; with `publish_url`
+ * (in the pipeline's `pixelFormat`, RGB24 by default, cover-scaled and center-cropped to the
+ * `width`×`height` params, capped at `max_framerate`) and {@link AudioFrame}s (s16 PCM) handed to `video`/`audio`; with `publish_url`
  * their results are encoded (H.264 + Opus, MPEG-TS) and published.
  */
 
-import type { AudioFrame, VideoFrame } from "../media/frames.ts";
+import { type AudioFrame, PIXEL_FORMATS, type PixelFormat, type VideoFrame } from "../media/frames.ts";
 
-export type { AudioFrame, TimeBase, VideoFrame } from "../media/frames.ts";
+export type { AudioFrame, PixelFormat, TimeBase, VideoFrame } from "../media/frames.ts";
 
 /**
  * A `video` handler's explicit "no output for this frame" (pytrickle's
@@ -189,12 +189,22 @@ export interface LivePipeline {
   readonly warmup?: (ctx: StreamContext) => void | Promise<void>;
   /** Loading overlay settings (default: enabled, 1.5 s). */
   readonly overlay?: LiveOverlayOptions;
+  /**
+   * Pixel format of the frames `video` receives: `rgb24` (packed RGB, the default with a `video`
+   * handler) or `yuv420p` (planar, as decoded: no colour conversion on either side, the fastest
+   * path; the default without a `video` handler, whose frames pass through untouched). A handler
+   * may return frames in either format (a frame's `format` says which).
+   */
+  readonly pixelFormat: PixelFormat;
   /** True when the pipeline processes media (has a `video` or `audio` handler). */
   readonly handlesMedia: boolean;
 }
 
 /** Definition accepted by {@link defineLivePipeline}. */
-export type LivePipelineDefinition = Omit<LivePipeline, "kind" | "handlesMedia" | "name"> & { name?: string };
+export type LivePipelineDefinition = Omit<LivePipeline, "kind" | "handlesMedia" | "name" | "pixelFormat"> & {
+  name?: string;
+  pixelFormat?: PixelFormat;
+};
 
 /** Declares a live pipeline. Validates the definition eagerly (throws `TypeError`). */
 export function defineLivePipeline(def: LivePipelineDefinition): LivePipeline {
@@ -204,10 +214,15 @@ export function defineLivePipeline(def: LivePipelineDefinition): LivePipeline {
       throw new TypeError(`${key} must be a function`);
   }
   const name = def.name === undefined ? "byoc" : checkName(def.name);
+  if (def.pixelFormat !== undefined && !PIXEL_FORMATS.includes(def.pixelFormat))
+    throw new TypeError(
+      `pixelFormat must be one of ${PIXEL_FORMATS.join(", ")}, got ${JSON.stringify(def.pixelFormat)}`,
+    );
   return Object.freeze({
     ...def,
     kind: "live" as const,
     name,
+    pixelFormat: def.pixelFormat ?? (def.video === undefined ? "yuv420p" : "rgb24"),
     handlesMedia: def.video !== undefined || def.audio !== undefined,
   });
 }
