@@ -5,7 +5,8 @@
  * up while it lives, and carries the user's calls. The user holds no key and gets answers; the
  * orchestrator's balance for the gateway's address on the session grows with the top-ups; after the
  * user stops the session the gateway pays nothing more and the orchestrator released it; the winning
- * tickets are the gateway's (or the signer's) and are redeemed on chain. A session whose calls stop is
+ * tickets are the gateway's (or the signer's) and are redeemed on chain. A fixed-priced single-shot
+ * runner is paid once per call through the gateway. A session whose calls stop is
  * stopped by the gateway after its idle timeout, and its payments end too.
  */
 import assert from "node:assert/strict";
@@ -24,6 +25,8 @@ import { until } from "../until.ts";
 const EV = 10n ** 15n;
 /** Wei per second: the 10 s paid upfront are one ticket, each 1 s top-up one more. */
 const PRICE = 10n ** 14n;
+/** Wei per single-shot call of the fixed-priced runner: one ticket. */
+const FIXED_PRICE = 5n * 10n ** 14n;
 const TOKEN = "runner-gateway-token-0123456789";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -47,30 +50,27 @@ test("a priced live runner through the gateway on the devnet: paid reservation, 
       liveRunners: {},
     }),
   );
-  const RUNNER = {
-    runner_url: runner.url,
-    app: "paid/echo",
-    capacity: 4,
-    price_info: { price: Number(PRICE), currency: "wei", unit: "seconds" },
+  /** Registers a runner and keeps it heartbeating (its TTL is 20 s), as the SDKs do. */
+  const register = async (runnerId: string, extra: Record<string, unknown>) => {
+    const body = { runner_url: runner.url, capacity: 4, runner_id: runnerId, ...extra };
+    const reg = await postJson(`${orch.url}/runners/heartbeat`, body, { authorization: "s" });
+    assert.equal(reg.status, 200, reg.text);
+    const secret = (reg.json() as { heartbeat_secret: string }).heartbeat_secret;
+    const beat = setInterval(
+      () => void postJson(`${orch.url}/runners/heartbeat`, body, { authorization: secret }).catch(() => {}),
+      2000,
+    );
+    net.defer(() => clearInterval(beat));
   };
-  const reg = await postJson(
-    `${orch.url}/runners/heartbeat`,
-    { ...RUNNER, runner_id: "paid" },
-    { authorization: "s" },
-  );
-  assert.equal(reg.status, 200, reg.text);
-  // The runner keeps heartbeating (its TTL is 20 s), as the SDKs do.
-  const body = reg.json() as { heartbeat_secret: string };
-  const beat = setInterval(
-    () =>
-      void postJson(
-        `${orch.url}/runners/heartbeat`,
-        { ...RUNNER, runner_id: "paid" },
-        { authorization: body.heartbeat_secret },
-      ).catch(() => {}),
-    2000,
-  );
-  net.defer(() => clearInterval(beat));
+  await register("paid", {
+    app: "paid/echo",
+    price_info: { price: Number(PRICE), currency: "wei", unit: "seconds" },
+  });
+  await register("once-fixed", {
+    app: "paid/once",
+    mode: "single-shot",
+    price_info: { price: Number(FIXED_PRICE), currency: "wei", unit: "fixed" },
+  });
   const sessions = () => orch.runners?.registry.get("paid")?.sessions.size ?? 0;
 
   const gwChain = await net.gatewayPayments({ maxTicketEV: 10n * EV, maxTotalEV: 1000n * EV });
@@ -122,6 +122,25 @@ test("a priced live runner through the gateway on the devnet: paid reservation, 
     await sleep(2500);
     assert.equal(onchain.gate.totals.tickets, after, "no payment after the stop");
     assert.equal((await fetch(`${s.app_url}/echo`)).status, 404, "the session is gone at the gateway");
+  });
+
+  await t.test("a fixed-priced single-shot runner through the gateway: each call paid once", async () => {
+    await until(
+      "the gateway to list the single-shot runner",
+      async () => (await (await fetch(`${gw.url}/discovery`)).text()).includes('"paid/once"'),
+      15_000,
+    );
+    const before = onchain.gate.totals.tickets;
+    const a = await postJson(`${gw.url}/apps/paid%2Fonce/app/echo?n=1`, { one: 1 });
+    assert.equal(a.status, 200, a.text);
+    const got = a.json() as { path: string; query: string; body: string; session_id: string };
+    assert.deepEqual([got.path, got.query, got.body], ["/echo", "?n=1", '{"one":1}']);
+    assert.equal(onchain.gate.totals.tickets, before + 1, "one ticket for the call");
+    const left = onchain.gate.balance(gwChain.address, got.session_id);
+    assert.ok(left.cmp(0n) >= 0 && left.cmp(EV) < 0, `charged the fixed price once: ${left.toFixed(0)} left`);
+    const b = await postJson(`${gw.url}/apps/paid%2Fonce/app/echo`, {});
+    assert.equal(b.status, 200, b.text);
+    assert.equal(onchain.gate.totals.tickets, before + 2, "the next call is paid again");
   });
 
   await t.test("the same through our remote signer: the signer's address is credited", async () => {
