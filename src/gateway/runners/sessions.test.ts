@@ -146,3 +146,27 @@ test("a paid session ends: stop tells the orchestrator and the payer; the id is 
   assert.deepEqual(p.ended, ["m1"]);
   assert.equal(session.ended.signal.aborted, true, "its proxied connections are cut");
 });
+
+test("close ends every session at its orchestrator and refuses new ones", async () => {
+  const answer = JSON.stringify({
+    session_id: "o1",
+    app_url: "https://o1/apps/r/session/o1/app",
+    control_url: "https://o1/apps/r/session/o1",
+  });
+  const { client, calls } = http((url) =>
+    url.endsWith("/stop") ? { status: 204, body: "" } : { status: 200, body: answer },
+  );
+  const s = new RunnerSessions({
+    http: client,
+    runners: directory([runner("https://o1", { priceInfo: undefined, capacityAvailable: 3 })]),
+    payers: undefined,
+    log: silentLogger(),
+  });
+  const a = await s.reserve("a/pp");
+  const b = await s.reserve("a/pp");
+  assert.notEqual(a.id, b.id);
+  await s.close();
+  assert.equal(calls.filter((c) => c.url.endsWith("/stop")).length, 2);
+  assert.deepEqual([a.endedBy, b.endedBy], ["closed", "closed"]);
+  await assert.rejects(s.reserve("a/pp"), (e: TributaryError) => e.code === "GATEWAY_CLOSING");
+});

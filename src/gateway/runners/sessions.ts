@@ -51,6 +51,8 @@ export const DEFAULT_RUNNER_UPFRONT_SECONDS = 10;
 export const DEFAULT_MAX_RUNNER_SESSIONS = 256;
 /** Time allowed for an orchestrator's reservation or stop answer, ms. */
 const CONTROL_TIMEOUT_MS = 10_000;
+/** Time allowed for a stop answer while the gateway closes, ms. */
+const CLOSE_STOP_TIMEOUT_MS = 2_000;
 
 /** Headers a user cannot send on to a runner through the gateway: payment and session headers are the gateway's and the orchestrator's. */
 export const GATEWAY_OWNED_HEADERS: ReadonlySet<string> = new Set([
@@ -403,7 +405,8 @@ export class RunnerSessions implements AsyncDisposable {
       const res = await this.#o.http.send(`${s.controlUrl}/stop`, {
         method: "POST",
         headers: { "content-length": "0" },
-        headersTimeoutMs: CONTROL_TIMEOUT_MS,
+        // At close the gateway does not wait long on an orchestrator that does not answer.
+        headersTimeoutMs: why === "closed" ? CLOSE_STOP_TIMEOUT_MS : CONTROL_TIMEOUT_MS,
       });
       res.resume();
     } catch (err) {
