@@ -228,6 +228,8 @@ function onFrames(socket: Duplex, onText: (text: string) => void): void {
 /** A connected WebSocket client: send text, receive the next text. */
 export interface WsClient {
   status: number;
+  /** The answer's body when the upgrade was refused (a 402 challenge, an error envelope). */
+  body: string;
   send(text: string): void;
   next(): Promise<string>;
   /** Resolves when the connection closed (either side). */
@@ -236,10 +238,10 @@ export interface WsClient {
 }
 
 /**
- * Opens a WebSocket over HTTP or HTTPS (HTTP/1.1 upgrade, self-signed certificates accepted); resolves
- * with the status when it was refused.
+ * Opens a WebSocket over HTTP or HTTPS (HTTP/1.1 upgrade, self-signed certificates accepted), with
+ * `headers` added (payment headers); resolves with the status and body when it was refused.
  */
-export function wsConnect(url: string): Promise<WsClient> {
+export function wsConnect(url: string, headers: Record<string, string> = {}): Promise<WsClient> {
   const u = new URL(url);
   const request = u.protocol === "https:" ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
@@ -247,6 +249,7 @@ export function wsConnect(url: string): Promise<WsClient> {
       rejectUnauthorized: false,
       agent: false,
       headers: {
+        ...headers,
         connection: "Upgrade",
         upgrade: "websocket",
         "sec-websocket-version": "13",
@@ -265,6 +268,7 @@ export function wsConnect(url: string): Promise<WsClient> {
       socket.on("error", () => {});
       resolve({
         status: res.statusCode ?? 0,
+        body: "",
         closed,
         send: (t) => socket.write(frame(t, true)),
         next: () => {
@@ -275,14 +279,18 @@ export function wsConnect(url: string): Promise<WsClient> {
       });
     });
     req.on("response", (res) => {
-      res.resume();
-      resolve({
-        status: res.statusCode ?? 0,
-        closed: Promise.resolve(),
-        send() {},
-        next: () => Promise.reject(new Error("refused")),
-        close() {},
-      });
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          body: Buffer.concat(chunks).toString(),
+          closed: Promise.resolve(),
+          send() {},
+          next: () => Promise.reject(new Error("refused")),
+          close() {},
+        }),
+      );
     });
     req.on("error", reject);
     req.end();

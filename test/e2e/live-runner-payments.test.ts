@@ -4,7 +4,8 @@
  * challenge (`payment_params` = OrchestratorInfo with ticket params for `Livepeer-Payer-Address`, an
  * auth token whose session id is `manifest_id`), the paid reservation (`Livepeer-Payment` +
  * `Livepeer-Segment`), the top-up at `…/payment`, the per-period meter, and the release when the
- * credit stops covering a period.
+ * credit stops covering a period; single-shot calls, HTTP and WebSocket, paid per call the same way.
+ * Payments are made with the conformance kit's {@link runnerPayment}.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -18,20 +19,18 @@ import { PaymentGate, type RunningOrchestrator, startOrchestrator } from "../../
 import { Balances } from "../../src/payments/balances.ts";
 import { Rat } from "../../src/payments/rational.ts";
 import { Sender } from "../../src/payments/sender.ts";
-import { signPayload } from "../../src/payments/signature.ts";
 import { ticketEV } from "../../src/payments/ticket.ts";
 import { OrchestratorInfoSchema, PaymentResultSchema } from "../../src/protocol/gen/lp_rpc_pb.ts";
+import { ticketParamsFromWire } from "../../src/protocol/payment-header.ts";
 import {
-  encodePaymentHeader,
-  priceInfoFromWire,
-  ticketParamsFromWire,
-} from "../../src/protocol/payment-header.ts";
-import {
-  EMPTY_SEGMENT_HASH,
-  encodeSegmentHeader,
-  segCredsSigningBytes,
-} from "../../src/protocol/segment-header.ts";
-import { call, postJson, startTinyRunner, type TinyRunner } from "../conformance/live-runner-kit.ts";
+  call,
+  postJson,
+  type RunnerChallenge,
+  runnerPayment,
+  startTinyRunner,
+  type TinyRunner,
+  wsConnect,
+} from "../conformance/live-runner-kit.ts";
 import { until } from "../until.ts";
 import { inMemoryRecipient, senders, time } from "./orchestrator-helpers.ts";
 
@@ -78,38 +77,9 @@ describe("paid live runner sessions", () => {
   /** One ticket session per challenge, so nonces go on. */
   const sessions = new Map<string, string>();
 
-  /** The payment and segment headers for `tickets` tickets under a challenge. */
-  async function pay(
-    challenge: { payment_params: string; manifest_id: string },
-    tickets: number,
-    manifest?: string,
-  ) {
-    const info = fromBinary(OrchestratorInfoSchema, Buffer.from(challenge.payment_params, "base64"));
-    let session = sessions.get(challenge.payment_params);
-    if (session === undefined) {
-      session = sender.startSession(ticketParamsFromWire(info.ticketParams!));
-      sessions.set(challenge.payment_params, session);
-    }
-    const payment = encodePaymentHeader(
-      await sender.createPayment(session, tickets, priceInfoFromWire(info.priceInfo!)),
-    );
-    const manifestId = manifest ?? challenge.manifest_id;
-    const sig = await signPayload(payer, segCredsSigningBytes(manifestId, 0n, EMPTY_SEGMENT_HASH));
-    const token = info.authToken!;
-    const segment = encodeSegmentHeader({
-      manifestId,
-      seq: 0n,
-      hash: EMPTY_SEGMENT_HASH,
-      sig,
-      durationMs: 0,
-      authToken: {
-        token: `0x${Buffer.from(token.token).toString("hex")}`,
-        sessionId: token.sessionId,
-        expiration: token.expiration,
-      },
-    });
-    return { "livepeer-payment": payment, "livepeer-segment": segment };
-  }
+  /** The payment and segment headers for `tickets` tickets under a challenge (the kit's mechanism). */
+  const pay = (challenge: RunnerChallenge, tickets: number, manifest?: string) =>
+    runnerPayment(sender, payer, sessions, challenge, tickets, manifest);
 
   test("registration needs a wei price; discovery advertises it", async () => {
     const body = { runner_url: runner.url, app: "paid/echo", runner_id: "usd" };
@@ -262,5 +232,58 @@ describe("paid live runner sessions", () => {
     });
     assert.equal(topUp.status, 409, topUp.text);
     assert.equal(topUp.json().error.code, "FIXED_PRICE_SESSION");
+  });
+
+  test("a single-shot WebSocket is paid like a call: 402 on the socket, the paid upgrade metered while open, closed when the credit runs out", async () => {
+    const r = await postJson(
+      o("/runners/heartbeat"),
+      {
+        runner_url: runner.url,
+        app: "paid/ws",
+        runner_id: "wsonce",
+        mode: "single-shot",
+        price_info: { price: PRICE, currency: "wei", unit: "seconds" },
+      },
+      { authorization: "s" },
+    );
+    assert.equal(r.status, 200, r.text);
+    const url = o("/apps/wsonce/app/ws");
+    const used = async () =>
+      (await call(o("/discovery"))).json()[0].runners.find((x: { app: string }) => x.app === "paid/ws")
+        .capacity_used;
+
+    const anonymous = await wsConnect(url);
+    assert.equal(anonymous.status, 402, "no upgrade without payment");
+    assert.equal(JSON.parse(anonymous.body).error.code, "PAYMENT_REQUIRED");
+    const asPayer = { "livepeer-payer-address": payer.address };
+    const unpaid = await wsConnect(url, asPayer);
+    assert.equal(unpaid.status, 402, unpaid.body);
+    const challenge = JSON.parse(unpaid.body);
+    const info = fromBinary(OrchestratorInfoSchema, Buffer.from(challenge.payment_params, "base64"));
+    assert.equal(info.authToken?.sessionId, challenge.manifest_id);
+    assert.equal(info.priceInfo?.pricePerUnit, BigInt(PRICE));
+    assert.equal(await used(), 0, "a challenge reserves nothing");
+
+    const forged = await wsConnect(url, { ...asPayer, ...(await pay(challenge, 2, "another-manifest")) });
+    assert.equal(forged.status, 403, forged.body);
+
+    // Two tickets pay two 1 s periods; the third is not covered.
+    const ws = await wsConnect(url, { ...asPayer, ...(await pay(challenge, 2)) });
+    assert.equal(ws.status, 101, ws.body);
+    ws.send("hi");
+    assert.equal(await ws.next(), `echo:hi:${challenge.manifest_id}`, "the call's session is the manifest");
+    assert.equal(await used(), 1, "the open socket holds the runner's capacity");
+    const opened = Date.now();
+    await Promise.race([
+      ws.closed,
+      new Promise((_, reject) => setTimeout(() => reject(new Error("socket still open")), 8000).unref()),
+    ]);
+    assert.ok(Date.now() - opened >= 1500, "served while its credit lasted");
+    const left = gate.balance(payer.address, challenge.manifest_id);
+    assert.ok(
+      left.cmp(Rat.of(BigInt(PRICE))) < 0 && left.cmp(Rat.ZERO) >= 0,
+      `charged every period it was open: ${left.toFixed(3)} left`,
+    );
+    await until("the call's capacity given back", async () => (await used()) === 0, 3000);
   });
 });

@@ -12,15 +12,17 @@
  * | `POST /apps/{id}/session/{sid}/stop` | 204 (also for a session already gone); 404 no runner |
  * | `POST /apps/{id}/session/{sid}/payment` | protobuf `PaymentResult`; 403 manifest ≠ session; 404 no session; 501 offchain |
  * | `ANY /apps/{id}/session/{sid}/app/{path…}` | the runner's answer (runners/proxy.ts); 404; 502 |
- * | `ANY /apps/{id}/app/{path…}` | single-shot: a session for this one request; 400 not single-shot; 503; 502 |
+ * | `ANY /apps/{id}/app/{path…}` | single-shot: a session for this one request (HTTP or a WebSocket upgrade); 400 not single-shot; 402 challenge on a paid node; 503; 502 |
  * | `/runner/{id}/session/{sid}/channels`, `…/proxy`, `…/stop` | the runner callbacks: live-runner-callbacks.ts |
  * | `ANY {--live-runner-proxy-url}/{path…}` | the generated proxy's target (before the router, {@link tryGeneratedProxy}); for a single-shot runner with `proxy: true` the proxy id is its route and the call is its `/apps/{route}/app/{path…}` (discovery gives that URL) |
  *
  * Runner callbacks need `Livepeer-Session-Token` (401 otherwise). On a paid node sessions and
  * single-shot calls are paid (runners/payments.ts): a 402 challenge, then the call with
  * `Livepeer-Payment`/`Livepeer-Segment`, charged once (`fixed`) or metered while it runs; a
- * `fixed` session takes no top-up (409). Single-shot WebSocket calls answer 501 `NOT_IMPLEMENTED`
- * there, so nothing is served unpaid.
+ * `fixed` session takes no top-up (409). A single-shot WebSocket upgrade is paid the same way, as
+ * go-livepeer does (one handler for both): the 402 challenge is answered on the raw socket, the
+ * upgrade with the payment headers is relayed and metered while the socket is open, and the first
+ * period its credit cannot cover releases the call's session, which closes both sockets.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
@@ -42,7 +44,14 @@ import {
   runnerChallenge,
   takeRunnerPayment,
 } from "../runners/payments.ts";
-import { proxyHttp, proxyUpgrade, refuseUpgrade, type SessionHeaders, targetUrl } from "../runners/proxy.ts";
+import {
+  answerUpgrade,
+  proxyHttp,
+  proxyUpgrade,
+  refuseUpgrade,
+  type SessionHeaders,
+  targetUrl,
+} from "../runners/proxy.ts";
 import type { Runner, RunnerSession } from "../runners/registry.ts";
 import {
   hostOf,
@@ -54,16 +63,6 @@ import {
   underRunners,
 } from "../runners/routing.ts";
 import type { LiveRunners } from "../runners/service.ts";
-
-/** Single-shot WebSocket calls are not charged: refused on a paid node rather than free. */
-function refuseUnpaid(ctx: OrchestratorContext): void {
-  if (ctx.gate !== undefined)
-    throw new TributaryError(
-      "NOT_IMPLEMENTED",
-      "paid single-shot WebSocket calls are not implemented; use a persistent session on a paid node",
-      { status: 501 },
-    );
-}
 
 /**
  * `GET /discovery`. On a paid node each price is quoted now (wei per charged unit, USD through the
@@ -143,8 +142,9 @@ export const apps = underRunners(async ({ ctx, runners, rest, parts }, req, res)
     if (method !== "POST") notFound();
     if (registry.ready(route).advert.mode === "single-shot")
       throw new BadRequestError("only persistent runners have sessions: call /apps/{id}/app/… instead");
-    const { runner, session } = await reserveSession(ctx, runners, req, res, route);
-    if (session === undefined) return; // the 402 challenge was answered
+    const reserved = await reserveSession(ctx, runners, req, route);
+    if (reserved.challenge !== undefined) return sendJson(res, 402, reserved.challenge);
+    const { runner, session } = reserved;
     requestLog(ctx).info({ runner_id: runner.id, session_id: session.id }, "live runner session reserved");
     const base = `${runners.serviceUri}/apps/${encodeURIComponent(runner.route)}/session/${session.id}`;
     // `proxy: true`: the session's app URL is a generated proxy to the runner's URL.
@@ -204,8 +204,9 @@ export const apps = underRunners(async ({ ctx, runners, rest, parts }, req, res)
     const runner = registry.ready(route);
     if (runner.advert.mode !== "single-shot") throw new BadRequestError("runner is not single-shot");
     // Paid like a session: the 402 challenge, then this call with the payment (runners/payments.ts).
-    const { session } = await reserveSession(ctx, runners, req, res, route);
-    if (session === undefined) return;
+    const reserved = await reserveSession(ctx, runners, req, route);
+    if (reserved.challenge !== undefined) return sendJson(res, 402, reserved.challenge);
+    const { session } = reserved;
     res.on("close", () => registry.release(runner, session.id));
     const target = targetUrl(runner.advert.runnerUrl, parts.slice(2).join("/"), queryOf(req.url));
     return proxyHttp(req, res, target, sessionHeaders(runners, runner, session, ctx), session.ended.signal);
@@ -213,18 +214,25 @@ export const apps = underRunners(async ({ ctx, runners, rest, parts }, req, res)
   notFound();
 });
 
+/** The 402 answer of a paid reservation without payment: go-livepeer's challenge plus the top-up URL. */
+type RunnerChallengeAnswer = Awaited<ReturnType<typeof runnerChallenge>> & { payment_url: string };
+
+/** A reservation: the session, or on a paid node without payment the challenge to answer with 402. */
+type Reservation =
+  | { runner: Runner; session: RunnerSession; challenge?: undefined }
+  | { runner: Runner; session?: undefined; challenge: RunnerChallengeAnswer };
+
 /**
- * Reserves a session (persistent, or a single-shot call's): free offchain or for an unpriced runner;
- * on a paid node a priced runner first answers the 402 challenge (then `session` is undefined), then
- * takes the payment and charges the session (runners/payments.ts).
+ * Reserves a session (persistent, or a single-shot call's, HTTP or WebSocket): free offchain or for
+ * an unpriced runner; on a paid node a priced runner first gets the 402 challenge (returned, for the
+ * caller to answer), then takes the payment and charges the session (runners/payments.ts).
  */
 async function reserveSession(
   ctx: OrchestratorContext,
   runners: LiveRunners,
   req: NodeRequest,
-  res: NodeResponse,
   route: string,
-): Promise<{ runner: Runner; session: RunnerSession | undefined }> {
+): Promise<Reservation> {
   const { registry } = runners;
   const gate = ctx.gate;
   const runner = registry.ready(route);
@@ -235,8 +243,7 @@ async function reserveSession(
     const challenge = await runnerChallenge(ctx, header(req.headers, PAYER_ADDRESS_HEADER), quoted);
     // go-livepeer names the top-up endpoint too (livepeer-gateway's client requires it).
     const paymentUrl = `${runners.serviceUri}/apps/${encodeURIComponent(runner.route)}/session/${challenge.manifest_id}/payment`;
-    sendJson(res, 402, { ...challenge, payment_url: paymentUrl });
-    return { runner, session: undefined };
+    return { runner, challenge: { ...challenge, payment_url: paymentUrl } };
   }
   const { sender, manifestId, paymentValue } = await takeRunnerPayment(ctx, req);
   const reserved = registry.reserve(route, manifestId);
@@ -299,10 +306,19 @@ interface UpgradeTarget {
   headers: SessionHeaders;
   ended: AbortSignal;
   done?: () => void;
+  /** A paid single-shot upgrade without payment: answer 402 with this instead. */
+  challenge?: undefined;
 }
 
-/** Where an upgrade request goes; throws 404/400/503 as the HTTP routes do. */
-function upgradeTarget(ctx: OrchestratorContext, runners: LiveRunners, req: IncomingMessage): UpgradeTarget {
+/**
+ * Where an upgrade request goes, or the 402 challenge of a paid single-shot one; throws
+ * 404/400/402/403/503 as the HTTP routes do.
+ */
+async function upgradeTarget(
+  ctx: OrchestratorContext,
+  runners: LiveRunners,
+  req: IncomingMessage,
+): Promise<UpgradeTarget | { challenge: RunnerChallengeAnswer }> {
   const { registry } = runners;
   const path = pathOf(req.url);
   const query = queryOf(req.url);
@@ -331,8 +347,9 @@ function upgradeTarget(ctx: OrchestratorContext, runners: LiveRunners, req: Inco
   if (parts[1] === "app") {
     const runner = registry.ready(route);
     if (runner.advert.mode !== "single-shot") throw new BadRequestError("runner is not single-shot");
-    refuseUnpaid(ctx);
-    const { session } = registry.reserve(route);
+    const reserved = await reserveSession(ctx, runners, req, route);
+    if (reserved.challenge !== undefined) return { challenge: reserved.challenge };
+    const { session } = reserved;
     return {
       target: targetUrl(runner.advert.runnerUrl, parts.slice(2).join("/"), query),
       headers: sessionHeaders(runners, runner, session),
@@ -355,13 +372,16 @@ export function liveRunnerUpgrade(
     refuseUpgrade(socket, 404, "no upgrade here");
     return;
   }
-  let t: UpgradeTarget;
-  try {
-    t = upgradeTarget(ctx, runners, req);
-  } catch (err) {
-    const e = err instanceof TributaryError ? err : undefined;
-    refuseUpgrade(socket, e?.status ?? 500, e?.message ?? "internal error", e?.code ?? "INTERNAL");
-    return;
-  }
-  proxyUpgrade(req, socket, head, t.target, t.headers, t.ended, t.done);
+  socket.on("error", () => {}); // a client gone while the target is looked up
+  upgradeTarget(ctx, runners, req).then(
+    (t) => {
+      if (socket.destroyed) return t.challenge === undefined ? t.done?.() : undefined;
+      if (t.challenge !== undefined) return answerUpgrade(socket, 402, t.challenge);
+      proxyUpgrade(req, socket, head, t.target, t.headers, t.ended, t.done);
+    },
+    (err: unknown) => {
+      const e = err instanceof TributaryError ? err : undefined;
+      refuseUpgrade(socket, e?.status ?? 500, e?.message ?? "internal error", e?.code ?? "INTERNAL");
+    },
+  );
 }

@@ -23,8 +23,9 @@
  *    answers a protobuf `PaymentResult{info}` with fresh ticket params.
  *
  * A single-shot call is paid the same way (its retry carries the payment and is served); a `fixed`
- * session's top-up is refused (409 `FIXED_PRICE_SESSION`, routes/live-runners.ts). Not done: paid
- * single-shot WebSocket calls (501).
+ * session's top-up is refused (409 `FIXED_PRICE_SESSION`, routes/live-runners.ts); a single-shot
+ * WebSocket upgrade too (its 402 on the raw socket; metered while the socket is open, which is
+ * closed when the session is released).
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import type { Address } from "viem";

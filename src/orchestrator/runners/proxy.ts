@@ -165,7 +165,12 @@ export function proxyHttp(
 
 /** Writes a plain HTTP/1.1 JSON error answer on a raw socket and closes it. */
 export function refuseUpgrade(socket: Duplex, status: number, message: string, code = "NOT_FOUND"): void {
-  const body = JSON.stringify({ error: { code, message } });
+  answerUpgrade(socket, status, { error: { code, message } });
+}
+
+/** Writes a plain HTTP/1.1 JSON answer (`json`) on a raw socket instead of the upgrade, and closes it. */
+export function answerUpgrade(socket: Duplex, status: number, json: unknown): void {
+  const body = JSON.stringify(json);
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\ncontent-type: application/json\r\n` +
       `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
