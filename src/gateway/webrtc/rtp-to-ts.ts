@@ -7,9 +7,10 @@
  * Audio and video share the TS clock (90 kHz, starting at 0 with the first video keyframe). Their
  * RTP clocks have unrelated random origins, so the first Opus packet is placed where the video
  * stands when it arrives (the last video PTS plus the wall time since that frame arrived); later
- * packets follow from their RTP timestamps (48 kHz). Audio is carried when some arrived before the
- * stream's first keyframe (the first PMT declares it, so the runner's demuxer opens it); audio that
- * starts later waits for the next segment, whose PMT declares it.
+ * packets follow from their RTP timestamps (48 kHz). The PMT declares Opus from the first segment
+ * when the session negotiated audio (`expectAudio`), so the runner's demuxer opens the stream even if
+ * the first Opus packet comes after the first keyframe; otherwise from the segment after the first
+ * Opus packet arrived.
  */
 import { H264RtpPayload, type RtpPacket } from "werift";
 import { type AccessUnit, OPUS_TO_90K, TsWriter } from "./ts.ts";
@@ -72,6 +73,8 @@ export interface RtpToTsOptions {
   requestKeyframe: () => void;
   segmentMs?: number;
   now?: () => number;
+  /** The publisher negotiated audio: declare Opus from the first segment. */
+  expectAudio?: boolean;
 }
 
 /** RTP in, MPEG-TS segments out (see the module comment). */
@@ -97,6 +100,7 @@ export class RtpToTs {
 
   constructor(opts: RtpToTsOptions) {
     this.#opts = opts;
+    this.#audioSeen = opts.expectAudio === true;
   }
 
   #now(): number {

@@ -263,6 +263,30 @@ test("RtpToTs: Opus RTP goes into the segments, declared in the PMT, on the vide
   );
 });
 
+test("RtpToTs with expectAudio: the first segment's PMT declares Opus even when video comes first", () => {
+  let now = 0;
+  const segments: Buffer[] = [];
+  const m = new RtpToTs({
+    onSegment: (s) => segments.push(s),
+    requestKeyframe: () => {},
+    now: () => now,
+    expectAudio: true,
+  });
+  const pk = new H264Packetizer({ payloadType: 96, inputFormat: "annexb" });
+  for (const p of pk.packetize(au(true, 300, 1), 0)) m.push(p);
+  now = 30;
+  m.pushOpus(opusRtp(1, 5000));
+  m.close();
+  assert.equal(segments.length, 1);
+  const r = new TsReader();
+  const units = [...r.push(segments[0] as Buffer), ...r.flush()];
+  assert.ok(r.hasOpus);
+  assert.deepEqual(units.map((u) => [u.kind, u.pts]).sort(), [
+    ["opus", 30 * 90],
+    ["video", 0],
+  ]);
+});
+
 test("RtpToTs without audio: the PMT declares no Opus stream", () => {
   const segments: Buffer[] = [];
   const m = new RtpToTs({ onSegment: (s) => segments.push(s), requestKeyframe: () => {} });

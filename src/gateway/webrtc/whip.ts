@@ -147,6 +147,7 @@ function attach(ctx: LiveContext, s: LiveStream, p: Publisher, silentMs: number)
       });
     },
     requestKeyframe: () => pli?.(),
+    expectAudio: pc.getTransceivers().some((t) => t.kind === "audio" && t.currentDirection !== "inactive"),
   });
   const onTrack = (track: MediaStreamTrack): void => {
     if (track.kind === "audio") {
