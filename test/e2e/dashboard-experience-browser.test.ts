@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { chromium } from "playwright-core";
 import textReverse from "../../examples/text-reverse/pipeline.ts";
+import { type ExplorerView, startExplorer } from "../../src/gateway/explorer/index.ts";
 import type { ExperienceView } from "../../src/gateway/history/index.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/index.ts";
 import { type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
@@ -152,6 +153,31 @@ describe("dashboard: what the gateway experienced, kept across a restart", () =>
       );
       await b.close();
     }
+  });
+
+  test("the explorer asks each orchestrator for its BYOC free slots: the 4 it says, not 1", async () => {
+    await using explorer = await startExplorer({
+      port: 0,
+      orchestrators: orchs.map((o) => o.url),
+      intervalMs: 60_000,
+      probeTimeoutMs: 3_000,
+    });
+    await explorer.source.refresh();
+    const view = (await (await fetch(`${explorer.url}/dashboard/api/explorer`)).json()) as ExplorerView;
+    const rev = view.capabilities.find((c) => c.key === "byoc/text-reverse");
+    // Registered with capacity 4 on each of the two; neither advertises a BYOC capacity in its info.
+    assert.deepEqual(
+      [rev?.capacity, rev?.capacityUnknown, rev?.free, rev?.freeMeasured],
+      [0, 2, 8, 2],
+      JSON.stringify(rev),
+    );
+    assert.deepEqual(
+      rev?.providers.map((p) => [p.free, p.freeMeasured, p.capacityUnknown]),
+      [
+        [4, true, true],
+        [4, true, true],
+      ],
+    );
   });
 });
 

@@ -64,6 +64,8 @@ export interface DashboardOffer {
   capacityInUse: number;
   /** It advertises no capacity for this (unknown, not 1 as selection assumes). */
   capacityUnknown?: true;
+  /** Free slots it answered when asked (BYOC: its `/process/token`'s `available_capacity`). */
+  freeMeasured?: number;
   runnerVersion: string;
   price?: DashboardPrice;
 }

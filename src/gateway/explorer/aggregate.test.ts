@@ -336,6 +336,31 @@ describe("explorer aggregation", () => {
     assert.equal(v.capabilities.find((c) => c.key === "text-to-image/sd")?.capacityUnknown, 0);
   });
 
+  test("BYOC free slots measured by asking (its /process/token) count where capacity is unknown", () => {
+    const i = info([]);
+    for (const name of ["echo", "upper"])
+      i.capabilitiesPrices.push({
+        $typeName: "net.PriceInfo",
+        capability: CAPABILITY.BYOC,
+        constraint: name,
+        pricePerUnit: 1n,
+        pixelsPerUnit: 1n,
+      });
+    // The orchestrator said 4 free slots of echo; upper was not answered (unknown, not 0).
+    const v = aggregate([{ url: "https://o:1", probe: ok(i), byocFree: { echo: 4 } }], { now: 1 });
+    const o = v.orchestrators[0];
+    assert.deepEqual([o?.capacity, o?.free, o?.capacityUnknown, o?.freeMeasured], [0, 4, true, true]);
+    const echo = v.capabilities.find((c) => c.key === "byoc/echo");
+    assert.deepEqual([echo?.capacity, echo?.free, echo?.capacityUnknown, echo?.freeMeasured], [0, 4, 1, 1]);
+    assert.deepEqual([echo?.providers[0]?.free, echo?.providers[0]?.freeMeasured], [4, true]);
+    const upper = v.capabilities.find((c) => c.key === "byoc/upper");
+    assert.deepEqual(
+      [upper?.free, upper?.freeMeasured, upper?.providers[0]?.freeMeasured],
+      [0, 0, undefined],
+    );
+    assert.equal(v.totals.free, 4);
+  });
+
   test("with a USD/ETH price every comparable price is also in dollars; without, none is", () => {
     const v = aggregate(facts(), { now: 1, usdPerEth: 2000 });
     assert.equal(v.usdPerEth, 2000);

@@ -70,6 +70,8 @@ export interface OrchestratorFacts {
   runners?: DashboardRunner[];
   /** Probes answered and failed so far (a capacity refusal is neither). */
   calls?: { successes: number; failures: number };
+  /** Free slots per BYOC capability name, as its `/process/token` answered (`available_capacity`). */
+  byocFree?: Readonly<Record<string, number>>;
 }
 
 /** State of an orchestrator in the explorer. */
@@ -137,8 +139,10 @@ export interface ExplorerOrchestrator {
   /** Sum of its offers' known capacities ({@link orchestratorCapacity}). */
   capacity: number;
   free: number;
-  /** Some offer advertises no capacity: `capacity` and `free` count only the others. */
+  /** Some offer advertises no capacity: `capacity` counts only the others. */
   capacityUnknown?: boolean;
+  /** `free` includes slots measured by asking (BYOC `/process/token`) for offers of unknown capacity. */
+  freeMeasured?: boolean;
   hardware: ExplorerHardware[];
   runners: DashboardRunner[];
 }
@@ -151,8 +155,10 @@ export interface ExplorerProvider {
   warm: boolean;
   capacity: number;
   free: number;
-  /** It advertises no capacity for this: `capacity` and `free` are 0 and mean unknown. */
+  /** It advertises no capacity for this: `capacity` is 0 and means unknown. */
   capacityUnknown?: true;
+  /** `free` was measured by asking it (BYOC `/process/token`); else, with unknown capacity, 0 means unknown. */
+  freeMeasured?: true;
   price?: ComparablePrice;
   gpus: string[];
   latencyMs?: number;
@@ -180,6 +186,8 @@ export interface ExplorerCapability {
   free: number;
   /** Reachable providers that advertise no capacity for it (not counted in `capacity`). */
   capacityUnknown: number;
+  /** Of those, the ones whose free slots were measured (counted in `free`). */
+  freeMeasured: number;
   /** Lowest and highest price among reachable providers, in the comparable unit. */
   priceMin?: ComparablePrice;
   priceMax?: ComparablePrice;
@@ -310,7 +318,12 @@ export function orchestratorView(
   const offers = info
     ? offersOf(info).map((o) => {
         const cp = comparablePrice(o, usdPerEth);
-        return { ...o, ...(cp && { comparablePrice: cp }) };
+        const measured = o.pipeline === "byoc" && f.byocFree ? f.byocFree[o.modelId] : undefined;
+        return {
+          ...o,
+          ...(cp && { comparablePrice: cp }),
+          ...(measured !== undefined && { freeMeasured: Math.max(0, measured) }),
+        };
       })
     : [];
   const { capacity, inUse, unknown } = orchestratorCapacity(offers);
@@ -326,7 +339,10 @@ export function orchestratorView(
     state = "busy";
     reason = "every advertised slot is in use";
   } else state = "ok";
-  const free = state === "busy" ? 0 : capacity - inUse;
+  // Offers of unknown capacity add the free slots measured by asking, if any.
+  const measured = offers.filter((o) => o.capacityUnknown && o.freeMeasured !== undefined);
+  const free =
+    state === "busy" ? 0 : capacity - inUse + measured.reduce((n, o) => n + (o.freeMeasured ?? 0), 0);
   const c = f.chain;
   return {
     url: f.url,
@@ -351,6 +367,7 @@ export function orchestratorView(
     capacity,
     free,
     ...(unknown && { capacityUnknown: true }),
+    ...(measured.length > 0 && { freeMeasured: true }),
     hardware: hardwareOf(info),
     runners: f.runners ?? [],
   };
@@ -410,6 +427,7 @@ export function capabilityView(
         capacity: 0,
         free: 0,
         capacityUnknown: 0,
+        freeMeasured: 0,
         providers: [],
       };
       byKey.set(key, c);
@@ -420,7 +438,8 @@ export function capabilityView(
     const reachable = isReachable(o.state);
     for (const offer of o.offers) {
       const c = entry(offer.key, offer.pipeline === "byoc" ? "byoc" : "ai", offer.pipeline, offer.modelId);
-      const free = o.state === "busy" ? 0 : Math.max(0, offer.capacity - offer.capacityInUse);
+      const measured = offer.capacityUnknown ? offer.freeMeasured : undefined;
+      const free = o.state === "busy" ? 0 : (measured ?? Math.max(0, offer.capacity - offer.capacityInUse));
       const gpus = o.hardware
         .filter((h) => h.pipeline === offer.pipeline && h.modelId === offer.modelId)
         .flatMap((h) => h.gpus.map((g) => g.name));
@@ -432,6 +451,7 @@ export function capabilityView(
         capacity: offer.capacity,
         free,
         ...(offer.capacityUnknown && { capacityUnknown: true as const }),
+        ...(measured !== undefined && { freeMeasured: true as const }),
         ...(offer.comparablePrice && { price: offer.comparablePrice }),
         gpus,
         ...(o.latencyMs !== undefined && { latencyMs: o.latencyMs }),
@@ -440,8 +460,10 @@ export function capabilityView(
       if (reachable) {
         if (offer.warm) c.warm++;
         else c.cold++;
-        if (offer.capacityUnknown) c.capacityUnknown++;
-        else c.capacity += offer.capacity;
+        if (offer.capacityUnknown) {
+          c.capacityUnknown++;
+          if (measured !== undefined) c.freeMeasured++;
+        } else c.capacity += offer.capacity;
         c.free += free;
       }
     }

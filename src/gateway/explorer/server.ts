@@ -15,11 +15,13 @@ import type { EthUsdSource } from "../../chain/price-feed.ts";
 import { errorBody, NotFoundError } from "../../node/errors.ts";
 import { sendJson } from "../../node/http/send.ts";
 import type { Logger } from "../../node/logger.ts";
+import { signPayload } from "../../payments/signature.ts";
+import { encodeJobSenderHeader } from "../../protocol/job-header.ts";
 import { createDashboard } from "../dashboard/server.ts";
 import { createGrpcOrchestratorClient } from "../discovery/grpc-client.ts";
 import { OFFCHAIN_CREDENTIALS, signRequestCredentials } from "../discovery/request.ts";
 import { RunnerDirectory } from "../discovery/runners.ts";
-import { createOrchestratorHttp } from "../orch-http.ts";
+import { createOrchestratorHttp, readText } from "../orch-http.ts";
 import { answerNetworkCapabilities } from "../routes/network-capabilities.ts";
 import { readActiveSet } from "./active-set.ts";
 import { createExplorerSource, EXPLORER_PROBE_TIMEOUT_MS, type ExplorerSource } from "./source.ts";
@@ -59,9 +61,14 @@ export async function startExplorer(options: ExplorerOptions): Promise<RunningEx
   const log = options.logger;
   const grpc = createGrpcOrchestratorClient();
   const http = createOrchestratorHttp();
-  const credentials = options.chain
-    ? await signRequestCredentials(privateKeyToAccount(generatePrivateKey()))
-    : OFFCHAIN_CREDENTIALS;
+  const account = options.chain ? privateKeyToAccount(generatePrivateKey()) : undefined;
+  const credentials = account ? await signRequestCredentials(account) : OFFCHAIN_CREDENTIALS;
+  // BYOC free slots are asked as this sender (`Livepeer-Eth-Address`); offchain as the zero address.
+  const sender = encodeJobSenderHeader(
+    account
+      ? { addr: account.address, sig: await signPayload(account, account.address) }
+      : { addr: `0x${"0".repeat(40)}`, sig: "" },
+  );
   const chain = options.chain;
   const usd =
     options.priceFeed &&
@@ -92,6 +99,23 @@ export async function startExplorer(options: ExplorerOptions): Promise<RunningEx
     }),
     fetchInfo: grpc.getOrchestrator,
     credentials,
+    byocFree: async (orchestrator, capability, signal) => {
+      const res = await http.send(`${orchestrator}/process/token`, {
+        method: "GET",
+        headers: {
+          "livepeer-eth-address": sender,
+          "livepeer-capability": capability,
+        },
+        headersTimeoutMs: options.probeTimeoutMs ?? EXPLORER_PROBE_TIMEOUT_MS,
+        signal,
+      });
+      const text = await readText(res, 256 * 1024);
+      if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
+      // go-livepeer leaves the field out at 0.
+      const n = (JSON.parse(text) as { available_capacity?: unknown }).available_capacity ?? 0;
+      if (typeof n !== "number") throw new Error("available_capacity is not a number");
+      return n;
+    },
     runners,
     ...(options.intervalMs !== undefined && { intervalMs: options.intervalMs }),
     ...(options.probeTimeoutMs !== undefined && { probeTimeoutMs: options.probeTimeoutMs }),

@@ -35,6 +35,8 @@ import {
 export const EXPLORER_INTERVAL_MS = 15_000;
 /** Default deadline of one probe, ms. */
 export const EXPLORER_PROBE_TIMEOUT_MS = 5_000;
+/** BYOC capabilities asked for their free slots per orchestrator and round, at most. */
+export const MAX_BYOC_FREE_PROBES = 16;
 
 /** Options of {@link createExplorerSource}. */
 export interface ExplorerSourceOptions {
@@ -54,6 +56,12 @@ export interface ExplorerSourceOptions {
   /** Samples kept per orchestrator for the page's sparklines; default 60. */
   historySize?: number;
   now?: () => number;
+  /**
+   * Free slots of one BYOC capability on an orchestrator, asked after each answered probe for each
+   * BYOC capability it lists (at most {@link MAX_BYOC_FREE_PROBES}); e.g. its `/process/token`'s
+   * `available_capacity`. A throw leaves that capability's free slots unknown.
+   */
+  byocFree?: (orchestrator: string, capability: string, signal: AbortSignal) => Promise<number>;
   /** The current USD per ETH for prices in dollars; undefined (or a throw) when unknown or stale. */
   usdPerEth?: () => number | undefined;
   /** Called when the chain read fails (the previous active set is kept). */
@@ -151,6 +159,7 @@ export function createExplorerSource(options: ExplorerSourceOptions): ExplorerSo
       t.consecutiveFailures = 0;
       t.lastSuccessAt = at;
       f.probe = { ok: true, at, latencyMs, info };
+      if (options.byocFree) f.byocFree = await byocFreeOf(f.url, info, options.byocFree);
     } catch (err) {
       if (abort.signal.aborted) return;
       const e = err as Error & { grpcCode?: string };
@@ -169,6 +178,32 @@ export function createExplorerSource(options: ExplorerSourceOptions): ExplorerSo
         t.recentFailures.length = Math.min(t.recentFailures.length, 5);
       }
     }
+  };
+
+  const byocFreeOf = async (
+    url: string,
+    info: OrchestratorInfo,
+    ask: NonNullable<ExplorerSourceOptions["byocFree"]>,
+  ): Promise<Record<string, number>> => {
+    const names = [
+      ...new Set(
+        info.capabilitiesPrices
+          .filter((p) => p.capability === 37 && p.constraint !== "")
+          .map((p) => p.constraint),
+      ),
+    ].slice(0, MAX_BYOC_FREE_PROBES);
+    const free: Record<string, number> = {};
+    await Promise.all(
+      names.map(async (name) => {
+        try {
+          const n = await ask(url, name, AbortSignal.any([abort.signal, AbortSignal.timeout(timeoutMs)]));
+          if (Number.isInteger(n) && n >= 0) free[name] = n;
+        } catch {
+          // Unknown: the page says so rather than guessing.
+        }
+      }),
+    );
+    return free;
   };
 
   const measure = async () => {

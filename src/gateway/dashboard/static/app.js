@@ -668,8 +668,9 @@ const XSET_COLUMNS = [
   { label: "Latency", sort: (o) => o.latencyMs },
 ];
 
-function freeText(free, capacity, unknown) {
-  if (unknown && capacity === 0) return "unknown";
+/** Free / capacity; with capacity unknown, the free slots when they were measured by asking. */
+function freeText(free, capacity, unknown, measured) {
+  if (unknown && capacity === 0) return measured ? `${free} free / capacity unknown` : "unknown";
   return `${free} / ${capacity}${unknown ? " + unknown" : ""}`;
 }
 
@@ -692,7 +693,7 @@ function renderExplorer(view) {
         c.kind,
         cell({ class: "num warm-count" }, c.warm),
         cell({ class: "num cold-count" }, c.cold),
-        cell({ class: "num" }, freeText(c.free, c.capacity, c.capacityUnknown > 0)),
+        cell({ class: "num" }, freeText(c.free, c.capacity, c.capacityUnknown > 0, c.freeMeasured > 0)),
         priceRange(c),
         cell(
           { class: "num" },
@@ -715,7 +716,13 @@ function renderExplorer(view) {
               filterLink(p.address || p.url, { orchestrator: p.address || p.url }, "xset-title", {
                 class: "url",
               }),
-              p.capacityUnknown ? el("span", { class: "muted" }, " capacity unknown") : null,
+              p.capacityUnknown
+                ? el(
+                    "span",
+                    { class: "muted" },
+                    p.freeMeasured ? ` ${p.free} free, capacity unknown` : " capacity unknown",
+                  )
+                : null,
             ),
           ),
         ),
@@ -756,7 +763,7 @@ function renderExplorer(view) {
           o.rewardCutPercent === undefined ? "–" : `${o.rewardCutPercent}% / ${o.feeSharePercent}%`,
         ),
         cell({ class: "num" }, o.activationRound === undefined ? "–" : `round ${o.activationRound}`),
-        cell({ class: "num" }, freeText(o.free, o.capacity, o.capacityUnknown)),
+        cell({ class: "num" }, freeText(o.free, o.capacity, o.capacityUnknown, o.freeMeasured)),
         o.offers.length + o.runners.length === 0
           ? el("span", { class: "muted" }, "–")
           : el(
