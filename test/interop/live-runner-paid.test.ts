@@ -11,6 +11,7 @@
  *   `remoteSigner` = the same signer, pays the runner session it reserves and carries the client's
  *   JSON and SSE calls; `stop_runner_session` at the gateway's control URL ends it.
  *
+ * Both ways also call a fixed-priced single-shot runner, paid once per call (`fixed`).
  * The orchestrator credits the signer's address on each session; every winner is the signer's and
  * is redeemed on chain; the deposit paid exactly the redeemed face values.
  */
@@ -38,6 +39,8 @@ const missing = `no interop virtualenv at ${python}: run \`node scripts/interop-
 const EV = 10n ** 15n;
 /** Wei per second: the signer's first 10 s are one ticket. */
 const PRICE = 10n ** 14n;
+/** Wei per call of the fixed-priced single-shot runner: one ticket. */
+const FIXED_PRICE = 5n * 10n ** 14n;
 const TOKEN = "interop-runner-token-0123456789";
 
 async function py(args: string[]): Promise<PeerResult> {
@@ -86,30 +89,27 @@ test("livepeer-gateway 1.0.0 calls a priced runner paid through tributary signer
       liveRunners: {},
     }),
   );
-  const RUNNER = {
-    runner_url: runner.url,
-    app: "paid/echo",
-    capacity: 4,
-    price_info: { price: Number(PRICE), currency: "wei", unit: "seconds" },
+  /** Registers a runner and keeps it heartbeating (its TTL is 20 s), as the SDKs do. */
+  const register = async (runnerId: string, extra: Record<string, unknown>) => {
+    const body = { runner_url: runner.url, capacity: 4, runner_id: runnerId, ...extra };
+    const reg = await postJson(`${orch.url}/runners/heartbeat`, body, { authorization: "s" });
+    assert.equal(reg.status, 200, reg.text);
+    const secret = (reg.json() as { heartbeat_secret: string }).heartbeat_secret;
+    const beat = setInterval(
+      () => void postJson(`${orch.url}/runners/heartbeat`, body, { authorization: secret }).catch(() => {}),
+      2000,
+    );
+    net.defer(() => clearInterval(beat));
   };
-  const reg = await postJson(
-    `${orch.url}/runners/heartbeat`,
-    { ...RUNNER, runner_id: "paid" },
-    { authorization: "s" },
-  );
-  assert.equal(reg.status, 200, reg.text);
-  // The runner keeps heartbeating (its TTL is 20 s), as the SDKs do.
-  const body = reg.json() as { heartbeat_secret: string };
-  const beat = setInterval(
-    () =>
-      void postJson(
-        `${orch.url}/runners/heartbeat`,
-        { ...RUNNER, runner_id: "paid" },
-        { authorization: body.heartbeat_secret },
-      ).catch(() => {}),
-    2000,
-  );
-  net.defer(() => clearInterval(beat));
+  await register("paid", {
+    app: "paid/echo",
+    price_info: { price: Number(PRICE), currency: "wei", unit: "seconds" },
+  });
+  await register("once", {
+    app: "paid/once",
+    mode: "single-shot",
+    price_info: { price: Number(FIXED_PRICE), currency: "wei", unit: "fixed" },
+  });
   const sessions = () => orch.runners?.registry.get("paid")?.sessions.size ?? 0;
   const signer = net.use(
     await startSigner({
@@ -126,10 +126,11 @@ test("livepeer-gateway 1.0.0 calls a priced runner paid through tributary signer
     }),
   );
   const payer = signer.address as Address;
-  const livePayments = async (): Promise<number> => {
+  /** The signer's payments of one type. */
+  const payments = async (type: string): Promise<number> => {
     const m = signer.context.metrics.registry.getSingleMetric("tributary_signer_payments_total");
     return ((await m?.get())?.values ?? [])
-      .filter((v) => v.labels.type === "live")
+      .filter((v) => v.labels.type === type)
       .reduce((sum, v) => sum + v.value, 0);
   };
 
@@ -156,11 +157,15 @@ test("livepeer-gateway 1.0.0 calls a priced runner paid through tributary signer
   assert.equal((later.data as Record<string, string>).session_id, sid, "still paid 7 s later");
   assert.equal(later.released, false);
   only(d, "stopped");
+  const once = only(d, "single_shot");
+  const onceData = once.data as Record<string, string>;
+  assert.deepEqual([onceData.path, onceData.route], ["/echo", "once"]);
+  assert.equal(await payments("fixed"), 1, "the single-shot call was paid once through the signer");
   assert.equal(d.code, 0, d.stderr.slice(-3000));
   assert.ok(onchain.gate.balance(payer, sid).cmp(0n) > 0, "the signer's address is credited on the session");
   // The signer's first payment covers 10 s, about all of it charged by the time of the payment
   // loop's first 3 s cycle: that cycle pays a ticket at the challenge's payment_url.
-  assert.ok((await livePayments()) >= 2, "the reservation and at least one top-up went through the signer");
+  assert.ok((await payments("live")) >= 2, "the reservation and at least one top-up went through the signer");
   assert.ok(onchain.gate.totals.tickets >= 2, `${onchain.gate.totals.tickets} tickets credited`);
   await until("the orchestrator released the stopped session", async () => sessions() === 0, 5000);
 
@@ -196,6 +201,9 @@ test("livepeer-gateway 1.0.0 calls a priced runner paid through tributary signer
   assert.deepEqual(sse.data, [{ n: 0 }, { n: 1 }, { n: 2 }]);
   assert.equal((only(g, "called_later").data as Record<string, string>).session_id, orchSid);
   only(g, "stopped");
+  const gOnce = only(g, "single_shot").data as Record<string, string>;
+  assert.deepEqual([gOnce.path, gOnce.route], ["/echo", "once"], "a single-shot call the gateway paid");
+  assert.equal(await payments("fixed"), 2, "through the same signer, type fixed");
   assert.equal(g.code, 0, g.stderr.slice(-3000));
   assert.ok(onchain.gate.totals.tickets > ticketsBefore, "the gateway's signer paid tickets");
   assert.ok(onchain.gate.balance(payer, orchSid).cmp(0n) > 0, "credited to the signer's address");

@@ -6,13 +6,15 @@
     `reserve_session(orchestrators=…, app=…, signer_url=…)` against the orchestrator: the 402
     challenge is paid through the remote signer (`/generate-live-payment`), the session's payment
     loop tops it up every 3 s at the challenge's `payment_url`; `call_runner` on the app URL; N
-    seconds of the session; `aclose()` (stop).
+    seconds of the session; `aclose()` (stop); then `call_runner(runner=…, signer_url=…)` on the
+    fixed-priced single-shot runner `{org}/once` (paid once, type `fixed`).
 
   runner_paid_client.py gateway --gw http://HOST:PORT --app APP --seconds N
 
     The client holds no key and no signer: `call_runner` POSTs `{gw}/apps/{app}/session` (the
     gateway pays the runner through its own remote signer), `call_runner` on the gateway's app URL
-    (JSON, then SSE with stream=True), N seconds, then `stop_runner_session`.
+    (JSON, then SSE with stream=True), N seconds, then `stop_runner_session`; then a call of the
+    fixed-priced single-shot runner `{org}/once` through the gateway (which pays it).
 
 Output: JSON lines on stdout (test/interop/peers.ts); logs on stderr.
 """
@@ -43,6 +45,20 @@ async def direct(orch: str, app: str, signer: str, token: str, seconds: float) -
     emit(event="called_later", data=again.data, released=session.released)
     await session.aclose()
     emit(event="stopped")
+    # A fixed-priced single-shot runner, paid per call through the signer (type "fixed").
+    from livepeer_gateway.discovery import discover_orchestrator_runners
+    from livepeer_gateway.selection import _runner_candidates_from_discovery
+
+    entries = await discover_orchestrator_runners(orch, app=f"{app.split('/')[0]}/once")
+    once = _runner_candidates_from_discovery(entries)[0]
+    single = await call_runner(
+        f"{once.url}/echo",
+        runner=once,
+        payload={"q": "once"},
+        signer_url=signer,
+        signer_headers={"Authorization": f"Bearer {token}"},
+    )
+    emit(event="single_shot", data=single.data, session_id=single.session_id)
 
 
 async def gateway(gw: str, app: str, seconds: float) -> None:
@@ -70,6 +86,9 @@ async def gateway(gw: str, app: str, seconds: float) -> None:
     emit(event="called_later", data=again.data)
     await stop_runner_session(session)
     emit(event="stopped")
+    once = f"{gw}/apps/{urllib.parse.quote(app.split('/')[0] + '/once', safe='')}/app/echo"
+    single = await call_runner(once, payload={"q": "once through the gateway"})
+    emit(event="single_shot", data=single.data)
 
 
 def main() -> None:
