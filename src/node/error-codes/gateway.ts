@@ -102,7 +102,8 @@ export const GATEWAY_ERROR_CODES = {
   },
   GATEWAY_CLOSING: {
     status: 503,
-    meaning: "The gateway is shutting down and reserves no new live runner session; retry on another gateway or after its restart.",
+    meaning:
+      "The gateway is shutting down and reserves no new live runner session; retry on another gateway or after its restart.",
     components: ["gateway"],
   },
   ORCHESTRATORS_BUSY: {
