@@ -8,7 +8,8 @@
  * `ICE_ETAG_MISMATCH` when `If-Match` names another entity-tag than the session's (the `ETag` of
  * the 201); 422 `ICE_RESTART_UNSUPPORTED` for an ICE restart (`If-Match: *`, or a fragment with
  * new ICE credentials: this gateway supports trickle only, and the RFC asks for 422 then); 422
- * `BAD_SDPFRAG` for a fragment whose candidates or media sections cannot be used. A PATCH
+ * `BAD_SDPFRAG` for a fragment whose candidates or media sections cannot be used, or that would
+ * bring the session over {@link MAX_TRICKLED_CANDIDATES}. A PATCH
  * without `If-Match` is accepted (clients that trickle without reading the ETag still work).
  */
 import { randomUUID } from "node:crypto";
@@ -22,17 +23,24 @@ import { readBody } from "../read-body.ts";
 export const TRICKLE_ICE_TYPE = "application/trickle-ice-sdpfrag";
 /** Largest sdpfrag a PATCH may send. */
 export const SDPFRAG_BODY_LIMIT = 16 * 1024;
+/**
+ * Most candidates one session takes by PATCH: a browser gathers a handful (host, srflx, relay per
+ * interface); each added candidate is a pair the gateway sends connectivity checks to.
+ */
+export const MAX_TRICKLED_CANDIDATES = 32;
 
 /** A session PATCH can reach: its peer connection and entity-tag. */
 export interface IceSession {
   pc: RTCPeerConnection;
   /** The session's `ETag` (quoted, as the header carries it). */
   etag: string;
+  /** Candidates added by PATCH so far. */
+  trickled: number;
 }
 
 /** A new session around `pc` with a fresh entity-tag. */
 export function iceSession(pc: RTCPeerConnection): IceSession {
-  return { pc, etag: `"${randomUUID()}"` };
+  return { pc, etag: `"${randomUUID()}"`, trickled: 0 };
 }
 
 /** One media section of a fragment: its `a=mid`, its index among the fragment's `m=` lines, its candidates. */
@@ -106,6 +114,9 @@ export async function applySdpFrag(session: IceSession, frag: SdpFrag): Promise<
       { status: 422 },
     );
   const mids = [...(remote ?? "").matchAll(/^a=mid:(.+)$/gm)].map((m) => (m[1] as string).trim());
+  const count = frag.media.reduce((n, m) => n + m.candidates.length, 0);
+  if (session.trickled + count > MAX_TRICKLED_CANDIDATES)
+    throw badFrag(`a session takes at most ${MAX_TRICKLED_CANDIDATES} candidates by PATCH`);
   let added = 0;
   for (const m of frag.media) {
     const mid = m.mid ?? mids[0];
@@ -117,6 +128,7 @@ export async function applySdpFrag(session: IceSession, frag: SdpFrag): Promise<
         throw badFrag(`${candidate.slice(0, 80)}: ${(err as Error).message}`);
       }
       added++;
+      session.trickled++;
     }
     if (m.end) await pc.addIceCandidate({ candidate: "", sdpMid: mid }).catch(() => {});
   }

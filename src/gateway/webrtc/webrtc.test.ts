@@ -15,7 +15,7 @@ import { decodeSegments, syntheticSegments } from "../../media/synthetic.ts";
 import { BadRequestError, TributaryError } from "../../node/errors.ts";
 import { parseIceServers } from "./peer.ts";
 import { H264Depacketizer, RtpToTs } from "./rtp-to-ts.ts";
-import { parseSdpFrag } from "./trickle-ice.ts";
+import { applySdpFrag, iceSession, MAX_TRICKLED_CANDIDATES, parseSdpFrag } from "./trickle-ice.ts";
 import {
   type OpusPacket,
   opusControlHeader,
@@ -361,4 +361,36 @@ test("trickle ICE sdpfrag: candidates per mid, end-of-candidates, ICE credential
       JSON.stringify(bad),
     );
   }
+});
+
+test("trickle ICE: a session takes at most MAX_TRICKLED_CANDIDATES candidates by PATCH, counted across PATCHes", async () => {
+  const added: string[] = [];
+  const pc = {
+    remoteDescription: {
+      type: "offer",
+      sdp: "v=0\r\na=ice-ufrag:EsAw\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:0\r\n",
+    },
+    addIceCandidate: async (c: { candidate: string }) => {
+      if (c.candidate !== "") added.push(c.candidate);
+    },
+  };
+  const session = iceSession(pc as unknown as Parameters<typeof iceSession>[0]);
+  const frag = (n: number, from: number) =>
+    parseSdpFrag(
+      Array.from(
+        { length: n },
+        (_, i) => `a=candidate:${from + i} 1 udp 1 192.0.2.1 ${5000 + from + i} typ host`,
+      ).join("\n"),
+    );
+  assert.equal(
+    await applySdpFrag(session, frag(MAX_TRICKLED_CANDIDATES - 1, 0)),
+    MAX_TRICKLED_CANDIDATES - 1,
+  );
+  await assert.rejects(
+    applySdpFrag(session, frag(2, 100)),
+    (e: unknown) => e instanceof TributaryError && e.code === "BAD_SDPFRAG" && e.status === 422,
+  );
+  assert.equal(added.length, MAX_TRICKLED_CANDIDATES - 1, "a refused fragment adds none of its candidates");
+  assert.equal(await applySdpFrag(session, frag(1, 200)), 1);
+  assert.equal(session.trickled, MAX_TRICKLED_CANDIDATES);
 });

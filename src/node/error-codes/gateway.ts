@@ -34,7 +34,7 @@ export const GATEWAY_ERROR_CODES = {
   BAD_SDPFRAG: {
     status: 422,
     meaning:
-      "A trickle ICE PATCH body is not a usable application/trickle-ice-sdpfrag (no candidates, an unknown mid, or a candidate that does not parse); send the fragment RFC 8840 describes.",
+      "A trickle ICE PATCH body is not a usable application/trickle-ice-sdpfrag (no candidates, an unknown mid, a candidate that does not parse, or more than 32 candidates PATCHed into one session); send the fragment RFC 8840 describes.",
     components: ["gateway"],
   },
   NO_DISCOVERY_SOURCE: {
