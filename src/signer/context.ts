@@ -16,8 +16,27 @@ import type { SignerStore, SpendLimits } from "./store.ts";
 export interface DiscoveredOrchestrator {
   /** The URL discovery asked (what clients connect to). */
   address: string;
-  /** `pipeline/model` of every AI model and the name of every BYOC capability it offers. */
+  /**
+   * `pipeline/model` of every AI model and the name of every BYOC capability it offers, and the
+   * `app` of every live runner listed.
+   */
   capabilities: string[];
+  /** Its priced live runners (runners.ts), as its `GET /discovery` listed them; absent when none. */
+  runners?: DiscoveredRunner[];
+}
+
+/** One live runner record of `/discover-orchestrators` (go-livepeer's discovery record). */
+export interface DiscoveredRunner {
+  url: string;
+  gpu?: { id?: string; name?: string; vram_mb?: number };
+  app: string;
+  version?: string;
+  metadata?: string;
+  mode?: "persistent" | "single-shot";
+  capacity: number;
+  capacity_used: number;
+  capacity_available: number;
+  price_info: { price: number | string; currency: "wei"; unit: string };
 }
 
 /** See the module documentation. */

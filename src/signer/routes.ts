@@ -93,7 +93,10 @@ export async function signByocJob(ctx: SignerContext, req: NodeRequest, res: Nod
   });
 }
 
-/** `GET /discover-orchestrators[?caps=pipeline/model…]`: `[{address, score, capabilities}]`. */
+/**
+ * `GET /discover-orchestrators[?caps=pipeline/model…]`: `[{address, score, capabilities, runners?}]`
+ * (`runners`: their priced live runners, runners.ts; a runner's `app` is one of the capabilities).
+ */
 export async function discoverOrchestrators(
   ctx: SignerContext,
   req: NodeRequest,
@@ -118,7 +121,12 @@ export async function discoverOrchestrators(
     );
   const out = list
     .filter((o) => caps.length === 0 || caps.some((c) => o.capabilities.includes(c)))
-    .map((o) => ({ address: o.address, score: 1, capabilities: o.capabilities }));
+    .map((o) => ({
+      address: o.address,
+      score: 1,
+      capabilities: o.capabilities,
+      ...(o.runners !== undefined && o.runners.length > 0 ? { runners: o.runners } : {}),
+    }));
   sendJson(res, 200, out);
 }
 

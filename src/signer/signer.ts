@@ -9,7 +9,7 @@
  * gateway's on-chain assembly (`startGatewayOnchain`: chain facts, deposit checks); offchain there is
  * no Sender and payments answer 503. With `discovery`, the gateway's discovery pool (static list or
  * the chain's pool, asked over gRPC with self-signed certificates accepted) backs
- * `/discover-orchestrators`.
+ * `/discover-orchestrators`, with each orchestrator's priced live runners (runners.ts).
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
@@ -20,11 +20,13 @@ import { listModelOffers } from "../gateway/capabilities.ts";
 import {
   chainSource,
   createGrpcOrchestratorClient,
+  DEFAULT_REFRESH_INTERVAL_MS,
   OrchestratorPool,
   signRequestCredentials,
   staticSource,
 } from "../gateway/discovery/index.ts";
 import { type GatewayOnchain, startGatewayOnchain } from "../gateway/onchain.ts";
+import { createOrchestratorHttp, type OrchestratorHttp, readText } from "../gateway/orch-http.ts";
 import { type DataDirLock, lockDataDir } from "../node/data-dir.ts";
 import { TributaryError } from "../node/errors.ts";
 import { http1ServerOptions, resolveHttpLimits } from "../node/http/limits.ts";
@@ -47,6 +49,12 @@ import {
   signByocJob,
   signOrchestratorInfo,
 } from "./routes.ts";
+import {
+  mergeRunners,
+  RUNNER_DISCOVERY_MAX_BYTES,
+  RUNNER_DISCOVERY_TIMEOUT_MS,
+  RunnerDiscovery,
+} from "./runners.ts";
 import { openSignerStore, type SignerStore } from "./store.ts";
 
 /** Default port of the signer (go-livepeer has none of its own: its signer takes `-httpAddr`). */
@@ -144,6 +152,21 @@ function capabilitiesOf(
   return [...out];
 }
 
+/** An orchestrator's Live Runner `GET /discovery` as JSON (runners.ts limits); rejects on failure. */
+async function getDiscovery(http: OrchestratorHttp, url: string): Promise<unknown> {
+  const res = await http.send(url, {
+    method: "GET",
+    headers: { accept: "application/json" },
+    headersTimeoutMs: RUNNER_DISCOVERY_TIMEOUT_MS,
+    signal: AbortSignal.timeout(RUNNER_DISCOVERY_TIMEOUT_MS),
+  });
+  const text = await readText(res, RUNNER_DISCOVERY_MAX_BYTES + 1);
+  if (res.statusCode !== 200) throw new Error(`GET /discovery answered ${res.statusCode}`);
+  if (Buffer.byteLength(text) > RUNNER_DISCOVERY_MAX_BYTES)
+    throw new Error("GET /discovery answer too large");
+  return JSON.parse(text);
+}
+
 /** Starts the signer; rejects with an actionable error (a held data directory, no auth on a public address, …). */
 export async function startSigner(options: SignerOptions): Promise<RunningSigner> {
   const logger = options.logger ?? silentLogger();
@@ -217,12 +240,21 @@ export async function startSigner(options: SignerOptions): Promise<RunningSigner
     });
     stack.defer(() => pool.close());
     pool.start();
+    const http = createOrchestratorHttp();
+    stack.defer(() => http.close());
+    const runnerDiscovery = new RunnerDiscovery({
+      get: (url) => getDiscovery(http, url),
+      refreshMs: options.discovery.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS,
+    });
     discovery = {
-      list: async (): Promise<DiscoveredOrchestrator[]> =>
-        (await pool.current()).map((d) => ({
+      list: async (): Promise<DiscoveredOrchestrator[]> => {
+        const orchestrators = (await pool.current()).map((d) => ({
           address: d.url,
           capabilities: capabilitiesOf(d.info.capabilities, d.info.capabilitiesPrices),
-        })),
+        }));
+        const answers = await runnerDiscovery.answers(orchestrators.map((o) => o.address));
+        return mergeRunners(orchestrators, answers, options.maxPricePerUnit, logger);
+      },
     };
   }
 

@@ -21,6 +21,7 @@ import { fileURLToPath } from "node:url";
 import { privateKeyToAccount } from "viem/accounts";
 import { PaymentGate, type RunningOrchestrator, startOrchestrator } from "../../src/orchestrator/index.ts";
 import { Balances } from "../../src/payments/balances.ts";
+import { Rat } from "../../src/payments/rational.ts";
 import { Sender } from "../../src/payments/sender.ts";
 import { startSigner } from "../../src/signer/signer.ts";
 import { inMemoryRecipient, senders, time } from "../e2e/orchestrator-helpers.ts";
@@ -311,7 +312,7 @@ describe("Live Runner API (offchain)", () => {
 
   endpoint(
     "GET /discover-orchestrators",
-    "our remote signer lists our orchestrator (not yet its runners: docs/spec/live-runner.md#where-we-differ); 503 with discovery off",
+    "our remote signer lists our orchestrator (an unpriced runner is not listed, as upstream); 503 with discovery off",
     async (got) => {
       const key = `0x${"45".repeat(32)}` as const;
       await using off = await startSigner({
@@ -339,6 +340,7 @@ describe("Live Runner API (offchain)", () => {
       const list = answer.json();
       assert.equal(list.length, 1);
       assert.equal(list[0].address, orch.url);
+      assert.equal(list[0].runners, undefined, "an offchain orchestrator's runners have no price");
     },
   );
 
@@ -812,6 +814,64 @@ describe("Live Runner API (paid node)", () => {
       got(twice, 409);
       assert.equal(twice.json().error.code, "RUNNER_SESSION_EXISTS");
       await call(`${paid.json().control_url}/stop`, { method: "POST" });
+    },
+  );
+
+  endpoint(
+    "GET /discover-orchestrators",
+    "our remote signer merges a priced orchestrator's runners (discovery record fields, app among the capabilities, ?caps= by app); one above --max-price-per-unit is left out",
+    async (got) => {
+      const key = `0x${"46".repeat(32)}` as const;
+      const signerAt = (name: string, maxPricePerUnit?: Rat) =>
+        startSigner({
+          network: "offchain",
+          port: 0,
+          dataDir: join(dir, name),
+          privateKey: key,
+          discovery: { orchAddr: [orch.url] },
+          ...(maxPricePerUnit ? { maxPricePerUnit } : {}),
+        });
+      await using signer = await signerAt("signer-runners");
+      let answer = await call(`${signer.url}/discover-orchestrators?caps=paid/echo`);
+      await until(() => `the signer listed the priced runner (last: ${answer.status} ${answer.text})`, async () => {
+        answer = await call(`${signer.url}/discover-orchestrators?caps=paid/echo`);
+        return answer.status === 200 && answer.json().length === 1;
+      });
+      got(answer, 200);
+      const [entry] = answer.json();
+      assert.equal(entry.address, orch.url);
+      assert.ok(entry.capabilities.includes("paid/echo"));
+      assert.equal(entry.runners.length, 1);
+      const r = entry.runners[0];
+      assert.equal(r.app, "paid/echo");
+      assert.equal(r.url, `${orch.serviceUri}/apps/paid/session`);
+      assert.deepEqual(r.price_info, { price: 1000, currency: "wei", unit: "seconds" });
+      assert.equal(r.capacity, 4);
+      assert.deepEqual(
+        Object.keys(r).filter(
+          (k) =>
+            ![
+              "url",
+              "gpu",
+              "app",
+              "version",
+              "metadata",
+              "mode",
+              "capacity",
+              "capacity_used",
+              "capacity_available",
+              "price_info",
+            ].includes(k),
+        ),
+        [],
+      );
+      await using cheap = await signerAt("signer-cheap", Rat.parse("999"));
+      let capped = await call(`${cheap.url}/discover-orchestrators`);
+      await until("the capped signer answered", async () => {
+        capped = await call(`${cheap.url}/discover-orchestrators`);
+        return capped.status === 200 && capped.json().length === 1;
+      });
+      assert.equal(capped.json()[0].runners, undefined, "1000 wei/s is above a 999 cap");
     },
   );
 

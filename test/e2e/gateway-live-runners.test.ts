@@ -225,6 +225,26 @@ test("the gateway carries a session's traffic: HTTP with query and headers, SSE,
   assert.equal(unknownWs.status, 404);
 });
 
+test("tributary/client's RunnerClient works against the gateway's session URLs unchanged (HTTP, SSE, WebSocket, stop)", async () => {
+  await using client = new RunnerClient();
+  const s = await client.reserve(gw.url, "demo/echo");
+  assert.ok(s.appUrl.startsWith(gw.url));
+  assert.equal(
+    ((await (await s.fetch("/echo", { json: { a: 1 } })).json()) as { body: string }).body,
+    '{"a":1}',
+  );
+  const events: unknown[] = [];
+  for await (const e of s.events("/sse")) events.push(JSON.parse(e.data));
+  assert.deepEqual(events, [{ n: 0 }, { n: 1 }, { n: 2 }]);
+  const ws = await s.websocket("/ws");
+  ws.send("x");
+  const first = await ws.messages().next();
+  assert.match(String(first.value?.text), /^echo:x:/);
+  await ws.close();
+  await s.stop();
+  assert.equal((await fetch(`${s.appUrl}/echo`)).status, 404, "stopped at the gateway");
+});
+
 test("a session with no call in flight for the idle timeout is stopped at the orchestrator; at most maxSessions are held", async () => {
   await using idleGw = await startGateway({
     port: 0,
