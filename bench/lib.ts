@@ -3,7 +3,8 @@
  * percentiles, interleaved latency and throughput loops, and the one result row / table format every
  * benchmark returns to `npm run bench` (bench/run.ts).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import type { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
@@ -51,6 +52,28 @@ export interface BenchOptions {
 }
 
 /** Progress to stderr, the default of {@link BenchOptions.log}. */
+/** Clock ticks per second of `/proc/<pid>/stat` (Linux's USER_HZ, 100 on every common kernel). */
+const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
+
+/**
+ * CPU time (ms, user + system, every thread, plus children it waited for) process `pid` has used so
+ * far, from `/proc/<pid>/stat` (10 ms resolution); NaN where unreadable.
+ */
+export function processCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The fields after the command name (which may hold spaces): utime is the 12th of them.
+    const f = stat
+      .slice(stat.lastIndexOf(")") + 2)
+      .split(" ")
+      .map(Number);
+    return (((f[11] ?? 0) + (f[12] ?? 0) + (f[13] ?? 0) + (f[14] ?? 0)) / CLK_TCK) * 1000;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 export const logToStderr = (line: string): void => void process.stderr.write(`${line}\n`);
 
 /** A markdown table of records (keys of the first record are the columns). */

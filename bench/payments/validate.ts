@@ -3,7 +3,7 @@
  * core, and on the whole machine (signature recoveries in the verify pool's worker threads, 64
  * validations in flight), against go-ethereum's secp256k1 recovery (the dominant cost of
  * go-livepeer's `ReceiveTicket`) measured in the same run by bench/payments/go-ecrecover on one
- * goroutine and on as many goroutines as cores (GOMAXPROCS = cores).
+ * goroutine and on as many goroutines as cores (GOMAXPROCS = cores), in interleaved rounds.
  *
  * Run: node bench/payments/validate.ts [--seconds 2] [--no-go] [--quick]   (`--quick`: 1 s per row)
  * The Go baseline is built once into the tool cache (~/.cache/tributary/bin/go-ecrecover, rebuilt
@@ -19,6 +19,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { useRecoveryPool } from "../../src/payments/ecrecover.ts";
 import {
   checkSig,
   type NonceStore,
@@ -31,7 +32,7 @@ import {
   ticketsOfPayment,
 } from "../../src/payments/index.ts";
 import { startVerifyPool } from "../../src/payments/verify-pool.ts";
-import { type BenchOptions, type BenchResult, CACHE, fmt, logToStderr, met, ratio } from "../lib.ts";
+import { type BenchOptions, type BenchResult, CACHE, fmt, logToStderr, median, met } from "../lib.ts";
 
 /** Accepts every nonce, forgetting them in bulk, so the benchmark can loop over a fixed ticket set. */
 class LoopNonceStore implements NonceStore {
@@ -168,11 +169,13 @@ export async function paymentsBench(
 
   const cores = availableParallelism();
   const bin = opts.noGo ? { skipped: "--no-go" } : goEcrecoverBinary();
-  const goRuns = (): { one: GoRun; all: GoRun } | undefined =>
-    typeof bin === "string" ? { one: runGo(bin, seconds, 1), all: runGo(bin, seconds, cores) } : undefined;
-  const goBefore = goRuns();
-
-  const rows = [
+  const skipped = typeof bin === "string" ? undefined : bin.skipped;
+  const receive = async (i: number) => {
+    const t = tickets[i % tickets.length]!;
+    const r = await recipient.receiveTicket(t, t.sig, params.seed, price);
+    if (r.error) throw r.error;
+  };
+  const context = [
     await measure(seconds, "ticket hash (keccak of 232 bytes)", (i) =>
       ticketHash(tickets[i % tickets.length]!),
     ),
@@ -181,72 +184,65 @@ export async function paymentsBench(
       const r = await checkSig(t.sender, hashes[i % hashes.length]!, t.sig);
       if (!r.valid) throw new Error("bench ticket failed to verify");
     }),
-    await measure(seconds, "Recipient.receiveTicket (full), one core", async (i) => {
-      const t = tickets[i % tickets.length]!;
-      const r = await recipient.receiveTicket(t, t.sig, params.seed, price);
-      if (r.error) throw r.error;
-    }),
   ];
-  // The whole machine: recoveries in the verify pool (one worker per core), 64 validations in flight.
-  const pool = startVerifyPool({ threads: cores });
+
+  // Rounds of Go one goroutine, ours on one core, Go on every core, ours on every core, interleaved
+  // so that a change in the shared machine's load shifts both sides alike; each ratio is the median
+  // of the rounds' ratios.
+  const rounds = opts.quick ? 2 : 3;
+  const per: { goOne: number; one: number; goAll: number; all: number }[] = [];
+  let go: GoRun | undefined;
+  const pool = startVerifyPool({ threads: cores, install: false });
   try {
-    rows.push(
-      await measureConcurrent(
-        seconds,
-        `Recipient.receiveTicket (full), whole machine (verify pool, ${cores} workers, 64 in flight)`,
-        64,
-        async (i) => {
-          const t = tickets[i % tickets.length]!;
-          const r = await recipient.receiveTicket(t, t.sig, params.seed, price);
-          if (r.error) throw r.error;
-        },
-      ),
-    );
+    for (let r = 0; r < rounds; r++) {
+      log(`payments: round ${r + 1}/${rounds}`);
+      const goOne = typeof bin === "string" ? runGo(bin, seconds, 1) : undefined;
+      const one = (await measure(seconds, "one core", receive)).opsPerSecond;
+      const goAll = typeof bin === "string" ? runGo(bin, seconds, cores) : undefined;
+      // The whole machine: recoveries in the verify pool (one worker per core), 64 validations in flight.
+      useRecoveryPool(pool);
+      const all = (await measureConcurrent(seconds, "whole machine", 64, receive)).opsPerSecond;
+      useRecoveryPool(undefined);
+      go = goOne;
+      per.push({
+        goOne: goOne?.opsPerSecond ?? Number.NaN,
+        one,
+        goAll: goAll?.opsPerSecond ?? Number.NaN,
+        all,
+      });
+    }
   } finally {
+    useRecoveryPool(undefined);
     await pool.close();
   }
-
-  // Go measured before AND after our rows (the mean is the baseline), so that a change in the shared
-  // machine's load during the run shifts both sides alike.
-  const goAfter = goRuns();
-  const mean = (f: (r: { one: GoRun; all: GoRun }) => GoRun) =>
-    goBefore && goAfter ? (f(goBefore).opsPerSecond + f(goAfter).opsPerSecond) / 2 : Number.NaN;
-  const goOne = mean((r) => r.one);
-  const goAll = mean((r) => r.all);
-  const skipped = typeof bin === "string" ? undefined : bin.skipped;
-  const version = goAfter
-    ? `go-ethereum ${goAfter.one.goEthereum} crypto.Ecrecover${goAfter.one.cgo ? " (cgo, libsecp256k1)" : " (NO cgo: pure-Go fallback)"}`
+  const med = (f: (x: (typeof per)[number]) => number) => median(per.map(f));
+  const one = med((x) => x.one);
+  const whole = med((x) => x.all);
+  const goOne = med((x) => x.goOne);
+  const goAll = med((x) => x.goAll);
+  const rOne = med((x) => x.one / x.goOne);
+  const rWhole = med((x) => x.all / x.goAll);
+  const rWholeVsOne = med((x) => x.all / x.goOne);
+  const rSig = context[1]!.opsPerSecond / goOne;
+  const version = go
+    ? `go-ethereum ${go.goEthereum} crypto.Ecrecover${go.cgo ? " (cgo, libsecp256k1)" : " (NO cgo: pure-Go fallback)"}`
     : "";
-  const baseline =
-    goBefore && goAfter
-      ? {
-          name: `${version}, one goroutine (mean of ${goBefore.one.opsPerSecond.toFixed(0)} before and ${goAfter.one.opsPerSecond.toFixed(0)} after ours)`,
-          opsPerSecond: goOne,
-        }
-      : undefined;
-  const goWhole =
-    goBefore && goAfter
-      ? {
-          name: `${version}, ${cores} goroutines, GOMAXPROCS=${cores} (mean of ${goBefore.all.opsPerSecond.toFixed(0)} and ${goAfter.all.opsPerSecond.toFixed(0)})`,
-          opsPerSecond: goAll,
-        }
-      : undefined;
-  const base = baseline ?? rows[1]!;
-  const all = baseline && goWhole ? [baseline, goWhole, ...rows] : rows;
+  const x = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : "n/a");
   const lines = [
-    `ticket validation, ${seconds}s per row, ${cores} cores (baseline: ${base.name})${skipped ? ` (${skipped})` : ""}`,
+    `ticket validation, ${seconds}s per row, ${cores} cores, ${rounds} interleaved rounds; baseline: ${version || (skipped ?? "--no-go")}`,
     "",
-    "| what | ops/s | × baseline (one goroutine) |",
-    "|---|---|---|",
-    ...all.map(
-      (r) =>
-        `| ${r.name} | ${r.opsPerSecond.toFixed(0)} | ${(r.opsPerSecond / base.opsPerSecond).toFixed(3)} |`,
-    ),
+    "| what | ops/s per round | median | × go-ethereum (median of the rounds' ratios) |",
+    "|---|---|---|---|",
+    `| ${version}, one goroutine | ${per.map((p) => p.goOne.toFixed(0)).join(", ")} | ${goOne.toFixed(0)} | 1 |`,
+    `| ${version}, ${cores} goroutines, GOMAXPROCS=${cores} | ${per.map((p) => p.goAll.toFixed(0)).join(", ")} | ${goAll.toFixed(0)} | ${x(med((p) => p.goAll / p.goOne))} of one goroutine |`,
+    `| ticket hash (keccak of 232 bytes), one core | | ${context[0]!.opsPerSecond.toFixed(0)} | ${x(context[0]!.opsPerSecond / goOne)} |`,
+    `| signature check (checkSig: EIP-191 digest + recovery), one core | | ${context[1]!.opsPerSecond.toFixed(0)} | ${x(rSig)} |`,
+    `| Recipient.receiveTicket (full), one core | ${per.map((p) => p.one.toFixed(0)).join(", ")} | ${one.toFixed(0)} | ${x(rOne)} |`,
+    `| Recipient.receiveTicket (full), whole machine (verify pool, ${cores} workers, 64 in flight) | ${per.map((p) => p.all.toFixed(0)).join(", ")} | ${whole.toFixed(0)} | ${x(rWhole)} of Go on ${cores} goroutines; ${x(rWholeVsOne)} of one |`,
   ];
-  const one = rows[2]!.opsPerSecond;
-  const whole = rows[3]!.opsPerSecond;
   const goName = (rate: number, what: string) =>
-    baseline ? `${version} ${fmt(rate, 0)} (${what})` : (skipped ?? "skipped (--no-go)");
+    go ? `${version} ${fmt(rate, 0)} (${what})` : (skipped ?? "skipped (--no-go)");
+  const hasGo = go !== undefined;
   return {
     rows: [
       {
@@ -254,28 +250,34 @@ export async function paymentsBench(
         measure: "ticket validations/s, one core (Recipient.receiveTicket, higher is better)",
         ours: fmt(one, 0),
         baseline: goName(goOne, "one goroutine"),
-        ratio: ratio(one, goOne),
+        ratio: x(rOne),
         goal: "≥ 0.5× go-ethereum",
-        met: baseline ? met(one / goOne >= 0.5) : `skipped: ${skipped ?? "--no-go"}`,
+        met: hasGo ? met(rOne >= 0.5) : `skipped: ${skipped ?? "--no-go"}`,
       },
       {
         component: "payments",
         measure: `ticket validations/s, whole machine (${cores} cores: verify pool, 64 in flight; higher is better)`,
         ours: fmt(whole, 0),
-        baseline: goName(
-          goAll,
-          `${cores} goroutines, GOMAXPROCS=${cores}; one goroutine ${fmt(goOne, 0)}: ours ${ratio(whole, goOne)}`,
-        ),
-        ratio: ratio(whole, goAll),
-        goal: "≥ 1× go-ethereum",
-        met: baseline ? met(whole / goAll >= 1) : `skipped: ${skipped ?? "--no-go"}`,
+        baseline: goName(goAll, `${cores} goroutines, GOMAXPROCS=${cores}`),
+        ratio: x(rWhole),
+        goal: `≥ 1× go-ethereum on ${cores} cores`,
+        met: hasGo ? met(rWhole >= 1) : `skipped: ${skipped ?? "--no-go"}`,
+      },
+      {
+        component: "payments",
+        measure: `ticket validations/s, whole machine vs go-ethereum on one goroutine`,
+        ours: fmt(whole, 0),
+        baseline: goName(goOne, "one goroutine"),
+        ratio: x(rWholeVsOne),
+        goal: "",
+        met: "",
       },
       {
         component: "payments",
         measure: "signature recoveries/s, one core (checkSig, higher is better)",
-        ours: fmt(rows[1]!.opsPerSecond, 0),
+        ours: fmt(context[1]!.opsPerSecond, 0),
         baseline: goName(goOne, "one goroutine"),
-        ratio: ratio(rows[1]!.opsPerSecond, goOne),
+        ratio: x(rSig),
         goal: "",
         met: "",
       },

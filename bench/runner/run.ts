@@ -43,6 +43,7 @@ import {
   fmt,
   logToStderr,
   met,
+  processCpuMs,
   ROOT,
   ratio,
 } from "../lib.ts";
@@ -78,6 +79,8 @@ async function freePort(): Promise<number> {
 
 interface Container {
   url: string;
+  /** CPU seconds the container process has used so far (all its threads), or NaN where unreadable. */
+  cpuSeconds(): number;
   close(): Promise<void>;
 }
 
@@ -120,7 +123,8 @@ async function startContainer(kind: Kind): Promise<Container> {
     if (child.exitCode !== null) throw new Error(`${kind} container exited:\n${stderr}`);
     try {
       const body = (await (await fetch(`${url}/health`)).json()) as { status?: string };
-      if (body.status === "IDLE") return { url, close };
+      // taskset execs the container, so the child's pid is the container's.
+      if (body.status === "IDLE") return { url, close, cpuSeconds: () => processCpuMs(child.pid) / 1000 };
     } catch {
       // not listening yet
     }
@@ -140,6 +144,12 @@ interface StreamResult {
   inFrames: number;
   /** Seconds from the last input write to the last output segment: the backlog the container built. */
   drainS: number;
+  /**
+   * Output frames per CPU second of the container (all its threads, from the start request to the
+   * stop): its capacity on one dedicated core, whatever share of the core the machine's other load
+   * left it. Ours also pays here for decoding the frames its bounded queue then drops.
+   */
+  fpsPerCpu: number;
 }
 
 let streamNo = 0;
@@ -166,6 +176,7 @@ async function measureStream(
   const outDone = (async () => {
     for await (const s of outSub) out.push({ bytes: await s.bytes(), at: performance.now() });
   })();
+  const cpu0 = container.cpuSeconds();
   const r = await fetch(`${container.url}/stream/start`, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -204,6 +215,7 @@ async function measureStream(
     lastCount = out.length;
   }
   const stopSent = performance.now();
+  const cpuS = container.cpuSeconds() - cpu0;
   await fetch(`${container.url}/stream/stop`, { method: "POST" }).catch(() => {});
   await sleep(500);
   outSub.close();
@@ -231,6 +243,7 @@ async function measureStream(
     outSegments: out.length,
     inFrames: input.length * framesPerSegment,
     drainS: (lastAt - inputEnd) / 1000,
+    fpsPerCpu: outFrames / cpuS,
   };
 }
 
@@ -299,7 +312,7 @@ async function runnerBenchPinned(
         try {
           const res = await measureStream(trickle, container, input, width, height, c.inputFps);
           log(
-            `  ${c.size} ${kind}: ${res.fps.toFixed(1)} fps out (${res.outFrames} of ${res.inFrames} frames, ${res.outSegments} segments, last output ${res.drainS.toFixed(1)} s after the last input)`,
+            `  ${c.size} ${kind}: ${res.fps.toFixed(1)} fps out (${res.outFrames} of ${res.inFrames} frames, ${res.outSegments} segments, last output ${res.drainS.toFixed(1)} s after the last input, ${res.fpsPerCpu.toFixed(1)} frames per CPU second)`,
           );
           return res;
         } finally {
@@ -340,13 +353,15 @@ async function runnerBenchPinned(
     `passthrough, one core per container, output frames per second (best of ${ROUNDS}); ours with yuv420p frames (no colour conversion) and with rgb24 frames, pytrickle with RGB float32 tensors:\n`,
   );
   out.push(
-    "| size | input fps | tributary yuv420p fps | tributary rgb24 fps | pytrickle 0.1.6 fps | ratio yuv420p | ratio rgb24 | frames out of input (yuv420p / rgb24 / pytrickle) | drain after input ends (yuv420p / rgb24 / pytrickle) |",
+    "| size | input fps | tributary yuv420p fps | tributary rgb24 fps | pytrickle 0.1.6 fps | ratio yuv420p | ratio rgb24 | frames per CPU second (yuv420p / rgb24 / pytrickle) | CPU ratio (yuv420p / rgb24) | frames out of input (yuv420p / rgb24 / pytrickle) | drain after input ends (yuv420p / rgb24 / pytrickle) |",
   );
-  out.push("|---|---|---|---|---|---|---|---|---|");
+  out.push("|---|---|---|---|---|---|---|---|---|---|---|");
   for (const r of rows) {
     out.push(
       `| ${r.size} | ${r.inputFps} | ${r.ours.fps.toFixed(1)} | ${r.rgb.fps.toFixed(1)} | ${r.py ? r.py.fps.toFixed(1) : "n/a"} | ` +
         `${r.py ? ratio(r.ours.fps, r.py.fps) : "n/a"} | ${r.py ? ratio(r.rgb.fps, r.py.fps) : "n/a"} | ` +
+        `${r.ours.fpsPerCpu.toFixed(1)} / ${r.rgb.fpsPerCpu.toFixed(1)} / ${r.py ? r.py.fpsPerCpu.toFixed(1) : "n/a"} | ` +
+        `${r.py ? `${ratio(r.ours.fpsPerCpu, r.py.fpsPerCpu)} / ${ratio(r.rgb.fpsPerCpu, r.py.fpsPerCpu)}` : "n/a"} | ` +
         `${r.ours.outFrames} / ${r.rgb.outFrames} / ${r.py?.outFrames ?? "n/a"} of ${r.ours.inFrames} | ` +
         `${r.ours.drainS.toFixed(1)} s / ${r.rgb.drainS.toFixed(1)} s / ${r.py ? `${r.py.drainS.toFixed(1)} s` : "n/a"} |`,
     );
@@ -392,6 +407,15 @@ async function runnerBenchPinned(
       ours: fmt(r.rgb.fps, 1),
       baseline: baseline(r),
       ratio: r.py ? ratio(r.rgb.fps, r.py.fps) : "n/a",
+      goal: "",
+      met: "",
+    },
+    {
+      component: "runner",
+      measure: `passthrough frames per CPU second at ${r.size} (container CPU, all threads; ours yuv420p; higher is better)`,
+      ours: fmt(r.ours.fpsPerCpu, 1),
+      baseline: r.py ? `pytrickle 0.1.6 ${fmt(r.py.fpsPerCpu, 1)}` : "pytrickle missing",
+      ratio: r.py ? ratio(r.ours.fpsPerCpu, r.py.fpsPerCpu) : "n/a",
       goal: "",
       met: "",
     },

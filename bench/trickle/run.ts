@@ -11,24 +11,36 @@ import {
   median,
   met,
   percentile,
+  processCpuMs,
   ratio,
 } from "../lib.ts";
 import { rssBytes, startGo, startPipe, startTributary, type Target } from "./servers.ts";
 
 /** go-livepeer's trickle server, built once by hand (see docs/benchmarks.md); optional. */
 const GO_TRICKLE = join(CACHE, "bin", "go-trickle");
+/**
+ * The last throughput ratio measured against go-livepeer's server, kept for the rows that cannot
+ * measure it (go-livepeer cannot be built on every machine: the Go module proxy refuses it).
+ */
+export const LAST_GO_THROUGHPUT =
+  "0.69× go-livepeer (186.6 vs 271.1 MB/s), 2026-11-27 17:04 UTC, npm run bench with go-trickle built by hand from go-livepeer master 176aa415";
+/** Another checkout of this repository to measure as a "before" target (same run, interleaved). */
+const BEFORE_TREE = process.env.BENCH_TRICKLE_BEFORE;
 
 type Config = {
   tpSegments: number;
   fanoutSeconds: number;
   subscribers: number;
   memChannels: number;
+  /** Interleaved fan-out rounds. */
   rounds: number;
+  /** Interleaved throughput rounds (cheap, and the noisiest figure on a shared machine). */
+  tpRounds: number;
 };
 function config(quick: boolean): Config {
   return quick
-    ? { tpSegments: 40, fanoutSeconds: 6, subscribers: 100, memChannels: 200, rounds: 1 }
-    : { tpSegments: 150, fanoutSeconds: 16, subscribers: 100, memChannels: 1000, rounds: 3 };
+    ? { tpSegments: 40, fanoutSeconds: 6, subscribers: 100, memChannels: 200, rounds: 1, tpRounds: 5 }
+    : { tpSegments: 150, fanoutSeconds: 16, subscribers: 100, memChannels: 1000, rounds: 3, tpRounds: 5 };
 }
 const SEGMENT_BYTES = 1024 * 1024;
 const BITRATE = 2_000_000; // bits per second
@@ -284,6 +296,10 @@ export async function memoryPerChannel(target: Target, channels: number): Promis
 
 interface Result {
   throughput: number;
+  /** Server CPU time per MiB moved in the throughput test (ms; /proc schedstat). */
+  serverCpu: number;
+  /** The benchmark client's CPU time per MiB (publisher + subscriber, one process; ms). */
+  clientCpu: number;
   p50: number;
   p99: number;
   delivered: string;
@@ -303,7 +319,16 @@ async function measureAll(
   const out = new Map<string, Result | string>();
   const acc = new Map<
     string,
-    { tp: number[]; p50: number[]; p99: number[]; got: number; want: number; mem: number }
+    {
+      tp: number[];
+      cpu: number[];
+      client: number[];
+      p50: number[];
+      p99: number[];
+      got: number;
+      want: number;
+      mem: number;
+    }
   >();
   const failed = new Set<string>();
   const attempt = async (t: Target, what: string, f: () => Promise<void>): Promise<void> => {
@@ -317,7 +342,7 @@ async function measureAll(
     }
   };
   for (const t of targets) {
-    acc.set(t.name, { tp: [], p50: [], p99: [], got: 0, want: 0, mem: Number.NaN });
+    acc.set(t.name, { tp: [], cpu: [], client: [], p50: [], p99: [], got: 0, want: 0, mem: Number.NaN });
     await attempt(t, "memory", async () => {
       acc.get(t.name)!.mem = t.pipe ? Number.NaN : await memoryPerChannel(t, CFG.memChannels);
     });
@@ -325,15 +350,24 @@ async function measureAll(
       await throughput(t, 5);
     });
   }
-  for (let round = 0; round < CFG.rounds; round++) {
-    for (const t of targets) {
+  for (let round = 0; round < Math.max(CFG.rounds, CFG.tpRounds); round++) {
+    for (const t of round < CFG.tpRounds ? targets : []) {
       await attempt(t, "throughput", async () => {
+        const cpu0 = processCpuMs(t.pid);
+        const client0 = process.cpuUsage();
         const mbs = await throughput(t, CFG.tpSegments);
-        acc.get(t.name)!.tp.push(mbs);
-        log(`round ${round + 1} ${t.name}: throughput ${mbs.toFixed(1)} MB/s`);
+        const client = process.cpuUsage(client0);
+        const a = acc.get(t.name)!;
+        a.tp.push(mbs);
+        a.cpu.push((processCpuMs(t.pid) - cpu0) / CFG.tpSegments);
+        a.client.push((client.user + client.system) / 1000 / CFG.tpSegments);
+        log(
+          `round ${round + 1} ${t.name}: throughput ${mbs.toFixed(1)} MB/s; CPU per MiB: server ` +
+            `${a.cpu.at(-1)!.toFixed(2)} ms, client ${a.client.at(-1)!.toFixed(2)} ms`,
+        );
       });
     }
-    for (const t of targets) {
+    for (const t of round < CFG.rounds ? targets : []) {
       await attempt(t, "fan-out", async () => {
         const fo = await fanout(t, CFG.subscribers, CFG.fanoutSeconds);
         const a = acc.get(t.name)!;
@@ -350,6 +384,8 @@ async function measureAll(
     const a = acc.get(t.name)!;
     out.set(t.name, {
       throughput: median(a.tp),
+      serverCpu: median(a.cpu),
+      clientCpu: median(a.client),
       p50: median(a.p50),
       p99: median(a.p99),
       delivered: `${((100 * a.got) / a.want).toFixed(1)}%`,
@@ -366,14 +402,18 @@ export async function trickleBench(opts: BenchOptions): Promise<BenchResult> {
   log(
     `trickle benchmark (${opts.quick ? "quick" : "full"}): throughput ${CFG.tpSegments} × 1 MiB; fan-out ` +
       `${CFG.subscribers} subscribers × ${CFG.fanoutSeconds} s at ${BITRATE / 1e6} Mbit/s; memory ${CFG.memChannels} channels; ` +
-      `median of ${CFG.rounds} interleaved round(s)`,
+      `medians of ${CFG.tpRounds} (throughput) and ${CFG.rounds} (fan-out) interleaved round(s)`,
   );
   const results = new Map<string, Result | string>();
   const starters: [string, () => Promise<Target | string>][] = [
-    ["tributary", startTributary],
+    ["tributary", () => startTributary()],
     ["go-livepeer", startGo],
     ["node pipe (floor)", startPipe],
   ];
+  if (BEFORE_TREE !== undefined) {
+    const name = `before (${BEFORE_TREE})`;
+    starters.splice(1, 0, [name, () => startTributary(BEFORE_TREE, name)]);
+  }
   const only = process.env.BENCH_ONLY;
   const targets: Target[] = [];
   try {
@@ -393,6 +433,7 @@ export async function trickleBench(opts: BenchOptions): Promise<BenchResult> {
   }
 
   const ours = results.get("tributary");
+  const before = BEFORE_TREE === undefined ? undefined : results.get(`before (${BEFORE_TREE})`);
   const go = results.get("go-livepeer");
   const pipe = results.get("node pipe (floor)");
   const val = (r: Result | string | undefined, k: keyof Result): number =>
@@ -419,11 +460,33 @@ export async function trickleBench(opts: BenchOptions): Promise<BenchResult> {
   }
   const deliveredRow = [ours, go, pipe].map((r) => (typeof r === "object" ? r.delivered : "n/a"));
   lines.push(`| fan-out frames delivered | ${deliveredRow.join(" | ")} | | |`);
+  for (const [label, key] of [
+    ["server CPU per MiB in the throughput test (ms, lower is better)", "serverCpu"],
+    [
+      "benchmark client CPU per MiB, publisher + subscriber (ms; the same client for every server)",
+      "clientCpu",
+    ],
+  ] as const) {
+    const [o, g, p] = [ours, go, pipe].map((r) => val(r, key));
+    lines.push(
+      `| ${label} | ${fmt(o!, 2)} | ${fmt(g!, 2)} | ${fmt(p!, 2)} | ${ratio(o!, g!)} | ${ratio(o!, p!)} |`,
+    );
+  }
+  if (typeof before === "object") {
+    lines.push(
+      "",
+      `Before (${BEFORE_TREE}), same run: throughput ${fmt(before.throughput, 1)} MB/s = ` +
+        `${ratio(before.throughput, val(pipe, "throughput"))} the floor (this checkout: ` +
+        `${ratio(val(ours, "throughput"), val(pipe, "throughput"))}); server CPU per MiB ${fmt(before.serverCpu, 2)} ms; ` +
+        `fan-out p50 / p99 ${fmt(before.p50, 2)} / ${fmt(before.p99, 2)} ms; memory per channel ${fmt(before.memory / 1024, 1)} KiB.`,
+    );
+  }
   const notes = [...results].filter(([, r]) => typeof r === "string").map(([name, r]) => `${name}: ${r}`);
   const goSkipped = typeof go === "string" || go === undefined;
   const goReason = existsSync(GO_TRICKLE)
     ? `go-livepeer ${typeof go === "string" ? go : "not measured"}`
     : "skipped: go-livepeer not installable here";
+  if (goSkipped) notes.push(`go-livepeer: last measured throughput ${LAST_GO_THROUGHPUT}`);
   const o = (k: keyof Result) => val(ours, k);
   const base = (k: keyof Result, digits: number, scale = 1) =>
     goSkipped
@@ -435,7 +498,9 @@ export async function trickleBench(opts: BenchOptions): Promise<BenchResult> {
       component: "trickle",
       measure: "throughput, 1 channel, 1 MiB segments (MB/s, higher is better)",
       ours: fmt(o("throughput"), 1),
-      baseline: base("throughput", 1),
+      baseline: goSkipped
+        ? `${goReason} (last measured: ${LAST_GO_THROUGHPUT}); node pipe ${fmt(val(pipe, "throughput"), 1)}`
+        : `go-livepeer ${fmt(val(go, "throughput"), 1)}`,
       ratio: ratio(o("throughput"), vs("throughput")),
       goal: "≥ 1× go-livepeer",
       met: goSkipped
@@ -448,8 +513,8 @@ export async function trickleBench(opts: BenchOptions): Promise<BenchResult> {
       ours: fmt(o("throughput"), 1),
       baseline: `node pipe ${fmt(val(pipe, "throughput"), 1)}`,
       ratio: ratio(o("throughput"), val(pipe, "throughput")),
-      goal: "",
-      met: "",
+      goal: "≥ 0.9× the floor",
+      met: met(o("throughput") >= 0.9 * val(pipe, "throughput")),
     },
     {
       component: "trickle",

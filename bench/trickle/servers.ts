@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** A running benchmark server. */
@@ -45,20 +46,24 @@ async function startNodeChild(name: string, args: string[], pipe: boolean): Prom
   return { name, url, pipe, pid: child.pid, close: () => stopChild(child) };
 }
 
-export function startTributary(): Promise<Target> {
-  const main = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+/**
+ * Our server from this checkout, or with `root` from another checkout of this repository (the
+ * benchmark's "before" target: `BENCH_TRICKLE_BEFORE=<checkout>`), named `name`.
+ */
+export function startTributary(root?: string, name = "tributary"): Promise<Target> {
+  const main =
+    root === undefined
+      ? fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url))
+      : join(root, "src", "cli", "main.ts");
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  return startNodeChild(
-    "tributary",
-    [...nodeArgs, main, "trickle", "--port", "0", "--log-level", "silent"],
-    false,
-  );
+  return startNodeChild(name, [...nodeArgs, main, "trickle", "--port", "0", "--log-level", "silent"], false);
 }
 
 export function startPipe(): Promise<Target> {
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
   return startNodeChild(
     "node pipe (floor)",
-    [fileURLToPath(new URL("./pipe-server.ts", import.meta.url))],
+    [...nodeArgs, fileURLToPath(new URL("./pipe-server.ts", import.meta.url))],
     true,
   );
 }
@@ -92,7 +97,9 @@ export async function startGo(): Promise<Target | string> {
     const pid = childPids("go-trickle").find((p) => !before.has(p));
     return { name: "go-livepeer", url: go.url, pipe: false, pid, close: () => go.close() };
   } catch (err) {
-    return `go-livepeer's trickle server did not start: ${(err as Error).message.split("\n")[0]} (run scripts/interop-setup.ts)`;
+    // The setup script only builds go-trickle where the Go module proxy serves go-livepeer; elsewhere
+    // it is built by hand (docs/benchmarks.md, "Baselines").
+    return `go-livepeer's trickle server did not start: ${(err as Error).message.split("\n")[0]} (where the Go module proxy refuses go-livepeer, build go-trickle by hand: docs/benchmarks.md, "Baselines")`;
   }
 }
 
