@@ -833,10 +833,13 @@ describe("Live Runner API (paid node)", () => {
         });
       await using signer = await signerAt("signer-runners");
       let answer = await call(`${signer.url}/discover-orchestrators?caps=paid/echo`);
-      await until(() => `the signer listed the priced runner (last: ${answer.status} ${answer.text})`, async () => {
-        answer = await call(`${signer.url}/discover-orchestrators?caps=paid/echo`);
-        return answer.status === 200 && answer.json().length === 1;
-      });
+      await until(
+        () => `the signer listed the priced runner (last: ${answer.status} ${answer.text})`,
+        async () => {
+          answer = await call(`${signer.url}/discover-orchestrators?caps=paid/echo`);
+          return answer.status === 200 && answer.json().length === 1;
+        },
+      );
       got(answer, 200);
       const [entry] = answer.json();
       assert.equal(entry.address, orch.url);
