@@ -163,9 +163,9 @@ export async function startOnchainPayments(options: OnchainPaymentsOptions): Pro
     gasPrice: facts,
     senders: facts,
     nonces: store.nonceStore(),
-    // A payment's nonces, credit and winners commit together (one fsync per batch); the balances
-    // in memory follow it (balance-cache.ts).
-    transaction: (fn) => balanceCache.transaction(() => store.transaction(fn)),
+    // A payment's nonces, credit and winners commit together (one fsync per batch with a winner;
+    // store.ts); the balances in memory follow it (balance-cache.ts).
+    transaction: (fn, options) => balanceCache.transaction(() => store.transaction(fn, options)),
   });
   // Expired nonces and spent, idle balances are deleted in the background.
   store.startPurging({

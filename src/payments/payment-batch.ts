@@ -8,7 +8,7 @@ import type { Balances } from "./balances.ts";
 import { recoveryParallelism } from "./ecrecover.ts";
 import { PaymentError } from "./errors.ts";
 import { Rat } from "./rational.ts";
-import type { ReceiveResult } from "./recipient.ts";
+import type { PaymentTransaction, ReceiveResult } from "./recipient.ts";
 import { newTicket, priceRat, ticketEV } from "./ticket.ts";
 import type { Payment, SignedTicket, Ticket } from "./types.ts";
 
@@ -40,8 +40,8 @@ export interface TicketChecks {
   check(ticket: Ticket, sig: Hex, seed: bigint, price: Rat): Promise<ReceiveResult>;
   /** Records the nonce of a checked ticket, then checks its params expiry (synchronous). */
   record(ticket: Ticket, won: boolean, rand: bigint): ReceiveResult;
-  /** Runs `fn` atomically and durably (`RecipientOptions.transaction`). */
-  transaction<T>(fn: () => T): T;
+  /** Runs `fn` atomically, durably unless `durable: false` (`RecipientOptions.transaction`). */
+  transaction: PaymentTransaction;
 }
 
 /** {@link Recipient.processPayment} over `checks` (its documentation describes the phases). */
@@ -114,29 +114,36 @@ export async function processPaymentBatch(
     result.balance = balances.balance(sender, manifestId);
     return result;
   }
-  checks.transaction(() => {
-    let credited = Rat.ZERO;
-    for (const c of checked) {
-      const r = c.r.error ? c.r : checks.record(c.ticket, c.r.won, c.r.recipientRand);
-      if (r.error) result.error = r.error;
-      if (!result.error) {
-        credited = credited.add(ticketEV(c.ticket.faceValue, c.ticket.winProb));
-        result.creditedTickets++;
+  // A batch without a winning ticket commits without its own fsync: what an OS crash could then lose
+  // is its nonces and its credit together (a replayed ticket is credited once in all), never a
+  // winner, which is on disk before the payment is answered.
+  const durable = checked.some((c) => c.r.won);
+  checks.transaction(
+    () => {
+      let credited = Rat.ZERO;
+      for (const c of checked) {
+        const r = c.r.error ? c.r : checks.record(c.ticket, c.r.won, c.r.recipientRand);
+        if (r.error) result.error = r.error;
+        if (!result.error) {
+          credited = credited.add(ticketEV(c.ticket.faceValue, c.ticket.winProb));
+          result.creditedTickets++;
+        }
+        if (r.won) {
+          const winner: SignedTicket = { ...c.ticket, sig: c.sig, recipientRand: r.recipientRand };
+          onWinner?.(winner);
+          result.winners.push(winner);
+        }
       }
-      if (r.won) {
-        const winner: SignedTicket = { ...c.ticket, sig: c.sig, recipientRand: r.recipientRand };
-        onWinner?.(winner);
-        result.winners.push(winner);
+      if (result.creditedTickets > 0) {
+        balances.fixPrice(sender, manifestId, price);
+        result.balance = balances.credit(sender, manifestId, credited);
+      } else {
+        result.balance = balances.balance(sender, manifestId);
       }
-    }
-    if (result.creditedTickets > 0) {
-      balances.fixPrice(sender, manifestId, price);
-      result.balance = balances.credit(sender, manifestId, credited);
-    } else {
-      result.balance = balances.balance(sender, manifestId);
-    }
-    result.credited = credited;
-  });
+      result.credited = credited;
+    },
+    { durable },
+  );
   if (fatal) throw fatal;
   return result;
 }

@@ -271,11 +271,14 @@ describe("recipient validation and accounting", () => {
 describe("one transaction per payment batch (nonces, credit, winners)", () => {
   const EV = 10n ** 11n;
   /** A recipient over a SQLite store whose tickets all win (face value EV + 1: p = 1 − 1e-11). */
-  function stored() {
+  function stored(float = EV + 1n) {
     const store = openStore({ path: ":memory:" });
     const base = setup({ ticketEV: EV, gasPrice: 0n });
-    base.senders.float = EV + 1n;
+    base.senders.float = float;
     let transactions = 0;
+    /** SQLite's `synchronous` level inside each batch's transaction (2 FULL: fsync'd; 1 NORMAL). */
+    const levels: number[] = [];
+    const level = () => (store.db.prepare("PRAGMA synchronous").get() as { synchronous: number }).synchronous;
     const recipient = new Recipient({
       address: ORCH,
       secret: new Uint8Array(32).fill(9),
@@ -285,9 +288,12 @@ describe("one transaction per payment batch (nonces, credit, winners)", () => {
       gasPrice: { gasPrice: () => 0n },
       senders: base.senders,
       nonces: store.nonceStore(),
-      transaction: (fn) => {
+      transaction: (fn, options) => {
         transactions++;
-        return store.transaction(fn);
+        return store.transaction(() => {
+          levels.push(level());
+          return fn();
+        }, options);
       },
     });
     const s = { ...base, recipient };
@@ -297,8 +303,36 @@ describe("one transaction per payment batch (nonces, credit, winners)", () => {
     const enqueue = (t: SignedTicket) => {
       store.addWinningTicket(ticketHash(t), { ...t, recipientRand: t.recipientRand! });
     };
-    return { s, store, recipient, balances, count, enqueue, transactions: () => transactions };
+    return { s, store, recipient, balances, count, enqueue, levels, level, transactions: () => transactions };
   }
+
+  test("a batch with a winner is fsync'd (synchronous=FULL); one without commits with NORMAL, FULL again after", async () => {
+    const winners = stored();
+    using _w = winners.store;
+    const won = await winners.recipient.processPayment(
+      await pay(winners.s, 3),
+      "m",
+      winners.balances,
+      winners.enqueue,
+    );
+    assert.equal(won.winners.length, 3);
+    assert.deepEqual(winners.levels, [2]);
+    // Face values of 10^9 EVs: a ticket wins with probability 1e-9.
+    const plain = stored(EV * 10n ** 9n);
+    using _p = plain.store;
+    const res = await plain.recipient.processPayment(
+      await pay(plain.s, 3),
+      "m",
+      plain.balances,
+      plain.enqueue,
+    );
+    assert.equal(res.winners.length, 0);
+    assert.equal(res.creditedTickets, 3);
+    assert.deepEqual(plain.levels, [1]);
+    assert.equal(plain.level(), 2, "every other write is fsync'd again");
+    assert.equal(plain.count("seen_nonces"), 3, "the nonces committed with the credit");
+    assert.equal(plain.balances.balance(gw.address, "m")!.cmp(res.credited), 0);
+  });
 
   test("a batch of winners commits nonces, credit and every winner in one transaction", async () => {
     const t = stored();

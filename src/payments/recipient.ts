@@ -45,12 +45,20 @@ export interface RecipientOptions extends TicketSizingOptions {
   /** Source of the 32-byte seeds; defaults to node:crypto. */
   random?: (n: number) => Uint8Array;
   /**
-   * Runs `fn` atomically and durably: the nonces, balance updates and winners of one payment
-   * batch are written inside it (e.g. `(fn) => store.transaction(fn)` over the node's store). Default:
-   * runs `fn` as is (in-memory stores).
+   * Runs `fn` atomically: the nonces, balance updates and winners of one payment batch are written
+   * inside it (e.g. `(fn, o) => store.transaction(fn, o)` over the node's store). `durable: false`
+   * (a batch without a winning ticket) may commit without its own fsync. Default: runs `fn` as is
+   * (in-memory stores).
    */
-  transaction?: <T>(fn: () => T) => T;
+  transaction?: PaymentTransaction;
 }
+
+/**
+ * Runs `fn` atomically. With `durable` (the default) it is on disk when it returns; `durable: false`
+ * lets the store commit without an fsync of its own (it survives a crash of the process, not
+ * necessarily of the OS): what a payment batch without a winning ticket asks for.
+ */
+export type PaymentTransaction = <T>(fn: () => T, options?: { durable?: boolean }) => T;
 
 /** Everything recipientRand is derived from, besides the secret. */
 interface RandInputs {
@@ -87,7 +95,7 @@ export class Recipient {
   readonly #senders: SenderMonitor;
   readonly #nonces: NonceStore;
   readonly #random: (n: number) => Uint8Array;
-  readonly #transaction: <T>(fn: () => T) => T;
+  readonly #transaction: PaymentTransaction;
   /** The last recipientRand derived for a ticket, with its inputs (a payment's tickets share them). */
   #lastRand: { key: RandInputs; rand: bigint; hash: string } | undefined;
 

@@ -124,6 +124,44 @@ test("a committed winning ticket survives the writer being SIGKILLed", () => {
   assert.equal(t?.status, "pending");
 });
 
+test("transaction(fn, { durable: false }): commits without an fsync of its own (NORMAL), survives SIGKILL, FULL again after, also when fn throws", () => {
+  const path = join(dir, "relaxed.sqlite");
+  const level = (s: ReturnType<typeof openStore>) =>
+    (s.db.prepare("PRAGMA synchronous").get() as { synchronous: number }).synchronous;
+  {
+    using store = openStore({ path });
+    assert.equal(
+      store.transaction(() => level(store), { durable: false }),
+      1,
+    );
+    assert.equal(level(store), 2);
+    assert.equal(
+      store.transaction(() => level(store)),
+      2,
+      "durable by default",
+    );
+    assert.throws(() =>
+      store.transaction(
+        () => {
+          throw new Error("boom");
+        },
+        { durable: false },
+      ),
+    );
+    assert.equal(level(store), 2);
+  }
+  const script = `
+    import { openStore } from ${JSON.stringify(new URL("./store.ts", import.meta.url).href)};
+    const store = openStore({ path: ${JSON.stringify(path)} });
+    store.transaction(() => store.recordNonce("${SENDER}", "0x${"0".repeat(63)}1", 7, 10n, 600), { durable: false });
+    process.kill(process.pid, "SIGKILL");
+  `;
+  const res = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
+  assert.equal(res.signal, "SIGKILL", res.stderr);
+  using store = openStore({ path });
+  assert.equal(store.recordNonce(SENDER, `0x${"0".repeat(63)}1`, 7, 10n, 600), "seen");
+});
+
 test("nonces: duplicates are seen, the cap is enforced per (sender, recipientRandHash), expiry purges", () => {
   using store = openStore({ path: ":memory:" });
   assert.equal(store.recordNonce(SENDER, h(1), 1, 100n, 2), "added");

@@ -14,6 +14,10 @@
  * caller may acknowledge a payment right after {@link PaymentStore.addWinningTicket} returns. The
  * payment path wraps one payment batch in {@link PaymentStore.transaction} (nonces, credit and winners
  * commit together, one fsync per batch); the per-row methods called inside it join that transaction.
+ * A batch without a winning ticket asks for `durable: false`: it commits with `synchronous=NORMAL`
+ * (in the WAL before the method returns, so it survives SIGKILL; an OS crash or power loss may lose
+ * the last such batches, their nonces and their credit together, so a ticket replayed afterwards is
+ * credited once in all; go-livepeer keeps nonces in memory only). Winners are always fsync'd.
  * Exception: balance writes ({@link PaymentStore.updateBalanceEntry}) commit with
  * `synchronous=NORMAL` (no fsync of their own; about 0.03 ms instead of 0.36 ms per write here): they
  * reach the WAL file before the method returns, so they survive a crash of the process (SIGKILL), but
@@ -111,18 +115,26 @@ export class PaymentStore implements WinnerQueue, Disposable {
   /**
    * Runs `fn` in one IMMEDIATE transaction: every write it makes commits together (one fsync) or not
    * at all when it throws. Nested calls (from `fn`, e.g. the store's own per-row methods) join the
-   * outer transaction.
+   * outer transaction. `durable: false` commits with `synchronous=NORMAL` (no fsync of its own, as
+   * balance writes: see the module comment): for a payment batch without a winning ticket.
    */
-  transaction<T>(fn: () => T): T {
+  transaction<T>(fn: () => T, options?: { durable?: boolean }): T {
     if (this.db.isTransaction) return fn();
-    this.db.exec("BEGIN IMMEDIATE");
+    const relaxed = options?.durable === false;
+    // The safety level cannot change inside a transaction: it is set for this one before BEGIN.
+    if (relaxed) this.db.exec("PRAGMA synchronous = NORMAL");
     try {
-      const out = fn();
-      this.db.exec("COMMIT");
-      return out;
-    } catch (err) {
-      this.db.exec("ROLLBACK");
-      throw err;
+      this.db.exec("BEGIN IMMEDIATE");
+      try {
+        const out = fn();
+        this.db.exec("COMMIT");
+        return out;
+      } catch (err) {
+        this.db.exec("ROLLBACK");
+        throw err;
+      }
+    } finally {
+      if (relaxed) this.db.exec("PRAGMA synchronous = FULL");
     }
   }
 
