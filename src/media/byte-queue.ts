@@ -10,7 +10,12 @@ export class SegmentByteQueue {
   #chunks: Uint8Array[] = [];
   /** Per queued chunk: true when it is the first chunk of a segment. */
   #starts: boolean[] = [];
+  /** Per queued chunk: when its segment was pushed (`performance.now()`). */
+  #arrivals: number[] = [];
   #offset = 0;
+  #started = 0;
+  #startedArrival = 0;
+  #arrivalWaiters: (() => void)[] = [];
   #ended = false;
   #waiter: (() => void) | undefined;
   /** Total bytes pushed. */
@@ -34,28 +39,60 @@ export class SegmentByteQueue {
     if (this.#ended || body.length === 0) return;
     this.#chunks.push(body);
     this.#starts.push(true);
+    this.#arrivals.push(performance.now());
     this.bytesIn += body.length;
     // The head may be a segment being read (not a start any more): it is never dropped.
     const first = this.#starts[0] ? 0 : 1;
     while (this.#chunks.length - first > this.#maxPending) {
       this.#chunks.splice(first, 1);
       this.#starts.splice(first, 1);
+      this.#arrivals.splice(first, 1);
       if (first === 0) this.#offset = 0;
       this.segmentsDropped++;
     }
     this.#wake();
+    const arrived = this.#arrivalWaiters;
+    this.#arrivalWaiters = [];
+    for (const w of arrived) w();
+  }
+
+  /** Whole segments queued that the reader has not started yet (newer input than what it reads). */
+  get unreadSegments(): number {
+    let n = 0;
+    for (const s of this.#starts) if (s) n++;
+    return n;
+  }
+
+  /** Segments the reader has started reading so far (a new value: the reader is in a new segment). */
+  get segmentsStarted(): number {
+    return this.#started;
+  }
+
+  /** When the segment the reader started last was pushed (`performance.now()`; 0 before any). */
+  get startedSegmentArrival(): number {
+    return this.#startedArrival;
+  }
+
+  /** Resolves at the next {@link pushSegment}, {@link end} or {@link abort}; never once ended. */
+  nextArrival(): Promise<void> {
+    if (this.#ended) return new Promise(() => {});
+    return new Promise((resolve) => this.#arrivalWaiters.push(resolve));
   }
 
   /** Marks the end of the input: pending and later reads return `null` once the queue is drained. */
   end(): void {
     this.#ended = true;
     this.#wake();
+    const arrived = this.#arrivalWaiters;
+    this.#arrivalWaiters = [];
+    for (const w of arrived) w();
   }
 
   /** Ends the input at once: bytes not read yet are discarded. */
   abort(): void {
     this.#chunks = [];
     this.#starts = [];
+    this.#arrivals = [];
     this.#offset = 0;
     this.end();
   }
@@ -80,11 +117,13 @@ export class SegmentByteQueue {
     if (this.#chunks.length > 0 && this.#offset > 0) {
       this.#chunks.shift();
       this.#starts.shift();
+      this.#arrivals.shift();
       this.#offset = 0;
     }
     while (this.#chunks.length > 0 && !this.#starts[0]) {
       this.#chunks.shift();
       this.#starts.shift();
+      this.#arrivals.shift();
     }
   }
 
@@ -100,10 +139,15 @@ export class SegmentByteQueue {
     const n = Math.min(size, head.length - this.#offset);
     const out = Buffer.from(head.buffer, head.byteOffset + this.#offset, n);
     this.#offset += n;
-    this.#starts[0] = false;
+    if (this.#starts[0]) {
+      this.#started++;
+      this.#startedArrival = this.#arrivals[0] as number;
+      this.#starts[0] = false;
+    }
     if (this.#offset >= head.length) {
       this.#chunks.shift();
       this.#starts.shift();
+      this.#arrivals.shift();
       this.#offset = 0;
     }
     return out;

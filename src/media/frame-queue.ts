@@ -6,6 +6,7 @@ export class DropOldestQueue<T> {
   readonly #limit: number;
   #items: T[] = [];
   #waiter: (() => void) | undefined;
+  #roomWaiters: (() => void)[] = [];
   #closed = false;
   /** Items dropped because the queue was full. */
   dropped = 0;
@@ -33,6 +34,20 @@ export class DropOldestQueue<T> {
     return this.#items.length;
   }
 
+  /** True when the next {@link push} would drop the oldest item. */
+  get full(): boolean {
+    return this.#items.length >= this.#limit;
+  }
+
+  /**
+   * Resolves once the queue has room (at once when it has), or when it is cleared or closed: lets a
+   * producer wait instead of dropping while it decides it can afford to.
+   */
+  room(): Promise<void> {
+    if (!this.full || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#roomWaiters.push(resolve));
+  }
+
   /** Takes the oldest item, waiting for one; `undefined` once closed and drained. */
   async shift(): Promise<T | undefined> {
     while (this.#items.length === 0) {
@@ -41,13 +56,16 @@ export class DropOldestQueue<T> {
         this.#waiter = resolve;
       });
     }
-    return this.#items.shift();
+    const item = this.#items.shift();
+    this.#wakeRoom();
+    return item;
   }
 
   /** Removes and returns every queued item. */
   clear(): T[] {
     const items = this.#items;
     this.#items = [];
+    this.#wakeRoom();
     return items;
   }
 
@@ -57,5 +75,13 @@ export class DropOldestQueue<T> {
     const w = this.#waiter;
     this.#waiter = undefined;
     w?.();
+    this.#wakeRoom();
+  }
+
+  #wakeRoom(): void {
+    if (this.#roomWaiters.length === 0 || (this.full && !this.#closed)) return;
+    const waiters = this.#roomWaiters;
+    this.#roomWaiters = [];
+    for (const w of waiters) w();
   }
 }

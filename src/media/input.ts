@@ -36,8 +36,11 @@ export interface DecodeInputOptions {
   maxFramerate: () => number;
   /** Pixel format of the frames handed to `onVideo` (default `rgb24`). */
   pixelFormat?: PixelFormat;
-  /** Receives each kept video frame (in `pixelFormat`, at the target size). */
-  onVideo: (frame: VideoFrame) => void;
+  /**
+   * Receives each kept video frame (in `pixelFormat`, at the target size). A returned promise holds
+   * the decoder until it settles (backpressure: the consumer has no room yet).
+   */
+  onVideo: (frame: VideoFrame) => void | Promise<void>;
   /** Receives each decoded audio chunk (interleaved s16). */
   onAudio: (frame: AudioFrame) => void;
   /** Called for every decoded video frame before the cap (ingress fps). */
@@ -131,7 +134,7 @@ export async function decodeInput(opts: DecodeInputOptions): Promise<void> {
         frame.height === height
       ) {
         // Already what the pipeline asked for: one copy out of the decoder's frame, no filter.
-        opts.onVideo({
+        await opts.onVideo({
           data: frame.toBuffer(),
           width,
           height,
@@ -147,12 +150,21 @@ export async function decodeInput(opts: DecodeInputOptions): Promise<void> {
         scaler = FilterAPI.create(coverCropFilter(width, height, pixelFormat));
         scalerSize = key;
       }
-      for (const out of await scaler.processAll(frame)) {
+      const outs = await scaler.processAll(frame);
+      const kept: VideoFrame[] = [];
+      for (const out of outs) {
         const data = out.toBuffer();
-        const size = { width: out.width, height: out.height };
+        kept.push({
+          data,
+          width: out.width,
+          height: out.height,
+          pts: Number(pts),
+          timeBase: vtb,
+          format: pixelFormat,
+        });
         out.free();
-        opts.onVideo({ data, ...size, pts: Number(pts), timeBase: vtb, format: pixelFormat });
       }
+      for (const f of kept) await opts.onVideo(f);
     };
     const onAudioFrame = async (frame: Frame) => {
       audioFmt ??= FilterAPI.create("aformat=sample_fmts=s16");

@@ -45,6 +45,64 @@ test("the frame queue drops the oldest items beyond its limit and ends after clo
   assert.equal(await q.shift(), undefined);
 });
 
+test("the frame queue tells a producer when it has room again (after a shift, a clear or the close)", async () => {
+  const q = new DropOldestQueue<number>(2);
+  q.push(1);
+  assert.equal(q.full, false);
+  let resolved = false;
+  await q.room().then(() => {
+    resolved = true;
+  });
+  assert.ok(resolved, "room() resolves at once while there is room");
+  q.push(2);
+  assert.equal(q.full, true);
+  const waits = [q.room(), q.room()];
+  let woken = 0;
+  for (const w of waits) void w.then(() => woken++);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(woken, 0, "a full queue makes room() wait");
+  assert.equal(await q.shift(), 1);
+  await Promise.all(waits);
+  assert.equal(woken, 2, "a shift wakes every waiter");
+  q.push(3);
+  const afterClear = q.room();
+  q.clear();
+  await afterClear;
+  q.push(4);
+  q.push(5);
+  const afterClose = q.room();
+  q.close();
+  await afterClose;
+});
+
+test("the byte queue tells which segment the reader is in, when it arrived, and whether newer segments wait", async () => {
+  const q = new SegmentByteQueue();
+  assert.equal(q.segmentsStarted, 0);
+  const arrival = q.nextArrival();
+  const before = performance.now();
+  q.pushSegment(new Uint8Array([1, 1]));
+  await arrival;
+  assert.equal(q.unreadSegments, 1);
+  await q.read(1);
+  assert.equal(q.segmentsStarted, 1);
+  assert.ok(q.startedSegmentArrival >= before && q.startedSegmentArrival <= performance.now());
+  assert.equal(q.unreadSegments, 0, "the segment being read is not waiting");
+  q.pushSegment(new Uint8Array([2, 2]));
+  assert.equal(q.unreadSegments, 1, "a newer segment waits");
+  await q.read(10);
+  assert.equal(q.segmentsStarted, 1, "still the first segment");
+  await q.read(10);
+  assert.equal(q.segmentsStarted, 2);
+  assert.equal(q.unreadSegments, 0);
+  q.end();
+  let arrived = false;
+  void q.nextArrival().then(() => {
+    arrived = true;
+  });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(arrived, false, "nothing arrives after the end");
+});
+
 test("the PTS cap keeps max_framerate frames per second of PTS, applies changes at once, and resyncs after a gap", () => {
   const cap = new PtsFrameRateCap();
   const kept = (from: number, n: number, fps: number, max: number) => {

@@ -386,3 +386,68 @@ test("when decoding falls behind, unread input segments beyond the limit are dro
   assert.ok(loop.stats.segmentsSkipped > 0, "segments were skipped");
   assert.ok(frames > 0 && frames < 270, `some frames decoded, fewer than all: ${frames}`);
 });
+
+function oneSegmentLoop(video: LivePipelineDefinition["video"]): MediaLoop {
+  const channels = new MemoryChannels();
+  const ch = channels.channel("mem://in");
+  ch.push(input[0] as Uint8Array); // 2 s, 60 frames, arriving at once (a trickle segment read whole)
+  ch.end();
+  return MediaLoop.start({
+    pipeline: defineLivePipeline({ video }),
+    ctx: {
+      streamId: "burst",
+      params: { width: 32, height: 32, max_framerate: 30 },
+      signal: new AbortController().signal,
+      sendData: () => false,
+      sendEvent: async () => false,
+    },
+    input: channels.subscribe("mem://in"),
+    output: channels.publish("mem://out", "video/mp2t"),
+    onUserError: () => {},
+    onMediaError: (source, message) => assert.fail(`${source}: ${message}`),
+  });
+}
+
+test("a segment decoded in a burst that the handler keeps up with is processed whole, not dropped", async () => {
+  // The decoder makes the 60 frames far faster than this handler takes them, but the handler is
+  // faster than real time (5 ms a frame vs 33 ms): the full queue holds the decoder back.
+  let seen = 0;
+  const loop = oneSegmentLoop(async () => {
+    seen++;
+    await sleep(5);
+  });
+  assert.equal(await loop.done, "input-ended");
+  assert.equal(loop.stats.videoDropped, 0);
+  assert.equal(seen, 60);
+  assert.equal(loop.stats.videoOut, 60);
+});
+
+test("a handler slower than real time: the decoder waits only until the segment runs late, then frames drop", async () => {
+  let release: () => void = () => {};
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let calls = 0;
+  const loop = oneSegmentLoop(async () => {
+    calls++;
+    await gate;
+  });
+  // One frame in the handler, a full queue: the decoder waits...
+  await sleep(300);
+  assert.ok(
+    loop.stats.videoIn >= VIDEO_QUEUE_LIMIT + 1 && loop.stats.videoIn <= VIDEO_QUEUE_LIMIT + 3,
+    `the decoder waits for room at first: ${loop.stats.videoIn} decoded`,
+  );
+  assert.equal(loop.stats.videoDropped, 0);
+  // ...until the frames it holds are later than their media time + MAX_BURST_LAG_S after the
+  // segment arrived: then it goes on at the input's real-time pace, dropping the oldest.
+  const t0 = performance.now();
+  while (loop.stats.videoIn < 60 && performance.now() - t0 < 5000) await sleep(20);
+  assert.equal(loop.stats.videoIn, 60, "every frame decoded while the handler is stuck");
+  assert.ok(loop.stats.videoDropped >= 60 - VIDEO_QUEUE_LIMIT - 2, `dropped ${loop.stats.videoDropped}`);
+  release();
+  assert.equal(await loop.done, "input-ended");
+  // The stuck frame, then the queue (the newest frames; the last decoded one may still have been
+  // waiting for room).
+  assert.ok(calls >= 1 + VIDEO_QUEUE_LIMIT && calls <= 2 + VIDEO_QUEUE_LIMIT, `handled ${calls}`);
+});
