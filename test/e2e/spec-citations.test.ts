@@ -1,7 +1,7 @@
 /**
  * Keeps the protocol citations inside the repository: every `docs/spec/<page>.md#anchor` that a source
  * file, test, benchmark, script, example or template cites names a page and a heading that exist, and no
- * file points at protocol documents outside the repository (a bare `§` section number, a spec page named
+ * file points at protocol documents outside the repository (a bare `§` section number other than a public standard's, a spec page named
  * without its `docs/spec/` path, the design notes the project started from). A renamed heading or a new
  * outside reference fails this test until the citation follows.
  */
@@ -78,7 +78,8 @@ test("no file points at protocol documents outside the repository", () => {
       /architecture (principle|\.md|")|conventions\.md|style-examples|byoc-overview|peers\.md/,
       "the design notes",
     ],
-    [/(?<!ISO\/IEC [\d-]+ )§\s?\d/, "a bare § section (cite docs/spec/<page>.md#<heading>)"],
+    // A public standard's own numbering (ISO/IEC …, RFC …) is not a protocol document of ours.
+    [/(?<!(ISO\/IEC [\d-]+|RFC \d+) )§\s?\d/, "a bare § section (cite docs/spec/<page>.md#<heading>)"],
     [
       /(?<![\w/.[(-])(orchestrator-gateway|container-contract|payments|trickle)\.md/,
       "a spec page without its docs/spec/ path",
