@@ -8,15 +8,26 @@
  * Benchmarks, in this order: trickle (vs go-livepeer's server and a Node pipe floor), runner (vs a
  * pytrickle container), payments (vs go-ethereum's Ecrecover), orchestrator (vs a direct container
  * call), gateway (gateway + orchestrator vs a direct call, jobs/s with devnet tickets), memory (per
- * live stream). Each is also runnable alone (`node bench/<name>/run.ts [--quick]`, payments:
+ * live stream), signer, runner-proxy (vs a direct call to the runner), webrtc (glass-to-glass vs the
+ * trickle client). A missing pytrickle virtualenv is installed first ({@link prepareBaselines}). Each is also runnable alone (`node bench/<name>/run.ts [--quick]`, payments:
  * `bench/payments/validate.ts`). A benchmark that fails becomes one row saying why; the others still
  * run. The table goes to stdout; progress to stderr; `--details FILE` writes every benchmark's own
  * tables (markdown). Timing is never asserted in `npm test`.
  */
-import { writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { type BenchOptions, type BenchResult, type BenchRow, formatTable, logToStderr } from "./lib.ts";
+import {
+  type BenchOptions,
+  type BenchResult,
+  type BenchRow,
+  CACHE,
+  formatTable,
+  logToStderr,
+  ROOT,
+} from "./lib.ts";
 
 /** A benchmark `npm run bench` runs. */
 export interface Bench {
@@ -89,6 +100,22 @@ export function header(opts: {
   ].join("\n");
 }
 
+/**
+ * Installs what a fresh machine lacks for the selected benchmarks' baselines: the pytrickle
+ * virtualenv of the interop setup (`scripts/interop-setup.ts`, which also tries go-livepeer's trickle
+ * server through the Go module proxy). go-ethereum's Ecrecover is built by the payments benchmark on
+ * first use. A failed setup is logged; the rows of the missing baseline then say so.
+ */
+export function prepareBaselines(names: readonly string[], log = logToStderr): void {
+  if (!names.includes("runner") || existsSync(join(CACHE, "venv", "bin", "python"))) return;
+  log("== baselines: the pytrickle virtualenv is missing; running scripts/interop-setup.ts");
+  const r = spawnSync(process.execPath, [join(ROOT, "scripts", "interop-setup.ts")], {
+    stdio: ["ignore", process.stderr, process.stderr],
+  });
+  if (r.status !== 0)
+    log(`baselines: interop setup exited ${r.status ?? r.signal}; the runner rows will say what is missing`);
+}
+
 if (import.meta.main) {
   const { values } = parseArgs({
     options: {
@@ -105,12 +132,11 @@ if (import.meta.main) {
     );
     process.exit(2);
   }
+  const selected = BENCHES.filter((b) => !only || only.includes(b.name));
+  prepareBaselines(selected.map((b) => b.name));
   const t0 = performance.now();
   const loadBefore = loadavg();
-  const res = await runAll(
-    BENCHES.filter((b) => !only || only.includes(b.name)),
-    { quick: values.quick },
-  );
+  const res = await runAll(selected, { quick: values.quick });
   const head = header({
     quick: values.quick,
     loadBefore,
