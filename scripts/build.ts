@@ -3,7 +3,7 @@
  * `prepack`). Node refuses to strip types under `node_modules`, so an installed tributary runs
  * JavaScript: `tsc -p tsconfig.build.json` compiles `src/` (tests left out) to `dist/` with `.d.ts`
  * declarations, rewriting relative `.ts` imports to `.js` (`rewriteRelativeImportExtensions`); the
- * files that code reads at run time beside itself (the dashboard's static files) are copied over.
+ * files that code reads at run time beside itself (the gateway pages' static files) are copied over.
  *
  * A checkout keeps running from the sources (`bin/tributary.js`, `npm start`, the tests); `dist/` is
  * only what the package exports (package.json `exports`: `types` and `import` conditions).
@@ -17,7 +17,7 @@ const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const DIST = join(ROOT, "dist");
 
 /** Folders under src/ read at run time with `new URL(…, import.meta.url)` (not imported). */
-const RUNTIME_ASSETS = ["gateway/dashboard/static"];
+const RUNTIME_ASSETS = ["gateway/static", "gateway/dashboard/static", "gateway/live-page/static"];
 
 const t0 = performance.now();
 rmSync(DIST, { recursive: true, force: true });

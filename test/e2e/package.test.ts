@@ -61,6 +61,8 @@ test("the packed tarball installs into a project outside the repository and runs
     "package/dist/runner/index.d.ts",
     "package/dist/cli/main.js",
     "package/dist/gateway/dashboard/static/index.html",
+    "package/dist/gateway/live-page/static/live.html",
+    "package/dist/gateway/static/base.css",
     "package/templates/live/pipeline.ts",
   ])
     assert.ok(listing.includes(want), `the tarball holds ${want}`);

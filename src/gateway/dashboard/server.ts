@@ -2,9 +2,10 @@
  * The network capabilities dashboard as a mountable HTTP handler. Under `basePath` (default
  * `/dashboard`) it serves:
  *
- * - `GET {base}` and `{base}/`: the page (static HTML, one vanilla JS module, one stylesheet; nothing
- *   external loads, and a Content-Security-Policy forbids it);
- * - `{base}/app.js`, `{base}/style.css`: the static files from `./static/`;
+ * - `GET {base}` and `{base}/`: the page (static HTML, one vanilla JS module, the pages' shared
+ *   stylesheet and its own; nothing external loads, and a Content-Security-Policy forbids it);
+ * - `{base}/app.js`, `{base}/style.css`: the static files from `./static/`, and `{base}/base.css`
+ *   (served as every gateway page's files are: ../static-page.ts);
  * - `{base}/api/state`: the current {@link DashboardState} as JSON;
  * - `{base}/api/<name>`: each of `views` (e.g. the explorer's `orchestrators` and `capabilities`) as JSON;
  * - `{base}/events`: Server-Sent Events, one `state` event (the whole state, `id` = its version) on
@@ -14,11 +15,10 @@
  * outside the base are left to the caller (`handle` returns false). The page renders every value with
  * `textContent`/DOM nodes, never as markup, so names coming from the network cannot inject script.
  */
-import { readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { errorBody, NotFoundError, TributaryError } from "../../node/errors.ts";
-import { sendJson } from "../../node/http/send.ts";
+import { TributaryError } from "../../node/errors.ts";
 import { SseWriter } from "../../node/http/sse.ts";
+import { createStaticPage, PAGE_HEADERS, sendPageError, sendPageJson } from "../static-page.ts";
 import type { DashboardSource } from "./source.ts";
 import type { DashboardState } from "./state.ts";
 
@@ -55,31 +55,6 @@ export interface Dashboard extends Disposable {
   close(): void;
 }
 
-interface StaticFile {
-  body: Buffer;
-  type: string;
-}
-
-const CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "connect-src 'self'",
-  "img-src 'self' data:",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join("; ");
-
-const COMMON_HEADERS = {
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-};
-
-function loadStatic(name: string): Buffer {
-  return readFileSync(new URL(`./static/${name}`, import.meta.url));
-}
-
 /** Creates the dashboard handler; reads the static files once. Throws RangeError on a bad `basePath`. */
 export function createDashboard(options: DashboardOptions): Dashboard {
   const base = options.basePath ?? DASHBOARD_BASE_PATH;
@@ -87,45 +62,12 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     throw new RangeError(`dashboard basePath must look like "/dashboard", got ${JSON.stringify(base)}`);
   const maxClients = options.maxEventClients ?? DEFAULT_MAX_EVENT_CLIENTS;
   const heartbeatMs = options.heartbeatMs ?? SSE_HEARTBEAT_MS;
-  // The base path is validated above, so it is safe inside an HTML attribute.
-  const viewNames = Object.keys(options.views ?? {}).filter((n) => /^[a-z-]+$/.test(n));
-  // The page asks only for views that exist (names are `[a-z-]`, safe inside an attribute).
-  const html = Buffer.from(
-    loadStatic("index.html")
-      .toString("utf8")
-      .replaceAll("{{BASE}}", base)
-      .replaceAll("{{VIEWS}}", viewNames.join(",")),
-  );
-  const files = new Map<string, StaticFile>([
-    ["", { body: html, type: "text/html; charset=utf-8" }],
-    ["/", { body: html, type: "text/html; charset=utf-8" }],
-    ["/app.js", { body: loadStatic("app.js"), type: "text/javascript; charset=utf-8" }],
-    ["/style.css", { body: loadStatic("style.css"), type: "text/css; charset=utf-8" }],
-  ]);
   const clients = new Set<() => void>();
   let closed = false;
 
-  const sendError = (res: ServerResponse, err: TributaryError, headers: Record<string, string> = {}) =>
-    sendJson(res, err.status, errorBody(err), {
-      ...COMMON_HEADERS,
-      ...headers,
-      "content-type": "application/json; charset=utf-8",
-      "cache-control": "no-store",
-    });
-
-  const sendBody = (
-    req: IncomingMessage,
-    res: ServerResponse,
-    body: Buffer | string,
-    headers: Record<string, string>,
-  ) => {
-    res.writeHead(200, { ...COMMON_HEADERS, ...headers, "content-length": Buffer.byteLength(body) });
-    res.end(req.method === "HEAD" ? undefined : body);
-  };
-
   const serveEvents = (req: IncomingMessage, res: ServerResponse) => {
     if (closed || clients.size >= maxClients) {
-      sendError(
+      sendPageError(
         res,
         new TributaryError("DASHBOARD_BUSY", "too many dashboard event streams; retry later", {
           status: 503,
@@ -137,7 +79,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     const head = req.method === "HEAD";
     const sse = new SseWriter(res, {
       headers: {
-        ...COMMON_HEADERS,
+        ...PAGE_HEADERS,
         "content-type": "text/event-stream; charset=utf-8",
         "cache-control": "no-store",
       },
@@ -175,59 +117,37 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     req.on("close", end);
   };
 
-  const handle = (req: IncomingMessage, res: ServerResponse): boolean => {
-    let path: string;
-    try {
-      path = new URL(req.url ?? "/", "http://localhost").pathname;
-    } catch {
-      return false;
-    }
-    if (path !== base && !path.startsWith(`${base}/`)) return false;
+  // Its resources beside the static files, under `{base}/`.
+  const route = (req: IncomingMessage, res: ServerResponse, path: string): boolean => {
     const sub = path.slice(base.length);
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      sendError(
-        res,
-        new TributaryError("METHOD_NOT_ALLOWED", `${req.method} is not allowed on the dashboard; use GET`, {
-          status: 405,
-        }),
-        { allow: "GET, HEAD" },
-      );
-      return true;
-    }
-    const file = files.get(sub);
-    if (file !== undefined) {
-      sendBody(req, res, file.body, {
-        "content-type": file.type,
-        "cache-control": "no-cache",
-        ...(file.type.startsWith("text/html") && {
-          "content-security-policy": CSP,
-          "x-frame-options": "DENY",
-        }),
-      });
-      return true;
-    }
     if (sub === "/api/state") {
-      sendBody(req, res, JSON.stringify(options.source.snapshot()), {
-        "content-type": "application/json; charset=utf-8",
-        "cache-control": "no-store",
-      });
+      sendPageJson(req, res, options.source.snapshot());
       return true;
     }
     const view = sub.startsWith("/api/") ? sub.slice(5) : "";
     if (options.views && /^[a-z-]+$/.test(view) && Object.hasOwn(options.views, view)) {
-      sendBody(req, res, JSON.stringify(options.views[view]?.()), {
-        "content-type": "application/json; charset=utf-8",
-        "cache-control": "no-store",
-      });
+      sendPageJson(req, res, options.views[view]?.());
       return true;
     }
     if (sub === "/events") {
       serveEvents(req, res);
       return true;
     }
-    sendError(res, new NotFoundError(`no dashboard resource at ${path}`));
-    return true;
+    return false;
   };
+  // The base path is validated above, so it is safe inside an HTML attribute; the page asks only for
+  // views that exist (names are `[a-z-]`, safe inside an attribute).
+  const viewNames = Object.keys(options.views ?? {}).filter((n) => /^[a-z-]+$/.test(n));
+  const { handle } = createStaticPage({
+    name: "dashboard",
+    dir: new URL("./static/", import.meta.url),
+    path: base,
+    assets: `${base}/`,
+    html: "index.html",
+    vars: { BASE: base, VIEWS: viewNames.join(",") },
+    files: ["app.js", "style.css"],
+    route,
+  });
 
   const close = () => {
     closed = true;
