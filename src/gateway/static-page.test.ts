@@ -43,12 +43,13 @@ describe("static page", () => {
     dir = mkdtempSync(join(tmpdir(), "tributary-static-page-"));
     writeFileSync(
       join(dir, "page.html"),
-      '{{HEAD}}\n<title>T</title>\n</head>\n<body data-n="{{NAME}}"></body>\n',
+      '<!doctype html>\n<head>\n{{HEAD}}\n<title>T</title>\n</head>\n<body data-n="{{NAME}}"></body>\n',
     );
     writeFileSync(join(dir, "app.js"), "export {};\n");
     writeFileSync(join(dir, "page.css"), "p { margin: 0; }\n");
     writeFileSync(join(dir, "other.txt"), "?");
     writeFileSync(join(dir, "bare.html"), "<!doctype html>\n");
+    writeFileSync(join(dir, "twice.html"), "{{HEAD}}{{HEAD}}");
     const page = createStaticPage(options());
     server = createServer((req, res) => {
       if (!page.handle(req, res)) {
@@ -78,9 +79,9 @@ describe("static page", () => {
       const html = await res.text();
       assert.equal(
         html,
-        `${pageHead("/p/assets/")}\n<title>T</title>\n</head>\n<body data-n="x-y"></body>\n`,
+        `<!doctype html>\n<head>\n${pageHead("/p/assets/")}\n<title>T</title>\n</head>\n<body data-n="x-y"></body>\n`,
       );
-      assert.match(html, /^<!doctype html>\n/);
+      assert.match(html, /<head>\n<meta charset="utf-8">\n/);
       assert.match(html, /<link rel="stylesheet" href="\/p\/assets\/base\.css">\n<title>/);
     }
   });
@@ -152,8 +153,9 @@ describe("static page", () => {
     }
   });
 
-  test("a page without {{HEAD}}, a file of its own named like the shared stylesheet, an unknown type", () => {
-    assert.throws(() => createStaticPage(options({ html: "bare.html" })), /must begin with \{\{HEAD\}\}/);
+  test("a page without {{HEAD}} or with two, its own file named like the shared stylesheet, an unknown type", () => {
+    for (const html of ["bare.html", "twice.html"])
+      assert.throws(() => createStaticPage(options({ html })), /must hold \{\{HEAD\}\} once/);
     assert.throws(() => createStaticPage(options({ files: [BASE_STYLESHEET] })), RangeError);
     assert.throws(() => createStaticPage(options({ files: ["other.txt"] })), /no content type/);
   });

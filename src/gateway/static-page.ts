@@ -5,9 +5,9 @@
  * - the HTML at `path` and `path/`, each other file at `assets` + its name, with its content type (by
  *   extension), `cache-control: no-cache`, and on the HTML the page's Content-Security-Policy and
  *   `x-frame-options: DENY`;
- * - every page's HTML begins with the `{{HEAD}}` placeholder: the shared head (charset, viewport, no
+ * - every page's HTML has `{{HEAD}}` first in its `<head>`: the shared head (charset, viewport, no
  *   favicon request, and the stylesheet `base.css` from `src/gateway/static/`, which every page serves
- *   among its assets: palette, typography, reset), then the page's title and its own links;
+ *   among its assets: palette, typography, reset), before the page's title and its own links;
  * - methods other than GET/HEAD answer a JSON 405 with `Allow`; HEAD answers the headers only; paths
  *   under `assets` that are neither a file nor one of the page's routes a JSON 404. Other paths are left
  *   to the caller (`handle` returns false).
@@ -57,9 +57,6 @@ export function pageCsp(extra: readonly string[] = []): string {
 /** The shared head that replaces `{{HEAD}}`, for a page whose assets are under `assets`. */
 export function pageHead(assets: string): string {
   return [
-    "<!doctype html>",
-    '<html lang="en">',
-    "<head>",
     '<meta charset="utf-8">',
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     '<link rel="icon" href="data:,">',
@@ -142,13 +139,14 @@ function load(dir: URL, name: string): StaticFile {
   return { body: readFileSync(new URL(name, dir)), type };
 }
 
-/** Creates the page's handler; reads its files once. Throws when the HTML has no `{{HEAD}}`. */
+/** Creates the page's handler; reads its files once. Throws when the HTML has not one `{{HEAD}}`. */
 export function createStaticPage(options: StaticPageOptions): StaticPage {
   const { name, path: page, assets, route } = options;
   const csp = pageCsp(options.csp);
   const template = load(options.dir, options.html).body.toString("utf8");
-  if (!template.startsWith("{{HEAD}}")) throw new Error(`${options.html} must begin with {{HEAD}}`);
-  let text = pageHead(assets) + template.slice("{{HEAD}}".length);
+  const parts = template.split("{{HEAD}}");
+  if (parts.length !== 2) throw new Error(`${options.html} must hold {{HEAD}} once, in its <head>`);
+  let text = parts.join(pageHead(assets));
   for (const [key, value] of Object.entries(options.vars ?? {})) text = text.replaceAll(`{{${key}}}`, value);
   const html = { body: Buffer.from(text), type: TYPES[".html"] as string };
   const files = new Map<string, StaticFile>([
