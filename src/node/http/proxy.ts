@@ -7,7 +7,8 @@
  * drop more names and add their own headers. HTTPS targets are not verified unless an agent says so
  * (orchestrators are self-signed). An upstream that cannot be reached rejects before anything was
  * written (the caller answers its typed error); a connection cut after the answer started is cut on
- * the other side too.
+ * the other side too, and so are both when the hop's `ended` signal fires. The client side may be
+ * HTTP/1.1 or HTTP/2 (the upstream is HTTP/1.1); upgrades are HTTP/1.1 only.
  */
 import {
   type Agent,
@@ -19,6 +20,7 @@ import {
 } from "node:http";
 import { type Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { Duplex } from "node:stream";
+import type { NodeRequest, NodeResponse } from "../server.ts";
 
 /** Request headers never forwarded. */
 const HOP_BY_HOP = new Set([
@@ -57,6 +59,13 @@ export interface ProxyHop {
   ended?: AbortSignal;
   /** The agent of http(s) requests; default none (one connection per request, TLS unverified). */
   agent?: Agent | HttpsAgent;
+  /**
+   * Turn Nagle off on the client's HTTP/1.1 connection before the answer's headers go out: the
+   * headers are flushed at once and the body follows in its own writes (SSE), so on a connection
+   * that left it on (node:http2's HTTP/1.1 fallback) each write after the first waits for the
+   * client's delayed ACK, about 40 ms.
+   */
+  noDelay?: boolean;
 }
 
 /** The request headers sent on. */
@@ -88,48 +97,54 @@ function open(
   return request(target, { method, headers, agent: agent ?? false, rejectUnauthorized: false });
 }
 
-/** Writes the answer's status and end-to-end headers, flushed at once. */
-function writeHead(res: ServerResponse, answer: IncomingMessage): void {
+/**
+ * Streams an upstream answer to `res`: its status and end-to-end headers (flushed at once), then its
+ * body chunk by chunk as it arrives, paused while `res` is full; `res` ends with it. `cut` runs when
+ * the answer fails.
+ */
+function streamAnswer(answer: IncomingMessage, res: NodeResponse, cut: () => void): void {
   const headers: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(answer.headers))
     if (v !== undefined && !HOP_BY_HOP_ANSWER.has(k)) headers[k] = v;
-  res.writeHead(answer.statusCode ?? 502, headers);
-  res.flushHeaders();
+  // Typed as HTTP/1.1's: an HTTP/2 answer has the same calls (`flushHeaders` untyped there).
+  const out = res as ServerResponse;
+  out.writeHead(answer.statusCode ?? 502, headers);
+  out.flushHeaders();
+  answer.on("data", (chunk: Buffer) => {
+    if (!out.write(chunk)) {
+      answer.pause();
+      res.once("drain", () => answer.resume());
+    }
+  });
+  answer.on("end", () => res.end());
+  answer.on("error", cut);
 }
 
 /**
  * Streams an upstream answer already received (status, end-to-end headers, body chunk by chunk) to
  * `res`; resolves when it ended or either side was cut.
  */
-export function relayAnswer(answer: IncomingMessage, res: ServerResponse): Promise<void> {
+export function relayAnswer(answer: IncomingMessage, res: NodeResponse): Promise<void> {
   return new Promise((resolve) => {
-    writeHead(res, answer);
-    const cut = (): void => {
+    streamAnswer(answer, res, () => {
       answer.destroy();
       if (!res.writableEnded) res.destroy();
-    };
+    });
     res.on("close", () => {
       if (!res.writableFinished) answer.destroy();
       resolve();
     });
-    answer.on("data", (chunk: Buffer) => {
-      if (!res.write(chunk)) {
-        answer.pause();
-        res.once("drain", () => answer.resume());
-      }
-    });
-    answer.on("end", () => res.end());
-    answer.on("error", cut);
   });
 }
 
 /**
- * Proxies `req` to `target`. Resolves with the upstream's status once its answer ended (or was cut);
- * rejects with `unreachable(err)` when the upstream failed before answering.
+ * Proxies `req` (HTTP/1.1 or HTTP/2) to `target`. Resolves with the upstream's status once the
+ * client's answer closed (ended or cut); rejects with `unreachable(err)` when the upstream failed
+ * before answering.
  */
 export function proxyRequest(
-  req: IncomingMessage,
-  res: ServerResponse,
+  req: NodeRequest,
+  res: NodeResponse,
   target: URL,
   hop: ProxyHop,
   unreachable: (err: Error) => Error,
@@ -153,23 +168,21 @@ export function proxyRequest(
     });
     up.on("response", (answer: IncomingMessage) => {
       status = answer.statusCode ?? 502;
-      writeHead(res, answer);
-      answer.on("data", (chunk: Buffer) => {
-        if (!res.write(chunk)) {
-          answer.pause();
-          res.once("drain", () => answer.resume());
-        }
-      });
-      answer.on("end", () => res.end());
-      answer.on("error", cut);
+      if (hop.noDelay && req.httpVersionMajor === 1) (res as ServerResponse).socket?.setNoDelay(true);
+      streamAnswer(answer, res, cut);
     });
     req.pipe(up);
   });
 }
 
-/** Writes a plain HTTP/1.1 JSON error answer on a raw socket and closes it. */
+/** Writes a plain HTTP/1.1 JSON error answer (our envelope) on a raw socket and closes it. */
 export function refuseUpgrade(socket: Duplex, status: number, code: string, message: string): void {
-  const body = JSON.stringify({ error: { code, message } });
+  answerUpgrade(socket, status, { error: { code, message } });
+}
+
+/** Writes a plain HTTP/1.1 JSON answer (`json`) on a raw socket instead of the upgrade, and closes it. */
+export function answerUpgrade(socket: Duplex, status: number, json: unknown): void {
+  const body = JSON.stringify(json);
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\ncontent-type: application/json\r\n` +
       `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,

@@ -28,6 +28,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { BadRequestError, NotFoundError, TributaryError } from "../../node/errors.ts";
+import { answerUpgrade, refuseUpgrade } from "../../node/http/proxy.ts";
 import { pathOf } from "../../node/http/router.ts";
 import type { NodeRequest, NodeResponse } from "../../node/server.ts";
 import { OrchestratorRequestSchema, PaymentResultSchema } from "../../protocol/gen/lp_rpc_pb.ts";
@@ -44,14 +45,7 @@ import {
   runnerChallenge,
   takeRunnerPayment,
 } from "../runners/payments.ts";
-import {
-  answerUpgrade,
-  proxyHttp,
-  proxyUpgrade,
-  refuseUpgrade,
-  type SessionHeaders,
-  targetUrl,
-} from "../runners/proxy.ts";
+import { proxyHttp, proxyUpgrade, type SessionHeaders, targetUrl } from "../runners/proxy.ts";
 import type { Runner, RunnerSession } from "../runners/registry.ts";
 import {
   hostOf,
@@ -369,7 +363,7 @@ export function liveRunnerUpgrade(
 ): void {
   const runners = ctx.runners;
   if (runners === undefined) {
-    refuseUpgrade(socket, 404, "no upgrade here");
+    refuseUpgrade(socket, 404, "NOT_FOUND", "no upgrade here");
     return;
   }
   socket.on("error", () => {}); // a client gone while the target is looked up
@@ -381,7 +375,7 @@ export function liveRunnerUpgrade(
     },
     (err: unknown) => {
       const e = err instanceof TributaryError ? err : undefined;
-      refuseUpgrade(socket, e?.status ?? 500, e?.message ?? "internal error", e?.code ?? "INTERNAL");
+      refuseUpgrade(socket, e?.status ?? 500, e?.code ?? "INTERNAL", e?.message ?? "internal error");
     },
   );
 }

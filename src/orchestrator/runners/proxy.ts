@@ -11,23 +11,18 @@
  * no upgrade (RFC 8441 extended CONNECT is not supported): WebSocket clients use HTTP/1.1, as they do
  * by default. A runner that cannot be reached answers 502 `CONTAINER_UNAVAILABLE`; a connection cut
  * after the answer started is cut on the other side too. A session's connections end when it is
- * released (its `ended` signal).
+ * released (its `ended` signal). Both are the generic hop of node/http/proxy.ts with the session's
+ * headers, its `ended` signal and Nagle off on the client's HTTP/1.1 connection.
  *
  * Generated proxy URLs follow `--live-runner-proxy-url` (go-livepeer `-liveRunnerProxyUrl`): an
  * absolute http(s) template with exactly one `{proxy}`, in the host or as the final path segment;
  * default `{serviceUri}/run/{proxy}`. Targets must be absolute http(s) URLs without a fragment whose
  * hostname is the runner's (port and path may differ).
  */
-import {
-  request as httpRequest,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type ServerResponse,
-  STATUS_CODES,
-} from "node:http";
-import { request as httpsRequest } from "node:https";
+import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { BadRequestError } from "../../node/errors.ts";
+import { type ProxyHop, proxyRequest, proxyUpgrade as relayUpgrade } from "../../node/http/proxy.ts";
 import type { NodeRequest, NodeResponse } from "../../node/server.ts";
 import { ContainerError } from "../http.ts";
 
@@ -41,56 +36,26 @@ export interface SessionHeaders {
   traceId?: string;
 }
 
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "host",
-  "http2-settings",
+/** The session headers' names: a client's values are dropped (ours are added after the rest). */
+const SESSION_HEADER_NAMES: ReadonlySet<string> = new Set([
   "livepeer-runner-route",
   "livepeer-session-id",
   "livepeer-session-token",
   "livepeer-session-control",
 ]);
 
-const HOP_BY_HOP_ANSWER = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authenticate",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-]);
+/** What the client is answered when the runner cannot be reached. */
+const UNREACHABLE = { status: 502, code: "CONTAINER_UNAVAILABLE", message: "live runner unreachable" };
 
-/** The request headers sent on: end-to-end ones plus the session headers. */
-function outgoingHeaders(
-  headers: IncomingHttpHeaders,
-  s: SessionHeaders,
-  keepUpgrade: boolean,
-): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(headers)) {
-    if (v === undefined || k.startsWith(":") || HOP_BY_HOP.has(k)) continue;
-    out[k] = v;
-  }
-  if (keepUpgrade) {
-    out.connection = "Upgrade";
-    out.upgrade = String(headers.upgrade ?? "");
-  }
-  if (s.traceId !== undefined && out["x-trace-id"] === undefined) out["x-trace-id"] = s.traceId;
-  out["livepeer-runner-route"] = s.route;
-  out["livepeer-session-id"] = s.sessionId;
-  out["livepeer-session-token"] = s.token;
-  out["livepeer-session-control"] = s.control;
-  return out;
+/** The hop to a runner: the session headers (and the trace id) added, cut when `ended` fires. */
+function runnerHop(headers: NodeRequest["headers"], s: SessionHeaders, ended?: AbortSignal): ProxyHop {
+  const add: Record<string, string> = {};
+  if (s.traceId !== undefined && headers["x-trace-id"] === undefined) add["x-trace-id"] = s.traceId;
+  add["livepeer-runner-route"] = s.route;
+  add["livepeer-session-id"] = s.sessionId;
+  add["livepeer-session-token"] = s.token;
+  add["livepeer-session-control"] = s.control;
+  return { drop: SESSION_HEADER_NAMES, add, ended, noDelay: true };
 }
 
 /** The runner URL of `appPath` under `base` (paths joined with one `/`), with the client's query. */
@@ -102,88 +67,21 @@ export function targetUrl(base: string, appPath: string, query: string): URL {
   return u;
 }
 
-function open(target: URL, method: string, headers: Record<string, string | string[]>) {
-  const request = target.protocol === "https:" ? httpsRequest : httpRequest;
-  return request(target, { method, headers, agent: false, rejectUnauthorized: false });
-}
-
 /** Proxies one request to `target`; rejects with 502 before the answer started, else cuts the answer. */
-export function proxyHttp(
+export async function proxyHttp(
   req: NodeRequest,
   res: NodeResponse,
   target: URL,
   session: SessionHeaders,
   ended?: AbortSignal,
 ): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const up = open(target, req.method ?? "GET", outgoingHeaders(req.headers, session, false));
-    let answered = false;
-    const cut = (): void => {
-      up.destroy();
-      if (!res.writableEnded) (res as { destroy?: () => void }).destroy?.();
-    };
-    ended?.addEventListener("abort", cut, { once: true });
-    res.on("close", () => {
-      ended?.removeEventListener("abort", cut);
-      if (!res.writableFinished) up.destroy();
-    });
-    up.on("error", (err) => {
-      if (!answered) reject(new ContainerError("live runner unreachable", err));
-      else cut();
-      resolve();
-    });
-    up.on("response", (answer: IncomingMessage) => {
-      answered = true;
-      const headers: Record<string, string | string[]> = {};
-      for (const [k, v] of Object.entries(answer.headers))
-        if (v !== undefined && !HOP_BY_HOP_ANSWER.has(k)) headers[k] = v;
-      const out = res as ServerResponse;
-      // The headers go out at once and the body follows in its own writes (SSE): without TCP_NODELAY
-      // (the HTTP/2 server's HTTP/1.1 connections do not set it) each write after the first waits
-      // for the client's delayed ACK, about 40 ms.
-      if ((req as IncomingMessage).httpVersionMajor === 1) out.socket?.setNoDelay(true);
-      out.writeHead(answer.statusCode ?? 502, headers);
-      (res as { flushHeaders?: () => void }).flushHeaders?.();
-      answer.on("data", (chunk: Buffer) => {
-        if (!out.write(chunk)) {
-          answer.pause();
-          res.once("drain", () => answer.resume());
-        }
-      });
-      answer.on("end", () => {
-        res.end();
-        resolve();
-      });
-      answer.on("error", () => {
-        cut();
-        resolve();
-      });
-    });
-    (req as NodeJS.ReadableStream).pipe(up);
-  });
-}
-
-/** Writes a plain HTTP/1.1 JSON error answer on a raw socket and closes it. */
-export function refuseUpgrade(socket: Duplex, status: number, message: string, code = "NOT_FOUND"): void {
-  answerUpgrade(socket, status, { error: { code, message } });
-}
-
-/** Writes a plain HTTP/1.1 JSON answer (`json`) on a raw socket instead of the upgrade, and closes it. */
-export function answerUpgrade(socket: Duplex, status: number, json: unknown): void {
-  const body = JSON.stringify(json);
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\ncontent-type: application/json\r\n` +
-      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  await proxyRequest(
+    req,
+    res,
+    target,
+    runnerHop(req.headers, session, ended),
+    (err) => new ContainerError(UNREACHABLE.message, err),
   );
-}
-
-function rawHeaders(status: number, message: string, headers: IncomingHttpHeaders): string {
-  let head = `HTTP/1.1 ${status} ${message}\r\n`;
-  for (const [k, v] of Object.entries(headers)) {
-    if (v === undefined) continue;
-    for (const one of Array.isArray(v) ? v : [v]) head += `${k}: ${one}\r\n`;
-  }
-  return `${head}\r\n`;
 }
 
 /** Relays an HTTP/1.1 upgrade (WebSocket) to `target`; `done` runs once both sockets closed. */
@@ -196,47 +94,7 @@ export function proxyUpgrade(
   ended?: AbortSignal,
   done?: () => void,
 ): void {
-  const up = open(target, req.method ?? "GET", outgoingHeaders(req.headers, session, true));
-  let finished = false;
-  const finish = (): void => {
-    if (finished) return;
-    finished = true;
-    socket.destroy();
-    done?.();
-  };
-  ended?.addEventListener(
-    "abort",
-    () => {
-      up.destroy();
-      finish();
-    },
-    { once: true },
-  );
-  socket.on("error", () => up.destroy());
-  socket.on("close", () => {
-    up.destroy();
-    finish();
-  });
-  up.on("error", () => {
-    if (!socket.destroyed) refuseUpgrade(socket, 502, "live runner unreachable", "CONTAINER_UNAVAILABLE");
-    finish();
-  });
-  up.on("response", (answer) => {
-    // The runner refused the upgrade: pass its answer on as is.
-    socket.write(rawHeaders(answer.statusCode ?? 502, answer.statusMessage ?? "", answer.headers));
-    answer.pipe(socket);
-    answer.on("end", finish);
-  });
-  up.on("upgrade", (answer, upSocket, upHead) => {
-    socket.write(rawHeaders(101, "Switching Protocols", answer.headers));
-    if (upHead.length > 0) socket.write(upHead);
-    if (head.length > 0) upSocket.write(head);
-    upSocket.pipe(socket);
-    socket.pipe(upSocket);
-    upSocket.on("error", finish);
-    upSocket.on("close", finish);
-  });
-  up.end();
+  relayUpgrade(req, socket, head, target, runnerHop(req.headers, session, ended), UNREACHABLE, done);
 }
 
 /** A parsed `--live-runner-proxy-url` template. */
