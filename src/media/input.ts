@@ -43,8 +43,11 @@ export interface DecodeInputOptions {
   onVideo: (frame: VideoFrame) => void | Promise<void>;
   /** Receives each decoded audio chunk (interleaved s16). */
   onAudio: (frame: AudioFrame) => void;
-  /** Called for every decoded video frame before the cap (ingress fps). */
-  onVideoDecoded?: () => void;
+  /**
+   * Called for every decoded video frame before the cap (ingress fps), with its media time in
+   * seconds and whether it is a keyframe (each input segment starts on one).
+   */
+  onVideoDecoded?: (info: { seconds: number; keyFrame: boolean }) => void;
   /** Checked per packet: when it returns true, decoding ends at once (no flush). */
   stopped?: () => boolean;
   /** Called once the streams are known. */
@@ -123,9 +126,10 @@ export async function decodeInput(opts: DecodeInputOptions): Promise<void> {
     const atb = audioStream ? tb(audioStream.timeBase) : { num: 1, den: 90000 };
 
     const onVideoFrame = async (frame: Frame) => {
-      opts.onVideoDecoded?.();
       const pts = frame.pts === NOPTS ? (frame.bestEffortTimestamp ?? 0n) : frame.pts;
-      if (!cap.accept((Number(pts) * vtb.num) / vtb.den, opts.maxFramerate())) return;
+      const seconds = (Number(pts) * vtb.num) / vtb.den;
+      opts.onVideoDecoded?.({ seconds, keyFrame: frame.keyFrame === 1 });
+      if (!cap.accept(seconds, opts.maxFramerate())) return;
       const { width, height } = opts.size();
       if (
         pixelFormat === "yuv420p" &&

@@ -209,8 +209,8 @@ export class MediaLoop {
   #encodeChain: Promise<unknown> = Promise.resolve();
   #inflight: Promise<void>[] = [];
   #warming = false;
-  /** Segment the burst rule's clock is anchored to ({@link SegmentByteQueue.segmentsStarted}). */
-  #anchorSegment = -1;
+  /** Segment the decoded frames come from ({@link SegmentByteQueue.segmentsStarted} numbering). */
+  #anchorSegment = 0;
   /** Arrival (ms) and first kept frame's media time (s) of that segment. */
   #anchorWall = 0;
   #anchorMedia = 0;
@@ -405,7 +405,10 @@ export class MediaLoop {
           pixelFormat: this.#pixelFormat(),
           size: () => this.#size(),
           maxFramerate: () => this.#maxFps(),
-          onVideoDecoded: () => this.#meters.videoIn.tick(),
+          onVideoDecoded: (info) => {
+            this.#meters.videoIn.tick();
+            this.#anchor(info.seconds, info.keyFrame);
+          },
           onOpened: (info) => {
             this.#hasAudio = info.audio;
             this.#out?.setExpectAudio(info.audio);
@@ -414,7 +417,6 @@ export class MediaLoop {
           onVideo: (frame) => {
             if (this.#stopped) return;
             this.stats.videoIn++;
-            this.#anchor(frame);
             if (this.#video.full) return this.#pushWhenRoom(frame);
             this.stats.videoDropped += this.#video.push(frame).length;
           },
@@ -445,13 +447,17 @@ export class MediaLoop {
     }
   }
 
-  /** Anchors the burst rule's clock at the first frame decoded from each new input segment. */
-  #anchor(frame: VideoFrame): void {
+  /**
+   * Anchors the burst rule's clock at the first frame of each new input segment: the first keyframe
+   * decoded after the demuxer started reading a new segment (it reads ahead, up to 32 KiB, so
+   * frames of the previous segment may still come after that).
+   */
+  #anchor(seconds: number, keyFrame: boolean): void {
     const q = this.#queue;
-    if (q.segmentsStarted === this.#anchorSegment) return;
+    if (!keyFrame || q.segmentsStarted <= this.#anchorSegment) return;
     this.#anchorSegment = q.segmentsStarted;
     this.#anchorWall = q.startedSegmentArrival;
-    this.#anchorMedia = mediaSeconds(frame);
+    this.#anchorMedia = seconds;
   }
 
   /**
@@ -467,7 +473,9 @@ export class MediaLoop {
       offset >= 0 && offset < 10
         ? this.#anchorWall + (offset + MAX_BURST_LAG_S) * 1000
         : Number.POSITIVE_INFINITY;
-    while (this.#video.full && !this.#stopped && q.unreadSegments === 0 && performance.now() < deadline) {
+    // Newer input: a segment after the one these frames come from was started or is queued.
+    const newerInput = () => q.segmentsStarted + q.unreadSegments > this.#anchorSegment;
+    while (this.#video.full && !this.#stopped && !newerInput() && performance.now() < deadline) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const waits: Promise<void>[] = [this.#video.room(), q.nextArrival()];
       if (deadline !== Number.POSITIVE_INFINITY)
