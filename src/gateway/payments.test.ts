@@ -70,6 +70,15 @@ function payments(
   block = { n: 1000n },
   maxTicketsPerPayment?: number,
 ) {
+  return paymentsWithSender(http, tokenReuseMs, block, maxTicketsPerPayment).p;
+}
+
+function paymentsWithSender(
+  http: OrchestratorHttp,
+  tokenReuseMs: number,
+  block = { n: 1000n },
+  maxTicketsPerPayment?: number,
+) {
   const info: SenderInfo = {
     deposit: 10n ** 18n,
     withdrawRound: 0n,
@@ -85,7 +94,7 @@ function payments(
     senders: { senderInfo: () => info },
     maxTicketsPerPayment,
   });
-  return new GatewayPayments({ signer: key, sender, http, tokenReuseMs });
+  return { p: new GatewayPayments({ signer: key, sender, http, tokenReuseMs }), sender };
 }
 
 const job = () => newJobRequest({ capability: "text-reverse", timeoutSeconds: 30 });
@@ -95,6 +104,20 @@ test("without token reuse every batch job asks /process/token", async () => {
   const p = payments(o.http, 0);
   for (let i = 0; i < 3; i++) await p.byocHeaders(ORCH, job());
   assert.equal(o.state.tokens, 3);
+});
+
+test("without token reuse each job's Sender session is closed after it, paid or covered by the balance", async () => {
+  const o = fakeOrchestrator();
+  const { p, sender } = paymentsWithSender(o.http, 0);
+  await p.byocHeaders(ORCH, job()); // balance 0: paid
+  assert.equal(sender.sessionCount, 0);
+  o.state.balance = 10n ** 9n; // covered: nothing to pay (this path kept one session per job)
+  for (let i = 0; i < 5; i++) {
+    const sent = await p.byocPayment(ORCH, job());
+    assert.equal(sent.tickets, 0);
+  }
+  assert.equal(o.state.tokens, 6);
+  assert.equal(sender.sessionCount, 0);
 });
 
 test("with token reuse, jobs share one token and pay from a local balance estimate", async () => {

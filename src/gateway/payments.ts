@@ -393,6 +393,27 @@ export class GatewayPayments implements GatewayPayer {
       (reuse ? this.#reusable(key) : undefined) ??
       (await this.#fetchToken(orchestrator, job.capability, key, reuse, signal));
     if (token === "free") return none();
+    try {
+      return await this.#payFromToken(orchestrator, job, reuse, signal, retried, key, token, headers);
+    } finally {
+      // A token of its own (no reuse) is this job's: its Sender session goes with it, whether the
+      // job paid or the balance already covered it.
+      if (!reuse) this.#o.sender.cleanupSession(token.session);
+    }
+  }
+
+  /** The payment of one BYOC job on `token` (see {@link GatewayPayments.byocHeaders}). */
+  async #payFromToken(
+    orchestrator: string,
+    job: ClientJobRequest,
+    reuse: boolean,
+    signal: AbortSignal | undefined,
+    retried: boolean,
+    key: string,
+    token: Token,
+    headers: Record<string, string>,
+  ): Promise<SentPayment> {
+    const none = (): SentPayment => ({ headers, tickets: 0, value: Rat.ZERO });
     const { price, perUnit } = token;
     const threshold = perUnit.mul(BYOC_MIN_BALANCE_SECONDS);
     // What this job costs at least (one second, the orchestrator's minimum charge) comes off the
@@ -422,8 +443,6 @@ export class GatewayPayments implements GatewayPayer {
         if (!reuse || retried || !(err instanceof PaymentError) || !REFRESHABLE.has(err.code)) throw err;
         this.#forget(key, token);
         return this.#byoc(orchestrator, job, reuse, signal, true);
-      } finally {
-        if (!reuse) this.#o.sender.cleanupSession(token.session);
       }
       headers["livepeer-payment"] = encodePaymentHeader(payment);
       return { headers, tickets: n, value: ev.mul(BigInt(n)) };

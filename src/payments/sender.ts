@@ -120,6 +120,11 @@ export class Sender {
     return id;
   }
 
+  /** How many sessions are open (each {@link startSession} until its {@link cleanupSession}). */
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
   /** Forgets a session. */
   cleanupSession(id: string): void {
     this.#sessions.delete(id.toLowerCase());
