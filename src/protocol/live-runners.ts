@@ -5,6 +5,7 @@
  * endpoint, `…/apps/{id}/session` for a persistent runner, `…/apps/{id}/app` for a single-shot one.
  * Pure: no I/O.
  */
+import { decodePathSegment } from "./uri.ts";
 
 /** A runner as `/discovery` lists it. */
 export interface RunnerInfo {
@@ -54,11 +55,7 @@ function runnerOf(address: string, r: Record<string, unknown>): RunnerInfo | und
 }
 
 function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
+  return decodePathSegment(s) ?? s;
 }
 
 /** Reads a `/discovery` answer (a list of `{address, runners}`); entries it cannot use are skipped. */

@@ -41,6 +41,7 @@ import {
   SEQ_NEXT,
   STATUS_SEGMENT_NOT_FOUND,
 } from "../protocol/trickle.ts";
+import { decodePathSegment } from "../protocol/uri.ts";
 import { Channel, type ChannelRegistry } from "./channel.ts";
 import { LocalPublisher } from "./local.ts";
 import { serveSegment } from "./server-get.ts";
@@ -388,10 +389,8 @@ export class TrickleServer implements ChannelRegistry, AsyncDisposable {
       httpError(res, 404, "404 page not found");
       return;
     }
-    let name: string;
-    try {
-      name = decodeURIComponent(parts[0]!);
-    } catch {
+    const name = decodePathSegment(parts[0]!);
+    if (name === undefined) {
       httpError(res, 400, "Invalid channel name: bad percent-encoding");
       return;
     }

@@ -199,13 +199,16 @@ describe("gateway WHIP/WHEP e2e", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test("wrong content type is 415; OPTIONS answers CORS", async () => {
+  test("wrong content type is 415; a malformed stream name 400; OPTIONS answers CORS", async () => {
     const bad = await fetch(`${gw.url}/live/video-to-video/s1/whip?pipeline=green-tint`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: "{}",
     });
     assert.equal(bad.status, 415);
+    // A malformed %-escape in the stream name is the client's error (the fuzzer found a 500 here).
+    const badEscape = await fetch(`${gw.url}/live/video-to-video/%zz/whip`, { method: "POST", body: "{}" });
+    assert.equal(badEscape.status, 400, await badEscape.clone().text());
     const pre = await fetch(`${gw.url}/live/video-to-video/s1/whip`, { method: "OPTIONS" });
     assert.equal(pre.status, 204);
     assert.equal(pre.headers.get("access-control-allow-origin"), "*");

@@ -21,6 +21,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { BadRequestError, NotFoundError, TributaryError } from "../../node/errors.ts";
 import { SseWriter, sendJson } from "../../node/http/index.ts";
 import { parseJobHeader } from "../../protocol/job-header.ts";
+import { decodePathSegment } from "../../protocol/uri.ts";
 import { type LocalSegment, LocalSubscriber, TrickleSegmentNotFoundError } from "../../trickle/index.ts";
 import { headerValue } from "../orch-http.ts";
 import { readBody, readJsonObject as readJson } from "../read-body.ts";
@@ -497,7 +498,12 @@ export async function handleLiveRequest(
     return startByocRoute(ctx, req, res);
   }
   const w = /^\/live\/video-to-video\/([^/]+)\/(whip|whep)$/.exec(path);
-  if (w) return webrtcRoute(ctx, req, res, decodeURIComponent(w[1] as string), w[2] as "whip" | "whep");
+  if (w) {
+    const stream = decodePathSegment(w[1] as string);
+    if (stream === undefined)
+      throw new BadRequestError(`the stream name ${JSON.stringify(w[1])} holds a malformed %-escape`);
+    return webrtcRoute(ctx, req, res, stream, w[2] as "whip" | "whep");
+  }
   const m =
     /^\/live\/video-to-video\/([^/]+)\/(update|status|stop)$/.exec(path) ??
     /^\/process\/stream\/([^/]+)\/(update|status|stop|data|whip|whep|rtmp)$/.exec(path);

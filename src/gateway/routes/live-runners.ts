@@ -18,6 +18,7 @@ import { NotFoundError, TributaryError } from "../../node/errors.ts";
 import { proxyRequest, proxyUpgrade, refuseUpgrade } from "../../node/http/proxy.ts";
 import { pathOf } from "../../node/http/router.ts";
 import { sendJson } from "../../node/http/send.ts";
+import { decodePathSegment } from "../../protocol/uri.ts";
 import { clientGone, type GatewayContext } from "../context.ts";
 import { OrchestratorTransportError } from "../orch-http.ts";
 import { MAX_REQUEST_BODY_BYTES, readBody } from "../read-body.ts";
@@ -32,12 +33,9 @@ function baseOf(ctx: GatewayContext, req: IncomingMessage): string {
   return ctx.publicUrl?.() || `http://${req.headers.host ?? "127.0.0.1"}`;
 }
 
+/** A path segment decoded, or as written when its escapes are malformed (it then names nothing). */
 function decode(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
+  return decodePathSegment(segment) ?? segment;
 }
 
 /** The query string of a request target (with its `?`), or "". */

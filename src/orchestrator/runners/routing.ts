@@ -6,6 +6,7 @@
 import type { ServerResponse } from "node:http";
 import { BadRequestError, NotFoundError } from "../../node/errors.ts";
 import type { NodeRequest, NodeResponse } from "../../node/server.ts";
+import { decodePathSegment } from "../../protocol/uri.ts";
 import type { OrchestratorContext } from "../context.ts";
 import type { SessionHeaders } from "./proxy.ts";
 import type { Runner, RunnerSession } from "./registry.ts";
@@ -51,11 +52,9 @@ export function underRunners(
 
 /** A decoded path segment (400 when its escapes are bad). */
 export const seg = (s: string | undefined): string => {
-  try {
-    return decodeURIComponent(s ?? "");
-  } catch {
-    throw new BadRequestError("bad path segment");
-  }
+  const decoded = decodePathSegment(s ?? "");
+  if (decoded === undefined) throw new BadRequestError("bad path segment");
+  return decoded;
 };
 
 /** The query string of a request URL, with its `?` ("" when none). */
