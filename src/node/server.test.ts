@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { connect as tlsConnect } from "node:tls";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { create } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -278,6 +280,54 @@ describe("startNodeServer limits (HTTP/1.1 and HTTP/2)", () => {
     } finally {
       session.destroy();
     }
+  });
+
+  test("HTTP/2: a closed connection's session is not kept (its timers go with it); an idle one is closed after idleTimeoutMs", async () => {
+    const sessions: WeakRef<object>[] = [];
+    // Timeouts far longer than the test: only the closed connections can free the sessions.
+    await using srv = await startNodeServer({
+      port: 0,
+      dataDir: dir,
+      limits: { idleTimeoutMs: 120_000, headersTimeoutMs: 120_000 },
+      handler: (req, res) => {
+        const stream = (req as { stream?: { session?: object } }).stream;
+        if (stream?.session) sessions.push(new WeakRef(stream.session));
+        ok(req, res);
+      },
+    });
+    const request = (session: ReturnType<typeof h2connect>) =>
+      new Promise<void>((resolve, reject) => {
+        const s = session.request({ ":method": "GET", ":path": "/" });
+        s.on("error", reject);
+        s.resume();
+        s.on("end", () => resolve());
+      });
+    for (let i = 0; i < 20; i++) {
+      const session = h2connect(srv.url, { ca: srv.cert, servername: "localhost" });
+      await request(session);
+      await new Promise<void>((r) => session.close(() => r()));
+    }
+    assert.equal(sessions.length, 20);
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    await until("the closed connections' sessions collected", async () => {
+      gc();
+      await new Promise((r) => setImmediate(r));
+      return sessions.every((w) => w.deref() === undefined);
+    });
+    // An open connection whose one request ended is closed once idle for idleTimeoutMs.
+    await using short = await startNodeServer({
+      port: 0,
+      dataDir: dir,
+      limits: { idleTimeoutMs: 300 },
+      handler: ok,
+    });
+    const idle = h2connect(short.url, { ca: short.cert, servername: "localhost" });
+    idle.on("error", () => {});
+    await request(idle);
+    const t0 = Date.now();
+    await new Promise<void>((r) => idle.once("close", () => r()));
+    assert.ok(Date.now() - t0 >= 250, `closed after ${Date.now() - t0} ms, not at once`);
   });
 
   test("slow clients: unfinished heads and idle TLS are closed within the headers timeout, slow answers are not", async () => {

@@ -188,6 +188,21 @@ export function bigBody(size: number, fill = 7): Buffer {
   return b;
 }
 
+/** Connection-specific fields, which HTTP/2 has no place for (RFC 9113 section 8.2.2). */
+const H1_ONLY = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]);
+
+/**
+ * `headers` without what an HTTP/2 request cannot carry (node's client refuses to send them at all):
+ * the connection-specific fields, and `te` other than "trailers".
+ */
+function h2Expressible(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(headers).filter(
+      ([k, v]) => !H1_ONLY.has(k.toLowerCase()) && (k.toLowerCase() !== "te" || v.trim() === "trailers"),
+    ),
+  );
+}
+
 /** {@link send} over HTTP/2, on a session of its own (closed afterwards). */
 function sendH2(target: Target, r: FuzzRequest, waitMs: number): Promise<Outcome> {
   return new Promise((resolve) => {
@@ -211,7 +226,7 @@ function sendH2(target: Target, r: FuzzRequest, waitMs: number): Promise<Outcome
     const declared = r.abortAfter === undefined ? r.body.length : r.body.length + 1024;
     const stream = session.request(
       {
-        ...r.headers,
+        ...h2Expressible(r.headers),
         ":method": r.method,
         ":path": r.path,
         "content-length": String(declared),

@@ -206,12 +206,25 @@ export function guardHttp2Sessions(server: Http2SecureServer, limits: ResolvedHt
   server.on("session", (session: Http2Session) => {
     const guard: SessionGuard = { open: 0, uploading: 0, tokens: limits.resetBurst, refilledAt: Date.now() };
     guards.set(session, guard);
-    // Until the first stream, a connection has the headers timeout; afterwards the idle timeout.
-    session.setTimeout(limits.headersTimeoutMs, () => {
-      if (guard.open === 0) closeSession(session, h2.NGHTTP2_NO_ERROR);
-    });
+    // Our own timer, not session.setTimeout: node keeps a session's timeout enrolled after the session
+    // is destroyed (its setTimeout is a no-op then), which held every closed session in memory until
+    // the timeout ran out (~5 KiB each, 120 s by default: a connection flood's amplifier).
+    let timer: NodeJS.Timeout | undefined;
+    /** Closes the connection after `ms` unless a stream opens meanwhile. */
+    const arm = (ms: number): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        if (guard.open === 0) closeSession(session, h2.NGHTTP2_NO_ERROR);
+      }, ms);
+      timer.unref();
+    };
+    // Until the first stream, a connection has the headers timeout; with no open stream afterwards,
+    // the idle timeout.
+    arm(limits.headersTimeoutMs);
+    session.once("close", () => clearTimeout(timer));
     session.on("stream", (stream: ServerHttp2Stream) => {
-      if (guard.open++ === 0) session.setTimeout(limits.idleTimeoutMs);
+      guard.open++;
+      clearTimeout(timer);
       stream.once("aborted", () => {
         if (resetByUs.has(stream)) return;
         const now = Date.now();
@@ -224,7 +237,7 @@ export function guardHttp2Sessions(server: Http2SecureServer, limits: ResolvedHt
         if (guard.tokens < 0) closeSession(session, h2.NGHTTP2_ENHANCE_YOUR_CALM);
       });
       stream.once("close", () => {
-        guard.open--;
+        if (--guard.open === 0 && !session.destroyed) arm(limits.idleTimeoutMs);
       });
     });
   });
