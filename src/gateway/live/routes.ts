@@ -501,7 +501,9 @@ export async function handleLiveRequest(
   if (w) {
     const stream = decodePathSegment(w[1] as string);
     if (stream === undefined)
-      throw new BadRequestError(`the stream name ${JSON.stringify(w[1])} holds a malformed %-escape`);
+      throw new BadRequestError(`the stream name ${JSON.stringify(w[1])} holds a malformed %-escape`, {
+        code: "BAD_STREAM",
+      });
     return webrtcRoute(ctx, req, res, stream, w[2] as "whip" | "whep");
   }
   const m =
