@@ -208,8 +208,15 @@ test("tributary explorer on the devnet", async () => {
     await page.waitForSelector('#xset[data-shown="1"]');
     assert.equal(await page.inputValue('#filters input[name="orchestrator"]'), getAddress(addr(keys.warm)));
     await page.locator(`#xset tbody a.jump`, { hasText: `text-to-image/${MODEL}` }).click();
-    assert.equal(await page.inputValue('#filters input[name="model"]'), MODEL);
-    assert.equal(await page.inputValue('#filters input[name="orchestrator"]'), "");
+    // The link sets the filters through the URL fragment, applied a moment later: wait for them.
+    const filterIs = (name: string, value: string) =>
+      page.waitForFunction(
+        `document.querySelector('#filters input[name="${name}"]').value === ${JSON.stringify(value)}`,
+        undefined,
+        { timeout: 10_000 },
+      );
+    await filterIs("model", MODEL);
+    await filterIs("orchestrator", "");
     await page.waitForSelector(`#xcaps[data-shown="1"] tr[data-key="text-to-image/${MODEL}"]`);
     await page.waitForSelector('#xset[data-shown="2"]', { state: "attached" });
     await page.click("#filters-clear");
