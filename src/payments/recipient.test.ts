@@ -271,7 +271,7 @@ describe("recipient validation and accounting", () => {
 describe("one transaction per payment batch (nonces, credit, winners)", () => {
   const EV = 10n ** 11n;
   /** A recipient over a SQLite store whose tickets all win (face value EV + 1: p = 1 − 1e-11). */
-  function stored(float = EV + 1n) {
+  function stored(float = EV + 1n, gasPrice = 0n) {
     const store = openStore({ path: ":memory:" });
     const base = setup({ ticketEV: EV, gasPrice: 0n });
     base.senders.float = float;
@@ -285,7 +285,7 @@ describe("one transaction per payment batch (nonces, credit, winners)", () => {
       ticketEV: EV,
       redeemGas: 10_000n,
       time: base.time,
-      gasPrice: { gasPrice: () => 0n },
+      gasPrice: { gasPrice: () => gasPrice },
       senders: base.senders,
       nonces: store.nonceStore(),
       transaction: (fn, options) => {
@@ -317,8 +317,9 @@ describe("one transaction per payment batch (nonces, credit, winners)", () => {
     );
     assert.equal(won.winners.length, 3);
     assert.deepEqual(winners.levels, [2]);
-    // Face values of 10^9 EVs: a ticket wins with probability 1e-9.
-    const plain = stored(EV * 10n ** 9n);
+    // Redemption gas at 10^12 wei sizes face values of 10^7 EVs: a ticket wins with probability 1e-7
+    // (at gas price 0 the face value is 100 EVs, and 3 tickets had a 3 % chance of a winner).
+    const plain = stored(EV * 10n ** 9n, 10n ** 12n);
     using _p = plain.store;
     const res = await plain.recipient.processPayment(
       await pay(plain.s, 3),
