@@ -4,13 +4,8 @@
  * `video`/`audio` handlers → {@link MediaOutput} → output channel.
  *
  * - Backpressure: the video queue holds {@link VIDEO_QUEUE_LIMIT} frames and drops the oldest when
- *   the handler falls behind (pytrickle's frame skipper keeps ≤ 15). Input arrives in bursts (a
- *   trickle segment is read whole, then decoded much faster than frames are encoded), so a full
- *   queue first holds the decoder back instead of dropping (the burst rule): the decoder waits for
- *   room while the handler keeps up with the input, that is while no newer input segment waits
- *   unread and the segment being decoded is processed no later than its arrival plus its own media
- *   time plus {@link MAX_BURST_LAG_S}. Once either fails, the loop is behind real time and frames are
- *   dropped oldest first as before, so latency stays bounded (by one segment); audio holds
+ *   the handler falls behind (pytrickle's frame skipper keeps ≤ 15), except while a burst of input
+ *   is not late: then a full queue holds the decoder back (the burst rule, burst-gate.ts); audio holds
  *   {@link AUDIO_QUEUE_LIMIT} chunks (pytrickle's 1200) and is never skipped otherwise. Publishing
  *   is awaited per segment, so a slow output channel slows encoding, which fills the video queue,
  *   which drops frames: memory stays bounded.
@@ -40,6 +35,7 @@ import { MediaOutput, type SegmentStream } from "../media/output.ts";
 import { OverlayController } from "../media/overlay.ts";
 import { looksLikeMpegTs } from "../media/ts-check.ts";
 import { type Logger, silentLogger } from "../node/logger.ts";
+import { BurstGate } from "./burst-gate.ts";
 import type { SegmentSink, SegmentSource } from "./channels.ts";
 import {
   type AudioFrame,
@@ -63,12 +59,6 @@ export const DECODER_RETRY_RESET_MS = 120_000;
  * memory and latency when decoding cannot keep up with real time.
  */
 export const MAX_PENDING_SEGMENTS = 3;
-/**
- * How far (seconds) the processing of a segment may fall behind its own media time, counted from
- * the segment's arrival, before the decoder stops waiting for room in the video queue and the
- * queue drops the oldest frames instead (see {@link MediaLoop}: the burst rule).
- */
-export const MAX_BURST_LAG_S = 0.5;
 /** Encodes that may be pending while the handlers go on (pipelining; frames are encoded in order). */
 export const ENCODE_AHEAD = 2;
 /** Default frame size (pytrickle `DEFAULT_WIDTH/HEIGHT`). */
@@ -138,10 +128,6 @@ function num(value: unknown, fallback: number): number {
   return typeof n === "number" && Number.isFinite(n) && n > 0 ? n : fallback;
 }
 
-function mediaSeconds(frame: VideoFrame): number {
-  return (frame.pts * frame.timeBase.num) / frame.timeBase.den;
-}
-
 function isVideoFrame(v: unknown): v is VideoFrame {
   if (typeof v !== "object" || v === null) return false;
   const f = v as VideoFrame;
@@ -209,11 +195,7 @@ export class MediaLoop {
   #encodeChain: Promise<unknown> = Promise.resolve();
   #inflight: Promise<void>[] = [];
   #warming = false;
-  /** Segment the decoded frames come from ({@link SegmentByteQueue.segmentsStarted} numbering). */
-  #anchorSegment = 0;
-  /** Arrival (ms) and first kept frame's media time (s) of that segment. */
-  #anchorWall = 0;
-  #anchorMedia = 0;
+  readonly #burst: BurstGate;
   #stopped = false;
   #endReason: MediaEndReason = "input-ended";
   #hasAudio = false;
@@ -221,6 +203,7 @@ export class MediaLoop {
   private constructor(opts: MediaLoopOptions) {
     this.#opts = opts;
     this.#queue = new SegmentByteQueue(opts.maxPendingSegments ?? MAX_PENDING_SEGMENTS);
+    this.#burst = new BurstGate(this.#queue, this.#video);
     this.#log = opts.logger ?? silentLogger();
     this.#overlay = new OverlayController(opts.pipeline.overlay);
     const sink = opts.output;
@@ -407,7 +390,7 @@ export class MediaLoop {
           maxFramerate: () => this.#maxFps(),
           onVideoDecoded: (info) => {
             this.#meters.videoIn.tick();
-            this.#anchor(info.seconds, info.keyFrame);
+            this.#burst.decoded(info.seconds, info.keyFrame);
           },
           onOpened: (info) => {
             this.#hasAudio = info.audio;
@@ -447,46 +430,9 @@ export class MediaLoop {
     }
   }
 
-  /**
-   * Anchors the burst rule's clock at the first frame of each new input segment: the first keyframe
-   * decoded after the demuxer started reading a new segment (it reads ahead, up to 32 KiB, so
-   * frames of the previous segment may still come after that).
-   */
-  #anchor(seconds: number, keyFrame: boolean): void {
-    const q = this.#queue;
-    if (!keyFrame || q.segmentsStarted <= this.#anchorSegment) return;
-    this.#anchorSegment = q.segmentsStarted;
-    this.#anchorWall = q.startedSegmentArrival;
-    this.#anchorMedia = seconds;
-  }
-
-  /**
-   * The burst rule (see the file comment): waits for room in the full video queue while the input
-   * is not behind real time, then pushes (dropping the oldest frame if the queue is still full).
-   */
+  /** The burst rule (burst-gate.ts): waits for room while the input is not late, then pushes. */
   async #pushWhenRoom(frame: VideoFrame): Promise<void> {
-    const q = this.#queue;
-    const offset = mediaSeconds(frame) - this.#anchorMedia;
-    // Past this wall time the segment is processed slower than real time (offsets that went back
-    // or jumped forward are not trusted: then only the newer-segment test applies).
-    const deadline =
-      offset >= 0 && offset < 10
-        ? this.#anchorWall + (offset + MAX_BURST_LAG_S) * 1000
-        : Number.POSITIVE_INFINITY;
-    // Newer input: a segment after the one these frames come from was started or is queued.
-    const newerInput = () => q.segmentsStarted + q.unreadSegments > this.#anchorSegment;
-    while (this.#video.full && !this.#stopped && !newerInput() && performance.now() < deadline) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const waits: Promise<void>[] = [this.#video.room(), q.nextArrival()];
-      if (deadline !== Number.POSITIVE_INFINITY)
-        waits.push(
-          new Promise<void>((resolve) => {
-            timer = setTimeout(resolve, Math.max(0, deadline - performance.now()) + 1);
-          }),
-        );
-      await Promise.race(waits);
-      clearTimeout(timer);
-    }
+    await this.#burst.waitForRoom(frame, () => this.#stopped);
     if (this.#stopped) {
       this.stats.videoDropped++;
       return;
