@@ -22,7 +22,7 @@ interface Run {
 function run(
   def: LivePipelineDefinition,
   params: Record<string, unknown>,
-  opts: { input?: boolean; output?: boolean } = {},
+  opts: { input?: boolean; output?: boolean; segments?: readonly Uint8Array[] } = {},
 ): Run {
   const channels = new MemoryChannels();
   const ac = new AbortController();
@@ -36,7 +36,7 @@ function run(
   const userErrors: string[] = [];
   const mediaErrors: string[] = [];
   if (opts.input !== false) {
-    for (const s of input) channels.channel("mem://in").push(s);
+    for (const s of opts.segments ?? input) channels.channel("mem://in").push(s);
     channels.channel("mem://in").end();
   }
   const loop = MediaLoop.start({
@@ -387,36 +387,21 @@ test("when decoding falls behind, unread input segments beyond the limit are dro
   assert.ok(frames > 0 && frames < 270, `some frames decoded, fewer than all: ${frames}`);
 });
 
-function oneSegmentLoop(video: LivePipelineDefinition["video"]): MediaLoop {
-  const channels = new MemoryChannels();
-  const ch = channels.channel("mem://in");
-  ch.push(input[0] as Uint8Array); // 2 s, 60 frames, arriving at once (a trickle segment read whole)
-  ch.end();
-  return MediaLoop.start({
-    pipeline: defineLivePipeline({ video }),
-    ctx: {
-      streamId: "burst",
-      params: { width: 32, height: 32, max_framerate: 30 },
-      signal: new AbortController().signal,
-      sendData: () => false,
-      sendEvent: async () => false,
-    },
-    input: channels.subscribe("mem://in"),
-    output: channels.publish("mem://out", "video/mp2t"),
-    onUserError: () => {},
-    onMediaError: (source, message) => assert.fail(`${source}: ${message}`),
-  });
+/** One 2 s segment of 60 frames arriving at once (a trickle segment read whole). */
+function oneSegmentLoop(video: LivePipelineDefinition["video"]): Run {
+  return run({ video }, { width: 32, height: 32, max_framerate: 30 }, { segments: [input[0] as Uint8Array] });
 }
 
 test("a segment decoded in a burst that the handler keeps up with is processed whole, not dropped", async () => {
   // The decoder makes the 60 frames far faster than this handler takes them, but the handler is
   // faster than real time (5 ms a frame vs 33 ms): the full queue holds the decoder back.
   let seen = 0;
-  const loop = oneSegmentLoop(async () => {
+  const { loop, mediaErrors } = oneSegmentLoop(async () => {
     seen++;
     await sleep(5);
   });
   assert.equal(await loop.done, "input-ended");
+  assert.deepEqual(mediaErrors, []);
   assert.equal(loop.stats.videoDropped, 0);
   assert.equal(seen, 60);
   assert.equal(loop.stats.videoOut, 60);
@@ -428,7 +413,7 @@ test("a handler slower than real time: the decoder waits only until the segment 
     release = resolve;
   });
   let calls = 0;
-  const loop = oneSegmentLoop(async () => {
+  const { loop, mediaErrors } = oneSegmentLoop(async () => {
     calls++;
     await gate;
   });
@@ -447,6 +432,7 @@ test("a handler slower than real time: the decoder waits only until the segment 
   assert.ok(loop.stats.videoDropped >= 60 - VIDEO_QUEUE_LIMIT - 2, `dropped ${loop.stats.videoDropped}`);
   release();
   assert.equal(await loop.done, "input-ended");
+  assert.deepEqual(mediaErrors, []);
   // The stuck frame, then the queue (the newest frames; the last decoded one may still have been
   // waiting for room).
   assert.ok(calls >= 1 + VIDEO_QUEUE_LIMIT && calls <= 2 + VIDEO_QUEUE_LIMIT, `handled ${calls}`);
