@@ -19,7 +19,7 @@
  * anything else an orchestrator put in its answer.
  */
 import type { Logger } from "../node/logger.ts";
-import { MAX_RUNNER_METADATA_BYTES } from "../orchestrator/runners/config.ts";
+import { MAX_RUNNER_METADATA_BYTES, RUNNER_PRICE_UNITS } from "../orchestrator/runners/config.ts";
 import { Rat } from "../payments/rational.ts";
 import type { DiscoveredOrchestrator, DiscoveredRunner } from "./context.ts";
 
@@ -28,7 +28,14 @@ export const RUNNER_DISCOVERY_TIMEOUT_MS = 2000;
 /** Largest `GET /discovery` answer read (go-livepeer's 1 MiB); a larger one counts as failed. */
 export const RUNNER_DISCOVERY_MAX_BYTES = 1024 * 1024;
 
-const UNITS = new Set(["seconds", "720p-pixel-seconds", "fixed"]);
+/** The charged units discovery advertises (what the orchestrator converts every price unit to). */
+const UNITS = new Set<string>(Object.values(RUNNER_PRICE_UNITS).map((u) => u.unit));
+
+/** A price field as compared: text, trimmed, lower case. */
+const norm = (v: unknown): string =>
+  String(v ?? "")
+    .trim()
+    .toLowerCase();
 
 /** What one orchestrator answered to `GET /discovery` (its parsed JSON), or undefined on failure. */
 export type DiscoveryAnswer = unknown;
@@ -56,20 +63,9 @@ export function runnerRecord(
     return { reason: "invalid price" };
   }
   if (price.cmp(Rat.ZERO) <= 0) return { reason: "invalid price" };
-  if (
-    String(p.currency ?? "")
-      .trim()
-      .toLowerCase() !== "wei"
-  )
-    return { reason: "unsupported currency" };
-  if (
-    !UNITS.has(
-      String(p.unit ?? "")
-        .trim()
-        .toLowerCase(),
-    )
-  )
-    return { reason: "unsupported unit" };
+  if (norm(p.currency) !== "wei") return { reason: "unsupported currency" };
+  const unit = norm(p.unit);
+  if (!UNITS.has(unit)) return { reason: "unsupported unit" };
   if (maxPricePerUnit !== undefined && price.cmp(maxPricePerUnit) > 0) return { reason: "above max price" };
   const runner: DiscoveredRunner = {
     url: r.url,
@@ -80,7 +76,7 @@ export function runnerRecord(
     price_info: {
       price: p.price as number | string,
       currency: "wei",
-      unit: String(p.unit).trim().toLowerCase(),
+      unit,
     },
   };
   if (r.gpu !== undefined && r.gpu !== null && typeof r.gpu === "object") {
