@@ -164,7 +164,10 @@ export function mergeRunners(
 
 /** Options of {@link RunnerDiscovery}. */
 export interface RunnerDiscoveryOptions {
-  /** GET `url` as JSON within {@link RUNNER_DISCOVERY_TIMEOUT_MS} and {@link RUNNER_DISCOVERY_MAX_BYTES}; rejects on failure. */
+  /**
+   * GET `url` (an orchestrator's `/discovery`) as JSON within {@link RUNNER_DISCOVERY_TIMEOUT_MS} and
+   * {@link RUNNER_DISCOVERY_MAX_BYTES} (the signer uses the gateway's `getRunnerDiscovery`); rejects on failure.
+   */
   get(url: string): Promise<unknown>;
   /** How long an answer is used before asking again, ms. */
   refreshMs: number;

@@ -21,12 +21,13 @@ import {
   chainSource,
   createGrpcOrchestratorClient,
   DEFAULT_REFRESH_INTERVAL_MS,
+  getRunnerDiscovery,
   OrchestratorPool,
   signRequestCredentials,
   staticSource,
 } from "../gateway/discovery/index.ts";
 import { type GatewayOnchain, startGatewayOnchain } from "../gateway/onchain.ts";
-import { createOrchestratorHttp, type OrchestratorHttp, readText } from "../gateway/orch-http.ts";
+import { createOrchestratorHttp } from "../gateway/orch-http.ts";
 import { type DataDirLock, lockDataDir } from "../node/data-dir.ts";
 import { TributaryError } from "../node/errors.ts";
 import { http1ServerOptions, resolveHttpLimits } from "../node/http/limits.ts";
@@ -152,21 +153,6 @@ function capabilitiesOf(
   return [...out];
 }
 
-/** An orchestrator's Live Runner `GET /discovery` as JSON (runners.ts limits); rejects on failure. */
-async function getDiscovery(http: OrchestratorHttp, url: string): Promise<unknown> {
-  const res = await http.send(url, {
-    method: "GET",
-    headers: { accept: "application/json" },
-    headersTimeoutMs: RUNNER_DISCOVERY_TIMEOUT_MS,
-    signal: AbortSignal.timeout(RUNNER_DISCOVERY_TIMEOUT_MS),
-  });
-  const text = await readText(res, RUNNER_DISCOVERY_MAX_BYTES + 1);
-  if (res.statusCode !== 200) throw new Error(`GET /discovery answered ${res.statusCode}`);
-  if (Buffer.byteLength(text) > RUNNER_DISCOVERY_MAX_BYTES)
-    throw new Error("GET /discovery answer too large");
-  return JSON.parse(text);
-}
-
 /** Starts the signer; rejects with an actionable error (a held data directory, no auth on a public address, …). */
 export async function startSigner(options: SignerOptions): Promise<RunningSigner> {
   const logger = options.logger ?? silentLogger();
@@ -243,7 +229,13 @@ export async function startSigner(options: SignerOptions): Promise<RunningSigner
     const http = createOrchestratorHttp();
     stack.defer(() => http.close());
     const runnerDiscovery = new RunnerDiscovery({
-      get: (url) => getDiscovery(http, url),
+      // A 404 ("disabled": no live runners) lists no runners, as a failure does.
+      get: (url) =>
+        getRunnerDiscovery(http, url, {
+          timeoutMs: RUNNER_DISCOVERY_TIMEOUT_MS,
+          maxBytes: RUNNER_DISCOVERY_MAX_BYTES,
+          signal: AbortSignal.timeout(RUNNER_DISCOVERY_TIMEOUT_MS),
+        }),
       refreshMs: options.discovery.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS,
     });
     discovery = {

@@ -13,6 +13,29 @@ import { parseDiscovery, type RunnerInfo } from "../../protocol/live-runners.ts"
 import type { OrchestratorHttp } from "../orch-http.ts";
 import { readText } from "../orch-http.ts";
 
+/**
+ * An orchestrator's Live Runner `GET /discovery` (`url`) as parsed JSON, or "disabled" when it answers 404
+ * (no live runners); rejects on any other status, after `timeoutMs` without headers, or when the
+ * answer is over `maxBytes`. Used by the directory below and by the remote signer.
+ */
+export async function getRunnerDiscovery(
+  http: OrchestratorHttp,
+  url: string,
+  opts: { timeoutMs: number; maxBytes: number; signal?: AbortSignal },
+): Promise<unknown> {
+  const res = await http.send(url, {
+    method: "GET",
+    headers: { accept: "application/json" },
+    headersTimeoutMs: opts.timeoutMs,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  const text = await readText(res, opts.maxBytes + 1);
+  if (res.statusCode === 404) return "disabled";
+  if (res.statusCode !== 200) throw new Error(`GET /discovery answered ${res.statusCode}`);
+  if (Buffer.byteLength(text) > opts.maxBytes) throw new Error("GET /discovery answer too large");
+  return JSON.parse(text);
+}
+
 /** What the directory knows of one orchestrator's runners. */
 export interface RunnerListing {
   /** The orchestrator's service URI (the pool's transcoder URL). */
@@ -88,18 +111,19 @@ export class RunnerDirectory implements Disposable {
     const now = (this.#options.now ?? Date.now)();
     const previous = this.#listings.get(orchestrator);
     try {
-      const res = await this.#options.http.send(`${orchestrator.replace(/\/+$/, "")}/discovery`, {
-        method: "GET",
-        headers: { accept: "application/json" },
-        headersTimeoutMs: this.#options.timeoutMs ?? 5000,
-      });
-      const text = await readText(res, 4 * 1024 * 1024);
-      if (res.statusCode === 404) {
+      const answer = await getRunnerDiscovery(
+        this.#options.http,
+        `${orchestrator.replace(/\/+$/, "")}/discovery`,
+        {
+          timeoutMs: this.#options.timeoutMs ?? 5000,
+          maxBytes: 4 * 1024 * 1024,
+        },
+      );
+      if (answer === "disabled") {
         this.#listings.set(orchestrator, { orchestrator, state: "disabled", fetchedAt: now, runners: [] });
         return;
       }
-      if (res.statusCode !== 200) throw new Error(`GET /discovery answered ${res.statusCode}`);
-      const runners = parseDiscovery(JSON.parse(text));
+      const runners = parseDiscovery(answer);
       this.#listings.set(orchestrator, { orchestrator, state: "ok", fetchedAt: now, runners });
     } catch (err) {
       this.#listings.set(orchestrator, {
