@@ -5,19 +5,25 @@
  * standalone MPEG-TS that starts on a keyframe).
  */
 
+/** One queued segment body. */
+interface Queued {
+  bytes: Uint8Array;
+  /** True until the reader takes its first bytes. */
+  unread: boolean;
+  /** When it was pushed (`performance.now()`). */
+  arrival: number;
+}
+
 /** A FIFO of byte chunks with an async `read(size)` that waits for data; `null` means the end. */
 export class SegmentByteQueue {
-  #chunks: Uint8Array[] = [];
-  /** Per queued chunk: true when it is the first chunk of a segment. */
-  #starts: boolean[] = [];
-  /** Per queued chunk: when its segment was pushed (`performance.now()`). */
-  #arrivals: number[] = [];
+  #queue: Queued[] = [];
+  /** Bytes of the head segment already read. */
   #offset = 0;
   #started = 0;
   #startedArrival = 0;
-  #arrivalWaiters: (() => void)[] = [];
   #ended = false;
   #waiter: (() => void) | undefined;
+  #arrivalWaiters: (() => void)[] = [];
   /** Total bytes pushed. */
   bytesIn = 0;
 
@@ -37,29 +43,22 @@ export class SegmentByteQueue {
   /** Appends one whole segment. Ignored after {@link end}. */
   pushSegment(body: Uint8Array): void {
     if (this.#ended || body.length === 0) return;
-    this.#chunks.push(body);
-    this.#starts.push(true);
-    this.#arrivals.push(performance.now());
+    this.#queue.push({ bytes: body, unread: true, arrival: performance.now() });
     this.bytesIn += body.length;
-    // The head may be a segment being read (not a start any more): it is never dropped.
-    const first = this.#starts[0] ? 0 : 1;
-    while (this.#chunks.length - first > this.#maxPending) {
-      this.#chunks.splice(first, 1);
-      this.#starts.splice(first, 1);
-      this.#arrivals.splice(first, 1);
+    // The head may be a segment being read (not unread any more): it is never dropped.
+    const first = this.#queue[0]?.unread ? 0 : 1;
+    while (this.#queue.length - first > this.#maxPending) {
+      this.#queue.splice(first, 1);
       if (first === 0) this.#offset = 0;
       this.segmentsDropped++;
     }
     this.#wake();
-    const arrived = this.#arrivalWaiters;
-    this.#arrivalWaiters = [];
-    for (const w of arrived) w();
   }
 
   /** Whole segments queued that the reader has not started yet (newer input than what it reads). */
   get unreadSegments(): number {
     let n = 0;
-    for (const s of this.#starts) if (s) n++;
+    for (const q of this.#queue) if (q.unread) n++;
     return n;
   }
 
@@ -83,16 +82,11 @@ export class SegmentByteQueue {
   end(): void {
     this.#ended = true;
     this.#wake();
-    const arrived = this.#arrivalWaiters;
-    this.#arrivalWaiters = [];
-    for (const w of arrived) w();
   }
 
   /** Ends the input at once: bytes not read yet are discarded. */
   abort(): void {
-    this.#chunks = [];
-    this.#starts = [];
-    this.#arrivals = [];
+    this.#queue = [];
     this.#offset = 0;
     this.end();
   }
@@ -105,7 +99,7 @@ export class SegmentByteQueue {
   /** Bytes queued and not yet read. */
   get pending(): number {
     let n = -this.#offset;
-    for (const c of this.#chunks) n += c.length;
+    for (const q of this.#queue) n += q.bytes.length;
     return n;
   }
 
@@ -114,48 +108,41 @@ export class SegmentByteQueue {
    * Used after a demux error before opening a new demuxer.
    */
   skipToNextSegment(): void {
-    if (this.#chunks.length > 0 && this.#offset > 0) {
-      this.#chunks.shift();
-      this.#starts.shift();
-      this.#arrivals.shift();
-      this.#offset = 0;
-    }
-    while (this.#chunks.length > 0 && !this.#starts[0]) {
-      this.#chunks.shift();
-      this.#starts.shift();
-      this.#arrivals.shift();
-    }
+    while (this.#queue.length > 0 && !this.#queue[0]?.unread) this.#queue.shift();
+    this.#offset = 0;
   }
 
   /** Reads up to `size` bytes, waiting for data; resolves `null` at the end of the input. */
   async read(size: number): Promise<Buffer | null> {
-    while (this.#chunks.length === 0) {
+    while (this.#queue.length === 0) {
       if (this.#ended) return null;
       await new Promise<void>((resolve) => {
         this.#waiter = resolve;
       });
     }
-    const head = this.#chunks[0] as Uint8Array;
-    const n = Math.min(size, head.length - this.#offset);
-    const out = Buffer.from(head.buffer, head.byteOffset + this.#offset, n);
+    const head = this.#queue[0] as Queued;
+    const n = Math.min(size, head.bytes.length - this.#offset);
+    const out = Buffer.from(head.bytes.buffer, head.bytes.byteOffset + this.#offset, n);
     this.#offset += n;
-    if (this.#starts[0]) {
+    if (head.unread) {
+      head.unread = false;
       this.#started++;
-      this.#startedArrival = this.#arrivals[0] as number;
-      this.#starts[0] = false;
+      this.#startedArrival = head.arrival;
     }
-    if (this.#offset >= head.length) {
-      this.#chunks.shift();
-      this.#starts.shift();
-      this.#arrivals.shift();
+    if (this.#offset >= head.bytes.length) {
+      this.#queue.shift();
       this.#offset = 0;
     }
     return out;
   }
 
+  /** Wakes the reader and whoever waits for the next arrival (a push or the end). */
   #wake(): void {
     const w = this.#waiter;
     this.#waiter = undefined;
     w?.();
+    const arrived = this.#arrivalWaiters;
+    this.#arrivalWaiters = [];
+    for (const a of arrived) a();
   }
 }
